@@ -1,0 +1,234 @@
+"""Call set-up time: kiosk "request service" -> first decoded frame at both ends.
+
+A clerk waits, signed in, in headless Chromium with auto-answer on. N calls go through the
+real server (its own process); each is timed from the kiosk's request to the first frame
+decoded by the kiosk (aiortc) and presented by the console (``requestVideoFrameCallback``).
+The baseline: the same aiortc source and the same Chromium page doing a bare offer/answer
+with no server, queue or console logic. Last line: JSON with p50_ms, p95_ms,
+baseline_p50_ms, ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+from playwright.async_api import Page, async_playwright
+
+from media.sinks import FrameCounter
+from media.sources import create_local_tracks
+from terminal_client.client import TerminalClient, TerminalState
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--autoplay-policy=no-user-gesture-required",
+]
+PASSWORD = "bench-password-1"
+
+ARM_FIRST_FRAME = """
+() => {
+  const v = document.querySelector('[data-testid=remote-video]');
+  window.__firstFrame = new Promise((resolve) => {
+    const arm = () => v.requestVideoFrameCallback(() => resolve(Date.now()));
+    arm();
+  });
+}
+"""
+
+BASELINE_ANSWER = """
+async (offer) => {
+  if (window.__basePc) window.__basePc.close();
+  if (!window.__baseStream) {
+    window.__baseStream = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: true});
+  }
+  const pc = window.__basePc = new RTCPeerConnection({iceServers: []});
+  const video = document.createElement('video');
+  video.muted = true; video.autoplay = true; video.playsInline = true;
+  document.body.appendChild(video);
+  window.__baseFirstFrame = new Promise((resolve) => video.requestVideoFrameCallback(() => resolve(Date.now())));
+  pc.ontrack = (e) => { if (e.track.kind === 'video') video.srcObject = new MediaStream([e.track]); };
+  await pc.setRemoteDescription(offer);
+  for (const t of window.__baseStream.getTracks()) pc.addTrack(t, window.__baseStream);
+  await pc.setLocalDescription(await pc.createAnswer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') resolve(); });
+    setTimeout(resolve, 1000);
+  });
+  return {type: pc.localDescription.type, sdp: pc.localDescription.sdp};
+}
+"""
+
+
+def vcounter(data_dir: Path, *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "signaling.cli", "--data-dir", str(data_dir), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def login_console(page: Page, url: str) -> None:
+    await page.goto(url)
+    await page.fill("[data-testid=login-username]", "bench")
+    await page.fill("[data-testid=login-password]", PASSWORD)
+    await page.click("[data-testid=login-submit]")
+    await page.wait_for_selector("[data-testid=clerk-state]")
+    await page.check("[data-testid=auto-answer]")
+    await page.click("[data-testid=availability-toggle]")
+    await page.wait_for_function(
+        "() => window.vcounterConsole && window.vcounterConsole.state() === 'available'"
+    )
+
+
+async def system_call(page: Page, terminal: TerminalClient) -> tuple[float, float]:
+    await page.evaluate(ARM_FIRST_FRAME)
+    t0 = time.time()
+    await terminal.request_service("tax-registration", "en")
+    await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
+    await terminal.video_in.first_frame.wait()
+    kiosk_ms = (terminal.video_in.first_frame_wall - t0) * 1000
+    browser_ms = (await page.evaluate("() => window.__firstFrame") / 1000 - t0) * 1000
+    await terminal.hangup("bench")
+    await terminal.wait_for(TerminalState.ENDED)
+    await page.wait_for_function("() => window.vcounterConsole.state() === 'available'")
+    return kiosk_ms, browser_ms
+
+
+async def baseline_call(page: Page) -> tuple[float, float]:
+    t0 = time.time()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    media = create_local_tracks(True, "", "", label="baseline")
+    counter = FrameCounter()
+
+    @pc.on("track")
+    def on_track(track: MediaStreamTrack) -> None:
+        if track.kind == "video":
+            counter.start(track)
+
+    pc.addTrack(media.audio)
+    pc.addTrack(media.video)
+    try:
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = await page.evaluate(
+            BASELINE_ANSWER, {"type": "offer", "sdp": pc.localDescription.sdp}
+        )
+        await pc.setRemoteDescription(RTCSessionDescription(**answer))
+        await asyncio.wait_for(counter.first_frame.wait(), 20)
+        kiosk_ms = (counter.first_frame_wall - t0) * 1000
+        browser_ms = (await page.evaluate("() => window.__baseFirstFrame") / 1000 - t0) * 1000
+        return kiosk_ms, browser_ms
+    finally:
+        await counter.stop()
+        await pc.close()
+        media.stop()
+        await page.evaluate("() => { window.__basePc && window.__basePc.close(); }")
+
+
+async def main(n: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="vcounter-bench-") as tmp:
+        data = Path(tmp)
+        vcounter(data, "clerk", "add", "bench", "--password", PASSWORD, "--name", "Bench")
+        token = vcounter(data, "terminal", "register", "bench-kiosk")
+        port = 18000 + os.getpid() % 1000
+        env = {**os.environ, "VCOUNTER_LOG_LEVEL": "WARNING"}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "signaling.cli", "--data-dir", str(data), "serve",
+             "--port", str(port)],
+            env=env,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            await wait_http(url)
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                page = await browser.new_page()
+                await login_console(page, url)
+                terminal = TerminalClient(
+                    url, token, lambda: create_local_tracks(True, "", "", label="k"), name="bench"
+                )
+                await terminal.connect()
+                system: list[tuple[float, float]] = []
+                base: list[tuple[float, float]] = []
+                await system_call(page, terminal)  # warm-up: codecs, JIT, first DB writes
+                await baseline_call(page)
+                for _ in range(n):
+                    system.append(await system_call(page, terminal))
+                    base.append(await baseline_call(page))
+                await terminal.close()
+                await browser.close()
+        finally:
+            server.terminate()
+            server.wait(10)
+    both = [max(k, b) for k, b in system]
+    both_base = [max(k, b) for k, b in base]
+    result = {
+        "n": n,
+        "p50_ms": round(statistics.median(both), 1),
+        "p95_ms": round(pct(both, 0.95), 1),
+        "kiosk_p50_ms": round(statistics.median(k for k, _ in system), 1),
+        "console_p50_ms": round(statistics.median(b for _, b in system), 1),
+        "baseline_p50_ms": round(statistics.median(both_base), 1),
+        "baseline_p95_ms": round(pct(both_base, 0.95), 1),
+    }
+    result["ratio"] = round(result["p50_ms"] / result["baseline_p50_ms"], 3)
+    return result
+
+
+async def wait_http(url: str) -> None:
+    import aiohttp
+
+    deadline = time.monotonic() + 30
+    async with aiohttp.ClientSession() as http:
+        while True:
+            try:
+                async with http.get(f"{url}/api/health") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server at {url} did not start")
+            await asyncio.sleep(0.2)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=20, help="calls of each kind (default 20)")
+    args = parser.parse_args()
+    out = asyncio.run(main(args.n))
+    print(
+        f"call setup (request -> first frame at both ends), n={out['n']}:\n"
+        f"  vcounter  p50 {out['p50_ms']} ms  p95 {out['p95_ms']} ms "
+        f"(kiosk p50 {out['kiosk_p50_ms']}, console p50 {out['console_p50_ms']})\n"
+        f"  baseline  p50 {out['baseline_p50_ms']} ms  p95 {out['baseline_p95_ms']} ms\n"
+        f"  ratio     {out['ratio']}"
+    )
+    print(json.dumps(out))

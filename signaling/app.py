@@ -1,0 +1,115 @@
+"""The signalling server: aiohttp app with socket.io, REST API and the clerk console."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import socketio
+from aiohttp import web
+
+from agent_console.routes import setup_console
+from signaling.api import setup_api
+from signaling.auth import turn_credentials
+from signaling.catalogue import load_catalogue
+from signaling.keys import CATALOGUE, DATABASE, ROUTER, SETTINGS
+from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Event, IceServer, Message, Role
+from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
+from signaling.recorder import SessionRecorder
+from signaling.router import Router
+from signaling.settings import Settings
+from storage import store
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+_NAMESPACES = {Role.TERMINAL: NAMESPACE_TERMINAL, Role.CLERK: NAMESPACE_CLERK}
+
+
+class SocketEmitter:
+    """Sends router messages through socket.io."""
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self.sio = sio
+
+    async def send(self, role: Role, sid: str, event: Event, message: Message) -> None:
+        payload = message.model_dump(mode="json", by_alias=True)
+        await self.sio.emit(event.value, payload, to=sid, namespace=_NAMESPACES[role])
+
+    async def drop(self, role: Role, sid: str) -> None:
+        await self.sio.disconnect(sid, namespace=_NAMESPACES[role])
+
+
+def ice_servers(settings: Settings, user: str) -> list[IceServer]:
+    """ICE servers for one call: the configured ones plus freshly minted TURN credentials."""
+    servers = list(settings.ice_servers)
+    if settings.turn_urls and settings.turn_secret:
+        servers.append(
+            turn_credentials(settings.turn_urls, settings.turn_secret, user, settings.turn_ttl_s)
+        )
+    return servers
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the server; the database and router live in its cleanup context."""
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[CATALOGUE] = load_catalogue()
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        transports=["websocket"],
+        cors_allowed_origins=[],
+        # One socket's events are handled in order (an answer before its ICE candidates).
+        async_handlers=False,
+        logger=False,
+        engineio_logger=False,
+    )
+    ctx = Context(
+        db=lambda: app[DATABASE],
+        router=lambda: app[ROUTER],
+        signing_key=settings.signing_key(),
+        events_per_second=settings.events_per_second,
+        event_burst=settings.event_burst,
+    )
+    sio.register_namespace(TerminalNamespace(ctx))
+    sio.register_namespace(ClerkNamespace(ctx))
+    sio.attach(app)
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        async with Database(settings.db_url) as db:
+            await db.upgrade()
+            cat = app[CATALOGUE]
+            await store.sync_catalogue(
+                db,
+                [(d.id, d.names.model_dump(by_alias=True)) for d in cat.departments],
+                [
+                    (
+                        s.id,
+                        s.department_id,
+                        s.names.model_dump(by_alias=True),
+                        [m.model_dump(mode="json", by_alias=True) for m in s.materials],
+                        s.second_approval,
+                    )
+                    for s in cat.services
+                ],
+            )
+            app[DATABASE] = db
+            yield
+
+    async def router(app: web.Application) -> AsyncIterator[None]:
+        app[ROUTER] = Router(
+            app[CATALOGUE],
+            SessionRecorder(app[DATABASE]),
+            SocketEmitter(sio),
+            settings.offer_timeout_s,
+            lambda user: ice_servers(settings, user),
+        )
+        yield
+        await app[ROUTER].close()
+
+    app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(router)
+    setup_api(app)
+    setup_console(app)
+    return app

@@ -1,0 +1,159 @@
+"""The service catalogue: departments, the services they offer and the materials each needs.
+
+The catalogue ships as ``signaling/data/catalogue.json``; :func:`load_catalogue` reads and
+checks it once at start-up, so a bad file stops the server instead of a call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from signaling.errors import ConfigError, UnknownService
+from signaling.messages import LANGUAGES, Language, LocalizedText, ServiceId
+
+# departments and materials follow the service id rule so every id is safe in URLs and logs
+CatalogueId = ServiceId
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Material(_Entry):
+    """A document the applicant shows or uploads; ``required=False`` means only in some cases."""
+
+    id: CatalogueId
+    names: LocalizedText
+    required: bool
+    note: LocalizedText | None = None
+
+
+class Department(_Entry):
+    id: CatalogueId
+    names: LocalizedText
+    description: LocalizedText
+
+
+class Service(_Entry):
+    """One service a department offers at the counter."""
+
+    id: ServiceId
+    department_id: CatalogueId
+    names: LocalizedText
+    description: LocalizedText
+    materials: list[Material]
+    # high-stakes services need a second approver of the department as well as the clerk
+    second_approval: bool
+    # feeds the queue's wait estimate, so it is the median call length, not the worst case
+    typical_minutes: int = Field(ge=1, le=240)
+
+
+class Catalogue(_Entry):
+    departments: list[Department] = Field(min_length=1)
+    services: list[Service] = Field(min_length=1)
+
+    def service(self, service_id: str) -> Service:
+        """The service with ``service_id``; raises :class:`UnknownService` if there is none."""
+        for service in self.services:
+            if service.id == service_id:
+                return service
+        raise UnknownService(
+            f"unknown service {service_id!r}: valid ids are listed at GET /api/catalogue"
+            " (services[].id)"
+        )
+
+    def services_of(self, department_id: str) -> list[Service]:
+        """The services of one department, in catalogue order (empty if the id is unknown)."""
+        return [s for s in self.services if s.department_id == department_id]
+
+    def search(self, text: str, language: Language) -> list[Service]:
+        """Services whose name contains ``text`` (case-insensitive), best matches first.
+
+        Every language is searched, since applicants type in whichever they like; names that
+        match in ``language`` come first.
+        """
+        needle = text.strip().casefold()
+        if not needle:
+            return []
+        first: list[Service] = []
+        rest: list[Service] = []
+        for service in self.services:
+            if needle in service.names.get(language).casefold():
+                first.append(service)
+            elif any(needle in service.names.get(lang).casefold() for lang in LANGUAGES):
+                rest.append(service)
+        return first + rest
+
+
+def _duplicates(ids: Iterable[str]) -> list[str]:
+    return sorted(i for i, n in Counter(ids).items() if n > 1)
+
+
+def _check(catalogue: Catalogue) -> list[str]:
+    problems: list[str] = []
+    department_ids = {d.id for d in catalogue.departments}
+    if dup := _duplicates(d.id for d in catalogue.departments):
+        problems.append(f"duplicate department id(s) {', '.join(dup)}")
+    if dup := _duplicates(s.id for s in catalogue.services):
+        problems.append(f"duplicate service id(s) {', '.join(dup)}")
+    for service in catalogue.services:
+        if service.department_id not in department_ids:
+            problems.append(
+                f"service {service.id!r} names unknown department {service.department_id!r}"
+                f" (known: {', '.join(sorted(department_ids))})"
+            )
+        if dup := _duplicates(m.id for m in service.materials):
+            problems.append(f"service {service.id!r} has duplicate material id(s) {', '.join(dup)}")
+    named: list[Department | Service] = [*catalogue.departments, *catalogue.services]
+    for entry in named:
+        if blank := [lang for lang in LANGUAGES if not entry.names.get(lang).strip()]:
+            problems.append(f"{entry.id!r} has a blank name in {', '.join(blank)}")
+    used = {s.department_id for s in catalogue.services}
+    for department in catalogue.departments:
+        if department.id not in used:
+            problems.append(f"department {department.id!r} has no services")
+    return problems
+
+
+def _format_validation(error: ValidationError) -> str:
+    lines = []
+    for e in error.errors():
+        where = ".".join(str(part) for part in e["loc"]) or "(top level)"
+        lines.append(f"{where}: {e['msg']}")
+    return "; ".join(lines)
+
+
+def load_catalogue(path: Path | None = None) -> Catalogue:
+    """Read and check the catalogue at ``path`` (default: the one shipped with the package).
+
+    Raises :class:`ConfigError` naming the file and every problem found.
+    """
+    if path is None:
+        source = resources.files("signaling").joinpath("data", "catalogue.json")
+        where = "signaling/data/catalogue.json"
+    else:
+        source, where = path, str(path)
+    try:
+        raw = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read catalogue {where}: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"catalogue {where} is not valid JSON: {exc.msg} at line {exc.lineno}"
+            f" column {exc.colno}"
+        ) from exc
+    try:
+        catalogue = Catalogue.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"catalogue {where} is invalid: {_format_validation(exc)}") from exc
+    if problems := _check(catalogue):
+        raise ConfigError(f"catalogue {where} is invalid: {'; '.join(problems)}")
+    return catalogue

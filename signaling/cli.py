@@ -1,0 +1,318 @@
+"""The ``vcounter`` command: run the server, a terminal, the demo; manage clerks and the store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from aiohttp import web
+
+from signaling.catalogue import load_catalogue
+from signaling.logs import configure_logging
+from signaling.messages import LANGUAGES, Language
+from signaling.settings import Settings, load_settings
+from storage import store
+from storage.db import Database, upgrade_database
+from storage.errors import VcounterError
+
+log = logging.getLogger(__name__)
+
+DEMO_CLERK = "demo"
+DEMO_PASSWORD = "demo-clerk-2026"
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj["settings"]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def _fail(exc: VcounterError) -> None:
+    click.echo(f"error: {exc.message}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML settings file (keys as in VCOUNTER_* variables, lower case).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the SQLite database, keys and files live (default ./.data).",
+)
+@click.pass_context
+def main(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
+    """vcounter: a remote video counter. Kiosks call clerks; the server routes and records."""
+    overrides: dict[str, Any] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    try:
+        settings = load_settings(config, **overrides)
+    except VcounterError as exc:
+        _fail(exc)
+    configure_logging(settings.log_level)
+    ctx.obj = {"settings": settings}
+
+
+async def _serve(settings: Settings, extra: Callable[[str], Awaitable[None]] | None = None) -> None:
+    from signaling.app import create_app
+
+    runner = web.AppRunner(create_app(settings), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    port = runner.addresses[0][1]
+    url = settings.public_url or f"http://{settings.host}:{port}"
+    click.echo(f"vcounter server on {url}  (clerk console: {url}/)")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks: list[asyncio.Task[None]] = []
+    if extra is not None:
+        tasks.append(asyncio.create_task(extra(url)))
+    try:
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not waiter and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        for task in [*tasks, waiter]:
+            task.cancel()
+        await asyncio.gather(*tasks, waiter, return_exceptions=True)
+        await runner.cleanup()
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to bind (default 8080).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the signalling server and the clerk console until Ctrl-C."""
+    settings = _settings(ctx).model_copy(
+        update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    )
+    asyncio.run(_serve(settings))
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="Port to bind (default 8080).")
+@click.option(
+    "--language",
+    type=click.Choice(LANGUAGES),
+    default="zh-Hant",
+    help="The simulated applicant's language.",
+)
+@click.pass_context
+def demo(ctx: click.Context, port: int | None, language: Language) -> None:
+    """Run the server plus one simulated kiosk that keeps calling; sign in and take its calls."""
+    settings = _settings(ctx)
+    if port is not None:
+        settings = settings.model_copy(update={"port": port})
+    asyncio.run(_demo(settings, language))
+
+
+async def _demo(settings: Settings, language: Language) -> None:
+    from terminal_client.runner import run_terminal
+
+    catalogue = load_catalogue()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token_file = settings.data_dir / "demo-terminal.token"
+    async with Database(settings.db_url) as db:
+        await db.upgrade()
+        with contextlib.suppress(VcounterError):
+            await store.create_clerk(
+                db, DEMO_CLERK, DEMO_PASSWORD, "Demo Clerk 示范职员",
+                [d.id for d in catalogue.departments],
+            )  # fmt: skip
+        token = token_file.read_text().strip() if token_file.exists() else ""
+        if not token or await store.find_terminal_by_token(db, token) is None:
+            count = 1
+            while True:
+                try:
+                    _, token = await store.register_terminal(db, f"demo-kiosk-{count}", "Demo hall")
+                    break
+                except VcounterError:
+                    count += 1
+            token_file.write_text(token)
+            token_file.chmod(0o600)
+
+    async def kiosk(url: str) -> None:
+        click.echo("")
+        click.echo(f"  Open the clerk console:  {url}/")
+        click.echo(f"  Sign in as:              {DEMO_CLERK} / {DEMO_PASSWORD}")
+        click.echo("  Click 'Available' and take the calls the demo kiosk keeps making.")
+        click.echo("")
+        services = [s.id for s in catalogue.services]
+        await run_terminal(
+            url, token, services, language, synthetic=True, camera="", microphone="",
+            repeat=True, name="demo-kiosk",
+        )  # fmt: skip
+
+    await _serve(settings, kiosk)
+
+
+@main.group(invoke_without_command=True)
+@click.option(
+    "--server",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="The signalling server's URL.",
+)
+@click.option(
+    "--token",
+    envvar="VCOUNTER_TERMINAL_TOKEN",
+    default=None,
+    help="Device token from `vcounter terminal register` (or VCOUNTER_TERMINAL_TOKEN).",
+)
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    help="Service id to ask for (repeatable; see /api/catalogue).",
+)
+@click.option("--language", type=click.Choice(LANGUAGES), default="zh-Hant", show_default=True)
+@click.option(
+    "--synthetic/--devices",
+    default=True,
+    show_default=True,
+    help="Test pattern and tone, or the real camera and microphone.",
+)
+@click.option("--camera", default="/dev/video0", show_default=True, help="V4L2 camera device.")
+@click.option("--microphone", default="default", show_default=True, help="ALSA/Pulse device.")
+@click.option("--repeat/--once", default=False, help="Keep calling after each call ends.")
+@click.pass_context
+def terminal(
+    ctx: click.Context,
+    server: str,
+    token: str | None,
+    services: tuple[str, ...],
+    language: Language,
+    synthetic: bool,
+    camera: str,
+    microphone: str,
+    repeat: bool,
+) -> None:
+    """Run a headless kiosk that calls a clerk (or use a subcommand, e.g. `register`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from terminal_client.runner import run_terminal
+
+    if not token:
+        raise click.UsageError("no device token: run `vcounter terminal register NAME` first")
+    if not services:
+        raise click.UsageError("name at least one --service (ids are listed at /api/catalogue)")
+    catalogue = load_catalogue()
+    try:
+        for service_id in services:
+            catalogue.service(service_id)
+        asyncio.run(
+            run_terminal(server, token, services, language, synthetic, camera, microphone, repeat)
+        )
+    except VcounterError as exc:
+        _fail(exc)
+
+
+@terminal.command("register")
+@click.argument("name")
+@click.option("--location", default="", help="Where the kiosk stands, e.g. 'Wan Chai hall 2'.")
+@click.pass_context
+def terminal_register(ctx: click.Context, name: str, location: str) -> None:
+    """Register a kiosk NAME and print its device token (shown once; store it on the kiosk)."""
+    settings = _settings(ctx)
+
+    async def run() -> str:
+        async with Database(settings.db_url) as db:
+            await db.upgrade()
+            _, token = await store.register_terminal(db, name, location)
+            return token
+
+    try:
+        token = asyncio.run(run())
+    except VcounterError as exc:
+        _fail(exc)
+    click.echo(token)
+
+
+@main.group()
+def clerk() -> None:
+    """Manage clerk accounts."""
+
+
+@clerk.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", default=None, help="Name shown to applicants.")
+@click.option(
+    "--department",
+    "departments",
+    multiple=True,
+    help="Department id the clerk serves (repeatable; default: all).",
+)
+@click.option("--password", default=None, help="Password (prompted when omitted).")
+@click.pass_context
+def clerk_add(
+    ctx: click.Context,
+    username: str,
+    display_name: str | None,
+    departments: tuple[str, ...],
+    password: str | None,
+) -> None:
+    """Create a clerk account who can sign in to the console."""
+    settings = _settings(ctx)
+    catalogue = load_catalogue()
+    known = {d.id for d in catalogue.departments}
+    unknown = [d for d in departments if d not in known]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown department {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+            param_hint="--department",
+        )
+    if password is None:
+        password = getpass.getpass(f"Password for {username}: ")
+    if len(password) < 8:
+        raise click.BadParameter("use at least 8 characters", param_hint="--password")
+
+    async def run() -> None:
+        async with Database(settings.db_url) as db:
+            await db.upgrade()
+            await store.create_clerk(
+                db, username, password, display_name or username, list(departments or known)
+            )
+
+    try:
+        asyncio.run(run())
+    except VcounterError as exc:
+        _fail(exc)
+    click.echo(f"clerk {username} created")
+
+
+@main.group()
+def db() -> None:
+    """Manage the database."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply all database migrations (Alembic) to the configured database."""
+    settings = _settings(ctx)
+    upgrade_database(settings.db_url)
+    click.echo(f"database at {settings.db_url} is up to date")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Errors of the signalling server; the tree is drawn in :mod:`storage.errors`."""
+
+from __future__ import annotations
+
+from storage.errors import VcounterError
+
+
+class SignalingError(VcounterError):
+    code = "signaling_error"
+
+
+class AuthError(SignalingError):
+    code = "unauthorized"
+
+
+class InvalidMessage(SignalingError):
+    """A payload failed validation; ``field`` names the first offending field."""
+
+    code = "invalid_message"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotYourSession(SignalingError):
+    code = "not_your_session"
+
+
+class IllegalTransition(SignalingError):
+    code = "illegal_transition"
+
+
+class UnknownService(SignalingError):
+    code = "unknown_service"
+
+
+class RateLimited(SignalingError):
+    code = "rate_limited"
+
+
+class ConfigError(SignalingError):
+    code = "config_error"

@@ -1,0 +1,15 @@
+"""Typed keys for what the aiohttp application holds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from signaling.catalogue import Catalogue
+from signaling.router import Router
+from signaling.settings import Settings
+from storage.db import Database
+
+SETTINGS = web.AppKey("settings", Settings)
+CATALOGUE = web.AppKey("catalogue", Catalogue)
+DATABASE = web.AppKey("database", Database)
+ROUTER = web.AppKey("router", Router)

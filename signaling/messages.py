@@ -1,0 +1,266 @@
+"""The wire contract: every socket.io payload and REST body, defined once.
+
+The server, the aiortc terminal and (through the generated ``agent_console/static/protocol.js``)
+the clerk console all use these models. Event names live in :data:`TERMINAL_EVENTS`,
+:data:`CLERK_EVENTS` (client -> server) and :data:`SERVER_EVENTS` (server -> client).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Language = Literal["zh-Hant", "zh-Hans", "en"]
+LANGUAGES: tuple[Language, ...] = ("zh-Hant", "zh-Hans", "en")
+
+SessionId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+ServiceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")]
+Sdp = Annotated[str, StringConstraints(min_length=10, max_length=65536, pattern=r"^v=0\r?\n")]
+
+
+class Message(BaseModel):
+    """Base of every payload: unknown fields are refused, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalizedText(Message):
+    zh_hant: str = Field(alias="zh-Hant")
+    zh_hans: str = Field(alias="zh-Hans")
+    en: str
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def get(self, language: Language) -> str:
+        """The text in ``language``."""
+        return {"zh-Hant": self.zh_hant, "zh-Hans": self.zh_hans, "en": self.en}[language]
+
+
+class SessionState(StrEnum):
+    QUEUED = "queued"
+    OFFERED = "offered"
+    CONNECTING = "connecting"
+    IN_CALL = "in_call"
+    ENDED = "ended"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class ClerkState(StrEnum):
+    OFFLINE = "offline"
+    AWAY = "away"
+    AVAILABLE = "available"
+    RINGING = "ringing"
+    BUSY = "busy"
+
+
+class Role(StrEnum):
+    TERMINAL = "terminal"
+    CLERK = "clerk"
+    SERVER = "server"
+
+
+class IceServer(Message):
+    urls: list[str] = Field(min_length=1)
+    username: str | None = None
+    credential: str | None = None
+
+
+# ---------------------------------------------------------------- REST bodies
+
+
+class LoginRequest(Message):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class LoginResponse(Message):
+    token: str
+    expires_in_s: int
+    display_name: str
+    departments: list[str]
+
+
+class HealthResponse(Message):
+    status: Literal["ok"]
+    version: str
+
+
+# ---------------------------------------------------------------- terminal -> server
+
+
+class RequestService(Message):
+    """The applicant picked a service and asks for a clerk."""
+
+    service_id: ServiceId
+    language: Language = "zh-Hant"
+
+
+class SessionRef(Message):
+    """Names the session an action is about (cancel, accept, decline)."""
+
+    session_id: SessionId
+
+
+# ---------------------------------------------------------------- both ways, relayed
+
+
+class SessionDescription(Message):
+    """SDP offer (terminal -> clerk) or answer (clerk -> terminal), relayed by the server."""
+
+    session_id: SessionId
+    type: Literal["offer", "answer"]
+    sdp: Sdp
+
+
+class IceCandidate(Message):
+    """A trickled ICE candidate; an empty ``candidate`` means end-of-candidates."""
+
+    session_id: SessionId
+    candidate: str = Field(max_length=1024)
+    sdp_mid: str | None = Field(default=None, max_length=32)
+    sdp_mline_index: int | None = Field(default=None, ge=0, le=64)
+
+
+class MediaStatus(Message):
+    """A peer reports its media connection state; ``connected`` from both starts the call."""
+
+    session_id: SessionId
+    state: Literal["connected", "failed"]
+
+
+class Hangup(Message):
+    session_id: SessionId
+    reason: str = Field(default="hangup", max_length=200)
+
+
+# ---------------------------------------------------------------- clerk -> server
+
+
+class SetAvailability(Message):
+    available: bool
+
+
+# ---------------------------------------------------------------- server -> client
+
+
+class QueueStatus(Message):
+    """The terminal's place in the queue, sent whenever it changes."""
+
+    session_id: SessionId
+    service_id: ServiceId
+    position: int = Field(ge=0)
+    state: SessionState
+    estimated_wait_s: int | None = None
+
+
+class CallAccepted(Message):
+    """A clerk took the call: both sides start WebRTC (the terminal makes the offer)."""
+
+    session_id: SessionId
+    ice_servers: list[IceServer]
+    peer_name: str
+    service_name: LocalizedText
+    department_id: str
+    language: Language
+
+
+class CallOffered(Message):
+    """An incoming call for a clerk, to accept or decline before ``expires_in_s``."""
+
+    session_id: SessionId
+    service_id: ServiceId
+    service_name: LocalizedText
+    department_id: str
+    language: Language
+    terminal_name: str
+    waited_s: float
+    expires_in_s: float
+
+
+class CallWithdrawn(Message):
+    """An offered call is gone from this clerk (cancelled, timed out, declined)."""
+
+    session_id: SessionId
+    reason: Literal["cancelled", "timeout", "declined", "terminal_left"]
+
+
+class CallEnded(Message):
+    session_id: SessionId
+    state: SessionState
+    reason: str
+    by: Role
+
+
+class ClerkStatus(Message):
+    """The clerk's own state, sent on connect and on every change."""
+
+    state: ClerkState
+    display_name: str
+    departments: list[str]
+    session_id: SessionId | None = None
+
+
+class ErrorEvent(Message):
+    """A refused event: ``code`` for programs, ``message`` for people, ``field`` if a field."""
+
+    code: str
+    message: str
+    event: str | None = None
+    field: str | None = None
+
+
+class Event(StrEnum):
+    REQUEST_SERVICE = "request_service"
+    CANCEL = "cancel"
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    SET_AVAILABILITY = "set_availability"
+    DESCRIPTION = "description"
+    ICE_CANDIDATE = "ice_candidate"
+    MEDIA_STATUS = "media_status"
+    HANGUP = "hangup"
+    QUEUE_STATUS = "queue_status"
+    CALL_ACCEPTED = "call_accepted"
+    CALL_OFFERED = "call_offered"
+    CALL_WITHDRAWN = "call_withdrawn"
+    CALL_ENDED = "call_ended"
+    CLERK_STATUS = "clerk_status"
+    ERROR = "error"
+
+
+TERMINAL_EVENTS: dict[Event, type[Message]] = {
+    Event.REQUEST_SERVICE: RequestService,
+    Event.CANCEL: SessionRef,
+    Event.DESCRIPTION: SessionDescription,
+    Event.ICE_CANDIDATE: IceCandidate,
+    Event.MEDIA_STATUS: MediaStatus,
+    Event.HANGUP: Hangup,
+}
+
+CLERK_EVENTS: dict[Event, type[Message]] = {
+    Event.SET_AVAILABILITY: SetAvailability,
+    Event.ACCEPT: SessionRef,
+    Event.DECLINE: SessionRef,
+    Event.DESCRIPTION: SessionDescription,
+    Event.ICE_CANDIDATE: IceCandidate,
+    Event.MEDIA_STATUS: MediaStatus,
+    Event.HANGUP: Hangup,
+}
+
+SERVER_EVENTS: dict[Event, type[Message]] = {
+    Event.QUEUE_STATUS: QueueStatus,
+    Event.CALL_ACCEPTED: CallAccepted,
+    Event.CALL_OFFERED: CallOffered,
+    Event.CALL_WITHDRAWN: CallWithdrawn,
+    Event.CALL_ENDED: CallEnded,
+    Event.CLERK_STATUS: ClerkStatus,
+    Event.DESCRIPTION: SessionDescription,
+    Event.ICE_CANDIDATE: IceCandidate,
+    Event.ERROR: ErrorEvent,
+}
+
+NAMESPACE_TERMINAL = "/terminal"
+NAMESPACE_CLERK = "/clerk"

@@ -1,0 +1,268 @@
+"""Socket.io namespaces, one per role: authentication, payload validation, rate limits.
+
+Every incoming event is validated against its pydantic model before a handler sees it; a
+refused event gets a typed ``error`` event back and the connection stays up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+from pydantic import ValidationError
+
+from signaling.auth import check_token
+from signaling.errors import AuthError, InvalidMessage, RateLimited
+from signaling.logs import context_log
+from signaling.messages import (
+    CLERK_EVENTS,
+    NAMESPACE_CLERK,
+    NAMESPACE_TERMINAL,
+    TERMINAL_EVENTS,
+    ErrorEvent,
+    Event,
+    Hangup,
+    IceCandidate,
+    MediaStatus,
+    Message,
+    RequestService,
+    Role,
+    SessionDescription,
+    SessionRef,
+    SetAvailability,
+)
+from signaling.ratelimit import TokenBucket
+from signaling.router import Router, check_description_role
+from signaling.state import LiveClerk
+from storage import store
+from storage.db import Database
+from storage.errors import NotFound, VcounterError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Member:
+    """Who is on a socket: role, id in the store, name, and their event budget."""
+
+    role: Role
+    id: int
+    name: str
+    bucket: TokenBucket
+    refused: int = field(default=0)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What namespaces need from the running app (filled in once the app has started)."""
+
+    db: Callable[[], Database]
+    router: Callable[[], Router]
+    signing_key: str
+    events_per_second: float
+    event_burst: int
+
+
+Handler = Callable[[Member, str, Any], Awaitable[None]]
+
+
+class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    """Shared plumbing: members by sid, validation, errors as data."""
+
+    role: Role
+    events: dict[Event, type[Message]]
+
+    def __init__(self, namespace: str, ctx: Context) -> None:
+        super().__init__(namespace)
+        self.ctx = ctx
+        self.members: dict[str, Member] = {}
+        self.handlers: dict[Event, Handler] = {}
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        sid = args[0]
+        member = self.members.get(sid)
+        if member is None:
+            return None
+        payload = args[1] if len(args) > 1 else None
+        try:
+            if not member.bucket.take():
+                member.refused += 1
+                raise RateLimited(
+                    f"Too many events: at most {self.ctx.events_per_second:g} per second; "
+                    "slow down and retry"
+                )
+            message = self._validate(event, payload)
+            await self.handlers[Event(event)](member, sid, message)
+        except VcounterError as exc:
+            await self._error(sid, exc, event)
+        return None
+
+    def _validate(self, event: str, payload: Any) -> Message:
+        model = self.events.get(Event(event)) if event in Event._value2member_map_ else None
+        if model is None:
+            known = ", ".join(sorted(e.value for e in self.events))
+            raise InvalidMessage(f'Unknown event "{event}" for a {self.role.value}; known: {known}')
+        if not isinstance(payload, dict):
+            raise InvalidMessage(f'The "{event}" payload must be a JSON object')
+        try:
+            return model.model_validate(payload)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or None
+            raise InvalidMessage(
+                f'Invalid "{event}": field "{where}": {first["msg"]}', field=where
+            ) from exc
+
+    async def _error(self, sid: str, exc: VcounterError, event: str | None) -> None:
+        member = self.members.get(sid)
+        role = f"{self.role.value}:{member.id if member else '?'}"
+        # A flood must not also flood the log: note the first refusals, then every 100th.
+        if not isinstance(exc, RateLimited) or (member and member.refused % 100 == 1):
+            context_log(log, None, role).info("refused %s: %s", event, exc.message)
+        error = ErrorEvent(
+            code=exc.code, message=exc.message, event=event, field=getattr(exc, "field", None)
+        )
+        await self.emit(Event.ERROR.value, error.model_dump(mode="json"), to=sid)
+
+    def _bucket(self) -> TokenBucket:
+        return TokenBucket(self.ctx.events_per_second, self.ctx.event_burst)
+
+    async def _relay(self, member: Member, sid: str, event: Event, message: Message) -> None:
+        assert isinstance(message, SessionDescription | IceCandidate)
+        peer = self.ctx.router().peer_sid(self.role, member.id, message.session_id)
+        other = NAMESPACE_CLERK if self.role == Role.TERMINAL else NAMESPACE_TERMINAL
+        await self.server.emit(
+            event.value, message.model_dump(mode="json"), to=peer, namespace=other
+        )
+
+    async def on_description(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, SessionDescription)
+        check_description_role(self.role, message.type)
+        await self._relay(member, sid, Event.DESCRIPTION, message)
+
+    async def on_ice_candidate(self, member: Member, sid: str, message: Message) -> None:
+        await self._relay(member, sid, Event.ICE_CANDIDATE, message)
+
+    async def on_media_status(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, MediaStatus)
+        await self.ctx.router().media_status(
+            self.role, member.id, message.session_id, message.state
+        )
+
+    async def on_hangup(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, Hangup)
+        await self.ctx.router().hangup(self.role, member.id, message.session_id, message.reason)
+
+    def _common_handlers(self) -> dict[Event, Handler]:
+        return {
+            Event.DESCRIPTION: self.on_description,
+            Event.ICE_CANDIDATE: self.on_ice_candidate,
+            Event.MEDIA_STATUS: self.on_media_status,
+            Event.HANGUP: self.on_hangup,
+        }
+
+
+class TerminalNamespace(RoleNamespace):
+    """Kiosks: ask for a service, wait, cancel, signal their call."""
+
+    role = Role.TERMINAL
+    events = TERMINAL_EVENTS
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(NAMESPACE_TERMINAL, ctx)
+        self.handlers = {
+            **self._common_handlers(),
+            Event.REQUEST_SERVICE: self.on_request_service,
+            Event.CANCEL: self.on_cancel,
+        }
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not isinstance(token, str) or not token:
+            raise socketio.exceptions.ConnectionRefusedError(
+                "no device token; register the terminal with `vcounter terminal register`"
+            )
+        terminal = await store.find_terminal_by_token(self.ctx.db(), token)
+        if terminal is None:
+            raise socketio.exceptions.ConnectionRefusedError(
+                "unknown device token; register the terminal again"
+            )
+        self.members[sid] = Member(Role.TERMINAL, terminal.id, terminal.name, self._bucket())
+        await self.ctx.router().terminal_connected(terminal.id, sid)
+        context_log(log, None, f"terminal:{terminal.id}").info("connected (%s)", terminal.name)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        member = self.members.pop(sid, None)
+        if member is not None:
+            context_log(log, None, f"terminal:{member.id}").info("disconnected")
+            await self.ctx.router().terminal_disconnected(member.id, sid)
+
+    async def on_request_service(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, RequestService)
+        await self.ctx.router().request_service(
+            member.id, member.name, sid, message.service_id, message.language
+        )
+
+    async def on_cancel(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, SessionRef)
+        await self.ctx.router().cancel(member.id, message.session_id)
+
+
+class ClerkNamespace(RoleNamespace):
+    """Clerk consoles: availability, accept/decline, signal their call."""
+
+    role = Role.CLERK
+    events = CLERK_EVENTS
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(NAMESPACE_CLERK, ctx)
+        self.handlers = {
+            **self._common_handlers(),
+            Event.SET_AVAILABILITY: self.on_set_availability,
+            Event.ACCEPT: self.on_accept,
+            Event.DECLINE: self.on_decline,
+        }
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            claims = check_token(self.ctx.signing_key, token)
+            clerk = await store.get_clerk(self.ctx.db(), claims.clerk_id)
+        except AuthError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.message) from exc
+        except NotFound as exc:
+            raise socketio.exceptions.ConnectionRefusedError(
+                "this clerk account no longer exists; ask an administrator"
+            ) from exc
+        self.members[sid] = Member(Role.CLERK, clerk.id, clerk.username, self._bucket())
+        live = LiveClerk(clerk.id, clerk.username, clerk.display_name, frozenset(clerk.departments))
+        context_log(log, None, f"clerk:{clerk.username}").info("connected")
+        # Registered after the connection is accepted so the first status reaches the console.
+        self.ctx.router().spawn(self._attach(live, sid))
+
+    async def _attach(self, live: LiveClerk, sid: str) -> None:
+        if sid in self.members:
+            await self.ctx.router().clerk_connected(live, sid)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        member = self.members.pop(sid, None)
+        if member is not None:
+            context_log(log, None, f"clerk:{member.name}").info("disconnected")
+            await self.ctx.router().clerk_disconnected(member.id, sid)
+
+    async def on_set_availability(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, SetAvailability)
+        await self.ctx.router().set_availability(member.id, message.available)
+
+    async def on_accept(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, SessionRef)
+        await self.ctx.router().accept(member.id, message.session_id)
+
+    async def on_decline(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, SessionRef)
+        await self.ctx.router().decline(member.id, message.session_id)

@@ -1,0 +1,44 @@
+"""Writes live session changes to the store: the session row and its hash-chained events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from storage import store
+from storage.audit import AuditLog
+from storage.db import Database
+
+
+class SessionRecorder:
+    """The one place the router persists to; swap it to record elsewhere."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.audit = AuditLog(db)
+
+    async def create(self, terminal_id: int, service_id: str, language: str, actor: str) -> str:
+        """Create the session row and its first event; returns the new session id."""
+        row = await store.create_session(self.db, terminal_id, service_id, language)
+        await self.audit.append(
+            row.id,
+            "session.created",
+            actor,
+            {"service_id": service_id, "language": language, "terminal_id": terminal_id},
+        )
+        return row.id
+
+    async def record(
+        self,
+        session_id: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any] | None = None,
+        **row: Any,
+    ) -> None:
+        """Append event ``kind``; ``row`` fields (``state``, ``*_at=True`` for now) update the row."""
+        if row:
+            now = datetime.now(UTC)
+            fields = {k: (now if v is True and k.endswith("_at") else v) for k, v in row.items()}
+            await store.update_session(self.db, session_id, **fields)
+        await self.audit.append(session_id, kind, actor, payload or {})

@@ -1,0 +1,103 @@
+"""Server settings: ``VCOUNTER_*`` environment variables over an optional TOML file.
+
+Precedence (highest first): constructor arguments, environment, the TOML file named by
+``VCOUNTER_CONFIG`` (or ``--config``), defaults. Defaults are the embedded mode: SQLite and
+files under ``./.data``, one process, no TURN.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from signaling.errors import ConfigError
+from signaling.messages import IceServer
+from storage.db import default_sqlite_url
+
+
+class Settings(BaseSettings):
+    """Everything the server reads at start; one instance per process."""
+
+    model_config = SettingsConfigDict(env_prefix="VCOUNTER_", extra="forbid")
+
+    data_dir: Path = Path(".data")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str | None = None
+    # Loopback needs no STUN; an explicit empty list also stops aiortc's public STUN fallback.
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_secret: str | None = None
+    turn_ttl_s: int = Field(default=3600, ge=60)
+    secret_key: str | None = None
+    token_ttl_s: int = Field(default=12 * 3600, ge=60)
+    offer_timeout_s: float = Field(default=20.0, gt=0)
+    events_per_second: float = Field(default=30.0, gt=0)
+    event_burst: int = Field(default=100, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("turn_urls")
+    @classmethod
+    def _turn_scheme(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("turn:", "turns:")):
+                raise ValueError(f"{url!r} is not a TURN URL; use turn:host:port or turns:...")
+        return urls
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config = os.environ.get("VCOUNTER_CONFIG")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config)))
+        return tuple(sources)
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in force: the configured one or SQLite under ``data_dir``."""
+        return self.database_url or default_sqlite_url(self.data_dir)
+
+    def signing_key(self) -> str:
+        """The token-signing key; generated once into ``data_dir`` so tokens survive restarts."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key, encoding="utf-8")
+        path.chmod(0o600)
+        return key
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read settings, turning a bad value into a :class:`ConfigError` that names it."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"config file {config_file} does not exist; check --config")
+        os.environ["VCOUNTER_CONFIG"] = str(config_file)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"setting {where!r} is invalid: {first['msg']}") from exc

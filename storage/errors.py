@@ -1,0 +1,53 @@
+"""Errors raised by the store, and the project-wide base class.
+
+Every package's ``errors.py`` derives from :class:`VcounterError`::
+
+    VcounterError                      (storage.errors)  base: has ``code`` and a message
+    ├── StorageError                   (storage.errors)
+    │   ├── NotFound
+    │   ├── DuplicateEntry
+    │   └── ChainBroken
+    ├── SignalingError                 (signaling.errors)
+    │   ├── AuthError
+    │   ├── InvalidMessage
+    │   ├── NotYourSession
+    │   ├── IllegalTransition
+    │   ├── UnknownService
+    │   ├── RateLimited
+    │   └── ConfigError
+    ├── MediaError                     (media.errors)
+    │   └── DeviceUnavailable
+    └── TerminalError                  (terminal_client.errors)
+        └── CallFailed
+
+Messages say what is wrong and what to do; they reach the other side as a typed ``error``
+event carrying ``code`` and ``message``.
+"""
+
+from __future__ import annotations
+
+
+class VcounterError(Exception):
+    """Base of every error vcounter raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class StorageError(VcounterError):
+    code = "storage_error"
+
+
+class NotFound(StorageError):
+    code = "not_found"
+
+
+class DuplicateEntry(StorageError):
+    code = "duplicate"
+
+
+class ChainBroken(StorageError):
+    code = "chain_broken"

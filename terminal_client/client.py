@@ -1,0 +1,324 @@
+"""The kiosk's side of a call: socket.io to the server, an aiortc peer to the clerk.
+
+The terminal makes the WebRTC offer (aiortc gathers its candidates before the offer is sent);
+the clerk's browser answers and trickles its candidates, which arrive as ``ice_candidate``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+import socketio
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
+
+from media.sinks import FrameCounter
+from media.sources import LocalMedia
+from signaling.logs import context_log
+from signaling.messages import (
+    NAMESPACE_TERMINAL,
+    CallAccepted,
+    CallEnded,
+    ErrorEvent,
+    Event,
+    Hangup,
+    IceCandidate,
+    Language,
+    MediaStatus,
+    Message,
+    QueueStatus,
+    RequestService,
+    SessionDescription,
+    SessionRef,
+)
+from terminal_client.errors import CallFailed, TerminalError
+
+log = logging.getLogger(__name__)
+
+
+class TerminalState(StrEnum):
+    DISCONNECTED = "disconnected"
+    IDLE = "idle"
+    QUEUED = "queued"
+    RINGING = "ringing"
+    CONNECTING = "connecting"
+    IN_CALL = "in_call"
+    ENDED = "ended"
+
+
+_T = TerminalState
+_TRANSITIONS: dict[TerminalState, frozenset[TerminalState]] = {
+    _T.DISCONNECTED: frozenset({_T.IDLE}),
+    _T.IDLE: frozenset({_T.QUEUED, _T.RINGING, _T.CONNECTING, _T.DISCONNECTED}),
+    _T.QUEUED: frozenset({_T.RINGING, _T.CONNECTING, _T.ENDED, _T.DISCONNECTED}),
+    _T.RINGING: frozenset({_T.QUEUED, _T.CONNECTING, _T.ENDED, _T.DISCONNECTED}),
+    _T.CONNECTING: frozenset({_T.IN_CALL, _T.ENDED, _T.DISCONNECTED}),
+    _T.IN_CALL: frozenset({_T.ENDED, _T.DISCONNECTED}),
+    _T.ENDED: frozenset({_T.IDLE, _T.DISCONNECTED}),
+}
+
+
+class TerminalClient:
+    """One kiosk: connect, ask for a service, take the call, hang up."""
+
+    def __init__(
+        self,
+        server_url: str,
+        token: str,
+        media_factory: Callable[[], LocalMedia],
+        name: str = "terminal",
+    ) -> None:
+        self.server_url = server_url.rstrip("/")
+        self.token = token
+        self.media_factory = media_factory
+        self.name = name
+        self.state = TerminalState.DISCONNECTED
+        self.session_id: str | None = None
+        self.position: int | None = None
+        self.clerk_name: str | None = None
+        self.end_reason: str | None = None
+        self.errors: list[ErrorEvent] = []
+        self.video_in = FrameCounter()
+        self.audio_in = FrameCounter()
+        self.pc: RTCPeerConnection | None = None
+        self.media: LocalMedia | None = None
+        self._pending_candidates: list[IceCandidate] = []
+        self._changed = asyncio.Condition()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.sio = socketio.AsyncClient(reconnection=False)
+        handlers: dict[Event, Callable[[Any], Any]] = {
+            Event.QUEUE_STATUS: self._on_queue_status,
+            Event.CALL_ACCEPTED: self._on_call_accepted,
+            Event.DESCRIPTION: self._on_description,
+            Event.ICE_CANDIDATE: self._on_ice_candidate,
+            Event.CALL_ENDED: self._on_call_ended,
+            Event.ERROR: self._on_error,
+        }
+        for event, handler in handlers.items():
+            self.sio.on(event.value, handler, namespace=NAMESPACE_TERMINAL)
+        self.sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE_TERMINAL)
+
+    # ------------------------------------------------------------------ public
+
+    async def connect(self) -> None:
+        """Connect to the server; raises :class:`TerminalError` with the server's reason."""
+        try:
+            await self.sio.connect(
+                self.server_url,
+                namespaces=[NAMESPACE_TERMINAL],
+                auth={"token": self.token},
+                transports=["websocket"],
+                wait_timeout=10,
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            raise TerminalError(f"cannot connect to {self.server_url}: {exc}") from exc
+        await self._set_state(TerminalState.IDLE)
+
+    async def request_service(self, service_id: str, language: Language = "zh-Hant") -> str:
+        """Ask for a clerk for ``service_id``; returns the session id once queued.
+
+        Raises :class:`TerminalError` with the server's message if the request is refused.
+        """
+        if self.state == TerminalState.ENDED:
+            await self._set_state(TerminalState.IDLE)
+        self.session_id = None
+        self.end_reason = None
+        errors = len(self.errors)
+        await self._emit(
+            Event.REQUEST_SERVICE, RequestService(service_id=service_id, language=language)
+        )
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(
+                    lambda: self.state != TerminalState.IDLE or len(self.errors) > errors
+                ),
+                15,
+            )
+        if self.session_id is None:
+            message = self.errors[-1].message if len(self.errors) > errors else "no answer"
+            raise TerminalError(f"the server refused the request for {service_id!r}: {message}")
+        return self.session_id
+
+    async def cancel(self) -> None:
+        """Stop waiting in the queue."""
+        if self.session_id is None:
+            raise TerminalError("nothing to cancel: not waiting for a clerk")
+        await self._emit(Event.CANCEL, SessionRef(session_id=self.session_id))
+
+    async def hangup(self, reason: str = "applicant_hangup") -> None:
+        """End the call from the kiosk."""
+        if self.session_id is None:
+            raise TerminalError("nothing to hang up: not in a call")
+        await self._emit(Event.HANGUP, Hangup(session_id=self.session_id, reason=reason))
+
+    async def wait_for(self, *states: TerminalState, timeout: float = 30.0) -> TerminalState:
+        """Wait until the state is one of ``states``; raises :class:`CallFailed` on timeout."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: self.state in states), timeout
+                )
+            except TimeoutError as exc:
+                raise CallFailed(
+                    f'still "{self.state}" after {timeout:g} s waiting for {", ".join(states)}'
+                    + (f"; last error: {self.errors[-1].message}" if self.errors else "")
+                ) from exc
+        return self.state
+
+    async def close(self) -> None:
+        """Hang up media and disconnect; safe to call twice."""
+        await self._close_peer()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.sio.connected:
+            await self.sio.disconnect()
+        self.state = TerminalState.DISCONNECTED
+
+    # ------------------------------------------------------------------ internals
+
+    def _log(self) -> logging.LoggerAdapter[logging.Logger]:
+        return context_log(log, self.session_id, f"terminal:{self.name}")
+
+    async def _set_state(self, new: TerminalState) -> None:
+        old = self.state
+        if new == old:
+            return
+        if new not in _TRANSITIONS[old]:
+            raise TerminalError(f'cannot go from "{old}" to "{new}"')
+        self.state = new
+        self._log().info("terminal %s -> %s", old, new)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _emit(self, event: Event, message: Message) -> None:
+        await self.sio.emit(
+            event.value, message.model_dump(mode="json"), namespace=NAMESPACE_TERMINAL
+        )
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _on_queue_status(self, data: dict[str, Any]) -> None:
+        status = QueueStatus.model_validate(data)
+        self.session_id = status.session_id
+        self.position = status.position
+        target = TerminalState.RINGING if status.state == "offered" else TerminalState.QUEUED
+        if self.state in (TerminalState.IDLE, TerminalState.QUEUED, TerminalState.RINGING):
+            await self._set_state(target)
+
+    async def _on_call_accepted(self, data: dict[str, Any]) -> None:
+        accepted = CallAccepted.model_validate(data)
+        self.session_id = accepted.session_id
+        self.clerk_name = accepted.peer_name
+        await self._set_state(TerminalState.CONNECTING)
+        self.video_in, self.audio_in = FrameCounter(), FrameCounter()
+        servers = [
+            RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
+            for s in accepted.ice_servers
+        ]
+        # An explicit (possibly empty) list: aiortc would otherwise use a public STUN server.
+        pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        self.media = self.media_factory()
+        pc.addTrack(self.media.audio)
+        pc.addTrack(self.media.video)
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            (self.video_in if track.kind == "video" else self.audio_in).start(track)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            self._log().info("webrtc %s", pc.connectionState)
+            if self.session_id is None:
+                return
+            if pc.connectionState == "connected":
+                await self._set_state(TerminalState.IN_CALL)
+                await self._emit(
+                    Event.MEDIA_STATUS, MediaStatus(session_id=self.session_id, state="connected")
+                )
+            elif pc.connectionState == "failed":
+                await self._emit(
+                    Event.MEDIA_STATUS, MediaStatus(session_id=self.session_id, state="failed")
+                )
+
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = SessionDescription(
+            session_id=accepted.session_id, type="offer", sdp=pc.localDescription.sdp
+        )
+        await self._emit(Event.DESCRIPTION, offer)
+
+    async def _on_description(self, data: dict[str, Any]) -> None:
+        answer = SessionDescription.model_validate(data)
+        if self.pc is None or answer.session_id != self.session_id:
+            return
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type=answer.type))
+        pending, self._pending_candidates = self._pending_candidates, []
+        for candidate in pending:
+            await self._add_candidate(candidate)
+
+    async def _on_ice_candidate(self, data: dict[str, Any]) -> None:
+        candidate = IceCandidate.model_validate(data)
+        if self.pc is None or self.pc.remoteDescription is None:
+            self._pending_candidates.append(candidate)
+            return
+        await self._add_candidate(candidate)
+
+    async def _add_candidate(self, message: IceCandidate) -> None:
+        assert self.pc is not None
+        if not message.candidate:
+            await self.pc.addIceCandidate(None)
+            return
+        text = message.candidate.removeprefix("candidate:")
+        try:
+            candidate = candidate_from_sdp(text)
+        except (ValueError, IndexError):
+            self._log().warning("ignored unparsable ICE candidate %r", message.candidate[:80])
+            return
+        candidate.sdpMid = message.sdp_mid
+        candidate.sdpMLineIndex = message.sdp_mline_index
+        await self.pc.addIceCandidate(candidate)
+
+    async def _on_call_ended(self, data: dict[str, Any]) -> None:
+        ended = CallEnded.model_validate(data)
+        if ended.session_id != self.session_id:
+            return
+        self.end_reason = ended.reason
+        await self._close_peer()
+        await self._set_state(TerminalState.ENDED)
+
+    async def _on_error(self, data: dict[str, Any]) -> None:
+        error = ErrorEvent.model_validate(data)
+        self.errors.append(error)
+        self._log().warning("server refused %s: %s", error.event, error.message)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _on_disconnect(self, *args: Any) -> None:
+        self._spawn(self._close_peer())
+        self.state = TerminalState.DISCONNECTED
+        self._log().info("disconnected from server")
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _close_peer(self) -> None:
+        pc, self.pc = self.pc, None
+        media, self.media = self.media, None
+        await self.video_in.stop()
+        await self.audio_in.stop()
+        if pc is not None:
+            await pc.close()
+        if media is not None:
+            media.stop()

@@ -1,0 +1,80 @@
+"""The clerk console in real Chromium takes a call from an aiortc kiosk, end to end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import Page
+
+from media.sources import create_local_tracks
+from storage.audit import AuditLog
+from storage.store import get_session
+from terminal_client.client import TerminalClient, TerminalState
+from tests.conftest import CLERK_PASSWORD, RunningServer
+
+FRAMES_DECODED = """
+async () => {
+  const pc = window.vcounterConsole.peerConnection();
+  if (!pc) return {video: 0, audio: 0};
+  const stats = await pc.getStats();
+  const out = {video: 0, audio: 0, width: 0};
+  stats.forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video') { out.video = s.framesDecoded || 0; out.width = s.frameWidth || 0; }
+    if (s.type === 'inbound-rtp' && s.kind === 'audio') out.audio = s.totalSamplesReceived || 0;
+  });
+  return out;
+}
+"""
+
+
+async def sign_in(page: Page, server: RunningServer, username: str) -> None:
+    await page.goto(server.url)
+    await page.fill("[data-testid=login-username]", username)
+    await page.fill("[data-testid=login-password]", CLERK_PASSWORD)
+    await page.click("[data-testid=login-submit]")
+    await page.wait_for_function(
+        "() => window.vcounterConsole && window.vcounterConsole.state() === 'away'"
+    )
+
+
+async def test_clerk_in_chromium_takes_a_call(server: RunningServer, page: Any) -> None:
+    await server.add_clerk("alice")
+    token = await server.add_terminal("kiosk-macau-1")
+    await sign_in(page, server, "alice")
+    await page.click("[data-testid=availability-toggle]")
+    await page.wait_for_function("() => window.vcounterConsole.state() === 'available'")
+
+    terminal = TerminalClient(
+        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"), name="kiosk"
+    )
+    try:
+        await terminal.connect()
+        session_id = await terminal.request_service("tax-registration", "zh-Hant")
+        incoming = page.locator("[data-testid=incoming-call]")
+        await incoming.wait_for(state="visible")
+        # The clerk sees which service and the applicant's language before answering.
+        text = await incoming.inner_text()
+        assert "税务登记" in text or "Tax" in text
+        await page.click("[data-testid=accept-call]")
+        await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
+        await terminal.video_in.wait_for(30, timeout=20)
+        await terminal.audio_in.wait_for(20, timeout=20)
+        await page.wait_for_function(
+            f"async () => (await ({FRAMES_DECODED})()).video >= 30", timeout=20000
+        )
+        stats = await page.evaluate(FRAMES_DECODED)
+        assert stats["video"] >= 30 and stats["audio"] > 0 and stats["width"] == 640
+        assert terminal.video_in.count >= 30
+
+        await page.click("[data-testid=hangup]")
+        await terminal.wait_for(TerminalState.ENDED, timeout=10)
+        assert terminal.end_reason == "clerk_hangup"
+        await page.wait_for_function("() => window.vcounterConsole.state() === 'available'")
+    finally:
+        await terminal.close()
+
+    row = await get_session(server.db, session_id)
+    assert row.state == "ended" and row.end_reason == "clerk_hangup"
+    report = await AuditLog(server.db).verify(session_id)
+    assert report.ok and report.count >= 5
+    assert not [e for e in page.errors if "Failed to load resource" not in e], page.errors

@@ -1,0 +1,90 @@
+"""Fixtures shared by the suite: a real server on a free port, accounts, tokens."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from signaling.app import create_app
+from signaling.keys import CATALOGUE, DATABASE, ROUTER
+from signaling.router import Router
+from signaling.settings import Settings
+from storage import store
+from storage.db import Database
+from tests import dbutil
+
+CLERK_PASSWORD = "correct horse battery"
+
+
+@dataclass
+class RunningServer:
+    url: str
+    settings: Settings
+    app: web.Application
+
+    @property
+    def db(self) -> Database:
+        return self.app[DATABASE]
+
+    @property
+    def router(self) -> Router:
+        return self.app[ROUTER]
+
+    async def add_clerk(self, username: str, departments: list[str] | None = None) -> None:
+        depts = departments or [d.id for d in self.app[CATALOGUE].departments]
+        await store.create_clerk(self.db, username, CLERK_PASSWORD, f"Clerk {username}", depts)
+
+    async def add_terminal(self, name: str = "kiosk-1") -> str:
+        _, token = await store.register_terminal(self.db, name, "test hall")
+        return token
+
+
+async def start_server(settings: Settings) -> tuple[RunningServer, web.AppRunner]:
+    """Start the real app on 127.0.0.1 with a free port."""
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return RunningServer(f"http://127.0.0.1:{port}", settings, app), runner
+
+
+def make_settings(tmp_path: Path, database_url: str | None = None, **extra: object) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        port=0,
+        offer_timeout_s=extra.pop("offer_timeout_s", 5.0),  # type: ignore[arg-type]
+        secret_key="test-secret-key-0123456789-abcdefghijklmnop",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def server(tmp_path: Path, backend: str) -> AsyncIterator[RunningServer]:
+    """The real signalling server on a free loopback port, with its own fresh database."""
+    url = None
+    if backend == "postgresql":
+        if not dbutil.postgres_available():
+            if os.environ.get("CI") == "true":
+                pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 under CI=true")
+            pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+        url = await dbutil.create_pg_database()
+    running, runner = await start_server(make_settings(tmp_path, url))
+    try:
+        yield running
+    finally:
+        await runner.cleanup()
+        if url:
+            await dbutil.drop_pg_database(url)

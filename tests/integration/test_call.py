@@ -1,0 +1,65 @@
+"""A whole call through the real server: aiortc terminal <-> aiortc clerk, media both ways."""
+
+from __future__ import annotations
+
+import pytest
+
+from media.sources import create_local_tracks
+from storage.audit import AuditLog
+from storage.store import get_session
+from terminal_client.client import TerminalClient, TerminalState
+from tests.conftest import CLERK_PASSWORD, RunningServer
+from tests.peers import ClerkPeer, login
+
+SERVICE = "tax-registration"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def test_full_call_media_both_ways_and_chain(server: RunningServer) -> None:
+    await server.add_clerk("alice")
+    token = await server.add_terminal("kiosk-wanchai")
+    clerk = ClerkPeer(server.url, await login(server.url, "alice", CLERK_PASSWORD))
+    terminal = TerminalClient(
+        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"), name="kiosk"
+    )
+    try:
+        await clerk.connect()
+        await clerk.wait(lambda: clerk.status is not None and clerk.status.state == "away")
+        await clerk.emit("set_availability", {"available": True})
+        await clerk.wait(lambda: clerk.status is not None and clerk.status.state == "available")
+
+        await terminal.connect()
+        session_id = await terminal.request_service(SERVICE, "en")
+        await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
+        assert clerk.offers[0].service_name.en
+        assert clerk.offers[0].language == "en"
+        await terminal.video_in.wait_for(30, timeout=20)
+        await clerk.video_in.wait_for(30, timeout=20)
+        await terminal.audio_in.wait_for(20, timeout=20)
+        await clerk.audio_in.wait_for(20, timeout=20)
+        assert terminal.video_in.size == (640, 480)
+        assert clerk.video_in.size == (640, 480)
+
+        await terminal.hangup()
+        await terminal.wait_for(TerminalState.ENDED)
+        await clerk.wait(lambda: clerk.status is not None and clerk.status.state == "available")
+        assert clerk.ended and clerk.ended[0]["reason"] == "applicant_hangup"
+    finally:
+        await terminal.close()
+        await clerk.close()
+
+    row = await get_session(server.db, session_id)
+    assert row.state == "ended"
+    assert row.answered_at is not None and row.connected_at is not None and row.ended_at
+    audit = AuditLog(server.db)
+    kinds = [e.kind for e in await audit.events(session_id)]
+    assert kinds[:3] == ["session.created", "call.offered", "call.accepted"]
+    assert "media.connected" in kinds
+    assert kinds[-1] == "session.ended"
+    report = await audit.verify(session_id)
+    assert report.ok, report
+    assert report.count == len(kinds)

@@ -1,0 +1,160 @@
+"""Test peers: a clerk driven from Python (socket.io + aiortc), like the console does it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import socketio
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from media.sinks import FrameCounter
+from media.sources import LocalMedia, create_local_tracks
+from signaling.messages import (
+    NAMESPACE_CLERK,
+    CallAccepted,
+    CallOffered,
+    ClerkStatus,
+    ErrorEvent,
+    Event,
+    IceCandidate,
+    MediaStatus,
+    SessionDescription,
+)
+
+
+async def login(url: str, username: str, password: str) -> str:
+    """The console's login call; returns the token."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{url}/api/login", json={"username": username, "password": password}) as r,
+    ):
+        body = await r.json()
+        if r.status != 200:
+            raise AssertionError(f"login failed: {r.status} {body}")
+        return str(body["token"])
+
+
+class ClerkPeer:
+    """A clerk console in Python: answers offers with synthetic media, counts what it gets."""
+
+    def __init__(self, url: str, token: str, auto_accept: bool = True) -> None:
+        self.url = url
+        self.token = token
+        self.auto_accept = auto_accept
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.status: ClerkStatus | None = None
+        self.offers: list[CallOffered] = []
+        self.withdrawn: list[dict[str, Any]] = []
+        self.ended: list[dict[str, Any]] = []
+        self.errors: list[ErrorEvent] = []
+        self.session_id: str | None = None
+        self.pc: RTCPeerConnection | None = None
+        self.media: LocalMedia | None = None
+        self.video_in = FrameCounter()
+        self.audio_in = FrameCounter()
+        self.connected = asyncio.Event()
+        self.changed = asyncio.Event()
+        for event, handler in {
+            Event.CLERK_STATUS: self._on_status,
+            Event.CALL_OFFERED: self._on_offered,
+            Event.CALL_WITHDRAWN: self.withdrawn.append,
+            Event.CALL_ACCEPTED: self._on_accepted,
+            Event.DESCRIPTION: self._on_description,
+            Event.CALL_ENDED: self._on_ended,
+            Event.ERROR: lambda d: self.errors.append(ErrorEvent.model_validate(d)),
+        }.items():
+            self.sio.on(event.value, self._notify(handler), namespace=NAMESPACE_CLERK)
+
+    def _notify(self, handler: Any) -> Any:
+        async def wrapped(data: Any) -> None:
+            result = handler(data)
+            if asyncio.iscoroutine(result):
+                await result
+            self.changed.set()
+
+        return wrapped
+
+    async def connect(self) -> None:
+        await self.sio.connect(
+            self.url, namespaces=[NAMESPACE_CLERK], auth={"token": self.token},
+            transports=["websocket"], wait_timeout=10,
+        )  # fmt: skip
+
+    async def emit(self, event: str, payload: Any) -> None:
+        await self.sio.emit(event, payload, namespace=NAMESPACE_CLERK)
+
+    async def wait(self, predicate: Any, timeout: float = 10.0) -> None:
+        """Wait until ``predicate()`` holds, re-checking after every message."""
+
+        async def loop() -> None:
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+
+        await asyncio.wait_for(loop(), timeout)
+
+    async def _on_status(self, data: Any) -> None:
+        self.status = ClerkStatus.model_validate(data)
+
+    async def _on_offered(self, data: Any) -> None:
+        offer = CallOffered.model_validate(data)
+        self.offers.append(offer)
+        if self.auto_accept:
+            await self.emit("accept", {"session_id": offer.session_id})
+
+    async def _on_accepted(self, data: Any) -> None:
+        accepted = CallAccepted.model_validate(data)
+        self.session_id = accepted.session_id
+        servers = [RTCIceServer(urls=s.urls) for s in accepted.ice_servers]
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        self.media = create_local_tracks(True, "", "", label="clerk")
+        self.video_in, self.audio_in = FrameCounter(), FrameCounter()
+        pc = self.pc
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            (self.video_in if track.kind == "video" else self.audio_in).start(track)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState == "connected" and self.session_id:
+                self.connected.set()
+                status = MediaStatus(session_id=self.session_id, state="connected")
+                await self.emit("media_status", status.model_dump())
+
+    async def _on_description(self, data: Any) -> None:
+        offer = SessionDescription.model_validate(data)
+        assert self.pc is not None and self.media is not None
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+        self.pc.addTrack(self.media.audio)
+        self.pc.addTrack(self.media.video)
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        answer = SessionDescription(
+            session_id=offer.session_id, type="answer", sdp=self.pc.localDescription.sdp
+        )
+        await self.emit("description", answer.model_dump())
+        # aiortc puts its candidates in the SDP; say so, as a browser would after trickling.
+        end = IceCandidate(session_id=offer.session_id, candidate="", sdp_mid="0")
+        await self.emit("ice_candidate", end.model_dump())
+
+    async def _on_ended(self, data: Any) -> None:
+        self.ended.append(data)
+        await self.close_call()
+
+    async def close_call(self) -> None:
+        pc, self.pc = self.pc, None
+        media, self.media = self.media, None
+        await self.video_in.stop()
+        await self.audio_in.stop()
+        if pc is not None:
+            await pc.close()
+        if media is not None:
+            media.stop()
+
+    async def close(self) -> None:
+        await self.close_call()
+        if self.sio.connected:
+            await self.sio.disconnect()
