@@ -8,7 +8,7 @@ import getpass
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ def main(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None
     ctx.obj = {"settings": settings}
 
 
-async def _serve(settings: Settings, extra: Callable[[str], Awaitable[None]] | None = None) -> None:
+async def _serve(settings: Settings, extra: Callable[[str], Coroutine[Any, Any, None]] | None = None) -> None:
     from signaling.app import create_app
 
     runner = web.AppRunner(create_app(settings), access_log=None)

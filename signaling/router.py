@@ -322,8 +322,7 @@ class Router:
                     clerk.session_id = session.id
                     loop = asyncio.get_running_loop()
                     self._timers[session.id] = loop.call_later(
-                        self.offer_timeout_s,
-                        lambda s=session.id, c=clerk.id: self.spawn(self._offer_expired(s, c)),
+                        self.offer_timeout_s, self._on_offer_timer, session.id, clerk.id
                     )
                     pairs.append((session, clerk))
                     break
@@ -349,6 +348,9 @@ class Router:
                 state="offered", offered_at=True,
             )  # fmt: skip
         await self._send_queue_status()
+
+    def _on_offer_timer(self, session_id: str, clerk_id: int) -> None:
+        self.spawn(self._offer_expired(session_id, clerk_id))
 
     async def _offer_expired(self, session_id: str, clerk_id: int) -> None:
         self._timers.pop(session_id, None)
@@ -379,7 +381,7 @@ class Router:
         self._queue.append(session.id)
         self._queue.sort(key=lambda sid: self.sessions[sid].enqueued_at)
         if clerk.sid:
-            withdrawn = CallWithdrawn(session_id=session.id, reason=reason)  # type: ignore[arg-type]
+            withdrawn = CallWithdrawn(session_id=session.id, reason=reason)
             await self.emitter.send(Role.CLERK, clerk.sid, Event.CALL_WITHDRAWN, withdrawn)
         await self.recorder.record(
             session.id, f"call.{reason}", f"clerk:{clerk.username}", {"clerk_id": clerk.id},
@@ -397,7 +399,7 @@ class Router:
             clerk.session_id = None
             clerk.set_state(ClerkState.AVAILABLE)
             if clerk.sid:
-                withdrawn = CallWithdrawn(session_id=session.id, reason=reason)  # type: ignore[arg-type]
+                withdrawn = CallWithdrawn(session_id=session.id, reason=reason)
                 await self.emitter.send(Role.CLERK, clerk.sid, Event.CALL_WITHDRAWN, withdrawn)
                 await self._send_clerk_status(clerk)
         if reason != "terminal_left":

@@ -107,6 +107,8 @@ class TerminalClient:
         for event, handler in handlers.items():
             self.sio.on(event.value, handler, namespace=NAMESPACE_TERMINAL)
         self.sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE_TERMINAL)
+        self.sio.on("connect_error", self._on_refused, namespace=NAMESPACE_TERMINAL)
+        self._refusal = ""
 
     # ------------------------------------------------------------------ public
 
@@ -121,7 +123,8 @@ class TerminalClient:
                 wait_timeout=10,
             )
         except socketio.exceptions.ConnectionError as exc:
-            raise TerminalError(f"cannot connect to {self.server_url}: {exc}") from exc
+            reason = self._refusal or str(exc)
+            raise TerminalError(f"cannot connect to {self.server_url}: {reason}") from exc
         await self._set_state(TerminalState.IDLE)
 
     async def request_service(self, service_id: str, language: Language = "zh-Hant") -> str:
@@ -305,6 +308,10 @@ class TerminalClient:
         self._log().warning("server refused %s: %s", error.event, error.message)
         async with self._changed:
             self._changed.notify_all()
+
+    def _on_refused(self, data: Any) -> None:
+        # socket.io reports a refused namespace only as "failed to connect"; keep the reason.
+        self._refusal = data.get("message", "") if isinstance(data, dict) else str(data)
 
     async def _on_disconnect(self, *args: Any) -> None:
         self._spawn(self._close_peer())

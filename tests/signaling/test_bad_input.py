@@ -25,13 +25,22 @@ class Socket:
         self.errors: list[dict[str, Any]] = []
         self.events: list[tuple[str, Any]] = []
         self.got_error = asyncio.Event()
+        self.refusal = ""
         self.sio.on("error", self._on_error, namespace=namespace)
+        self.sio.on("connect_error", self._on_refused, namespace=namespace)
         self.sio.on("*", lambda e, d: self.events.append((e, d)), namespace=namespace)
 
     async def connect(self, url: str, token: str) -> None:
-        await self.sio.connect(
-            url, namespaces=[self.namespace], auth={"token": token}, transports=["websocket"]
-        )
+        """Connect; a refusal raises ConnectionError carrying the server's reason."""
+        try:
+            await self.sio.connect(
+                url, namespaces=[self.namespace], auth={"token": token}, transports=["websocket"]
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            raise socketio.exceptions.ConnectionError(self.refusal or str(exc)) from exc
+
+    def _on_refused(self, data: Any) -> None:
+        self.refusal = data.get("message", "") if isinstance(data, dict) else str(data)
 
     def _on_error(self, data: dict[str, Any]) -> None:
         self.errors.append(data)
@@ -177,3 +186,14 @@ async def test_login_errors_name_the_problem(server: RunningServer) -> None:
         ) as r:
             assert r.status == 401
             assert (await r.json())["message"] == "Wrong username or password."
+
+
+async def test_terminal_client_reports_the_servers_refusal_reason(server: RunningServer) -> None:
+    from media.sources import create_local_tracks
+    from terminal_client.client import TerminalClient
+    from terminal_client.errors import TerminalError
+
+    client = TerminalClient(server.url, "made-up-token", lambda: create_local_tracks(True, "", ""))
+    with pytest.raises(TerminalError, match="unknown device token"):
+        await client.connect()
+    await client.close()

@@ -73,6 +73,12 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
             ],
         )
         ids = [(await store.register_terminal(db, f"k{i}"))[0].id for i in range(3)]
+        # Real clerk rows: sessions reference the clerk who took them.
+        clerk_ids = [
+            (await store.create_clerk(db, f"c{i}", "password-123", f"Clerk {i}", [])).id
+            for i in range(1, 5)
+        ]
+        assert clerk_ids == [1, 2, 3, 4]
         outbox = Outbox()
         router = Router(catalogue, SessionRecorder(db), outbox, 0.3, lambda _: [])
         try:
