@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -13,10 +14,18 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 log = logging.getLogger(__name__)
 
 
-class FrameCounter:
-    """Pulls decoded frames from a remote track, counting them and noting the first one's time."""
+FrameListener = Callable[[av.VideoFrame | av.AudioFrame, float], None]
 
-    def __init__(self) -> None:
+
+class FrameCounter:
+    """Pulls decoded frames from a remote track, counting them and noting the first one's time.
+
+    ``on_frame(frame, wall_time)`` is called for each frame as it is decoded (e.g. to show it
+    on the kiosk screen); it runs on the event loop, so it must hand heavy work elsewhere.
+    """
+
+    def __init__(self, on_frame: FrameListener | None = None) -> None:
+        self.on_frame = on_frame
         self.count = 0
         self.size: tuple[int, int] | None = None
         self.first_frame = asyncio.Event()
@@ -36,9 +45,12 @@ class FrameCounter:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            now = time.time()
             if self.count == 0:
-                self.first_frame_wall = time.time()
+                self.first_frame_wall = now
                 self.first_frame.set()
+            if self.on_frame is not None and isinstance(frame, av.VideoFrame | av.AudioFrame):
+                self.on_frame(frame, now)
             self.count += 1
             if isinstance(frame, av.VideoFrame):
                 self.size = (frame.width, frame.height)

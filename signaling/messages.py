@@ -96,6 +96,16 @@ class RequestService(Message):
 
     service_id: ServiceId
     language: Language = "zh-Hant"
+    # 关爱模式: larger type, spoken prompts; the call gets queue priority and the clerk is told
+    care_mode: bool = False
+
+
+class RateSession(Message):
+    """The applicant's 1-5 rating of an ended call, with an optional comment; once per call."""
+
+    session_id: SessionId
+    rating: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=500)
 
 
 class SessionRef(Message):
@@ -143,6 +153,28 @@ class SetAvailability(Message):
     available: bool
 
 
+STEP_COUNT = 7  # the seven steps of every session (see ARCHITECTURE.md)
+
+
+class PushPrompt(Message):
+    """The clerk puts something on the applicant's screen: a text, a checklist or a
+    "please place your passport on the scanner" instruction. Relayed as :class:`Prompt`."""
+
+    session_id: SessionId
+    kind: Literal["text", "checklist", "place_document"]
+    text: str = Field(default="", max_length=500)
+    items: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=20
+    )
+
+
+class SetStep(Message):
+    """The clerk moves the session to one of the seven steps; the kiosk's indicator follows."""
+
+    session_id: SessionId
+    step: int = Field(ge=1, le=STEP_COUNT)
+
+
 # ---------------------------------------------------------------- server -> client
 
 
@@ -165,6 +197,17 @@ class CallAccepted(Message):
     service_name: LocalizedText
     department_id: str
     language: Language
+    care_mode: bool = False
+
+
+class Prompt(Message):
+    """A prompt the clerk pushed, as the kiosk receives it."""
+
+    session_id: SessionId
+    id: str
+    kind: Literal["text", "checklist", "place_document"]
+    text: str = ""
+    items: list[str] = Field(default_factory=list)
 
 
 class CallOffered(Message):
@@ -178,6 +221,7 @@ class CallOffered(Message):
     terminal_name: str
     waited_s: float
     expires_in_s: float
+    care_mode: bool = False
 
 
 class CallWithdrawn(Message):
@@ -229,6 +273,11 @@ class Event(StrEnum):
     CALL_ENDED = "call_ended"
     CLERK_STATUS = "clerk_status"
     ERROR = "error"
+    RATE = "rate"
+    PUSH_PROMPT = "push_prompt"
+    SET_STEP = "set_step"
+    PROMPT = "prompt"
+    STEP = "step"
 
 
 TERMINAL_EVENTS: dict[Event, type[Message]] = {
@@ -238,6 +287,7 @@ TERMINAL_EVENTS: dict[Event, type[Message]] = {
     Event.ICE_CANDIDATE: IceCandidate,
     Event.MEDIA_STATUS: MediaStatus,
     Event.HANGUP: Hangup,
+    Event.RATE: RateSession,
 }
 
 CLERK_EVENTS: dict[Event, type[Message]] = {
@@ -248,6 +298,8 @@ CLERK_EVENTS: dict[Event, type[Message]] = {
     Event.ICE_CANDIDATE: IceCandidate,
     Event.MEDIA_STATUS: MediaStatus,
     Event.HANGUP: Hangup,
+    Event.PUSH_PROMPT: PushPrompt,
+    Event.SET_STEP: SetStep,
 }
 
 SERVER_EVENTS: dict[Event, type[Message]] = {
@@ -260,6 +312,8 @@ SERVER_EVENTS: dict[Event, type[Message]] = {
     Event.DESCRIPTION: SessionDescription,
     Event.ICE_CANDIDATE: IceCandidate,
     Event.ERROR: ErrorEvent,
+    Event.PROMPT: Prompt,
+    Event.STEP: SetStep,
 }
 
 NAMESPACE_TERMINAL = "/terminal"

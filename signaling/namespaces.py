@@ -28,11 +28,14 @@ from signaling.messages import (
     IceCandidate,
     MediaStatus,
     Message,
+    PushPrompt,
+    RateSession,
     RequestService,
     Role,
     SessionDescription,
     SessionRef,
     SetAvailability,
+    SetStep,
 )
 from signaling.ratelimit import TokenBucket
 from signaling.router import Router, check_description_role
@@ -179,6 +182,7 @@ class TerminalNamespace(RoleNamespace):
             **self._common_handlers(),
             Event.REQUEST_SERVICE: self.on_request_service,
             Event.CANCEL: self.on_cancel,
+            Event.RATE: self.on_rate,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
@@ -205,12 +209,16 @@ class TerminalNamespace(RoleNamespace):
     async def on_request_service(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, RequestService)
         await self.ctx.router().request_service(
-            member.id, member.name, sid, message.service_id, message.language
+            member.id, member.name, sid, message.service_id, message.language, message.care_mode
         )
 
     async def on_cancel(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, SessionRef)
         await self.ctx.router().cancel(member.id, message.session_id)
+
+    async def on_rate(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, RateSession)
+        await self.ctx.router().rate(member.id, message)
 
 
 class ClerkNamespace(RoleNamespace):
@@ -226,6 +234,8 @@ class ClerkNamespace(RoleNamespace):
             Event.SET_AVAILABILITY: self.on_set_availability,
             Event.ACCEPT: self.on_accept,
             Event.DECLINE: self.on_decline,
+            Event.PUSH_PROMPT: self.on_push_prompt,
+            Event.SET_STEP: self.on_set_step,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
@@ -266,3 +276,11 @@ class ClerkNamespace(RoleNamespace):
     async def on_decline(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, SessionRef)
         await self.ctx.router().decline(member.id, message.session_id)
+
+    async def on_push_prompt(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, PushPrompt)
+        await self.ctx.router().push_prompt(member.id, message)
+
+    async def on_set_step(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, SetStep)
+        await self.ctx.router().set_step(member.id, message)

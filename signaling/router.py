@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
@@ -26,9 +27,13 @@ from signaling.messages import (
     IceServer,
     Language,
     Message,
+    Prompt,
+    PushPrompt,
     QueueStatus,
+    RateSession,
     Role,
     SessionState,
+    SetStep,
 )
 from signaling.recorder import SessionRecorder
 from signaling.state import LiveClerk, LiveSession
@@ -89,7 +94,13 @@ class Router:
                     await self._end(session, SessionState.FAILED, "terminal_left", Role.TERMINAL)
 
     async def request_service(
-        self, terminal_id: int, terminal_name: str, sid: str, service_id: str, language: Language
+        self,
+        terminal_id: int,
+        terminal_name: str,
+        sid: str,
+        service_id: str,
+        language: Language,
+        care_mode: bool = False,
     ) -> LiveSession:
         """Queue a new session for ``service_id``; one active session per terminal."""
         service = self.catalogue.service(service_id)
@@ -100,11 +111,18 @@ class Router:
                     "cancel it or hang up before asking for another service"
                 )
         actor = f"terminal:{terminal_id}"
-        session_id = await self.recorder.create(terminal_id, service.id, language, actor)
-        session = LiveSession(session_id, terminal_id, terminal_name, sid, service, language)
+        session_id = await self.recorder.create(
+            terminal_id, service.id, language, actor, care_mode=care_mode
+        )
+        session = LiveSession(
+            session_id, terminal_id, terminal_name, sid, service, language, care_mode=care_mode
+        )
         self.sessions[session_id] = session
         self._queue.append(session_id)
-        context_log(log, session_id, actor).info("queued for %s", service.id)
+        self._queue.sort(key=lambda sid: self.sessions[sid].queue_key())
+        context_log(log, session_id, actor).info(
+            "queued for %s%s", service.id, " (care mode)" if care_mode else ""
+        )
         await self._dispatch()
         return session
 
@@ -182,6 +200,7 @@ class Router:
             service_name=session.service.names,
             department_id=dept,
             language=session.language,
+            care_mode=session.care_mode,
         )
         to_clerk = to_terminal.model_copy(update={"peer_name": session.terminal_name})
         # Media setup starts on these two messages: send them before anything is written.
@@ -251,6 +270,56 @@ class Router:
         """Either member ends the call."""
         self.peer_sid(role, member_id, session_id)
         await self._end(self.sessions[session_id], SessionState.ENDED, reason, role)
+
+    async def push_prompt(self, clerk_id: int, prompt: PushPrompt) -> Prompt:
+        """The clerk puts a text, checklist or instruction on the applicant's screen."""
+        terminal_sid = self.peer_sid(Role.CLERK, clerk_id, prompt.session_id)
+        if prompt.kind == "checklist" and not prompt.items:
+            raise InvalidMessage("A checklist needs at least one item", field="items")
+        if prompt.kind == "text" and not prompt.text.strip():
+            raise InvalidMessage("A text prompt needs some text", field="text")
+        sent = Prompt(
+            session_id=prompt.session_id,
+            id=uuid.uuid4().hex[:12],
+            kind=prompt.kind,
+            text=prompt.text,
+            items=prompt.items,
+        )
+        await self.emitter.send(Role.TERMINAL, terminal_sid, Event.PROMPT, sent)
+        await self.recorder.record(
+            prompt.session_id,
+            "prompt.pushed",
+            self._clerk_actor(clerk_id),
+            sent.model_dump(mode="json", exclude={"session_id"}),
+        )
+        return sent
+
+    async def set_step(self, clerk_id: int, step: SetStep) -> None:
+        """The clerk moves the session to another of the seven steps."""
+        terminal_sid = self.peer_sid(Role.CLERK, clerk_id, step.session_id)
+        session = self.sessions[step.session_id]
+        previous, session.step = session.step, step.step
+        await self.emitter.send(Role.TERMINAL, terminal_sid, Event.STEP, step)
+        await self.recorder.record(
+            step.session_id,
+            "step.changed",
+            self._clerk_actor(clerk_id),
+            {"from": previous, "to": step.step},
+        )
+
+    async def rate(self, terminal_id: int, rating: RateSession) -> None:
+        """The applicant rates an ended call of this terminal (once)."""
+        if rating.session_id in self.sessions:
+            raise IllegalTransition(
+                f"Session {rating.session_id} is still going on; rate it after it ends"
+            )
+        await self.recorder.rate(
+            rating.session_id, terminal_id, rating.rating, rating.comment, f"terminal:{terminal_id}"
+        )
+
+    def _clerk_actor(self, clerk_id: int) -> str:
+        clerk = self.clerks.get(clerk_id)
+        return f"clerk:{clerk.username}" if clerk else f"clerk:{clerk_id}"
 
     # ------------------------------------------------------------------ shutdown
 
@@ -340,6 +409,7 @@ class Router:
                 terminal_name=session.terminal_name,
                 waited_s=round(session.waited_s(), 3),
                 expires_in_s=self.offer_timeout_s,
+                care_mode=session.care_mode,
             )
             await self.emitter.send(Role.CLERK, clerk.sid, Event.CALL_OFFERED, offer)
             await self._send_clerk_status(clerk)
@@ -379,7 +449,7 @@ class Router:
         clerk.set_state(clerk_next)
         clerk.session_id = None
         self._queue.append(session.id)
-        self._queue.sort(key=lambda sid: self.sessions[sid].enqueued_at)
+        self._queue.sort(key=lambda sid: self.sessions[sid].queue_key())
         if clerk.sid:
             withdrawn = CallWithdrawn(session_id=session.id, reason=reason)
             await self.emitter.send(Role.CLERK, clerk.sid, Event.CALL_WITHDRAWN, withdrawn)

@@ -56,6 +56,12 @@ class LiveSession:
     clerk_id: int | None = None
     declined_by: set[int] = field(default_factory=set)
     media_connected: set[str] = field(default_factory=set)
+    care_mode: bool = False
+    step: int = 1
+
+    def queue_key(self) -> tuple[bool, float]:
+        """Order in the queue: care-mode applicants first, then first come, first served."""
+        return (not self.care_mode, self.enqueued_at)
 
     def set_state(self, new: SessionState) -> SessionState:
         """Move to ``new`` if the table allows it; returns the old state."""

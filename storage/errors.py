@@ -6,7 +6,9 @@ Every package's ``errors.py`` derives from :class:`VcounterError`::
     ├── StorageError                   (storage.errors)
     │   ├── NotFound
     │   ├── DuplicateEntry
-    │   └── ChainBroken
+    │   ├── ChainBroken
+    │   ├── InvalidValue
+    │   └── BadDatabaseUrl
     ├── SignalingError                 (signaling.errors)
     │   ├── AuthError
     │   ├── InvalidMessage
@@ -51,3 +53,15 @@ class DuplicateEntry(StorageError):
 
 class ChainBroken(StorageError):
     code = "chain_broken"
+
+
+class InvalidValue(StorageError):
+    """A value the store refuses to save (bad username, short password, unknown field)."""
+
+    code = "invalid_value"
+
+
+class BadDatabaseUrl(StorageError):
+    """The database URL cannot be parsed or names a database vcounter does not support."""
+
+    code = "bad_database_url"

@@ -13,9 +13,14 @@ export const EVENTS = Object.freeze({
   "HANGUP": "hangup",
   "ICE_CANDIDATE": "ice_candidate",
   "MEDIA_STATUS": "media_status",
+  "PROMPT": "prompt",
+  "PUSH_PROMPT": "push_prompt",
   "QUEUE_STATUS": "queue_status",
+  "RATE": "rate",
   "REQUEST_SERVICE": "request_service",
-  "SET_AVAILABILITY": "set_availability"
+  "SET_AVAILABILITY": "set_availability",
+  "SET_STEP": "set_step",
+  "STEP": "step"
 });
 export const SCHEMAS = {
   "clerk_to_server": {
@@ -179,6 +184,48 @@ export const SCHEMAS = {
       "title": "MediaStatus",
       "type": "object"
     },
+    "push_prompt": {
+      "additionalProperties": false,
+      "description": "The clerk puts something on the applicant's screen: a text, a checklist or a\n\"please place your passport on the scanner\" instruction. Relayed as :class:`Prompt`.",
+      "properties": {
+        "items": {
+          "items": {
+            "maxLength": 200,
+            "minLength": 1,
+            "type": "string"
+          },
+          "maxItems": 20,
+          "title": "Items",
+          "type": "array"
+        },
+        "kind": {
+          "enum": [
+            "text",
+            "checklist",
+            "place_document"
+          ],
+          "title": "Kind",
+          "type": "string"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        },
+        "text": {
+          "default": "",
+          "maxLength": 500,
+          "title": "Text",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id",
+        "kind"
+      ],
+      "title": "PushPrompt",
+      "type": "object"
+    },
     "set_availability": {
       "additionalProperties": false,
       "properties": {
@@ -191,6 +238,29 @@ export const SCHEMAS = {
         "available"
       ],
       "title": "SetAvailability",
+      "type": "object"
+    },
+    "set_step": {
+      "additionalProperties": false,
+      "description": "The clerk moves the session to one of the seven steps; the kiosk's indicator follows.",
+      "properties": {
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        },
+        "step": {
+          "maximum": 7,
+          "minimum": 1,
+          "title": "Step",
+          "type": "integer"
+        }
+      },
+      "required": [
+        "session_id",
+        "step"
+      ],
+      "title": "SetStep",
       "type": "object"
     }
   },
@@ -267,6 +337,11 @@ export const SCHEMAS = {
       "additionalProperties": false,
       "description": "A clerk took the call: both sides start WebRTC (the terminal makes the offer).",
       "properties": {
+        "care_mode": {
+          "default": false,
+          "title": "Care Mode",
+          "type": "boolean"
+        },
         "department_id": {
           "title": "Department Id",
           "type": "string"
@@ -393,6 +468,11 @@ export const SCHEMAS = {
       "additionalProperties": false,
       "description": "An incoming call for a clerk, to accept or decline before ``expires_in_s``.",
       "properties": {
+        "care_mode": {
+          "default": false,
+          "title": "Care Mode",
+          "type": "boolean"
+        },
         "department_id": {
           "title": "Department Id",
           "type": "string"
@@ -651,6 +731,49 @@ export const SCHEMAS = {
       "title": "IceCandidate",
       "type": "object"
     },
+    "prompt": {
+      "additionalProperties": false,
+      "description": "A prompt the clerk pushed, as the kiosk receives it.",
+      "properties": {
+        "id": {
+          "title": "Id",
+          "type": "string"
+        },
+        "items": {
+          "items": {
+            "type": "string"
+          },
+          "title": "Items",
+          "type": "array"
+        },
+        "kind": {
+          "enum": [
+            "text",
+            "checklist",
+            "place_document"
+          ],
+          "title": "Kind",
+          "type": "string"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        },
+        "text": {
+          "default": "",
+          "title": "Text",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id",
+        "id",
+        "kind"
+      ],
+      "title": "Prompt",
+      "type": "object"
+    },
     "queue_status": {
       "$defs": {
         "SessionState": {
@@ -708,6 +831,29 @@ export const SCHEMAS = {
         "state"
       ],
       "title": "QueueStatus",
+      "type": "object"
+    },
+    "step": {
+      "additionalProperties": false,
+      "description": "The clerk moves the session to one of the seven steps; the kiosk's indicator follows.",
+      "properties": {
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        },
+        "step": {
+          "maximum": 7,
+          "minimum": 1,
+          "title": "Step",
+          "type": "integer"
+        }
+      },
+      "required": [
+        "session_id",
+        "step"
+      ],
+      "title": "SetStep",
       "type": "object"
     }
   }

@@ -10,11 +10,20 @@ from pathlib import Path
 import pytest
 
 from signaling.catalogue import Catalogue, load_catalogue
-from signaling.errors import IllegalTransition, NotYourSession, UnknownService
-from signaling.messages import ClerkState, Event, Message, Role, SessionState
+from signaling.errors import IllegalTransition, InvalidMessage, NotYourSession, UnknownService
+from signaling.messages import (
+    ClerkState,
+    Event,
+    Message,
+    PushPrompt,
+    RateSession,
+    Role,
+    SessionState,
+    SetStep,
+)
 from signaling.recorder import SessionRecorder
 from signaling.router import Router
-from signaling.state import LiveClerk
+from signaling.state import LiveClerk, LiveSession
 from storage import store
 from storage.audit import AuditLog
 from storage.db import Database, default_sqlite_url
@@ -214,3 +223,66 @@ async def test_clerk_leaving_while_ringing_requeues_and_in_call_fails(harness: H
     await harness.router.clerk_disconnected(2, "clerk-sid-2")
     ended = harness.outbox.to("t0", Event.CALL_ENDED)[-1]
     assert ended.state == SessionState.FAILED and ended.reason == "clerk_left"  # type: ignore[attr-defined]
+
+
+async def test_care_mode_goes_first_and_is_flagged_to_the_clerk(harness: Harness) -> None:
+    t = harness.terminal_ids
+    first = await harness.router.request_service(t[0], "k0", "t0", TAX, "en")
+    cared = await harness.router.request_service(t[1], "k1", "t1", TAX, "zh-Hant", care_mode=True)
+    assert harness.outbox.to("t1", Event.QUEUE_STATUS)[-1].position == 1  # type: ignore[attr-defined]
+    assert harness.outbox.to("t0", Event.QUEUE_STATUS)[-1].position == 2  # type: ignore[attr-defined]
+    await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
+    assert cared.state == SessionState.OFFERED and first.state == SessionState.QUEUED
+    offer = harness.outbox.to("clerk-sid-1", Event.CALL_OFFERED)[-1]
+    assert offer.care_mode is True  # type: ignore[attr-defined]
+    row = await store.get_session(harness.db, cared.id)
+    assert row.care_mode is True
+
+
+async def in_call(harness: Harness) -> LiveSession:
+    await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
+    s = await harness.router.request_service(harness.terminal_ids[0], "k0", "t0", TAX, "en")
+    await harness.router.accept(1, s.id)
+    return s
+
+
+async def test_prompts_and_steps_reach_only_the_sessions_terminal(harness: Harness) -> None:
+    s = await in_call(harness)
+    await harness.clerk(2, {dept_of(harness.catalogue, TAX)})
+    sent = await harness.router.push_prompt(
+        1, PushPrompt(session_id=s.id, kind="checklist", items=["Passport", "Business licence"])
+    )
+    received = harness.outbox.to("t0", Event.PROMPT)
+    assert received == [sent] and sent.items == ["Passport", "Business licence"]
+    with pytest.raises(InvalidMessage, match="at least one item"):
+        await harness.router.push_prompt(1, PushPrompt(session_id=s.id, kind="checklist"))
+    with pytest.raises(NotYourSession, match="not yours"):
+        await harness.router.push_prompt(2, PushPrompt(session_id=s.id, kind="text", text="hi"))
+    await harness.router.set_step(1, SetStep(session_id=s.id, step=3))
+    assert harness.outbox.to("t0", Event.STEP)[-1].step == 3  # type: ignore[attr-defined]
+    kinds = [e.kind for e in await AuditLog(harness.db).events(s.id)]
+    assert kinds.count("prompt.pushed") == 1 and "step.changed" in kinds
+
+
+async def test_rating_once_after_the_call_by_its_own_terminal(harness: Harness) -> None:
+    s = await in_call(harness)
+    with pytest.raises(IllegalTransition, match="still going on"):
+        await harness.router.rate(harness.terminal_ids[0], RateSession(session_id=s.id, rating=5))
+    await harness.router.hangup(Role.CLERK, 1, s.id, "done")
+    with pytest.raises(NotYourSession):
+        await harness.router.rate(harness.terminal_ids[1], RateSession(session_id=s.id, rating=1))
+    await harness.router.rate(
+        harness.terminal_ids[0], RateSession(session_id=s.id, rating=4, comment="很好，谢谢")
+    )
+    with pytest.raises(IllegalTransition, match="already been rated"):
+        await harness.router.rate(harness.terminal_ids[0], RateSession(session_id=s.id, rating=5))
+    row = await store.get_session(harness.db, s.id)
+    assert (row.rating, row.rating_comment) == (4, "很好，谢谢")
+    assert (await AuditLog(harness.db).verify(s.id)).ok
+
+
+async def test_a_cancelled_request_cannot_be_rated(harness: Harness) -> None:
+    s = await harness.router.request_service(harness.terminal_ids[0], "k0", "t0", TAX, "en")
+    await harness.router.cancel(harness.terminal_ids[0], s.id)
+    with pytest.raises(IllegalTransition, match="never reached a clerk"):
+        await harness.router.rate(harness.terminal_ids[0], RateSession(session_id=s.id, rating=3))

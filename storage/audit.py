@@ -1,0 +1,230 @@
+"""The audit trail: each session's events form a SHA-256 hash chain that :meth:`verify` checks.
+
+Event ``n`` stores ``prev_hash`` (event ``n-1``'s hash, or :data:`GENESIS_HASH`) and
+``hash = sha256(canonical_event(...))`` over its own fields. Editing, deleting or reordering
+a stored event breaks the chain at that point. Rewriting every later hash as well is only
+caught by comparing the head hash against a copy kept elsewhere, and dropping the tail is
+only caught by the session row disagreeing with the last event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import Database
+from storage.errors import ChainBroken, NotFound, StorageError
+from storage.models import CallSession, SessionEvent, utcnow
+
+log = logging.getLogger(__name__)
+
+GENESIS_HASH = "0" * 64
+
+
+def _utc_iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment.isoformat()} cannot be hashed; pass UTC")
+    # Fixed shape (always microseconds, always Z) so equal instants hash equally.
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_event(
+    session_id: str,
+    seq: int,
+    kind: str,
+    actor: str,
+    payload: dict[str, Any],
+    created_at: datetime,
+    prev_hash: str,
+) -> bytes:
+    """The exact bytes an event's hash covers; use it to re-derive hashes outside vcounter."""
+    document = {
+        "session_id": session_id,
+        "seq": seq,
+        "kind": kind,
+        "actor": actor,
+        "payload": payload,
+        "created_at": _utc_iso(created_at),
+        "prev_hash": prev_hash,
+    }
+    # allow_nan=False: NaN is not JSON and PostgreSQL would refuse to store it anyway.
+    text = json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return text.encode("utf-8")
+
+
+def event_hash(
+    session_id: str,
+    seq: int,
+    kind: str,
+    actor: str,
+    payload: dict[str, Any],
+    created_at: datetime,
+    prev_hash: str,
+) -> str:
+    """SHA-256 hex of :func:`canonical_event`; what ``SessionEvent.hash`` must equal."""
+    canonical = canonical_event(session_id, seq, kind, actor, payload, created_at, prev_hash)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def _stored_hash(event: SessionEvent) -> str:
+    return event_hash(
+        event.session_id,
+        event.seq,
+        event.kind,
+        event.actor,
+        event.payload,
+        event.created_at,
+        event.prev_hash,
+    )
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """Where and why a chain stops verifying; ``expected``/``found`` are hashes or seqs."""
+
+    seq: int
+    event_id: int
+    reason: str
+    expected: str
+    found: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The outcome of :meth:`AuditLog.verify`: ``ok`` or the first break found."""
+
+    session_id: str
+    ok: bool
+    count: int
+    first_break: ChainBreak | None = None
+
+    def raise_if_broken(self) -> None:
+        """Raise :class:`ChainBroken` describing the first break; use where a break must stop work."""
+        if self.first_break is None:
+            return
+        b = self.first_break
+        raise ChainBroken(
+            f"audit chain of session {self.session_id} is broken at seq {b.seq} (event id"
+            f" {b.event_id}): {b.reason}, expected {b.expected} but found {b.found};"
+            " the session_events table was changed outside vcounter, restore it from backup"
+        )
+
+
+class AuditLog:
+    """Appends and checks hash-chained session events; any number may share one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def append(
+        self, session_id: str, kind: str, actor: str, payload: dict[str, Any]
+    ) -> SessionEvent:
+        """Add the next event to ``session_id``'s chain; raises :class:`NotFound` if no such session."""
+        # The lock lives on the Database so every AuditLog of this process shares it; the
+        # unique (session_id, seq) constraint catches writers in other processes.
+        async with self.db.lock(f"audit:{session_id}"):
+            try:
+                return await self._append_once(session_id, kind, actor, payload)
+            except IntegrityError:
+                log.warning(
+                    "session %s: audit append collided with another writer; retrying", session_id
+                )
+            try:
+                return await self._append_once(session_id, kind, actor, payload)
+            except IntegrityError as exc:
+                raise StorageError(
+                    f"could not append {kind!r} to session {session_id}: another writer keeps"
+                    " taking the same sequence number; check that only vcounter writes events"
+                ) from exc
+
+    async def _append_once(
+        self, session_id: str, kind: str, actor: str, payload: dict[str, Any]
+    ) -> SessionEvent:
+        async with self.db.sessions() as db_session, db_session.begin():
+            # FOR UPDATE serialises appenders in other processes on PostgreSQL; SQLite ignores it
+            # (its single writer lock plus the unique constraint do that job).
+            found = await db_session.scalar(
+                select(CallSession.id).where(CallSession.id == session_id).with_for_update()
+            )
+            if found is None:
+                raise NotFound(
+                    f"no session {session_id!r} to record {kind!r} for; create it first"
+                    " with store.create_session"
+                )
+            head = (
+                await db_session.execute(
+                    select(SessionEvent.seq, SessionEvent.hash)
+                    .where(SessionEvent.session_id == session_id)
+                    .order_by(SessionEvent.seq.desc())
+                    .limit(1)
+                )
+            ).first()
+            seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+            created_at = utcnow()
+            event = SessionEvent(
+                session_id=session_id,
+                seq=seq,
+                kind=kind,
+                actor=actor,
+                payload=payload,
+                created_at=created_at,
+                prev_hash=prev_hash,
+                hash=event_hash(session_id, seq, kind, actor, payload, created_at, prev_hash),
+            )
+            db_session.add(event)
+        return event
+
+    async def events(self, session_id: str) -> list[SessionEvent]:
+        """The session's events in chain order (empty for an unknown session)."""
+        async with self.db.sessions() as db_session:
+            result = await db_session.scalars(
+                select(SessionEvent)
+                .where(SessionEvent.session_id == session_id)
+                .order_by(SessionEvent.seq)
+            )
+            return list(result)
+
+    async def verify(self, session_id: str) -> ChainReport:
+        """Recompute the session's chain from the stored rows and report the first break."""
+        events = await self.events(session_id)
+        prev_hash = GENESIS_HASH
+        for expected_seq, event in enumerate(events, start=1):
+            found_break = _check(event, expected_seq, prev_hash)
+            if found_break is not None:
+                log.warning(
+                    "session %s: audit chain broken at seq %d: %s",
+                    session_id,
+                    found_break.seq,
+                    found_break.reason,
+                )
+                return ChainReport(session_id, False, len(events), found_break)
+            prev_hash = event.hash
+        return ChainReport(session_id, True, len(events))
+
+
+def _check(event: SessionEvent, expected_seq: int, prev_hash: str) -> ChainBreak | None:
+    # Content first: an edited row is the most specific finding. Then order and linkage,
+    # which is what a deleted, inserted or renumbered row breaks.
+    try:
+        recomputed = _stored_hash(event)
+    except (TypeError, ValueError) as exc:
+        # e.g. a payload edited to hold NaN: no honest append could have stored it
+        return ChainBreak(event.seq, event.id, "unhashable content", event.hash, str(exc))
+    if recomputed != event.hash:
+        return ChainBreak(event.seq, event.id, "hash mismatch", recomputed, event.hash)
+    if event.seq != expected_seq:
+        return ChainBreak(event.seq, event.id, "sequence gap", str(expected_seq), str(event.seq))
+    if event.prev_hash != prev_hash:
+        return ChainBreak(
+            event.seq, event.id, "prev_hash does not link", prev_hash, event.prev_hash
+        )
+    return None

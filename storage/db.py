@@ -1,0 +1,165 @@
+"""The database handle: engine, session factory and migrations for SQLite or PostgreSQL.
+
+Embedded mode uses SQLite under the data directory; production points ``database_url`` at
+PostgreSQL. Both go through the same :class:`Database`, which is an async context manager::
+
+    async with Database(url) as db:
+        await db.upgrade()
+        async with db.sessions() as session: ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from storage.errors import BadDatabaseUrl
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Plain driver names people type are mapped to the async driver vcounter runs on.
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+# How long a SQLite writer waits for another connection's write lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def default_sqlite_url(data_dir: Path) -> str:
+    """The embedded database under ``data_dir``; used when no ``database_url`` is configured."""
+    return f"sqlite+aiosqlite:///{data_dir.as_posix()}/vcounter.db"
+
+
+def parse_database_url(url: str) -> URL:
+    """Check ``url`` names a supported database and return it with its async driver.
+
+    Raises :class:`BadDatabaseUrl` naming the URL (password hidden) when it is not usable.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise BadDatabaseUrl(
+            f"cannot parse database URL {url!r}; use sqlite+aiosqlite:///path/vcounter.db"
+            " or postgresql+asyncpg://user:password@host:5432/dbname"
+        ) from exc
+    driver = _ASYNC_DRIVERS.get(parsed.drivername)
+    if driver is None:
+        shown = parsed.render_as_string(hide_password=True)
+        raise BadDatabaseUrl(
+            f"unsupported database URL {shown!r} (driver {parsed.drivername!r}); vcounter runs"
+            " on sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+    parsed = parsed.set(drivername=driver)
+    if driver == "postgresql+asyncpg" and not parsed.database:
+        raise BadDatabaseUrl(
+            f"database URL {parsed.render_as_string(hide_password=True)!r} names no database;"
+            " add /dbname at the end"
+        )
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the console read while the router writes; foreign keys are off by default in
+    # SQLite and the busy timeout makes a second writer wait instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def alembic_config() -> Config:
+    """The Alembic configuration for the installed package, built without reading an ini file."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _run_upgrade(connection: Connection) -> None:
+    config = alembic_config()
+    # env.py migrates on this connection instead of opening its own.
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+class Database:
+    """One database: the engine, a session factory and per-resource locks; close it on exit."""
+
+    def __init__(self, url: str) -> None:
+        parsed = parse_database_url(url)
+        self.url = parsed.render_as_string(hide_password=False)
+        self.dialect = parsed.get_backend_name()
+        self._sqlite_file = parsed.database if self.dialect == "sqlite" else None
+        self.engine: AsyncEngine = create_async_engine(parsed)
+        if self.dialect == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False
+        )
+        # Weak values: a lock lives only while someone holds or waits for it, so one per
+        # session id does not pile up over months of calls.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def __repr__(self) -> str:
+        return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    async def __aenter__(self) -> Self:
+        if self._sqlite_file and self._sqlite_file != ":memory:":
+            # A fresh data directory is normal on first start; SQLite will not create it.
+            Path(self._sqlite_file).parent.mkdir(parents=True, exist_ok=True)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.engine.dispose()
+
+    def lock(self, key: str) -> asyncio.Lock:
+        """The process-wide lock for ``key`` on this database; use it to serialise writers."""
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+    async def upgrade(self) -> None:
+        """Apply every pending migration (Alembic ``upgrade head``); safe to run at each start."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_run_upgrade)
+        log.info("database schema is up to date (%s)", self.dialect)
+
+
+def upgrade_database(url: str) -> None:
+    """Apply all migrations to ``url`` from synchronous code, e.g. ``vcounter db upgrade``."""
+
+    async def run() -> None:
+        async with Database(url) as db:
+            await db.upgrade()
+
+    asyncio.run(run())

@@ -1,0 +1,299 @@
+"""What the server reads and writes: clerks, terminals, the catalogue and call sessions.
+
+Plain async functions over a :class:`~storage.db.Database`; each call is one short
+transaction. The audit trail of a session is in :mod:`storage.audit`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any, cast
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import Database
+from storage.errors import DuplicateEntry, InvalidValue, NotFound
+from storage.models import CallSession, Clerk, Department, Service, Terminal, utcnow
+
+log = logging.getLogger(__name__)
+
+USERNAME_RULE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MIN_PASSWORD_LENGTH = 8
+
+# argon2-cffi's defaults follow RFC 9106's recommendation; a stateless, shared hasher.
+_HASHER = PasswordHasher()
+
+# Fields update_session may change; id and created_at identify the row and never move.
+SESSION_FIELDS = frozenset(CallSession.__table__.columns.keys()) - {"id", "created_at"}
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@cache
+def _dummy_hash() -> str:
+    # Verified against when the username is unknown, so a miss costs as much as a bad password
+    # and response times do not reveal which usernames exist.
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
+
+def _password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except InvalidHashError:
+        log.error("stored password hash is not an argon2 hash; reset that clerk's password")
+        return False
+    except VerificationError:
+        return False
+
+
+def _check_length(field: str, value: str, longest: int, shortest: int = 1) -> None:
+    if not shortest <= len(value) <= longest:
+        raise InvalidValue(f"{field} must be {shortest} to {longest} characters, got {len(value)}")
+
+
+# --- clerks ---------------------------------------------------------------------------
+
+
+async def create_clerk(
+    db: Database,
+    username: str,
+    password: str,
+    display_name: str,
+    departments: list[str],
+    role: str = "clerk",
+) -> Clerk:
+    """Create a clerk account who can sign in; raises :class:`DuplicateEntry` if the name is taken."""
+    if not USERNAME_RULE.fullmatch(username):
+        raise InvalidValue(
+            f"username {username!r} is not allowed: use 1 to 64 letters, digits, '.', '_' or '-'"
+        )
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidValue(
+            f"password is too short ({len(password)} characters): use at least"
+            f" {MIN_PASSWORD_LENGTH}"
+        )
+    _check_length("display_name", display_name, 200)
+    _check_length("role", role, 32)
+    taken = DuplicateEntry(f"clerk username {username!r} is already taken; choose another username")
+    async with db.sessions() as session:
+        if await session.scalar(select(Clerk.id).where(Clerk.username == username)) is not None:
+            raise taken
+    # Hashing takes tens of milliseconds of CPU on purpose: keep it off the event loop, and
+    # outside any transaction so no connection idles meanwhile.
+    password_hash = await asyncio.to_thread(_HASHER.hash, password)
+    clerk = Clerk(
+        username=username,
+        display_name=display_name,
+        password_hash=password_hash,
+        departments=list(departments),
+        role=role,
+    )
+    async with db.sessions() as session:
+        session.add(clerk)
+        try:
+            await session.commit()
+        except IntegrityError as exc:  # created by someone else since the check above
+            raise taken from exc
+    log.info("clerk %s created (id %d, role %s)", username, clerk.id, role)
+    return clerk
+
+
+async def authenticate_clerk(db: Database, username: str, password: str) -> Clerk | None:
+    """The clerk if ``password`` is right, else ``None``; use it for every sign-in."""
+    async with db.sessions() as session:
+        clerk = await session.scalar(select(Clerk).where(Clerk.username == username))
+    if clerk is None:
+        await asyncio.to_thread(_password_matches, _dummy_hash(), password)
+        return None
+    if not await asyncio.to_thread(_password_matches, clerk.password_hash, password):
+        return None
+    if _HASHER.check_needs_rehash(clerk.password_hash):
+        # Parameters were raised since this hash was made; upgrade it while we know the password.
+        clerk.password_hash = await asyncio.to_thread(_HASHER.hash, password)
+        async with db.sessions() as session:
+            await session.execute(
+                update(Clerk).where(Clerk.id == clerk.id).values(password_hash=clerk.password_hash)
+            )
+            await session.commit()
+        log.info("clerk %s: password rehashed with current parameters", username)
+    return clerk
+
+
+async def get_clerk(db: Database, clerk_id: int) -> Clerk:
+    """The clerk with ``clerk_id``; raises :class:`NotFound` (e.g. the account was removed)."""
+    async with db.sessions() as session:
+        clerk = await session.get(Clerk, clerk_id)
+    if clerk is None:
+        raise NotFound(f"no clerk with id {clerk_id}; sign in again or ask an administrator")
+    return clerk
+
+
+# --- terminals ------------------------------------------------------------------------
+
+
+async def register_terminal(db: Database, name: str, location: str = "") -> tuple[Terminal, str]:
+    """Register kiosk ``name``; returns it and its device token, which is not stored and shown once."""
+    _check_length("terminal name", name, 128)
+    _check_length("location", location, 200, shortest=0)
+    taken = DuplicateEntry(
+        f"terminal {name!r} is already registered; pick another name for the new kiosk"
+    )
+    token = secrets.token_urlsafe(32)
+    async with db.sessions() as session:
+        if await session.scalar(select(Terminal.id).where(Terminal.name == name)) is not None:
+            raise taken
+        terminal = Terminal(name=name, token_hash=_hash_token(token), location=location)
+        session.add(terminal)
+        try:
+            await session.commit()
+        except IntegrityError as exc:
+            raise taken from exc
+    log.info("terminal %s registered (id %d)", name, terminal.id)
+    return terminal, token
+
+
+async def find_terminal_by_token(db: Database, token: str) -> Terminal | None:
+    """The terminal holding device ``token`` (and mark it seen now), or ``None`` if unknown."""
+    if not token:
+        return None
+    async with db.sessions() as session:
+        terminal = await session.scalar(
+            select(Terminal).where(Terminal.token_hash == _hash_token(token))
+        )
+        if terminal is None:
+            return None
+        terminal.last_seen_at = utcnow()
+        await session.commit()
+        return terminal
+
+
+# --- catalogue ------------------------------------------------------------------------
+
+
+async def sync_catalogue(
+    db: Database,
+    departments: Sequence[tuple[str, Mapping[str, Any]]],
+    services: Sequence[tuple[str, str, Mapping[str, Any], Sequence[Any], bool]],
+) -> None:
+    """Make the stored catalogue match the catalogue file; run at every start.
+
+    ``services`` rows are ``(id, department_id, names, materials, second_approval)``. Entries
+    missing from the file are kept, since past sessions still refer to them.
+    """
+    async with db.sessions() as session, session.begin():
+        known_departments = {
+            d.id: d
+            for d in await session.scalars(
+                select(Department).where(Department.id.in_([d for d, _ in departments]))
+            )
+        }
+        for department_id, names in departments:
+            department = known_departments.get(department_id)
+            if department is None:
+                session.add(Department(id=department_id, names=dict(names)))
+            else:
+                department.names = dict(names)
+        # Departments first: services point at them.
+        await session.flush()
+        known_services = {
+            s.id: s
+            for s in await session.scalars(
+                select(Service).where(Service.id.in_([s[0] for s in services]))
+            )
+        }
+        for service_id, department_id, names, materials, second_approval in services:
+            service = known_services.get(service_id)
+            if service is None:
+                service = Service(id=service_id)
+                session.add(service)
+            service.department_id = department_id
+            service.names = dict(names)
+            service.materials = list(materials)
+            service.second_approval = second_approval
+    log.info("catalogue synced: %d departments, %d services", len(departments), len(services))
+
+
+# --- sessions -------------------------------------------------------------------------
+
+
+async def create_session(
+    db: Database, terminal_id: int, service_id: str, language: str, *, care_mode: bool = False
+) -> CallSession:
+    """Store a new queued session for a kiosk's request; its id is a fresh uuid4 hex."""
+    async with db.sessions() as session:
+        if await session.get(Terminal, terminal_id) is None:
+            raise NotFound(f"no terminal with id {terminal_id}; register the kiosk first")
+        if await session.get(Service, service_id) is None:
+            raise NotFound(
+                f"no service {service_id!r} in the stored catalogue; restart the server to sync it"
+            )
+        row = CallSession(
+            id=uuid.uuid4().hex,
+            terminal_id=terminal_id,
+            service_id=service_id,
+            language=language,
+            state="queued",
+            care_mode=care_mode,
+        )
+        session.add(row)
+        await session.commit()
+        return row
+
+
+def _check_session_field(name: str, value: Any) -> None:
+    if name not in SESSION_FIELDS:
+        raise InvalidValue(
+            f"session field {name!r} cannot be updated; use one of {', '.join(sorted(SESSION_FIELDS))}"
+        )
+    aware = isinstance(value, datetime) and value.tzinfo is not None
+    if name.endswith("_at") and value is not None and not aware:
+        raise InvalidValue(f"session field {name!r} needs a timezone-aware datetime, got {value!r}")
+    # checked here too so the message names the field instead of a CHECK constraint
+    if name == "rating" and value is not None and value not in range(1, 6):
+        raise InvalidValue(f"session field 'rating' must be 1 to 5, got {value!r}")
+
+
+async def update_session(db: Database, session_id: str, **fields: Any) -> None:
+    """Change columns of a session row, e.g. ``state="offered", offered_at=now``."""
+    for name, value in fields.items():
+        _check_session_field(name, value)
+    async with db.sessions() as session:
+        if not fields:
+            found = await session.get(CallSession, session_id) is not None
+        else:
+            statement = update(CallSession).where(CallSession.id == session_id).values(**fields)
+            # an UPDATE yields a CursorResult, which is what carries rowcount
+            try:
+                result = cast("CursorResult[Any]", await session.execute(statement))
+                await session.commit()
+            except IntegrityError as exc:
+                refs = {k: v for k, v in fields.items() if k.endswith("_id")}
+                raise NotFound(
+                    f"cannot update session {session_id!r}: {refs} names a row that does not"
+                    " exist; create the clerk, terminal or service first"
+                ) from exc
+            found = result.rowcount == 1
+    if not found:
+        raise NotFound(f"no session {session_id!r} to update")
+
+
+async def get_session(db: Database, session_id: str) -> CallSession:
+    """The stored session row; raises :class:`NotFound` for an unknown id."""
+    async with db.sessions() as session:
+        row = await session.get(CallSession, session_id)
+    if row is None:
+        raise NotFound(f"no session {session_id!r}; it was never created in this database")
+    return row

@@ -1,0 +1,151 @@
+"""The contract between the kiosk process and its on-screen UI (a local page in Chromium).
+
+The kiosk process (``terminal_client.kiosk.server``) is the authority on what the applicant
+sees: it holds one :class:`KioskView` and sends it whole on every change over the UI's
+websocket (``/ws``), so a reloaded page shows the same screen. The page sends
+:class:`UiCommand` messages back. Media does not travel here: the clerk's video goes to the
+page as JPEG frames over ``/media/video``, the clerk's audio as PCM over ``/media/audio``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from signaling.messages import Language, ServiceId
+
+STEPS = 7  # the seven steps of every session, shown as the in-call step indicator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Screen(StrEnum):
+    LANGUAGE = "language"  # start: pick 繁體中文 / 简体中文 / English
+    SERVICES = "services"  # departments and their services, with search
+    MATERIALS = "materials"  # what the chosen service needs, then "call a clerk"
+    QUEUE = "queue"  # position and estimated wait, live, with cancel
+    CALL = "call"  # clerk video large, own preview small, prompts, step indicator
+    ENDED = "ended"  # rating 1-5 and optional comment
+    THANKS = "thanks"  # after rating; returns to LANGUAGE by itself
+    OFFLINE = "offline"  # the server cannot be reached; retrying
+
+
+class Prompt(_Model):
+    """Something the clerk pushed to the applicant's screen."""
+
+    id: str
+    kind: Literal["text", "checklist", "place_document"]
+    text: str = ""
+    items: list[str] = Field(default_factory=list)
+    # filled by the kiosk in care mode: a WAV of the prompt spoken in the applicant's language
+    audio_url: str | None = None
+
+
+class QueueView(_Model):
+    position: int
+    estimated_wait_s: int | None = None
+
+
+class CallView(_Model):
+    clerk_name: str
+    department_id: str
+    step: int = Field(ge=1, le=STEPS)
+    connected: bool  # false while WebRTC is still connecting
+
+
+class Notice(_Model):
+    """A message for the applicant, by translation key (``error.<code>`` or ``notice.<x>``)."""
+
+    key: str
+    # the server's own text, shown only if the translation catalogue lacks ``key``
+    detail: str = ""
+
+
+class KioskView(_Model):
+    """Everything the UI shows; sent whole on every change."""
+
+    screen: Screen
+    language: Language
+    care_mode: bool
+    service_id: ServiceId | None = None
+    department_id: str | None = None  # the department being browsed on SERVICES
+    search: str = ""
+    queue: QueueView | None = None
+    call: CallView | None = None
+    prompts: list[Prompt] = Field(default_factory=list)
+    session_id: str | None = None
+    rated: bool = False
+    notice: Notice | None = None
+    # seconds left before the kiosk returns to the start; set only while warning
+    idle_warning_s: int | None = None
+    # in care mode: spoken version of this screen's main instruction
+    speech_url: str | None = None
+
+
+class ViewMessage(_Model):
+    type: Literal["view"] = "view"
+    view: KioskView
+
+
+class HelloMessage(_Model):
+    """First message on connect: the catalogue (as GET /api/catalogue returns it) and settings."""
+
+    type: Literal["hello"] = "hello"
+    catalogue: dict[str, object]
+    idle_timeout_s: float
+    idle_warning_s: float
+
+
+# ---------------------------------------------------------------- UI -> kiosk
+
+
+class SetLanguage(_Model):
+    type: Literal["set_language"]
+    language: Language
+
+
+class SetCareMode(_Model):
+    type: Literal["set_care_mode"]
+    on: bool
+
+
+class Browse(_Model):
+    """Show a department's services (or all with ``None``) and/or filter by search text."""
+
+    type: Literal["browse"]
+    department_id: str | None = None
+    search: str = Field(default="", max_length=100)
+
+
+class ChooseService(_Model):
+    type: Literal["choose_service"]
+    service_id: ServiceId
+
+
+class SimpleCommand(_Model):
+    """``start`` (language chosen: go to SERVICES), ``back``, ``home``, ``call`` (join the
+    queue for the chosen service), ``cancel`` (leave the queue), ``hangup``, ``touch`` (any
+    touch: resets the idle timer), ``dismiss_prompt`` is :class:`DismissPrompt`."""
+
+    type: Literal["start", "back", "home", "call", "cancel", "hangup", "touch"]
+
+
+class DismissPrompt(_Model):
+    type: Literal["dismiss_prompt"]
+    prompt_id: str
+
+
+class Rate(_Model):
+    type: Literal["rate"]
+    rating: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=500)
+
+
+UiCommand = Annotated[
+    SetLanguage | SetCareMode | Browse | ChooseService | SimpleCommand | DismissPrompt | Rate,
+    Field(discriminator="type"),
+]

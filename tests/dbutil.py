@@ -1,0 +1,78 @@
+"""Throwaway PostgreSQL databases for tests: one fresh database per test, dropped after.
+
+The server is found at ``VCOUNTER_TEST_PG`` (default
+``postgresql+asyncpg://postgres@127.0.0.1:5432/postgres``); that URL's database is only used
+to create and drop the test databases.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from functools import cache
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import URL, make_url
+
+DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def _base_url() -> URL:
+    return make_url(os.environ.get("VCOUNTER_TEST_PG", DEFAULT_PG))
+
+
+def _asyncpg_dsn(url: URL) -> str:
+    # asyncpg wants plain postgresql:// without the SQLAlchemy driver suffix
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@cache
+def postgres_available() -> bool:
+    """Whether the test PostgreSQL server accepts TCP connections (checked once per run)."""
+    url = _base_url()
+    try:
+        with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+async def create_pg_database() -> str:
+    """Create a uniquely named empty database and return its SQLAlchemy URL."""
+    base = _base_url()
+    name = f"vcounter_test_{uuid.uuid4().hex[:16]}"
+    conn = await asyncpg.connect(_asyncpg_dsn(base))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_pg_database(url: str) -> None:
+    """Drop a database made by :func:`create_pg_database`, cutting off any open connections."""
+    name = make_url(url).database
+    if not name or not name.startswith("vcounter_test_"):
+        raise ValueError(f"refusing to drop {name!r}: not a test database")
+    conn = await asyncpg.connect(_asyncpg_dsn(_base_url()))
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        await conn.close()
+
+
+def require_postgres() -> None:
+    """Skip the calling test when PostgreSQL is down; fail instead under ``CI=true``."""
+    if postgres_available():
+        return
+    where = _base_url().render_as_string(hide_password=True)
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL is not reachable at {where} under CI=true; start it")
+    pytest.skip(f"PostgreSQL is not reachable at {where}; set VCOUNTER_TEST_PG or start it")
