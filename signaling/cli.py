@@ -67,7 +67,9 @@ def main(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None
     ctx.obj = {"settings": settings}
 
 
-async def _serve(settings: Settings, extra: Callable[[str], Coroutine[Any, Any, None]] | None = None) -> None:
+async def _serve(
+    settings: Settings, extra: Callable[[str], Coroutine[Any, Any, None]] | None = None
+) -> None:
     from signaling.app import create_app
 
     runner = web.AppRunner(create_app(settings), access_log=None)

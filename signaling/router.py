@@ -341,6 +341,7 @@ class Router:
                 state=target.value, ended_at=True, end_reason="server_shutdown",
             )  # fmt: skip
         self.sessions.clear()
+        await self.recorder.close()
 
     # ------------------------------------------------------------------ internals
 

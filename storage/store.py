@@ -230,9 +230,16 @@ async def sync_catalogue(
 
 
 async def create_session(
-    db: Database, terminal_id: int, service_id: str, language: str, *, care_mode: bool = False
+    db: Database,
+    terminal_id: int,
+    service_id: str,
+    language: str,
+    *,
+    care_mode: bool = False,
+    session_id: str | None = None,
 ) -> CallSession:
-    """Store a new queued session for a kiosk's request; its id is a fresh uuid4 hex."""
+    """Store a new queued session for a kiosk's request; its id is ``session_id`` or a fresh
+    uuid4 hex."""
     async with db.sessions() as session:
         if await session.get(Terminal, terminal_id) is None:
             raise NotFound(f"no terminal with id {terminal_id}; register the kiosk first")
@@ -241,7 +248,7 @@ async def create_session(
                 f"no service {service_id!r} in the stored catalogue; restart the server to sync it"
             )
         row = CallSession(
-            id=uuid.uuid4().hex,
+            id=session_id or uuid.uuid4().hex,
             terminal_id=terminal_id,
             service_id=service_id,
             language=language,

@@ -35,6 +35,10 @@ class RunningServer:
     def router(self) -> Router:
         return self.app[ROUTER]
 
+    async def stored(self) -> None:
+        """Let the router's background writes reach the store before reading it back."""
+        await self.router.recorder.drain()
+
     async def add_clerk(self, username: str, departments: list[str] | None = None) -> None:
         depts = departments or [d.id for d in self.app[CATALOGUE].departments]
         await store.create_clerk(self.db, username, CLERK_PASSWORD, f"Clerk {username}", depts)

@@ -73,6 +73,7 @@ async def test_clerk_in_chromium_takes_a_call(server: RunningServer, page: Any) 
     finally:
         await terminal.close()
 
+    await server.stored()
     row = await get_session(server.db, session_id)
     assert row.state == "ended" and row.end_reason == "clerk_hangup"
     report = await AuditLog(server.db).verify(session_id)

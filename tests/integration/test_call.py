@@ -52,6 +52,7 @@ async def test_full_call_media_both_ways_and_chain(server: RunningServer) -> Non
         await terminal.close()
         await clerk.close()
 
+    await server.stored()
     row = await get_session(server.db, session_id)
     assert row.state == "ended"
     assert row.answered_at is not None and row.connected_at is not None and row.ended_at

@@ -37,7 +37,8 @@ def test_clerk_add_terminal_register_and_db_upgrade(tmp_path: Path) -> None:
     result = runner.invoke(main, [*data, "db", "upgrade"])
     assert result.exit_code == 0 and "up to date" in result.output, result.output
     result = runner.invoke(
-        main, [*data, "clerk", "add", "alice", "--password", "long-enough-1", "--department", "taxation"]
+        main,
+        [*data, "clerk", "add", "alice", "--password", "long-enough-1", "--department", "taxation"],
     )
     assert result.exit_code == 0 and "clerk alice created" in result.output, result.output
     again = runner.invoke(main, [*data, "clerk", "add", "alice", "--password", "long-enough-1"])

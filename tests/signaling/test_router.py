@@ -54,6 +54,10 @@ class Harness:
     catalogue: Catalogue
     terminal_ids: list[int]
 
+    async def stored(self) -> None:
+        """Let the recorder's background writes reach the store before reading it back."""
+        await self.router.recorder.drain()
+
     async def clerk(
         self, clerk_id: int, departments: set[str], available: bool = True
     ) -> LiveClerk:
@@ -137,6 +141,7 @@ async def test_unanswered_offer_times_out_parks_clerk_and_moves_on(harness: Harn
     await asyncio.sleep(0.5)
     assert session.clerk_id == 2
     assert harness.router.clerks[1].state == ClerkState.AWAY
+    await harness.stored()
     kinds = [e.kind for e in await AuditLog(harness.db).events(session.id)]
     assert "call.timeout" in kinds
 
@@ -163,6 +168,7 @@ async def test_cancel_while_ringing_withdraws_offer(harness: Harness) -> None:
     assert harness.outbox.to("clerk-sid-1", Event.CALL_WITHDRAWN)[-1].reason == "cancelled"  # type: ignore[attr-defined]
     with pytest.raises(NotYourSession, match="no longer offered"):
         await harness.router.accept(1, s.id)
+    await harness.stored()
     row = await store.get_session(harness.db, s.id)
     assert row.state == "cancelled" and row.end_reason == "cancelled"
 
@@ -182,6 +188,7 @@ async def test_accept_then_hangup_frees_clerk(harness: Harness) -> None:
     await harness.router.hangup(Role.CLERK, 1, s.id, "done")
     assert harness.router.clerks[1].state == ClerkState.AVAILABLE
     assert harness.outbox.to("t0", Event.CALL_ENDED)[-1].reason == "done"  # type: ignore[attr-defined]
+    await harness.stored()
     report = await AuditLog(harness.db).verify(s.id)
     assert report.ok
 
@@ -235,6 +242,7 @@ async def test_care_mode_goes_first_and_is_flagged_to_the_clerk(harness: Harness
     assert cared.state == SessionState.OFFERED and first.state == SessionState.QUEUED
     offer = harness.outbox.to("clerk-sid-1", Event.CALL_OFFERED)[-1]
     assert offer.care_mode is True  # type: ignore[attr-defined]
+    await harness.stored()
     row = await store.get_session(harness.db, cared.id)
     assert row.care_mode is True
 
@@ -260,6 +268,7 @@ async def test_prompts_and_steps_reach_only_the_sessions_terminal(harness: Harne
         await harness.router.push_prompt(2, PushPrompt(session_id=s.id, kind="text", text="hi"))
     await harness.router.set_step(1, SetStep(session_id=s.id, step=3))
     assert harness.outbox.to("t0", Event.STEP)[-1].step == 3  # type: ignore[attr-defined]
+    await harness.stored()
     kinds = [e.kind for e in await AuditLog(harness.db).events(s.id)]
     assert kinds.count("prompt.pushed") == 1 and "step.changed" in kinds
 
@@ -276,8 +285,10 @@ async def test_rating_once_after_the_call_by_its_own_terminal(harness: Harness) 
     )
     with pytest.raises(IllegalTransition, match="already been rated"):
         await harness.router.rate(harness.terminal_ids[0], RateSession(session_id=s.id, rating=5))
+    await harness.stored()
     row = await store.get_session(harness.db, s.id)
     assert (row.rating, row.rating_comment) == (4, "很好，谢谢")
+    await harness.stored()
     assert (await AuditLog(harness.db).verify(s.id)).ok
 
 
