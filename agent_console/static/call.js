@@ -1,0 +1,305 @@
+// One call's WebRTC side: the clerk's camera and microphone, the peer connection, the
+// answer to the kiosk's offer and the trickled ICE candidates.
+//
+// The kiosk (aiortc) makes the offer as soon as it gets ``call_accepted``, so the offer and
+// its candidates can reach the console before its own ``call_accepted``: they are buffered
+// until the peer connection exists and has the remote description.
+// Each step of the set-up leaves a ``performance.mark("vcounter:…")`` to profile it in DevTools.
+
+import { EVENTS } from "./protocol.js";
+
+// How long an answer waits for ICE gathering before it goes with what it has.
+const GATHER_WAIT_MS = 150;
+
+function waitForGathering(pc, ms) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    };
+    const check = () => {
+      if (pc.iceGatheringState === "complete") done();
+    };
+    const timer = setTimeout(done, ms);
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
+
+export const Phase = Object.freeze({
+  RINGING: "ringing", // offered; the camera warms up while the clerk decides
+  WAITING_OFFER: "waiting_offer", // accepted; the kiosk's offer has not come yet
+  CONNECTING: "connecting", // answer sent, ICE/DTLS under way
+  CONNECTED: "connected",
+  UNSTABLE: "unstable", // was connected, ICE reports "disconnected"; may recover
+  CLOSED: "closed",
+});
+
+/**
+ * A call for one session. ``hooks``:
+ *   send(event, payload)   emit a clerk event
+ *   changed()              phase or media changed: re-render
+ *   mediaError(err)        the camera or microphone cannot be used
+ *   failed(message)        WebRTC could not be set up
+ */
+export class Call {
+  constructor(sessionId, { localVideo, remoteVideo }, camera, hooks) {
+    this.sessionId = sessionId;
+    this.camera = camera;
+    this.localVideo = localVideo;
+    this.remoteVideo = remoteVideo;
+    this.hooks = hooks;
+    this.phase = Phase.RINGING;
+    this.pc = null;
+    this.localStream = null;
+    this.mediaPromise = null;
+    this.pendingOffer = null;
+    this.pendingCandidates = [];
+    this.answerSent = false;
+    this.endOfCandidatesHeld = false;
+    this.connectedAt = null;
+    this.reportedConnected = false;
+    this.sentEndOfCandidates = false;
+    // One step at a time: an ICE candidate must not overtake the offer it belongs to.
+    this.chain = Promise.resolve();
+  }
+
+  get closed() {
+    return this.phase === Phase.CLOSED;
+  }
+
+  /** Seconds since media connected (0 before). */
+  connectedSeconds(now = performance.now()) {
+    return this.connectedAt === null ? 0 : (now - this.connectedAt) / 1000;
+  }
+
+  /** The shared camera's stream for this call (once); resolves to it, or null if refused. */
+  prepareMedia() {
+    if (this.mediaPromise) return this.mediaPromise;
+    this.mediaPromise = this.camera
+      .acquire()
+      .then((stream) => {
+        if (this.closed || !stream) return null;
+        this.localStream = stream;
+        this.localVideo.muted = true;
+        if (this.localVideo.srcObject !== stream) this.localVideo.srcObject = stream;
+        playQuietly(this.localVideo);
+        this.hooks.changed();
+        return stream;
+      })
+      .catch((err) => {
+        if (!this.closed) this.hooks.mediaError(err);
+        return null;
+      });
+    return this.mediaPromise;
+  }
+
+  /** The server confirmed the accept: build the peer connection with its ICE servers. */
+  start(iceServers) {
+    if (this.closed || this.pc) return;
+    performance.mark("vcounter:call-accepted");
+    this.phase = Phase.WAITING_OFFER;
+    this.prepareMedia();
+    const pc = (this.pc = new RTCPeerConnection({ iceServers: iceServers.map(toRtcIceServer) }));
+    this.remoteStream = new MediaStream();
+    pc.addEventListener("track", (event) => this.#onTrack(event));
+    pc.addEventListener("icecandidate", (event) => this.#onIceCandidate(event));
+    pc.addEventListener("connectionstatechange", () => this.#onConnectionState());
+    this.hooks.changed();
+    if (this.pendingOffer) {
+      const offer = this.pendingOffer;
+      this.pendingOffer = null;
+      this.#enqueue(() => this.#answer(offer));
+    }
+  }
+
+  /** A relayed ``description`` for this session (the kiosk's offer). */
+  handleDescription(message) {
+    if (this.closed) return;
+    performance.mark("vcounter:offer-received");
+    if (message.type !== "offer") return; // the console only ever answers
+    if (!this.pc) {
+      this.pendingOffer = message;
+      return;
+    }
+    this.#enqueue(() => this.#answer(message));
+  }
+
+  /** A relayed ``ice_candidate``; an empty candidate is end-of-candidates. */
+  handleCandidate(message) {
+    if (this.closed) return;
+    if (!this.pc || !this.pc.remoteDescription) {
+      this.pendingCandidates.push(message);
+      return;
+    }
+    this.#enqueue(() => this.#addCandidate(message));
+  }
+
+  /** Stop everything: the peer connection, the camera and microphone, the video elements. */
+  close() {
+    if (this.closed) return;
+    this.phase = Phase.CLOSED;
+    const pc = this.pc;
+    this.pc = null;
+    if (pc) pc.close();
+    // The camera belongs to the shift, not the call (camera.js): leave it running.
+    this.localStream = null;
+    if (this.remoteStream) stopStream(this.remoteStream);
+    this.remoteStream = null;
+    this.remoteVideo.srcObject = null;
+    this.pendingCandidates = [];
+    this.pendingOffer = null;
+  }
+
+  #enqueue(step) {
+    this.chain = this.chain
+      .then(() => (this.closed ? undefined : step()))
+      .catch((err) => {
+        if (!this.closed) this.hooks.failed(err && err.message ? err.message : String(err));
+      });
+  }
+
+  async #answer(offer) {
+    const pc = this.pc;
+    await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    // Answer at once, sending both ways: the camera may still be starting, and neither the
+    // connection nor the applicant's picture on this side need wait for it. Its tracks go
+    // onto the answered senders when ready (replaceTrack needs no renegotiation).
+    const warm = this.camera.stream;
+    if (warm) {
+      // The usual case: the camera runs all shift, so its tracks go into the answer itself.
+      for (const track of warm.getTracks()) pc.addTrack(track, warm);
+      this.prepareMedia();
+    } else {
+      for (const transceiver of pc.getTransceivers()) transceiver.direction = "sendrecv";
+      this.#attachMedia(pc);
+    }
+    await pc.setLocalDescription(await pc.createAnswer());
+    // Half-trickle: the answer carries the candidates gathered in its first moments (on a LAN,
+    // all of them). aiortc checks only the candidates it has when the answer lands; trickled
+    // ones wait for the browser's own checks, which cost ~60 ms more per call.
+    await waitForGathering(pc, GATHER_WAIT_MS);
+    if (this.closed) return;
+    if (this.phase === Phase.WAITING_OFFER) this.phase = Phase.CONNECTING;
+    performance.mark("vcounter:answer-sent");
+    this.hooks.send(EVENTS.DESCRIPTION, {
+      session_id: this.sessionId,
+      type: "answer",
+      sdp: pc.localDescription.sdp,
+    });
+    this.answerSent = true;
+    if (this.endOfCandidatesHeld) this.#sendCandidate(null);
+    this.hooks.changed();
+    const pending = this.pendingCandidates;
+    this.pendingCandidates = [];
+    for (const candidate of pending) await this.#addCandidate(candidate);
+  }
+
+  async #attachMedia(pc) {
+    const stream = await this.prepareMedia();
+    if (!stream || this.closed || this.pc !== pc) return;
+    try {
+      for (const track of stream.getTracks()) {
+        const transceiver = pc
+          .getTransceivers()
+          .find((t) => t.receiver.track.kind === track.kind && !t.sender.track && !t.stopped);
+        if (transceiver) await transceiver.sender.replaceTrack(track);
+      }
+      performance.mark("vcounter:media-attached");
+    } catch (err) {
+      if (!this.closed) this.hooks.failed(err && err.message ? err.message : String(err));
+    }
+  }
+
+  async #addCandidate(message) {
+    if (!this.pc) return;
+    if (!message.candidate) {
+      // End-of-candidates; older browsers reject the empty form, which is harmless.
+      await this.pc.addIceCandidate().catch(() => undefined);
+      return;
+    }
+    await this.pc.addIceCandidate({
+      candidate: message.candidate,
+      sdpMid: message.sdp_mid,
+      sdpMLineIndex: message.sdp_mline_index,
+    });
+  }
+
+  #onTrack(event) {
+    if (this.closed) return;
+    this.remoteStream.addTrack(event.track);
+    if (this.remoteVideo.srcObject !== this.remoteStream) {
+      this.remoteVideo.srcObject = this.remoteStream;
+    }
+    playQuietly(this.remoteVideo);
+  }
+
+  #onIceCandidate(event) {
+    if (this.closed) return;
+    const candidate = event.candidate;
+    if (!this.answerSent) {
+      // Gathered before the answer went out: already inside it (localDescription has it).
+      if (!candidate || !candidate.candidate) this.endOfCandidatesHeld = true;
+      return;
+    }
+    this.#sendCandidate(candidate);
+  }
+
+  #sendCandidate(candidate) {
+    if (!candidate || !candidate.candidate) {
+      // null (gathering complete) or Chrome's empty per-section marker: one end-of-candidates.
+      if (this.sentEndOfCandidates) return;
+      this.sentEndOfCandidates = true;
+      this.hooks.send(EVENTS.ICE_CANDIDATE, { session_id: this.sessionId, candidate: "" });
+      return;
+    }
+    this.hooks.send(EVENTS.ICE_CANDIDATE, {
+      session_id: this.sessionId,
+      candidate: candidate.candidate,
+      sdp_mid: candidate.sdpMid ?? null,
+      sdp_mline_index: candidate.sdpMLineIndex ?? null,
+    });
+  }
+
+  #onConnectionState() {
+    const pc = this.pc;
+    if (!pc || this.closed) return;
+    const state = pc.connectionState;
+    if (state === "connected") {
+      if (this.connectedAt === null) {
+        this.connectedAt = performance.now();
+        performance.mark("vcounter:connected");
+      }
+      this.phase = Phase.CONNECTED;
+      if (!this.reportedConnected) {
+        this.reportedConnected = true;
+        this.hooks.send(EVENTS.MEDIA_STATUS, { session_id: this.sessionId, state: "connected" });
+      }
+    } else if (state === "disconnected" && this.connectedAt !== null) {
+      this.phase = Phase.UNSTABLE;
+    } else if (state === "failed") {
+      // The server ends the call on this report and sends ``call_ended`` to both sides.
+      this.hooks.send(EVENTS.MEDIA_STATUS, { session_id: this.sessionId, state: "failed" });
+    }
+    this.hooks.changed();
+  }
+}
+
+function toRtcIceServer(server) {
+  const out = { urls: server.urls };
+  // RTCIceServer takes strings: a null would become the text "null".
+  if (server.username != null) out.username = server.username;
+  if (server.credential != null) out.credential = server.credential;
+  return out;
+}
+
+function stopStream(stream) {
+  for (const track of stream.getTracks()) track.stop();
+}
+
+function playQuietly(video) {
+  // play() rejects when a newer srcObject replaces this one; that is expected, not an error.
+  const played = video.play();
+  if (played && typeof played.catch === "function") played.catch(() => undefined);
+}

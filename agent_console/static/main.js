@@ -1,0 +1,462 @@
+// The clerk console: sign-in, availability, incoming calls, the call itself.
+// State lives in one object (``this.m``); every change goes through a handler here and ends
+// with render(). The clerk's state is the server's (clerk_status): the console never guesses.
+
+import { initLanguage, language, setLanguage } from "./i18n.js";
+import { EVENTS } from "./protocol.js";
+import { Call } from "./call.js";
+import { Camera } from "./camera.js";
+import { Ringer } from "./ringer.js";
+import {
+  ClerkConnection,
+  fetchCatalogue,
+  forgetSession,
+  login,
+  LoginError,
+  saveSession,
+  savedSession,
+} from "./session.js";
+import { describeEnd, describeServerError, View } from "./ui.js";
+
+// States in which the clerk wanted calls; after a dropped connection they are restored.
+const WANTED_CALLS = new Set(["available", "ringing", "busy"]);
+
+class ClerkConsole {
+  constructor(view) {
+    this.view = view;
+    this.ringer = new Ringer();
+    this.camera = new Camera();
+    this.connection = null;
+    this.call = null;
+    this.expiryTimer = null;
+    this.m = {
+      view: "login",
+      loginPending: false,
+      session: null, // {token, expiresAt, displayName, departments}
+      clerk: { state: "offline", displayName: "", departments: [], sessionId: null },
+      connection: "idle", // idle | connecting | connected | reconnecting
+      availabilityPending: false,
+      autoAnswer: false,
+      offer: null, // {message: CallOffered, receivedAt, pending: null|"accept"|"decline"}
+      callInfo: null, // what the call panel shows about the call in progress
+      call: null,
+      error: null, // {text, code}
+      notice: null,
+      catalogue: null,
+      resync: null, // set while reconnecting: {wantCalls}
+      expired: false,
+    };
+  }
+
+  start() {
+    initLanguage();
+    this.view.translate();
+    this.view.bind(this);
+    window.setInterval(() => this.render(), 1000);
+    const saved = savedSession();
+    if (saved) this.#enter(saved);
+    this.render();
+    if (!saved) this.view.focusLogin("username");
+  }
+
+  render() {
+    this.m.call = this.call;
+    this.view.render(this.m);
+  }
+
+  // ------------------------------------------------------------------ actions (from the page)
+
+  async login(username, password) {
+    if (this.m.loginPending) return;
+    if (!username || !password) {
+      this.#showError("error.invalid_login");
+      this.view.focusLogin(username ? "password" : "username");
+      return;
+    }
+    this.m.loginPending = true;
+    this.m.error = null;
+    this.render();
+    try {
+      const body = await login(username, password);
+      const session = {
+        token: body.token,
+        expiresAt: Date.now() + body.expires_in_s * 1000,
+        displayName: body.display_name,
+        departments: body.departments,
+      };
+      saveSession(session);
+      this.m.loginPending = false;
+      this.m.notice = null;
+      this.view.clearPassword();
+      this.#enter(session);
+    } catch (err) {
+      this.m.loginPending = false;
+      if (!(err instanceof LoginError)) throw err;
+      this.#showError({ key: err.key, params: err.params }, err.code);
+      this.render();
+      this.view.focusLogin("password");
+    }
+  }
+
+  toggleAvailability() {
+    const state = this.m.clerk.state;
+    if (this.m.availabilityPending || state === "busy" || state === "offline") return;
+    this.m.availabilityPending = true;
+    const available = !(state === "available" || state === "ringing");
+    this.#send(EVENTS.SET_AVAILABILITY, { available });
+    this.render();
+  }
+
+  setAutoAnswer(on) {
+    this.m.autoAnswer = on;
+    if (on && this.m.offer && !this.m.offer.pending) this.accept();
+    this.render();
+  }
+
+  accept() {
+    const offer = this.m.offer;
+    if (!offer || offer.pending || !this.connection || !this.connection.connected) return;
+    offer.pending = "accept";
+    this.ringer.stop();
+    if (this.call) this.call.prepareMedia();
+    this.#send(EVENTS.ACCEPT, { session_id: offer.message.session_id });
+    this.render();
+  }
+
+  decline() {
+    const offer = this.m.offer;
+    if (!offer || offer.pending) return;
+    offer.pending = "decline";
+    this.ringer.stop();
+    this.#closeCall();
+    this.#send(EVENTS.DECLINE, { session_id: offer.message.session_id });
+    this.render();
+  }
+
+  hangup() {
+    const info = this.m.callInfo;
+    if (!info || info.hangingUp) return;
+    info.hangingUp = true;
+    this.#send(EVENTS.HANGUP, { session_id: info.sessionId, reason: "clerk_hangup" });
+    // Media stops at once; the server's call_ended then only confirms.
+    this.#finishCall("clerk_hangup");
+  }
+
+  signOut() {
+    this.#leave(null);
+  }
+
+  setLanguage(lang) {
+    setLanguage(lang);
+    this.view.translate();
+    this.render();
+  }
+
+  dismissError() {
+    this.m.error = null;
+    this.render();
+  }
+
+  dismissNotice() {
+    this.m.notice = null;
+    this.render();
+  }
+
+  // ------------------------------------------------------------------ signing in and out
+
+  #enter(session) {
+    this.m.session = session;
+    this.m.view = "console";
+    this.m.clerk = {
+      state: "offline",
+      displayName: session.displayName,
+      departments: session.departments,
+      sessionId: null,
+    };
+    this.m.connection = "connecting";
+    this.#armExpiry();
+    fetchCatalogue().then((catalogue) => {
+      this.m.catalogue = catalogue;
+      this.render();
+    });
+    this.connection = new ClerkConnection(session.token, {
+      event: (name, payload) => this.#onEvent(name, payload),
+      connected: (again) => this.#onConnected(again),
+      lost: () => this.#onLost(),
+      refused: (message) => this.#onRefused(message),
+      replaced: () => this.#leave({ text: "error.replaced" }),
+      badMessage: (name, problem) =>
+        this.#showError({ key: "error.badMessage", params: { event: name, problem } }),
+    });
+    this.connection.open();
+    this.render();
+  }
+
+  /** Back to the sign-in form, with ``error`` ({text, code}) shown if given. */
+  #leave(error) {
+    forgetSession();
+    window.clearTimeout(this.expiryTimer);
+    this.ringer.stop();
+    this.#closeCall();
+    this.#keepCamera(false);
+    if (this.connection) this.connection.close();
+    this.connection = null;
+    Object.assign(this.m, {
+      view: "login", session: null, connection: "idle", offer: null, callInfo: null,
+      availabilityPending: false, resync: null, expired: false, error, notice: null,
+    });
+    this.m.clerk = { state: "offline", displayName: "", departments: [], sessionId: null };
+    this.render();
+    this.view.focusLogin("username");
+  }
+
+  #armExpiry() {
+    window.clearTimeout(this.expiryTimer);
+    const left = this.m.session.expiresAt - Date.now();
+    // setTimeout cannot wait longer than ~24.8 days; tokens live hours.
+    const delay = Math.max(0, Math.min(left, 2 ** 31 - 1));
+    this.expiryTimer = window.setTimeout(() => this.#onExpired(), delay);
+  }
+
+  #onExpired() {
+    // Never cut a call short: sign out once it is over.
+    if (this.m.callInfo || this.m.offer) {
+      this.m.expired = true;
+      return;
+    }
+    this.#leave({ text: "error.sessionExpired" });
+  }
+
+  // ------------------------------------------------------------------ connection
+
+  #onConnected(again) {
+    this.m.connection = "connected";
+    if (again) this.m.notice = "conn.restored";
+    this.render();
+  }
+
+  #onLost() {
+    if (this.m.connection === "connected") {
+      this.m.resync = { wantCalls: WANTED_CALLS.has(this.m.clerk.state) };
+    }
+    this.m.connection = "reconnecting";
+    this.m.availabilityPending = false;
+    // The server hands a ringing call to the next clerk and ends a call in progress as soon as
+    // it sees the socket go; the console does the same on its side.
+    if (this.m.offer) this.#dropOffer();
+    if (this.m.callInfo) this.#finishCall("connection_lost");
+    this.render();
+  }
+
+  #onRefused(message) {
+    if (/expired/i.test(message)) this.#leave({ text: "error.sessionExpired" });
+    else this.#leave({ text: { key: "error.refused", params: { message } } });
+  }
+
+  // ------------------------------------------------------------------ server events
+
+  #onEvent(name, payload) {
+    switch (name) {
+      case EVENTS.CLERK_STATUS:
+        return this.#onStatus(payload);
+      case EVENTS.CALL_OFFERED:
+        return this.#onOffered(payload);
+      case EVENTS.CALL_WITHDRAWN:
+        return this.#onWithdrawn(payload);
+      case EVENTS.CALL_ACCEPTED:
+        return this.#onAccepted(payload);
+      case EVENTS.CALL_ENDED:
+        return this.#onEnded(payload);
+      case EVENTS.DESCRIPTION:
+        if (this.#isCurrent(payload)) this.call.handleDescription(payload);
+        return undefined;
+      case EVENTS.ICE_CANDIDATE:
+        if (this.#isCurrent(payload)) this.call.handleCandidate(payload);
+        return undefined;
+      case EVENTS.ERROR:
+        return this.#onServerError(payload);
+      default:
+        return undefined;
+    }
+  }
+
+  /** Camera on while the clerk takes calls (self-view shows it), off when away. */
+  #keepCamera(on) {
+    const video = this.view.el.localVideo;
+    if (!on) {
+      this.camera.release();
+      video.srcObject = null;
+      return;
+    }
+    this.camera.acquire().then(
+      (stream) => {
+        if (stream && video.srcObject !== stream) {
+          video.muted = true;
+          video.srcObject = stream;
+          video.play().catch(() => undefined);
+        }
+      },
+      (err) =>
+        this.#showError({ key: "error.media", params: { name: (err && err.name) || String(err) } }),
+    );
+  }
+
+  /** Whether a relayed description or candidate belongs to this console's call. */
+  #isCurrent(payload) {
+    return Boolean(this.call) && this.call.sessionId === payload.session_id;
+  }
+
+  #onStatus(status) {
+    this.m.clerk = {
+      state: status.state,
+      displayName: status.display_name,
+      departments: status.departments,
+      sessionId: status.session_id ?? null,
+    };
+    this.m.availabilityPending = false;
+    this.#keepCamera(WANTED_CALLS.has(status.state));
+    // call_ended / call_withdrawn always come before the status that follows them; a status
+    // without them means they were lost, and the console must not keep a dead call open.
+    if (this.m.callInfo && status.state !== "busy") this.#finishCall("hangup");
+    if (this.m.offer && status.state !== "ringing" && !this.m.offer.pending) this.#dropOffer();
+    const resync = this.m.resync;
+    this.m.resync = null;
+    if (resync && resync.wantCalls && status.state === "away") {
+      this.m.availabilityPending = true;
+      this.m.notice = "conn.restoredAvailable";
+      this.#send(EVENTS.SET_AVAILABILITY, { available: true });
+    }
+    this.render();
+  }
+
+  #onOffered(message) {
+    if (this.m.callInfo) return; // cannot happen: a busy clerk is never offered a call
+    this.#closeCall();
+    this.m.offer = { message, receivedAt: performance.now(), pending: null };
+    this.m.notice = null;
+    this.call = this.#newCall(message.session_id);
+    // Warm the camera up while it rings: accepting then connects sooner, and a permission
+    // prompt (first use) shows before the applicant is waiting on an open line.
+    this.call.prepareMedia();
+    if (this.m.autoAnswer) {
+      this.accept();
+      return;
+    }
+    this.ringer.start();
+    this.render();
+    this.view.focusIncoming();
+  }
+
+  #onWithdrawn(message) {
+    const offer = this.m.offer;
+    if (!offer || offer.message.session_id !== message.session_id) return;
+    this.#dropOffer();
+    if (this.#leaveIfExpired()) return;
+    this.m.notice = `withdrawn.${message.reason}`;
+    this.render();
+  }
+
+  #onAccepted(message) {
+    const offer = this.m.offer;
+    if (!offer || offer.message.session_id !== message.session_id || !this.call) return;
+    this.ringer.stop();
+    this.m.offer = null;
+    this.m.callInfo = {
+      sessionId: message.session_id,
+      serviceId: offer.message.service_id,
+      serviceName: message.service_name,
+      departmentId: message.department_id,
+      language: message.language,
+      peerName: message.peer_name,
+      hangingUp: false,
+    };
+    this.call.start(message.ice_servers);
+    this.render();
+  }
+
+  #onEnded(message) {
+    const info = this.m.callInfo;
+    if (!info || info.sessionId !== message.session_id) return;
+    this.#finishCall(message.reason);
+  }
+
+  #onServerError(error) {
+    const offer = this.m.offer;
+    if (error.event === EVENTS.HANGUP && error.code === "not_your_session") return; // already over
+    if (error.event === EVENTS.SET_AVAILABILITY) this.m.availabilityPending = false;
+    if (offer && (error.event === EVENTS.ACCEPT || error.event === EVENTS.DECLINE)) {
+      if (error.code === "not_your_session") this.#dropOffer();
+      else offer.pending = null;
+    }
+    this.#showError(describeServerError(error), error.code);
+  }
+
+  // ------------------------------------------------------------------ the call
+
+  #newCall(sessionId) {
+    return new Call(
+      sessionId,
+      { localVideo: this.view.el.localVideo, remoteVideo: this.view.el.remoteVideo },
+      this.camera,
+      {
+        send: (event, payload) => this.#send(event, payload),
+        changed: () => this.render(),
+        mediaError: (err) =>
+          this.#showError({ key: "error.media", params: { name: (err && err.name) || String(err) } }),
+        failed: (message) => this.#showError({ key: "error.webrtc", params: { message } }),
+      },
+    );
+  }
+
+  #dropOffer() {
+    this.ringer.stop();
+    this.m.offer = null;
+    this.#closeCall();
+  }
+
+  #closeCall() {
+    if (this.call) this.call.close();
+    this.call = null;
+  }
+
+  #finishCall(reason) {
+    const call = this.call;
+    const seconds = call ? call.connectedSeconds() : 0;
+    this.#closeCall();
+    this.m.callInfo = null;
+    this.m.notice = describeEnd(reason, seconds);
+    if (this.#leaveIfExpired()) return;
+    this.render();
+    this.view.focusMain();
+  }
+
+  /** Sign out now if the token expired while a call was ringing or in progress. */
+  #leaveIfExpired() {
+    if (!this.m.expired || this.m.offer || this.m.callInfo) return false;
+    this.#leave({ text: "error.sessionExpired" });
+    return true;
+  }
+
+  #send(event, payload) {
+    // socket.io would queue an event sent while disconnected and deliver it, stale, on
+    // reconnecting; the console re-syncs from clerk_status instead.
+    if (!this.connection || !this.connection.connected) return;
+    this.connection.send(event, payload);
+  }
+
+  #showError(text, code = null) {
+    this.m.error = { text, code };
+    this.render();
+  }
+}
+
+const consoleApp = new ClerkConsole(new View(document));
+
+// For tests, benchmarks and the curious: read-only views of the live state.
+window.vcounterConsole = Object.freeze({
+  peerConnection: () => (consoleApp.call ? consoleApp.call.pc : null),
+  state: () => (consoleApp.m.connection === "connected" ? consoleApp.m.clerk.state : "offline"),
+  language: () => language(),
+});
+
+consoleApp.start();

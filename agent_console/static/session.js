@@ -1,0 +1,176 @@
+// Talking to the server: the REST sign-in and the clerk's socket.io connection.
+// Payloads are checked against the generated protocol on the way in and out (wire.js).
+
+import { io } from "/vendor/socket.io/socket.io.esm.min.js";
+import { EVENTS } from "./protocol.js";
+import { incoming, outgoing, ProtocolError } from "./wire.js";
+
+const SESSION_KEY = "vcounter.console.session";
+
+/**
+ * The signed-in session ({token, expiresAt, displayName, departments}) of this tab, kept in
+ * sessionStorage so a reload does not sign the clerk out; null if none or about to expire.
+ */
+export function savedSession() {
+  try {
+    const saved = JSON.parse(window.sessionStorage.getItem(SESSION_KEY) || "null");
+    if (saved && typeof saved.token === "string" && saved.expiresAt > Date.now() + 5000) return saved;
+  } catch {
+    // A damaged entry just means signing in again.
+  }
+  forgetSession();
+  return null;
+}
+
+export function saveSession(session) {
+  window.sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+}
+
+export function forgetSession() {
+  window.sessionStorage.removeItem(SESSION_KEY);
+}
+
+/** A refused sign-in; ``key`` is the i18n key of the message to show. */
+export class LoginError extends Error {
+  constructor(key, params = {}, code = null) {
+    super(key);
+    this.key = key;
+    this.params = params;
+    this.code = code;
+  }
+}
+
+/** POST /api/login; resolves to the LoginResponse or throws :class:`LoginError`. */
+export async function login(username, password) {
+  let response;
+  try {
+    response = await fetch("/api/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ username, password }),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch {
+    throw new LoginError("error.network");
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  const code = body && typeof body.code === "string" ? body.code : null;
+  if (response.ok) {
+    const valid =
+      body &&
+      typeof body.token === "string" &&
+      Number.isInteger(body.expires_in_s) &&
+      typeof body.display_name === "string" &&
+      Array.isArray(body.departments);
+    if (!valid) throw new LoginError("error.http", { status: response.status });
+    return body;
+  }
+  if (response.status === 401) throw new LoginError("error.bad_credentials", {}, code);
+  if (response.status === 400) throw new LoginError("error.invalid_login", {}, code);
+  throw new LoginError("error.http", { status: response.status }, code);
+}
+
+/** The service catalogue (department and service names, materials); null if unavailable. */
+export async function fetchCatalogue() {
+  try {
+    const response = await fetch("/api/catalogue", { headers: { Accept: "application/json" } });
+    if (!response.ok) return null;
+    const body = await response.json();
+    if (!body || !Array.isArray(body.departments) || !Array.isArray(body.services)) return null;
+    return body;
+  } catch {
+    // Names fall back to ids; the console works without the catalogue.
+    return null;
+  }
+}
+
+const SERVER_EVENTS = [
+  EVENTS.CLERK_STATUS,
+  EVENTS.CALL_OFFERED,
+  EVENTS.CALL_WITHDRAWN,
+  EVENTS.CALL_ACCEPTED,
+  EVENTS.CALL_ENDED,
+  EVENTS.DESCRIPTION,
+  EVENTS.ICE_CANDIDATE,
+  EVENTS.ERROR,
+];
+
+/**
+ * The clerk's socket on namespace /clerk. Reports through ``handlers``:
+ *   event(name, payload)     a checked server event
+ *   connected(isReconnect)   the socket is up (again)
+ *   lost()                   the socket dropped; socket.io is reconnecting by itself
+ *   refused(message)         the server refused the token (expired, invalid): sign in again
+ *   replaced()               the server closed this socket (the clerk signed in elsewhere)
+ *   badMessage(name, problem) a server payload did not match the protocol
+ */
+export class ClerkConnection {
+  constructor(token, handlers) {
+    this.handlers = handlers;
+    this.everConnected = false;
+    this.socket = io("/clerk", {
+      auth: { token },
+      transports: ["websocket"],
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 5000,
+      autoConnect: false,
+    });
+    for (const name of SERVER_EVENTS) {
+      this.socket.on(name, (payload) => this.#receive(name, payload));
+    }
+    this.socket.on("connect", () => {
+      const again = this.everConnected;
+      this.everConnected = true;
+      this.handlers.connected(again);
+    });
+    this.socket.on("connect_error", (err) => {
+      // An inactive socket means the server refused us (bad or expired token): socket.io
+      // will not retry, so the clerk has to sign in again. Otherwise it is the network.
+      if (!this.socket.active) this.handlers.refused(String(err && err.message ? err.message : ""));
+      else if (!this.everConnected) this.handlers.lost();
+    });
+    this.socket.on("disconnect", (reason) => {
+      if (reason === "io client disconnect") return;
+      if (reason === "io server disconnect") this.handlers.replaced();
+      else this.handlers.lost();
+    });
+  }
+
+  open() {
+    this.socket.connect();
+  }
+
+  get connected() {
+    return this.socket.connected;
+  }
+
+  /** Check and send a clerk event; throws :class:`ProtocolError` for a malformed payload. */
+  send(name, payload) {
+    outgoing(name, payload);
+    this.socket.emit(name, payload);
+  }
+
+  close() {
+    this.socket.removeAllListeners();
+    this.socket.disconnect();
+  }
+
+  #receive(name, payload) {
+    try {
+      incoming(name, payload);
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.handlers.badMessage(name, err.message);
+        return;
+      }
+      throw err;
+    }
+    this.handlers.event(name, payload);
+  }
+}

@@ -1,0 +1,274 @@
+// Drawing the console: one render() from the console's state to the page, called on every
+// change and once a second for the clocks. No HTML strings: text goes in via textContent.
+
+import { duration, language, localized, maybe, t, translatePage } from "./i18n.js";
+import { Phase } from "./call.js";
+
+const IDS = [
+  "login-view", "login-form", "login-username", "login-password", "login-submit",
+  "console-view", "signout", "connection-banner", "connection-text",
+  "error-banner", "error-text", "error-code", "error-dismiss",
+  "notice-banner", "notice-text", "notice-dismiss",
+  "clerk-name", "clerk-departments", "clerk-state", "clerk-state-label", "availability-toggle", "availability-hint",
+  "auto-answer", "idle-panel", "idle-text",
+  "incoming-call", "incoming-service", "incoming-department", "incoming-language",
+  "incoming-terminal", "incoming-waited", "incoming-expiry", "incoming-expiry-row",
+  "accept-call", "decline-call",
+  "call-panel", "call-service", "call-peer", "call-status", "call-language", "call-department",
+  "call-materials", "call-second-approval", "hangup", "local-video", "remote-video",
+];
+
+/**
+ * Text to show, kept as a description so it can be re-translated when the language changes:
+ * an i18n key, or {key, params} whose params may be {key, params}, {seconds} or plain values.
+ */
+export function resolve(desc) {
+  if (desc === null || desc === undefined) return "";
+  if (typeof desc === "string") return t(desc);
+  const params = {};
+  for (const [name, value] of Object.entries(desc.params || {})) {
+    if (value && typeof value === "object" && "seconds" in value) params[name] = duration(value.seconds);
+    else if (value && typeof value === "object" && "key" in value) params[name] = resolve(value);
+    else params[name] = value;
+  }
+  return t(desc.key, params);
+}
+
+/** Why a call ended, for the notice: a known reason in words, else the server's reason code. */
+export function describeEnd(reason, seconds) {
+  const why =
+    maybe(`reason.${reason}`) !== null
+      ? { key: `reason.${reason}` }
+      : { key: "reason.other", params: { reason } };
+  return seconds > 0
+    ? { key: "ended.summary", params: { reason: why, duration: { seconds } } }
+    : { key: "ended.summaryShort", params: { reason: why } };
+}
+
+/** A typed server ``error``: a summary for its code in the UI language, then its message. */
+export function describeServerError(error) {
+  const known = maybe(`code.${error.code}`) !== null;
+  const summary = { key: known ? `code.${error.code}` : "code.default" };
+  return { key: "error.server", params: { summary, message: error.message } };
+}
+
+export class View {
+  constructor(doc = document) {
+    this.doc = doc;
+    this.el = {};
+    for (const id of IDS) {
+      const el = doc.getElementById(id);
+      if (!el) throw new Error(`console page is missing #${id}`);
+      this.el[id.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = el;
+    }
+    this.langButtons = [...doc.querySelectorAll("[data-lang]")];
+    this.listKeys = { departments: null, materials: null };
+    this.baseTitle = doc.title;
+  }
+
+  /** Wire the page's controls to the console's actions. */
+  bind(actions) {
+    const e = this.el;
+    e.loginForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      actions.login(e.loginUsername.value.trim(), e.loginPassword.value);
+    });
+    e.availabilityToggle.addEventListener("click", () => actions.toggleAvailability());
+    e.autoAnswer.addEventListener("change", () => actions.setAutoAnswer(e.autoAnswer.checked));
+    e.acceptCall.addEventListener("click", () => actions.accept());
+    e.declineCall.addEventListener("click", () => actions.decline());
+    e.hangup.addEventListener("click", () => actions.hangup());
+    e.signout.addEventListener("click", () => actions.signOut());
+    e.errorDismiss.addEventListener("click", () => actions.dismissError());
+    e.noticeDismiss.addEventListener("click", () => actions.dismissNotice());
+    for (const button of this.langButtons) {
+      button.addEventListener("click", () => actions.setLanguage(button.dataset.lang));
+    }
+  }
+
+  /** Re-translate the fixed text of the page (after a language switch). */
+  translate() {
+    translatePage(this.doc);
+    this.baseTitle = t("app.title");
+    this.listKeys = { departments: null, materials: null };
+  }
+
+  focusIncoming() {
+    this.el.incomingCall.focus({ preventScroll: false });
+  }
+
+  /** After a call: focus back on the page itself, not on a button that does something. */
+  focusMain() {
+    this.doc.getElementById("main").focus({ preventScroll: true });
+  }
+
+  focusLogin(field) {
+    (field === "password" ? this.el.loginPassword : this.el.loginUsername).focus();
+  }
+
+  clearPassword() {
+    this.el.loginPassword.value = "";
+  }
+
+  render(m, now = performance.now()) {
+    const e = this.el;
+    const signedIn = m.view === "console";
+    for (const button of this.langButtons) {
+      button.setAttribute("aria-pressed", String(button.dataset.lang === language()));
+    }
+
+    e.connectionBanner.hidden = !(signedIn && m.connection === "reconnecting");
+    e.connectionText.textContent = t("conn.reconnecting");
+
+    e.errorBanner.hidden = !m.error;
+    e.errorText.textContent = m.error ? resolve(m.error.text) : "";
+    e.errorCode.hidden = !(m.error && m.error.code);
+    e.errorCode.textContent = m.error && m.error.code ? `${t("error.codeLabel")}: ${m.error.code}` : "";
+    e.noticeBanner.hidden = !m.notice;
+    e.noticeText.textContent = resolve(m.notice);
+
+    e.loginView.hidden = signedIn;
+    e.consoleView.hidden = !signedIn;
+    e.signout.hidden = !signedIn;
+    e.loginSubmit.disabled = m.loginPending;
+    e.loginSubmit.textContent = t(m.loginPending ? "login.pending" : "login.submit");
+    e.loginUsername.disabled = m.loginPending;
+    e.loginPassword.disabled = m.loginPending;
+    if (!signedIn) {
+      this.doc.title = this.baseTitle;
+      return;
+    }
+
+    const state = m.connection === "connected" ? m.clerk.state : "offline";
+    e.clerkName.textContent = m.clerk.displayName;
+    this.#renderDepartments(m);
+    e.clerkState.dataset.state = state;
+    e.clerkStateLabel.dataset.state = state;
+    e.clerkStateLabel.textContent = t(`state.${state}`);
+    const active = state === "available" || state === "ringing";
+    const toggle = e.availabilityToggle;
+    toggle.textContent = t(active ? "availability.goAway" : "availability.goAvailable");
+    toggle.setAttribute("aria-pressed", String(active || state === "busy"));
+    toggle.classList.toggle("btn-primary", !active);
+    toggle.classList.toggle("btn-secondary", active);
+    toggle.disabled = m.availabilityPending || state === "busy" || state === "offline";
+    e.availabilityHint.hidden = state !== "busy";
+    e.autoAnswer.checked = m.autoAnswer;
+    e.signout.disabled = Boolean(m.callInfo);
+
+    e.idlePanel.hidden = Boolean(m.offer || m.callInfo);
+    const idle = { available: "idle.available", offline: "idle.offline" }[state] ?? "idle.away";
+    e.idleText.textContent = t(idle);
+
+    this.#renderOffer(m, now);
+    this.#renderCall(m, now);
+    this.doc.title = m.offer ? t("title.ringing", { title: this.baseTitle }) : this.baseTitle;
+  }
+
+  #renderDepartments(m) {
+    const key = `${language()}|${m.clerk.departments.join(",")}|${Boolean(m.catalogue)}`;
+    if (this.listKeys.departments === key) return;
+    this.listKeys.departments = key;
+    const items = m.clerk.departments.map((id) => {
+      const li = this.doc.createElement("li");
+      li.textContent = departmentName(m.catalogue, id);
+      return li;
+    });
+    this.el.clerkDepartments.replaceChildren(...items);
+  }
+
+  #renderOffer(m, now) {
+    const e = this.el;
+    const offer = m.offer;
+    e.incomingCall.hidden = !offer;
+    if (!offer) return;
+    const msg = offer.message;
+    const elapsed = (now - offer.receivedAt) / 1000;
+    e.incomingService.textContent = localized(msg.service_name);
+    e.incomingDepartment.textContent = departmentName(m.catalogue, msg.department_id);
+    e.incomingLanguage.textContent = t(`language.${msg.language}`);
+    e.incomingTerminal.textContent = msg.terminal_name;
+    e.incomingWaited.textContent = duration(msg.waited_s + elapsed);
+    const left = Math.max(0, Math.ceil(msg.expires_in_s - elapsed));
+    e.incomingExpiryRow.hidden = !(msg.expires_in_s > 0);
+    e.incomingExpiry.textContent = t("incoming.seconds", { n: left });
+    const usable = m.connection === "connected" && !offer.pending;
+    e.acceptCall.disabled = !usable;
+    e.declineCall.disabled = !usable;
+    e.acceptCall.textContent = t(offer.pending === "accept" ? "incoming.accepting" : "incoming.accept");
+  }
+
+  #renderCall(m, now) {
+    const e = this.el;
+    const info = m.callInfo;
+    e.callPanel.hidden = !info;
+    if (!info) return;
+    const call = m.call;
+    e.callService.textContent = localized(info.serviceName);
+    e.callPeer.textContent = t("call.with", { name: info.peerName });
+    e.callLanguage.textContent = t(`language.${info.language}`);
+    e.callDepartment.textContent = departmentName(m.catalogue, info.departmentId);
+    const { phase, text } = callStatus(info, call, now);
+    e.callStatus.dataset.phase = phase;
+    e.callStatus.textContent = text;
+    e.hangup.disabled = info.hangingUp || !call || call.closed;
+    this.#renderMaterials(m, info);
+  }
+
+  #renderMaterials(m, info) {
+    const service = findService(m.catalogue, info.serviceId);
+    const key = `${language()}|${info.sessionId}|${Boolean(service)}`;
+    if (this.listKeys.materials === key) return;
+    this.listKeys.materials = key;
+    const items = [];
+    for (const material of service ? service.materials : []) {
+      const li = this.doc.createElement("li");
+      const name = this.doc.createElement("span");
+      name.className = "material-name";
+      name.textContent = localized(material.names);
+      li.append(name);
+      if (!material.required) {
+        const tag = this.doc.createElement("span");
+        tag.className = "tag";
+        tag.textContent = t("call.materialOptional");
+        li.append(" ", tag);
+      }
+      if (material.note) {
+        const note = this.doc.createElement("span");
+        note.className = "material-note";
+        note.textContent = localized(material.note);
+        li.append(note);
+      }
+      items.push(li);
+    }
+    if (service && items.length === 0) {
+      const li = this.doc.createElement("li");
+      li.textContent = t("call.noMaterials");
+      items.push(li);
+    }
+    this.el.callMaterials.replaceChildren(...items);
+    this.el.callSecondApproval.hidden = !(service && service.second_approval);
+  }
+}
+
+function callStatus(info, call, now) {
+  if (info.hangingUp || !call) return { phase: "ending", text: t("call.phase.ending") };
+  const length = { duration: duration(call.connectedSeconds(now)) };
+  switch (call.phase) {
+    case Phase.CONNECTED:
+      return { phase: "connected", text: t("call.phase.connected", length) };
+    case Phase.UNSTABLE:
+      return { phase: "unstable", text: t("call.phase.unstable", length) };
+    default:
+      return { phase: "connecting", text: t("call.phase.connecting") };
+  }
+}
+
+function departmentName(catalogue, id) {
+  const dept = catalogue && catalogue.departments.find((d) => d.id === id);
+  return dept ? localized(dept.names) : id;
+}
+
+function findService(catalogue, id) {
+  return (catalogue && id && catalogue.services.find((s) => s.id === id)) || null;
+}
