@@ -182,12 +182,51 @@ async def _demo(settings: Settings, language: Language) -> None:
     help="Device token from `vcounter terminal register` (or VCOUNTER_TERMINAL_TOKEN).",
 )
 @click.option(
+    "--ui/--headless",
+    default=True,
+    show_default=True,
+    help="Show the touch screen for applicants, or call --service by itself with no screen.",
+)
+@click.option(
+    "--kiosk-port",
+    type=click.IntRange(0, 65535),
+    default=8090,
+    show_default=True,
+    help="Loopback port of the kiosk screen (with --ui): http://127.0.0.1:PORT/.",
+)
+@click.option(
+    "--open-browser/--no-open-browser",
+    default=True,
+    show_default=True,
+    help="With --ui and a display: show the screen in Chromium --kiosk (full screen).",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=5),
+    default=90.0,
+    show_default=True,
+    help="With --ui: seconds without a touch before the screen warns it will start over.",
+)
+@click.option(
+    "--idle-warning",
+    type=click.FloatRange(min=1),
+    default=20.0,
+    show_default=True,
+    help="With --ui: seconds the warning counts down before the screen starts over.",
+)
+@click.option(
     "--service",
     "services",
     multiple=True,
-    help="Service id to ask for (repeatable; see /api/catalogue).",
+    help="With --headless: service id to ask for (repeatable; see /api/catalogue).",
 )
-@click.option("--language", type=click.Choice(LANGUAGES), default="zh-Hant", show_default=True)
+@click.option(
+    "--language",
+    type=click.Choice(LANGUAGES),
+    default="zh-Hant",
+    show_default=True,
+    help="The screen's starting language (--ui) or the applicant's language (--headless).",
+)
 @click.option(
     "--synthetic/--devices",
     default=True,
@@ -196,12 +235,17 @@ async def _demo(settings: Settings, language: Language) -> None:
 )
 @click.option("--camera", default="/dev/video0", show_default=True, help="V4L2 camera device.")
 @click.option("--microphone", default="default", show_default=True, help="ALSA/Pulse device.")
-@click.option("--repeat/--once", default=False, help="Keep calling after each call ends.")
+@click.option("--repeat/--once", default=False, help="With --headless: keep calling.")
 @click.pass_context
 def terminal(
     ctx: click.Context,
     server: str,
     token: str | None,
+    ui: bool,
+    kiosk_port: int,
+    open_browser: bool,
+    idle_timeout: float,
+    idle_warning: float,
     services: tuple[str, ...],
     language: Language,
     synthetic: bool,
@@ -209,15 +253,38 @@ def terminal(
     microphone: str,
     repeat: bool,
 ) -> None:
-    """Run a headless kiosk that calls a clerk (or use a subcommand, e.g. `register`)."""
+    """Run a kiosk: the applicant's touch screen, or (--headless) a kiosk that calls by itself.
+
+    With --ui the screen is served on http://127.0.0.1:KIOSK-PORT/ and, when a display is
+    present, shown in Chromium full screen. Subcommands: `register` a new kiosk.
+    """
     if ctx.invoked_subcommand is not None:
+        return
+    if not token:
+        raise click.UsageError("no device token: run `vcounter terminal register NAME` first")
+    if ui:
+        from terminal_client.kiosk.run import KioskOptions, run_kiosk
+
+        options = KioskOptions(
+            server_url=server, token=token, data_dir=_settings(ctx).data_dir, language=language,
+            synthetic=synthetic, camera=camera, microphone=microphone, port=kiosk_port,
+            open_browser=open_browser, idle_timeout_s=idle_timeout, idle_warning_s=idle_warning,
+        )  # fmt: skip
+
+        def announce(url: str) -> None:
+            click.echo(f"vcounter kiosk screen on {url}  (server {server})")
+
+        try:
+            asyncio.run(run_kiosk(options, announce))
+        except VcounterError as exc:
+            _fail(exc)
         return
     from terminal_client.runner import run_terminal
 
-    if not token:
-        raise click.UsageError("no device token: run `vcounter terminal register NAME` first")
     if not services:
-        raise click.UsageError("name at least one --service (ids are listed at /api/catalogue)")
+        raise click.UsageError(
+            "name at least one --service with --headless (ids are listed at /api/catalogue)"
+        )
     catalogue = load_catalogue()
     try:
         for service_id in services:

@@ -20,7 +20,15 @@ Every package's ``errors.py`` derives from :class:`VcounterError`::
     ├── MediaError                     (media.errors)
     │   └── DeviceUnavailable
     └── TerminalError                  (terminal_client.errors)
-        └── CallFailed
+        ├── CallFailed
+        ├── ServiceRefused
+        ├── CommandRefused
+        │   └── InvalidCommand
+        ├── ScreenTransitionError
+        ├── CatalogueUnavailable
+        ├── TranslationMissing
+        └── SpeechError
+            └── SpeechUnavailable
 
 Messages say what is wrong and what to do; they reach the other side as a typed ``error``
 event carrying ``code`` and ``message``.

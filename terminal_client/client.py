@@ -2,11 +2,17 @@
 
 The terminal makes the WebRTC offer (aiortc gathers its candidates before the offer is sent);
 the clerk's browser answers and trickles its candidates, which arrive as ``ice_candidate``.
+
+A UI (the kiosk controller) follows the client through callbacks instead of polling:
+``on_change`` after every change of state, queue place, step or clerk details; ``on_prompt``
+and ``on_step`` when the clerk pushes something; ``on_error`` when the server refuses an
+event. Decoded frames of the clerk's media go to ``on_video_frame`` / ``on_audio_frame``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from enum import StrEnum
@@ -22,7 +28,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
-from media.sinks import FrameCounter
+from media.sinks import FrameCounter, FrameListener
 from media.sources import LocalMedia
 from signaling.logs import context_log
 from signaling.messages import (
@@ -34,14 +40,18 @@ from signaling.messages import (
     Hangup,
     IceCandidate,
     Language,
+    LocalizedText,
     MediaStatus,
     Message,
+    Prompt,
     QueueStatus,
+    RateSession,
     RequestService,
     SessionDescription,
     SessionRef,
+    SetStep,
 )
-from terminal_client.errors import CallFailed, TerminalError
+from terminal_client.errors import CallFailed, ServiceRefused, TerminalError
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +78,12 @@ _TRANSITIONS: dict[TerminalState, frozenset[TerminalState]] = {
 }
 
 
+# the step a call is on once the clerk answered: the service was chosen (step 1) at the kiosk
+FIRST_CALL_STEP = 2
+
+
 class TerminalClient:
-    """One kiosk: connect, ask for a service, take the call, hang up."""
+    """One kiosk: connect, ask for a service, take the call, hang up, rate it."""
 
     def __init__(
         self,
@@ -77,25 +91,47 @@ class TerminalClient:
         token: str,
         media_factory: Callable[[], LocalMedia],
         name: str = "terminal",
+        *,
+        on_change: Callable[[], None] | None = None,
+        on_prompt: Callable[[Prompt], None] | None = None,
+        on_step: Callable[[int], None] | None = None,
+        on_error: Callable[[ErrorEvent], None] | None = None,
+        on_video_frame: FrameListener | None = None,
+        on_audio_frame: FrameListener | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self.token = token
         self.media_factory = media_factory
         self.name = name
+        # Callbacks run on the event loop inside the socket.io handlers: they must not block.
+        self.on_change = on_change
+        self.on_prompt = on_prompt
+        self.on_step = on_step
+        self.on_error = on_error
+        self.on_video_frame = on_video_frame
+        self.on_audio_frame = on_audio_frame
         self.state = TerminalState.DISCONNECTED
         self.session_id: str | None = None
         self.position: int | None = None
+        self.estimated_wait_s: int | None = None
         self.clerk_name: str | None = None
+        self.department_id: str | None = None
+        self.service_name: LocalizedText | None = None
+        self.care_mode = False
+        self.step = 1
+        self.prompts: list[Prompt] = []
         self.end_reason: str | None = None
         self.errors: list[ErrorEvent] = []
-        self.video_in = FrameCounter()
-        self.audio_in = FrameCounter()
+        self.video_in = FrameCounter(on_frame=on_video_frame)
+        self.audio_in = FrameCounter(on_frame=on_audio_frame)
         self.pc: RTCPeerConnection | None = None
         self.media: LocalMedia | None = None
         self._pending_candidates: list[IceCandidate] = []
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.sio = socketio.AsyncClient(reconnection=False)
+        # Ctrl-C belongs to the entry point: engine.io's own SIGINT handler would cancel every
+        # task in the process (the kiosk's page server included) without its clean-up.
+        self.sio = socketio.AsyncClient(reconnection=False, handle_sigint=False)
         handlers: dict[Event, Callable[[Any], Any]] = {
             Event.QUEUE_STATUS: self._on_queue_status,
             Event.CALL_ACCEPTED: self._on_call_accepted,
@@ -103,6 +139,8 @@ class TerminalClient:
             Event.ICE_CANDIDATE: self._on_ice_candidate,
             Event.CALL_ENDED: self._on_call_ended,
             Event.ERROR: self._on_error,
+            Event.PROMPT: self._on_prompt,
+            Event.STEP: self._on_step,
         }
         for event, handler in handlers.items():
             self.sio.on(event.value, handler, namespace=NAMESPACE_TERMINAL)
@@ -125,31 +163,43 @@ class TerminalClient:
         except socketio.exceptions.ConnectionError as exc:
             reason = self._refusal or str(exc)
             raise TerminalError(f"cannot connect to {self.server_url}: {reason}") from exc
+        except ValueError as exc:
+            # engine.io is still closing the previous connection (it just dropped)
+            raise TerminalError(
+                f"cannot connect to {self.server_url} yet: {exc}; retry in a moment"
+            ) from exc
         await self._set_state(TerminalState.IDLE)
 
-    async def request_service(self, service_id: str, language: Language = "zh-Hant") -> str:
+    async def request_service(
+        self, service_id: str, language: Language = "zh-Hant", care_mode: bool = False
+    ) -> str:
         """Ask for a clerk for ``service_id``; returns the session id once queued.
 
-        Raises :class:`TerminalError` with the server's message if the request is refused.
+        ``care_mode`` (关爱模式) gives the call queue priority and tells the clerk. Raises
+        :class:`ServiceRefused` with the server's code and message if the request is refused.
         """
         if self.state == TerminalState.ENDED:
             await self._set_state(TerminalState.IDLE)
-        self.session_id = None
-        self.end_reason = None
+        self._forget_call()
+        self.care_mode = care_mode
         errors = len(self.errors)
-        await self._emit(
-            Event.REQUEST_SERVICE, RequestService(service_id=service_id, language=language)
-        )
+        request = RequestService(service_id=service_id, language=language, care_mode=care_mode)
+        await self._emit(Event.REQUEST_SERVICE, request)
         async with self._changed:
-            await asyncio.wait_for(
-                self._changed.wait_for(
-                    lambda: self.state != TerminalState.IDLE or len(self.errors) > errors
-                ),
-                15,
-            )
+            with contextlib.suppress(TimeoutError):  # no answer: refused as "no_answer" below
+                await asyncio.wait_for(
+                    self._changed.wait_for(
+                        lambda: self.state != TerminalState.IDLE or len(self.errors) > errors
+                    ),
+                    15,
+                )
         if self.session_id is None:
-            message = self.errors[-1].message if len(self.errors) > errors else "no answer"
-            raise TerminalError(f"the server refused the request for {service_id!r}: {message}")
+            refusal = self.errors[-1] if len(self.errors) > errors else None
+            message = refusal.message if refusal else "no answer within 15 s"
+            raise ServiceRefused(
+                f"the server refused the request for {service_id!r}: {message}",
+                refusal.code if refusal else "no_answer",
+            )
         return self.session_id
 
     async def cancel(self) -> None:
@@ -163,6 +213,17 @@ class TerminalClient:
         if self.session_id is None:
             raise TerminalError("nothing to hang up: not in a call")
         await self._emit(Event.HANGUP, Hangup(session_id=self.session_id, reason=reason))
+
+    async def rate(self, session_id: str, rating: int, comment: str = "") -> None:
+        """Send the applicant's 1-5 rating of an ended call; the server stores it once.
+
+        A refusal (already rated, not this terminal's call) arrives as an ``error`` event.
+        """
+        if self.state != TerminalState.ENDED:
+            raise TerminalError(f'cannot rate while "{self.state}": rate a call after it ends')
+        message = RateSession(session_id=session_id, rating=rating, comment=comment)
+        await self._emit(Event.RATE, message)
+        self._log().info("rated the call %d/5", rating)
 
     async def wait_for(self, *states: TerminalState, timeout: float = 30.0) -> TerminalState:
         """Wait until the state is one of ``states``; raises :class:`CallFailed` on timeout."""
@@ -184,8 +245,9 @@ class TerminalClient:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.sio.connected:
-            await self.sio.disconnect()
+        # Also when connect() was cancelled half-way: the engine.io transport is then open
+        # although socket.io never said "connected", and the server would wait for it.
+        await self.sio.disconnect()
         self.state = TerminalState.DISCONNECTED
 
     # ------------------------------------------------------------------ internals
@@ -201,10 +263,31 @@ class TerminalClient:
             raise TerminalError(f'cannot go from "{old}" to "{new}"')
         self.state = new
         self._log().info("terminal %s -> %s", old, new)
+        await self._notify()
+
+    async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
+        if self.on_change is not None:
+            self.on_change()
+
+    def _forget_call(self) -> None:
+        self.session_id = None
+        self.position = None
+        self.estimated_wait_s = None
+        self.clerk_name = None
+        self.department_id = None
+        self.service_name = None
+        self.step = 1
+        self.prompts = []
+        self.end_reason = None
 
     async def _emit(self, event: Event, message: Message) -> None:
+        if not self.sio.connected:
+            raise TerminalError(
+                f"cannot send {event.value}: not connected to {self.server_url};"
+                " wait for the kiosk to reconnect"
+            )
         await self.sio.emit(
             event.value, message.model_dump(mode="json"), namespace=NAMESPACE_TERMINAL
         )
@@ -216,18 +299,27 @@ class TerminalClient:
 
     async def _on_queue_status(self, data: dict[str, Any]) -> None:
         status = QueueStatus.model_validate(data)
+        if self.state not in (TerminalState.IDLE, TerminalState.QUEUED, TerminalState.RINGING):
+            return  # a late update for a call that has moved on
         self.session_id = status.session_id
         self.position = status.position
+        self.estimated_wait_s = status.estimated_wait_s
         target = TerminalState.RINGING if status.state == "offered" else TerminalState.QUEUED
-        if self.state in (TerminalState.IDLE, TerminalState.QUEUED, TerminalState.RINGING):
+        if target == self.state:
+            await self._notify()  # same state, new place in the queue
+        else:
             await self._set_state(target)
 
     async def _on_call_accepted(self, data: dict[str, Any]) -> None:
         accepted = CallAccepted.model_validate(data)
         self.session_id = accepted.session_id
         self.clerk_name = accepted.peer_name
+        self.department_id = accepted.department_id
+        self.service_name = accepted.service_name
+        self.step = FIRST_CALL_STEP
+        self.video_in = FrameCounter(on_frame=self.on_video_frame)
+        self.audio_in = FrameCounter(on_frame=self.on_audio_frame)
         await self._set_state(TerminalState.CONNECTING)
-        self.video_in, self.audio_in = FrameCounter(), FrameCounter()
         servers = [
             RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
             for s in accepted.ice_servers
@@ -302,12 +394,33 @@ class TerminalClient:
         await self._close_peer()
         await self._set_state(TerminalState.ENDED)
 
+    async def _on_prompt(self, data: dict[str, Any]) -> None:
+        prompt = Prompt.model_validate(data)
+        if prompt.session_id != self.session_id:
+            return
+        self.prompts.append(prompt)
+        self._log().info("clerk pushed a %s prompt", prompt.kind)
+        if self.on_prompt is not None:
+            self.on_prompt(prompt)
+        await self._notify()
+
+    async def _on_step(self, data: dict[str, Any]) -> None:
+        step = SetStep.model_validate(data)
+        if step.session_id != self.session_id:
+            return
+        self.step = step.step
+        self._log().info("step %d", step.step)
+        if self.on_step is not None:
+            self.on_step(step.step)
+        await self._notify()
+
     async def _on_error(self, data: dict[str, Any]) -> None:
         error = ErrorEvent.model_validate(data)
         self.errors.append(error)
         self._log().warning("server refused %s: %s", error.event, error.message)
-        async with self._changed:
-            self._changed.notify_all()
+        if self.on_error is not None:
+            self.on_error(error)
+        await self._notify()
 
     def _on_refused(self, data: Any) -> None:
         # socket.io reports a refused namespace only as "failed to connect"; keep the reason.
@@ -317,8 +430,7 @@ class TerminalClient:
         self._spawn(self._close_peer())
         self.state = TerminalState.DISCONNECTED
         self._log().info("disconnected from server")
-        async with self._changed:
-            self._changed.notify_all()
+        await self._notify()
 
     async def _close_peer(self) -> None:
         pc, self.pc = self.pc, None

@@ -1,4 +1,18 @@
-"""Errors of the terminal client; the tree is drawn in :mod:`storage.errors`."""
+"""Errors of the terminal client and its kiosk UI; the whole tree is in :mod:`storage.errors`.
+
+This package's branch::
+
+    TerminalError                 a call or the server connection went wrong
+    ├── CallFailed                the call did not reach the expected state in time
+    ├── ServiceRefused            the server refused ``request_service`` (``reason_code``)
+    ├── CommandRefused            a kiosk UI command that does not fit the current screen
+    │   └── InvalidCommand        a UI message that is not a valid command at all
+    ├── ScreenTransitionError     the kiosk tried a screen change its table does not allow
+    ├── CatalogueUnavailable      the service catalogue cannot be fetched from the server
+    ├── TranslationMissing        a UI text key missing from a language catalogue
+    └── SpeechError               spoken prompts (care mode) cannot be made
+        └── SpeechUnavailable     espeak-ng is not installed
+"""
 
 from __future__ import annotations
 
@@ -11,3 +25,45 @@ class TerminalError(VcounterError):
 
 class CallFailed(TerminalError):
     code = "call_failed"
+
+
+class ServiceRefused(TerminalError):
+    """The server refused a request for a service; ``reason_code`` is its ``error`` code."""
+
+    code = "service_refused"
+
+    def __init__(self, message: str, reason_code: str) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+
+
+class CommandRefused(TerminalError):
+    """A UI command that is valid but not now (e.g. ``hangup`` on the language screen)."""
+
+    code = "command_refused"
+
+
+class InvalidCommand(CommandRefused):
+    """A message from the kiosk page that does not parse as any :data:`UiCommand`."""
+
+    code = "invalid_command"
+
+
+class ScreenTransitionError(TerminalError):
+    code = "illegal_screen"
+
+
+class CatalogueUnavailable(TerminalError):
+    code = "catalogue_unavailable"
+
+
+class TranslationMissing(TerminalError):
+    code = "translation_missing"
+
+
+class SpeechError(TerminalError):
+    code = "speech_error"
+
+
+class SpeechUnavailable(SpeechError):
+    code = "speech_unavailable"

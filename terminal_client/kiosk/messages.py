@@ -91,6 +91,13 @@ class ViewMessage(_Model):
     view: KioskView
 
 
+class NoticeMessage(_Model):
+    """To one page only: its command was refused or malformed; the view did not change."""
+
+    type: Literal["notice"] = "notice"
+    notice: Notice
+
+
 class HelloMessage(_Model):
     """First message on connect: the catalogue (as GET /api/catalogue returns it) and settings."""
 
@@ -98,6 +105,11 @@ class HelloMessage(_Model):
     catalogue: dict[str, object]
     idle_timeout_s: float
     idle_warning_s: float
+    # the kiosk serves the clerk's decoded media at /media/video and /media/audio
+    media: bool = False
+
+
+KioskMessage = HelloMessage | ViewMessage | NoticeMessage  # anything the kiosk sends the page
 
 
 # ---------------------------------------------------------------- UI -> kiosk
@@ -129,9 +141,10 @@ class ChooseService(_Model):
 class SimpleCommand(_Model):
     """``start`` (language chosen: go to SERVICES), ``back``, ``home``, ``call`` (join the
     queue for the chosen service), ``cancel`` (leave the queue), ``hangup``, ``touch`` (any
-    touch: resets the idle timer), ``dismiss_prompt`` is :class:`DismissPrompt`."""
+    touch: resets the idle timer), ``dismiss_notice`` (close the view's notice);
+    ``dismiss_prompt`` is :class:`DismissPrompt`."""
 
-    type: Literal["start", "back", "home", "call", "cancel", "hangup", "touch"]
+    type: Literal["start", "back", "home", "call", "cancel", "hangup", "touch", "dismiss_notice"]
 
 
 class DismissPrompt(_Model):

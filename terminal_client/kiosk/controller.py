@@ -1,0 +1,580 @@
+"""The kiosk's state machine: which screen the applicant sees, driven by touches and the call.
+
+The controller owns the :class:`TerminalClient` and one :class:`KioskView`. Touches arrive
+as :data:`UiCommand` (through :mod:`terminal_client.kiosk.server`); the call's progress
+arrives through the client's callbacks. Each change is pushed whole to every subscribed page.
+
+Screens (``messages.Screen``) move only along :data:`SCREEN_TRANSITIONS`::
+
+    OFFLINE -> LANGUAGE -> SERVICES -> MATERIALS -> QUEUE -> CALL -> ENDED -> THANKS
+                   ^__________ home / idle / after THANKS: everything entered is forgotten
+
+Idle: after ``idle_timeout_s`` without a touch the page warns for ``idle_warning_s``, then the
+kiosk resets. Never while waiting in the queue or in a call: an applicant may sit still for
+many minutes there, and losing their place would be worse than a clerk finding nobody.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from pydantic import ValidationError
+
+from media.sinks import FrameListener
+from media.sources import LocalMedia
+from signaling.catalogue import Catalogue
+from signaling.logs import context_log
+from signaling.messages import ErrorEvent, Language
+from signaling.messages import Prompt as WirePrompt
+from terminal_client.client import TerminalClient, TerminalState
+from terminal_client.errors import (
+    CatalogueUnavailable,
+    CommandRefused,
+    ScreenTransitionError,
+    ServiceRefused,
+    TerminalError,
+)
+from terminal_client.kiosk.feed import Feed, Subscription
+from terminal_client.kiosk.idle import IdleTimer
+from terminal_client.kiosk.messages import (
+    Browse,
+    CallView,
+    ChooseService,
+    DismissPrompt,
+    HelloMessage,
+    KioskView,
+    Notice,
+    Prompt,
+    QueueView,
+    Rate,
+    Screen,
+    SetCareMode,
+    SetLanguage,
+    SimpleCommand,
+    UiCommand,
+    ViewMessage,
+)
+from terminal_client.kiosk.translations import Translations
+from terminal_client.kiosk.tts import Speech
+from terminal_client.kiosk.voice import Voice
+
+log = logging.getLogger(__name__)
+
+_S = Screen
+SCREEN_TRANSITIONS: dict[Screen, frozenset[Screen]] = {
+    _S.OFFLINE: frozenset({_S.LANGUAGE}),
+    _S.LANGUAGE: frozenset({_S.SERVICES, _S.OFFLINE}),
+    _S.SERVICES: frozenset({_S.LANGUAGE, _S.MATERIALS, _S.OFFLINE}),
+    _S.MATERIALS: frozenset({_S.LANGUAGE, _S.SERVICES, _S.QUEUE, _S.OFFLINE}),
+    _S.QUEUE: frozenset({_S.MATERIALS, _S.CALL, _S.OFFLINE}),
+    _S.CALL: frozenset({_S.ENDED, _S.OFFLINE}),
+    _S.ENDED: frozenset({_S.LANGUAGE, _S.THANKS, _S.OFFLINE}),
+    _S.THANKS: frozenset({_S.LANGUAGE, _S.OFFLINE}),
+}
+# screens where the idle timer runs (LANGUAGE only once something was entered)
+IDLE_SCREENS = frozenset({_S.LANGUAGE, _S.SERVICES, _S.MATERIALS, _S.ENDED})
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    """Timings and defaults of one kiosk."""
+
+    idle_timeout_s: float = 90.0
+    idle_warning_s: float = 20.0
+    thanks_s: float = 8.0
+    default_language: Language = "zh-Hant"
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 15.0
+    max_prompts: int = 10
+
+
+@dataclass
+class _Entered:
+    """What the applicant chose or was shown; all of it is forgotten on reset."""
+
+    language: Language
+    care_mode: bool = False
+    department_id: str | None = None
+    search: str = ""
+    service_id: str | None = None
+    session_id: str | None = None
+    prompts: list[Prompt] = field(default_factory=list)
+    rated: bool = False
+    notice: Notice | None = None
+
+
+class KioskController:
+    """One kiosk: the applicant's screens on top of a :class:`TerminalClient`."""
+
+    def __init__(
+        self,
+        server_url: str,
+        token: str,
+        media_factory: Callable[[], LocalMedia],
+        translations: Translations,
+        speech: Speech | None = None,
+        settings: KioskSettings | None = None,
+        name: str = "kiosk",
+        on_video_frame: FrameListener | None = None,
+        on_audio_frame: FrameListener | None = None,
+        serves_media: bool = False,
+    ) -> None:
+        self.settings = settings or KioskSettings()
+        # True when the page server also serves the clerk's media (/media/video, /media/audio)
+        self.serves_media = serves_media
+        self.voice = Voice(speech, translations)
+        self.name = name
+        self.client = TerminalClient(
+            server_url, token, media_factory, name=name,
+            on_change=self._client_changed, on_prompt=self._client_prompt,
+            on_error=self._client_error,
+            on_video_frame=on_video_frame, on_audio_frame=on_audio_frame,
+        )  # fmt: skip
+        self.catalogue: Catalogue | None = None
+        self.screen = Screen.OFFLINE
+        self.entered = _Entered(self.settings.default_language)
+        self.idle_warning_s: int | None = None
+        self.speech_url: str | None = None
+        self._joining = False  # request_service sent, no answer yet
+        self._cancel_requested = False
+        self._feed = Feed()
+        self._last_view: KioskView | None = None
+        self._idle = IdleTimer(
+            self.settings.idle_timeout_s, self.settings.idle_warning_s,
+            applies=self._idle_applies, on_warning=self._idle_warning, on_expired=self._reset,
+        )  # fmt: skip
+        self._disconnected = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._thanks_task: asyncio.Task[None] | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._closing = False
+
+    # ------------------------------------------------------------------ lifetime
+
+    async def start(self) -> None:
+        """Connect (retrying in the background) and run the idle timer."""
+        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        self._spawn(self._keep_connected())
+        self._spawn(self._idle.run())
+
+    async def close(self) -> None:
+        """Stop the background tasks and disconnect; the server ends any call in progress."""
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.client.close()
+        if self._http is not None:
+            await self._http.close()
+
+    async def __aenter__(self) -> KioskController:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[Subscription]:
+        """A page's feed: the hello and the current view at once, then every change."""
+        subscription = Subscription()
+        subscription.put(self._hello())
+        subscription.put(ViewMessage(view=self.view()))
+        self._feed.add(subscription)
+        try:
+            yield subscription
+        finally:
+            self._feed.remove(subscription)
+
+    # ------------------------------------------------------------------ the view
+
+    def view(self) -> KioskView:
+        """What the page shows now."""
+        entered, client = self.entered, self.client
+        queue = call = None
+        if self.screen == Screen.QUEUE and client.position is not None and not self._joining:
+            queue = QueueView(position=client.position, estimated_wait_s=client.estimated_wait_s)
+        if self.screen == Screen.CALL:
+            call = CallView(
+                clerk_name=client.clerk_name or "",
+                department_id=client.department_id or "",
+                step=client.step,
+                connected=client.state == TerminalState.IN_CALL,
+            )
+        return KioskView(
+            screen=self.screen,
+            language=entered.language,
+            care_mode=entered.care_mode,
+            service_id=entered.service_id,
+            department_id=entered.department_id,
+            search=entered.search,
+            queue=queue,
+            call=call,
+            prompts=list(entered.prompts) if self.screen == Screen.CALL else [],
+            session_id=entered.session_id,
+            rated=entered.rated,
+            notice=entered.notice,
+            idle_warning_s=self.idle_warning_s,
+            speech_url=self.speech_url,
+        )
+
+    def _hello(self) -> HelloMessage:
+        catalogue = self.catalogue.model_dump(mode="json", by_alias=True) if self.catalogue else {}
+        return HelloMessage(
+            catalogue=catalogue,
+            idle_timeout_s=self.settings.idle_timeout_s,
+            idle_warning_s=self.settings.idle_warning_s,
+            media=self.serves_media,
+        )
+
+    def _publish(self) -> None:
+        view = self.view()
+        if view == self._last_view:
+            return
+        self._last_view = view
+        self._feed.send(ViewMessage(view=view))
+
+    def _log(self) -> logging.LoggerAdapter[logging.Logger]:
+        return context_log(log, self.entered.session_id, f"kiosk:{self.name}")
+
+    def _go(self, screen: Screen, notice: Notice | None = None) -> None:
+        """The one place the screen changes: checks the table, logs, speaks, publishes."""
+        old = self.screen
+        if screen != old:
+            if screen not in SCREEN_TRANSITIONS[old]:
+                raise ScreenTransitionError(f'the kiosk cannot go from "{old}" to "{screen}"')
+            self.screen = screen
+            self._log().info("screen %s -> %s", old, screen)
+            self._idle.touch()  # the idle timer restarts on every new screen
+            if self._thanks_task is not None and screen != Screen.THANKS:
+                self._thanks_task.cancel()
+                self._thanks_task = None
+            if screen == Screen.THANKS:
+                self._thanks_task = self._spawn(self._after_thanks())
+        self.entered.notice = notice
+        self.idle_warning_s = None
+        self._speak_screen()
+        self._publish()
+
+    def _reset(self) -> None:
+        """Back to the start, forgetting everything the applicant entered."""
+        self._log().info("reset: back to the start, entered data cleared")
+        self.entered = _Entered(self.settings.default_language)
+        self._go(Screen.LANGUAGE)
+
+    # ------------------------------------------------------------------ commands
+
+    async def handle(self, command: UiCommand) -> None:
+        """Apply one command from the page; raises :class:`CommandRefused` saying why not."""
+        self._idle.touch()
+        match command:
+            case SetLanguage(language=language):
+                self.entered.language = language
+                self._speak_screen()
+                self._publish()
+            case SetCareMode(on=on):
+                self.entered.care_mode = on
+                self._speak_screen()
+                self._publish()
+            case Browse():
+                self._browse(command)
+            case ChooseService(service_id=service_id):
+                self._choose(service_id)
+            case DismissPrompt(prompt_id=prompt_id):
+                self._dismiss_prompt(prompt_id)
+            case Rate():
+                await self._rate(command)
+            case SimpleCommand(type=kind):
+                await self._simple(kind)
+
+    def _require(self, action: str, *screens: Screen) -> None:
+        if self.screen not in screens:
+            where = " or ".join(f'"{s}"' for s in screens)
+            raise CommandRefused(
+                f'cannot {action} on the "{self.screen}" screen; it is possible on {where}'
+            )
+
+    def _browse(self, command: Browse) -> None:
+        self._require("browse services", Screen.SERVICES)
+        catalogue = self._catalogue()
+        department = command.department_id
+        if department is not None and not any(d.id == department for d in catalogue.departments):
+            raise CommandRefused(
+                f"unknown department {department!r}; pick one of the catalogue's departments"
+            )
+        self.entered.department_id = department
+        self.entered.search = command.search
+        self._publish()
+
+    def _choose(self, service_id: str) -> None:
+        self._require("choose a service", Screen.SERVICES)
+        service = next((s for s in self._catalogue().services if s.id == service_id), None)
+        if service is None:
+            raise CommandRefused(f"unknown service {service_id!r}; pick one shown on the screen")
+        self.entered.service_id = service.id
+        self.entered.department_id = service.department_id
+        self._go(Screen.MATERIALS)
+
+    def _dismiss_prompt(self, prompt_id: str) -> None:
+        self._require("dismiss a prompt", Screen.CALL)
+        prompts = [p for p in self.entered.prompts if p.id != prompt_id]
+        if len(prompts) == len(self.entered.prompts):
+            raise CommandRefused(f"no prompt {prompt_id!r} on the screen; it may be gone already")
+        self.entered.prompts = prompts
+        self._publish()
+
+    async def _rate(self, command: Rate) -> None:
+        self._require("rate the call", Screen.ENDED)
+        session_id = self.entered.session_id
+        if session_id is None or self.entered.rated:
+            raise CommandRefused("this call has been rated already; press start again")
+        await self.client.rate(session_id, command.rating, command.comment)
+        self.entered.rated = True
+        self._go(Screen.THANKS)
+
+    async def _simple(self, kind: str) -> None:
+        match kind:
+            case "touch":
+                pass  # the idle timer was reset above
+            case "dismiss_notice":
+                self.entered.notice = None
+                self._publish()
+            case "start":
+                self._require("start", Screen.LANGUAGE)
+                self._go(Screen.SERVICES)
+            case "back":
+                self._back()
+            case "home":
+                self._require("start again", Screen.SERVICES, Screen.MATERIALS, Screen.ENDED,
+                              Screen.THANKS, Screen.LANGUAGE)  # fmt: skip
+                self._reset()
+            case "call":
+                self._call()
+            case "cancel":
+                await self._cancel()
+            case "hangup":
+                self._require("hang up", Screen.CALL)
+                await self.client.hangup()
+
+    def _back(self) -> None:
+        self._require("go back", Screen.SERVICES, Screen.MATERIALS)
+        entered = self.entered
+        if self.screen == Screen.MATERIALS:
+            entered.service_id = None
+            self._go(Screen.SERVICES)
+        elif entered.search or entered.department_id is not None:
+            entered.search, entered.department_id = "", None
+            self._publish()
+        else:
+            self._go(Screen.LANGUAGE)
+
+    def _call(self) -> None:
+        self._require("call a clerk", Screen.MATERIALS)
+        service_id = self.entered.service_id
+        if service_id is None:
+            raise CommandRefused("choose a service before calling a clerk")
+        self._joining, self._cancel_requested = True, False
+        self._go(Screen.QUEUE)
+        self._spawn(self._join(service_id))
+
+    async def _join(self, service_id: str) -> None:
+        entered = self.entered
+        try:
+            session_id = await self.client.request_service(
+                service_id, entered.language, entered.care_mode
+            )
+        except TerminalError as exc:  # refused, no answer, or the connection dropped
+            self._joining = False
+            self._log().warning("could not queue: %s", exc.message)
+            code = exc.reason_code if isinstance(exc, ServiceRefused) else exc.code
+            if self.screen == Screen.QUEUE:
+                self._go(Screen.MATERIALS, Notice(key=f"error.{code}", detail=exc.message))
+            return
+        self._joining = False
+        entered.session_id = session_id
+        self._log().info("queued for %s%s", service_id, " (care mode)" if entered.care_mode else "")
+        if self._cancel_requested:
+            await self._send_cancel()
+        self._client_changed()  # the call may have moved on while we waited for the answer
+
+    async def _cancel(self) -> None:
+        self._require("leave the queue", Screen.QUEUE)
+        self._cancel_requested = True
+        if not self._joining:
+            await self._send_cancel()
+        # the screen changes when the server confirms: a clerk may have answered meanwhile
+
+    async def _send_cancel(self) -> None:
+        try:
+            await self.client.cancel()
+        except TerminalError as exc:
+            self._log().warning("cancel not sent: %s", exc.message)
+
+    # ------------------------------------------------------------------ the call
+
+    def _client_changed(self) -> None:
+        """The client's state or details changed: follow it on screen."""
+        if self._closing:
+            return
+        state = self.client.state
+        if state == TerminalState.DISCONNECTED:
+            self._disconnected.set()
+            if self.screen != Screen.OFFLINE:
+                self._go(Screen.OFFLINE)
+            return
+        if state in (TerminalState.CONNECTING, TerminalState.IN_CALL):
+            if self.screen == Screen.QUEUE:
+                self.entered.session_id = self.client.session_id
+                self._go(Screen.CALL)
+            elif self.screen != Screen.CALL:
+                # only reachable through a bug; a call nobody sees must not stay open
+                self._log().error('a call started on the "%s" screen; hanging up', self.screen)
+                self._spawn(self._hangup_unseen())
+        elif state == TerminalState.ENDED:
+            self._call_ended()
+        self._publish()
+
+    def _call_ended(self) -> None:
+        if self.screen == Screen.CALL:
+            reason = self.client.end_reason or ""
+            interrupted = reason not in ("applicant_hangup", "clerk_hangup", "hangup")
+            self._go(Screen.ENDED, Notice(key="notice.call_interrupted") if interrupted else None)
+        elif self.screen == Screen.QUEUE and not self._joining:
+            cancelled = self._cancel_requested
+            self._cancel_requested = False
+            self.entered.session_id = None
+            self._go(Screen.MATERIALS, None if cancelled else Notice(key="notice.queue_ended"))
+
+    async def _hangup_unseen(self) -> None:
+        with contextlib.suppress(TerminalError):
+            await self.client.hangup("kiosk_not_in_call_screen")
+
+    def _client_prompt(self, wire: WirePrompt) -> None:
+        prompt = Prompt(id=wire.id, kind=wire.kind, text=wire.text, items=list(wire.items))
+        keep = self.settings.max_prompts - 1
+        self.entered.prompts = [*self.entered.prompts[-keep:], prompt] if keep else [prompt]
+        if self.entered.care_mode:
+            self._spawn(self._speak_prompt(prompt, self.entered.language))
+
+    def _client_error(self, error: ErrorEvent) -> None:
+        # request_service refusals are handled by _join, a refused cancel means the call was
+        # answered meanwhile; a refused rating must not bother someone already leaving
+        if error.event in ("request_service", "cancel", "rate", None):
+            return
+        self.entered.notice = Notice(key=f"error.{error.code}", detail=error.message)
+        self._publish()
+
+    # ------------------------------------------------------------------ speech
+
+    def _speak_screen(self) -> None:
+        """In care mode, say this screen's main instruction in the chosen language."""
+        self.speech_url = None
+        if not self.entered.care_mode:
+            return
+        language, screen = self.entered.language, self.screen
+        text = self.voice.screen_text(screen, language)
+        self.speech_url = self.voice.cached_url(text, language)
+        if self.speech_url is None:
+            self._spawn(self._speak_screen_later(text, language, screen))
+
+    async def _speak_screen_later(self, text: str, language: Language, screen: Screen) -> None:
+        url = await self.voice.url(text, language)
+        still = (self.screen, self.entered.language, self.entered.care_mode)
+        if url is not None and still == (screen, language, True):
+            self.speech_url = url
+            self._publish()
+
+    async def _speak_prompt(self, prompt: Prompt, language: Language) -> None:
+        url = await self.voice.url(self.voice.prompt_text(prompt, language), language)
+        if url is None:
+            return
+        self.entered.prompts = [
+            p.model_copy(update={"audio_url": url}) if p.id == prompt.id else p
+            for p in self.entered.prompts
+        ]
+        self._publish()
+
+    # ------------------------------------------------------------------ background
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._log().error("kiosk task failed: %r", exc, exc_info=exc)
+
+    def _catalogue(self) -> Catalogue:
+        if self.catalogue is None:
+            raise CommandRefused("the service catalogue is not loaded yet; wait for the kiosk")
+        return self.catalogue
+
+    async def _load_catalogue(self) -> None:
+        assert self._http is not None
+        url = f"{self.client.server_url}/api/catalogue"
+        try:
+            async with self._http.get(url) as response:
+                response.raise_for_status()
+                catalogue = Catalogue.model_validate(await response.json())
+        except (aiohttp.ClientError, TimeoutError, ValueError, ValidationError) as exc:
+            raise CatalogueUnavailable(
+                f"cannot load the service catalogue from {url}: {exc}; is the server running?"
+            ) from exc
+        if catalogue != self.catalogue:
+            self.catalogue = catalogue
+            self._feed.send(self._hello())
+
+    async def _keep_connected(self) -> None:
+        """Connect, and after every drop reconnect with backoff, showing OFFLINE meanwhile."""
+        delay = self.settings.reconnect_min_s
+        last_failure = ""
+        while True:
+            if self.client.state != TerminalState.DISCONNECTED:
+                self._disconnected.clear()
+                await self._disconnected.wait()
+                # a pause before reconnecting: the old connection is still closing, and a
+                # server that just dropped everyone should not be hit by every kiosk at once
+                await asyncio.sleep(delay)
+                continue
+            try:
+                await self._load_catalogue()
+                await self.client.connect()
+            except TerminalError as exc:
+                # say it once per cause, not on every retry of a long outage
+                level = logging.DEBUG if exc.message == last_failure else logging.WARNING
+                last_failure = exc.message
+                self._log().log(level, "offline: %s; retrying in %g s", exc.message, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.reconnect_max_s)
+                continue
+            delay, last_failure = self.settings.reconnect_min_s, ""
+            self._joining = self._cancel_requested = False
+            self._reset()
+
+    async def _after_thanks(self) -> None:
+        await asyncio.sleep(self.settings.thanks_s)
+        self._thanks_task = None
+        if self.screen == Screen.THANKS:
+            self._reset()
+
+    def _idle_applies(self) -> bool:
+        if self.screen not in IDLE_SCREENS:
+            return False
+        if self.screen == Screen.LANGUAGE:
+            return self.entered != _Entered(self.settings.default_language)
+        return True
+
+    def _idle_warning(self, seconds_left: int | None) -> None:
+        if seconds_left is not None and self.idle_warning_s is None:
+            self._log().info("idle on %s: warning", self.screen)
+        self.idle_warning_s = seconds_left
+        self._publish()

@@ -1,0 +1,158 @@
+"""Runs a kiosk with its screen: the controller, the page server, and Chromium in kiosk mode.
+
+``vcounter terminal`` (without ``--headless``) calls :func:`run_kiosk`. The page is served on
+loopback; with a display and ``--open-browser``, Chromium shows it full-screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from media.sources import create_local_tracks
+from signaling.logs import context_log
+from signaling.messages import Language
+from terminal_client.errors import SpeechUnavailable, TerminalError
+from terminal_client.kiosk.controller import KioskController, KioskSettings
+from terminal_client.kiosk.server import create_kiosk_app
+from terminal_client.kiosk.translations import Translations
+from terminal_client.kiosk.tts import Speech
+
+log = logging.getLogger(__name__)
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+# Full screen, no browser chrome, sound without a tap, no swipe-back or pinch-zoom.
+KIOSK_BROWSER_ARGS = (
+    "--kiosk",
+    "--no-first-run",
+    "--noerrdialogs",
+    "--disable-translate",
+    "--disable-pinch",
+    "--overscroll-history-navigation=0",
+    "--autoplay-policy=no-user-gesture-required",
+    "--check-for-update-interval=31536000",
+)
+
+
+@dataclass(frozen=True)
+class KioskOptions:
+    """What ``vcounter terminal`` passes to the kiosk."""
+
+    server_url: str
+    token: str
+    data_dir: Path
+    language: Language = "zh-Hant"
+    synthetic: bool = True
+    camera: str = "/dev/video0"
+    microphone: str = "default"
+    port: int = 8090
+    open_browser: bool = True
+    idle_timeout_s: float = 90.0
+    idle_warning_s: float = 20.0
+    name: str = "kiosk"
+
+
+def has_display() -> bool:
+    """True when a graphical session is there to show a browser in."""
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def find_browser() -> str:
+    """The Chromium executable; raises :class:`TerminalError` saying how to install it."""
+    for name in BROWSERS:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise TerminalError(
+        "no Chromium found to show the kiosk screen; install it (`apt-get install chromium`)"
+        " or run with --no-open-browser and open the URL yourself"
+    )
+
+
+async def open_browser(url: str, profile: Path) -> asyncio.subprocess.Process:
+    """Start Chromium full-screen on ``url`` with its own profile under the data dir."""
+    await asyncio.to_thread(profile.mkdir, parents=True, exist_ok=True)
+    return await asyncio.create_subprocess_exec(
+        find_browser(), *KIOSK_BROWSER_ARGS, f"--user-data-dir={profile}", f"--app={url}",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def make_speech(directory: Path) -> Speech | None:
+    """espeak-ng for care mode, or None (with a warning) when it is not installed."""
+    speech = Speech(directory)
+    try:
+        speech.check()
+    except SpeechUnavailable as exc:
+        log.warning("%s", exc.message)
+        return None
+    return speech
+
+
+async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | None = None) -> None:
+    """Run the kiosk until SIGINT/SIGTERM: connect, serve the page, show it.
+
+    ``announce`` gets the screen's URL once it is served (the CLI prints it).
+    """
+    role = f"kiosk:{options.name}"
+    controller = KioskController(
+        options.server_url,
+        options.token,
+        lambda: create_local_tracks(
+            options.synthetic, options.camera, options.microphone, label=options.name
+        ),
+        Translations.load(),
+        make_speech(options.data_dir / "kiosk-speech"),
+        KioskSettings(
+            idle_timeout_s=options.idle_timeout_s,
+            idle_warning_s=options.idle_warning_s,
+            default_language=options.language,
+        ),
+        name=options.name,
+    )
+    runner = web.AppRunner(create_kiosk_app(controller), access_log=None)
+    await runner.setup()
+    browser: asyncio.subprocess.Process | None = None
+    try:
+        # loopback only: the page is this kiosk's screen, not a service for the network
+        await web.TCPSite(runner, "127.0.0.1", options.port).start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/"  # the real port, also for port 0
+        await controller.start()
+        context_log(log, None, role).info("kiosk screen at %s", url)
+        if announce is not None:
+            announce(url)
+        if options.open_browser and has_display():
+            browser = await open_browser(url, options.data_dir / "kiosk-browser")
+        elif options.open_browser:
+            context_log(log, None, role).info("no display: open %s in a browser", url)
+        await _until_stopped()
+    finally:
+        if browser is not None and browser.returncode is None:
+            browser.terminate()
+            try:
+                await asyncio.wait_for(browser.wait(), 5)
+            except TimeoutError:
+                browser.kill()
+                await browser.wait()
+        await runner.cleanup()
+        await controller.close()
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,156 @@
+// The kiosk page: shows the view the kiosk process sends over /ws and sends back commands.
+// It holds no state of its own beyond the page of a list and a star not yet sent: a reload
+// shows the same screen.
+
+import { loadCatalogues } from './i18n.js';
+import { Catalogue } from './catalogue.js';
+import { render } from './render.js';
+import { Speaker } from './speech.js';
+import { CallMedia } from './call-media.js';
+
+const RECONNECT_MS = 1000;
+const NOTICE_MS = 6000;
+const TOUCH_EVERY_MS = 1000;
+const QUIET_NOTICES = ['error.command_refused', 'error.invalid_command'];
+
+const ui = {
+  view: null,
+  catalogue: new Catalogue({}),
+  connected: false,
+  paging: {},
+  rating: 0,
+  notice: null, // a refusal of one of our commands, shown for a few seconds
+  orientation: '',
+  notices: [], // every notice received, for tests and the developer console
+};
+let socket = null;
+let noticeTimer = 0;
+let lastTouch = 0;
+const speaker = new Speaker(document.querySelector('[data-testid=speech]'));
+const media = new CallMedia(document);
+
+function send(command) {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(command));
+}
+
+function update() {
+  ui.orientation = window.matchMedia('(orientation: portrait)').matches ? 'portrait' : 'landscape';
+  render(ui);
+  if (ui.view) {
+    speaker.update(ui.view);
+    media.follow(ui.connected ? ui.view.screen : 'offline');
+  }
+}
+
+function receive(message) {
+  if (message.type === 'hello') {
+    ui.catalogue = new Catalogue(message.catalogue);
+    media.available = message.media;
+  } else if (message.type === 'view') {
+    if (ui.view && ui.view.screen !== message.view.screen) ui.rating = 0;
+    ui.view = message.view;
+  } else if (message.type === 'notice') {
+    ui.notices.push(message.notice);
+    // A refused or malformed command comes from a double tap or a stale screen: nothing the
+    // applicant can act on, so it goes to the console only.
+    if (QUIET_NOTICES.includes(message.notice.key)) {
+      console.warn(`kiosk: ${message.notice.detail}`);
+      return;
+    }
+    ui.notice = message.notice;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => { ui.notice = null; update(); }, NOTICE_MS);
+  }
+  update();
+}
+
+function connect() {
+  const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
+  socket = new WebSocket(`${scheme}://${window.location.host}/ws`);
+  socket.addEventListener('open', () => { ui.connected = true; update(); });
+  socket.addEventListener('message', (event) => receive(JSON.parse(event.data)));
+  socket.addEventListener('close', () => {
+    ui.connected = false;
+    update();
+    setTimeout(connect, RECONNECT_MS);
+  });
+}
+
+const commentBox = () => document.querySelector('[data-testid=rating-comment]');
+
+// Each action is a data-action on a button; a touch on anything else just keeps us awake.
+const actions = {
+  'set-language': (language) => send({ type: 'set_language', language }),
+  'choose-language': (language) => {
+    send({ type: 'set_language', language });
+    send({ type: 'start' });
+  },
+  'toggle-care': () => send({ type: 'set_care_mode', on: !ui.view.care_mode }),
+  'browse-department': (id) => send({ type: 'browse', department_id: id, search: '' }),
+  'choose-service': (id) => send({ type: 'choose_service', service_id: id }),
+  'clear-search': () => send({ type: 'browse', department_id: ui.view.department_id, search: '' }),
+  'dismiss-prompt': (id) => send({ type: 'dismiss_prompt', prompt_id: id }),
+  'dismiss-notice': () => {
+    if (ui.notice) {
+      ui.notice = null;
+      update();
+    } else {
+      send({ type: 'dismiss_notice' });
+    }
+  },
+  page: (step) => {
+    const slot = ui.view.screen === 'materials' ? 'materials' : 'tiles';
+    ui.paging[slot].index += Number(step);
+    update();
+  },
+  'prompt-page': (step) => {
+    ui.paging.items.index += Number(step);
+    update();
+  },
+  'rate-star': (value) => {
+    ui.rating = Number(value);
+    update();
+  },
+  'submit-rating': () => {
+    send({ type: 'rate', rating: ui.rating, comment: commentBox().value.trim() });
+    commentBox().value = '';
+  },
+};
+for (const simple of ['back', 'home', 'call', 'cancel', 'hangup', 'touch']) {
+  actions[simple] = () => send({ type: simple });
+}
+
+document.addEventListener('click', (event) => {
+  const target = event.target.closest('[data-action]');
+  if (!target || target.disabled || !ui.view) return;
+  actions[target.dataset.action]?.(target.dataset.arg);
+});
+
+// Any touch or key resets the kiosk's idle timer (at most once a second).
+function touched() {
+  const now = Date.now();
+  if (now - lastTouch < TOUCH_EVERY_MS) return;
+  lastTouch = now;
+  send({ type: 'touch' });
+}
+document.addEventListener('pointerdown', touched, { capture: true });
+document.addEventListener('keydown', touched, { capture: true });
+
+document.querySelector('[data-testid=search]').addEventListener('input', (event) => {
+  send({ type: 'browse', department_id: ui.view.department_id, search: event.target.value.slice(0, 100) });
+});
+
+window.matchMedia('(orientation: portrait)').addEventListener('change', update);
+
+// For tests and whoever debugs a kiosk from the developer console.
+window.vcounterKiosk = {
+  view: () => ui.view,
+  connected: () => ui.connected,
+  notices: () => ui.notices.slice(),
+  send,
+};
+
+loadCatalogues().then(connect, (error) => {
+  console.error(`kiosk: ${error.message}`);
+  setTimeout(() => window.location.reload(), RECONNECT_MS * 5);
+});

@@ -1,0 +1,252 @@
+// Draws the kiosk's view: one function per screen, all text through t().
+// The view comes whole from the kiosk process; `ui` holds only what is local to the page
+// (the page of a long list, the star picked before sending).
+
+import { t, has, applyTranslations, setLanguage } from './i18n.js';
+import { localized } from './catalogue.js';
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
+
+/** How many entries a screen shows at once: fewer, larger ones in care mode (a portrait
+ *  screen has room for a few more materials). The layout test holds these to the screen. */
+export function pageSize(kind, care, orientation) {
+  const portrait = orientation === 'portrait';
+  const sizes = {
+    tiles: care ? 4 : 8,
+    materials: care ? (portrait ? 5 : 3) : (portrait ? 8 : 5),
+    items: care ? 2 : 6,
+  };
+  return sizes[kind];
+}
+
+function make(tag, className, text) {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
+/** The slice of items on the current page; resets to the first page when `key` changes. */
+function paged(ui, slot, key, items, size) {
+  const paging = ui.paging[slot] || (ui.paging[slot] = { key: '', index: 0 });
+  if (paging.key !== key) Object.assign(paging, { key, index: 0 });
+  const pages = Math.max(1, Math.ceil(items.length / size));
+  paging.index = Math.min(Math.max(paging.index, 0), pages - 1);
+  return { items: items.slice(paging.index * size, (paging.index + 1) * size), index: paging.index, pages };
+}
+
+function showPager(pager, page, labelKey = 'nav.page') {
+  pager.hidden = page.pages <= 1;
+  const [prev, label, next] = pager.children;
+  prev.disabled = page.index === 0;
+  next.disabled = page.index >= page.pages - 1;
+  label.textContent = t(labelKey, { page: page.index + 1, pages: page.pages });
+}
+
+export function noticeText(notice) {
+  return has(notice.key) ? t(notice.key) : t('notice.unknown');
+}
+
+function renderTopbar(view) {
+  $$('.topbar .lang').forEach((button) => {
+    button.setAttribute('aria-pressed', String(button.dataset.arg === view.language));
+  });
+  $('[data-testid=care-toggle]').setAttribute('aria-pressed', String(view.care_mode));
+}
+
+function renderServices(view, ui) {
+  const { catalogue } = ui;
+  const language = view.language;
+  const search = view.search.trim();
+  const department = view.department_id ? catalogue.department(view.department_id) : null;
+  let title;
+  let entries;
+  if (search) {
+    title = t('services.search_results');
+    entries = catalogue.search(search, language).map((s) => ({ kind: 'service', entry: s }));
+  } else if (department) {
+    title = localized(department.names, language);
+    entries = catalogue.servicesOf(department.id).map((s) => ({ kind: 'service', entry: s }));
+  } else {
+    title = t('services.title');
+    entries = catalogue.departments.map((d) => ({ kind: 'department', entry: d }));
+  }
+  $('[data-testid=services-title]').textContent = title;
+  const input = $('[data-testid=search]');
+  // never rewrite the box under the applicant's fingers: a late echo would eat letters
+  if (document.activeElement !== input && input.value !== view.search) input.value = view.search;
+  $('[data-testid=search-clear]').hidden = !view.search;
+
+  const key = [view.department_id, search, language, view.care_mode, ui.orientation].join('|');
+  const page = paged(ui, 'tiles', key, entries, pageSize('tiles', view.care_mode, ui.orientation));
+  const tiles = $('[data-testid=tiles]');
+  tiles.replaceChildren(...page.items.map(({ kind, entry }) => {
+    const tile = make('button', `tile tile-${kind}`);
+    tile.type = 'button';
+    tile.dataset.action = kind === 'department' ? 'browse-department' : 'choose-service';
+    tile.dataset.arg = entry.id;
+    tile.dataset.testid = `${kind}-${entry.id}`;
+    tile.append(make('span', 'tile-name', localized(entry.names, language)));
+    if (kind === 'department') {
+      tile.append(make('span', 'tile-detail', localized(entry.description, language)));
+    } else {
+      tile.append(make('span', 'tile-detail', t('materials.duration', { minutes: entry.typical_minutes })));
+    }
+    return tile;
+  }));
+  tiles.classList.toggle('few', page.items.length <= 2);
+  $('[data-testid=no-results]').hidden = !(search && entries.length === 0);
+  showPager($('[data-testid=services-pager]'), page);
+}
+
+function renderMaterials(view, ui) {
+  const { catalogue } = ui;
+  const language = view.language;
+  const service = catalogue.service(view.service_id);
+  if (!service) return;
+  const department = catalogue.department(service.department_id);
+  $('[data-testid=materials-department]').textContent = department ? localized(department.names, language) : '';
+  $('[data-testid=materials-service]').textContent = localized(service.names, language);
+  $('[data-testid=materials-duration]').textContent = t('materials.duration', { minutes: service.typical_minutes });
+  // required documents first: they decide whether the applicant can go ahead today
+  const materials = [...service.materials].sort((a, b) => Number(b.required) - Number(a.required));
+  const key = [service.id, language, view.care_mode, ui.orientation].join('|');
+  const page = paged(ui, 'materials', key, materials, pageSize('materials', view.care_mode, ui.orientation));
+  $('[data-testid=materials-list]').replaceChildren(...page.items.map((material) => {
+    const item = make('li', `material ${material.required ? 'required' : 'optional'}`);
+    item.dataset.testid = `material-${material.id}`;
+    item.append(make('span', 'badge', t(material.required ? 'materials.required' : 'materials.optional')));
+    const words = make('span', 'material-words');
+    words.append(make('span', 'material-name', localized(material.names, language)));
+    if (material.note) words.append(make('span', 'material-note', localized(material.note, language)));
+    item.append(words);
+    return item;
+  }));
+  $('[data-testid=materials-none]').hidden = materials.length > 0;
+  showPager($('[data-testid=materials-pager]'), page);
+}
+
+function renderQueue(view, ui) {
+  const service = ui.catalogue.service(view.service_id);
+  $('[data-testid=queue-service]').textContent = service ? localized(service.names, view.language) : '';
+  const position = $('[data-testid=queue-position]');
+  const wait = $('[data-testid=queue-wait]');
+  const queue = view.queue;
+  if (!queue) {
+    position.textContent = t('queue.joining');
+    wait.textContent = '';
+  } else if (queue.position === 0) {
+    position.textContent = t('queue.offered');
+    wait.textContent = '';
+  } else {
+    position.textContent = t('queue.position', { position: queue.position });
+    if (queue.estimated_wait_s === null || queue.estimated_wait_s === undefined) {
+      wait.textContent = t('queue.wait_unknown');
+    } else if (queue.estimated_wait_s < 60) {
+      wait.textContent = t('queue.wait_soon');
+    } else {
+      wait.textContent = t('queue.wait', { minutes: Math.ceil(queue.estimated_wait_s / 60) });
+    }
+  }
+  wait.hidden = !wait.textContent;
+}
+
+function renderPrompt(view, ui) {
+  const box = $('[data-testid=prompts]');
+  // one prompt at a time, the newest: dismissing it shows the one before
+  const prompt = view.prompts[view.prompts.length - 1];
+  box.hidden = !prompt;
+  $('[data-testid=screen-call]').classList.toggle('has-prompt', Boolean(prompt));
+  if (!prompt) {
+    box.replaceChildren();
+    return;
+  }
+  const card = $('#prompt-template').content.firstElementChild.cloneNode(true);
+  card.dataset.kind = prompt.kind;
+  card.dataset.promptId = prompt.id;
+  applyTranslations(card);
+  const lead = { checklist: 'prompt.checklist', place_document: 'prompt.place_document' }[prompt.kind];
+  $('.prompt-lead', card).textContent = lead ? t(lead) : '';
+  $('.prompt-lead', card).hidden = !lead;
+  $('.prompt-icon', card).hidden = prompt.kind !== 'place_document';
+  $('.prompt-text', card).textContent = prompt.text;
+  $('.prompt-text', card).hidden = !prompt.text;
+  const key = [prompt.id, view.care_mode, ui.orientation].join('|');
+  const page = paged(ui, 'items', key, prompt.items, pageSize('items', view.care_mode, ui.orientation));
+  $('.prompt-items', card).replaceChildren(...page.items.map((text) => make('li', 'prompt-item', text)));
+  $('.prompt-items', card).hidden = prompt.items.length === 0;
+  showPager($('.prompt-pager', card), page, 'nav.page_short');
+  $('[data-action=dismiss-prompt]', card).dataset.arg = prompt.id;
+  box.replaceChildren(card);
+}
+
+function renderCall(view, ui) {
+  const call = view.call;
+  if (!call) return;
+  const department = ui.catalogue.department(call.department_id);
+  $('[data-testid=clerk-name]').textContent = t('call.clerk', { name: call.clerk_name });
+  $('[data-testid=clerk-department]').textContent = department ? localized(department.names, view.language) : '';
+  $('[data-testid=call-connecting]').hidden = call.connected;
+  $$('[data-testid=step-indicator] li').forEach((item) => {
+    const step = Number(item.dataset.step);
+    item.classList.toggle('done', step < call.step);
+    item.classList.toggle('current', step === call.step);
+    if (step === call.step) item.setAttribute('aria-current', 'step');
+    else item.removeAttribute('aria-current');
+  });
+  renderPrompt(view, ui);
+}
+
+function renderEnded(view, ui) {
+  $$('[data-action=rate-star]').forEach((star) => {
+    const value = Number(star.dataset.arg);
+    star.setAttribute('aria-checked', String(value === ui.rating));
+    star.classList.toggle('lit', value <= ui.rating);
+  });
+  $('[data-testid=rating-label]').textContent = ui.rating ? t(`rating.${ui.rating}`) : '';
+  $('[data-testid=rating-submit]').disabled = !ui.rating || view.rated;
+}
+
+function renderNotice(view, ui) {
+  const notice = ui.notice || view.notice;
+  const box = $('[data-testid=notice]');
+  box.hidden = !notice;
+  if (notice) {
+    $('[data-testid=notice-text]').textContent = noticeText(notice);
+    box.dataset.key = notice.key;
+  }
+}
+
+function renderIdle(view) {
+  const overlay = $('[data-testid=idle-warning]');
+  const seconds = view.idle_warning_s;
+  overlay.hidden = seconds === null || seconds === undefined;
+  if (!overlay.hidden) $('[data-testid=idle-countdown]').textContent = t('idle.countdown', { seconds });
+}
+
+const SCREENS = {
+  services: renderServices,
+  materials: renderMaterials,
+  queue: renderQueue,
+  call: renderCall,
+  ended: renderEnded,
+};
+
+/** Show `ui.view` (the page's own OFFLINE screen while its websocket is down). */
+export function render(ui) {
+  const view = ui.view;
+  if (!view) return;
+  const screen = ui.connected ? view.screen : 'offline';
+  setLanguage(view.language);
+  document.documentElement.lang = view.language;
+  document.body.classList.toggle('care', view.care_mode);
+  document.body.classList.remove('loading');
+  document.body.dataset.screen = screen;
+  applyTranslations(document);
+  renderTopbar(view);
+  $$('main > .screen').forEach((section) => { section.hidden = section.dataset.screen !== screen; });
+  SCREENS[screen]?.(view, ui);
+  renderNotice(view, ui);
+  renderIdle(view);
+}

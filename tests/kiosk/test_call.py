@@ -1,0 +1,104 @@
+"""The kiosk controller through a real call (no browser): prompts, steps, endings, rating."""
+
+from __future__ import annotations
+
+import pytest
+
+from terminal_client.errors import CommandRefused
+from terminal_client.kiosk.controller import KioskController
+from terminal_client.kiosk.messages import (
+    ChooseService,
+    DismissPrompt,
+    Rate,
+    Screen,
+    SetCareMode,
+    SetLanguage,
+    SimpleCommand,
+)
+from tests.kiosk.conftest import Clerk, RunningKiosk, stored_rating
+
+
+async def call_clerk(
+    kiosk: RunningKiosk, clerk: Clerk, service_id: str = "tax-registration"
+) -> None:
+    """From the start screen to a connected call for ``service_id``."""
+    controller = kiosk.controller
+    await kiosk.wait_screen(Screen.LANGUAGE)
+    await controller.handle(SimpleCommand(type="start"))
+    await controller.handle(ChooseService(type="choose_service", service_id=service_id))
+    await controller.handle(SimpleCommand(type="call"))
+    await kiosk.wait_view(lambda v: v.queue is not None, what="a place in the queue")
+    await clerk.available()
+    await kiosk.wait_view(lambda v: v.call is not None and v.call.connected, 20, "a connected call")
+
+
+async def test_prompts_and_steps_follow_the_clerk(kiosk: RunningKiosk, clerk: Clerk) -> None:
+    await call_clerk(kiosk, clerk)
+    view = kiosk.controller.view()
+    assert view.call is not None
+    assert (view.call.clerk_name, view.call.department_id, view.call.step) == (
+        "Clerk alice",
+        "taxation",
+        2,  # the service was chosen at the kiosk: the call starts at the video link
+    )
+    await clerk.step(4)
+    await kiosk.wait_view(lambda v: v.call is not None and v.call.step == 4, what="step 4")
+    await clerk.push("text", "請稍候，我正在核對資料")
+    await clerk.push("checklist", "請準備", ["身份證", "通行證"])
+    view = await kiosk.wait_view(lambda v: len(v.prompts) == 2, what="two prompts")
+    text, checklist = view.prompts
+    assert (text.kind, text.text) == ("text", "請稍候，我正在核對資料")
+    assert (checklist.kind, checklist.items) == ("checklist", ["身份證", "通行證"])
+    assert text.audio_url is None  # not in care mode: nothing is spoken
+
+    await kiosk.controller.handle(DismissPrompt(type="dismiss_prompt", prompt_id=checklist.id))
+    assert [p.id for p in kiosk.controller.view().prompts] == [text.id]
+    with pytest.raises(CommandRefused, match="no prompt"):
+        await kiosk.controller.handle(DismissPrompt(type="dismiss_prompt", prompt_id="gone"))
+    with pytest.raises(CommandRefused, match='cannot start again on the "call" screen'):
+        await kiosk.controller.handle(SimpleCommand(type="home"))
+
+
+async def test_clerk_hangs_up_then_the_rating_is_stored_once(
+    kiosk: RunningKiosk, clerk: Clerk
+) -> None:
+    await call_clerk(kiosk, clerk)
+    session_id = kiosk.controller.view().session_id
+    assert session_id is not None
+    await clerk.hangup()
+    view = await kiosk.wait_screen(Screen.ENDED)
+    assert view.notice is None and view.call is None
+    await kiosk.controller.handle(Rate(type="rate", rating=5, comment="Very helpful"))
+    assert kiosk.controller.view().screen == Screen.THANKS
+    with pytest.raises(CommandRefused):
+        await kiosk.controller.handle(Rate(type="rate", rating=1))
+    await kiosk.wait_screen(Screen.LANGUAGE)  # the thanks screen goes back by itself
+    row = await stored_rating(kiosk.server, session_id)
+    assert (row.rating, row.rating_comment, row.end_reason) == (5, "Very helpful", "clerk_hangup")
+
+
+async def test_a_lost_clerk_ends_the_call_with_a_notice(kiosk: RunningKiosk, clerk: Clerk) -> None:
+    await call_clerk(kiosk, clerk)
+    await clerk.peer.close()
+    view = await kiosk.wait_screen(Screen.ENDED)
+    assert view.notice is not None and view.notice.key == "notice.call_interrupted"
+    await kiosk.controller.handle(SimpleCommand(type="home"))  # skip the rating
+    view = kiosk.controller.view()
+    assert (view.screen, view.session_id, view.notice) == (Screen.LANGUAGE, None, None)
+
+
+async def test_care_mode_is_flagged_to_the_clerk_and_prompts_are_spoken(
+    kiosk: RunningKiosk, clerk: Clerk
+) -> None:
+    controller: KioskController = kiosk.controller
+    await kiosk.wait_screen(Screen.LANGUAGE)
+    await controller.handle(SetLanguage(type="set_language", language="zh-Hans"))
+    await controller.handle(SetCareMode(type="set_care_mode", on=True))
+    view = await kiosk.wait_view(lambda v: v.speech_url is not None, what="spoken instruction")
+    assert view.speech_url is not None
+    await call_clerk(kiosk, clerk, "tax-registration")
+    assert clerk.peer.offers[-1].care_mode and clerk.peer.offers[-1].language == "zh-Hans"
+    await clerk.push("place_document", "护照")
+    view = await kiosk.wait_view(lambda v: bool(v.prompts) and v.prompts[0].audio_url is not None)
+    assert view.prompts[0].audio_url is not None
+    assert view.speech_url is not None and view.speech_url != view.prompts[0].audio_url
