@@ -108,8 +108,17 @@ def create_app(settings: Settings) -> web.Application:
         yield
         await app[ROUTER].close()
 
+    async def close_sockets(app: web.Application) -> None:
+        # Tell every kiosk and console now: otherwise their open websockets hold the shutdown
+        # up and they only notice a dead server at the next ping timeout.
+        for namespace in list(sio.manager.rooms):
+            for sid, _ in list(sio.manager.get_participants(namespace, None)):
+                await sio.disconnect(sid, namespace=namespace)
+        await sio.shutdown()
+
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(router)
+    app.on_shutdown.append(close_sockets)
     setup_api(app)
     setup_console(app)
     return app

@@ -188,6 +188,7 @@ class Router:
             )
         self._cancel_timer(session_id)
         session.set_state(SessionState.CONNECTING)
+        session.step = 2  # step 2 of 7: the video link with the clerk
         live.set_state(ClerkState.BUSY)
         actor = f"clerk:{live.username}"
         waited = round(session.waited_s(), 3)

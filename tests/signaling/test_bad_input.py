@@ -197,3 +197,20 @@ async def test_terminal_client_reports_the_servers_refusal_reason(server: Runnin
     with pytest.raises(TerminalError, match="unknown device token"):
         await client.connect()
     await client.close()
+
+
+async def test_server_shutdown_disconnects_terminals(tmp_path: Any) -> None:
+    from media.sources import create_local_tracks
+    from terminal_client.client import TerminalClient, TerminalState
+    from tests.conftest import make_settings, start_server
+
+    running, runner = await start_server(make_settings(tmp_path))
+    client = TerminalClient(
+        running.url, await running.add_terminal(), lambda: create_local_tracks(True, "", "")
+    )
+    await client.connect()
+    try:
+        await asyncio.wait_for(runner.cleanup(), 15)
+        await client.wait_for(TerminalState.DISCONNECTED, timeout=10)
+    finally:
+        await client.close()
