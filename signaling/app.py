@@ -12,13 +12,14 @@ from agent_console.routes import setup_console
 from signaling.api import setup_api
 from signaling.auth import turn_credentials
 from signaling.catalogue import load_catalogue
-from signaling.keys import CATALOGUE, DATABASE, ROUTER, SETTINGS
+from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
 from signaling.recorder import SessionRecorder
 from signaling.router import Router
 from signaling.settings import Settings
 from storage import store
+from storage.blobs import FileBlobStore
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
     app[CATALOGUE] = load_catalogue()
+    app[BLOBS] = FileBlobStore(settings.data_dir / "blobs")
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         transports=["websocket"],

@@ -7,9 +7,11 @@ from aiohttp import web
 from signaling.catalogue import Catalogue
 from signaling.router import Router
 from signaling.settings import Settings
+from storage.blobs import FileBlobStore
 from storage.db import Database
 
 SETTINGS = web.AppKey("settings", Settings)
 CATALOGUE = web.AppKey("catalogue", Catalogue)
 DATABASE = web.AppKey("database", Database)
 ROUTER = web.AppKey("router", Router)
+BLOBS = web.AppKey("blobs", FileBlobStore)

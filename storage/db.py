@@ -102,7 +102,8 @@ def _run_upgrade(connection: Connection) -> None:
     config = alembic_config()
     # env.py migrates on this connection instead of opening its own.
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    # "heads": independent features add their own branches off 0001; all of them apply.
+    command.upgrade(config, "heads")
 
 
 class Database:
@@ -149,7 +150,7 @@ class Database:
         return lock
 
     async def upgrade(self) -> None:
-        """Apply every pending migration (Alembic ``upgrade head``); safe to run at each start."""
+        """Apply every pending migration (Alembic ``upgrade heads``); safe to run at each start."""
         async with self.engine.begin() as conn:
             await conn.run_sync(_run_upgrade)
         log.info("database schema is up to date (%s)", self.dialect)

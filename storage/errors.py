@@ -7,6 +7,7 @@ Every package's ``errors.py`` derives from :class:`VcounterError`::
     │   ├── NotFound
     │   ├── DuplicateEntry
     │   ├── ChainBroken
+    │   ├── BlobCorrupt
     │   ├── InvalidValue
     │   └── BadDatabaseUrl
     ├── SignalingError                 (signaling.errors)
@@ -61,6 +62,12 @@ class DuplicateEntry(StorageError):
 
 class ChainBroken(StorageError):
     code = "chain_broken"
+
+
+class BlobCorrupt(StorageError):
+    """A stored blob's bytes no longer hash to its name."""
+
+    code = "blob_corrupt"
 
 
 class InvalidValue(StorageError):

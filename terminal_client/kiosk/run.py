@@ -22,6 +22,7 @@ from signaling.logs import context_log
 from signaling.messages import Language
 from terminal_client.errors import SpeechUnavailable, TerminalError
 from terminal_client.kiosk.controller import KioskController, KioskSettings
+from terminal_client.kiosk.display import MediaBridge
 from terminal_client.kiosk.server import create_kiosk_app
 from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
@@ -103,11 +104,16 @@ async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | Non
     ``announce`` gets the screen's URL once it is served (the CLI prints it).
     """
     role = f"kiosk:{options.name}"
+    # The clerk's decoded video and audio, and the kiosk's own camera, go to the page
+    # through the media bridge; its relays live as long as the page's app.
+    bridge = MediaBridge()
     controller = KioskController(
         options.server_url,
         options.token,
-        lambda: create_local_tracks(
-            options.synthetic, options.camera, options.microphone, label=options.name
+        lambda: bridge.tap(
+            create_local_tracks(
+                options.synthetic, options.camera, options.microphone, label=options.name
+            )
         ),
         Translations.load(),
         make_speech(options.data_dir / "kiosk-speech"),
@@ -117,8 +123,12 @@ async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | Non
             default_language=options.language,
         ),
         name=options.name,
+        on_video_frame=bridge.video.push,
+        on_audio_frame=bridge.audio.push,
+        serves_media=True,
     )
-    runner = web.AppRunner(create_kiosk_app(controller), access_log=None)
+    app = create_kiosk_app(controller, extra_routes=bridge.add_routes)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     browser: asyncio.subprocess.Process | None = None
     try:

@@ -30,7 +30,8 @@ export class CallMedia {
     }
     if (!this.active || this.session) return;
     const canvas = this.root.querySelector('[data-testid=clerk-video]');
-    this.session = this.bridge.startClerkMedia(canvas);
+    const selfCanvas = this.root.querySelector('[data-testid=self-video]');
+    this.session = this.bridge.startClerkMedia(canvas, { selfCanvas });
   }
 
   stop() {
