@@ -188,6 +188,17 @@ class QueueStatus(Message):
     estimated_wait_s: int | None = None
 
 
+class SessionOpened(Message):
+    """The request is queued: the terminal prepares its WebRTC offer while it waits.
+
+    The offer (a ``description``) is held by the server and handed to the clerk who accepts,
+    so creating it is off the call's critical path.
+    """
+
+    session_id: SessionId
+    ice_servers: list[IceServer]
+
+
 class CallAccepted(Message):
     """A clerk took the call: both sides start WebRTC (the terminal makes the offer)."""
 
@@ -278,6 +289,7 @@ class Event(StrEnum):
     SET_STEP = "set_step"
     PROMPT = "prompt"
     STEP = "step"
+    SESSION_OPENED = "session_opened"
 
 
 TERMINAL_EVENTS: dict[Event, type[Message]] = {
@@ -303,6 +315,7 @@ CLERK_EVENTS: dict[Event, type[Message]] = {
 }
 
 SERVER_EVENTS: dict[Event, type[Message]] = {
+    Event.SESSION_OPENED: SessionOpened,
     Event.QUEUE_STATUS: QueueStatus,
     Event.CALL_ACCEPTED: CallAccepted,
     Event.CALL_OFFERED: CallOffered,

@@ -32,6 +32,8 @@ from signaling.messages import (
     QueueStatus,
     RateSession,
     Role,
+    SessionDescription,
+    SessionOpened,
     SessionState,
     SetStep,
 )
@@ -117,14 +119,30 @@ class Router:
         session = LiveSession(
             session_id, terminal_id, terminal_name, sid, service, language, care_mode=care_mode
         )
+        session.ice_servers = self.ice_servers_for(session_id)
         self.sessions[session_id] = session
         self._queue.append(session_id)
         self._queue.sort(key=lambda sid: self.sessions[sid].queue_key())
         context_log(log, session_id, actor).info(
             "queued for %s%s", service.id, " (care mode)" if care_mode else ""
         )
+        opened = SessionOpened(session_id=session_id, ice_servers=session.ice_servers)
+        await self.emitter.send(Role.TERMINAL, sid, Event.SESSION_OPENED, opened)
         await self._dispatch()
         return session
+
+    def hold_early_offer(self, terminal_id: int, offer: SessionDescription) -> bool:
+        """Keep the offer a waiting terminal made for its own session; False when the session
+        is already in a call (then the offer is relayed as usual)."""
+        session = self.sessions.get(offer.session_id)
+        if session is None or session.terminal_id != terminal_id:
+            raise NotYourSession(
+                f"Session {offer.session_id} is not yours; you can only signal your own call"
+            )
+        if session.state not in (SessionState.QUEUED, SessionState.OFFERED):
+            return False
+        session.early_offer = offer
+        return True
 
     async def cancel(self, terminal_id: int, session_id: str) -> None:
         """The applicant stops waiting."""
@@ -192,7 +210,7 @@ class Router:
         live.set_state(ClerkState.BUSY)
         actor = f"clerk:{live.username}"
         waited = round(session.waited_s(), 3)
-        ice = self.ice_servers_for(session.id)
+        ice = session.ice_servers
         dept = session.service.department_id
         to_terminal = CallAccepted(
             session_id=session.id,
@@ -210,6 +228,9 @@ class Router:
         )
         if live.sid:
             await self.emitter.send(Role.CLERK, live.sid, Event.CALL_ACCEPTED, to_clerk)
+            offer, session.early_offer = session.early_offer, None
+            if offer is not None:
+                await self.emitter.send(Role.CLERK, live.sid, Event.DESCRIPTION, offer)
         await self._send_clerk_status(live)
         await self.recorder.record(
             session.id,

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from signaling.catalogue import Service
 from signaling.errors import IllegalTransition
 from signaling.logs import context_log
-from signaling.messages import ClerkState, Language, SessionState
+from signaling.messages import (
+    ClerkState,
+    IceServer,
+    Language,
+    SessionDescription,
+    SessionState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +64,10 @@ class LiveSession:
     media_connected: set[str] = field(default_factory=set)
     care_mode: bool = False
     step: int = 1
+    # minted once per session at the request; the terminal's offer uses them before an accept
+    ice_servers: list[IceServer] = field(default_factory=list)
+    # the terminal's offer, made while it waits; handed to the clerk who accepts
+    early_offer: SessionDescription | None = None
 
     def queue_key(self) -> tuple[bool, float]:
         """Order in the queue: care-mode applicants first, then first come, first served."""

@@ -39,6 +39,7 @@ from signaling.messages import (
     Event,
     Hangup,
     IceCandidate,
+    IceServer,
     Language,
     LocalizedText,
     MediaStatus,
@@ -48,6 +49,7 @@ from signaling.messages import (
     RateSession,
     RequestService,
     SessionDescription,
+    SessionOpened,
     SessionRef,
     SetStep,
 )
@@ -125,6 +127,7 @@ class TerminalClient:
         self.video_in = FrameCounter(on_frame=on_video_frame)
         self.audio_in = FrameCounter(on_frame=on_audio_frame)
         self.pc: RTCPeerConnection | None = None
+        self._pc_session: str | None = None  # the session self.pc was made for
         self.media: LocalMedia | None = None
         self._pending_candidates: list[IceCandidate] = []
         self._changed = asyncio.Condition()
@@ -134,6 +137,7 @@ class TerminalClient:
         self.sio = socketio.AsyncClient(reconnection=False, handle_sigint=False)
         handlers: dict[Event, Callable[[Any], Any]] = {
             Event.QUEUE_STATUS: self._on_queue_status,
+            Event.SESSION_OPENED: self._on_session_opened,
             Event.CALL_ACCEPTED: self._on_call_accepted,
             Event.DESCRIPTION: self._on_description,
             Event.ICE_CANDIDATE: self._on_ice_candidate,
@@ -317,15 +321,30 @@ class TerminalClient:
         self.department_id = accepted.department_id
         self.service_name = accepted.service_name
         self.step = FIRST_CALL_STEP
+        await self._set_state(TerminalState.CONNECTING)
+        if self.pc is None or self._pc_session != accepted.session_id:
+            # no offer made while waiting (an older server, or it was lost): make it now
+            await self._open_peer(accepted.session_id, accepted.ice_servers)
+
+    async def _on_session_opened(self, data: dict[str, Any]) -> None:
+        opened = SessionOpened.model_validate(data)
+        # The offer is made while the applicant waits and held by the server for the clerk
+        # who accepts: creating it (~10-40 ms) is then off the call's set-up time.
+        await self._open_peer(opened.session_id, opened.ice_servers)
+
+    async def _open_peer(self, session_id: str, ice_servers: list[IceServer]) -> None:
+        """A fresh peer connection with the local media, and its offer sent for ``session_id``."""
+        await self._close_peer()
+        self._pending_candidates = []
         self.video_in = FrameCounter(on_frame=self.on_video_frame)
         self.audio_in = FrameCounter(on_frame=self.on_audio_frame)
-        await self._set_state(TerminalState.CONNECTING)
         servers = [
             RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
-            for s in accepted.ice_servers
+            for s in ice_servers
         ]
         # An explicit (possibly empty) list: aiortc would otherwise use a public STUN server.
         pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        self._pc_session = session_id
         self.media = self.media_factory()
         pc.addTrack(self.media.audio)
         pc.addTrack(self.media.video)
@@ -337,7 +356,7 @@ class TerminalClient:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             self._log().info("webrtc %s", pc.connectionState)
-            if self.session_id is None:
+            if self.session_id is None or self.pc is not pc:
                 return
             if pc.connectionState == "connected":
                 await self._set_state(TerminalState.IN_CALL)
@@ -350,9 +369,9 @@ class TerminalClient:
                 )
 
         await pc.setLocalDescription(await pc.createOffer())
-        offer = SessionDescription(
-            session_id=accepted.session_id, type="offer", sdp=pc.localDescription.sdp
-        )
+        if self.pc is not pc:
+            return  # the session ended while the offer was being made
+        offer = SessionDescription(session_id=session_id, type="offer", sdp=pc.localDescription.sdp)
         await self._emit(Event.DESCRIPTION, offer)
 
     async def _on_description(self, data: dict[str, Any]) -> None:
@@ -434,6 +453,7 @@ class TerminalClient:
 
     async def _close_peer(self) -> None:
         pc, self.pc = self.pc, None
+        self._pc_session = None
         media, self.media = self.media, None
         await self.video_in.stop()
         await self.audio_in.stop()

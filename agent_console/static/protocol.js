@@ -18,6 +18,7 @@ export const EVENTS = Object.freeze({
   "QUEUE_STATUS": "queue_status",
   "RATE": "rate",
   "REQUEST_SERVICE": "request_service",
+  "SESSION_OPENED": "session_opened",
   "SET_AVAILABILITY": "set_availability",
   "SET_STEP": "set_step",
   "STEP": "step"
@@ -831,6 +832,74 @@ export const SCHEMAS = {
         "state"
       ],
       "title": "QueueStatus",
+      "type": "object"
+    },
+    "session_opened": {
+      "$defs": {
+        "IceServer": {
+          "additionalProperties": false,
+          "properties": {
+            "credential": {
+              "anyOf": [
+                {
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Credential"
+            },
+            "urls": {
+              "items": {
+                "type": "string"
+              },
+              "minItems": 1,
+              "title": "Urls",
+              "type": "array"
+            },
+            "username": {
+              "anyOf": [
+                {
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Username"
+            }
+          },
+          "required": [
+            "urls"
+          ],
+          "title": "IceServer",
+          "type": "object"
+        }
+      },
+      "additionalProperties": false,
+      "description": "The request is queued: the terminal prepares its WebRTC offer while it waits.\n\nThe offer (a ``description``) is held by the server and handed to the clerk who accepts,\nso creating it is off the call's critical path.",
+      "properties": {
+        "ice_servers": {
+          "items": {
+            "$ref": "#/$defs/IceServer"
+          },
+          "title": "Ice Servers",
+          "type": "array"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id",
+        "ice_servers"
+      ],
+      "title": "SessionOpened",
       "type": "object"
     },
     "step": {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from media.sources import create_local_tracks
+from media.sources import LocalMedia, create_local_tracks
 from signaling.logs import context_log
 from signaling.messages import Language
 from terminal_client.errors import SpeechUnavailable, TerminalError
@@ -98,24 +98,47 @@ def make_speech(directory: Path) -> Speech | None:
     return speech
 
 
+def build_kiosk(
+    server_url: str,
+    token: str,
+    media_factory: Callable[[], LocalMedia],
+    speech: Speech | None,
+    settings: KioskSettings,
+    name: str = "kiosk",
+) -> tuple[KioskController, web.Application]:
+    """The kiosk's controller and its page app, with the media bridge wired between them.
+
+    The clerk's decoded video and audio, and the kiosk's own camera, reach the page through
+    the bridge (``/media/*``); its relays live as long as the page's app.
+    """
+    bridge = MediaBridge()
+    controller = KioskController(
+        server_url,
+        token,
+        lambda: bridge.tap(media_factory()),
+        Translations.load(),
+        speech,
+        settings,
+        name=name,
+        on_video_frame=bridge.video.push,
+        on_audio_frame=bridge.audio.push,
+        serves_media=True,
+    )
+    return controller, create_kiosk_app(controller, extra_routes=bridge.add_routes)
+
+
 async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | None = None) -> None:
     """Run the kiosk until SIGINT/SIGTERM: connect, serve the page, show it.
 
     ``announce`` gets the screen's URL once it is served (the CLI prints it).
     """
     role = f"kiosk:{options.name}"
-    # The clerk's decoded video and audio, and the kiosk's own camera, go to the page
-    # through the media bridge; its relays live as long as the page's app.
-    bridge = MediaBridge()
-    controller = KioskController(
+    controller, app = build_kiosk(
         options.server_url,
         options.token,
-        lambda: bridge.tap(
-            create_local_tracks(
-                options.synthetic, options.camera, options.microphone, label=options.name
-            )
+        lambda: create_local_tracks(
+            options.synthetic, options.camera, options.microphone, label=options.name
         ),
-        Translations.load(),
         make_speech(options.data_dir / "kiosk-speech"),
         KioskSettings(
             idle_timeout_s=options.idle_timeout_s,
@@ -123,11 +146,7 @@ async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | Non
             default_language=options.language,
         ),
         name=options.name,
-        on_video_frame=bridge.video.push,
-        on_audio_frame=bridge.audio.push,
-        serves_media=True,
     )
-    app = create_kiosk_app(controller, extra_routes=bridge.add_routes)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     browser: asyncio.subprocess.Process | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from media.sources import create_local_tracks
@@ -64,3 +66,36 @@ async def test_full_call_media_both_ways_and_chain(server: RunningServer) -> Non
     report = await audit.verify(session_id)
     assert report.ok, report
     assert report.count == len(kinds)
+
+
+async def test_offer_made_while_waiting_reaches_the_clerk_who_accepts(
+    server: RunningServer,
+) -> None:
+    """The kiosk makes its offer while it waits; a clerk who comes later still gets it."""
+    await server.add_clerk("bob")
+    token = await server.add_terminal("kiosk-early")
+    terminal = TerminalClient(
+        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"), name="kiosk"
+    )
+    clerk = ClerkPeer(server.url, await login(server.url, "bob", CLERK_PASSWORD))
+    try:
+        await terminal.connect()
+        session_id = await terminal.request_service(SERVICE, "zh-Hant")
+        live = server.router.sessions[session_id]
+        for _ in range(200):  # the offer is made in the background once the request is queued
+            if live.early_offer is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert live.early_offer is not None and live.early_offer.type == "offer"
+        assert terminal.state == TerminalState.QUEUED
+
+        await clerk.connect()
+        await clerk.wait(lambda: clerk.status is not None)
+        await clerk.emit("set_availability", {"available": True})
+        await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
+        await clerk.video_in.wait_for(10, timeout=20)
+        await terminal.video_in.wait_for(10, timeout=20)
+        assert live.early_offer is None  # handed over once
+    finally:
+        await terminal.close()
+        await clerk.close()

@@ -20,8 +20,7 @@ from storage.models import CallSession
 from storage.store import get_session
 from terminal_client.kiosk.controller import KioskController, KioskSettings
 from terminal_client.kiosk.messages import KioskView, Screen, ViewMessage
-from terminal_client.kiosk.server import create_kiosk_app
-from terminal_client.kiosk.translations import Translations
+from terminal_client.kiosk.run import build_kiosk
 from terminal_client.kiosk.tts import Speech
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.peers import ClerkPeer, login
@@ -101,13 +100,13 @@ async def start_kiosk(
     """A started kiosk controller and its page server on a free loopback port."""
     token = await server.add_terminal(f"kiosk-{tmp_path.name[-12:]}")
     speech_dir = tmp_path / "tts"
-    controller = KioskController(
+    controller, app = build_kiosk(
         server_url or server.url, token,
         lambda: create_local_tracks(True, "", "", label="kiosk"),
-        Translations.load(), Speech(speech_dir), settings, name="test-kiosk",
+        Speech(speech_dir), settings, name="test-kiosk",
     )  # fmt: skip
     await controller.start()
-    runner = web.AppRunner(create_kiosk_app(controller), access_log=None)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -292,3 +291,27 @@ async def layout_problems(page: Page, where: str) -> list[str]:
     """
     problems: list[str] = await page.evaluate(LAYOUT_PROBLEMS)
     return [f"{where}: {p}" for p in problems]
+
+
+# how many distinct colours a canvas shows in a 64-point grid: 1 means blank
+_CANVAS_COLOURS = """
+(selector) => {
+  const canvas = document.querySelector(selector);
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  const seen = new Set();
+  for (let y = 0; y < 8; y += 1) {
+    for (let x = 0; x < 8; x += 1) {
+      const px = Math.floor((y + 0.5) * canvas.height / 8) * canvas.width
+        + Math.floor((x + 0.5) * canvas.width / 8);
+      seen.add(data.slice(px * 4, px * 4 + 4).join(','));
+    }
+  }
+  return seen.size;
+}
+"""
+
+
+async def canvas_colours(page: Page, selector: str) -> int:
+    """How many distinct colours the canvas at ``selector`` shows (1: blank)."""
+    count: int = await page.evaluate(_CANVAS_COLOURS, selector)
+    return count

@@ -29,6 +29,7 @@ from terminal_client.kiosk.display import (
     unpack,
 )
 from terminal_client.kiosk.server import STATIC_DIR, security_headers
+from tests.kiosk.conftest import canvas_colours
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -46,22 +47,6 @@ import { startClerkMedia } from '/static/kiosk-media.js';
 window.media = startClerkMedia(document.getElementById('clerk'), {
   selfCanvas: document.getElementById('self'),
 });
-"""
-
-# how many distinct colours the canvas shows in a 64-pixel grid: 1 means blank
-CANVAS_COLOURS = """
-(id) => {
-  const canvas = document.getElementById(id);
-  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  const seen = new Set();
-  for (let y = 0; y < 8; y += 1) {
-    for (let x = 0; x < 8; x += 1) {
-      const px = Math.floor((y + 0.5) * canvas.height / 8) * canvas.width + Math.floor((x + 0.5) * canvas.width / 8);
-      seen.add(data.slice(px * 4, px * 4 + 4).join(','));
-    }
-  }
-  return seen.size;
-}
 """
 
 
@@ -288,8 +273,8 @@ async def test_page_draws_the_video_and_self_view_and_plays_audio(
             timeout=10000,
         )
         stats = await page.evaluate("() => window.kioskMediaStats()")
-        assert await page.evaluate(CANVAS_COLOURS, "clerk") > 4
-        assert await page.evaluate(CANVAS_COLOURS, "self") > 4
+        assert await canvas_colours(page, "#clerk") > 4
+        assert await canvas_colours(page, "#self") > 4
         assert stats["errors"] == 0 and len(stats["addedMs"]) == stats["frames"]
 
         # the kiosk process drops the page's sockets: the page comes back by itself

@@ -8,6 +8,7 @@ from playwright.async_api import Page
 from tests.kiosk.conftest import (
     Clerk,
     RunningKiosk,
+    canvas_colours,
     open_kiosk,
     shot,
     shown,
@@ -50,6 +51,15 @@ async def test_care_mode_walkthrough(kiosk: RunningKiosk, clerk: Clerk, page: Pa
     await clerk.available()
     await shown(page, "call")
     await kiosk.wait_view(lambda v: v.call is not None and v.call.connected, 20)
+    # the clerk's video fills the stage, the applicant's own camera is in the corner, and
+    # the clerk's voice plays: all from what the kiosk process decoded, via the media bridge
+    await page.wait_for_function(
+        "() => { const s = window.kioskMediaStats && window.kioskMediaStats();"
+        " return s && s.frames > 20 && s.self && s.self.frames > 5 && s.audio.chunks > 10; }",
+        timeout=20000,
+    )
+    for canvas in ("clerk-video", "self-video"):
+        assert await canvas_colours(page, f"[data-testid={canvas}]") > 4, f"{canvas} is blank"
     await clerk.step(3)
     await page.wait_for_selector("[data-testid=step-indicator] li.current[data-step='3']")
     await clerk.push("place_document", "港澳居民來往內地通行證")

@@ -145,6 +145,9 @@ async def test_event_for_someone_elses_session(
         assert error["code"] == "not_your_session"
         await terminal_socket.emit("cancel", {"session_id": session_id})
         assert (await terminal_socket.next_error(3))["code"] == "not_your_session"
+        offer = {"session_id": session_id, "type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0"}
+        await terminal_socket.emit("description", offer)
+        assert (await terminal_socket.next_error(4))["code"] == "not_your_session"
         # The call itself is untouched.
         assert server.router.sessions[session_id].state == "connecting"
     finally:
@@ -214,3 +217,25 @@ async def test_server_shutdown_disconnects_terminals(tmp_path: Any) -> None:
         await client.wait_for(TerminalState.DISCONNECTED, timeout=10)
     finally:
         await client.close()
+
+
+async def test_a_waiting_terminal_may_only_offer_for_its_own_session(
+    server: RunningServer, terminal_socket: Socket
+) -> None:
+    await terminal_socket.emit("request_service", {"service_id": "tax-registration"})
+    for _ in range(100):
+        if any(event == "session_opened" for event, _ in terminal_socket.events):
+            break
+        await asyncio.sleep(0.02)
+    opened = next(data for event, data in terminal_socket.events if event == "session_opened")
+    session_id = opened["session_id"]
+    assert opened["ice_servers"] == []  # none configured: host candidates only
+    answer = {"session_id": session_id, "type": "answer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0"}
+    await terminal_socket.emit("description", answer)
+    error = await terminal_socket.next_error()
+    assert error["code"] == "invalid_message" and 'sends an SDP "offer"' in error["message"]
+    offer = {**answer, "type": "offer"}
+    await terminal_socket.emit("description", offer)
+    await asyncio.sleep(0.2)
+    assert len(terminal_socket.errors) == 1
+    assert server.router.sessions[session_id].early_offer is not None
