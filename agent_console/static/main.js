@@ -6,6 +6,7 @@ import { initLanguage, language, setLanguage } from "./i18n.js";
 import { EVENTS } from "./protocol.js";
 import { Call } from "./call.js";
 import { Camera } from "./camera.js";
+import { Guidance } from "./guidance.js";
 import { Ringer } from "./ringer.js";
 import {
   ClerkConnection,
@@ -52,6 +53,7 @@ class ClerkConsole {
     initLanguage();
     this.view.translate();
     this.view.bind(this);
+    this.guidance = new Guidance(document, (event, payload) => this.#send(event, payload));
     window.setInterval(() => this.render(), 1000);
     const saved = savedSession();
     if (saved) this.#enter(saved);
@@ -62,6 +64,12 @@ class ClerkConsole {
   render() {
     this.m.call = this.call;
     this.view.render(this.m);
+    if (this.guidance) {
+      const info = this.m.callInfo;
+      const services = (this.m.catalogue && this.m.catalogue.services) || [];
+      const service = info ? services.find((s) => s.id === info.serviceId) : null;
+      this.guidance.render(this.m.offer && this.m.offer.message, info, service || null);
+    }
   }
 
   // ------------------------------------------------------------------ actions (from the page)
@@ -367,6 +375,7 @@ class ClerkConsole {
       serviceName: message.service_name,
       departmentId: message.department_id,
       language: message.language,
+      careMode: message.care_mode,
       peerName: message.peer_name,
       hangingUp: false,
     };
