@@ -106,6 +106,7 @@ def create_app(settings: Settings) -> web.Application:
             SocketEmitter(sio),
             settings.offer_timeout_s,
             lambda user: ice_servers(settings, user),
+            settings.turn_ttl_s if settings.turn_urls and settings.turn_secret else None,
         )
         yield
         await app[ROUTER].close()

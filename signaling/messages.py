@@ -98,6 +98,9 @@ class RequestService(Message):
     language: Language = "zh-Hant"
     # 关爱模式: larger type, spoken prompts; the call gets queue priority and the clerk is told
     care_mode: bool = False
+    # The kiosk's WebRTC offer, made before the applicant asked (a warm peer connection);
+    # held by the server and handed to the clerk who accepts.
+    offer: Sdp | None = None
 
 
 class RateSession(Message):
@@ -197,6 +200,9 @@ class SessionOpened(Message):
 
     session_id: SessionId
     ice_servers: list[IceServer]
+    # how long these ICE servers' credentials last (None: they do not expire); a kiosk may
+    # reuse them for the offer of its next call within half that time
+    ice_ttl_s: int | None = None
 
 
 class CallAccepted(Message):

@@ -211,8 +211,9 @@ class TerminalNamespace(RoleNamespace):
     async def on_request_service(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, RequestService)
         await self.ctx.router().request_service(
-            member.id, member.name, sid, message.service_id, message.language, message.care_mode
-        )
+            member.id, member.name, sid, message.service_id, message.language,
+            message.care_mode, message.offer,
+        )  # fmt: skip
 
     async def on_cancel(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, SessionRef)

@@ -61,8 +61,10 @@ class Router:
         emitter: Emitter,
         offer_timeout_s: float,
         ice_servers_for: Callable[[str], list[IceServer]],
+        ice_ttl_s: int | None = None,
     ) -> None:
         self.catalogue = catalogue
+        self.ice_ttl_s = ice_ttl_s
         self.recorder = recorder
         self.emitter = emitter
         self.offer_timeout_s = offer_timeout_s
@@ -103,8 +105,12 @@ class Router:
         service_id: str,
         language: Language,
         care_mode: bool = False,
+        offer: str | None = None,
     ) -> LiveSession:
-        """Queue a new session for ``service_id``; one active session per terminal."""
+        """Queue a new session for ``service_id``; one active session per terminal.
+
+        ``offer`` is the terminal's SDP offer if it made one ahead; the accepting clerk gets it.
+        """
         service = self.catalogue.service(service_id)
         for existing in self.sessions.values():
             if existing.terminal_id == terminal_id:
@@ -120,13 +126,17 @@ class Router:
             session_id, terminal_id, terminal_name, sid, service, language, care_mode=care_mode
         )
         session.ice_servers = self.ice_servers_for(session_id)
+        if offer is not None:
+            session.early_offer = SessionDescription(session_id=session_id, type="offer", sdp=offer)
         self.sessions[session_id] = session
         self._queue.append(session_id)
         self._queue.sort(key=lambda sid: self.sessions[sid].queue_key())
         context_log(log, session_id, actor).info(
             "queued for %s%s", service.id, " (care mode)" if care_mode else ""
         )
-        opened = SessionOpened(session_id=session_id, ice_servers=session.ice_servers)
+        opened = SessionOpened(
+            session_id=session_id, ice_servers=session.ice_servers, ice_ttl_s=self.ice_ttl_s
+        )
         await self.emitter.send(Role.TERMINAL, sid, Event.SESSION_OPENED, opened)
         await self._dispatch()
         return session

@@ -20,8 +20,6 @@ from typing import Any
 
 import socketio
 from aiortc import (
-    RTCConfiguration,
-    RTCIceServer,
     RTCPeerConnection,
     RTCSessionDescription,
 )
@@ -54,6 +52,7 @@ from signaling.messages import (
     SetStep,
 )
 from terminal_client.errors import CallFailed, ServiceRefused, TerminalError
+from terminal_client.peer import WarmPeer, attach_media, make_peer
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +127,8 @@ class TerminalClient:
         self.audio_in = FrameCounter(on_frame=on_audio_frame)
         self.pc: RTCPeerConnection | None = None
         self._pc_session: str | None = None  # the session self.pc was made for
+        self._warm: WarmPeer | None = None  # the next call's peer, offer made
+        self._ice: tuple[list[IceServer], int | None] | None = None  # last ICE servers, ttl
         self.media: LocalMedia | None = None
         self._pending_candidates: list[IceCandidate] = []
         self._changed = asyncio.Condition()
@@ -187,7 +188,16 @@ class TerminalClient:
         self._forget_call()
         self.care_mode = care_mode
         errors = len(self.errors)
-        request = RequestService(service_id=service_id, language=language, care_mode=care_mode)
+        warm = self._take_warm()
+        if warm is not None:
+            await self._close_peer()
+            self._bind_peer(warm.pc)  # its session is named by session_opened
+        request = RequestService(
+            service_id=service_id,
+            language=language,
+            care_mode=care_mode,
+            offer=warm.offer_sdp if warm else None,
+        )
         await self._emit(Event.REQUEST_SERVICE, request)
         async with self._changed:
             with contextlib.suppress(TimeoutError):  # no answer: refused as "no_answer" below
@@ -198,6 +208,7 @@ class TerminalClient:
                     15,
                 )
         if self.session_id is None:
+            await self._close_peer()
             refusal = self.errors[-1] if len(self.errors) > errors else None
             message = refusal.message if refusal else "no answer within 15 s"
             raise ServiceRefused(
@@ -246,6 +257,9 @@ class TerminalClient:
     async def close(self) -> None:
         """Hang up media and disconnect; safe to call twice."""
         await self._close_peer()
+        warm, self._warm = self._warm, None
+        if warm is not None:
+            await warm.pc.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -322,32 +336,42 @@ class TerminalClient:
         self.service_name = accepted.service_name
         self.step = FIRST_CALL_STEP
         await self._set_state(TerminalState.CONNECTING)
-        if self.pc is None or self._pc_session != accepted.session_id:
-            # no offer made while waiting (an older server, or it was lost): make it now
+        if self._pc_session != accepted.session_id:
+            # no offer made while waiting (it was lost with a reconnect): make it now
             await self._open_peer(accepted.session_id, accepted.ice_servers)
 
     async def _on_session_opened(self, data: dict[str, Any]) -> None:
         opened = SessionOpened.model_validate(data)
-        # The offer is made while the applicant waits and held by the server for the clerk
-        # who accepts: creating it (~10-40 ms) is then off the call's set-up time.
+        self._ice = (opened.ice_servers, opened.ice_ttl_s)
+        if self.pc is not None and self._pc_session is None:
+            self._pc_session = opened.session_id  # the warm peer's offer came with the request
+            return
+        # No warm peer (the first call, or its credentials aged): make the offer now, while
+        # the applicant waits; the server holds it for the clerk who accepts.
         await self._open_peer(opened.session_id, opened.ice_servers)
 
     async def _open_peer(self, session_id: str, ice_servers: list[IceServer]) -> None:
         """A fresh peer connection with the local media, and its offer sent for ``session_id``."""
         await self._close_peer()
+        self._pc_session = (
+            session_id  # claimed now: a call_accepted meanwhile must not make another
+        )
+        peer = await make_peer(ice_servers)
+        if self._pc_session != session_id or self.pc is not None:
+            await peer.pc.close()  # the session ended while the offer was being made
+            return
+        self._bind_peer(peer.pc)
+        offer = SessionDescription(session_id=session_id, type="offer", sdp=peer.offer_sdp)
+        await self._emit(Event.DESCRIPTION, offer)
+
+    def _bind_peer(self, pc: RTCPeerConnection) -> None:
+        """Make ``pc`` this call's peer: fresh frame counters, the camera and microphone on."""
+        self.pc = pc
         self._pending_candidates = []
         self.video_in = FrameCounter(on_frame=self.on_video_frame)
         self.audio_in = FrameCounter(on_frame=self.on_audio_frame)
-        servers = [
-            RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
-            for s in ice_servers
-        ]
-        # An explicit (possibly empty) list: aiortc would otherwise use a public STUN server.
-        pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
-        self._pc_session = session_id
         self.media = self.media_factory()
-        pc.addTrack(self.media.audio)
-        pc.addTrack(self.media.video)
+        attach_media(pc, self.media)
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -368,11 +392,23 @@ class TerminalClient:
                     Event.MEDIA_STATUS, MediaStatus(session_id=self.session_id, state="failed")
                 )
 
-        await pc.setLocalDescription(await pc.createOffer())
-        if self.pc is not pc:
-            return  # the session ended while the offer was being made
-        offer = SessionDescription(session_id=session_id, type="offer", sdp=pc.localDescription.sdp)
-        await self._emit(Event.DESCRIPTION, offer)
+    def _take_warm(self) -> WarmPeer | None:
+        warm, self._warm = self._warm, None
+        if warm is not None and not warm.fresh():
+            self._spawn(warm.pc.close())
+            return None
+        return warm
+
+    async def _warm_up(self) -> None:
+        """Make the next call's peer and offer now, while nobody is waiting for them."""
+        if self._ice is None or self._warm is not None or not self.sio.connected:
+            return
+        servers, ttl = self._ice
+        peer = await make_peer(servers, ttl)
+        if self._warm is None and self.sio.connected:
+            self._warm = peer
+        else:
+            await peer.pc.close()
 
     async def _on_description(self, data: dict[str, Any]) -> None:
         answer = SessionDescription.model_validate(data)
@@ -412,6 +448,7 @@ class TerminalClient:
         self.end_reason = ended.reason
         await self._close_peer()
         await self._set_state(TerminalState.ENDED)
+        self._spawn(self._warm_up())
 
     async def _on_prompt(self, data: dict[str, Any]) -> None:
         prompt = Prompt.model_validate(data)

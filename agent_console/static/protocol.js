@@ -889,6 +889,18 @@ export const SCHEMAS = {
           "title": "Ice Servers",
           "type": "array"
         },
+        "ice_ttl_s": {
+          "anyOf": [
+            {
+              "type": "integer"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Ice Ttl S"
+        },
         "session_id": {
           "pattern": "^[0-9a-f]{32}$",
           "title": "Session Id",

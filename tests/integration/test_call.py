@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
-from media.sources import create_local_tracks
+from media.sources import LocalMedia, create_local_tracks
 from storage.audit import AuditLog
 from storage.store import get_session
 from terminal_client.client import TerminalClient, TerminalState
+from terminal_client.peer import make_peer
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.peers import ClerkPeer, login
 
@@ -99,3 +101,57 @@ async def test_offer_made_while_waiting_reaches_the_clerk_who_accepts(
     finally:
         await terminal.close()
         await clerk.close()
+
+
+async def test_the_next_call_brings_its_offer_with_the_request(server: RunningServer) -> None:
+    """After a call the kiosk makes the next call's offer while idle; the request carries it,
+    and the camera is attached only when the applicant asks."""
+    await server.add_clerk("carol")
+    token = await server.add_terminal("kiosk-warm")
+    opened: list[int] = []
+
+    def media() -> LocalMedia:
+        opened.append(1)
+        return create_local_tracks(True, "", "", label="kiosk")
+
+    terminal = TerminalClient(server.url, token, media, name="kiosk")
+    clerk = ClerkPeer(server.url, await login(server.url, "carol", CLERK_PASSWORD))
+    try:
+        await clerk.connect()
+        await clerk.wait(lambda: clerk.status is not None)
+        await clerk.emit("set_availability", {"available": True})
+        await terminal.connect()
+        for call in range(2):
+            await terminal.request_service(SERVICE, "en")
+            await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
+            await terminal.video_in.wait_for(10, timeout=20)
+            await clerk.video_in.wait_for(10, timeout=20)
+            assert len(opened) == call + 1  # the camera opens per call, not while idle
+            await terminal.hangup()
+            await terminal.wait_for(TerminalState.ENDED)
+            await clerk.wait(lambda: clerk.status is not None and clerk.status.state == "available")
+            for _ in range(200):
+                if terminal._warm is not None:
+                    break
+                await asyncio.sleep(0.01)
+            assert terminal._warm is not None, "no warm peer after the call"
+        assert len(opened) == 2  # the warm peer made after the second call has no camera yet
+        warm = terminal._warm
+        session_id = await terminal.request_service(SERVICE, "en")
+        # the offer came with the request: the server holds it before any clerk answered
+        held = server.router.sessions[session_id].early_offer
+        assert held is not None and held.sdp == warm.offer_sdp
+    finally:
+        await terminal.close()
+        await clerk.close()
+
+
+async def test_a_warm_peer_is_not_used_past_half_its_credentials_lifetime() -> None:
+    peer = await make_peer([], ice_ttl_s=3600)
+    try:
+        assert peer.fresh()
+        peer.usable_until = time.monotonic() - 1
+        assert not peer.fresh()
+        assert "m=audio" in peer.offer_sdp and "m=video" in peer.offer_sdp
+    finally:
+        await peer.pc.close()
