@@ -16,6 +16,7 @@ from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
 from signaling.recorder import SessionRecorder
+from signaling.recordings import setup_recordings
 from signaling.router import Router
 from signaling.settings import Settings
 from storage import store
@@ -53,7 +54,8 @@ def ice_servers(settings: Settings, user: str) -> list[IceServer]:
 
 def create_app(settings: Settings) -> web.Application:
     """Build the server; the database and router live in its cleanup context."""
-    app = web.Application()
+    # uploads (recording segments, scanned pages) are bigger than aiohttp's 1 MiB default
+    app = web.Application(client_max_size=40 * 1024 * 1024)
     app[SETTINGS] = settings
     app[CATALOGUE] = load_catalogue()
     app[BLOBS] = FileBlobStore(settings.data_dir / "blobs")
@@ -123,5 +125,6 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(router)
     app.on_shutdown.append(close_sockets)
     setup_api(app)
+    setup_recordings(app)
     setup_console(app)
     return app

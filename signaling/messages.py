@@ -88,6 +88,22 @@ class HealthResponse(Message):
     version: str
 
 
+class SegmentMeta(Message):
+    """A recording segment as uploaded (header ``X-Segment``) and kept in the session's chain.
+
+    Times are milliseconds since ``t0``, the call's recording clock origin (epoch seconds).
+    """
+
+    side: Literal["applicant", "clerk"]
+    index: int = Field(ge=0, le=100_000)
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    start_ms: int = Field(ge=0)
+    end_ms: int = Field(ge=0)
+    video_frames: int = Field(ge=0)
+    audio_ms: int = Field(ge=0)
+    t0: float = Field(gt=0)
+
+
 # ---------------------------------------------------------------- terminal -> server
 
 

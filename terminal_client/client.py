@@ -18,6 +18,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
+import av
 import socketio
 from aiortc import (
     RTCPeerConnection,
@@ -26,6 +27,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
+from media.recording import RecordingSettings
 from media.sinks import FrameCounter, FrameListener
 from media.sources import LocalMedia
 from signaling.logs import context_log
@@ -53,6 +55,7 @@ from signaling.messages import (
 )
 from terminal_client.errors import CallFailed, ServiceRefused, TerminalError
 from terminal_client.peer import WarmPeer, attach_media, make_peer
+from terminal_client.recording import CallRecorder
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,10 @@ _TRANSITIONS: dict[TerminalState, frozenset[TerminalState]] = {
 FIRST_CALL_STEP = 2
 
 
+# Every call is recorded at the kiosk (what the applicant sent, saw and heard); None turns it off.
+DEFAULT_RECORDING = RecordingSettings()
+
+
 class TerminalClient:
     """One kiosk: connect, ask for a service, take the call, hang up, rate it."""
 
@@ -99,6 +106,7 @@ class TerminalClient:
         on_error: Callable[[ErrorEvent], None] | None = None,
         on_video_frame: FrameListener | None = None,
         on_audio_frame: FrameListener | None = None,
+        recording: RecordingSettings | None = DEFAULT_RECORDING,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self.token = token
@@ -111,6 +119,10 @@ class TerminalClient:
         self.on_error = on_error
         self.on_video_frame = on_video_frame
         self.on_audio_frame = on_audio_frame
+        # every call is recorded at the kiosk unless recording is None (see recording.py)
+        self.recording = recording
+        self.recorder: CallRecorder | None = None
+        self._recorders_closing: set[asyncio.Task[None]] = set()
         self.state = TerminalState.DISCONNECTED
         self.session_id: str | None = None
         self.position: int | None = None
@@ -257,6 +269,7 @@ class TerminalClient:
     async def close(self) -> None:
         """Hang up media and disconnect; safe to call twice."""
         await self._close_peer()
+        await asyncio.gather(*self._recorders_closing, return_exceptions=True)
         warm, self._warm = self._warm, None
         if warm is not None:
             await warm.pc.close()
@@ -368,9 +381,18 @@ class TerminalClient:
         """Make ``pc`` this call's peer: fresh frame counters, the camera and microphone on."""
         self.pc = pc
         self._pending_candidates = []
-        self.video_in = FrameCounter(on_frame=self.on_video_frame)
-        self.audio_in = FrameCounter(on_frame=self.on_audio_frame)
-        self.media = self.media_factory()
+        media = self.media_factory()
+        on_video, on_audio = self.on_video_frame, self.on_audio_frame
+        if self.recording is not None:
+            recorder = self.recorder = CallRecorder(
+                self.server_url, self.token, self.recording, name=self.name
+            )
+            media = recorder.tap(media)
+            on_video = _both(on_video, recorder.clerk)
+            on_audio = _both(on_audio, recorder.clerk)
+        self.video_in = FrameCounter(on_frame=on_video)
+        self.audio_in = FrameCounter(on_frame=on_audio)
+        self.media = media
         attach_media(pc, self.media)
 
         @pc.on("track")
@@ -383,6 +405,8 @@ class TerminalClient:
             if self.session_id is None or self.pc is not pc:
                 return
             if pc.connectionState == "connected":
+                if self.recorder is not None:
+                    self.recorder.start(self.session_id)
                 await self._set_state(TerminalState.IN_CALL)
                 await self._emit(
                     Event.MEDIA_STATUS, MediaStatus(session_id=self.session_id, state="connected")
@@ -492,9 +516,27 @@ class TerminalClient:
         pc, self.pc = self.pc, None
         self._pc_session = None
         media, self.media = self.media, None
+        recorder, self.recorder = self.recorder, None
         await self.video_in.stop()
         await self.audio_in.stop()
         if pc is not None:
             await pc.close()
         if media is not None:
             media.stop()
+        if recorder is not None:
+            # the last segments upload in the background; close() waits for them
+            task = asyncio.get_running_loop().create_task(recorder.close())
+            self._recorders_closing.add(task)
+            task.add_done_callback(self._recorders_closing.discard)
+
+
+def _both(first: FrameListener | None, second: FrameListener) -> FrameListener:
+    """A frame listener that calls ``first`` (if any), then ``second``."""
+    if first is None:
+        return second
+
+    def both(frame: av.VideoFrame | av.AudioFrame, wall: float) -> None:
+        first(frame, wall)
+        second(frame, wall)
+
+    return both

@@ -1,0 +1,147 @@
+"""Recording at the kiosk: segments uploaded during the call, in the chain, playable, in sync."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from media.recording import RecordingSettings
+from media.sources import LocalMedia, create_local_tracks
+from media.sync_pattern import sync_pattern
+from signaling.recordings import SEGMENT_EVENT, side_file
+from storage.audit import AuditLog
+from terminal_client.client import TerminalClient, TerminalState
+from tests.conftest import CLERK_PASSWORD, RunningServer
+from tests.peers import ClerkPeer, login
+
+SERVICE = "tax-registration"
+SEGMENT_S = 2.0
+
+
+async def call(
+    server: RunningServer, media: LocalMedia | None = None, seconds: float = 5.0
+) -> tuple[TerminalClient, ClerkPeer, str]:
+    """A connected call with a recording kiosk, held for ``seconds``."""
+    await server.add_clerk("rita")
+    token = await server.add_terminal("kiosk-rec")
+    terminal = TerminalClient(
+        server.url, token,
+        (lambda: media) if media else (lambda: create_local_tracks(True, "", "", label="k")),
+        name="kiosk", recording=RecordingSettings(segment_s=SEGMENT_S),
+    )  # fmt: skip
+    clerk = ClerkPeer(server.url, await login(server.url, "rita", CLERK_PASSWORD))
+    await clerk.connect()
+    await clerk.wait(lambda: clerk.status is not None)
+    await clerk.emit("set_availability", {"available": True})
+    await terminal.connect()
+    session_id = await terminal.request_service(SERVICE, "en")
+    await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
+    await asyncio.sleep(seconds)
+    return terminal, clerk, session_id
+
+
+async def segment_events(server: RunningServer, session_id: str, side: str) -> list[dict]:
+    events = await AuditLog(server.db).events(session_id)
+    return [e.payload for e in events if e.kind == SEGMENT_EVENT and e.payload["side"] == side]
+
+
+async def test_a_call_is_recorded_both_sides_in_the_chain(server: RunningServer) -> None:
+    terminal, clerk, session_id = await call(server, seconds=5.0)
+    try:
+        # segments arrive during the call, not only at its end
+        for _ in range(100):
+            if await segment_events(server, session_id, "applicant"):
+                break
+            await asyncio.sleep(0.1)
+        assert await segment_events(server, session_id, "applicant"), "nothing uploaded mid-call"
+        await terminal.hangup()
+        await terminal.wait_for(TerminalState.ENDED)
+    finally:
+        await terminal.close()  # waits for the last segments' upload
+        await clerk.close()
+    report = await AuditLog(server.db).verify(session_id)
+    assert report.ok, report
+    for side in ("applicant", "clerk"):
+        segments = await segment_events(server, session_id, side)
+        assert [s["index"] for s in segments] == list(range(len(segments)))
+        path = await side_file(server.app, session_id, side)
+        with av.open(str(path)) as container:
+            assert {s.type for s in container.streams} == {"video", "audio"}
+            frames = sum(1 for _ in container.decode(video=0))
+            duration = container.duration / 1_000_000
+        recorded = segments[-1]["end_ms"] / 1000
+        assert abs(duration - recorded) < 1.0, (side, duration, recorded)
+        assert frames >= 15 * 4, (side, frames)  # 15 fps for 5 s of call, give or take start-up
+
+
+async def test_audio_and_video_stay_in_sync(server: RunningServer, tmp_path: Path) -> None:
+    terminal, clerk, session_id = await call(server, media=sync_pattern(1.0), seconds=4.5)
+    try:
+        await terminal.hangup()
+        await terminal.wait_for(TerminalState.ENDED)
+    finally:
+        await terminal.close()
+        await clerk.close()
+    path = await side_file(server.app, session_id, "applicant")
+    flashes, beeps = flash_and_beep_times(path.read_bytes())
+    assert len(flashes) >= 3 and len(beeps) >= 3, (flashes, beeps)
+    for flash in flashes:
+        nearest = min(beeps, key=lambda b: abs(b - flash))
+        assert abs(nearest - flash) < 0.1, (flash, nearest, flashes, beeps)
+
+
+def flash_and_beep_times(data: bytes) -> tuple[list[float], list[float]]:
+    """When the picture flashes white and when a beep starts, in seconds of the recording."""
+    flashes: list[float] = []
+    with av.open(io.BytesIO(data)) as container:
+        for frame in container.decode(video=0):
+            if frame.to_ndarray(format="gray").mean() > 180:
+                flashes.append(float(frame.pts * frame.time_base))
+    beeps: list[float] = []
+    with av.open(io.BytesIO(data)) as container:
+        loud_before = False
+        for frame in container.decode(audio=0):
+            samples = frame.to_ndarray().astype(np.float64).reshape(-1)
+            if frame.format.name.startswith("flt"):  # Opus decodes to float in [-1, 1]
+                samples *= 32768
+            step = max(1, len(samples) // 4)  # 5 ms blocks of a 20 ms frame
+            for k in range(0, len(samples), step):
+                loud = np.abs(samples[k : k + step]).max() > 3000
+                if loud and not loud_before:
+                    beeps.append(float(frame.pts * frame.time_base) + k / frame.sample_rate)
+                loud_before = loud
+    return flashes, beeps
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_kiosk_killed_mid_call_keeps_its_finished_segments(
+    server: RunningServer, backend: str
+) -> None:
+    terminal, clerk, session_id = await call(server, seconds=2 * SEGMENT_S + 1.0)
+    try:
+        await asyncio.sleep(1.0)  # the finished segments' uploads
+        uploaded = list(terminal.recorder.uploaded) if terminal.recorder else []
+        # the process dies: no hang-up, no flush; its socket and recorder just stop
+        recorder = terminal.recorder
+        assert recorder is not None
+        terminal.recorder = None
+        await terminal.sio.eio.disconnect(abort=True)
+    finally:
+        await clerk.close()
+    assert uploaded, "no segment was finished and uploaded before the crash"
+    stored = await segment_events(server, session_id, "applicant")
+    assert len(stored) >= 2 and len(stored) == len([u for u in uploaded if u.side == "applicant"])
+    report = await AuditLog(server.db).verify(session_id)
+    assert report.ok, report
+    # what was stored plays
+    path = await side_file(server.app, session_id, "applicant")
+    with av.open(str(path)) as container:
+        assert sum(1 for _ in container.decode(video=0)) > 15
+    # the kiosk's leftovers (the unfinished segment) are not the server's concern
+    await recorder.close(upload_timeout_s=0.1)
+    await terminal.close()
