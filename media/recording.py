@@ -85,6 +85,8 @@ class _Open:
         video.codec_context.time_base = MS
         # real time, fastest speed, no look-ahead: every frame is encoded as it comes
         video.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        # one thread: the call's own encoders and decoders need the other cores more
+        video.codec_context.thread_count = 1
         audio = self.container.add_stream("libopus", rate=AUDIO_RATE, layout="mono")
         audio.bit_rate = settings.audio_kbps * 1000
         self.video, self.audio = video, audio
@@ -199,8 +201,9 @@ class SegmentRecorder:
             return  # from before the call started
         if isinstance(frame, av.VideoFrame):
             segment = self._segment_for(t_ms)
+            # one thread: swscale's own threads would compete with the call for the cores
             out = self._reformatter.reformat(
-                frame, self.settings.width, self.settings.height, format="yuv420p"
+                frame, self.settings.width, self.settings.height, format="yuv420p", threads=1
             )
             out.pts, out.time_base = t_ms, MS
             for packet in segment.video.encode(out):
