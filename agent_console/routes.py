@@ -20,6 +20,7 @@ STATIC_DIR = CONSOLE_DIR / "static"
 NODE_MODULES = CONSOLE_DIR / "node_modules"
 VENDOR_PREFIX = "/vendor/socket.io/"
 STATIC_PREFIX = "/static/"
+SUPERVISOR_PATH = "/supervisor"
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -57,12 +58,17 @@ def socketio_dist(node_modules: Path = NODE_MODULES) -> Path:
 
 def is_console_path(path: str) -> bool:
     """Whether ``path`` is served by the console (and so gets its security headers)."""
-    return path == "/" or path.startswith((STATIC_PREFIX, VENDOR_PREFIX))
+    return path in ("/", SUPERVISOR_PATH) or path.startswith((STATIC_PREFIX, VENDOR_PREFIX))
 
 
 async def index(request: web.Request) -> web.FileResponse:
     """The console page; everything else it needs comes from /static/ and /vendor/."""
     return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def supervisor(request: web.Request) -> web.FileResponse:
+    """The supervisor console: live queues, service-level figures, search and replay."""
+    return web.FileResponse(STATIC_DIR / "supervisor.html", headers={"Cache-Control": "no-cache"})
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -78,6 +84,7 @@ def setup_console(app: web.Application, *, node_modules: Path = NODE_MODULES) ->
     """Mount the console at ``/``; fails early, with the fix, if its npm packages are missing."""
     dist = socketio_dist(node_modules)
     app.router.add_get("/", index)
+    app.router.add_get(SUPERVISOR_PATH, supervisor)
     app.router.add_static(STATIC_PREFIX, STATIC_DIR, name="console_static")
     app.router.add_static(VENDOR_PREFIX, dist, name="console_vendor_socketio")
     app.on_response_prepare.append(_security_headers)

@@ -52,6 +52,7 @@ async def login(request: web.Request) -> web.Response:
             expires_in_s=settings.token_ttl_s,
             display_name=clerk.display_name,
             departments=list(clerk.departments),
+            role=clerk.role,
         )
     )
 

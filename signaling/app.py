@@ -12,6 +12,7 @@ from agent_console.routes import setup_console
 from signaling.api import setup_api
 from signaling.auth import turn_credentials
 from signaling.catalogue import load_catalogue
+from signaling.checkpointer import checkpointer
 from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
@@ -19,6 +20,7 @@ from signaling.recorder import SessionRecorder
 from signaling.recordings import setup_recordings
 from signaling.router import Router
 from signaling.settings import Settings
+from signaling.supervision import setup_supervision
 from storage import store
 from storage.blobs import FileBlobStore
 from storage.db import Database
@@ -122,9 +124,12 @@ def create_app(settings: Settings) -> web.Application:
         await sio.shutdown()
 
     app.cleanup_ctx.append(database)
+    # checkpointer before router: at shutdown the router writes its last events first
+    app.cleanup_ctx.append(checkpointer)
     app.cleanup_ctx.append(router)
     app.on_shutdown.append(close_sockets)
     setup_api(app)
     setup_recordings(app)
+    setup_supervision(app)
     setup_console(app)
     return app

@@ -16,6 +16,7 @@ from typing import Any
 import click
 from aiohttp import web
 
+from signaling.audit_cli import audit
 from signaling.catalogue import load_catalogue
 from signaling.logs import configure_logging
 from signaling.messages import LANGUAGES, Language
@@ -338,6 +339,13 @@ def clerk() -> None:
     help="Department id the clerk serves (repeatable; default: all).",
 )
 @click.option("--password", default=None, help="Password (prompted when omitted).")
+@click.option(
+    "--role",
+    type=click.Choice(["clerk", "supervisor"]),
+    default="clerk",
+    show_default=True,
+    help="A supervisor signs in the same way and may watch queues and replay sessions.",
+)
 @click.pass_context
 def clerk_add(
     ctx: click.Context,
@@ -345,6 +353,7 @@ def clerk_add(
     display_name: str | None,
     departments: tuple[str, ...],
     password: str | None,
+    role: str,
 ) -> None:
     """Create a clerk account who can sign in to the console."""
     settings = _settings(ctx)
@@ -365,14 +374,14 @@ def clerk_add(
         async with Database(settings.db_url) as db:
             await db.upgrade()
             await store.create_clerk(
-                db, username, password, display_name or username, list(departments or known)
+                db, username, password, display_name or username, list(departments or known), role
             )
 
     try:
         asyncio.run(run())
     except VcounterError as exc:
         _fail(exc)
-    click.echo(f"clerk {username} created")
+    click.echo(f"{role} {username} created")
 
 
 @main.group()
@@ -388,6 +397,8 @@ def db_upgrade(ctx: click.Context) -> None:
     upgrade_database(settings.db_url)
     click.echo(f"database at {settings.db_url} is up to date")
 
+
+main.add_command(audit)
 
 if __name__ == "__main__":
     main()

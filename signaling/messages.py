@@ -81,6 +81,8 @@ class LoginResponse(Message):
     expires_in_s: int
     display_name: str
     departments: list[str]
+    # "clerk" or "supervisor": which console the person signing in belongs in
+    role: str = "clerk"
 
 
 class HealthResponse(Message):

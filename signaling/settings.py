@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     events_per_second: float = Field(default=30.0, gt=0)
     event_burst: int = Field(default=100, ge=1)
     log_level: str = "INFO"
+    # how often the server signs every session chain's head (0: never; `vcounter audit checkpoint`)
+    checkpoint_interval_s: float = Field(default=300.0, ge=0)
 
     @field_validator("turn_urls")
     @classmethod

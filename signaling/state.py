@@ -105,6 +105,8 @@ class LiveClerk:
     state: ClerkState = ClerkState.OFFLINE
     idle_since: float = field(default_factory=time.monotonic)
     session_id: str | None = None
+    # when the current state began, for the supervisors' "time in state"
+    state_since: float = field(default_factory=time.monotonic)
 
     def set_state(self, new: ClerkState) -> ClerkState:
         """Move to ``new`` if the table allows it; returns the old state."""
@@ -117,6 +119,7 @@ class LiveClerk:
                 + ("; hang up first" if old == ClerkState.BUSY else "")
             )
         self.state = new
+        self.state_since = time.monotonic()
         if new == ClerkState.AVAILABLE:
             self.idle_since = time.monotonic()
         context_log(log, self.session_id, f"clerk:{self.username}").info("clerk %s -> %s", old, new)

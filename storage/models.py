@@ -157,3 +157,36 @@ class SessionEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class ChainCheckpoint(Base):
+    """The heads of every session's chain at one moment, signed with the server's key."""
+
+    __tablename__ = "chain_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # {session_id: [event count, hash of the last event]}
+    heads: Mapped[dict[str, Any]] = mapped_column(JSON)
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(Text)
+
+
+class StaffEvent(Base):
+    """One supervisor action (a dashboard opened, a replay watched, an export), hash-chained.
+
+    One chain for the whole store, append-only like ``session_events`` (migration 0003).
+    """
+
+    __tablename__ = "staff_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(unique=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(64))
+    # the session a replay or an export was about; None for queue views and figures
+    session_id: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,264 @@
+"""The supervisors' REST routes: live overview, service-level figures, search and replay.
+
+Every route needs a signed-in ``supervisor``; each action is written to the staff log
+(:class:`storage.staff_audit.StaffLog`), a replay with who watched which session when.
+The live overview is polled by the page (about once a second), so only its first view in
+a while is logged, not every poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from signaling.auth import ClerkClaims
+from signaling.http_auth import clerk_of, http_error
+from signaling.keys import BLOBS, DATABASE, ROUTER
+from signaling.logs import context_log
+from signaling.messages import Message
+from signaling.recordings import side_file
+from signaling.replay import SearchFilter, replay_view, search_by_id, search_sessions
+from signaling.service_level import service_level
+from signaling.supervisor_messages import ClerkFigure, LiveSessionFigure, Overview, QueueFigure
+from storage.audit import AuditLog
+from storage.blobs import check_digest
+from storage.errors import BlobCorrupt, InvalidValue, NotFound
+from storage.staff_audit import StaffLog
+from storage.verify import blob_refs
+
+log = logging.getLogger(__name__)
+
+SUPERVISOR = "supervisor"
+OVERVIEW_LOG_EVERY_S = 600.0
+OVERVIEW_SEEN: web.AppKey[dict[int, float]] = web.AppKey("overview_seen", dict)
+
+
+def _json(message: Message) -> web.Response:
+    return web.json_response(message.model_dump(mode="json", by_alias=True))
+
+
+async def _audit(
+    request: web.Request,
+    who: ClerkClaims,
+    kind: str,
+    payload: dict[str, Any],
+    session_id: str | None = None,
+) -> None:
+    await StaffLog(request.app[DATABASE]).append(
+        f"supervisor:{who.username}", kind, payload, session_id
+    )
+
+
+def _when(request: web.Request, name: str, default: datetime) -> datetime:
+    raw = request.query.get(name)
+    if not raw:
+        return default
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise http_error(
+            web.HTTPBadRequest,
+            "invalid_query",
+            f"{name}={raw!r} is not a date or time; use ISO 8601, e.g. 2026-12-01 or"
+            " 2026-12-01T09:00",
+        ) from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def overview(request: web.Request) -> web.Response:
+    """Queues per service, clerks and active sessions, as they are now."""
+    who = clerk_of(request, SUPERVISOR)
+    seen = request.app[OVERVIEW_SEEN]
+    if time.monotonic() - seen.get(who.clerk_id, -OVERVIEW_LOG_EVERY_S) >= OVERVIEW_LOG_EVERY_S:
+        seen[who.clerk_id] = time.monotonic()
+        await _audit(request, who, "overview.opened", {})
+    router = request.app[ROUTER]
+    now = time.monotonic()
+    waiting: dict[str, list[Any]] = {}
+    for live in router.sessions.values():
+        if live.state.value in ("queued", "offered"):
+            waiting.setdefault(live.service.id, []).append(live)
+    queues = [
+        QueueFigure(
+            service_id=sid,
+            department_id=items[0].service.department_id,
+            service_name=items[0].service.names,
+            waiting=len(items),
+            longest_wait_s=round(max(s.waited_s() for s in items), 1),
+            care_mode_waiting=sum(1 for s in items if s.care_mode),
+        )
+        for sid, items in sorted(waiting.items(), key=lambda kv: -len(kv[1]))
+    ]
+    names = {c.id: c.username for c in router.clerks.values()}
+    clerks = [
+        ClerkFigure(
+            id=c.id,
+            username=c.username,
+            display_name=c.display_name,
+            departments=sorted(c.departments),
+            state=c.state,
+            session_id=c.session_id,
+            in_state_s=round(now - c.state_since, 1),
+        )
+        for c in sorted(router.clerks.values(), key=lambda c: c.username)
+    ]
+    sessions = [
+        LiveSessionFigure(
+            id=s.id,
+            service_id=s.service.id,
+            state=s.state,
+            terminal_name=s.terminal_name,
+            clerk=names.get(s.clerk_id) if s.clerk_id is not None else None,
+            waited_s=round(s.waited_s(), 1),
+            step=s.step,
+            care_mode=s.care_mode,
+            language=s.language,
+        )
+        for s in sorted(router.sessions.values(), key=lambda s: s.enqueued_at)
+        if s.active
+    ]
+    return _json(
+        Overview(generated_at=datetime.now(UTC), queues=queues, clerks=clerks, sessions=sessions)
+    )
+
+
+async def figures(request: web.Request) -> web.Response:
+    """Service-level figures over ``since``..``until`` (default: today so far)."""
+    who = clerk_of(request, SUPERVISOR)
+    now = datetime.now(UTC)
+    since = _when(request, "since", now.replace(hour=0, minute=0, second=0, microsecond=0))
+    until = _when(request, "until", now + timedelta(seconds=1))
+    if until <= since:
+        raise http_error(
+            web.HTTPBadRequest,
+            "invalid_query",
+            f"the period ends ({until.isoformat()}) before it starts ({since.isoformat()});"
+            " swap since and until",
+        )
+    raw_target = request.query.get("target_s", "60")
+    if not raw_target.isdigit() or not 1 <= int(raw_target) <= 3600:
+        raise http_error(
+            web.HTTPBadRequest,
+            "invalid_query",
+            f"target_s={raw_target!r}: give the answer-time target in whole seconds, 1 to 3600",
+        )
+    result = await service_level(request.app[DATABASE], since, until, int(raw_target))
+    await _audit(
+        request,
+        who,
+        "figures.viewed",
+        {"since": since.isoformat(), "until": until.isoformat(), "target_s": int(raw_target)},
+    )
+    return _json(result)
+
+
+async def sessions(request: web.Request) -> web.Response:
+    """Search sessions by acceptance number, document number, clerk, service, date, outcome."""
+    who = clerk_of(request, SUPERVISOR)
+    q = request.query
+    date = q.get("date")
+    since = _when(request, "since", datetime.min.replace(tzinfo=UTC)) if "since" in q else None
+    until = _when(request, "until", datetime.max.replace(tzinfo=UTC)) if "until" in q else None
+    if date:
+        day = _when(request, "date", datetime.now(UTC))
+        since = day.replace(hour=0, minute=0, second=0, microsecond=0)
+        until = since + timedelta(days=1)
+    wanted = SearchFilter(
+        acceptance_number=q.get("acceptance_number") or None,
+        document_number=q.get("document_number") or None,
+        clerk=q.get("clerk") or None,
+        service_id=q.get("service_id") or None,
+        since=since,
+        until=until,
+        outcome=q.get("outcome") or None,
+    )
+    found = await search_sessions(request.app[DATABASE], wanted)
+    await _audit(
+        request,
+        who,
+        "sessions.searched",
+        {k: v for k, v in q.items() if k != "token"} | {"found": len(found.sessions)},
+    )
+    return _json(found)
+
+
+async def replay(request: web.Request) -> web.Response:
+    """One session's replay: summary, timeline, recordings; logged as watched."""
+    who = clerk_of(request, SUPERVISOR)
+    session_id = request.match_info["session_id"]
+    try:
+        view = await replay_view(request.app[DATABASE], session_id, "")
+    except NotFound as exc:
+        raise http_error(web.HTTPNotFound, "not_found", exc.message) from exc
+    await _audit(request, who, "replay.opened", {}, session_id)
+    context_log(log, session_id, f"supervisor:{who.username}").info("replay opened")
+    return _json(view)
+
+
+async def recording(request: web.Request) -> web.StreamResponse:
+    """One side's recording as one WebM (range requests work, so the page can seek)."""
+    clerk_of(request, SUPERVISOR)
+    session_id = request.match_info["session_id"]
+    side = request.match_info["side"]
+    try:
+        path = await side_file(request.app, session_id, side)
+    except NotFound as exc:
+        raise http_error(web.HTTPNotFound, "not_found", exc.message) from exc
+    return web.FileResponse(path, headers={"Content-Type": "video/webm"})
+
+
+async def session_file(request: web.Request) -> web.StreamResponse:
+    """A file (document, thumbnail, signed PDF) that one of the session's events names."""
+    who = clerk_of(request, SUPERVISOR)
+    session_id = request.match_info["session_id"]
+    try:
+        digest = check_digest(request.match_info["sha256"])
+        await search_by_id(request.app[DATABASE], session_id)
+    except (InvalidValue, NotFound) as exc:
+        raise http_error(web.HTTPNotFound, "not_found", exc.message) from exc
+    named = {
+        d for e in await AuditLog(request.app[DATABASE]).events(session_id)
+        for _, d in blob_refs(e.kind, e.payload)
+    }  # fmt: skip
+    if digest not in named:
+        raise http_error(
+            web.HTTPNotFound,
+            "not_found",
+            f"session {session_id} names no file {digest}; open files from its timeline",
+        )
+    try:
+        data = await request.app[BLOBS].get(digest)
+    except BlobCorrupt as exc:
+        raise http_error(
+            web.HTTPConflict,
+            "file_changed",
+            f"{exc.message}; the stored file no longer matches the audit trail: run"
+            f" `vcounter audit verify {session_id}` and restore it from backup",
+        ) from exc
+    await _audit(request, who, "file.opened", {"sha256": digest}, session_id)
+    kind = "application/pdf" if data.startswith(b"%PDF") else "application/octet-stream"
+    if data.startswith(b"\xff\xd8"):
+        kind = "image/jpeg"
+    elif data.startswith(b"\x89PNG"):
+        kind = "image/png"
+    elif data.startswith(b"\x1a\x45\xdf\xa3"):
+        kind = "video/webm"
+    return web.Response(body=data, content_type=kind)
+
+
+def setup_supervision(app: web.Application) -> None:
+    """Mount the supervisor routes under ``/api/supervisor``."""
+    app[OVERVIEW_SEEN] = {}
+    sid = r"{session_id:[0-9a-f]{32}}"
+    app.router.add_get("/api/supervisor/overview", overview)
+    app.router.add_get("/api/supervisor/figures", figures)
+    app.router.add_get("/api/supervisor/sessions", sessions)
+    app.router.add_get(f"/api/supervisor/sessions/{sid}", replay)
+    app.router.add_get(
+        f"/api/supervisor/sessions/{sid}/recording/{{side:applicant|clerk}}.webm", recording
+    )
+    app.router.add_get(f"/api/supervisor/sessions/{sid}/files/{{sha256}}", session_file)

@@ -1,0 +1,146 @@
+"""The supervisor console's REST bodies: live overview, service-level figures, replay.
+
+Kept apart from :mod:`signaling.messages` (the socket.io contract) because only the
+supervisor pages read them; like those, every body is a pydantic model defined once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from signaling.messages import ClerkState, LocalizedText, Message, SessionState
+
+
+class QueueFigure(Message):
+    """Who waits for one service right now."""
+
+    service_id: str
+    department_id: str
+    service_name: LocalizedText
+    waiting: int
+    longest_wait_s: float
+    care_mode_waiting: int
+
+
+class ClerkFigure(Message):
+    """One signed-in clerk: state, current session, how long in that state."""
+
+    id: int
+    username: str
+    display_name: str
+    departments: list[str]
+    state: ClerkState
+    session_id: str | None
+    in_state_s: float
+
+
+class LiveSessionFigure(Message):
+    """One active session as the supervisor sees it."""
+
+    id: str
+    service_id: str
+    state: SessionState
+    terminal_name: str
+    clerk: str | None
+    waited_s: float
+    step: int
+    care_mode: bool
+    language: str
+
+
+class Overview(Message):
+    """The live picture: queues per service, clerks and active sessions."""
+
+    generated_at: datetime
+    queues: list[QueueFigure]
+    clerks: list[ClerkFigure]
+    sessions: list[LiveSessionFigure]
+
+
+class ServiceLevelRow(Message):
+    """Service-level figures of one service (or of all, with ``service_id`` None)."""
+
+    service_id: str | None
+    requests: int
+    answered: int
+    abandoned: int
+    # average speed of answer: request to clerk's accept, over answered sessions
+    asa_s: float | None
+    # abandoned / (answered + abandoned): the applicant gave up before a clerk answered
+    abandonment_rate: float | None
+    # answered within target_s / (answered + abandoned)
+    within_target_rate: float | None
+
+
+class ServiceLevel(Message):
+    """Figures over [since, until) with the answer-time target they were measured against."""
+
+    since: datetime
+    until: datetime
+    target_s: int
+    total: ServiceLevelRow
+    services: list[ServiceLevelRow]
+
+
+class SessionSummary(Message):
+    """One row of a session search."""
+
+    id: str
+    service_id: str
+    terminal_name: str
+    clerk: str | None
+    language: str
+    state: str
+    end_reason: str | None
+    created_at: datetime
+    ended_at: datetime | None
+    care_mode: bool
+    rating: int | None
+    recorded: bool
+    acceptance_number: str | None = None
+    decision: str | None = None
+
+
+class SessionSearch(Message):
+    """The sessions that match a search, newest first."""
+
+    sessions: list[SessionSummary]
+    truncated: bool
+
+
+class TimelineEvent(Message):
+    """One audited event placed on the replay timeline (``t_s`` since the recording's t0)."""
+
+    seq: int
+    kind: str
+    actor: str
+    created_at: datetime
+    t_s: float | None
+    payload: dict[str, Any]
+    # files the event names (documents, thumbnails, signed PDFs) the page can open
+    files: list[str] = Field(default_factory=list)
+
+
+class RecordingSide(Message):
+    """One side of the recording: its segments' extent on the session's timeline."""
+
+    side: Literal["applicant", "clerk"]
+    segments: int
+    start_s: float
+    end_s: float
+    url: str
+
+
+class ReplayView(Message):
+    """All a replay page needs: the session, its timeline and both recordings."""
+
+    session: SessionSummary
+    t0: float | None
+    events: list[TimelineEvent]
+    recordings: list[RecordingSide]
+    chain_ok: bool
+    chain_problem: str | None
+    watched_by: list[str]
