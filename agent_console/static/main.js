@@ -86,6 +86,15 @@ class ClerkConsole {
     this.render();
     try {
       const body = await login(username, password);
+      if (body.role === "supervisor") {
+        // supervisors have their own console; hand the sign-in over instead of asking again
+        sessionStorage.setItem(
+          "vcounter.supervisor.session",
+          JSON.stringify({ token: body.token, expiresAt: Date.now() + body.expires_in_s * 1000, name: body.display_name }),
+        );
+        window.location.assign("/supervisor");
+        return;
+      }
       const session = {
         token: body.token,
         expiresAt: Date.now() + body.expires_in_s * 1000,

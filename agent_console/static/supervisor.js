@@ -184,6 +184,12 @@ class SupervisorApp {
     return body;
   }
 
+  // a refused or failed request shows as a sentence; anything else is a bug and surfaces
+  #failed(err) {
+    if (!(err instanceof ApiError)) throw err;
+    if (err.status !== 401) this.showError(err.message);
+  }
+
   async login(username, password) {
     this.showError("");
     let response;
@@ -269,7 +275,7 @@ class SupervisorApp {
       this.#renderOverview(overview);
       this.showError("");
     } catch (err) {
-      if (err instanceof ApiError && err.status !== 401) this.showError(err.message);
+      this.#failed(err);
     }
   }
 
@@ -341,7 +347,7 @@ class SupervisorApp {
       }
       this.showError("");
     } catch (err) {
-      if (err instanceof ApiError && err.status !== 401) this.showError(err.message);
+      this.#failed(err);
     }
   }
 
@@ -387,7 +393,7 @@ class SupervisorApp {
       }
       this.showError("");
     } catch (err) {
-      if (err instanceof ApiError && err.status !== 401) this.showError(err.message);
+      this.#failed(err);
     }
   }
 
@@ -405,7 +411,7 @@ class SupervisorApp {
     try {
       view = await this.api(`/api/supervisor/sessions/${encodeURIComponent(id)}`);
     } catch (err) {
-      if (err instanceof ApiError && err.status !== 401) this.showError(err.message);
+      this.#failed(err);
       return;
     }
     this.showError("");
@@ -541,7 +547,8 @@ class SupervisorApp {
       button.dataset.testid = "timeline-event";
       const t = document.createElement("span");
       t.className = "t";
-      t.textContent = e.t_s === null ? "–" : e.t_s < 0 ? `-${clock(-e.t_s)}` : clock(e.t_s);
+      // events a moment before the recording's first frame show as 0:00, earlier ones negative
+      t.textContent = e.t_s === null ? "–" : e.t_s <= -1 ? `-${clock(-e.t_s)}` : clock(Math.max(0, e.t_s));
       const what = document.createElement("span");
       what.textContent = `${e.kind} · ${e.actor}${this.#brief(e.payload)}`;
       button.append(t, what);

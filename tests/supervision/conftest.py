@@ -23,3 +23,7 @@ async def recorded(server: RunningServer) -> AsyncIterator[str]:
         await clerk.close()
     await server.stored()
     yield session_id
+
+
+# the console's Chromium fixtures, for the supervisor pages
+from tests.browser.conftest import browser, chromium_path, page  # noqa: E402, F401
