@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 DEMO_CLERK = "demo"
 DEMO_PASSWORD = "demo-clerk-2026"
+DEMO_SUPERVISOR = "demo-supervisor"
+DEMO_SUPERVISOR_PASSWORD = "demo-supervisor-2026"
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -148,6 +150,11 @@ async def _demo(settings: Settings, language: Language) -> None:
                 db, DEMO_CLERK, DEMO_PASSWORD, "Demo Clerk 示范职员",
                 [d.id for d in catalogue.departments],
             )  # fmt: skip
+        with contextlib.suppress(VcounterError):
+            await store.create_clerk(
+                db, DEMO_SUPERVISOR, DEMO_SUPERVISOR_PASSWORD, "Demo Supervisor 示范主管", [],
+                "supervisor",
+            )  # fmt: skip
         token = token_file.read_text().strip() if token_file.exists() else ""
         if not token or await store.find_terminal_by_token(db, token) is None:
             count = 1
@@ -165,6 +172,8 @@ async def _demo(settings: Settings, language: Language) -> None:
         click.echo(f"  Open the clerk console:  {url}/")
         click.echo(f"  Sign in as:              {DEMO_CLERK} / {DEMO_PASSWORD}")
         click.echo("  Click 'Available' and take the calls the demo kiosk keeps making.")
+        click.echo(f"  Supervisor console:      {url}/supervisor")
+        click.echo(f"  Sign in as:              {DEMO_SUPERVISOR} / {DEMO_SUPERVISOR_PASSWORD}")
         click.echo("")
         services = [s.id for s in catalogue.services]
         await run_terminal(

@@ -19,6 +19,10 @@ COMMANDS = [
     ["clerk", "add"],
     ["db"],
     ["db", "upgrade"],
+    ["audit"],
+    ["audit", "verify"],
+    ["audit", "export"],
+    ["audit", "checkpoint"],
 ]
 
 
@@ -56,3 +60,14 @@ def test_clerk_add_names_a_bad_department_and_a_short_password(tmp_path: Path) -
     assert bad.exit_code == 2 and "unknown department nope" in bad.output
     short = runner.invoke(main, [*data, "clerk", "add", "bob", "--password", "short"])
     assert short.exit_code == 2 and "at least 8 characters" in short.output
+
+
+def test_a_supervisor_account_is_made_with_role(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path / "data")]
+    made = runner.invoke(
+        main, [*data, "clerk", "add", "sue", "--password", "long-enough-1", "--role", "supervisor"]
+    )
+    assert made.exit_code == 0 and "supervisor sue created" in made.output, made.output
+    bad = runner.invoke(main, [*data, "clerk", "add", "x", "--password", "y" * 9, "--role", "boss"])
+    assert bad.exit_code == 2 and "'boss' is not one of 'clerk', 'supervisor'" in bad.output

@@ -1,0 +1,163 @@
+"""Recording overhead at the kiosk, and replay time-to-first-frame for a supervisor.
+
+A clerk in headless Chromium (fake 640x480 camera, auto-answer) takes calls from an aiortc
+kiosk in this process, which sends its 640x480@30 synthetic camera and tone. For each call
+the kiosk's CPU (this process: every thread, so the recorder's encoder threads count) is
+measured over a window of the call, alternately with recording off and on. Then a
+supervisor opens each recorded call's replay page; time from navigation to the first
+decoded frame of both videos. Last line: JSON with overhead_cpu_pct, replay_first_frame_ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from playwright.async_api import Browser, async_playwright
+
+from bench.call_setup import ARGS, CHROMIUM, PASSWORD, login_console, pct, vcounter, wait_http
+from media.recording import RecordingSettings
+from media.sources import create_local_tracks
+from terminal_client.client import TerminalClient, TerminalState
+
+FIRST_FRAMES = """
+() => {
+  window.__frames = {};
+  document.addEventListener('loadeddata', (e) => {
+    if (e.target.dataset && e.target.dataset.testid) window.__frames[e.target.dataset.testid] = performance.now();
+  }, true);
+}
+"""
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def one_call(url: str, token: str, record: bool, window_s: float) -> tuple[float, str]:
+    """A call of ``window_s`` measured seconds; returns (kiosk CPU % of one core, session id)."""
+    terminal = TerminalClient(
+        url,
+        token,
+        lambda: create_local_tracks(True, "", "", label="k"),
+        name="bench",
+        recording=RecordingSettings() if record else None,
+    )
+    await terminal.connect()
+    try:
+        session_id = await terminal.request_service("tax-registration", "en")
+        await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
+        await terminal.video_in.first_frame.wait()
+        await asyncio.sleep(1.0)  # past the encoders' start-up
+        wall, cpu = time.monotonic(), cpu_s()
+        await asyncio.sleep(window_s)
+        used = (cpu_s() - cpu) / (time.monotonic() - wall) * 100
+        await terminal.hangup("bench")
+        await terminal.wait_for(TerminalState.ENDED)
+    finally:
+        await terminal.close()  # waits for the last segments' upload
+    return used, session_id
+
+
+async def replay_first_frame(browser: Browser, url: str, token: str, session_id: str) -> float:
+    context = await browser.new_context()
+    session = json.dumps({"token": token, "expiresAt": time.time() * 1000 + 3600_000, "name": "s"})
+    await context.add_init_script(
+        f"sessionStorage.setItem('vcounter.supervisor.session', {json.dumps(session)});"
+    )
+    await context.add_init_script(f"({FIRST_FRAMES})()")
+    page = await context.new_page()
+    await page.goto(f"{url}/supervisor?session={session_id}")
+    await page.wait_for_function(
+        "() => window.__frames && window.__frames['video-applicant'] && window.__frames['video-clerk']",
+        timeout=20_000,
+    )
+    frames = await page.evaluate("() => window.__frames")
+    await context.close()
+    return max(frames["video-applicant"], frames["video-clerk"])
+
+
+async def main(calls: int, window_s: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="vcounter-bench-") as tmp:
+        data = Path(tmp)
+        vcounter(data, "clerk", "add", "bench", "--password", PASSWORD, "--name", "Bench")
+        vcounter(data, "clerk", "add", "boss", "--password", PASSWORD, "--role", "supervisor")
+        token = vcounter(data, "terminal", "register", "bench-kiosk")
+        port = 18000 + os.getpid() % 1000
+        env = {**os.environ, "VCOUNTER_LOG_LEVEL": "WARNING"}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "signaling.cli", "--data-dir", str(data), "serve",
+             "--port", str(port)],
+            env=env,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        off: list[float] = []
+        on: list[float] = []
+        recorded: list[str] = []
+        first_frame: list[float] = []
+        try:
+            await wait_http(url)
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                page = await browser.new_page()
+                await login_console(page, url)
+                await one_call(url, token, False, 2.0)  # warm-up
+                for _ in range(calls):
+                    off.append((await one_call(url, token, False, window_s))[0])
+                    used, session_id = await one_call(url, token, True, window_s)
+                    on.append(used)
+                    recorded.append(session_id)
+                async with (
+                    aiohttp.ClientSession() as http,
+                    http.post(
+                        f"{url}/api/login", json={"username": "boss", "password": PASSWORD}
+                    ) as r,
+                ):
+                    boss = (await r.json())["token"]
+                for session_id in recorded:
+                    first_frame.append(await replay_first_frame(browser, url, boss, session_id))
+                await browser.close()
+        finally:
+            server.terminate()
+            server.wait(10)
+    result = {
+        "calls": calls,
+        "window_s": window_s,
+        "cpu_off_pct": round(statistics.median(off), 1),
+        "cpu_on_pct": round(statistics.median(on), 1),
+        "replay_first_frame_p95_ms": round(pct(first_frame, 0.95), 1),
+    }
+    result["overhead_cpu_pct"] = round(result["cpu_on_pct"] - result["cpu_off_pct"], 1)
+    result["replay_first_frame_ms"] = round(statistics.median(first_frame), 1)
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=5, help="calls with and without recording")
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per call")
+    args = parser.parse_args()
+    out = asyncio.run(main(args.n, args.seconds))
+    s = RecordingSettings()
+    print(
+        f"kiosk CPU during a 640x480@30 call (median of {out['calls']} calls, one core = 100 %):\n"
+        f"  recording off  {out['cpu_off_pct']} %\n"
+        f"  recording on   {out['cpu_on_pct']} %  ({s.width}x{s.height}@{s.fps:g} VP8"
+        f" {s.video_kbps} kb/s + Opus, both sides)\n"
+        f"  overhead       {out['overhead_cpu_pct']} % of one core\n"
+        f"replay page, navigation -> first frame of both videos: median"
+        f" {out['replay_first_frame_ms']} ms, p95 {out['replay_first_frame_p95_ms']} ms"
+    )
+    print(json.dumps(out))
