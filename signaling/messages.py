@@ -257,6 +257,10 @@ class CallOffered(Message):
     waited_s: float
     expires_in_s: float
     care_mode: bool = False
+    # The kiosk's offer when it is already held, and the session's ICE servers: the console
+    # builds its answer while the call rings and sends it the moment the call is accepted.
+    offer: Sdp | None = None
+    ice_servers: list[IceServer] = Field(default_factory=list)
 
 
 class CallWithdrawn(Message):

@@ -146,7 +146,9 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_description(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, SessionDescription)
         check_description_role(self.role, message.type)
-        if self.role == Role.TERMINAL and self.ctx.router().hold_early_offer(member.id, message):
+        if self.role == Role.TERMINAL and await self.ctx.router().hold_early_offer(
+            member.id, message
+        ):
             return  # made while waiting: the clerk who accepts gets it with the call
         await self._relay(member, sid, Event.DESCRIPTION, message)
 

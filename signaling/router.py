@@ -141,9 +141,12 @@ class Router:
         await self._dispatch()
         return session
 
-    def hold_early_offer(self, terminal_id: int, offer: SessionDescription) -> bool:
+    async def hold_early_offer(self, terminal_id: int, offer: SessionDescription) -> bool:
         """Keep the offer a waiting terminal made for its own session; False when the session
-        is already in a call (then the offer is relayed as usual)."""
+        is already in a call (then the offer is relayed as usual).
+
+        A clerk the call is ringing for gets it at once, to build the answer while it rings.
+        """
         session = self.sessions.get(offer.session_id)
         if session is None or session.terminal_id != terminal_id:
             raise NotYourSession(
@@ -152,6 +155,10 @@ class Router:
         if session.state not in (SessionState.QUEUED, SessionState.OFFERED):
             return False
         session.early_offer = offer
+        clerk = self.clerks.get(session.clerk_id) if session.clerk_id is not None else None
+        if session.state == SessionState.OFFERED and clerk is not None and clerk.sid:
+            session.offer_shown_to = clerk.id
+            await self.emitter.send(Role.CLERK, clerk.sid, Event.DESCRIPTION, offer)
         return True
 
     async def cancel(self, terminal_id: int, session_id: str) -> None:
@@ -239,7 +246,7 @@ class Router:
         if live.sid:
             await self.emitter.send(Role.CLERK, live.sid, Event.CALL_ACCEPTED, to_clerk)
             offer, session.early_offer = session.early_offer, None
-            if offer is not None:
+            if offer is not None and session.offer_shown_to != clerk_id:
                 await self.emitter.send(Role.CLERK, live.sid, Event.DESCRIPTION, offer)
         await self._send_clerk_status(live)
         await self.recorder.record(
@@ -443,7 +450,10 @@ class Router:
                 waited_s=round(session.waited_s(), 3),
                 expires_in_s=self.offer_timeout_s,
                 care_mode=session.care_mode,
+                offer=session.early_offer.sdp if session.early_offer else None,
+                ice_servers=session.ice_servers,
             )
+            session.offer_shown_to = clerk.id if session.early_offer else None
             await self.emitter.send(Role.CLERK, clerk.sid, Event.CALL_OFFERED, offer)
             await self._send_clerk_status(clerk)
             await self.recorder.record(
@@ -478,6 +488,7 @@ class Router:
         self._cancel_timer(session.id)
         session.set_state(SessionState.QUEUED)
         session.clerk_id = None
+        session.offer_shown_to = None
         session.declined_by.add(clerk.id)
         clerk.set_state(clerk_next)
         clerk.session_id = None

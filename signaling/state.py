@@ -68,6 +68,8 @@ class LiveSession:
     ice_servers: list[IceServer] = field(default_factory=list)
     # the terminal's offer, made while it waits; handed to the clerk who accepts
     early_offer: SessionDescription | None = None
+    # the ringing clerk who already has that offer (in call_offered or relayed while ringing)
+    offer_shown_to: int | None = None
 
     def queue_key(self) -> tuple[bool, float]:
         """Order in the queue: care-mode applicants first, then first come, first served."""

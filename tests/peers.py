@@ -47,6 +47,7 @@ class ClerkPeer:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.status: ClerkStatus | None = None
         self.offers: list[CallOffered] = []
+        self.early_offers: dict[str, str] = {}
         self.withdrawn: list[dict[str, Any]] = []
         self.ended: list[dict[str, Any]] = []
         self.errors: list[ErrorEvent] = []
@@ -125,8 +126,22 @@ class ClerkPeer:
                 status = MediaStatus(session_id=self.session_id, state="connected")
                 await self.emit("media_status", status.model_dump())
 
+        # the kiosk's offer came with the call (or while it rang): answer it now
+        rang = next((o for o in self.offers if o.session_id == accepted.session_id), None)
+        held = self.early_offers.pop(accepted.session_id, None) or (rang.offer if rang else None)
+        if held is not None:
+            await self._answer(
+                SessionDescription(session_id=accepted.session_id, type="offer", sdp=held)
+            )
+
     async def _on_description(self, data: Any) -> None:
         offer = SessionDescription.model_validate(data)
+        if self.pc is None or self.session_id != offer.session_id:
+            self.early_offers[offer.session_id] = offer.sdp  # relayed while ringing
+            return
+        await self._answer(offer)
+
+    async def _answer(self, offer: SessionDescription) -> None:
         assert self.pc is not None and self.media is not None
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
         self.pc.addTrack(self.media.audio)

@@ -27,6 +27,34 @@ function waitForGathering(pc, ms) {
   });
 }
 
+/**
+ * The offer without its ICE candidates, and the candidates apart. While a call rings the
+ * console answers the bare offer: gathering runs, but with no remote candidate the browser
+ * sends no connectivity check to the kiosk before the clerk has accepted.
+ */
+export function splitCandidates(sdp) {
+  const candidates = [];
+  let mid = null;
+  let mline = -1;
+  const kept = [];
+  for (const line of sdp.split(/\r\n|\n/)) {
+    if (line.startsWith("m=")) {
+      mline += 1;
+      mid = null;
+    } else if (line.startsWith("a=mid:")) {
+      mid = line.slice("a=mid:".length);
+    }
+    if (line.startsWith("a=candidate:")) {
+      candidates.push({ candidate: line.slice(2), sdpMid: mid, sdpMLineIndex: mline });
+      continue;
+    }
+    if (line === "a=end-of-candidates") continue;
+    kept.push(line);
+  }
+  // each candidate names its section by index as well: a=mid may follow the candidates
+  return { sdp: kept.join("\r\n"), candidates };
+}
+
 export const Phase = Object.freeze({
   RINGING: "ringing", // offered; the camera warms up while the clerk decides
   WAITING_OFFER: "waiting_offer", // accepted; the kiosk's offer has not come yet
@@ -63,6 +91,12 @@ export class Call {
     this.sentEndOfCandidates = false;
     // One step at a time: an ICE candidate must not overtake the offer it belongs to.
     this.chain = Promise.resolve();
+    // An answer built while ringing waits here until the server confirms the accept.
+    this.ringIce = null;
+    this.isAccepted = false;
+    this.accepted = new Promise((resolve) => {
+      this.release = resolve;
+    });
   }
 
   get closed() {
@@ -95,17 +129,47 @@ export class Call {
     return this.mediaPromise;
   }
 
-  /** The server confirmed the accept: build the peer connection with its ICE servers. */
-  start(iceServers) {
+  /**
+   * The call rings with the session's ICE servers and, when the kiosk made it already, its
+   * offer: the answer is built now and goes out the moment the call is accepted, so
+   * accepting connects at once instead of starting WebRTC then.
+   */
+  ring(iceServers, offerSdp) {
     if (this.closed || this.pc) return;
+    this.ringIce = iceServers;
+    if (offerSdp) this.handleDescription({ type: "offer", sdp: offerSdp });
+  }
+
+  // Accepted: the kiosk's candidates go in now, so the browser's checks start at once,
+  // even while the answer is still gathering (the kiosk defers checks that arrive early).
+  #addHeldCandidates() {
+    const pc = this.pc;
+    if (!this.isAccepted || !this.heldCandidates || !pc || !pc.remoteDescription) return;
+    const held = this.heldCandidates;
+    this.heldCandidates = null;
+    for (const c of held) pc.addIceCandidate(c).catch((err) => this.hooks.failed(err.message));
+  }
+
+  #holdCandidates(offer) {
+    const { sdp, candidates } = splitCandidates(offer.sdp);
+    this.heldCandidates = candidates;
+    return { ...offer, sdp };
+  }
+
+  /** The server confirmed the accept: the prepared answer goes, or the peer is built now. */
+  start(iceServers) {
+    if (this.closed) return;
     performance.mark("vcounter:call-accepted");
-    this.phase = Phase.WAITING_OFFER;
+    this.isAccepted = true;
+    this.release();
+    if (this.phase === Phase.RINGING) this.phase = this.answerSent ? Phase.CONNECTING : Phase.WAITING_OFFER;
     this.prepareMedia();
-    const pc = (this.pc = new RTCPeerConnection({ iceServers: iceServers.map(toRtcIceServer) }));
-    this.remoteStream = new MediaStream();
-    pc.addEventListener("track", (event) => this.#onTrack(event));
-    pc.addEventListener("icecandidate", (event) => this.#onIceCandidate(event));
-    pc.addEventListener("connectionstatechange", () => this.#onConnectionState());
+    if (this.pc) {
+      this.#addHeldCandidates();
+      this.hooks.changed();
+      return;
+    }
+    this.#createPeer(iceServers);
     this.hooks.changed();
     if (this.pendingOffer) {
       const offer = this.pendingOffer;
@@ -119,11 +183,25 @@ export class Call {
     if (this.closed) return;
     performance.mark("vcounter:offer-received");
     if (message.type !== "offer") return; // the console only ever answers
+    if (!this.pc && this.ringIce && this.phase === Phase.RINGING) {
+      // ringing: answer ahead, holding the candidates back until the accept
+      this.#createPeer(this.ringIce);
+      this.#enqueue(() => this.#answer(this.#holdCandidates(message)));
+      return;
+    }
     if (!this.pc) {
       this.pendingOffer = message;
       return;
     }
     this.#enqueue(() => this.#answer(message));
+  }
+
+  #createPeer(iceServers) {
+    const pc = (this.pc = new RTCPeerConnection({ iceServers: iceServers.map(toRtcIceServer) }));
+    this.remoteStream = new MediaStream();
+    pc.addEventListener("track", (event) => this.#onTrack(event));
+    pc.addEventListener("icecandidate", (event) => this.#onIceCandidate(event));
+    pc.addEventListener("connectionstatechange", () => this.#onConnectionState());
   }
 
   /** A relayed ``ice_candidate``; an empty candidate is end-of-candidates. */
@@ -140,6 +218,7 @@ export class Call {
   close() {
     if (this.closed) return;
     this.phase = Phase.CLOSED;
+    this.release(); // an answer waiting for the accept sees the call closed and stops
     const pc = this.pc;
     this.pc = null;
     if (pc) pc.close();
@@ -163,6 +242,7 @@ export class Call {
   async #answer(offer) {
     const pc = this.pc;
     await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    this.#addHeldCandidates(); // accepted before the offer was in
     // Answer at once, sending both ways: the camera may still be starting, and neither the
     // connection nor the applicant's picture on this side need wait for it. Its tracks go
     // onto the answered senders when ready (replaceTrack needs no renegotiation).
@@ -180,6 +260,8 @@ export class Call {
     // all of them). aiortc checks only the candidates it has when the answer lands; trickled
     // ones wait for the browser's own checks, which cost ~60 ms more per call.
     await waitForGathering(pc, GATHER_WAIT_MS);
+    // Built while ringing: only an accepted call sends its answer (the server refuses others).
+    await this.accepted;
     if (this.closed) return;
     if (this.phase === Phase.WAITING_OFFER) this.phase = Phase.CONNECTING;
     performance.mark("vcounter:answer-sent");

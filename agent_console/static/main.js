@@ -355,6 +355,7 @@ class ClerkConsole {
     // Warm the camera up while it rings: accepting then connects sooner, and a permission
     // prompt (first use) shows before the applicant is waiting on an open line.
     this.call.prepareMedia();
+    this.call.ring(message.ice_servers ?? [], message.offer ?? null);
     if (this.m.autoAnswer) {
       this.accept();
       return;

@@ -441,6 +441,48 @@ export const SCHEMAS = {
     },
     "call_offered": {
       "$defs": {
+        "IceServer": {
+          "additionalProperties": false,
+          "properties": {
+            "credential": {
+              "anyOf": [
+                {
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Credential"
+            },
+            "urls": {
+              "items": {
+                "type": "string"
+              },
+              "minItems": 1,
+              "title": "Urls",
+              "type": "array"
+            },
+            "username": {
+              "anyOf": [
+                {
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Username"
+            }
+          },
+          "required": [
+            "urls"
+          ],
+          "title": "IceServer",
+          "type": "object"
+        },
         "LocalizedText": {
           "additionalProperties": false,
           "properties": {
@@ -482,6 +524,13 @@ export const SCHEMAS = {
           "title": "Expires In S",
           "type": "number"
         },
+        "ice_servers": {
+          "items": {
+            "$ref": "#/$defs/IceServer"
+          },
+          "title": "Ice Servers",
+          "type": "array"
+        },
         "language": {
           "enum": [
             "zh-Hant",
@@ -490,6 +539,21 @@ export const SCHEMAS = {
           ],
           "title": "Language",
           "type": "string"
+        },
+        "offer": {
+          "anyOf": [
+            {
+              "maxLength": 65536,
+              "minLength": 10,
+              "pattern": "^v=0\\r?\\n",
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Offer"
         },
         "service_id": {
           "pattern": "^[a-z0-9][a-z0-9_-]{1,63}$",

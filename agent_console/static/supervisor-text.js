@@ -1,5 +1,5 @@
 // The supervisor pages' words in both UI languages; a key missing from either is a bug
-// (tests/browser/test_supervisor.py checks both are complete).
+// (tests/supervision/test_supervisor_console.py checks both are complete).
 
 export const SUPERVISOR_TEXT = Object.freeze({
   "zh-Hans": {

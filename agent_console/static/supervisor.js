@@ -4,8 +4,8 @@
 // recording's t0, which is also what the WebM timestamps count), so an event at t seeks
 // both videos to t.
 
-import { duration, initLanguage, language, localized, setLanguage } from "/static/i18n.js";
-import { SUPERVISOR_TEXT } from "/static/supervisor-text.js";
+import { duration, initLanguage, language, localized, setLanguage } from "./i18n.js";
+import { SUPERVISOR_TEXT } from "./supervisor-text.js";
 
 const SESSION_KEY = "vcounter.supervisor.session";
 const LIVE_POLL_MS = 1000;

@@ -63,8 +63,9 @@ def _directives(csp: str) -> list[str]:
     return [d.strip() for d in csp.split(";") if d.strip()]
 
 
-async def test_index_is_served_with_a_strict_csp(server: RunningServer) -> None:
-    async with aiohttp.ClientSession() as http, http.get(server.url + "/") as r:
+@pytest.mark.parametrize("path", ["/", "/supervisor"])
+async def test_index_is_served_with_a_strict_csp(server: RunningServer, path: str) -> None:
+    async with aiohttp.ClientSession() as http, http.get(server.url + path) as r:
         assert r.status == 200
         assert r.content_type == "text/html"
         directives = _directives(r.headers["Content-Security-Policy"])
@@ -78,11 +79,15 @@ async def test_index_is_served_with_a_strict_csp(server: RunningServer) -> None:
         assert f'data-testid="{testid}"' in body
 
 
-def test_index_has_no_inline_script_or_style() -> None:
+@pytest.mark.parametrize(
+    ("page", "script"),
+    [("index.html", "/static/main.js"), ("supervisor.html", "/static/supervisor.js")],
+)
+def test_index_has_no_inline_script_or_style(page: str, script: str) -> None:
     finder = _InlineFinder()
-    finder.feed((STATIC_DIR / "index.html").read_text(encoding="utf-8"))
+    finder.feed((STATIC_DIR / page).read_text(encoding="utf-8"))
     assert finder.problems == []
-    assert [s.get("src") for s in finder.scripts] == ["/static/main.js"]
+    assert [s.get("src") for s in finder.scripts] == [script]
     assert all(s.get("type") == "module" for s in finder.scripts)
 
 

@@ -421,3 +421,35 @@ async def test_call_answers_an_offer_that_came_before_the_peer_connection(
     assert "ice_candidate" in events
     assert not [e for e in events if e in ("mediaError", "failed")], events
     assert page.errors == []
+
+
+async def test_the_answer_is_ready_while_it_rings_but_no_check_leaves(
+    server: RunningServer, page: Any
+) -> None:
+    """A ringing call already has its answer built (accepting connects at once), yet the
+    console sends no connectivity check to the kiosk before the clerk accepts."""
+    await server.add_clerk("alice")
+    terminal = kiosk(server, await server.add_terminal("kiosk-ring"))
+    try:
+        await sign_in(page, server, "alice")
+        await go_available(page)
+        await terminal.connect()
+        await terminal.request_service("tax-registration", "en")
+        await wait_state(page, "ringing")
+        await page.wait_for_function(
+            """() => { const pc = window.vcounterConsole.peerConnection();
+                       return pc && pc.localDescription && pc.localDescription.type === 'answer'
+                         && pc.iceGatheringState === 'complete'; }""",
+            timeout=10_000,
+        )
+        pairs = await page.evaluate(
+            """async () => { const stats = await window.vcounterConsole.peerConnection().getStats();
+                             return [...stats.values()].filter((s) => s.type === 'candidate-pair').length; }"""
+        )
+        assert pairs == 0, "the console paired with the kiosk before accepting"
+        await page.click("[data-testid=accept-call]")
+        await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
+        await wait_state(page, "busy")
+    finally:
+        await terminal.close()
+    assert real_errors(page) == []

@@ -125,3 +125,20 @@ async def test_search_then_replay_seeks_both_videos(
     staff = await StaffLog(server.db).events(recorded)
     assert [e.kind for e in staff].count("replay.opened") == 2
     assert real_errors(page) == []
+
+
+async def test_every_text_exists_in_both_languages(server: RunningServer, page: Any) -> None:
+    await page.goto(server.url + "/supervisor")
+    missing = await page.evaluate(
+        """async () => {
+          const { SUPERVISOR_TEXT } = await import('/static/supervisor-text.js');
+          const [zh, en] = [SUPERVISOR_TEXT['zh-Hans'], SUPERVISOR_TEXT.en];
+          const used = [...document.querySelectorAll('[data-st]')].map((e) => e.dataset.st);
+          return {
+            onlyZh: Object.keys(zh).filter((k) => !(k in en)),
+            onlyEn: Object.keys(en).filter((k) => !(k in zh)),
+            unknown: used.filter((k) => !(k in zh)),
+          };
+        }"""
+    )
+    assert missing == {"onlyZh": [], "onlyEn": [], "unknown": []}
