@@ -1,7 +1,7 @@
 """A flash and a beep at the same instants: a source for checking audio/video sync.
 
 :func:`sync_pattern` returns a camera and a microphone that share one clock: every
-``period_s`` the picture turns white for one frame and a 1 kHz beep starts, otherwise the
+``period_s`` the picture turns white for two frames and a 1 kHz beep starts, otherwise the
 picture is dark grey and the sound silent. Whatever records or relays them, the flash and
 the onset of the beep must stay together.
 """
@@ -20,6 +20,7 @@ from media.sources import AUDIO_PTIME, AUDIO_SAMPLE_RATE, AUDIO_SAMPLES, VIDEO_T
 
 BEEP_HZ = 1000.0
 BEEP_S = 0.1
+FLASH_FRAMES = 2
 
 
 class _Clock:
@@ -37,7 +38,7 @@ class _Clock:
 
 
 class FlashTrack(MediaStreamTrack):
-    """Dark frames, one white frame every ``period_s`` (at t = k × period)."""
+    """Dark frames, white for :data:`FLASH_FRAMES` frames every ``period_s`` (from t = k × period)."""
 
     kind = "video"
 
@@ -53,7 +54,9 @@ class FlashTrack(MediaStreamTrack):
             raise MediaStreamError
         t = self.index / self.fps
         await self.clock.wait(t)
-        flash = (self.index % round(self.period_s * self.fps)) == 0
+        # Two frames (66 ms at 30 fps): a recorder keeping every other frame still sees each
+        # flash, its onset at most one source frame late.
+        flash = (self.index % round(self.period_s * self.fps)) < FLASH_FRAMES
         frame = av.VideoFrame.from_ndarray(self._white if flash else self._dark, format="bgr24")
         frame.pts = round(t * 90_000)
         frame.time_base = VIDEO_TIME_BASE

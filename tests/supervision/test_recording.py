@@ -99,9 +99,12 @@ def flash_and_beep_times(data: bytes) -> tuple[list[float], list[float]]:
     """When the picture flashes white and when a beep starts, in seconds of the recording."""
     flashes: list[float] = []
     with av.open(io.BytesIO(data)) as container:
+        bright_before = False
         for frame in container.decode(video=0):
-            if frame.to_ndarray(format="gray").mean() > 180:
+            bright = frame.to_ndarray(format="gray").mean() > 180
+            if bright and not bright_before:  # a flash's first recorded frame
                 flashes.append(float(frame.pts * frame.time_base))
+            bright_before = bright
     beeps: list[float] = []
     with av.open(io.BytesIO(data)) as container:
         loud_before = False
