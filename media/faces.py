@@ -38,9 +38,11 @@ MODEL_SHA256 = {
     RECOGNIZER_FILE: "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
 }
 # Cosine similarity at or above which two faces are taken as one person. Measured on the
-# package face set (README, "Identity"): same person 0.69-0.91, different people <= 0.26,
-# a printed-and-scanned portrait against its source photo >= 0.8. 0.40 sits between, a bit
-# above SFace's published 0.363 so an impostor needs more than a look-alike.
+# package face set, photos and portraits printed on 300-dpi specimen pages (README,
+# "Identity"; python -m bench.identity): 30 same-person pairs 0.62-0.90, 372 different-person
+# pairs -0.11-0.31. 0.40 sits in the gap, nearer the impostors (the costlier mistake is
+# letting one through; a refused genuine applicant has the clerk's override), and a little
+# above SFace's published 0.363.
 DEFAULT_THRESHOLD = 0.40
 # Live frames are detected at this width: a kiosk applicant's face is large, and a quarter
 # of the pixels is a quarter of YuNet's time.

@@ -5,11 +5,20 @@ from __future__ import annotations
 import itertools
 
 from media.faces import Embedding, FaceEngine, cosine
+from media.mrz import MrzFormat
+from tests.identity.documents import passport_photo, specimen
 from tests.identity.faceset import Photo
 
 
-def score_pairs(engine: FaceEngine, photos: list[Photo]) -> tuple[list[float], list[float]]:
-    """Scores of every same-person pair and every pair known to be two people."""
+def score_pairs(
+    engine: FaceEngine, photos: list[Photo], documents: bool = True
+) -> tuple[list[float], list[float]]:
+    """Scores of every same-person pair and every pair known to be two people.
+
+    With ``documents``, each labelled photo is also printed on a specimen TD3 page and its
+    portrait cut back out of the 300-dpi scan (what the kiosk compares against), and that
+    portrait is scored against every other photo of the set.
+    """
     labelled: list[tuple[str, Embedding]] = []
     groups: list[list[Embedding]] = []
     for photo in photos:
@@ -26,4 +35,16 @@ def score_pairs(engine: FaceEngine, photos: list[Photo]) -> tuple[list[float], l
         different += [round(cosine(a, b), 3) for a, b in itertools.combinations(group, 2)]
         # and none of them is one of the labelled people
         different += [round(cosine(a, b), 3) for a in group for _, b in labelled]
+    if documents:
+        others = [e for group in groups for e in group]
+        for i, photo in enumerate(p for p in photos if p.person is not None):
+            photo_face = engine.detect(photo.image, max_width=1280)[0]
+            _, scan = specimen(MrzFormat.TD3, passport_photo(photo.image, photo_face.box))
+            _, printed = engine.portrait(scan)
+            for j, (person, live) in enumerate(labelled):
+                if j != i:
+                    (same if person == photo.person else different).append(
+                        round(cosine(printed, live), 3)
+                    )
+            different += [round(cosine(printed, o), 3) for o in others]
     return sorted(same), sorted(different)
