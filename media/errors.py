@@ -26,6 +26,7 @@ class DeviceUnavailable(MediaError):
 #       ├── ModelUnavailable        a face model file is missing or fails its SHA-256 check
 #       ├── FaceNotFound            no face where one is needed (``where``: portrait / live)
 #       ├── SeveralFaces            more than one face where exactly one is needed
+#       ├── FaceMismatch            the live face does not match the document portrait
 #       └── LivenessFailed          the challenge was not performed, or the face changed
 
 
@@ -65,6 +66,10 @@ class FaceNotFound(IdentityError):
 
 class SeveralFaces(IdentityError):
     code = "several_faces"
+
+
+class FaceMismatch(IdentityError):
+    code = "face_mismatch"
 
 
 class LivenessFailed(IdentityError):
