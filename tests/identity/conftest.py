@@ -6,6 +6,9 @@ import pytest
 from cv2.typing import MatLike
 
 from media.faces import FaceEngine
+
+# the console panel test drives Chromium with the browser tests' fixtures
+from tests.browser.conftest import browser, chromium_path, page  # noqa: F401
 from tests.identity.faceset import Photo, load_photos
 
 
