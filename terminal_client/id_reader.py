@@ -195,6 +195,46 @@ class SimulatedCardReader:
                 )
 
 
+class ScanFolder:
+    """A scanner that drops page images into a folder: :meth:`next_scan` waits for a new one.
+
+    Only files that appear (or change) after the call are taken, so an old scan of the
+    previous applicant is never read; a file is taken once its size stops changing.
+    """
+
+    SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+    def __init__(self, folder: Path, poll_s: float = 0.2) -> None:
+        self.folder = folder
+        self.poll_s = poll_s
+
+    def _images(self) -> dict[Path, tuple[float, int]]:
+        if not self.folder.is_dir():
+            return {}
+        found = {}
+        for path in self.folder.iterdir():
+            if path.suffix.lower() in self.SUFFIXES and path.is_file():
+                stat = path.stat()
+                found[path] = (stat.st_mtime, stat.st_size)
+        return found
+
+    async def next_scan(self) -> MatLike | None:
+        """The next new page image, decoded (BGR); None if it cannot be decoded."""
+        seen = await asyncio.to_thread(self._images)
+        while True:
+            await asyncio.sleep(self.poll_s)
+            now = await asyncio.to_thread(self._images)
+            fresh = [p for p, meta in now.items() if seen.get(p) != meta]
+            if not fresh:
+                continue
+            newest = max(fresh, key=lambda p: now[p][0])
+            await asyncio.sleep(self.poll_s)
+            if (await asyncio.to_thread(self._images)).get(newest) != now[newest]:
+                continue  # still being written
+            log.info("scan %s taken", newest.name)
+            return await asyncio.to_thread(cv2.imread, str(newest), cv2.IMREAD_COLOR)
+
+
 def _read_block(path: Path, offset: int) -> bytes:
     with path.open("rb") as handle:
         handle.seek(offset)
