@@ -128,3 +128,24 @@ async def test_mrz_image_reader_times_out_without_a_scan(engine: FaceEngine) -> 
 
     with pytest.raises(ReaderTimeout, match="no document was placed"):
         await MrzImageReader(capture, engine).read(timeout_s=0.1)
+
+
+async def test_scan_folder_takes_only_a_new_scan(
+    tmp_path: Path, engine: FaceEngine, portrait: MatLike
+) -> None:
+    from terminal_client.id_reader import ScanFolder
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    old_lines, old_scan = specimen(MrzFormat.TD3, portrait)
+    cv2.imwrite(str(folder / "previous-applicant.png"), old_scan)
+    reader = MrzImageReader(ScanFolder(folder, poll_s=0.02).next_scan, engine, today=lambda: TODAY)
+    task = asyncio.create_task(reader.read(timeout_s=10))
+    await asyncio.sleep(0.2)
+    assert not task.done()  # the old scan is not taken
+    fields = SAMPLE.__class__(**{**SAMPLE.__dict__, "document_number": "M7654321"})
+    _, scan = specimen(MrzFormat.TD3, portrait, fields=fields)
+    cv2.imwrite(str(folder / "page-0001.png"), scan)
+    read = await task
+    assert read.document.document_number == "M7654321"
+    assert old_lines  # the earlier page stays untouched on disk
