@@ -131,8 +131,9 @@ class KioskController:
         self.settings = settings or KioskSettings()
         # the identity step (step 3), when this kiosk has an ID reader
         self.identity = identity
+        self._identity_speech = ""
         if identity is not None:
-            identity.on_change = self._publish
+            identity.on_change = self._identity_changed
         # True when the page server also serves the clerk's media (/media/video, /media/audio)
         self.serves_media = serves_media
         self.voice = Voice(speech, translations)
@@ -387,6 +388,29 @@ class KioskController:
             self.identity.start(session_id)
         elif action == "cancel":
             await self.identity.stop()
+
+    def _identity_changed(self) -> None:
+        """The identity step moved on: in care mode its instruction becomes what is spoken."""
+        view = (
+            self.identity.view(self.entered.session_id)
+            if self.identity is not None and self.screen == Screen.CALL
+            else None
+        )
+        if view is not None and self.entered.care_mode:
+            language = self.entered.language
+            text = self.voice.identity_text(view, language)
+            self._identity_speech = text
+            self.speech_url = self.voice.cached_url(text, language)
+            if self.speech_url is None:
+                self._spawn(self._speak_identity_later(text, language))
+        self._publish()
+
+    async def _speak_identity_later(self, text: str, language: Language) -> None:
+        url = await self.voice.url(text, language)
+        # the step may have moved on while this was spoken: only the newest instruction plays
+        if url is not None and self.entered.care_mode and text == self._identity_speech:
+            self.speech_url = url
+            self._publish()
 
     def _back(self) -> None:
         self._require("go back", Screen.SERVICES, Screen.MATERIALS)
