@@ -30,7 +30,7 @@ import cv2
 from aiortc.mediastreams import MediaStreamTrack
 from cv2.typing import MatLike
 
-from media.errors import FaceMismatch, IdentityError
+from media.errors import DeviceUnavailable, FaceMismatch, IdentityError
 from media.faces import Embedding, FaceEngine, FrameMatch
 from media.liveness import Action, LivenessJudge, LivenessOutcome, eye_openness, random_challenge
 from media.sources import LocalMedia
@@ -47,6 +47,9 @@ from terminal_client.errors import IdentityUploadFailed
 from terminal_client.id_reader import DocumentRead, IdReader
 
 log = logging.getLogger(__name__)
+
+# no camera frame for this long during the challenge: the camera is gone, not the face
+CAMERA_SILENT_S = 5.0
 
 Phase = Literal["document", "reading", "face", "challenge", "sending", "done", "failed"]
 
@@ -197,7 +200,13 @@ class IdentityCheck:
         evidence: list[MatLike] = []
         started: float | None = None
         while not judge.done:
-            seq, frame, at = await self.frames.after(seq)
+            try:
+                seq, frame, at = await asyncio.wait_for(self.frames.after(seq), CAMERA_SILENT_S)
+            except TimeoutError:
+                # the judge decides on frames; with none coming it would wait for ever
+                raise DeviceUnavailable(
+                    f"the camera gave no picture for {CAMERA_SILENT_S:g} s; ask staff for help"
+                ) from None
             started = at if started is None else started
             image, match, openness = await asyncio.to_thread(self._analyse, frame, reference)
             done = judge.observe(match, openness, at - started)

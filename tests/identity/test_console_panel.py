@@ -20,7 +20,7 @@ from tests.browser.test_console_ui import go_available, kiosk, sign_in, wait_sta
 from tests.conftest import RunningServer
 from tests.identity.faceset import Photo
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
 def _jpeg(image: Any) -> str:

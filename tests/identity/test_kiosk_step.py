@@ -33,7 +33,8 @@ from tests.kiosk.conftest import ARTIFACTS, Clerk, RunningKiosk, clerk  # noqa: 
 from tests.kiosk.test_call import call_clerk
 from tests.peers import login
 
-pytestmark = pytest.mark.browser
+# a real call, two identity attempts and Chromium: more than the default per-test budget
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 TODAY = date(2026, 12, 1)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import typing
 
-from media.errors import IdentityError
+from media.errors import DeviceUnavailable, IdentityError
 from media.liveness import Action
 from signaling.messages import LANGUAGES
 from storage.errors import VcounterError
@@ -23,7 +23,8 @@ def _codes(base: type[VcounterError]) -> set[str]:
 
 def test_identity_texts_exist_in_every_language() -> None:
     phases = typing.get_args(IdentityView.model_fields["phase"].annotation)
-    codes = _codes(IdentityError) | _codes(ReaderError) | {IdentityUploadFailed.code}
+    codes = _codes(IdentityError) | _codes(ReaderError)
+    codes |= {IdentityUploadFailed.code, DeviceUnavailable.code}
     wanted = {f"identity.error.{c}" for c in codes}
     wanted |= {f"identity.phase.{p}" for p in phases}
     wanted |= {f"identity.action.{a.value}" for a in Action}

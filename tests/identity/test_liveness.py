@@ -152,3 +152,19 @@ def test_challenges_are_random_and_distinct() -> None:
     assert len(seen) >= 4
     assert all(len(set(c)) == 2 for c in seen)
     assert len(random_challenge(2)) == 2
+
+
+async def test_a_silent_camera_ends_the_challenge(
+    engine: FaceEngine, photos: list[Photo], reference: Embedding, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from media.errors import DeviceUnavailable
+    from terminal_client import identity
+    from terminal_client.identity import IdentityCheck, LatestFrame
+
+    monkeypatch.setattr(identity, "CAMERA_SILENT_S", 0.3)
+    check = IdentityCheck(
+        engine, reader=None, frames=LatestFrame(), server_url="http://127.0.0.1:9",  # type: ignore[arg-type]
+        token="t", session_id="0" * 32, challenge=[Action.BLINK],
+    )  # fmt: skip
+    with pytest.raises(DeviceUnavailable, match="no picture"):
+        await check._challenge(reference)

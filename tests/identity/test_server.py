@@ -36,6 +36,8 @@ from tests.identity.live import ReplayTrack, blinking
 from tests.peers import ClerkPeer, login
 
 SERVICE = "tax-registration"
+# each test holds a real call while the kiosk runs a whole identity attempt
+pytestmark = pytest.mark.timeout(300)
 
 
 @dataclass
