@@ -13,6 +13,7 @@ from signaling.api import setup_api
 from signaling.auth import turn_credentials
 from signaling.catalogue import load_catalogue
 from signaling.checkpointer import checkpointer
+from signaling.identity import setup_identity
 from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
@@ -131,5 +132,6 @@ def create_app(settings: Settings) -> web.Application:
     setup_api(app)
     setup_recordings(app)
     setup_supervision(app)
+    setup_identity(app)
     setup_console(app)
     return app

@@ -252,6 +252,20 @@ async def _demo(settings: Settings, language: Language) -> None:
 @click.option("--camera", default="/dev/video0", show_default=True, help="V4L2 camera device.")
 @click.option("--microphone", default="default", show_default=True, help="ALSA/Pulse device.")
 @click.option("--repeat/--once", default=False, help="With --headless: keep calling.")
+@click.option(
+    "--id-card-slot",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="With --ui: the simulated chip reader's slot folder (a card is inserted when a"
+    " card/ folder appears in it); enables the identity step.",
+)
+@click.option(
+    "--id-scan-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="With --ui: folder the document scanner writes page images to; the newest new"
+    " image is read for its MRZ and portrait; enables the identity step.",
+)
 @click.pass_context
 def terminal(
     ctx: click.Context,
@@ -268,6 +282,8 @@ def terminal(
     camera: str,
     microphone: str,
     repeat: bool,
+    id_card_slot: Path | None,
+    id_scan_dir: Path | None,
 ) -> None:
     """Run a kiosk: the applicant's touch screen, or (--headless) a kiosk that calls by itself.
 
@@ -285,6 +301,7 @@ def terminal(
             server_url=server, token=token, data_dir=_settings(ctx).data_dir, language=language,
             synthetic=synthetic, camera=camera, microphone=microphone, port=kiosk_port,
             open_browser=open_browser, idle_timeout_s=idle_timeout, idle_warning_s=idle_warning,
+            id_card_slot=id_card_slot, id_scan_dir=id_scan_dir,
         )  # fmt: skip
 
         def announce(url: str) -> None:

@@ -295,6 +295,128 @@ class ErrorEvent(Message):
     field: str | None = None
 
 
+# ---------------------------------------------------------------- identity (step 3)
+# The kiosk reports the identity check (REST, signaling/identity.py); the session's clerk is
+# told by an ``identity`` event and reads the panel over REST. Personal data never goes to
+# anyone but the clerk of that session.
+
+IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+MrzText = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9 ]{0,39}$")]
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+LivenessAction = Literal["blink", "turn_left", "turn_right"]
+
+
+class IdentityDocument(Message):
+    """The document as read (MRZ fields, check digits already verified) and by which reader."""
+
+    source: Literal["mrz_scan", "chip"]
+    format: Literal["TD1", "TD2", "TD3"]
+    document_type: MrzText
+    issuing_state: MrzText
+    document_number: MrzText
+    surname: MrzText
+    given_names: MrzText
+    nationality: MrzText
+    birth_date: IsoDate
+    sex: Literal["M", "F", "X"]
+    expiry_date: IsoDate
+    optional_data: MrzText = ""
+
+
+class IdentityMatch(Message):
+    """Live face against the document portrait: cosine ``score`` and the threshold used."""
+
+    score: float | None = Field(ge=-1.0, le=1.0)
+    threshold: float = Field(gt=0.0, lt=1.0)
+    matched: bool
+
+
+class IdentityLiveness(Message):
+    """The challenge asked, what was performed, and why it failed if it did."""
+
+    passed: bool
+    challenge: list[LivenessAction] = Field(max_length=3)
+    completed: list[LivenessAction] = Field(max_length=3)
+    reason: Literal["timeout", "face_changed", "face_lost", "several_faces"] | None = None
+    frames: int = Field(ge=0)
+    matched_frames: int = Field(ge=0)
+    min_score: float | None = Field(default=None, ge=-1.0, le=1.0)
+    max_score: float | None = Field(default=None, ge=-1.0, le=1.0)
+
+
+class EvidenceImage(Message):
+    """One evidence picture as sent by the kiosk: the portrait or a live frame, JPEG."""
+
+    kind: Literal["portrait", "frame"]
+    jpeg_base64: str = Field(min_length=8, max_length=700_000)
+
+
+class IdentityReport(Message):
+    """POST /api/sessions/{id}/identity body: one identity attempt at the kiosk."""
+
+    outcome: Literal["verified", "failed"]
+    # the error code of a failed attempt (check_digit, document_expired, no_face, ...)
+    failure_code: str | None = Field(default=None, pattern=r"^[a-z_]{2,40}$")
+    document: IdentityDocument | None = None
+    match: IdentityMatch | None = None
+    liveness: IdentityLiveness | None = None
+    evidence: list[EvidenceImage] = Field(default_factory=list, max_length=6)
+
+
+class EvidenceRef(Message):
+    """A stored evidence picture: fetch it at /api/sessions/{id}/identity/evidence/{sha256}."""
+
+    kind: Literal["portrait", "frame"]
+    sha256: Sha256Hex
+    bytes: int
+
+
+class IdentityResult(Message):
+    """An attempt as the session's chain holds it (event ``identity.result``)."""
+
+    seq: int
+    at: str
+    outcome: Literal["verified", "failed"]
+    failure_code: str | None = None
+    document: IdentityDocument | None = None
+    match: IdentityMatch | None = None
+    liveness: IdentityLiveness | None = None
+    evidence: list[EvidenceRef] = Field(default_factory=list)
+
+
+class IdentityOverride(Message):
+    """POST /api/sessions/{id}/identity/override body: why the clerk accepts a failed check."""
+
+    reason: str = Field(min_length=10, max_length=1000)
+
+
+class IdentityOverrideRecord(Message):
+    """A clerk's override as recorded (event ``identity.override``)."""
+
+    seq: int
+    at: str
+    clerk: str
+    reason: str
+    result_seq: int
+
+
+class IdentityPanel(Message):
+    """GET /api/sessions/{id}/identity: what the session's clerk sees in the identity panel."""
+
+    session_id: SessionId
+    status: Literal["pending", "verified", "failed", "overridden"]
+    attempts: int
+    result: IdentityResult | None = None
+    override: IdentityOverrideRecord | None = None
+
+
+class IdentityUpdated(Message):
+    """Server -> the session's clerk: the identity panel changed; fetch it again."""
+
+    session_id: SessionId
+    status: Literal["pending", "verified", "failed", "overridden"]
+
+
 class Event(StrEnum):
     REQUEST_SERVICE = "request_service"
     CANCEL = "cancel"
@@ -318,6 +440,7 @@ class Event(StrEnum):
     PROMPT = "prompt"
     STEP = "step"
     SESSION_OPENED = "session_opened"
+    IDENTITY = "identity"
 
 
 TERMINAL_EVENTS: dict[Event, type[Message]] = {
@@ -355,6 +478,7 @@ SERVER_EVENTS: dict[Event, type[Message]] = {
     Event.ERROR: ErrorEvent,
     Event.PROMPT: Prompt,
     Event.STEP: SetStep,
+    Event.IDENTITY: IdentityUpdated,
 }
 
 NAMESPACE_TERMINAL = "/terminal"

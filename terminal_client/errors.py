@@ -10,8 +10,13 @@ This package's branch::
     ├── ScreenTransitionError     the kiosk tried a screen change its table does not allow
     ├── CatalogueUnavailable      the service catalogue cannot be fetched from the server
     ├── TranslationMissing        a UI text key missing from a language catalogue
-    └── SpeechError               spoken prompts (care mode) cannot be made
-        └── SpeechUnavailable     espeak-ng is not installed
+    ├── SpeechError               spoken prompts (care mode) cannot be made
+    │   └── SpeechUnavailable     espeak-ng is not installed
+    ├── ReaderError               the ID document reader failed (``terminal_client.id_reader``)
+    │   ├── ReaderTimeout         no document was presented, or the device stopped answering
+    │   ├── CardRemoved           the card left the reader before it was read
+    │   └── CardReadError         the card answered, but its data is damaged or does not verify
+    └── IdentityUploadFailed      the server did not take the identity result
 """
 
 from __future__ import annotations
@@ -67,3 +72,23 @@ class SpeechError(TerminalError):
 
 class SpeechUnavailable(SpeechError):
     code = "speech_unavailable"
+
+
+class ReaderError(TerminalError):
+    code = "reader_error"
+
+
+class ReaderTimeout(ReaderError):
+    code = "reader_timeout"
+
+
+class CardRemoved(ReaderError):
+    code = "card_removed"
+
+
+class CardReadError(ReaderError):
+    code = "card_read_error"
+
+
+class IdentityUploadFailed(TerminalError):
+    code = "identity_upload_failed"

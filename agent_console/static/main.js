@@ -7,6 +7,7 @@ import { EVENTS } from "./protocol.js";
 import { Call } from "./call.js";
 import { Camera } from "./camera.js";
 import { Guidance } from "./guidance.js";
+import { IdentityPanel } from "./identity.js";
 import { Ringer } from "./ringer.js";
 import {
   ClerkConnection,
@@ -54,6 +55,7 @@ class ClerkConsole {
     this.view.translate();
     this.view.bind(this);
     this.guidance = new Guidance(document, (event, payload) => this.#send(event, payload));
+    this.identity = new IdentityPanel(document, () => (this.m.session ? this.m.session.token : null));
     window.setInterval(() => this.render(), 1000);
     const saved = savedSession();
     if (saved) this.#enter(saved);
@@ -70,6 +72,7 @@ class ClerkConsole {
       const service = info ? services.find((s) => s.id === info.serviceId) : null;
       this.guidance.render(this.m.offer && this.m.offer.message, info, service || null);
     }
+    if (this.identity) this.identity.render(this.m.callInfo);
   }
 
   // ------------------------------------------------------------------ actions (from the page)
@@ -292,6 +295,8 @@ class ClerkConsole {
         return undefined;
       case EVENTS.ERROR:
         return this.#onServerError(payload);
+      case EVENTS.IDENTITY:
+        return this.identity.changed(payload);
       default:
         return undefined;
     }

@@ -12,6 +12,7 @@ export const EVENTS = Object.freeze({
   "ERROR": "error",
   "HANGUP": "hangup",
   "ICE_CANDIDATE": "ice_candidate",
+  "IDENTITY": "identity",
   "MEDIA_STATUS": "media_status",
   "PROMPT": "prompt",
   "PUSH_PROMPT": "push_prompt",
@@ -794,6 +795,33 @@ export const SCHEMAS = {
         "candidate"
       ],
       "title": "IceCandidate",
+      "type": "object"
+    },
+    "identity": {
+      "additionalProperties": false,
+      "description": "Server -> the session's clerk: the identity panel changed; fetch it again.",
+      "properties": {
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        },
+        "status": {
+          "enum": [
+            "pending",
+            "verified",
+            "failed",
+            "overridden"
+          ],
+          "title": "Status",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id",
+        "status"
+      ],
+      "title": "IdentityUpdated",
       "type": "object"
     },
     "prompt": {

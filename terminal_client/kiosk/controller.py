@@ -41,6 +41,7 @@ from terminal_client.errors import (
     TerminalError,
 )
 from terminal_client.kiosk.feed import Feed, Subscription
+from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.idle import IdleTimer
 from terminal_client.kiosk.messages import (
     Browse,
@@ -48,6 +49,7 @@ from terminal_client.kiosk.messages import (
     ChooseService,
     DismissPrompt,
     HelloMessage,
+    IdentityCommand,
     KioskView,
     Notice,
     Prompt,
@@ -124,8 +126,14 @@ class KioskController:
         on_video_frame: FrameListener | None = None,
         on_audio_frame: FrameListener | None = None,
         serves_media: bool = False,
+        identity: KioskIdentity | None = None,
     ) -> None:
         self.settings = settings or KioskSettings()
+        # the identity step (step 3), when this kiosk has an ID reader
+        self.identity = identity
+        self._identity_speech = ""
+        if identity is not None:
+            identity.on_change = self._identity_changed
         # True when the page server also serves the clerk's media (/media/video, /media/audio)
         self.serves_media = serves_media
         self.voice = Voice(speech, translations)
@@ -169,6 +177,8 @@ class KioskController:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.identity is not None:
+            await self.identity.stop()
         await self.client.close()
         if self._http is not None:
             await self._http.close()
@@ -222,6 +232,11 @@ class KioskController:
             notice=entered.notice,
             idle_warning_s=self.idle_warning_s,
             speech_url=self.speech_url,
+            identity=(
+                self.identity.view(entered.session_id)
+                if self.identity is not None and self.screen == Screen.CALL
+                else None
+            ),
         )
 
     def _hello(self) -> HelloMessage:
@@ -292,6 +307,8 @@ class KioskController:
                 await self._rate(command)
             case SimpleCommand(type=kind):
                 await self._simple(kind)
+            case IdentityCommand(action=action):
+                await self._identity(action)
 
     def _require(self, action: str, *screens: Screen) -> None:
         if self.screen not in screens:
@@ -361,6 +378,39 @@ class KioskController:
             case "hangup":
                 self._require("hang up", Screen.CALL)
                 await self.client.hangup()
+
+    async def _identity(self, action: str) -> None:
+        self._require("check your identity", Screen.CALL)
+        if self.identity is None:
+            raise CommandRefused("this kiosk has no ID document reader; the clerk will help you")
+        session_id = self.entered.session_id
+        if action == "start" and session_id is not None:
+            self.identity.start(session_id)
+        elif action == "cancel":
+            await self.identity.stop()
+
+    def _identity_changed(self) -> None:
+        """The identity step moved on: in care mode its instruction becomes what is spoken."""
+        view = (
+            self.identity.view(self.entered.session_id)
+            if self.identity is not None and self.screen == Screen.CALL
+            else None
+        )
+        if view is not None and self.entered.care_mode:
+            language = self.entered.language
+            text = self.voice.identity_text(view, language)
+            self._identity_speech = text
+            self.speech_url = self.voice.cached_url(text, language)
+            if self.speech_url is None:
+                self._spawn(self._speak_identity_later(text, language))
+        self._publish()
+
+    async def _speak_identity_later(self, text: str, language: Language) -> None:
+        url = await self.voice.url(text, language)
+        # the step may have moved on while this was spoken: only the newest instruction plays
+        if url is not None and self.entered.care_mode and text == self._identity_speech:
+            self.speech_url = url
+            self._publish()
 
     def _back(self) -> None:
         self._require("go back", Screen.SERVICES, Screen.MATERIALS)
@@ -438,6 +488,11 @@ class KioskController:
                 self._spawn(self._hangup_unseen())
         elif state == TerminalState.ENDED:
             self._call_ended()
+        if self.identity is not None:
+            if self.screen == Screen.CALL:
+                self.identity.follow_step(self.entered.session_id, self.client.step)
+            elif self.identity.active:
+                self._spawn(self.identity.stop())
         self._publish()
 
     def _call_ended(self) -> None:

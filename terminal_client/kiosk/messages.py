@@ -65,6 +65,19 @@ class Notice(_Model):
     detail: str = ""
 
 
+class IdentityView(_Model):
+    """The identity step (step 3) as the applicant sees it during the call."""
+
+    phase: Literal["document", "reading", "face", "challenge", "sending", "done", "failed"]
+    # the movement asked for now, while phase is face / challenge
+    action: Literal["blink", "turn_left", "turn_right"] | None = None
+    completed: list[Literal["blink", "turn_left", "turn_right"]] = Field(default_factory=list)
+    # translation key of the failure (``identity.error.<code>``), with the kiosk's own text
+    error_key: str | None = None
+    error_detail: str = ""
+    attempts: int = 0
+
+
 class KioskView(_Model):
     """Everything the UI shows; sent whole on every change."""
 
@@ -84,6 +97,8 @@ class KioskView(_Model):
     idle_warning_s: int | None = None
     # in care mode: spoken version of this screen's main instruction
     speech_url: str | None = None
+    # the identity step, while it is on screen during the call
+    identity: IdentityView | None = None
 
 
 class ViewMessage(_Model):
@@ -158,7 +173,21 @@ class Rate(_Model):
     comment: str = Field(default="", max_length=500)
 
 
+class IdentityCommand(_Model):
+    """Start (or retry) the identity step, or put it away, during the call."""
+
+    type: Literal["identity"]
+    action: Literal["start", "cancel"]
+
+
 UiCommand = Annotated[
-    SetLanguage | SetCareMode | Browse | ChooseService | SimpleCommand | DismissPrompt | Rate,
+    SetLanguage
+    | SetCareMode
+    | Browse
+    | ChooseService
+    | SimpleCommand
+    | DismissPrompt
+    | Rate
+    | IdentityCommand,
     Field(discriminator="type"),
 ]

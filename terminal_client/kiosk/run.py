@@ -17,12 +17,15 @@ from pathlib import Path
 
 from aiohttp import web
 
+from media.faces import FaceEngine
 from media.sources import LocalMedia, create_local_tracks
 from signaling.logs import context_log
 from signaling.messages import Language
 from terminal_client.errors import SpeechUnavailable, TerminalError
+from terminal_client.id_reader import IdReader, MrzImageReader, ScanFolder, SimulatedCardReader
 from terminal_client.kiosk.controller import KioskController, KioskSettings
 from terminal_client.kiosk.display import MediaBridge
+from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.server import create_kiosk_app
 from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
@@ -59,6 +62,9 @@ class KioskOptions:
     idle_timeout_s: float = 90.0
     idle_warning_s: float = 20.0
     name: str = "kiosk"
+    # the identity step's document reader: a simulated chip reader's slot, or a scan folder
+    id_card_slot: Path | None = None
+    id_scan_dir: Path | None = None
 
 
 def has_display() -> bool:
@@ -105,6 +111,7 @@ def build_kiosk(
     speech: Speech | None,
     settings: KioskSettings,
     name: str = "kiosk",
+    identity: KioskIdentity | None = None,
 ) -> tuple[KioskController, web.Application]:
     """The kiosk's controller and its page app, with the media bridge wired between them.
 
@@ -112,10 +119,15 @@ def build_kiosk(
     the bridge (``/media/*``); its relays live as long as the page's app.
     """
     bridge = MediaBridge()
+
+    def media() -> LocalMedia:
+        local = media_factory()
+        return bridge.tap(identity.tap(local) if identity is not None else local)
+
     controller = KioskController(
         server_url,
         token,
-        lambda: bridge.tap(media_factory()),
+        media,
         Translations.load(),
         speech,
         settings,
@@ -123,6 +135,7 @@ def build_kiosk(
         on_video_frame=bridge.video.push,
         on_audio_frame=bridge.audio.push,
         serves_media=True,
+        identity=identity,
     )
     return controller, create_kiosk_app(controller, extra_routes=bridge.add_routes)
 
@@ -146,6 +159,7 @@ async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | Non
             default_language=options.language,
         ),
         name=options.name,
+        identity=identity_step(options),
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -173,6 +187,21 @@ async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | Non
                 await browser.wait()
         await runner.cleanup()
         await controller.close()
+
+
+def identity_step(options: KioskOptions) -> KioskIdentity | None:
+    """The identity step with the reader the options name, or None without one."""
+    slot, scans = options.id_card_slot, options.id_scan_dir
+    if slot is None and scans is None:
+        return None
+
+    def reader(engine: FaceEngine) -> IdReader:
+        if slot is not None:
+            return SimulatedCardReader(slot)
+        assert scans is not None
+        return MrzImageReader(ScanFolder(scans).next_scan, engine)
+
+    return KioskIdentity(reader, options.server_url, options.token)
 
 
 async def _until_stopped() -> None:

@@ -10,7 +10,7 @@ import logging
 
 from signaling.messages import Language
 from terminal_client.errors import SpeechError
-from terminal_client.kiosk.messages import Prompt, Screen
+from terminal_client.kiosk.messages import IdentityView, Prompt, Screen
 from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
 
@@ -45,6 +45,18 @@ class Voice:
         # a full stop between parts makes espeak-ng pause, as a person reading a list would
         stop = ". " if language == "en" else "。"
         return stop.join(p.strip().rstrip(".。") for p in parts if p.strip())
+
+    def identity_text(self, view: IdentityView, language: Language) -> str:
+        """The identity step's instruction as it is spoken: what to do, or what went wrong."""
+        t = self.translations.text
+        parts = [t(language, f"identity.phase.{view.phase}")]
+        if view.action is not None and view.phase in ("face", "challenge"):
+            parts.append(t(language, f"identity.action.{view.action}"))
+        if view.error_key is not None:
+            known = view.error_key in self.translations.catalogues[language]
+            parts.append(t(language, view.error_key if known else "identity.error.identity_error"))
+        stop = ". " if language == "en" else "。"
+        return stop.join(p.strip().rstrip(".。:：") for p in parts if p.strip())
 
     def cached_url(self, text: str, language: Language) -> str | None:
         """The URL of ``text`` if it was spoken before (no waiting), else None."""

@@ -90,6 +90,8 @@ const actions = {
   'choose-service': (id) => send({ type: 'choose_service', service_id: id }),
   'clear-search': () => send({ type: 'browse', department_id: ui.view.department_id, search: '' }),
   'dismiss-prompt': (id) => send({ type: 'dismiss_prompt', prompt_id: id }),
+  'identity-start': () => send({ type: 'identity', action: 'start' }),
+  'identity-cancel': () => send({ type: 'identity', action: 'cancel' }),
   'dismiss-notice': () => {
     if (ui.notice) {
       ui.notice = null;

@@ -181,6 +181,28 @@ function renderPrompt(view, ui) {
   box.replaceChildren(card);
 }
 
+function renderIdentity(view) {
+  const box = $('[data-testid=identity-step]');
+  const step = view.identity;
+  box.hidden = !step;
+  if (!step) return;
+  box.dataset.phase = step.phase;
+  $('[data-testid=identity-instruction]').textContent = t(`identity.phase.${step.phase}`);
+  const action = $('[data-testid=identity-action]');
+  const asking = (step.phase === 'face' || step.phase === 'challenge') && step.action;
+  action.hidden = !asking;
+  action.dataset.action = asking ? step.action : '';
+  action.textContent = asking ? t(`identity.action.${step.action}`) : '';
+  const error = $('[data-testid=identity-error]');
+  error.hidden = !step.error_key;
+  if (step.error_key) {
+    error.dataset.key = step.error_key;
+    error.textContent = has(step.error_key) ? t(step.error_key) : t('identity.error.identity_error');
+  }
+  $('[data-testid=identity-retry]').hidden = step.phase !== 'failed';
+  $('[data-testid=identity-cancel]').hidden = step.phase === 'sending';
+}
+
 function renderCall(view, ui) {
   const call = view.call;
   if (!call) return;
@@ -196,6 +218,7 @@ function renderCall(view, ui) {
     else item.removeAttribute('aria-current');
   });
   renderPrompt(view, ui);
+  renderIdentity(view);
 }
 
 function renderEnded(view, ui) {

@@ -1,0 +1,312 @@
+"""Identity (step 3): the kiosk's report goes into the session's hash chain, the clerk sees it.
+
+Routes (all JSON bodies are models of :mod:`signaling.messages`):
+
+- ``POST /api/sessions/{id}/identity`` (the kiosk of the session, device token):
+  an :class:`IdentityReport`. Evidence JPEGs go to the blob store under their SHA-256;
+  one ``identity.result`` event carries the document fields, the score and threshold, the
+  liveness outcome and the evidence hashes, so the evidence is covered by the chain.
+- ``GET /api/sessions/{id}/identity`` (the clerk of the session): the :class:`IdentityPanel`.
+- ``GET /api/sessions/{id}/identity/evidence/{sha256}`` (the clerk of the session): one
+  evidence JPEG, only if the session's chain names it.
+- ``POST /api/sessions/{id}/identity/override`` (the clerk of the session): accept a failed
+  check with a written :class:`IdentityOverride` reason, recorded as ``identity.override``.
+
+Personal data is for the clerk who has the call: another clerk, or a supervisor, is refused
+(403). The clerk is told of a new result by an ``identity`` socket event to their socket only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+from datetime import UTC, date, datetime
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from signaling.http_auth import clerk_of, http_error, json_body, terminal_of
+from signaling.keys import BLOBS, DATABASE, ROUTER
+from signaling.logs import context_log
+from signaling.messages import (
+    Event,
+    EvidenceRef,
+    IdentityOverride,
+    IdentityOverrideRecord,
+    IdentityPanel,
+    IdentityReport,
+    IdentityResult,
+    IdentityUpdated,
+    Role,
+    SessionState,
+)
+from storage import store
+from storage.audit import AuditLog
+from storage.errors import NotFound
+from storage.models import CallSession, SessionEvent
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+RESULT_EVENT = "identity.result"
+OVERRIDE_EVENT = "identity.override"
+JPEG_MAGIC = b"\xff\xd8\xff"
+MAX_EVIDENCE_BYTES = 512 * 1024
+_SESSION = r"{session_id:[0-9a-f]{32}}"
+
+
+def _parse(model: type[M], raw: object) -> M:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise http_error(
+            web.HTTPBadRequest, "invalid_message", f'field "{where}": {first["msg"]}'
+        ) from exc
+
+
+async def _session(request: web.Request) -> CallSession:
+    try:
+        return await store.get_session(request.app[DATABASE], request.match_info["session_id"])
+    except NotFound as exc:
+        raise http_error(web.HTTPNotFound, "not_found", exc.message) from exc
+
+
+def _check_consistent(report: IdentityReport) -> None:
+    """Refuse a report whose parts disagree: 'verified' must be earned by every part."""
+    match = report.match
+    if (
+        match is not None
+        and match.score is not None
+        and match.matched != (match.score >= match.threshold)
+    ):
+        raise http_error(
+            web.HTTPBadRequest,
+            "inconsistent_identity",
+            f"the report says matched={match.matched} but the score {match.score} is"
+            f" {'above' if match.score >= match.threshold else 'below'} its threshold"
+            f" {match.threshold}",
+        )
+    if report.outcome != "verified":
+        explained = (
+            report.failure_code is not None
+            or (match is not None and not match.matched)
+            or (report.liveness is not None and not report.liveness.passed)
+        )
+        if not explained:
+            raise http_error(
+                web.HTTPBadRequest,
+                "inconsistent_identity",
+                "a failed attempt needs a failure_code or a failed match or liveness",
+            )
+        return
+    missing = [
+        name
+        for name, ok in (
+            ("document", report.document is not None),
+            ("a face match", match is not None and match.matched),
+            ("passed liveness", report.liveness is not None and report.liveness.passed),
+        )
+        if not ok
+    ]
+    if missing:
+        raise http_error(
+            web.HTTPBadRequest,
+            "inconsistent_identity",
+            f"an attempt reported as verified lacks {', '.join(missing)}",
+        )
+    assert report.document is not None
+    if date.fromisoformat(report.document.expiry_date) < datetime.now(UTC).date():
+        raise http_error(
+            web.HTTPBadRequest,
+            "inconsistent_identity",
+            f"the document expired on {report.document.expiry_date}; it cannot verify anyone",
+        )
+
+
+async def post_report(request: web.Request) -> web.Response:
+    """The kiosk reports one identity attempt of its own session."""
+    terminal = await terminal_of(request)
+    row = await _session(request)
+    if row.terminal_id != terminal.id:
+        raise http_error(
+            web.HTTPForbidden,
+            "not_your_session",
+            f"session {row.id} is not this kiosk's; report only your own applicant",
+        )
+    report = _parse(IdentityReport, json_body(await request.read()))
+    _check_consistent(report)
+    blobs = request.app[BLOBS]
+    refs = []
+    for i, image in enumerate(report.evidence):
+        try:
+            data = base64.b64decode(image.jpeg_base64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise http_error(
+                web.HTTPBadRequest, "invalid_message", f"evidence {i} is not base64"
+            ) from exc
+        if not data.startswith(JPEG_MAGIC) or len(data) > MAX_EVIDENCE_BYTES:
+            raise http_error(
+                web.HTTPBadRequest,
+                "invalid_message",
+                f"evidence {i} must be a JPEG of at most {MAX_EVIDENCE_BYTES // 1024} KiB",
+            )
+        refs.append(EvidenceRef(kind=image.kind, sha256=await blobs.put(data), bytes=len(data)))
+    payload = report.model_dump(mode="json", exclude={"evidence"})
+    payload["evidence"] = [r.model_dump(mode="json") for r in refs]
+    actor = f"terminal:{terminal.id}"
+    event = await AuditLog(request.app[DATABASE]).append(row.id, RESULT_EVENT, actor, payload)
+    context_log(log, row.id, actor).info(
+        "identity attempt %s (%d evidence images) recorded at seq %d",
+        report.outcome,
+        len(refs),
+        event.seq,
+    )
+    panel = await _panel(request.app, row.id)
+    await _notify(request.app, row, panel)
+    return web.json_response({"seq": event.seq, "status": panel.status}, status=201)
+
+
+async def _clerk_of_session(request: web.Request) -> tuple[CallSession, int]:
+    """The session and the signed-in clerk, who must be the clerk who has this call."""
+    claims = clerk_of(request)
+    row = await _session(request)
+    live = request.app[ROUTER].sessions.get(row.id)
+    in_call = (
+        live is not None
+        and live.clerk_id == claims.clerk_id
+        and live.state in (SessionState.CONNECTING, SessionState.IN_CALL)
+    )
+    if not in_call and row.clerk_id != claims.clerk_id:
+        raise http_error(
+            web.HTTPForbidden,
+            "not_your_session",
+            "identity details are shown only to the clerk who took this call",
+        )
+    return row, claims.clerk_id
+
+
+def _result(event: SessionEvent) -> IdentityResult:
+    return IdentityResult.model_validate(
+        {**event.payload, "seq": event.seq, "at": event.created_at.isoformat()}
+    )
+
+
+async def _panel(app: web.Application, session_id: str) -> IdentityPanel:
+    events = await AuditLog(app[DATABASE]).events(session_id)
+    results = [e for e in events if e.kind == RESULT_EVENT]
+    overrides = [e for e in events if e.kind == OVERRIDE_EVENT]
+    if not results:
+        return IdentityPanel(session_id=session_id, status="pending", attempts=0)
+    result = _result(results[-1])
+    override = None
+    status: str = result.outcome
+    if overrides and overrides[-1].payload["result_seq"] == result.seq:
+        o = overrides[-1]
+        override = IdentityOverrideRecord(
+            seq=o.seq,
+            at=o.created_at.isoformat(),
+            clerk=o.payload["clerk"],
+            reason=o.payload["reason"],
+            result_seq=o.payload["result_seq"],
+        )
+        status = "overridden"
+    return IdentityPanel.model_validate(
+        {
+            "session_id": session_id,
+            "status": status,
+            "attempts": len(results),
+            "result": result,
+            "override": override,
+        }
+    )
+
+
+async def _notify(app: web.Application, row: CallSession, panel: IdentityPanel) -> None:
+    """Tell the clerk who has the call (and nobody else) that the panel changed."""
+    router = app[ROUTER]
+    live = router.sessions.get(row.id)
+    clerk_id = live.clerk_id if live is not None else row.clerk_id
+    clerk = router.clerks.get(clerk_id) if clerk_id is not None else None
+    if clerk is None or clerk.sid is None or clerk.session_id != row.id:
+        return
+    notice = IdentityUpdated(session_id=row.id, status=panel.status)
+    await router.emitter.send(Role.CLERK, clerk.sid, Event.IDENTITY, notice)
+
+
+async def get_panel(request: web.Request) -> web.Response:
+    """The identity panel of a session, for its clerk."""
+    row, _ = await _clerk_of_session(request)
+    panel = await _panel(request.app, row.id)
+    return web.json_response(panel.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+
+
+async def get_evidence(request: web.Request) -> web.Response:
+    """One evidence picture named by the session's chain."""
+    row, _ = await _clerk_of_session(request)
+    digest = request.match_info["sha256"]
+    events = await AuditLog(request.app[DATABASE]).events(row.id)
+    named = any(
+        ref.get("sha256") == digest
+        for e in events
+        if e.kind == RESULT_EVENT
+        for ref in e.payload.get("evidence", [])
+    )
+    if not named:
+        raise http_error(
+            web.HTTPNotFound, "not_found", f"session {row.id} has no evidence picture {digest}"
+        )
+    data = await request.app[BLOBS].get(digest)
+    return web.Response(
+        body=data, content_type="image/jpeg", headers={"Cache-Control": "private, no-store"}
+    )
+
+
+async def post_override(request: web.Request) -> web.Response:
+    """The session's clerk accepts a failed check, with a written reason."""
+    claims = clerk_of(request)
+    row, clerk_id = await _clerk_of_session(request)
+    body = _parse(IdentityOverride, json_body(await request.read()))
+    reason = body.reason.strip()
+    if len(reason) < 10:
+        raise http_error(
+            web.HTTPBadRequest,
+            "reason_required",
+            "write why you accept this applicant's identity (at least 10 characters)",
+        )
+    panel = await _panel(request.app, row.id)
+    if panel.result is None or panel.status != "failed":
+        raise http_error(
+            web.HTTPConflict,
+            "nothing_to_override",
+            f"the identity check is {panel.status}; only a failed check can be overridden",
+        )
+    actor = f"clerk:{claims.username}"
+    payload = {
+        "clerk_id": clerk_id,
+        "clerk": claims.username,
+        "reason": reason,
+        "result_seq": panel.result.seq,
+        "reason_sha256": hashlib.sha256(reason.encode()).hexdigest(),
+    }
+    await AuditLog(request.app[DATABASE]).append(row.id, OVERRIDE_EVENT, actor, payload)
+    context_log(log, row.id, actor).info(
+        "identity check of attempt %d overridden", panel.result.seq
+    )
+    panel = await _panel(request.app, row.id)
+    return web.json_response(panel.model_dump(mode="json"), status=201)
+
+
+def setup_identity(app: web.Application) -> None:
+    """Mount the identity routes."""
+    app.router.add_post(f"/api/sessions/{_SESSION}/identity", post_report)
+    app.router.add_get(f"/api/sessions/{_SESSION}/identity", get_panel)
+    app.router.add_get(
+        f"/api/sessions/{_SESSION}/identity/evidence/{{sha256:[0-9a-f]{{64}}}}", get_evidence
+    )
+    app.router.add_post(f"/api/sessions/{_SESSION}/identity/override", post_override)
