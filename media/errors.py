@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from storage.errors import VcounterError
 
 
@@ -24,7 +26,7 @@ class DocumentRefused(MediaError):
 
     code = "document_refused"
 
-    def __init__(self, code: str, message: str, **params: object) -> None:
+    def __init__(self, code: str, message: str, **params: Any) -> None:
         super().__init__(message)
         self.code = code
         self.params = params

@@ -6,7 +6,11 @@ very bytes whose hashes are in the session's chain, and making it costs no image
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import img2pdf
+import pikepdf
 
 from media.errors import PageImageError
 
@@ -29,3 +33,23 @@ def assemble_pdf(pages: list[bytes], title: str = "") -> bytes:
         raise PageImageError(f"the pages cannot be put into one PDF: {exc}") from exc
     assert isinstance(pdf, bytes)
     return pdf
+
+
+def merge_documents(parts: list[tuple[str, bytes]], title: str = "") -> bytes:
+    """One PDF of a material's documents in order: images become pages (img2pdf), PDFs are
+    appended page by page (pikepdf). ``parts`` are ``(content_type, bytes)``."""
+    if not parts:
+        raise PageImageError("a PDF needs at least one page; capture or import a page first")
+    if all(kind != "application/pdf" for kind, _ in parts):
+        return assemble_pdf([data for _, data in parts], title)
+    out = io.BytesIO()
+    # qpdf copies a foreign page's stream data only when writing: the sources stay open
+    with contextlib.ExitStack() as sources, pikepdf.new() as merged:
+        for kind, data in parts:
+            source = data if kind == "application/pdf" else assemble_pdf([data])
+            pdf = sources.enter_context(pikepdf.open(io.BytesIO(source)))
+            merged.pages.extend(pdf.pages)
+        if title:
+            merged.docinfo["/Title"] = title
+        merged.save(out)
+    return out.getvalue()

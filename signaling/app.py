@@ -12,6 +12,7 @@ from agent_console.routes import setup_console
 from signaling.api import setup_api
 from signaling.auth import turn_credentials
 from signaling.catalogue import load_catalogue
+from signaling.documents import setup_documents
 from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
@@ -126,5 +127,6 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(close_sockets)
     setup_api(app)
     setup_recordings(app)
+    setup_documents(app)
     setup_console(app)
     return app

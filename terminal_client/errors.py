@@ -10,8 +10,13 @@ This package's branch::
     ├── ScreenTransitionError     the kiosk tried a screen change its table does not allow
     ├── CatalogueUnavailable      the service catalogue cannot be fetched from the server
     ├── TranslationMissing        a UI text key missing from a language catalogue
-    └── SpeechError               spoken prompts (care mode) cannot be made
-        └── SpeechUnavailable     espeak-ng is not installed
+    ├── SpeechError               spoken prompts (care mode) cannot be made
+    │   └── SpeechUnavailable     espeak-ng is not installed
+    └── DocumentError             a document could not be captured, imported or sent
+        ├── DocumentUploadRefused the server refused the file (``reason_code``; message in
+        │                         the applicant's language)
+        ├── DocumentUploadFailed  the server could not be reached after retries
+        └── DeviceFault           the scanner jammed, timed out or is missing (``reason_code``)
 """
 
 from __future__ import annotations
@@ -67,3 +72,31 @@ class SpeechError(TerminalError):
 
 class SpeechUnavailable(SpeechError):
     code = "speech_unavailable"
+
+
+class DocumentError(TerminalError):
+    code = "document_error"
+
+
+class DocumentUploadRefused(DocumentError):
+    """The server refused a document; ``message`` is its sentence for the applicant."""
+
+    code = "document_refused"
+
+    def __init__(self, message: str, reason_code: str) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+
+
+class DocumentUploadFailed(DocumentError):
+    code = "document_upload_failed"
+
+
+class DeviceFault(DocumentError):
+    """A document device failed as real ones do: ``reason_code`` is jam, timeout or missing."""
+
+    code = "device_fault"
+
+    def __init__(self, message: str, reason_code: str) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
