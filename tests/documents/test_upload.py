@@ -110,7 +110,7 @@ async def test_broken_off_upload_resumes_where_the_server_left_off(call: LiveCal
     call.uploader._put = counting  # type: ignore[method-assign]
     status = await call.uploader.upload(call.session_id, data, meta())
     assert status.stored and status.document is not None and status.document.bytes == len(data)
-    code, body = await call.as_clerk("GET", f"/documents/{sha}")
+    _, body = await call.as_clerk("GET", f"/documents/{sha}")
     assert body == data
     assert sent[0] == half and sent == sorted(sent), "the first half is not sent again"
 
