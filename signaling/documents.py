@@ -415,6 +415,20 @@ async def request_capture(request: web.Request) -> web.Response:
     return web.json_response(message.model_dump(mode="json"), status=202)
 
 
+async def get_checklist(request: web.Request) -> web.Response:
+    """The checklist, for the kiosk (device token) or the session's clerk and supervisors."""
+    if (
+        request.headers.get("Authorization", "").startswith("Bearer ")
+        and "." not in request.headers["Authorization"]
+    ):
+        view, _ = await _terminal_view(request)  # device tokens have no dots; clerk JWTs do
+    else:
+        view = await session_view(request.app, request.match_info["session_id"])
+        await _reader(request, view)
+    checklist = (await state_of(request.app, view.id)).checklist(view.id, view.service)
+    return web.json_response(checklist.model_dump(mode="json", by_alias=True))
+
+
 def setup_documents(app: web.Application) -> None:
     """Mount the document routes and the upload area."""
     app[DOCUMENTS] = DocumentDesk(UploadArea(app[SETTINGS].data_dir / "uploads"))
@@ -422,6 +436,7 @@ def setup_documents(app: web.Application) -> None:
     app.router.add_put(f"{base}/documents/{_SHA}", put_document)
     app.router.add_get(f"{base}/uploads/{_SHA}", upload_status)
     app.router.add_get(f"{base}/documents", list_documents)
+    app.router.add_get(f"{base}/checklist", get_checklist)
     app.router.add_get(f"{base}/documents/{_SHA}", get_document)
     app.router.add_get(f"{base}/materials/{_MATERIAL}/pdf", material_pdf)
     app.router.add_post(f"{base}/materials/{_MATERIAL}/review", review_material)

@@ -16,7 +16,7 @@ import aiohttp
 from pydantic import ValidationError
 
 from signaling.logs import context_log
-from signaling.messages import DocumentMeta, ErrorEvent, UploadStatus
+from signaling.messages import Checklist, DocumentMeta, ErrorEvent, UploadStatus
 from terminal_client.errors import DocumentUploadFailed, DocumentUploadRefused
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,16 @@ class DocumentUploader:
         """How much of the file ``sha`` the server holds (and whether it is stored)."""
         async with self._session().get(self._url(session_id, "uploads", sha)) as response:
             return await self._read(response)
+
+    async def checklist(self, session_id: str) -> Checklist:
+        """The session's materials checklist as the server has it."""
+        url = f"{self.server_url}/api/sessions/{session_id}/checklist"
+        async with self._session().get(url) as response:
+            text = await response.text()
+            if response.status >= 400:
+                error = ErrorEvent.model_validate_json(text)
+                raise DocumentUploadRefused(error.message, error.code)
+            return Checklist.model_validate_json(text)
 
     async def upload(self, session_id: str, data: bytes, meta: DocumentMeta) -> UploadStatus:
         """Send ``data`` whole, resuming after breaks; returns the server's final status.

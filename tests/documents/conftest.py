@@ -56,7 +56,9 @@ def meta(material: str = "business-licence", source: str = "scanner") -> Documen
     )
 
 
-async def open_call(server: RunningServer, language: str = "en") -> LiveCall:
+async def open_call(
+    server: RunningServer, language: str = "en", document_track: Any = None
+) -> LiveCall:
     await server.add_clerk("alice")
     clerk_token = await login(server.url, "alice", CLERK_PASSWORD)
     token = await server.add_terminal("kiosk-docs")
@@ -66,7 +68,7 @@ async def open_call(server: RunningServer, language: str = "en") -> LiveCall:
         clerk.sio.on(event, clerk._notify(seen.append), namespace=NAMESPACE_CLERK)
     terminal = TerminalClient(
         server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"), name="kiosk",
-        recording=None,
+        recording=None, document_track=document_track,
     )  # fmt: skip
     await clerk.connect()
     await clerk.wait(lambda: clerk.status is not None and clerk.status.state == "away")
@@ -110,3 +112,14 @@ async def add_supervisor(server: RunningServer, name: str = "sam") -> str:
         server.db, name, CLERK_PASSWORD, "Supervisor", ["taxation"], role="supervisor"
     )
     return await login(server.url, name, CLERK_PASSWORD)
+
+
+async def until(predicate: Any, timeout: float = 10.0) -> None:
+    """Poll ``predicate()`` until it holds (state that two sockets update)."""
+    import asyncio
+
+    async def loop() -> None:
+        while not predicate():  # noqa: ASYNC110 - the state changes on two sockets, no one event
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(loop(), timeout)
