@@ -7,6 +7,7 @@ import { EVENTS } from "./protocol.js";
 import { Call } from "./call.js";
 import { Camera } from "./camera.js";
 import { Guidance } from "./guidance.js";
+import { DocumentsPanel } from "./documents.js";
 import { Ringer } from "./ringer.js";
 import {
   ClerkConnection,
@@ -54,6 +55,7 @@ class ClerkConsole {
     this.view.translate();
     this.view.bind(this);
     this.guidance = new Guidance(document, (event, payload) => this.#send(event, payload));
+    this.documents = new DocumentsPanel(document, () => (this.m.session ? this.m.session.token : ""));
     window.setInterval(() => this.render(), 1000);
     const saved = savedSession();
     if (saved) this.#enter(saved);
@@ -70,6 +72,7 @@ class ClerkConsole {
       const service = info ? services.find((s) => s.id === info.serviceId) : null;
       this.guidance.render(this.m.offer && this.m.offer.message, info, service || null);
     }
+    if (this.documents) this.documents.render(this.m.callInfo);
   }
 
   // ------------------------------------------------------------------ actions (from the page)
@@ -283,6 +286,9 @@ class ClerkConsole {
         return undefined;
       case EVENTS.ERROR:
         return this.#onServerError(payload);
+      case EVENTS.DOCUMENT_ADDED:
+      case EVENTS.CHECKLIST:
+        return this.documents.handle(name, payload);
       default:
         return undefined;
     }
@@ -413,6 +419,7 @@ class ClerkConsole {
         mediaError: (err) =>
           this.#showError({ key: "error.media", params: { name: (err && err.name) || String(err) } }),
         failed: (message) => this.#showError({ key: "error.webrtc", params: { message } }),
+        documentTrack: (track) => this.documents.setTrack(track),
       },
     );
   }

@@ -123,3 +123,7 @@ async def until(predicate: Any, timeout: float = 10.0) -> None:
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(loop(), timeout)
+
+
+# Chromium for the console tests: the same fixtures as tests/browser (Debian's chromium).
+from tests.browser.conftest import browser, chromium_path, page  # noqa: E402, F401
