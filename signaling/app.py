@@ -16,6 +16,7 @@ from signaling.documents import setup_documents
 from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
+from signaling.phone import setup_phone
 from signaling.recorder import SessionRecorder
 from signaling.recordings import setup_recordings
 from signaling.router import Router
@@ -128,5 +129,6 @@ def create_app(settings: Settings) -> web.Application:
     setup_api(app)
     setup_recordings(app)
     setup_documents(app)
+    setup_phone(app)
     setup_console(app)
     return app

@@ -148,7 +148,8 @@ def _meta(request: web.Request) -> DocumentMeta:
         ) from exc
 
 
-async def _terminal_view(request: web.Request) -> tuple[SessionView, str]:
+async def terminal_view(request: web.Request) -> tuple[SessionView, str]:
+    """The session named in the URL and the actor, if the kiosk asking is that session's."""
     terminal = await terminal_of(request)
     view = await session_view(request.app, request.match_info["session_id"])
     if view.terminal_id != terminal.id:
@@ -215,7 +216,7 @@ async def push_checklist(app: web.Application, view: SessionView, state: Documen
 
 async def put_document(request: web.Request) -> web.Response:
     """One range (or all) of a document of the kiosk's own live session."""
-    view, actor = await _terminal_view(request)
+    view, actor = await terminal_view(request)
     return await receive(request, view, request.match_info["sha256"], _meta(request), actor)
 
 
@@ -243,16 +244,18 @@ async def receive(
         if have < span.total:
             status = UploadStatus(sha256=sha, received=have, total=span.total, stored=False)
             return web.json_response(status.model_dump(mode="json"), status=202)
-        info = await _store(request.app, view, sha, meta, actor)
+        info = await store_upload(request.app, view, sha, meta, actor)
     status = UploadStatus(
         sha256=sha, received=info.bytes, total=info.bytes, stored=True, document=info
     )
     return web.json_response(status.model_dump(mode="json"), status=201)
 
 
-async def _store(
+async def store_upload(
     app: web.Application, view: SessionView, sha: str, meta: DocumentMeta, actor: str
 ) -> DocumentInfo:
+    """Check, store and chain the whole upload at ``uploads.path(view.id, sha)``, and tell
+    both screens; call it holding the upload's lock."""
     uploads = app[DOCUMENTS].uploads
     path = uploads.path(view.id, sha)
     data = await asyncio.to_thread(path.read_bytes)
@@ -290,7 +293,7 @@ async def _store(
 
 async def upload_status(request: web.Request) -> web.Response:
     """How much of an upload the server has: where a broken-off upload resumes."""
-    view, _ = await _terminal_view(request)
+    view, _ = await terminal_view(request)
     sha = request.match_info["sha256"]
     existing = (await state_of(request.app, view.id)).document(sha, current_only=True)
     if existing is not None:
@@ -421,7 +424,7 @@ async def get_checklist(request: web.Request) -> web.Response:
         request.headers.get("Authorization", "").startswith("Bearer ")
         and "." not in request.headers["Authorization"]
     ):
-        view, _ = await _terminal_view(request)  # device tokens have no dots; clerk JWTs do
+        view, _ = await terminal_view(request)  # device tokens have no dots; clerk JWTs do
     else:
         view = await session_view(request.app, request.match_info["session_id"])
         await _reader(request, view)

@@ -458,7 +458,7 @@ class PhoneLink(Message):
 
     url: str
     expires_in_s: int
-    svg: str  # the QR code, ready to put on the page
+    qr: str  # the QR code as a data: URI (SVG), ready for an <img>
 
 
 SERVER_EVENTS.update(

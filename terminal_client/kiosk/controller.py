@@ -40,14 +40,18 @@ from terminal_client.errors import (
     ServiceRefused,
     TerminalError,
 )
+from terminal_client.kiosk.documents_ui import DocumentDevices, DocumentsScreen
 from terminal_client.kiosk.feed import Feed, Subscription
 from terminal_client.kiosk.idle import IdleTimer
 from terminal_client.kiosk.messages import (
     Browse,
     CallView,
+    Capture,
     ChooseService,
     DismissPrompt,
+    DocumentsCommand,
     HelloMessage,
+    ImportUsb,
     KioskView,
     Notice,
     Prompt,
@@ -124,6 +128,7 @@ class KioskController:
         on_video_frame: FrameListener | None = None,
         on_audio_frame: FrameListener | None = None,
         serves_media: bool = False,
+        documents: DocumentDevices | None = None,
     ) -> None:
         self.settings = settings or KioskSettings()
         # True when the page server also serves the clerk's media (/media/video, /media/audio)
@@ -135,7 +140,12 @@ class KioskController:
             on_change=self._client_changed, on_prompt=self._client_prompt,
             on_error=self._client_error,
             on_video_frame=on_video_frame, on_audio_frame=on_audio_frame,
+            document_track=documents.camera.track if documents and documents.camera else None,
         )  # fmt: skip
+        # step 4: the checklist and the document devices, on the call screen
+        self.documents = (
+            DocumentsScreen(self.client, documents, self._publish) if documents else None
+        )
         self.catalogue: Catalogue | None = None
         self.screen = Screen.OFFLINE
         self.entered = _Entered(self.settings.default_language)
@@ -169,6 +179,8 @@ class KioskController:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.documents is not None:
+            await self.documents.close()
         await self.client.close()
         if self._http is not None:
             await self._http.close()
@@ -222,6 +234,9 @@ class KioskController:
             notice=entered.notice,
             idle_warning_s=self.idle_warning_s,
             speech_url=self.speech_url,
+            documents=(
+                self.documents.view() if self.documents and self.screen == Screen.CALL else None
+            ),
         )
 
     def _hello(self) -> HelloMessage:
@@ -292,6 +307,11 @@ class KioskController:
                 await self._rate(command)
             case SimpleCommand(type=kind):
                 await self._simple(kind)
+            case Capture() | ImportUsb() | DocumentsCommand():
+                self._require("hand over documents", Screen.CALL)
+                if self.documents is None:
+                    raise CommandRefused("this kiosk has no document devices")
+                await self.documents.handle(command)
 
     def _require(self, action: str, *screens: Screen) -> None:
         if self.screen not in screens:
@@ -431,6 +451,8 @@ class KioskController:
         if state in (TerminalState.CONNECTING, TerminalState.IN_CALL):
             if self.screen == Screen.QUEUE:
                 self.entered.session_id = self.client.session_id
+                if self.documents is not None:
+                    self.documents.call_started()
                 self._go(Screen.CALL)
             elif self.screen != Screen.CALL:
                 # only reachable through a bug; a call nobody sees must not stay open

@@ -23,6 +23,7 @@ from signaling.messages import Language
 from terminal_client.errors import SpeechUnavailable, TerminalError
 from terminal_client.kiosk.controller import KioskController, KioskSettings
 from terminal_client.kiosk.display import MediaBridge
+from terminal_client.kiosk.documents_ui import DocumentDevices
 from terminal_client.kiosk.server import create_kiosk_app
 from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
@@ -59,6 +60,10 @@ class KioskOptions:
     idle_timeout_s: float = 90.0
     idle_warning_s: float = 20.0
     name: str = "kiosk"
+    # documents: a V4L2 path or "synthetic"; a folder of scanner pages; a USB mount point
+    document_camera: str | None = None
+    scanner_pages: Path | None = None
+    usb_folder: Path | None = None
 
 
 def has_display() -> bool:
@@ -105,6 +110,7 @@ def build_kiosk(
     speech: Speech | None,
     settings: KioskSettings,
     name: str = "kiosk",
+    documents: DocumentDevices | None = None,
 ) -> tuple[KioskController, web.Application]:
     """The kiosk's controller and its page app, with the media bridge wired between them.
 
@@ -123,6 +129,7 @@ def build_kiosk(
         on_video_frame=bridge.video.push,
         on_audio_frame=bridge.audio.push,
         serves_media=True,
+        documents=documents,
     )
     return controller, create_kiosk_app(controller, extra_routes=bridge.add_routes)
 
@@ -146,6 +153,9 @@ async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | Non
             default_language=options.language,
         ),
         name=options.name,
+        documents=DocumentDevices.from_options(
+            options.document_camera, options.scanner_pages, options.usb_folder, options.synthetic
+        ),
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
