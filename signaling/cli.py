@@ -242,6 +242,25 @@ async def _demo(settings: Settings, language: Language) -> None:
 @click.option("--camera", default="/dev/video0", show_default=True, help="V4L2 camera device.")
 @click.option("--microphone", default="default", show_default=True, help="ALSA/Pulse device.")
 @click.option("--repeat/--once", default=False, help="With --headless: keep calling.")
+@click.option(
+    "--document-camera",
+    default=None,
+    help="With --ui: the document camera's V4L2 device, or 'synthetic' (a sheet on a desk;"
+    " the default with --synthetic).",
+)
+@click.option(
+    "--scanner-pages",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="With --ui: a folder of page images the simulated scanner returns"
+    " (default with --synthetic: rendered pages).",
+)
+@click.option(
+    "--usb-folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="With --ui: where the USB stick is mounted; its PDF/JPEG/PNG files can be sent.",
+)
 @click.pass_context
 def terminal(
     ctx: click.Context,
@@ -258,6 +277,9 @@ def terminal(
     camera: str,
     microphone: str,
     repeat: bool,
+    document_camera: str | None,
+    scanner_pages: Path | None,
+    usb_folder: Path | None,
 ) -> None:
     """Run a kiosk: the applicant's touch screen, or (--headless) a kiosk that calls by itself.
 
@@ -275,6 +297,7 @@ def terminal(
             server_url=server, token=token, data_dir=_settings(ctx).data_dir, language=language,
             synthetic=synthetic, camera=camera, microphone=microphone, port=kiosk_port,
             open_browser=open_browser, idle_timeout_s=idle_timeout, idle_warning_s=idle_warning,
+            document_camera=document_camera, scanner_pages=scanner_pages, usb_folder=usb_folder,
         )  # fmt: skip
 
         def announce(url: str) -> None:

@@ -99,6 +99,7 @@ export class DocumentsPanel {
     this.zoom = 2; // index into ZOOMS
     this.rotation = 0;
     this.message = "";
+    this.shownAt = new Map(); // sha256 -> Date.now() when its page was first painted
     const $ = (id) => doc.getElementById(id);
     this.el = {
       panel: $("documents-panel"),
@@ -224,7 +225,20 @@ export class DocumentsPanel {
     this.current = this.documents.findIndex((d) => d.seq === info.seq);
     this.rotation = 0;
     this.#renderAll();
-    performance.mark(`vcounter:document-shown:${info.sha256}`);
+    this.#notePainted(info.sha256);
+  }
+
+  /** Remember when the new page is on screen: decoded, then the next frame painted. */
+  #notePainted(sha256) {
+    const image = this.el.image;
+    if (image.dataset.sha256 !== sha256 || this.shownAt.has(sha256)) return;
+    image
+      .decode()
+      .then(() => requestAnimationFrame(() => {
+        this.shownAt.set(sha256, Date.now());
+        performance.mark(`vcounter:document-shown:${sha256}`);
+      }))
+      .catch(() => undefined);
   }
 
   async #fetchImage(info) {

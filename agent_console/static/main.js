@@ -473,6 +473,7 @@ window.vcounterConsole = Object.freeze({
   peerConnection: () => (consoleApp.call ? consoleApp.call.pc : null),
   state: () => (consoleApp.m.connection === "connected" ? consoleApp.m.clerk.state : "offline"),
   language: () => language(),
+  documentShownAt: (sha256) => consoleApp.documents.shownAt.get(sha256) ?? null, // bench
 });
 
 consoleApp.start();
