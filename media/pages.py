@@ -56,13 +56,19 @@ def order_corners(points: npt.NDArray[np.float64]) -> Corners:
     return np.roll(ring, -start, axis=0)
 
 
-def detect_page(image: Image) -> Corners | None:
-    """The page's four corners in ``image``, or None when no page stands out from the desk."""
+def downscaled(image: Image, long_side: int = DETECT_SIZE) -> tuple[Image, float]:
+    """A copy of ``image`` whose long side is ``long_side`` pixels, and the scale used."""
     height, width = image.shape[:2]
-    scale = DETECT_SIZE / max(height, width)
-    small = cv2.resize(
-        image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
-    )
+    scale = long_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+
+
+def detect_page(image: Image, copy: tuple[Image, float] | None = None) -> Corners | None:
+    """The page's four corners in ``image``, or None when no page stands out from the desk.
+
+    ``copy`` is :func:`downscaled` ``(image)`` if the caller has it already."""
+    small, scale = copy if copy is not None else downscaled(image)
     gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
     gray = cv2.GaussianBlur(gray, (5, 5), 0)
     area = gray.shape[0] * gray.shape[1]
@@ -118,6 +124,12 @@ def _quadrilateral(contour: npt.NDArray[Any]) -> npt.NDArray[np.float64] | None:
 
 def rectify(image: Image, corners: Corners) -> Image:
     """The page inside ``corners`` warped flat, as seen from straight above."""
+    matrix, size = flatten_transform(corners)
+    return cv2.warpPerspective(image, matrix, size, flags=cv2.INTER_LINEAR)
+
+
+def flatten_transform(corners: Corners) -> tuple[npt.NDArray[np.float64], tuple[int, int]]:
+    """The perspective matrix that flattens the page inside ``corners``, and the flat size."""
     tl, tr, br, bl = corners
     width = float(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl)))
     height = float(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr)))
@@ -131,7 +143,21 @@ def rectify(image: Image, corners: Corners) -> Image:
     out_w, out_h = max(1, round(width * shrink)), max(1, round(height * shrink))
     target = np.array([[0, 0], [out_w - 1, 0], [out_w - 1, out_h - 1], [0, out_h - 1]], np.float32)
     matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
-    return cv2.warpPerspective(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR)
+    return matrix.astype(np.float64), (out_w, out_h)
+
+
+def turn_transform(
+    size: tuple[int, int], quarter_turns: int, angle: float
+) -> tuple[npt.NDArray[np.float64], tuple[int, int]]:
+    """What :func:`straighten` does, as a matrix on an image of ``size``, and the new size."""
+    width, height = size
+    turn = np.eye(3)
+    if quarter_turns % 2:
+        # one turn clockwise: (x, y) -> (height - 1 - y, x)
+        turn = np.array([[0.0, -1.0, height - 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+        width, height = height, width
+    spin = np.vstack([cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0), [0, 0, 1]])
+    return spin @ turn, (width, height)
 
 
 def _ink(image: Image, long_side: int = 600) -> Image:
@@ -273,20 +299,39 @@ def process_page(
 
     if image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
         raise PageImageError(f"a capture must be a colour (BGR) image, not shape {image.shape}")
-    corners = detect_page(image) if find_edges else None
+    small = downscaled(image)
+    corners = detect_page(image, small) if find_edges else None
     lap("detect")
-    page = rectify(image, corners) if corners is not None else image
-    if corners is None and max(page.shape[:2]) > MAX_OUTPUT_SIDE:
-        shrink = MAX_OUTPUT_SIDE / max(page.shape[:2])
-        page = cv2.resize(
-            page,
-            (round(page.shape[1] * shrink), round(page.shape[0] * shrink)),
-            interpolation=cv2.INTER_AREA,
+    if corners is not None:
+        flatten, size = flatten_transform(corners)
+    else:  # a scanner's image is the page: only never larger than 300-dpi A4
+        height, width = image.shape[:2]
+        shrink = min(1.0, MAX_OUTPUT_SIDE / max(height, width))
+        flatten, size = (
+            np.diag([shrink, shrink, 1.0]),
+            (round(width * shrink), round(height * shrink)),
         )
-    lap("rectify")
-    turns, skew = orientation(page)
-    page = straighten(page, skew, turns)
-    lap("straighten")
+    # The page's orientation is read from a small flattened copy made from the small
+    # capture; the full-size pixels are then warped once, flattening and turning together.
+    preview_scale = 600 / max(size)
+    to_preview = (
+        np.diag([preview_scale, preview_scale, 1.0])
+        @ flatten
+        @ np.diag([1 / small[1], 1 / small[1], 1.0])
+    )
+    preview_size = (max(1, round(size[0] * preview_scale)), max(1, round(size[1] * preview_scale)))
+    preview = cv2.warpPerspective(small[0], to_preview, preview_size, flags=cv2.INTER_LINEAR)
+    turns, skew = orientation(preview)
+    lap("orient")
+    turn, out_size = turn_transform(size, turns, skew)
+    final = turn @ flatten
+    if np.allclose(final, np.eye(3), atol=1e-9):
+        page = image
+    else:
+        page = cv2.warpPerspective(
+            image, final, out_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+    lap("warp")
     page = enhance(page)
     lap("enhance")
     jpeg, quality, encoded = encode_jpeg(page, max_bytes)

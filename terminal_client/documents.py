@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import cv2
+
 from media.document_camera import DeviceDocumentCamera, SyntheticDocumentCamera
 from media.errors import DeviceUnavailable, PageImageError
 from media.pages import Image, PageResult, decode_image, process_page
@@ -77,6 +79,9 @@ class KioskDocuments:
         self.error: str | None = None  # the last refusal or fault, for the applicant
         self.captures: list[Captured] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        # OpenCV's own thread pool would compete with the call's encoders on a kiosk's few
+        # cores; one thread per page keeps the call smooth and the CPU time measurable.
+        cv2.setNumThreads(1)
         client.sio.on("checklist", self._on_checklist, namespace=NAMESPACE_TERMINAL)
         client.sio.on("capture_requested", self._on_capture_requested, namespace=NAMESPACE_TERMINAL)
 
