@@ -78,6 +78,8 @@ async def main(n: int) -> dict[str, Any]:
         committed: list[float] = []
         cpu: list[float] = []
         sizes: list[int] = []
+        process: list[float] = []
+        upload: list[float] = []
         try:
             await wait_http(url)
             async with async_playwright() as pw:
@@ -109,6 +111,8 @@ async def main(n: int) -> dict[str, Any]:
                     committed.append((t_commit - t0) * 1000)
                     cpu.append(shot.cpu_ms)
                     sizes.append(len(shot.page.jpeg))
+                    process.append(shot.process_ms)
+                    upload.append(shot.upload_ms)
                 await desk.close()
                 await terminal.close()
                 await browser.close()
@@ -126,6 +130,12 @@ async def main(n: int) -> dict[str, Any]:
         "cpu_ms": round(statistics.median(cpu), 1),
         "cpu_p95_ms": round(pct(cpu, 0.95), 1),
         "jpeg_kb_p50": round(statistics.median(sizes) / 1024),
+        "process_wall_p50_ms": round(statistics.median(process), 1),
+        "upload_p50_ms": round(statistics.median(upload), 1),
+        "console_p50_ms": round(
+            statistics.median(t - c for t, c in zip(totals, committed, strict=True)), 1
+        ),
+        "load_average_1m": round(os.getloadavg()[0], 1),
     }
 
 
@@ -139,6 +149,8 @@ if __name__ == "__main__":
         f"  capture -> shown in the console  p50 {out['p50_ms']} ms  p95 {out['p95_ms']} ms\n"
         f"  capture -> committed in store    p50 {out['committed_p50_ms']} ms  p95 {out['committed_p95_ms']} ms\n"
         f"  kiosk CPU for the pipeline       p50 {out['cpu_ms']} ms  p95 {out['cpu_p95_ms']} ms\n"
-        f"  JPEG size p50 {out['jpeg_kb_p50']} KiB"
+        f"  of which: pipeline wall p50 {out['process_wall_p50_ms']} ms, upload to stored p50"
+        f" {out['upload_p50_ms']} ms, push to painted p50 {out['console_p50_ms']} ms\n"
+        f"  JPEG size p50 {out['jpeg_kb_p50']} KiB; machine load average {out['load_average_1m']}"
     )
     print(json.dumps(out))

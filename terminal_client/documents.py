@@ -52,6 +52,8 @@ class Captured:
     page: PageResult
     cpu_ms: float  # worker-thread CPU time of the pipeline
     capture_ms: float  # the device's part (still or scan)
+    process_ms: float = 0.0  # the pipeline's wall time
+    upload_ms: float = 0.0  # sending until the server has stored and chained it
 
 
 class KioskDocuments:
@@ -135,10 +137,12 @@ class KioskDocuments:
         try:
             started = time.perf_counter()
             image = await self._acquire(device)
-            capture_ms = (time.perf_counter() - started) * 1000
+            captured_at = time.perf_counter()
+            capture_ms = (captured_at - started) * 1000
             page, cpu_ms = await asyncio.to_thread(
                 _timed_process, image, self.max_bytes, device == "camera"
             )
+            processed_at = time.perf_counter()
             meta = DocumentMeta(
                 material_id=material_id, source=device, filename=f"{material_id}.jpg"
             )
@@ -150,7 +154,11 @@ class KioskDocuments:
         finally:
             self.busy = False
             self._changed()
-        captured = Captured(status, page, cpu_ms, capture_ms)
+        done = time.perf_counter()
+        captured = Captured(
+            status, page, cpu_ms, capture_ms,
+            (processed_at - captured_at) * 1000, (done - processed_at) * 1000,
+        )  # fmt: skip
         self.captures.append(captured)
         self._log().info(
             "captured %s: %dx%d, %d bytes, %.0f ms CPU", material_id, page.width, page.height,
