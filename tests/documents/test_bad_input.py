@@ -63,3 +63,20 @@ async def test_refusals_in_english_for_an_english_session(call: LiveCall) -> Non
         await call.uploader.upload(call.session_id, samples.encrypted_pdf(), meta())
     assert caught.value.message == refusal_text("encrypted_pdf", "en")
     assert "password" in caught.value.message
+
+
+async def test_after_the_call_uploads_are_refused_and_documents_stay_readable(
+    call: LiveCall,
+) -> None:
+    data = samples.page_jpeg(9)
+    await call.uploader.upload(call.session_id, data, meta())
+    await call.terminal.hangup()
+    await call.clerk.wait(lambda: bool(call.clerk.ended))
+    with pytest.raises(DocumentUploadRefused) as caught:
+        await call.uploader.upload(call.session_id, samples.page_jpeg(10), meta())
+    assert caught.value.reason_code == "session_not_active"
+    assert caught.value.message == refusal_text("session_not_active", "en")
+    # the record stays: the clerk (from the stored session) can still read what came
+    await call.server.stored()
+    code, body = await call.as_clerk("GET", f"/documents/{hashlib.sha256(data).hexdigest()}")
+    assert code == 200 and body == data
