@@ -13,10 +13,12 @@ from signaling.api import setup_api
 from signaling.auth import turn_credentials
 from signaling.catalogue import load_catalogue
 from signaling.checkpointer import checkpointer
+from signaling.documents import setup_documents
 from signaling.identity import setup_identity
 from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
+from signaling.phone import setup_phone
 from signaling.recorder import SessionRecorder
 from signaling.recordings import setup_recordings
 from signaling.router import Router
@@ -133,5 +135,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_recordings(app)
     setup_supervision(app)
     setup_identity(app)
+    setup_documents(app)
+    setup_phone(app)
     setup_console(app)
     return app

@@ -266,6 +266,25 @@ async def _demo(settings: Settings, language: Language) -> None:
     help="With --ui: folder the document scanner writes page images to; the newest new"
     " image is read for its MRZ and portrait; enables the identity step.",
 )
+@click.option(
+    "--document-camera",
+    default=None,
+    help="With --ui: the document camera's V4L2 device, or 'synthetic' (a sheet on a desk;"
+    " the default with --synthetic).",
+)
+@click.option(
+    "--scanner-pages",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="With --ui: a folder of page images the simulated scanner returns"
+    " (default with --synthetic: rendered pages).",
+)
+@click.option(
+    "--usb-folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="With --ui: where the USB stick is mounted; its PDF/JPEG/PNG files can be sent.",
+)
 @click.pass_context
 def terminal(
     ctx: click.Context,
@@ -284,6 +303,9 @@ def terminal(
     repeat: bool,
     id_card_slot: Path | None,
     id_scan_dir: Path | None,
+    document_camera: str | None,
+    scanner_pages: Path | None,
+    usb_folder: Path | None,
 ) -> None:
     """Run a kiosk: the applicant's touch screen, or (--headless) a kiosk that calls by itself.
 
@@ -302,6 +324,7 @@ def terminal(
             synthetic=synthetic, camera=camera, microphone=microphone, port=kiosk_port,
             open_browser=open_browser, idle_timeout_s=idle_timeout, idle_warning_s=idle_warning,
             id_card_slot=id_card_slot, id_scan_dir=id_scan_dir,
+            document_camera=document_camera, scanner_pages=scanner_pages, usb_folder=usb_folder,
         )  # fmt: skip
 
         def announce(url: str) -> None:

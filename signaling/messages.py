@@ -441,6 +441,10 @@ class Event(StrEnum):
     STEP = "step"
     SESSION_OPENED = "session_opened"
     IDENTITY = "identity"
+    # documents (signaling/documents.py): pushed by the server, never sent by clients
+    DOCUMENT_ADDED = "document_added"
+    CHECKLIST = "checklist"
+    CAPTURE_REQUESTED = "capture_requested"
 
 
 TERMINAL_EVENTS: dict[Event, type[Message]] = {
@@ -483,3 +487,114 @@ SERVER_EVENTS: dict[Event, type[Message]] = {
 
 NAMESPACE_TERMINAL = "/terminal"
 NAMESPACE_CLERK = "/clerk"
+
+
+# ---------------------------------------------------------------- documents (step 4)
+# Uploads and reviews are REST (signaling/documents.py); the server pushes the results.
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+MaterialId = ServiceId
+DocumentSource = Literal["camera", "scanner", "usb", "phone"]
+MaterialStatus = Literal["missing", "received", "accepted", "rejected", "rescan"]
+
+
+class DocumentMeta(Message):
+    """What an upload is (header ``X-Document``): which material, from where, its file name."""
+
+    material_id: MaterialId
+    source: DocumentSource
+    filename: str = Field(default="", max_length=200)
+
+
+class DocumentInfo(Message):
+    """A stored document of a session, as the clerk's console lists it."""
+
+    sha256: Sha256
+    material_id: MaterialId
+    content_type: Literal["image/jpeg", "image/png", "application/pdf"]
+    bytes: int = Field(ge=1)
+    pages: int = Field(ge=1)
+    width: int = Field(default=0, ge=0)
+    height: int = Field(default=0, ge=0)
+    source: DocumentSource
+    filename: str = ""
+    seq: int = Field(ge=1)  # the document.added event's place in the session's chain
+    # set once the clerk rejected this material or asked for a re-scan after it arrived
+    superseded: bool = False
+
+
+class UploadStatus(Message):
+    """The answer to every upload request: how far it got and, once stored, the document."""
+
+    sha256: Sha256
+    received: int = Field(ge=0)
+    total: int = Field(ge=0)
+    stored: bool
+    duplicate: bool = False
+    document: DocumentInfo | None = None
+
+
+class ChecklistItem(Message):
+    material_id: MaterialId
+    names: LocalizedText
+    required: bool
+    status: MaterialStatus
+    reason: str = ""
+    documents: list[Sha256] = Field(default_factory=list)  # the current (not superseded) ones
+
+
+class Checklist(Message):
+    """The service's materials and where each stands; both screens show the same list."""
+
+    session_id: SessionId
+    items: list[ChecklistItem]
+    complete: bool  # every required material accepted
+
+
+class ReviewMaterial(Message):
+    """The clerk's decision on a material: accept it, reject it, or ask for a re-scan."""
+
+    decision: Literal["accepted", "rejected", "rescan"]
+    reason: str = Field(default="", max_length=300)
+
+
+class RequestCapture(Message):
+    """The clerk asks the kiosk to capture a page from the document camera or scanner."""
+
+    material_id: MaterialId
+    device: Literal["camera", "scanner"] = "camera"
+
+
+class DocumentAdded(Message):
+    session_id: SessionId
+    document: DocumentInfo
+
+
+class CaptureRequested(Message):
+    session_id: SessionId
+    material_id: MaterialId
+    device: Literal["camera", "scanner"]
+
+
+class DocumentList(Message):
+    """``GET /api/sessions/{id}/documents``: every stored document and the checklist."""
+
+    documents: list[DocumentInfo]
+    checklist: Checklist
+
+
+class PhoneLink(Message):
+    """A one-time upload link for the applicant's phone, shown as a QR code at the kiosk."""
+
+    url: str
+    expires_in_s: int
+    qr: str  # the QR code as a data: URI (SVG), ready for an <img>
+
+
+SERVER_EVENTS.update(
+    {
+        Event.DOCUMENT_ADDED: DocumentAdded,
+        Event.CHECKLIST: Checklist,
+        Event.CAPTURE_REQUESTED: CaptureRequested,
+    }
+)

@@ -54,7 +54,7 @@ from signaling.messages import (
     SetStep,
 )
 from terminal_client.errors import CallFailed, ServiceRefused, TerminalError
-from terminal_client.peer import WarmPeer, attach_media, make_peer
+from terminal_client.peer import WarmPeer, attach_document, attach_media, make_peer
 from terminal_client.recording import CallRecorder
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,7 @@ class TerminalClient:
         on_video_frame: FrameListener | None = None,
         on_audio_frame: FrameListener | None = None,
         recording: RecordingSettings | None = DEFAULT_RECORDING,
+        document_track: Callable[[], MediaStreamTrack] | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self.token = token
@@ -122,6 +123,9 @@ class TerminalClient:
         # every call is recorded at the kiosk unless recording is None (see recording.py)
         self.recording = recording
         self.recorder: CallRecorder | None = None
+        # the document camera's live track for each call (terminal_client/documents.py)
+        self.document_track = document_track
+        self._document: MediaStreamTrack | None = None
         self._recorders_closing: set[asyncio.Task[None]] = set()
         self.state = TerminalState.DISCONNECTED
         self.session_id: str | None = None
@@ -369,7 +373,7 @@ class TerminalClient:
         self._pc_session = (
             session_id  # claimed now: a call_accepted meanwhile must not make another
         )
-        peer = await make_peer(ice_servers)
+        peer = await make_peer(ice_servers, document=self.document_track is not None)
         if self._pc_session != session_id or self.pc is not None:
             await peer.pc.close()  # the session ended while the offer was being made
             return
@@ -394,6 +398,8 @@ class TerminalClient:
         self.audio_in = FrameCounter(on_frame=on_audio)
         self.media = media
         attach_media(pc, self.media)
+        if self.document_track is not None:
+            self._document = attach_document(pc, self.document_track())
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -428,7 +434,7 @@ class TerminalClient:
         if self._ice is None or self._warm is not None or not self.sio.connected:
             return
         servers, ttl = self._ice
-        peer = await make_peer(servers, ttl)
+        peer = await make_peer(servers, ttl, document=self.document_track is not None)
         if self._warm is None and self.sio.connected:
             self._warm = peer
         else:
@@ -516,6 +522,7 @@ class TerminalClient:
         pc, self.pc = self.pc, None
         self._pc_session = None
         media, self.media = self.media, None
+        document, self._document = self._document, None
         recorder, self.recorder = self.recorder, None
         await self.video_in.stop()
         await self.audio_in.stop()
@@ -523,6 +530,8 @@ class TerminalClient:
             await pc.close()
         if media is not None:
             media.stop()
+        if document is not None:
+            document.stop()
         if recorder is not None:
             # the last segments upload in the background; close() waits for them
             task = asyncio.get_running_loop().create_task(recorder.close())

@@ -16,7 +16,12 @@ This package's branch::
     │   ├── ReaderTimeout         no document was presented, or the device stopped answering
     │   ├── CardRemoved           the card left the reader before it was read
     │   └── CardReadError         the card answered, but its data is damaged or does not verify
-    └── IdentityUploadFailed      the server did not take the identity result
+    ├── IdentityUploadFailed      the server did not take the identity result
+    └── DocumentError             a document could not be captured, imported or sent
+        ├── DocumentUploadRefused the server refused the file (``reason_code``; message in
+        │                         the applicant's language)
+        ├── DocumentUploadFailed  the server could not be reached after retries
+        └── DeviceFault           the scanner jammed, timed out or is missing (``reason_code``)
 """
 
 from __future__ import annotations
@@ -92,3 +97,31 @@ class CardReadError(ReaderError):
 
 class IdentityUploadFailed(TerminalError):
     code = "identity_upload_failed"
+
+
+class DocumentError(TerminalError):
+    code = "document_error"
+
+
+class DocumentUploadRefused(DocumentError):
+    """The server refused a document; ``message`` is its sentence for the applicant."""
+
+    code = "document_refused"
+
+    def __init__(self, message: str, reason_code: str) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+
+
+class DocumentUploadFailed(DocumentError):
+    code = "document_upload_failed"
+
+
+class DeviceFault(DocumentError):
+    """A document device failed as real ones do: ``reason_code`` is jam, timeout or missing."""
+
+    code = "device_fault"
+
+    def __init__(self, message: str, reason_code: str) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code

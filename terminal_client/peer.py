@@ -12,7 +12,8 @@ import math
 import time
 from dataclasses import dataclass
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection
+from aiortc.mediastreams import MediaStreamTrack
 
 from media.sources import LocalMedia
 from signaling.messages import IceServer
@@ -31,18 +32,26 @@ class WarmPeer:
         return time.monotonic() < self.usable_until
 
 
-async def make_peer(ice_servers: list[IceServer], ice_ttl_s: int | None = None) -> WarmPeer:
+async def make_peer(
+    ice_servers: list[IceServer], ice_ttl_s: int | None = None, document: bool = False
+) -> WarmPeer:
     """A new peer connection sending and receiving audio and video, with its offer made.
 
     ``ice_ttl_s`` is how long the servers' credentials last; the peer is usable for half of it.
+    ``document`` adds a second, send-only video: the document camera the clerk watches.
     """
     servers = [
         RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in ice_servers
     ]
     # An explicit (possibly empty) list: aiortc would otherwise use a public STUN server.
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+    # With a third m-line aiortc's default ("balanced") gives the second video its own ICE
+    # transport, which never connects; one bundled transport carries all three.
+    policy = RTCBundlePolicy.MAX_BUNDLE if document else RTCBundlePolicy.BALANCED
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, bundlePolicy=policy))
     pc.addTransceiver("audio", direction="sendrecv")
     pc.addTransceiver("video", direction="sendrecv")
+    if document:
+        pc.addTransceiver("video", direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())
     until = math.inf if ice_ttl_s is None else time.monotonic() + ice_ttl_s / 2
     return WarmPeer(pc, pc.localDescription.sdp, until)
@@ -50,6 +59,19 @@ async def make_peer(ice_servers: list[IceServer], ice_ttl_s: int | None = None) 
 
 def attach_media(pc: RTCPeerConnection, media: LocalMedia) -> None:
     """Send ``media``'s microphone and camera on ``pc``'s audio and video transceivers."""
-    for transceiver in pc.getTransceivers():
+    # the first audio and the first video; a document camera's video comes after them
+    transceivers = pc.getTransceivers()[:2]
+    for transceiver in transceivers:
         track = media.audio if transceiver.kind == "audio" else media.video
         transceiver.sender.replaceTrack(track)
+
+
+def attach_document(pc: RTCPeerConnection, track: MediaStreamTrack) -> MediaStreamTrack:
+    """Send the document camera's ``track`` on ``pc``'s second video (see :func:`make_peer`)."""
+    videos = [t for t in pc.getTransceivers() if t.kind == "video"]
+    if len(videos) < 2:
+        raise ValueError(
+            "this peer connection has no document-camera video; make it with document=True"
+        )
+    videos[1].sender.replaceTrack(track)
+    return track

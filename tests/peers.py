@@ -7,7 +7,13 @@ from typing import Any
 
 import aiohttp
 import socketio
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamTrack
 
 from media.sinks import FrameCounter
@@ -56,6 +62,7 @@ class ClerkPeer:
         self.media: LocalMedia | None = None
         self.video_in = FrameCounter()
         self.audio_in = FrameCounter()
+        self.document_in = FrameCounter()  # a kiosk's document camera, when it sends one
         self.connected = asyncio.Event()
         self.changed = asyncio.Event()
         for event, handler in {
@@ -110,14 +117,23 @@ class ClerkPeer:
         accepted = CallAccepted.model_validate(data)
         self.session_id = accepted.session_id
         servers = [RTCIceServer(urls=s.urls) for s in accepted.ice_servers]
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        # max-bundle: a kiosk with a document camera offers three m-lines on one transport
+        config = RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        self.pc = RTCPeerConnection(config)
         self.media = create_local_tracks(True, "", "", label="clerk")
         self.video_in, self.audio_in = FrameCounter(), FrameCounter()
+        self.document_in = FrameCounter()
         pc = self.pc
+        videos = 0
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            (self.video_in if track.kind == "video" else self.audio_in).start(track)
+            nonlocal videos
+            if track.kind == "video":
+                videos += 1  # the applicant's camera first, then the document camera
+                (self.video_in if videos == 1 else self.document_in).start(track)
+            else:
+                self.audio_in.start(track)
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -164,6 +180,7 @@ class ClerkPeer:
         media, self.media = self.media, None
         await self.video_in.stop()
         await self.audio_in.stop()
+        await self.document_in.stop()
         if pc is not None:
             await pc.close()
         if media is not None:

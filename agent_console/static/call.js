@@ -310,6 +310,13 @@ export class Call {
 
   #onTrack(event) {
     if (this.closed) return;
+    // A kiosk with a document camera offers a second video after its camera (m-line 3):
+    // that one goes to the documents panel, not into the applicant's picture.
+    const index = this.pc.getTransceivers().indexOf(event.transceiver);
+    if (event.track.kind === "video" && index >= 2 && this.hooks.documentTrack) {
+      this.hooks.documentTrack(event.track);
+      return;
+    }
     this.remoteStream.addTrack(event.track);
     if (this.remoteVideo.srcObject !== this.remoteStream) {
       this.remoteVideo.srcObject = this.remoteStream;

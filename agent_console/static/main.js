@@ -8,6 +8,7 @@ import { Call } from "./call.js";
 import { Camera } from "./camera.js";
 import { Guidance } from "./guidance.js";
 import { IdentityPanel } from "./identity.js";
+import { DocumentsPanel } from "./documents.js";
 import { Ringer } from "./ringer.js";
 import {
   ClerkConnection,
@@ -56,6 +57,7 @@ class ClerkConsole {
     this.view.bind(this);
     this.guidance = new Guidance(document, (event, payload) => this.#send(event, payload));
     this.identity = new IdentityPanel(document, () => (this.m.session ? this.m.session.token : null));
+    this.documents = new DocumentsPanel(document, () => (this.m.session ? this.m.session.token : ""));
     window.setInterval(() => this.render(), 1000);
     const saved = savedSession();
     if (saved) this.#enter(saved);
@@ -73,6 +75,7 @@ class ClerkConsole {
       this.guidance.render(this.m.offer && this.m.offer.message, info, service || null);
     }
     if (this.identity) this.identity.render(this.m.callInfo);
+    if (this.documents) this.documents.render(this.m.callInfo);
   }
 
   // ------------------------------------------------------------------ actions (from the page)
@@ -297,6 +300,9 @@ class ClerkConsole {
         return this.#onServerError(payload);
       case EVENTS.IDENTITY:
         return this.identity.changed(payload);
+      case EVENTS.DOCUMENT_ADDED:
+      case EVENTS.CHECKLIST:
+        return this.documents.handle(name, payload);
       default:
         return undefined;
     }
@@ -428,6 +434,7 @@ class ClerkConsole {
         mediaError: (err) =>
           this.#showError({ key: "error.media", params: { name: (err && err.name) || String(err) } }),
         failed: (message) => this.#showError({ key: "error.webrtc", params: { message } }),
+        documentTrack: (track) => this.documents.setTrack(track),
       },
     );
   }
@@ -481,6 +488,7 @@ window.vcounterConsole = Object.freeze({
   peerConnection: () => (consoleApp.call ? consoleApp.call.pc : null),
   state: () => (consoleApp.m.connection === "connected" ? consoleApp.m.clerk.state : "offline"),
   language: () => language(),
+  documentShownAt: (sha256) => consoleApp.documents.shownAt.get(sha256) ?? null, // bench
 });
 
 consoleApp.start();

@@ -6,9 +6,12 @@ export const EVENTS = Object.freeze({
   "CALL_OFFERED": "call_offered",
   "CALL_WITHDRAWN": "call_withdrawn",
   "CANCEL": "cancel",
+  "CAPTURE_REQUESTED": "capture_requested",
+  "CHECKLIST": "checklist",
   "CLERK_STATUS": "clerk_status",
   "DECLINE": "decline",
   "DESCRIPTION": "description",
+  "DOCUMENT_ADDED": "document_added",
   "ERROR": "error",
   "HANGUP": "hangup",
   "ICE_CANDIDATE": "ice_candidate",
@@ -618,6 +621,140 @@ export const SCHEMAS = {
       "title": "CallWithdrawn",
       "type": "object"
     },
+    "capture_requested": {
+      "additionalProperties": false,
+      "properties": {
+        "device": {
+          "enum": [
+            "camera",
+            "scanner"
+          ],
+          "title": "Device",
+          "type": "string"
+        },
+        "material_id": {
+          "pattern": "^[a-z0-9][a-z0-9_-]{1,63}$",
+          "title": "Material Id",
+          "type": "string"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id",
+        "material_id",
+        "device"
+      ],
+      "title": "CaptureRequested",
+      "type": "object"
+    },
+    "checklist": {
+      "$defs": {
+        "ChecklistItem": {
+          "additionalProperties": false,
+          "properties": {
+            "documents": {
+              "items": {
+                "pattern": "^[0-9a-f]{64}$",
+                "type": "string"
+              },
+              "title": "Documents",
+              "type": "array"
+            },
+            "material_id": {
+              "pattern": "^[a-z0-9][a-z0-9_-]{1,63}$",
+              "title": "Material Id",
+              "type": "string"
+            },
+            "names": {
+              "$ref": "#/$defs/LocalizedText"
+            },
+            "reason": {
+              "default": "",
+              "title": "Reason",
+              "type": "string"
+            },
+            "required": {
+              "title": "Required",
+              "type": "boolean"
+            },
+            "status": {
+              "enum": [
+                "missing",
+                "received",
+                "accepted",
+                "rejected",
+                "rescan"
+              ],
+              "title": "Status",
+              "type": "string"
+            }
+          },
+          "required": [
+            "material_id",
+            "names",
+            "required",
+            "status"
+          ],
+          "title": "ChecklistItem",
+          "type": "object"
+        },
+        "LocalizedText": {
+          "additionalProperties": false,
+          "properties": {
+            "en": {
+              "title": "En",
+              "type": "string"
+            },
+            "zh-Hans": {
+              "title": "Zh-Hans",
+              "type": "string"
+            },
+            "zh-Hant": {
+              "title": "Zh-Hant",
+              "type": "string"
+            }
+          },
+          "required": [
+            "zh-Hant",
+            "zh-Hans",
+            "en"
+          ],
+          "title": "LocalizedText",
+          "type": "object"
+        }
+      },
+      "additionalProperties": false,
+      "description": "The service's materials and where each stands; both screens show the same list.",
+      "properties": {
+        "complete": {
+          "title": "Complete",
+          "type": "boolean"
+        },
+        "items": {
+          "items": {
+            "$ref": "#/$defs/ChecklistItem"
+          },
+          "title": "Items",
+          "type": "array"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id",
+        "items",
+        "complete"
+      ],
+      "title": "Checklist",
+      "type": "object"
+    },
     "clerk_status": {
       "$defs": {
         "ClerkState": {
@@ -702,6 +839,110 @@ export const SCHEMAS = {
         "sdp"
       ],
       "title": "SessionDescription",
+      "type": "object"
+    },
+    "document_added": {
+      "$defs": {
+        "DocumentInfo": {
+          "additionalProperties": false,
+          "description": "A stored document of a session, as the clerk's console lists it.",
+          "properties": {
+            "bytes": {
+              "minimum": 1,
+              "title": "Bytes",
+              "type": "integer"
+            },
+            "content_type": {
+              "enum": [
+                "image/jpeg",
+                "image/png",
+                "application/pdf"
+              ],
+              "title": "Content Type",
+              "type": "string"
+            },
+            "filename": {
+              "default": "",
+              "title": "Filename",
+              "type": "string"
+            },
+            "height": {
+              "default": 0,
+              "minimum": 0,
+              "title": "Height",
+              "type": "integer"
+            },
+            "material_id": {
+              "pattern": "^[a-z0-9][a-z0-9_-]{1,63}$",
+              "title": "Material Id",
+              "type": "string"
+            },
+            "pages": {
+              "minimum": 1,
+              "title": "Pages",
+              "type": "integer"
+            },
+            "seq": {
+              "minimum": 1,
+              "title": "Seq",
+              "type": "integer"
+            },
+            "sha256": {
+              "pattern": "^[0-9a-f]{64}$",
+              "title": "Sha256",
+              "type": "string"
+            },
+            "source": {
+              "enum": [
+                "camera",
+                "scanner",
+                "usb",
+                "phone"
+              ],
+              "title": "Source",
+              "type": "string"
+            },
+            "superseded": {
+              "default": false,
+              "title": "Superseded",
+              "type": "boolean"
+            },
+            "width": {
+              "default": 0,
+              "minimum": 0,
+              "title": "Width",
+              "type": "integer"
+            }
+          },
+          "required": [
+            "sha256",
+            "material_id",
+            "content_type",
+            "bytes",
+            "pages",
+            "source",
+            "seq"
+          ],
+          "title": "DocumentInfo",
+          "type": "object"
+        }
+      },
+      "additionalProperties": false,
+      "properties": {
+        "document": {
+          "$ref": "#/$defs/DocumentInfo"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id",
+        "document"
+      ],
+      "title": "DocumentAdded",
       "type": "object"
     },
     "error": {

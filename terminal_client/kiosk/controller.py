@@ -40,16 +40,20 @@ from terminal_client.errors import (
     ServiceRefused,
     TerminalError,
 )
+from terminal_client.kiosk.documents_ui import DocumentDevices, DocumentsScreen
 from terminal_client.kiosk.feed import Feed, Subscription
 from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.idle import IdleTimer
 from terminal_client.kiosk.messages import (
     Browse,
     CallView,
+    Capture,
     ChooseService,
     DismissPrompt,
+    DocumentsCommand,
     HelloMessage,
     IdentityCommand,
+    ImportUsb,
     KioskView,
     Notice,
     Prompt,
@@ -127,6 +131,7 @@ class KioskController:
         on_audio_frame: FrameListener | None = None,
         serves_media: bool = False,
         identity: KioskIdentity | None = None,
+        documents: DocumentDevices | None = None,
     ) -> None:
         self.settings = settings or KioskSettings()
         # the identity step (step 3), when this kiosk has an ID reader
@@ -143,7 +148,12 @@ class KioskController:
             on_change=self._client_changed, on_prompt=self._client_prompt,
             on_error=self._client_error,
             on_video_frame=on_video_frame, on_audio_frame=on_audio_frame,
+            document_track=documents.camera.track if documents and documents.camera else None,
         )  # fmt: skip
+        # step 4: the checklist and the document devices, on the call screen
+        self.documents = (
+            DocumentsScreen(self.client, documents, self._publish) if documents else None
+        )
         self.catalogue: Catalogue | None = None
         self.screen = Screen.OFFLINE
         self.entered = _Entered(self.settings.default_language)
@@ -179,6 +189,8 @@ class KioskController:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.identity is not None:
             await self.identity.stop()
+        if self.documents is not None:
+            await self.documents.close()
         await self.client.close()
         if self._http is not None:
             await self._http.close()
@@ -236,6 +248,9 @@ class KioskController:
                 self.identity.view(entered.session_id)
                 if self.identity is not None and self.screen == Screen.CALL
                 else None
+            ),
+            documents=(
+                self.documents.view() if self.documents and self.screen == Screen.CALL else None
             ),
         )
 
@@ -309,6 +324,11 @@ class KioskController:
                 await self._simple(kind)
             case IdentityCommand(action=action):
                 await self._identity(action)
+            case Capture() | ImportUsb() | DocumentsCommand():
+                self._require("hand over documents", Screen.CALL)
+                if self.documents is None:
+                    raise CommandRefused("this kiosk has no document devices")
+                await self.documents.handle(command)
 
     def _require(self, action: str, *screens: Screen) -> None:
         if self.screen not in screens:
@@ -481,6 +501,8 @@ class KioskController:
         if state in (TerminalState.CONNECTING, TerminalState.IN_CALL):
             if self.screen == Screen.QUEUE:
                 self.entered.session_id = self.client.session_id
+                if self.documents is not None:
+                    self.documents.call_started()
                 self._go(Screen.CALL)
             elif self.screen != Screen.CALL:
                 # only reachable through a bug; a call nobody sees must not stay open

@@ -78,6 +78,29 @@ class IdentityView(_Model):
     attempts: int = 0
 
 
+class MaterialView(_Model):
+    """One line of the materials checklist as the applicant sees it during the call."""
+
+    material_id: str
+    required: bool
+    status: Literal["missing", "received", "accepted", "rejected", "rescan"]
+    reason: str = ""  # the clerk's words when rejected or asked to scan again
+    pages: int = 0
+
+
+class DocumentsView(_Model):
+    """Step 4 on the call screen: what is still missing, and the ways to hand it over."""
+
+    items: list[MaterialView]
+    complete: bool
+    busy: bool  # capturing or sending: the buttons wait
+    devices: list[Literal["camera", "scanner", "usb", "phone"]]
+    error: Notice | None = None
+    usb_files: list[str] | None = None  # shown while the applicant picks a file
+    phone_qr: str | None = None  # data: URI of the QR code, shown while the phone link is open
+    phone_url: str | None = None
+
+
 class KioskView(_Model):
     """Everything the UI shows; sent whole on every change."""
 
@@ -99,6 +122,7 @@ class KioskView(_Model):
     speech_url: str | None = None
     # the identity step, while it is on screen during the call
     identity: IdentityView | None = None
+    documents: DocumentsView | None = None  # on the call screen, when the kiosk handles documents
 
 
 class ViewMessage(_Model):
@@ -180,6 +204,29 @@ class IdentityCommand(_Model):
     action: Literal["start", "cancel"]
 
 
+class Capture(_Model):
+    """Photograph (document camera) or scan a page for a material."""
+
+    type: Literal["capture"]
+    material_id: ServiceId
+    device: Literal["camera", "scanner"]
+
+
+class ImportUsb(_Model):
+    """Send a file from the USB stick (one of ``DocumentsView.usb_files``) for a material."""
+
+    type: Literal["import_usb"]
+    material_id: ServiceId
+    name: str = Field(min_length=1, max_length=255)
+
+
+class DocumentsCommand(_Model):
+    """``list_usb`` (show the stick's files), ``phone_link`` (show the QR code),
+    ``close_documents`` (back to the checklist)."""
+
+    type: Literal["list_usb", "phone_link", "close_documents"]
+
+
 UiCommand = Annotated[
     SetLanguage
     | SetCareMode
@@ -188,6 +235,9 @@ UiCommand = Annotated[
     | SimpleCommand
     | DismissPrompt
     | Rate
-    | IdentityCommand,
+    | IdentityCommand
+    | Capture
+    | ImportUsb
+    | DocumentsCommand,
     Field(discriminator="type"),
 ]

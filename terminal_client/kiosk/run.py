@@ -25,6 +25,7 @@ from terminal_client.errors import SpeechUnavailable, TerminalError
 from terminal_client.id_reader import IdReader, MrzImageReader, ScanFolder, SimulatedCardReader
 from terminal_client.kiosk.controller import KioskController, KioskSettings
 from terminal_client.kiosk.display import MediaBridge
+from terminal_client.kiosk.documents_ui import DocumentDevices
 from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.server import create_kiosk_app
 from terminal_client.kiosk.translations import Translations
@@ -65,6 +66,10 @@ class KioskOptions:
     # the identity step's document reader: a simulated chip reader's slot, or a scan folder
     id_card_slot: Path | None = None
     id_scan_dir: Path | None = None
+    # documents: a V4L2 path or "synthetic"; a folder of scanner pages; a USB mount point
+    document_camera: str | None = None
+    scanner_pages: Path | None = None
+    usb_folder: Path | None = None
 
 
 def has_display() -> bool:
@@ -112,6 +117,7 @@ def build_kiosk(
     settings: KioskSettings,
     name: str = "kiosk",
     identity: KioskIdentity | None = None,
+    documents: DocumentDevices | None = None,
 ) -> tuple[KioskController, web.Application]:
     """The kiosk's controller and its page app, with the media bridge wired between them.
 
@@ -136,6 +142,7 @@ def build_kiosk(
         on_audio_frame=bridge.audio.push,
         serves_media=True,
         identity=identity,
+        documents=documents,
     )
     return controller, create_kiosk_app(controller, extra_routes=bridge.add_routes)
 
@@ -160,6 +167,9 @@ async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | Non
         ),
         name=options.name,
         identity=identity_step(options),
+        documents=DocumentDevices.from_options(
+            options.document_camera, options.scanner_pages, options.usb_folder, options.synthetic
+        ),
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -7,6 +7,7 @@ import { Catalogue } from './catalogue.js';
 import { render } from './render.js';
 import { Speaker } from './speech.js';
 import { CallMedia } from './call-media.js';
+import { documentActions } from './documents.js';
 
 const RECONNECT_MS = 1000;
 const NOTICE_MS = 6000;
@@ -22,6 +23,7 @@ const ui = {
   notice: null, // a refusal of one of our commands, shown for a few seconds
   orientation: '',
   notices: [], // every notice received, for tests and the developer console
+  material: null, // the material the applicant picked to hand over (documents.js)
 };
 let socket = null;
 let noticeTimer = 0;
@@ -118,6 +120,7 @@ const actions = {
     commentBox().value = '';
   },
 };
+Object.assign(actions, documentActions(ui, send, update));
 for (const simple of ['back', 'home', 'call', 'cancel', 'hangup', 'touch']) {
   actions[simple] = () => send({ type: simple });
 }

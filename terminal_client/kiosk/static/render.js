@@ -4,6 +4,7 @@
 
 import { t, has, applyTranslations, setLanguage } from './i18n.js';
 import { localized } from './catalogue.js';
+import { renderDocuments } from './documents.js';
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
@@ -219,6 +220,7 @@ function renderCall(view, ui) {
   });
   renderPrompt(view, ui);
   renderIdentity(view);
+  renderDocuments(view, ui);
 }
 
 function renderEnded(view, ui) {
