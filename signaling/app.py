@@ -16,6 +16,7 @@ from signaling.checkpointer import checkpointer
 from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
+from signaling.paperwork.routes import setup_paperwork
 from signaling.recorder import SessionRecorder
 from signaling.recordings import setup_recordings
 from signaling.router import Router
@@ -131,5 +132,6 @@ def create_app(settings: Settings) -> web.Application:
     setup_api(app)
     setup_recordings(app)
     setup_supervision(app)
+    setup_paperwork(app, sio)
     setup_console(app)
     return app

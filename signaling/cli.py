@@ -20,6 +20,7 @@ from signaling.audit_cli import audit
 from signaling.catalogue import load_catalogue
 from signaling.logs import configure_logging
 from signaling.messages import LANGUAGES, Language
+from signaling.paperwork.cli import keys, verify
 from signaling.settings import Settings, load_settings
 from storage import store
 from storage.db import Database, upgrade_database
@@ -408,6 +409,8 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 main.add_command(audit)
+main.add_command(keys)
+main.add_command(verify)
 
 if __name__ == "__main__":
     main()
