@@ -63,9 +63,13 @@ class KioskPaperwork:
 
     def attach(self, client: TerminalClient) -> None:
         """Listen for the server's paperwork messages on the terminal's socket."""
-        client.sio.on(PaperEvent.SIGN_REQUEST.value, self._on_sign_request, namespace=NAMESPACE_TERMINAL)
+        client.sio.on(
+            PaperEvent.SIGN_REQUEST.value, self._on_sign_request, namespace=NAMESPACE_TERMINAL
+        )
         client.sio.on(PaperEvent.PRINT_DOCUMENT.value, self._on_print, namespace=NAMESPACE_TERMINAL)
-        client.sio.on(PaperEvent.APPLICATION.value, self._on_application, namespace=NAMESPACE_TERMINAL)
+        client.sio.on(
+            PaperEvent.APPLICATION.value, self._on_application, namespace=NAMESPACE_TERMINAL
+        )
 
     @property
     def _auth(self) -> dict[str, str]:
@@ -79,7 +83,9 @@ class KioskPaperwork:
         ):
             data = await r.json()
             if r.status >= 400:
-                raise PaperworkRefused(str(data.get("code", "error")), str(data.get("message", r.reason)))
+                raise PaperworkRefused(
+                    str(data.get("code", "error")), str(data.get("message", r.reason))
+                )
             return data
 
     async def fetch(self, document: DocumentRef) -> bytes:
@@ -99,25 +105,37 @@ class KioskPaperwork:
             )
         return data
 
-    async def send_ink(self, session_id: str, width: float, height: float, strokes: list[Stroke]) -> None:
+    async def send_ink(
+        self, session_id: str, width: float, height: float, strokes: list[Stroke]
+    ) -> None:
         """Strokes so far, for the clerk's live view."""
         body = {"width": width, "height": height, "strokes": [s.model_dump() for s in strokes]}
         async with (
             aiohttp.ClientSession(timeout=TIMEOUT) as http,
-            http.post(f"{self.server_url}/api/sessions/{session_id}/signature/ink", json=body, headers=self._auth) as r,
+            http.post(
+                f"{self.server_url}/api/sessions/{session_id}/signature/ink",
+                json=body,
+                headers=self._auth,
+            ) as r,
         ):
             await r.read()
 
-    async def sign(self, session_id: str, submission: SignatureSubmission) -> tuple[str, list[DocumentRef]]:
+    async def sign(
+        self, session_id: str, submission: SignatureSubmission
+    ) -> tuple[str, list[DocumentRef]]:
         """Submit the signature; returns the acceptance number and the sealed documents."""
         data = await self._call("POST", f"/api/sessions/{session_id}/signature", submission)
         docs = [DocumentRef.model_validate(x) for x in data["documents"]]
         return str(data["acceptance_number"]), docs
 
-    async def print_document(self, session_id: str, document: DocumentRef, job_id: str | None = None) -> PrintJob:
+    async def print_document(
+        self, session_id: str, document: DocumentRef, job_id: str | None = None
+    ) -> PrintJob:
         """Fetch a document and queue it; it is printed (and retried) by the queue."""
         pdf = await self.fetch(document)
-        job = PrintJob(job_id or uuid.uuid4().hex, session_id, document.doc_id, document.label or document.kind)
+        job = PrintJob(
+            job_id or uuid.uuid4().hex, session_id, document.doc_id, document.label or document.kind
+        )
         self._sessions[job.job_id] = session_id
         await self.queue.submit(job, pdf)
         return job

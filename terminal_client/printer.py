@@ -246,13 +246,15 @@ class PrintQueue:
         """Try the job once; returns how long to wait before the next try (0: go on)."""
         job.attempts += 1
         try:
-            job.device_ref = await self.device.print_file(self.pending_dir / f"{stem}.pdf", job.title)
+            job.device_ref = await self.device.print_file(
+                self.pending_dir / f"{stem}.pdf", job.title
+            )
         except PrinterError as exc:
             job.last_error, job.last_error_code = exc.message, exc.code
             await asyncio.to_thread(self._save, stem, job)
             log.warning("print job %s attempt %d failed: %s", job.job_id, job.attempts, exc.message)
             await self._report(job, "retrying", exc)
-            return min(self.retry_max_s, self.retry_min_s * 2 ** min(job.attempts - 1, 10))
+            return min(self.retry_max_s, self.retry_min_s * float(2 ** min(job.attempts - 1, 10)))
         await asyncio.to_thread(self._finish, stem, job)
         log.info("print job %s printed on %s (%s)", job.job_id, self.device.name, job.device_ref)
         await self._report(job, "printed", None)

@@ -33,7 +33,9 @@ async def append_stand_in_identity(
         "name": "陳大文", "name_latin": "CHAN TAI MAN", "document_type": "HKID",
         "document_number": document_number, "nationality": "CHN", "birth_date": "1980-01-01",
     }  # fmt: skip
-    await audit.append(session_id, "identity.document_read", "terminal:stand-in", {"fields": fields})
+    await audit.append(
+        session_id, "identity.document_read", "terminal:stand-in", {"fields": fields}
+    )
     await audit.append(
         session_id, "identity.face_match", "terminal:stand-in", {"match": True, "score": 0.93}
     )
@@ -94,7 +96,9 @@ async def open_counter(
     clerk_row = await store.authenticate_clerk(server.db, clerk, "correct horse battery")
     assert clerk_row is not None
     await store.update_session(server.db, row.id, clerk_id=clerk_row.id, state="in_call")
-    await AuditLog(server.db).append(row.id, "call.accepted", f"clerk:{clerk}", {"clerk_id": clerk_row.id})
+    await AuditLog(server.db).append(
+        row.id, "call.accepted", f"clerk:{clerk}", {"clerk_id": clerk_row.id}
+    )
     clerk_token = await login(server.url, clerk, "correct horse battery")
     return Counter(server, row.id, token, clerk_token, terminal.id)
 
@@ -104,7 +108,12 @@ def strokes(count: int = 3) -> list[dict[str, Any]]:
     out = []
     for s in range(count):
         points = [
-            {"x": 40 + s * 150 + i * 4, "y": 100 + ((i % 9) - 4) * 8, "t": s * 800 + i * 12, "p": 0.4 + (i % 5) / 10}
+            {
+                "x": 40 + s * 150 + i * 4,
+                "y": 100 + ((i % 9) - 4) * 8,
+                "t": s * 800 + i * 12,
+                "p": 0.4 + (i % 5) / 10,
+            }
             for i in range(30)
         ]
         out.append({"points": points})
@@ -117,7 +126,9 @@ async def counter(server: RunningServer) -> Counter:
     c = await open_counter(server)
     await append_stand_in_identity(server, c.session_id)
     await append_stand_in_material(server, c.session_id, "business-licence", b"%PDF-1.4 scan one")
-    await append_stand_in_material(server, c.session_id, "legal-representative-id", b"%PDF-1.4 scan two")
+    await append_stand_in_material(
+        server, c.session_id, "legal-representative-id", b"%PDF-1.4 scan two"
+    )
     return c
 
 
@@ -125,7 +136,12 @@ async def sign(c: Counter) -> dict[str, Any]:
     """Show the form and sign it; returns the signature response."""
     status, form = await c.as_clerk("POST", f"/api/sessions/{c.session_id}/form")
     assert status == 201, form
-    body = {"form_sha256": form["form"]["sha256"], "width": 600, "height": 200, "strokes": strokes()}
+    body = {
+        "form_sha256": form["form"]["sha256"],
+        "width": 600,
+        "height": 200,
+        "strokes": strokes(),
+    }
     status, signed = await c.as_kiosk("POST", f"/api/sessions/{c.session_id}/signature", body)
     assert status == 201, signed
     return dict(signed)

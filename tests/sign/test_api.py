@@ -48,7 +48,9 @@ async def test_signature_issues_a_number_and_sealed_documents(counter: Counter) 
     # the sealed application begins with the very form that was shown
     events = await AuditLog(server.db).events(counter.session_id)
     form = next(e for e in events if e.kind == "form.generated").payload
-    status, sealed = await counter.as_kiosk("GET", kinds["application"]["url"].removeprefix(server.url))
+    status, sealed = await counter.as_kiosk(
+        "GET", kinds["application"]["url"].removeprefix(server.url)
+    )
     assert sealed.startswith(await server.app[BLOBS].get(form["sha256"]))
     captured = next(e for e in events if e.kind == "signature.captured").payload
     assert captured["form_sha256"] == form["sha256"] and captured["strokes"] == 3
@@ -87,7 +89,9 @@ async def test_decision_rules_and_the_result_document(counter: Counter) -> None:
     intruder = await open_counter(server, "mallory", "kiosk-9")
     status, error = await intruder.as_clerk("POST", path, {"outcome": "rejected", "reason": "no"})
     assert status == 403 and error["code"] == "decision_refused"
-    status, view = await counter.as_clerk("POST", path, {"outcome": "approved", "reason": "complete"})
+    status, view = await counter.as_clerk(
+        "POST", path, {"outcome": "approved", "reason": "complete"}
+    )
     assert status == 200 and view["state"] == "approved"
     result = next(d for d in view["documents"] if d["kind"] == "result")
     status, pdf = await counter.as_clerk("GET", result["url"].removeprefix(server.url))
@@ -120,17 +124,23 @@ async def test_reprint_by_number_with_the_id_check(counter: Counter) -> None:
     server = counter.server
     number = (await sign(counter))["acceptance_number"]
     await counter.as_clerk(
-        "POST", f"/api/sessions/{counter.session_id}/decision", {"outcome": "approved", "reason": "ok"}
+        "POST",
+        f"/api/sessions/{counter.session_id}/decision",
+        {"outcome": "approved", "reason": "ok"},
     )
     elsewhere = await server.add_terminal("kiosk-hall-2")
     req = {"acceptance_number": number, "document_number": "Z9999999"}
     status, error = await counter.call("POST", "/api/reprint", elsewhere, req)
     assert status == 403 and error["code"] == "identity_mismatch"
     made_up = number[:-1] + ("0" if number[-1] != "0" else "1")
-    status, error = await counter.call("POST", "/api/reprint", elsewhere, {**req, "acceptance_number": made_up})
+    status, error = await counter.call(
+        "POST", "/api/reprint", elsewhere, {**req, "acceptance_number": made_up}
+    )
     assert status == 400 and error["code"] == "bad_acceptance_number"
     unissued = format_number("20200101", 1)
-    status, error = await counter.call("POST", "/api/reprint", elsewhere, {**req, "acceptance_number": unissued})
+    status, error = await counter.call(
+        "POST", "/api/reprint", elsewhere, {**req, "acceptance_number": unissued}
+    )
     assert status == 404 and error["code"] == "unknown_acceptance_number"
     typed = {"acceptance_number": number.lower(), "document_number": "h 1234567 (8)"}
     status, view = await counter.call("POST", "/api/reprint", elsewhere, typed)
@@ -168,7 +178,9 @@ async def test_verify_page_cli_and_a_changed_byte(counter: Counter, tmp_path: Pa
     result = await asyncio.to_thread(CliRunner().invoke, main, [*args, str(bad)], env=env)
     assert result.exit_code == 1
     assert "FAIL seal 1" in result.output
-    assert "FAIL store: differs from the stored receipt: byte 2000 (inside PDF object" in result.output
+    assert (
+        "FAIL store: differs from the stored receipt: byte 2000 (inside PDF object" in result.output
+    )
     # the same through the public upload
     import aiohttp
 

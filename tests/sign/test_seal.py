@@ -58,7 +58,7 @@ def test_missing_seal_key_says_to_run_keys_init(tmp_path: Path) -> None:
     with pytest.raises(KeyMaterialError, match="vcounter keys init"):
         seal_for(tmp_path, "taxation", {})
     missing = SealFiles(key=tmp_path / "real.key", cert=tmp_path / "real.pem")
-    with pytest.raises(KeyMaterialError, match="real.key"):
+    with pytest.raises(KeyMaterialError, match=r"real\.key"):
         seal_for(tmp_path, "taxation", {"taxation": missing})
 
 
@@ -75,7 +75,9 @@ def test_configured_real_seal_is_used(tmp_path: Path) -> None:
     pdf, _, sid, did = form()
     sealed = seal_pdf(pdf, seal, forms.marker(sid, did))
     # trusted through the configured chain's root, not the (absent) development CA
-    assert all(c.ok for c in check_seals(sealed, trust_roots(tmp_path / "data", {"taxation": real})))
+    assert all(
+        c.ok for c in check_seals(sealed, trust_roots(tmp_path / "data", {"taxation": real}))
+    )
     assert not any(c.trusted for c in check_seals(sealed, trust_roots(tmp_path / "data", {})))
 
 
