@@ -7,6 +7,7 @@ checked against the SHA-256 the server announced before it is printed.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import uuid
@@ -57,9 +58,19 @@ class KioskPaperwork:
         self.sign_requests: list[SignRequest] = []
         self.applications: list[ApplicationView] = []
         self.print_pushes: list[PrintDocument] = []
+        self.jobs: list[PrintJob] = []  # every job this kiosk queued, in order
+        self.changed = asyncio.Event()
         queue.report = self._report
-        self._sessions: dict[str, str] = {}  # job id -> session id
-        self._tickets: dict[str, str] = {}
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+        """Wait until ``predicate()`` holds, re-checking after every message or queued job."""
+
+        async def loop() -> None:
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+
+        await asyncio.wait_for(loop(), timeout)
 
     def attach(self, client: TerminalClient) -> None:
         """Listen for the server's paperwork messages on the terminal's socket."""
@@ -136,8 +147,9 @@ class KioskPaperwork:
         job = PrintJob(
             job_id or uuid.uuid4().hex, session_id, document.doc_id, document.label or document.kind
         )
-        self._sessions[job.job_id] = session_id
         await self.queue.submit(job, pdf)
+        self.jobs.append(job)
+        self.changed.set()
         return job
 
     async def reprint(self, acceptance_number: str, document_number: str) -> ApplicationView:
@@ -163,12 +175,14 @@ class KioskPaperwork:
     async def _on_sign_request(self, data: dict[str, Any]) -> None:
         request = SignRequest.model_validate(data)
         self.sign_requests.append(request)
+        self.changed.set()
         if self.on_sign_request is not None:
             self.on_sign_request(request)
 
     async def _on_application(self, data: dict[str, Any]) -> None:
         view = ApplicationView.model_validate(data)
         self.applications.append(view)
+        self.changed.set()
         if self.on_application is not None:
             self.on_application(view)
 

@@ -7,6 +7,7 @@ import { EVENTS } from "./protocol.js";
 import { Call } from "./call.js";
 import { Camera } from "./camera.js";
 import { Guidance } from "./guidance.js";
+import { Paperwork } from "./paperwork.js";
 import { Ringer } from "./ringer.js";
 import {
   ClerkConnection,
@@ -54,6 +55,7 @@ class ClerkConsole {
     this.view.translate();
     this.view.bind(this);
     this.guidance = new Guidance(document, (event, payload) => this.#send(event, payload));
+    this.paperwork = new Paperwork(document, () => (this.m.session ? this.m.session.token : null));
     window.setInterval(() => this.render(), 1000);
     const saved = savedSession();
     if (saved) this.#enter(saved);
@@ -70,6 +72,7 @@ class ClerkConsole {
       const service = info ? services.find((s) => s.id === info.serviceId) : null;
       this.guidance.render(this.m.offer && this.m.offer.message, info, service || null);
     }
+    if (this.paperwork) this.paperwork.render(this.m);
   }
 
   // ------------------------------------------------------------------ actions (from the page)
@@ -205,6 +208,7 @@ class ClerkConsole {
       badMessage: (name, problem) =>
         this.#showError({ key: "error.badMessage", params: { event: name, problem } }),
     });
+    this.paperwork.listen(this.connection.socket);
     this.connection.open();
     this.render();
   }

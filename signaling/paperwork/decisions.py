@@ -114,6 +114,8 @@ def fold(session_id: str, events: list[SessionEvent]) -> Application:
         p = event.payload
         if event.kind == FORM_EVENT:
             app.state, app.form, app.signature = A.FORM_SHOWN, p, None
+            doc = StoredDocument(str(p["doc_id"]), "form", str(p["sha256"]), "", False, event.seq)
+            app.documents.append(doc)
         elif event.kind == SIGNATURE_EVENT:
             app.signature = p
         elif event.kind == SUBMITTED_EVENT:

@@ -11,6 +11,7 @@ import asyncio
 import io
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,7 +21,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from signaling.errors import IllegalTransition, InvalidMessage, NotYourSession
-from signaling.http_auth import clerk_of, http_error, json_body, terminal_of
+from signaling.http_auth import bearer, clerk_of, http_error, json_body, terminal_of
 from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Message
 from signaling.paperwork import errors as pe
@@ -189,8 +190,6 @@ async def push_print(request: web.Request) -> web.Response:
     doc = loaded.app.document(body.doc_id)
     if doc is None:
         raise NotFound(f"session {session_id} has no document {body.doc_id}")
-    import uuid
-
     job = PrintDocument(
         session_id=session_id, job_id=uuid.uuid4().hex, document=work.ref(session_id, doc)
     )
@@ -231,10 +230,8 @@ async def _may_read(request: web.Request, work: Paperwork, session_id: str) -> N
             raise http_error(web.HTTPForbidden, "forbidden", "this link is for another application")
         return
     loaded = await work.load(session_id)
-    if (
-        request.headers.get("Authorization", "").lower().startswith("bearer ")
-        and "." in request.headers["Authorization"]
-    ):
+    # clerk tokens are JWTs (dotted); kiosk device tokens are URL-safe base64 without dots
+    if "." in (bearer(request) or request.query.get("token", "")):
         clerk = await _clerk(request)
         if loaded.service.department_id not in clerk.departments:
             raise NotYourSession(f"session {session_id} is not of your departments")

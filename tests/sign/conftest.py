@@ -145,3 +145,7 @@ async def sign(c: Counter) -> dict[str, Any]:
     status, signed = await c.as_kiosk("POST", f"/api/sessions/{c.session_id}/signature", body)
     assert status == 201, signed
     return dict(signed)
+
+
+# the console's Chromium fixtures, for the clerk's side of the flow
+from tests.browser.conftest import browser, chromium_path, page  # noqa: E402, F401
