@@ -253,6 +253,12 @@ async def _demo(settings: Settings, language: Language) -> None:
 @click.option("--camera", default="/dev/video0", show_default=True, help="V4L2 camera device.")
 @click.option("--microphone", default="default", show_default=True, help="ALSA/Pulse device.")
 @click.option("--repeat/--once", default=False, help="With --headless: keep calling.")
+@click.option(
+    "--printer",
+    default=None,
+    help="With --ui: CUPS queue for receipts and results (lp -d NAME); default: PDFs are"
+    " written to DATA_DIR/print/spool.",
+)
 @click.pass_context
 def terminal(
     ctx: click.Context,
@@ -269,6 +275,7 @@ def terminal(
     camera: str,
     microphone: str,
     repeat: bool,
+    printer: str | None,
 ) -> None:
     """Run a kiosk: the applicant's touch screen, or (--headless) a kiosk that calls by itself.
 
@@ -286,6 +293,7 @@ def terminal(
             server_url=server, token=token, data_dir=_settings(ctx).data_dir, language=language,
             synthetic=synthetic, camera=camera, microphone=microphone, port=kiosk_port,
             open_browser=open_browser, idle_timeout_s=idle_timeout, idle_warning_s=idle_warning,
+            printer=printer,
         )  # fmt: skip
 
         def announce(url: str) -> None:

@@ -49,12 +49,14 @@ class KioskPaperwork:
         *,
         on_sign_request: Callable[[SignRequest], None] | None = None,
         on_application: Callable[[ApplicationView], None] | None = None,
+        on_print: Callable[[PrintJob, Status, PrinterError | None], None] | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self.token = token
         self.queue = queue
         self.on_sign_request = on_sign_request
         self.on_application = on_application
+        self.on_print = on_print
         self.sign_requests: list[SignRequest] = []
         self.applications: list[ApplicationView] = []
         self.print_pushes: list[PrintDocument] = []
@@ -161,6 +163,8 @@ class KioskPaperwork:
         return view
 
     async def _report(self, job: PrintJob, status: Status, error: PrinterError | None) -> None:
+        if self.on_print is not None:
+            self.on_print(job, status, error)
         report = PrintReport(
             job_id=job.job_id, doc_id=job.doc_id, status=status, attempts=job.attempts,
             printer=self.queue.device.name, error=error.message if error else "",

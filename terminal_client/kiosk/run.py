@@ -26,6 +26,7 @@ from terminal_client.kiosk.display import MediaBridge
 from terminal_client.kiosk.server import create_kiosk_app
 from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
+from terminal_client.printer import CupsPrinter, Printer
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class KioskOptions:
     idle_timeout_s: float = 90.0
     idle_warning_s: float = 20.0
     name: str = "kiosk"
+    # CUPS queue to print to (``lp -d``); None: PDFs go to data_dir/print/spool
+    printer: str | None = None
 
 
 def has_display() -> bool:
@@ -105,6 +108,9 @@ def build_kiosk(
     speech: Speech | None,
     settings: KioskSettings,
     name: str = "kiosk",
+    *,
+    printer: Printer | None = None,
+    print_dir: Path | None = None,
 ) -> tuple[KioskController, web.Application]:
     """The kiosk's controller and its page app, with the media bridge wired between them.
 
@@ -123,8 +129,15 @@ def build_kiosk(
         on_video_frame=bridge.video.push,
         on_audio_frame=bridge.audio.push,
         serves_media=True,
+        printer=printer,
+        print_dir=print_dir,
     )
-    return controller, create_kiosk_app(controller, extra_routes=bridge.add_routes)
+
+    def routes(app: web.Application) -> None:
+        bridge.add_routes(app)
+        controller.signing.add_routes(app)
+
+    return controller, create_kiosk_app(controller, extra_routes=routes)
 
 
 async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | None = None) -> None:
@@ -146,6 +159,8 @@ async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | Non
             default_language=options.language,
         ),
         name=options.name,
+        printer=CupsPrinter(options.printer) if options.printer else None,
+        print_dir=options.data_dir / "print",
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from media.sources import create_local_tracks
 from signaling.keys import BLOBS
 from signaling.paperwork.messages import SignatureSubmission, Stroke
@@ -32,6 +34,8 @@ from tests.sign.conftest import (
 )
 
 
+# generous: the flow seals five PDFs and the test machine is shared
+@pytest.mark.timeout(300)
 async def test_seven_steps_with_the_clerk_in_chromium(
     server: RunningServer, page: Any, tmp_path: Path
 ) -> None:
