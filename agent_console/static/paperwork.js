@@ -207,6 +207,8 @@ export class Paperwork {
     const number = app && app.acceptance_number ? ` · ${t("paper.number")} ${app.acceptance_number}` : "";
     this.el.state.textContent = `${t(`paper.state.${state}`)}${number}`;
     this.el.decision.hidden = !(state === "submitted" || state === "awaiting_second_approval");
+    // a new form only before signing, or when the applicant brings more materials
+    this.el.makeForm.hidden = !["none", "form_shown", "returned"].includes(state);
     const items = (app ? app.documents : [])
       .filter((d) => d.kind !== "form")
       .map((d) => {
