@@ -18,6 +18,7 @@ from signaling.identity import setup_identity
 from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
+from signaling.paperwork.routes import setup_paperwork
 from signaling.phone import setup_phone
 from signaling.recorder import SessionRecorder
 from signaling.recordings import setup_recordings
@@ -137,5 +138,6 @@ def create_app(settings: Settings) -> web.Application:
     setup_identity(app)
     setup_documents(app)
     setup_phone(app)
+    setup_paperwork(app, sio)
     setup_console(app)
     return app

@@ -20,6 +20,7 @@ from signaling.audit_cli import audit
 from signaling.catalogue import load_catalogue
 from signaling.logs import configure_logging
 from signaling.messages import LANGUAGES, Language
+from signaling.paperwork.cli import keys, verify
 from signaling.settings import Settings, load_settings
 from storage import store
 from storage.db import Database, upgrade_database
@@ -285,6 +286,12 @@ async def _demo(settings: Settings, language: Language) -> None:
     default=None,
     help="With --ui: where the USB stick is mounted; its PDF/JPEG/PNG files can be sent.",
 )
+@click.option(
+    "--printer",
+    default=None,
+    help="With --ui: CUPS queue for receipts and results (lp -d NAME); default: PDFs are"
+    " written to DATA_DIR/print/spool.",
+)
 @click.pass_context
 def terminal(
     ctx: click.Context,
@@ -306,6 +313,7 @@ def terminal(
     document_camera: str | None,
     scanner_pages: Path | None,
     usb_folder: Path | None,
+    printer: str | None,
 ) -> None:
     """Run a kiosk: the applicant's touch screen, or (--headless) a kiosk that calls by itself.
 
@@ -325,6 +333,7 @@ def terminal(
             open_browser=open_browser, idle_timeout_s=idle_timeout, idle_warning_s=idle_warning,
             id_card_slot=id_card_slot, id_scan_dir=id_scan_dir,
             document_camera=document_camera, scanner_pages=scanner_pages, usb_folder=usb_folder,
+            printer=printer,
         )  # fmt: skip
 
         def announce(url: str) -> None:
@@ -448,6 +457,8 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 main.add_command(audit)
+main.add_command(keys)
+main.add_command(verify)
 
 if __name__ == "__main__":
     main()

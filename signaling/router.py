@@ -141,6 +141,10 @@ class Router:
         await self._dispatch()
         return session
 
+    def terminal_sid(self, terminal_id: int) -> str | None:
+        """The socket of a connected terminal, or None; for messages outside a call."""
+        return self._terminal_sids.get(terminal_id)
+
     async def hold_early_offer(self, terminal_id: int, offer: SessionDescription) -> bool:
         """Keep the offer a waiting terminal made for its own session; False when the session
         is already in a call (then the offer is relayed as usual).

@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from signaling.errors import ConfigError
 from signaling.messages import IceServer
+from signaling.paperwork.seal_keys import SealFiles
 from storage.db import default_sqlite_url
 
 
@@ -48,6 +49,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # how often the server signs every session chain's head (0: never; `vcounter audit checkpoint`)
     checkpoint_interval_s: float = Field(default=300.0, ge=0)
+    # real seal key/certificate per department id; others use the development seal in data_dir
+    seals: dict[str, SealFiles] = Field(default_factory=dict)
 
     @field_validator("turn_urls")
     @classmethod

@@ -190,3 +190,21 @@ class StaffEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AcceptanceNumber(Base):
+    """An issued acceptance number (受理号): one per submitted application, never reused.
+
+    The index that finds a session by the number on a receipt; the number itself is also in
+    the session's ``application.submitted`` event (migration 0106_sign).
+    """
+
+    __tablename__ = "acceptance_numbers"
+    __table_args__ = (UniqueConstraint("day", "serial"),)
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), unique=True)
+    # the UTC day (YYYYMMDD) and that day's running number the acceptance number encodes
+    day: Mapped[str] = mapped_column(String(8))
+    serial: Mapped[int]
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

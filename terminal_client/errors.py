@@ -125,3 +125,29 @@ class DeviceFault(DocumentError):
     def __init__(self, message: str, reason_code: str) -> None:
         super().__init__(message)
         self.reason_code = reason_code
+
+
+# ---------------------------------------------------------------- printing (paperwork)
+# TerminalError -> PrinterError -> PrinterOutOfPaper, PrinterOffline; PaperworkRefused
+
+
+class PrinterError(TerminalError):
+    """The printer refused or failed a job; the job stays queued and is retried."""
+
+    code = "printer_error"
+
+
+class PrinterOutOfPaper(PrinterError):
+    code = "printer_out_of_paper"
+
+
+class PrinterOffline(PrinterError):
+    code = "printer_offline"
+
+
+class PaperworkRefused(TerminalError):
+    """The server refused a signature, reprint or document request; ``code`` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -9,6 +9,7 @@ import { Camera } from "./camera.js";
 import { Guidance } from "./guidance.js";
 import { IdentityPanel } from "./identity.js";
 import { DocumentsPanel } from "./documents.js";
+import { Paperwork } from "./paperwork.js";
 import { Ringer } from "./ringer.js";
 import {
   ClerkConnection,
@@ -58,6 +59,7 @@ class ClerkConsole {
     this.guidance = new Guidance(document, (event, payload) => this.#send(event, payload));
     this.identity = new IdentityPanel(document, () => (this.m.session ? this.m.session.token : null));
     this.documents = new DocumentsPanel(document, () => (this.m.session ? this.m.session.token : ""));
+    this.paperwork = new Paperwork(document, () => (this.m.session ? this.m.session.token : null));
     window.setInterval(() => this.render(), 1000);
     const saved = savedSession();
     if (saved) this.#enter(saved);
@@ -76,6 +78,7 @@ class ClerkConsole {
     }
     if (this.identity) this.identity.render(this.m.callInfo);
     if (this.documents) this.documents.render(this.m.callInfo);
+    if (this.paperwork) this.paperwork.render(this.m);
   }
 
   // ------------------------------------------------------------------ actions (from the page)
@@ -211,6 +214,7 @@ class ClerkConsole {
       badMessage: (name, problem) =>
         this.#showError({ key: "error.badMessage", params: { event: name, problem } }),
     });
+    this.paperwork.listen(this.connection.socket);
     this.connection.open();
     this.render();
   }

@@ -21,6 +21,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -55,20 +56,25 @@ from terminal_client.kiosk.messages import (
     IdentityCommand,
     ImportUsb,
     KioskView,
+    LookUp,
     Notice,
+    OpenResult,
     Prompt,
     QueueView,
     Rate,
     Screen,
     SetCareMode,
     SetLanguage,
+    SignatureInk,
     SimpleCommand,
     UiCommand,
     ViewMessage,
 )
+from terminal_client.kiosk.signing import KioskSigning
 from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
 from terminal_client.kiosk.voice import Voice
+from terminal_client.printer import Printer
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +91,10 @@ SCREEN_TRANSITIONS: dict[Screen, frozenset[Screen]] = {
 }
 # screens where the idle timer runs (LANGUAGE only once something was entered)
 IDLE_SCREENS = frozenset({_S.LANGUAGE, _S.SERVICES, _S.MATERIALS, _S.ENDED})
+# print my result (by acceptance number) is reached from the start screen and goes back there
+SCREEN_TRANSITIONS[_S.LANGUAGE] = SCREEN_TRANSITIONS[_S.LANGUAGE] | {_S.RESULT}
+SCREEN_TRANSITIONS[_S.RESULT] = frozenset({_S.LANGUAGE, _S.OFFLINE})
+IDLE_SCREENS = IDLE_SCREENS | {_S.RESULT}
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,8 @@ class KioskController:
         serves_media: bool = False,
         identity: KioskIdentity | None = None,
         documents: DocumentDevices | None = None,
+        printer: Printer | None = None,
+        print_dir: Path | None = None,
     ) -> None:
         self.settings = settings or KioskSettings()
         # the identity step (step 3), when this kiosk has an ID reader
@@ -154,6 +166,11 @@ class KioskController:
         self.documents = (
             DocumentsScreen(self.client, documents, self._publish) if documents else None
         )
+        # steps 5 and 7: the form to sign, the receipt, print my result (terminal_client.printer)
+        self.signing = KioskSigning(
+            self.client, server_url, token, publish=self._publish, notice=self._paper_notice,
+            spawn=self._spawn, printer=printer, print_dir=print_dir,
+        )  # fmt: skip
         self.catalogue: Catalogue | None = None
         self.screen = Screen.OFFLINE
         self.entered = _Entered(self.settings.default_language)
@@ -180,6 +197,7 @@ class KioskController:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         self._spawn(self._keep_connected())
         self._spawn(self._idle.run())
+        await self.signing.start()
 
     async def close(self) -> None:
         """Stop the background tasks and disconnect; the server ends any call in progress."""
@@ -191,6 +209,7 @@ class KioskController:
             await self.identity.stop()
         if self.documents is not None:
             await self.documents.close()
+        await self.signing.close()
         await self.client.close()
         if self._http is not None:
             await self._http.close()
@@ -252,6 +271,8 @@ class KioskController:
             documents=(
                 self.documents.view() if self.documents and self.screen == Screen.CALL else None
             ),
+            signing=self.signing.signing if self.screen == Screen.CALL else None,
+            lookup=self.signing.lookup if self.screen == Screen.RESULT else None,
         )
 
     def _hello(self) -> HelloMessage:
@@ -296,6 +317,7 @@ class KioskController:
         """Back to the start, forgetting everything the applicant entered."""
         self._log().info("reset: back to the start, entered data cleared")
         self.entered = _Entered(self.settings.default_language)
+        self.signing.forget()
         self._go(Screen.LANGUAGE)
 
     # ------------------------------------------------------------------ commands
@@ -329,6 +351,19 @@ class KioskController:
                 if self.documents is None:
                     raise CommandRefused("this kiosk has no document devices")
                 await self.documents.handle(command)
+            case SignatureInk(type="signature_ink"):
+                self._require("sign", Screen.CALL)
+                await self.signing.ink(command)
+            case SignatureInk(type="submit_signature"):
+                self._require("sign", Screen.CALL)
+                await self.signing.submit(command)
+            case OpenResult():
+                self._require("look up a result", Screen.LANGUAGE)
+                self.signing.open_lookup()
+                self._go(Screen.RESULT)
+            case LookUp(acceptance_number=number, document_number=document):
+                self._require("look up a result", Screen.RESULT)
+                await self.signing.look_up(number, document)
 
     def _require(self, action: str, *screens: Screen) -> None:
         if self.screen not in screens:
@@ -389,7 +424,7 @@ class KioskController:
                 self._back()
             case "home":
                 self._require("start again", Screen.SERVICES, Screen.MATERIALS, Screen.ENDED,
-                              Screen.THANKS, Screen.LANGUAGE)  # fmt: skip
+                              Screen.THANKS, Screen.LANGUAGE, Screen.RESULT)  # fmt: skip
                 self._reset()
             case "call":
                 self._call()
@@ -538,6 +573,11 @@ class KioskController:
         self.entered.prompts = [*self.entered.prompts[-keep:], prompt] if keep else [prompt]
         if self.entered.care_mode:
             self._spawn(self._speak_prompt(prompt, self.entered.language))
+
+    def _paper_notice(self, notice: Notice | None) -> None:
+        """A refused signature or reprint, or a printer problem: say it on screen."""
+        self.entered.notice = notice
+        self._publish()
 
     def _client_error(self, error: ErrorEvent) -> None:
         # request_service refusals are handled by _join, a refused cancel means the call was

@@ -32,6 +32,7 @@ class Screen(StrEnum):
     ENDED = "ended"  # rating 1-5 and optional comment
     THANKS = "thanks"  # after rating; returns to LANGUAGE by itself
     OFFLINE = "offline"  # the server cannot be reached; retrying
+    RESULT = "result"  # print a result later: acceptance number + ID re-check
 
 
 class Prompt(_Model):
@@ -101,6 +102,33 @@ class DocumentsView(_Model):
     phone_url: str | None = None
 
 
+PrintState = Literal["queued", "printed", "retrying"]
+
+
+class SigningView(_Model):
+    """The form shown for signing, then the acceptance number and the receipt's printing."""
+
+    state: Literal["sign", "sending", "signed"]
+    form_sha256: str
+    preview_url: str  # the form's first page as an image, served by the kiosk itself
+    acceptance_number: str | None = None
+    printing: PrintState | None = None
+    print_error: str = (
+        ""  # translation key of the printer's problem, e.g. error.printer_out_of_paper
+    )
+
+
+class LookupView(_Model):
+    """Print my result: what was found for the number typed, and how printing goes."""
+
+    state: Literal["enter", "checking", "found"]
+    acceptance_number: str = ""
+    outcome: str | None = None  # the application's state (approved, submitted, ...)
+    documents: int = 0
+    printing: PrintState | None = None
+    print_error: str = ""
+
+
 class KioskView(_Model):
     """Everything the UI shows; sent whole on every change."""
 
@@ -123,6 +151,10 @@ class KioskView(_Model):
     # the identity step, while it is on screen during the call
     identity: IdentityView | None = None
     documents: DocumentsView | None = None  # on the call screen, when the kiosk handles documents
+    # step 5 in the call: the form to sign (None while the clerk has not sent one)
+    signing: SigningView | None = None
+    # the RESULT screen: looking an application up by acceptance number
+    lookup: LookupView | None = None
 
 
 class ViewMessage(_Model):
@@ -227,6 +259,41 @@ class DocumentsCommand(_Model):
     type: Literal["list_usb", "phone_link", "close_documents"]
 
 
+class Pen(_Model):
+    x: float = Field(ge=0, le=10_000)
+    y: float = Field(ge=0, le=10_000)
+    t: float = Field(ge=0, le=3_600_000)
+    p: float = Field(default=0.5, ge=0, le=1)
+
+
+class PenStroke(_Model):
+    points: list[Pen] = Field(max_length=5000)
+
+
+class SignatureInk(_Model):
+    """Strokes so far (``signature_ink``, for the clerk's live view) or the finished
+    signature (``submit_signature``) on a canvas of ``width`` x ``height`` pixels."""
+
+    type: Literal["signature_ink", "submit_signature"]
+    width: float = Field(gt=0, le=10_000)
+    height: float = Field(gt=0, le=10_000)
+    strokes: list[PenStroke] = Field(max_length=500)
+
+
+class LookUp(_Model):
+    """On RESULT: find an application; ``document_number`` is the ID read again (or typed)."""
+
+    type: Literal["look_up"]
+    acceptance_number: str = Field(min_length=1, max_length=40)
+    document_number: str = Field(min_length=1, max_length=40)
+
+
+class OpenResult(_Model):
+    """From the start screen: print a result by acceptance number."""
+
+    type: Literal["open_result"]
+
+
 UiCommand = Annotated[
     SetLanguage
     | SetCareMode
@@ -238,6 +305,9 @@ UiCommand = Annotated[
     | IdentityCommand
     | Capture
     | ImportUsb
-    | DocumentsCommand,
+    | DocumentsCommand
+    | SignatureInk
+    | LookUp
+    | OpenResult,
     Field(discriminator="type"),
 ]

@@ -30,6 +30,7 @@ from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.server import create_kiosk_app
 from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
+from terminal_client.printer import CupsPrinter, Printer
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class KioskOptions:
     document_camera: str | None = None
     scanner_pages: Path | None = None
     usb_folder: Path | None = None
+    # CUPS queue to print to (``lp -d``); None: PDFs go to data_dir/print/spool
+    printer: str | None = None
 
 
 def has_display() -> bool:
@@ -118,6 +121,8 @@ def build_kiosk(
     name: str = "kiosk",
     identity: KioskIdentity | None = None,
     documents: DocumentDevices | None = None,
+    printer: Printer | None = None,
+    print_dir: Path | None = None,
 ) -> tuple[KioskController, web.Application]:
     """The kiosk's controller and its page app, with the media bridge wired between them.
 
@@ -143,8 +148,15 @@ def build_kiosk(
         serves_media=True,
         identity=identity,
         documents=documents,
+        printer=printer,
+        print_dir=print_dir,
     )
-    return controller, create_kiosk_app(controller, extra_routes=bridge.add_routes)
+
+    def routes(app: web.Application) -> None:
+        bridge.add_routes(app)
+        controller.signing.add_routes(app)
+
+    return controller, create_kiosk_app(controller, extra_routes=routes)
 
 
 async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | None = None) -> None:
@@ -170,6 +182,8 @@ async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | Non
         documents=DocumentDevices.from_options(
             options.document_camera, options.scanner_pages, options.usb_folder, options.synthetic
         ),
+        printer=CupsPrinter(options.printer) if options.printer else None,
+        print_dir=options.data_dir / "print",
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 KIOSK = web.AppKey("kiosk", KioskController)
 PAGES = web.AppKey("pages", weakref.WeakSet[web.WebSocketResponse])
-MAX_COMMAND_BYTES = 4096
+# a signature's strokes (a few thousand pen samples) are the largest command
+MAX_COMMAND_BYTES = 256 * 1024
 
 CSP = "; ".join(
     [

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from terminal_client.kiosk.messages import HelloMessage, NoticeMessage, Screen, ViewMessage
+from terminal_client.kiosk.server import MAX_COMMAND_BYTES
 from tests.kiosk.conftest import RunningKiosk
 
 
@@ -78,7 +79,7 @@ async def test_too_large_a_message_closes_only_that_socket(kiosk: RunningKiosk) 
     async with aiohttp.ClientSession() as http:
         async with http.ws_connect(f"{kiosk.url}/ws") as ws:
             await _next(ws, "view")
-            await ws.send_str(json.dumps({"type": "touch", "pad": "x" * 10_000}))
+            await ws.send_str(json.dumps({"type": "touch", "pad": "x" * (MAX_COMMAND_BYTES + 1)}))
             closing = await ws.receive(timeout=5)
             assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
         async with http.ws_connect(f"{kiosk.url}/ws") as ws:

@@ -8,6 +8,7 @@ import { render } from './render.js';
 import { Speaker } from './speech.js';
 import { CallMedia } from './call-media.js';
 import { documentActions } from './documents.js';
+import { SignaturePad } from './signature-pad.js';
 
 const RECONNECT_MS = 1000;
 const NOTICE_MS = 6000;
@@ -30,6 +31,8 @@ let noticeTimer = 0;
 let lastTouch = 0;
 const speaker = new Speaker(document.querySelector('[data-testid=speech]'));
 const media = new CallMedia(document);
+// the applicant's strokes go to the kiosk (and on to the clerk) as each one is finished
+ui.pad = new SignaturePad(document.querySelector('[data-testid=sign-pad]'), (ink) => send({ type: 'signature_ink', ...ink }));
 
 function send(command) {
   if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(command));
@@ -115,6 +118,9 @@ const actions = {
     ui.rating = Number(value);
     update();
   },
+  'open-result': () => send({ type: 'open_result' }),
+  'sign-clear': () => ui.pad.clear(),
+  'sign-submit': () => send({ type: 'submit_signature', ...ui.pad.ink() }),
   'submit-rating': () => {
     send({ type: 'rate', rating: ui.rating, comment: commentBox().value.trim() });
     commentBox().value = '';
@@ -143,6 +149,13 @@ document.addEventListener('keydown', touched, { capture: true });
 
 document.querySelector('[data-testid=search]').addEventListener('input', (event) => {
   send({ type: 'browse', department_id: ui.view.department_id, search: event.target.value.slice(0, 100) });
+});
+
+document.querySelector('[data-testid=result-form]').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const number = document.querySelector('[data-testid=result-number]');
+  const documentNumber = document.querySelector('[data-testid=result-document]');
+  send({ type: 'look_up', acceptance_number: number.value.trim().slice(0, 40), document_number: documentNumber.value.trim().slice(0, 40) });
 });
 
 window.matchMedia('(orientation: portrait)').addEventListener('change', update);

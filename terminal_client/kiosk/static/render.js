@@ -221,6 +221,57 @@ function renderCall(view, ui) {
   renderPrompt(view, ui);
   renderIdentity(view);
   renderDocuments(view, ui);
+  renderSigning(view, ui);
+}
+
+const PRINTING = { queued: 'print.queued', printed: 'print.printed', retrying: 'print.retrying' };
+
+function printingText(printing, problem) {
+  if (!printing) return '';
+  const text = t(PRINTING[printing]);
+  return problem && printing === 'retrying' && has(problem) ? `${text} ${t(problem)}` : text;
+}
+
+/** Step 5: the form and the pad while signing, then the acceptance number and printing. */
+function renderSigning(view, ui) {
+  const panel = $('[data-testid=sign-panel]');
+  const signing = view.signing;
+  panel.hidden = !signing;
+  if (!signing) {
+    ui.pad?.reset('');
+    return;
+  }
+  const img = $('[data-testid=sign-form]');
+  if (img.getAttribute('src') !== signing.preview_url) img.setAttribute('src', signing.preview_url);
+  ui.pad?.reset(signing.form_sha256);
+  panel.dataset.state = signing.state;
+  $('[data-testid=sign-lead]').textContent = t(`sign.lead.${signing.state}`);
+  $('[data-testid=sign-submit]').disabled = signing.state !== 'sign';
+  $('[data-testid=sign-clear]').disabled = signing.state !== 'sign';
+  $('[data-testid=sign-number]').textContent = signing.acceptance_number
+    ? t('sign.number', { number: signing.acceptance_number }) : '';
+  $('[data-testid=sign-printing]').textContent = printingText(signing.printing, signing.print_error);
+}
+
+/** Print my result: the form, then what was found and how printing goes. */
+function renderResult(view) {
+  const lookup = view.lookup;
+  const status = $('[data-testid=result-status]');
+  $('[data-testid=result-submit]').disabled = !lookup || lookup.state === 'checking';
+  if (!lookup || lookup.state === 'enter') {
+    status.textContent = '';
+    delete status.dataset.state;
+    return;
+  }
+  status.dataset.state = lookup.state;
+  if (lookup.state === 'checking') {
+    status.textContent = t('result.checking');
+    return;
+  }
+  const outcome = t(`outcome.${lookup.outcome}`);
+  const found = t('result.found', { number: lookup.acceptance_number, outcome });
+  status.dataset.printing = lookup.printing || '';
+  status.textContent = `${found} ${printingText(lookup.printing, lookup.print_error)}`.trim();
 }
 
 function renderEnded(view, ui) {
@@ -256,6 +307,7 @@ const SCREENS = {
   queue: renderQueue,
   call: renderCall,
   ended: renderEnded,
+  result: renderResult,
 };
 
 /** Show `ui.view` (the page's own OFFLINE screen while its websocket is down). */

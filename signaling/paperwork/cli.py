@@ -1,0 +1,71 @@
+"""``vcounter keys init`` and ``vcounter verify FILE.pdf``."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from signaling.catalogue import load_catalogue
+from signaling.paperwork.messages import VerifyReport
+from signaling.paperwork.seal_keys import init_keys, keys_dir, trust_roots
+from signaling.paperwork.verify import verify_pdf
+from signaling.settings import Settings
+from storage.blobs import FileBlobStore
+from storage.db import Database
+
+
+@click.group()
+def keys() -> None:
+    """Manage the departments' seal keys."""
+
+
+@keys.command("init")
+@click.pass_context
+def keys_init(ctx: click.Context) -> None:
+    """Create the development CA and a seal key and certificate per department (once).
+
+    Departments with a real seal configured (setting ``seals``) are skipped; existing keys
+    are kept.
+    """
+    settings: Settings = ctx.obj["settings"]
+    departments = [d.id for d in load_catalogue().departments if d.id not in settings.seals]
+    made = init_keys(settings.data_dir, departments)
+    where = keys_dir(settings.data_dir)
+    click.echo(f"seal keys in {where}: {len(made)} created, {len(departments) - len(made)} kept")
+
+
+def print_report(report: VerifyReport) -> None:
+    """One line per check, then the verdict."""
+    for check in report.checks:
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.what}: {check.detail}")
+    number = f" (acceptance number {report.acceptance_number})" if report.acceptance_number else ""
+    click.echo(
+        f"{'verified' if report.ok else 'NOT verified'}: {report.kind or 'document'}{number}"
+    )
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def verify(ctx: click.Context, file: Path) -> None:
+    """Check a vcounter PDF: its seal, that it matches the stored original, the session's chain.
+
+    Exits 1 and says where (which byte, which PDF object) when anything does not verify.
+    """
+    settings: Settings = ctx.obj["settings"]
+
+    data = file.read_bytes()
+
+    async def run() -> VerifyReport:
+        async with Database(settings.db_url) as db:
+            await db.upgrade()
+            blobs = FileBlobStore(settings.data_dir / "blobs")
+            roots = trust_roots(settings.data_dir, settings.seals)
+            return await verify_pdf(data, db, blobs, roots)
+
+    report = asyncio.run(run())
+    print_report(report)
+    sys.exit(0 if report.ok else 1)

@@ -1,0 +1,74 @@
+"""The printed documents' wording in the applicant's three languages."""
+
+from __future__ import annotations
+
+from signaling.messages import Language
+
+_TEXTS: dict[str, tuple[str, str, str]] = {
+    # key: (zh-Hant, zh-Hans, en)
+    "form.title": ("申請表", "申请表", "Application form"),
+    "form.department": ("受理部門", "受理部门", "Department"),
+    "form.service": ("辦理事項", "办理事项", "Service"),
+    "form.applicant": ("申請人", "申请人", "Applicant"),
+    "form.name": ("姓名", "姓名", "Name"),
+    "form.document_type": ("證件類型", "证件类型", "Document type"),
+    "form.document_number": ("證件號碼", "证件号码", "Document number"),
+    "form.nationality": ("國籍／地區", "国籍／地区", "Nationality"),
+    "form.birth_date": ("出生日期", "出生日期", "Date of birth"),
+    "form.identity_result": ("身份核驗結果", "身份核验结果", "Identity check"),
+    "form.identity_none": ("未有身份核驗記錄", "未有身份核验记录", "no identity check recorded"),
+    "form.materials": ("提交材料", "提交材料", "Materials submitted"),
+    "form.no_materials": ("未提交材料", "未提交材料", "no materials submitted"),
+    "form.declaration": (
+        "本人確認以上資料及所提交材料真實、準確、完整，並同意以電子簽名確認本申請。",
+        "本人确认以上资料及所提交材料真实、准确、完整，并同意以电子签名确认本申请。",
+        "I confirm that the information above and the materials submitted are true, accurate"
+        " and complete, and I confirm this application with my electronic signature.",
+    ),
+    "form.signature": ("申請人簽名", "申请人签名", "Applicant's signature"),
+    "form.reference": ("表格編號", "表格编号", "Form reference"),
+    "form.generated": ("生成時間", "生成时间", "Generated"),
+    "receipt.title": ("受理回執", "受理回执", "Acceptance receipt"),
+    "receipt.number": ("受理號", "受理号", "Acceptance number"),
+    "receipt.time": ("受理時間", "受理时间", "Accepted at"),
+    "receipt.verify": (
+        "掃描二維碼核驗本文件",
+        "扫描二维码核验本文件",
+        "Scan the QR code to verify",
+    ),
+    "receipt.later": (
+        "憑受理號及身份證件可於任何自助終端查詢及列印辦理結果。",
+        "凭受理号及身份证件可于任何自助终端查询及打印办理结果。",
+        "Check and print the result at any kiosk with this number and your identity document.",
+    ),
+    "result.approved": ("准予許可決定書", "准予许可决定书", "Notice of approval"),
+    "result.returned": ("補正材料通知書", "补正材料通知书", "Notice to supply more materials"),
+    "result.rejected": ("不予許可決定書", "不予许可决定书", "Notice of refusal"),
+    "result.reason": ("理由", "理由", "Reason"),
+    "result.decided_by": ("決定人", "决定人", "Decided by"),
+    "result.decided_at": ("決定時間", "决定时间", "Decided at"),
+    "result.outcome": ("辦理結果", "办理结果", "Outcome"),
+    "outcome.approved": ("准予", "准予", "approved"),
+    "outcome.returned": ("退回補正", "退回补正", "returned for more materials"),
+    "outcome.rejected": ("不予許可", "不予许可", "rejected"),
+    "outcome.pending": ("待審批", "待审批", "awaiting decision"),
+    "outcome.awaiting_second_approval": ("待複核", "待复核", "awaiting second approval"),
+    "cert.title": ("完成證明", "完成证明", "Certificate of completion"),
+    "cert.session": ("辦理會話", "办理会话", "Session"),
+    "cert.clerk": ("經辦人", "经办人", "Clerk"),
+    "cert.second": ("複核人", "复核人", "Second approver"),
+    "cert.terminal": ("自助終端", "自助终端", "Kiosk"),
+    "cert.events": ("過程", "过程", "Steps"),
+    "cert.documents": ("文件及哈希值 (SHA-256)", "文件及哈希值 (SHA-256)", "Documents and SHA-256"),
+    "cert.form_shown": ("簽署前展示的表格", "签署前展示的表格", "Form shown before signing"),
+    "cert.strokes": ("簽名筆跡", "签名笔迹", "Signature strokes"),
+    "cert.chain_head": ("會話哈希鏈", "会话哈希链", "Session hash chain"),
+    "cert.decision": ("決定", "决定", "Decision"),
+}
+
+_INDEX = {"zh-Hant": 0, "zh-Hans": 1, "en": 2}
+
+
+def text(key: str, language: Language) -> str:
+    """The wording of ``key`` in ``language``; a missing key is a programming error."""
+    return _TEXTS[key][_INDEX[language]]

@@ -1,0 +1,205 @@
+"""The kiosk's steps 5 and 7 on screen: sign the form, print the receipt, print a result later.
+
+:class:`KioskSigning` sits beside the :class:`~terminal_client.kiosk.controller.
+KioskController`: it owns the paperwork client and the print queue, keeps what the screen
+shows about signing and looking up (:class:`SigningView`, :class:`LookupView`) and tells the
+controller to publish after every change. The form's first page is served to the page by
+the kiosk itself (``/paperwork/form.png``), fetched once with the device token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from signaling.paperwork.messages import SignatureSubmission, SignRequest, Stroke
+from terminal_client.client import TerminalClient
+from terminal_client.errors import CommandRefused, PaperworkRefused, PrinterError
+from terminal_client.kiosk.messages import LookupView, Notice, SignatureInk, SigningView
+from terminal_client.paperwork import KioskPaperwork
+from terminal_client.printer import Printer, PrintJob, PrintQueue, SpoolPrinter, Status
+
+log = logging.getLogger(__name__)
+
+PREVIEW_PATH = "/paperwork/form.png"
+
+
+def default_print_dir(name: str) -> Path:
+    """A fresh folder for the print queue when no data directory was given (tests, demos);
+    ``vcounter terminal`` passes ``DATA_DIR/print``, which survives restarts."""
+    return Path(tempfile.mkdtemp(prefix=f"vcounter-kiosk-{name}-print-"))
+
+
+class KioskSigning:
+    """Signing and printing state of one kiosk; ``publish`` redraws the screen."""
+
+    def __init__(
+        self,
+        client: TerminalClient,
+        server_url: str,
+        token: str,
+        *,
+        publish: Callable[[], None],
+        notice: Callable[[Notice | None], None],
+        spawn: Callable[[Coroutine[Any, Any, None]], object],
+        printer: Printer | None = None,
+        print_dir: Path | None = None,
+    ) -> None:
+        folder = print_dir or default_print_dir(client.name)
+        self.queue = PrintQueue(printer or SpoolPrinter(folder / "spool"), folder / "queue")
+        self.paperwork = KioskPaperwork(
+            server_url, token, self.queue,
+            on_sign_request=self._sign_request, on_print=self._printed,
+        )  # fmt: skip
+        self.paperwork.attach(client)
+        self.client = client
+        self.publish = publish
+        self.notice = notice
+        self.spawn = spawn
+        self.request: SignRequest | None = None
+        self.signing: SigningView | None = None
+        self.lookup: LookupView | None = None
+        self.preview: bytes = b""
+        self._receipt_job: str | None = None
+        self._lookup_jobs: set[str] = set()  # a reprint's jobs not printed yet
+
+    async def start(self) -> None:
+        await self.queue.start()
+
+    async def close(self) -> None:
+        await self.queue.close()
+
+    def forget(self) -> None:
+        """The kiosk reset: nothing about the last applicant stays on screen."""
+        self.request, self.signing, self.preview = None, None, b""
+        self.lookup = None
+
+    def add_routes(self, app: web.Application) -> None:
+        async def preview(request: web.Request) -> web.Response:
+            if not self.preview:
+                raise web.HTTPNotFound(text="no form is waiting for a signature")
+            return web.Response(body=self.preview, content_type="image/png")
+
+        app.router.add_get(PREVIEW_PATH, preview)
+
+    # ------------------------------------------------------------------ signing
+
+    def _sign_request(self, request: SignRequest) -> None:
+        if request.session_id != self.client.session_id:
+            log.warning("sign request for %s, not this kiosk's call; ignored", request.session_id)
+            return
+        self.request = request
+        self.spawn(self._load_preview(request))
+
+    async def _load_preview(self, request: SignRequest) -> None:
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http,
+                http.get(
+                    request.preview_url, headers={"Authorization": f"Bearer {self.paperwork.token}"}
+                ) as r,
+            ):
+                r.raise_for_status()
+                png = await r.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("form preview not loaded: %s", exc)
+            self.notice(Notice(key="error.form_unavailable", detail=str(exc)))
+            return
+        if self.request is not request:
+            return
+        self.preview = png
+        self.signing = SigningView(
+            state="sign", form_sha256=request.form.sha256,
+            preview_url=f"{PREVIEW_PATH}?form={request.form.sha256[:16]}",
+        )  # fmt: skip
+        self.publish()
+
+    async def ink(self, command: SignatureInk) -> None:
+        """Strokes so far: to the clerk's live view."""
+        if self.request is None or self.signing is None or self.signing.state != "sign":
+            raise CommandRefused("there is no form to sign now; wait for the clerk")
+        strokes = [Stroke.model_validate(s.model_dump()) for s in command.strokes]
+        try:
+            await self.paperwork.send_ink(
+                self.request.session_id, command.width, command.height, strokes
+            )
+        except aiohttp.ClientError as exc:
+            log.info("ink not relayed: %s", exc)
+
+    async def submit(self, command: SignatureInk) -> None:
+        """The finished signature: submitted, then the receipt printed at once."""
+        request, view = self.request, self.signing
+        if request is None or view is None or view.state != "sign":
+            raise CommandRefused("there is no form to sign now; wait for the clerk")
+        body = SignatureSubmission(
+            form_sha256=request.form.sha256, width=command.width, height=command.height,
+            strokes=[Stroke.model_validate(s.model_dump()) for s in command.strokes],
+        )  # fmt: skip
+        self.signing = view.model_copy(update={"state": "sending"})
+        self.publish()
+        try:
+            number, documents = await self.paperwork.sign(request.session_id, body)
+        except PaperworkRefused as exc:
+            self.signing = view
+            self.notice(Notice(key=f"error.{exc.code}", detail=exc.message))
+            return
+        self.signing = view.model_copy(
+            update={"state": "signed", "acceptance_number": number, "printing": "queued"}
+        )
+        self.notice(None)  # an earlier refusal (an empty signature) is over
+        receipt = next((d for d in documents if d.kind == "receipt"), None)
+        if receipt is not None:
+            job = await self.paperwork.print_document(request.session_id, receipt)
+            self._receipt_job = job.job_id
+
+    # ------------------------------------------------------------------ print my result
+
+    def open_lookup(self) -> None:
+        self.lookup = LookupView(state="enter")
+
+    async def look_up(self, acceptance_number: str, document_number: str) -> None:
+        """Find the application and print its receipt and result, after the ID re-check."""
+        self.lookup = LookupView(state="checking", acceptance_number=acceptance_number)
+        self.publish()
+        try:
+            view = await self.paperwork.reprint(acceptance_number, document_number)
+        except PaperworkRefused as exc:
+            self.lookup = LookupView(state="enter", acceptance_number=acceptance_number)
+            self.notice(Notice(key=f"error.{exc.code}", detail=exc.message))
+            return
+        if view.documents:
+            mine = {j.job_id for j in self.paperwork.jobs[-len(view.documents) :]}
+            # the first may have printed while the second was being fetched
+            done = {j.job_id for j in await asyncio.to_thread(self.queue.done)}
+            self._lookup_jobs = mine - done
+        self.lookup = LookupView(
+            state="found", acceptance_number=view.acceptance_number or acceptance_number,
+            outcome=view.state, documents=len(view.documents),
+            printing=("queued" if self._lookup_jobs else "printed") if view.documents else None,
+        )  # fmt: skip
+        self.notice(None)  # an earlier refusal (a mistyped number) is over
+
+    def _printed(self, job: PrintJob, status: Status, error: PrinterError | None) -> None:
+        problem = f"error.{error.code}" if error else ""
+        if job.job_id == self._receipt_job and self.signing is not None:
+            state = "printed" if status == "printed" else "retrying"
+            self.signing = self.signing.model_copy(
+                update={"printing": state, "print_error": problem}
+            )
+        elif job.job_id in self._lookup_jobs and self.lookup is not None:
+            if status == "printed":
+                self._lookup_jobs.discard(job.job_id)
+            state = (
+                "retrying"
+                if status != "printed"
+                else ("queued" if self._lookup_jobs else "printed")
+            )
+            self.lookup = self.lookup.model_copy(update={"printing": state, "print_error": problem})
+        self.publish()

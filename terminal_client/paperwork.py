@@ -1,0 +1,199 @@
+"""The kiosk's side of steps 5-7: the form to sign, the signature, printing, reprints.
+
+:class:`KioskPaperwork` talks REST to the server with the device token and listens on the
+terminal's socket for ``sign_request`` and ``print_document``. Every document fetched is
+checked against the SHA-256 the server announced before it is printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from pydantic import BaseModel
+
+from signaling.messages import NAMESPACE_TERMINAL
+from signaling.paperwork.messages import (
+    ApplicationView,
+    DocumentRef,
+    PaperEvent,
+    PrintDocument,
+    PrintReport,
+    ReprintRequest,
+    SignatureSubmission,
+    SignRequest,
+    Stroke,
+)
+from terminal_client.client import TerminalClient
+from terminal_client.errors import PaperworkRefused, PrinterError
+from terminal_client.printer import PrintJob, PrintQueue, Status
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+class KioskPaperwork:
+    """Signature, documents and the print queue of one kiosk."""
+
+    def __init__(
+        self,
+        server_url: str,
+        token: str,
+        queue: PrintQueue,
+        *,
+        on_sign_request: Callable[[SignRequest], None] | None = None,
+        on_application: Callable[[ApplicationView], None] | None = None,
+        on_print: Callable[[PrintJob, Status, PrinterError | None], None] | None = None,
+    ) -> None:
+        self.server_url = server_url.rstrip("/")
+        self.token = token
+        self.queue = queue
+        self.on_sign_request = on_sign_request
+        self.on_application = on_application
+        self.on_print = on_print
+        self.sign_requests: list[SignRequest] = []
+        self.applications: list[ApplicationView] = []
+        self.print_pushes: list[PrintDocument] = []
+        self.jobs: list[PrintJob] = []  # every job this kiosk queued, in order
+        self.changed = asyncio.Event()
+        queue.report = self._report
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+        """Wait until ``predicate()`` holds, re-checking after every message or queued job."""
+
+        async def loop() -> None:
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+
+        await asyncio.wait_for(loop(), timeout)
+
+    def attach(self, client: TerminalClient) -> None:
+        """Listen for the server's paperwork messages on the terminal's socket."""
+        client.sio.on(
+            PaperEvent.SIGN_REQUEST.value, self._on_sign_request, namespace=NAMESPACE_TERMINAL
+        )
+        client.sio.on(PaperEvent.PRINT_DOCUMENT.value, self._on_print, namespace=NAMESPACE_TERMINAL)
+        client.sio.on(
+            PaperEvent.APPLICATION.value, self._on_application, namespace=NAMESPACE_TERMINAL
+        )
+
+    @property
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def _call(self, method: str, path: str, body: BaseModel | None = None) -> Any:
+        payload = body.model_dump(mode="json") if body is not None else None
+        async with (
+            aiohttp.ClientSession(timeout=TIMEOUT) as http,
+            http.request(method, f"{self.server_url}{path}", json=payload, headers=self._auth) as r,
+        ):
+            data = await r.json()
+            if r.status >= 400:
+                raise PaperworkRefused(
+                    str(data.get("code", "error")), str(data.get("message", r.reason))
+                )
+            return data
+
+    async def fetch(self, document: DocumentRef) -> bytes:
+        """The document's PDF, refused unless it hashes to what the server announced."""
+        async with (
+            aiohttp.ClientSession(timeout=TIMEOUT) as http,
+            http.get(document.url, headers=self._auth) as r,
+        ):
+            data = await r.read()
+            if r.status >= 400:
+                raise PaperworkRefused("document_unavailable", data.decode(errors="replace"))
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != document.sha256:
+            raise PaperworkRefused(
+                "document_changed",
+                f"the document fetched hashes to {digest[:12]}…, not {document.sha256[:12]}…; fetch it again",
+            )
+        return data
+
+    async def send_ink(
+        self, session_id: str, width: float, height: float, strokes: list[Stroke]
+    ) -> None:
+        """Strokes so far, for the clerk's live view."""
+        body = {"width": width, "height": height, "strokes": [s.model_dump() for s in strokes]}
+        async with (
+            aiohttp.ClientSession(timeout=TIMEOUT) as http,
+            http.post(
+                f"{self.server_url}/api/sessions/{session_id}/signature/ink",
+                json=body,
+                headers=self._auth,
+            ) as r,
+        ):
+            await r.read()
+
+    async def sign(
+        self, session_id: str, submission: SignatureSubmission
+    ) -> tuple[str, list[DocumentRef]]:
+        """Submit the signature; returns the acceptance number and the sealed documents."""
+        data = await self._call("POST", f"/api/sessions/{session_id}/signature", submission)
+        docs = [DocumentRef.model_validate(x) for x in data["documents"]]
+        return str(data["acceptance_number"]), docs
+
+    async def print_document(
+        self, session_id: str, document: DocumentRef, job_id: str | None = None
+    ) -> PrintJob:
+        """Fetch a document and queue it; it is printed (and retried) by the queue."""
+        pdf = await self.fetch(document)
+        job = PrintJob(
+            job_id or uuid.uuid4().hex, session_id, document.doc_id, document.label or document.kind
+        )
+        await self.queue.submit(job, pdf)
+        self.jobs.append(job)
+        self.changed.set()
+        return job
+
+    async def reprint(self, acceptance_number: str, document_number: str) -> ApplicationView:
+        """At this kiosk: look an application up by number and ID, and print its documents."""
+        body = ReprintRequest(acceptance_number=acceptance_number, document_number=document_number)
+        view = ApplicationView.model_validate(await self._call("POST", "/api/reprint", body))
+        for document in view.documents:
+            await self.print_document(view.session_id, document)
+        return view
+
+    async def _report(self, job: PrintJob, status: Status, error: PrinterError | None) -> None:
+        if self.on_print is not None:
+            self.on_print(job, status, error)
+        report = PrintReport(
+            job_id=job.job_id, doc_id=job.doc_id, status=status, attempts=job.attempts,
+            printer=self.queue.device.name, error=error.message if error else "",
+            error_code=error.code if error else "",
+        )  # fmt: skip
+        try:
+            await self._call("POST", f"/api/sessions/{job.session_id}/print-reports", report)
+        except (aiohttp.ClientError, PaperworkRefused) as exc:
+            # the job's state is on disk; the next attempt reports again
+            log.warning("print job %s: report %s not delivered: %s", job.job_id, status, exc)
+
+    async def _on_sign_request(self, data: dict[str, Any]) -> None:
+        request = SignRequest.model_validate(data)
+        self.sign_requests.append(request)
+        self.changed.set()
+        if self.on_sign_request is not None:
+            self.on_sign_request(request)
+
+    async def _on_application(self, data: dict[str, Any]) -> None:
+        view = ApplicationView.model_validate(data)
+        self.applications.append(view)
+        self.changed.set()
+        if self.on_application is not None:
+            self.on_application(view)
+
+    async def _on_print(self, data: dict[str, Any]) -> None:
+        push = PrintDocument.model_validate(data)
+        self.print_pushes.append(push)
+        try:
+            await self.print_document(push.session_id, push.document, push.job_id)
+        except PaperworkRefused as exc:
+            log.warning("print of %s refused: %s", push.document.doc_id, exc.message)
