@@ -50,13 +50,14 @@ class SearchFilter:
 
 def _first(payloads: list[dict[str, Any]], keys: tuple[str, ...]) -> str | None:
     for payload in payloads:
-        for key in keys:
-            value = payload.get(key)
-            if isinstance(value, str) and value:
-                return value
-            nested = payload.get("fields")
-            if isinstance(nested, dict) and isinstance(nested.get(key), str):
-                return str(nested[key])
+        # identity.result keeps the document read under "document"
+        for source in (payload, payload.get("document"), payload.get("fields")):
+            if not isinstance(source, dict):
+                continue
+            for key in keys:
+                value = source.get(key)
+                if isinstance(value, str) and value:
+                    return value
     return None
 
 

@@ -45,16 +45,31 @@ class SessionReport:
         return not self.problems
 
 
+# Which events name stored files, and where in their payload: a hash that names no stored
+# file (a refused upload's, an override reason's) must not be reported as a missing file.
+_FILE_KEYS: dict[str, tuple[str, ...]] = {
+    "document.added": ("sha256",),  # an applicant's scan or import (signaling/documents.py)
+    "material.reviewed": ("pdf_sha256",),  # an accepted material as one PDF
+    "document.stored": ("sha256",),  # a form, receipt or result PDF (signaling/paperwork)
+    "form.generated": ("sha256",),
+    "signature.captured": ("sha256",),  # the strokes as evidence
+}
+
+
 def blob_refs(kind: str, payload: dict[str, Any]) -> list[tuple[str, str]]:
     """``(description, sha256)`` of every stored file an event of ``kind`` names."""
     refs: list[tuple[str, str]] = []
     if kind == "recording.segment":
         refs.append((f"{payload.get('side')} segment {payload.get('index')}", payload["sha256"]))
-    elif isinstance(payload.get("sha256"), str):
-        refs.append((f"{kind} file", payload["sha256"]))
-    for key in ("pdf_sha256", "image_sha256", "thumbnail_sha256"):
+    elif kind == "identity.result":
+        for ref in payload.get("evidence") or []:
+            if isinstance(ref, dict) and isinstance(ref.get("sha256"), str):
+                refs.append((f"identity evidence ({ref.get('kind', 'picture')})", ref["sha256"]))
+    for key in _FILE_KEYS.get(kind, ()):
         if isinstance(payload.get(key), str):
-            refs.append((f"{kind} {key.removesuffix('_sha256')}", payload[key]))
+            refs.append(
+                (f"{kind} {key.removesuffix('sha256').rstrip('_') or 'file'}", payload[key])
+            )
     return refs
 
 

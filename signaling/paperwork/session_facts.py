@@ -23,9 +23,10 @@ from storage.models import SessionEvent
 
 IDENTITY_PREFIX = "identity"
 MATERIAL_KEYS = ("material_id", "material")
-# events naming a sha256 that are not applicant materials
-IGNORED_KINDS = frozenset({"recording.segment"})
-IGNORED_PREFIXES = ("form.", "signature.", "document.", "print.", "application.", "decision.")
+# events naming a sha256 that are not applicant materials: a refused upload was never stored,
+# document.stored is this feature's own PDFs (signaling/documents.py writes document.added)
+IGNORED_KINDS = frozenset({"recording.segment", "document.refused", "document.stored"})
+IGNORED_PREFIXES = ("form.", "signature.", "print.", "application.", "decision.")
 FIELD_NAMES = (
     "name",
     "name_latin",
@@ -76,8 +77,18 @@ class SessionFacts:
 
 
 def _identity_fields(payload: dict[str, Any]) -> dict[str, str] | None:
+    document = payload.get("document")
+    if isinstance(document, dict):  # identity.result: the document as the reader read it
+        names = " ".join(str(document.get(k, "")) for k in ("surname", "given_names")).strip()
+        document = {
+            **document,
+            "name": names,
+            "issuer": document.get("issuing_state", ""),
+        }
     nested = payload.get("fields")
-    source = nested if isinstance(nested, dict) else payload
+    source = (
+        document if isinstance(document, dict) else nested if isinstance(nested, dict) else payload
+    )
     found = {k: str(source[k]) for k in FIELD_NAMES if isinstance(source.get(k), str | int)}
     return found if "document_number" in found or "name" in found else None
 
@@ -91,7 +102,9 @@ def _result_text(payload: dict[str, Any]) -> tuple[list[str], bool | None]:
             value = payload[key]
             if isinstance(value, bool):
                 verdict = value if verdict is None else verdict and value
-            elif isinstance(value, str) and value.lower() in ("passed", "pass", "match", "ok"):
+            elif isinstance(value, str) and value.lower() in (
+                "passed", "pass", "match", "ok", "verified",
+            ):  # fmt: skip
                 verdict = True if verdict is None else verdict
             elif isinstance(value, str) and value.lower() in ("failed", "fail", "mismatch"):
                 verdict = False
@@ -113,6 +126,13 @@ def applicant_of(events: list[SessionEvent]) -> Applicant | None:
     texts: list[str] = []
     verdict: bool | None = None
     for event in identity[at:]:
+        if event.kind == "identity.override":
+            # the clerk accepted a failed check, with a written reason in the chain
+            texts.append(
+                f"{event.kind} by {event.payload.get('clerk', '')}: {event.payload.get('reason', '')}"
+            )
+            verdict = True
+            continue
         parts, ok = _result_text(event.payload)
         texts += [f"{event.kind} {p}" for p in parts]
         if ok is not None:

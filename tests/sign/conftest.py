@@ -27,28 +27,28 @@ SERVICE = "tax-registration"
 async def append_stand_in_identity(
     server: RunningServer, session_id: str, document_number: str = DOCUMENT_NUMBER
 ) -> None:
-    """Stand-in for the identity feature: an MRZ read and a face match, as session events."""
-    audit = AuditLog(server.db)
-    fields = {
-        "name": "陳大文", "name_latin": "CHAN TAI MAN", "document_type": "HKID",
-        "document_number": document_number, "nationality": "CHN", "birth_date": "1980-01-01",
+    """An identity attempt as signaling/identity.py records it (without the kiosk's camera)."""
+    document = {
+        "source": "chip", "format": "TD1", "document_type": "ID", "issuing_state": "CHN",
+        "document_number": document_number, "surname": "CHAN", "given_names": "TAI MAN",
+        "nationality": "CHN", "birth_date": "1980-01-01", "sex": "M", "expiry_date": "2030-01-01",
     }  # fmt: skip
-    await audit.append(
-        session_id, "identity.document_read", "terminal:stand-in", {"fields": fields}
-    )
-    await audit.append(
-        session_id, "identity.face_match", "terminal:stand-in", {"match": True, "score": 0.93}
-    )
+    await AuditLog(server.db).append(
+        session_id, "identity.result", "terminal:stand-in",
+        {"outcome": "verified", "document": document, "match": {"score": 0.93, "threshold": 0.4},
+         "liveness": {"passed": True}, "evidence": []},
+    )  # fmt: skip
 
 
 async def append_stand_in_material(
     server: RunningServer, session_id: str, material_id: str, content: bytes
 ) -> str:
-    """Stand-in for the documents feature: a stored scan named by its SHA-256 in the chain."""
+    """A stored scan as signaling/documents.py records it: named by its SHA-256 in the chain."""
     digest = await server.app[BLOBS].put(content)
     await AuditLog(server.db).append(
-        session_id, "material.scanned", "terminal:stand-in",
-        {"material_id": material_id, "sha256": digest, "label": material_id},
+        session_id, "document.added", "terminal:stand-in",
+        {"material_id": material_id, "sha256": digest, "filename": material_id,
+         "content_type": "image/jpeg", "bytes": len(content), "source": "scanner"},
     )  # fmt: skip
     assert digest == hashlib.sha256(content).hexdigest()
     return digest

@@ -13,8 +13,10 @@ from sqlalchemy import select, update
 from media.sources import create_local_tracks
 from signaling.keys import BLOBS, DATABASE
 from storage import store
+from storage.audit import AuditLog
 from storage.models import CallSession, Terminal
 from storage.staff_audit import StaffLog
+from storage.verify import verify_session
 from terminal_client.client import TerminalClient
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.peers import ClerkPeer, login
@@ -206,3 +208,47 @@ async def _requested_at(server: RunningServer, session_id: str, moment: datetime
             update(CallSession).where(CallSession.id == session_id).values(created_at=moment)
         )
         await s.commit()
+
+
+async def test_search_by_document_and_acceptance_number(server: RunningServer) -> None:
+    """The numbers the identity and paperwork features write into the chain find the session."""
+    token = await add_supervisor(server)
+    await server.add_terminal("kiosk-num")
+    (terminal,) = [t for t in await _terminals(server) if t.name == "kiosk-num"]
+    row = await store.create_session(server.db, terminal.id, SERVICE, "en")
+    other = await store.create_session(server.db, terminal.id, SERVICE, "en")
+    audit = AuditLog(server.db)
+    portrait = await server.app[BLOBS].put(b"\xff\xd8 a portrait")
+    await audit.append(row.id, "identity.result", "terminal:1", {
+        "outcome": "verified",
+        "document": {"document_number": "K1234567", "surname": "CHAN", "given_names": "TAI MAN"},
+        "evidence": [{"kind": "portrait", "sha256": portrait, "bytes": 12}],
+    })  # fmt: skip
+    # a refused upload names a hash that was never stored: not a missing file
+    await audit.append(row.id, "document.refused", "terminal:1", {"sha256": "ab" * 32})
+    await audit.append(row.id, "application.submitted", "terminal:1", {
+        "acceptance_number": "VC202612020000017",
+    })  # fmt: skip
+    await audit.append(row.id, "decision.recorded", "clerk:rita", {"outcome": "approved"})
+    for query in (
+        "document_number=K1234567",
+        "acceptance_number=VC202612020000017",
+        "outcome=approved",
+    ):
+        status, body, _ = await get(server, f"/api/supervisor/sessions?{query}", token)
+        assert status == 200 and [s["id"] for s in body["sessions"]] == [row.id], (query, body)
+    (found,) = body["sessions"]
+    assert found["acceptance_number"] == "VC202612020000017" and found["decision"] == "approved"
+    status, body, _ = await get(server, "/api/supervisor/sessions?document_number=K7654321", token)
+    assert body["sessions"] == [] and other.id
+    status, view, _ = await get(server, f"/api/supervisor/sessions/{row.id}", token)
+    identity = next(e for e in view["events"] if e["kind"] == "identity.result")
+    assert identity["files"] == [portrait]
+    refused = next(e for e in view["events"] if e["kind"] == "document.refused")
+    assert refused["files"] == []
+    status, data, _ = await get(
+        server, f"/api/supervisor/sessions/{row.id}/files/{portrait}", token
+    )
+    assert status == 200 and data == b"\xff\xd8 a portrait"
+    report = await verify_session(server.db, server.app[BLOBS], row.id)
+    assert report.ok and report.blobs == 1, report
