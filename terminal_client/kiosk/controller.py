@@ -178,7 +178,7 @@ class KioskController:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.identity is not None:
-            await self.identity.stop()
+            await self.identity.close()
         await self.client.close()
         if self._http is not None:
             await self._http.close()
