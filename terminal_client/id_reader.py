@@ -38,6 +38,7 @@ from media.faces import FaceEngine
 from media.mrz import MrzDocument, parse_mrz
 from media.mrz_scan import read_mrz
 from terminal_client.errors import CardReadError, CardRemoved, ReaderTimeout
+from terminal_client.worker import CpuWorker
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +71,13 @@ class MrzImageReader:
         capture: Callable[[], Awaitable[MatLike | None]],
         engine: FaceEngine,
         today: Callable[[], date] = date.today,
+        worker: CpuWorker | None = None,
     ) -> None:
         self.capture = capture
         self.engine = engine
         self.today = today
+        # the identity step's low-priority thread; without one, asyncio's default pool
+        self.worker = worker
 
     async def read(self, timeout_s: float) -> DocumentRead:
         started = time.perf_counter()
@@ -87,8 +91,9 @@ class MrzImageReader:
         if image is None:
             raise ReaderTimeout("the document camera gave no picture; place the document again")
         # OCR and face detection are CPU work: a worker thread, so the call's video keeps going
-        scan = await asyncio.to_thread(read_mrz, image, self.today())
-        portrait, _ = await asyncio.to_thread(self.engine.portrait, scan.upright)
+        run = self.worker.run if self.worker is not None else asyncio.to_thread
+        scan = await run(read_mrz, image, self.today())
+        portrait, _ = await run(self.engine.portrait, scan.upright)
         ms = (time.perf_counter() - started) * 1000
         return DocumentRead(scan.document, portrait, "mrz_scan", ms)
 

@@ -206,7 +206,7 @@ class KioskController:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.identity is not None:
-            await self.identity.stop()
+            await self.identity.close()
         if self.documents is not None:
             await self.documents.close()
         await self.signing.close()

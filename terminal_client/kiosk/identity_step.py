@@ -25,6 +25,7 @@ from storage.errors import VcounterError
 from terminal_client.id_reader import IdReader
 from terminal_client.identity import IdentityCheck, LatestFrame, Progress, tap_for_identity
 from terminal_client.kiosk.messages import IdentityView
+from terminal_client.worker import CpuWorker
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class KioskIdentity:
 
     def __init__(
         self,
-        reader_factory: Callable[[FaceEngine], IdReader],
+        reader_factory: Callable[[FaceEngine, CpuWorker], IdReader],
         server_url: str,
         token: str,
         threshold: float = DEFAULT_THRESHOLD,
@@ -55,6 +56,7 @@ class KioskIdentity:
         self.latest = LatestFrame()
         self.on_change: Callable[[], None] = lambda: None
         self._engine: FaceEngine | None = None
+        self._worker = CpuWorker()
         self._task: asyncio.Task[None] | None = None
         self._session_id: str | None = None
         self._progress: Progress | None = None
@@ -118,15 +120,20 @@ class KioskIdentity:
         self._attempts = 0
         self.on_change()
 
+    async def close(self) -> None:
+        """Stop the step and end its worker thread (the kiosk is shutting down)."""
+        await self.stop()
+        self._worker.close()
+
     async def _run(self, session_id: str) -> None:
         role = "kiosk"
         try:
             engine = await self._load()
             check = IdentityCheck(
-                engine, self.reader_factory(engine), self.latest, self.server_url, self.token,
+                engine, self.reader_factory(engine, self._worker), self.latest, self.server_url, self.token,
                 session_id, on_progress=self._on_progress,
                 document_timeout_s=self.document_timeout_s, today=self.today,
-                challenge=self.challenge,
+                challenge=self.challenge, worker=self._worker,
             )  # fmt: skip
             await check.run()
         except VcounterError as exc:
@@ -146,5 +153,5 @@ class KioskIdentity:
                 cv2.setNumThreads(1)
                 return FaceEngine(threshold=self.threshold)
 
-            self._engine = await asyncio.to_thread(load)
+            self._engine = await self._worker.run(load)
         return self._engine

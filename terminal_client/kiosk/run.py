@@ -31,6 +31,7 @@ from terminal_client.kiosk.server import create_kiosk_app
 from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
 from terminal_client.printer import CupsPrinter, Printer
+from terminal_client.worker import CpuWorker
 
 log = logging.getLogger(__name__)
 
@@ -219,11 +220,11 @@ def identity_step(options: KioskOptions) -> KioskIdentity | None:
     if slot is None and scans is None:
         return None
 
-    def reader(engine: FaceEngine) -> IdReader:
+    def reader(engine: FaceEngine, worker: CpuWorker) -> IdReader:
         if slot is not None:
             return SimulatedCardReader(slot)
         assert scans is not None
-        return MrzImageReader(ScanFolder(scans).next_scan, engine)
+        return MrzImageReader(ScanFolder(scans).next_scan, engine, worker=worker)
 
     return KioskIdentity(reader, options.server_url, options.token)
 

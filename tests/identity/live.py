@@ -32,7 +32,9 @@ def blinking(engine: FaceEngine, photo: MatLike, open_frames: int = 20) -> list[
     """Camera frames of ``photo`` that blink once after ``open_frames``, then stay open."""
     frame = letterbox(photo)
     face = engine.detect(frame)[0]
-    shut = [close_eyes(frame, face, a) for a in (0.6, 1.0, 1.0, 0.6)]
+    # a slow blink (half a second): the judge samples at most 10 frames a second, fewer on a
+    # busy machine, and must still catch the eyes shut at least once
+    shut = [close_eyes(frame, face, a) for a in (0.6, *[1.0] * 6, 0.6)]
     return [frame] * open_frames + shut + [frame] * 10
 
 

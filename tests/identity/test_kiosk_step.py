@@ -56,7 +56,7 @@ async def identity_kiosk(
     slot.mkdir()
     token = await server.add_terminal("kiosk-identity")
     identity = KioskIdentity(
-        lambda _engine: SimulatedCardReader(slot, today=lambda: TODAY, poll_s=0.02),
+        lambda _engine, _worker: SimulatedCardReader(slot, today=lambda: TODAY, poll_s=0.02),
         server.url, token, today=lambda: TODAY, challenge=[Action.BLINK],
     )  # fmt: skip
     controller, app = build_kiosk(

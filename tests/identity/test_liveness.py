@@ -166,5 +166,7 @@ async def test_a_silent_camera_ends_the_challenge(
         engine, reader=None, frames=LatestFrame(), server_url="http://127.0.0.1:9",  # type: ignore[arg-type]
         token="t", session_id="0" * 32, challenge=[Action.BLINK],
     )  # fmt: skip
-    with pytest.raises(DeviceUnavailable, match="no picture"):
-        await check._challenge(reference)
+    from terminal_client.worker import CpuWorker
+
+    with CpuWorker() as worker, pytest.raises(DeviceUnavailable, match="no picture"):
+        await check._challenge(reference, worker)

@@ -201,7 +201,10 @@ function renderIdentity(view) {
     error.textContent = has(step.error_key) ? t(step.error_key) : t('identity.error.identity_error');
   }
   $('[data-testid=identity-retry]').hidden = step.phase !== 'failed';
-  $('[data-testid=identity-cancel]').hidden = step.phase === 'sending';
+  const close = $('[data-testid=identity-cancel]');
+  close.hidden = step.phase === 'sending';
+  // once checked there is nothing to put off: the same button just closes the card
+  close.textContent = t(step.phase === 'done' ? 'identity.close' : 'identity.cancel');
 }
 
 function renderCall(view, ui) {
