@@ -105,6 +105,7 @@ export class DocumentsPanel {
       panel: $("documents-panel"),
       heading: $("documents-heading"),
       video: $("document-video"),
+      videoFigure: $("document-video-figure"),
       videoCaption: $("document-video-caption"),
       material: $("doc-material"),
       materialLabel: $("doc-material-label"),
@@ -148,6 +149,8 @@ export class DocumentsPanel {
     const played = this.el.video.play();
     if (played && played.catch) played.catch(() => undefined);
     this.el.panel.dataset.camera = "live";
+    this.el.videoFigure.hidden = false;
+    this.el.videoFigure.parentElement.classList.add("with-document");
   }
 
   /** Follow the call in progress (``info`` from main.js, or null between calls). */
@@ -196,6 +199,8 @@ export class DocumentsPanel {
     this.language = info ? info.language : null;
     this.el.video.srcObject = null;
     delete this.el.panel.dataset.camera;
+    this.el.videoFigure.hidden = true;
+    this.el.videoFigure.parentElement.classList.remove("with-document");
     this.el.reason.value = "";
     this.#renderAll();
     if (id) this.#load(id);
