@@ -23,9 +23,10 @@ from storage.models import SessionEvent
 
 IDENTITY_PREFIX = "identity"
 MATERIAL_KEYS = ("material_id", "material")
-# events naming a sha256 that are not applicant materials
-IGNORED_KINDS = frozenset({"recording.segment"})
-IGNORED_PREFIXES = ("form.", "signature.", "document.", "print.", "application.", "decision.")
+# events naming a sha256 that are not applicant materials: recordings and the paperwork's own
+IGNORED_KINDS = frozenset(
+    {"recording.segment", "form.generated", "signature.captured", "document.stored"}
+)
 FIELD_NAMES = (
     "name",
     "name_latin",
@@ -124,7 +125,7 @@ def materials_of(events: list[SessionEvent]) -> list[MaterialFact]:
     """Every stored material of the session in chain order; a re-scan replaces the earlier."""
     found: dict[str, MaterialFact] = {}
     for event in events:
-        if event.kind in IGNORED_KINDS or event.kind.startswith(IGNORED_PREFIXES):
+        if event.kind in IGNORED_KINDS:
             continue
         digest = event.payload.get("sha256")
         material = next(
