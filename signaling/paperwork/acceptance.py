@@ -1,7 +1,7 @@
 """Acceptance numbers (受理号), issued when the applicant signs (submission).
 
 Format: ``VC`` + the UTC day ``YYYYMMDD`` + that day's running number, six digits + one
-check character, e.g. ``VC202612020000017``. The check character is ISO 7064 MOD 11-2
+check character, e.g. ``VC202612020000018``. The check character is ISO 7064 MOD 11-2
 (as on mainland resident ID cards: ``0``-``9`` or ``X``) over the 14 digits, so any single
 mistyped digit and any swap of two neighbouring digits is caught before a lookup. People
 may type it with spaces or hyphens and in lower case; :func:`normalise` removes them.
@@ -22,7 +22,7 @@ from storage.models import AcceptanceNumber, utcnow
 
 PREFIX = "VC"
 PATTERN = re.compile(r"VC(\d{8})(\d{6})([0-9X])")
-EXAMPLE = "VC202612020000017"
+EXAMPLE = "VC202612020000018"
 
 
 def check_character(digits: str) -> str:

@@ -23,10 +23,17 @@ from storage.models import SessionEvent
 
 IDENTITY_PREFIX = "identity"
 MATERIAL_KEYS = ("material_id", "material")
-# events naming a sha256 that are not applicant materials: a refused upload was never stored,
-# document.stored is this feature's own PDFs (signaling/documents.py writes document.added)
-IGNORED_KINDS = frozenset({"recording.segment", "document.refused", "document.stored"})
-IGNORED_PREFIXES = ("form.", "signature.", "print.", "application.", "decision.")
+# events naming a sha256 that are not applicant materials: recordings, a refused upload (never
+# stored), and the paperwork's own PDFs
+IGNORED_KINDS = frozenset(
+    {
+        "recording.segment",
+        "document.refused",
+        "form.generated",
+        "signature.captured",
+        "document.stored",
+    }
+)
 FIELD_NAMES = (
     "name",
     "name_latin",
@@ -144,7 +151,7 @@ def materials_of(events: list[SessionEvent]) -> list[MaterialFact]:
     """Every stored material of the session in chain order; a re-scan replaces the earlier."""
     found: dict[str, MaterialFact] = {}
     for event in events:
-        if event.kind in IGNORED_KINDS or event.kind.startswith(IGNORED_PREFIXES):
+        if event.kind in IGNORED_KINDS:
             continue
         digest = event.payload.get("sha256")
         material = next(

@@ -63,10 +63,11 @@ def _seal_line(check: SealCheck, index: int) -> CheckLine:
         )  # fmt: skip
     problems = []
     if not check.intact:
+        # the rest (validity, trust) cannot be judged on changed bytes
         problems.append("the sealed bytes were changed after sealing (digest mismatch)")
-    if not check.valid:
+    elif not check.valid:
         problems.append("the signature does not verify")
-    if not check.trusted:
+    elif not check.trusted:
         problems.append("the certificate is not from a trusted department CA")
     if not check.whole_file:
         end = check.ranges[-1][0] + check.ranges[-1][1]

@@ -12,7 +12,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from signaling.cli import main
 from signaling.keys import BLOBS
-from signaling.paperwork.acceptance import check_character, format_number, normalise
+from signaling.paperwork.acceptance import EXAMPLE, check_character, format_number, normalise
 from storage.audit import AuditLog
 from storage.verify import verify_session
 from tests.conftest import RunningServer
@@ -32,6 +32,7 @@ def test_acceptance_number_format_and_check_character() -> None:
     assert re.fullmatch(r"VC20261202000017[0-9X]", number)
     assert normalise(f"vc-2026 1202-000017-{number[-1].lower()}") == number
     assert check_character("11010519491231002") == "X"  # the textbook ID-card example
+    assert normalise(EXAMPLE) == EXAMPLE == format_number("20261202", 1)  # the documented one
 
 
 async def test_signature_issues_a_number_and_sealed_documents(counter: Counter) -> None:
