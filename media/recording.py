@@ -75,7 +75,9 @@ class Segment:
 class _Open:
     """The segment being written: its container, streams and counts."""
 
-    def __init__(self, path: Path, index: int, settings: RecordingSettings) -> None:
+    def __init__(
+        self, path: Path, index: int, settings: RecordingSettings, with_audio: bool = True
+    ) -> None:
         self.path = path
         self.index = index
         self.container: OutputContainer = av.open(str(path), mode="w", format="webm")
@@ -87,8 +89,10 @@ class _Open:
         video.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
         # one thread: the call's own encoders and decoders need the other cores more
         video.codec_context.thread_count = 1
-        audio = self.container.add_stream("libopus", rate=AUDIO_RATE, layout="mono")
-        audio.bit_rate = settings.audio_kbps * 1000
+        audio = None
+        if with_audio:
+            audio = self.container.add_stream("libopus", rate=AUDIO_RATE, layout="mono")
+            audio.bit_rate = settings.audio_kbps * 1000
         self.video, self.audio = video, audio
         self.start_ms: int | None = None
         self.end_ms = 0
@@ -101,13 +105,15 @@ class _Open:
 
     def close(self) -> None:
         for stream in (self.video, self.audio):
+            if stream is None:
+                continue
             for packet in stream.encode(None):
                 self.container.mux(packet)
         self.container.close()
 
 
 class SegmentRecorder:
-    """Encodes one side (``"applicant"`` or ``"clerk"``) into segments in a thread of its own.
+    """Encodes one side (``"applicant"``, ``"clerk"`` or ``"document"``) into segments in its own thread.
 
     Call :meth:`push` from the event loop (cheap: it only queues); ``on_segment`` is called
     from the recorder's thread with each finished :class:`Segment`. :meth:`close` finishes
@@ -122,8 +128,11 @@ class SegmentRecorder:
         on_segment: Callable[[Segment], None],
         settings: RecordingSettings | None = None,
         max_queue: int = 120,
+        with_audio: bool = True,
     ) -> None:
         self.side = side
+        # the document camera has no microphone: its segments are video only
+        self.with_audio = with_audio
         self.directory = directory
         self.t0 = t0
         self.on_segment = on_segment
@@ -192,7 +201,7 @@ class SegmentRecorder:
             current = None
         if current is None:
             path = self.directory / f"{self.side}-{index:05d}.webm"
-            current = self._open = _Open(path, index, self.settings)
+            current = self._open = _Open(path, index, self.settings, self.with_audio)
         return current
 
     def _write(self, frame: av.VideoFrame | av.AudioFrame, wall: float) -> None:
@@ -211,7 +220,8 @@ class SegmentRecorder:
             segment.video_frames += 1
             segment.note(t_ms, t_ms + round(1000 / self.settings.fps))
             return
-        self._write_audio(frame, wall)
+        if self.with_audio:
+            self._write_audio(frame, wall)
 
     def _write_audio(self, frame: av.AudioFrame, wall: float) -> None:
         start = round((wall - self.t0) * AUDIO_RATE) - frame.samples * AUDIO_RATE // max(
@@ -236,6 +246,7 @@ class SegmentRecorder:
             t_ms = pts * 1000 // AUDIO_RATE
             segment = self._segment_for(t_ms)
             out.pts, out.time_base = pts, fractions.Fraction(1, AUDIO_RATE)
+            assert segment.audio is not None  # only sides with audio get here
             for packet in segment.audio.encode(out):
                 segment.container.mux(packet)
             segment.audio_samples += out.samples

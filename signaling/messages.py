@@ -96,7 +96,7 @@ class SegmentMeta(Message):
     Times are milliseconds since ``t0``, the call's recording clock origin (epoch seconds).
     """
 
-    side: Literal["applicant", "clerk"]
+    side: Literal["applicant", "clerk", "document"]
     index: int = Field(ge=0, le=100_000)
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
     start_ms: int = Field(ge=0)

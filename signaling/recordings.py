@@ -140,6 +140,6 @@ async def side_file(app: web.Application, session_id: str, side: str) -> Path:
 def setup_recordings(app: web.Application) -> None:
     """Mount the segment upload route."""
     app.router.add_put(
-        r"/api/sessions/{session_id:[0-9a-f]{32}}/recordings/{side:applicant|clerk}/{index:\d{1,6}}",
+        r"/api/sessions/{session_id:[0-9a-f]{32}}/recordings/{side:applicant|clerk|document}/{index:\d{1,6}}",
         put_segment,
     )

@@ -152,7 +152,7 @@ async def replay_view(db: Database, session_id: str, base_url: str) -> ReplayVie
         for e in events
     ]
     recordings = []
-    for side in ("applicant", "clerk"):
+    for side in ("applicant", "clerk", "document"):
         mine = [s for s in segments if s["side"] == side]
         if mine:
             recordings.append(

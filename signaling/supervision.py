@@ -259,6 +259,7 @@ def setup_supervision(app: web.Application) -> None:
     app.router.add_get("/api/supervisor/sessions", sessions)
     app.router.add_get(f"/api/supervisor/sessions/{sid}", replay)
     app.router.add_get(
-        f"/api/supervisor/sessions/{sid}/recording/{{side:applicant|clerk}}.webm", recording
+        f"/api/supervisor/sessions/{sid}/recording/{{side:applicant|clerk|document}}.webm",
+        recording,
     )
     app.router.add_get(f"/api/supervisor/sessions/{sid}/files/{{sha256}}", session_file)

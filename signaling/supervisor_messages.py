@@ -127,7 +127,7 @@ class TimelineEvent(Message):
 class RecordingSide(Message):
     """One side of the recording: its segments' extent on the session's timeline."""
 
-    side: Literal["applicant", "clerk"]
+    side: Literal["applicant", "clerk", "document"]
     segments: int
     start_s: float
     end_s: float

@@ -399,7 +399,10 @@ class TerminalClient:
         self.media = media
         attach_media(pc, self.media)
         if self.document_track is not None:
-            self._document = attach_document(pc, self.document_track())
+            track = self.document_track()
+            if self.recorder is not None:
+                track = self.recorder.tap_document(track)
+            self._document = attach_document(pc, track)
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:

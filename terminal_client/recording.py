@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +35,30 @@ from signaling.messages import SegmentMeta
 log = logging.getLogger(__name__)
 
 SIDES = ("applicant", "clerk")
+DOCUMENT = "document"
+# The paper lies still under the document camera: a few pictures a second show it being
+# placed and turned, for a fraction of the applicant camera's encoding cost.
+DOCUMENT_FPS = 5.0
 RETRY_MAX_S = 5.0
 
 
 class TapTrack(MediaStreamTrack):
-    """A local track passed through unchanged, each frame also handed to a recorder."""
+    """A local track passed through unchanged, each frame also handed to ``record``."""
 
-    def __init__(self, source: MediaStreamTrack, recorder: CallRecorder) -> None:
+    def __init__(
+        self,
+        source: MediaStreamTrack,
+        record: Callable[[av.VideoFrame | av.AudioFrame, float], None],
+    ) -> None:
         super().__init__()
         self.kind = source.kind
         self.source = source
-        self.recorder = recorder
+        self.record = record
 
     async def recv(self) -> Frame | Packet[Any]:
         frame = await self.source.recv()
         if isinstance(frame, av.VideoFrame | av.AudioFrame):
-            self.recorder.applicant(frame, time.time())
+            self.record(frame, time.time())
         return frame
 
     def stop(self) -> None:
@@ -83,6 +93,7 @@ class CallRecorder:
         self._sides: dict[str, SegmentRecorder] = {}
         self._pending: asyncio.Queue[Segment | None] = asyncio.Queue()
         self._uploader: asyncio.Task[None] | None = None
+        self._with_document = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -92,7 +103,15 @@ class CallRecorder:
 
     def tap(self, media: LocalMedia) -> LocalMedia:
         """``media`` with its camera and microphone also recorded (as the call sends them)."""
-        return LocalMedia(TapTrack(media.video, self), TapTrack(media.audio, self), media.players)
+        return LocalMedia(
+            TapTrack(media.video, self.applicant), TapTrack(media.audio, self.applicant),
+            media.players,
+        )  # fmt: skip
+
+    def tap_document(self, track: MediaStreamTrack) -> MediaStreamTrack:
+        """The document camera's ``track``, also recorded as the ``document`` side."""
+        self._with_document = True
+        return TapTrack(track, self.document)
 
     def start(self, session_id: str) -> None:
         """Media connected: from now on frames are recorded, on the timeline of ``time.time()``."""
@@ -105,6 +124,12 @@ class CallRecorder:
             self._sides[side] = SegmentRecorder(
                 side, self.directory / side, self.t0, self._finished, self.settings
             )
+        if self._with_document:
+            slow = dataclasses.replace(self.settings, fps=min(self.settings.fps, DOCUMENT_FPS))
+            self._sides[DOCUMENT] = SegmentRecorder(
+                DOCUMENT, self.directory / DOCUMENT, self.t0, self._finished, slow,
+                with_audio=False,
+            )  # fmt: skip
         self._uploader = self._loop.create_task(self._upload_loop(), name="recording-upload")
         self._log().info(
             "recording at %dx%d@%g fps in %g s segments",
@@ -114,6 +139,12 @@ class CallRecorder:
     def applicant(self, frame: av.VideoFrame | av.AudioFrame, wall: float) -> None:
         """A frame of the kiosk's own camera or microphone."""
         side = self._sides.get("applicant")
+        if side is not None:
+            side.push(frame, wall)
+
+    def document(self, frame: av.VideoFrame | av.AudioFrame, wall: float) -> None:
+        """A frame of the document camera, as the call sends it."""
+        side = self._sides.get(DOCUMENT)
         if side is not None:
             side.push(frame, wall)
 

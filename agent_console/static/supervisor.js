@@ -10,6 +10,7 @@ import { SUPERVISOR_TEXT } from "./supervisor-text.js";
 const SESSION_KEY = "vcounter.supervisor.session";
 const LIVE_POLL_MS = 1000;
 const DRIFT_S = 0.2;
+const SIDES = ["applicant", "clerk", "document"];
 
 const $ = (id) => document.getElementById(id);
 
@@ -418,7 +419,7 @@ class SupervisorApp {
     for (const panel of document.querySelectorAll("[data-panel]")) panel.hidden = true;
     $("replay-view").hidden = false;
     const videos = {};
-    for (const side of ["applicant", "clerk"]) {
+    for (const side of SIDES) {
       const video = $(`video-${side}`);
       const rec = view.recordings.find((r) => r.side === side);
       video.closest("figure").hidden = !rec;
@@ -458,7 +459,7 @@ class SupervisorApp {
       this.showError("");
       $("replay-link").title = st("replay.linkCopied", { url });
     });
-    for (const side of ["applicant", "clerk"]) {
+    for (const side of SIDES) {
       const video = $(`video-${side}`);
       video.addEventListener("timeupdate", () => this.#follow(video));
       video.addEventListener("ended", () => this.#updatePlayButton());

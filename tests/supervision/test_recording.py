@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from aiortc.mediastreams import MediaStreamTrack
 
+from media.document_camera import SyntheticDocumentCamera
 from media.recording import RecordingSettings
 from media.sources import LocalMedia, create_local_tracks
 from media.sync_pattern import sync_pattern
 from signaling.recordings import SEGMENT_EVENT, side_file
+from signaling.replay import replay_view
 from storage.audit import AuditLog
 from terminal_client.client import TerminalClient, TerminalState
 from tests.conftest import CLERK_PASSWORD, RunningServer
@@ -24,7 +28,10 @@ SEGMENT_S = 2.0
 
 
 async def call(
-    server: RunningServer, media: LocalMedia | None = None, seconds: float = 5.0
+    server: RunningServer,
+    media: LocalMedia | None = None,
+    seconds: float = 5.0,
+    document_track: Callable[[], MediaStreamTrack] | None = None,
 ) -> tuple[TerminalClient, ClerkPeer, str]:
     """A connected call with a recording kiosk, held for ``seconds``."""
     await server.add_clerk("rita")
@@ -33,6 +40,7 @@ async def call(
         server.url, token,
         (lambda: media) if media else (lambda: create_local_tracks(True, "", "", label="k")),
         name="kiosk", recording=RecordingSettings(segment_s=SEGMENT_S),
+        document_track=document_track,
     )  # fmt: skip
     clerk = ClerkPeer(server.url, await login(server.url, "rita", CLERK_PASSWORD))
     await clerk.connect()
@@ -148,3 +156,27 @@ async def test_a_kiosk_killed_mid_call_keeps_its_finished_segments(
     # the kiosk's leftovers (the unfinished segment) are not the server's concern
     await recorder.close(upload_timeout_s=0.1)
     await terminal.close()
+
+
+async def test_the_document_camera_is_recorded_too(server: RunningServer) -> None:
+    camera = SyntheticDocumentCamera(fps=10)
+    terminal, clerk, session_id = await call(server, seconds=3.0, document_track=camera.track)
+    try:
+        await terminal.hangup()
+        await terminal.wait_for(TerminalState.ENDED)
+    finally:
+        await terminal.close()
+        await clerk.close()
+    segments = await segment_events(server, session_id, "document")
+    assert segments and [s["index"] for s in segments] == list(range(len(segments)))
+    assert all(s["audio_ms"] == 0 for s in segments)
+    path = await side_file(server.app, session_id, "document")
+    with av.open(str(path)) as container:
+        assert [s.type for s in container.streams] == ["video"]
+        frames = sum(1 for _ in container.decode(video=0))
+    # a few pictures a second for about 3 s of call: the paper being placed, not a movie
+    assert 8 <= frames <= 25, frames
+    assert (await AuditLog(server.db).verify(session_id)).ok
+    # the replay shows it beside the two sides of the call
+    view = await replay_view(server.db, session_id, "")
+    assert {r.side for r in view.recordings} == {"applicant", "clerk", "document"}
