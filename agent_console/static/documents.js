@@ -143,6 +143,9 @@ export class DocumentsPanel {
 
   /** The live document-camera track from the call (call.js hands it over). */
   setTrack(track) {
+    // The track comes when the answer is built, which may be while the call still rings:
+    // kept, so the call's start (which resets the panel) shows it again.
+    this.liveTrack = track;
     const stream = new MediaStream([track]);
     this.el.video.srcObject = stream;
     this.el.video.muted = true;
@@ -202,6 +205,9 @@ export class DocumentsPanel {
     this.el.videoFigure.hidden = true;
     this.el.videoFigure.parentElement.classList.remove("with-document");
     this.el.reason.value = "";
+    const track = this.liveTrack;
+    this.liveTrack = null;
+    if (id && track && track.readyState === "live") this.setTrack(track);
     this.#renderAll();
     if (id) this.#load(id);
   }
