@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from media.doc_checks import check_document, check_size
 from media.errors import DocumentRefused, PageImageError
 from media.page_pdf import merge_documents
-from signaling.auth import ClerkClaims
+from signaling.auth import ClerkClaims, check_token
 from signaling.catalogue import Service
 from signaling.checklist import (
     CAPTURE_REQUESTED,
@@ -34,7 +34,8 @@ from signaling.checklist import (
     fold,
 )
 from signaling.document_texts import refusal_text
-from signaling.http_auth import clerk_of, http_error, json_body, terminal_of
+from signaling.errors import AuthError
+from signaling.http_auth import bearer, clerk_of, http_error, json_body, terminal_of
 from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
 from signaling.logs import context_log
 from signaling.messages import (
@@ -420,11 +421,10 @@ async def request_capture(request: web.Request) -> web.Response:
 
 async def get_checklist(request: web.Request) -> web.Response:
     """The checklist, for the kiosk (device token) or the session's clerk and supervisors."""
-    if (
-        request.headers.get("Authorization", "").startswith("Bearer ")
-        and "." not in request.headers["Authorization"]
-    ):
-        view, _ = await terminal_view(request)  # device tokens have no dots; clerk JWTs do
+    try:
+        check_token(request.app[SETTINGS].signing_key(), bearer(request))
+    except AuthError:
+        view, _ = await terminal_view(request)  # not a clerk's token: a kiosk's, or refused
     else:
         view = await session_view(request.app, request.match_info["session_id"])
         await _reader(request, view)

@@ -19,7 +19,9 @@ Every package's ``errors.py`` derives from :class:`VcounterError`::
     │   ├── RateLimited
     │   └── ConfigError
     ├── MediaError                     (media.errors)
-    │   └── DeviceUnavailable
+    │   ├── DeviceUnavailable
+    │   ├── PageImageError             a capture cannot be read or processed as a page
+    │   └── DocumentRefused            an upload refused by its content (``code`` says why)
     └── TerminalError                  (terminal_client.errors)
         ├── CallFailed
         ├── ServiceRefused
@@ -28,8 +30,12 @@ Every package's ``errors.py`` derives from :class:`VcounterError`::
         ├── ScreenTransitionError
         ├── CatalogueUnavailable
         ├── TranslationMissing
-        └── SpeechError
-            └── SpeechUnavailable
+        ├── SpeechError
+        │   └── SpeechUnavailable
+        └── DocumentError
+            ├── DocumentUploadRefused
+            ├── DocumentUploadFailed
+            └── DeviceFault
 
 Messages say what is wrong and what to do; they reach the other side as a typed ``error``
 event carrying ``code`` and ``message``.

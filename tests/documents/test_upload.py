@@ -60,6 +60,12 @@ async def test_only_the_sessions_clerk_and_supervisors_can_read(call: LiveCall) 
     other = await login(call.server.url, "bob", CLERK_PASSWORD)
     code, error = await call.as_clerk("GET", f"/documents/{sha}", token=other)
     assert code == 403 and error["code"] == "forbidden"
+    code, _ = await call.as_clerk("GET", "/checklist", token=other)
+    assert code == 403
+    code, checklist = await call.as_clerk("GET", "/checklist")
+    assert code == 200 and checklist["session_id"] == call.session_id
+    code, checklist = await call.as_clerk("GET", "/checklist", token=call.terminal_token)
+    assert code == 200 and len(checklist["items"]) == 5
     assert "its clerk and supervisors" in error["message"]
     code, error = await call.as_clerk("GET", f"/documents/{sha}", token=call.terminal_token)
     assert code == 401
