@@ -6,6 +6,7 @@
 // is there (document_added) and what the checklist now is (checklist). Images are fetched into
 // blob: URLs, which the console's CSP allows, so no token ever sits in an <img src>.
 
+import { afterSetup } from "./settle.js";
 import { language } from "./i18n.js";
 
 const TEXT = {
@@ -209,7 +210,7 @@ export class DocumentsPanel {
     this.liveTrack = null;
     if (id && track && track.readyState === "live") this.setTrack(track);
     this.#renderAll();
-    if (id) this.#load(id);
+    if (id) afterSetup(() => this.sessionId === id, () => this.#load(id));
   }
 
   async #load(id) {

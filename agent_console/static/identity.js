@@ -8,6 +8,7 @@
 // URLs (the page's CSP allows no other image source), and dropped when the call ends.
 // Everything read from the document is put in with textContent, never as HTML.
 
+import { afterSetup } from "./settle.js";
 import { language, maybe, t } from "./i18n.js";
 
 const MIN_REASON = 10;
@@ -55,7 +56,7 @@ export class IdentityPanel {
       this.el.reason.value = "";
       this.el.formError.hidden = true;
       this.#dropPictures();
-      if (sessionId) this.refresh();
+      if (sessionId) afterSetup(() => this.sessionId === sessionId, () => this.refresh());
     }
     this.#draw();
   }

@@ -5,6 +5,7 @@
 // Talks REST with the clerk's token (signaling/paperwork/routes.py) and listens on the clerk's
 // socket for ``signature_ink`` and ``application`` (signaling/paperwork/messages.py).
 
+import { afterSetup } from "./settle.js";
 import { t } from "./i18n.js";
 
 const OUTCOMES = ["approved", "returned", "rejected"];
@@ -113,7 +114,7 @@ export class Paperwork {
       this.el.reason.value = "";
       drawInk(this.el.ink, null);
       this.el.ink.dataset.points = "0";
-      if (sessionId) this.#load(sessionId);
+      if (sessionId) afterSetup(() => this.sessionId === sessionId, () => this.#load(sessionId));
       this.#renderApplication();
     }
   }
