@@ -296,12 +296,16 @@ async def upload_status(request: web.Request) -> web.Response:
     """How much of an upload the server has: where a broken-off upload resumes."""
     view, _ = await terminal_view(request)
     sha = request.match_info["sha256"]
-    existing = (await state_of(request.app, view.id)).document(sha, current_only=True)
+    uploads = request.app[DOCUMENTS].uploads
+    # under the file's lock: a file whose last range is being checked and stored right now
+    # is answered once it is stored, never as "every byte here but not stored"
+    async with uploads.hold(view.id, sha):
+        existing = (await state_of(request.app, view.id)).document(sha, current_only=True)
+        have = 0 if existing else await asyncio.to_thread(uploads.received, view.id, sha)
     if existing is not None:
         status = UploadStatus(sha256=sha, received=existing.bytes, total=existing.bytes,
                               stored=True, duplicate=True, document=existing)  # fmt: skip
     else:
-        have = await asyncio.to_thread(request.app[DOCUMENTS].uploads.received, view.id, sha)
         status = UploadStatus(sha256=sha, received=have, total=0, stored=False)
     return web.json_response(status.model_dump(mode="json"))
 

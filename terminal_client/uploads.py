@@ -93,7 +93,9 @@ class DocumentUploader:
                     ask = False
                     if current.stored:
                         return current
-                    offset = current.received
+                    # every byte there but not stored (the server stopped before storing):
+                    # the last byte again makes it check and store what it has
+                    offset = min(current.received, max(len(data) - 1, 0))
                 end = min(len(data), offset + self.chunk_size) if data else 0
                 result = await self._put(session_id, sha, data, offset, end, meta)
             except (aiohttp.ClientError, TimeoutError) as exc:

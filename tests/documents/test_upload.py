@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 from urllib.parse import urlsplit
 
+from signaling.documents import DOCUMENTS
 from signaling.keys import BLOBS
 from storage.audit import AuditLog
 from tests.conftest import CLERK_PASSWORD
@@ -145,3 +146,20 @@ async def test_concurrent_uploads_all_arrive_and_duplicates_stay_single(call: Li
         {hashlib.sha256(f).hexdigest() for f in files}
     )
     assert (await AuditLog(call.server.db).verify(call.session_id)).ok
+
+
+async def test_a_whole_file_the_server_never_stored_is_stored_on_resume(call: LiveCall) -> None:
+    """Every byte arrived but the server stopped before checking and storing it."""
+    data = samples.page_jpeg(5)
+    sha = hashlib.sha256(data).hexdigest()
+    uploads = call.server.app[DOCUMENTS].uploads
+    part = uploads.path(call.session_id, sha)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    part.write_bytes(data)
+    assert (await call.uploader.status(call.session_id, sha)).received == len(data)
+
+    status = await call.uploader.upload(call.session_id, data, meta())
+    assert status.stored and status.document is not None and status.document.bytes == len(data)
+    assert [e["sha256"] for e in await document_events(call)] == [sha]
+    _, body = await call.as_clerk("GET", f"/documents/{sha}")
+    assert body == data
