@@ -13,37 +13,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
+from bench.server import bench_server, chromium, login_console, pct
 from media.sinks import FrameCounter
 from media.sources import create_local_tracks
 from terminal_client.client import TerminalClient, TerminalState
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--autoplay-policy=no-user-gesture-required",
-]
-PASSWORD = "bench-password-1"
 
 ARM_FIRST_FRAME = """
 () => {
@@ -78,34 +59,6 @@ async (offer) => {
   return {type: pc.localDescription.type, sdp: pc.localDescription.sdp};
 }
 """
-
-
-def vcounter(data_dir: Path, *args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "signaling.cli", "--data-dir", str(data_dir), *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip()
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-async def login_console(page: Page, url: str) -> None:
-    await page.goto(url)
-    await page.fill("[data-testid=login-username]", "bench")
-    await page.fill("[data-testid=login-password]", PASSWORD)
-    await page.click("[data-testid=login-submit]")
-    await page.wait_for_selector("[data-testid=clerk-state]")
-    await page.check("[data-testid=auto-answer]")
-    await page.click("[data-testid=availability-toggle]")
-    await page.wait_for_function(
-        "() => window.vcounterConsole && window.vcounterConsole.state() === 'available'"
-    )
 
 
 async def system_call(page: Page, terminal: TerminalClient) -> tuple[float, float]:
@@ -153,40 +106,25 @@ async def baseline_call(page: Page) -> tuple[float, float]:
 
 
 async def main(n: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="vcounter-bench-") as tmp:
-        data = Path(tmp)
-        vcounter(data, "clerk", "add", "bench", "--password", PASSWORD, "--name", "Bench")
-        token = vcounter(data, "terminal", "register", "bench-kiosk")
-        port = 18000 + os.getpid() % 1000
-        env = {**os.environ, "VCOUNTER_LOG_LEVEL": "WARNING"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "signaling.cli", "--data-dir", str(data), "serve",
-             "--port", str(port)],
-            env=env,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
+    async with bench_server() as server, chromium() as browser:
+        server.clerk()
+        token = server.terminal()
+        page = await browser.new_page()
+        await login_console(page, server.url)
+        terminal = TerminalClient(
+            server.url, token, lambda: create_local_tracks(True, "", "", label="k"), name="bench"
+        )
+        await terminal.connect()
+        system: list[tuple[float, float]] = []
+        base: list[tuple[float, float]] = []
         try:
-            await wait_http(url)
-            async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-                page = await browser.new_page()
-                await login_console(page, url)
-                terminal = TerminalClient(
-                    url, token, lambda: create_local_tracks(True, "", "", label="k"), name="bench"
-                )
-                await terminal.connect()
-                system: list[tuple[float, float]] = []
-                base: list[tuple[float, float]] = []
-                await system_call(page, terminal)  # warm-up: codecs, JIT, first DB writes
-                await baseline_call(page)
-                for _ in range(n):
-                    system.append(await system_call(page, terminal))
-                    base.append(await baseline_call(page))
-                await terminal.close()
-                await browser.close()
+            await system_call(page, terminal)  # warm-up: codecs, JIT, first DB writes
+            await baseline_call(page)
+            for _ in range(n):
+                system.append(await system_call(page, terminal))
+                base.append(await baseline_call(page))
         finally:
-            server.terminate()
-            server.wait(10)
+            await terminal.close()
     both = [max(k, b) for k, b in system]
     both_base = [max(k, b) for k, b in base]
     result = {
@@ -200,23 +138,6 @@ async def main(n: int) -> dict[str, Any]:
     }
     result["ratio"] = round(result["p50_ms"] / result["baseline_p50_ms"], 3)
     return result
-
-
-async def wait_http(url: str) -> None:
-    import aiohttp
-
-    deadline = time.monotonic() + 30
-    async with aiohttp.ClientSession() as http:
-        while True:
-            try:
-                async with http.get(f"{url}/api/health") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server at {url} did not start")
-            await asyncio.sleep(0.2)
 
 
 if __name__ == "__main__":

@@ -18,16 +18,10 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from playwright.async_api import async_playwright
-
-from bench.call_setup import ARGS, CHROMIUM, login_console, pct, vcounter, wait_http
+from bench.server import bench_server, chromium, login_console, pct
 from media.document_camera import SyntheticDocumentCamera
 from media.page_sample import a4_pixels, photograph, render_page
 from media.pages import Image
@@ -62,63 +56,48 @@ class ReadyCaptures:
 
 async def main(n: int) -> dict[str, Any]:
     captures = ReadyCaptures(n + 1)  # +1 warm-up
-    with tempfile.TemporaryDirectory(prefix="vcounter-bench-docs-") as tmp:
-        data = Path(tmp)
-        vcounter(data, "clerk", "add", "bench", "--password", "bench-password-1", "--name", "Bench")
-        token = vcounter(data, "terminal", "register", "bench-kiosk")
-        port = 19000 + os.getpid() % 1000
-        env = {**os.environ, "VCOUNTER_LOG_LEVEL": "WARNING"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "signaling.cli", "--data-dir", str(data), "serve",
-             "--port", str(port)],
-            env=env,
+    totals: list[float] = []
+    committed: list[float] = []
+    cpu: list[float] = []
+    sizes: list[int] = []
+    process: list[float] = []
+    upload: list[float] = []
+    async with bench_server("vcounter-bench-docs-") as server, chromium() as browser:
+        server.clerk()
+        token = server.terminal()
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        await login_console(page, server.url)
+        terminal = TerminalClient(
+            server.url, token, lambda: create_local_tracks(True, "", "", label="k"),
+            name="bench", document_track=captures.track,
         )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        totals: list[float] = []
-        committed: list[float] = []
-        cpu: list[float] = []
-        sizes: list[int] = []
-        process: list[float] = []
-        upload: list[float] = []
+        desk = KioskDocuments(terminal, camera=captures)  # type: ignore[arg-type]
         try:
-            await wait_http(url)
-            async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-                page = await browser.new_page(viewport={"width": 1280, "height": 900})
-                await login_console(page, url)
-                terminal = TerminalClient(
-                    url, token, lambda: create_local_tracks(True, "", "", label="k"),
-                    name="bench", document_track=captures.track,
-                )  # fmt: skip
-                desk = KioskDocuments(terminal, camera=captures)  # type: ignore[arg-type]
-                await terminal.connect()
-                await terminal.request_service("tax-registration", "en")
-                await terminal.wait_for(TerminalState.IN_CALL, timeout=30)
-                await page.wait_for_selector("[data-testid=documents-panel]:not([hidden])")
-                for i in range(n + 1):
-                    t0 = time.time()
-                    shot = await desk.capture("business-licence", "camera")
-                    t_commit = time.time()
-                    assert shot.status.document is not None
-                    sha = shot.status.document.sha256
-                    shown = await page.wait_for_function(
-                        f"() => window.vcounterConsole.documentShownAt('{sha}')", timeout=30000
-                    )
-                    shown_ms = await shown.json_value()
-                    if i == 0:
-                        continue  # warm-up: first JPEG decode in the browser, first DB writes
-                    totals.append(shown_ms - t0 * 1000)
-                    committed.append((t_commit - t0) * 1000)
-                    cpu.append(shot.cpu_ms)
-                    sizes.append(len(shot.page.jpeg))
-                    process.append(shot.process_ms)
-                    upload.append(shot.upload_ms)
-                await desk.close()
-                await terminal.close()
-                await browser.close()
+            await terminal.connect()
+            await terminal.request_service("tax-registration", "en")
+            await terminal.wait_for(TerminalState.IN_CALL, timeout=30)
+            await page.wait_for_selector("[data-testid=documents-panel]:not([hidden])")
+            for i in range(n + 1):
+                t0 = time.time()
+                shot = await desk.capture("business-licence", "camera")
+                t_commit = time.time()
+                assert shot.status.document is not None
+                sha = shot.status.document.sha256
+                shown = await page.wait_for_function(
+                    f"() => window.vcounterConsole.documentShownAt('{sha}')", timeout=30000
+                )
+                shown_ms = await shown.json_value()
+                if i == 0:
+                    continue  # warm-up: first JPEG decode in the browser, first DB writes
+                totals.append(shown_ms - t0 * 1000)
+                committed.append((t_commit - t0) * 1000)
+                cpu.append(shot.cpu_ms)
+                sizes.append(len(shot.page.jpeg))
+                process.append(shot.process_ms)
+                upload.append(shot.upload_ms)
         finally:
-            server.terminate()
-            server.wait(10)
+            await desk.close()
+            await terminal.close()
             captures.close()
     return {
         "n": n,

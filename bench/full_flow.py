@@ -26,7 +26,7 @@ from typing import Any
 
 from playwright.async_api import Page, async_playwright
 
-from bench.call_setup import ARGS, CHROMIUM, PASSWORD, vcounter, wait_http
+from bench.server import ARGS, CHROMIUM, PASSWORD, vcounter, wait_http
 from media.sources import create_local_tracks
 from signaling.paperwork.messages import SignatureSubmission, Stroke
 from storage.audit import AuditLog

@@ -13,20 +13,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
-from bench.call_setup import ARGS, CHROMIUM, PASSWORD, login_console, pct, vcounter, wait_http
+from bench.server import PASSWORD, bench_server, chromium, login_console, pct
 from media.recording import RecordingSettings
 from media.sources import create_local_tracks
 from terminal_client.client import TerminalClient, TerminalState
@@ -90,48 +85,30 @@ async def replay_first_frame(browser: Browser, url: str, token: str, session_id:
 
 
 async def main(calls: int, window_s: float) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="vcounter-bench-") as tmp:
-        data = Path(tmp)
-        vcounter(data, "clerk", "add", "bench", "--password", PASSWORD, "--name", "Bench")
-        vcounter(data, "clerk", "add", "boss", "--password", PASSWORD, "--role", "supervisor")
-        token = vcounter(data, "terminal", "register", "bench-kiosk")
-        port = 18000 + os.getpid() % 1000
-        env = {**os.environ, "VCOUNTER_LOG_LEVEL": "WARNING"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "signaling.cli", "--data-dir", str(data), "serve",
-             "--port", str(port)],
-            env=env,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        off: list[float] = []
-        on: list[float] = []
-        recorded: list[str] = []
-        first_frame: list[float] = []
-        try:
-            await wait_http(url)
-            async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-                page = await browser.new_page()
-                await login_console(page, url)
-                await one_call(url, token, False, 2.0)  # warm-up
-                for _ in range(calls):
-                    off.append((await one_call(url, token, False, window_s))[0])
-                    used, session_id = await one_call(url, token, True, window_s)
-                    on.append(used)
-                    recorded.append(session_id)
-                async with (
-                    aiohttp.ClientSession() as http,
-                    http.post(
-                        f"{url}/api/login", json={"username": "boss", "password": PASSWORD}
-                    ) as r,
-                ):
-                    boss = (await r.json())["token"]
-                for session_id in recorded:
-                    first_frame.append(await replay_first_frame(browser, url, boss, session_id))
-                await browser.close()
-        finally:
-            server.terminate()
-            server.wait(10)
+    off: list[float] = []
+    on: list[float] = []
+    recorded: list[str] = []
+    first_frame: list[float] = []
+    async with bench_server() as server, chromium() as browser:
+        server.clerk()
+        server.clerk("boss", "--role", "supervisor")
+        token = server.terminal()
+        url = server.url
+        page = await browser.new_page()
+        await login_console(page, url)
+        await one_call(url, token, False, 2.0)  # warm-up
+        for _ in range(calls):
+            off.append((await one_call(url, token, False, window_s))[0])
+            used, session_id = await one_call(url, token, True, window_s)
+            on.append(used)
+            recorded.append(session_id)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{url}/api/login", json={"username": "boss", "password": PASSWORD}) as r,
+        ):
+            boss = (await r.json())["token"]
+        for session_id in recorded:
+            first_frame.append(await replay_first_frame(browser, url, boss, session_id))
     result = {
         "calls": calls,
         "window_s": window_s,

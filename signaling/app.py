@@ -125,6 +125,10 @@ def create_app(settings: Settings) -> web.Application:
         for namespace in list(sio.manager.rooms):
             for sid, _ in list(sio.manager.get_participants(namespace, None)):
                 await sio.disconnect(sid, namespace=namespace)
+        # and the connections in no namespace yet (a client still connecting, or refused):
+        # each open websocket would hold the shutdown up just the same
+        if sio.eio.sockets:
+            await sio.eio.disconnect()
         await sio.shutdown()
 
     app.cleanup_ctx.append(database)

@@ -72,12 +72,18 @@ def main(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None
     ctx.obj = {"settings": settings}
 
 
+# seconds in-flight requests get to finish at shutdown (uploads resume after a restart)
+SHUTDOWN_S = 5.0
+
+
 async def _serve(
     settings: Settings, extra: Callable[[str], Coroutine[Any, Any, None]] | None = None
 ) -> None:
     from signaling.app import create_app
 
-    runner = web.AppRunner(create_app(settings), access_log=None)
+    # At SIGTERM every socket is told goodbye first; a client that never answers it (a
+    # frozen kiosk) must not hold the restart up for aiohttp's default minute.
+    runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=SHUTDOWN_S)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
