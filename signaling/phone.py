@@ -22,14 +22,8 @@ from aiohttp import web
 from media.doc_checks import check_size
 from media.errors import DocumentRefused
 from signaling.checklist import PHONE_LINK_ISSUED
-from signaling.documents import (
-    DOCUMENTS,
-    refuse,
-    session_view,
-    state_of,
-    store_upload,
-    terminal_view,
-)
+from signaling.document_access import DOCUMENTS, refuse, session_view, state_of, terminal_view
+from signaling.document_intake import store_upload
 from signaling.http_auth import http_error
 from signaling.keys import DATABASE
 from signaling.messages import DocumentMeta, PhoneLink, UploadStatus

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 from urllib.parse import urlsplit
 
-from signaling.documents import DOCUMENTS
+from signaling.document_access import DOCUMENTS
 from signaling.keys import BLOBS
 from storage.audit import AuditLog
 from tests.conftest import CLERK_PASSWORD
