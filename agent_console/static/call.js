@@ -97,6 +97,15 @@ export class Call {
     this.accepted = new Promise((resolve) => {
       this.release = resolve;
     });
+    // Settles once the answer is out, or the call closed or failed before it was.
+    this.answered = new Promise((resolve) => {
+      this.settled = resolve;
+    });
+  }
+
+  /** Whether the answer is being made for a call the clerk has taken. */
+  get answering() {
+    return this.isAccepted && !this.answerSent && !this.closed;
   }
 
   get closed() {
@@ -197,7 +206,9 @@ export class Call {
   }
 
   #createPeer(iceServers) {
-    const pc = (this.pc = new RTCPeerConnection({ iceServers: iceServers.map(toRtcIceServer) }));
+    // the one made while the clerk waited (warm-peer.js), else a new one
+    const warm = this.hooks.takePeer ? this.hooks.takePeer(iceServers) : null;
+    const pc = (this.pc = warm || new RTCPeerConnection({ iceServers: iceServers.map(toRtcIceServer) }));
     this.remoteStream = new MediaStream();
     pc.addEventListener("track", (event) => this.#onTrack(event));
     pc.addEventListener("icecandidate", (event) => this.#onIceCandidate(event));
@@ -219,6 +230,7 @@ export class Call {
     if (this.closed) return;
     this.phase = Phase.CLOSED;
     this.release(); // an answer waiting for the accept sees the call closed and stops
+    this.settled();
     const pc = this.pc;
     this.pc = null;
     if (pc) pc.close();
@@ -235,6 +247,7 @@ export class Call {
     this.chain = this.chain
       .then(() => (this.closed ? undefined : step()))
       .catch((err) => {
+        this.settled();
         if (!this.closed) this.hooks.failed(err && err.message ? err.message : String(err));
       });
   }
@@ -249,7 +262,8 @@ export class Call {
     const warm = this.camera.stream;
     if (warm) {
       // The usual case: the camera runs all shift, so its tracks go into the answer itself.
-      for (const track of warm.getTracks()) pc.addTrack(track, warm);
+      const sent = new Set(pc.getSenders().map((sender) => sender.track));
+      for (const track of warm.getTracks()) if (!sent.has(track)) pc.addTrack(track, warm);
       this.prepareMedia();
     } else {
       for (const transceiver of pc.getTransceivers()) transceiver.direction = "sendrecv";
@@ -271,6 +285,7 @@ export class Call {
       sdp: pc.localDescription.sdp,
     });
     this.answerSent = true;
+    this.settled();
     if (this.endOfCandidatesHeld) this.#sendCandidate(null);
     this.hooks.changed();
     const pending = this.pendingCandidates;
@@ -375,7 +390,8 @@ export class Call {
   }
 }
 
-function toRtcIceServer(server) {
+/** One of the server's ICE servers as an RTCIceServer. */
+export function toRtcIceServer(server) {
   const out = { urls: server.urls };
   // RTCIceServer takes strings: a null would become the text "null".
   if (server.username != null) out.username = server.username;

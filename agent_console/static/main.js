@@ -11,6 +11,7 @@ import { IdentityPanel } from "./identity.js";
 import { DocumentsPanel } from "./documents.js";
 import { Paperwork } from "./paperwork.js";
 import { Ringer } from "./ringer.js";
+import { WarmPeer } from "./warm-peer.js";
 import {
   ClerkConnection,
   fetchCatalogue,
@@ -22,6 +23,9 @@ import {
 } from "./session.js";
 import { describeEnd, describeServerError, View } from "./ui.js";
 
+// The longest a taken call's screen waits for its answer to go out before it is drawn.
+const ANSWER_RENDER_WAIT_MS = 300;
+
 // States in which the clerk wanted calls; after a dropped connection they are restored.
 const WANTED_CALLS = new Set(["available", "ringing", "busy"]);
 
@@ -30,6 +34,8 @@ class ClerkConsole {
     this.view = view;
     this.ringer = new Ringer();
     this.camera = new Camera();
+    this.warmPeer = new WarmPeer(this.camera);
+    this.lastIceServers = null; // the last call's, for the next call's warm peer
     this.connection = null;
     this.call = null;
     this.expiryTimer = null;
@@ -68,6 +74,7 @@ class ClerkConsole {
   }
 
   render() {
+    if (this.#deferWhileAnswering()) return;
     this.m.call = this.call;
     this.view.render(this.m);
     if (this.guidance) {
@@ -79,6 +86,32 @@ class ClerkConsole {
     if (this.identity) this.identity.render(this.m.callInfo);
     if (this.documents) this.documents.render(this.m.callInfo);
     if (this.paperwork) this.paperwork.render(this.m);
+  }
+
+  /**
+   * While the answer to a taken call is being made, the page is left as it is and drawn once
+   * the answer is out. The answer is a chain of promise steps on the page's one thread; the
+   * call view's first layout (tens of ms) between them went straight onto the set-up time.
+   */
+  #deferWhileAnswering() {
+    const call = this.call;
+    const offer = this.m.offer;
+    const taking = call && !call.closed && (call.answering || (offer && offer.pending === "accept"));
+    if (!taking || call.answerSent) return false;
+    if (this.heldCall !== call) {
+      this.heldCall = call;
+      this.heldSince = performance.now();
+    }
+    if (performance.now() - this.heldSince >= ANSWER_RENDER_WAIT_MS) return false;
+    if (!this.renderDeferred) {
+      this.renderDeferred = true;
+      const limit = new Promise((resolve) => window.setTimeout(resolve, ANSWER_RENDER_WAIT_MS));
+      Promise.race([call.answered, limit]).then(() => {
+        this.renderDeferred = false;
+        this.render();
+      });
+    }
+    return true;
   }
 
   // ------------------------------------------------------------------ actions (from the page)
@@ -226,6 +259,7 @@ class ClerkConsole {
     this.ringer.stop();
     this.#closeCall();
     this.#keepCamera(false);
+    this.lastIceServers = null; // the next clerk to sign in here gets their own
     if (this.connection) this.connection.close();
     this.connection = null;
     Object.assign(this.m, {
@@ -316,10 +350,12 @@ class ClerkConsole {
   #keepCamera(on) {
     const video = this.view.el.localVideo;
     if (!on) {
+      this.warmPeer.close();
       this.camera.release();
       video.srcObject = null;
       return;
     }
+    if (this.lastIceServers && !this.call) this.warmPeer.prepare(this.lastIceServers);
     this.camera.acquire().then(
       (stream) => {
         if (stream && video.srcObject !== stream) {
@@ -439,6 +475,10 @@ class ClerkConsole {
           this.#showError({ key: "error.media", params: { name: (err && err.name) || String(err) } }),
         failed: (message) => this.#showError({ key: "error.webrtc", params: { message } }),
         documentTrack: (track) => this.documents.setTrack(track),
+        takePeer: (iceServers) => {
+          this.lastIceServers = iceServers;
+          return this.warmPeer.take(iceServers);
+        },
       },
     );
   }
@@ -452,6 +492,8 @@ class ClerkConsole {
   #closeCall() {
     if (this.call) this.call.close();
     this.call = null;
+    // the next call's peer, made now while nobody waits (not while signing out or away)
+    if (this.lastIceServers && this.camera.promise) this.warmPeer.prepare(this.lastIceServers);
   }
 
   #finishCall(reason) {
