@@ -30,12 +30,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from media.face_samples import load_photos
 from media.faces import Embedding, FaceEngine
 from media.liveness import eye_openness
 from media.mrz import MrzFormat
 from media.mrz_scan import read_mrz
 from tests.identity.documents import specimen
-from tests.identity.faceset import load_photos
 from tests.identity.scores import score_pairs
 
 
@@ -47,13 +47,13 @@ async def _call_gaps(
     engine: FaceEngine, reference: Embedding, frames: list[np.ndarray], seconds: float
 ) -> dict[str, float]:
     """Clerk-side video frame gaps in a real call, idle then while verifying."""
+    from media.face_camera import ReplayTrack
     from media.liveness import Action
     from media.sources import LocalMedia, SyntheticAudioTrack
     from terminal_client.client import TerminalClient, TerminalState
     from terminal_client.identity import IdentityCheck, LatestFrame, tap_for_identity
     from terminal_client.worker import CpuWorker
     from tests.conftest import CLERK_PASSWORD, make_settings, start_server
-    from tests.identity.live import ReplayTrack
     from tests.peers import ClerkPeer, login
 
     arrivals: list[float] = []

@@ -264,14 +264,15 @@ async def _demo(settings: Settings, language: Language) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="With --ui: the simulated chip reader's slot folder (a card is inserted when a"
-    " card/ folder appears in it); enables the identity step.",
+    " card/ folder appears in it); enables the identity step and reprints (print my result"
+    " needs an ID reader).",
 )
 @click.option(
     "--id-scan-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="With --ui: folder the document scanner writes page images to; the newest new"
-    " image is read for its MRZ and portrait; enables the identity step.",
+    " image is read for its MRZ and portrait; enables the identity step and reprints.",
 )
 @click.option(
     "--document-camera",

@@ -255,3 +255,19 @@ def write_card(folder: Path, mrz_lines: list[str], portrait_jpeg: bytes) -> Path
     sod = {"dg1": hashlib.sha256(dg1).hexdigest(), "dg2": hashlib.sha256(portrait_jpeg).hexdigest()}
     (folder / "sod.json").write_text(json.dumps(sod))
     return folder
+
+
+def write_card_from_photo(
+    folder: Path, mrz_lines: list[str], photo: MatLike, engine: FaceEngine
+) -> Path:
+    """A card fixture whose portrait is the passport-style crop of the face in ``photo``
+    (for tests and benchmarks; the photos come from :mod:`media.face_samples`)."""
+    from media.face_camera import passport_photo  # aiortc track code the reader never needs
+
+    faces = engine.detect(photo, max_width=1280)
+    if not faces:
+        raise ValueError("the photo for the card shows no face")
+    ok, jpeg = cv2.imencode(".jpg", passport_photo(photo, faces[0].box))
+    if not ok:
+        raise ValueError("the card's portrait could not be encoded as JPEG")
+    return write_card(folder, mrz_lines, jpeg.tobytes())

@@ -127,6 +127,91 @@ class Progress:
     error_code: str | None = None
 
 
+async def reference_of(
+    read: DocumentRead, engine: FaceEngine, worker: CpuWorker, today: date
+) -> tuple[MatLike, Embedding]:
+    """The portrait of a document just read and its embedding, once the document is valid on
+    ``today`` (raises DocumentExpired, or FaceNotFound for a portrait without a face)."""
+    read.document.require_valid_on(today)
+    return await worker.run(engine.portrait, read.portrait)
+
+
+@dataclass
+class FaceWatch:
+    """What :func:`watch_face` saw: the challenge's outcome, every frame's score, evidence."""
+
+    outcome: LivenessOutcome
+    scores: list[float]
+    evidence: list[MatLike]
+
+    def match(self, threshold: float) -> IdentityMatch:
+        """The face match over the whole watch: the median score against ``threshold``."""
+        score = round(statistics.median(self.scores), 4) if self.scores else None
+        return IdentityMatch(
+            score=score, threshold=threshold, matched=score is not None and score >= threshold
+        )
+
+    def raise_if_failed(self, threshold: float) -> None:
+        """Raise the liveness failure, else FaceMismatch if the face did not match."""
+        self.outcome.raise_if_failed()
+        if not self.match(threshold).matched:
+            raise FaceMismatch(
+                "your face does not match the photo on the document; the clerk will help you"
+            )
+
+
+async def watch_face(
+    engine: FaceEngine,
+    frames: LatestFrame,
+    reference: Embedding,
+    worker: CpuWorker,
+    challenge: list[Action],
+    on_progress: Callable[[Progress], None] = lambda _: None,
+    max_fps: float = 10.0,
+) -> FaceWatch:
+    """Judge the newest camera frames against ``reference`` until ``challenge`` is done or
+    failed; at most ``max_fps`` frames a second, the CPU work in ``worker``."""
+    judge = LivenessJudge(challenge, engine.threshold)
+    on_progress(Progress("face", judge.current))
+    seq = 0
+    scores: list[float] = []
+    evidence: list[MatLike] = []
+    started: float | None = None
+    while not judge.done:
+        try:
+            seq, frame, at = await asyncio.wait_for(frames.after(seq), CAMERA_SILENT_S)
+        except TimeoutError:
+            # the judge decides on frames; with none coming it would wait for ever
+            raise DeviceUnavailable(
+                f"the camera gave no picture for {CAMERA_SILENT_S:g} s; ask staff for help"
+            ) from None
+        started = at if started is None else started
+        began = time.monotonic()
+        image, match, openness = await worker.run(_analyse, engine, frame, reference)
+        done = judge.observe(match, openness, at - started)
+        if match.score is not None:
+            scores.append(match.score)
+        if match.matched and not evidence:
+            evidence.append(image)  # the first frame that matched, facing the camera
+        if done is not None:
+            evidence.append(image)  # the moment each action was seen
+        on_progress(Progress("challenge", judge.current, list(judge.completed)))
+        rest = 1.0 / max_fps - (time.monotonic() - began)
+        if rest > 0 and not judge.done:
+            await asyncio.sleep(rest)
+    return FaceWatch(judge.outcome(), scores, evidence[:4])
+
+
+def _analyse(
+    engine: FaceEngine, frame: av.VideoFrame | MatLike, reference: Embedding
+) -> tuple[MatLike, FrameMatch, float | None]:
+    """Worker thread: the frame as BGR, matched, with its eye openness."""
+    image = _bgr(frame)
+    match = engine.match_frame(image, reference)
+    openness = eye_openness(image, match.face) if match.face is not None else None
+    return image, match, openness
+
+
 @dataclass
 class IdentityCheck:
     """One identity attempt for ``session_id``; ``run`` it, show :class:`Progress` as it goes."""
@@ -165,23 +250,21 @@ class IdentityCheck:
             self.on_progress(Progress("document"))
             document = await self.reader.read(self.document_timeout_s)
             self.on_progress(Progress("reading"))
-            document.document.require_valid_on(self.today())
-            portrait, reference = await worker.run(self.engine.portrait, document.portrait)
+            portrait, reference = await reference_of(document, self.engine, worker, self.today())
             evidence.append(
                 EvidenceImage(kind="portrait", jpeg_base64=await worker.run(_jpeg, portrait))
             )
-            outcome, scores, frames = await self._challenge(reference, worker)
+            watched = await watch_face(
+                self.engine, self.frames, reference, worker,
+                self.challenge or random_challenge(), self.on_progress, self.max_fps,
+            )  # fmt: skip
+            outcome = watched.outcome
             evidence += [
-                EvidenceImage(kind="frame", jpeg_base64=await worker.run(_jpeg, f)) for f in frames
+                EvidenceImage(kind="frame", jpeg_base64=await worker.run(_jpeg, f))
+                for f in watched.evidence
             ]
-            score = round(statistics.median(scores), 4) if scores else None
-            matched = score is not None and score >= self.engine.threshold
-            match = IdentityMatch(score=score, threshold=self.engine.threshold, matched=matched)
-            outcome.raise_if_failed()
-            if not matched:
-                raise FaceMismatch(
-                    "your face does not match the photo on the document; the clerk will help you"
-                )
+            match = watched.match(self.engine.threshold)
+            watched.raise_if_failed(self.engine.threshold)
         except VcounterError as exc:
             self.on_progress(Progress("failed", error_code=exc.code))
             context_log(log, self.session_id, role).info("identity attempt failed: %s", exc.code)
@@ -199,48 +282,6 @@ class IdentityCheck:
         self.on_progress(Progress("done", completed=list(outcome.completed)))
         context_log(log, self.session_id, role).info("identity verified (score %s)", match.score)
         return report
-
-    async def _challenge(
-        self, reference: Embedding, worker: CpuWorker
-    ) -> tuple[LivenessOutcome, list[float], list[MatLike]]:
-        judge = LivenessJudge(self.challenge or random_challenge(), self.engine.threshold)
-        self.on_progress(Progress("face", judge.current))
-        seq = 0
-        scores: list[float] = []
-        evidence: list[MatLike] = []
-        started: float | None = None
-        while not judge.done:
-            try:
-                seq, frame, at = await asyncio.wait_for(self.frames.after(seq), CAMERA_SILENT_S)
-            except TimeoutError:
-                # the judge decides on frames; with none coming it would wait for ever
-                raise DeviceUnavailable(
-                    f"the camera gave no picture for {CAMERA_SILENT_S:g} s; ask staff for help"
-                ) from None
-            started = at if started is None else started
-            began = time.monotonic()
-            image, match, openness = await worker.run(self._analyse, frame, reference)
-            done = judge.observe(match, openness, at - started)
-            if match.score is not None:
-                scores.append(match.score)
-            if match.matched and not evidence:
-                evidence.append(image)  # the first frame that matched, facing the camera
-            if done is not None:
-                evidence.append(image)  # the moment each action was seen
-            self.on_progress(Progress("challenge", judge.current, list(judge.completed)))
-            rest = 1.0 / self.max_fps - (time.monotonic() - began)
-            if rest > 0 and not judge.done:
-                await asyncio.sleep(rest)
-        return judge.outcome(), scores, evidence[:4]
-
-    def _analyse(
-        self, frame: av.VideoFrame | MatLike, reference: Embedding
-    ) -> tuple[MatLike, FrameMatch, float | None]:
-        """Worker thread: the frame as BGR, matched, with its eye openness."""
-        image = _bgr(frame)
-        match = self.engine.match_frame(image, reference)
-        openness = eye_openness(image, match.face) if match.face is not None else None
-        return image, match, openness
 
     def _report(
         self,

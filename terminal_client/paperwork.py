@@ -154,10 +154,10 @@ class KioskPaperwork:
         self.changed.set()
         return job
 
-    async def reprint(self, acceptance_number: str, document_number: str) -> ApplicationView:
-        """At this kiosk: look an application up by number and ID, and print its documents."""
-        body = ReprintRequest(acceptance_number=acceptance_number, document_number=document_number)
-        view = ApplicationView.model_validate(await self._call("POST", "/api/reprint", body))
+    async def reprint(self, request: ReprintRequest) -> ApplicationView:
+        """At this kiosk: look an application up by number and the ID re-check
+        (:meth:`terminal_client.id_recheck.Recheck.request`), and print its documents."""
+        view = ApplicationView.model_validate(await self._call("POST", "/api/reprint", request))
         for document in view.documents:
             await self.print_document(view.session_id, document)
         return view

@@ -11,6 +11,7 @@
         ├── BadAcceptanceNumber    malformed, or its check character is wrong
         ├── UnknownAcceptanceNumber
         ├── IdentityMismatch       reprint with another person's document
+        │   └── FaceNotMatched     reprint whose live face did not match the document
         └── KeyMaterialError       seal key or certificate missing or unusable
 """
 
@@ -49,6 +50,10 @@ class UnknownAcceptanceNumber(PaperworkError):
 
 class IdentityMismatch(PaperworkError):
     code = "identity_mismatch"
+
+
+class FaceNotMatched(IdentityMismatch):
+    code = "face_mismatch"
 
 
 class KeyMaterialError(PaperworkError):

@@ -111,11 +111,25 @@ class PrintReport(Message):
     error_code: str = Field(default="", max_length=64)
 
 
+class FaceRecheck(Message):
+    """The live face against the portrait of the document just read, as the kiosk scored it."""
+
+    score: float | None = Field(ge=-1, le=1)  # median cosine over the frames; None: no face
+    threshold: float = Field(ge=-1, le=1)
+    matched: bool
+
+
 class ReprintRequest(Message):
-    """At any kiosk: the acceptance number and the ID document read or typed again."""
+    """At any kiosk: the acceptance number typed, and the ID document its reader read again.
+
+    ``face`` is the live face matched against that document's portrait; None only at a
+    kiosk without a camera for it.
+    """
 
     acceptance_number: str = Field(min_length=1, max_length=40)
     document_number: str = Field(min_length=1, max_length=40)
+    source: Literal["chip", "mrz_scan"]
+    face: FaceRecheck | None = None
 
 
 class DecisionView(Message):

@@ -38,6 +38,7 @@ from signaling.paperwork.messages import (
     SignatureSubmission,
     SignRequest,
 )
+from signaling.paperwork.reprint import reprint as reprint_application
 from signaling.paperwork.seal_keys import init_keys, trust_roots
 from signaling.paperwork.service import ClerkInfo, Paperwork
 from signaling.paperwork.verify_page import setup_verify_page
@@ -348,7 +349,7 @@ async def reprint(request: web.Request) -> web.Response:
     terminal = await terminal_of(request)
     body = _body(ReprintRequest, json_body(await request.read()))
     work = paperwork(request)
-    loaded = await work.reprint(body.acceptance_number, body.document_number, terminal.id)
+    loaded = await reprint_application(work, body, terminal.id)
     view = work.view(loaded, with_ink=False)
     ticket = _ticket(request, loaded.row.id)
     docs = [

@@ -1,8 +1,9 @@
-"""The paperwork of one session: form, signature, submission, decision, documents, reprint.
+"""The paperwork of one session: form, signature, submission, decision, documents.
 
 Each method reads the session's chain, checks the step is allowed (state machine in
 :mod:`.decisions`), does the PDF work off the event loop and writes the outcome back as
-session events; stored files go to the blob store by SHA-256.
+session events; stored files go to the blob store by SHA-256. The reprint at another
+kiosk (step 7) is :mod:`.reprint`; the certificate of completion is :mod:`.completion`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from signaling.logs import context_log
 from signaling.messages import Language
 from signaling.paperwork import acceptance, forms
 from signaling.paperwork import decisions as d
-from signaling.paperwork.errors import FormMismatch, IdentityMismatch, NoStrokes, NotReady
+from signaling.paperwork.completion import certificate
+from signaling.paperwork.errors import FormMismatch, NoStrokes, NotReady
 from signaling.paperwork.messages import (
     ApplicationView,
     DecisionView,
@@ -32,17 +34,14 @@ from signaling.paperwork.messages import (
 )
 from signaling.paperwork.seal import InkPoint, ink_content, seal_pdf
 from signaling.paperwork.seal_keys import SealFiles, seal_for
-from signaling.paperwork.session_facts import facts_of, recorded_document_number
+from signaling.paperwork.session_facts import facts_of
 from signaling.paperwork.texts import text
 from storage.audit import AuditLog
 from storage.blobs import FileBlobStore
 from storage.db import Database
-from storage.models import AcceptanceNumber, CallSession, Clerk, SessionEvent, Terminal, utcnow
+from storage.models import AcceptanceNumber, CallSession, SessionEvent, utcnow
 
 log = logging.getLogger(__name__)
-
-# kinds of events worth a line on the certificate of completion
-_STEP_KINDS = ("call.accepted", "identity", "form.", "signature.", "application.", "decision.")
 
 
 @dataclass(frozen=True)
@@ -148,13 +147,6 @@ class Paperwork:
 
     # ------------------------------------------------------------------ helpers
 
-    async def _names(self, row: CallSession) -> tuple[str, str]:
-        async with self.db.sessions() as session:
-            terminal = await session.get(Terminal, row.terminal_id)
-            clerk = await session.get(Clerk, row.clerk_id) if row.clerk_id else None
-        clerk_name = f"{clerk.display_name} ({clerk.username})" if clerk else ""
-        return (terminal.name if terminal else str(row.terminal_id)), clerk_name
-
     def _material_lines(self, loaded: Loaded) -> list[forms.MaterialLine]:
         names = {m.id: m.names.get(loaded.language) for m in loaded.service.materials}
         return [
@@ -193,28 +185,11 @@ class Paperwork:
     async def _completion(
         self, loaded: Loaded, doc_id: str, decision: str, extra_docs: list[forms.MaterialLine]
     ) -> bytes:
-        terminal, clerk = await self._names(loaded.row)
-        lang = loaded.language
-        facts = facts_of(loaded.events)
-        steps = [
-            (e.created_at, f"{e.kind} · {e.actor}")
-            for e in loaded.events
-            if e.kind.startswith(_STEP_KINDS)
-        ]
         second = next((x.clerk for x in loaded.app.decisions if x.stage == "second"), "")
-        data = forms.CompletionData(
-            session_id=loaded.row.id,
-            language=lang,
-            applicant=facts.applicant,
-            clerk=clerk,
-            second_approver=second,
-            terminal=terminal,
-            steps=steps,
-            documents=self._material_lines(loaded) + extra_docs,
-            decision=decision,
-            chain_head=f"{len(loaded.events)} events, head {loaded.events[-1].hash if loaded.events else ''}",
-        )
-        return await asyncio.to_thread(forms.completion_page, data, doc_id, utcnow())
+        return await certificate(
+            self.db, loaded.row, loaded.events, loaded.language, doc_id, decision,
+            self._material_lines(loaded) + extra_docs, second,
+        )  # fmt: skip
 
     async def _seal(self, loaded: Loaded, pdf: bytes, doc_id: str, **kw: object) -> bytes:
         seal = seal_for(self.data_dir, loaded.service.department_id, self.seals)
@@ -432,44 +407,7 @@ class Paperwork:
                 found.append(self.view(loaded, with_ink=False))
         return found
 
-    # ------------------------------------------------------------------ step 7: reprint
-
-    async def reprint(self, typed_number: str, document_number: str, terminal_id: int) -> Loaded:
-        """The application behind an acceptance number, once the ID document matches."""
-        number, session_id = await acceptance.session_of(self.db, typed_number)
-        loaded = await self.load(session_id)
-        actor = f"terminal:{terminal_id}"
-        if not id_matches(loaded.events, document_number):
-            await self.audit.append(
-                session_id,
-                d.REPRINT_EVENT,
-                actor,
-                {"acceptance_number": number, "result": "identity_mismatch"},
-            )
-            raise IdentityMismatch(
-                f"the identity document does not match the one used for application {number};"
-                " use the same document you showed when applying"
-            )
-        await self.audit.append(
-            session_id, d.REPRINT_EVENT, actor, {"acceptance_number": number, "result": "ok"}
-        )
-        return loaded
-
     async def record_print(
         self, session_id: str, actor: str, kind: str, payload: dict[str, object]
     ) -> None:
         await self.audit.append(session_id, kind, actor, payload)
-
-
-def _clean(number: str) -> str:
-    return "".join(ch for ch in number.upper() if ch.isalnum())
-
-
-def id_matches(events: list[SessionEvent], presented: str) -> bool:
-    """True if ``presented`` is the ID document number recorded for the session.
-
-    The reprint's identity re-check; connect the kiosk's ID reader here (it passes the
-    number it read). Compared without spaces, hyphens, brackets or case.
-    """
-    recorded = recorded_document_number(events)
-    return recorded is not None and _clean(recorded) == _clean(presented)

@@ -10,8 +10,10 @@ It reads them generically, so it works with any feature that follows these conve
 * **materials**: every event (other than a recording segment) whose payload names a
   ``sha256`` of a stored file and a material id (``material_id`` or ``material``).
 
-Point :data:`IDENTITY_PREFIX`, :data:`MATERIAL_KEYS` and :data:`IGNORED_KINDS` at the real
-event kinds once the identity and document features are merged.
+The identity step writes ``identity.result`` (its ``document`` and ``outcome``) and
+``identity.override``; the documents feature writes ``document.added`` per page (a
+material's newest page is the one listed) and ``material.reviewed``, which names no
+``sha256`` and so is not a material.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ from terminal_client.kiosk.messages import (
     UiCommand,
     ViewMessage,
 )
-from terminal_client.kiosk.signing import KioskSigning
+from terminal_client.kiosk.signing import KioskSigning, RecheckRunner
 from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
 from terminal_client.kiosk.voice import Voice
@@ -144,6 +144,7 @@ class KioskController:
         documents: DocumentDevices | None = None,
         printer: Printer | None = None,
         print_dir: Path | None = None,
+        recheck: RecheckRunner | None = None,
     ) -> None:
         self.settings = settings or KioskSettings()
         # the identity step (step 3), when this kiosk has an ID reader
@@ -169,7 +170,7 @@ class KioskController:
         # steps 5 and 7: the form to sign, the receipt, print my result (terminal_client.printer)
         self.signing = KioskSigning(
             self.client, server_url, token, publish=self._publish, notice=self._paper_notice,
-            spawn=self._spawn, printer=printer, print_dir=print_dir,
+            spawn=self._spawn, printer=printer, print_dir=print_dir, recheck=recheck,
         )  # fmt: skip
         self.catalogue: Catalogue | None = None
         self.screen = Screen.OFFLINE
@@ -361,9 +362,9 @@ class KioskController:
                 self._require("look up a result", Screen.LANGUAGE)
                 self.signing.open_lookup()
                 self._go(Screen.RESULT)
-            case LookUp(acceptance_number=number, document_number=document):
+            case LookUp(acceptance_number=number):
                 self._require("look up a result", Screen.RESULT)
-                await self.signing.look_up(number, document)
+                self.signing.look_up(number)
 
     def _require(self, action: str, *screens: Screen) -> None:
         if self.screen not in screens:

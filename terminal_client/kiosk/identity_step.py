@@ -2,9 +2,11 @@
 call and turns its progress and errors into the :class:`IdentityView` the page shows.
 
 It starts when the clerk moves the session to step 3 (or the applicant presses the button),
-can be retried after a failure, and is dropped when the call ends. The face models are
-loaded in a worker thread on first use; OpenCV runs on one thread so the call's video
-encoder keeps a core to itself (``python -m bench.identity`` measures per-frame cost at 1).
+can be retried after a failure, and is dropped when the call ends. Its reader, face engine
+and worker also serve a reprint's ID re-check (:meth:`KioskIdentity.recheck`). The face
+models are loaded in a worker thread on first use; OpenCV runs on one thread so the call's
+video encoder keeps a core to itself (``python -m bench.identity`` measures per-frame cost
+at 1).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from media.sources import LocalMedia
 from signaling.logs import context_log
 from storage.errors import VcounterError
 from terminal_client.id_reader import IdReader
+from terminal_client.id_recheck import IdRecheck, Recheck
 from terminal_client.identity import IdentityCheck, LatestFrame, Progress, tap_for_identity
 from terminal_client.kiosk.messages import IdentityView
 from terminal_client.worker import CpuWorker
@@ -124,6 +127,19 @@ class KioskIdentity:
         """Stop the step and end its worker thread (the kiosk is shutting down)."""
         await self.stop()
         self._worker.close()
+
+    async def recheck(
+        self, camera: Callable[[], LocalMedia] | None, on_progress: Callable[[Progress], None]
+    ) -> Recheck:
+        """The ID re-check of a reprint, outside any call: this step's reader, face engine
+        and worker thread; ``camera`` opens the kiosk's camera (None: document only)."""
+        engine = await self._load()
+        check = IdRecheck(
+            engine, self.reader_factory(engine, self._worker), self._worker, camera,
+            on_progress=on_progress, challenge=self.challenge,
+            document_timeout_s=self.document_timeout_s, today=self.today,
+        )  # fmt: skip
+        return await check.run()
 
     async def _run(self, session_id: str) -> None:
         role = "kiosk"

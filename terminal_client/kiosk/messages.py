@@ -119,10 +119,22 @@ class SigningView(_Model):
 
 
 class LookupView(_Model):
-    """Print my result: what was found for the number typed, and how printing goes."""
+    """Print my result: the ID re-check, what was found for the number typed, and printing.
 
-    state: Literal["enter", "checking", "found"]
+    ``unavailable``: this kiosk has no ID reader, so it prints no results. ``document``
+    to ``challenge`` are the re-check's phases (insert the card, look at the camera, the
+    movement asked for); ``failed`` says why in ``error_key`` and offers a retry.
+    """
+
+    state: Literal[
+        "unavailable", "enter", "document", "reading", "face", "challenge", "checking",
+        "found", "failed",
+    ]  # fmt: skip
     acceptance_number: str = ""
+    action: Literal["blink", "turn_left", "turn_right"] | None = None
+    # translation key of the failure (``reprint.error.<code>``), with the kiosk's own text
+    error_key: str | None = None
+    error_detail: str = ""
     outcome: str | None = None  # the application's state (approved, submitted, ...)
     documents: int = 0
     printing: PrintState | None = None
@@ -281,11 +293,11 @@ class SignatureInk(_Model):
 
 
 class LookUp(_Model):
-    """On RESULT: find an application; ``document_number`` is the ID read again (or typed)."""
+    """On RESULT: find an application by number, after the ID re-check with the kiosk's reader
+    (the document number is read, never typed)."""
 
     type: Literal["look_up"]
     acceptance_number: str = Field(min_length=1, max_length=40)
-    document_number: str = Field(min_length=1, max_length=40)
 
 
 class OpenResult(_Model):

@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +23,14 @@ from signaling.logs import context_log
 from signaling.messages import Language
 from terminal_client.errors import SpeechUnavailable, TerminalError
 from terminal_client.id_reader import IdReader, MrzImageReader, ScanFolder, SimulatedCardReader
+from terminal_client.id_recheck import Recheck
+from terminal_client.identity import Progress
 from terminal_client.kiosk.controller import KioskController, KioskSettings
 from terminal_client.kiosk.display import MediaBridge
 from terminal_client.kiosk.documents_ui import DocumentDevices
 from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.server import create_kiosk_app
+from terminal_client.kiosk.signing import RecheckRunner
 from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
 from terminal_client.printer import CupsPrinter, Printer
@@ -124,13 +127,21 @@ def build_kiosk(
     documents: DocumentDevices | None = None,
     printer: Printer | None = None,
     print_dir: Path | None = None,
+    face_recheck: bool = True,
 ) -> tuple[KioskController, web.Application]:
     """The kiosk's controller and its page app, with the media bridge wired between them.
 
     The clerk's decoded video and audio, and the kiosk's own camera, reach the page through
-    the bridge (``/media/*``); its relays live as long as the page's app.
+    the bridge (``/media/*``); its relays live as long as the page's app. With an identity
+    step, reprints re-check the ID with its reader and, if ``face_recheck``, the camera.
     """
     bridge = MediaBridge()
+    recheck: RecheckRunner | None = None
+    if identity is not None:
+        step, camera = identity, media_factory if face_recheck else None
+
+        def recheck(progress: Callable[[Progress], None]) -> Awaitable[Recheck]:
+            return step.recheck(camera, progress)
 
     def media() -> LocalMedia:
         local = media_factory()
@@ -151,6 +162,7 @@ def build_kiosk(
         documents=documents,
         printer=printer,
         print_dir=print_dir,
+        recheck=recheck,
     )
 
     def routes(app: web.Application) -> None:
@@ -185,6 +197,8 @@ async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | Non
         ),
         printer=CupsPrinter(options.printer) if options.printer else None,
         print_dir=options.data_dir / "print",
+        # a test pattern shows no face: with --synthetic, reprints check the document only
+        face_recheck=not options.synthetic,
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -1,5 +1,9 @@
 """The kiosk's steps 5 and 7 on screen: sign the form, print the receipt, print a result later.
 
+A result is printed later only after the ID re-check (:mod:`terminal_client.id_recheck`):
+the kiosk's ID reader reads the document and the camera matches the face; a kiosk without
+a reader prints no results.
+
 :class:`KioskSigning` sits beside the :class:`~terminal_client.kiosk.controller.
 KioskController`: it owns the paperwork client and the print queue, keeps what the screen
 shows about signing and looking up (:class:`SigningView`, :class:`LookupView`) and tells the
@@ -12,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +24,19 @@ import aiohttp
 from aiohttp import web
 
 from signaling.paperwork.messages import SignatureSubmission, SignRequest, Stroke
+from storage.errors import VcounterError
 from terminal_client.client import TerminalClient
 from terminal_client.errors import CommandRefused, PaperworkRefused, PrinterError
+from terminal_client.id_recheck import Recheck
+from terminal_client.identity import Progress
 from terminal_client.kiosk.messages import LookupView, Notice, SignatureInk, SigningView
 from terminal_client.paperwork import KioskPaperwork
 from terminal_client.printer import Printer, PrintJob, PrintQueue, SpoolPrinter, Status
 
 log = logging.getLogger(__name__)
+
+# runs a reprint's ID re-check, reporting its progress (KioskIdentity.recheck with the camera)
+RecheckRunner = Callable[[Callable[[Progress], None]], Awaitable[Recheck]]
 
 PREVIEW_PATH = "/paperwork/form.png"
 
@@ -48,9 +58,10 @@ class KioskSigning:
         *,
         publish: Callable[[], None],
         notice: Callable[[Notice | None], None],
-        spawn: Callable[[Coroutine[Any, Any, None]], object],
+        spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
         printer: Printer | None = None,
         print_dir: Path | None = None,
+        recheck: RecheckRunner | None = None,
     ) -> None:
         folder = print_dir or default_print_dir(client.name)
         self.queue = PrintQueue(printer or SpoolPrinter(folder / "spool"), folder / "queue")
@@ -69,6 +80,9 @@ class KioskSigning:
         self.preview: bytes = b""
         self._receipt_job: str | None = None
         self._lookup_jobs: set[str] = set()  # a reprint's jobs not printed yet
+        # the ID re-check of a reprint (the identity step's reader and camera); None: no reader
+        self.recheck = recheck
+        self._lookup_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.queue.start()
@@ -80,6 +94,9 @@ class KioskSigning:
         """The kiosk reset: nothing about the last applicant stays on screen."""
         self.request, self.signing, self.preview = None, None, b""
         self.lookup = None
+        if self._lookup_task is not None:
+            self._lookup_task.cancel()  # the applicant left: the reader and camera stop
+            self._lookup_task = None
 
     def add_routes(self, app: web.Application) -> None:
         async def preview(request: web.Request) -> web.Response:
@@ -162,17 +179,48 @@ class KioskSigning:
     # ------------------------------------------------------------------ print my result
 
     def open_lookup(self) -> None:
-        self.lookup = LookupView(state="enter")
+        self.lookup = LookupView(state="enter" if self.recheck is not None else "unavailable")
 
-    async def look_up(self, acceptance_number: str, document_number: str) -> None:
-        """Find the application and print its receipt and result, after the ID re-check."""
-        self.lookup = LookupView(state="checking", acceptance_number=acceptance_number)
-        self.publish()
+    def look_up(self, acceptance_number: str) -> None:
+        """Re-check the applicant's ID with the kiosk's reader (and camera), then find the
+        application and print its receipt and result; runs in the background."""
+        if self.recheck is None:
+            # no reader, no reprint: a typed document number is not an ID check
+            self.lookup = LookupView(state="unavailable", acceptance_number=acceptance_number)
+            self.notice(Notice(key="error.no_id_reader"))
+            return
+        if self._lookup_task is not None and not self._lookup_task.done():
+            raise CommandRefused("the ID check is already running; follow the screen")
+        self.notice(None)  # an earlier refusal (a mistyped number) is over
+        self._lookup_task = self.spawn(self._look_up(self.recheck, acceptance_number))
+
+    async def _look_up(self, recheck: RecheckRunner, number: str) -> None:
+        def progress(p: Progress) -> None:
+            phase = p.phase if p.phase in ("document", "reading", "face", "challenge") else None
+            if phase is not None:
+                action = p.action.value if p.action is not None else None
+                self.lookup = LookupView(state=phase, acceptance_number=number, action=action)
+                self.publish()
+
+        progress(Progress("document"))
         try:
-            view = await self.paperwork.reprint(acceptance_number, document_number)
+            checked = await recheck(progress)
+            self.lookup = LookupView(state="checking", acceptance_number=number)
+            self.publish()
+            view = await self.paperwork.reprint(checked.request(number))
         except PaperworkRefused as exc:
-            self.lookup = LookupView(state="enter", acceptance_number=acceptance_number)
-            self.notice(Notice(key=f"error.{exc.code}", detail=exc.message))
+            if exc.code in ("bad_acceptance_number", "unknown_acceptance_number"):
+                # the number is what is wrong: type it again (the notice says how)
+                self.lookup = LookupView(state="enter", acceptance_number=number)
+                self.notice(Notice(key=f"error.{exc.code}", detail=exc.message))
+                return
+            self._failed(number, exc.code, exc.message)
+            return
+        except VcounterError as exc:  # the reader, the document, the face, the camera
+            self._failed(number, exc.code, exc.message)
+            return
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._failed(number, "network", str(exc))
             return
         if view.documents:
             mine = {j.job_id for j in self.paperwork.jobs[-len(view.documents) :]}
@@ -180,11 +228,19 @@ class KioskSigning:
             done = {j.job_id for j in await asyncio.to_thread(self.queue.done)}
             self._lookup_jobs = mine - done
         self.lookup = LookupView(
-            state="found", acceptance_number=view.acceptance_number or acceptance_number,
+            state="found", acceptance_number=view.acceptance_number or number,
             outcome=view.state, documents=len(view.documents),
             printing=("queued" if self._lookup_jobs else "printed") if view.documents else None,
         )  # fmt: skip
-        self.notice(None)  # an earlier refusal (a mistyped number) is over
+        self.publish()
+
+    def _failed(self, number: str, code: str, detail: str) -> None:
+        log.info("reprint of %s: ID re-check failed (%s)", number, code)
+        self.lookup = LookupView(
+            state="failed", acceptance_number=number, error_key=f"reprint.error.{code}",
+            error_detail=detail,
+        )  # fmt: skip
+        self.publish()
 
     def _printed(self, job: PrintJob, status: Status, error: PrinterError | None) -> None:
         problem = f"error.{error.code}" if error else ""

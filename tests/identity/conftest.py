@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from cv2.typing import MatLike
 
+from media.face_samples import Photo, load_photos
 from media.faces import FaceEngine
 
 # the console panel test drives Chromium with the browser tests' fixtures
 from tests.browser.conftest import browser, chromium_path, page  # noqa: F401
-from tests.identity.faceset import Photo, load_photos
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
+from media.face_camera import passport_photo as passport_photo
 from media.mrz import MrzFields, MrzFormat, compose_mrz
 
 OCRB = "/usr/share/fonts/opentype/ocr-b/OCRB.otf"
@@ -142,15 +143,3 @@ def _rotate_on_glass(scan: Image8, degrees: float) -> Image8:
     return cv2.warpAffine(
         glass, matrix, (glass.shape[1], glass.shape[0]), borderValue=(250, 250, 250)
     )
-
-
-def passport_photo(image: Image8, box: tuple[float, float, float, float]) -> Image8:
-    """A passport-style crop of ``image`` around the face ``box`` (x, y, w, h): the head
-    fills about 60 % of the height, as ICAO 9303's photo guidance asks."""
-    x, y, w, h = box
-    height = 1.7 * h
-    width = height * 32 / 42
-    cx, cy = x + w / 2, y + h / 2
-    x0, y0 = int(max(cx - width / 2, 0)), int(max(cy - height / 2, 0))
-    x1, y1 = int(min(cx + width / 2, image.shape[1])), int(min(cy + height / 2, image.shape[0]))
-    return np.ascontiguousarray(image[y0:y1, x0:x1])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import itertools
 
+from media.face_samples import Photo
 from media.faces import Embedding, FaceEngine, cosine
 from media.mrz import MrzFormat
 from tests.identity.documents import passport_photo, specimen
-from tests.identity.faceset import Photo
 
 
 def score_pairs(

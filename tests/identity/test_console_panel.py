@@ -12,13 +12,13 @@ import cv2
 import pytest
 from playwright.async_api import expect
 
+from media.face_samples import Photo
 from signaling.identity import OVERRIDE_EVENT
 from storage.audit import AuditLog
 from terminal_client.client import TerminalState
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_console_ui import go_available, kiosk, sign_in, wait_state
 from tests.conftest import RunningServer
-from tests.identity.faceset import Photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 

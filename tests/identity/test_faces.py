@@ -10,11 +10,11 @@ import pytest
 from cv2.typing import MatLike
 
 from media.errors import FaceNotFound, ModelUnavailable, SeveralFaces
+from media.face_samples import Photo
 from media.faces import DEFAULT_THRESHOLD, RECOGNIZER_FILE, FaceEngine, cosine, model_bytes
 from media.mrz import MrzFormat
 from media.mrz_scan import read_mrz
 from tests.identity.documents import specimen
-from tests.identity.faceset import Photo
 from tests.identity.scores import score_pairs
 
 

@@ -16,6 +16,8 @@ from aiohttp import web
 from cv2.typing import MatLike
 from playwright.async_api import Page, expect
 
+from media.face_camera import ReplayTrack, blinking
+from media.face_samples import Photo
 from media.faces import FaceEngine
 from media.liveness import Action
 from media.mrz import MrzFields, MrzFormat, compose_mrz
@@ -27,8 +29,6 @@ from terminal_client.kiosk.messages import SetLanguage as KioskSetLanguage
 from terminal_client.kiosk.run import build_kiosk
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.identity.documents import SAMPLE, passport_photo
-from tests.identity.faceset import Photo
-from tests.identity.live import ReplayTrack, blinking
 from tests.kiosk.conftest import ARTIFACTS, Clerk, RunningKiosk, clerk  # noqa: F401
 from tests.kiosk.test_call import call_clerk
 from tests.peers import login

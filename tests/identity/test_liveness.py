@@ -10,6 +10,8 @@ import pytest
 from cv2.typing import MatLike
 
 from media.errors import LivenessFailed
+from media.face_camera import close_eyes, squeeze
+from media.face_samples import Photo
 from media.faces import Embedding, FaceEngine, FrameMatch
 from media.liveness import (
     Action,
@@ -19,8 +21,6 @@ from media.liveness import (
     random_challenge,
     yaw_ratio,
 )
-from tests.identity.faceset import Photo
-from tests.identity.synthetic import close_eyes, squeeze
 
 FPS = 15.0
 
@@ -159,14 +159,9 @@ async def test_a_silent_camera_ends_the_challenge(
 ) -> None:
     from media.errors import DeviceUnavailable
     from terminal_client import identity
-    from terminal_client.identity import IdentityCheck, LatestFrame
-
-    monkeypatch.setattr(identity, "CAMERA_SILENT_S", 0.3)
-    check = IdentityCheck(
-        engine, reader=None, frames=LatestFrame(), server_url="http://127.0.0.1:9",  # type: ignore[arg-type]
-        token="t", session_id="0" * 32, challenge=[Action.BLINK],
-    )  # fmt: skip
+    from terminal_client.identity import LatestFrame, watch_face
     from terminal_client.worker import CpuWorker
 
+    monkeypatch.setattr(identity, "CAMERA_SILENT_S", 0.3)
     with CpuWorker() as worker, pytest.raises(DeviceUnavailable, match="no picture"):
-        await check._challenge(reference, worker)
+        await watch_face(engine, LatestFrame(), reference, worker, [Action.BLINK])

@@ -18,6 +18,8 @@ import pytest
 from cv2.typing import MatLike
 
 from media.errors import LivenessFailed
+from media.face_camera import ReplayTrack, blinking
+from media.face_samples import Photo
 from media.faces import FaceEngine
 from media.liveness import Action
 from media.mrz import MrzFormat, compose_mrz
@@ -31,8 +33,6 @@ from terminal_client.id_reader import CARD_FOLDER, SimulatedCardReader, write_ca
 from terminal_client.identity import IdentityCheck, LatestFrame, Progress, tap_for_identity
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.identity.documents import SAMPLE, passport_photo
-from tests.identity.faceset import Photo
-from tests.identity.live import ReplayTrack, blinking
 from tests.peers import ClerkPeer, login
 
 SERVICE = "tax-registration"

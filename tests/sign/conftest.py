@@ -1,27 +1,63 @@
-"""Fixtures for the paperwork tests: a session with a clerk, stand-ins for identity and materials.
+"""Fixtures for the paperwork tests: a session with a clerk, its identity and materials.
 
-The identity (MRZ, face match) and document (scans) features write their own events; until
-they are merged these helpers append events of the shape :mod:`signaling.paperwork.
-session_facts` reads, so the paperwork is exercised on a real chain.
+The API tests need a session that has been through steps 3-4 but not the cost of them:
+:func:`append_stand_in_identity` and :func:`append_stand_in_material` append events of the
+shape the identity and documents features write (``identity.result``, ``document.added``).
+The seven-step flow (``test_full_flow.py``) runs the real features instead. :func:`id_card`
+writes a simulated chip card for the kiosk's reader from a face photo.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from cv2.typing import MatLike
 
+from media.faces import FaceEngine
+from media.mrz import MrzFields, MrzFormat, compose_mrz
 from signaling.keys import BLOBS
 from storage import store
 from storage.audit import AuditLog
+from terminal_client.id_reader import CARD_FOLDER, write_card_from_photo
 from tests.conftest import RunningServer
+from tests.identity.documents import SAMPLE
 from tests.peers import login
 
 DOCUMENT_NUMBER = "H1234567(8)"
 SERVICE = "tax-registration"
+# the number on the simulated ID cards (the specimen's MRZ)
+CARD_NUMBER = SAMPLE.document_number
+
+
+def id_card(
+    folder: Path,
+    engine: FaceEngine,
+    photo: MatLike,
+    number: str = CARD_NUMBER,
+    expiry: str = "341231",
+) -> Path:
+    """A simulated chip card (TD1) of the specimen with ``photo``'s face as its portrait."""
+    fields = MrzFields(
+        **{
+            **SAMPLE.__dict__,
+            "document_type": "ID",
+            "document_number": number,
+            "expiry_date": expiry,
+        }
+    )
+    return write_card_from_photo(folder, compose_mrz(MrzFormat.TD1, fields), photo, engine)
+
+
+def insert_card(slot: Path, card: Path) -> None:
+    """Put ``card`` in the simulated reader's ``slot`` (taking out any card there)."""
+    shutil.rmtree(slot / CARD_FOLDER, ignore_errors=True)
+    shutil.copytree(card, slot / CARD_FOLDER)
 
 
 async def append_stand_in_identity(

@@ -130,7 +130,13 @@ async def test_reprint_by_number_with_the_id_check(counter: Counter) -> None:
         {"outcome": "approved", "reason": "ok"},
     )
     elsewhere = await server.add_terminal("kiosk-hall-2")
-    req = {"acceptance_number": number, "document_number": "Z9999999"}
+    face = {"score": 0.81, "threshold": 0.4, "matched": True}
+    req = {
+        "acceptance_number": number,
+        "document_number": "Z9999999",
+        "source": "chip",
+        "face": face,
+    }
     status, error = await counter.call("POST", "/api/reprint", elsewhere, req)
     assert status == 403 and error["code"] == "identity_mismatch"
     made_up = number[:-1] + ("0" if number[-1] != "0" else "1")
@@ -143,18 +149,28 @@ async def test_reprint_by_number_with_the_id_check(counter: Counter) -> None:
         "POST", "/api/reprint", elsewhere, {**req, "acceptance_number": unissued}
     )
     assert status == 404 and error["code"] == "unknown_acceptance_number"
-    typed = {"acceptance_number": number.lower(), "document_number": "h 1234567 (8)"}
-    status, view = await counter.call("POST", "/api/reprint", elsewhere, typed)
+    # a number the reader did not read (no source) is not a re-check
+    bare = {"acceptance_number": number, "document_number": DOCUMENT_NUMBER}
+    status, error = await counter.call("POST", "/api/reprint", elsewhere, bare)
+    assert status == 400 and "source" in error["message"]
+    # the right document, but the face did not match its portrait
+    unmatched = {"score": 0.12, "threshold": 0.4, "matched": False}
+    status, error = await counter.call(
+        "POST", "/api/reprint", elsewhere, {**bare, "source": "chip", "face": unmatched}
+    )
+    assert status == 403 and error["code"] == "face_mismatch"
+    read = {**req, "acceptance_number": number.lower(), "document_number": "h 1234567 (8)"}
+    status, view = await counter.call("POST", "/api/reprint", elsewhere, read)
     assert status == 200 and {d["kind"] for d in view["documents"]} == {"receipt", "result"}
     # the other kiosk fetches with the ticket the reprint handed out, not with its own rights
     url = view["documents"][0]["url"].removeprefix(server.url)
     assert (await counter.call("GET", url, elsewhere))[0] == 200
     assert (await counter.call("GET", url.split("?")[0], elsewhere))[0] == 403
     events = await AuditLog(server.db).events(counter.session_id)
-    assert [e.payload["result"] for e in events if e.kind == "reprint.requested"] == [
-        "identity_mismatch", "ok",
-    ]  # fmt: skip
-    assert DOCUMENT_NUMBER
+    reprints = [e.payload for e in events if e.kind == "reprint.requested"]
+    assert [e["result"] for e in reprints] == ["identity_mismatch", "face_mismatch", "ok"]
+    assert reprints[-1]["recheck"] == {"document_matched": True, "source": "chip", "face": face}
+    assert reprints[0]["recheck"]["document_matched"] is False
 
 
 async def test_verify_page_cli_and_a_changed_byte(counter: Counter, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from signaling.paperwork.service import id_matches
+from signaling.paperwork.reprint import id_matches
 from signaling.paperwork.session_facts import applicant_of, materials_of
 from storage.models import SessionEvent
 

@@ -151,11 +151,15 @@ document.querySelector('[data-testid=search]').addEventListener('input', (event)
   send({ type: 'browse', department_id: ui.view.department_id, search: event.target.value.slice(0, 100) });
 });
 
+// The number is typed; the ID document is read by the kiosk's reader, never typed.
+function lookUp() {
+  const number = document.querySelector('[data-testid=result-number]').value.trim().slice(0, 40);
+  if (number) send({ type: 'look_up', acceptance_number: number });
+}
+actions['result-retry'] = lookUp;
 document.querySelector('[data-testid=result-form]').addEventListener('submit', (event) => {
   event.preventDefault();
-  const number = document.querySelector('[data-testid=result-number]');
-  const documentNumber = document.querySelector('[data-testid=result-document]');
-  send({ type: 'look_up', acceptance_number: number.value.trim().slice(0, 40), document_number: documentNumber.value.trim().slice(0, 40) });
+  lookUp();
 });
 
 window.matchMedia('(orientation: portrait)').addEventListener('change', update);

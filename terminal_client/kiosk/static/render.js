@@ -256,25 +256,46 @@ function renderSigning(view, ui) {
   $('[data-testid=sign-printing]').textContent = printingText(signing.printing, signing.print_error);
 }
 
-/** Print my result: the form, then what was found and how printing goes. */
+const RECHECK_PHASES = ['document', 'reading', 'face', 'challenge'];
+
+/** Print my result: the number, the ID re-check (reader, camera), what was found, printing. */
 function renderResult(view) {
   const lookup = view.lookup;
+  const state = lookup ? lookup.state : 'unavailable';
   const status = $('[data-testid=result-status]');
-  $('[data-testid=result-submit]').disabled = !lookup || lookup.state === 'checking';
-  if (!lookup || lookup.state === 'enter') {
-    status.textContent = '';
-    delete status.dataset.state;
-    return;
-  }
-  status.dataset.state = lookup.state;
-  if (lookup.state === 'checking') {
+  const busy = RECHECK_PHASES.includes(state) || state === 'checking';
+  $('[data-testid=result-submit]').disabled = busy || state === 'unavailable';
+  $('[data-testid=result-number]').disabled = busy || state === 'unavailable';
+  renderRecheck(lookup);
+  status.dataset.state = state;
+  status.dataset.printing = (lookup && lookup.printing) || '';
+  if (state === 'unavailable') {
+    status.textContent = t('reprint.unavailable');
+  } else if (state === 'checking') {
     status.textContent = t('result.checking');
-    return;
+  } else if (state === 'found') {
+    const found = t('result.found', { number: lookup.acceptance_number, outcome: t(`outcome.${lookup.outcome}`) });
+    status.textContent = `${found} ${printingText(lookup.printing, lookup.print_error)}`.trim();
+  } else {
+    status.textContent = '';
   }
-  const outcome = t(`outcome.${lookup.outcome}`);
-  const found = t('result.found', { number: lookup.acceptance_number, outcome });
-  status.dataset.printing = lookup.printing || '';
-  status.textContent = `${found} ${printingText(lookup.printing, lookup.print_error)}`.trim();
+}
+
+function renderRecheck(lookup) {
+  const box = $('[data-testid=result-check]');
+  const state = lookup ? lookup.state : '';
+  box.hidden = !(RECHECK_PHASES.includes(state) || state === 'failed');
+  if (box.hidden) return;
+  box.dataset.phase = state;
+  $('[data-testid=result-instruction]').textContent = t(`reprint.phase.${state}`);
+  const action = $('[data-testid=result-action]');
+  action.hidden = !lookup.action;
+  action.textContent = lookup.action ? t(`identity.action.${lookup.action}`) : '';
+  const error = $('[data-testid=result-error]');
+  error.hidden = state !== 'failed';
+  error.textContent = state !== 'failed' ? '' : t(has(lookup.error_key) ? lookup.error_key : 'reprint.error.other');
+  if (!error.hidden) error.dataset.key = lookup.error_key || '';
+  $('[data-testid=result-retry]').hidden = state !== 'failed';
 }
 
 function renderEnded(view, ui) {

@@ -1,13 +1,17 @@
 """The kiosk screen in Chromium: the form, signing with the finger, the receipt, and later
-"print my result" by acceptance number with the ID re-check."""
+"print my result" by acceptance number with the ID re-check: the card read by the kiosk's
+reader, the face at its camera matched to the card's portrait, each failure with a retry."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import Page, expect
 
+from media.face_samples import Photo
+from media.faces import FaceEngine
 from storage.audit import AuditLog
 from terminal_client.kiosk.messages import Screen
 from terminal_client.printer import FakeCupsPrinter
@@ -16,10 +20,12 @@ from tests.kiosk.conftest import Clerk, RunningKiosk, open_kiosk, shot, tap
 from tests.kiosk.test_call import call_clerk
 from tests.peers import login
 from tests.sign.conftest import (
-    DOCUMENT_NUMBER,
+    CARD_NUMBER,
     Counter,
     append_stand_in_identity,
     append_stand_in_material,
+    id_card,
+    insert_card,
 )
 
 
@@ -43,14 +49,22 @@ async def notice_key(page: Page, key: str) -> None:
 # generous: the flow seals five PDFs and the test machine is shared
 @pytest.mark.timeout(300)
 async def test_sign_on_the_kiosk_and_print_later_by_number(
-    kiosk: RunningKiosk, clerk: Clerk, page: Any, printer: FakeCupsPrinter
+    kiosk: RunningKiosk,
+    clerk: Clerk,
+    page: Any,
+    printer: FakeCupsPrinter,
+    slot: Path,
+    engine: FaceEngine,
+    photos: list[Photo],
+    tmp_path: Path,
 ) -> None:
     server = kiosk.server
     await open_kiosk(page, kiosk)
     await call_clerk(kiosk, clerk)
     session_id = kiosk.controller.entered.session_id
     assert session_id is not None
-    await append_stand_in_identity(server, session_id)
+    # the identity step as it records a chip card (its own tests run it for real)
+    await append_stand_in_identity(server, session_id, CARD_NUMBER)
     await append_stand_in_material(server, session_id, "business-licence", b"%PDF scan")
     token = await login(server.url, "alice", CLERK_PASSWORD)
     desk = Counter(server, session_id, "", token, 0)
@@ -99,23 +113,87 @@ async def test_sign_on_the_kiosk_and_print_later_by_number(
     await tap(page, "rating-skip")
     await kiosk.wait_screen(Screen.LANGUAGE)
 
-    # later: print my result, with a mistyped number, another person's ID, then right
+    # later: print my result. The number is typed, the ID card is read by the reader and the
+    # face at the camera (Obama, blinking) matched to the card's portrait
+    images = {p.name: p.image for p in photos}
+    cards = tmp_path / "cards"
+    mine = id_card(cards / "mine", engine, images["obama3.jpg"])
     await tap(page, "open-result")
     await kiosk.wait_screen(Screen.RESULT)
     made_up = number[:-1] + ("1" if number[-1] == "0" else "0")
     await page.fill("[data-testid=result-number]", made_up)
-    await page.fill("[data-testid=result-document]", DOCUMENT_NUMBER)
     await tap(page, "result-submit")
-    await notice_key(page, "error.bad_acceptance_number")
+    instruction = page.locator("[data-testid=result-instruction]")
+    await expect(instruction).to_have_text("請把身份證插入讀卡器")
+    await expect(page.locator("[data-testid=result-submit]")).to_be_disabled()
+    insert_card(slot, mine)
+    await expect(page.locator("[data-testid=result-action]")).to_have_text(
+        "請眨一下眼", timeout=20000
+    )
+    await shot(page, "sign-result-recheck-blink")
+    await notice_key(page, "error.bad_acceptance_number")  # read and matched; the number is not
+    await expect(page.locator("[data-testid=result-check]")).to_be_hidden()
+
+    # each failure says what went wrong, and the applicant tries again
+    error = page.locator("[data-testid=result-error]")
+    retry = page.locator("[data-testid=result-retry]")
+    damaged = id_card(cards / "damaged", engine, images["obama3.jpg"])
+    (damaged / "dg2.jpg").write_bytes((damaged / "dg2.jpg").read_bytes()[:-200])
+    failures = [
+        (damaged, "reprint.error.card_read_error"),  # the reader cannot read the card right
+        (id_card(cards / "expired", engine, images["obama3.jpg"], expiry="200101"),
+         "reprint.error.document_expired"),
+        (id_card(cards / "other", engine, images["obama3.jpg"], number="Z9999999"),
+         "reprint.error.identity_mismatch"),  # a valid card, but not the one applied with
+        (id_card(cards / "biden", engine, images["biden.jpg"]), "reprint.error.face_mismatch"),
+    ]  # fmt: skip
     await page.fill("[data-testid=result-number]", number)
-    await page.fill("[data-testid=result-document]", "X0000000")
-    await tap(page, "result-submit")
-    await notice_key(page, "error.identity_mismatch")
-    await page.fill("[data-testid=result-document]", DOCUMENT_NUMBER)
-    await tap(page, "result-submit")
+    for index, (card, key) in enumerate(failures):
+        insert_card(slot, card)
+        await tap(page, "result-submit" if index == 0 else "result-retry")
+        await page.wait_for_selector(
+            f"[data-testid=result-error][data-key='{key}']:not([hidden])", timeout=30000
+        )
+        await expect(retry).to_be_visible()
+    await expect(error).to_have_text("您的樣貌與證件相片不相符。請正面望向鏡頭，再試一次。")
+    await expect(instruction).to_have_text("未能核對您的證件。")
+    await shot(page, "sign-result-face-mismatch")
+
+    insert_card(slot, mine)
+    await tap(page, "result-retry")
     await page.wait_for_selector(
-        "[data-testid=result-status][data-printing=printed]", timeout=20000
+        "[data-testid=result-status][data-printing=printed]", timeout=30000
     )
     await shot(page, "sign-result-printed")
     assert len(printer.printed) == 3  # the receipt again and the approval
+    events = await AuditLog(server.db).events(session_id)
+    rechecks = [e.payload for e in events if e.kind == "reprint.requested"]
+    # the damaged, expired and Biden cards never reached the server: only checked ones did
+    assert [r["result"] for r in rechecks] == ["identity_mismatch", "ok"]
+    mismatch, ok = (r["recheck"] for r in rechecks)
+    assert (mismatch["document_matched"], ok["document_matched"]) == (False, True)
+    assert ok["source"] == "chip" and ok["face"]["matched"]
+    assert ok["face"]["score"] >= ok["face"]["threshold"]
     assert not [e for e in page.errors if "Failed to load resource" not in e], page.errors
+
+
+async def test_a_kiosk_without_an_id_reader_prints_no_results(
+    kiosk_without_reader: RunningKiosk, page: Any
+) -> None:
+    kiosk = kiosk_without_reader
+    await open_kiosk(page, kiosk)
+    await tap(page, "open-result")
+    await kiosk.wait_screen(Screen.RESULT)
+    status = page.locator("[data-testid=result-status]")
+    await expect(status).to_have_text(
+        "此自助機沒有身份證讀卡器，不能列印辦理結果。請使用另一部自助機，或向現場職員查詢。"
+    )
+    await expect(page.locator("[data-testid=result-submit]")).to_be_disabled()
+    assert await page.locator("[data-testid=result-document]").count() == 0  # nothing to type
+    # a look-up sent anyway is refused with the reason, never sent to the server
+    await page.evaluate(
+        "() => window.vcounterKiosk.send({type: 'look_up', acceptance_number: 'VC202612020000018'})"
+    )
+    await notice_key(page, "error.no_id_reader")
+    view = kiosk.controller.view()
+    assert view.lookup is not None and view.lookup.state == "unavailable"

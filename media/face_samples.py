@@ -1,4 +1,4 @@
-"""Face photos that ship in public packages, for same/different-person pairs.
+"""Face photos that ship in public packages, for same/different-person pairs (tests, benches).
 
 - scikit-image's ``astronaut`` (Eileen Collins), installed as a dev dependency;
 - the ``face_recognition`` 1.3.0 sdist's ``tests/test_images`` (five photos of Barack Obama,
@@ -76,14 +76,16 @@ def _members(data: bytes, prefix: str, suffix: str) -> dict[str, MatLike]:
                 raw = tar.extractfile(member)
                 assert raw is not None
                 image = cv2.imdecode(np.frombuffer(raw.read(), np.uint8), cv2.IMREAD_COLOR)
+                if image is None:
+                    raise RuntimeError(f"{member.name} in the face set is not a readable JPEG")
                 out[Path(member.name).name] = image
     return out
 
 
 def astronaut() -> MatLike:
-    from skimage import data
+    from skimage import data  # a dev dependency, like the whole face set
 
-    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)  # type: ignore[no-untyped-call]
 
 
 def load_photos() -> list[Photo]:
