@@ -125,11 +125,8 @@ async def flow(
         reader_with(person.card, data_dir / "slot-1"), url, token, challenge=[Action.BLINK]
     )
     paper = SyntheticDocumentCamera()
-    # no live document-camera track in this call: with one (document_track=paper.track) the
-    # kiosk's WebRTC connection to the Chromium clerk failed right after "connecting" in 4
-    # of 7 runs here (0 of 5 without it); the pages themselves are captured and sent as stills
     terminal = TerminalClient(
-        url, token, lambda: identity.tap(person.camera()),
+        url, token, lambda: identity.tap(person.camera()), document_track=paper.track,
         on_step=lambda n: identity.follow_step(terminal.session_id, n),
     )  # fmt: skip
     desk = KioskDocuments(terminal, camera=paper)

@@ -54,7 +54,13 @@ from signaling.messages import (
     SetStep,
 )
 from terminal_client.errors import CallFailed, ServiceRefused, TerminalError
-from terminal_client.peer import WarmPeer, attach_document, attach_media, make_peer
+from terminal_client.peer import (
+    WarmPeer,
+    attach_document,
+    attach_media,
+    make_peer,
+    share_bundle_candidates,
+)
 from terminal_client.recording import CallRecorder
 
 log = logging.getLogger(__name__)
@@ -447,7 +453,8 @@ class TerminalClient:
         answer = SessionDescription.model_validate(data)
         if self.pc is None or answer.session_id != self.session_id:
             return
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type=answer.type))
+        sdp = share_bundle_candidates(answer.sdp)
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=answer.type))
         pending, self._pending_candidates = self._pending_candidates, []
         for candidate in pending:
             await self._add_candidate(candidate)

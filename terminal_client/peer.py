@@ -75,3 +75,39 @@ def attach_document(pc: RTCPeerConnection, track: MediaStreamTrack) -> MediaStre
         )
     videos[1].sender.replaceTrack(track)
     return track
+
+
+def share_bundle_candidates(sdp: str) -> str:
+    """``sdp`` with the ICE candidates of its BUNDLE group listed in every bundled section.
+
+    A browser lists a bundled transport's candidates once, in the group's first section. With
+    max-bundle aiortc keeps, for the one ICE transport, the candidates of the *last* section
+    it reads, so it would know none of them; an early end-of-candidates then left it with
+    nothing to pair and the call failed (1 call in 3 with the document camera's third
+    section). Copying the lines keeps aiortc's own reading of the answer.
+    """
+    lines = sdp.replace("\r\n", "\n").rstrip("\n").split("\n")
+    group = next((line.split()[1:] for line in lines if line.startswith("a=group:BUNDLE ")), [])
+    if len(group) < 2:
+        return sdp
+    sections: list[list[str]] = [[]]
+    for line in lines:
+        if line.startswith("m="):
+            sections.append([])
+        sections[-1].append(line)
+
+    def mid(section: list[str]) -> str | None:
+        return next((line[6:] for line in section if line.startswith("a=mid:")), None)
+
+    def ice_lines(section: list[str]) -> list[str]:
+        return [
+            line for line in section if line.startswith(("a=candidate:", "a=end-of-candidates"))
+        ]
+
+    bundled = [s for s in sections[1:] if mid(s) in group]
+    shared: list[str] = []
+    for section in bundled:
+        shared += [line for line in ice_lines(section) if line not in shared]
+    for section in bundled:
+        section += [line for line in shared if line not in section]
+    return "\r\n".join(line for section in sections for line in section) + "\r\n"
