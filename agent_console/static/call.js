@@ -80,6 +80,7 @@ export class Call {
     this.hooks = hooks;
     this.phase = Phase.RINGING;
     this.pc = null;
+    this.warmStart = false; // whether its peer connection was made ahead (warm-peer.js)
     this.localStream = null;
     this.mediaPromise = null;
     this.pendingOffer = null;
@@ -208,6 +209,7 @@ export class Call {
   #createPeer(iceServers) {
     // the one made while the clerk waited (warm-peer.js), else a new one
     const warm = this.hooks.takePeer ? this.hooks.takePeer(iceServers) : null;
+    this.warmStart = Boolean(warm);
     const pc = (this.pc = warm || new RTCPeerConnection({ iceServers: iceServers.map(toRtcIceServer) }));
     this.remoteStream = new MediaStream();
     pc.addEventListener("track", (event) => this.#onTrack(event));

@@ -532,6 +532,7 @@ const consoleApp = new ClerkConsole(new View(document));
 // For tests, benchmarks and the curious: read-only views of the live state.
 window.vcounterConsole = Object.freeze({
   peerConnection: () => (consoleApp.call ? consoleApp.call.pc : null),
+  warmStart: () => (consoleApp.call ? consoleApp.call.warmStart : null),
   state: () => (consoleApp.m.connection === "connected" ? consoleApp.m.clerk.state : "offline"),
   language: () => language(),
   documentShownAt: (sha256) => consoleApp.documents.shownAt.get(sha256) ?? null, // bench
