@@ -29,21 +29,12 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from playwright.async_api import async_playwright
 
+from media.chromium import CHROMIUM, CHROMIUM_ARGS
 from media.sinks import FrameCounter
 from media.sources import SyntheticAudioTrack, SyntheticVideoTrack, create_local_tracks
 from terminal_client.kiosk.display import MediaBridge
 from terminal_client.kiosk.server import STATIC_DIR, security_headers
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--autoplay-policy=no-user-gesture-required",
-]
 VIEWPORT = {"width": 1920, "height": 1080}
 
 PAGE = """<!doctype html>
@@ -223,7 +214,7 @@ async def main(seconds: float, warmup: float, baseline: float) -> dict[str, Any]
 
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=ARGS
+                executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
             )
             page = await browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
             errors: list[str] = []

@@ -23,19 +23,8 @@ from pathlib import Path
 import aiohttp
 from playwright.async_api import Browser, Page, async_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--autoplay-policy=no-user-gesture-required",
-]
+from media.chromium import CHROMIUM, CHROMIUM_ARGS
+
 PASSWORD = "bench-password-1"
 STOP_S = 15.0
 
@@ -124,7 +113,7 @@ async def bench_server(prefix: str = "vcounter-bench-") -> AsyncIterator[BenchSe
 async def chromium() -> AsyncIterator[Browser]:
     """Debian's headless Chromium with fake camera and microphone."""
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
         try:
             yield browser
         finally:

@@ -17,20 +17,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright
 
-CHROMIUM = Path("/usr/bin/chromium")
+from media.chromium import CHROMIUM, CHROMIUM_ARGS
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-gpu",
-    "--no-sandbox",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 @pytest.fixture
@@ -49,7 +38,7 @@ async def browser(chromium_path: Path) -> AsyncIterator[Browser]:
     """A headless Chromium with a fake camera and microphone, closed after the test."""
     async with async_playwright() as pw:
         instance = await pw.chromium.launch(
-            executable_path=str(chromium_path), headless=True, args=CHROMIUM_ARGS
+            executable_path=str(chromium_path), headless=True, args=list(CHROMIUM_ARGS)
         )
         try:
             yield instance

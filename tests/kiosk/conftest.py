@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Browser, Page, async_playwright
 
+from media.chromium import CHROMIUM, CHROMIUM_ARGS
 from media.sources import create_local_tracks
 from signaling.messages import PushPrompt, SetAvailability
 from storage.models import CallSession
@@ -25,15 +26,6 @@ from terminal_client.kiosk.tts import Speech
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.peers import ClerkPeer, login
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--disable-background-networking",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--autoplay-policy=no-user-gesture-required",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "kiosk"
 LANDSCAPE = {"width": 1920, "height": 1080}
 PORTRAIT = {"width": 1080, "height": 1920}
@@ -138,7 +130,7 @@ async def browser() -> AsyncIterator[Browser]:
     """Debian's Chromium, headless, with fake camera/microphone and autoplay allowed."""
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
         )
         try:
             yield chromium
