@@ -112,11 +112,18 @@ class FaceEngine:
         rec = np.frombuffer(model_bytes(RECOGNIZER_FILE), np.uint8)
         empty = np.zeros(0, np.uint8)
         self._lock = threading.Lock()
-        self._detector = cv2.FaceDetectorYN.create(
-            "onnx", det, empty, (320, 320), confidence, 0.3, 50
-        )
-        self._aligner = cv2.FaceRecognizerSF.create("onnx", rec, empty)
-        self._net = cv2.dnn.readNetFromONNX(rec)
+        # OpenCV 5's DNN warns on stderr that its new graph engine ignores the preferred
+        # target these factories set; nothing is wrong, and a kiosk's log is not the place
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        try:
+            self._detector = cv2.FaceDetectorYN.create(
+                "onnx", det, empty, (320, 320), confidence, 0.3, 50
+            )
+            self._aligner = cv2.FaceRecognizerSF.create("onnx", rec, empty)
+            self._net = cv2.dnn.readNetFromONNX(rec)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
         log.info("face models loaded (%s, %s)", DETECTOR_FILE, RECOGNIZER_FILE)
 
     def detect(self, image: MatLike, max_width: int | None = None) -> list[Face]:
