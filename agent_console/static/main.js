@@ -10,6 +10,7 @@ import { Guidance } from "./guidance.js";
 import { IdentityPanel } from "./identity.js";
 import { DocumentsPanel } from "./documents.js";
 import { Paperwork } from "./paperwork.js";
+import { WorkNav } from "./worknav.js";
 import { Ringer } from "./ringer.js";
 import { WarmPeer } from "./warm-peer.js";
 import {
@@ -66,6 +67,7 @@ class ClerkConsole {
     this.identity = new IdentityPanel(document, () => (this.m.session ? this.m.session.token : null));
     this.documents = new DocumentsPanel(document, () => (this.m.session ? this.m.session.token : ""));
     this.paperwork = new Paperwork(document, () => (this.m.session ? this.m.session.token : null));
+    this.workNav = new WorkNav(document);
     window.setInterval(() => this.render(), 1000);
     const saved = savedSession();
     if (saved) this.#enter(saved);
@@ -86,6 +88,7 @@ class ClerkConsole {
     if (this.identity) this.identity.render(this.m.callInfo);
     if (this.documents) this.documents.render(this.m.callInfo);
     if (this.paperwork) this.paperwork.render(this.m);
+    if (this.workNav) this.workNav.render(Boolean(this.m.callInfo));
   }
 
   /**

@@ -134,6 +134,9 @@ export class View {
     e.loginSubmit.textContent = t(m.loginPending ? "login.pending" : "login.submit");
     e.loginUsername.disabled = m.loginPending;
     e.loginPassword.disabled = m.loginPending;
+    // the page's layout follows the screen: sign-in, waiting for calls, or a call (console.css)
+    const screen = !signedIn ? "login" : m.callInfo ? "call" : "console";
+    if (this.doc.body.dataset.screen !== screen) this.doc.body.dataset.screen = screen;
     if (!signedIn) {
       this.doc.title = this.baseTitle;
       return;
