@@ -161,6 +161,8 @@ export class DocumentsPanel {
   render(info) {
     const id = info ? info.sessionId : null;
     if (id !== this.sessionId) this.#switchTo(id, info);
+    else if (this.drawnIn !== language()) this.#renderChecklist(); // switched mid-call
+    this.drawnIn = language();
     this.#renderStatic();
   }
 

@@ -6,7 +6,7 @@
 // socket for ``signature_ink`` and ``application`` (signaling/paperwork/messages.py).
 
 import { afterSetup } from "./settle.js";
-import { t } from "./i18n.js";
+import { language, t } from "./i18n.js";
 
 const OUTCOMES = ["approved", "returned", "rejected"];
 
@@ -116,7 +116,10 @@ export class Paperwork {
       this.el.ink.dataset.points = "0";
       if (sessionId) afterSetup(() => this.sessionId === sessionId, () => this.#load(sessionId));
       this.#renderApplication();
+    } else if (this.drawnIn !== language()) {
+      this.#renderApplication(); // the clerk switched language mid-call
     }
+    this.drawnIn = language();
   }
 
   async refreshPending() {

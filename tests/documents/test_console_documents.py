@@ -62,6 +62,25 @@ async def test_capture_review_rescan_accept_in_chromium(server: RunningServer, p
         await page.wait_for_selector("[data-testid=documents-panel]:not([hidden])")
         await both_agree(page, desk, "business-licence", "missing")
 
+        # the clerk switches to English mid-call: the panels' own texts follow at once
+        status = page.locator("[data-testid=doc-status-business-licence]")
+        assert await status.inner_text() == "未提交"
+        await page.wait_for_function(
+            "() => document.querySelector('[data-testid=paper-state]').textContent.length > 0"
+        )
+        await page.click("[data-testid=lang-en]")
+        await page.wait_for_function(
+            "() => document.querySelector('[data-testid=doc-status-business-licence]')"
+            ".textContent === 'missing'"
+        )
+        paper_state = await page.locator("[data-testid=paper-state]").text_content()
+        assert paper_state and not any("\u4e00" <= ch <= "\u9fff" for ch in paper_state)
+        await page.click("[data-testid=lang-zh-Hans]")
+        await page.wait_for_function(
+            "() => document.querySelector('[data-testid=doc-status-business-licence]')"
+            ".textContent === '未提交'"
+        )
+
         # the document camera plays beside the applicant's face
         await page.wait_for_function(
             "() => document.querySelector('[data-testid=document-video]').videoWidth === 640",
