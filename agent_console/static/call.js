@@ -98,15 +98,15 @@ export class Call {
     this.accepted = new Promise((resolve) => {
       this.release = resolve;
     });
-    // Settles once the answer is out, or the call closed or failed before it was.
-    this.answered = new Promise((resolve) => {
+    // Settles once the media is connected, or the call closed or failed before it was.
+    this.setUp = new Promise((resolve) => {
       this.settled = resolve;
     });
   }
 
-  /** Whether the answer is being made for a call the clerk has taken. */
-  get answering() {
-    return this.isAccepted && !this.answerSent && !this.closed;
+  /** Whether a call the clerk has taken is still being set up (answer, ICE, DTLS). */
+  get settingUp() {
+    return this.isAccepted && this.connectedAt === null && !this.closed;
   }
 
   get closed() {
@@ -287,7 +287,6 @@ export class Call {
       sdp: pc.localDescription.sdp,
     });
     this.answerSent = true;
-    this.settled();
     if (this.endOfCandidatesHeld) this.#sendCandidate(null);
     this.hooks.changed();
     const pending = this.pendingCandidates;
@@ -378,6 +377,7 @@ export class Call {
         performance.mark("vcounter:connected");
       }
       this.phase = Phase.CONNECTED;
+      this.settled();
       if (!this.reportedConnected) {
         this.reportedConnected = true;
         this.hooks.send(EVENTS.MEDIA_STATUS, { session_id: this.sessionId, state: "connected" });

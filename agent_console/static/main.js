@@ -24,8 +24,8 @@ import {
 } from "./session.js";
 import { describeEnd, describeServerError, View } from "./ui.js";
 
-// The longest a taken call's screen waits for its answer to go out before it is drawn.
-const ANSWER_RENDER_WAIT_MS = 300;
+// The longest a taken call's screen waits for its media to connect before it is drawn.
+const SETUP_RENDER_WAIT_MS = 400;
 
 // States in which the clerk wanted calls; after a dropped connection they are restored.
 const WANTED_CALLS = new Set(["available", "ringing", "busy"]);
@@ -76,7 +76,7 @@ class ClerkConsole {
   }
 
   render() {
-    if (this.#deferWhileAnswering()) return;
+    if (this.#deferWhileSettingUp()) return;
     this.m.call = this.call;
     this.view.render(this.m);
     if (this.guidance) {
@@ -93,23 +93,24 @@ class ClerkConsole {
 
   /**
    * While the answer to a taken call is being made, the page is left as it is and drawn once
-   * the answer is out. The answer is a chain of promise steps on the page's one thread; the
-   * call view's first layout (tens of ms) between them went straight onto the set-up time.
+   * its media is connected. The answer is a chain of promise steps on the page's one thread,
+   * and ICE, DTLS and the encoders' start share the machine with it: the call view's first
+   * layout (tens of ms) in between went straight onto the set-up time.
    */
-  #deferWhileAnswering() {
+  #deferWhileSettingUp() {
     const call = this.call;
     const offer = this.m.offer;
-    const taking = call && !call.closed && (call.answering || (offer && offer.pending === "accept"));
-    if (!taking || call.answerSent) return false;
+    const taking = call && !call.closed && (call.settingUp || (offer && offer.pending === "accept"));
+    if (!taking || call.connectedAt !== null) return false;
     if (this.heldCall !== call) {
       this.heldCall = call;
       this.heldSince = performance.now();
     }
-    if (performance.now() - this.heldSince >= ANSWER_RENDER_WAIT_MS) return false;
+    if (performance.now() - this.heldSince >= SETUP_RENDER_WAIT_MS) return false;
     if (!this.renderDeferred) {
       this.renderDeferred = true;
-      const limit = new Promise((resolve) => window.setTimeout(resolve, ANSWER_RENDER_WAIT_MS));
-      Promise.race([call.answered, limit]).then(() => {
+      const limit = new Promise((resolve) => window.setTimeout(resolve, SETUP_RENDER_WAIT_MS));
+      Promise.race([call.setUp, limit]).then(() => {
         this.renderDeferred = false;
         this.render();
       });
