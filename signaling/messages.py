@@ -284,6 +284,9 @@ class ClerkStatus(Message):
     display_name: str
     departments: list[str]
     session_id: SessionId | None = None
+    # on connect only: ICE servers as a call will get them, so the console can make even the
+    # shift's first call's peer connection ahead (a call brings its own; the console adapts)
+    ice_servers: list[IceServer] | None = None
 
 
 class ErrorEvent(Message):

@@ -188,7 +188,7 @@ class Router:
             await self.emitter.drop(Role.CLERK, old_sid)
         if live.state == ClerkState.OFFLINE:
             live.set_state(ClerkState.AWAY)
-        await self._send_clerk_status(live)
+        await self._send_clerk_status(live, self.ice_servers_for(f"clerk-{live.id}"))
         return live
 
     async def clerk_disconnected(self, clerk_id: int, sid: str) -> None:
@@ -571,7 +571,9 @@ class Router:
         elif session.active:
             await self._end(session, SessionState.FAILED, "clerk_left", Role.CLERK)
 
-    async def _send_clerk_status(self, live: LiveClerk) -> None:
+    async def _send_clerk_status(
+        self, live: LiveClerk, ice_servers: list[IceServer] | None = None
+    ) -> None:
         if live.sid is None:
             return
         status = ClerkStatus(
@@ -579,6 +581,7 @@ class Router:
             display_name=live.display_name,
             departments=sorted(live.departments),
             session_id=live.session_id,
+            ice_servers=ice_servers,
         )
         await self.emitter.send(Role.CLERK, live.sid, Event.CLERK_STATUS, status)
 

@@ -386,6 +386,8 @@ class ClerkConsole {
       sessionId: status.session_id ?? null,
     };
     this.m.availabilityPending = false;
+    // on connect: the servers a call will use, for the first call's warm peer
+    if (status.ice_servers && !this.lastIceServers) this.lastIceServers = status.ice_servers;
     this.#keepCamera(WANTED_CALLS.has(status.state));
     // call_ended / call_withdrawn always come before the status that follows them; a status
     // without them means they were lost, and the console must not keep a dead call open.

@@ -767,6 +767,48 @@ export const SCHEMAS = {
           ],
           "title": "ClerkState",
           "type": "string"
+        },
+        "IceServer": {
+          "additionalProperties": false,
+          "properties": {
+            "credential": {
+              "anyOf": [
+                {
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Credential"
+            },
+            "urls": {
+              "items": {
+                "type": "string"
+              },
+              "minItems": 1,
+              "title": "Urls",
+              "type": "array"
+            },
+            "username": {
+              "anyOf": [
+                {
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Username"
+            }
+          },
+          "required": [
+            "urls"
+          ],
+          "title": "IceServer",
+          "type": "object"
         }
       },
       "additionalProperties": false,
@@ -782,6 +824,21 @@ export const SCHEMAS = {
         "display_name": {
           "title": "Display Name",
           "type": "string"
+        },
+        "ice_servers": {
+          "anyOf": [
+            {
+              "items": {
+                "$ref": "#/$defs/IceServer"
+              },
+              "type": "array"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Ice Servers"
         },
         "session_id": {
           "anyOf": [

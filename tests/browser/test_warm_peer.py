@@ -1,7 +1,8 @@
 """The console answers from a peer connection made while the clerk waited (warm-peer.js).
 
-After a first call the console keeps the next call's RTCPeerConnection ready, candidates
-gathered and camera attached. The next call must use it, carry every candidate in the answer
+The console keeps the next call's RTCPeerConnection ready, candidates gathered and camera
+attached: from sign-in (the clerk's status brings the ICE servers) and after every call.
+Every call must use it, carry every candidate in the answer
 and bring media both ways, also when the next call's ICE servers differ (TURN credentials
 minted per call: the ready peer is re-configured, not thrown away).
 """
@@ -55,11 +56,9 @@ async def calls(server: RunningServer, page: Any) -> list[tuple[bool, int]]:
         await terminal.close()
 
 
-async def test_calls_after_the_first_answer_from_the_warm_peer(
-    server: RunningServer, page: Any
-) -> None:
+async def test_every_call_answers_from_the_warm_peer(server: RunningServer, page: Any) -> None:
     results = await calls(server, page)
-    assert [warm for warm, _ in results] == [False, True, True]
+    assert [warm for warm, _ in results] == [True, True, True]
     assert all(candidates > 0 for _, candidates in results), results
     assert not [e for e in page.errors if "Failed to load resource" not in e], page.errors
 
@@ -78,5 +77,5 @@ async def test_per_call_turn_credentials_reconfigure_the_warm_peer(
     finally:
         await page.goto("about:blank")  # the console would reconnect to a stopping server
         await runner.cleanup()
-    assert [warm for warm, _ in results] == [False, True, True]
+    assert [warm for warm, _ in results] == [True, True, True]
     assert all(candidates > 0 for _, candidates in results), results
