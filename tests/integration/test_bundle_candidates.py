@@ -12,7 +12,7 @@ import re
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from terminal_client.peer import make_peer, share_bundle_candidates
+from terminal_client.peer import WarmPeer, make_peer, share_bundle_candidates
 
 
 def chrome_style(sdp: str) -> str:
@@ -23,13 +23,18 @@ def chrome_style(sdp: str) -> str:
     return "".join(kept)
 
 
+async def chrome_answer(kiosk: WarmPeer, clerk: RTCPeerConnection) -> str:
+    """The clerk's answer to the kiosk's max-bundle offer, its candidates as Chrome lists them."""
+    await clerk.setRemoteDescription(RTCSessionDescription(kiosk.offer_sdp, "offer"))
+    await clerk.setLocalDescription(await clerk.createAnswer())
+    return chrome_style(clerk.localDescription.sdp)
+
+
 async def test_the_answers_first_section_candidates_reach_the_bundled_transport() -> None:
     kiosk = await make_peer([], document=True)
     clerk = RTCPeerConnection()
     try:
-        await clerk.setRemoteDescription(RTCSessionDescription(kiosk.offer_sdp, "offer"))
-        await clerk.setLocalDescription(await clerk.createAnswer())
-        answer = chrome_style(clerk.localDescription.sdp)
+        answer = await chrome_answer(kiosk, clerk)
         assert answer.count("a=candidate:") < clerk.localDescription.sdp.count("a=candidate:")
 
         shared = share_bundle_candidates(answer)
@@ -48,9 +53,7 @@ async def test_without_sharing_aiortc_would_know_none() -> None:
     kiosk = await make_peer([], document=True)
     clerk = RTCPeerConnection()
     try:
-        await clerk.setRemoteDescription(RTCSessionDescription(kiosk.offer_sdp, "offer"))
-        await clerk.setLocalDescription(await clerk.createAnswer())
-        answer = chrome_style(clerk.localDescription.sdp)
+        answer = await chrome_answer(kiosk, clerk)
         await kiosk.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         transport = kiosk.pc.getTransceivers()[0].receiver.transport.transport
         assert transport.getRemoteCandidates() == []
