@@ -62,6 +62,7 @@ from terminal_client.peer import (
     share_bundle_candidates,
 )
 from terminal_client.recording import CallRecorder
+from terminal_client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -283,9 +284,7 @@ class TerminalClient:
         warm, self._warm = self._warm, None
         if warm is not None:
             await warm.pc.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         # Also when connect() was cancelled half-way: the engine.io transport is then open
         # although socket.io never said "connected", and the server would wait for it.
         await self.sio.disconnect()

@@ -17,6 +17,7 @@ from signaling.settings import Settings
 from storage import store
 from storage.db import Database
 from tests import dbutil
+from tests.teardown import bounded
 
 CLERK_PASSWORD = "correct horse battery"
 
@@ -89,6 +90,6 @@ async def server(tmp_path: Path, backend: str) -> AsyncIterator[RunningServer]:
     try:
         yield running
     finally:
-        await runner.cleanup()
+        await bounded(runner.cleanup(), "server")
         if url:
             await dbutil.drop_pg_database(url)

@@ -25,6 +25,7 @@ from terminal_client.kiosk.run import build_kiosk
 from terminal_client.kiosk.tts import Speech
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.peers import ClerkPeer, login
+from tests.teardown import bounded
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "kiosk"
 LANDSCAPE = {"width": 1920, "height": 1080}
@@ -121,8 +122,8 @@ async def kiosk(
     try:
         yield running
     finally:
-        await runner.cleanup()
-        await running.controller.close()
+        await bounded(runner.cleanup(), "kiosk page server")
+        await bounded(running.controller.close(), "kiosk controller")
 
 
 @pytest.fixture
