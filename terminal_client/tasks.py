@@ -21,9 +21,15 @@ async def cancel_and_wait(tasks: Collection[asyncio.Task[Any]]) -> None:
     """Cancel ``tasks`` and return once every one of them has ended.
 
     ``tasks`` may be a component's live set: tasks added to it meanwhile are cancelled too.
-    Exceptions stay in the tasks, for their done-callbacks to log.
+    Like ``gather(..., return_exceptions=True)``, a task's own failure is not raised here:
+    it is marked retrieved, for the task's done-callback (if any) to log.
     """
+    seen: set[asyncio.Task[Any]] = set()
     while pending := {task for task in tasks if not task.done()}:
+        seen |= pending
         for task in pending:
             task.cancel()
         await asyncio.wait(pending, timeout=RECANCEL_S)
+    for task in seen:
+        if not task.cancelled():
+            task.exception()

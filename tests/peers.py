@@ -188,5 +188,6 @@ class ClerkPeer:
 
     async def close(self) -> None:
         await self.close_call()
-        if self.sio.connected:
-            await self.sio.disconnect()
+        # also when connect() was cancelled half-way: the engine.io transport may be open
+        # although socket.io never said "connected", and the server's shutdown would wait for it
+        await self.sio.disconnect()

@@ -48,6 +48,7 @@ from av.packet import Packet
 from av.video.reformatter import VideoReformatter
 
 from media.sources import LocalMedia
+from terminal_client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +154,7 @@ class _Fanout:
     async def close(self) -> None:
         self._closed = True
         await self.close_pages()
-        for sender in list(self._senders):
-            sender.cancel()
-        await asyncio.gather(*self._senders, return_exceptions=True)
+        await cancel_and_wait(self._senders)
         self._senders.clear()
 
 

@@ -136,7 +136,7 @@ async def browser() -> AsyncIterator[Browser]:
         try:
             yield chromium
         finally:
-            await chromium.close()
+            await bounded(chromium.close(), "Chromium")
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     try:
         yield tab
     finally:
-        await context.close()
+        await bounded(context.close(), "browser context")
 
 
 async def open_kiosk(page: Page, kiosk: RunningKiosk, screen: str = "language") -> None:
@@ -228,7 +228,7 @@ async def clerk(server: RunningServer) -> AsyncIterator[Clerk]:
     try:
         yield Clerk(peer)
     finally:
-        await peer.close()
+        await bounded(peer.close(), "clerk peer")
 
 
 # Every visible element must fit its box and the screen, and every control has a test id; in

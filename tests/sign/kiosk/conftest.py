@@ -23,6 +23,7 @@ from terminal_client.printer import FakeCupsPrinter
 from tests.conftest import RunningServer
 from tests.identity.conftest import engine, photos  # noqa: F401
 from tests.kiosk.conftest import RunningKiosk, browser, clerk, page  # noqa: F401
+from tests.teardown import bounded
 
 
 @pytest.fixture
@@ -61,8 +62,8 @@ async def _kiosk(
     try:
         yield RunningKiosk(controller, url, server, tmp_path / "tts")
     finally:
-        await runner.cleanup()
-        await controller.close()
+        await bounded(runner.cleanup(), "kiosk page server")
+        await bounded(controller.close(), "kiosk controller")
 
 
 @pytest.fixture
