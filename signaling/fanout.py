@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import math
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,7 +58,9 @@ def estimate_waits(
     waits = []
     for _ in waiting:
         start = heapq.heappop(clerks)
-        waits.append(int(start))
+        # whole minutes, as the kiosk shows them: a wait that only ticks down a second is
+        # not news worth a message to every waiting kiosk
+        waits.append(int(math.ceil(start / 60.0)) * 60)
         heapq.heappush(clerks, start + handle_s)
     return waits
 

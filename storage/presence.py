@@ -136,13 +136,16 @@ async def terminal_attach(
         resumed = bool(
             resume_token and row.resume_hash and token_hash(resume_token) == row.resume_hash
         )
+        # a token that worked stays valid: two reconnects racing each other (one timed out
+        # on the client, then completed) both resume instead of the second ending the session
+        token = resume_token if resumed and resume_token else new_token
         replaced = row.sid if row.connected and row.sid != sid else None
         row.process_id = process_id
         row.sid = sid
         row.connected = True
         row.disconnected_at = None
-        row.resume_hash = token_hash(new_token)
-    return Attached(resumed, new_token, replaced)
+        row.resume_hash = token_hash(token)
+    return Attached(resumed, token, replaced)
 
 
 async def terminal_detach(db: Database, terminal_id: int, sid: str) -> bool:
@@ -230,6 +233,7 @@ async def clerk_attach(
         resumed = bool(
             resume_token and row.resume_hash and token_hash(resume_token) == row.resume_hash
         )
+        token = resume_token if resumed and resume_token else new_token
         replaced = row.sid if row.connected and row.sid != sid else None
         if row.state == "offline":
             row.state = "away"
@@ -239,11 +243,11 @@ async def clerk_attach(
         row.sid = sid
         row.connected = True
         row.disconnected_at = None
-        row.resume_hash = token_hash(new_token)
+        row.resume_hash = token_hash(token)
         row.version = (row.version or 0) + 1
         clerk = await _reload_clerk(s, clerk_id)
         assert clerk is not None
-    return ClerkAttached(clerk, resumed, new_token, replaced)
+    return ClerkAttached(clerk, resumed, token, replaced)
 
 
 async def clerk_detach(db: Database, clerk_id: int, sid: str) -> ClerkSnap | None:

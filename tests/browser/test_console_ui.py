@@ -309,8 +309,9 @@ async def test_dropped_connection_reconnects_and_restores_availability(
     old_sid = (await server.clerk(1)).sid
 
     await page.evaluate("() => window.__sockets.forEach((s) => s.close())")
-    # The console says it is reconnecting, then comes back and asks to be available again.
-    await expect(page.locator("[data-testid=notice-banner]")).to_contain_text("恢复为空闲")
+    # The console says it is reconnecting, then comes back with its resume token: the server
+    # kept the clerk available through the grace period.
+    await expect(page.locator("[data-testid=notice-banner]")).to_contain_text("已重新连接")
     await wait_state(page, "available")
     await expect(page.locator("[data-testid=connection-banner]")).to_be_hidden()
     clerk = await server.clerk(1)
