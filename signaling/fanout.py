@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-import math
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,7 +60,7 @@ def estimate_waits(
         start = heapq.heappop(clerks)
         # whole minutes, as the kiosk shows them: a wait that only ticks down a second is
         # not news worth a message to every waiting kiosk
-        waits.append(int(math.ceil(start / 60.0)) * 60)
+        waits.append(math.ceil(start / 60.0) * 60)
         heapq.heappush(clerks, start + handle_s)
     return waits
 

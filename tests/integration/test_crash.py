@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import socket
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -40,7 +39,7 @@ class ServerProcess:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: asyncio.subprocess.Process | None = None
         self.log = data_dir / "server.log"
         self.grace_s = 30.0
 
@@ -53,12 +52,12 @@ class ServerProcess:
         }
         code = "from signaling.cli import main; main()"
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", code, "serve"], env=env, stdout=out, stderr=out
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", code, "serve", env=env, stdout=out, stderr=out
             )
         async with aiohttp.ClientSession() as http:
             for _ in range(300):
-                if self.proc.poll() is not None:
+                if self.proc.returncode is not None:
                     raise AssertionError(f"server exited: {self.log.read_text()[-2000:]}")
                 try:
                     async with http.get(f"{self.url}/api/health") as response:
@@ -69,19 +68,19 @@ class ServerProcess:
                 await asyncio.sleep(0.1)
         raise AssertionError(f"server did not start: {self.log.read_text()[-2000:]}")
 
-    def kill(self) -> None:
+    async def kill(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
+        await asyncio.wait_for(self.proc.wait(), 10)
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+                await asyncio.wait_for(self.proc.wait(), 10)
+            except TimeoutError:
                 self.proc.kill()
-                self.proc.wait(timeout=10)
+                await asyncio.wait_for(self.proc.wait(), 10)
 
 
 @pytest.fixture
@@ -94,7 +93,7 @@ async def crashing(tmp_path: Path) -> AsyncIterator[tuple[ServerProcess, Databas
         async with db:
             yield server, db
     finally:
-        server.stop()
+        await server.stop()
 
 
 async def accounts(db: Database) -> str:
@@ -134,7 +133,7 @@ async def test_kill_9_mid_queue_keeps_the_place(
         await terminal.connect()
         session_id = await terminal.request_service(SERVICE, "en")
         assert terminal.state == TerminalState.QUEUED
-        server.kill()
+        await server.kill()
         await server.start()
         await back_online(terminal)
         assert terminal.session_id == session_id and terminal.state == TerminalState.QUEUED, tail(
@@ -169,7 +168,7 @@ async def test_kill_9_mid_call_carries_on(crashing: tuple[ServerProcess, Databas
         session_id = await terminal.request_service(SERVICE, "en")
         await terminal.wait_for(TerminalState.IN_CALL, timeout=30)
         await clerk.video_in.wait_for(10, timeout=20)
-        server.kill()
+        await server.kill()
         await server.start()
         await back_online(terminal)
         for _ in range(100):
@@ -204,7 +203,7 @@ async def test_a_restart_resolves_what_nobody_came_back_for(
         await terminal.connect()
         session_id = await terminal.request_service(SERVICE, "en")
         terminal.resume_for_s = 0  # this kiosk is gone for good
-        server.kill()
+        await server.kill()
     finally:
         await terminal.close()
     server.grace_s = 1.0
