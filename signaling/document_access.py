@@ -29,12 +29,11 @@ from signaling.messages import (
     Event,
     Message,
     Role,
-    SessionState,
 )
+from signaling.rooms import clerk_room, terminal_room
 from signaling.uploads import UploadArea
-from storage import store
+from storage import routing
 from storage.audit import AuditLog
-from storage.errors import NotFound
 
 SUPERVISOR = "supervisor"
 
@@ -74,18 +73,15 @@ class SessionView:
 
 async def session_view(app: web.Application, session_id: str) -> SessionView:
     """The session, from the router while it is live, else from the store (404 if unknown)."""
-    live = app[ROUTER].sessions.get(session_id)
-    if live is not None:
-        return SessionView(
-            live.id, live.terminal_id, live.clerk_id, live.language, live.service,
-            live.state in (SessionState.CONNECTING, SessionState.IN_CALL),
-        )  # fmt: skip
-    try:
-        row = await store.get_session(app[DATABASE], session_id)
-    except NotFound as exc:
-        raise http_error(web.HTTPNotFound, "not_found", exc.message) from exc
+    row = await routing.get(app[DATABASE], session_id)
+    if row is None:
+        raise http_error(
+            web.HTTPNotFound,
+            "not_found",
+            f"no session {session_id!r}; it was never created in this database",
+        )
     service = app[CATALOGUE].service(row.service_id)
-    return SessionView(row.id, row.terminal_id, row.clerk_id, row.language, service, False)
+    return SessionView(row.id, row.terminal_id, row.clerk_id, row.language, service, row.in_call)
 
 
 def refuse(
@@ -166,19 +162,17 @@ async def push(
 
     ``event`` names the clerk's message; the terminal's is always a checklist-type event
     given by its type (capture requests and checklists)."""
-    router = app[ROUTER]
-    live = router.sessions.get(view.id)
-    if live is None:
+    emitter = app[ROUTER].emitter
+    live = await routing.get(app[DATABASE], view.id)
+    if live is None or not live.active:
         return
-    if clerk is not None and event is not None:
-        member = router.clerks.get(live.clerk_id or -1)
-        if member is not None and member.sid:
-            await router.emitter.send(Role.CLERK, member.sid, event, clerk)
+    if clerk is not None and event is not None and live.clerk_id is not None:
+        await emitter.to_room(Role.CLERK, clerk_room(live.clerk_id), event, clerk)
     if terminal is not None:
         kind = (
             Event.CAPTURE_REQUESTED if isinstance(terminal, CaptureRequested) else Event.CHECKLIST
         )
-        await router.emitter.send(Role.TERMINAL, live.terminal_sid, kind, terminal)
+        await emitter.to_room(Role.TERMINAL, terminal_room(live.terminal_id), kind, terminal)
 
 
 async def push_checklist(app: web.Application, view: SessionView, state: DocumentState) -> None:

@@ -41,9 +41,9 @@ from signaling.messages import (
     IdentityResult,
     IdentityUpdated,
     Role,
-    SessionState,
 )
-from storage import store
+from signaling.rooms import clerk_room
+from storage import routing, store
 from storage.audit import AuditLog
 from storage.errors import NotFound
 from storage.models import CallSession, SessionEvent
@@ -176,13 +176,8 @@ async def _clerk_of_session(request: web.Request) -> tuple[CallSession, int]:
     """The session and the signed-in clerk, who must be the clerk who has this call."""
     claims = clerk_of(request)
     row = await _session(request)
-    live = request.app[ROUTER].sessions.get(row.id)
-    in_call = (
-        live is not None
-        and live.clerk_id == claims.clerk_id
-        and live.state in (SessionState.CONNECTING, SessionState.IN_CALL)
-    )
-    if not in_call and row.clerk_id != claims.clerk_id:
+    # the stored row is the state of record, whichever process holds the call's sockets
+    if row.clerk_id != claims.clerk_id:
         raise http_error(
             web.HTTPForbidden,
             "not_your_session",
@@ -229,14 +224,13 @@ async def _panel(app: web.Application, session_id: str) -> IdentityPanel:
 
 async def _notify(app: web.Application, row: CallSession, panel: IdentityPanel) -> None:
     """Tell the clerk who has the call (and nobody else) that the panel changed."""
-    router = app[ROUTER]
-    live = router.sessions.get(row.id)
-    clerk_id = live.clerk_id if live is not None else row.clerk_id
-    clerk = router.clerks.get(clerk_id) if clerk_id is not None else None
-    if clerk is None or clerk.sid is None or clerk.session_id != row.id:
+    session = await routing.get(app[DATABASE], row.id)
+    if session is None or session.clerk_id is None or not session.in_call:
         return
     notice = IdentityUpdated(session_id=row.id, status=panel.status)
-    await router.emitter.send(Role.CLERK, clerk.sid, Event.IDENTITY, notice)
+    await app[ROUTER].emitter.to_room(
+        Role.CLERK, clerk_room(session.clerk_id), Event.IDENTITY, notice
+    )
 
 
 async def get_panel(request: web.Request) -> web.Response:

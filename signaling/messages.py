@@ -119,6 +119,8 @@ class RequestService(Message):
     # The kiosk's WebRTC offer, made before the applicant asked (a warm peer connection);
     # held by the server and handed to the clerk who accepts.
     offer: Sdp | None = None
+    # the call this kiosk lost (server, clerk or network gone): asks for the front of the queue
+    recall_of: SessionId | None = None
 
 
 class RateSession(Message):
@@ -207,6 +209,10 @@ class QueueStatus(Message):
     position: int = Field(ge=0)
     state: SessionState
     estimated_wait_s: int | None = None
+    # clerks of this department at work (available, ringing or in a call); 0: nobody on duty
+    clerks_on_duty: int | None = None
+    # the session's version when this was computed (see SessionSnapshot)
+    version: int = 0
 
 
 class SessionOpened(Message):
@@ -221,6 +227,9 @@ class SessionOpened(Message):
     # how long these ICE servers' credentials last (None: they do not expire); a kiosk may
     # reuse them for the offer of its next call within half that time
     ice_ttl_s: int | None = None
+    version: int = 0
+    # this request takes the front of the queue (a recall after a lost call)
+    priority: int = 0
 
 
 class CallAccepted(Message):
@@ -233,6 +242,7 @@ class CallAccepted(Message):
     department_id: str
     language: Language
     care_mode: bool = False
+    version: int = 0
 
 
 class Prompt(Message):
@@ -267,7 +277,9 @@ class CallWithdrawn(Message):
     """An offered call is gone from this clerk (cancelled, timed out, declined)."""
 
     session_id: SessionId
-    reason: Literal["cancelled", "timeout", "declined", "terminal_left"]
+    reason: Literal[
+        "cancelled", "timeout", "declined", "terminal_left", "terminal_lost", "clerk_left"
+    ]
 
 
 class CallEnded(Message):
@@ -275,6 +287,9 @@ class CallEnded(Message):
     state: SessionState
     reason: str
     by: Role
+    version: int = 0
+    # the call was lost (not ended by anyone): the kiosk may ask again at the front of the queue
+    recall: bool = False
 
 
 class ClerkStatus(Message):
@@ -287,6 +302,33 @@ class ClerkStatus(Message):
     # on connect only: ICE servers as a call will get them, so the console can make even the
     # shift's first call's peer connection ahead (a call brings its own; the console adapts)
     ice_servers: list[IceServer] | None = None
+    # +1 on every change of the clerk's state: a jump means a message was lost (send "sync")
+    version: int = 0
+    # on connect: present it on reconnecting within the grace period to keep state and call
+    resume_token: str | None = None
+    # on connect while a call is in progress: the call, to carry on with
+    call: CallAccepted | None = None
+
+
+class SessionSnapshot(Message):
+    """Everything a kiosk needs to know about its state, on (re)connect and on ``sync``."""
+
+    resume_token: str | None = None
+    # whether the socket took up the previous one's session (resume token accepted)
+    resumed: bool = False
+    session_id: SessionId | None = None
+    state: SessionState | None = None
+    version: int = 0
+    step: int = 1
+    service_id: str | None = None
+    care_mode: bool = False
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    # while in a call: the call as call_accepted told it
+    call: CallAccepted | None = None
+
+
+class SyncRequest(Message):
+    """Ask for a full snapshot (sent after noticing a gap in versions)."""
 
 
 class ErrorEvent(Message):
@@ -443,6 +485,8 @@ class Event(StrEnum):
     PROMPT = "prompt"
     STEP = "step"
     SESSION_OPENED = "session_opened"
+    SNAPSHOT = "snapshot"
+    SYNC = "sync"
     IDENTITY = "identity"
     # documents (signaling/documents.py): pushed by the server, never sent by clients
     DOCUMENT_ADDED = "document_added"
@@ -458,6 +502,7 @@ TERMINAL_EVENTS: dict[Event, type[Message]] = {
     Event.MEDIA_STATUS: MediaStatus,
     Event.HANGUP: Hangup,
     Event.RATE: RateSession,
+    Event.SYNC: SyncRequest,
 }
 
 CLERK_EVENTS: dict[Event, type[Message]] = {
@@ -470,10 +515,12 @@ CLERK_EVENTS: dict[Event, type[Message]] = {
     Event.HANGUP: Hangup,
     Event.PUSH_PROMPT: PushPrompt,
     Event.SET_STEP: SetStep,
+    Event.SYNC: SyncRequest,
 }
 
 SERVER_EVENTS: dict[Event, type[Message]] = {
     Event.SESSION_OPENED: SessionOpened,
+    Event.SNAPSHOT: SessionSnapshot,
     Event.QUEUE_STATUS: QueueStatus,
     Event.CALL_ACCEPTED: CallAccepted,
     Event.CALL_OFFERED: CallOffered,

@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     checkpoint_interval_s: float = Field(default=300.0, ge=0)
     # real seal key/certificate per department id; others use the development seal in data_dir
     seals: dict[str, SealFiles] = Field(default_factory=dict)
+    # several processes: python-socketio's Redis manager carries messages between them
+    redis_url: str | None = None
+    redis_channel: str = "vcounter"
+    # how long a dropped kiosk or console may take to come back with its resume token
+    grace_s: float = Field(default=30.0, gt=0)
+    # a process that has not renewed its lease for this long is dead (its sockets are dropped)
+    process_lease_s: float = Field(default=10.0, gt=0)
+    # how often each process renews its lease and resolves what the store says is overdue
+    sweep_interval_s: float = Field(default=1.0, gt=0)
+    # a clerk who passed on a call gets it again after this pause if nobody else can take it
+    decline_pause_s: float = Field(default=10.0, ge=0)
 
     @field_validator("turn_urls")
     @classmethod

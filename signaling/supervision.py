@@ -17,13 +17,14 @@ from aiohttp import web
 
 from signaling.auth import ClerkClaims
 from signaling.http_auth import clerk_of, http_error
-from signaling.keys import BLOBS, DATABASE, ROUTER
+from signaling.keys import BLOBS, CATALOGUE, DATABASE
 from signaling.logs import context_log
-from signaling.messages import Message
+from signaling.messages import ClerkState, Message, SessionState
 from signaling.recordings import side_file
 from signaling.replay import SearchFilter, replay_view, search_by_id, search_sessions
 from signaling.service_level import service_level
 from signaling.supervisor_messages import ClerkFigure, LiveSessionFigure, Overview, QueueFigure
+from storage import presence, routing, store
 from storage.audit import AuditLog
 from storage.blobs import check_digest
 from storage.errors import BlobCorrupt, InvalidValue, NotFound
@@ -76,50 +77,53 @@ async def overview(request: web.Request) -> web.Response:
     if time.monotonic() - seen.get(who.clerk_id, -OVERVIEW_LOG_EVERY_S) >= OVERVIEW_LOG_EVERY_S:
         seen[who.clerk_id] = time.monotonic()
         await _audit(request, who, "overview.opened", {})
-    router = request.app[ROUTER]
-    now = time.monotonic()
-    waiting: dict[str, list[Any]] = {}
-    for live in router.sessions.values():
-        if live.state.value in ("queued", "offered"):
-            waiting.setdefault(live.service.id, []).append(live)
+    db = request.app[DATABASE]
+    catalogue = request.app[CATALOGUE]
+    now = datetime.now(UTC)
+    active = await routing.active_sessions(db)
+    people = await presence.clerks(db)
+    waiting: dict[str, list[routing.SessionSnap]] = {}
+    for live in active:
+        if live.state in ("queued", "offered"):
+            waiting.setdefault(live.service_id, []).append(live)
     queues = [
         QueueFigure(
             service_id=sid,
-            department_id=items[0].service.department_id,
-            service_name=items[0].service.names,
+            department_id=items[0].department_id,
+            service_name=catalogue.service(sid).names,
             waiting=len(items),
-            longest_wait_s=round(max(s.waited_s() for s in items), 1),
+            longest_wait_s=round(max(s.waited_s(now) for s in items), 1),
             care_mode_waiting=sum(1 for s in items if s.care_mode),
         )
         for sid, items in sorted(waiting.items(), key=lambda kv: -len(kv[1]))
     ]
-    names = {c.id: c.username for c in router.clerks.values()}
+    names = {c.id: c.username for _, c in people}
     clerks = [
         ClerkFigure(
-            id=c.id,
-            username=c.username,
-            display_name=c.display_name,
-            departments=sorted(c.departments),
-            state=c.state,
-            session_id=c.session_id,
-            in_state_s=round(now - c.state_since, 1),
+            id=account.id,
+            username=account.username,
+            display_name=account.display_name,
+            departments=sorted(state.departments),
+            state=ClerkState(state.state) if state.connected else ClerkState.OFFLINE,
+            session_id=state.session_id,
+            in_state_s=round((now - state.state_since).total_seconds(), 1),
         )
-        for c in sorted(router.clerks.values(), key=lambda c: c.username)
+        for state, account in sorted(people, key=lambda p: p[1].username)
     ]
+    terminal_names = await store.terminal_names(db)
     sessions = [
         LiveSessionFigure(
             id=s.id,
-            service_id=s.service.id,
-            state=s.state,
-            terminal_name=s.terminal_name,
+            service_id=s.service_id,
+            state=SessionState(s.state),
+            terminal_name=terminal_names.get(s.terminal_id, str(s.terminal_id)),
             clerk=names.get(s.clerk_id) if s.clerk_id is not None else None,
-            waited_s=round(s.waited_s(), 1),
+            waited_s=round(s.waited_s(now), 1),
             step=s.step,
             care_mode=s.care_mode,
             language=s.language,
         )
-        for s in sorted(router.sessions.values(), key=lambda s: s.enqueued_at)
-        if s.active
+        for s in sorted(active, key=lambda s: s.enqueued_at or s.created_at)
     ]
     return _json(
         Overview(generated_at=datetime.now(UTC), queues=queues, clerks=clerks, sessions=sessions)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
 from storage.errors import ChainBroken, NotFound, StorageError
@@ -150,38 +151,7 @@ class AuditLog:
         self, session_id: str, kind: str, actor: str, payload: dict[str, Any]
     ) -> SessionEvent:
         async with self.db.sessions() as db_session, db_session.begin():
-            # FOR UPDATE serialises appenders in other processes on PostgreSQL; SQLite ignores it
-            # (its single writer lock plus the unique constraint do that job).
-            found = await db_session.scalar(
-                select(CallSession.id).where(CallSession.id == session_id).with_for_update()
-            )
-            if found is None:
-                raise NotFound(
-                    f"no session {session_id!r} to record {kind!r} for; create it first"
-                    " with store.create_session"
-                )
-            head = (
-                await db_session.execute(
-                    select(SessionEvent.seq, SessionEvent.hash)
-                    .where(SessionEvent.session_id == session_id)
-                    .order_by(SessionEvent.seq.desc())
-                    .limit(1)
-                )
-            ).first()
-            seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
-            created_at = utcnow()
-            event = SessionEvent(
-                session_id=session_id,
-                seq=seq,
-                kind=kind,
-                actor=actor,
-                payload=payload,
-                created_at=created_at,
-                prev_hash=prev_hash,
-                hash=event_hash(session_id, seq, kind, actor, payload, created_at, prev_hash),
-            )
-            db_session.add(event)
-        return event
+            return await append_in(db_session, session_id, kind, actor, payload)
 
     async def events(self, session_id: str) -> list[SessionEvent]:
         """The session's events in chain order (empty for an unknown session)."""
@@ -228,3 +198,47 @@ def _check(event: SessionEvent, expected_seq: int, prev_hash: str) -> ChainBreak
             event.seq, event.id, "prev_hash does not link", prev_hash, event.prev_hash
         )
     return None
+
+
+async def append_in(
+    db_session: AsyncSession, session_id: str, kind: str, actor: str, payload: dict[str, Any]
+) -> SessionEvent:
+    """Add the next event to ``session_id``'s chain inside the caller's open transaction.
+
+    The caller holds the process lock ``audit:{session_id}`` until it commits (see
+    :meth:`storage.db.Database.transaction`), so the event commits with the state change it
+    records or not at all.
+    """
+    # FOR UPDATE serialises appenders in other processes on PostgreSQL; SQLite ignores it
+    # (its single writer lock plus the unique constraint do that job).
+    found = await db_session.scalar(
+        select(CallSession.id).where(CallSession.id == session_id).with_for_update()
+    )
+    if found is None:
+        raise NotFound(
+            f"no session {session_id!r} to record {kind!r} for; create it first"
+            " with store.create_session"
+        )
+    head = (
+        await db_session.execute(
+            select(SessionEvent.seq, SessionEvent.hash)
+            .where(SessionEvent.session_id == session_id)
+            .order_by(SessionEvent.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+    created_at = utcnow()
+    event = SessionEvent(
+        session_id=session_id,
+        seq=seq,
+        kind=kind,
+        actor=actor,
+        payload=payload,
+        created_at=created_at,
+        prev_hash=prev_hash,
+        hash=event_hash(session_id, seq, kind, actor, payload, created_at, prev_hash),
+    )
+    db_session.add(event)
+    await db_session.flush()
+    return event

@@ -183,6 +183,22 @@ async def find_terminal_by_token(db: Database, token: str) -> Terminal | None:
 # --- catalogue ------------------------------------------------------------------------
 
 
+async def terminal_name(db: Database, terminal_id: int) -> str:
+    """The kiosk's registered name; raises :class:`NotFound` for an unknown id."""
+    async with db.sessions() as session:
+        row = await session.get(Terminal, terminal_id)
+    if row is None:
+        raise NotFound(f"no terminal with id {terminal_id}; register the kiosk first")
+    return row.name
+
+
+async def terminal_names(db: Database) -> dict[int, str]:
+    """Every registered kiosk's name by id."""
+    async with db.sessions() as session:
+        rows = (await session.execute(select(Terminal.id, Terminal.name))).all()
+    return {r[0]: r[1] for r in rows}
+
+
 async def sync_catalogue(
     db: Database,
     departments: Sequence[tuple[str, Mapping[str, Any]]],

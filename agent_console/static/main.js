@@ -55,6 +55,7 @@ class ClerkConsole {
       notice: null,
       catalogue: null,
       resync: null, // set while reconnecting: {wantCalls}
+      statusVersion: null, // the last clerk_status's version
       expired: false,
     };
   }
@@ -306,10 +307,10 @@ class ClerkConsole {
     }
     this.m.connection = "reconnecting";
     this.m.availabilityPending = false;
-    // The server hands a ringing call to the next clerk and ends a call in progress as soon as
-    // it sees the socket go; the console does the same on its side.
+    // The server hands a ringing call to the next clerk as soon as it sees the socket go; a
+    // call in progress waits for the console through the server's grace period (its media is
+    // peer to peer and may not have stopped). The status after reconnecting says which.
     if (this.m.offer) this.#dropOffer();
-    if (this.m.callInfo) this.#finishCall("connection_lost");
     this.render();
   }
 
@@ -379,6 +380,13 @@ class ClerkConsole {
   }
 
   #onStatus(status) {
+    if (status.resume_token) this.connection.resumeToken = status.resume_token;
+    // versions count every change of the clerk's state: a jump means a status went missing
+    const known = this.m.statusVersion;
+    this.m.statusVersion = status.version;
+    if (known !== null && known !== undefined && status.version > known + 1) {
+      this.#send(EVENTS.SYNC, {});
+    }
     this.m.clerk = {
       state: status.state,
       displayName: status.display_name,

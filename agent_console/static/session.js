@@ -117,8 +117,11 @@ export class ClerkConnection {
   constructor(token, handlers) {
     this.handlers = handlers;
     this.everConnected = false;
+    // the server's token for carrying on (state and call) after a dropped socket
+    this.resumeToken = null;
     this.socket = io("/clerk", {
-      auth: { token },
+      // read at every (re)connect: a reconnect shows the token of the socket it replaces
+      auth: (cb) => cb(this.resumeToken ? { token, resume: this.resumeToken } : { token }),
       transports: ["websocket"],
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,

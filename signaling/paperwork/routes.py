@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from signaling.errors import IllegalTransition, InvalidMessage, NotYourSession
 from signaling.http_auth import bearer, clerk_of, http_error, json_body, terminal_of
-from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
+from signaling.keys import BLOBS, CATALOGUE, DATABASE, SETTINGS
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Message
 from signaling.paperwork import errors as pe
 from signaling.paperwork.messages import (
@@ -42,7 +42,8 @@ from signaling.paperwork.reprint import reprint as reprint_application
 from signaling.paperwork.seal_keys import init_keys, trust_roots
 from signaling.paperwork.service import ClerkInfo, Paperwork
 from signaling.paperwork.verify_page import setup_verify_page
-from storage import store
+from signaling.rooms import clerk_room, terminal_room
+from storage import presence, store
 from storage.errors import NotFound, VcounterError
 
 log = logging.getLogger(__name__)
@@ -118,19 +119,20 @@ async def _emit(
     clerk: int | None = None,
 ) -> bool:
     """Send to a connected terminal or clerk; False when they are not connected."""
-    router = request.app[ROUTER]
+    db = request.app[DATABASE]
     sio = request.app[SIO]
     payload = message.model_dump(mode="json")
     if terminal is not None:
-        sid = router.terminal_sid(terminal)
-        if sid is None:
+        if not await presence.terminal_connected(db, terminal):
             return False
-        await sio.emit(event.value, payload, to=sid, namespace=NAMESPACE_TERMINAL)
+        await sio.emit(
+            event.value, payload, to=terminal_room(terminal), namespace=NAMESPACE_TERMINAL
+        )
         return True
-    live = router.clerks.get(clerk if clerk is not None else -1)
-    if live is None or live.sid is None:
+    member = await presence.clerk(db, clerk) if clerk is not None else None
+    if member is None or not member.connected:
         return False
-    await sio.emit(event.value, payload, to=live.sid, namespace=NAMESPACE_CLERK)
+    await sio.emit(event.value, payload, to=clerk_room(member.clerk_id), namespace=NAMESPACE_CLERK)
     return True
 
 

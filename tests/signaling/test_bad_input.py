@@ -149,7 +149,7 @@ async def test_event_for_someone_elses_session(
         await terminal_socket.emit("description", offer)
         assert (await terminal_socket.next_error(4))["code"] == "not_your_session"
         # The call itself is untouched.
-        assert server.router.sessions[session_id].state == "connecting"
+        assert (await server.session(session_id)).state == "connecting"
     finally:
         await other.sio.disconnect()
         await clerk.close()
@@ -238,4 +238,4 @@ async def test_a_waiting_terminal_may_only_offer_for_its_own_session(
     await terminal_socket.emit("description", offer)
     await asyncio.sleep(0.2)
     assert len(terminal_socket.errors) == 1
-    assert server.router.sessions[session_id].early_offer is not None
+    assert (await server.session(session_id)).early_offer is not None
