@@ -44,7 +44,9 @@ class Client:
         self.namespace = namespace
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.gone = asyncio.Event()  # the server closed this socket
         self.sio.on("*", self._on_any, namespace=namespace)
+        self.sio.on("disconnect", lambda *reason: self.gone.set(), namespace=namespace)
 
     async def _on_any(self, event: str, data: Any) -> None:
         await self.events.put((event, data))
