@@ -19,6 +19,7 @@ from signaling.identity import setup_identity
 from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
 from signaling.messages import Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
+from signaling.operations import setup_operations
 from signaling.paperwork.routes import setup_paperwork
 from signaling.phone import setup_phone
 from signaling.recordings import setup_recordings
@@ -165,6 +166,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(checkpointer)
     app.cleanup_ctx.append(router)
     app.on_shutdown.append(close_sockets)
+    setup_operations(app)
     setup_api(app)
     setup_recordings(app)
     setup_supervision(app)

@@ -80,10 +80,12 @@ async def _serve(
     settings: Settings, extra: Callable[[str], Coroutine[Any, Any, None]] | None = None
 ) -> None:
     from signaling.app import create_app
+    from signaling.operations import drain
 
     # At SIGTERM every socket is told goodbye first; a client that never answers it (a
     # frozen kiosk) must not hold the restart up for aiohttp's default minute.
-    runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=SHUTDOWN_S)
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_S)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
@@ -112,6 +114,8 @@ async def _serve(
         for task in [*tasks, waiter]:
             task.cancel()
         await asyncio.gather(*tasks, waiter, return_exceptions=True)
+        # readiness false first, serving on for drain_s while the proxy notices
+        await drain(app, settings.drain_s)
         await runner.cleanup()
 
 

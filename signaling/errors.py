@@ -41,3 +41,9 @@ class RateLimited(SignalingError):
 
 class ConfigError(SignalingError):
     code = "config_error"
+
+
+class ServerDraining(SignalingError):
+    """This process is stopping; clients reconnect (through the proxy) to another one."""
+
+    code = "server_draining"

@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     checkpoint_interval_s: float = Field(default=300.0, ge=0)
     # real seal key/certificate per department id; others use the development seal in data_dir
     seals: dict[str, SealFiles] = Field(default_factory=dict)
-    # several processes: python-socketio's Redis manager carries messages between them
+    # several processes (README "Running several processes"): python-socketio's Redis manager
+    # carries messages between them when set; the channel keeps deployments sharing one Redis
+    # (or tests running side by side) apart
     redis_url: str | None = None
     redis_channel: str = "vcounter"
     # how long a dropped kiosk or console may take to come back with its resume token
@@ -62,6 +64,11 @@ class Settings(BaseSettings):
     sweep_interval_s: float = Field(default=1.0, gt=0)
     # a clerk who passed on a call gets it again after this pause if nobody else can take it
     decline_pause_s: float = Field(default=10.0, ge=0)
+    # at SIGTERM: readiness goes false at once, and the process keeps serving this long before
+    # it closes its sockets, so the proxy's health check takes it out of rotation first
+    drain_s: float = Field(default=0.0, ge=0)
+    # /readyz gives the database (and Redis) this long to answer
+    ready_timeout_s: float = Field(default=2.0, gt=0)
 
     @field_validator("turn_urls")
     @classmethod

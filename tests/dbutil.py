@@ -11,6 +11,7 @@ import os
 import socket
 import uuid
 from functools import cache
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -76,3 +77,38 @@ def require_postgres() -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"PostgreSQL is not reachable at {where} under CI=true; start it")
     pytest.skip(f"PostgreSQL is not reachable at {where}; set VCOUNTER_TEST_PG or start it")
+
+
+# ---------------------------------------------------------------- Redis
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def redis_url() -> str:
+    """The test Redis (``VCOUNTER_TEST_REDIS``); tests keep apart by channel, not database."""
+    return os.environ.get("VCOUNTER_TEST_REDIS", DEFAULT_REDIS)
+
+
+@cache
+def redis_available() -> bool:
+    """Whether the test Redis accepts TCP connections (checked once per run)."""
+    url = urlsplit(redis_url())
+    try:
+        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def require_redis() -> None:
+    """Skip the calling test when Redis is down; fail instead under ``CI=true``."""
+    if redis_available():
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"Redis is not reachable at {redis_url()} under CI=true; start it")
+    pytest.skip(f"Redis is not reachable at {redis_url()}; set VCOUNTER_TEST_REDIS or start it")
+
+
+def unique_channel() -> str:
+    """A socket.io Redis channel of its own, so tests sharing one Redis never hear each other."""
+    return f"vcounter_test_{uuid.uuid4().hex[:16]}"

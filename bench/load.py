@@ -1,0 +1,381 @@
+"""Load benchmark (issue 13): many kiosks and clerks, signalling only, against real processes.
+
+    python -m bench.load                 # 2,000 kiosks, 200 clerks, 60 s per configuration
+    python -m bench.load --smoke         # a few clients for seconds (the suite runs this)
+    python -m bench.load --kiosks 500 --clerks 50 --duration 30
+
+Two configurations: one ``vcounter serve`` on SQLite, then two on PostgreSQL + Redis behind
+HAProxy (tests/scale/cluster.py), the kiosks and clerks spread over both by the proxy. This
+process is only the load generator: the servers run as subprocesses. The simulated clients
+(bench/load_clients.py) speak the real protocol over python-socketio.
+
+Per configuration it prints: requests, calls connected, lost (a request that got no answer,
+a session that vanished without ``call_ended``, or one still open that the server no longer
+knows), double-assigned (one session accepted at two clerks, or a clerk told of a second call
+while in one: the clients' view), request -> ``call_offered`` p50/p99 for requests made while
+a clerk was free, answer relay p50/p99 (the clerk emits its answer -> the kiosk has it), calls
+set up per second, and server RSS per 1,000 connections: the growth of the servers' VmRSS
+from idle to loaded, per 1,000 connected sockets (the total is printed beside it).
+
+Then, for the two-process run: every clerk steps away, every kiosk asks and waits, one
+process is killed with SIGKILL, and the time until every kiosk that was on it has its
+position back (a ``queue_status`` for the same session after reconnecting) is printed, or
+``null`` with the count of kiosks that never got it within ``grace_s + 15`` s.
+
+The last line is a JSON object for the two-process run: lost, double, route_p99_ms,
+relay_p99_ms, calls_per_s, rss_mb_per_1k, recover_s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import socketio
+
+from bench.load_clients import SimClerk, SimKiosk, Tally
+from signaling.catalogue import load_catalogue
+from storage import store
+from storage.db import Database
+from tests.scale.cluster import Cluster, missing_services
+
+PASSWORD = "load-clerk-password"
+KEYS = ("lost", "double", "route_p99_ms", "relay_p99_ms", "calls_per_s", "rss_mb_per_1k", "recover_s")  # fmt: skip
+
+
+@dataclass
+class Options:
+    kiosks: int = 2000
+    clerks: int = 200
+    duration_s: float = 60.0
+    hold_s: float = 3.0
+    think_s: float = 1.0
+    decline: float = 0.05
+    ring_out: float = 0.03
+    offer_timeout_s: float = 5.0
+    grace_s: float = 30.0
+    connect_parallel: int = 50
+    seed: int = 13
+    configs: tuple[str, ...] = ("sqlite", "cluster")
+
+    @classmethod
+    def smoke(cls) -> Options:
+        return cls(kiosks=8, clerks=3, duration_s=6, hold_s=0.5, think_s=0.3,
+                   offer_timeout_s=2, grace_s=3, connect_parallel=8)  # fmt: skip
+
+
+@dataclass
+class Result:
+    name: str
+    kiosks: int = 0
+    clerks: int = 0
+    connections: int = 0
+    requests: int = 0
+    connected: int = 0
+    lost: int = 0
+    double: int = 0
+    route_p50_ms: float | None = None
+    route_p99_ms: float | None = None
+    relay_p50_ms: float | None = None
+    relay_p99_ms: float | None = None
+    calls_per_s: float | None = None
+    rss_total_mb: float | None = None
+    rss_mb_per_1k: float | None = None
+    recover_s: float | None = None
+    not_recovered: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def pct(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile (0..1) by nearest rank; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))], 1)
+
+
+def raise_fd_limit() -> None:
+    """Thousands of sockets in one process need more than the default 1,024 descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# ---------------------------------------------------------------------- set-up
+
+
+async def seed_accounts(cluster: Cluster, opts: Options) -> tuple[list[str], list[str]]:
+    """Kiosk device tokens and clerk sign-in tokens (clerks log in through the proxy)."""
+    departments = [d.id for d in load_catalogue().departments]
+    async with Database(cluster.store_url) as db:
+        kiosk_tokens = [
+            (await store.register_terminal(db, f"load-kiosk-{i}", "bench.load"))[1]
+            for i in range(opts.kiosks)
+        ]
+        for j in range(opts.clerks):
+            await store.create_clerk(db, f"load-clerk-{j}", PASSWORD, f"Clerk {j}", departments)
+    gate = asyncio.Semaphore(4)  # argon2 on the servers: a handful at a time
+
+    async def login(http: aiohttp.ClientSession, j: int) -> str:
+        async with gate:
+            body = {"username": f"load-clerk-{j}", "password": PASSWORD}
+            async with http.post(f"{cluster.url}/api/login", json=body) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"login of load-clerk-{j}: {response.status}")
+                return str((await response.json())["token"])
+
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        clerk_tokens = await asyncio.gather(*(login(http, j) for j in range(opts.clerks)))
+    return kiosk_tokens, list(clerk_tokens)
+
+
+async def connect_all(clients: list[Any], parallel: int, tally: Tally) -> int:
+    """Connect every client, ``parallel`` at a time; returns how many made it."""
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(client: Any) -> bool:
+        async with gate:
+            try:
+                await client.connect()
+            # a refused or timed-out connect is a result to count, not a reason to stop
+            except (socketio.exceptions.ConnectionError, OSError, aiohttp.ClientError) as exc:
+                tally.errors[f"connect: {type(exc).__name__}"] += 1
+                return False
+            return True
+
+    return sum(await asyncio.gather(*(one(c) for c in clients)))
+
+
+async def close_all(clients: list[Any]) -> None:
+    for start in range(0, len(clients), 200):
+        await asyncio.gather(*(c.close() for c in clients[start : start + 200]))
+
+
+async def until(predicate: Any, timeout_s: float, step_s: float = 0.1) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout_s`` passes; whether it held."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not predicate():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(step_s)
+    return True
+
+
+# ---------------------------------------------------------------------- phases
+
+
+async def load_phase(kiosks: list[SimKiosk], opts: Options, rng: random.Random) -> float:
+    """Kiosks keep asking for ``duration_s``; returns the seconds it took."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    end = started + opts.duration_s
+
+    async def keep_asking(kiosk: SimKiosk) -> None:
+        # spread the first requests over a second, as kiosks would not all press at once
+        await asyncio.sleep(rng.uniform(0, min(1.0, opts.duration_s / 4)))
+        while loop.time() < end and kiosk.sio.connected:
+            await kiosk.one_request(end, opts.hold_s)
+            await asyncio.sleep(rng.uniform(0.5, 1.5) * opts.think_s)
+
+    tasks = [asyncio.create_task(keep_asking(k)) for k in kiosks]
+    # a request in progress at the end has its own deadlines (<= 45 s); never wait past them
+    _, pending = await asyncio.wait(tasks, timeout=opts.duration_s + opts.hold_s + 60)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return loop.time() - started
+
+
+async def settle_all(kiosks: list[SimKiosk]) -> None:
+    """Kiosks still waiting cancel; each gets 15 s for the server's answer."""
+    await asyncio.gather(*(k.settle() for k in kiosks))
+
+
+async def recovery_phase(
+    cluster: Cluster, kiosks: list[SimKiosk], clerks: list[SimClerk], opts: Options, result: Result
+) -> None:
+    """Everyone waits; kill -9 one process; time until its kiosks have their place back."""
+    loop = asyncio.get_running_loop()
+    for clerk in clerks:
+        await clerk.set_working(False)
+    await until(lambda: all(c.call is None and c.ringing is None for c in clerks), 15)
+    await asyncio.gather(*(k.ask() for k in kiosks))
+    waiting = [k for k in kiosks if k.state == "waiting"]
+    result.notes.append(f"recovery: {len(waiting)} of {len(kiosks)} kiosks waiting at the kill")
+    drops = {id(k): k.drops for k in kiosks}
+    killed_at = loop.time()
+    cluster.kill(0)
+
+    def hit(kiosk: SimKiosk) -> bool:
+        return kiosk.drops > drops[id(kiosk)]
+
+    def back(kiosk: SimKiosk) -> bool:
+        return kiosk.position_at is not None and kiosk.position_at > killed_at
+
+    # the dropped sockets notice within a second or two; then each must get its place back
+    await asyncio.sleep(2.0)
+    bound = opts.grace_s + 15
+    await until(lambda: all(back(k) for k in waiting if hit(k)), bound, 0.2)
+    affected = [k for k in waiting if hit(k)]
+    missing = [k for k in affected if not back(k)]
+    result.not_recovered = len(missing)
+    result.notes.append(f"recovery: {len(affected)} waiting kiosks were on the killed process")
+    if affected and not missing:
+        result.recover_s = round(max(k.position_at or 0 for k in affected) - killed_at, 2)
+    for kiosk in missing:
+        kiosk.tally.lost.append(f"{kiosk.session_id}: no position within {bound:g} s of the kill")
+        kiosk.state = "idle"  # counted; settle() must not count it twice
+
+
+# ---------------------------------------------------------------------- one configuration
+
+
+async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool) -> Result:
+    """Start the servers, load them, measure, tear everything down."""
+    rng = random.Random(opts.seed)
+    result = Result(name, kiosks=opts.kiosks, clerks=opts.clerks)
+    settings = {
+        "VCOUNTER_OFFER_TIMEOUT_S": str(opts.offer_timeout_s),
+        "VCOUNTER_GRACE_S": str(opts.grace_s),
+        "VCOUNTER_CHECKPOINT_INTERVAL_S": "0",
+    }
+    with tempfile.TemporaryDirectory(prefix="vcounter-load-") as tmp:
+        async with Cluster(Path(tmp), settings=settings, **shape) as cluster:
+            kiosk_tokens, clerk_tokens = await seed_accounts(cluster, opts)
+            services = [s.id for s in load_catalogue().services]
+            idle_rss = sum(cluster.rss_mb())
+            tally = Tally()
+            clerks = [
+                SimClerk(j, cluster.url, t, tally, rng, opts.decline, opts.ring_out)
+                for j, t in enumerate(clerk_tokens)
+            ]
+            kiosks = [
+                SimKiosk(i, cluster.url, t, services, tally, rng, clerks)
+                for i, t in enumerate(kiosk_tokens)
+            ]
+            try:
+                result.connections = await connect_all(
+                    [*clerks, *kiosks], opts.connect_parallel, tally
+                )
+                if not await until(lambda: all(c.state == "available" for c in clerks), 30):
+                    result.notes.append("not every clerk became available within 30 s")
+                loaded_rss = sum(cluster.rss_mb())
+                took = await load_phase(kiosks, opts, rng)
+                dropped = sum(c.drops for c in [*kiosks, *clerks])
+                if dropped:
+                    result.notes.append(f"{dropped} sockets dropped by the server during the load")
+                loaded_rss = max(loaded_rss, sum(cluster.rss_mb()))
+                result.calls_per_s = round(tally.connected / took, 2)
+                await settle_all(kiosks)
+                if kill:
+                    await recovery_phase(cluster, kiosks, clerks, opts, result)
+                    await settle_all(kiosks)
+            finally:
+                await close_all([*kiosks, *clerks])
+    result.requests, result.connected = tally.requests, tally.connected
+    result.lost, result.double = len(tally.lost), len(tally.double)
+    route, relay = tally.route_ms(), tally.relay_ms
+    result.route_p50_ms, result.route_p99_ms = pct(route, 0.5), pct(route, 0.99)
+    result.relay_p50_ms, result.relay_p99_ms = pct(relay, 0.5), pct(relay, 0.99)
+    result.rss_total_mb = round(loaded_rss, 1)
+    if result.connections:
+        result.rss_mb_per_1k = round((loaded_rss - idle_rss) * 1000 / result.connections, 1)
+    result.notes += [f"lost: {why}" for why in tally.lost[:5]]
+    result.notes += [f"double: {why}" for why in tally.double[:5]]
+    if tally.errors:
+        result.notes.append("errors: " + ", ".join(f"{k} x{v}" for k, v in tally.errors.most_common(6)))  # fmt: skip
+    result.notes += [f"error {text} x{n}" for text, n in tally.error_texts.most_common(4)]
+    if tally.ended:
+        result.notes.append("ended while waiting: " + ", ".join(f"{k} x{v}" for k, v in tally.ended.most_common(6)))  # fmt: skip
+    return result
+
+
+def show(result: Result, route_n: str = "") -> None:
+    r = result
+    print(f"== {r.name}: {r.kiosks} kiosks, {r.clerks} clerks, {r.connections} connections")
+    print(f"   requests {r.requests}  calls connected {r.connected}  lost {r.lost}  double-assigned {r.double}")  # fmt: skip
+    print(f"   request -> call_offered (clerk free) p50 {r.route_p50_ms} ms  p99 {r.route_p99_ms} ms")  # fmt: skip
+    print(f"   answer relay p50 {r.relay_p50_ms} ms  p99 {r.relay_p99_ms} ms")
+    print(f"   calls set up per second {r.calls_per_s}")
+    print(f"   server RSS {r.rss_total_mb} MB loaded; {r.rss_mb_per_1k} MB per 1,000 connections over idle")  # fmt: skip
+    if r.name.startswith("2 processes"):
+        print(f"   kill -9 of one process: every waiting kiosk's position back after {r.recover_s} s"
+              f" ({r.not_recovered} never got it)")  # fmt: skip
+    for note in r.notes:
+        print(f"   - {note}")
+    sys.stdout.flush()
+
+
+CONFIGS: dict[str, tuple[str, dict[str, Any], bool]] = {
+    "sqlite": (
+        "1 process, SQLite",
+        {"processes": 1, "database": "sqlite", "redis": False, "proxy": False},
+        False,
+    ),
+    "cluster": ("2 processes, PostgreSQL + Redis + HAProxy", {"processes": 2}, True),
+}
+
+
+async def main_async(opts: Options) -> dict[str, Any]:
+    raise_fd_limit()
+    final: dict[str, Any] = dict.fromkeys(KEYS)
+    for key in opts.configs:
+        name, shape, kill = CONFIGS[key]
+        missing = missing_services(
+            shape.get("database", "postgresql"), shape.get("redis", True), shape.get("proxy", True)
+        )
+        if missing:
+            if os.environ.get("CI") == "true":
+                raise SystemExit(f"bench.load: {name} needs {'; '.join(missing)} (CI=true)")
+            print(f"== {name}: skipped, missing {'; '.join(missing)}")
+            final["skipped"] = f"{name}: missing {'; '.join(missing)}"
+            continue
+        result = await run_config(name, shape, opts, kill)
+        show(result)
+        if key == "cluster":
+            final = {k: asdict(result)[k] for k in KEYS}
+    return final
+
+
+def parse(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])  # fmt: skip
+    parser.add_argument("--smoke", action="store_true", help="a few clients for seconds")
+    parser.add_argument("--kiosks", type=int, help="simulated kiosks (default 2000)")
+    parser.add_argument("--clerks", type=int, help="simulated clerks (default 200)")
+    parser.add_argument("--duration", type=float, help="seconds of load per configuration")
+    parser.add_argument("--hold", type=float, help="seconds a call is held before hanging up")
+    parser.add_argument("--grace", type=float, help="the servers' grace_s (reconnect window)")
+    parser.add_argument("--only", choices=sorted(CONFIGS), help="run one configuration")
+    args = parser.parse_args(argv)
+    opts = Options.smoke() if args.smoke else Options()
+    for arg, attr in (("kiosks", "kiosks"), ("clerks", "clerks"), ("duration", "duration_s"),
+                      ("hold", "hold_s"), ("grace", "grace_s")):  # fmt: skip
+        if getattr(args, arg) is not None:
+            setattr(opts, attr, getattr(args, arg))
+    if args.only:
+        opts.configs = (args.only,)
+    return opts
+
+
+def main(argv: list[str] | None = None) -> None:
+    opts = parse(argv)
+    final = asyncio.run(main_async(opts))
+    print(json.dumps(final))
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()

@@ -1,0 +1,400 @@
+"""Simulated kiosks and clerks for ``bench.load``: signalling only, the real wire protocol.
+
+A kiosk asks for a service, waits, and on ``call_accepted`` sends a (fake) SDP offer; the
+clerk answers it, both report media connected, the kiosk holds the call a few seconds and
+hangs up, then asks again. A clerk makes itself available, and for each ``call_offered``
+accepts after a random delay, or declines, or lets it ring out.
+
+What they see goes into one :class:`Tally` per run, from the clients' point of view: a
+double assignment is what a clerk or a kiosk would notice, not what the server believes.
+Every wait has a deadline: a run never hangs on a message that does not come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+
+from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL
+
+# Passes the wire contract's SDP check (starts "v=0"); the server never parses SDP.
+FAKE_SDP = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=load\r\nt=0 0\r\n"
+CONNECT_S = 30.0
+
+
+@dataclass
+class Tally:
+    """What every client of one run saw."""
+
+    requests: int = 0
+    opened: int = 0
+    accepted: int = 0  # call_accepted at a kiosk
+    connected: int = 0  # the clerk's answer reached the kiosk: a call set up
+    ended: Counter[str] = field(default_factory=Counter)  # call_ended reasons while waiting
+    errors: Counter[str] = field(default_factory=Counter)  # error codes clients got
+    error_texts: Counter[str] = field(default_factory=Counter)
+    lost: list[str] = field(default_factory=list)  # "session: why"
+    double: list[str] = field(default_factory=list)
+    # session -> (loop time of the request, a clerk was free then)
+    requested_at: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    offered_at: dict[str, float] = field(default_factory=dict)  # first call_offered
+    answered_at: dict[str, float] = field(default_factory=dict)  # clerk sent the answer
+    accepted_by: dict[str, int] = field(default_factory=dict)
+    relay_ms: list[float] = field(default_factory=list)
+
+    def route_ms(self) -> list[float]:
+        """Request -> first ``call_offered``, for requests made while a clerk was free."""
+        return [
+            (self.offered_at[sid] - t) * 1000
+            for sid, (t, free) in self.requested_at.items()
+            if free and sid in self.offered_at
+        ]
+
+
+class SimClient:
+    """A socket.io client of one role that reconnects like the real ones do."""
+
+    namespace: str
+
+    def __init__(self, index: int, url: str, tally: Tally, rng: random.Random) -> None:
+        self.index = index
+        self.url = url
+        self.tally = tally
+        self.rng = rng
+        self.sio = socketio.AsyncClient(
+            reconnection=True,
+            reconnection_attempts=0,
+            reconnection_delay=0.5,
+            reconnection_delay_max=2,
+            randomization_factor=0.5,
+            handle_sigint=False,
+        )
+        self.changed = asyncio.Event()
+        self.connects = 0
+        self.drops = 0
+        self.resume_token: str | None = None
+        self.last_error: str | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.sio.on("connect", self._on_connect, namespace=self.namespace)
+        self.sio.on("disconnect", self._on_disconnect, namespace=self.namespace)
+        self.sio.on("error", self._on_error, namespace=self.namespace)
+
+    def auth(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _auth(self) -> dict[str, str]:
+        # A resume token, when the server hands one out (issue 13's reconnect path), goes
+        # back with every reconnect; the server today ignores the extra field.
+        auth = self.auth()
+        if self.resume_token:
+            auth["resume_token"] = self.resume_token
+        return auth
+
+    def _note_resume(self, data: Any) -> None:
+        if isinstance(data, dict) and isinstance(data.get("resume_token"), str):
+            self.resume_token = data["resume_token"]
+
+    async def connect(self) -> None:
+        await self.sio.connect(
+            self.url, namespaces=[self.namespace], auth=self._auth,
+            transports=["websocket"], wait_timeout=CONNECT_S,
+        )  # fmt: skip
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            async with asyncio.timeout(5):
+                await self.sio.disconnect()
+        except TimeoutError:
+            pass
+
+    def later(self, delay_s: float, event: str, data: dict[str, Any]) -> None:
+        """Emit ``event`` after ``delay_s`` (a clerk's reaction time); :meth:`close` cancels."""
+
+        async def run() -> None:
+            await asyncio.sleep(delay_s)
+            await self.emit(event, data)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def emit(self, event: str, data: dict[str, Any]) -> None:
+        # a send on a socket that just dropped fails; the state machine's deadlines cover it
+        try:
+            await self.sio.emit(event, data, namespace=self.namespace)
+        except socketio.exceptions.BadNamespaceError:
+            self.tally.errors["send_while_disconnected"] += 1
+
+    async def wait(self, predicate: Any, timeout_s: float) -> bool:
+        """Wait until ``predicate()`` holds, at most ``timeout_s``; whether it did."""
+        try:
+            async with asyncio.timeout(max(0.0, timeout_s)):
+                while not predicate():
+                    self.changed.clear()
+                    await self.changed.wait()
+        except TimeoutError:
+            return bool(predicate())
+        return True
+
+    async def _on_connect(self) -> None:
+        self.connects += 1
+        self.changed.set()
+
+    async def _on_disconnect(self, *reason: Any) -> None:
+        self.drops += 1
+        self.changed.set()
+
+    async def _on_error(self, data: Any) -> None:
+        code = data.get("code", "?") if isinstance(data, dict) else "?"
+        self.tally.errors[code] += 1
+        if isinstance(data, dict):
+            self.tally.error_texts[f"{data.get('event')}: {data.get('message', '')[:90]}"] += 1
+        self.last_error = code
+        self.changed.set()
+
+
+class SimKiosk(SimClient):
+    """A kiosk that keeps asking for a service until told to stop."""
+
+    namespace = NAMESPACE_TERMINAL
+
+    def __init__(self, index: int, url: str, token: str, services: list[str], tally: Tally,
+                 rng: random.Random, clerks: list[SimClerk]) -> None:  # fmt: skip
+        super().__init__(index, url, tally, rng)
+        self.token = token
+        self.services = services
+        self.clerks = clerks
+        self.session_id: str | None = None
+        self.state = "idle"  # idle, requested, waiting, in_call, answered, over
+        self.outcome: str | None = None
+        self._request = (0.0, False)
+        self.position_at: float | None = None  # loop time of the last queue_status
+        for event, handler in {
+            "session_opened": self._on_opened,
+            "queue_status": self._on_queue_status,
+            "call_accepted": self._on_accepted,
+            "description": self._on_description,
+            "call_ended": self._on_ended,
+        }.items():
+            self.sio.on(event, handler, namespace=self.namespace)
+
+    def auth(self) -> dict[str, str]:
+        return {"token": self.token}
+
+    def _mine(self, data: Any) -> bool:
+        return isinstance(data, dict) and data.get("session_id") == self.session_id
+
+    async def _on_opened(self, data: dict[str, Any]) -> None:
+        self._note_resume(data)
+        if self.state == "requested":
+            self.session_id = data["session_id"]
+            self.state = "waiting"
+            self.tally.opened += 1
+            self.tally.requested_at[data["session_id"]] = self._request
+        self.changed.set()
+
+    async def _on_queue_status(self, data: dict[str, Any]) -> None:
+        self._note_resume(data)
+        if self._mine(data):
+            self.position_at = asyncio.get_running_loop().time()
+        self.changed.set()
+
+    async def _on_accepted(self, data: dict[str, Any]) -> None:
+        if self._mine(data) and self.state == "waiting":
+            self.state = "in_call"
+            self.tally.accepted += 1
+            offer = {"session_id": self.session_id, "type": "offer", "sdp": FAKE_SDP}
+            await self.emit("description", offer)
+        self.changed.set()
+
+    async def _on_description(self, data: dict[str, Any]) -> None:
+        sid = data.get("session_id")
+        sent = self.tally.answered_at.get(sid or "")
+        if self._mine(data) and self.state == "in_call" and data.get("type") == "answer":
+            if sent is not None:
+                self.tally.relay_ms.append((asyncio.get_running_loop().time() - sent) * 1000)
+            self.tally.connected += 1
+            self.state = "answered"
+            await self.emit("media_status", {"session_id": sid, "state": "connected"})
+        self.changed.set()
+
+    async def _on_ended(self, data: dict[str, Any]) -> None:
+        if self._mine(data):
+            self.outcome = f"ended:{data.get('reason')}"
+            if self.state in ("requested", "waiting"):
+                self.tally.ended[str(data.get("reason"))] += 1
+            self.state = "over"
+        self.changed.set()
+
+    def clerk_free(self) -> bool:
+        return any(c.free for c in self.clerks)
+
+    async def one_request(self, deadline: float, hold_s: float) -> None:
+        """Ask once and follow the session to its end (or to ``deadline``: left waiting)."""
+        loop = asyncio.get_running_loop()
+        self.session_id, self.outcome, self.last_error = None, None, None
+        self.state = "requested"
+        self._request = (loop.time(), self.clerk_free())
+        self.tally.requests += 1
+        service = self.rng.choice(self.services)
+        await self.emit("request_service", {"service_id": service, "language": "en"})
+        opened = await self.wait(
+            lambda: self.state != "requested" or self.last_error is not None, 15.0
+        )
+        if self.state == "requested":
+            # refused (an error event) is an outcome; silence is a lost request
+            if not opened:
+                self.tally.lost.append(f"kiosk {self.index}: no answer to request_service")
+            self.state = "idle"
+            return
+        await self.wait(lambda: self.state not in ("waiting",), deadline - loop.time())
+        if self.state == "waiting":
+            return  # still waiting at the end of the run: settled by settle()
+        if self.state == "in_call":
+            # accepted: the answer should follow at once
+            await self.wait(lambda: self.state != "in_call", 15.0)
+            if self.state == "in_call":
+                self.tally.lost.append(f"{self.session_id}: accepted, answer never arrived")
+                await self.emit("hangup", {"session_id": self.session_id, "reason": "no_answer"})
+                await self.wait(lambda: self.state == "over", 10.0)
+                self.state = "idle"
+                return
+        if self.state == "answered":
+            await asyncio.sleep(hold_s)
+            if self.state == "answered":
+                await self.emit("hangup", {"session_id": self.session_id, "reason": "done"})
+            if not await self.wait(lambda: self.state == "over", 10.0):
+                self.tally.lost.append(f"{self.session_id}: hung up, call_ended never came")
+        self.state = "idle"
+
+    async def ask(self) -> None:
+        """Ask once and stay waiting (no clerk will take it): for the kill -9 phase."""
+        self.session_id, self.outcome, self.last_error = None, None, None
+        self.state = "requested"
+        self._request = (asyncio.get_running_loop().time(), False)
+        self.tally.requests += 1
+        await self.emit("request_service", {"service_id": self.rng.choice(self.services)})
+        await self.wait(lambda: self.state != "requested" or self.last_error is not None, 15.0)
+        if self.state == "requested":
+            self.state = "idle"
+
+    async def settle(self) -> None:
+        """At the end of a run: a kiosk still waiting cancels; the server must say so."""
+        if self.state != "waiting":
+            return
+        self.last_error = None
+        await self.emit("cancel", {"session_id": self.session_id})
+        await self.wait(lambda: self.state != "waiting" or self.last_error is not None, 15.0)
+        if self.state == "waiting" and self.last_error == "illegal_transition":
+            # refused because a clerk took the call meanwhile: call_accepted is on its way
+            await self.wait(lambda: self.state != "waiting", 10.0)
+        if self.state == "waiting":
+            why = f"error {self.last_error}" if self.last_error else "no answer to cancel"
+            self.tally.lost.append(f"{self.session_id}: still waiting at the end, {why}")
+        elif self.state in ("in_call", "answered"):
+            # accepted at the last moment: finish it
+            await self.emit("hangup", {"session_id": self.session_id, "reason": "done"})
+            await self.wait(lambda: self.state == "over", 10.0)
+        self.state = "idle"
+
+
+class SimClerk(SimClient):
+    """A clerk who takes most offered calls, declines some and lets some ring out."""
+
+    namespace = NAMESPACE_CLERK
+
+    def __init__(self, index: int, url: str, token: str, tally: Tally, rng: random.Random,
+                 decline: float, ring_out: float) -> None:  # fmt: skip
+        super().__init__(index, url, tally, rng)
+        self.token = token
+        self.decline_p = decline
+        self.ring_out_p = ring_out
+        self.working = True
+        self.state = "offline"
+        self.ringing: str | None = None
+        self.call: str | None = None
+        self._asking = False
+        for event, handler in {
+            "clerk_status": self._on_status,
+            "call_offered": self._on_offered,
+            "call_withdrawn": self._on_withdrawn,
+            "call_accepted": self._on_accepted,
+            "description": self._on_description,
+            "call_ended": self._on_ended,
+        }.items():
+            self.sio.on(event, handler, namespace=self.namespace)
+
+    def auth(self) -> dict[str, str]:
+        return {"token": self.token}
+
+    @property
+    def free(self) -> bool:
+        return self.state == "available" and self.ringing is None and self.call is None
+
+    async def set_working(self, working: bool) -> None:
+        """Start or stop taking calls."""
+        self.working = working
+        await self.emit("set_availability", {"available": working})
+
+    async def _on_status(self, data: dict[str, Any]) -> None:
+        self._note_resume(data)
+        self.state = data.get("state", "?")
+        if self.state != "away":
+            self._asking = False
+        if self.state == "away" and self.working and not self._asking:
+            # back from a ring-out (the server sets a clerk who let a call ring out away)
+            self._asking = True
+            self.later(0.2, "set_availability", {"available": True})
+        self.changed.set()
+
+    async def _on_offered(self, data: dict[str, Any]) -> None:
+        sid = data["session_id"]
+        self.tally.offered_at.setdefault(sid, asyncio.get_running_loop().time())
+        self.ringing = sid
+        roll = self.rng.random()
+        if roll < self.decline_p:
+            self.later(self.rng.uniform(0.05, 0.5), "decline", {"session_id": sid})
+        elif roll >= self.decline_p + self.ring_out_p:
+            self.later(self.rng.uniform(0.05, 0.5), "accept", {"session_id": sid})
+        self.changed.set()
+
+    async def _on_withdrawn(self, data: dict[str, Any]) -> None:
+        if self.ringing == data.get("session_id"):
+            self.ringing = None
+        self.changed.set()
+
+    async def _on_accepted(self, data: dict[str, Any]) -> None:
+        sid = data["session_id"]
+        if self.call is not None and self.call != sid:
+            self.tally.double.append(f"clerk {self.index}: {sid} while in {self.call}")
+        other = self.tally.accepted_by.setdefault(sid, self.index)
+        if other != self.index:
+            self.tally.double.append(f"{sid}: accepted by clerks {other} and {self.index}")
+        self.call, self.ringing = sid, None
+        self.changed.set()
+
+    async def _on_description(self, data: dict[str, Any]) -> None:
+        sid = data.get("session_id")
+        if data.get("type") == "offer" and sid == self.call:
+            self.tally.answered_at[sid] = asyncio.get_running_loop().time()
+            await self.emit("description", {"session_id": sid, "type": "answer", "sdp": FAKE_SDP})
+            await self.emit("media_status", {"session_id": sid, "state": "connected"})
+        self.changed.set()
+
+    async def _on_ended(self, data: dict[str, Any]) -> None:
+        if data.get("session_id") == self.call:
+            self.call = None
+        self.changed.set()
+
+    async def _on_disconnect(self, *reason: Any) -> None:
+        # the server (or its process) is gone: whatever was ringing is not ours any more
+        self.ringing = None
+        await super()._on_disconnect(*reason)
