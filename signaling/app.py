@@ -16,7 +16,7 @@ from signaling.checkpointer import checkpointer
 from signaling.documents import setup_documents
 from signaling.fanout import QueueNotifier
 from signaling.identity import setup_identity
-from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
+from signaling.keys import BLOBS, CATALOGUE, DATABASE, DRAINING, METRICS, ROUTER, SETTINGS
 from signaling.messages import Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
 from signaling.operations import setup_operations
@@ -129,6 +129,7 @@ def create_app(settings: Settings) -> web.Application:
             lambda user: ice_servers(settings, user),
             settings.turn_ttl_s if settings.turn_urls and settings.turn_secret else None,
             decline_pause_s=settings.decline_pause_s,
+            draining=app[DRAINING].is_set,
         )
         sweeper = Sweeper(
             router,
@@ -141,7 +142,14 @@ def create_app(settings: Settings) -> web.Application:
         )
         router.on_queue_change = notifier.nudge
         router.forget_place = notifier.forget
-        router.on_offer = lambda after_s: sweeper.poke(after_s + 0.05)
+        figures = app[METRICS]
+
+        def offered(deadline_s: float) -> None:
+            figures.offers.inc()
+            sweeper.poke(deadline_s + 0.05)
+
+        router.on_offer = offered
+        router.on_timeout = figures.offer_timeouts.inc
         await sweeper.start()
         router.spawn(sweeper.run())
         router.spawn(notifier.run())

@@ -112,6 +112,7 @@ class Router:
         self.on_queue_change: Callable[[], None] = lambda: None
         self.forget_place: Callable[[str], None] = lambda _session_id: None
         self.on_offer: Callable[[float], None] = lambda _deadline_s: None
+        self.on_timeout: Callable[[], None] = lambda: None
         self.offers_made = 0
         self.offers_timed_out = 0
 
@@ -504,6 +505,7 @@ class Router:
             return
         if await self._withdraw(session, clerk_id, "timeout", ClerkState.AWAY, True):
             self.offers_timed_out += 1
+            self.on_timeout()
 
     async def terminal_lost(self, session_id: str) -> None:
         """The kiosk did not come back within the grace period."""
