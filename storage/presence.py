@@ -29,6 +29,7 @@ from storage.routing import (
     db_now,
     token_hash,
 )
+from storage.states import move_clerk
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,7 @@ async def clerk_attach(
         token = resume_token if resumed and resume_token else new_token
         replaced = row.sid if row.connected and row.sid != sid else None
         if row.state == "offline":
-            row.state = "away"
+            move_clerk(row, "away")
             row.state_since = now
         row.departments = sorted(departments)
         row.process_id = process_id
@@ -276,7 +277,7 @@ async def set_clerk_state(
         if row is None or row.state not in allowed_from:
             return None
         if row.state != state:
-            row.state = state
+            move_clerk(row, state)
             row.state_since = now
             if state == "available":
                 row.idle_since = now

@@ -25,6 +25,7 @@ from storage.audit import append_in
 from storage.db import Database, Transaction
 from storage.errors import StorageError
 from storage.models import CallSession, ClerkPresence, Service
+from storage.states import CLERK_TRANSITIONS, SESSION_TRANSITIONS, move_clerk, move_session
 
 log = logging.getLogger(__name__)
 
@@ -477,6 +478,10 @@ async def _claim_in(
         if choice is None:
             continue
         deadline = now + timedelta(seconds=offer_timeout_s)
+        # the two conditional updates below are the moves available -> ringing and
+        # queued -> offered of the tables in storage/states.py
+        assert "ringing" in CLERK_TRANSITIONS["available"]
+        assert "offered" in SESSION_TRANSITIONS["queued"]
         clerk_update = (
             update(ClerkPresence)
             .where(
@@ -575,13 +580,13 @@ async def accept(db: Database, clerk_id: int, session_id: str, actor: str) -> Ac
             raise RoutingConflict(f"Call {session_id} is not ringing at your console")
         early, shown = row.early_offer, row.offer_shown_to == clerk_id
         waited = round(snap(row, dept).waited_s(now), 3)
-        row.state = "connecting"
+        move_session(row, "connecting")
         row.answered_at = now
         row.step = 2
         row.early_offer = None
         row.offer_deadline = None
         row.version = row.version + 1
-        presence.state = "busy"
+        move_clerk(presence, "busy")
         presence.state_since = now
         presence.version = presence.version + 1
         await _chain(
@@ -618,7 +623,7 @@ async def withdraw(
         if count_decline:
             declined = [d for d in declined if int(d[0]) != clerk_id]
             declined.append([clerk_id, now.isoformat()])
-        row.state = "queued"
+        move_session(row, "queued")
         row.clerk_id = None
         row.offer_deadline = None
         row.offer_shown_to = None
@@ -628,7 +633,7 @@ async def withdraw(
         if presence is not None and presence.session_id == session_id:
             presence.session_id = None
             if presence.state == "ringing":
-                presence.state = clerk_next
+                move_clerk(presence, clerk_next)
                 presence.state_since = now
                 if clerk_next == "available":
                     presence.idle_since = now
@@ -674,7 +679,7 @@ async def finish(
         if row.state not in allowed_from:
             return None
         clerk_id = row.clerk_id
-        row.state = state
+        move_session(row, state)
         row.ended_at = now
         row.end_reason = reason
         row.early_offer = None
@@ -686,7 +691,7 @@ async def finish(
             if presence is not None and presence.session_id == session_id:
                 presence.session_id = None
                 if presence.state in ("ringing", "busy"):
-                    presence.state = clerk_next or "available"
+                    move_clerk(presence, clerk_next or "available")
                     presence.state_since = now
                     presence.idle_since = now
                 presence.version = presence.version + 1
@@ -707,7 +712,7 @@ async def media_connected(db: Database, session_id: str, actor: str) -> SessionS
             return None
         row, dept = found
         if row.state == "connecting":
-            row.state = "in_call"
+            move_session(row, "in_call")
             row.connected_at = await db_now(s)
             row.version = row.version + 1
         await _chain(tx, session_id, "media.connected", actor, {})
