@@ -21,6 +21,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.errors import PathError, ValidationError
 
 from storage.errors import StorageError
 
@@ -69,16 +70,20 @@ async def check_token(token_b64: str, digest: bytes, roots: list[x509.Certificat
     try:
         info = cms.ContentInfo.load(base64.b64decode(token_b64))
         signed = info["content"]
-        context = ValidationContext(trust_roots=roots, allow_fetching=False) if roots else None
+        context = ValidationContext(trust_roots=roots, allow_fetching=False)
         status = await validate_tst_signed_data(signed, context, lambda _algo: digest)
     except (ValueError, TypeError, KeyError, SignatureValidationError) as exc:
         return TokenCheck(False, None, False, f"the time-stamp token cannot be read ({exc})")
+    except (PathError, ValidationError) as exc:
+        return TokenCheck(False, None, False, f"the TSA's certificate does not validate ({exc})")
     gen_time = status.get("timestamp")
     if not status.get("intact"):
         return TokenCheck(False, gen_time, False, "the time-stamp token is for another hash")
     if not status.get("valid"):
         return TokenCheck(False, gen_time, False, "the time-stamp token's signature is invalid")
-    trusted = bool(status.get("trusted")) if roots else False
+    # pyHanko reports trust as a validation path without a trust problem
+    trusted = bool(roots) and status.get("validation_path") is not None
+    trusted = trusted and status.get("trust_problem_indic") is None
     if roots and not trusted:
         return TokenCheck(False, gen_time, False, "the time stamp is not from a trusted TSA")
     return TokenCheck(True, gen_time, trusted)
