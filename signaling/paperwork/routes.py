@@ -99,8 +99,9 @@ def paperwork(request: web.Request) -> Paperwork:
     settings = app[SETTINGS]
     base = settings.public_url or f"{request.scheme}://{request.host}"
     return Paperwork(
-        app[DATABASE], app[BLOBS], app[CATALOGUE], settings.data_dir, settings.seals, base
-    )
+        app[DATABASE], app[BLOBS], app[CATALOGUE], settings.data_dir, settings.seals, base,
+        tsa_url=settings.tsa_url, tsa_roots=tuple(p.read_bytes() for p in settings.tsa_roots),
+    )  # fmt: skip
 
 
 async def _clerk(request: web.Request) -> ClerkInfo:

@@ -23,6 +23,7 @@ from signaling.logs import context_log
 from signaling.messages import Language
 from signaling.paperwork import acceptance, forms
 from signaling.paperwork import decisions as d
+from signaling.paperwork.claims import claims_for
 from signaling.paperwork.completion import certificate
 from signaling.paperwork.errors import FormMismatch, NoStrokes, NotReady
 from signaling.paperwork.messages import (
@@ -33,7 +34,7 @@ from signaling.paperwork.messages import (
     SignatureSubmission,
 )
 from signaling.paperwork.seal import InkPoint, ink_content, seal_pdf
-from signaling.paperwork.seal_keys import SealFiles, seal_for
+from signaling.paperwork.seal_keys import SealFiles, seal_for, trust_roots
 from signaling.paperwork.session_facts import facts_of
 from signaling.paperwork.texts import text
 from storage.audit import AuditLog
@@ -76,6 +77,9 @@ class Paperwork:
         data_dir: Path,
         seals: dict[str, SealFiles],
         base_url: str = "",
+        *,
+        tsa_url: str | None = None,
+        tsa_roots: tuple[bytes, ...] = (),
     ) -> None:
         self.db = db
         self.blobs = blobs
@@ -83,6 +87,9 @@ class Paperwork:
         self.data_dir = data_dir
         self.seals = seals
         self.base_url = base_url.rstrip("/")
+        # seals are time-stamped (PAdES B-T/B-LT) when a TSA is configured
+        self.tsa_url = tsa_url
+        self.tsa_roots = tsa_roots
         self.audit = AuditLog(db)
 
     # ------------------------------------------------------------------ reading
@@ -194,6 +201,10 @@ class Paperwork:
     async def _seal(self, loaded: Loaded, pdf: bytes, doc_id: str, **kw: object) -> bytes:
         seal = seal_for(self.data_dir, loaded.service.department_id, self.seals)
         name = forms.marker(loaded.row.id, doc_id)
+        kw["claims"] = claims_for(loaded.row.id, doc_id, loaded.events)
+        if self.tsa_url:
+            roots = [*trust_roots(self.data_dir, self.seals), *self.tsa_roots]
+            kw |= {"tsa_url": self.tsa_url, "validation_roots": roots}
         return await asyncio.to_thread(seal_pdf, pdf, seal, name, **kw)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ step 5: form
