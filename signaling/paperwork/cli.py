@@ -71,6 +71,8 @@ def verify(ctx: click.Context, /, file: Path, **trust: Any) -> None:
             await db.upgrade()
             blobs = FileBlobStore(settings.data_dir / "blobs")
             roots = trust_roots(settings.data_dir, settings.seals)
+            # the TSAs vouch for the seals' time stamps
+            roots += [p.read_bytes() for p in (*settings.tsa_roots, *trust["tsa_roots"])]
             checkpoints = await all_checkpoints(db)
             return await verify_pdf(data, db, blobs, roots, checkpoints, policy)
 

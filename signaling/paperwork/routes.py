@@ -371,7 +371,8 @@ async def _keys(app: web.Application) -> Any:
 
 def roots(app: web.Application) -> list[bytes]:
     settings = app[SETTINGS]
-    return trust_roots(settings.data_dir, settings.seals)
+    tsa = [p.read_bytes() for p in settings.tsa_roots]  # they vouch for seals' time stamps
+    return trust_roots(settings.data_dir, settings.seals) + tsa
 
 
 def setup_paperwork(app: web.Application, sio: socketio.AsyncServer) -> None:

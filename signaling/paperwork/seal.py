@@ -27,8 +27,10 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import BoxConstraints
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
+from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from signaling.paperwork import claims as seal_claims
@@ -181,10 +183,13 @@ class SealCheck:
     # byte ranges the seal covers, as (start, length) pairs
     ranges: tuple[tuple[int, int], ...]
     summary: str
+    # the RFC 3161 time of a PAdES B-T seal ("" for B-B); an invalid time stamp fails the seal
+    timestamped_at: str = ""
+    timestamp_ok: bool = True
 
     @property
     def ok(self) -> bool:
-        return self.intact and self.valid and self.trusted and self.whole_file
+        return self.intact and self.valid and self.trusted and self.whole_file and self.timestamp_ok
 
 
 def _roots(pems: list[bytes]) -> list[x509.Certificate]:
@@ -193,6 +198,18 @@ def _roots(pems: list[bytes]) -> list[x509.Certificate]:
         der = pem.unarmor(data)[2] if pem.detect(data) else data
         roots.append(x509.Certificate.load(der))
     return roots
+
+
+def _only_validation_data(
+    coverage: SignatureCoverageLevel | None, level: ModificationLevel | None, pdf: bytes
+) -> bool:
+    # a B-LT seal is followed by one revision holding its validation data (/DSS); pyHanko's
+    # difference analysis says whether that is all a later revision added
+    return (
+        coverage == SignatureCoverageLevel.ENTIRE_REVISION
+        and level == ModificationLevel.LTA_UPDATES
+        and pdf.rstrip().endswith(b"%%EOF")
+    )
 
 
 def check_seals(pdf: bytes, trust_roots: list[bytes]) -> list[SealCheck]:
@@ -205,8 +222,11 @@ def check_seals(pdf: bytes, trust_roots: list[bytes]) -> list[SealCheck]:
         byte_range: Any = embedded.sig_object["/ByteRange"]
         values = [int(v) for v in byte_range]
         ranges = tuple((values[i], values[i + 1]) for i in range(0, len(values), 2))
-        whole = ranges[-1][0] + ranges[-1][1] == len(pdf)
+        whole = ranges[-1][0] + ranges[-1][1] == len(pdf) or _only_validation_data(
+            status.coverage, status.modification_level, pdf
+        )
         signed_at = embedded.self_reported_timestamp
+        stamp = status.timestamp_validity
         checks.append(
             SealCheck(
                 field_name=str(embedded.field_name),
@@ -218,6 +238,8 @@ def check_seals(pdf: bytes, trust_roots: list[bytes]) -> list[SealCheck]:
                 whole_file=whole,
                 ranges=ranges,
                 summary=status.summary(),
+                timestamped_at=stamp.timestamp.isoformat() if stamp is not None else "",
+                timestamp_ok=stamp is None or bool(stamp.intact and stamp.valid),
             )
         )
     return checks

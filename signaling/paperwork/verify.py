@@ -65,7 +65,8 @@ def _seal_line(check: SealCheck, index: int) -> CheckLine:
     if check.ok:
         return CheckLine(
             what=f"seal {index + 1}", ok=True,
-            detail=f"intact, by {check.signer}, at {check.signed_at}, covers the whole file",
+            detail=f"intact, by {check.signer}, at {check.signed_at}, covers the whole file"
+            + (f", time-stamped {check.timestamped_at}" if check.timestamped_at else ""),
         )  # fmt: skip
     problems = []
     if not check.intact:
@@ -75,6 +76,8 @@ def _seal_line(check: SealCheck, index: int) -> CheckLine:
         problems.append("the signature does not verify")
     elif not check.trusted:
         problems.append("the certificate is not from a trusted department CA")
+    if not check.timestamp_ok:
+        problems.append("its RFC 3161 time stamp does not verify")
     if not check.whole_file:
         end = check.ranges[-1][0] + check.ranges[-1][1]
         problems.append(f"bytes after {end} were added after sealing")
