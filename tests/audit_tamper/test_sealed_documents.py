@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -114,8 +115,6 @@ async def test_seals_are_time_stamped_with_validation_info(
 
 
 def _payload(attacker: Attacker, session_id: str, seq: int) -> dict[str, object]:
-    import json
-
     (row,) = attacker.sql(
         "SELECT payload FROM session_events WHERE session_id = ? AND seq = ?", session_id, seq
     )
