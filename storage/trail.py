@@ -183,6 +183,25 @@ def _against_witness(
     return problems
 
 
+def vouching(checkpoints: Sequence[Checkpoint], policy: Policy) -> list[Checkpoint]:
+    """The checkpoints that vouch for chains: intact and signed by a pinned key, from the store
+    and, where the store lacks one or holds another, the witness's copy."""
+
+    def good(cp: Checkpoint) -> bool:
+        return cp.hash_ok() and cp.key_id in policy.pinned and cp.signature_ok()
+
+    found = [cp for cp in checkpoints if good(cp)]
+    stored = {(cp.seq, cp.hash) for cp in checkpoints}
+    for record in policy.witness or []:
+        try:
+            copy = Checkpoint.from_record(record)
+        except (KeyError, TypeError, ValueError):
+            continue  # named by check_checkpoints as differing from the store
+        if (copy.seq, copy.hash) not in stored and good(copy):
+            found.append(copy)
+    return sorted(found, key=lambda cp: cp.seq)
+
+
 def chain_against(
     name: str,
     chain_id: str | None,
@@ -190,7 +209,8 @@ def chain_against(
     checkpoints: Sequence[Checkpoint],
     policy: Policy,
 ) -> list[Problem]:
-    """One chain (a session's, or the staff log's with ``chain_id`` None) against every checkpoint.
+    """One chain (a session's, or the staff log's with ``chain_id`` None) against every
+    checkpoint that vouches (:func:`vouching`).
 
     Finds a tail deleted or rewritten after a checkpoint covered it, and events the
     checkpoints should have covered by now but did not.
@@ -199,6 +219,7 @@ def chain_against(
     def head_of(cp: Checkpoint) -> Head | None:
         return cp.staff if chain_id is None else cp.heads.get(chain_id)
 
+    checkpoints = vouching(checkpoints, policy)
     problems: list[Problem] = []
     for cp in checkpoints:
         head = head_of(cp)

@@ -70,6 +70,9 @@ async def test_resigned_with_a_new_key_placed_in_the_data_dir(site: Site) -> Non
     assert "signed by a key that is not pinned" in result.output, result.output
     assert "checkpoint 2: the witness holds it but the store does not" in result.output
     assert "differs from the witness's copy" in result.output
+    # the witness's copies still vouch for the real chain, so the rewritten session is named
+    assert f"session {victim}: BROKEN" in result.output
+    assert "chain event 4: differs from signed checkpoint 1 of" in result.output
 
 
 async def test_deleted_newest_checkpoint_is_named_by_the_witness(site: Site) -> None:
