@@ -39,10 +39,18 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    # created 0600 from the start: never readable by others, not even briefly
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # written under a temporary name, 0600 from the start, then linked into place: never
+    # readable by others, and two processes starting at once end up with one key
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return load_or_create_key(path)  # another process made it first: use theirs
+    finally:
+        temporary.unlink()
     return key
 
 

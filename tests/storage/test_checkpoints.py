@@ -103,3 +103,15 @@ async def test_two_processes_never_sign_the_same_place(db_url: str, tmp_path: Pa
         assert [c.seq for c in stored] == list(range(1, len(stored) + 1))
         assert {c.hash for c in made} == {c.hash for c in stored}
         assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(stored))
+
+
+async def test_a_first_checkpoint_over_old_events_is_refused_unless_adopted(
+    db: Database, tmp_path: Path
+) -> None:
+    key = load_or_create_key(tmp_path / "k.pem")
+    await a_session(db, 2)
+    await StaffLog(db).append("supervisor:sue", "live.viewed", {})
+    with pytest.raises(CheckpointRefused, match="no checkpoint exists, yet events date from"):
+        await make_checkpoint(db, key, first_max_age_s=0)
+    assert await make_checkpoint(db, key, first_max_age_s=3600) is not None
+    assert len(await all_checkpoints(db)) == 1
