@@ -93,9 +93,13 @@ class Checkpoint:
             self.seq, self.prev_hash, self.created_at, self.heads, self.staff, self.key_id
         )
 
+    def computed_hash(self) -> str:
+        """The hash of what the checkpoint says (``hash`` must equal it)."""
+        return hashlib.sha256(self.signed_bytes()).hexdigest()
+
     def hash_ok(self) -> bool:
         """True if ``hash`` is the hash of what the checkpoint says."""
-        return hashlib.sha256(self.signed_bytes()).hexdigest() == self.hash
+        return self.computed_hash() == self.hash
 
     def signature_ok(self) -> bool:
         """True if the embedded key has this fingerprint and signed exactly this checkpoint."""

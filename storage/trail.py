@@ -93,7 +93,9 @@ async def check_checkpoints(
                 Problem(where, "does not link to the checkpoint before it", prev.hash, cp.prev_hash)
             )
         if not cp.hash_ok():
-            problems.append(Problem(where, "changed after signing (hash mismatch)", "", cp.hash))
+            problems.append(
+                Problem(where, "changed after signing (hash mismatch)", cp.computed_hash(), cp.hash)
+            )
         elif policy.pinned and cp.key_id not in policy.pinned:
             problems.append(
                 Problem(
