@@ -18,6 +18,7 @@ from signaling.settings import Settings
 from storage.blobs import FileBlobStore
 from storage.checkpoints import all_checkpoints
 from storage.db import Database
+from storage.errors import VcounterError
 
 
 @click.group()
@@ -76,6 +77,9 @@ def verify(ctx: click.Context, /, file: Path, **trust: Any) -> None:
             checkpoints = await all_checkpoints(db)
             return await verify_pdf(data, db, blobs, roots, checkpoints, policy)
 
-    report = asyncio.run(run())
+    try:
+        report = asyncio.run(run())
+    except VcounterError as exc:  # a pinned key file or the witness cannot be read
+        raise click.ClickException(exc.message) from exc
     print_report(report)
     sys.exit(0 if report.ok else 1)

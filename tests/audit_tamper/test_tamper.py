@@ -235,3 +235,17 @@ async def test_library_checks_agree_with_the_cli(site: Site) -> None:
 
 def _later(hours: int) -> datetime:
     return datetime.now(UTC) + timedelta(hours=hours)
+
+
+async def test_pinning_by_the_key_file_the_operator_hands_over(site: Site, tmp_path: Path) -> None:
+    printed = await site.cli("audit", "key", env=site.operator_env())
+    assert printed.exit_code == 0 and f"fingerprint: {site.fingerprint}" in printed.output
+    pem = printed.output[printed.output.index("-----BEGIN") : printed.output.index("fingerprint:")]
+    pinned = tmp_path / "auditor" / "vcounter-audit.pem"
+    pinned.parent.mkdir()
+    pinned.write_text(pem)
+    ok = await site.cli("audit", "verify", "--all", "--key", str(pinned))
+    assert ok.exit_code == 0, ok.output
+    pinned.write_text("not a key")
+    bad = await site.cli("audit", "verify", "--all", "--key", str(pinned))
+    assert bad.exit_code == 1 and "is not a PEM Ed25519 key" in bad.output, bad.output
