@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from sqlalchemy import select
 
 from signaling.catalogue import Catalogue, Service
@@ -204,7 +205,16 @@ class Paperwork:
         kw["claims"] = claims_for(loaded.row.id, doc_id, loaded.events)
         if self.tsa_url:
             roots = [*trust_roots(self.data_dir, self.seals), *self.tsa_roots]
-            kw |= {"tsa_url": self.tsa_url, "validation_roots": roots}
+            stamped = {**kw, "tsa_url": self.tsa_url, "validation_roots": roots}
+            try:
+                return await asyncio.to_thread(seal_pdf, pdf, seal, name, **stamped)  # type: ignore[arg-type]
+            except TimestampRequestError as exc:
+                # the document is still sealed (B-B) and its time is in the chain; the TSA's
+                # absence must not stop the counter, but someone must hear of it
+                context_log(log, loaded.row.id, "server").error(
+                    "the time-stamping authority %s did not answer (%s): %s sealed without a"
+                    " time stamp (PAdES B-B); check tsa_url", self.tsa_url, exc, doc_id,
+                )  # fmt: skip
         return await asyncio.to_thread(seal_pdf, pdf, seal, name, **kw)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ step 5: form

@@ -120,3 +120,20 @@ def _payload(attacker: Attacker, session_id: str, seq: int) -> dict[str, object]
     )
     loaded: dict[str, object] = json.loads(row[0])
     return loaded
+
+
+async def test_an_unreachable_tsa_does_not_stop_the_counter(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a port nothing listens on: the TSA is down
+    settings = make_settings(tmp_path, tsa_url="http://127.0.0.1:9/")
+    server, runner = await start_server(settings)
+    try:
+        _, pdf = await decided_result(server, tmp_path)
+    finally:
+        await runner.cleanup()
+    roots = trust_roots(settings.data_dir, {})
+    (seal,) = await asyncio.to_thread(check_seals, pdf.read_bytes(), roots)
+    assert seal.ok and not seal.timestamped_at, "sealed B-B when the TSA is away"
+    assert "sealed without a time stamp (PAdES B-B); check tsa_url" in caplog.text
+    assert "did not stamp the checkpoint" in caplog.text
