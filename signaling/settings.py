@@ -49,6 +49,19 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # how often the server signs every session chain's head (0: never; `vcounter audit checkpoint`)
     checkpoint_interval_s: float = Field(default=300.0, ge=0)
+    # the checkpoint signing key (Ed25519 PEM, made on first use): keep it outside data_dir,
+    # readable only by the server, so a copy of the data cannot sign; processes share it
+    checkpoint_key_file: Path | None = None
+    # verification allows checkpoint_interval_s x checkpoint_slack between an event and the
+    # checkpoint that covers it; beyond that checkpoints count as missing
+    checkpoint_slack: float = Field(default=2.0, ge=1.0)
+    # the checkpoint keys a verifier trusts: fingerprints (64 hex) or PEM public key files
+    audit_public_keys: list[str] = Field(default_factory=list)
+    # where every checkpoint is also published: an append-only directory or an http(s) URL
+    audit_witness: str | None = None
+    # RFC 3161 time-stamping authority for checkpoints and seals (PAdES B-T); its roots
+    tsa_url: str | None = None
+    tsa_roots: list[Path] = Field(default_factory=list)
     # real seal key/certificate per department id; others use the development seal in data_dir
     seals: dict[str, SealFiles] = Field(default_factory=dict)
     # several processes (README "Running several processes"): python-socketio's Redis manager
@@ -97,6 +110,17 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         """The database URL in force: the configured one or SQLite under ``data_dir``."""
         return self.database_url or default_sqlite_url(self.data_dir)
+
+    @property
+    def checkpoint_key_path(self) -> Path:
+        """The checkpoint signing key: ``checkpoint_key_file`` or ``data_dir/audit-signing.pem``."""
+        return self.checkpoint_key_file or self.data_dir / "audit-signing.pem"
+
+    @property
+    def checkpoint_max_gap_s(self) -> float | None:
+        """The longest an event may wait for a checkpoint (None when checkpoints are manual)."""
+        interval = self.checkpoint_interval_s
+        return interval * self.checkpoint_slack if interval > 0 else None
 
     def signing_key(self) -> str:
         """The token-signing key; generated once into ``data_dir`` so tokens survive restarts."""

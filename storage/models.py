@@ -248,16 +248,32 @@ class SessionEvent(Base):
 
 
 class ChainCheckpoint(Base):
-    """The heads of every session's chain at one moment, signed with the server's key."""
+    """The heads of every chain at one moment, signed; checkpoints chain to each other.
+
+    Append-only (triggers, migration 0119). ``seq`` is NULL only on rows signed before the
+    checkpoints were chained; those count for nothing.
+    """
 
     __tablename__ = "chain_checkpoints"
+    __table_args__ = (Index("uq_chain_checkpoints_seq", "seq", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # {session_id: [event count, hash of the last event]}
     heads: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # fingerprint (SHA-256 of the raw Ed25519 public key) of the key that signed it
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(Text)
+    # 1, 2, 3, ... with no gaps; unique, so two processes cannot both sign the next one
+    seq: Mapped[int | None] = mapped_column(default=None)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    # [event count, hash of the last event] of the staff log
+    staff_head: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    # the raw public key, base64; trusted only if its fingerprint is pinned by the verifier
+    public_key: Mapped[str | None] = mapped_column(Text, default=None)
+    # RFC 3161 time-stamp token (DER, base64) over ``hash``, when a TSA is configured
+    timestamp_token: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class StaffEvent(Base):

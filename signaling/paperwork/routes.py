@@ -100,8 +100,9 @@ def paperwork(request: web.Request) -> Paperwork:
     settings = app[SETTINGS]
     base = settings.public_url or f"{request.scheme}://{request.host}"
     return Paperwork(
-        app[DATABASE], app[BLOBS], app[CATALOGUE], settings.data_dir, settings.seals, base
-    )
+        app[DATABASE], app[BLOBS], app[CATALOGUE], settings.data_dir, settings.seals, base,
+        tsa_url=settings.tsa_url, tsa_roots=tuple(p.read_bytes() for p in settings.tsa_roots),
+    )  # fmt: skip
 
 
 async def _clerk(request: web.Request) -> ClerkInfo:
@@ -372,7 +373,8 @@ async def _keys(app: web.Application) -> Any:
 
 def roots(app: web.Application) -> list[bytes]:
     settings = app[SETTINGS]
-    return trust_roots(settings.data_dir, settings.seals)
+    tsa = [p.read_bytes() for p in settings.tsa_roots]  # they vouch for seals' time stamps
+    return trust_roots(settings.data_dir, settings.seals) + tsa
 
 
 def setup_paperwork(app: web.Application, sio: socketio.AsyncServer) -> None:
