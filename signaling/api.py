@@ -43,7 +43,12 @@ async def login(request: web.Request) -> web.Response:
         return _problem(401, "bad_credentials", "Wrong username or password.")
     settings = request.app[SETTINGS]
     token = issue_token(
-        settings.signing_key(), clerk.id, clerk.username, clerk.role, settings.token_ttl_s
+        settings.signing_key(),
+        clerk.id,
+        clerk.username,
+        clerk.role,
+        settings.token_ttl_s,
+        clerk.token_version,
     )
     context_log(log, None, f"clerk:{clerk.username}").info("logged in")
     return _json(

@@ -14,12 +14,14 @@ from signaling.auth import turn_credentials
 from signaling.catalogue import load_catalogue
 from signaling.checkpointer import checkpointer
 from signaling.documents import setup_documents
+from signaling.guard import setup_guard
 from signaling.identity import setup_identity
 from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
 from signaling.paperwork.routes import setup_paperwork
 from signaling.phone import setup_phone
+from signaling.public_url import socket_origin_check
 from signaling.recorder import SessionRecorder
 from signaling.recordings import setup_recordings
 from signaling.router import Router
@@ -31,6 +33,7 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
+MAX_SOCKET_FRAME = 64 * 1024
 _NAMESPACES = {Role.TERMINAL: NAMESPACE_TERMINAL, Role.CLERK: NAMESPACE_CLERK}
 
 
@@ -68,7 +71,10 @@ def create_app(settings: Settings) -> web.Application:
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         transports=["websocket"],
-        cors_allowed_origins=[],
+        # only the configured origin(s): an empty list would turn the Origin check off
+        cors_allowed_origins=socket_origin_check(settings),
+        # no frame of ours comes near this; anything bigger is junk decoded for nothing
+        max_http_buffer_size=MAX_SOCKET_FRAME,
         # One socket's events are handled in order (an answer before its ICE candidates).
         async_handlers=False,
         logger=False,
@@ -144,4 +150,5 @@ def create_app(settings: Settings) -> web.Application:
     setup_phone(app)
     setup_paperwork(app, sio)
     setup_console(app)
+    setup_guard(app)
     return app

@@ -139,7 +139,7 @@ async def reader_of(
     request: web.Request, view: SessionView, *, decide: bool = False
 ) -> ClerkClaims:
     """The session's clerk, or (to read only) a supervisor; 403 for anyone else."""
-    claims = clerk_of(request)
+    claims = await clerk_of(request)
     if claims.clerk_id == view.clerk_id or (claims.role == SUPERVISOR and not decide):
         return claims
     who = "its clerk" if decide else "its clerk and supervisors"

@@ -174,7 +174,7 @@ async def post_report(request: web.Request) -> web.Response:
 
 async def _clerk_of_session(request: web.Request) -> tuple[CallSession, int]:
     """The session and the signed-in clerk, who must be the clerk who has this call."""
-    claims = clerk_of(request)
+    claims = await clerk_of(request)
     row = await _session(request)
     live = request.app[ROUTER].sessions.get(row.id)
     in_call = (
@@ -269,7 +269,7 @@ async def get_evidence(request: web.Request) -> web.Response:
 
 async def post_override(request: web.Request) -> web.Response:
     """The session's clerk accepts a failed check, with a written reason."""
-    claims = clerk_of(request)
+    claims = await clerk_of(request)
     row, clerk_id = await _clerk_of_session(request)
     body = _parse(IdentityOverride, json_body(await request.read()))
     reason = body.reason.strip()

@@ -27,6 +27,7 @@ from signaling.document_intake import store_upload
 from signaling.http_auth import http_error
 from signaling.keys import DATABASE
 from signaling.messages import DocumentMeta, PhoneLink, UploadStatus
+from signaling.public_url import public_base
 from storage.audit import AuditLog
 
 LINK_TTL_S = 600
@@ -58,8 +59,8 @@ async def issue_link(request: web.Request) -> web.Response:
     for key in [k for k, g in links.items() if g.expires_at < now]:
         del links[key]  # forget old ones as new ones are made
     links[token] = PhoneGrant(view.id, now + LINK_TTL_S)
-    # the phone reaches the server by the address the kiosk used
-    url = f"{request.scheme}://{request.host}/phone/{token}"
+    # the configured address: never one a request's Host header names
+    url = f"{public_base(request)}/phone/{token}"
     qr = segno.make(url, error="m").svg_data_uri(scale=6, border=2)
     digest = hashlib.sha256(token.encode()).hexdigest()[:16]
     await AuditLog(request.app[DATABASE]).append(

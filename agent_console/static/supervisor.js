@@ -424,7 +424,7 @@ class SupervisorApp {
       const rec = view.recordings.find((r) => r.side === side);
       video.closest("figure").hidden = !rec;
       if (rec) {
-        video.src = `${rec.url}?token=${encodeURIComponent(this.session.token)}`;
+        video.src = rec.url; // a signed, short-lived link: no token in the URL
         videos[side] = video;
       } else video.removeAttribute("src");
     }
@@ -560,7 +560,9 @@ class SupervisorApp {
       for (const digest of e.files) {
         if (e.kind === "recording.segment") continue;
         const a = document.createElement("a");
-        a.href = `/api/supervisor/sessions/${this.replay?.id ?? s.id}/files/${digest}?token=${encodeURIComponent(this.session.token)}`;
+        const link = view.file_links?.[digest];
+        if (!link) continue;
+        a.href = link; // signed and short-lived: no token in the URL
         a.target = "_blank";
         a.rel = "noopener";
         a.textContent = `${st("replay.open")} ${digest.slice(0, 12)}…`;

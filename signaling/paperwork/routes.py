@@ -42,6 +42,7 @@ from signaling.paperwork.reprint import reprint as reprint_application
 from signaling.paperwork.seal_keys import init_keys, trust_roots
 from signaling.paperwork.service import ClerkInfo, Paperwork
 from signaling.paperwork.verify_page import setup_verify_page
+from signaling.public_url import public_base
 from storage import store
 from storage.errors import NotFound, VcounterError
 
@@ -97,14 +98,15 @@ def paperwork(request: web.Request) -> Paperwork:
     """The paperwork service for this request (its links use the server's public URL)."""
     app = request.app
     settings = app[SETTINGS]
-    base = settings.public_url or f"{request.scheme}://{request.host}"
+    # from configuration only: a kiosk fetches these links with its device token
+    base = public_base(request, settings)
     return Paperwork(
         app[DATABASE], app[BLOBS], app[CATALOGUE], settings.data_dir, settings.seals, base
     )
 
 
 async def _clerk(request: web.Request) -> ClerkInfo:
-    claims = clerk_of(request)
+    claims = await clerk_of(request)
     clerk = await store.get_clerk(request.app[DATABASE], claims.clerk_id)
     return ClerkInfo(clerk.id, clerk.username, clerk.display_name, frozenset(clerk.departments))
 
