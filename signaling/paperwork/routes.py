@@ -364,9 +364,11 @@ async def reprint(request: web.Request) -> web.Response:
 
 async def _keys(app: web.Application) -> Any:
     settings = app[SETTINGS]
-    departments = [d.id for d in app[CATALOGUE].departments if d.id not in settings.seals]
-    # first start: the development CA and the departments' seal keys (quick: ECDSA P-256)
-    await asyncio.to_thread(init_keys, settings.data_dir, departments)
+    if not settings.seals:
+        # first start: the development CA and the departments' seal keys (quick: ECDSA
+        # P-256); never when real seals are configured, which it would otherwise sit beside
+        departments = [d.id for d in app[CATALOGUE].departments]
+        await asyncio.to_thread(init_keys, settings.data_dir, departments)
     yield
 
 
