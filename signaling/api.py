@@ -55,10 +55,10 @@ async def login(request: web.Request) -> web.Response:
         )
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
+    blocked = guard.attempt(body.username, address)
     async with guard.checks:
         clerk = await store.authenticate_clerk(request.app[DATABASE], body.username, body.password)
     if clerk is None:
-        blocked = guard.failed(body.username, address)
         context_log(log, None, f"clerk:{body.username}").info("login refused from %s", address)
         staff = StaffLog(request.app[DATABASE])
         payload = {"username": body.username, "address": address}
@@ -66,7 +66,7 @@ async def login(request: web.Request) -> web.Response:
         if blocked:
             await staff.append(f"anonymous:{address}", "login.throttled", payload)
         return _problem(401, "bad_credentials", "Wrong username or password.")
-    guard.succeeded(body.username)
+    guard.succeeded(body.username, address)
     settings = request.app[SETTINGS]
     token = issue_token(
         settings.signing_key(),

@@ -28,6 +28,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from signaling.access import is_live
 from signaling.http_auth import clerk_of, http_error, json_body, terminal_of
 from signaling.keys import BLOBS, DATABASE, ROUTER
 from signaling.logs import context_log
@@ -138,6 +139,14 @@ async def post_report(request: web.Request) -> web.Response:
             web.HTTPForbidden,
             "not_your_session",
             f"session {row.id} is not this kiosk's; report only your own applicant",
+        )
+    if not is_live(row):
+        # a report after the call would change which document a later reprint accepts
+        raise http_error(
+            web.HTTPConflict,
+            "session_not_active",
+            f"session {row.id} is not in a call (it is {row.state}); identity is checked"
+            " during the call only",
         )
     report = _parse(IdentityReport, json_body(await request.read()))
     _check_consistent(report)
@@ -271,6 +280,13 @@ async def post_override(request: web.Request) -> web.Response:
     """The session's clerk accepts a failed check, with a written reason."""
     claims = await clerk_of(request)
     row, clerk_id = await _clerk_of_session(request)
+    if not is_live(await _session(request)):
+        raise http_error(
+            web.HTTPConflict,
+            "session_not_active",
+            f"session {row.id} is no longer in a call; an identity check is overridden during"
+            " the call only",
+        )
     body = _parse(IdentityOverride, json_body(await request.read()))
     reason = body.reason.strip()
     if len(reason) < 10:

@@ -43,6 +43,7 @@ class PhoneGrant:
     session_id: str
     expires_at: float  # monotonic
     used: bool = False
+    claimed: bool = False  # an upload with it is under way
 
 
 PHONE_LINKS = web.AppKey("phone_links", dict[str, PhoneGrant])
@@ -119,6 +120,20 @@ async def link_info(request: web.Request) -> web.Response:
 async def phone_upload(request: web.Request) -> web.Response:
     """The phone's one file: checked, stored and chained like the kiosk's, then the link is spent."""
     grant = _grant(request)
+    # claimed before the first await: of two uploads sent at once only one gets past here
+    if grant.claimed:
+        raise http_error(
+            web.HTTPConflict, "link_busy",
+            "a file is already being sent with this link; wait for it, or ask for a new QR code",
+        )  # fmt: skip
+    grant.claimed = True
+    try:
+        return await _upload(request, grant)
+    finally:
+        grant.claimed = False
+
+
+async def _upload(request: web.Request, grant: PhoneGrant) -> web.Response:
     view = await session_view(request.app, grant.session_id)
     material = request.query.get("material_id", "")
     name = request.query.get("filename", "")[:200]

@@ -61,6 +61,12 @@ class FailureWindow:
         """Forget ``key``'s failures (a successful sign-in)."""
         self._failures.pop(key, None)
 
+    def undo(self, key: str) -> None:
+        """Take back the newest failure of ``key`` (an attempt counted ahead that succeeded)."""
+        stamps = self._failures.get(key)
+        if stamps:
+            stamps.pop()
+
 
 class RateLimit:
     """A token bucket per key: ``per_minute`` on average, bursts of ``burst``."""
@@ -100,12 +106,15 @@ class LoginGuard:
         """Seconds until this account may be tried from this address again (0: now)."""
         return max(self.accounts.retry_after(username), self.addresses.retry_after(address))
 
-    def failed(self, username: str, address: str) -> bool:
-        """Count a wrong password; True when it made the account or the address blocked."""
+    def attempt(self, username: str, address: str) -> bool:
+        """Count an attempt as failed *before* checking the password, so that many sent at
+        once cannot all slip in ahead of the count; True when it made either side blocked.
+        :meth:`succeeded` takes it back."""
         account = self.accounts.fail(username)
         address_blocked = self.addresses.fail(address)
         return account or address_blocked
 
-    def succeeded(self, username: str) -> None:
-        """A right password clears the account's count (not the address's)."""
+    def succeeded(self, username: str, address: str) -> None:
+        """A right password clears the account's count and takes back this attempt."""
         self.accounts.clear(username)
+        self.addresses.undo(address)

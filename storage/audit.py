@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
-from storage.errors import ChainBroken, NotFound, StorageError
+from storage.errors import ChainBroken, ChainMoved, NotFound, StorageError
 from storage.models import CallSession, SessionEvent, utcnow
 
 log = logging.getLogger(__name__)
@@ -126,15 +126,31 @@ class AuditLog:
         self.db = db
 
     async def append(
-        self, session_id: str, kind: str, actor: str, payload: dict[str, Any]
+        self,
+        session_id: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        *,
+        after_seq: int | None = None,
     ) -> SessionEvent:
-        """Add the next event to ``session_id``'s chain; raises :class:`NotFound` if no such session."""
+        """Add the next event to ``session_id``'s chain; raises :class:`NotFound` if no such session.
+
+        With ``after_seq``, append only if the chain still ends at that seq (the state the
+        caller decided on), else raise :class:`ChainMoved`: of two racing decisions one wins,
+        in this process (the lock) and across processes (the unique seq).
+        """
         # The lock lives on the Database so every AuditLog of this process shares it; the
         # unique (session_id, seq) constraint catches writers in other processes.
         async with self.db.lock(f"audit:{session_id}"):
             try:
-                return await self._append_once(session_id, kind, actor, payload)
-            except IntegrityError:
+                return await self._append_once(session_id, kind, actor, payload, after_seq)
+            except IntegrityError as exc:
+                if after_seq is not None:
+                    raise ChainMoved(
+                        f"session {session_id} changed while {kind!r} was being recorded;"
+                        " reload it and decide again"
+                    ) from exc
                 log.warning(
                     "session %s: audit append collided with another writer; retrying", session_id
                 )
@@ -147,7 +163,12 @@ class AuditLog:
                 ) from exc
 
     async def _append_once(
-        self, session_id: str, kind: str, actor: str, payload: dict[str, Any]
+        self,
+        session_id: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        after_seq: int | None = None,
     ) -> SessionEvent:
         async with self.db.sessions() as db_session, db_session.begin():
             # FOR UPDATE serialises appenders in other processes on PostgreSQL; SQLite ignores it
@@ -169,6 +190,11 @@ class AuditLog:
                 )
             ).first()
             seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+            if after_seq is not None and seq != after_seq + 1:
+                raise ChainMoved(
+                    f"session {session_id} changed while {kind!r} was being recorded (it now"
+                    f" ends at event {seq - 1}, not {after_seq}); reload it and decide again"
+                )
             created_at = utcnow()
             event = SessionEvent(
                 session_id=session_id,
