@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import pikepdf
@@ -211,21 +212,34 @@ def _has_javascript(pdf: pikepdf.Pdf) -> bool:
     return isinstance(names, pikepdf.Dictionary) and "/JavaScript" in names
 
 
+def _direct(obj: object, depth: int = 0) -> Iterator[pikepdf.Dictionary]:
+    """``obj`` and the dictionaries nested in it directly (not through references, which
+    :attr:`pikepdf.Pdf.objects` yields on their own)."""
+    if depth > 32:
+        return
+    if isinstance(obj, pikepdf.Dictionary):
+        yield obj
+        children: Iterable[object] = (obj.get(key) for key in obj.keys())  # noqa: SIM118
+    elif isinstance(obj, pikepdf.Array):
+        children = iter(obj)
+    else:
+        return
+    for child in children:
+        if isinstance(child, pikepdf.Dictionary | pikepdf.Array) and not child.is_indirect:
+            yield from _direct(child, depth + 1)
+
+
 def _active_content(pdf: pikepdf.Pdf) -> str | None:
     """What in the PDF would act when opened (launch a program, run on events, an XFA form,
     embedded files), or None."""
-    for obj in pdf.objects:
-        if not isinstance(obj, pikepdf.Dictionary):
-            continue
-        for key in _ACTIVE_KEYS:
-            if key in obj:
-                return key
-        action = obj.get("/S")
-        if isinstance(action, pikepdf.Name) and str(action) in _ACTIVE_ACTIONS:
-            return str(action)
-        if obj.get("/Type") == pikepdf.Name("/EmbeddedFile"):
-            return "/EmbeddedFile"
-    names = pdf.Root.get("/Names")
-    if isinstance(names, pikepdf.Dictionary) and "/EmbeddedFiles" in names:
-        return "/EmbeddedFiles"
+    for top in pdf.objects:
+        for obj in _direct(top):
+            for key in _ACTIVE_KEYS:
+                if key in obj:
+                    return key
+            action = obj.get("/S")
+            if isinstance(action, pikepdf.Name) and str(action) in _ACTIVE_ACTIONS:
+                return str(action)
+            if obj.get("/Type") == pikepdf.Name("/EmbeddedFile"):
+                return "/EmbeddedFile"
     return None

@@ -10,7 +10,9 @@ checklist that follows (:mod:`signaling.document_access`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -172,9 +174,27 @@ async def get_checklist(request: web.Request) -> web.Response:
     return web.json_response(checklist.model_dump(mode="json", by_alias=True))
 
 
+async def _sweeper(app: web.Application) -> AsyncIterator[None]:
+    """Delete stale partial uploads at start and then every so often, until shutdown."""
+    uploads = app[DOCUMENTS].uploads
+    max_age = app[SETTINGS].upload_max_age_s
+
+    async def loop() -> None:
+        while True:
+            await asyncio.to_thread(uploads.sweep, max_age)
+            await asyncio.sleep(min(600.0, max_age / 4))
+
+    task = asyncio.create_task(loop(), name="upload-sweeper")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def setup_documents(app: web.Application) -> None:
     """Mount the document routes and the upload area."""
     app[DOCUMENTS] = DocumentDesk(UploadArea(app[SETTINGS].data_dir / "uploads"))
+    app.cleanup_ctx.append(_sweeper)
     base = f"/api/sessions/{_SESSION}"
     app.router.add_put(f"{base}/documents/{_SHA}", put_document)
     app.router.add_get(f"{base}/uploads/{_SHA}", upload_status)
