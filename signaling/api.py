@@ -34,7 +34,7 @@ async def login(request: web.Request) -> web.Response:
     """Exchange a clerk's username and password for a signed, expiring token."""
     try:
         body = LoginRequest.model_validate(json.loads(await request.read() or b"null"))
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return _problem(
             400, "invalid_json", "The request body is not JSON; send {username, password}"
         )

@@ -83,3 +83,8 @@ def json_body(raw: bytes) -> object:
         raise http_error(
             web.HTTPBadRequest, "invalid_json", f"the request body is not JSON: {exc.msg}"
         ) from exc
+    except (UnicodeDecodeError, RecursionError) as exc:
+        # bytes that are no text, or nesting deep enough to exhaust the parser
+        raise http_error(
+            web.HTTPBadRequest, "invalid_json", "the request body is not JSON text (UTF-8)"
+        ) from exc
