@@ -55,8 +55,9 @@ async def login(request: web.Request) -> web.Response:
         )
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
+    slot = guard.slot(address)  # chosen before this attempt is counted
     blocked = guard.attempt(body.username, address)
-    async with guard.checks:
+    async with slot:
         clerk = await store.authenticate_clerk(request.app[DATABASE], body.username, body.password)
     if clerk is None:
         context_log(log, None, f"clerk:{body.username}").info("login refused from %s", address)

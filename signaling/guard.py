@@ -6,6 +6,7 @@
   the rest are refused with 413 from the ``Content-Length`` alone, before a byte is read.
 - **A body needs a length.** A POST or PUT without ``Content-Length`` (chunked, or none at
   all) is refused with 411 rather than read as "empty" or without a bound.
+- **Socket handshakes per address** are rate-limited (a junk-sending reconnect loop).
 - **Security headers on every response**, errors included: pages that set their own
   Content-Security-Policy keep it, everything else gets one that allows nothing.
 """
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from signaling.http_auth import http_error
+from signaling.throttle import RateLimit
 
 JSON_BODY_LIMIT = 64 * 1024
 
@@ -94,7 +96,27 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
         response.headers["Content-Security-Policy"] = f"{csp}; frame-ancestors 'none'"
 
 
+SOCKET_CONNECTS = web.AppKey("socket_connects", RateLimit)
+
+
+@web.middleware
+async def limit_socket_connects(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Socket.io handshakes per address: a client that reconnects in a loop to send junk
+    is refused before the websocket is opened (a kiosk or console reconnects rarely)."""
+    if request.path.startswith("/socket.io/"):
+        wait = request.app[SOCKET_CONNECTS].take(request.remote or "-")
+        if wait > 0:
+            raise http_error(
+                web.HTTPTooManyRequests,
+                "rate_limited",
+                f"too many connections from this address; wait {wait:.0f} s",
+            )
+    return await handler(request)
+
+
 def setup_guard(app: web.Application) -> None:
     """Install the body limits and the headers; call after every route is added."""
+    app[SOCKET_CONNECTS] = RateLimit(per_minute=120, burst=60)
+    app.middlewares.append(limit_socket_connects)
     app.middlewares.append(limit_bodies)
     app.on_response_prepare.append(security_headers)

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     # sign-in throttling: failed attempts allowed per account / per address, and for how long
     # they count (a success clears the account's count)
     login_failures_per_account: int = Field(default=5, ge=1)
-    login_failures_per_address: int = Field(default=20, ge=1)
+    login_failures_per_address: int = Field(default=10, ge=1)
     login_window_s: float = Field(default=900.0, gt=0)
     # public /verify: requests per minute per address
     verify_per_minute: float = Field(default=20.0, gt=0)

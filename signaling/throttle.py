@@ -57,6 +57,11 @@ class FailureWindow:
             self._failures.popitem(last=False)
         return len(stamps) == self.limit
 
+    def count(self, key: str) -> int:
+        """Failures of ``key`` in the window now."""
+        stamps = self._recent(key, time.monotonic())
+        return 0 if stamps is None else len(stamps)
+
     def clear(self, key: str) -> None:
         """Forget ``key``'s failures (a successful sign-in)."""
         self._failures.pop(key, None)
@@ -101,6 +106,21 @@ class LoginGuard:
         self.addresses = FailureWindow(per_address, window_s)
         # one password check per core at most; the rest wait their turn off the CPU
         self.checks = asyncio.Semaphore(2)
+        # addresses not known to sign in share one slot: a flood of wrong passwords from new
+        # addresses gets one core at most, and a clerk at a desk that signed in before
+        # never queues behind it
+        self.other_checks = asyncio.Semaphore(1)
+        self.window_s = window_s
+        self._good: OrderedDict[str, float] = OrderedDict()
+
+    def slot(self, address: str) -> asyncio.Semaphore:
+        """The semaphore a password check from ``address`` waits on: the known-good lane
+        for an address that signed in within the window and has not failed since."""
+        seen = self._good.get(address)
+        known = seen is not None and time.monotonic() - seen < self.window_s
+        if known and self.addresses.count(address) == 0:
+            return self.checks
+        return self.other_checks
 
     def retry_after(self, username: str, address: str) -> float:
         """Seconds until this account may be tried from this address again (0: now)."""
@@ -118,3 +138,7 @@ class LoginGuard:
         """A right password clears the account's count and takes back this attempt."""
         self.accounts.clear(username)
         self.addresses.undo(address)
+        self._good[address] = time.monotonic()
+        self._good.move_to_end(address)
+        while len(self._good) > MAX_KEYS:
+            self._good.popitem(last=False)
