@@ -9,6 +9,7 @@ import socketio
 from aiohttp import web
 
 from agent_console.routes import setup_console
+from signaling.admin import setup_admin
 from signaling.api import setup_api
 from signaling.auth import turn_credentials
 from signaling.catalogue import load_catalogue
@@ -143,6 +144,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(router)
     app.on_shutdown.append(close_sockets)
     setup_api(app)
+    setup_admin(app)
     setup_recordings(app)
     setup_supervision(app)
     setup_identity(app)
