@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from signaling.auth import issue_token
+from signaling.http_auth import clerk_of
 from signaling.keys import CATALOGUE, DATABASE, SETTINGS
 from signaling.logs import context_log
 from signaling.messages import ErrorEvent, HealthResponse, LoginRequest, LoginResponse, Message
@@ -89,6 +90,31 @@ async def login(request: web.Request) -> web.Response:
     )
 
 
+async def refresh(request: web.Request) -> web.Response:
+    """A fresh short-lived token for a signed-in clerk whose token is still valid (and not
+    revoked): the consoles call it before their token runs out."""
+    who = await clerk_of(request)
+    clerk = await store.get_clerk(request.app[DATABASE], who.clerk_id)
+    settings = request.app[SETTINGS]
+    token = issue_token(
+        settings.signing_key(),
+        clerk.id,
+        clerk.username,
+        clerk.role,
+        settings.token_ttl_s,
+        clerk.token_version,
+    )
+    return _json(
+        LoginResponse(
+            token=token,
+            expires_in_s=settings.token_ttl_s,
+            display_name=clerk.display_name,
+            departments=list(clerk.departments),
+            role=clerk.role,
+        )
+    )
+
+
 async def health(request: web.Request) -> web.Response:
     """Liveness for load balancers and the README's first check."""
     return _json(HealthResponse(status="ok", version="0.1.0"))
@@ -108,5 +134,6 @@ def setup_api(app: web.Application) -> None:
         settings.login_window_s,
     )
     app.router.add_post("/api/login", login)
+    app.router.add_post("/api/token/refresh", refresh)
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/catalogue", catalogue)

@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     turn_secret: str | None = None
     turn_ttl_s: int = Field(default=3600, ge=60)
     secret_key: str | None = None
-    token_ttl_s: int = Field(default=12 * 3600, ge=60)
+    # short: the consoles refresh their token at half its life (POST /api/token/refresh)
+    token_ttl_s: int = Field(default=1800, ge=60)
     offer_timeout_s: float = Field(default=20.0, gt=0)
     events_per_second: float = Field(default=30.0, gt=0)
     event_burst: int = Field(default=100, ge=1)

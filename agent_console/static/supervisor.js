@@ -239,7 +239,30 @@ class SupervisorApp {
     $("login-view").hidden = true;
     $("app-view").hidden = false;
     $("signout").hidden = false;
+    this.#armRefresh();
     this.#route();
+  }
+
+  #armRefresh() {
+    // tokens are short-lived: trade this one for a fresh one at half its remaining life
+    clearTimeout(this.refreshTimer);
+    if (!this.session) return;
+    const left = Math.min(this.session.expiresAt - Date.now(), 2 ** 31 - 1);
+    this.refreshTimer = setTimeout(async () => {
+      const session = this.session;
+      if (!session) return;
+      const response = await fetch("/api/token/refresh", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${session.token}`, "Content-Type": "application/json" },
+        body: "{}",
+      }).catch(() => null);
+      if (!response || !response.ok || this.session !== session) return;
+      const body = await response.json();
+      session.token = body.token;
+      session.expiresAt = Date.now() + body.expires_in_s * 1000;
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+      this.#armRefresh();
+    }, Math.max(5000, left / 2));
   }
 
   #route() {

@@ -119,3 +119,15 @@ async def test_the_account_and_device_commands(server: RunningServer, tmp_path: 
         CliRunner().invoke, main, [*args, "clerk", "disable", "nobody"], env=env
     )
     assert result.exit_code == 2 and "vcounter clerk list" in result.output
+
+
+async def test_a_short_lived_token_is_refreshed_only_while_it_is_valid(counter: Counter) -> None:
+    server = counter.server
+    path = f"/api/sessions/{counter.session_id}/application"
+    status, fresh = await request(server, "POST", "/api/token/refresh", counter.clerk_token)
+    assert status == 200 and fresh["expires_in_s"] == server.settings.token_ttl_s
+    assert (await request(server, "GET", path, fresh["token"]))[0] == 200
+    await store.set_clerk_disabled(server.db, "alice", True)
+    for token in (counter.clerk_token, fresh["token"]):
+        status, _ = await request(server, "POST", "/api/token/refresh", token)
+        assert status == 401  # a revoked sign-in cannot be kept alive
