@@ -4,8 +4,9 @@ every look.
 Access follows the session:
 
 - **its clerk while the call is live** (connecting or in call);
-- **a clerk whose decision the application waits for** (the session's clerk for the first
-  decision, another clerk of the department for a second approval), also after the call;
+- **a clerk whose work the case waits for**, also after the call: the session's clerk until
+  the first decision, another clerk of the department for a second approval; once decided,
+  the case is closed to clerks;
 - **a supervisor or auditor of the session's department**, at any time.
 
 Every access by staff to personal data is an event in the staff log
@@ -48,9 +49,11 @@ def is_live(row: CallSession) -> bool:
 
 
 async def waits_for(db_app: web.Application, session_id: str, clerk_id: int, mine: bool) -> bool:
-    """Whether the session's application waits for a decision by this clerk."""
+    """Whether the session's case waits for work by this clerk: its own clerk's until the
+    first decision (materials to review, the decision itself), another clerk's of the
+    department for a second approval."""
     app = d.fold(session_id, await AuditLog(db_app[DATABASE]).events(session_id))
-    if app.state == d.A.SUBMITTED:
+    if app.state in (d.A.NONE, d.A.FORM_SHOWN, d.A.SUBMITTED):
         return mine
     if app.state == d.A.AWAITING_SECOND:
         return all(x.clerk_id != clerk_id for x in app.decisions if x.stage == "first")

@@ -66,7 +66,7 @@ export const SCHEMAS = {
       "description": "SDP offer (terminal -> clerk) or answer (clerk -> terminal), relayed by the server.",
       "properties": {
         "sdp": {
-          "maxLength": 65536,
+          "maxLength": 49152,
           "minLength": 10,
           "pattern": "^v=0\\r?\\n",
           "title": "Sdp",
@@ -547,7 +547,7 @@ export const SCHEMAS = {
         "offer": {
           "anyOf": [
             {
-              "maxLength": 65536,
+              "maxLength": 49152,
               "minLength": 10,
               "pattern": "^v=0\\r?\\n",
               "type": "string"
@@ -870,7 +870,7 @@ export const SCHEMAS = {
       "description": "SDP offer (terminal -> clerk) or answer (clerk -> terminal), relayed by the server.",
       "properties": {
         "sdp": {
-          "maxLength": 65536,
+          "maxLength": 49152,
           "minLength": 10,
           "pattern": "^v=0\\r?\\n",
           "title": "Sdp",

@@ -9,6 +9,7 @@ from storage.staff_audit import StaffLog
 from tests.conftest import CLERK_PASSWORD
 from tests.peers import login
 from tests.security.conftest import Counter, assert_responsive, request, stored_state
+from tests.sign.conftest import sign
 
 
 async def test_another_clerk_of_the_department_cannot_read_or_print(counter: Counter) -> None:
@@ -39,11 +40,31 @@ async def test_the_sessions_clerk_cannot_print_after_the_call(counter: Counter) 
         "POST", f"/api/sessions/{counter.session_id}/print", {"doc_id": "0" * 32}
     )
     assert status == 403 and "not your live call" in body["message"]
-    # nor read the application: it waits for nobody's decision
-    status, _ = await counter.as_clerk("GET", f"/api/sessions/{counter.session_id}/application")
-    assert status == 403
     assert await stored_state(server) == before
     await assert_responsive(server)
+
+
+async def test_a_decided_case_is_closed_to_its_clerk(counter: Counter) -> None:
+    server = counter.server
+    path = f"/api/sessions/{counter.session_id}/application"
+    await sign(counter)
+    await store.update_session(
+        server.db, counter.session_id, state="ended", ended_at=datetime.now(UTC)
+    )
+    # after the call, the case still waits for its clerk's decision: readable
+    assert (await counter.as_clerk("GET", path))[0] == 200
+    status, _ = await counter.as_clerk(
+        "POST",
+        f"/api/sessions/{counter.session_id}/decision",
+        {"outcome": "approved", "reason": "all in order"},
+    )
+    assert status == 200
+    before = await stored_state(server)
+    status, body = await counter.as_clerk("GET", path)
+    assert status == 403 and "supervisors of its department" in body["message"]
+    status, _ = await counter.as_clerk("GET", f"/api/sessions/{counter.session_id}/documents")
+    assert status == 403
+    assert await stored_state(server) == before
 
 
 async def test_supervisors_of_the_department_only_and_every_read_is_logged(
