@@ -28,7 +28,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from signaling.access import is_live
+from signaling.access import READ_EVENT, is_live
 from signaling.http_auth import clerk_of, http_error, json_body, terminal_of
 from signaling.keys import BLOBS, DATABASE, ROUTER
 from signaling.logs import context_log
@@ -48,6 +48,7 @@ from storage import store
 from storage.audit import AuditLog
 from storage.errors import NotFound
 from storage.models import CallSession, SessionEvent
+from storage.staff_audit import StaffLog
 
 log = logging.getLogger(__name__)
 
@@ -250,14 +251,17 @@ async def _notify(app: web.Application, row: CallSession, panel: IdentityPanel) 
 
 async def get_panel(request: web.Request) -> web.Response:
     """The identity panel of a session, for its clerk."""
-    row, _ = await _clerk_of_session(request)
+    row, clerk_id = await _clerk_of_session(request)
     panel = await _panel(request.app, row.id)
+    await StaffLog(request.app[DATABASE]).append(
+        f"clerk:{clerk_id}", READ_EVENT, {"what": "identity"}, row.id
+    )
     return web.json_response(panel.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
 async def get_evidence(request: web.Request) -> web.Response:
     """One evidence picture named by the session's chain."""
-    row, _ = await _clerk_of_session(request)
+    row, clerk_id = await _clerk_of_session(request)
     digest = request.match_info["sha256"]
     events = await AuditLog(request.app[DATABASE]).events(row.id)
     named = any(
@@ -271,6 +275,9 @@ async def get_evidence(request: web.Request) -> web.Response:
             web.HTTPNotFound, "not_found", f"session {row.id} has no evidence picture {digest}"
         )
     data = await request.app[BLOBS].get(digest)
+    await StaffLog(request.app[DATABASE]).append(
+        f"clerk:{clerk_id}", READ_EVENT, {"what": "identity evidence", "sha256": digest}, row.id
+    )
     return web.Response(
         body=data, content_type="image/jpeg", headers={"Cache-Control": "private, no-store"}
     )
