@@ -9,12 +9,14 @@ import socketio
 from aiohttp import web
 
 from agent_console.routes import setup_console
+from signaling.admin import setup_admin
 from signaling.api import setup_api
 from signaling.auth import turn_credentials
 from signaling.catalogue import load_catalogue
 from signaling.checkpointer import checkpointer
 from signaling.documents import setup_documents
 from signaling.fanout import QueueNotifier
+from signaling.guard import setup_guard
 from signaling.identity import setup_identity
 from signaling.keys import BLOBS, CATALOGUE, DATABASE, DRAINING, METRICS, ROUTER, SETTINGS
 from signaling.messages import Event, IceServer, Message, Role
@@ -22,6 +24,7 @@ from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
 from signaling.operations import setup_operations
 from signaling.paperwork.routes import setup_paperwork
 from signaling.phone import setup_phone
+from signaling.public_url import socket_origin_check
 from signaling.recordings import setup_recordings
 from signaling.rooms import NAMESPACES
 from signaling.router import Router
@@ -33,6 +36,8 @@ from storage.blobs import FileBlobStore
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+MAX_SOCKET_FRAME = 64 * 1024
 
 
 class SocketEmitter:
@@ -81,7 +86,10 @@ def create_app(settings: Settings) -> web.Application:
         client_manager=manager,
         async_mode="aiohttp",
         transports=["websocket"],
-        cors_allowed_origins=[],
+        # only the configured origin(s): an empty list would turn the Origin check off
+        cors_allowed_origins=socket_origin_check(settings),
+        # no frame of ours comes near this; anything bigger is junk decoded for nothing
+        max_http_buffer_size=MAX_SOCKET_FRAME,
         # One socket's events are handled in order (an answer before its ICE candidates).
         async_handlers=False,
         logger=False,
@@ -176,6 +184,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(close_sockets)
     setup_operations(app)
     setup_api(app)
+    setup_admin(app)
     setup_recordings(app)
     setup_supervision(app)
     setup_identity(app)
@@ -183,4 +192,5 @@ def create_app(settings: Settings) -> web.Application:
     setup_phone(app)
     setup_paperwork(app, sio)
     setup_console(app)
+    setup_guard(app)
     return app

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from signaling.access import SessionFacts, check_read
 from signaling.auth import ClerkClaims
 from signaling.catalogue import Service
 from signaling.checklist import (
@@ -34,8 +35,6 @@ from signaling.rooms import clerk_room, terminal_room
 from signaling.uploads import UploadArea
 from storage import routing
 from storage.audit import AuditLog
-
-SUPERVISOR = "supervisor"
 
 
 class _TooLarge(web.HTTPClientError):
@@ -131,19 +130,28 @@ async def terminal_view(request: web.Request) -> tuple[SessionView, str]:
     return view, f"terminal:{terminal.id}"
 
 
-async def reader_of(
-    request: web.Request, view: SessionView, *, decide: bool = False
-) -> ClerkClaims:
-    """The session's clerk, or (to read only) a supervisor; 403 for anyone else."""
-    claims = clerk_of(request)
-    if claims.clerk_id == view.clerk_id or (claims.role == SUPERVISOR and not decide):
-        return claims
-    who = "its clerk" if decide else "its clerk and supervisors"
-    raise http_error(
-        web.HTTPForbidden,
-        "forbidden",
-        f"the documents of session {view.id} are open only to {who}",
-    )
+async def clerk_view(
+    request: web.Request, what: str, *, decide: bool = False
+) -> tuple[SessionView, ClerkClaims]:
+    """The session named in the URL and the clerk asking, checked in that order of trust:
+    the token first (401 before anything about the session is said), then the session's
+    access rule (:mod:`signaling.access`), each read recorded in the staff log.
+
+    ``decide``: only the session's own clerk (reviewing materials, asking for a capture).
+    """
+    claims = await clerk_of(request)
+    view = await session_view(request.app, request.match_info["session_id"])
+    if decide:
+        if claims.clerk_id != view.clerk_id:
+            raise http_error(
+                web.HTTPForbidden,
+                "forbidden",
+                f"the documents of session {view.id} are open only to its clerk",
+            )
+        return view, claims
+    facts = SessionFacts(view.id, view.clerk_id, view.service.department_id, view.active)
+    await check_read(request.app, claims, facts, what)
+    return view, claims
 
 
 async def state_of(app: web.Application, session_id: str) -> DocumentState:

@@ -35,18 +35,34 @@ class Settings(BaseSettings):
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # the address clients use (https://counter.example.gov); links are built from it only
     public_url: str | None = None
+    # further origins whose pages may open the consoles' sockets (besides public_url's)
+    allowed_origins: list[str] = Field(default_factory=list)
     # Loopback needs no STUN; an explicit empty list also stops aiortc's public STUN fallback.
     ice_servers: list[IceServer] = Field(default_factory=list)
     turn_urls: list[str] = Field(default_factory=list)
     turn_secret: str | None = None
     turn_ttl_s: int = Field(default=3600, ge=60)
     secret_key: str | None = None
-    token_ttl_s: int = Field(default=12 * 3600, ge=60)
+    # short: the consoles refresh their token at half its life (POST /api/token/refresh)
+    token_ttl_s: int = Field(default=1800, ge=60)
     offer_timeout_s: float = Field(default=20.0, gt=0)
     events_per_second: float = Field(default=30.0, gt=0)
     event_burst: int = Field(default=100, ge=1)
     log_level: str = "INFO"
+    # sign-in throttling: failed attempts allowed per account / per address, and for how long
+    # they count (a success clears the account's count)
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=10, ge=1)
+    login_window_s: float = Field(default=900.0, gt=0)
+    # public /verify: requests per minute per address
+    verify_per_minute: float = Field(default=20.0, gt=0)
+    # how long a signed media link (a recording, a file in a new tab) works
+    media_url_ttl_s: int = Field(default=300, ge=10)
+    # partial uploads: how long one may wait for its rest, and how many one kiosk may hold
+    upload_max_age_s: float = Field(default=6 * 3600.0, gt=0)
+    uploads_per_kiosk: int = Field(default=20, ge=1)
     # how often the server signs every session chain's head (0: never; `vcounter audit checkpoint`)
     checkpoint_interval_s: float = Field(default=300.0, ge=0)
     # the checkpoint signing key (Ed25519 PEM, made on first use): keep it outside data_dir,
@@ -82,6 +98,13 @@ class Settings(BaseSettings):
     drain_s: float = Field(default=0.0, ge=0)
     # /readyz gives the database (and Redis) this long to answer
     ready_timeout_s: float = Field(default=2.0, gt=0)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_scheme(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r} is not an http(s) URL; use e.g. https://counter.example.gov")
+        return url
 
     @field_validator("turn_urls")
     @classmethod

@@ -19,6 +19,7 @@ from signaling.auth import ClerkClaims
 from signaling.http_auth import clerk_of, http_error
 from signaling.keys import BLOBS, CATALOGUE, DATABASE
 from signaling.logs import context_log
+from signaling.media_links import signed_clerk, signed_link
 from signaling.messages import ClerkState, Message, SessionState
 from signaling.recordings import side_file
 from signaling.replay import SearchFilter, replay_view, search_by_id, search_sessions
@@ -72,7 +73,7 @@ def _when(request: web.Request, name: str, default: datetime) -> datetime:
 
 async def overview(request: web.Request) -> web.Response:
     """Queues per service, clerks and active sessions, as they are now."""
-    who = clerk_of(request, SUPERVISOR)
+    who = await clerk_of(request, SUPERVISOR)
     seen = request.app[OVERVIEW_SEEN]
     if time.monotonic() - seen.get(who.clerk_id, -OVERVIEW_LOG_EVERY_S) >= OVERVIEW_LOG_EVERY_S:
         seen[who.clerk_id] = time.monotonic()
@@ -132,7 +133,7 @@ async def overview(request: web.Request) -> web.Response:
 
 async def figures(request: web.Request) -> web.Response:
     """Service-level figures over ``since``..``until`` (default: today so far)."""
-    who = clerk_of(request, SUPERVISOR)
+    who = await clerk_of(request, SUPERVISOR)
     now = datetime.now(UTC)
     since = _when(request, "since", now.replace(hour=0, minute=0, second=0, microsecond=0))
     until = _when(request, "until", now + timedelta(seconds=1))
@@ -162,7 +163,7 @@ async def figures(request: web.Request) -> web.Response:
 
 async def sessions(request: web.Request) -> web.Response:
     """Search sessions by acceptance number, document number, clerk, service, date, outcome."""
-    who = clerk_of(request, SUPERVISOR)
+    who = await clerk_of(request, SUPERVISOR)
     q = request.query
     date = q.get("date")
     since = _when(request, "since", datetime.min.replace(tzinfo=UTC)) if "since" in q else None
@@ -190,14 +191,34 @@ async def sessions(request: web.Request) -> web.Response:
     return _json(found)
 
 
+async def _viewer(request: web.Request) -> ClerkClaims:
+    """A supervisor by token, or by a signed link the replay page handed out."""
+    who = await signed_clerk(request)
+    if who is None:
+        return await clerk_of(request, SUPERVISOR)
+    if who.role != SUPERVISOR:
+        raise http_error(web.HTTPForbidden, "forbidden", "this link is for a supervisor")
+    return who
+
+
 async def replay(request: web.Request) -> web.Response:
     """One session's replay: summary, timeline, recordings; logged as watched."""
-    who = clerk_of(request, SUPERVISOR)
+    who = await clerk_of(request, SUPERVISOR)
     session_id = request.match_info["session_id"]
     try:
         view = await replay_view(request.app[DATABASE], session_id, "")
     except NotFound as exc:
         raise http_error(web.HTTPNotFound, "not_found", exc.message) from exc
+    # the videos and files open by signed, short-lived links: no token in any URL
+    recordings = [
+        r.model_copy(update={"url": signed_link(request, r.url, who)}) for r in view.recordings
+    ]
+    files = {
+        digest: signed_link(request, f"/api/supervisor/sessions/{session_id}/files/{digest}", who)
+        for event in view.events
+        for digest in event.files
+    }
+    view = view.model_copy(update={"recordings": recordings, "file_links": files})
     await _audit(request, who, "replay.opened", {}, session_id)
     context_log(log, session_id, f"supervisor:{who.username}").info("replay opened")
     return _json(view)
@@ -205,7 +226,7 @@ async def replay(request: web.Request) -> web.Response:
 
 async def recording(request: web.Request) -> web.StreamResponse:
     """One side's recording as one WebM (range requests work, so the page can seek)."""
-    clerk_of(request, SUPERVISOR)
+    await _viewer(request)
     session_id = request.match_info["session_id"]
     side = request.match_info["side"]
     try:
@@ -217,7 +238,7 @@ async def recording(request: web.Request) -> web.StreamResponse:
 
 async def session_file(request: web.Request) -> web.StreamResponse:
     """A file (document, thumbnail, signed PDF) that one of the session's events names."""
-    who = clerk_of(request, SUPERVISOR)
+    who = await _viewer(request)
     session_id = request.match_info["session_id"]
     try:
         digest = check_digest(request.match_info["sha256"])

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
-from storage.errors import ChainBroken, NotFound, StorageError
+from storage.errors import ChainBroken, ChainMoved, NotFound, StorageError
 from storage.models import CallSession, SessionEvent, utcnow
 
 log = logging.getLogger(__name__)
@@ -127,15 +127,31 @@ class AuditLog:
         self.db = db
 
     async def append(
-        self, session_id: str, kind: str, actor: str, payload: dict[str, Any]
+        self,
+        session_id: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        *,
+        after_seq: int | None = None,
     ) -> SessionEvent:
-        """Add the next event to ``session_id``'s chain; raises :class:`NotFound` if no such session."""
+        """Add the next event to ``session_id``'s chain; raises :class:`NotFound` if no such session.
+
+        With ``after_seq``, append only if the chain still ends at that seq (the state the
+        caller decided on), else raise :class:`ChainMoved`: of two racing decisions one wins,
+        in this process (the lock) and across processes (the unique seq).
+        """
         # The lock lives on the Database so every AuditLog of this process shares it; the
         # unique (session_id, seq) constraint catches writers in other processes.
         async with self.db.lock(f"audit:{session_id}"):
             try:
-                return await self._append_once(session_id, kind, actor, payload)
-            except IntegrityError:
+                return await self._append_once(session_id, kind, actor, payload, after_seq)
+            except IntegrityError as exc:
+                if after_seq is not None:
+                    raise ChainMoved(
+                        f"session {session_id} changed while {kind!r} was being recorded;"
+                        " reload it and decide again"
+                    ) from exc
                 log.warning(
                     "session %s: audit append collided with another writer; retrying", session_id
                 )
@@ -148,10 +164,17 @@ class AuditLog:
                 ) from exc
 
     async def _append_once(
-        self, session_id: str, kind: str, actor: str, payload: dict[str, Any]
+        self,
+        session_id: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        after_seq: int | None = None,
     ) -> SessionEvent:
         async with self.db.sessions() as db_session, db_session.begin():
-            return await append_in(db_session, session_id, kind, actor, payload)
+            return await append_in(
+                db_session, session_id, kind, actor, payload, after_seq=after_seq
+            )
 
     async def events(self, session_id: str) -> list[SessionEvent]:
         """The session's events in chain order (empty for an unknown session)."""
@@ -201,7 +224,13 @@ def _check(event: SessionEvent, expected_seq: int, prev_hash: str) -> ChainBreak
 
 
 async def append_in(
-    db_session: AsyncSession, session_id: str, kind: str, actor: str, payload: dict[str, Any]
+    db_session: AsyncSession,
+    session_id: str,
+    kind: str,
+    actor: str,
+    payload: dict[str, Any],
+    *,
+    after_seq: int | None = None,
 ) -> SessionEvent:
     """Add the next event to ``session_id``'s chain inside the caller's open transaction.
 
@@ -228,6 +257,11 @@ async def append_in(
         )
     ).first()
     seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+    if after_seq is not None and seq != after_seq + 1:
+        raise ChainMoved(
+            f"session {session_id} changed while {kind!r} was being recorded (it now"
+            f" ends at event {seq - 1}, not {after_seq}); reload it and decide again"
+        )
     created_at = utcnow()
     event = SessionEvent(
         session_id=session_id,

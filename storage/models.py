@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -103,6 +104,9 @@ class Clerk(Base):
     departments: Mapped[list[str]] = mapped_column(JSON, default=list)
     role: Mapped[str] = mapped_column(String(32), default="clerk")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # every token carries the version it was issued under; bumping it revokes them all
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    disabled: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Terminal(Base):
@@ -115,6 +119,8 @@ class Terminal(Base):
     location: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # a revoked kiosk's token is refused everywhere; `vcounter terminal rotate` issues a new one
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class CallSession(Base):

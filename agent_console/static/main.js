@@ -19,6 +19,7 @@ import {
   forgetSession,
   login,
   LoginError,
+  refreshToken,
   saveSession,
   savedSession,
 } from "./session.js";
@@ -278,10 +279,25 @@ class ClerkConsole {
 
   #armExpiry() {
     window.clearTimeout(this.expiryTimer);
+    window.clearTimeout(this.refreshTimer);
     const left = this.m.session.expiresAt - Date.now();
-    // setTimeout cannot wait longer than ~24.8 days; tokens live hours.
+    // setTimeout cannot wait longer than ~24.8 days; tokens live minutes to hours.
     const delay = Math.max(0, Math.min(left, 2 ** 31 - 1));
     this.expiryTimer = window.setTimeout(() => this.#onExpired(), delay);
+    // tokens are short-lived: trade this one for a fresh one at half its life
+    this.refreshTimer = window.setTimeout(() => this.#refresh(), Math.max(5000, delay / 2));
+  }
+
+  async #refresh() {
+    const session = this.m.session;
+    if (!session) return;
+    const body = await refreshToken(session.token);
+    if (!body || this.m.session !== session) return; // refused: the expiry timer signs out
+    session.token = body.token;
+    session.expiresAt = Date.now() + body.expires_in_s * 1000;
+    saveSession(session);
+    if (this.connection && this.connection.setToken) this.connection.setToken(body.token);
+    this.#armExpiry();
   }
 
   #onExpired() {

@@ -68,7 +68,7 @@ export const SCHEMAS = {
       "description": "SDP offer (terminal -> clerk) or answer (clerk -> terminal), relayed by the server.",
       "properties": {
         "sdp": {
-          "maxLength": 65536,
+          "maxLength": 49152,
           "minLength": 10,
           "pattern": "^v=0\\r?\\n",
           "title": "Sdp",
@@ -571,7 +571,7 @@ export const SCHEMAS = {
         "offer": {
           "anyOf": [
             {
-              "maxLength": 65536,
+              "maxLength": 49152,
               "minLength": 10,
               "pattern": "^v=0\\r?\\n",
               "type": "string"
@@ -1006,7 +1006,7 @@ export const SCHEMAS = {
       "description": "SDP offer (terminal -> clerk) or answer (clerk -> terminal), relayed by the server.",
       "properties": {
         "sdp": {
-          "maxLength": 65536,
+          "maxLength": 49152,
           "minLength": 10,
           "pattern": "^v=0\\r?\\n",
           "title": "Sdp",

@@ -31,10 +31,15 @@ def keys() -> None:
 def keys_init(ctx: click.Context) -> None:
     """Create the development CA and a seal key and certificate per department (once).
 
-    Departments with a real seal configured (setting ``seals``) are skipped; existing keys
-    are kept.
+    Refused when real seals are configured (setting ``seals``): the development CA is then
+    neither made nor trusted. Existing keys are kept.
     """
     settings: Settings = ctx.obj["settings"]
+    if settings.seals:
+        raise click.ClickException(
+            "real seals are configured (setting seals): the development CA is not made or"
+            " trusted alongside them; configure a seal for every department instead"
+        )
     departments = [d.id for d in load_catalogue().departments if d.id not in settings.seals]
     made = init_keys(settings.data_dir, departments)
     where = keys_dir(settings.data_dir)

@@ -41,6 +41,7 @@ from signaling.paperwork.texts import text
 from storage.audit import AuditLog
 from storage.blobs import FileBlobStore
 from storage.db import Database
+from storage.errors import ChainMoved
 from storage.models import AcceptanceNumber, CallSession, SessionEvent, utcnow
 
 log = logging.getLogger(__name__)
@@ -353,24 +354,37 @@ class Paperwork:
     async def decide(
         self, session_id: str, clerk: ClerkInfo, outcome: str, reason: str
     ) -> d.Application:
-        """Record a clerk's decision; a final one makes the sealed result document."""
-        loaded = await self.load(session_id)
-        if loaded.service.department_id not in clerk.departments:
-            raise NotYourSession(
-                f"session {session_id} belongs to {loaded.service.department_id}, which is not"
-                " one of your departments"
+        """Record a clerk's decision; a final one makes the sealed result document.
+
+        Two decisions at once (approve and reject): each is appended only if nothing was
+        recorded since its state was read; the loser re-reads, and finds the state moved on
+        (IllegalTransition), or, if only other events came in between (a recording segment),
+        tries again."""
+        for _ in range(5):
+            loaded = await self.load(session_id)
+            if loaded.service.department_id not in clerk.departments:
+                raise NotYourSession(
+                    f"session {session_id} belongs to {loaded.service.department_id}, which is"
+                    " not one of your departments"
+                )
+            new_state, stage = d.next_decision_state(
+                loaded.app, outcome, loaded.service.second_approval, clerk.id, loaded.row.clerk_id
             )
-        new_state, stage = d.next_decision_state(
-            loaded.app, outcome, loaded.service.second_approval, clerk.id, loaded.row.clerk_id
-        )
-        d.check_transition(session_id, loaded.app.state, new_state)
-        actor = f"clerk:{clerk.username}"
-        await self.audit.append(
-            session_id, d.DECISION_EVENT, actor,
-            {"outcome": new_state.value, "reason": reason, "clerk_id": clerk.id,
-             "clerk": f"{clerk.display_name} ({clerk.username})", "stage": stage,
-             "acceptance_number": loaded.app.acceptance_number},
-        )  # fmt: skip
+            d.check_transition(session_id, loaded.app.state, new_state)
+            actor = f"clerk:{clerk.username}"
+            try:
+                await self.audit.append(
+                    session_id, d.DECISION_EVENT, actor,
+                    {"outcome": new_state.value, "reason": reason, "clerk_id": clerk.id,
+                     "clerk": f"{clerk.display_name} ({clerk.username})", "stage": stage,
+                     "acceptance_number": loaded.app.acceptance_number},
+                    after_seq=loaded.events[-1].seq if loaded.events else 0,
+                )  # fmt: skip
+            except ChainMoved:
+                continue
+            break
+        else:
+            raise ChainMoved(f"session {session_id} keeps changing; decide again in a moment")
         context_log(log, session_id, actor).info("decision %s (%s)", new_state.value, stage)
         loaded = await self.load(session_id)
         if new_state.value in d.OUTCOMES:

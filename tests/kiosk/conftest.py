@@ -7,7 +7,7 @@ import asyncio
 import re
 import wave
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from storage.store import get_session
 from terminal_client.kiosk.controller import KioskController, KioskSettings
 from terminal_client.kiosk.messages import KioskView, Screen, ViewMessage
 from terminal_client.kiosk.run import build_kiosk
+from terminal_client.kiosk.server import launch_url, page_key
 from terminal_client.kiosk.tts import Speech
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.peers import ClerkPeer, login
@@ -40,6 +41,9 @@ class RunningKiosk:
     url: str
     server: RunningServer
     speech_dir: Path
+    # this launch's page secret: as the header tools send, and the browser's launch URL
+    key: dict[str, str] = field(default_factory=dict)
+    launch: str = ""
 
     async def wait_screen(self, screen: Screen, timeout: float = 15.0) -> KioskView:
         """Wait until the controller shows ``screen``."""
@@ -104,7 +108,11 @@ async def start_kiosk(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    return RunningKiosk(controller, f"http://127.0.0.1:{port}", server, speech_dir), runner
+    url = f"http://127.0.0.1:{port}"
+    return (
+        RunningKiosk(controller, url, server, speech_dir, page_key(app), launch_url(url, app)),
+        runner,
+    )
 
 
 @pytest.fixture
@@ -156,7 +164,7 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 
 async def open_kiosk(page: Page, kiosk: RunningKiosk, screen: str = "language") -> None:
     """Load the kiosk page and wait until it shows ``screen``."""
-    await page.goto(kiosk.url)
+    await page.goto(kiosk.launch)
     await page.wait_for_selector(f"[data-testid=screen-{screen}]:not([hidden])", timeout=15000)
 
 

@@ -18,6 +18,7 @@ from terminal_client.id_reader import SimulatedCardReader
 from terminal_client.kiosk.controller import KioskSettings
 from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.run import build_kiosk
+from terminal_client.kiosk.server import launch_url, page_key
 from terminal_client.kiosk.tts import Speech
 from terminal_client.printer import FakeCupsPrinter
 from tests.conftest import RunningServer
@@ -60,7 +61,9 @@ async def _kiosk(
     await site.start()
     url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     try:
-        yield RunningKiosk(controller, url, server, tmp_path / "tts")
+        yield RunningKiosk(
+            controller, url, server, tmp_path / "tts", page_key(app), launch_url(url, app)
+        )
     finally:
         await bounded(runner.cleanup(), "kiosk page server")
         await bounded(controller.close(), "kiosk controller")
