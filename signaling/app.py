@@ -137,7 +137,7 @@ def create_app(settings: Settings) -> web.Application:
             lambda user: ice_servers(settings, user),
             settings.turn_ttl_s if settings.turn_urls and settings.turn_secret else None,
             decline_pause_s=settings.decline_pause_s,
-            draining=app[DRAINING].is_set,
+            draining=app[DRAINING],
         )
         sweeper = Sweeper(
             router,

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from signaling.catalogue import Catalogue
+from signaling.draining import refuse_if_draining
 from signaling.errors import IllegalTransition, InvalidMessage, NotYourSession
 from signaling.logs import context_log
 from signaling.messages import (
@@ -86,7 +87,7 @@ class Router:
         *,
         process_id: str | None = None,
         decline_pause_s: float = 10.0,
-        draining: Callable[[], bool] = lambda: False,
+        draining: asyncio.Event | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.db = db
@@ -187,10 +188,8 @@ class Router:
 
         ``offer`` is the terminal's SDP offer if it made one ahead; the accepting clerk gets it.
         """
-        if self.draining():
-            raise IllegalTransition(
-                "This server is shutting down; your kiosk reconnects to another one in a moment"
-            )
+        if self.draining is not None:
+            refuse_if_draining(self.draining)
         service = self.catalogue.service(service_id)
         priority = PRIORITY_CARE if care_mode else 0
         if recall_of is not None:

@@ -189,6 +189,8 @@ class TerminalClient:
         self.version = 0
         self.online = False
         self._resuming: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self.sync_every_s = 5.0
         self._closing = False
 
     # ------------------------------------------------------------------ public
@@ -217,6 +219,21 @@ class TerminalClient:
         self.online = True
         if self.state == TerminalState.DISCONNECTED:
             await self._set_state(TerminalState.IDLE)
+        if self._watch is None or self._watch.done():
+            self._watch = self._spawn(self._keep_in_sync())
+
+    async def _keep_in_sync(self) -> None:
+        """While waiting for a call, ask for the state now and then: a message between server
+        processes can be lost (a Redis restart), and nothing else would notice."""
+        while self.sio.connected:
+            await asyncio.sleep(self.sync_every_s)
+            if self.state in (TerminalState.QUEUED, TerminalState.RINGING) and self.sio.connected:
+                with contextlib.suppress(socketio.exceptions.SocketIOError):
+                    await self.sio.emit(
+                        Event.SYNC.value,
+                        SyncRequest().model_dump(mode="json"),
+                        namespace=NAMESPACE_TERMINAL,
+                    )
 
     async def request_service(
         self,
@@ -305,8 +322,6 @@ class TerminalClient:
     async def close(self) -> None:
         """Hang up media and disconnect; safe to call twice."""
         self._closing = True
-        if self._resuming is not None:
-            self._resuming.cancel()
         await self._close_peer()
         await asyncio.gather(*self._recorders_closing, return_exceptions=True)
         warm, self._warm = self._warm, None
@@ -360,10 +375,11 @@ class TerminalClient:
             event.value, message.model_dump(mode="json"), namespace=NAMESPACE_TERMINAL
         )
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _on_queue_status(self, data: dict[str, Any]) -> None:
         status = QueueStatus.model_validate(data)
@@ -570,7 +586,7 @@ class TerminalClient:
             # server with the resume token and carry on where the session is
             self._log().warning("connection to the server lost; resuming")
             if self._resuming is None or self._resuming.done():
-                self._resuming = asyncio.get_running_loop().create_task(self._resume())
+                self._resuming = self._spawn(self._resume())
             return
         self._spawn(self._close_peer())
         self.state = TerminalState.DISCONNECTED
@@ -615,6 +631,14 @@ class TerminalClient:
             await self._set_state(TerminalState.ENDED)
             return
         self.version = max(self.version, snapshot.version)
+        if (
+            snapshot.call is not None
+            and self.state in (TerminalState.QUEUED, TerminalState.RINGING)
+            and snapshot.state in (SessionState.CONNECTING, SessionState.IN_CALL)
+        ):
+            # the call_accepted message was lost (a message bus restart): take it from here
+            await self._on_call_accepted(snapshot.call.model_dump(mode="json"))
+            return
         if snapshot.state in (SessionState.QUEUED, SessionState.OFFERED):
             target = (
                 TerminalState.RINGING
