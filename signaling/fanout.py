@@ -126,12 +126,14 @@ class QueueNotifier:
         catalogue: Catalogue,
         local_terminals: Callable[[], dict[int, str]],
         tick_s: float = 1.0,
+        min_interval_s: float = 0.25,
     ) -> None:
         self.db = db
         self.emitter = emitter
         self.catalogue = catalogue
         self.local_terminals = local_terminals
         self.tick_s = tick_s
+        self.min_interval_s = min_interval_s
         self._wanted = asyncio.Event()
         self._last: dict[str, Place] = {}
         self.sent = 0
@@ -149,8 +151,9 @@ class QueueNotifier:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wanted.wait(), self.tick_s)
-            # coalesce a burst of changes into one snapshot
-            await asyncio.sleep(0.02)
+            # coalesce a burst of changes into one snapshot, and at most a few a second: under
+            # load, one read of the whole queue per change would be the server's main work
+            await asyncio.sleep(self.min_interval_s)
             self._wanted.clear()
             try:
                 await self.flush()

@@ -36,6 +36,10 @@ CALL_STATES = ("connecting", "in_call")
 LOST_REASONS = frozenset({"terminal_lost", "clerk_lost", "server_lost", "clerk_left"})
 RECALL_WINDOW = timedelta(minutes=15)
 
+# how many of each department's waiting sessions a routing attempt looks at: enough to pass
+# over those every free clerk has declined
+HEAD_PER_DEPARTMENT = 25
+
 PRIORITY_RECALL = 2
 PRIORITY_CARE = 1
 
@@ -456,16 +460,21 @@ async def _claim_in(
         wanted &= set(departments)
     if not wanted:
         return None
-    statement = (
-        select(CallSession, Service.department_id)
-        .join(Service, Service.id == CallSession.service_id)
-        .where(CallSession.state == "queued", Service.department_id.in_(sorted(wanted)))
-        .order_by(CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
-        .limit(500)
-    )
-    if postgres:
-        statement = statement.with_for_update(skip_locked=True, of=CallSession)
-    rows = (await s.execute(statement)).all()
+    # the head of each department's line: a call waits only for clerks of its department,
+    # so reading a few per department finds every possible pair without reading the queue
+    rows: list[Any] = []
+    for dept in sorted(wanted):
+        statement = (
+            select(CallSession, Service.department_id)
+            .join(Service, Service.id == CallSession.service_id)
+            .where(CallSession.state == "queued", Service.department_id == dept)
+            .order_by(CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
+            .limit(HEAD_PER_DEPARTMENT)
+        )
+        if postgres:
+            statement = statement.with_for_update(skip_locked=True, of=CallSession)
+        rows.extend((await s.execute(statement)).all())
+    rows.sort(key=lambda r: (-r[0].priority, r[0].enqueued_at or r[0].created_at, r[0].id))
     taken: set[int] = set()
     for row, dept in rows:
         choice = pick_clerk(
