@@ -10,9 +10,7 @@ baseline_p50_ms, ratio.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import statistics
 import time
 from typing import Any
@@ -21,10 +19,17 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from playwright.async_api import Page
 
+from bench.cli import bench_parser, parse, report
 from bench.server import bench_server, chromium, login_console, pct
 from media.sinks import FrameCounter
 from media.sources import create_local_tracks
 from terminal_client.client import TerminalClient, TerminalState
+
+# the keys of the JSON line (tests/bench/test_bench_smoke.py checks them)
+KEYS = (
+    "n", "p50_ms", "p95_ms", "kiosk_p50_ms", "console_p50_ms", "baseline_p50_ms",
+    "baseline_p95_ms", "ratio",
+)  # fmt: skip
 
 ARM_FIRST_FRAME = """
 () => {
@@ -141,9 +146,9 @@ async def main(n: int) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("-n", type=int, default=20, help="calls of each kind (default 20)")
-    args = parser.parse_args()
+    args = parse(parser, smoke={"n": 1})
     out = asyncio.run(main(args.n))
     print(
         f"call setup (request -> first frame at both ends), n={out['n']}:\n"
@@ -152,4 +157,4 @@ if __name__ == "__main__":
         f"  baseline  p50 {out['baseline_p50_ms']} ms  p95 {out['baseline_p95_ms']} ms\n"
         f"  ratio     {out['ratio']}"
     )
-    print(json.dumps(out))
+    report(out, KEYS, args.smoke)

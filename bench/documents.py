@@ -13,14 +13,13 @@ kiosk. Last line: JSON with p50_ms, p95_ms, cpu_ms (p50), committed_p50_ms.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import os
 import statistics
 import time
 from typing import Any
 
+from bench.cli import bench_parser, parse, report
 from bench.server import bench_server, chromium, login_console, pct
 from media.document_camera import SyntheticDocumentCamera
 from media.page_sample import a4_pixels, photograph, render_page
@@ -28,6 +27,13 @@ from media.pages import Image
 from media.sources import create_local_tracks
 from terminal_client.client import TerminalClient, TerminalState
 from terminal_client.documents import KioskDocuments
+
+# the keys of the JSON line (tests/bench/test_bench_smoke.py checks them)
+KEYS = (
+    "n", "capture", "p50_ms", "p95_ms", "committed_p50_ms", "committed_p95_ms", "cpu_ms",
+    "cpu_p95_ms", "jpeg_kb_p50", "process_wall_p50_ms", "upload_p50_ms", "console_p50_ms",
+    "load_average_1m",
+)  # fmt: skip
 
 
 class ReadyCaptures:
@@ -119,9 +125,9 @@ async def main(n: int) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("-n", type=int, default=20, help="pages (default 20)")
-    args = parser.parse_args()
+    args = parse(parser, smoke={"n": 1})
     out = asyncio.run(main(args.n))
     print(
         f"documents ({out['capture']}), n={out['n']}:\n"
@@ -132,4 +138,4 @@ if __name__ == "__main__":
         f" {out['upload_p50_ms']} ms, push to painted p50 {out['console_p50_ms']} ms\n"
         f"  JPEG size p50 {out['jpeg_kb_p50']} KiB; machine load average {out['load_average_1m']}"
     )
-    print(json.dumps(out))
+    report(out, KEYS, args.smoke)

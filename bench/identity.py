@@ -1,6 +1,6 @@
 """Identity benchmark: per-frame face verification latency, MRZ read time, score separation.
 
-    python -m bench.identity [--frames 200] [--threads 1]
+    python -m bench.identity [--frames 200] [--threads 1] [--smoke]
 
 Verification is what the kiosk does for every live frame during the challenge: YuNet on the
 frame downscaled to 320 px wide, SFace on the aligned face, cosine against the portrait,
@@ -17,11 +17,8 @@ The last line is JSON.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import itertools
-import json
 import statistics
 import tempfile
 import time
@@ -30,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench.cli import bench_parser, parse, report
 from media.face_samples import load_photos
 from media.faces import Embedding, FaceEngine
 from media.liveness import eye_openness
@@ -38,23 +36,38 @@ from media.mrz_scan import read_mrz
 from tests.identity.documents import specimen
 from tests.identity.scores import score_pairs
 
+# the keys of the JSON line (tests/bench/test_bench_smoke.py checks them); the call_* and
+# verified_* keys only with a call (--call-seconds > 0)
+KEYS = (
+    "frames", "opencv_threads", "verify_p50_ms", "verify_p95_ms", "mrz_ms", "scan_px",
+    "same_pairs", "different_pairs", "min_same", "max_different", "threshold",
+    "call_fps_idle", "call_fps_verifying", "call_gap_p95_ms_idle", "call_gap_p95_ms_verifying",
+    "call_gap_max_ms_verifying", "verified_fps_in_call",
+)  # fmt: skip
+
 
 def _percentile(values: list[float], p: float) -> float:
     return float(np.percentile(np.asarray(values), p))
 
 
 async def _call_gaps(
-    engine: FaceEngine, reference: Embedding, frames: list[np.ndarray], seconds: float
+    engine: FaceEngine,
+    reference: Embedding,
+    frames: list[np.ndarray],
+    seconds: float,
+    settle_s: float = 3.0,
 ) -> dict[str, float]:
     """Clerk-side video frame gaps in a real call, idle then while verifying."""
     from media.face_camera import ReplayTrack
     from media.liveness import Action
     from media.sources import LocalMedia, SyntheticAudioTrack
     from terminal_client.client import TerminalClient, TerminalState
-    from terminal_client.identity import IdentityCheck, LatestFrame, tap_for_identity
+    from terminal_client.identity import LatestFrame, tap_for_identity, watch_face
+    from terminal_client.tasks import cancel_and_wait
     from terminal_client.worker import CpuWorker
     from tests.conftest import CLERK_PASSWORD, make_settings, start_server
     from tests.peers import ClerkPeer, login
+    from tests.teardown import bounded
 
     arrivals: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,26 +91,36 @@ async def _call_gaps(
             await terminal.wait_for(TerminalState.IN_CALL, timeout=30)
             # the clerk's counter for this call exists once it was accepted
             clerk.video_in.on_frame = lambda frame, at: arrivals.append(time.monotonic())
-            await asyncio.sleep(3)  # let the bitrate and the decoder settle
+            await asyncio.sleep(settle_s)  # let the bitrate and the decoder settle
             idle_from = time.monotonic()
             await asyncio.sleep(seconds)
             busy_from = time.monotonic()
             # the kiosk's own loop: newest frame, low-priority worker, at most max_fps a second
             judged: list[float] = []
-            check = IdentityCheck(
-                engine, reader=None, frames=latest, server_url=server.url,  # type: ignore[arg-type]
-                token=token, session_id="0" * 32, challenge=[Action.BLINK],
-                on_progress=lambda p: judged.append(time.monotonic()),
-            )  # fmt: skip
-            with CpuWorker() as worker, contextlib.suppress(TimeoutError):
-                # a face that never blinks keeps the judge working for the whole stretch
-                await asyncio.wait_for(check._challenge(reference, worker), seconds)
+
+            async def judge(worker: CpuWorker) -> None:
+                # the identity step's own loop (public: watch_face), over and over: a face
+                # that never blinks keeps the judge working for the whole stretch
+                while True:
+                    await watch_face(
+                        engine, latest, reference, worker, [Action.BLINK],
+                        on_progress=lambda p: (
+                            judged.append(time.monotonic()) if p.phase == "challenge" else None
+                        ),
+                    )  # fmt: skip
+
+            with CpuWorker() as worker:
+                judging = asyncio.get_running_loop().create_task(judge(worker))
+                await asyncio.sleep(seconds)
+                # not wait_for: a cancellation that lands as a frame arrives is lost inside
+                # watch_face on Python 3.11, and the loop would judge for ever
+                await cancel_and_wait([judging])
             busy_to = time.monotonic()
             verified = len(judged)
             await terminal.close()
             await clerk.close()
         finally:
-            await runner.cleanup()
+            await bounded(runner.cleanup(), "server")
 
     def gaps(start: float, end: float) -> list[float]:
         times = [t for t in arrivals if start <= t < end]
@@ -115,11 +138,13 @@ async def _call_gaps(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--frames", type=int, default=200, help="live frames to verify")
     parser.add_argument("--threads", type=int, default=1, help="OpenCV threads (kiosk: 1)")
     parser.add_argument("--call-seconds", type=float, default=8.0, help="0 skips the call")
-    args = parser.parse_args()
+    parser.add_argument("--mrz-reads", type=int, default=5, help="page reads timed (median)")
+    parser.add_argument("--settle", type=float, default=3.0, help="call warm-up seconds")
+    args = parse(parser, smoke={"frames": 5, "call_seconds": 1.0, "mrz_reads": 1, "settle": 0.5})
     cv2.setNumThreads(args.threads)
 
     photos = load_photos()
@@ -155,14 +180,14 @@ def main() -> None:
 
     _, scan = specimen(MrzFormat.TD3, portrait)
     mrz_times = []
-    for _ in range(5):
+    for _ in range(args.mrz_reads):
         started = time.perf_counter()
         read_mrz(scan)
         mrz_times.append((time.perf_counter() - started) * 1000)
 
     same, different = score_pairs(engine, photos)
     call = (
-        asyncio.run(_call_gaps(engine, reference, frames, args.call_seconds))
+        asyncio.run(_call_gaps(engine, reference, frames, args.call_seconds, args.settle))
         if args.call_seconds > 0
         else {}
     )
@@ -184,7 +209,10 @@ def main() -> None:
         f"verify per frame: p50 {result['verify_p50_ms']} ms, p95 {result['verify_p95_ms']} ms"
         f" ({args.frames} frames, {args.threads} OpenCV thread(s))"
     )
-    print(f"MRZ read, 300-dpi TD3 page {result['scan_px']}: {result['mrz_ms']} ms (median of 5)")
+    print(
+        f"MRZ read, 300-dpi TD3 page {result['scan_px']}: {result['mrz_ms']} ms"
+        f" (median of {args.mrz_reads})"
+    )
     print(f"same person ({len(same)} pairs): {same}")
     print(
         f"different people ({len(different)} pairs): min {min(different)}, median"
@@ -197,7 +225,7 @@ def main() -> None:
             f" ({call['verified_fps_in_call']} frames verified a second);"
             f" {call['call_fps_idle']} / {call['call_fps_verifying']} fps"
         )
-    print(json.dumps(result))
+    report(result, KEYS if call else KEYS[: KEYS.index("call_fps_idle")], args.smoke)
 
 
 if __name__ == "__main__":

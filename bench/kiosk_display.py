@@ -29,12 +29,21 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from playwright.async_api import async_playwright
 
+from bench.cli import bench_parser, parse, report
 from media.chromium import CHROMIUM, CHROMIUM_ARGS
 from media.sinks import FrameCounter
 from media.sources import SyntheticAudioTrack, SyntheticVideoTrack, create_local_tracks
 from terminal_client.kiosk.display import MediaBridge
 from terminal_client.kiosk.server import STATIC_DIR, security_headers
 
+# the keys of the JSON line (tests/bench/test_bench_smoke.py checks them)
+KEYS = (
+    "added_p50_ms", "added_p95_ms", "added_max_ms", "arrival_p50_ms", "arrival_p95_ms", "fps",
+    "frames", "seconds", "decoded_fps", "dropped", "self_view_fps", "audio_underruns",
+    "audio_buffered_ms", "terminal_cpu_idle_pct", "terminal_cpu_watched_pct", "bridge_cpu_pct",
+    "bridge_encoder_cpu_pct", "chromium_and_clerk_cpu_pct", "machine_busy_pct", "cores",
+    "page_errors",
+)  # fmt: skip
 VIEWPORT = {"width": 1920, "height": 1080}
 
 PAGE = """<!doctype html>
@@ -285,12 +294,12 @@ async def main(seconds: float, warmup: float, baseline: float) -> dict[str, Any]
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--seconds", type=float, default=15, help="measured time (default 15)")
     parser.add_argument("--warmup", type=float, default=3, help="after the page shows (default 3)")
     parser.add_argument("--baseline", type=float, default=5, help="CPU without a page (default 5)")
     parser.add_argument("--clerk-peer", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse(parser, smoke={"seconds": 1.5, "warmup": 0.5, "baseline": 0.5})
     if args.clerk_peer:
         asyncio.run(clerk_peer())
         sys.exit(0)
@@ -311,4 +320,4 @@ if __name__ == "__main__":
         f" machine {out['machine_busy_pct']}% busy\n"
         f"  page errors: {out['page_errors'] or 'none'}"
     )
-    print(json.dumps(out))
+    report(out, KEYS, args.smoke)

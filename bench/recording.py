@@ -10,7 +10,6 @@ decoded frame of both videos. Last line: JSON with overhead_cpu_pct, replay_firs
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import resource
@@ -21,10 +20,17 @@ from typing import Any
 import aiohttp
 from playwright.async_api import Browser
 
+from bench.cli import bench_parser, parse, report
 from bench.server import PASSWORD, bench_server, chromium, login_console, pct
 from media.recording import RecordingSettings
 from media.sources import create_local_tracks
 from terminal_client.client import TerminalClient, TerminalState
+
+# the keys of the JSON line (tests/bench/test_bench_smoke.py checks them)
+KEYS = (
+    "calls", "window_s", "cpu_off_pct", "cpu_on_pct", "overhead_cpu_pct",
+    "replay_first_frame_ms", "replay_first_frame_p95_ms",
+)  # fmt: skip
 
 FIRST_FRAMES = """
 () => {
@@ -96,7 +102,7 @@ async def main(calls: int, window_s: float) -> dict[str, Any]:
         url = server.url
         page = await browser.new_page()
         await login_console(page, url)
-        await one_call(url, token, False, 2.0)  # warm-up
+        await one_call(url, token, False, min(2.0, window_s))  # warm-up
         for _ in range(calls):
             off.append((await one_call(url, token, False, window_s))[0])
             used, session_id = await one_call(url, token, True, window_s)
@@ -122,10 +128,10 @@ async def main(calls: int, window_s: float) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("-n", type=int, default=5, help="calls with and without recording")
     parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per call")
-    args = parser.parse_args()
+    args = parse(parser, smoke={"n": 1, "seconds": 1.0})
     out = asyncio.run(main(args.n, args.seconds))
     s = RecordingSettings()
     print(
@@ -137,4 +143,4 @@ if __name__ == "__main__":
         f"replay page, navigation -> first frame of both videos: median"
         f" {out['replay_first_frame_ms']} ms, p95 {out['replay_first_frame_p95_ms']} ms"
     )
-    print(json.dumps(out))
+    report(out, KEYS, args.smoke)

@@ -1,7 +1,7 @@
 """Recording one side of a call into short WebM segments (VP8 + Opus), off the event loop.
 
 A :class:`SegmentRecorder` takes decoded video and audio frames with the wall-clock time
-they were captured or decoded, and encodes them in its own thread into files of
+they were captured (a local source's own timestamps, through :class:`SourceClock`) or decoded, and encodes them in its own thread into files of
 ``segment_s`` seconds each. Every timestamp is milliseconds since the call's ``t0``, on
 both sides, so the two sides and the session's events share one timeline and the segments
 of a side concatenate into one playable file (:func:`concatenate`).
@@ -45,6 +45,40 @@ WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
 
 class RecordingError(MediaError):
     code = "recording_error"
+
+
+# A frame whose own clock puts it this far behind its arrival is taken as the source's clock
+# jumping (a restarted camera), not as delay: the track is re-anchored to the wall clock. A
+# loaded 2-core machine hands frames over up to a second late; re-anchoring then would
+# move one track against the other.
+SOURCE_JUMP_S = 5.0
+
+
+class SourceClock:
+    """Maps one local track's frame timestamps (``pts × time_base``) onto the wall clock.
+
+    A frame is stamped with when its source made it, not when a busy process got round to
+    it: the offset between the track's media time and the wall clock is the smallest seen
+    (the frame that waited least), so a frame held up by a loaded CPU keeps its place and
+    audio and video stay together in the recording. Frames without timestamps, and a
+    source whose clock jumps, fall back to the arrival time.
+    """
+
+    def __init__(self) -> None:
+        self._offset: float | None = None
+
+    def stamp(self, frame: av.VideoFrame | av.AudioFrame, wall: float) -> float:
+        """When ``frame`` was captured, on the ``time.time()`` timeline (it arrived at ``wall``)."""
+        if frame.pts is None or frame.time_base is None:
+            return wall
+        media = float(frame.pts * frame.time_base)
+        if self._offset is None or wall - media < self._offset:
+            self._offset = wall - media
+        captured = self._offset + media
+        if wall - captured > SOURCE_JUMP_S:
+            self._offset = wall - media
+            captured = wall
+        return captured
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,7 @@ async def sessions_of_gone_terminals(db: Database, grace_s: float) -> list[str]:
                 .where(
                     CallSession.state.in_(ACTIVE_STATES),
                     or_(
-                        TerminalPresence.terminal_id.is_(None),
+                        TerminalPresence.terminal_id.is_(None) & (CallSession.created_at < cutoff),
                         (TerminalPresence.connected.is_(False))
                         & (TerminalPresence.disconnected_at < cutoff),
                     ),

@@ -27,7 +27,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from av.frame import Frame
 from av.packet import Packet
 
-from media.recording import RecordingSettings, Segment, SegmentRecorder
+from media.recording import RecordingSettings, Segment, SegmentRecorder, SourceClock
 from media.sources import LocalMedia
 from signaling.logs import context_log
 from signaling.messages import SegmentMeta
@@ -43,7 +43,8 @@ RETRY_MAX_S = 5.0
 
 
 class TapTrack(MediaStreamTrack):
-    """A local track passed through unchanged, each frame also handed to ``record``."""
+    """A local track passed through unchanged, each frame also handed to ``record`` with
+    when it was captured."""
 
     def __init__(
         self,
@@ -54,11 +55,14 @@ class TapTrack(MediaStreamTrack):
         self.kind = source.kind
         self.source = source
         self.record = record
+        self.clock = SourceClock()
 
     async def recv(self) -> Frame | Packet[Any]:
         frame = await self.source.recv()
         if isinstance(frame, av.VideoFrame | av.AudioFrame):
-            self.record(frame, time.time())
+            # stamped in the source's media time: a frame the loaded CPU handed over late
+            # would otherwise be recorded late, and the picture drift from the sound
+            self.record(frame, self.clock.stamp(frame, time.time()))
         return frame
 
     def stop(self) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from argon2 import PasswordHasher, profiles
 
 from signaling.app import create_app
 from signaling.keys import CATALOGUE, DATABASE, ROUTER
@@ -82,6 +83,26 @@ def make_settings(tmp_path: Path, database_url: str | None = None, **extra: obje
         secret_key="test-secret-key-0123456789-abcdefghijklmnop",
         **extra,  # type: ignore[arg-type]
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "real_password_hashing: hash clerk passwords at the production cost"
+    )
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clerk passwords hashed with argon2-cffi's cheapest profile, unless the test is marked
+    ``real_password_hashing``.
+
+    argon2id at RFC 9106's cost (64 MiB, 3 passes) takes 1-1.5 s a hash or a check on the
+    shared 2-core machine, and the suite adds clerks and signs them in by the hundred: that
+    was minutes of the run spent on a cost no test checks. The hashes are still argon2id, a
+    wrong password is still refused; ``tests/storage/test_store.py`` keeps the real cost.
+    """
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        monkeypatch.setattr(store, "_HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 @pytest.fixture(params=["sqlite"])

@@ -264,9 +264,10 @@ class VideoRelay:
         self._latest = None
         worker, self._worker = self._worker, None
         if worker is not None:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            # cancelled again if it carries on (a kiosk's teardown once waited here for ever)
+            await cancel_and_wait([worker])
+            if not worker.cancelled() and (failure := worker.exception()) is not None:
+                log.error("the %s relay's encoder had failed: %r", self.name, failure)
         await self._fanout.close()
         await asyncio.to_thread(self._executor.shutdown)
 

@@ -22,7 +22,7 @@ from cv2.typing import MatLike
 from media.faces import FaceEngine
 from media.mrz import MrzFields, MrzFormat, compose_mrz
 from signaling.keys import BLOBS
-from storage import store
+from storage import presence, store
 from storage.audit import AuditLog
 from terminal_client.id_reader import CARD_FOLDER, write_card_from_photo
 from tests.conftest import RunningServer
@@ -128,6 +128,8 @@ async def open_counter(
     token = await server.add_terminal(kiosk)
     terminal = await store.find_terminal_by_token(server.db, token)
     assert terminal is not None
+    # the kiosk is connected, as the router records it: the sweeper leaves its call alone
+    await presence.terminal_attach(server.db, terminal.id, server.router.process_id, "sid", None)
     row = await store.create_session(server.db, terminal.id, service, "zh-Hant")
     clerk_row = await store.authenticate_clerk(server.db, clerk, "correct horse battery")
     assert clerk_row is not None

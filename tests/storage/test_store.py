@@ -17,6 +17,9 @@ from storage.models import CallSession, Clerk, Department, Service, Terminal
 
 PASSWORD = "correct horse battery"
 
+# the production hasher: these tests check its parameters and the upgrade of weak hashes
+pytestmark = pytest.mark.real_password_hashing
+
 
 async def catalogue(db: Database) -> None:
     await store.sync_catalogue(

@@ -15,11 +15,13 @@ from aiortc.mediastreams import MediaStreamTrack
 from media.document_camera import SyntheticDocumentCamera
 from media.recording import RecordingSettings
 from media.sources import LocalMedia, create_local_tracks
-from media.sync_pattern import sync_pattern
+from media.sync_pattern import BEEP_S, sync_pattern
+from signaling.messages import SegmentMeta
 from signaling.recordings import SEGMENT_EVENT, side_file
 from signaling.replay import replay_view
 from storage.audit import AuditLog
 from terminal_client.client import TerminalClient, TerminalState
+from terminal_client.recording import CallRecorder
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.peers import ClerkPeer, login
 
@@ -53,6 +55,18 @@ async def call(
     return terminal, clerk, session_id
 
 
+def applicant_uploads(recorder: CallRecorder) -> list[SegmentMeta]:
+    """The applicant side's segments the server has confirmed, in order."""
+    return [u for u in recorder.uploaded if u.side == "applicant"]
+
+
+async def until(predicate: Callable[[], bool], timeout: float) -> None:
+    """Wait until ``predicate()`` holds (checked every 50 ms); fail after ``timeout`` s."""
+    async with asyncio.timeout(timeout):
+        while not predicate():  # noqa: ASYNC110 - uploads finish on the recorder's own task
+            await asyncio.sleep(0.05)
+
+
 async def segment_events(server: RunningServer, session_id: str, side: str) -> list[dict]:
     events = await AuditLog(server.db).events(session_id)
     return [e.payload for e in events if e.kind == SEGMENT_EVENT and e.payload["side"] == side]
@@ -84,7 +98,10 @@ async def test_a_call_is_recorded_both_sides_in_the_chain(server: RunningServer)
             duration = container.duration / 1_000_000
         recorded = segments[-1]["end_ms"] / 1000
         assert abs(duration - recorded) < 1.0, (side, duration, recorded)
-        assert frames >= 15 * 4, (side, frames)  # 15 fps for 5 s of call, give or take start-up
+        # what the chain says was recorded is what plays; never more than 15 fps (how many a
+        # loaded machine's camera delivered is the recording benchmark's business)
+        assert frames == sum(s["video_frames"] for s in segments) > 0, (side, frames, segments)
+        assert frames <= 15 * duration + len(segments), (side, frames, duration)
 
 
 async def test_audio_and_video_stay_in_sync(server: RunningServer, tmp_path: Path) -> None:
@@ -96,15 +113,19 @@ async def test_audio_and_video_stay_in_sync(server: RunningServer, tmp_path: Pat
         await terminal.close()
         await clerk.close()
     path = await side_file(server.app, session_id, "applicant")
-    flashes, beeps = flash_and_beep_times(path.read_bytes())
-    assert len(flashes) >= 3 and len(beeps) >= 3, (flashes, beeps)
-    for flash in flashes:
+    flashes, beeps, audio_end = flash_and_beep_times(path.read_bytes())
+    # Compared in the recording's own time; where the sound ends first (a loaded machine's
+    # microphone lagged at the hang-up) a flash has no beep to be compared with.
+    heard = [flash for flash in flashes if flash + BEEP_S <= audio_end]
+    assert len(heard) >= 3 and len(beeps) >= 3, (flashes, beeps, audio_end)
+    for flash in heard:
         nearest = min(beeps, key=lambda b: abs(b - flash))
         assert abs(nearest - flash) < 0.1, (flash, nearest, flashes, beeps)
 
 
-def flash_and_beep_times(data: bytes) -> tuple[list[float], list[float]]:
-    """When the picture flashes white and when a beep starts, in seconds of the recording."""
+def flash_and_beep_times(data: bytes) -> tuple[list[float], list[float], float]:
+    """When the picture flashes white and when a beep starts, in seconds of the recording
+    (its timestamps), and where its sound ends."""
     flashes: list[float] = []
     with av.open(io.BytesIO(data)) as container:
         bright_before = False
@@ -114,6 +135,7 @@ def flash_and_beep_times(data: bytes) -> tuple[list[float], list[float]]:
                 flashes.append(float(frame.pts * frame.time_base))
             bright_before = bright
     beeps: list[float] = []
+    audio_end = 0.0
     with av.open(io.BytesIO(data)) as container:
         loud_before = False
         for frame in container.decode(audio=0):
@@ -126,27 +148,31 @@ def flash_and_beep_times(data: bytes) -> tuple[list[float], list[float]]:
                 if loud and not loud_before:
                     beeps.append(float(frame.pts * frame.time_base) + k / frame.sample_rate)
                 loud_before = loud
-    return flashes, beeps
+            audio_end = float(frame.pts * frame.time_base) + frame.samples / frame.sample_rate
+    return flashes, beeps, audio_end
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_a_kiosk_killed_mid_call_keeps_its_finished_segments(
     server: RunningServer, backend: str
 ) -> None:
-    terminal, clerk, session_id = await call(server, seconds=2 * SEGMENT_S + 1.0)
+    terminal, clerk, session_id = await call(server, seconds=0)
     try:
-        await asyncio.sleep(1.0)  # the finished segments' uploads
-        uploaded = list(terminal.recorder.uploaded) if terminal.recorder else []
-        # the process dies: no hang-up, no flush; its socket and recorder just stop
         recorder = terminal.recorder
         assert recorder is not None
+        # the call goes on until two of the applicant's segments are finished and uploaded
+        # (however long a loaded machine takes to encode them), then the kiosk dies
+        await until(lambda: len(applicant_uploads(recorder)) >= 2, timeout=60)
+        uploaded = applicant_uploads(recorder)
+        # the process dies: no hang-up, no flush; its socket and recorder just stop
         terminal.recorder = None
         await terminal.sio.eio.disconnect(abort=True)
     finally:
         await clerk.close()
-    assert uploaded, "no segment was finished and uploaded before the crash"
     stored = await segment_events(server, session_id, "applicant")
-    assert len(stored) >= 2 and len(stored) == len([u for u in uploaded if u.side == "applicant"])
+    # every segment the kiosk had uploaded is kept (one finishing meanwhile may join them)
+    assert [s["index"] for s in stored][: len(uploaded)] == [u.index for u in uploaded]
+    assert len(stored) >= 2
     report = await AuditLog(server.db).verify(session_id)
     assert report.ok, report
     # what was stored plays

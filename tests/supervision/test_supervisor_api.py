@@ -216,6 +216,8 @@ async def test_search_by_document_and_acceptance_number(server: RunningServer) -
     await server.add_terminal("kiosk-num")
     (terminal,) = [t for t in await _terminals(server) if t.name == "kiosk-num"]
     row = await store.create_session(server.db, terminal.id, SERVICE, "en")
+    # one active session per kiosk (the store's unique index): the first one is over
+    await store.update_session(server.db, row.id, state="ended")
     other = await store.create_session(server.db, terminal.id, SERVICE, "en")
     audit = AuditLog(server.db)
     portrait = await server.app[BLOBS].put(b"\xff\xd8 a portrait")
