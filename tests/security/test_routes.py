@@ -76,3 +76,21 @@ async def test_a_body_without_a_length_is_refused(server: RunningServer, path: s
     async with aiohttp.ClientSession() as http, http.post(f"{server.url}{path}", data=body()) as r:
         assert r.status == 411
     await assert_responsive(server)
+
+
+def test_every_upload_limit_names_a_real_route(server_app_routes: set[tuple[str, str]]) -> None:
+    from signaling.guard import BODY_LIMITS
+
+    missing = set(BODY_LIMITS) - server_app_routes
+    assert not missing, f"limits for routes that do not exist (renamed?): {missing}"
+
+
+@pytest.fixture
+def server_app_routes(tmp_path: object) -> set[tuple[str, str]]:
+    from pathlib import Path
+
+    from signaling.app import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(Path(str(tmp_path))))
+    return {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None}
