@@ -17,7 +17,15 @@ _VALUES = {
     "session_id": "0" * 32, "doc_id": "1" * 32, "sha256": "2" * 64, "token": "t" * 32,
     "index": "0", "side": "applicant", "material_id": "business-licence", "name": "phone.js",
 }  # fmt: skip
-_ANONYMOUS = ("/", "/supervisor", "/verify", "/api/health", "/api/catalogue", "/api/login")
+_ANONYMOUS = (
+    "/",
+    "/supervisor",
+    "/admin",
+    "/verify",
+    "/api/health",
+    "/api/catalogue",
+    "/api/login",
+)
 
 
 def routes(app: web.Application) -> list[tuple[str, str]]:
@@ -31,7 +39,8 @@ def routes(app: web.Application) -> list[tuple[str, str]]:
             continue
         if canonical in ("/static", "/vendor/socket.io"):
             canonical += "/console.css" if canonical == "/static" else "/socket.io.esm.min.js"
-        path = re.sub(r"\{(\w+)\}", lambda m: _VALUES.get(m.group(1), "x"), canonical)
+        values = {**_VALUES, "action": "revoke" if "/terminals/" in canonical else "disable"}
+        path = re.sub(r"\{(\w+)\}", lambda m, v=values: v.get(m.group(1), "x"), canonical)
         found.add((route.method, path))
     return sorted(found)
 
