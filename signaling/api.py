@@ -57,6 +57,12 @@ async def login(request: web.Request) -> web.Response:
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
     slot = guard.slot(address)  # chosen before this attempt is counted
+    if slot is None:
+        response = _problem(
+            429, "busy", "Many sign-ins are being tried right now; try again in a moment."
+        )
+        response.headers["Retry-After"] = "1"
+        return response
     blocked = guard.attempt(body.username, address)
     async with slot:
         clerk = await store.authenticate_clerk(request.app[DATABASE], body.username, body.password)
@@ -132,6 +138,7 @@ def setup_api(app: web.Application) -> None:
         settings.login_failures_per_account,
         settings.login_failures_per_address,
         settings.login_window_s,
+        settings.login_checks_per_minute,
     )
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/token/refresh", refresh)

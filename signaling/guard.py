@@ -116,7 +116,7 @@ async def limit_socket_connects(request: web.Request, handler: Handler) -> web.S
 
 def setup_guard(app: web.Application) -> None:
     """Install the body limits and the headers; call after every route is added."""
-    app[SOCKET_CONNECTS] = RateLimit(per_minute=120, burst=60)
+    app[SOCKET_CONNECTS] = RateLimit(per_minute=60, burst=30)
     app.middlewares.append(limit_socket_connects)
     app.middlewares.append(limit_bodies)
     app.on_response_prepare.append(security_headers)

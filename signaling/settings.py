@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     login_failures_per_account: int = Field(default=5, ge=1)
     login_failures_per_address: int = Field(default=10, ge=1)
     login_window_s: float = Field(default=900.0, gt=0)
+    # password checks a minute for addresses that have not signed in before, all together:
+    # past it they are told "busy" at no cost (a clerk at a known desk is never held up)
+    login_checks_per_minute: float = Field(default=30.0, gt=0)
     # public /verify: requests per minute per address
     verify_per_minute: float = Field(default=20.0, gt=0)
     # how long a signed media link (a recording, a file in a new tab) works

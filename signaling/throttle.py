@@ -101,7 +101,9 @@ class LoginGuard:
     """Sign-in throttling per account and per address, and a bound on concurrent password
     checks so a flood of attempts cannot take every core (argon2 is slow on purpose)."""
 
-    def __init__(self, per_account: int, per_address: int, window_s: float) -> None:
+    def __init__(
+        self, per_account: int, per_address: int, window_s: float, shared_per_minute: float = 30.0
+    ) -> None:
         self.accounts = FailureWindow(per_account, window_s)
         self.addresses = FailureWindow(per_address, window_s)
         # one password check per core at most; the rest wait their turn off the CPU
@@ -110,16 +112,21 @@ class LoginGuard:
         # addresses gets one core at most, and a clerk at a desk that signed in before
         # never queues behind it
         self.other_checks = asyncio.Semaphore(1)
+        # and at most this many a second all together: beyond it, "busy" at no CPU cost
+        self.other_rate = RateLimit(per_minute=shared_per_minute, burst=5)
         self.window_s = window_s
         self._good: OrderedDict[str, float] = OrderedDict()
 
-    def slot(self, address: str) -> asyncio.Semaphore:
+    def slot(self, address: str) -> asyncio.Semaphore | None:
         """The semaphore a password check from ``address`` waits on: the known-good lane
-        for an address that signed in within the window and has not failed since."""
+        for an address that signed in within the window and has not failed since, else the
+        shared lane — or None when the shared lane is over its rate (answer "busy")."""
         seen = self._good.get(address)
         known = seen is not None and time.monotonic() - seen < self.window_s
         if known and self.addresses.count(address) == 0:
             return self.checks
+        if self.other_rate.take("*") > 0:
+            return None
         return self.other_checks
 
     def retry_after(self, username: str, address: str) -> float:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
+import pytest
 
 from storage.staff_audit import StaffLog
-from tests.conftest import CLERK_PASSWORD, RunningServer
+from tests.conftest import CLERK_PASSWORD, RunningServer, make_settings, start_server
 from tests.security.conftest import assert_responsive, request, stored_state
 
 
@@ -41,7 +44,18 @@ async def test_a_body_without_length_is_refused_not_read_as_empty(server: Runnin
     await assert_responsive(server)
 
 
-async def test_guessing_one_account_is_throttled_and_logged(server: RunningServer) -> None:
+@pytest.fixture
+async def counted(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """A server whose shared lane never says "busy": the counts below are exact."""
+    running, runner = await start_server(make_settings(tmp_path, login_checks_per_minute=1e6))
+    try:
+        yield running
+    finally:
+        await runner.cleanup()
+
+
+async def test_guessing_one_account_is_throttled_and_logged(counted: RunningServer) -> None:
+    server = counted
     await server.add_clerk("alice")
     before = await stored_state(server)
     statuses = [await _login(server, "alice", f"guess-{i}") for i in range(7)]
@@ -58,8 +72,20 @@ async def test_guessing_one_account_is_throttled_and_logged(server: RunningServe
 
 
 async def test_spraying_many_accounts_from_one_address_is_throttled(
-    server: RunningServer,
+    counted: RunningServer,
 ) -> None:
+    server = counted
     statuses = await asyncio.gather(*(_login(server, f"user{i}", "password1") for i in range(14)))
     assert statuses.count(401) == 10 and statuses.count(429) == 4
+    await assert_responsive(server)
+
+
+async def test_a_flood_from_new_addresses_is_told_busy_not_hashed(server: RunningServer) -> None:
+    # the default shared lane: bursts of 5, then 30 a minute for addresses not known to sign in
+    before = await StaffLog(server.db).events()
+    statuses = await asyncio.gather(*(_login(server, f"user{i}", "password1") for i in range(12)))
+    assert statuses.count(401) <= 6 and statuses.count(429) >= 6, statuses
+    # only the attempts whose password was checked are failures in the staff log
+    failed = [e for e in await StaffLog(server.db).events() if e.kind == "login.failed"]
+    assert len(failed) == statuses.count(401) and len(before) == 0
     await assert_responsive(server)

@@ -17,7 +17,15 @@ _VALUES = {
     "session_id": "0" * 32, "doc_id": "1" * 32, "sha256": "2" * 64, "token": "t" * 32,
     "index": "0", "side": "applicant", "material_id": "business-licence", "name": "phone.js",
 }  # fmt: skip
-_ANONYMOUS = ("/", "/supervisor", "/verify", "/api/health", "/api/catalogue", "/api/login")
+_ANONYMOUS = (
+    "/",
+    "/supervisor",
+    "/admin",
+    "/verify",
+    "/api/health",
+    "/api/catalogue",
+    "/api/login",
+)
 
 
 def routes(app: web.Application) -> list[tuple[str, str]]:
@@ -31,7 +39,8 @@ def routes(app: web.Application) -> list[tuple[str, str]]:
             continue
         if canonical in ("/static", "/vendor/socket.io"):
             canonical += "/console.css" if canonical == "/static" else "/socket.io.esm.min.js"
-        path = re.sub(r"\{(\w+)\}", lambda m: _VALUES.get(m.group(1), "x"), canonical)
+        values = {**_VALUES, "action": "revoke" if "/terminals/" in canonical else "disable"}
+        path = re.sub(r"\{(\w+)\}", lambda m, v=values: v.get(m.group(1), "x"), canonical)
         found.add((route.method, path))
     return sorted(found)
 
@@ -76,3 +85,21 @@ async def test_a_body_without_a_length_is_refused(server: RunningServer, path: s
     async with aiohttp.ClientSession() as http, http.post(f"{server.url}{path}", data=body()) as r:
         assert r.status == 411
     await assert_responsive(server)
+
+
+def test_every_upload_limit_names_a_real_route(server_app_routes: set[tuple[str, str]]) -> None:
+    from signaling.guard import BODY_LIMITS
+
+    missing = set(BODY_LIMITS) - server_app_routes
+    assert not missing, f"limits for routes that do not exist (renamed?): {missing}"
+
+
+@pytest.fixture
+def server_app_routes(tmp_path: object) -> set[tuple[str, str]]:
+    from pathlib import Path
+
+    from signaling.app import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(Path(str(tmp_path))))
+    return {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None}
