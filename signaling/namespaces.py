@@ -14,7 +14,7 @@ from typing import Any
 import socketio
 from pydantic import ValidationError
 
-from signaling.auth import check_token
+from signaling.auth import authorize_clerk
 from signaling.errors import AuthError, InvalidMessage, RateLimited
 from signaling.logs import context_log
 from signaling.messages import (
@@ -272,7 +272,8 @@ class ClerkNamespace(RoleNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
-            claims = check_token(self.ctx.signing_key, token)
+            # checks revocation and disabled accounts too, not only the signature
+            claims = await authorize_clerk(self.ctx.db(), self.ctx.signing_key, token)
             clerk = await store.get_clerk(self.ctx.db(), claims.clerk_id)
         except AuthError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from exc
