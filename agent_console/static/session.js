@@ -138,9 +138,12 @@ export class ClerkConnection {
     this.everConnected = false;
     // the server's token for carrying on (state and call) after a dropped socket
     this.resumeToken = null;
+    this.token = token;
     this.socket = io("/clerk", {
-      // read at every (re)connect: a reconnect shows the token of the socket it replaces
-      auth: (cb) => cb(this.resumeToken ? { token, resume: this.resumeToken } : { token }),
+      // read at every (re)connect: the newest sign-in token, and the resume token of the
+      // socket it replaces
+      auth: (cb) =>
+        cb(this.resumeToken ? { token: this.token, resume: this.resumeToken } : { token: this.token }),
       transports: ["websocket"],
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,
@@ -151,7 +154,7 @@ export class ClerkConnection {
     }
     this.setToken = (fresh) => {
       // a reconnect presents the newest token, not the one the socket was opened with
-      this.socket.auth = { token: fresh };
+      this.token = fresh;
     };
     this.socket.on("connect", () => {
       const again = this.everConnected;
