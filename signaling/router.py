@@ -292,6 +292,7 @@ class Router:
             elif session is not None and session.active:
                 await self._finish(session, "clerk_left", Role.CLERK, f"clerk:{username}")
         self.request_dispatch()
+        self.on_queue_change()
         return ClerkGreeting(clerk_id, attached.resume_token, attached.resumed)
 
     async def greet_clerk(self, sid: str, greeting: ClerkGreeting) -> None:
@@ -317,6 +318,7 @@ class Router:
         if self.local_clerks.get(clerk_id) == sid:
             del self.local_clerks[clerk_id]
         clerk = await presence.clerk_detach(self.db, clerk_id, sid)
+        self.on_queue_change()  # one clerk fewer on duty: the waiting are told at once
         if clerk is None or clerk.state != ClerkState.RINGING or clerk.session_id is None:
             return
         session = await routing.get(self.db, clerk.session_id)
