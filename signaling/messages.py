@@ -119,6 +119,9 @@ class RequestService(Message):
     # The kiosk's WebRTC offer, made before the applicant asked (a warm peer connection);
     # held by the server and handed to the clerk who accepts.
     offer: Sdp | None = None
+    # "Call again" after an interrupted call: the session that was lost; the router puts the
+    # new call at the front of the queue.
+    recall_of: SessionId | None = None
 
 
 class RateSession(Message):

@@ -30,6 +30,7 @@ class Screen(StrEnum):
     QUEUE = "queue"  # position and estimated wait, live, with cancel
     CALL = "call"  # clerk video large, own preview small, prompts, step indicator
     ENDED = "ended"  # rating 1-5 and optional comment
+    INTERRUPTED = "interrupted"  # the call was cut off: call again (front of the queue) or finish
     THANKS = "thanks"  # after rating; returns to LANGUAGE by itself
     OFFLINE = "offline"  # the server cannot be reached; retrying
     RESULT = "result"  # print a result later: acceptance number + ID re-check
@@ -223,11 +224,15 @@ class ChooseService(_Model):
 
 class SimpleCommand(_Model):
     """``start`` (language chosen: go to SERVICES), ``back``, ``home``, ``call`` (join the
-    queue for the chosen service), ``cancel`` (leave the queue), ``hangup``, ``touch`` (any
+    queue for the chosen service), ``call_again`` (after an interrupted call: the same service
+    at the front of the queue), ``cancel`` (leave the queue), ``hangup``, ``touch`` (any
     touch: resets the idle timer), ``dismiss_notice`` (close the view's notice);
     ``dismiss_prompt`` is :class:`DismissPrompt`."""
 
-    type: Literal["start", "back", "home", "call", "cancel", "hangup", "touch", "dismiss_notice"]
+    type: Literal[
+        "start", "back", "home", "call", "call_again", "cancel", "hangup", "touch",
+        "dismiss_notice",
+    ]  # fmt: skip
 
 
 class DismissPrompt(_Model):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from terminal_client.errors import CommandRefused
@@ -77,12 +79,37 @@ async def test_clerk_hangs_up_then_the_rating_is_stored_once(
     assert (row.rating, row.rating_comment, row.end_reason) == (5, "Very helpful", "clerk_hangup")
 
 
-async def test_a_lost_clerk_ends_the_call_with_a_notice(kiosk: RunningKiosk, clerk: Clerk) -> None:
+async def test_a_lost_clerk_offers_to_call_again_first_in_line(
+    kiosk: RunningKiosk, clerk: Clerk
+) -> None:
+    await call_clerk(kiosk, clerk)
+    lost = kiosk.controller.view().session_id
+    assert lost is not None
+    sent: list[str | None] = []
+    request = kiosk.controller.client.request_service
+
+    async def request_service(*args: Any, **kwargs: Any) -> str:
+        sent.append(kwargs.get("recall_of"))  # what the kiosk asks of the real server
+        return await request(*args, **kwargs)
+
+    kiosk.controller.client.request_service = request_service  # type: ignore[method-assign]
+    await clerk.peer.close()
+    view = await kiosk.wait_screen(Screen.INTERRUPTED)
+    # not "how was our service?" with an error over it: a way back to a clerk
+    assert (view.notice, view.call, view.service_id) == (None, None, "tax-registration")
+    with pytest.raises(CommandRefused):
+        await kiosk.controller.handle(Rate(type="rate", rating=1))
+    await kiosk.controller.handle(SimpleCommand(type="call_again"))
+    view = await kiosk.wait_view(lambda v: v.queue is not None, what="a place in the queue")
+    assert view.screen == Screen.QUEUE and view.session_id not in (None, lost)
+    assert sent == [lost]
+
+
+async def test_finish_after_a_cut_off_call_forgets_it(kiosk: RunningKiosk, clerk: Clerk) -> None:
     await call_clerk(kiosk, clerk)
     await clerk.peer.close()
-    view = await kiosk.wait_screen(Screen.ENDED)
-    assert view.notice is not None and view.notice.key == "notice.call_interrupted"
-    await kiosk.controller.handle(SimpleCommand(type="home"))  # skip the rating
+    await kiosk.wait_screen(Screen.INTERRUPTED)
+    await kiosk.controller.handle(SimpleCommand(type="home"))
     view = kiosk.controller.view()
     assert (view.screen, view.session_id, view.notice) == (Screen.LANGUAGE, None, None)
 

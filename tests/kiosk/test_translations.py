@@ -118,7 +118,7 @@ def test_every_key_the_kiosk_process_uses_exists() -> None:
         for key in KEY_LITERAL.findall(module.read_text(encoding="utf-8"))
         if key.split(".", 1)[0] in NAMESPACES
     }
-    assert {"notice.queue_ended", "notice.call_interrupted", "prompt.checklist"} <= used
+    assert {"notice.queue_ended", "prompt.checklist"} <= used
     assert not used - KEYS, sorted(used - KEYS)
 
 

@@ -127,7 +127,7 @@ const actions = {
   },
 };
 Object.assign(actions, documentActions(ui, send, update));
-for (const simple of ['back', 'home', 'call', 'cancel', 'hangup', 'touch']) {
+for (const simple of ['back', 'home', 'call', 'call_again', 'cancel', 'hangup', 'touch']) {
   actions[simple] = () => send({ type: simple });
 }
 

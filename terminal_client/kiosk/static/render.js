@@ -298,6 +298,12 @@ function renderRecheck(lookup) {
   $('[data-testid=result-retry]').hidden = state !== 'failed';
 }
 
+function renderInterrupted(view, ui) {
+  const service = ui.catalogue.service(view.service_id);
+  $('[data-testid=interrupted-service]').textContent = service
+    ? t('interrupted.service', { service: localized(service.names, view.language) }) : '';
+}
+
 function renderEnded(view, ui) {
   $$('[data-action=rate-star]').forEach((star) => {
     const value = Number(star.dataset.arg);
@@ -331,6 +337,7 @@ const SCREENS = {
   queue: renderQueue,
   call: renderCall,
   ended: renderEnded,
+  interrupted: renderInterrupted,
   result: renderResult,
 };
 
