@@ -228,14 +228,18 @@ async def _panel(app: web.Application, session_id: str) -> IdentityPanel:
 
 
 async def _notify(app: web.Application, row: CallSession, panel: IdentityPanel) -> None:
-    """Tell the clerk who has the call (and nobody else) that the panel changed."""
+    """Tell the clerk who has the call (and nobody else) that the panel changed, and the
+    session's kiosk when the clerk confirmed the identity (it must stop saying "try again")."""
     router = app[ROUTER]
+    notice = IdentityUpdated(session_id=row.id, status=panel.status)
+    terminal_sid = router.terminal_sid(row.terminal_id)
+    if panel.status == "overridden" and terminal_sid is not None:
+        await router.emitter.send(Role.TERMINAL, terminal_sid, Event.IDENTITY, notice)
     live = router.sessions.get(row.id)
     clerk_id = live.clerk_id if live is not None else row.clerk_id
     clerk = router.clerks.get(clerk_id) if clerk_id is not None else None
     if clerk is None or clerk.sid is None or clerk.session_id != row.id:
         return
-    notice = IdentityUpdated(session_id=row.id, status=panel.status)
     await router.emitter.send(Role.CLERK, clerk.sid, Event.IDENTITY, notice)
 
 

@@ -8,8 +8,9 @@
 
 import { afterSetup } from "./settle.js";
 import { language } from "./i18n.js";
+import { ZH_HANT_DOCUMENTS } from "./i18n-zh-hant.js";
 
-const TEXT = {
+export const TEXT = {
   "zh-Hans": {
     heading: "申请材料",
     camera: "文件摄像头",
@@ -43,6 +44,7 @@ const TEXT = {
     complete: "所有必需材料均已通过。",
     failed: "操作失败:{message}",
   },
+  "zh-Hant": ZH_HANT_DOCUMENTS,
   en: {
     heading: "Materials",
     camera: "Document camera",

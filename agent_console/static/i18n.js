@@ -1,8 +1,10 @@
-// Every word the console shows, in both UI languages. One dictionary: a key missing from
-// either language is a bug (the browser tests check both are complete).
+// Every word the console shows, in its three UI languages (zh-Hant in i18n-zh-hant.js). One
+// dictionary: a key missing from any language is a bug (tests/ux/test_console_languages.py).
+
+import { ZH_HANT } from "./i18n-zh-hant.js";
 
 const STORAGE_KEY = "vcounter.console.language";
-export const UI_LANGUAGES = Object.freeze(["zh-Hans", "en"]);
+export const UI_LANGUAGES = Object.freeze(["zh-Hans", "zh-Hant", "en"]);
 export const DEFAULT_LANGUAGE = "zh-Hans";
 
 export const DICTIONARY = Object.freeze({
@@ -223,6 +225,7 @@ export const DICTIONARY = Object.freeze({
     "paper.kind.receipt": "受理回执",
     "paper.kind.result": "办理结果",
   },
+  "zh-Hant": ZH_HANT,
   en: {
     "app.title": "Remote Video Counter · Clerk Console",
     "app.short": "Clerk Console",

@@ -32,7 +32,7 @@ from media.sinks import FrameListener
 from media.sources import LocalMedia
 from signaling.catalogue import Catalogue
 from signaling.logs import context_log
-from signaling.messages import ErrorEvent, Language
+from signaling.messages import NAMESPACE_TERMINAL, ErrorEvent, Event, IdentityUpdated, Language
 from signaling.messages import Prompt as WirePrompt
 from terminal_client.client import TerminalClient, TerminalState
 from terminal_client.errors import (
@@ -170,6 +170,10 @@ class KioskController:
             document_track=documents.camera.track if documents and documents.camera else None,
             recording_dir=recording_dir,
         )  # fmt: skip
+        # the clerk confirmed the identity after a failed check: the screen must say so
+        self.client.sio.on(
+            Event.IDENTITY.value, self._identity_updated, namespace=NAMESPACE_TERMINAL
+        )
         # step 4: the checklist and the document devices, on the call screen
         self.documents = (
             DocumentsScreen(self.client, documents, self._publish) if documents else None
@@ -470,6 +474,20 @@ class KioskController:
             if self.speech_url is None:
                 self._spawn(self._speak_identity_later(text, language))
         self._publish()
+
+    async def _identity_updated(self, data: Any) -> None:
+        try:
+            notice = IdentityUpdated.model_validate(data)
+        except ValidationError as exc:
+            self._log().warning("identity notice not understood: %s", exc)
+            return
+        if (
+            self.identity is not None
+            and notice.status == "overridden"
+            and notice.session_id == self.entered.session_id
+        ):
+            self._log().info("the clerk confirmed the applicant's identity")
+            await self.identity.confirmed_by_clerk(notice.session_id)
 
     async def _speak_identity_later(self, text: str, language: Language) -> None:
         url = await self.voice.url(text, language)

@@ -78,6 +78,8 @@ class IdentityView(_Model):
     error_key: str | None = None
     error_detail: str = ""
     attempts: int = 0
+    # the automatic check failed and the clerk confirmed the identity in person
+    confirmed_by_clerk: bool = False
 
 
 class MaterialView(_Model):
@@ -117,6 +119,9 @@ class SigningView(_Model):
     print_error: str = (
         ""  # translation key of the printer's problem, e.g. error.printer_out_of_paper
     )
+    # the department's decision once it comes (during the call), and the clerk's reason
+    decision: Literal["approved", "returned", "rejected", "awaiting_second_approval"] | None = None
+    decision_reason: str = ""
 
 
 class LookupView(_Model):

@@ -120,6 +120,10 @@ const actions = {
   },
   'open-result': () => send({ type: 'open_result' }),
   'sign-clear': () => ui.pad.clear(),
+  'sign-zoom': () => {
+    ui.formZoomed = !ui.formZoomed;
+    update();
+  },
   'sign-submit': () => send({ type: 'submit_signature', ...ui.pad.ink() }),
   'submit-rating': () => {
     send({ type: 'rate', rating: ui.rating, comment: commentBox().value.trim() });
