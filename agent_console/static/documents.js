@@ -7,6 +7,7 @@
 // blob: URLs, which the console's CSP allows, so no token ever sits in an <img src>.
 
 import { afterSetup } from "./settle.js";
+import { whileBusy } from "./busy.js";
 import { language } from "./i18n.js";
 import { ZH_HANT_DOCUMENTS } from "./i18n-zh-hant.js";
 
@@ -43,6 +44,7 @@ export const TEXT = {
     superseded: "已作废",
     complete: "所有必需材料均已通过。",
     failed: "操作失败:{message}",
+    "busy": "处理中…",
   },
   "zh-Hant": ZH_HANT_DOCUMENTS,
   en: {
@@ -77,6 +79,7 @@ export const TEXT = {
     superseded: "superseded",
     complete: "Every required material is accepted.",
     failed: "That did not work: {message}",
+    "busy": "Working…",
   },
 };
 
@@ -139,8 +142,12 @@ export class DocumentsPanel {
       this.rotation = (this.rotation + 90) % 360;
       this.#applyTransform();
     });
-    this.el.captureCamera.addEventListener("click", () => this.#capture("camera"));
-    this.el.captureScanner.addEventListener("click", () => this.#capture("scanner"));
+    this.el.captureCamera.addEventListener("click", () =>
+      whileBusy(this.el.captureCamera, say("busy"), () => this.#capture("camera")),
+    );
+    this.el.captureScanner.addEventListener("click", () =>
+      whileBusy(this.el.captureScanner, say("busy"), () => this.#capture("scanner")),
+    );
     this.el.pdf.addEventListener("click", () => this.#openPdf());
   }
 
@@ -419,7 +426,9 @@ export class DocumentsPanel {
       button.dataset.testid = `doc-${decision}-${item.material_id}`;
       button.textContent = say({ accepted: "accept", rejected: "reject", rescan: "rescan" }[decision]);
       button.disabled = decision === "accepted" ? !item.documents.length : item.status === "missing";
-      button.addEventListener("click", () => this.#review(item.material_id, decision));
+      button.addEventListener("click", () =>
+        whileBusy(button, say("busy"), () => this.#review(item.material_id, decision)),
+      );
       actions.append(button);
     }
     const pages = this.doc.createElement("button");

@@ -219,6 +219,16 @@ export const ZH_HANT = Object.freeze({
   "paper.kind.application": "已簽名申請表",
   "paper.kind.receipt": "受理回執",
   "paper.kind.result": "辦理結果",
+  "identity.code.other": "核驗未能完成",
+  "paper.deciding": "正在提交決定並生成結果文件…",
+  "paper.makingForm": "正在生成申請表…",
+  "paper.printing": "正在發送到終端…",
+  "paper.confirmMissing": "尚未完成:{missing}。確定仍要生成申請表嗎?再按一次按鈕即可生成。",
+  "paper.showFormAnyway": "仍然生成申請表",
+  "paper.listSeparator": "、",
+  "paper.missing.identity": "身份核驗",
+  "paper.missing.materials": "必需材料的審核",
+  "identity.overriding": "正在確認…",
 });
 
 export const ZH_HANT_DOCUMENTS = Object.freeze({
@@ -253,6 +263,7 @@ export const ZH_HANT_DOCUMENTS = Object.freeze({
   "superseded": "已作廢",
   "complete": "所有必需材料均已通過。",
   "failed": "操作失敗:{message}",
+  "busy": "處理中…",
 });
 
 export const ZH_HANT_SUPERVISOR = Object.freeze({

@@ -8,6 +8,7 @@
 // URLs (the page's CSP allows no other image source), and dropped when the call ends.
 // Everything read from the document is put in with textContent, never as HTML.
 
+import { whileBusy } from "./busy.js";
 import { afterSetup } from "./settle.js";
 import { language, maybe, t } from "./i18n.js";
 
@@ -41,7 +42,7 @@ export class IdentityPanel {
     };
     this.el.form.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.#override();
+      whileBusy(this.el.form.querySelector("[type=submit]"), t("identity.overriding"), () => this.#override());
     });
   }
 
@@ -179,7 +180,7 @@ export class IdentityPanel {
     this.#drawLiveness(result);
     this.el.failure.hidden = !(result && result.failure_code);
     if (result && result.failure_code) {
-      const code = maybe(`identity.code.${result.failure_code}`) || result.failure_code;
+      const code = maybe(`identity.code.${result.failure_code}`) || t("identity.code.other");
       this.el.failure.textContent = t("identity.failure", { code });
     }
     this.#drawPictures();

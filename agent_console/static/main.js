@@ -67,6 +67,16 @@ class ClerkConsole {
     this.identity = new IdentityPanel(document, () => (this.m.session ? this.m.session.token : null));
     this.documents = new DocumentsPanel(document, () => (this.m.session ? this.m.session.token : ""));
     this.paperwork = new Paperwork(document, () => (this.m.session ? this.m.session.token : null));
+    // before a form is made: what the identity and materials panels say is still missing
+    this.paperwork.missing = () => {
+      const missing = [];
+      const identity = this.identity.panel ? this.identity.panel.status : "pending";
+      if (!["verified", "overridden"].includes(identity)) missing.push("paper.missing.identity");
+      const items = this.documents.checklist ? this.documents.checklist.items : [];
+      const open = items.filter((i) => i.required && i.status !== "accepted");
+      if (open.length) missing.push("paper.missing.materials");
+      return missing;
+    };
     this.workNav = new WorkNav(document);
     window.setInterval(() => this.render(), 1000);
     const saved = savedSession();
