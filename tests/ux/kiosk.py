@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from playwright.async_api import Browser, Page
 
 from media.document_camera import SyntheticDocumentCamera
 from media.sources import LocalMedia, create_local_tracks
@@ -32,6 +33,7 @@ from terminal_client.printer import FakeCupsPrinter
 from terminal_client.scanner import SimulatedScanner
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.peers import ClerkPeer, login
+from tests.ux.conftest import new_page
 
 SERVICE = "tax-registration"
 
@@ -46,6 +48,15 @@ class UxKiosk:
     clerk: ClerkPeer
     clerk_token: str
     token: str
+    pages: list[Page] = field(default_factory=list)
+
+    async def open(self, browser: Browser, viewport: dict[str, int]) -> Page:
+        """The kiosk's screen in a new tab; closed before the kiosk stops (its page server
+        waits for the tab's websockets otherwise)."""
+        page = await new_page(browser, viewport)
+        self.pages.append(page)
+        await page.goto(self.url)
+        return page
 
     async def wait_view(
         self, predicate: Callable[[KioskView], bool], timeout: float = 20.0
@@ -73,6 +84,7 @@ class UxKiosk:
         await controller.handle(SimpleCommand(type="call"))
         view = await self.wait_view(lambda v: v.call is not None and v.call.connected, 30)
         assert view.session_id is not None
+        await self.server.stored()  # the clerk's REST calls read the session row
         return view.session_id
 
     async def as_clerk(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -105,8 +117,10 @@ async def ux_kiosk(
     identity: Callable[[str], KioskIdentity] | None = None,
     camera: Callable[[], LocalMedia] | None = None,
     documents: bool = True,
+    python_clerk: bool = True,
 ) -> AsyncIterator[UxKiosk]:
-    """A started kiosk with its page on loopback and clerk alice waiting for its calls."""
+    """A started kiosk with its page on loopback and clerk alice waiting for its calls
+    (without ``python_clerk``, alice is not there: a clerk in Chromium takes the calls)."""
     token = await server.add_terminal(f"kiosk-{tmp_path.name[-10:]}")
     devices = (
         DocumentDevices(
@@ -128,13 +142,18 @@ async def ux_kiosk(
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
-    clerk, clerk_token = await clerk_available(server, "alice")
+    clerk, clerk_token = (
+        await clerk_available(server, "alice") if python_clerk else (ClerkPeer(server.url, ""), "")
+    )
+    kiosk = UxKiosk(
+        controller, f"http://127.0.0.1:{runner.addresses[0][1]}", server, clerk, clerk_token,
+        token,
+    )  # fmt: skip
     try:
-        yield UxKiosk(
-            controller, f"http://127.0.0.1:{runner.addresses[0][1]}", server, clerk,
-            clerk_token, token,
-        )  # fmt: skip
+        yield kiosk
     finally:
+        for page in kiosk.pages:
+            await page.context.close()
         await runner.cleanup()
         await controller.close()
         await clerk.close()

@@ -32,15 +32,16 @@ async def identity_result(server: RunningServer, session_id: str, verified: bool
 
 
 async def draw(page: Page, testid: str) -> None:
-    """A signature drawn with the pointer, in three strokes."""
+    """A signature drawn with the pointer, in two strokes (few moves: a loaded machine
+    answers each one slowly)."""
     box = await page.locator(f"[data-testid={testid}]").bounding_box()
     assert box is not None
-    for stroke in range(3):
-        x0, y = box["x"] + 30 + stroke * box["width"] / 3.5, box["y"] + box["height"] / 2
+    for stroke in range(2):
+        x0, y = box["x"] + 30 + stroke * box["width"] / 2.5, box["y"] + box["height"] / 2
         await page.mouse.move(x0, y)
         await page.mouse.down()
-        for i in range(1, 16):
-            await page.mouse.move(x0 + i * 8, y + (18 if i % 2 else -18))
+        for i in range(1, 7):
+            await page.mouse.move(x0 + i * 20, y + (18 if i % 2 else -18))
         await page.mouse.up()
 
 

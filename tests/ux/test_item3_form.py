@@ -15,7 +15,7 @@ import pypdfium2 as pdfium
 import pytest
 
 from tests.conftest import RunningServer
-from tests.ux.conftest import KIOSK_LANDSCAPE, new_page, raw_codes, real_errors, seen, shot
+from tests.ux.conftest import KIOSK_LANDSCAPE, raw_codes, real_errors, seen, shot
 from tests.ux.kiosk import ux_kiosk
 from tests.ux.paper import identity_result, ok
 
@@ -50,8 +50,7 @@ async def test_the_form_speaks_the_applicants_language_and_can_be_enlarged(
             assert internal not in text, (internal, text)
         assert not raw_codes(text), raw_codes(text)
 
-        page = await new_page(browser, KIOSK_LANDSCAPE)
-        await page.goto(kiosk.url)
+        page = await kiosk.open(browser, KIOSK_LANDSCAPE)
         await seen(page, "sign-panel")
         before = await seen(page, "sign-form")
         zoom = await seen(page, "sign-zoom")

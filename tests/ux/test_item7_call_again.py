@@ -17,7 +17,6 @@ from tests.conftest import RunningServer
 from tests.ux.conftest import (
     CJK,
     KIOSK_LANDSCAPE,
-    new_page,
     raw_codes,
     real_errors,
     seen,
@@ -41,8 +40,7 @@ async def test_a_cut_off_call_is_offered_again_first(
             return await request(*args, **kwargs)
 
         kiosk.controller.client.request_service = request_service  # type: ignore[method-assign]
-        page = await new_page(browser, KIOSK_LANDSCAPE)
-        await page.goto(kiosk.url)
+        page = await kiosk.open(browser, KIOSK_LANDSCAPE)
         await seen(page, "screen-call")
 
         await kiosk.clerk.close()  # the clerk's console drops mid-call
