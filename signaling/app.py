@@ -16,6 +16,7 @@ from signaling.checkpointer import checkpointer
 from signaling.documents import setup_documents
 from signaling.identity import setup_identity
 from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
+from signaling.kiosk_devices import setup_kiosk_devices
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
 from signaling.paperwork.routes import setup_paperwork
@@ -140,6 +141,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_recordings(app)
     setup_supervision(app)
     setup_identity(app)
+    setup_kiosk_devices(app)
     setup_documents(app)
     setup_phone(app)
     setup_paperwork(app, sio)

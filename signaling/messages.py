@@ -124,6 +124,15 @@ class RequestService(Message):
     recall_of: SessionId | None = None
 
 
+class KioskDevices(Message):
+    """``/api/sessions/{id}/kiosk-devices``: what the session's kiosk has, so the clerk is
+    told what it lacks instead of asking it for a capture or an ID read that never comes."""
+
+    document_camera: bool = False
+    scanner: bool = False
+    id_reader: bool = False
+
+
 class RateSession(Message):
     """The applicant's 1-5 rating of an ended call, with an optional comment; once per call."""
 

@@ -229,6 +229,7 @@ export const ZH_HANT = Object.freeze({
   "paper.missing.identity": "身份核驗",
   "paper.missing.materials": "必需材料的審核",
   "identity.overriding": "正在確認…",
+  "identity.noReader": "這台自助終端沒有身份證讀卡器,不會有自動核驗結果。請透過視像核對申請人的證件。",
 });
 
 export const ZH_HANT_DOCUMENTS = Object.freeze({
@@ -264,6 +265,8 @@ export const ZH_HANT_DOCUMENTS = Object.freeze({
   "complete": "所有必需材料均已通過。",
   "failed": "操作失敗:{message}",
   "busy": "處理中…",
+  "lacks.document_camera": "這台自助終端沒有文件攝像頭,無法拍攝;請讓申請人用掃描器、USB 手指或手機提交。",
+  "lacks.scanner": "這台自助終端沒有掃描器,無法掃描;請改用拍攝,或讓申請人用 USB 手指或手機提交。",
 });
 
 export const ZH_HANT_SUPERVISOR = Object.freeze({

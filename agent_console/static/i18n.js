@@ -234,6 +234,7 @@ export const DICTIONARY = Object.freeze({
     "paper.missing.identity": "身份核验",
     "paper.missing.materials": "必需材料的审核",
     "identity.overriding": "正在确认…",
+    "identity.noReader": "这台自助终端没有身份证读卡器,不会有自动核验结果。请通过视频核对申请人的证件。",
   },
   "zh-Hant": ZH_HANT,
   en: {
@@ -462,6 +463,7 @@ export const DICTIONARY = Object.freeze({
     "paper.missing.identity": "the identity check",
     "paper.missing.materials": "accepting the required materials",
     "identity.overriding": "Confirming…",
+    "identity.noReader": "This kiosk has no ID card reader, so no automatic check will come. Check the applicant's document over the video.",
   },
 });
 

@@ -78,6 +78,10 @@ export class IdentityPanel {
       this.panel = await response.json();
       await this.#loadPictures(generation);
     }
+    // what the kiosk has: without an ID reader no check will ever come, and the clerk is told
+    const devices = await this.#fetch(`/api/sessions/${this.sessionId}/kiosk-devices`);
+    if (generation !== this.generation) return;
+    this.noReader = Boolean(devices && devices.ok && !(await devices.json()).id_reader);
     this.#draw();
   }
 
@@ -162,7 +166,7 @@ export class IdentityPanel {
   #draw() {
     this.el.root.hidden = !this.sessionId;
     if (!this.sessionId) return;
-    const key = JSON.stringify([language(), this.panel, this.error, this.pictures.length]);
+    const key = JSON.stringify([language(), this.panel, this.error, this.pictures.length, this.noReader]);
     if (key === this.drawn) return;
     this.drawn = key;
     const panel = this.panel;
@@ -171,7 +175,9 @@ export class IdentityPanel {
     this.el.status.dataset.status = status;
     this.el.status.textContent = this.error
       ? t("identity.loadFailed", { status: this.error.status })
-      : t(`identity.${status}`);
+      : status === "pending" && this.noReader
+        ? t("identity.noReader")
+        : t(`identity.${status}`);
     const result = panel && panel.result;
     this.el.attempts.hidden = !result;
     if (result) this.el.attempts.textContent = t("identity.attempts", { n: panel.attempts });

@@ -32,7 +32,14 @@ from media.sinks import FrameListener
 from media.sources import LocalMedia
 from signaling.catalogue import Catalogue
 from signaling.logs import context_log
-from signaling.messages import NAMESPACE_TERMINAL, ErrorEvent, Event, IdentityUpdated, Language
+from signaling.messages import (
+    NAMESPACE_TERMINAL,
+    ErrorEvent,
+    Event,
+    IdentityUpdated,
+    KioskDevices,
+    Language,
+)
 from signaling.messages import Prompt as WirePrompt
 from terminal_client.client import TerminalClient, TerminalState
 from terminal_client.errors import (
@@ -475,6 +482,24 @@ class KioskController:
                 self._spawn(self._speak_identity_later(text, language))
         self._publish()
 
+    async def _say_devices(self, session_id: str) -> None:
+        """Tell the clerk's console what this kiosk has (it says what is missing)."""
+        assert self._http is not None
+        docs = self.documents.devices if self.documents is not None else None
+        devices = KioskDevices(
+            document_camera=docs is not None and docs.camera is not None,
+            scanner=docs is not None and docs.scanner is not None,
+            id_reader=self.identity is not None,
+        )
+        url = f"{self.client.server_url}/api/sessions/{session_id}/kiosk-devices"
+        headers = {"Authorization": f"Bearer {self.client.token}"}
+        try:
+            async with self._http.post(url, json=devices.model_dump(), headers=headers) as r:
+                if r.status != 201:
+                    self._log().warning("devices not recorded: %s %s", r.status, await r.text())
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._log().warning("devices not recorded: %s", exc)
+
     async def _identity_updated(self, data: Any) -> None:
         try:
             notice = IdentityUpdated.model_validate(data)
@@ -587,6 +612,8 @@ class KioskController:
                 self.entered.session_id = self.client.session_id
                 if self.documents is not None:
                     self.documents.call_started()
+                if self.client.session_id is not None:
+                    self._spawn(self._say_devices(self.client.session_id))
                 self._go(Screen.CALL)
             elif self.screen != Screen.CALL:
                 # only reachable through a bug; a call nobody sees must not stay open
