@@ -97,7 +97,8 @@ async def new_page(browser: Browser, viewport: dict[str, int]) -> Page:
 
 
 SEEN = """(el) => {
-  el.scrollIntoView({block: 'nearest', inline: 'nearest'});
+  // the middle of the view: a sticky header at the top edge would cover it, as for the user
+  el.scrollIntoView({block: 'center', inline: 'nearest'});
   const r = el.getBoundingClientRect();
   const x = r.left + r.width / 2, y = r.top + r.height / 2;
   const hit = document.elementFromPoint(x, y);
