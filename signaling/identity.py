@@ -303,6 +303,8 @@ async def post_override(request: web.Request) -> web.Response:
         "identity check of attempt %d overridden", panel.result.seq
     )
     panel = await _panel(request.app, row.id)
+    # the kiosk still says "try again": it is told, and so is the clerk's console
+    await _notify(request.app, row, panel)
     return web.json_response(panel.model_dump(mode="json"), status=201)
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from media.sources import create_local_tracks
+from terminal_client.client import TerminalClient
 from terminal_client.errors import CommandRefused
 from terminal_client.kiosk.controller import KioskController
 from terminal_client.kiosk.messages import (
@@ -17,6 +19,7 @@ from terminal_client.kiosk.messages import (
     SetLanguage,
     SimpleCommand,
 )
+from tests.conftest import RunningServer
 from tests.kiosk.conftest import Clerk, RunningKiosk, stored_rating
 
 
@@ -129,3 +132,23 @@ async def test_care_mode_is_flagged_to_the_clerk_and_prompts_are_spoken(
     view = await kiosk.wait_view(lambda v: bool(v.prompts) and v.prompts[0].audio_url is not None)
     assert view.prompts[0].audio_url is not None
     assert view.speech_url is not None and view.speech_url != view.prompts[0].audio_url
+
+
+async def test_a_call_lost_with_the_server_connection_is_offered_again(
+    kiosk: RunningKiosk, clerk: Clerk, server: RunningServer
+) -> None:
+    await call_clerk(kiosk, clerk)
+    lost = kiosk.controller.view().session_id
+    # the same device token signing in elsewhere takes the kiosk's connection away mid-call
+    intruder = TerminalClient(
+        server.url, kiosk.controller.client.token,
+        lambda: create_local_tracks(True, "", "", label="intruder"),
+    )  # fmt: skip
+    try:
+        await intruder.connect()
+        await kiosk.wait_screen(Screen.OFFLINE)
+    finally:
+        await intruder.close()
+    # back online: not the start screen, but the lost call offered again
+    view = await kiosk.wait_screen(Screen.INTERRUPTED, timeout=20)
+    assert (view.service_id, view.session_id) == ("tax-registration", lost)
