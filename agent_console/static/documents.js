@@ -47,6 +47,7 @@ export const TEXT = {
     "busy": "处理中…",
     "lacks.document_camera": "这台自助终端没有文件摄像头,无法拍摄;请让申请人用扫描器、U 盘或手机提交。",
     "lacks.scanner": "这台自助终端没有扫描器,无法扫描;请改用拍摄,或让申请人用 U 盘或手机提交。",
+    "lacks.both": "这台自助终端没有文件摄像头,也没有扫描器;请让申请人用 U 盘或手机提交。",
   },
   "zh-Hant": ZH_HANT_DOCUMENTS,
   en: {
@@ -84,6 +85,7 @@ export const TEXT = {
     "busy": "Working…",
     "lacks.document_camera": "This kiosk has no document camera, so it cannot capture; ask the applicant to use the scanner, a USB stick or their phone.",
     "lacks.scanner": "This kiosk has no scanner, so it cannot scan; capture with the camera instead, or ask the applicant to use a USB stick or their phone.",
+    "lacks.both": "This kiosk has neither a document camera nor a scanner; ask the applicant to use a USB stick or their phone.",
   },
 };
 
@@ -410,7 +412,7 @@ export class DocumentsPanel {
       button.disabled = missing;
     }
     el.devices.hidden = lacks.length === 0;
-    el.devices.textContent = lacks.map(([device]) => say(`lacks.${device}`)).join(" ");
+    el.devices.textContent = lacks.length === 2 ? say("lacks.both") : lacks.map(([device]) => say(`lacks.${device}`)).join(" ");
     el.reasonLabel.textContent = say("reason");
     el.prev.textContent = say("prev");
     el.next.textContent = say("next");

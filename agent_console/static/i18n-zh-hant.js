@@ -267,6 +267,7 @@ export const ZH_HANT_DOCUMENTS = Object.freeze({
   "busy": "處理中…",
   "lacks.document_camera": "這台自助終端沒有文件攝像頭,無法拍攝;請讓申請人用掃描器、USB 手指或手機提交。",
   "lacks.scanner": "這台自助終端沒有掃描器,無法掃描;請改用拍攝,或讓申請人用 USB 手指或手機提交。",
+  "lacks.both": "這台自助終端沒有文件攝像頭,也沒有掃描器;請讓申請人用 USB 手指或手機提交。",
 });
 
 export const ZH_HANT_SUPERVISOR = Object.freeze({

@@ -144,7 +144,8 @@ class ClerkConsole {
       const body = await login(username, password);
       if (body.role === "supervisor") {
         // supervisors have their own console; hand the sign-in over instead of asking again
-        sessionStorage.setItem(
+        // (localStorage, as the supervisor page keeps it: its links open in new tabs)
+        localStorage.setItem(
           "vcounter.supervisor.session",
           JSON.stringify({ token: body.token, expiresAt: Date.now() + body.expires_in_s * 1000, name: body.display_name }),
         );

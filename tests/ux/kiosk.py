@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,7 +122,8 @@ async def ux_kiosk(
 ) -> AsyncIterator[UxKiosk]:
     """A started kiosk with its page on loopback and clerk alice waiting for its calls
     (without ``python_clerk``, alice is not there: a clerk in Chromium takes the calls)."""
-    token = await server.add_terminal(f"kiosk-{tmp_path.name[-10:]}")
+    # a kiosk name as staff give them (the walks look for snake_case codes on the pages)
+    token = await server.add_terminal(f"kiosk-{re.sub(r'[^a-z0-9]', '', tmp_path.name)[-8:]}")
     devices = (
         DocumentDevices(
             camera=SyntheticDocumentCamera(),
