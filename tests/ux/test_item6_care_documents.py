@@ -3,7 +3,8 @@
 An elderly applicant in care mode (Simplified Chinese, landscape and portrait kiosk) is in a
 call that handles materials: the box's heading, how many are still needed and the material
 being handed over are on screen and uncovered beside the buttons, and its text is large
-(at least 0.75 of care mode's body text, not 24 px against 40 px).
+(on a full-HD kiosk screen at least 0.75 of care mode's body text, not 24 px against 40 px),
+and the whole screen fits (nothing off screen or clipped).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RunningServer
+from tests.kiosk.conftest import layout_problems
 from tests.ux.conftest import (
     KIOSK_LANDSCAPE,
     KIOSK_PORTRAIT,
@@ -50,6 +52,8 @@ async def test_care_mode_shows_what_the_document_buttons_are_for(
             for part in (missing, first, lead, button):
                 assert part["fontSize"] >= 0.75 * body_px, (part["text"], part["fontSize"], body_px)
             await seen(page, "clerk-video")
+            problems = await layout_problems(page, f"care documents {name}")
+            assert not problems, "\n".join(problems)
             text = await page.inner_text("[data-testid=kiosk-documents]")
             assert not raw_codes(text), raw_codes(text)
             await shot(page, f"item6-care-documents-{name}")
