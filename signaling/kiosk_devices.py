@@ -2,8 +2,8 @@
 
 ``POST /api/sessions/{id}/kiosk-devices`` (the session's own kiosk, at the start of the call)
 records a :class:`~signaling.messages.KioskDevices` as a ``kiosk.devices`` event in the
-session's chain; ``GET`` (the session's clerk) gives the newest, or 404 when the kiosk said
-nothing (an older kiosk). The console uses it to say "this kiosk has no scanner" instead of
+session's chain; ``GET`` (the session's clerk) gives the newest, or 204 (no content) when the
+kiosk said nothing (an older kiosk, or not yet): not an error, the console just cannot tell. The console uses it to say "this kiosk has no scanner" instead of
 sending a capture request nobody answers, and to say why no identity check is coming.
 """
 
@@ -79,9 +79,7 @@ async def get_devices(request: web.Request) -> web.Response:
     events = await AuditLog(request.app[DATABASE]).events(row.id)
     said = [e for e in events if e.kind == DEVICES_EVENT]
     if not said:
-        raise http_error(
-            web.HTTPNotFound, "not_found", f"the kiosk of session {row.id} did not say its devices"
-        )
+        return web.Response(status=204, headers={"Cache-Control": "no-store"})
     devices = KioskDevices.model_validate(said[-1].payload)
     return web.json_response(devices.model_dump(), headers={"Cache-Control": "no-store"})
 

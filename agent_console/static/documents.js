@@ -239,7 +239,7 @@ export class DocumentsPanel {
         cache: "no-store",
       });
       if (id !== this.sessionId) return;
-      this.devices = response.ok ? await response.json() : null;
+      this.devices = response.status === 200 ? await response.json() : null; // 204: not said
     } catch {
       this.devices = null;
     }

@@ -81,7 +81,7 @@ export class IdentityPanel {
     // what the kiosk has: without an ID reader no check will ever come, and the clerk is told
     const devices = await this.#fetch(`/api/sessions/${this.sessionId}/kiosk-devices`);
     if (generation !== this.generation) return;
-    this.noReader = Boolean(devices && devices.ok && !(await devices.json()).id_reader);
+    this.noReader = Boolean(devices && devices.status === 200 && !(await devices.json()).id_reader);
     this.#draw();
   }
 
@@ -110,8 +110,10 @@ export class IdentityPanel {
       );
       if (generation !== this.generation) return;
       if (!response || !response.ok) continue;
-      const url = URL.createObjectURL(await response.blob());
-      this.pictures.push({ sha256: ref.sha256, kind: ref.kind, url });
+      const blob = await response.blob();
+      // two refreshes (the call's start, an identity event) may fetch the same picture
+      if (this.pictures.some((p) => p.sha256 === ref.sha256)) continue;
+      this.pictures.push({ sha256: ref.sha256, kind: ref.kind, url: URL.createObjectURL(blob) });
     }
     const wanted = new Set(refs.map((r) => r.sha256));
     for (const picture of this.pictures.filter((p) => !wanted.has(p.sha256))) {
