@@ -19,6 +19,7 @@ from signaling.fanout import QueueNotifier
 from signaling.guard import setup_guard
 from signaling.identity import setup_identity
 from signaling.keys import BLOBS, CATALOGUE, DATABASE, DRAINING, METRICS, ROUTER, SETTINGS
+from signaling.kiosk_devices import setup_kiosk_devices
 from signaling.messages import Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
 from signaling.operations import setup_operations
@@ -188,6 +189,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_recordings(app)
     setup_supervision(app)
     setup_identity(app)
+    setup_kiosk_devices(app)
     setup_documents(app)
     setup_phone(app)
     setup_paperwork(app, sio)

@@ -43,7 +43,7 @@ from signaling.messages import (
     IdentityUpdated,
     Role,
 )
-from signaling.rooms import clerk_room
+from signaling.rooms import clerk_room, terminal_room
 from storage import routing, store
 from storage.audit import AuditLog
 from storage.errors import NotFound
@@ -233,14 +233,19 @@ async def _panel(app: web.Application, session_id: str) -> IdentityPanel:
 
 
 async def _notify(app: web.Application, row: CallSession, panel: IdentityPanel) -> None:
-    """Tell the clerk who has the call (and nobody else) that the panel changed."""
-    session = await routing.get(app[DATABASE], row.id)
-    if session is None or session.clerk_id is None or not session.in_call:
-        return
+    """Tell the clerk who has the call (and nobody else) that the panel changed, and the
+    session's kiosk when the clerk confirmed the identity (it must stop saying "try again")."""
+    emitter = app[ROUTER].emitter
     notice = IdentityUpdated(session_id=row.id, status=panel.status)
-    await app[ROUTER].emitter.to_room(
-        Role.CLERK, clerk_room(session.clerk_id), Event.IDENTITY, notice
-    )
+    session = await routing.get(app[DATABASE], row.id)
+    if session is None or not session.in_call:
+        return
+    if panel.status == "overridden":
+        await emitter.to_room(
+            Role.TERMINAL, terminal_room(session.terminal_id), Event.IDENTITY, notice
+        )
+    if session.clerk_id is not None:
+        await emitter.to_room(Role.CLERK, clerk_room(session.clerk_id), Event.IDENTITY, notice)
 
 
 async def get_panel(request: web.Request) -> web.Response:
@@ -316,6 +321,8 @@ async def post_override(request: web.Request) -> web.Response:
         "identity check of attempt %d overridden", panel.result.seq
     )
     panel = await _panel(request.app, row.id)
+    # the kiosk still says "try again": it is told, and so is the clerk's console
+    await _notify(request.app, row, panel)
     return web.json_response(panel.model_dump(mode="json"), status=201)
 
 

@@ -156,8 +156,18 @@ class RequestService(Message):
     # The kiosk's WebRTC offer, made before the applicant asked (a warm peer connection);
     # held by the server and handed to the clerk who accepts.
     offer: Sdp | None = None
-    # the call this kiosk lost (server, clerk or network gone): asks for the front of the queue
+    # "Call again" after an interrupted call (server, clerk or network gone): the session that
+    # was lost; the router puts the new call at the front of the queue.
     recall_of: SessionId | None = None
+
+
+class KioskDevices(Message):
+    """``/api/sessions/{id}/kiosk-devices``: what the session's kiosk has, so the clerk is
+    told what it lacks instead of asking it for a capture or an ID read that never comes."""
+
+    document_camera: bool = False
+    scanner: bool = False
+    id_reader: bool = False
 
 
 class RateSession(Message):

@@ -14,8 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
+import tempfile
 from collections.abc import Callable
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import av
@@ -65,6 +68,7 @@ from terminal_client.peer import (
     share_bundle_candidates,
 )
 from terminal_client.recording import CallRecorder
+from terminal_client.recording_backlog import RecordingBacklog
 from terminal_client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -118,6 +122,7 @@ class TerminalClient:
         on_audio_frame: FrameListener | None = None,
         recording: RecordingSettings | None = DEFAULT_RECORDING,
         document_track: Callable[[], MediaStreamTrack] | None = None,
+        recording_dir: Path | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self.token = token
@@ -133,6 +138,14 @@ class TerminalClient:
         # every call is recorded at the kiosk unless recording is None (see recording.py)
         self.recording = recording
         self.recorder: CallRecorder | None = None
+        # finished segments wait on disk until the server has them; a lasting folder
+        # (the kiosk's data dir) keeps them across restarts, else one in the temp dir
+        self._own_recording_dir = recording_dir is None
+        self.backlog = RecordingBacklog(
+            self.server_url, token,
+            (recording_dir or Path(tempfile.mkdtemp(prefix="vcounter-backlog-"))) / "backlog",
+            name=name,
+        )  # fmt: skip
         # the document camera's live track for each call (terminal_client/documents.py)
         self.document_track = document_track
         self._document: MediaStreamTrack | None = None
@@ -219,6 +232,8 @@ class TerminalClient:
         self.online = True
         if self.state == TerminalState.DISCONNECTED:
             await self._set_state(TerminalState.IDLE)
+        # segments left by a server outage or an earlier run go up now
+        await self.backlog.start()
         if self._watch is None or self._watch.done():
             self._watch = self._spawn(self._keep_in_sync())
 
@@ -244,7 +259,8 @@ class TerminalClient:
     ) -> str:
         """Ask for a clerk for ``service_id``; returns the session id once queued.
 
-        ``care_mode`` (关爱模式) gives the call queue priority and tells the clerk. Raises
+        ``care_mode`` (关爱模式) gives the call queue priority and tells the clerk;
+        ``recall_of`` names an interrupted call this one takes up again (front of the queue). Raises
         :class:`ServiceRefused` with the server's code and message if the request is refused.
         """
         if self.state == TerminalState.ENDED:
@@ -324,6 +340,9 @@ class TerminalClient:
         self._closing = True
         await self._close_peer()
         await asyncio.gather(*self._recorders_closing, return_exceptions=True)
+        await self.backlog.close()
+        if self._own_recording_dir and not await asyncio.to_thread(self.backlog.pending):
+            await asyncio.to_thread(shutil.rmtree, self.backlog.folder.parent, True)
         warm, self._warm = self._warm, None
         if warm is not None:
             await warm.pc.close()
@@ -444,8 +463,9 @@ class TerminalClient:
         on_video, on_audio = self.on_video_frame, self.on_audio_frame
         if self.recording is not None:
             recorder = self.recorder = CallRecorder(
-                self.server_url, self.token, self.recording, name=self.name
-            )
+                self.server_url, self.token, self.recording, name=self.name,
+                backlog=self.backlog,
+            )  # fmt: skip
             media = recorder.tap(media)
             on_video = _both(on_video, recorder.clerk)
             on_audio = _both(on_audio, recorder.clerk)

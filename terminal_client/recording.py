@@ -3,14 +3,15 @@
 Two sides are recorded from frames, never re-decoded: the *applicant* side from the kiosk's
 own camera and microphone (tapped as the call sends them), the *clerk* side from the
 clerk's video and audio as the kiosk decoded them — what the applicant saw and heard. Each
-finished segment is uploaded over HTTP at once (``PUT /api/sessions/{id}/recordings/...``)
-and retried until the server has it, so a crash loses at most the segment being written.
+finished segment is handed to the kiosk's :class:`RecordingBacklog` (kept on disk, uploaded
+over HTTP at once with ``PUT /api/sessions/{id}/recordings/...`` and retried until the server
+has it, also after a server outage or a kiosk restart), so a crash loses at most the segment
+being written.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -21,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import av
 from aiortc.mediastreams import MediaStreamTrack
 from av.frame import Frame
@@ -31,6 +31,7 @@ from media.recording import RecordingSettings, Segment, SegmentRecorder, SourceC
 from media.sources import LocalMedia
 from signaling.logs import context_log
 from signaling.messages import SegmentMeta
+from terminal_client.recording_backlog import RecordingBacklog
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,6 @@ DOCUMENT = "document"
 # The paper lies still under the document camera: a few pictures a second show it being
 # placed and turned, for a fraction of the applicant camera's encoding cost.
 DOCUMENT_FPS = 5.0
-RETRY_MAX_S = 5.0
 
 
 class TapTrack(MediaStreamTrack):
@@ -71,10 +71,11 @@ class TapTrack(MediaStreamTrack):
 
 
 class CallRecorder:
-    """Records one call's two sides and uploads their segments to the server.
+    """Records one call's two sides and hands their segments to the upload backlog.
 
     Wrap the local media with :meth:`tap`, give :meth:`clerk` the clerk's decoded frames,
     :meth:`start` when media connects, and ``await`` :meth:`close` when the call ends.
+    Without a ``backlog`` the recorder keeps its own (in a temporary folder, for one call).
     """
 
     def __init__(
@@ -84,21 +85,28 @@ class CallRecorder:
         settings: RecordingSettings | None = None,
         directory: Path | None = None,
         name: str = "kiosk",
+        backlog: RecordingBacklog | None = None,
     ) -> None:
-        self.server_url = server_url.rstrip("/")
-        self.token = token
         self.settings = settings or RecordingSettings()
         self.name = name
         self._own_dir = directory is None
         self.directory = directory or Path(tempfile.mkdtemp(prefix="vcounter-rec-"))
+        self._own_backlog = backlog is None
+        self.backlog = backlog or RecordingBacklog(
+            server_url, token, self.directory / "backlog", name=name
+        )
         self.session_id: str | None = None
         self.t0: float | None = None
-        self.uploaded: list[SegmentMeta] = []
         self._sides: dict[str, SegmentRecorder] = {}
         self._pending: asyncio.Queue[Segment | None] = asyncio.Queue()
         self._uploader: asyncio.Task[None] | None = None
         self._with_document = False
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def uploaded(self) -> list[SegmentMeta]:
+        """This call's segments the server has stored so far."""
+        return [meta for sid, meta in self.backlog.uploaded if sid == self.session_id]
 
     @property
     def cpu_s(self) -> float:
@@ -134,7 +142,7 @@ class CallRecorder:
                 DOCUMENT, self.directory / DOCUMENT, self.t0, self._finished, slow,
                 with_audio=False,
             )  # fmt: skip
-        self._uploader = self._loop.create_task(self._upload_loop(), name="recording-upload")
+        self._uploader = self._loop.create_task(self._handover(), name="recording-handover")
         self._log().info(
             "recording at %dx%d@%g fps in %g s segments",
             self.settings.width, self.settings.height, self.settings.fps, self.settings.segment_s,
@@ -159,22 +167,30 @@ class CallRecorder:
             side.push(frame, wall)
 
     async def close(self, upload_timeout_s: float = 20.0) -> None:
-        """Finish the last segments and upload what is left (giving up after the timeout)."""
+        """Finish the last segments and wait (up to the timeout) for their upload.
+
+        Segments the server has not stored by then stay in the backlog, on disk, and are
+        uploaded when it is back (also after a kiosk restart, with a backlog folder that lasts).
+        """
         sides, self._sides = self._sides, {}
         for side in sides.values():
             await asyncio.to_thread(side.close)
-        uploader = self._uploader
-        if uploader is not None:
+        handover = self._uploader
+        if handover is not None:
             self._pending.put_nowait(None)
-            try:
-                await asyncio.wait_for(asyncio.shield(uploader), upload_timeout_s)
-            except TimeoutError:
-                left = self._pending.qsize()
-                self._log().warning("gave up uploading %d recording segments", left)
-                uploader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await uploader
-        if self._own_dir:
+            await handover  # local moves only: quick, and nothing may be left behind
+            if not await self.backlog.wait_uploaded(self.session_id, upload_timeout_s):
+                left = [p for p in self.backlog.pending() if p.session_id == self.session_id]
+                self._log().warning(
+                    "%d recording segments not uploaded yet: kept in %s until the server has"
+                    " them", len(left), self.backlog.folder,
+                )  # fmt: skip
+        if self._own_backlog:
+            await self.backlog.close()
+        # the finished segments were moved into the backlog: the folder holds at most an
+        # unfinished one, unless it also holds this recorder's own backlog
+        keep = self._own_backlog and bool(await asyncio.to_thread(self.backlog.pending))
+        if self._own_dir and not keep:
             await asyncio.to_thread(shutil.rmtree, self.directory, True)
 
     def _finished(self, segment: Segment) -> None:
@@ -182,53 +198,22 @@ class CallRecorder:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._pending.put_nowait, segment)
 
-    async def _upload_loop(self) -> None:
-        async with aiohttp.ClientSession(
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=aiohttp.ClientTimeout(total=30),
-        ) as http:
-            while (segment := await self._pending.get()) is not None:
-                await self._upload(http, segment)
-
-    async def _upload(self, http: aiohttp.ClientSession, segment: Segment) -> None:
-        assert self.session_id is not None and self.t0 is not None
-        data = await asyncio.to_thread(segment.path.read_bytes)
-        meta = SegmentMeta(
-            side=segment.side,
-            index=segment.index,
-            sha256=hashlib.sha256(data).hexdigest(),
-            start_ms=segment.start_ms,
-            end_ms=segment.end_ms,
-            video_frames=segment.video_frames,
-            audio_ms=segment.audio_ms,
-            t0=self.t0,
-        )
-        url = (
-            f"{self.server_url}/api/sessions/{self.session_id}/recordings/"
-            f"{segment.side}/{segment.index}"
-        )
-        headers = {"X-Segment": meta.model_dump_json(), "Content-Type": "video/webm"}
-        delay = 0.25
-        while True:
-            try:
-                async with http.put(url, data=data, headers=headers) as response:
-                    if response.status in (200, 201):
-                        break
-                    body = await response.text()
-                    if response.status < 500 and response.status != 429:
-                        # refused for good (not this kiosk's session, not a recording)
-                        self._log().error(
-                            "server refused %s segment %d: %s %s",
-                            segment.side, segment.index, response.status, body[:200],
-                        )  # fmt: skip
-                        return
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                self._log().warning("upload of %s segment %d failed: %s; retrying",
-                                    segment.side, segment.index, exc)  # fmt: skip
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_S)
-        self.uploaded.append(meta)
-        await asyncio.to_thread(segment.path.unlink, True)
+    async def _handover(self) -> None:
+        await self.backlog.start()
+        while (segment := await self._pending.get()) is not None:
+            assert self.session_id is not None and self.t0 is not None
+            data = await asyncio.to_thread(segment.path.read_bytes)
+            meta = SegmentMeta(
+                side=segment.side,
+                index=segment.index,
+                sha256=hashlib.sha256(data).hexdigest(),
+                start_ms=segment.start_ms,
+                end_ms=segment.end_ms,
+                video_frames=segment.video_frames,
+                audio_ms=segment.audio_ms,
+                t0=self.t0,
+            )
+            await self.backlog.add(self.session_id, meta, segment.path)
 
     def _log(self) -> logging.LoggerAdapter[logging.Logger]:
         return context_log(log, self.session_id, f"terminal:{self.name}")

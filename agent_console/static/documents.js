@@ -7,9 +7,11 @@
 // blob: URLs, which the console's CSP allows, so no token ever sits in an <img src>.
 
 import { afterSetup } from "./settle.js";
+import { whileBusy } from "./busy.js";
 import { language } from "./i18n.js";
+import { ZH_HANT_DOCUMENTS } from "./i18n-zh-hant.js";
 
-const TEXT = {
+export const TEXT = {
   "zh-Hans": {
     heading: "申请材料",
     camera: "文件摄像头",
@@ -42,7 +44,12 @@ const TEXT = {
     superseded: "已作废",
     complete: "所有必需材料均已通过。",
     failed: "操作失败:{message}",
+    "busy": "处理中…",
+    "lacks.document_camera": "这台自助终端没有文件摄像头,无法拍摄;请让申请人用扫描器、U 盘或手机提交。",
+    "lacks.scanner": "这台自助终端没有扫描器,无法扫描;请改用拍摄,或让申请人用 U 盘或手机提交。",
+    "lacks.both": "这台自助终端没有文件摄像头,也没有扫描器;请让申请人用 U 盘或手机提交。",
   },
+  "zh-Hant": ZH_HANT_DOCUMENTS,
   en: {
     heading: "Materials",
     camera: "Document camera",
@@ -75,6 +82,10 @@ const TEXT = {
     superseded: "superseded",
     complete: "Every required material is accepted.",
     failed: "That did not work: {message}",
+    "busy": "Working…",
+    "lacks.document_camera": "This kiosk has no document camera, so it cannot capture; ask the applicant to use the scanner, a USB stick or their phone.",
+    "lacks.scanner": "This kiosk has no scanner, so it cannot scan; capture with the camera instead, or ask the applicant to use a USB stick or their phone.",
+    "lacks.both": "This kiosk has neither a document camera nor a scanner; ask the applicant to use a USB stick or their phone.",
   },
 };
 
@@ -112,6 +123,7 @@ export class DocumentsPanel {
       materialLabel: $("doc-material-label"),
       captureCamera: $("doc-capture-camera"),
       captureScanner: $("doc-capture-scanner"),
+      devices: $("doc-devices"),
       reason: $("doc-reason"),
       reasonLabel: $("doc-reason-label"),
       checklist: $("doc-checklist"),
@@ -137,8 +149,12 @@ export class DocumentsPanel {
       this.rotation = (this.rotation + 90) % 360;
       this.#applyTransform();
     });
-    this.el.captureCamera.addEventListener("click", () => this.#capture("camera"));
-    this.el.captureScanner.addEventListener("click", () => this.#capture("scanner"));
+    this.el.captureCamera.addEventListener("click", () =>
+      whileBusy(this.el.captureCamera, say("busy"), () => this.#capture("camera")),
+    );
+    this.el.captureScanner.addEventListener("click", () =>
+      whileBusy(this.el.captureScanner, say("busy"), () => this.#capture("scanner")),
+    );
     this.el.pdf.addEventListener("click", () => this.#openPdf());
   }
 
@@ -201,7 +217,7 @@ export class DocumentsPanel {
   #switchTo(id, info) {
     for (const url of this.urls.values()) URL.revokeObjectURL(url);
     this.urls.clear();
-    Object.assign(this, { sessionId: id, documents: [], checklist: null, current: -1, rotation: 0, message: "" });
+    Object.assign(this, { sessionId: id, documents: [], checklist: null, current: -1, rotation: 0, message: "", devices: null });
     this.language = info ? info.language : null;
     this.el.video.srcObject = null;
     delete this.el.panel.dataset.camera;
@@ -215,7 +231,23 @@ export class DocumentsPanel {
     if (id) afterSetup(() => this.sessionId === id, () => this.#load(id));
   }
 
+  /** What the kiosk has (null: it did not say); a capture it cannot do is not offered. */
+  async #loadDevices(id) {
+    try {
+      const response = await fetch(`/api/sessions/${id}/kiosk-devices`, {
+        headers: { Authorization: `Bearer ${this.token()}` },
+        cache: "no-store",
+      });
+      if (id !== this.sessionId) return;
+      this.devices = response.status === 200 ? await response.json() : null; // 204: not said
+    } catch {
+      this.devices = null;
+    }
+    this.#renderAll();
+  }
+
   async #load(id) {
+    this.#loadDevices(id);
     const list = await this.#api("GET", `/documents`);
     if (!list || id !== this.sessionId) return;
     for (const info of list.documents) {
@@ -316,6 +348,11 @@ export class DocumentsPanel {
   async #capture(device) {
     const materialId = this.el.material.value;
     if (!materialId) return;
+    const needs = device === "camera" ? "document_camera" : "scanner";
+    if (this.devices && !this.devices[needs]) {
+      this.#say(`lacks.${needs}`); // nothing would ever come back: do not ask
+      return;
+    }
     const sent = await this.#api("POST", "/capture", { material_id: materialId, device });
     if (sent) this.#say("captureSent", { name: this.#name(materialId) });
   }
@@ -365,8 +402,17 @@ export class DocumentsPanel {
     el.heading.textContent = say("heading");
     el.videoCaption.textContent = el.panel.dataset.camera ? say("camera") : say("noCamera");
     el.materialLabel.textContent = say("material");
-    el.captureCamera.textContent = say("captureCamera");
-    el.captureScanner.textContent = say("captureScanner");
+    const lacks = this.devices
+      ? [["document_camera", el.captureCamera, "captureCamera"], ["scanner", el.captureScanner, "captureScanner"]]
+        .filter(([device]) => !this.devices[device])
+      : [];
+    for (const [device, button, key] of [["document_camera", el.captureCamera, "captureCamera"], ["scanner", el.captureScanner, "captureScanner"]]) {
+      const missing = lacks.some(([d]) => d === device);
+      if (button.getAttribute("aria-busy") !== "true") button.textContent = say(key);
+      button.disabled = missing;
+    }
+    el.devices.hidden = lacks.length === 0;
+    el.devices.textContent = lacks.length === 2 ? say("lacks.both") : lacks.map(([device]) => say(`lacks.${device}`)).join(" ");
     el.reasonLabel.textContent = say("reason");
     el.prev.textContent = say("prev");
     el.next.textContent = say("next");
@@ -417,7 +463,9 @@ export class DocumentsPanel {
       button.dataset.testid = `doc-${decision}-${item.material_id}`;
       button.textContent = say({ accepted: "accept", rejected: "reject", rescan: "rescan" }[decision]);
       button.disabled = decision === "accepted" ? !item.documents.length : item.status === "missing";
-      button.addEventListener("click", () => this.#review(item.material_id, decision));
+      button.addEventListener("click", () =>
+        whileBusy(button, say("busy"), () => this.#review(item.material_id, decision)),
+      );
       actions.append(button);
     }
     const pages = this.doc.createElement("button");

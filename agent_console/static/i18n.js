@@ -1,8 +1,10 @@
-// Every word the console shows, in both UI languages. One dictionary: a key missing from
-// either language is a bug (the browser tests check both are complete).
+// Every word the console shows, in its three UI languages (zh-Hant in i18n-zh-hant.js). One
+// dictionary: a key missing from any language is a bug (tests/ux/test_console_languages.py).
+
+import { ZH_HANT } from "./i18n-zh-hant.js";
 
 const STORAGE_KEY = "vcounter.console.language";
-export const UI_LANGUAGES = Object.freeze(["zh-Hans", "en"]);
+export const UI_LANGUAGES = Object.freeze(["zh-Hans", "zh-Hant", "en"]);
 export const DEFAULT_LANGUAGE = "zh-Hans";
 
 export const DICTIONARY = Object.freeze({
@@ -222,7 +224,19 @@ export const DICTIONARY = Object.freeze({
     "paper.kind.application": "已签名申请表",
     "paper.kind.receipt": "受理回执",
     "paper.kind.result": "办理结果",
+    "identity.code.other": "核验未能完成",
+    "paper.deciding": "正在提交决定并生成结果文件…",
+    "paper.makingForm": "正在生成申请表…",
+    "paper.printing": "正在发送到终端…",
+    "paper.confirmMissing": "尚未完成:{missing}。确定仍要生成申请表吗?再按一次按钮即可生成。",
+    "paper.showFormAnyway": "仍然生成申请表",
+    "paper.listSeparator": "、",
+    "paper.missing.identity": "身份核验",
+    "paper.missing.materials": "必需材料的审核",
+    "identity.overriding": "正在确认…",
+    "identity.noReader": "这台自助终端没有身份证读卡器,不会有自动核验结果。请通过视频核对申请人的证件。",
   },
+  "zh-Hant": ZH_HANT,
   en: {
     "app.title": "Remote Video Counter · Clerk Console",
     "app.short": "Clerk Console",
@@ -439,6 +453,17 @@ export const DICTIONARY = Object.freeze({
     "paper.kind.application": "Signed application",
     "paper.kind.receipt": "Receipt",
     "paper.kind.result": "Result",
+    "identity.code.other": "the check could not be completed",
+    "paper.deciding": "Submitting the decision and sealing the result…",
+    "paper.makingForm": "Making the form…",
+    "paper.printing": "Sending to the kiosk…",
+    "paper.confirmMissing": "Not done yet: {missing}. Make the form anyway? Press the button again to make it.",
+    "paper.showFormAnyway": "Make the form anyway",
+    "paper.listSeparator": ", ",
+    "paper.missing.identity": "the identity check",
+    "paper.missing.materials": "accepting the required materials",
+    "identity.overriding": "Confirming…",
+    "identity.noReader": "This kiosk has no ID card reader, so no automatic check will come. Check the applicant's document over the video.",
   },
 });
 

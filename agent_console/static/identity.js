@@ -8,6 +8,7 @@
 // URLs (the page's CSP allows no other image source), and dropped when the call ends.
 // Everything read from the document is put in with textContent, never as HTML.
 
+import { whileBusy } from "./busy.js";
 import { afterSetup } from "./settle.js";
 import { language, maybe, t } from "./i18n.js";
 
@@ -41,7 +42,7 @@ export class IdentityPanel {
     };
     this.el.form.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.#override();
+      whileBusy(this.el.form.querySelector("[type=submit]"), t("identity.overriding"), () => this.#override());
     });
   }
 
@@ -77,6 +78,10 @@ export class IdentityPanel {
       this.panel = await response.json();
       await this.#loadPictures(generation);
     }
+    // what the kiosk has: without an ID reader no check will ever come, and the clerk is told
+    const devices = await this.#fetch(`/api/sessions/${this.sessionId}/kiosk-devices`);
+    if (generation !== this.generation) return;
+    this.noReader = Boolean(devices && devices.status === 200 && !(await devices.json()).id_reader);
     this.#draw();
   }
 
@@ -105,8 +110,10 @@ export class IdentityPanel {
       );
       if (generation !== this.generation) return;
       if (!response || !response.ok) continue;
-      const url = URL.createObjectURL(await response.blob());
-      this.pictures.push({ sha256: ref.sha256, kind: ref.kind, url });
+      const blob = await response.blob();
+      // two refreshes (the call's start, an identity event) may fetch the same picture
+      if (this.pictures.some((p) => p.sha256 === ref.sha256)) continue;
+      this.pictures.push({ sha256: ref.sha256, kind: ref.kind, url: URL.createObjectURL(blob) });
     }
     const wanted = new Set(refs.map((r) => r.sha256));
     for (const picture of this.pictures.filter((p) => !wanted.has(p.sha256))) {
@@ -161,7 +168,7 @@ export class IdentityPanel {
   #draw() {
     this.el.root.hidden = !this.sessionId;
     if (!this.sessionId) return;
-    const key = JSON.stringify([language(), this.panel, this.error, this.pictures.length]);
+    const key = JSON.stringify([language(), this.panel, this.error, this.pictures.length, this.noReader]);
     if (key === this.drawn) return;
     this.drawn = key;
     const panel = this.panel;
@@ -170,7 +177,9 @@ export class IdentityPanel {
     this.el.status.dataset.status = status;
     this.el.status.textContent = this.error
       ? t("identity.loadFailed", { status: this.error.status })
-      : t(`identity.${status}`);
+      : status === "pending" && this.noReader
+        ? t("identity.noReader")
+        : t(`identity.${status}`);
     const result = panel && panel.result;
     this.el.attempts.hidden = !result;
     if (result) this.el.attempts.textContent = t("identity.attempts", { n: panel.attempts });
@@ -179,7 +188,7 @@ export class IdentityPanel {
     this.#drawLiveness(result);
     this.el.failure.hidden = !(result && result.failure_code);
     if (result && result.failure_code) {
-      const code = maybe(`identity.code.${result.failure_code}`) || result.failure_code;
+      const code = maybe(`identity.code.${result.failure_code}`) || t("identity.code.other");
       this.el.failure.textContent = t("identity.failure", { code });
     }
     this.#drawPictures();

@@ -69,6 +69,16 @@ class ClerkConsole {
     this.identity = new IdentityPanel(document, () => (this.m.session ? this.m.session.token : null));
     this.documents = new DocumentsPanel(document, () => (this.m.session ? this.m.session.token : ""));
     this.paperwork = new Paperwork(document, () => (this.m.session ? this.m.session.token : null));
+    // before a form is made: what the identity and materials panels say is still missing
+    this.paperwork.missing = () => {
+      const missing = [];
+      const identity = this.identity.panel ? this.identity.panel.status : "pending";
+      if (!["verified", "overridden"].includes(identity)) missing.push("paper.missing.identity");
+      const items = this.documents.checklist ? this.documents.checklist.items : [];
+      const open = items.filter((i) => i.required && i.status !== "accepted");
+      if (open.length) missing.push("paper.missing.materials");
+      return missing;
+    };
     this.workNav = new WorkNav(document);
     window.setInterval(() => this.render(), 1000);
     const saved = savedSession();
@@ -136,7 +146,8 @@ class ClerkConsole {
       const body = await login(username, password);
       if (body.role === "supervisor") {
         // supervisors have their own console; hand the sign-in over instead of asking again
-        sessionStorage.setItem(
+        // (localStorage, as the supervisor page keeps it: its links open in new tabs)
+        localStorage.setItem(
           "vcounter.supervisor.session",
           JSON.stringify({ token: body.token, expiresAt: Date.now() + body.expires_in_s * 1000, name: body.display_name }),
         );

@@ -6,6 +6,7 @@
 // socket for ``signature_ink`` and ``application`` (signaling/paperwork/messages.py).
 
 import { afterSetup } from "./settle.js";
+import { whileBusy } from "./busy.js";
 import { language, t } from "./i18n.js";
 
 const OUTCOMES = ["approved", "returned", "rejected"];
@@ -71,12 +72,18 @@ export class Paperwork {
       message: $("paper-message"),
       pendingPanel: $("pending-panel"),
       pendingList: $("pending-list"),
+      pendingMessage: $("pending-message"),
       pendingRefresh: $("pending-refresh"),
     };
     this.el.makeForm.addEventListener("click", () => this.#makeForm());
+    this.el.decide = this.el.decision.querySelector("[type=submit]");
     this.el.decision.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.#decide(this.sessionId, this.el.outcome.value, this.el.reason.value);
+      this.#decide(this.sessionId, this.el.outcome.value, this.el.reason.value, this.el.decide);
+    });
+    // a stale "please write a reason" goes as soon as the clerk writes one
+    this.el.reason.addEventListener("input", () => {
+      if (this.el.message.dataset.key === "paper.reasonNeeded") this.#say("");
     });
     this.el.pendingRefresh.addEventListener("click", () => this.refreshPending());
   }
@@ -110,7 +117,7 @@ export class Paperwork {
       this.sessionId = sessionId;
       this.application = null;
       this.el.preview.hidden = true;
-      this.el.message.textContent = "";
+      this.#say("");
       this.el.reason.value = "";
       drawInk(this.el.ink, null);
       this.el.ink.dataset.points = "0";
@@ -118,6 +125,14 @@ export class Paperwork {
       this.#renderApplication();
     } else if (this.drawnIn !== language()) {
       this.#renderApplication(); // the clerk switched language mid-call
+    }
+    if (this.drawnIn !== language()) {
+      this.#renderPending(); // also outside a call: the list and its "nothing waiting"
+      const pendingKey = this.el.pendingMessage.dataset.key;
+      if (pendingKey) this.#say(pendingKey, {}, null, this.el.pendingMessage);
+      const key = this.el.message.dataset.key;
+      if (key && key !== "paper.confirmMissing") this.#say(key);
+      if (!this.el.makeForm.getAttribute("aria-busy")) this.el.makeForm.textContent = t("paper.showForm");
     }
     this.drawnIn = language();
   }
@@ -129,7 +144,7 @@ export class Paperwork {
       const data = await call(token, "GET", "/api/decisions/pending");
       this.pending = data.applications;
     } catch (err) {
-      this.el.message.textContent = err.message;
+      this.#say("", {}, err.message);
       return;
     }
     this.#renderPending();
@@ -145,23 +160,36 @@ export class Paperwork {
       if (form) this.#showPreview(form);
       this.#renderApplication();
     } catch (err) {
-      this.el.message.textContent = err.message;
+      this.#say("", {}, err.message);
     }
+  }
+
+  /** The message line under the paperwork: a text key (kept in data-key) or the server's words. */
+  #say(key, params = {}, text = null, target = this.el.message) {
+    target.dataset.key = key;
+    target.textContent = text ?? (key ? t(key, params) : "");
   }
 
   async #makeForm() {
     if (!this.sessionId) return;
-    this.el.makeForm.disabled = true;
-    try {
-      const sign = await call(this.token(), "POST", `/api/sessions/${this.sessionId}/form`);
-      this.#showPreview(sign.form);
-      this.el.message.textContent = t("paper.formSent");
-      await this.#load(this.sessionId);
-    } catch (err) {
-      this.el.message.textContent = err.message;
-    } finally {
-      this.el.makeForm.disabled = false;
+    const missing = this.missing ? this.missing() : [];
+    if (missing.length && this.el.message.dataset.key !== "paper.confirmMissing") {
+      // say what is missing and ask: a second press makes the form anyway
+      this.#say("paper.confirmMissing", { missing: missing.map((k) => t(k)).join(t("paper.listSeparator")) });
+      this.el.makeForm.textContent = t("paper.showFormAnyway");
+      return;
     }
+    await whileBusy(this.el.makeForm, t("paper.makingForm"), async () => {
+      try {
+        const sign = await call(this.token(), "POST", `/api/sessions/${this.sessionId}/form`);
+        this.#showPreview(sign.form);
+        this.#say("paper.formSent");
+        await this.#load(this.sessionId);
+      } catch (err) {
+        this.#say("", {}, err.message);
+      }
+    });
+    this.el.makeForm.textContent = t("paper.showForm");
   }
 
   async #showPreview(form) {
@@ -175,33 +203,43 @@ export class Paperwork {
     this.el.preview.hidden = false;
   }
 
-  async #decide(sessionId, outcome, reason) {
+  async #decide(sessionId, outcome, reason, button, where = this.el.message) {
     if (!sessionId) return;
+    const say = (key, params = {}, text = null) => this.#say(key, params, text, where);
     if (!reason.trim()) {
-      this.el.message.textContent = t("paper.reasonNeeded");
+      say("paper.reasonNeeded");
       return;
     }
-    try {
-      const view = await call(this.token(), "POST", `/api/sessions/${sessionId}/decision`, {
-        outcome,
-        reason: reason.trim().slice(0, 1000),
-      });
-      if (sessionId === this.sessionId) this.application = view;
-      this.el.message.textContent = t(`paper.decided.${view.state}`);
-      this.#renderApplication();
-      this.refreshPending();
-    } catch (err) {
-      this.el.message.textContent = err.message;
-    }
+    // sealing the result takes seconds: the button says so and cannot be pressed again
+    say("paper.deciding");
+    await whileBusy(button, t("paper.deciding"), async () => {
+      try {
+        const view = await call(this.token(), "POST", `/api/sessions/${sessionId}/decision`, {
+          outcome,
+          reason: reason.trim().slice(0, 1000),
+        });
+        if (sessionId === this.sessionId) {
+          this.application = view;
+          this.el.reason.value = "";
+        }
+        say(`paper.decided.${view.state}`);
+        this.#renderApplication();
+        this.refreshPending();
+      } catch (err) {
+        say("", {}, err.message);
+      }
+    });
   }
 
-  async #print(docId) {
-    try {
-      await call(this.token(), "POST", `/api/sessions/${this.sessionId}/print`, { doc_id: docId });
-      this.el.message.textContent = t("paper.printSent");
-    } catch (err) {
-      this.el.message.textContent = err.message;
-    }
+  async #print(docId, button) {
+    await whileBusy(button, t("paper.printing"), async () => {
+      try {
+        await call(this.token(), "POST", `/api/sessions/${this.sessionId}/print`, { doc_id: docId });
+        this.#say("paper.printSent");
+      } catch (err) {
+        this.#say("", {}, err.message);
+      }
+    });
   }
 
   #renderApplication() {
@@ -224,7 +262,7 @@ export class Paperwork {
         button.className = "btn btn-secondary";
         button.dataset.testid = `paper-print-${d.kind}`;
         button.textContent = t("paper.print");
-        button.addEventListener("click", () => this.#print(d.doc_id));
+        button.addEventListener("click", () => this.#print(d.doc_id, button));
         li.append(label, " ", button);
         return li;
       });
@@ -254,7 +292,13 @@ export class Paperwork {
       button.className = "btn btn-primary";
       button.dataset.testid = "pending-decide";
       button.textContent = t("paper.decide");
-      button.addEventListener("click", () => this.#decide(app.session_id, select.value, reason.value));
+      button.addEventListener("click", () =>
+        this.#decide(app.session_id, select.value, reason.value, button, this.el.pendingMessage),
+      );
+      // a stale "please write a reason" goes as soon as one is written
+      reason.addEventListener("input", () => {
+        if (this.el.pendingMessage.dataset.key === "paper.reasonNeeded") this.#say("", {}, null, this.el.pendingMessage);
+      });
       li.append(title, select, " ", reason, " ", button);
       return li;
     });

@@ -5,6 +5,7 @@
 // both videos to t.
 
 import { duration, initLanguage, language, localized, setLanguage } from "./i18n.js";
+import { actorText, eventText } from "./supervisor-timeline.js";
 import { SUPERVISOR_TEXT } from "./supervisor-text.js";
 
 const SESSION_KEY = "vcounter.supervisor.session";
@@ -13,6 +14,10 @@ const DRIFT_S = 0.2;
 const SIDES = ["applicant", "clerk", "document"];
 
 const $ = (id) => document.getElementById(id);
+
+function has(key) {
+  return Object.hasOwn(SUPERVISOR_TEXT[language()] ?? {}, key);
+}
 
 function st(key, params = {}) {
   const text = SUPERVISOR_TEXT[language()]?.[key] ?? SUPERVISOR_TEXT["zh-Hans"][key];
@@ -46,7 +51,8 @@ function cell(row, text, className) {
 }
 
 function when(iso) {
-  return new Date(iso).toLocaleString(language() === "en" ? "en-GB" : "zh-CN");
+  const locales = { en: "en-GB", "zh-Hant": "zh-HK", "zh-Hans": "zh-CN" };
+  return new Date(iso).toLocaleString(locales[language()] ?? "zh-CN");
 }
 
 function pct(rate) {
@@ -73,7 +79,8 @@ class SupervisorApp {
 
   #loadSession() {
     try {
-      const saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+      // localStorage, not sessionStorage: a copied replay link opens in a new tab signed in
+      const saved = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
       return saved && saved.expiresAt > Date.now() ? saved : null;
     } catch {
       return null;
@@ -95,7 +102,10 @@ class SupervisorApp {
         setLanguage(b.dataset.lang);
         translate();
         this.#fillServices();
+        // every table on the page is drawn again in the new language
         if (this.lastOverview) this.#renderOverview(this.lastOverview);
+        if (this.lastFigures) this.#renderFigures(this.lastFigures);
+        if (this.lastSearch) this.#renderSearch(this.lastSearch);
         if (this.replay) this.#renderReplay(this.replay.view);
       });
     }
@@ -214,13 +224,13 @@ class SupervisorApp {
       return;
     }
     this.session = { token: body.token, expiresAt: Date.now() + body.expires_in_s * 1000, name: body.display_name };
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify(this.session));
+    localStorage.setItem(SESSION_KEY, JSON.stringify(this.session));
     $("login-password").value = "";
     this.#enter();
   }
 
   signOut(message = "") {
-    sessionStorage.removeItem(SESSION_KEY);
+    localStorage.removeItem(SESSION_KEY);
     this.session = null;
     clearInterval(this.pollTimer);
     this.pollTimer = null;
@@ -354,24 +364,28 @@ class SupervisorApp {
       target_s: $("fig-target").value,
     });
     try {
-      const f = await this.api(`/api/supervisor/figures?${q}`);
-      const body = $("figures-body");
-      body.replaceChildren();
-      for (const r of [f.total, ...f.services]) {
-        const row = document.createElement("tr");
-        row.dataset.service = r.service_id ?? "total";
-        cell(row, r.service_id ? this.serviceName(r.service_id) : st("fig.total"));
-        cell(row, String(r.requests), "num");
-        cell(row, String(r.answered), "num");
-        cell(row, String(r.abandoned), "num");
-        cell(row, r.asa_s === null ? "–" : duration(r.asa_s), "num");
-        cell(row, pct(r.abandonment_rate), "num");
-        cell(row, pct(r.within_target_rate), "num");
-        body.append(row);
-      }
+      this.lastFigures = await this.api(`/api/supervisor/figures?${q}`);
+      this.#renderFigures(this.lastFigures);
       this.showError("");
     } catch (err) {
       this.#failed(err);
+    }
+  }
+
+  #renderFigures(f) {
+    const body = $("figures-body");
+    body.replaceChildren();
+    for (const r of [f.total, ...f.services]) {
+      const row = document.createElement("tr");
+      row.dataset.service = r.service_id ?? "total";
+      cell(row, r.service_id ? this.serviceName(r.service_id) : st("fig.total"));
+      cell(row, String(r.requests), "num");
+      cell(row, String(r.answered), "num");
+      cell(row, String(r.abandoned), "num");
+      cell(row, r.asa_s === null ? "–" : duration(r.asa_s), "num");
+      cell(row, pct(r.abandonment_rate), "num");
+      cell(row, pct(r.within_target_rate), "num");
+      body.append(row);
     }
   }
 
@@ -388,42 +402,47 @@ class SupervisorApp {
     put("outcome", "q-outcome");
     if ($("q-date").value) q.set("date", new Date(`${$("q-date").value}T00:00:00`).toISOString());
     try {
-      const found = await this.api(`/api/supervisor/sessions?${q}`);
-      const n = found.sessions.length;
-      $("search-count").textContent = found.truncated ? st("search.truncated", { n }) : st("search.count", { n });
-      const body = $("results-body");
-      body.replaceChildren();
-      for (const s of found.sessions) {
-        const row = document.createElement("tr");
-        row.dataset.session = s.id;
-        cell(row, when(s.created_at));
-        cell(row, this.serviceName(s.service_id));
-        cell(row, s.clerk ?? "–");
-        cell(row, s.terminal_name);
-        cell(row, this.#outcome(s));
-        cell(row, s.recorded ? st("yes") : st("no"));
-        const td = cell(row, "");
-        const button = document.createElement("button");
-        button.type = "button";
-        button.className = "btn btn-quiet";
-        button.dataset.testid = "replay-open";
-        button.textContent = st("search.replay");
-        button.addEventListener("click", () => {
-          history.pushState(null, "", `/supervisor?session=${s.id}`);
-          this.openReplay(s.id, 0);
-        });
-        td.append(button);
-        body.append(row);
-      }
+      this.lastSearch = await this.api(`/api/supervisor/sessions?${q}`);
+      this.#renderSearch(this.lastSearch);
       this.showError("");
     } catch (err) {
       this.#failed(err);
     }
   }
 
+  #renderSearch(found) {
+    const n = found.sessions.length;
+    $("search-count").textContent = found.truncated ? st("search.truncated", { n }) : st("search.count", { n });
+    const body = $("results-body");
+    body.replaceChildren();
+    for (const s of found.sessions) {
+      const row = document.createElement("tr");
+      row.dataset.session = s.id;
+      cell(row, when(s.created_at));
+      cell(row, this.serviceName(s.service_id));
+      cell(row, s.clerk ?? "–");
+      cell(row, s.terminal_name);
+      cell(row, this.#outcome(s));
+      cell(row, s.recorded ? st("yes") : st("no"));
+      const td = cell(row, "");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn-quiet";
+      button.dataset.testid = "replay-open";
+      button.textContent = st("search.replay");
+      button.addEventListener("click", () => {
+        history.pushState(null, "", `/supervisor?session=${s.id}`);
+        this.openReplay(s.id, 0);
+      });
+      td.append(button);
+      body.append(row);
+    }
+  }
+
   #outcome(s) {
+    // a state the page does not know yet is "other", never its code
     const key = `outcome.${s.decision ?? s.state}`;
-    return SUPERVISOR_TEXT[language()][key] ? st(key) : (s.decision ?? s.state);
+    return has(key) ? st(key) : st("outcome.other");
   }
 
   // ------------------------------------------------------------------ replay
@@ -574,7 +593,7 @@ class SupervisorApp {
       // events a moment before the recording's first frame show as 0:00, earlier ones negative
       t.textContent = e.t_s === null ? "–" : e.t_s <= -1 ? `-${clock(-e.t_s)}` : clock(Math.max(0, e.t_s));
       const what = document.createElement("span");
-      what.textContent = `${e.kind} · ${e.actor}${this.#brief(e.payload)}`;
+      what.textContent = `${eventText(e, st, has)} · ${actorText(e.actor, st, has)}`;
       button.append(t, what);
       button.addEventListener("click", () => {
         if (e.t_s !== null) this.seek(Math.max(0, e.t_s));
@@ -593,14 +612,6 @@ class SupervisorApp {
       }
       list.append(li);
     }
-  }
-
-  #brief(payload) {
-    const parts = Object.entries(payload)
-      .filter(([, v]) => ["string", "number", "boolean"].includes(typeof v))
-      .slice(0, 4)
-      .map(([k, v]) => `${k}=${String(v).slice(0, 40)}`);
-    return parts.length ? ` · ${parts.join(", ")}` : "";
   }
 }
 

@@ -122,8 +122,11 @@ export class View {
 
     e.errorBanner.hidden = !m.error;
     e.errorText.textContent = m.error ? resolve(m.error.text) : "";
-    e.errorCode.hidden = !(m.error && m.error.code);
-    e.errorCode.textContent = m.error && m.error.code ? `${t("error.codeLabel")}: ${m.error.code}` : "";
+    // the code is for support staff and tests (data-code), never words for the clerk
+    e.errorCode.hidden = true;
+    e.errorCode.textContent = "";
+    if (m.error && m.error.code) e.errorBanner.dataset.code = m.error.code;
+    else delete e.errorBanner.dataset.code;
     e.noticeBanner.hidden = !m.notice;
     e.noticeText.textContent = resolve(m.notice);
 

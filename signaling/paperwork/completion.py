@@ -12,6 +12,7 @@ import asyncio
 from signaling.messages import Language
 from signaling.paperwork import forms
 from signaling.paperwork.session_facts import facts_of
+from signaling.paperwork.texts import chain_head_text, event_sentence
 from storage.db import Database
 from storage.models import CallSession, Clerk, SessionEvent, Terminal, utcnow
 
@@ -41,7 +42,9 @@ async def certificate(
     """The certificate page (PDF) for document ``doc_id`` of the session, as of ``events``."""
     terminal, clerk = await counter_names(db, row)
     steps = [
-        (e.created_at, f"{e.kind} · {e.actor}") for e in events if e.kind.startswith(STEP_KINDS)
+        (e.created_at, event_sentence(e.kind, language))
+        for e in events
+        if e.kind.startswith(STEP_KINDS)
     ]
     data = forms.CompletionData(
         session_id=row.id,
@@ -53,6 +56,6 @@ async def certificate(
         steps=steps,
         documents=documents,
         decision=decision,
-        chain_head=f"{len(events)} events, head {events[-1].hash if events else ''}",
+        chain_head=chain_head_text(len(events), events[-1].hash if events else "", language),
     )
     return await asyncio.to_thread(forms.completion_page, data, doc_id, utcnow())

@@ -19,7 +19,7 @@ from fpdf import FPDF
 from signaling.messages import Language
 from signaling.paperwork.errors import PaperworkError
 from signaling.paperwork.session_facts import Applicant
-from signaling.paperwork.texts import text
+from signaling.paperwork.texts import identity_sentence, text
 
 FONT_FILE = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 # faces in Debian's NotoSansCJK-Regular.ttc: 2 = SC, 3 = TC
@@ -193,8 +193,7 @@ def application_form(data: FormData) -> tuple[bytes, PageBox]:
     fields = data.applicant.fields if data.applicant else {}
     for key in ("name", "document_type", "document_number", "nationality", "birth_date"):
         pdf.row(pdf.t(f"form.{key}"), fields.get(key, ""))
-    identity = data.applicant.result if data.applicant else ""
-    pdf.row(pdf.t("form.identity_result"), identity or pdf.t("form.identity_none"))
+    pdf.row(pdf.t("form.identity_result"), identity_sentence(data.applicant, data.language))
     pdf.section(pdf.t("form.materials"))
     pdf.materials(data.materials, "form.no_materials")
     pdf.ln(10)
@@ -280,8 +279,7 @@ def completion_page(data: CompletionData, doc_id: str, when: datetime) -> bytes:
     name = applicant.name if applicant else ""
     number = applicant.document_number if applicant else ""
     pdf.row(pdf.t("form.applicant"), f"{name} {number}".strip())
-    identity = applicant.result if applicant else ""
-    pdf.row(pdf.t("form.identity_result"), identity or pdf.t("form.identity_none"))
+    pdf.row(pdf.t("form.identity_result"), identity_sentence(applicant, data.language))
     pdf.row(pdf.t("cert.clerk"), data.clerk)
     if data.second_approver:
         pdf.row(pdf.t("cert.second"), data.second_approver)

@@ -51,12 +51,21 @@ FIELD_NAMES = (
 
 @dataclass(frozen=True)
 class Applicant:
-    """The applicant as the identity step read them (all strings, possibly empty)."""
+    """The applicant as the identity step read them, and what the checks found.
+
+    Only facts, no wording: the paperwork says them in the applicant's language
+    (``texts.identity_sentence``), never as event names or field codes.
+    """
 
     fields: dict[str, str]
-    # e.g. "document read; face match 0.93; liveness passed"; "" when nothing was checked
-    result: str = ""
     verified: bool = False
+    # None: nothing was checked (only the document was read)
+    checked: bool = False
+    score: float | None = None  # the live face against the document photo, if measured
+    face_matched: bool | None = None
+    liveness: bool | None = None
+    # the automatic check failed and the session's clerk confirmed the identity in person
+    overridden: bool = False
 
     @property
     def name(self) -> str:
@@ -102,22 +111,55 @@ def _identity_fields(payload: dict[str, Any]) -> dict[str, str] | None:
     return found if "document_number" in found or "name" in found else None
 
 
-def _result_text(payload: dict[str, Any]) -> tuple[list[str], bool | None]:
-    parts: list[str] = []
+_PASSED = frozenset({"passed", "pass", "match", "matched", "ok", "verified"})
+_FAILED = frozenset({"failed", "fail", "mismatch"})
+
+
+def _verdict(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _PASSED:
+        return True
+    if isinstance(value, str) and value.lower() in _FAILED:
+        return False
+    return None
+
+
+@dataclass
+class _Check:
+    """What the identity events after the document read say, newest last."""
+
     verdict: bool | None = None
-    for key in ("result", "match", "liveness", "outcome", "ok", "verified", "score"):
-        if key in payload and not isinstance(payload[key], dict | list):
-            parts.append(f"{key}: {payload[key]}")
-            value = payload[key]
-            if isinstance(value, bool):
-                verdict = value if verdict is None else verdict and value
-            elif isinstance(value, str) and value.lower() in (
-                "passed", "pass", "match", "ok", "verified",
-            ):  # fmt: skip
-                verdict = True if verdict is None else verdict
-            elif isinstance(value, str) and value.lower() in ("failed", "fail", "mismatch"):
-                verdict = False
-    return parts, verdict
+    score: float | None = None
+    face: bool | None = None
+    liveness: bool | None = None
+    overridden: bool = False
+
+    def add(self, ok: bool | None) -> None:
+        if ok is not None:
+            self.verdict = ok if self.verdict is None else self.verdict and ok
+
+    def read(self, payload: dict[str, Any]) -> None:
+        match, liveness = payload.get("match"), payload.get("liveness")
+        if isinstance(match, dict):  # identity.result: IdentityMatch
+            if isinstance(match.get("score"), int | float):
+                self.score = float(match["score"])
+            self.face = _verdict(match.get("matched"))
+        elif (face := _verdict(match)) is not None:
+            self.face = face
+        if isinstance(liveness, dict):  # identity.result: IdentityLiveness
+            self.liveness = _verdict(liveness.get("passed"))
+        elif (
+            live := _verdict(liveness if liveness is not None else payload.get("result"))
+        ) is not None:
+            self.liveness = live
+        score = payload.get("score")
+        if isinstance(score, int | float) and not isinstance(score, bool):
+            self.score = float(score)
+        self.add(self.face if match is not None else None)
+        self.add(self.liveness if liveness is not None or "result" in payload else None)
+        for key in ("outcome", "ok", "verified"):
+            self.add(_verdict(payload.get(key)))
 
 
 def applicant_of(events: list[SessionEvent]) -> Applicant | None:
@@ -132,21 +174,22 @@ def applicant_of(events: list[SessionEvent]) -> Applicant | None:
             break
     if fields is None:
         return None
-    texts: list[str] = []
-    verdict: bool | None = None
+    check = _Check()
     for event in identity[at:]:
         if event.kind == "identity.override":
             # the clerk accepted a failed check, with a written reason in the chain
-            texts.append(
-                f"{event.kind} by {event.payload.get('clerk', '')}: {event.payload.get('reason', '')}"
-            )
-            verdict = True
+            check.verdict, check.overridden = True, True
             continue
-        parts, ok = _result_text(event.payload)
-        texts += [f"{event.kind} {p}" for p in parts]
-        if ok is not None:
-            verdict = ok if verdict is None else verdict and ok
-    return Applicant(fields, "; ".join(texts), bool(verdict))
+        check.read(event.payload)
+    return Applicant(
+        fields,
+        verified=bool(check.verdict),
+        checked=check.verdict is not None,
+        score=check.score,
+        face_matched=check.face,
+        liveness=check.liveness,
+        overridden=check.overridden,
+    )
 
 
 def materials_of(events: list[SessionEvent]) -> list[MaterialFact]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from signaling.messages import Language
+from signaling.paperwork.session_facts import Applicant
 
 _TEXTS: dict[str, tuple[str, str, str]] = {
     # key: (zh-Hant, zh-Hans, en)
@@ -64,6 +65,71 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
     "cert.strokes": ("簽名筆跡", "签名笔迹", "Signature strokes"),
     "cert.chain_head": ("會話哈希鏈", "会话哈希链", "Session hash chain"),
     "cert.decision": ("決定", "决定", "Decision"),
+    # the certificate's steps, one sentence each (the event kinds stay in the chain)
+    "event.call.accepted": (
+        "職員接聽視像通話",
+        "工作人员接听视频通话",
+        "The clerk answered the video call",
+    ),
+    "event.identity.result": (
+        "自助終端完成一次身份核驗",
+        "自助终端完成一次身份核验",
+        "The kiosk checked the identity",
+    ),
+    "event.identity.override": (
+        "經辦職員當面確認申請人身份",
+        "经办人员当面确认申请人身份",
+        "The clerk confirmed the identity in person",
+    ),
+    "event.form.generated": ("生成申請表", "生成申请表", "The application form was made"),
+    "event.signature.captured": (
+        "申請人簽署申請表",
+        "申请人签署申请表",
+        "The applicant signed the form",
+    ),
+    "event.application.submitted": ("申請已受理", "申请已受理", "The application was accepted"),
+    "event.decision.recorded": ("部門作出決定", "部门作出决定", "The department decided"),
+    "cert.chain_count": (
+        "共 {count} 項記錄，最新雜湊值",
+        "共 {count} 项记录，最新哈希值",
+        "{count} records, latest hash",
+    ),
+    "event.other": ("辦理過程記錄", "办理过程记录", "A step of the session was recorded"),
+    # the identity line: facts said as a sentence, never event names, codes or usernames
+    "identity.read": (
+        "已讀取申請人的身份證件",
+        "已读取申请人的身份证件",
+        "the identity document was read",
+    ),
+    "identity.face_score": (
+        "現場人臉與證件相片相符（相似度 {score}）",
+        "现场人脸与证件相片相符（相似度 {score}）",
+        "the live face matched the document photo (similarity {score})",
+    ),
+    "identity.face": (
+        "現場人臉與證件相片相符",
+        "现场人脸与证件相片相符",
+        "the live face matched the document photo",
+    ),
+    "identity.face_failed": (
+        "現場人臉與證件相片未能配對",
+        "现场人脸与证件相片未能匹配",
+        "the live face could not be matched to the document photo",
+    ),
+    "identity.live": ("活體檢測通過", "活体检测通过", "the liveness check passed"),
+    "identity.live_failed": ("活體檢測未通過", "活体检测未通过", "the liveness check did not pass"),
+    "identity.verified": ("身份核驗通過", "身份核验通过", "the identity is verified"),
+    "identity.failed": (
+        "自動身份核驗未通過",
+        "自动身份核验未通过",
+        "the automatic identity check did not pass",
+    ),
+    "identity.overridden": (
+        "自動核驗未通過，經辦職員已當面核對證件並確認申請人身份",
+        "自动核验未通过，经办人员已当面核对证件并确认申请人身份",
+        "the automatic check did not pass, and the clerk checked the document in person and"
+        " confirmed the applicant's identity",
+    ),
 }
 
 _INDEX = {"zh-Hant": 0, "zh-Hans": 1, "en": 2}
@@ -72,3 +138,44 @@ _INDEX = {"zh-Hant": 0, "zh-Hans": 1, "en": 2}
 def text(key: str, language: Language) -> str:
     """The wording of ``key`` in ``language``; a missing key is a programming error."""
     return _TEXTS[key][_INDEX[language]]
+
+
+def identity_sentence(applicant: Applicant | None, language: Language) -> str:
+    """The identity check as one sentence in ``language`` (for the form and the certificate)."""
+    if applicant is None:
+        return text("form.identity_none", language)
+    parts = [text("identity.read", language)]
+    if applicant.face_matched is True:
+        if applicant.score is not None:
+            parts.append(
+                text("identity.face_score", language).format(score=f"{applicant.score:.2f}")
+            )
+        else:
+            parts.append(text("identity.face", language))
+    elif applicant.face_matched is False:
+        parts.append(text("identity.face_failed", language))
+    if applicant.liveness is not None:
+        parts.append(
+            text("identity.live" if applicant.liveness else "identity.live_failed", language)
+        )
+    if applicant.overridden:
+        parts.append(text("identity.overridden", language))
+    elif applicant.checked:
+        parts.append(
+            text("identity.verified" if applicant.verified else "identity.failed", language)
+        )
+    if language == "en":
+        sentence = "; ".join(parts)
+        return sentence[0].upper() + sentence[1:] + "."
+    return "，".join(parts) + "。"
+
+
+def event_sentence(kind: str, language: Language) -> str:
+    """A session event (by its kind) as a short sentence, for the certificate's steps."""
+    key = f"event.{kind}"
+    return text(key if key in _TEXTS else "event.other", language)
+
+
+def chain_head_text(count: int, head: str, language: Language) -> str:
+    """The chain's length and head, as the certificate prints it."""
+    return f"{text('cert.chain_count', language).format(count=count)} {head}".strip()

@@ -8,6 +8,7 @@ Screens (``messages.Screen``) move only along :data:`SCREEN_TRANSITIONS`::
 
     OFFLINE -> LANGUAGE -> SERVICES -> MATERIALS -> QUEUE -> CALL -> ENDED -> THANKS
                    ^__________ home / idle / after THANKS: everything entered is forgotten
+    CALL -> INTERRUPTED -> QUEUE (call again, at the front: ``recall_of``) or LANGUAGE
 
 Idle: after ``idle_timeout_s`` without a touch the page warns for ``idle_warning_s``, then the
 kiosk resets. Never while waiting in the queue or in a call: an applicant may sit still for
@@ -31,7 +32,14 @@ from media.sinks import FrameListener
 from media.sources import LocalMedia
 from signaling.catalogue import Catalogue
 from signaling.logs import context_log
-from signaling.messages import ErrorEvent, Language
+from signaling.messages import (
+    NAMESPACE_TERMINAL,
+    ErrorEvent,
+    Event,
+    IdentityUpdated,
+    KioskDevices,
+    Language,
+)
 from signaling.messages import Prompt as WirePrompt
 from terminal_client.client import TerminalClient, TerminalState
 from terminal_client.errors import (
@@ -81,17 +89,19 @@ log = logging.getLogger(__name__)
 
 _S = Screen
 SCREEN_TRANSITIONS: dict[Screen, frozenset[Screen]] = {
-    _S.OFFLINE: frozenset({_S.LANGUAGE}),
+    _S.OFFLINE: frozenset({_S.LANGUAGE, _S.INTERRUPTED}),
     _S.LANGUAGE: frozenset({_S.SERVICES, _S.OFFLINE}),
     _S.SERVICES: frozenset({_S.LANGUAGE, _S.MATERIALS, _S.OFFLINE}),
     _S.MATERIALS: frozenset({_S.LANGUAGE, _S.SERVICES, _S.QUEUE, _S.OFFLINE}),
     _S.QUEUE: frozenset({_S.MATERIALS, _S.CALL, _S.OFFLINE}),
-    _S.CALL: frozenset({_S.ENDED, _S.OFFLINE}),
+    _S.CALL: frozenset({_S.ENDED, _S.INTERRUPTED, _S.OFFLINE}),
+    # a cut-off call is offered again, never rated: the applicant did not get the service
+    _S.INTERRUPTED: frozenset({_S.QUEUE, _S.LANGUAGE, _S.OFFLINE}),
     _S.ENDED: frozenset({_S.LANGUAGE, _S.THANKS, _S.OFFLINE}),
     _S.THANKS: frozenset({_S.LANGUAGE, _S.OFFLINE}),
 }
 # screens where the idle timer runs (LANGUAGE only once something was entered)
-IDLE_SCREENS = frozenset({_S.LANGUAGE, _S.SERVICES, _S.MATERIALS, _S.ENDED})
+IDLE_SCREENS = frozenset({_S.LANGUAGE, _S.SERVICES, _S.MATERIALS, _S.ENDED, _S.INTERRUPTED})
 # print my result (by acceptance number) is reached from the start screen and goes back there
 SCREEN_TRANSITIONS[_S.LANGUAGE] = SCREEN_TRANSITIONS[_S.LANGUAGE] | {_S.RESULT}
 SCREEN_TRANSITIONS[_S.RESULT] = frozenset({_S.LANGUAGE, _S.OFFLINE})
@@ -124,6 +134,8 @@ class _Entered:
     prompts: list[Prompt] = field(default_factory=list)
     rated: bool = False
     notice: Notice | None = None
+    # the cut-off call a "call again" takes up (the server puts it at the front of the queue)
+    recall_of: str | None = None
 
 
 class KioskController:
@@ -146,6 +158,7 @@ class KioskController:
         printer: Printer | None = None,
         print_dir: Path | None = None,
         recheck: RecheckRunner | None = None,
+        recording_dir: Path | None = None,
     ) -> None:
         self.settings = settings or KioskSettings()
         # the identity step (step 3), when this kiosk has an ID reader
@@ -163,7 +176,12 @@ class KioskController:
             on_error=self._client_error,
             on_video_frame=on_video_frame, on_audio_frame=on_audio_frame,
             document_track=documents.camera.track if documents and documents.camera else None,
+            recording_dir=recording_dir,
         )  # fmt: skip
+        # the clerk confirmed the identity after a failed check: the screen must say so
+        self.client.sio.on(
+            Event.IDENTITY.value, self._identity_updated, namespace=NAMESPACE_TERMINAL
+        )
         # step 4: the checklist and the document devices, on the call screen
         self.documents = (
             DocumentsScreen(self.client, documents, self._publish) if documents else None
@@ -424,10 +442,13 @@ class KioskController:
                 self._back()
             case "home":
                 self._require("start again", Screen.SERVICES, Screen.MATERIALS, Screen.ENDED,
-                              Screen.THANKS, Screen.LANGUAGE, Screen.RESULT)  # fmt: skip
+                              Screen.THANKS, Screen.LANGUAGE, Screen.RESULT,
+                              Screen.INTERRUPTED)  # fmt: skip
                 self._reset()
             case "call":
                 self._call()
+            case "call_again":
+                self._call_again()
             case "cancel":
                 await self._cancel()
             case "hangup":
@@ -460,6 +481,38 @@ class KioskController:
                 self._spawn(self._speak_identity_later(text, language))
         self._publish()
 
+    async def _say_devices(self, session_id: str) -> None:
+        """Tell the clerk's console what this kiosk has (it says what is missing)."""
+        assert self._http is not None
+        docs = self.documents.devices if self.documents is not None else None
+        devices = KioskDevices(
+            document_camera=docs is not None and docs.camera is not None,
+            scanner=docs is not None and docs.scanner is not None,
+            id_reader=self.identity is not None,
+        )
+        url = f"{self.client.server_url}/api/sessions/{session_id}/kiosk-devices"
+        headers = {"Authorization": f"Bearer {self.client.token}"}
+        try:
+            async with self._http.post(url, json=devices.model_dump(), headers=headers) as r:
+                if r.status != 201:
+                    self._log().warning("devices not recorded: %s %s", r.status, await r.text())
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._log().warning("devices not recorded: %s", exc)
+
+    async def _identity_updated(self, data: Any) -> None:
+        try:
+            notice = IdentityUpdated.model_validate(data)
+        except ValidationError as exc:
+            self._log().warning("identity notice not understood: %s", exc)
+            return
+        if (
+            self.identity is not None
+            and notice.status == "overridden"
+            and notice.session_id == self.entered.session_id
+        ):
+            self._log().info("the clerk confirmed the applicant's identity")
+            await self.identity.confirmed_by_clerk(notice.session_id)
+
     async def _speak_identity_later(self, text: str, language: Language) -> None:
         url = await self.voice.url(text, language)
         # the step may have moved on while this was spoken: only the newest instruction plays
@@ -488,11 +541,24 @@ class KioskController:
         self._go(Screen.QUEUE)
         self._spawn(self._join(service_id))
 
-    async def _join(self, service_id: str) -> None:
+    def _call_again(self) -> None:
+        """After a cut-off call: the same service again, asking for the front of the queue."""
+        self._require("call again", Screen.INTERRUPTED)
+        entered = self.entered
+        if entered.service_id is None:
+            raise CommandRefused("no service to call again for; press start again")
+        recall_of = entered.recall_of
+        entered.session_id, entered.prompts, entered.rated = None, [], False
+        self.signing.forget()
+        self._joining, self._cancel_requested = True, False
+        self._go(Screen.QUEUE)
+        self._spawn(self._join(entered.service_id, recall_of))
+
+    async def _join(self, service_id: str, recall_of: str | None = None) -> None:
         entered = self.entered
         try:
             session_id = await self.client.request_service(
-                service_id, entered.language, entered.care_mode
+                service_id, entered.language, entered.care_mode, recall_of=recall_of
             )
         except TerminalError as exc:  # refused, no answer, or the connection dropped
             self._joining = False
@@ -503,7 +569,11 @@ class KioskController:
             return
         self._joining = False
         entered.session_id = session_id
-        self._log().info("queued for %s%s", service_id, " (care mode)" if entered.care_mode else "")
+        entered.recall_of = None
+        self._log().info(
+            "queued for %s%s%s", service_id, " (care mode)" if entered.care_mode else "",
+            f" again after the cut-off call {recall_of}" if recall_of else "",
+        )  # fmt: skip
         if self._cancel_requested:
             await self._send_cancel()
         self._client_changed()  # the call may have moved on while we waited for the answer
@@ -530,6 +600,9 @@ class KioskController:
         state = self.client.state
         if state == TerminalState.DISCONNECTED:
             self._disconnected.set()
+            if self.screen == Screen.CALL:
+                # the server went away mid-call: once it is back, offer to call again
+                self.entered.recall_of = self.entered.session_id
             if self.screen != Screen.OFFLINE:
                 self._go(Screen.OFFLINE)
             return
@@ -538,6 +611,8 @@ class KioskController:
                 self.entered.session_id = self.client.session_id
                 if self.documents is not None:
                     self.documents.call_started()
+                if self.client.session_id is not None:
+                    self._spawn(self._say_devices(self.client.session_id))
                 self._go(Screen.CALL)
             elif self.screen != Screen.CALL:
                 # only reachable through a bug; a call nobody sees must not stay open
@@ -555,8 +630,13 @@ class KioskController:
     def _call_ended(self) -> None:
         if self.screen == Screen.CALL:
             reason = self.client.end_reason or ""
-            interrupted = reason not in ("applicant_hangup", "clerk_hangup", "hangup")
-            self._go(Screen.ENDED, Notice(key="notice.call_interrupted") if interrupted else None)
+            if reason in ("applicant_hangup", "clerk_hangup", "hangup"):
+                self._go(Screen.ENDED)
+            else:
+                # cut off (a lost connection, a clerk gone): not "how was our service?" but a
+                # way straight back to a clerk, at the front of the queue
+                self.entered.recall_of = self.entered.session_id
+                self._go(Screen.INTERRUPTED)
         elif self.screen == Screen.QUEUE and not self._joining:
             cancelled = self._cancel_requested
             self._cancel_requested = False
@@ -679,7 +759,10 @@ class KioskController:
                 return
             delay, last_failure = self.settings.reconnect_min_s, ""
             self._joining = self._cancel_requested = False
-            self._reset()
+            if self.entered.recall_of is not None and self.entered.service_id is not None:
+                self._go(Screen.INTERRUPTED)
+            else:
+                self._reset()
 
     async def _after_thanks(self) -> None:
         await asyncio.sleep(self.settings.thanks_s)

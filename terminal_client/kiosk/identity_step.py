@@ -66,6 +66,7 @@ class KioskIdentity:
         self._error: VcounterError | None = None
         self._attempts = 0
         self._last_step: tuple[str | None, int] = (None, 0)
+        self._confirmed_by_clerk = False
 
     @property
     def active(self) -> bool:
@@ -89,7 +90,22 @@ class KioskIdentity:
             error_key=f"identity.error.{error.code}" if error else None,
             error_detail=error.message if error else "",
             attempts=self._attempts,
+            confirmed_by_clerk=self._confirmed_by_clerk,
         )
+
+    async def confirmed_by_clerk(self, session_id: str) -> None:
+        """The clerk checked the document in person and confirmed the identity (override):
+        the failed attempt is over, and the screen says so instead of "try again"."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._session_id = session_id
+        self._error = None
+        self._progress = Progress("done")
+        self._confirmed_by_clerk = True
+        self.on_change()
 
     def follow_step(self, session_id: str | None, step: int) -> None:
         """The call is at ``step``: moving to step 3 starts the check (again, if the clerk
@@ -105,6 +121,7 @@ class KioskIdentity:
             return
         self._session_id = session_id
         self._error = None
+        self._confirmed_by_clerk = False
         self._attempts += 1
         self._progress = Progress("document")
         self._task = asyncio.get_running_loop().create_task(self._run(session_id))
@@ -121,6 +138,7 @@ class KioskIdentity:
         self._progress = None
         self._error = None
         self._attempts = 0
+        self._confirmed_by_clerk = False
         self.on_change()
 
     async def close(self) -> None:

@@ -30,6 +30,7 @@ class Screen(StrEnum):
     QUEUE = "queue"  # position and estimated wait, live, with cancel
     CALL = "call"  # clerk video large, own preview small, prompts, step indicator
     ENDED = "ended"  # rating 1-5 and optional comment
+    INTERRUPTED = "interrupted"  # the call was cut off: call again (front of the queue) or finish
     THANKS = "thanks"  # after rating; returns to LANGUAGE by itself
     OFFLINE = "offline"  # the server cannot be reached; retrying
     RESULT = "result"  # print a result later: acceptance number + ID re-check
@@ -77,6 +78,8 @@ class IdentityView(_Model):
     error_key: str | None = None
     error_detail: str = ""
     attempts: int = 0
+    # the automatic check failed and the clerk confirmed the identity in person
+    confirmed_by_clerk: bool = False
 
 
 class MaterialView(_Model):
@@ -116,6 +119,9 @@ class SigningView(_Model):
     print_error: str = (
         ""  # translation key of the printer's problem, e.g. error.printer_out_of_paper
     )
+    # the department's decision once it comes (during the call), and the clerk's reason
+    decision: Literal["approved", "returned", "rejected", "awaiting_second_approval"] | None = None
+    decision_reason: str = ""
 
 
 class LookupView(_Model):
@@ -223,11 +229,15 @@ class ChooseService(_Model):
 
 class SimpleCommand(_Model):
     """``start`` (language chosen: go to SERVICES), ``back``, ``home``, ``call`` (join the
-    queue for the chosen service), ``cancel`` (leave the queue), ``hangup``, ``touch`` (any
+    queue for the chosen service), ``call_again`` (after an interrupted call: the same service
+    at the front of the queue), ``cancel`` (leave the queue), ``hangup``, ``touch`` (any
     touch: resets the idle timer), ``dismiss_notice`` (close the view's notice);
     ``dismiss_prompt`` is :class:`DismissPrompt`."""
 
-    type: Literal["start", "back", "home", "call", "cancel", "hangup", "touch", "dismiss_notice"]
+    type: Literal[
+        "start", "back", "home", "call", "call_again", "cancel", "hangup", "touch",
+        "dismiss_notice",
+    ]  # fmt: skip
 
 
 class DismissPrompt(_Model):

@@ -128,6 +128,7 @@ def build_kiosk(
     printer: Printer | None = None,
     print_dir: Path | None = None,
     face_recheck: bool = True,
+    recording_dir: Path | None = None,
 ) -> tuple[KioskController, web.Application]:
     """The kiosk's controller and its page app, with the media bridge wired between them.
 
@@ -162,6 +163,7 @@ def build_kiosk(
         documents=documents,
         printer=printer,
         print_dir=print_dir,
+        recording_dir=recording_dir,
         recheck=recheck,
     )
 
@@ -197,6 +199,8 @@ async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | Non
         ),
         printer=CupsPrinter(options.printer) if options.printer else None,
         print_dir=options.data_dir / "print",
+        # recording segments wait here for the server, across restarts too
+        recording_dir=options.data_dir / "recordings",
         # a test pattern shows no face: with --synthetic, reprints check the document only
         face_recheck=not options.synthetic,
     )

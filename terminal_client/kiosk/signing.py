@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from signaling.paperwork.messages import SignatureSubmission, SignRequest, Stroke
+from signaling.paperwork.messages import ApplicationView, SignatureSubmission, SignRequest, Stroke
 from storage.errors import VcounterError
 from terminal_client.client import TerminalClient
 from terminal_client.errors import CommandRefused, PaperworkRefused, PrinterError
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 RecheckRunner = Callable[[Callable[[Progress], None]], Awaitable[Recheck]]
 
 PREVIEW_PATH = "/paperwork/form.png"
+# application states the applicant is told of on the call screen
+DECISIONS = ("approved", "returned", "rejected", "awaiting_second_approval")
 
 
 def default_print_dir(name: str) -> Path:
@@ -68,6 +70,7 @@ class KioskSigning:
         self.paperwork = KioskPaperwork(
             server_url, token, self.queue,
             on_sign_request=self._sign_request, on_print=self._printed,
+            on_application=self._application,
         )  # fmt: skip
         self.paperwork.attach(client)
         self.client = client
@@ -114,6 +117,19 @@ class KioskSigning:
             return
         self.request = request
         self.spawn(self._load_preview(request))
+
+    def _application(self, view: ApplicationView) -> None:
+        """The application changed (the department decided): show the decision on screen."""
+        request, signing = self.request, self.signing
+        if request is None or signing is None or view.session_id != request.session_id:
+            return
+        if view.state not in DECISIONS:
+            return
+        reason = view.decisions[-1].reason if view.decisions else ""
+        self.signing = signing.model_copy(
+            update={"decision": view.state, "decision_reason": reason}
+        )
+        self.publish()
 
     async def _load_preview(self, request: SignRequest) -> None:
         try:

@@ -49,7 +49,8 @@ class Voice:
     def identity_text(self, view: IdentityView, language: Language) -> str:
         """The identity step's instruction as it is spoken: what to do, or what went wrong."""
         t = self.translations.text
-        parts = [t(language, f"identity.phase.{view.phase}")]
+        phase = "identity.confirmed_by_clerk" if view.confirmed_by_clerk else None
+        parts = [t(language, phase or f"identity.phase.{view.phase}")]
         if view.action is not None and view.phase in ("face", "challenge"):
             parts.append(t(language, f"identity.action.{view.action}"))
         if view.error_key is not None:

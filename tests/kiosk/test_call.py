@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from media.sources import create_local_tracks
+from terminal_client.client import TerminalClient
 from terminal_client.errors import CommandRefused
 from terminal_client.kiosk.controller import KioskController
 from terminal_client.kiosk.messages import (
@@ -15,6 +19,7 @@ from terminal_client.kiosk.messages import (
     SetLanguage,
     SimpleCommand,
 )
+from tests.conftest import RunningServer
 from tests.kiosk.conftest import Clerk, RunningKiosk, stored_rating
 
 
@@ -77,12 +82,37 @@ async def test_clerk_hangs_up_then_the_rating_is_stored_once(
     assert (row.rating, row.rating_comment, row.end_reason) == (5, "Very helpful", "clerk_hangup")
 
 
-async def test_a_lost_clerk_ends_the_call_with_a_notice(kiosk: RunningKiosk, clerk: Clerk) -> None:
+async def test_a_lost_clerk_offers_to_call_again_first_in_line(
+    kiosk: RunningKiosk, clerk: Clerk
+) -> None:
+    await call_clerk(kiosk, clerk)
+    lost = kiosk.controller.view().session_id
+    assert lost is not None
+    sent: list[str | None] = []
+    request = kiosk.controller.client.request_service
+
+    async def request_service(*args: Any, **kwargs: Any) -> str:
+        sent.append(kwargs.get("recall_of"))  # what the kiosk asks of the real server
+        return await request(*args, **kwargs)
+
+    kiosk.controller.client.request_service = request_service  # type: ignore[method-assign]
+    await clerk.peer.close()
+    view = await kiosk.wait_screen(Screen.INTERRUPTED)
+    # not "how was our service?" with an error over it: a way back to a clerk
+    assert (view.notice, view.call, view.service_id) == (None, None, "tax-registration")
+    with pytest.raises(CommandRefused):
+        await kiosk.controller.handle(Rate(type="rate", rating=1))
+    await kiosk.controller.handle(SimpleCommand(type="call_again"))
+    view = await kiosk.wait_view(lambda v: v.queue is not None, what="a place in the queue")
+    assert view.screen == Screen.QUEUE and view.session_id not in (None, lost)
+    assert sent == [lost]
+
+
+async def test_finish_after_a_cut_off_call_forgets_it(kiosk: RunningKiosk, clerk: Clerk) -> None:
     await call_clerk(kiosk, clerk)
     await clerk.peer.close()
-    view = await kiosk.wait_screen(Screen.ENDED)
-    assert view.notice is not None and view.notice.key == "notice.call_interrupted"
-    await kiosk.controller.handle(SimpleCommand(type="home"))  # skip the rating
+    await kiosk.wait_screen(Screen.INTERRUPTED)
+    await kiosk.controller.handle(SimpleCommand(type="home"))
     view = kiosk.controller.view()
     assert (view.screen, view.session_id, view.notice) == (Screen.LANGUAGE, None, None)
 
@@ -102,3 +132,23 @@ async def test_care_mode_is_flagged_to_the_clerk_and_prompts_are_spoken(
     view = await kiosk.wait_view(lambda v: bool(v.prompts) and v.prompts[0].audio_url is not None)
     assert view.prompts[0].audio_url is not None
     assert view.speech_url is not None and view.speech_url != view.prompts[0].audio_url
+
+
+async def test_a_call_lost_with_the_server_connection_is_offered_again(
+    kiosk: RunningKiosk, clerk: Clerk, server: RunningServer
+) -> None:
+    await call_clerk(kiosk, clerk)
+    lost = kiosk.controller.view().session_id
+    # the same device token signing in elsewhere takes the kiosk's connection away mid-call
+    intruder = TerminalClient(
+        server.url, kiosk.controller.client.token,
+        lambda: create_local_tracks(True, "", "", label="intruder"),
+    )  # fmt: skip
+    try:
+        await intruder.connect()
+        await kiosk.wait_screen(Screen.OFFLINE)
+    finally:
+        await intruder.close()
+    # back online: not the start screen, but the lost call offered again
+    view = await kiosk.wait_screen(Screen.INTERRUPTED, timeout=20)
+    assert (view.service_id, view.session_id) == ("tax-registration", lost)

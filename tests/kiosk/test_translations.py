@@ -15,6 +15,7 @@ from signaling.messages import LANGUAGES
 from storage.errors import StorageError, VcounterError
 from terminal_client.errors import TerminalError, TranslationMissing
 from terminal_client.kiosk.messages import STEPS, Screen
+from terminal_client.kiosk.signing import DECISIONS
 from terminal_client.kiosk.translations import I18N_DIR, Translations
 
 KIOSK = Path(__file__).resolve().parents[2] / "terminal_client" / "kiosk"
@@ -118,7 +119,7 @@ def test_every_key_the_kiosk_process_uses_exists() -> None:
         for key in KEY_LITERAL.findall(module.read_text(encoding="utf-8"))
         if key.split(".", 1)[0] in NAMESPACES
     }
-    assert {"notice.queue_ended", "notice.call_interrupted", "prompt.checklist"} <= used
+    assert {"notice.queue_ended", "prompt.checklist"} <= used
     assert not used - KEYS, sorted(used - KEYS)
 
 
@@ -128,6 +129,8 @@ def test_key_families_are_complete() -> None:
     families |= {f"rating.{n}" for n in range(1, 6)}
     families |= {f"language.{lang}" for lang in LANGUAGES}
     families |= {f"speak.{screen.value}" for screen in Screen}
+    # the department's decision as the kiosk shows it (terminal_client/kiosk/signing.py)
+    families |= {f"sign.decision.{state}" for state in DECISIONS}
     # every error the server can refuse a kiosk's event with, and the kiosk's own
     codes = _codes(SignalingError) | _codes(StorageError) | _codes(TerminalError) | {"no_answer"}
     families |= {f"error.{code}" for code in codes}

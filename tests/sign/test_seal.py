@@ -27,7 +27,10 @@ def form(language: str = "zh-Hant") -> tuple[bytes, forms.PageBox, str, str]:
     data = forms.FormData(
         session_id=session_id, doc_id=doc_id, language=language,  # type: ignore[arg-type]
         service_name="稅務登記", department_name="稅務局",
-        applicant=Applicant({"name": "陳大文", "document_number": "H1234567"}, "match: True", True),
+        applicant=Applicant(
+            {"name": "陳大文", "document_number": "H1234567"},
+            verified=True, checked=True, face_matched=True,
+        ),
         materials=[forms.MaterialLine("營業執照", "ab" * 32)], generated_at=NOW,
     )  # fmt: skip
     pdf, box = forms.application_form(data)

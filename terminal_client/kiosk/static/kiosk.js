@@ -120,6 +120,10 @@ const actions = {
   },
   'open-result': () => send({ type: 'open_result' }),
   'sign-clear': () => ui.pad.clear(),
+  'sign-zoom': () => {
+    ui.formZoomed = !ui.formZoomed;
+    update();
+  },
   'sign-submit': () => send({ type: 'submit_signature', ...ui.pad.ink() }),
   'submit-rating': () => {
     send({ type: 'rate', rating: ui.rating, comment: commentBox().value.trim() });
@@ -127,7 +131,7 @@ const actions = {
   },
 };
 Object.assign(actions, documentActions(ui, send, update));
-for (const simple of ['back', 'home', 'call', 'cancel', 'hangup', 'touch']) {
+for (const simple of ['back', 'home', 'call', 'call_again', 'cancel', 'hangup', 'touch']) {
   actions[simple] = () => send({ type: simple });
 }
 

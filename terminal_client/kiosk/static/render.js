@@ -188,7 +188,8 @@ function renderIdentity(view) {
   box.hidden = !step;
   if (!step) return;
   box.dataset.phase = step.phase;
-  $('[data-testid=identity-instruction]').textContent = t(`identity.phase.${step.phase}`);
+  $('[data-testid=identity-instruction]').textContent = step.confirmed_by_clerk
+    ? t('identity.confirmed_by_clerk') : t(`identity.phase.${step.phase}`);
   const action = $('[data-testid=identity-action]');
   const asking = (step.phase === 'face' || step.phase === 'challenge') && step.action;
   action.hidden = !asking;
@@ -240,9 +241,26 @@ function renderSigning(view, ui) {
   const panel = $('[data-testid=sign-panel]');
   const signing = view.signing;
   panel.hidden = !signing;
+  // the form gets a column of its own: the clerk's video stays in sight through signing
+  $('[data-testid=screen-call]').classList.toggle('has-signing', Boolean(signing));
+  $('[data-testid=screen-call]').classList.toggle('signed', Boolean(signing && signing.state === 'signed'));
   if (!signing) {
     ui.pad?.reset('');
+    ui.formZoomed = false;
     return;
+  }
+  const zoom = $('[data-testid=sign-zoom]');
+  zoom.textContent = t(ui.formZoomed ? 'sign.zoom_out' : 'sign.zoom_in');
+  zoom.setAttribute('aria-pressed', String(Boolean(ui.formZoomed)));
+  panel.classList.toggle('zoomed', Boolean(ui.formZoomed));
+  const decided = $('[data-testid=sign-decision]');
+  decided.hidden = !signing.decision;
+  if (signing.decision) {
+    decided.dataset.decision = signing.decision;
+    $('[data-testid=sign-decision-text]').textContent = t(`sign.decision.${signing.decision}`);
+    const reason = $('[data-testid=sign-decision-reason]');
+    reason.hidden = !signing.decision_reason;
+    reason.textContent = signing.decision_reason ? t('sign.decision_reason', { reason: signing.decision_reason }) : '';
   }
   const img = $('[data-testid=sign-form]');
   if (img.getAttribute('src') !== signing.preview_url) img.setAttribute('src', signing.preview_url);
@@ -298,6 +316,12 @@ function renderRecheck(lookup) {
   $('[data-testid=result-retry]').hidden = state !== 'failed';
 }
 
+function renderInterrupted(view, ui) {
+  const service = ui.catalogue.service(view.service_id);
+  $('[data-testid=interrupted-service]').textContent = service
+    ? t('interrupted.service', { service: localized(service.names, view.language) }) : '';
+}
+
 function renderEnded(view, ui) {
   $$('[data-action=rate-star]').forEach((star) => {
     const value = Number(star.dataset.arg);
@@ -331,6 +355,7 @@ const SCREENS = {
   queue: renderQueue,
   call: renderCall,
   ended: renderEnded,
+  interrupted: renderInterrupted,
   result: renderResult,
 };
 

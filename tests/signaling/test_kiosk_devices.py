@@ -1,0 +1,37 @@
+"""What a session's kiosk has: said by the kiosk, read by the session's clerk, in the chain."""
+
+from __future__ import annotations
+
+from storage.audit import AuditLog
+from tests.conftest import RunningServer
+from tests.sign.conftest import open_counter
+
+DEVICES = {"document_camera": True, "scanner": False, "id_reader": False}
+
+
+async def test_the_kiosk_says_its_devices_and_the_clerk_reads_them(
+    server: RunningServer,
+) -> None:
+    counter = await open_counter(server)
+    path = f"/api/sessions/{counter.session_id}/kiosk-devices"
+    status, body = await counter.as_clerk("GET", path)
+    assert (status, body) == (204, b"")  # an older kiosk says nothing: not an error
+    status, body = await counter.as_kiosk("POST", path, DEVICES)
+    assert (status, body) == (201, DEVICES)
+    assert await counter.as_clerk("GET", path) == (200, DEVICES)
+    kinds = [e.kind for e in await AuditLog(server.db).events(counter.session_id)]
+    assert kinds[-1] == "kiosk.devices"
+    assert (await AuditLog(server.db).verify(counter.session_id)).ok
+
+
+async def test_only_the_sessions_kiosk_and_clerk(server: RunningServer) -> None:
+    counter = await open_counter(server)
+    other = await open_counter(server, "bella", "kiosk-2")
+    path = f"/api/sessions/{counter.session_id}/kiosk-devices"
+    status, body = await other.as_kiosk("POST", path, DEVICES)
+    assert status == 403 and "not this kiosk's" in body["message"]
+    await counter.as_kiosk("POST", path, DEVICES)
+    status, body = await other.as_clerk("GET", path)
+    assert status == 403 and body["code"] == "not_your_session"
+    status, body = await counter.as_kiosk("POST", path, {"scanner": "maybe"})
+    assert status == 400 and "scanner" in body["message"]
