@@ -690,7 +690,7 @@ class Router:
             return
         after, clerk = done
         self._parties.pop(session.id, None)
-        lost = reason in routing.LOST_REASONS and session.in_call
+        lost = after.state == "failed" and session.in_call
         ended = CallEnded(
             session_id=session.id,
             state=SessionState(after.state),

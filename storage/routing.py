@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 ACTIVE_STATES = ("queued", "offered", "connecting", "in_call")
 WAITING_STATES = ("queued", "offered")
 CALL_STATES = ("connecting", "in_call")
-# a lost call of these reasons gives the applicant the front of the queue when they call again
-LOST_REASONS = frozenset({"terminal_lost", "clerk_lost", "server_lost", "clerk_left"})
+# a call that failed (lost, not hung up) gives the applicant the front of the queue when they
+# call again within this window (once)
 RECALL_WINDOW = timedelta(minutes=15)
 
 # how many of each department's waiting sessions a routing attempt looks at: enough to pass
@@ -299,8 +299,8 @@ async def recall_allowed(db: Database, terminal_id: int, lost_session_id: str) -
         row = await db_session.get(CallSession, lost_session_id)
         if row is None or row.terminal_id != terminal_id or row.ended_at is None:
             return False
-        if row.end_reason not in LOST_REASONS:
-            return False
+        if row.state != "failed" or row.answered_at is None:
+            return False  # only a call that was answered and then lost, not one hung up
         ended_at = row.ended_at
         if await db_now(db_session) - ended_at > RECALL_WINDOW:
             return False
