@@ -227,8 +227,11 @@ class TerminalNamespace(RoleNamespace):
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         member = self.members.pop(sid, None)
         if member is not None:
-            context_log(log, None, f"terminal:{member.id}").info("disconnected")
-            await self.ctx.router().terminal_disconnected(member.id, sid)
+            left = reason == self.server.reason.CLIENT_DISCONNECT
+            context_log(log, None, f"terminal:{member.id}").info(
+                "disconnected (%s)", "left" if left else reason
+            )
+            await self.ctx.router().terminal_disconnected(member.id, sid, left=left)
 
     async def on_sync(self, member: Member, sid: str, message: Message) -> None:
         snapshot = await self.ctx.router().snapshot(member.id)
@@ -305,8 +308,13 @@ class ClerkNamespace(RoleNamespace):
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         member = self.members.pop(sid, None)
         if member is not None:
-            context_log(log, None, f"clerk:{member.name}").info("disconnected")
-            await self.ctx.router().clerk_disconnected(member.id, sid)
+            # a goodbye from the client (sign-out, a kiosk shutting down) is not a lost
+            # connection: nothing waits for it to come back
+            left = reason == self.server.reason.CLIENT_DISCONNECT
+            context_log(log, None, f"clerk:{member.name}").info(
+                "disconnected (%s)", "left" if left else reason
+            )
+            await self.ctx.router().clerk_disconnected(member.id, sid, left=left)
 
     async def on_sync(self, member: Member, sid: str, message: Message) -> None:
         await self.ctx.router().sync_clerk(member.id)

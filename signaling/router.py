@@ -167,11 +167,17 @@ class Router:
             call=call,
         )
 
-    async def terminal_disconnected(self, terminal_id: int, sid: str) -> None:
-        """The kiosk's socket dropped: its session waits for it through the grace period."""
+    async def terminal_disconnected(self, terminal_id: int, sid: str, left: bool = False) -> None:
+        """The kiosk's socket dropped: its session waits for it through the grace period;
+        a kiosk that said goodbye (``left``) takes its session with it."""
         if self.local_terminals.get(terminal_id) == sid:
             del self.local_terminals[terminal_id]
-        await presence.terminal_detach(self.db, terminal_id, sid)
+        detached = await presence.terminal_detach(self.db, terminal_id, sid)
+        if not (left and detached):
+            return
+        session = await routing.active_of_terminal(self.db, terminal_id)
+        if session is not None:
+            await self._finish(session, "terminal_left", Role.TERMINAL, f"terminal:{terminal_id}")
 
     async def request_service(
         self,
@@ -312,14 +318,20 @@ class Router:
         self.forget_place(session_id)
         self.on_queue_change()
 
-    async def clerk_disconnected(self, clerk_id: int, sid: str) -> None:
+    async def clerk_disconnected(self, clerk_id: int, sid: str, left: bool = False) -> None:
         """The console's socket dropped: a ringing call goes on to another clerk; the clerk's
-        state and a call in progress wait for them through the grace period."""
+        state and a call in progress wait for them through the grace period. A console that
+        signed out (``left``) ends its call and signs the clerk off."""
         if self.local_clerks.get(clerk_id) == sid:
             del self.local_clerks[clerk_id]
         clerk = await presence.clerk_detach(self.db, clerk_id, sid)
         self.on_queue_change()  # one clerk fewer on duty: the waiting are told at once
-        if clerk is None or clerk.state != ClerkState.RINGING or clerk.session_id is None:
+        if clerk is None:
+            return
+        if left:
+            await self._sign_off(clerk_id, "clerk_left", f"clerk:{self._username(clerk_id)}")
+            return
+        if clerk.state != ClerkState.RINGING or clerk.session_id is None:
             return
         session = await routing.get(self.db, clerk.session_id)
         if session is not None:
@@ -517,6 +529,10 @@ class Router:
     async def clerk_lost(self, clerk_id: int) -> None:
         """The clerk did not come back within the grace period: their call is lost and they
         are signed off."""
+        await self._sign_off(clerk_id, "clerk_lost", "server")
+        context_log(log, None, f"clerk:{clerk_id}").info("signed off: not back within grace")
+
+    async def _sign_off(self, clerk_id: int, reason: str, actor: str) -> None:
         clerk = await presence.clerk(self.db, clerk_id)
         if clerk is None:
             return
@@ -525,14 +541,13 @@ class Router:
             if session is not None and session.state == SessionState.OFFERED:
                 await self._withdraw(session, clerk_id, "declined", ClerkState.AWAY, False)
             elif session is not None and session.active:
-                await self._finish(session, "clerk_lost", Role.CLERK, "server", clerk_next="away")
+                await self._finish(session, reason, Role.CLERK, actor, clerk_next="away")
         await presence.set_clerk_state(
             self.db,
             clerk_id,
             ClerkState.OFFLINE,
             (ClerkState.AWAY, ClerkState.AVAILABLE, ClerkState.BUSY, ClerkState.RINGING),
         )
-        context_log(log, None, f"clerk:{clerk_id}").info("signed off: not back within grace")
         self.on_queue_change()
 
     # ------------------------------------------------------------------ matching
