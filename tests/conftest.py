@@ -111,16 +111,26 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def server(tmp_path: Path, backend: str) -> AsyncIterator[RunningServer]:
-    """The real signalling server on a free loopback port, with its own fresh database."""
+async def server(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> AsyncIterator[RunningServer]:
+    """The real signalling server on a free loopback port, with its own fresh database.
+
+    ``@pytest.mark.grace(SECONDS)`` shortens the reconnect grace period, for tests of what
+    happens once a party is gone for good.
+    """
     url = None
+    extra: dict[str, object] = {}
+    grace = request.node.get_closest_marker("grace")
+    if grace is not None:
+        extra["grace_s"] = float(grace.args[0])
     if backend == "postgresql":
         if not dbutil.postgres_available():
             if os.environ.get("CI") == "true":
                 pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 under CI=true")
             pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
         url = await dbutil.create_pg_database()
-    running, runner = await start_server(make_settings(tmp_path, url))
+    running, runner = await start_server(make_settings(tmp_path, url, **extra))
     try:
         yield running
     finally:

@@ -82,6 +82,7 @@ async def test_clerk_hangs_up_then_the_rating_is_stored_once(
     assert (row.rating, row.rating_comment, row.end_reason) == (5, "Very helpful", "clerk_hangup")
 
 
+@pytest.mark.grace(1.0)
 async def test_a_lost_clerk_offers_to_call_again_first_in_line(
     kiosk: RunningKiosk, clerk: Clerk
 ) -> None:
@@ -108,6 +109,7 @@ async def test_a_lost_clerk_offers_to_call_again_first_in_line(
     assert sent == [lost]
 
 
+@pytest.mark.grace(1.0)
 async def test_finish_after_a_cut_off_call_forgets_it(kiosk: RunningKiosk, clerk: Clerk) -> None:
     await call_clerk(kiosk, clerk)
     await clerk.peer.close()
