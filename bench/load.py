@@ -187,7 +187,10 @@ async def load_phase(kiosks: list[SimKiosk], opts: Options, rng: random.Random) 
     async def keep_asking(kiosk: SimKiosk) -> None:
         # spread the first requests over a second, as kiosks would not all press at once
         await asyncio.sleep(rng.uniform(0, min(1.0, opts.duration_s / 4)))
-        while loop.time() < end and kiosk.sio.connected:
+        while loop.time() < end:
+            if not kiosk.sio.connected:  # dropped: the client reconnects on its own
+                await kiosk.wait(lambda: kiosk.sio.connected, min(5.0, end - loop.time()))
+                continue
             await kiosk.one_request(end, opts.hold_s)
             await asyncio.sleep(rng.uniform(0.5, 1.5) * opts.think_s)
 
