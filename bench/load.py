@@ -262,12 +262,14 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
             services = [s.id for s in load_catalogue().services]
             idle_rss = sum(cluster.rss_mb())
             tally = Tally()
+            # no pool limit: every websocket of the run shares this session's connector
+            http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
             clerks = [
-                SimClerk(j, cluster.url, t, tally, rng, opts.decline, opts.ring_out)
+                SimClerk(j, cluster.url, t, tally, rng, http, opts.decline, opts.ring_out)
                 for j, t in enumerate(clerk_tokens)
             ]
             kiosks = [
-                SimKiosk(i, cluster.url, t, services, tally, rng, clerks)
+                SimKiosk(i, cluster.url, t, services, tally, rng, http, clerks)
                 for i, t in enumerate(kiosk_tokens)
             ]
             try:
@@ -289,6 +291,7 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
                     await settle_all(kiosks)
             finally:
                 await close_all([*kiosks, *clerks])
+                await http.close()
     result.requests, result.connected = tally.requests, tally.connected
     result.lost, result.double = len(tally.lost), len(tally.double)
     route, relay = tally.route_ms(), tally.relay_ms

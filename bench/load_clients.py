@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import socketio
 
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL
@@ -61,7 +62,9 @@ class SimClient:
 
     namespace: str
 
-    def __init__(self, index: int, url: str, tally: Tally, rng: random.Random) -> None:
+    def __init__(
+        self, index: int, url: str, tally: Tally, rng: random.Random, http: aiohttp.ClientSession
+    ) -> None:
         self.index = index
         self.url = url
         self.tally = tally
@@ -73,6 +76,8 @@ class SimClient:
             reconnection_delay_max=2,
             randomization_factor=0.5,
             handle_sigint=False,
+            # one HTTP session for every client of the run, instead of one each
+            http_session=http,
         )
         self.changed = asyncio.Event()
         self.connects = 0
@@ -109,11 +114,13 @@ class SimClient:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # shutdown, not disconnect: it also stops a reconnect loop in progress, which would
+        # otherwise go on knocking at a server that is gone
         try:
             async with asyncio.timeout(5):
-                await self.sio.disconnect()
+                await self.sio.shutdown()
         except TimeoutError:
-            pass
+            self.tally.errors["close_timed_out"] += 1
 
     def later(self, delay_s: float, event: str, data: dict[str, Any]) -> None:
         """Emit ``event`` after ``delay_s`` (a clerk's reaction time); :meth:`close` cancels."""
@@ -167,8 +174,9 @@ class SimKiosk(SimClient):
     namespace = NAMESPACE_TERMINAL
 
     def __init__(self, index: int, url: str, token: str, services: list[str], tally: Tally,
-                 rng: random.Random, clerks: list[SimClerk]) -> None:  # fmt: skip
-        super().__init__(index, url, tally, rng)
+                 rng: random.Random, http: aiohttp.ClientSession,
+                 clerks: list[SimClerk]) -> None:  # fmt: skip
+        super().__init__(index, url, tally, rng, http)
         self.token = token
         self.services = services
         self.clerks = clerks
@@ -312,8 +320,8 @@ class SimClerk(SimClient):
     namespace = NAMESPACE_CLERK
 
     def __init__(self, index: int, url: str, token: str, tally: Tally, rng: random.Random,
-                 decline: float, ring_out: float) -> None:  # fmt: skip
-        super().__init__(index, url, tally, rng)
+                 http: aiohttp.ClientSession, decline: float, ring_out: float) -> None:  # fmt: skip
+        super().__init__(index, url, tally, rng, http)
         self.token = token
         self.decline_p = decline
         self.ring_out_p = ring_out
