@@ -133,12 +133,14 @@ class SimClient:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def emit(self, event: str, data: dict[str, Any]) -> None:
-        # a send on a socket that just dropped fails; the state machine's deadlines cover it
+    async def emit(self, event: str, data: dict[str, Any]) -> bool:
+        """Send; False when the socket is down (the state machine's deadlines cover it)."""
         try:
             await self.sio.emit(event, data, namespace=self.namespace)
         except socketio.exceptions.BadNamespaceError:
             self.tally.errors["send_while_disconnected"] += 1
+            return False
+        return True
 
     async def wait(self, predicate: Any, timeout_s: float) -> bool:
         """Wait until ``predicate()`` holds, at most ``timeout_s``; whether it did."""
@@ -251,9 +253,11 @@ class SimKiosk(SimClient):
         self.session_id, self.outcome, self.last_error = None, None, None
         self.state = "requested"
         self._request = (loop.time(), self.clerk_free())
-        self.tally.requests += 1
         service = self.rng.choice(self.services)
-        await self.emit("request_service", {"service_id": service, "language": "en"})
+        if not await self.emit("request_service", {"service_id": service, "language": "en"}):
+            self.state = "idle"  # never sent: not a request
+            return
+        self.tally.requests += 1
         opened = await self.wait(
             lambda: self.state != "requested" or self.last_error is not None, 15.0
         )
@@ -288,8 +292,10 @@ class SimKiosk(SimClient):
         self.session_id, self.outcome, self.last_error = None, None, None
         self.state = "requested"
         self._request = (asyncio.get_running_loop().time(), False)
+        if not await self.emit("request_service", {"service_id": self.rng.choice(self.services)}):
+            self.state = "idle"
+            return
         self.tally.requests += 1
-        await self.emit("request_service", {"service_id": self.rng.choice(self.services)})
         await self.wait(lambda: self.state != "requested" or self.last_error is not None, 15.0)
         if self.state == "requested":
             self.state = "idle"
