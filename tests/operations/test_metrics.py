@@ -44,6 +44,7 @@ async def clients() -> AsyncIterator[list[Client]]:
         await client.sio.disconnect()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_waiting_calls_and_clerks_come_from_the_store(
     server: RunningServer, clients: list[Client]
 ) -> None:
@@ -101,6 +102,7 @@ async def test_each_app_counts_on_its_own_registry(server: RunningServer, tmp_pa
     assert value(theirs, "vcounter_draining") == 0
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_loop_lag_and_database_time_are_measured(server: RunningServer) -> None:
     # the lag monitor ticks every 0.25 s: wait (bounded) for its first observations
     async with asyncio.timeout(10):
