@@ -147,14 +147,17 @@ async def connect_all(clients: list[Any], parallel: int, tally: Tally) -> int:
     gate = asyncio.Semaphore(parallel)
 
     async def one(client: Any) -> bool:
-        async with gate:
-            try:
-                await client.connect()
-            # a refused or timed-out connect is a result to count, not a reason to stop
-            except (socketio.exceptions.ConnectionError, OSError, aiohttp.ClientError) as exc:
-                tally.errors[f"connect: {type(exc).__name__}"] += 1
-                return False
-            return True
+        # three tries, as a kiosk would keep trying; a connect that still fails is a result
+        # to count, not a reason to stop
+        for attempt in range(3):
+            async with gate:
+                try:
+                    await client.connect()
+                    return True
+                except (socketio.exceptions.ConnectionError, OSError, aiohttp.ClientError) as exc:
+                    tally.errors[f"connect try {attempt + 1}: {type(exc).__name__}"] += 1
+            await asyncio.sleep(1.0 + attempt)
+        return False
 
     return sum(await asyncio.gather(*(one(c) for c in clients)))
 
