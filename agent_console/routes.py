@@ -21,6 +21,7 @@ NODE_MODULES = CONSOLE_DIR / "node_modules"
 VENDOR_PREFIX = "/vendor/socket.io/"
 STATIC_PREFIX = "/static/"
 SUPERVISOR_PATH = "/supervisor"
+ADMIN_PATH = "/admin"
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -58,7 +59,9 @@ def socketio_dist(node_modules: Path = NODE_MODULES) -> Path:
 
 def is_console_path(path: str) -> bool:
     """Whether ``path`` is served by the console (and so gets its security headers)."""
-    return path in ("/", SUPERVISOR_PATH) or path.startswith((STATIC_PREFIX, VENDOR_PREFIX))
+    return path in ("/", SUPERVISOR_PATH, ADMIN_PATH) or path.startswith(
+        (STATIC_PREFIX, VENDOR_PREFIX)
+    )
 
 
 async def index(request: web.Request) -> web.FileResponse:
@@ -69,6 +72,11 @@ async def index(request: web.Request) -> web.FileResponse:
 async def supervisor(request: web.Request) -> web.FileResponse:
     """The supervisor console: live queues, service-level figures, search and replay."""
     return web.FileResponse(STATIC_DIR / "supervisor.html", headers={"Cache-Control": "no-cache"})
+
+
+async def admin(request: web.Request) -> web.FileResponse:
+    """The administrator's page: accounts and kiosks (disable, reset, revoke, rotate)."""
+    return web.FileResponse(STATIC_DIR / "admin.html", headers={"Cache-Control": "no-cache"})
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -85,6 +93,7 @@ def setup_console(app: web.Application, *, node_modules: Path = NODE_MODULES) ->
     dist = socketio_dist(node_modules)
     app.router.add_get("/", index)
     app.router.add_get(SUPERVISOR_PATH, supervisor)
+    app.router.add_get(ADMIN_PATH, admin)
     app.router.add_static(STATIC_PREFIX, STATIC_DIR, name="console_static")
     app.router.add_static(VENDOR_PREFIX, dist, name="console_vendor_socketio")
     app.on_response_prepare.append(_security_headers)

@@ -24,7 +24,10 @@ import socketio
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL
 
 # Passes the wire contract's SDP check (starts "v=0"); the server never parses SDP.
-FAKE_SDP = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=load\r\nt=0 0\r\n"
+FAKE_SDP = (
+    "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=load\r\nt=0 0\r\n"
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"
+)
 CONNECT_S = 30.0
 
 
@@ -97,7 +100,7 @@ class SimClient:
         # back with every reconnect; the server today ignores the extra field.
         auth = self.auth()
         if self.resume_token:
-            auth["resume_token"] = self.resume_token
+            auth["resume"] = self.resume_token
         return auth
 
     def _note_resume(self, data: Any) -> None:
@@ -193,6 +196,7 @@ class SimKiosk(SimClient):
             "call_accepted": self._on_accepted,
             "description": self._on_description,
             "call_ended": self._on_ended,
+            "snapshot": self._note_resume,
         }.items():
             self.sio.on(event, handler, namespace=self.namespace)
 

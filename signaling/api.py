@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 
 from aiohttp import web
 from pydantic import ValidationError
 
 from signaling.auth import issue_token
+from signaling.http_auth import clerk_of
 from signaling.keys import CATALOGUE, DATABASE, SETTINGS
 from signaling.logs import context_log
 from signaling.messages import ErrorEvent, HealthResponse, LoginRequest, LoginResponse, Message
+from signaling.throttle import LoginGuard
 from storage import store
+from storage.staff_audit import StaffLog
 
 log = logging.getLogger(__name__)
+
+LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)
 
 
 def _json(message: Message, status: int = 200) -> web.Response:
@@ -29,7 +35,7 @@ async def login(request: web.Request) -> web.Response:
     """Exchange a clerk's username and password for a signed, expiring token."""
     try:
         body = LoginRequest.model_validate(json.loads(await request.read() or b"null"))
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return _problem(
             400, "invalid_json", "The request body is not JSON; send {username, password}"
         )
@@ -37,15 +43,67 @@ async def login(request: web.Request) -> web.Response:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         return _problem(400, "invalid_message", f'Field "{where}": {first["msg"]}', where)
-    clerk = await store.authenticate_clerk(request.app[DATABASE], body.username, body.password)
+    guard = request.app[LOGIN_GUARD]
+    address = request.remote or "-"
+    wait = guard.retry_after(body.username, address)
+    if wait > 0:
+        # refused before any password check: a throttled attempt costs no CPU
+        response = _problem(
+            429,
+            "too_many_attempts",
+            f"Too many failed sign-ins; try again in {math.ceil(wait / 60)} minutes or ask an"
+            " administrator to reset the password.",
+        )
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
+    slot = guard.slot(address)  # chosen before this attempt is counted
+    blocked = guard.attempt(body.username, address)
+    async with slot:
+        clerk = await store.authenticate_clerk(request.app[DATABASE], body.username, body.password)
     if clerk is None:
-        context_log(log, None, f"clerk:{body.username}").info("login refused")
+        context_log(log, None, f"clerk:{body.username}").info("login refused from %s", address)
+        staff = StaffLog(request.app[DATABASE])
+        payload = {"username": body.username, "address": address}
+        await staff.append(f"anonymous:{address}", "login.failed", payload)
+        if blocked:
+            await staff.append(f"anonymous:{address}", "login.throttled", payload)
         return _problem(401, "bad_credentials", "Wrong username or password.")
+    guard.succeeded(body.username, address)
     settings = request.app[SETTINGS]
     token = issue_token(
-        settings.signing_key(), clerk.id, clerk.username, clerk.role, settings.token_ttl_s
+        settings.signing_key(),
+        clerk.id,
+        clerk.username,
+        clerk.role,
+        settings.token_ttl_s,
+        clerk.token_version,
     )
     context_log(log, None, f"clerk:{clerk.username}").info("logged in")
+    return _json(
+        LoginResponse(
+            token=token,
+            expires_in_s=settings.token_ttl_s,
+            display_name=clerk.display_name,
+            departments=list(clerk.departments),
+            role=clerk.role,
+        )
+    )
+
+
+async def refresh(request: web.Request) -> web.Response:
+    """A fresh short-lived token for a signed-in clerk whose token is still valid (and not
+    revoked): the consoles call it before their token runs out."""
+    who = await clerk_of(request)
+    clerk = await store.get_clerk(request.app[DATABASE], who.clerk_id)
+    settings = request.app[SETTINGS]
+    token = issue_token(
+        settings.signing_key(),
+        clerk.id,
+        clerk.username,
+        clerk.role,
+        settings.token_ttl_s,
+        clerk.token_version,
+    )
     return _json(
         LoginResponse(
             token=token,
@@ -69,6 +127,13 @@ async def catalogue(request: web.Request) -> web.Response:
 
 def setup_api(app: web.Application) -> None:
     """Mount the REST routes under ``/api``."""
+    settings = app[SETTINGS]
+    app[LOGIN_GUARD] = LoginGuard(
+        settings.login_failures_per_account,
+        settings.login_failures_per_address,
+        settings.login_window_s,
+    )
     app.router.add_post("/api/login", login)
+    app.router.add_post("/api/token/refresh", refresh)
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/catalogue", catalogue)

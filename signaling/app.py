@@ -9,44 +9,56 @@ import socketio
 from aiohttp import web
 
 from agent_console.routes import setup_console
+from signaling.admin import setup_admin
 from signaling.api import setup_api
 from signaling.auth import turn_credentials
 from signaling.catalogue import load_catalogue
 from signaling.checkpointer import checkpointer
 from signaling.documents import setup_documents
+from signaling.fanout import QueueNotifier
+from signaling.guard import setup_guard
 from signaling.identity import setup_identity
-from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
-from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Event, IceServer, Message, Role
+from signaling.keys import BLOBS, CATALOGUE, DATABASE, DRAINING, METRICS, ROUTER, SETTINGS
+from signaling.messages import Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
 from signaling.operations import setup_operations
 from signaling.paperwork.routes import setup_paperwork
 from signaling.phone import setup_phone
-from signaling.recorder import SessionRecorder
+from signaling.public_url import socket_origin_check
 from signaling.recordings import setup_recordings
+from signaling.rooms import NAMESPACES
 from signaling.router import Router
 from signaling.settings import Settings
 from signaling.supervision import setup_supervision
+from signaling.sweeper import Sweeper
 from storage import store
 from storage.blobs import FileBlobStore
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-_NAMESPACES = {Role.TERMINAL: NAMESPACE_TERMINAL, Role.CLERK: NAMESPACE_CLERK}
+MAX_SOCKET_FRAME = 64 * 1024
 
 
 class SocketEmitter:
-    """Sends router messages through socket.io."""
+    """Sends router messages through socket.io: to rooms (any process) or local sockets."""
 
     def __init__(self, sio: socketio.AsyncServer) -> None:
         self.sio = sio
 
-    async def send(self, role: Role, sid: str, event: Event, message: Message) -> None:
+    async def to_room(self, role: Role, room: str, event: Event, message: Message) -> None:
         payload = message.model_dump(mode="json", by_alias=True)
-        await self.sio.emit(event.value, payload, to=sid, namespace=_NAMESPACES[role])
+        await self.sio.emit(event.value, payload, to=room, namespace=NAMESPACES[role])
+
+    async def to_local(self, role: Role, sid: str, event: Event, message: Message) -> None:
+        payload = message.model_dump(mode="json", by_alias=True)
+        # a socket of this process: no need to publish it to the other processes
+        await self.sio.emit(
+            event.value, payload, to=sid, namespace=NAMESPACES[role], ignore_queue=True
+        )
 
     async def drop(self, role: Role, sid: str) -> None:
-        await self.sio.disconnect(sid, namespace=_NAMESPACES[role])
+        await self.sio.disconnect(sid, namespace=NAMESPACES[role])
 
 
 def ice_servers(settings: Settings, user: str) -> list[IceServer]:
@@ -66,10 +78,18 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[CATALOGUE] = load_catalogue()
     app[BLOBS] = FileBlobStore(settings.data_dir / "blobs")
+    manager = None
+    if settings.redis_url:
+        # several processes: messages to rooms reach sockets held by any of them
+        manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel)
     sio = socketio.AsyncServer(
+        client_manager=manager,
         async_mode="aiohttp",
         transports=["websocket"],
-        cors_allowed_origins=[],
+        # only the configured origin(s): an empty list would turn the Origin check off
+        cors_allowed_origins=socket_origin_check(settings),
+        # no frame of ours comes near this; anything bigger is junk decoded for nothing
+        max_http_buffer_size=MAX_SOCKET_FRAME,
         # One socket's events are handled in order (an answer before its ICE candidates).
         async_handlers=False,
         logger=False,
@@ -109,16 +129,41 @@ def create_app(settings: Settings) -> web.Application:
             yield
 
     async def router(app: web.Application) -> AsyncIterator[None]:
-        app[ROUTER] = Router(
+        router = app[ROUTER] = Router(
             app[CATALOGUE],
-            SessionRecorder(app[DATABASE]),
+            app[DATABASE],
             SocketEmitter(sio),
             settings.offer_timeout_s,
             lambda user: ice_servers(settings, user),
             settings.turn_ttl_s if settings.turn_urls and settings.turn_secret else None,
+            decline_pause_s=settings.decline_pause_s,
+            draining=app[DRAINING],
         )
+        sweeper = Sweeper(
+            router,
+            interval_s=min(settings.sweep_interval_s, settings.offer_timeout_s / 4),
+            grace_s=settings.grace_s,
+            lease_s=settings.process_lease_s,
+        )
+        notifier = QueueNotifier(
+            app[DATABASE], router.emitter, app[CATALOGUE], lambda: router.local_terminals
+        )
+        router.on_queue_change = notifier.nudge
+        router.forget_place = notifier.forget
+        figures = app[METRICS]
+
+        def offered(deadline_s: float) -> None:
+            figures.offers.inc()
+            sweeper.poke(deadline_s + 0.05)
+
+        router.on_offer = offered
+        router.on_timeout = figures.offer_timeouts.inc
+        await sweeper.start()
+        router.spawn(sweeper.run())
+        router.spawn(notifier.run())
         yield
-        await app[ROUTER].close()
+        await router.close()
+        await sweeper.stop()
 
     async def close_sockets(app: web.Application) -> None:
         # Tell every kiosk and console now: otherwise their open websockets hold the shutdown
@@ -139,6 +184,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(close_sockets)
     setup_operations(app)
     setup_api(app)
+    setup_admin(app)
     setup_recordings(app)
     setup_supervision(app)
     setup_identity(app)
@@ -146,4 +192,5 @@ def create_app(settings: Settings) -> web.Application:
     setup_phone(app)
     setup_paperwork(app, sio)
     setup_console(app)
+    setup_guard(app)
     return app

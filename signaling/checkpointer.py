@@ -1,4 +1,4 @@
-"""The server's periodic signed checkpoint of every session chain's head (see storage.checkpoints)."""
+"""The server's periodic signed checkpoint of every chain's head (see storage.checkpoints)."""
 
 from __future__ import annotations
 
@@ -6,57 +6,94 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from signaling.keys import DATABASE, SETTINGS
 from signaling.logs import context_log
-from storage.checkpoints import chain_heads, latest_checkpoint, load_or_create_key, make_checkpoint
+from signaling.settings import Settings
+from storage.checkpoint_keys import PinnedKeys, load_or_create_key
+from storage.checkpoints import Checkpoint, CheckpointRefused, Timestamper, make_checkpoint
 from storage.db import Database
+from storage.errors import VcounterError
+from storage.timestamps import TimestampFailed, request_token
+from storage.witness import witness_from
 
 log = logging.getLogger(__name__)
 
 
-def checkpoint_key_path(data_dir: Path) -> Path:
-    """Where the server's checkpoint signing key (Ed25519, PEM) lives."""
-    return data_dir / "audit-signing.pem"
+def timestamper(settings: Settings) -> Timestamper | None:
+    """Ask ``tsa_url`` for a token; an unreachable TSA is logged and the checkpoint signed anyway."""
+    url = settings.tsa_url
+    if not url:
+        return None
 
-
-async def checkpoint_if_changed(db: Database, key_path: Path) -> bool:
-    """Sign a new checkpoint unless the chains are where the last one left them."""
-    latest = await latest_checkpoint(db)
-    if latest is not None and latest.heads == await chain_heads(db):
-        return False
-    key = await asyncio.to_thread(load_or_create_key, key_path)
-    await make_checkpoint(db, key)
-    return True
-
-
-async def _loop(db: Database, key_path: Path, every_s: float) -> None:
-    while True:
-        await asyncio.sleep(every_s)
+    async def stamp(digest: bytes) -> str | None:
         try:
-            await checkpoint_if_changed(db, key_path)
-        except (SQLAlchemyError, OSError) as exc:
-            # the next round tries again; verification without a fresh checkpoint still works
-            context_log(log, None, "server").error("checkpoint failed: %s", exc)
+            return await request_token(url, digest)
+        except TimestampFailed as exc:
+            # a checkpoint without a token is still a checkpoint; verification names the gap
+            context_log(log, None, "server").error("%s", exc.message)
+            return None
+
+    return stamp
+
+
+async def sign_checkpoint(
+    db: Database, settings: Settings, *, only_if_changed: bool = False, adopt: bool = False
+) -> Checkpoint | None:
+    """Sign the next checkpoint as ``settings`` say (key, pinned keys, witness, TSA).
+
+    Raises :class:`CheckpointRefused` when the chains do not extend the last checkpoint.
+    """
+    key = await asyncio.to_thread(load_or_create_key, settings.checkpoint_key_path)
+    pinned = await asyncio.to_thread(PinnedKeys.parse, settings.audit_public_keys)
+    gap = settings.checkpoint_max_gap_s
+    return await make_checkpoint(
+        db,
+        key,
+        trusted=pinned.fingerprints,
+        witness=witness_from(settings.audit_witness),
+        timestamper=timestamper(settings),
+        only_if_changed=only_if_changed,
+        first_max_age_s=None if adopt else gap,
+    )
+
+
+async def checkpoint_if_changed(db: Database, settings: Settings) -> bool:
+    """Sign a new checkpoint unless the chains are where the last one left them."""
+    return await sign_checkpoint(db, settings, only_if_changed=True) is not None
+
+
+async def _round(db: Database, settings: Settings) -> None:
+    try:
+        await checkpoint_if_changed(db, settings)
+    except CheckpointRefused:
+        pass  # logged loudly where it was refused; nothing is signed until someone looks
+    except (SQLAlchemyError, OSError, VcounterError) as exc:
+        # the next round tries again
+        context_log(log, None, "server").error("checkpoint failed: %s", exc)
+
+
+async def _loop(db: Database, settings: Settings) -> None:
+    while True:
+        await asyncio.sleep(settings.checkpoint_interval_s)
+        await _round(db, settings)
 
 
 async def checkpointer(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context: sign checkpoints every ``checkpoint_interval_s`` and once at shutdown."""
     settings = app[SETTINGS]
-    key_path = checkpoint_key_path(settings.data_dir)
     task = None
     if settings.checkpoint_interval_s > 0:
-        task = asyncio.get_running_loop().create_task(
-            _loop(app[DATABASE], key_path, settings.checkpoint_interval_s)
-        )
+        task = asyncio.get_running_loop().create_task(_loop(app[DATABASE], settings))
     yield
     if task is not None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        with contextlib.suppress(SQLAlchemyError, OSError):
-            await checkpoint_if_changed(app[DATABASE], key_path)
+        await _round(app[DATABASE], settings)
+
+
+__all__ = ["TimestampFailed", "checkpoint_if_changed", "checkpointer", "sign_checkpoint"]

@@ -16,6 +16,7 @@ from typing import Any
 import click
 from aiohttp import web
 
+from signaling.accounts_cli import add_account_commands
 from signaling.audit_cli import audit
 from signaling.catalogue import load_catalogue
 from signaling.logs import configure_logging
@@ -163,8 +164,8 @@ async def _demo(settings: Settings, language: Language) -> None:
             )  # fmt: skip
         with contextlib.suppress(VcounterError):
             await store.create_clerk(
-                db, DEMO_SUPERVISOR, DEMO_SUPERVISOR_PASSWORD, "Demo Supervisor 示范主管", [],
-                "supervisor",
+                db, DEMO_SUPERVISOR, DEMO_SUPERVISOR_PASSWORD, "Demo Supervisor 示范主管",
+                [d.id for d in catalogue.departments], "supervisor",
             )  # fmt: skip
         token = token_file.read_text().strip() if token_file.exists() else ""
         if not token or await store.find_terminal_by_token(db, token) is None:
@@ -410,10 +411,11 @@ def clerk() -> None:
 @click.option("--password", default=None, help="Password (prompted when omitted).")
 @click.option(
     "--role",
-    type=click.Choice(["clerk", "supervisor"]),
+    type=click.Choice(["clerk", "supervisor", "auditor", "admin"]),
     default="clerk",
     show_default=True,
-    help="A supervisor signs in the same way and may watch queues and replay sessions.",
+    help="A supervisor may watch queues and replay sessions; an auditor reads its"
+    " departments' sessions; an admin manages accounts and kiosks (the /admin page).",
 )
 @click.pass_context
 def clerk_add(
@@ -467,6 +469,7 @@ def db_upgrade(ctx: click.Context) -> None:
     click.echo(f"database at {settings.db_url} is up to date")
 
 
+add_account_commands(clerk, terminal)
 main.add_command(audit)
 main.add_command(keys)
 main.add_command(verify)

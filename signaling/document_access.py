@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from signaling.access import SessionFacts, check_read
 from signaling.auth import ClerkClaims
 from signaling.catalogue import Service
 from signaling.checklist import (
@@ -29,14 +30,11 @@ from signaling.messages import (
     Event,
     Message,
     Role,
-    SessionState,
 )
+from signaling.rooms import clerk_room, terminal_room
 from signaling.uploads import UploadArea
-from storage import store
+from storage import routing
 from storage.audit import AuditLog
-from storage.errors import NotFound
-
-SUPERVISOR = "supervisor"
 
 
 class _TooLarge(web.HTTPClientError):
@@ -74,18 +72,15 @@ class SessionView:
 
 async def session_view(app: web.Application, session_id: str) -> SessionView:
     """The session, from the router while it is live, else from the store (404 if unknown)."""
-    live = app[ROUTER].sessions.get(session_id)
-    if live is not None:
-        return SessionView(
-            live.id, live.terminal_id, live.clerk_id, live.language, live.service,
-            live.state in (SessionState.CONNECTING, SessionState.IN_CALL),
-        )  # fmt: skip
-    try:
-        row = await store.get_session(app[DATABASE], session_id)
-    except NotFound as exc:
-        raise http_error(web.HTTPNotFound, "not_found", exc.message) from exc
+    row = await routing.get(app[DATABASE], session_id)
+    if row is None:
+        raise http_error(
+            web.HTTPNotFound,
+            "not_found",
+            f"no session {session_id!r}; it was never created in this database",
+        )
     service = app[CATALOGUE].service(row.service_id)
-    return SessionView(row.id, row.terminal_id, row.clerk_id, row.language, service, False)
+    return SessionView(row.id, row.terminal_id, row.clerk_id, row.language, service, row.in_call)
 
 
 def refuse(
@@ -135,19 +130,28 @@ async def terminal_view(request: web.Request) -> tuple[SessionView, str]:
     return view, f"terminal:{terminal.id}"
 
 
-async def reader_of(
-    request: web.Request, view: SessionView, *, decide: bool = False
-) -> ClerkClaims:
-    """The session's clerk, or (to read only) a supervisor; 403 for anyone else."""
-    claims = clerk_of(request)
-    if claims.clerk_id == view.clerk_id or (claims.role == SUPERVISOR and not decide):
-        return claims
-    who = "its clerk" if decide else "its clerk and supervisors"
-    raise http_error(
-        web.HTTPForbidden,
-        "forbidden",
-        f"the documents of session {view.id} are open only to {who}",
-    )
+async def clerk_view(
+    request: web.Request, what: str, *, decide: bool = False
+) -> tuple[SessionView, ClerkClaims]:
+    """The session named in the URL and the clerk asking, checked in that order of trust:
+    the token first (401 before anything about the session is said), then the session's
+    access rule (:mod:`signaling.access`), each read recorded in the staff log.
+
+    ``decide``: only the session's own clerk (reviewing materials, asking for a capture).
+    """
+    claims = await clerk_of(request)
+    view = await session_view(request.app, request.match_info["session_id"])
+    if decide:
+        if claims.clerk_id != view.clerk_id:
+            raise http_error(
+                web.HTTPForbidden,
+                "forbidden",
+                f"the documents of session {view.id} are open only to its clerk",
+            )
+        return view, claims
+    facts = SessionFacts(view.id, view.clerk_id, view.service.department_id, view.active)
+    await check_read(request.app, claims, facts, what)
+    return view, claims
 
 
 async def state_of(app: web.Application, session_id: str) -> DocumentState:
@@ -166,19 +170,17 @@ async def push(
 
     ``event`` names the clerk's message; the terminal's is always a checklist-type event
     given by its type (capture requests and checklists)."""
-    router = app[ROUTER]
-    live = router.sessions.get(view.id)
-    if live is None:
+    emitter = app[ROUTER].emitter
+    live = await routing.get(app[DATABASE], view.id)
+    if live is None or not live.active:
         return
-    if clerk is not None and event is not None:
-        member = router.clerks.get(live.clerk_id or -1)
-        if member is not None and member.sid:
-            await router.emitter.send(Role.CLERK, member.sid, event, clerk)
+    if clerk is not None and event is not None and live.clerk_id is not None:
+        await emitter.to_room(Role.CLERK, clerk_room(live.clerk_id), event, clerk)
     if terminal is not None:
         kind = (
             Event.CAPTURE_REQUESTED if isinstance(terminal, CaptureRequested) else Event.CHECKLIST
         )
-        await router.emitter.send(Role.TERMINAL, live.terminal_sid, kind, terminal)
+        await emitter.to_room(Role.TERMINAL, terminal_room(live.terminal_id), kind, terminal)
 
 
 async def push_checklist(app: web.Application, view: SessionView, state: DocumentState) -> None:

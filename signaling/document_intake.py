@@ -30,7 +30,7 @@ from signaling.document_access import (
     state_of,
     terminal_view,
 )
-from signaling.keys import BLOBS, DATABASE
+from signaling.keys import BLOBS, DATABASE, SETTINGS
 from signaling.logs import context_log
 from signaling.messages import (
     DocumentAdded,
@@ -72,6 +72,7 @@ async def receive(
             status = UploadStatus(sha256=sha, received=existing.bytes, total=existing.bytes,
                                   stored=True, duplicate=True, document=existing)  # fmt: skip
             return web.json_response(status.model_dump(mode="json"))
+        desk.uploads.admit(view.terminal_id, view.id, sha, request.app[SETTINGS].uploads_per_kiosk)
         have = await desk.uploads.write(request, view.id, sha, span)
         if have < span.total:
             status = UploadStatus(sha256=sha, received=have, total=span.total, stored=False)

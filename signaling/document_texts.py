@@ -45,6 +45,16 @@ REFUSALS: dict[str, dict[Language, str]] = {
         "zh-Hans": "PDF 设有密码或已加密,无法查看。请上传未加密的版本。",
         "en": "The PDF is password-protected or encrypted. Upload a copy without a password.",
     },
+    "pdf_active_content": {
+        "zh-Hant": "PDF 內含會自動執行的內容(啟動程式、表單動作或附件),為安全起見不予接收。請列印成 PDF 或掃描後再上傳。",
+        "zh-Hans": "PDF 内含会自动执行的内容(启动程序、表单动作或附件),为安全起见不予接收。请打印成 PDF 或扫描后再上传。",
+        "en": "The PDF contains active content (a launch action, form actions or attached files) and is refused for safety. Print it to a new PDF or scan it, then upload that.",
+    },
+    "trailing_data": {
+        "zh-Hant": "圖片檔案在圖片結束後仍有其他資料,不予接收。請另存為一般 JPEG 或 PNG 後再上傳。",
+        "zh-Hans": "图片文件在图片结束后仍有其他数据,不予接收。请另存为普通 JPEG 或 PNG 后再上传。",
+        "en": "The image file carries other data after the picture ends and is refused. Save it as a plain JPEG or PNG and upload that.",
+    },
     "pdf_javascript": {
         "zh-Hant": "PDF 內含程式碼(JavaScript),為安全起見不予接收。請列印成 PDF 或掃描後再上傳。",
         "zh-Hans": "PDF 内含程序代码(JavaScript),为安全起见不予接收。请打印成 PDF 或扫描后再上传。",

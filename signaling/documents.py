@@ -10,7 +10,9 @@ checklist that follows (:mod:`signaling.document_access`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -24,11 +26,10 @@ from signaling.checklist import (
 from signaling.document_access import (
     DOCUMENTS,
     DocumentDesk,
+    clerk_view,
     parse_body,
     push,
     push_checklist,
-    reader_of,
-    session_view,
     state_of,
     terminal_view,
 )
@@ -58,8 +59,7 @@ _MATERIAL = r"{material_id:[a-z0-9][a-z0-9_-]{1,63}}"
 
 async def list_documents(request: web.Request) -> web.Response:
     """Every document of the session and the checklist (its clerk and supervisors)."""
-    view = await session_view(request.app, request.match_info["session_id"])
-    await reader_of(request, view)
+    view, _ = await clerk_view(request, "documents")
     state = await state_of(request.app, view.id)
     body = DocumentList(documents=state.documents, checklist=state.checklist(view.id, view.service))
     return web.json_response(body.model_dump(mode="json", by_alias=True))
@@ -67,8 +67,7 @@ async def list_documents(request: web.Request) -> web.Response:
 
 async def get_document(request: web.Request) -> web.Response:
     """The bytes of one document of this session (not any blob: it must be in the chain)."""
-    view = await session_view(request.app, request.match_info["session_id"])
-    claims = await reader_of(request, view)
+    view, claims = await clerk_view(request, "document")
     sha = request.match_info["sha256"]
     info = (await state_of(request.app, view.id)).document(sha)
     if info is None:
@@ -81,8 +80,7 @@ async def get_document(request: web.Request) -> web.Response:
 
 async def material_pdf(request: web.Request) -> web.Response:
     """A material's current pages as one PDF, in the order they came."""
-    view = await session_view(request.app, request.match_info["session_id"])
-    await reader_of(request, view)
+    view, _ = await clerk_view(request, "documents")
     material_id = request.match_info["material_id"]
     current = (await state_of(request.app, view.id)).current(material_id)
     if not current:
@@ -100,8 +98,7 @@ async def material_pdf(request: web.Request) -> web.Response:
 
 async def review_material(request: web.Request) -> web.Response:
     """The clerk accepts a material, rejects it, or asks for a re-scan (with a reason)."""
-    view = await session_view(request.app, request.match_info["session_id"])
-    claims = await reader_of(request, view, decide=True)
+    view, claims = await clerk_view(request, "documents", decide=True)
     material_id = request.match_info["material_id"]
     review = parse_body(ReviewMaterial, json_body(await request.read()), "review")
     assert isinstance(review, ReviewMaterial)
@@ -147,8 +144,7 @@ async def review_material(request: web.Request) -> web.Response:
 
 async def request_capture(request: web.Request) -> web.Response:
     """The clerk asks the kiosk to capture a page now."""
-    view = await session_view(request.app, request.match_info["session_id"])
-    claims = await reader_of(request, view, decide=True)
+    view, claims = await clerk_view(request, "documents", decide=True)
     capture = parse_body(RequestCapture, json_body(await request.read()), "capture")
     assert isinstance(capture, RequestCapture)
     if not view.active:
@@ -173,15 +169,32 @@ async def get_checklist(request: web.Request) -> web.Response:
     except AuthError:
         view, _ = await terminal_view(request)  # not a clerk's token: a kiosk's, or refused
     else:
-        view = await session_view(request.app, request.match_info["session_id"])
-        await reader_of(request, view)
+        view, _ = await clerk_view(request, "checklist")
     checklist = (await state_of(request.app, view.id)).checklist(view.id, view.service)
     return web.json_response(checklist.model_dump(mode="json", by_alias=True))
+
+
+async def _sweeper(app: web.Application) -> AsyncIterator[None]:
+    """Delete stale partial uploads at start and then every so often, until shutdown."""
+    uploads = app[DOCUMENTS].uploads
+    max_age = app[SETTINGS].upload_max_age_s
+
+    async def loop() -> None:
+        while True:
+            await asyncio.to_thread(uploads.sweep, max_age)
+            await asyncio.sleep(min(600.0, max_age / 4))
+
+    task = asyncio.create_task(loop(), name="upload-sweeper")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def setup_documents(app: web.Application) -> None:
     """Mount the document routes and the upload area."""
     app[DOCUMENTS] = DocumentDesk(UploadArea(app[SETTINGS].data_dir / "uploads"))
+    app.cleanup_ctx.append(_sweeper)
     base = f"/api/sessions/{_SESSION}"
     app.router.add_put(f"{base}/documents/{_SHA}", put_document)
     app.router.add_get(f"{base}/uploads/{_SHA}", upload_status)

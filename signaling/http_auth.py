@@ -11,7 +11,7 @@ import json
 
 from aiohttp import web
 
-from signaling.auth import ClerkClaims, check_token
+from signaling.auth import ClerkClaims, authorize_clerk
 from signaling.errors import AuthError
 from signaling.keys import DATABASE, SETTINGS
 from signaling.messages import ErrorEvent
@@ -46,21 +46,24 @@ async def terminal_of(request: web.Request) -> Terminal:
         raise http_error(
             web.HTTPUnauthorized,
             "unauthorized",
-            "unknown device token; register the terminal again",
+            "unknown or revoked device token; register the terminal again"
+            " (or `vcounter terminal rotate NAME`)",
         )
     return terminal
 
 
-def clerk_of(request: web.Request, *roles: str) -> ClerkClaims:
-    """The signed-in clerk (or supervisor) behind ``request``; 401 without a valid token,
-    403 when ``roles`` are given and theirs is not among them.
+async def clerk_of(request: web.Request, *roles: str) -> ClerkClaims:
+    """The signed-in clerk (or supervisor) behind ``request``; 401 without a valid, unrevoked
+    token, 403 when ``roles`` are given and theirs is not among them.
 
-    The token may also come as ``?token=`` for links a browser opens itself (a video
-    ``src``, a document in a new tab), where no header can be set.
+    The token comes only in the ``Authorization`` header: never in a URL, where it would end
+    up in logs and history. Links a browser opens itself are signed instead
+    (:mod:`signaling.media_links`).
     """
-    token = bearer(request) or request.query.get("token", "")
     try:
-        claims = check_token(request.app[SETTINGS].signing_key(), token)
+        claims = await authorize_clerk(
+            request.app[DATABASE], request.app[SETTINGS].signing_key(), bearer(request)
+        )
     except AuthError as exc:
         raise http_error(web.HTTPUnauthorized, exc.code, exc.message) from exc
     if roles and claims.role not in roles:
@@ -79,4 +82,9 @@ def json_body(raw: bytes) -> object:
     except json.JSONDecodeError as exc:
         raise http_error(
             web.HTTPBadRequest, "invalid_json", f"the request body is not JSON: {exc.msg}"
+        ) from exc
+    except (UnicodeDecodeError, RecursionError) as exc:
+        # bytes that are no text, or nesting deep enough to exhaust the parser
+        raise http_error(
+            web.HTTPBadRequest, "invalid_json", "the request body is not JSON text (UTF-8)"
         ) from exc

@@ -28,6 +28,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from signaling.access import READ_EVENT, is_live
 from signaling.http_auth import clerk_of, http_error, json_body, terminal_of
 from signaling.keys import BLOBS, DATABASE, ROUTER
 from signaling.logs import context_log
@@ -41,12 +42,13 @@ from signaling.messages import (
     IdentityResult,
     IdentityUpdated,
     Role,
-    SessionState,
 )
-from storage import store
+from signaling.rooms import clerk_room
+from storage import routing, store
 from storage.audit import AuditLog
 from storage.errors import NotFound
 from storage.models import CallSession, SessionEvent
+from storage.staff_audit import StaffLog
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +141,14 @@ async def post_report(request: web.Request) -> web.Response:
             "not_your_session",
             f"session {row.id} is not this kiosk's; report only your own applicant",
         )
+    if not is_live(row):
+        # a report after the call would change which document a later reprint accepts
+        raise http_error(
+            web.HTTPConflict,
+            "session_not_active",
+            f"session {row.id} is not in a call (it is {row.state}); identity is checked"
+            " during the call only",
+        )
     report = _parse(IdentityReport, json_body(await request.read()))
     _check_consistent(report)
     blobs = request.app[BLOBS]
@@ -174,15 +184,10 @@ async def post_report(request: web.Request) -> web.Response:
 
 async def _clerk_of_session(request: web.Request) -> tuple[CallSession, int]:
     """The session and the signed-in clerk, who must be the clerk who has this call."""
-    claims = clerk_of(request)
+    claims = await clerk_of(request)
     row = await _session(request)
-    live = request.app[ROUTER].sessions.get(row.id)
-    in_call = (
-        live is not None
-        and live.clerk_id == claims.clerk_id
-        and live.state in (SessionState.CONNECTING, SessionState.IN_CALL)
-    )
-    if not in_call and row.clerk_id != claims.clerk_id:
+    # the stored row is the state of record, whichever process holds the call's sockets
+    if row.clerk_id != claims.clerk_id:
         raise http_error(
             web.HTTPForbidden,
             "not_your_session",
@@ -229,26 +234,28 @@ async def _panel(app: web.Application, session_id: str) -> IdentityPanel:
 
 async def _notify(app: web.Application, row: CallSession, panel: IdentityPanel) -> None:
     """Tell the clerk who has the call (and nobody else) that the panel changed."""
-    router = app[ROUTER]
-    live = router.sessions.get(row.id)
-    clerk_id = live.clerk_id if live is not None else row.clerk_id
-    clerk = router.clerks.get(clerk_id) if clerk_id is not None else None
-    if clerk is None or clerk.sid is None or clerk.session_id != row.id:
+    session = await routing.get(app[DATABASE], row.id)
+    if session is None or session.clerk_id is None or not session.in_call:
         return
     notice = IdentityUpdated(session_id=row.id, status=panel.status)
-    await router.emitter.send(Role.CLERK, clerk.sid, Event.IDENTITY, notice)
+    await app[ROUTER].emitter.to_room(
+        Role.CLERK, clerk_room(session.clerk_id), Event.IDENTITY, notice
+    )
 
 
 async def get_panel(request: web.Request) -> web.Response:
     """The identity panel of a session, for its clerk."""
-    row, _ = await _clerk_of_session(request)
+    row, clerk_id = await _clerk_of_session(request)
     panel = await _panel(request.app, row.id)
+    await StaffLog(request.app[DATABASE]).append(
+        f"clerk:{clerk_id}", READ_EVENT, {"what": "identity"}, row.id
+    )
     return web.json_response(panel.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
 async def get_evidence(request: web.Request) -> web.Response:
     """One evidence picture named by the session's chain."""
-    row, _ = await _clerk_of_session(request)
+    row, clerk_id = await _clerk_of_session(request)
     digest = request.match_info["sha256"]
     events = await AuditLog(request.app[DATABASE]).events(row.id)
     named = any(
@@ -262,6 +269,9 @@ async def get_evidence(request: web.Request) -> web.Response:
             web.HTTPNotFound, "not_found", f"session {row.id} has no evidence picture {digest}"
         )
     data = await request.app[BLOBS].get(digest)
+    await StaffLog(request.app[DATABASE]).append(
+        f"clerk:{clerk_id}", READ_EVENT, {"what": "identity evidence", "sha256": digest}, row.id
+    )
     return web.Response(
         body=data, content_type="image/jpeg", headers={"Cache-Control": "private, no-store"}
     )
@@ -269,8 +279,15 @@ async def get_evidence(request: web.Request) -> web.Response:
 
 async def post_override(request: web.Request) -> web.Response:
     """The session's clerk accepts a failed check, with a written reason."""
-    claims = clerk_of(request)
+    claims = await clerk_of(request)
     row, clerk_id = await _clerk_of_session(request)
+    if not is_live(await _session(request)):
+        raise http_error(
+            web.HTTPConflict,
+            "session_not_active",
+            f"session {row.id} is no longer in a call; an identity check is overridden during"
+            " the call only",
+        )
     body = _parse(IdentityOverride, json_body(await request.read()))
     reason = body.reason.strip()
     if len(reason) < 10:

@@ -7,17 +7,54 @@ the clerk console all use these models. Event names live in :data:`TERMINAL_EVEN
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+)
 
 Language = Literal["zh-Hant", "zh-Hans", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh-Hant", "zh-Hans", "en")
 
 SessionId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 ServiceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")]
-Sdp = Annotated[str, StringConstraints(min_length=10, max_length=65536, pattern=r"^v=0\r?\n")]
+MAX_SDP = 48 * 1024  # under the socket's 64 KiB frame limit; browsers' offers are ~5-15 KB
+_SDP_LINE = re.compile(r"[a-z]=[\x20-\x7e\x80-\U0010ffff]*")
+
+
+def _check_sdp(sdp: str) -> str:
+    """An SDP the other side can take: ``v=0`` first, ``type=value`` lines with no control
+    characters, at least one media section (``m=``)."""
+    lines = sdp.split("\r\n") if "\r\n" in sdp else sdp.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines or lines[0] != "v=0":
+        raise ValueError("an SDP starts with the line v=0")
+    for number, line in enumerate(lines, start=1):
+        if not _SDP_LINE.fullmatch(line):
+            raise ValueError(
+                f"SDP line {number} is not 'x=value' of printable characters (control"
+                " characters and bare carriage returns are not allowed)"
+            )
+    if not any(line.startswith("m=") for line in lines):
+        raise ValueError("the SDP has no media section (m= line)")
+    return sdp
+
+
+Sdp = Annotated[
+    str,
+    StringConstraints(min_length=10, max_length=MAX_SDP, pattern=r"^v=0\r?\n"),
+    AfterValidator(_check_sdp),
+]
 
 
 class Message(BaseModel):
@@ -78,7 +115,7 @@ class LoginRequest(Message):
 
 class LoginResponse(Message):
     token: str
-    expires_in_s: int
+    expires_in_s: StrictInt
     display_name: str
     departments: list[str]
     # "clerk" or "supervisor": which console the person signing in belongs in
@@ -97,13 +134,13 @@ class SegmentMeta(Message):
     """
 
     side: Literal["applicant", "clerk", "document"]
-    index: int = Field(ge=0, le=100_000)
+    index: StrictInt = Field(ge=0, le=100_000)
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-    start_ms: int = Field(ge=0)
-    end_ms: int = Field(ge=0)
-    video_frames: int = Field(ge=0)
-    audio_ms: int = Field(ge=0)
-    t0: float = Field(gt=0)
+    start_ms: StrictInt = Field(ge=0)
+    end_ms: StrictInt = Field(ge=0)
+    video_frames: StrictInt = Field(ge=0)
+    audio_ms: StrictInt = Field(ge=0)
+    t0: StrictFloat = Field(gt=0)
 
 
 # ---------------------------------------------------------------- terminal -> server
@@ -115,17 +152,19 @@ class RequestService(Message):
     service_id: ServiceId
     language: Language = "zh-Hant"
     # 关爱模式: larger type, spoken prompts; the call gets queue priority and the clerk is told
-    care_mode: bool = False
+    care_mode: StrictBool = False
     # The kiosk's WebRTC offer, made before the applicant asked (a warm peer connection);
     # held by the server and handed to the clerk who accepts.
     offer: Sdp | None = None
+    # the call this kiosk lost (server, clerk or network gone): asks for the front of the queue
+    recall_of: SessionId | None = None
 
 
 class RateSession(Message):
     """The applicant's 1-5 rating of an ended call, with an optional comment; once per call."""
 
     session_id: SessionId
-    rating: int = Field(ge=1, le=5)
+    rating: StrictInt = Field(ge=1, le=5)
     comment: str = Field(default="", max_length=500)
 
 
@@ -152,7 +191,7 @@ class IceCandidate(Message):
     session_id: SessionId
     candidate: str = Field(max_length=1024)
     sdp_mid: str | None = Field(default=None, max_length=32)
-    sdp_mline_index: int | None = Field(default=None, ge=0, le=64)
+    sdp_mline_index: StrictInt | None = Field(default=None, ge=0, le=64)
 
 
 class MediaStatus(Message):
@@ -171,7 +210,7 @@ class Hangup(Message):
 
 
 class SetAvailability(Message):
-    available: bool
+    available: StrictBool
 
 
 STEP_COUNT = 7  # the seven steps of every session (see ARCHITECTURE.md)
@@ -193,7 +232,7 @@ class SetStep(Message):
     """The clerk moves the session to one of the seven steps; the kiosk's indicator follows."""
 
     session_id: SessionId
-    step: int = Field(ge=1, le=STEP_COUNT)
+    step: StrictInt = Field(ge=1, le=STEP_COUNT)
 
 
 # ---------------------------------------------------------------- server -> client
@@ -204,9 +243,13 @@ class QueueStatus(Message):
 
     session_id: SessionId
     service_id: ServiceId
-    position: int = Field(ge=0)
+    position: StrictInt = Field(ge=0)
     state: SessionState
-    estimated_wait_s: int | None = None
+    estimated_wait_s: StrictInt | None = None
+    # clerks of this department at work (available, ringing or in a call); 0: nobody on duty
+    clerks_on_duty: StrictInt | None = None
+    # the session's version when this was computed (see SessionSnapshot)
+    version: StrictInt = 0
 
 
 class SessionOpened(Message):
@@ -220,7 +263,10 @@ class SessionOpened(Message):
     ice_servers: list[IceServer]
     # how long these ICE servers' credentials last (None: they do not expire); a kiosk may
     # reuse them for the offer of its next call within half that time
-    ice_ttl_s: int | None = None
+    ice_ttl_s: StrictInt | None = None
+    version: StrictInt = 0
+    # this request takes the front of the queue (a recall after a lost call)
+    priority: StrictInt = 0
 
 
 class CallAccepted(Message):
@@ -232,7 +278,8 @@ class CallAccepted(Message):
     service_name: LocalizedText
     department_id: str
     language: Language
-    care_mode: bool = False
+    care_mode: StrictBool = False
+    version: StrictInt = 0
 
 
 class Prompt(Message):
@@ -254,9 +301,9 @@ class CallOffered(Message):
     department_id: str
     language: Language
     terminal_name: str
-    waited_s: float
-    expires_in_s: float
-    care_mode: bool = False
+    waited_s: StrictFloat
+    expires_in_s: StrictFloat
+    care_mode: StrictBool = False
     # The kiosk's offer when it is already held, and the session's ICE servers: the console
     # builds its answer while the call rings and sends it the moment the call is accepted.
     offer: Sdp | None = None
@@ -267,7 +314,9 @@ class CallWithdrawn(Message):
     """An offered call is gone from this clerk (cancelled, timed out, declined)."""
 
     session_id: SessionId
-    reason: Literal["cancelled", "timeout", "declined", "terminal_left"]
+    reason: Literal[
+        "cancelled", "timeout", "declined", "terminal_left", "terminal_lost", "clerk_left"
+    ]
 
 
 class CallEnded(Message):
@@ -275,6 +324,9 @@ class CallEnded(Message):
     state: SessionState
     reason: str
     by: Role
+    version: int = 0
+    # the call was lost (not ended by anyone): the kiosk may ask again at the front of the queue
+    recall: bool = False
 
 
 class ClerkStatus(Message):
@@ -287,6 +339,33 @@ class ClerkStatus(Message):
     # on connect only: ICE servers as a call will get them, so the console can make even the
     # shift's first call's peer connection ahead (a call brings its own; the console adapts)
     ice_servers: list[IceServer] | None = None
+    # +1 on every change of the clerk's state: a jump means a message was lost (send "sync")
+    version: int = 0
+    # on connect: present it on reconnecting within the grace period to keep state and call
+    resume_token: str | None = None
+    # on connect while a call is in progress: the call, to carry on with
+    call: CallAccepted | None = None
+
+
+class SessionSnapshot(Message):
+    """Everything a kiosk needs to know about its state, on (re)connect and on ``sync``."""
+
+    resume_token: str | None = None
+    # whether the socket took up the previous one's session (resume token accepted)
+    resumed: bool = False
+    session_id: SessionId | None = None
+    state: SessionState | None = None
+    version: int = 0
+    step: int = 1
+    service_id: str | None = None
+    care_mode: bool = False
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    # while in a call: the call as call_accepted told it
+    call: CallAccepted | None = None
+
+
+class SyncRequest(Message):
+    """Ask for a full snapshot (sent after noticing a gap in versions)."""
 
 
 class ErrorEvent(Message):
@@ -329,22 +408,22 @@ class IdentityDocument(Message):
 class IdentityMatch(Message):
     """Live face against the document portrait: cosine ``score`` and the threshold used."""
 
-    score: float | None = Field(ge=-1.0, le=1.0)
-    threshold: float = Field(gt=0.0, lt=1.0)
-    matched: bool
+    score: StrictFloat | None = Field(ge=-1.0, le=1.0)
+    threshold: StrictFloat = Field(gt=0.0, lt=1.0)
+    matched: StrictBool
 
 
 class IdentityLiveness(Message):
     """The challenge asked, what was performed, and why it failed if it did."""
 
-    passed: bool
+    passed: StrictBool
     challenge: list[LivenessAction] = Field(max_length=3)
     completed: list[LivenessAction] = Field(max_length=3)
     reason: Literal["timeout", "face_changed", "face_lost", "several_faces"] | None = None
-    frames: int = Field(ge=0)
-    matched_frames: int = Field(ge=0)
-    min_score: float | None = Field(default=None, ge=-1.0, le=1.0)
-    max_score: float | None = Field(default=None, ge=-1.0, le=1.0)
+    frames: StrictInt = Field(ge=0)
+    matched_frames: StrictInt = Field(ge=0)
+    min_score: StrictFloat | None = Field(default=None, ge=-1.0, le=1.0)
+    max_score: StrictFloat | None = Field(default=None, ge=-1.0, le=1.0)
 
 
 class EvidenceImage(Message):
@@ -371,13 +450,13 @@ class EvidenceRef(Message):
 
     kind: Literal["portrait", "frame"]
     sha256: Sha256Hex
-    bytes: int
+    bytes: StrictInt
 
 
 class IdentityResult(Message):
     """An attempt as the session's chain holds it (event ``identity.result``)."""
 
-    seq: int
+    seq: StrictInt
     at: str
     outcome: Literal["verified", "failed"]
     failure_code: str | None = None
@@ -396,11 +475,11 @@ class IdentityOverride(Message):
 class IdentityOverrideRecord(Message):
     """A clerk's override as recorded (event ``identity.override``)."""
 
-    seq: int
+    seq: StrictInt
     at: str
     clerk: str
     reason: str
-    result_seq: int
+    result_seq: StrictInt
 
 
 class IdentityPanel(Message):
@@ -408,7 +487,7 @@ class IdentityPanel(Message):
 
     session_id: SessionId
     status: Literal["pending", "verified", "failed", "overridden"]
-    attempts: int
+    attempts: StrictInt
     result: IdentityResult | None = None
     override: IdentityOverrideRecord | None = None
 
@@ -443,6 +522,8 @@ class Event(StrEnum):
     PROMPT = "prompt"
     STEP = "step"
     SESSION_OPENED = "session_opened"
+    SNAPSHOT = "snapshot"
+    SYNC = "sync"
     IDENTITY = "identity"
     # documents (signaling/documents.py): pushed by the server, never sent by clients
     DOCUMENT_ADDED = "document_added"
@@ -458,6 +539,7 @@ TERMINAL_EVENTS: dict[Event, type[Message]] = {
     Event.MEDIA_STATUS: MediaStatus,
     Event.HANGUP: Hangup,
     Event.RATE: RateSession,
+    Event.SYNC: SyncRequest,
 }
 
 CLERK_EVENTS: dict[Event, type[Message]] = {
@@ -470,10 +552,12 @@ CLERK_EVENTS: dict[Event, type[Message]] = {
     Event.HANGUP: Hangup,
     Event.PUSH_PROMPT: PushPrompt,
     Event.SET_STEP: SetStep,
+    Event.SYNC: SyncRequest,
 }
 
 SERVER_EVENTS: dict[Event, type[Message]] = {
     Event.SESSION_OPENED: SessionOpened,
+    Event.SNAPSHOT: SessionSnapshot,
     Event.QUEUE_STATUS: QueueStatus,
     Event.CALL_ACCEPTED: CallAccepted,
     Event.CALL_OFFERED: CallOffered,
@@ -515,32 +599,32 @@ class DocumentInfo(Message):
     sha256: Sha256
     material_id: MaterialId
     content_type: Literal["image/jpeg", "image/png", "application/pdf"]
-    bytes: int = Field(ge=1)
-    pages: int = Field(ge=1)
-    width: int = Field(default=0, ge=0)
-    height: int = Field(default=0, ge=0)
+    bytes: StrictInt = Field(ge=1)
+    pages: StrictInt = Field(ge=1)
+    width: StrictInt = Field(default=0, ge=0)
+    height: StrictInt = Field(default=0, ge=0)
     source: DocumentSource
     filename: str = ""
-    seq: int = Field(ge=1)  # the document.added event's place in the session's chain
+    seq: StrictInt = Field(ge=1)  # the document.added event's place in the session's chain
     # set once the clerk rejected this material or asked for a re-scan after it arrived
-    superseded: bool = False
+    superseded: StrictBool = False
 
 
 class UploadStatus(Message):
     """The answer to every upload request: how far it got and, once stored, the document."""
 
     sha256: Sha256
-    received: int = Field(ge=0)
-    total: int = Field(ge=0)
-    stored: bool
-    duplicate: bool = False
+    received: StrictInt = Field(ge=0)
+    total: StrictInt = Field(ge=0)
+    stored: StrictBool
+    duplicate: StrictBool = False
     document: DocumentInfo | None = None
 
 
 class ChecklistItem(Message):
     material_id: MaterialId
     names: LocalizedText
-    required: bool
+    required: StrictBool
     status: MaterialStatus
     reason: str = ""
     documents: list[Sha256] = Field(default_factory=list)  # the current (not superseded) ones
@@ -590,7 +674,7 @@ class PhoneLink(Message):
     """A one-time upload link for the applicant's phone, shown as a QR code at the kiosk."""
 
     url: str
-    expires_in_s: int
+    expires_in_s: StrictInt
     qr: str  # the QR code as a data: URI (SVG), ready for an <img>
 
 

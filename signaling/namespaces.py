@@ -34,12 +34,13 @@ from signaling.messages import (
     Role,
     SessionDescription,
     SessionRef,
+    SessionSnapshot,
     SetAvailability,
     SetStep,
 )
 from signaling.ratelimit import TokenBucket
-from signaling.router import Router, check_description_role
-from signaling.state import LiveClerk
+from signaling.rooms import NAMESPACES, clerk_room, terminal_room
+from signaling.router import ClerkGreeting, Router, check_description_role
 from storage import store
 from storage.db import Database
 from storage.errors import NotFound, VcounterError
@@ -85,9 +86,12 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.handlers: dict[Event, Handler] = {}
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event in ("connect", "disconnect"):
+        sid: str = args[0] if args else ""
+        if event == "connect" and sid not in self.members:
             return await super().trigger_event(event, *args)
-        sid = args[0]
+        if event == "disconnect" and not self.server.manager.is_connected(sid, self.namespace):
+            # the server's own disconnect: a client's event named so comes from a live socket
+            return await super().trigger_event(event, *args)
         member = self.members.get(sid)
         if member is None:
             return None
@@ -137,10 +141,9 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _relay(self, member: Member, sid: str, event: Event, message: Message) -> None:
         assert isinstance(message, SessionDescription | IceCandidate)
-        peer = self.ctx.router().peer_sid(self.role, member.id, message.session_id)
-        other = NAMESPACE_CLERK if self.role == Role.TERMINAL else NAMESPACE_TERMINAL
+        role, room = await self.ctx.router().peer_room(self.role, member.id, message.session_id)
         await self.server.emit(
-            event.value, message.model_dump(mode="json"), to=peer, namespace=other
+            event.value, message.model_dump(mode="json"), to=room, namespace=NAMESPACES[role]
         )
 
     async def on_description(self, member: Member, sid: str, message: Message) -> None:
@@ -165,8 +168,12 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         assert isinstance(message, Hangup)
         await self.ctx.router().hangup(self.role, member.id, message.session_id, message.reason)
 
+    async def on_sync(self, member: Member, sid: str, message: Message) -> None:
+        raise NotImplementedError  # each role answers with its own snapshot
+
     def _common_handlers(self) -> dict[Event, Handler]:
         return {
+            Event.SYNC: self.on_sync,
             Event.DESCRIPTION: self.on_description,
             Event.ICE_CANDIDATE: self.on_ice_candidate,
             Event.MEDIA_STATUS: self.on_media_status,
@@ -200,9 +207,22 @@ class TerminalNamespace(RoleNamespace):
             raise socketio.exceptions.ConnectionRefusedError(
                 "unknown device token; register the terminal again"
             )
+        resume = auth.get("resume") if isinstance(auth, dict) else None
         self.members[sid] = Member(Role.TERMINAL, terminal.id, terminal.name, self._bucket())
-        await self.ctx.router().terminal_connected(terminal.id, sid)
-        context_log(log, None, f"terminal:{terminal.id}").info("connected (%s)", terminal.name)
+        await self.enter_room(sid, terminal_room(terminal.id))
+        # awaited here, before any event of this socket: a request must not race the resume
+        snapshot = await self.ctx.router().terminal_connected(
+            terminal.id, terminal.name, sid, resume if isinstance(resume, str) else None
+        )
+        context_log(log, snapshot.session_id, f"terminal:{terminal.id}").info(
+            "connected (%s)%s", terminal.name, " resumed" if snapshot.resumed else ""
+        )
+        # sent once the connection is accepted, so it reaches the kiosk
+        self.ctx.router().spawn(self._greet(sid, snapshot))
+
+    async def _greet(self, sid: str, snapshot: SessionSnapshot) -> None:
+        if sid in self.members:
+            await self.emit(Event.SNAPSHOT.value, snapshot.model_dump(mode="json"), to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         member = self.members.pop(sid, None)
@@ -210,11 +230,17 @@ class TerminalNamespace(RoleNamespace):
             context_log(log, None, f"terminal:{member.id}").info("disconnected")
             await self.ctx.router().terminal_disconnected(member.id, sid)
 
+    async def on_sync(self, member: Member, sid: str, message: Message) -> None:
+        snapshot = await self.ctx.router().snapshot(member.id)
+        if snapshot.session_id:
+            self.ctx.router().on_session_resync(snapshot.session_id)
+        await self.emit(Event.SNAPSHOT.value, snapshot.model_dump(mode="json"), to=sid)
+
     async def on_request_service(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, RequestService)
         await self.ctx.router().request_service(
             member.id, member.name, sid, message.service_id, message.language,
-            message.care_mode, message.offer,
+            message.care_mode, message.offer, message.recall_of,
         )  # fmt: skip
 
     async def on_cancel(self, member: Member, sid: str, message: Message) -> None:
@@ -255,20 +281,34 @@ class ClerkNamespace(RoleNamespace):
                 "this clerk account no longer exists; ask an administrator"
             ) from exc
         self.members[sid] = Member(Role.CLERK, clerk.id, clerk.username, self._bucket())
-        live = LiveClerk(clerk.id, clerk.username, clerk.display_name, frozenset(clerk.departments))
-        context_log(log, None, f"clerk:{clerk.username}").info("connected")
-        # Registered after the connection is accepted so the first status reaches the console.
-        self.ctx.router().spawn(self._attach(live, sid))
+        await self.enter_room(sid, clerk_room(clerk.id))
+        resume = auth.get("resume") if isinstance(auth, dict) else None
+        greeting = await self.ctx.router().clerk_connected(
+            clerk.id,
+            clerk.username,
+            clerk.display_name,
+            frozenset(clerk.departments),
+            sid,
+            resume if isinstance(resume, str) else None,
+        )
+        context_log(log, None, f"clerk:{clerk.username}").info(
+            "connected%s", " resumed" if greeting.resumed else ""
+        )
+        # sent once the connection is accepted, so the first status reaches the console
+        self.ctx.router().spawn(self._greet(sid, greeting))
 
-    async def _attach(self, live: LiveClerk, sid: str) -> None:
+    async def _greet(self, sid: str, greeting: ClerkGreeting) -> None:
         if sid in self.members:
-            await self.ctx.router().clerk_connected(live, sid)
+            await self.ctx.router().greet_clerk(sid, greeting)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         member = self.members.pop(sid, None)
         if member is not None:
             context_log(log, None, f"clerk:{member.name}").info("disconnected")
             await self.ctx.router().clerk_disconnected(member.id, sid)
+
+    async def on_sync(self, member: Member, sid: str, message: Message) -> None:
+        await self.ctx.router().sync_clerk(member.id)
 
     async def on_set_availability(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, SetAvailability)

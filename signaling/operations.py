@@ -21,7 +21,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -33,10 +33,11 @@ from pydantic import BaseModel
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from signaling.keys import CATALOGUE, DATABASE, DRAINING, METRICS, ROUTER, SETTINGS
+from signaling.keys import CATALOGUE, DATABASE, DRAINING, METRICS, SETTINGS
 from signaling.logs import context_log
 from signaling.messages import ClerkState, SessionState
 from signaling.metrics import Metrics
+from storage import presence
 from storage.db import Database
 from storage.models import CallSession, Service
 
@@ -197,6 +198,12 @@ async def metrics(request: web.Request) -> web.Response:
     if db is not None:
         if await _check("the database", _database_ok(db, figures), timeout_s) == "ok":
             waiting, calls = await queue_figures(db)
+            # clerk presence is in the store: every process reports the same figures
+            states = collections.Counter(
+                ClerkState(c.state) if c.connected else ClerkState.OFFLINE
+                for c, _ in await presence.clerks(db)
+            )
+            figures.clerk_states_from(lambda: states)
             departments = [d.id for d in app[CATALOGUE].departments]
             figures.set_queue(departments, waiting, calls, datetime.now(UTC))
         else:
@@ -206,15 +213,6 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------------- lifetime
-
-
-def _router_clerk_states(app: web.Application) -> Mapping[ClerkState, int]:
-    # Clerk presence lives in the router's memory today; when it moves to the store, the
-    # presence module registers its own source with Metrics.clerk_states_from instead.
-    router = app.get(ROUTER)
-    if router is None:
-        return {}
-    return collections.Counter(clerk.state for clerk in router.clerks.values())
 
 
 async def _lag_monitor(app: web.Application) -> None:
@@ -232,7 +230,6 @@ async def _operations(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     figures = app[METRICS]
     undo = figures.watch_engine(app[DATABASE].engine)
-    figures.clerk_states_from(lambda: _router_clerk_states(app))
     if settings.redis_url:
         app[_REDIS] = aioredis.Redis.from_url(
             settings.redis_url,

@@ -27,6 +27,7 @@ from signaling.document_intake import store_upload
 from signaling.http_auth import http_error
 from signaling.keys import DATABASE
 from signaling.messages import DocumentMeta, PhoneLink, UploadStatus
+from signaling.public_url import public_base
 from storage.audit import AuditLog
 
 LINK_TTL_S = 600
@@ -42,6 +43,7 @@ class PhoneGrant:
     session_id: str
     expires_at: float  # monotonic
     used: bool = False
+    claimed: bool = False  # an upload with it is under way
 
 
 PHONE_LINKS = web.AppKey("phone_links", dict[str, PhoneGrant])
@@ -58,8 +60,8 @@ async def issue_link(request: web.Request) -> web.Response:
     for key in [k for k, g in links.items() if g.expires_at < now]:
         del links[key]  # forget old ones as new ones are made
     links[token] = PhoneGrant(view.id, now + LINK_TTL_S)
-    # the phone reaches the server by the address the kiosk used
-    url = f"{request.scheme}://{request.host}/phone/{token}"
+    # the configured address: never one a request's Host header names
+    url = f"{public_base(request)}/phone/{token}"
     qr = segno.make(url, error="m").svg_data_uri(scale=6, border=2)
     digest = hashlib.sha256(token.encode()).hexdigest()[:16]
     await AuditLog(request.app[DATABASE]).append(
@@ -118,6 +120,20 @@ async def link_info(request: web.Request) -> web.Response:
 async def phone_upload(request: web.Request) -> web.Response:
     """The phone's one file: checked, stored and chained like the kiosk's, then the link is spent."""
     grant = _grant(request)
+    # claimed before the first await: of two uploads sent at once only one gets past here
+    if grant.claimed:
+        raise http_error(
+            web.HTTPConflict, "link_busy",
+            "a file is already being sent with this link; wait for it, or ask for a new QR code",
+        )  # fmt: skip
+    grant.claimed = True
+    try:
+        return await _upload(request, grant)
+    finally:
+        grant.claimed = False
+
+
+async def _upload(request: web.Request, grant: PhoneGrant) -> web.Response:
     view = await session_view(request.app, grant.session_id)
     material = request.query.get("material_id", "")
     name = request.query.get("filename", "")[:200]

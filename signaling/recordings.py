@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -25,11 +26,14 @@ from signaling.logs import context_log
 from signaling.messages import SegmentMeta
 from storage import store
 from storage.audit import AuditLog
-from storage.errors import NotFound
+from storage.errors import ChainMoved, NotFound
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_SEGMENT_BYTES = 32 * 1024 * 1024
+# the kiosk uploads its last segment after the hang-up; later than this, nothing is taken
+RECORDING_GRACE = timedelta(seconds=120)
 SEGMENT_EVENT = "recording.segment"
 
 
@@ -87,22 +91,51 @@ async def put_segment(request: web.Request) -> web.Response:
             f"the body hashes to {digest}, not {meta.sha256} as X-Segment says; it was damaged"
             " on the way: upload it again",
         )
+    if row.ended_at is not None and utcnow() - row.ended_at > RECORDING_GRACE:
+        raise http_error(
+            web.HTTPConflict,
+            "session_not_active",
+            f"session {session_id} ended at {row.ended_at.isoformat(timespec='seconds')};"
+            " its recording is closed",
+        )
     audit = AuditLog(request.app[DATABASE])
-    for event in await audit.events(session_id):
-        if event.kind != SEGMENT_EVENT:
-            continue
-        if (event.payload["side"], event.payload["index"]) == (side, index):
-            if event.payload["sha256"] == digest:
-                return web.json_response({"sha256": digest, "duplicate": True})
-            raise http_error(
-                web.HTTPConflict,
-                "conflict",
-                f"{side} segment {index} of session {session_id} is already stored with another"
-                " content; recordings cannot be replaced",
-            )
-    await request.app[BLOBS].put(data)
     actor = f"terminal:{terminal.id}"
-    await audit.append(session_id, SEGMENT_EVENT, actor, {**meta.model_dump(), "bytes": len(data)})
+    stored = False
+    for _ in range(5):
+        events = await audit.events(session_id)
+        for event in events:
+            if event.kind != SEGMENT_EVENT:
+                continue
+            if (event.payload["side"], event.payload["index"]) == (side, index):
+                if event.payload["sha256"] == digest:
+                    return web.json_response({"sha256": digest, "duplicate": True})
+                raise http_error(
+                    web.HTTPConflict,
+                    "conflict",
+                    f"{side} segment {index} of session {session_id} is already stored with"
+                    " another content; recordings cannot be replaced",
+                )
+        await request.app[BLOBS].put(data)
+        try:
+            # only onto the chain just checked: two uploads of one segment at once (or from
+            # two processes) cannot both be entered
+            await audit.append(
+                session_id,
+                SEGMENT_EVENT,
+                actor,
+                {**meta.model_dump(), "bytes": len(data)},
+                after_seq=events[-1].seq if events else 0,
+            )
+        except ChainMoved:
+            continue
+        stored = True
+        break
+    if not stored:
+        raise http_error(
+            web.HTTPServiceUnavailable,
+            "busy",
+            f"session {session_id} is being written to heavily; upload the segment again",
+        )
     context_log(log, session_id, actor).info(
         "recording %s segment %d stored (%d bytes)", side, index, len(data)
     )

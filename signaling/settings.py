@@ -35,20 +35,49 @@ class Settings(BaseSettings):
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # the address clients use (https://counter.example.gov); links are built from it only
     public_url: str | None = None
+    # further origins whose pages may open the consoles' sockets (besides public_url's)
+    allowed_origins: list[str] = Field(default_factory=list)
     # Loopback needs no STUN; an explicit empty list also stops aiortc's public STUN fallback.
     ice_servers: list[IceServer] = Field(default_factory=list)
     turn_urls: list[str] = Field(default_factory=list)
     turn_secret: str | None = None
     turn_ttl_s: int = Field(default=3600, ge=60)
     secret_key: str | None = None
-    token_ttl_s: int = Field(default=12 * 3600, ge=60)
+    # short: the consoles refresh their token at half its life (POST /api/token/refresh)
+    token_ttl_s: int = Field(default=1800, ge=60)
     offer_timeout_s: float = Field(default=20.0, gt=0)
     events_per_second: float = Field(default=30.0, gt=0)
     event_burst: int = Field(default=100, ge=1)
     log_level: str = "INFO"
+    # sign-in throttling: failed attempts allowed per account / per address, and for how long
+    # they count (a success clears the account's count)
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=10, ge=1)
+    login_window_s: float = Field(default=900.0, gt=0)
+    # public /verify: requests per minute per address
+    verify_per_minute: float = Field(default=20.0, gt=0)
+    # how long a signed media link (a recording, a file in a new tab) works
+    media_url_ttl_s: int = Field(default=300, ge=10)
+    # partial uploads: how long one may wait for its rest, and how many one kiosk may hold
+    upload_max_age_s: float = Field(default=6 * 3600.0, gt=0)
+    uploads_per_kiosk: int = Field(default=20, ge=1)
     # how often the server signs every session chain's head (0: never; `vcounter audit checkpoint`)
     checkpoint_interval_s: float = Field(default=300.0, ge=0)
+    # the checkpoint signing key (Ed25519 PEM, made on first use): keep it outside data_dir,
+    # readable only by the server, so a copy of the data cannot sign; processes share it
+    checkpoint_key_file: Path | None = None
+    # verification allows checkpoint_interval_s x checkpoint_slack between an event and the
+    # checkpoint that covers it; beyond that checkpoints count as missing
+    checkpoint_slack: float = Field(default=2.0, ge=1.0)
+    # the checkpoint keys a verifier trusts: fingerprints (64 hex) or PEM public key files
+    audit_public_keys: list[str] = Field(default_factory=list)
+    # where every checkpoint is also published: an append-only directory or an http(s) URL
+    audit_witness: str | None = None
+    # RFC 3161 time-stamping authority for checkpoints and seals (PAdES B-T); its roots
+    tsa_url: str | None = None
+    tsa_roots: list[Path] = Field(default_factory=list)
     # real seal key/certificate per department id; others use the development seal in data_dir
     seals: dict[str, SealFiles] = Field(default_factory=dict)
     # several processes (README "Running several processes"): python-socketio's Redis manager
@@ -58,11 +87,24 @@ class Settings(BaseSettings):
     redis_channel: str = "vcounter"
     # how long a dropped kiosk or console may take to come back with its resume token
     grace_s: float = Field(default=30.0, gt=0)
+    # a process that has not renewed its lease for this long is dead (its sockets are dropped)
+    process_lease_s: float = Field(default=10.0, gt=0)
+    # how often each process renews its lease and resolves what the store says is overdue
+    sweep_interval_s: float = Field(default=1.0, gt=0)
+    # a clerk who passed on a call gets it again after this pause if nobody else can take it
+    decline_pause_s: float = Field(default=10.0, ge=0)
     # at SIGTERM: readiness goes false at once, and the process keeps serving this long before
     # it closes its sockets, so the proxy's health check takes it out of rotation first
     drain_s: float = Field(default=0.0, ge=0)
     # /readyz gives the database (and Redis) this long to answer
     ready_timeout_s: float = Field(default=2.0, gt=0)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_scheme(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r} is not an http(s) URL; use e.g. https://counter.example.gov")
+        return url
 
     @field_validator("turn_urls")
     @classmethod
@@ -91,6 +133,17 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         """The database URL in force: the configured one or SQLite under ``data_dir``."""
         return self.database_url or default_sqlite_url(self.data_dir)
+
+    @property
+    def checkpoint_key_path(self) -> Path:
+        """The checkpoint signing key: ``checkpoint_key_file`` or ``data_dir/audit-signing.pem``."""
+        return self.checkpoint_key_file or self.data_dir / "audit-signing.pem"
+
+    @property
+    def checkpoint_max_gap_s(self) -> float | None:
+        """The longest an event may wait for a checkpoint (None when checkpoints are manual)."""
+        interval = self.checkpoint_interval_s
+        return interval * self.checkpoint_slack if interval > 0 else None
 
     def signing_key(self) -> str:
         """The token-signing key; generated once into ``data_dir`` so tokens survive restarts."""

@@ -17,13 +17,15 @@ from aiohttp import web
 
 from signaling.auth import ClerkClaims
 from signaling.http_auth import clerk_of, http_error
-from signaling.keys import BLOBS, DATABASE, ROUTER
+from signaling.keys import BLOBS, CATALOGUE, DATABASE
 from signaling.logs import context_log
-from signaling.messages import Message
+from signaling.media_links import signed_clerk, signed_link
+from signaling.messages import ClerkState, Message, SessionState
 from signaling.recordings import side_file
 from signaling.replay import SearchFilter, replay_view, search_by_id, search_sessions
 from signaling.service_level import service_level
 from signaling.supervisor_messages import ClerkFigure, LiveSessionFigure, Overview, QueueFigure
+from storage import presence, routing, store
 from storage.audit import AuditLog
 from storage.blobs import check_digest
 from storage.errors import BlobCorrupt, InvalidValue, NotFound
@@ -71,55 +73,58 @@ def _when(request: web.Request, name: str, default: datetime) -> datetime:
 
 async def overview(request: web.Request) -> web.Response:
     """Queues per service, clerks and active sessions, as they are now."""
-    who = clerk_of(request, SUPERVISOR)
+    who = await clerk_of(request, SUPERVISOR)
     seen = request.app[OVERVIEW_SEEN]
     if time.monotonic() - seen.get(who.clerk_id, -OVERVIEW_LOG_EVERY_S) >= OVERVIEW_LOG_EVERY_S:
         seen[who.clerk_id] = time.monotonic()
         await _audit(request, who, "overview.opened", {})
-    router = request.app[ROUTER]
-    now = time.monotonic()
-    waiting: dict[str, list[Any]] = {}
-    for live in router.sessions.values():
-        if live.state.value in ("queued", "offered"):
-            waiting.setdefault(live.service.id, []).append(live)
+    db = request.app[DATABASE]
+    catalogue = request.app[CATALOGUE]
+    now = datetime.now(UTC)
+    active = await routing.active_sessions(db)
+    people = await presence.clerks(db)
+    waiting: dict[str, list[routing.SessionSnap]] = {}
+    for live in active:
+        if live.state in ("queued", "offered"):
+            waiting.setdefault(live.service_id, []).append(live)
     queues = [
         QueueFigure(
             service_id=sid,
-            department_id=items[0].service.department_id,
-            service_name=items[0].service.names,
+            department_id=items[0].department_id,
+            service_name=catalogue.service(sid).names,
             waiting=len(items),
-            longest_wait_s=round(max(s.waited_s() for s in items), 1),
+            longest_wait_s=round(max(s.waited_s(now) for s in items), 1),
             care_mode_waiting=sum(1 for s in items if s.care_mode),
         )
         for sid, items in sorted(waiting.items(), key=lambda kv: -len(kv[1]))
     ]
-    names = {c.id: c.username for c in router.clerks.values()}
+    names = {c.id: c.username for _, c in people}
     clerks = [
         ClerkFigure(
-            id=c.id,
-            username=c.username,
-            display_name=c.display_name,
-            departments=sorted(c.departments),
-            state=c.state,
-            session_id=c.session_id,
-            in_state_s=round(now - c.state_since, 1),
+            id=account.id,
+            username=account.username,
+            display_name=account.display_name,
+            departments=sorted(state.departments),
+            state=ClerkState(state.state) if state.connected else ClerkState.OFFLINE,
+            session_id=state.session_id,
+            in_state_s=round((now - state.state_since).total_seconds(), 1),
         )
-        for c in sorted(router.clerks.values(), key=lambda c: c.username)
+        for state, account in sorted(people, key=lambda p: p[1].username)
     ]
+    terminal_names = await store.terminal_names(db)
     sessions = [
         LiveSessionFigure(
             id=s.id,
-            service_id=s.service.id,
-            state=s.state,
-            terminal_name=s.terminal_name,
+            service_id=s.service_id,
+            state=SessionState(s.state),
+            terminal_name=terminal_names.get(s.terminal_id, str(s.terminal_id)),
             clerk=names.get(s.clerk_id) if s.clerk_id is not None else None,
-            waited_s=round(s.waited_s(), 1),
+            waited_s=round(s.waited_s(now), 1),
             step=s.step,
             care_mode=s.care_mode,
             language=s.language,
         )
-        for s in sorted(router.sessions.values(), key=lambda s: s.enqueued_at)
-        if s.active
+        for s in sorted(active, key=lambda s: s.enqueued_at or s.created_at)
     ]
     return _json(
         Overview(generated_at=datetime.now(UTC), queues=queues, clerks=clerks, sessions=sessions)
@@ -128,7 +133,7 @@ async def overview(request: web.Request) -> web.Response:
 
 async def figures(request: web.Request) -> web.Response:
     """Service-level figures over ``since``..``until`` (default: today so far)."""
-    who = clerk_of(request, SUPERVISOR)
+    who = await clerk_of(request, SUPERVISOR)
     now = datetime.now(UTC)
     since = _when(request, "since", now.replace(hour=0, minute=0, second=0, microsecond=0))
     until = _when(request, "until", now + timedelta(seconds=1))
@@ -158,7 +163,7 @@ async def figures(request: web.Request) -> web.Response:
 
 async def sessions(request: web.Request) -> web.Response:
     """Search sessions by acceptance number, document number, clerk, service, date, outcome."""
-    who = clerk_of(request, SUPERVISOR)
+    who = await clerk_of(request, SUPERVISOR)
     q = request.query
     date = q.get("date")
     since = _when(request, "since", datetime.min.replace(tzinfo=UTC)) if "since" in q else None
@@ -186,14 +191,34 @@ async def sessions(request: web.Request) -> web.Response:
     return _json(found)
 
 
+async def _viewer(request: web.Request) -> ClerkClaims:
+    """A supervisor by token, or by a signed link the replay page handed out."""
+    who = await signed_clerk(request)
+    if who is None:
+        return await clerk_of(request, SUPERVISOR)
+    if who.role != SUPERVISOR:
+        raise http_error(web.HTTPForbidden, "forbidden", "this link is for a supervisor")
+    return who
+
+
 async def replay(request: web.Request) -> web.Response:
     """One session's replay: summary, timeline, recordings; logged as watched."""
-    who = clerk_of(request, SUPERVISOR)
+    who = await clerk_of(request, SUPERVISOR)
     session_id = request.match_info["session_id"]
     try:
         view = await replay_view(request.app[DATABASE], session_id, "")
     except NotFound as exc:
         raise http_error(web.HTTPNotFound, "not_found", exc.message) from exc
+    # the videos and files open by signed, short-lived links: no token in any URL
+    recordings = [
+        r.model_copy(update={"url": signed_link(request, r.url, who)}) for r in view.recordings
+    ]
+    files = {
+        digest: signed_link(request, f"/api/supervisor/sessions/{session_id}/files/{digest}", who)
+        for event in view.events
+        for digest in event.files
+    }
+    view = view.model_copy(update={"recordings": recordings, "file_links": files})
     await _audit(request, who, "replay.opened", {}, session_id)
     context_log(log, session_id, f"supervisor:{who.username}").info("replay opened")
     return _json(view)
@@ -201,7 +226,7 @@ async def replay(request: web.Request) -> web.Response:
 
 async def recording(request: web.Request) -> web.StreamResponse:
     """One side's recording as one WebM (range requests work, so the page can seek)."""
-    clerk_of(request, SUPERVISOR)
+    await _viewer(request)
     session_id = request.match_info["session_id"]
     side = request.match_info["side"]
     try:
@@ -213,7 +238,7 @@ async def recording(request: web.Request) -> web.StreamResponse:
 
 async def session_file(request: web.Request) -> web.StreamResponse:
     """A file (document, thumbnail, signed PDF) that one of the session's events names."""
-    who = clerk_of(request, SUPERVISOR)
+    who = await _viewer(request)
     session_id = request.match_info["session_id"]
     try:
         digest = check_digest(request.match_info["sha256"])

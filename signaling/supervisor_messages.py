@@ -144,3 +144,5 @@ class ReplayView(Message):
     chain_ok: bool
     chain_problem: str | None
     watched_by: list[str]
+    # sha256 -> a signed, short-lived link that opens the file (no token in the URL)
+    file_links: dict[str, str] = Field(default_factory=dict)

@@ -6,14 +6,20 @@ also when the connection breaks in the middle of a range, so the client asks how
 server has (``received``) and goes on from there. A range the server already has is
 acknowledged without being written again: retrying a request is harmless. Requests for the
 same file are handled one at a time (a lock per file); different files go in parallel.
+
+Quotas: one kiosk may hold at most ``uploads_per_kiosk`` partial files at once
+(:meth:`UploadArea.admit`), and a partial file untouched for ``upload_max_age_s`` is deleted
+(:meth:`UploadArea.sweep`, run at start and then periodically).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import shutil
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +27,8 @@ from pathlib import Path
 from aiohttp import ClientPayloadError, web
 
 from signaling.http_auth import http_error
+
+log = logging.getLogger(__name__)
 
 _RANGE = re.compile(r"^bytes (\d{1,12})-(\d{1,12})/(\d{1,12})$")
 CHUNK = 256 * 1024
@@ -71,6 +79,44 @@ class UploadArea:
         self.root = root
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._users: dict[tuple[str, str], int] = {}
+        # (session, sha256) -> the kiosk whose partial file it is
+        self._owners: dict[tuple[str, str], int] = {}
+
+    def admit(self, terminal_id: int, session_id: str, sha256: str, limit: int) -> None:
+        """Let kiosk ``terminal_id`` start (or go on with) this upload, unless it already holds
+        ``limit`` unfinished ones: a 429 that says to finish or wait for those."""
+        key = (session_id, sha256)
+        if key in self._owners:
+            return
+        held = sum(1 for owner in self._owners.values() if owner == terminal_id)
+        if held >= limit:
+            raise http_error(
+                web.HTTPTooManyRequests,
+                "too_many_uploads",
+                f"this kiosk has {held} unfinished uploads; finish them (or wait until they"
+                " expire) before starting another",
+            )
+        self._owners[key] = terminal_id
+
+    def sweep(self, max_age_s: float) -> int:
+        """Delete partial files untouched for ``max_age_s``; returns how many. Blocking: call
+        it in a thread."""
+        cutoff = time.time() - max_age_s
+        removed = 0
+        for part in self.root.glob("*/*.part"):
+            try:
+                if part.stat().st_mtime < cutoff:
+                    part.unlink()
+                    removed += 1
+                    self._owners.pop((part.parent.name, part.stem), None)
+            except FileNotFoundError:
+                continue
+        for folder in self.root.glob("*"):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only succeeds when empty
+        if removed:
+            log.info("removed %d partial uploads older than %.0f s", removed, max_age_s)
+        return removed
 
     def path(self, session_id: str, sha256: str) -> Path:
         """Where the partial file is kept."""
@@ -142,10 +188,13 @@ class UploadArea:
 
     async def discard(self, session_id: str, sha256: str) -> None:
         """Forget a partial file (refused or stored)."""
+        self._owners.pop((session_id, sha256), None)
         await asyncio.to_thread(self.path(session_id, sha256).unlink, missing_ok=True)
 
     async def discard_session(self, session_id: str) -> None:
         """Forget every partial file of a session (it ended)."""
+        for key in [k for k in self._owners if k[0] == session_id]:
+            del self._owners[key]
         await asyncio.to_thread(shutil.rmtree, self.root / session_id, True)
 
 

@@ -18,9 +18,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
-from storage.errors import ChainBroken, NotFound, StorageError
+from storage.errors import ChainBroken, ChainMoved, NotFound, StorageError
 from storage.models import CallSession, SessionEvent, utcnow
 
 log = logging.getLogger(__name__)
@@ -126,15 +127,31 @@ class AuditLog:
         self.db = db
 
     async def append(
-        self, session_id: str, kind: str, actor: str, payload: dict[str, Any]
+        self,
+        session_id: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        *,
+        after_seq: int | None = None,
     ) -> SessionEvent:
-        """Add the next event to ``session_id``'s chain; raises :class:`NotFound` if no such session."""
+        """Add the next event to ``session_id``'s chain; raises :class:`NotFound` if no such session.
+
+        With ``after_seq``, append only if the chain still ends at that seq (the state the
+        caller decided on), else raise :class:`ChainMoved`: of two racing decisions one wins,
+        in this process (the lock) and across processes (the unique seq).
+        """
         # The lock lives on the Database so every AuditLog of this process shares it; the
         # unique (session_id, seq) constraint catches writers in other processes.
         async with self.db.lock(f"audit:{session_id}"):
             try:
-                return await self._append_once(session_id, kind, actor, payload)
-            except IntegrityError:
+                return await self._append_once(session_id, kind, actor, payload, after_seq)
+            except IntegrityError as exc:
+                if after_seq is not None:
+                    raise ChainMoved(
+                        f"session {session_id} changed while {kind!r} was being recorded;"
+                        " reload it and decide again"
+                    ) from exc
                 log.warning(
                     "session %s: audit append collided with another writer; retrying", session_id
                 )
@@ -147,41 +164,17 @@ class AuditLog:
                 ) from exc
 
     async def _append_once(
-        self, session_id: str, kind: str, actor: str, payload: dict[str, Any]
+        self,
+        session_id: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        after_seq: int | None = None,
     ) -> SessionEvent:
         async with self.db.sessions() as db_session, db_session.begin():
-            # FOR UPDATE serialises appenders in other processes on PostgreSQL; SQLite ignores it
-            # (its single writer lock plus the unique constraint do that job).
-            found = await db_session.scalar(
-                select(CallSession.id).where(CallSession.id == session_id).with_for_update()
+            return await append_in(
+                db_session, session_id, kind, actor, payload, after_seq=after_seq
             )
-            if found is None:
-                raise NotFound(
-                    f"no session {session_id!r} to record {kind!r} for; create it first"
-                    " with store.create_session"
-                )
-            head = (
-                await db_session.execute(
-                    select(SessionEvent.seq, SessionEvent.hash)
-                    .where(SessionEvent.session_id == session_id)
-                    .order_by(SessionEvent.seq.desc())
-                    .limit(1)
-                )
-            ).first()
-            seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
-            created_at = utcnow()
-            event = SessionEvent(
-                session_id=session_id,
-                seq=seq,
-                kind=kind,
-                actor=actor,
-                payload=payload,
-                created_at=created_at,
-                prev_hash=prev_hash,
-                hash=event_hash(session_id, seq, kind, actor, payload, created_at, prev_hash),
-            )
-            db_session.add(event)
-        return event
 
     async def events(self, session_id: str) -> list[SessionEvent]:
         """The session's events in chain order (empty for an unknown session)."""
@@ -228,3 +221,58 @@ def _check(event: SessionEvent, expected_seq: int, prev_hash: str) -> ChainBreak
             event.seq, event.id, "prev_hash does not link", prev_hash, event.prev_hash
         )
     return None
+
+
+async def append_in(
+    db_session: AsyncSession,
+    session_id: str,
+    kind: str,
+    actor: str,
+    payload: dict[str, Any],
+    *,
+    after_seq: int | None = None,
+) -> SessionEvent:
+    """Add the next event to ``session_id``'s chain inside the caller's open transaction.
+
+    The caller holds the process lock ``audit:{session_id}`` until it commits (see
+    :meth:`storage.db.Database.transaction`), so the event commits with the state change it
+    records or not at all.
+    """
+    # FOR UPDATE serialises appenders in other processes on PostgreSQL; SQLite ignores it
+    # (its single writer lock plus the unique constraint do that job).
+    found = await db_session.scalar(
+        select(CallSession.id).where(CallSession.id == session_id).with_for_update()
+    )
+    if found is None:
+        raise NotFound(
+            f"no session {session_id!r} to record {kind!r} for; create it first"
+            " with store.create_session"
+        )
+    head = (
+        await db_session.execute(
+            select(SessionEvent.seq, SessionEvent.hash)
+            .where(SessionEvent.session_id == session_id)
+            .order_by(SessionEvent.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+    if after_seq is not None and seq != after_seq + 1:
+        raise ChainMoved(
+            f"session {session_id} changed while {kind!r} was being recorded (it now"
+            f" ends at event {seq - 1}, not {after_seq}); reload it and decide again"
+        )
+    created_at = utcnow()
+    event = SessionEvent(
+        session_id=session_id,
+        seq=seq,
+        kind=kind,
+        actor=actor,
+        payload=payload,
+        created_at=created_at,
+        prev_hash=prev_hash,
+        hash=event_hash(session_id, seq, kind, actor, payload, created_at, prev_hash),
+    )
+    db_session.add(event)
+    await db_session.flush()
+    return event

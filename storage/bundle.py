@@ -4,32 +4,31 @@ Layout of the folder ``export_bundle`` writes::
 
     events.json        every event with seq, kind, actor, payload, created_at, hashes
     files/<sha256>     every file the events name (recording segments, documents, PDFs)
-    checkpoint.json    the newest signed checkpoint covering the session, if any
-    public_key.pem     the key that signed it
+    checkpoints.json   the signed checkpoints from the first that covers the session to the
+                       newest (made at export), each whole: their signatures cover every head
     report.json        the verification done at export time
 
-:func:`verify_bundle` needs nothing but the folder: it recomputes the chain, re-hashes the
-files and checks the checkpoint's signature and head.
+:func:`verify_bundle` needs the folder and the pinned keys (never a key from the bundle):
+it recomputes the chain, re-hashes the files, checks that the checkpoints link and were
+signed by a pinned key, and that they cover the whole chain. A bundle without checkpoints
+does not verify.
 """
 
 from __future__ import annotations
 
-import base64
+import dataclasses
 import json
 import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from storage.audit import GENESIS_HASH, AuditLog, event_hash
 from storage.blobs import FileBlobStore, sha256_hex
-from storage.checkpoints import Checkpoint, public_pem, signed_bytes
+from storage.checkpoints import Checkpoint
 from storage.db import Database
 from storage.errors import InvalidValue
+from storage.trail import ChainEvent, Policy, chain_against, check_checkpoints
 from storage.verify import Problem, blob_refs, verify_session
 
 
@@ -38,14 +37,14 @@ async def export_bundle(
     blobs: FileBlobStore,
     session_id: str,
     target: Path,
-    checkpoint: Checkpoint | None,
-    public_key: Ed25519PublicKey | None,
+    checkpoints: list[Checkpoint],
+    policy: Policy,
 ) -> list[Problem]:
     """Write ``session_id``'s bundle into the folder ``target``; returns what did not verify."""
     events = await AuditLog(db).events(session_id)
     if not events:
         raise InvalidValue(f"session {session_id} has no events to export; check the id")
-    report = await verify_session(db, blobs, session_id, checkpoint, public_key)
+    report = await verify_session(db, blobs, session_id, checkpoints, policy)
     files = target / "files"
     files.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -67,20 +66,9 @@ async def export_bundle(
             if source.exists():
                 shutil.copyfile(source, files / digest)
     _write(target / "events.json", rows)
-    if checkpoint is not None and session_id in checkpoint.heads:
-        _write(
-            target / "checkpoint.json",
-            {
-                "id": checkpoint.id,
-                "created_at": checkpoint.created_at,
-                "heads": {session_id: checkpoint.heads[session_id]},
-                "all_heads": checkpoint.heads,
-                "key_id": checkpoint.key_id,
-                "signature": checkpoint.signature,
-            },
-        )
-    if public_key is not None:
-        (target / "public_key.pem").write_text(public_pem(public_key))
+    first = next((i for i, cp in enumerate(checkpoints) if session_id in cp.heads), None)
+    if first is not None:
+        _write(target / "checkpoints.json", [cp.record() for cp in checkpoints[first:]])
     _write(
         target / "report.json",
         {
@@ -94,8 +82,8 @@ async def export_bundle(
     return report.problems
 
 
-def verify_bundle(folder: Path) -> tuple[str, list[Problem]]:
-    """Check a bundle with nothing but its files; returns the session id and the problems."""
+async def verify_bundle(folder: Path, policy: Policy) -> tuple[str, list[Problem]]:
+    """Check a bundle with its files and the pinned keys; returns the session id and problems."""
     try:
         rows: list[dict[str, Any]] = json.loads((folder / "events.json").read_text())
     except FileNotFoundError as exc:
@@ -129,36 +117,46 @@ def verify_bundle(folder: Path) -> tuple[str, list[Problem]]:
                 )
             elif (found := sha256_hex(path.read_bytes())) != digest:
                 problems.append(Problem(f"{description} ({where})", "file changed", digest, found))
-    problems += _check_checkpoint(folder, session_id, rows)
+    problems += await _check_checkpoints(folder, session_id, rows, policy)
     return session_id, problems
 
 
-def _check_checkpoint(folder: Path, session_id: str, rows: list[dict[str, Any]]) -> list[Problem]:
-    path = folder / "checkpoint.json"
+async def _check_checkpoints(
+    folder: Path, session_id: str, rows: list[dict[str, Any]], policy: Policy
+) -> list[Problem]:
+    path = folder / "checkpoints.json"
     if not path.exists():
-        return []
-    cp = json.loads(path.read_text())
-    where = f"checkpoint {cp['id']} of {cp['created_at']}"
-    try:
-        key = serialization.load_pem_public_key((folder / "public_key.pem").read_bytes())
-    except FileNotFoundError:
-        return [Problem(where, "no public key in the bundle", "public_key.pem", "nothing")]
-    if not isinstance(key, Ed25519PublicKey):
-        return [Problem(where, "public key is not Ed25519", "Ed25519", type(key).__name__)]
-    try:
-        key.verify(
-            base64.b64decode(cp["signature"]), signed_bytes(cp["created_at"], cp["all_heads"])
-        )
-    except (InvalidSignature, ValueError):
-        return [Problem(where, "signature does not verify", "a valid signature", "a bad one")]
-    count, head = cp["all_heads"][session_id]
-    if len(rows) < count:
-        return [Problem(where, "events deleted from the end", f"{count} events", f"{len(rows)}")]
-    if rows[count - 1]["hash"] != head:
         return [
-            Problem(f"event {count}", "differs from the checkpoint", head, rows[count - 1]["hash"])
+            Problem(
+                "bundle", "holds no signed checkpoint, so nothing vouches for its chain",
+                "checkpoints.json", "nothing",
+            )
+        ]  # fmt: skip
+    try:
+        checkpoints = [Checkpoint.from_record(r) for r in json.loads(path.read_text())]
+    except (ValueError, KeyError, TypeError) as exc:
+        return [
+            Problem("bundle", "checkpoints.json cannot be read", "checkpoint records", str(exc))
         ]
-    return []
+    if not checkpoints:
+        return [Problem("bundle", "holds no signed checkpoint", "at least one", "none")]
+    # the witness holds every checkpoint of the store, a bundle only an excerpt
+    excerpt = dataclasses.replace(policy, witness=None, max_gap_s=None)
+    problems = await check_checkpoints(checkpoints, excerpt, from_start=False)
+    events = [
+        ChainEvent(int(r["seq"]), str(r["hash"]), datetime.fromisoformat(r["created_at"]))
+        for r in rows
+    ]
+    problems += chain_against("chain", session_id, events, checkpoints, excerpt)
+    covered = int((checkpoints[-1].heads.get(session_id) or [0])[0])
+    if len(rows) > covered:
+        problems.append(
+            Problem(
+                f"event {covered + 1}", "not covered by the bundle's newest checkpoint (added later)",
+                f"{covered} events", f"{len(rows)}",
+            )
+        )  # fmt: skip
+    return problems
 
 
 def _write(path: Path, document: Any) -> None:

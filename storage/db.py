@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -106,6 +108,22 @@ def _run_upgrade(connection: Connection) -> None:
     command.upgrade(config, "heads")
 
 
+class Transaction:
+    """An open write transaction and the per-session chain locks it holds until it ends."""
+
+    def __init__(self, db: Database, session: AsyncSession, stack: AsyncExitStack) -> None:
+        self.db = db
+        self.session = session
+        self._stack = stack
+        self._held: set[str] = set()
+
+    async def hold(self, key: str) -> None:
+        """Take the process lock ``key`` until the transaction has committed or rolled back."""
+        if key not in self._held:
+            self._held.add(key)
+            await self._stack.enter_async_context(self.db.lock(key))
+
+
 class Database:
     """One database: the engine, a session factory and per-resource locks; close it on exit."""
 
@@ -140,6 +158,23 @@ class Database:
         tb: TracebackType | None,
     ) -> None:
         await self.engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """One write transaction that may change routing state and append chain events.
+
+        On SQLite, routing writers of this process take turns (SQLite has one writer anyway,
+        and a deferred transaction that read first would fail rather than wait); on
+        PostgreSQL, row locks and conditional updates order writers of every process.
+        """
+        # Locks live on the outer stack: they are released only after the commit (or the
+        # rollback) of the inner block, so nobody appends to a chain between our read of its
+        # head and our commit.
+        async with AsyncExitStack() as locks:
+            if self.dialect == "sqlite":
+                await locks.enter_async_context(self.lock("sqlite:routing"))
+            async with self.sessions() as db_session, db_session.begin():
+                yield Transaction(self, db_session, locks)
 
     def lock(self, key: str) -> asyncio.Lock:
         """The process-wide lock for ``key`` on this database; use it to serialise writers."""

@@ -7,6 +7,7 @@ Every package's ``errors.py`` derives from :class:`VcounterError`::
     │   ├── NotFound
     │   ├── DuplicateEntry
     │   ├── ChainBroken
+    │   ├── ChainMoved                 a conditional append found newer events (a race lost)
     │   ├── BlobCorrupt
     │   ├── InvalidValue
     │   └── BadDatabaseUrl
@@ -68,6 +69,13 @@ class DuplicateEntry(StorageError):
 
 class ChainBroken(StorageError):
     code = "chain_broken"
+
+
+class ChainMoved(StorageError):
+    """Someone appended to the chain since the caller read it: its decision was made on
+    old facts, so it is refused (the other one won)."""
+
+    code = "conflict"
 
 
 class BlobCorrupt(StorageError):

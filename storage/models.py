@@ -12,14 +12,19 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
+    Integer,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -99,6 +104,9 @@ class Clerk(Base):
     departments: Mapped[list[str]] = mapped_column(JSON, default=list)
     role: Mapped[str] = mapped_column(String(32), default="clerk")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # every token carries the version it was issued under; bumping it revokes them all
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    disabled: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Terminal(Base):
@@ -111,13 +119,14 @@ class Terminal(Base):
     location: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # a revoked kiosk's token is refused everywhere; `vcounter terminal rotate` issues a new one
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class CallSession(Base):
     """One applicant's request from a kiosk, from queueing to the end of the call."""
 
     __tablename__ = "sessions"
-    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"), index=True)
@@ -136,6 +145,91 @@ class CallSession(Base):
     # the applicant's 1-5 rating after the call, once; None until rated
     rating: Mapped[int | None] = mapped_column(default=None)
     rating_comment: Mapped[str | None] = mapped_column(Text, default=None)
+    # --- routing of record (migration 0107_routing): any process may route from these
+    # higher first: 2 a recall after a lost call, 1 care mode, 0 everyone else
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    # when the session joined the queue, by the database's clock (the same for every process)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # while offered: when the ringing clerk's chance ends (enforced by any process's sweeper)
+    offer_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # +1 on every committed state change; messages carry it so a receiver notices a gap
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    # [[clerk_id, iso time], ...]: who passed the call on, and when
+    declined_by: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
+    # the kiosk's SDP offer made while it waits, for whichever clerk accepts
+    early_offer: Mapped[str | None] = mapped_column(Text, default=None)
+    offer_shown_to: Mapped[int | None] = mapped_column(Integer, default=None)
+    ice_servers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    step: Mapped[int] = mapped_column(Integer, default=1)
+    # the lost call this one takes the front of the queue for
+    recall_of: Mapped[str | None] = mapped_column(String(32), default=None)
+
+    # Two rows cannot be active for one clerk or one kiosk: a double assignment is impossible
+    # in the database whatever any process believes (partial unique indexes, both backends).
+    __table_args__ = (
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        Index(
+            "uq_sessions_clerk_active",
+            "clerk_id",
+            unique=True,
+            sqlite_where=text("state IN ('offered','connecting','in_call')"),
+            postgresql_where=text("state IN ('offered','connecting','in_call')"),
+        ),
+        Index(
+            "uq_sessions_terminal_active",
+            "terminal_id",
+            unique=True,
+            sqlite_where=text("state IN ('queued','offered','connecting','in_call')"),
+            postgresql_where=text("state IN ('queued','offered','connecting','in_call')"),
+        ),
+        Index("ix_sessions_state_queue", "state", "priority", "enqueued_at"),
+    )
+
+
+class ClerkPresence(Base):
+    """A clerk's work state and where their console is connected; the routing's view of them."""
+
+    __tablename__ = "clerk_presence"
+
+    clerk_id: Mapped[int] = mapped_column(ForeignKey("clerks.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="offline")
+    state_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    idle_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    session_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    departments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # the process whose socket.io server holds the console's socket, and that socket
+    process_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    sid: Mapped[str | None] = mapped_column(String(64), default=None)
+    connected: Mapped[bool] = mapped_column(Boolean, default=False)
+    # set when the socket dropped (or its process died): the grace period runs from here
+    disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    resume_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TerminalPresence(Base):
+    """Where a kiosk's socket is connected; its grace period after a drop."""
+
+    __tablename__ = "terminal_presence"
+
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"), primary_key=True)
+    process_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    sid: Mapped[str | None] = mapped_column(String(64), default=None)
+    connected: Mapped[bool] = mapped_column(Boolean, default=False)
+    disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    resume_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class ServerProcess(Base):
+    """A running server process and its lease: a process whose heartbeat is old is dead."""
+
+    __tablename__ = "server_processes"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    draining: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class SessionEvent(Base):
@@ -160,16 +254,32 @@ class SessionEvent(Base):
 
 
 class ChainCheckpoint(Base):
-    """The heads of every session's chain at one moment, signed with the server's key."""
+    """The heads of every chain at one moment, signed; checkpoints chain to each other.
+
+    Append-only (triggers, migration 0119). ``seq`` is NULL only on rows signed before the
+    checkpoints were chained; those count for nothing.
+    """
 
     __tablename__ = "chain_checkpoints"
+    __table_args__ = (Index("uq_chain_checkpoints_seq", "seq", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # {session_id: [event count, hash of the last event]}
     heads: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # fingerprint (SHA-256 of the raw Ed25519 public key) of the key that signed it
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(Text)
+    # 1, 2, 3, ... with no gaps; unique, so two processes cannot both sign the next one
+    seq: Mapped[int | None] = mapped_column(default=None)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    # [event count, hash of the last event] of the staff log
+    staff_head: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    # the raw public key, base64; trusted only if its fingerprint is pinned by the verifier
+    public_key: Mapped[str | None] = mapped_column(Text, default=None)
+    # RFC 3161 time-stamp token (DER, base64) over ``hash``, when a TSA is configured
+    timestamp_token: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class StaffEvent(Base):

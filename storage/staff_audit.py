@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 CHAIN_ID = "staff"
 
 
-def _hash(seq: int, event: StaffEvent) -> str:
+def staff_event_hash(seq: int, event: StaffEvent) -> str:
+    """What ``event.hash`` must equal for a staff event at ``seq``."""
     payload = {"session_id": event.session_id, **event.payload}
     return event_hash(
         CHAIN_ID, seq, event.kind, event.actor, payload, event.created_at, event.prev_hash
@@ -70,7 +71,7 @@ class StaffLog:
                 created_at=utcnow(),
                 prev_hash=prev_hash,
             )
-            event.hash = _hash(seq, event)
+            event.hash = staff_event_hash(seq, event)
             db_session.add(event)
         log.info("staff %s by %s%s", kind, actor, f" on session {session_id}" if session_id else "")
         return event
@@ -88,7 +89,7 @@ class StaffLog:
         events = await self.events()
         prev = GENESIS_HASH
         for expected, event in enumerate(events, start=1):
-            found = _hash(event.seq, event)
+            found = staff_event_hash(event.seq, event)
             reason = None
             if found != event.hash:
                 reason, want, got = "hash mismatch", found, event.hash

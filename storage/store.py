@@ -112,13 +112,16 @@ async def create_clerk(
 
 
 async def authenticate_clerk(db: Database, username: str, password: str) -> Clerk | None:
-    """The clerk if ``password`` is right, else ``None``; use it for every sign-in."""
+    """The clerk if ``password`` is right and the account enabled, else ``None``; use it for
+    every sign-in."""
     async with db.sessions() as session:
         clerk = await session.scalar(select(Clerk).where(Clerk.username == username))
     if clerk is None:
         await asyncio.to_thread(_password_matches, _dummy_hash(), password)
         return None
     if not await asyncio.to_thread(_password_matches, clerk.password_hash, password):
+        return None
+    if clerk.disabled:
         return None
     if _HASHER.check_needs_rehash(clerk.password_hash):
         # Parameters were raised since this hash was made; upgrade it while we know the password.
@@ -139,6 +142,55 @@ async def get_clerk(db: Database, clerk_id: int) -> Clerk:
     if clerk is None:
         raise NotFound(f"no clerk with id {clerk_id}; sign in again or ask an administrator")
     return clerk
+
+
+async def find_clerk(db: Database, username: str) -> Clerk:
+    """The clerk named ``username``; raises :class:`NotFound` naming the command to list them."""
+    async with db.sessions() as session:
+        clerk = await session.scalar(select(Clerk).where(Clerk.username == username))
+    if clerk is None:
+        raise NotFound(f"no clerk {username!r}; `vcounter clerk list` shows the accounts")
+    return clerk
+
+
+async def list_clerks(db: Database) -> list[Clerk]:
+    """Every account, by username."""
+    async with db.sessions() as session:
+        return list(await session.scalars(select(Clerk).order_by(Clerk.username)))
+
+
+async def set_clerk_disabled(db: Database, username: str, disabled: bool) -> Clerk:
+    """Disable (or enable) an account; disabling also revokes every token it holds."""
+    clerk = await find_clerk(db, username)
+    async with db.sessions() as session:
+        await session.execute(
+            update(Clerk)
+            .where(Clerk.id == clerk.id)
+            .values(disabled=disabled, token_version=Clerk.token_version + 1)
+        )
+        await session.commit()
+    log.info("clerk %s %s; its tokens are revoked", username, "disabled" if disabled else "enabled")
+    return await get_clerk(db, clerk.id)
+
+
+async def reset_password(db: Database, username: str, password: str) -> Clerk:
+    """Set a new password and revoke every token issued under the old one."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidValue(
+            f"password is too short ({len(password)} characters): use at least"
+            f" {MIN_PASSWORD_LENGTH}"
+        )
+    clerk = await find_clerk(db, username)
+    password_hash = await asyncio.to_thread(_HASHER.hash, password)
+    async with db.sessions() as session:
+        await session.execute(
+            update(Clerk)
+            .where(Clerk.id == clerk.id)
+            .values(password_hash=password_hash, token_version=Clerk.token_version + 1)
+        )
+        await session.commit()
+    log.info("clerk %s: password reset; its tokens are revoked", username)
+    return await get_clerk(db, clerk.id)
 
 
 # --- terminals ------------------------------------------------------------------------
@@ -166,21 +218,82 @@ async def register_terminal(db: Database, name: str, location: str = "") -> tupl
 
 
 async def find_terminal_by_token(db: Database, token: str) -> Terminal | None:
-    """The terminal holding device ``token`` (and mark it seen now), or ``None`` if unknown."""
+    """The terminal holding device ``token`` (and mark it seen now), or ``None`` if unknown
+    or revoked: call it on every use of a kiosk token (REST and socket connect)."""
     if not token:
         return None
     async with db.sessions() as session:
         terminal = await session.scalar(
             select(Terminal).where(Terminal.token_hash == _hash_token(token))
         )
-        if terminal is None:
+        if terminal is None or terminal.revoked_at is not None:
+            # a revoked kiosk is as unknown as one never registered
             return None
         terminal.last_seen_at = utcnow()
         await session.commit()
         return terminal
 
 
+async def list_terminals(db: Database) -> list[Terminal]:
+    """Every registered kiosk, by name."""
+    async with db.sessions() as session:
+        return list(await session.scalars(select(Terminal).order_by(Terminal.name)))
+
+
+async def _terminal_named(db: Database, name: str) -> Terminal:
+    async with db.sessions() as session:
+        terminal = await session.scalar(select(Terminal).where(Terminal.name == name))
+    if terminal is None:
+        raise NotFound(f"no terminal {name!r}; `vcounter terminal list` shows the kiosks")
+    return terminal
+
+
+async def revoke_terminal(db: Database, name: str) -> Terminal:
+    """Refuse kiosk ``name``'s token from now on (a stolen or retired device)."""
+    terminal = await _terminal_named(db, name)
+    async with db.sessions() as session:
+        await session.execute(
+            update(Terminal).where(Terminal.id == terminal.id).values(revoked_at=utcnow())
+        )
+        await session.commit()
+    log.info("terminal %s revoked", name)
+    return await _terminal_named(db, name)
+
+
+async def rotate_terminal(db: Database, name: str) -> tuple[Terminal, str]:
+    """Give kiosk ``name`` a new token (shown once); the old one stops working at once.
+
+    Also un-revokes it: rotation is how a recovered device is put back into service."""
+    terminal = await _terminal_named(db, name)
+    token = secrets.token_urlsafe(32)
+    async with db.sessions() as session:
+        await session.execute(
+            update(Terminal)
+            .where(Terminal.id == terminal.id)
+            .values(token_hash=_hash_token(token), revoked_at=None)
+        )
+        await session.commit()
+    log.info("terminal %s: token rotated", name)
+    return await _terminal_named(db, name), token
+
+
 # --- catalogue ------------------------------------------------------------------------
+
+
+async def terminal_name(db: Database, terminal_id: int) -> str:
+    """The kiosk's registered name; raises :class:`NotFound` for an unknown id."""
+    async with db.sessions() as session:
+        row = await session.get(Terminal, terminal_id)
+    if row is None:
+        raise NotFound(f"no terminal with id {terminal_id}; register the kiosk first")
+    return row.name
+
+
+async def terminal_names(db: Database) -> dict[int, str]:
+    """Every registered kiosk's name by id."""
+    async with db.sessions() as session:
+        rows = (await session.execute(select(Terminal.id, Terminal.name))).all()
+    return {r[0]: r[1] for r in rows}
 
 
 async def sync_catalogue(

@@ -11,26 +11,15 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from storage.audit import AuditLog
 from storage.blobs import FileBlobStore, sha256_hex
 from storage.checkpoints import Checkpoint
 from storage.db import Database
-from storage.models import SessionEvent
+from storage.problems import Problem
+from storage.staff_audit import StaffLog
+from storage.trail import ChainEvent, Policy, chain_against
 
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing that does not verify."""
-
-    where: str  # "event 7", "applicant segment 2 (event 12)", "checkpoint 3"
-    what: str
-    expected: str
-    found: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.what}: expected {self.expected}, found {self.found}"
+__all__ = ["Problem", "SessionReport", "blob_refs", "verify_session", "verify_staff"]
 
 
 @dataclass
@@ -77,10 +66,14 @@ async def verify_session(
     db: Database,
     blobs: FileBlobStore,
     session_id: str,
-    checkpoint: Checkpoint | None = None,
-    public_key: Ed25519PublicKey | None = None,
+    checkpoints: list[Checkpoint] | None = None,
+    policy: Policy | None = None,
 ) -> SessionReport:
-    """Recompute ``session_id``'s chain, re-hash the files it names, compare with a checkpoint."""
+    """Recompute ``session_id``'s chain, re-hash the files it names, hold it against checkpoints.
+
+    Without ``checkpoints`` and ``policy`` only the chain and the files are checked, which
+    whoever holds the database can make pass by rewriting every hash.
+    """
     audit = AuditLog(db)
     report = SessionReport(session_id)
     chain = await audit.verify(session_id)
@@ -101,38 +94,21 @@ async def verify_session(
             found = sha256_hex(data)
             if found != digest:
                 report.problems.append(Problem(where, "file changed", digest, found))
-    if checkpoint is not None:
-        report.problems += check_against(checkpoint, session_id, events, public_key)
+    if checkpoints is not None and policy is not None:
+        chain_events = [ChainEvent(e.seq, e.hash, e.created_at) for e in events]
+        report.problems += chain_against("chain", session_id, chain_events, checkpoints, policy)
     return report
 
 
-def check_against(
-    checkpoint: Checkpoint,
-    session_id: str,
-    events: list[SessionEvent],
-    public_key: Ed25519PublicKey | None,
+async def verify_staff(
+    db: Database, checkpoints: list[Checkpoint], policy: Policy
 ) -> list[Problem]:
-    """What a signed checkpoint says this chain had, against what it has."""
-    where = f"checkpoint {checkpoint.id} of {checkpoint.created_at}"
-    if public_key is not None and not checkpoint.signature_ok(public_key):
-        return [Problem(where, "signature does not verify", "a valid signature", "a bad one")]
-    head = checkpoint.heads.get(session_id)
-    if head is None:
-        return []
-    count, head_hash = int(head[0]), str(head[1])
-    if len(events) < count:
-        last = events[-1].seq if events else 0
-        return [
-            Problem(
-                where,
-                "events deleted from the end of the chain",
-                f"at least {count} events (last hash {head_hash[:16]}…)",
-                f"{len(events)} (last seq {last})",
-            )
-        ]
-    at = events[count - 1]
-    if at.hash != head_hash:
-        return [
-            Problem(f"event {at.seq}", "differs from the signed checkpoint", head_hash, at.hash)
-        ]
-    return []
+    """The staff log: its own chain, and its head against every checkpoint (a deleted tail)."""
+    staff = StaffLog(db)
+    problems = []
+    report = await staff.verify()
+    if report.first_break is not None:
+        b = report.first_break
+        problems.append(Problem(f"staff log event {b.seq}", b.reason, b.expected, b.found))
+    events = [ChainEvent(e.seq, e.hash, e.created_at) for e in await staff.events()]
+    return problems + chain_against("staff log", None, events, checkpoints, policy)

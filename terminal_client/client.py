@@ -51,7 +51,10 @@ from signaling.messages import (
     SessionDescription,
     SessionOpened,
     SessionRef,
+    SessionSnapshot,
+    SessionState,
     SetStep,
+    SyncRequest,
 )
 from terminal_client.errors import CallFailed, ServiceRefused, TerminalError
 from terminal_client.peer import (
@@ -62,6 +65,7 @@ from terminal_client.peer import (
     share_bundle_candidates,
 )
 from terminal_client.recording import CallRecorder
+from terminal_client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +148,8 @@ class TerminalClient:
         self.step = 1
         self.prompts: list[Prompt] = []
         self.end_reason: str | None = None
+        self.recall_of: str | None = None
+        self.clerks_on_duty: int | None = None
         self.errors: list[ErrorEvent] = []
         self.video_in = FrameCounter(on_frame=on_video_frame)
         self.audio_in = FrameCounter(on_frame=on_audio_frame)
@@ -168,22 +174,37 @@ class TerminalClient:
             Event.ERROR: self._on_error,
             Event.PROMPT: self._on_prompt,
             Event.STEP: self._on_step,
+            Event.SNAPSHOT: self._on_snapshot,
         }
         for event, handler in handlers.items():
             self.sio.on(event.value, handler, namespace=NAMESPACE_TERMINAL)
         self.sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE_TERMINAL)
         self.sio.on("connect_error", self._on_refused, namespace=NAMESPACE_TERMINAL)
         self._refusal = ""
+        # the server's token for taking up this kiosk's session after a dropped socket
+        self.resume_token: str | None = None
+        # how long to keep trying to come back before giving the session up (the server's
+        # grace period is 30 s by default; a little longer does no harm)
+        self.resume_for_s = 45.0
+        self.version = 0
+        self.online = False
+        self._resuming: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self.sync_every_s = 5.0
+        self._closing = False
 
     # ------------------------------------------------------------------ public
 
     async def connect(self) -> None:
         """Connect to the server; raises :class:`TerminalError` with the server's reason."""
         try:
+            auth = {"token": self.token}
+            if self.resume_token:
+                auth["resume"] = self.resume_token
             await self.sio.connect(
                 self.server_url,
                 namespaces=[NAMESPACE_TERMINAL],
-                auth={"token": self.token},
+                auth=auth,
                 transports=["websocket"],
                 wait_timeout=10,
             )
@@ -195,10 +216,31 @@ class TerminalClient:
             raise TerminalError(
                 f"cannot connect to {self.server_url} yet: {exc}; retry in a moment"
             ) from exc
-        await self._set_state(TerminalState.IDLE)
+        self.online = True
+        if self.state == TerminalState.DISCONNECTED:
+            await self._set_state(TerminalState.IDLE)
+        if self._watch is None or self._watch.done():
+            self._watch = self._spawn(self._keep_in_sync())
+
+    async def _keep_in_sync(self) -> None:
+        """While waiting for a call, ask for the state now and then: a message between server
+        processes can be lost (a Redis restart), and nothing else would notice."""
+        while self.sio.connected:
+            await asyncio.sleep(self.sync_every_s)
+            if self.state in (TerminalState.QUEUED, TerminalState.RINGING) and self.sio.connected:
+                with contextlib.suppress(socketio.exceptions.SocketIOError):
+                    await self.sio.emit(
+                        Event.SYNC.value,
+                        SyncRequest().model_dump(mode="json"),
+                        namespace=NAMESPACE_TERMINAL,
+                    )
 
     async def request_service(
-        self, service_id: str, language: Language = "zh-Hant", care_mode: bool = False
+        self,
+        service_id: str,
+        language: Language = "zh-Hant",
+        care_mode: bool = False,
+        recall_of: str | None = None,
     ) -> str:
         """Ask for a clerk for ``service_id``; returns the session id once queued.
 
@@ -219,6 +261,7 @@ class TerminalClient:
             language=language,
             care_mode=care_mode,
             offer=warm.offer_sdp if warm else None,
+            recall_of=recall_of,
         )
         await self._emit(Event.REQUEST_SERVICE, request)
         async with self._changed:
@@ -278,14 +321,13 @@ class TerminalClient:
 
     async def close(self) -> None:
         """Hang up media and disconnect; safe to call twice."""
+        self._closing = True
         await self._close_peer()
         await asyncio.gather(*self._recorders_closing, return_exceptions=True)
         warm, self._warm = self._warm, None
         if warm is not None:
             await warm.pc.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         # Also when connect() was cancelled half-way: the engine.io transport is then open
         # although socket.io never said "connected", and the server would wait for it.
         await self.sio.disconnect()
@@ -333,15 +375,20 @@ class TerminalClient:
             event.value, message.model_dump(mode="json"), namespace=NAMESPACE_TERMINAL
         )
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _on_queue_status(self, data: dict[str, Any]) -> None:
         status = QueueStatus.model_validate(data)
         if self.state not in (TerminalState.IDLE, TerminalState.QUEUED, TerminalState.RINGING):
             return  # a late update for a call that has moved on
+        if status.version < self.version and status.session_id == self.session_id:
+            return  # older than what we know
+        await self._check_version(status.version)
+        self.clerks_on_duty = status.clerks_on_duty
         self.session_id = status.session_id
         self.position = status.position
         self.estimated_wait_s = status.estimated_wait_s
@@ -354,6 +401,7 @@ class TerminalClient:
     async def _on_call_accepted(self, data: dict[str, Any]) -> None:
         accepted = CallAccepted.model_validate(data)
         self.session_id = accepted.session_id
+        self.version = max(self.version, accepted.version)
         self.clerk_name = accepted.peer_name
         self.department_id = accepted.department_id
         self.service_name = accepted.service_name
@@ -365,6 +413,7 @@ class TerminalClient:
 
     async def _on_session_opened(self, data: dict[str, Any]) -> None:
         opened = SessionOpened.model_validate(data)
+        self.version = opened.version
         self._ice = (opened.ice_servers, opened.ice_ttl_s)
         if self.pc is not None and self._pc_session is None:
             self._pc_session = opened.session_id  # the warm peer's offer came with the request
@@ -486,6 +535,8 @@ class TerminalClient:
         if ended.session_id != self.session_id:
             return
         self.end_reason = ended.reason
+        # a lost call (server, clerk or network gone) may be asked for again at the front
+        self.recall_of = ended.session_id if ended.recall else None
         await self._close_peer()
         await self._set_state(TerminalState.ENDED)
         self._spawn(self._warm_up())
@@ -523,10 +574,91 @@ class TerminalClient:
         self._refusal = data.get("message", "") if isinstance(data, dict) else str(data)
 
     async def _on_disconnect(self, *args: Any) -> None:
+        self.online = False
+        waiting_or_in_call = self.state in (
+            TerminalState.QUEUED,
+            TerminalState.RINGING,
+            TerminalState.CONNECTING,
+            TerminalState.IN_CALL,
+        )
+        if waiting_or_in_call and self.resume_token and not self._closing:
+            # the call's media is peer to peer and may never have stopped: come back to the
+            # server with the resume token and carry on where the session is
+            self._log().warning("connection to the server lost; resuming")
+            if self._resuming is None or self._resuming.done():
+                self._resuming = self._spawn(self._resume())
+            return
         self._spawn(self._close_peer())
         self.state = TerminalState.DISCONNECTED
         self._log().info("disconnected from server")
         await self._notify()
+
+    async def _resume(self) -> None:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.resume_for_s
+        delay = 0.2
+        while loop.time() < give_up and not self._closing:
+            await asyncio.sleep(delay)
+            try:
+                await self.connect()
+                return
+            except TerminalError as exc:
+                self._log().info("still offline: %s", exc.message)
+                delay = min(delay * 2, 2.0)
+        self._log().warning("the server did not come back in time; the session is given up")
+        await self._close_peer()
+        self.end_reason = "connection_lost"
+        self.state = TerminalState.DISCONNECTED
+        await self._notify()
+
+    async def _on_snapshot(self, data: dict[str, Any]) -> None:
+        snapshot = SessionSnapshot.model_validate(data)
+        if snapshot.resume_token:
+            self.resume_token = snapshot.resume_token
+        active = self.state in (
+            TerminalState.QUEUED,
+            TerminalState.RINGING,
+            TerminalState.CONNECTING,
+            TerminalState.IN_CALL,
+        )
+        if not active or self.session_id is None:
+            return
+        if snapshot.session_id != self.session_id:
+            # the server ended it while we were away
+            self._log().warning("session is gone after reconnecting")
+            self.end_reason = "connection_lost"
+            await self._close_peer()
+            await self._set_state(TerminalState.ENDED)
+            return
+        self.version = max(self.version, snapshot.version)
+        if (
+            snapshot.call is not None
+            and self.state in (TerminalState.QUEUED, TerminalState.RINGING)
+            and snapshot.state in (SessionState.CONNECTING, SessionState.IN_CALL)
+        ):
+            # the call_accepted message was lost (a message bus restart): take it from here
+            await self._on_call_accepted(snapshot.call.model_dump(mode="json"))
+            return
+        if snapshot.state in (SessionState.QUEUED, SessionState.OFFERED):
+            target = (
+                TerminalState.RINGING
+                if snapshot.state == SessionState.OFFERED
+                else TerminalState.QUEUED
+            )
+            if target != self.state and self.state in (TerminalState.QUEUED, TerminalState.RINGING):
+                await self._set_state(target)
+        self._log().info("resumed in state %s", snapshot.state)
+        await self._notify()
+
+    async def _check_version(self, version: int) -> None:
+        """A message newer than the next one expected means one was lost: ask for a snapshot."""
+        if version > self.version + 1 and self.sio.connected:
+            await self.sio.emit(
+                Event.SYNC.value,
+                SyncRequest().model_dump(mode="json"),
+                namespace=NAMESPACE_TERMINAL,
+            )
+        self.version = max(self.version, version)
 
     async def _close_peer(self) -> None:
         pc, self.pc = self.pc, None

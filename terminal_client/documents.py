@@ -36,6 +36,7 @@ from terminal_client.client import TerminalClient
 from terminal_client.errors import DeviceFault, DocumentError, TerminalError
 from terminal_client.imports import UsbFolder
 from terminal_client.scanner import Scanner
+from terminal_client.tasks import cancel_and_wait
 from terminal_client.uploads import DocumentUploader
 
 log = logging.getLogger(__name__)
@@ -213,9 +214,7 @@ class KioskDocuments:
 
     async def close(self) -> None:
         """Stop pending captures and close the uploader."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         await self.uploader.close()
 
 

@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import BaseModel
@@ -36,6 +37,12 @@ from terminal_client.printer import PrintJob, PrintQueue, Status
 log = logging.getLogger(__name__)
 
 TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of ``url``, lower case."""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
 class KioskPaperwork:
@@ -88,6 +95,18 @@ class KioskPaperwork:
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
+    def own_url(self, url: str) -> str:
+        """``url`` if it is on this kiosk's configured server, else :class:`PaperworkRefused`:
+        the device token goes to no other host, whatever a message names."""
+        if origin_of(url) != origin_of(self.server_url):
+            log.warning("refused to fetch %s: not on the configured server", origin_of(url))
+            raise PaperworkRefused(
+                "foreign_url",
+                f"the link points to {origin_of(url)}, not to this kiosk's server"
+                f" {origin_of(self.server_url)}; the kiosk only fetches from its own server",
+            )
+        return url
+
     async def _call(self, method: str, path: str, body: BaseModel | None = None) -> Any:
         payload = body.model_dump(mode="json") if body is not None else None
         async with (
@@ -105,7 +124,7 @@ class KioskPaperwork:
         """The document's PDF, refused unless it hashes to what the server announced."""
         async with (
             aiohttp.ClientSession(timeout=TIMEOUT) as http,
-            http.get(document.url, headers=self._auth) as r,
+            http.get(self.own_url(document.url), headers=self._auth) as r,
         ):
             data = await r.read()
             if r.status >= 400:

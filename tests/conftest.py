@@ -14,9 +14,10 @@ from signaling.app import create_app
 from signaling.keys import CATALOGUE, DATABASE, ROUTER
 from signaling.router import Router
 from signaling.settings import Settings
-from storage import store
+from storage import presence, routing, store
 from storage.db import Database
 from tests import dbutil
+from tests.teardown import bounded
 
 CLERK_PASSWORD = "correct horse battery"
 
@@ -36,8 +37,21 @@ class RunningServer:
         return self.app[ROUTER]
 
     async def stored(self) -> None:
-        """Let the router's background writes reach the store before reading it back."""
-        await self.router.recorder.drain()
+        """Let the router's matcher finish its round (every change is committed before it is
+        told, so the store is already current)."""
+        await self.router.settle()
+
+    async def session(self, session_id: str) -> routing.SessionSnap:
+        """The session as stored now (the state of record)."""
+        found = await routing.get(self.db, session_id)
+        assert found is not None, f"no session {session_id}"
+        return found
+
+    async def clerk(self, clerk_id: int) -> routing.ClerkSnap:
+        """The clerk's presence as stored now."""
+        found = await presence.clerk(self.db, clerk_id)
+        assert found is not None, f"clerk {clerk_id} never connected"
+        return found
 
     async def add_clerk(self, username: str, departments: list[str] | None = None) -> None:
         depts = departments or [d.id for d in self.app[CATALOGUE].departments]
@@ -89,6 +103,6 @@ async def server(tmp_path: Path, backend: str) -> AsyncIterator[RunningServer]:
     try:
         yield running
     finally:
-        await runner.cleanup()
+        await bounded(runner.cleanup(), "server")
         if url:
             await dbutil.drop_pg_database(url)

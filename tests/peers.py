@@ -52,6 +52,7 @@ class ClerkPeer:
         self.auto_accept = auto_accept
         self.sio = socketio.AsyncClient(reconnection=False)
         self.status: ClerkStatus | None = None
+        self.resume_token: str | None = None
         self.offers: list[CallOffered] = []
         self.early_offers: dict[str, str] = {}
         self.withdrawn: list[dict[str, Any]] = []
@@ -85,9 +86,13 @@ class ClerkPeer:
 
         return wrapped
 
-    async def connect(self) -> None:
+    async def connect(self, resume: bool = False) -> None:
+        """Connect; with ``resume``, show the token of the last socket to carry on."""
+        auth = {"token": self.token}
+        if resume and self.resume_token:
+            auth["resume"] = self.resume_token
         await self.sio.connect(
-            self.url, namespaces=[NAMESPACE_CLERK], auth={"token": self.token},
+            self.url, namespaces=[NAMESPACE_CLERK], auth=auth,
             transports=["websocket"], wait_timeout=10,
         )  # fmt: skip
 
@@ -106,6 +111,8 @@ class ClerkPeer:
 
     async def _on_status(self, data: Any) -> None:
         self.status = ClerkStatus.model_validate(data)
+        if self.status.resume_token:
+            self.resume_token = self.status.resume_token
 
     async def _on_offered(self, data: Any) -> None:
         offer = CallOffered.model_validate(data)
@@ -188,5 +195,6 @@ class ClerkPeer:
 
     async def close(self) -> None:
         await self.close_call()
-        if self.sio.connected:
-            await self.sio.disconnect()
+        # also when connect() was cancelled half-way: the engine.io transport may be open
+        # although socket.io never said "connected", and the server's shutdown would wait for it
+        await self.sio.disconnect()

@@ -19,6 +19,7 @@ import {
   forgetSession,
   login,
   LoginError,
+  refreshToken,
   saveSession,
   savedSession,
 } from "./session.js";
@@ -55,6 +56,7 @@ class ClerkConsole {
       notice: null,
       catalogue: null,
       resync: null, // set while reconnecting: {wantCalls}
+      statusVersion: null, // the last clerk_status's version
       expired: false,
     };
   }
@@ -277,10 +279,25 @@ class ClerkConsole {
 
   #armExpiry() {
     window.clearTimeout(this.expiryTimer);
+    window.clearTimeout(this.refreshTimer);
     const left = this.m.session.expiresAt - Date.now();
-    // setTimeout cannot wait longer than ~24.8 days; tokens live hours.
+    // setTimeout cannot wait longer than ~24.8 days; tokens live minutes to hours.
     const delay = Math.max(0, Math.min(left, 2 ** 31 - 1));
     this.expiryTimer = window.setTimeout(() => this.#onExpired(), delay);
+    // tokens are short-lived: trade this one for a fresh one at half its life
+    this.refreshTimer = window.setTimeout(() => this.#refresh(), Math.max(5000, delay / 2));
+  }
+
+  async #refresh() {
+    const session = this.m.session;
+    if (!session) return;
+    const body = await refreshToken(session.token);
+    if (!body || this.m.session !== session) return; // refused: the expiry timer signs out
+    session.token = body.token;
+    session.expiresAt = Date.now() + body.expires_in_s * 1000;
+    saveSession(session);
+    if (this.connection && this.connection.setToken) this.connection.setToken(body.token);
+    this.#armExpiry();
   }
 
   #onExpired() {
@@ -306,10 +323,10 @@ class ClerkConsole {
     }
     this.m.connection = "reconnecting";
     this.m.availabilityPending = false;
-    // The server hands a ringing call to the next clerk and ends a call in progress as soon as
-    // it sees the socket go; the console does the same on its side.
+    // The server hands a ringing call to the next clerk as soon as it sees the socket go; a
+    // call in progress waits for the console through the server's grace period (its media is
+    // peer to peer and may not have stopped). The status after reconnecting says which.
     if (this.m.offer) this.#dropOffer();
-    if (this.m.callInfo) this.#finishCall("connection_lost");
     this.render();
   }
 
@@ -379,6 +396,13 @@ class ClerkConsole {
   }
 
   #onStatus(status) {
+    if (status.resume_token) this.connection.resumeToken = status.resume_token;
+    // versions count every change of the clerk's state: a jump means a status went missing
+    const known = this.m.statusVersion;
+    this.m.statusVersion = status.version;
+    if (known !== null && known !== undefined && status.version > known + 1) {
+      this.#send(EVENTS.SYNC, {});
+    }
     this.m.clerk = {
       state: status.state,
       displayName: status.display_name,

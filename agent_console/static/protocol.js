@@ -25,7 +25,9 @@ export const EVENTS = Object.freeze({
   "SESSION_OPENED": "session_opened",
   "SET_AVAILABILITY": "set_availability",
   "SET_STEP": "set_step",
-  "STEP": "step"
+  "SNAPSHOT": "snapshot",
+  "STEP": "step",
+  "SYNC": "sync"
 });
 export const SCHEMAS = {
   "clerk_to_server": {
@@ -66,7 +68,7 @@ export const SCHEMAS = {
       "description": "SDP offer (terminal -> clerk) or answer (clerk -> terminal), relayed by the server.",
       "properties": {
         "sdp": {
-          "maxLength": 65536,
+          "maxLength": 49152,
           "minLength": 10,
           "pattern": "^v=0\\r?\\n",
           "title": "Sdp",
@@ -267,6 +269,13 @@ export const SCHEMAS = {
       ],
       "title": "SetStep",
       "type": "object"
+    },
+    "sync": {
+      "additionalProperties": false,
+      "description": "Ask for a full snapshot (sent after noticing a gap in versions).",
+      "properties": {},
+      "title": "SyncRequest",
+      "type": "object"
     }
   },
   "server_to_clerk": {
@@ -378,6 +387,11 @@ export const SCHEMAS = {
           "pattern": "^[0-9a-f]{32}$",
           "title": "Session Id",
           "type": "string"
+        },
+        "version": {
+          "default": 0,
+          "title": "Version",
+          "type": "integer"
         }
       },
       "required": [
@@ -425,6 +439,11 @@ export const SCHEMAS = {
           "title": "Reason",
           "type": "string"
         },
+        "recall": {
+          "default": false,
+          "title": "Recall",
+          "type": "boolean"
+        },
         "session_id": {
           "pattern": "^[0-9a-f]{32}$",
           "title": "Session Id",
@@ -432,6 +451,11 @@ export const SCHEMAS = {
         },
         "state": {
           "$ref": "#/$defs/SessionState"
+        },
+        "version": {
+          "default": 0,
+          "title": "Version",
+          "type": "integer"
         }
       },
       "required": [
@@ -547,7 +571,7 @@ export const SCHEMAS = {
         "offer": {
           "anyOf": [
             {
-              "maxLength": 65536,
+              "maxLength": 49152,
               "minLength": 10,
               "pattern": "^v=0\\r?\\n",
               "type": "string"
@@ -603,7 +627,9 @@ export const SCHEMAS = {
             "cancelled",
             "timeout",
             "declined",
-            "terminal_left"
+            "terminal_left",
+            "terminal_lost",
+            "clerk_left"
           ],
           "title": "Reason",
           "type": "string"
@@ -757,6 +783,64 @@ export const SCHEMAS = {
     },
     "clerk_status": {
       "$defs": {
+        "CallAccepted": {
+          "additionalProperties": false,
+          "description": "A clerk took the call: both sides start WebRTC (the terminal makes the offer).",
+          "properties": {
+            "care_mode": {
+              "default": false,
+              "title": "Care Mode",
+              "type": "boolean"
+            },
+            "department_id": {
+              "title": "Department Id",
+              "type": "string"
+            },
+            "ice_servers": {
+              "items": {
+                "$ref": "#/$defs/IceServer"
+              },
+              "title": "Ice Servers",
+              "type": "array"
+            },
+            "language": {
+              "enum": [
+                "zh-Hant",
+                "zh-Hans",
+                "en"
+              ],
+              "title": "Language",
+              "type": "string"
+            },
+            "peer_name": {
+              "title": "Peer Name",
+              "type": "string"
+            },
+            "service_name": {
+              "$ref": "#/$defs/LocalizedText"
+            },
+            "session_id": {
+              "pattern": "^[0-9a-f]{32}$",
+              "title": "Session Id",
+              "type": "string"
+            },
+            "version": {
+              "default": 0,
+              "title": "Version",
+              "type": "integer"
+            }
+          },
+          "required": [
+            "session_id",
+            "ice_servers",
+            "peer_name",
+            "service_name",
+            "department_id",
+            "language"
+          ],
+          "title": "CallAccepted",
+          "type": "object"
+        },
         "ClerkState": {
           "enum": [
             "offline",
@@ -809,11 +893,46 @@ export const SCHEMAS = {
           ],
           "title": "IceServer",
           "type": "object"
+        },
+        "LocalizedText": {
+          "additionalProperties": false,
+          "properties": {
+            "en": {
+              "title": "En",
+              "type": "string"
+            },
+            "zh-Hans": {
+              "title": "Zh-Hans",
+              "type": "string"
+            },
+            "zh-Hant": {
+              "title": "Zh-Hant",
+              "type": "string"
+            }
+          },
+          "required": [
+            "zh-Hant",
+            "zh-Hans",
+            "en"
+          ],
+          "title": "LocalizedText",
+          "type": "object"
         }
       },
       "additionalProperties": false,
       "description": "The clerk's own state, sent on connect and on every change.",
       "properties": {
+        "call": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/CallAccepted"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null
+        },
         "departments": {
           "items": {
             "type": "string"
@@ -840,6 +959,18 @@ export const SCHEMAS = {
           "default": null,
           "title": "Ice Servers"
         },
+        "resume_token": {
+          "anyOf": [
+            {
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Resume Token"
+        },
         "session_id": {
           "anyOf": [
             {
@@ -855,6 +986,11 @@ export const SCHEMAS = {
         },
         "state": {
           "$ref": "#/$defs/ClerkState"
+        },
+        "version": {
+          "default": 0,
+          "title": "Version",
+          "type": "integer"
         }
       },
       "required": [
@@ -870,7 +1006,7 @@ export const SCHEMAS = {
       "description": "SDP offer (terminal -> clerk) or answer (clerk -> terminal), relayed by the server.",
       "properties": {
         "sdp": {
-          "maxLength": 65536,
+          "maxLength": 49152,
           "minLength": 10,
           "pattern": "^v=0\\r?\\n",
           "title": "Sdp",
@@ -1184,6 +1320,18 @@ export const SCHEMAS = {
       "additionalProperties": false,
       "description": "The terminal's place in the queue, sent whenever it changes.",
       "properties": {
+        "clerks_on_duty": {
+          "anyOf": [
+            {
+              "type": "integer"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Clerks On Duty"
+        },
         "estimated_wait_s": {
           "anyOf": [
             {
@@ -1213,6 +1361,11 @@ export const SCHEMAS = {
         },
         "state": {
           "$ref": "#/$defs/SessionState"
+        },
+        "version": {
+          "default": 0,
+          "title": "Version",
+          "type": "integer"
         }
       },
       "required": [
@@ -1291,10 +1444,20 @@ export const SCHEMAS = {
           "default": null,
           "title": "Ice Ttl S"
         },
+        "priority": {
+          "default": 0,
+          "title": "Priority",
+          "type": "integer"
+        },
         "session_id": {
           "pattern": "^[0-9a-f]{32}$",
           "title": "Session Id",
           "type": "string"
+        },
+        "version": {
+          "default": 0,
+          "title": "Version",
+          "type": "integer"
         }
       },
       "required": [
@@ -1302,6 +1465,239 @@ export const SCHEMAS = {
         "ice_servers"
       ],
       "title": "SessionOpened",
+      "type": "object"
+    },
+    "snapshot": {
+      "$defs": {
+        "CallAccepted": {
+          "additionalProperties": false,
+          "description": "A clerk took the call: both sides start WebRTC (the terminal makes the offer).",
+          "properties": {
+            "care_mode": {
+              "default": false,
+              "title": "Care Mode",
+              "type": "boolean"
+            },
+            "department_id": {
+              "title": "Department Id",
+              "type": "string"
+            },
+            "ice_servers": {
+              "items": {
+                "$ref": "#/$defs/IceServer"
+              },
+              "title": "Ice Servers",
+              "type": "array"
+            },
+            "language": {
+              "enum": [
+                "zh-Hant",
+                "zh-Hans",
+                "en"
+              ],
+              "title": "Language",
+              "type": "string"
+            },
+            "peer_name": {
+              "title": "Peer Name",
+              "type": "string"
+            },
+            "service_name": {
+              "$ref": "#/$defs/LocalizedText"
+            },
+            "session_id": {
+              "pattern": "^[0-9a-f]{32}$",
+              "title": "Session Id",
+              "type": "string"
+            },
+            "version": {
+              "default": 0,
+              "title": "Version",
+              "type": "integer"
+            }
+          },
+          "required": [
+            "session_id",
+            "ice_servers",
+            "peer_name",
+            "service_name",
+            "department_id",
+            "language"
+          ],
+          "title": "CallAccepted",
+          "type": "object"
+        },
+        "IceServer": {
+          "additionalProperties": false,
+          "properties": {
+            "credential": {
+              "anyOf": [
+                {
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Credential"
+            },
+            "urls": {
+              "items": {
+                "type": "string"
+              },
+              "minItems": 1,
+              "title": "Urls",
+              "type": "array"
+            },
+            "username": {
+              "anyOf": [
+                {
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Username"
+            }
+          },
+          "required": [
+            "urls"
+          ],
+          "title": "IceServer",
+          "type": "object"
+        },
+        "LocalizedText": {
+          "additionalProperties": false,
+          "properties": {
+            "en": {
+              "title": "En",
+              "type": "string"
+            },
+            "zh-Hans": {
+              "title": "Zh-Hans",
+              "type": "string"
+            },
+            "zh-Hant": {
+              "title": "Zh-Hant",
+              "type": "string"
+            }
+          },
+          "required": [
+            "zh-Hant",
+            "zh-Hans",
+            "en"
+          ],
+          "title": "LocalizedText",
+          "type": "object"
+        },
+        "SessionState": {
+          "enum": [
+            "queued",
+            "offered",
+            "connecting",
+            "in_call",
+            "ended",
+            "cancelled",
+            "failed"
+          ],
+          "title": "SessionState",
+          "type": "string"
+        }
+      },
+      "additionalProperties": false,
+      "description": "Everything a kiosk needs to know about its state, on (re)connect and on ``sync``.",
+      "properties": {
+        "call": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/CallAccepted"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null
+        },
+        "care_mode": {
+          "default": false,
+          "title": "Care Mode",
+          "type": "boolean"
+        },
+        "ice_servers": {
+          "items": {
+            "$ref": "#/$defs/IceServer"
+          },
+          "title": "Ice Servers",
+          "type": "array"
+        },
+        "resume_token": {
+          "anyOf": [
+            {
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Resume Token"
+        },
+        "resumed": {
+          "default": false,
+          "title": "Resumed",
+          "type": "boolean"
+        },
+        "service_id": {
+          "anyOf": [
+            {
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Service Id"
+        },
+        "session_id": {
+          "anyOf": [
+            {
+              "pattern": "^[0-9a-f]{32}$",
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Session Id"
+        },
+        "state": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/SessionState"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null
+        },
+        "step": {
+          "default": 1,
+          "title": "Step",
+          "type": "integer"
+        },
+        "version": {
+          "default": 0,
+          "title": "Version",
+          "type": "integer"
+        }
+      },
+      "title": "SessionSnapshot",
       "type": "object"
     },
     "step": {

@@ -30,6 +30,25 @@ export function forgetSession() {
   window.sessionStorage.removeItem(SESSION_KEY);
 }
 
+/**
+ * A fresh token for a still-valid one (POST /api/token/refresh): the body of a sign-in, or
+ * null when the server refuses (revoked, expired) or cannot be reached.
+ */
+export async function refreshToken(token) {
+  try {
+    const response = await fetch("/api/token/refresh", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: "{}",
+    });
+    if (!response.ok) return null;
+    const body = await response.json();
+    return typeof body.token === "string" && Number.isInteger(body.expires_in_s) ? body : null;
+  } catch {
+    return null;
+  }
+}
+
 /** A refused sign-in; ``key`` is the i18n key of the message to show. */
 export class LoginError extends Error {
   constructor(key, params = {}, code = null) {
@@ -117,8 +136,11 @@ export class ClerkConnection {
   constructor(token, handlers) {
     this.handlers = handlers;
     this.everConnected = false;
+    // the server's token for carrying on (state and call) after a dropped socket
+    this.resumeToken = null;
     this.socket = io("/clerk", {
-      auth: { token },
+      // read at every (re)connect: a reconnect shows the token of the socket it replaces
+      auth: (cb) => cb(this.resumeToken ? { token, resume: this.resumeToken } : { token }),
       transports: ["websocket"],
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,
@@ -127,6 +149,10 @@ export class ClerkConnection {
     for (const name of SERVER_EVENTS) {
       this.socket.on(name, (payload) => this.#receive(name, payload));
     }
+    this.setToken = (fresh) => {
+      // a reconnect presents the newest token, not the one the socket was opened with
+      this.socket.auth = { token: fresh };
+    };
     this.socket.on("connect", () => {
       const again = this.everConnected;
       this.everConnected = true;

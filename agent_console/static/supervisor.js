@@ -239,7 +239,30 @@ class SupervisorApp {
     $("login-view").hidden = true;
     $("app-view").hidden = false;
     $("signout").hidden = false;
+    this.#armRefresh();
     this.#route();
+  }
+
+  #armRefresh() {
+    // tokens are short-lived: trade this one for a fresh one at half its remaining life
+    clearTimeout(this.refreshTimer);
+    if (!this.session) return;
+    const left = Math.min(this.session.expiresAt - Date.now(), 2 ** 31 - 1);
+    this.refreshTimer = setTimeout(async () => {
+      const session = this.session;
+      if (!session) return;
+      const response = await fetch("/api/token/refresh", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${session.token}`, "Content-Type": "application/json" },
+        body: "{}",
+      }).catch(() => null);
+      if (!response || !response.ok || this.session !== session) return;
+      const body = await response.json();
+      session.token = body.token;
+      session.expiresAt = Date.now() + body.expires_in_s * 1000;
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+      this.#armRefresh();
+    }, Math.max(5000, left / 2));
   }
 
   #route() {
@@ -424,7 +447,7 @@ class SupervisorApp {
       const rec = view.recordings.find((r) => r.side === side);
       video.closest("figure").hidden = !rec;
       if (rec) {
-        video.src = `${rec.url}?token=${encodeURIComponent(this.session.token)}`;
+        video.src = rec.url; // a signed, short-lived link: no token in the URL
         videos[side] = video;
       } else video.removeAttribute("src");
     }
@@ -560,7 +583,9 @@ class SupervisorApp {
       for (const digest of e.files) {
         if (e.kind === "recording.segment") continue;
         const a = document.createElement("a");
-        a.href = `/api/supervisor/sessions/${this.replay?.id ?? s.id}/files/${digest}?token=${encodeURIComponent(this.session.token)}`;
+        const link = view.file_links?.[digest];
+        if (!link) continue;
+        a.href = link; // signed and short-lived: no token in the URL
         a.target = "_blank";
         a.rel = "noopener";
         a.textContent = `${st("replay.open")} ${digest.slice(0, 12)}…`;

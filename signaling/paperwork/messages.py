@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, StringConstraints
 
 from signaling.messages import Message, SessionId
 
@@ -33,10 +33,10 @@ class PaperEvent(StrEnum):
 class StrokePoint(Message):
     """One sample of the pen: canvas pixels, milliseconds since the first touch, 0-1 pressure."""
 
-    x: float = Field(ge=0, le=10_000)
-    y: float = Field(ge=0, le=10_000)
-    t: float = Field(ge=0, le=3_600_000)
-    p: float = Field(default=0.5, ge=0, le=1)
+    x: StrictFloat = Field(ge=0, le=10_000)
+    y: StrictFloat = Field(ge=0, le=10_000)
+    t: StrictFloat = Field(ge=0, le=3_600_000)
+    p: StrictFloat = Field(default=0.5, ge=0, le=1)
 
 
 class Stroke(Message):
@@ -47,8 +47,8 @@ class SignatureSubmission(Message):
     """The applicant's signature on the form whose SHA-256 they were shown."""
 
     form_sha256: Sha256
-    width: float = Field(gt=0, le=10_000)
-    height: float = Field(gt=0, le=10_000)
+    width: StrictFloat = Field(gt=0, le=10_000)
+    height: StrictFloat = Field(gt=0, le=10_000)
     strokes: list[Stroke] = Field(max_length=500)
 
 
@@ -56,8 +56,8 @@ class SignatureInk(Message):
     """Strokes drawn so far, relayed to the clerk while the applicant signs (not audited)."""
 
     session_id: SessionId
-    width: float = Field(gt=0, le=10_000)
-    height: float = Field(gt=0, le=10_000)
+    width: StrictFloat = Field(gt=0, le=10_000)
+    height: StrictFloat = Field(gt=0, le=10_000)
     strokes: list[Stroke] = Field(max_length=500)
 
 
@@ -105,7 +105,7 @@ class PrintReport(Message):
     job_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
     doc_id: DocId
     status: Literal["printed", "retrying", "failed"]
-    attempts: int = Field(ge=1, le=100_000)
+    attempts: StrictInt = Field(ge=1, le=100_000)
     printer: str = Field(max_length=200)
     error: str = Field(default="", max_length=500)
     error_code: str = Field(default="", max_length=64)
@@ -114,9 +114,9 @@ class PrintReport(Message):
 class FaceRecheck(Message):
     """The live face against the portrait of the document just read, as the kiosk scored it."""
 
-    score: float | None = Field(ge=-1, le=1)  # median cosine over the frames; None: no face
-    threshold: float = Field(ge=-1, le=1)
-    matched: bool
+    score: StrictFloat | None = Field(ge=-1, le=1)  # median cosine over the frames; None: no face
+    threshold: StrictFloat = Field(ge=-1, le=1)
+    matched: StrictBool
 
 
 class ReprintRequest(Message):
@@ -148,7 +148,7 @@ class ApplicationView(Message):
     service_id: str
     department_id: str
     acceptance_number: str | None = None
-    second_approval: bool = False
+    second_approval: StrictBool = False
     documents: list[DocumentRef] = Field(default_factory=list)
     decisions: list[DecisionView] = Field(default_factory=list)
     signature: SignatureInk | None = None
@@ -162,14 +162,14 @@ class PendingList(Message):
 
 class CheckLine(Message):
     what: str
-    ok: bool
+    ok: StrictBool
     detail: str
 
 
 class VerifyReport(Message):
     """What :func:`signaling.paperwork.verify.verify_pdf` found, line by line."""
 
-    ok: bool
+    ok: StrictBool
     session_id: str | None = None
     doc_id: str | None = None
     kind: str | None = None

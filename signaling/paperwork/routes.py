@@ -20,9 +20,10 @@ import socketio
 from aiohttp import web
 from pydantic import ValidationError
 
+from signaling.access import SessionFacts, check_read, is_live
 from signaling.errors import IllegalTransition, InvalidMessage, NotYourSession
 from signaling.http_auth import bearer, clerk_of, http_error, json_body, terminal_of
-from signaling.keys import BLOBS, CATALOGUE, DATABASE, ROUTER, SETTINGS
+from signaling.keys import BLOBS, CATALOGUE, DATABASE, SETTINGS
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Message
 from signaling.paperwork import errors as pe
 from signaling.paperwork.messages import (
@@ -42,8 +43,10 @@ from signaling.paperwork.reprint import reprint as reprint_application
 from signaling.paperwork.seal_keys import init_keys, trust_roots
 from signaling.paperwork.service import ClerkInfo, Paperwork
 from signaling.paperwork.verify_page import setup_verify_page
-from storage import store
-from storage.errors import NotFound, VcounterError
+from signaling.public_url import public_base
+from signaling.rooms import clerk_room, terminal_room
+from storage import presence, store
+from storage.errors import ChainMoved, NotFound, VcounterError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ _STATUS: list[tuple[type[VcounterError], type[web.HTTPException]]] = [
     (pe.NotReady, web.HTTPConflict),
     (pe.FormMismatch, web.HTTPConflict),
     (IllegalTransition, web.HTTPConflict),
+    (ChainMoved, web.HTTPConflict),
 ]
 SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("paperwork_sio", socketio.AsyncServer)
 
@@ -97,14 +101,16 @@ def paperwork(request: web.Request) -> Paperwork:
     """The paperwork service for this request (its links use the server's public URL)."""
     app = request.app
     settings = app[SETTINGS]
-    base = settings.public_url or f"{request.scheme}://{request.host}"
+    # from configuration only: a kiosk fetches these links with its device token
+    base = public_base(request, settings)
     return Paperwork(
-        app[DATABASE], app[BLOBS], app[CATALOGUE], settings.data_dir, settings.seals, base
-    )
+        app[DATABASE], app[BLOBS], app[CATALOGUE], settings.data_dir, settings.seals, base,
+        tsa_url=settings.tsa_url, tsa_roots=tuple(p.read_bytes() for p in settings.tsa_roots),
+    )  # fmt: skip
 
 
 async def _clerk(request: web.Request) -> ClerkInfo:
-    claims = clerk_of(request)
+    claims = await clerk_of(request)
     clerk = await store.get_clerk(request.app[DATABASE], claims.clerk_id)
     return ClerkInfo(clerk.id, clerk.username, clerk.display_name, frozenset(clerk.departments))
 
@@ -118,19 +124,20 @@ async def _emit(
     clerk: int | None = None,
 ) -> bool:
     """Send to a connected terminal or clerk; False when they are not connected."""
-    router = request.app[ROUTER]
+    db = request.app[DATABASE]
     sio = request.app[SIO]
     payload = message.model_dump(mode="json")
     if terminal is not None:
-        sid = router.terminal_sid(terminal)
-        if sid is None:
+        if not await presence.terminal_connected(db, terminal):
             return False
-        await sio.emit(event.value, payload, to=sid, namespace=NAMESPACE_TERMINAL)
+        await sio.emit(
+            event.value, payload, to=terminal_room(terminal), namespace=NAMESPACE_TERMINAL
+        )
         return True
-    live = router.clerks.get(clerk if clerk is not None else -1)
-    if live is None or live.sid is None:
+    member = await presence.clerk(db, clerk) if clerk is not None else None
+    if member is None or not member.connected:
         return False
-    await sio.emit(event.value, payload, to=live.sid, namespace=NAMESPACE_CLERK)
+    await sio.emit(event.value, payload, to=clerk_room(member.clerk_id), namespace=NAMESPACE_CLERK)
     return True
 
 
@@ -186,8 +193,13 @@ async def push_print(request: web.Request) -> web.Response:
     body = _body(PrintRequest, json_body(await request.read()))
     work = paperwork(request)
     loaded = await work.load(session_id)
-    if loaded.service.department_id not in clerk.departments:
-        raise NotYourSession(f"session {session_id} is not of your departments")
+    # only the session's own clerk, and only while the applicant is at that kiosk: a print
+    # pushed later would come out in front of whoever stands there now
+    if loaded.row.clerk_id != clerk.id or not is_live(loaded.row):
+        raise NotYourSession(
+            f"only the clerk in the call can print at its kiosk; session {session_id} is not"
+            " your live call (the applicant can reprint by acceptance number)"
+        )
     doc = loaded.app.document(body.doc_id)
     if doc is None:
         raise NotFound(f"session {session_id} has no document {body.doc_id}")
@@ -211,7 +223,9 @@ async def push_print(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------------- either side
 
 
-async def _may_read(request: web.Request, work: Paperwork, session_id: str) -> None:
+async def _may_read(request: web.Request, work: Paperwork, session_id: str, what: str) -> None:
+    """Who is asking is settled first (401 before anything about the session is said), then
+    whether the session's access rule lets them (:mod:`signaling.access`)."""
     ticket = request.query.get("ticket")
     if ticket:
         try:
@@ -230,14 +244,17 @@ async def _may_read(request: web.Request, work: Paperwork, session_id: str) -> N
         if claims.get("sid") != session_id:
             raise http_error(web.HTTPForbidden, "forbidden", "this link is for another application")
         return
-    loaded = await work.load(session_id)
     # clerk tokens are JWTs (dotted); kiosk device tokens are URL-safe base64 without dots
-    if "." in (bearer(request) or request.query.get("token", "")):
-        clerk = await _clerk(request)
-        if loaded.service.department_id not in clerk.departments:
-            raise NotYourSession(f"session {session_id} is not of your departments")
+    if "." in bearer(request):
+        who = await clerk_of(request)
+        loaded = await work.load(session_id)
+        facts = SessionFacts(
+            session_id, loaded.row.clerk_id, loaded.service.department_id, is_live(loaded.row)
+        )
+        await check_read(request.app, who, facts, what)
         return
     terminal = await terminal_of(request)
+    loaded = await work.load(session_id)
     if terminal.id != loaded.row.terminal_id:
         raise NotYourSession(
             f"session {session_id} is not this kiosk's; look it up by acceptance number"
@@ -249,7 +266,7 @@ async def document_pdf(request: web.Request) -> web.Response:
     """A stored document of the session as PDF."""
     session_id, doc_id = request.match_info["session_id"], request.match_info["doc_id"]
     work = paperwork(request)
-    await _may_read(request, work, session_id)
+    await _may_read(request, work, session_id, "document")
     doc, data = await work.document_bytes(session_id, doc_id)
     return web.Response(body=data, content_type="application/pdf", headers={"X-Sha256": doc.sha256})
 
@@ -274,7 +291,7 @@ async def document_png(request: web.Request) -> web.Response:
     """The first page of a stored document as an image, for the kiosk and the console."""
     session_id, doc_id = request.match_info["session_id"], request.match_info["doc_id"]
     work = paperwork(request)
-    await _may_read(request, work, session_id)
+    await _may_read(request, work, session_id, "document")
     _, data = await work.document_bytes(session_id, doc_id)
     png = await asyncio.to_thread(render_page, data)
     return web.Response(body=png, content_type="image/png")
@@ -285,7 +302,7 @@ async def application(request: web.Request) -> web.Response:
     """The session's application: state, acceptance number, documents, decisions, ink."""
     session_id = request.match_info["session_id"]
     work = paperwork(request)
-    await _may_read(request, work, session_id)
+    await _may_read(request, work, session_id, "application")
     return _json(work.view(await work.load(session_id)))
 
 
@@ -362,15 +379,18 @@ async def reprint(request: web.Request) -> web.Response:
 
 async def _keys(app: web.Application) -> Any:
     settings = app[SETTINGS]
-    departments = [d.id for d in app[CATALOGUE].departments if d.id not in settings.seals]
-    # first start: the development CA and the departments' seal keys (quick: ECDSA P-256)
-    await asyncio.to_thread(init_keys, settings.data_dir, departments)
+    if not settings.seals:
+        # first start: the development CA and the departments' seal keys (quick: ECDSA
+        # P-256); never when real seals are configured, which it would otherwise sit beside
+        departments = [d.id for d in app[CATALOGUE].departments]
+        await asyncio.to_thread(init_keys, settings.data_dir, departments)
     yield
 
 
 def roots(app: web.Application) -> list[bytes]:
     settings = app[SETTINGS]
-    return trust_roots(settings.data_dir, settings.seals)
+    tsa = [p.read_bytes() for p in settings.tsa_roots]  # they vouch for seals' time stamps
+    return trust_roots(settings.data_dir, settings.seals) + tsa
 
 
 def setup_paperwork(app: web.Application, sio: socketio.AsyncServer) -> None:

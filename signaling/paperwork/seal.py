@@ -2,8 +2,10 @@
 
 A sealed document is the unsealed PDF's exact bytes followed by one incremental update
 that draws the applicant's signature (vector strokes in the form's signature box), appends
-the certificate of completion as a last page and signs the whole file (PAdES B-B, SHA-256)
-with the department's key. So the sealed file *starts with* the form that was shown, which
+the certificate of completion as a last page, states the chain head (and decision) it was
+made from (:mod:`.claims`) and signs the whole file with the department's key: PAdES B-B,
+or B-T with an RFC 3161 time stamp when a TSA is configured (``tsa_url``), with the
+validation data pyHanko can gather offline (certificates, any revocation info: B-LT). So the sealed file *starts with* the form that was shown, which
 anyone can check, and any later change breaks the seal.
 
 Signing and validating are CPU work: call them through ``asyncio.to_thread``.
@@ -25,9 +27,13 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import BoxConstraints
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from signaling.paperwork import claims as seal_claims
 from signaling.paperwork.errors import KeyMaterialError
 from signaling.paperwork.forms import PAGE_H, PAGE_W, PageBox
 from signaling.paperwork.seal_keys import Seal
@@ -110,6 +116,17 @@ def _append_page(writer: IncrementalPdfFileWriter, page_pdf: bytes) -> None:
     writer.insert_page(page)
 
 
+def _long_term(tsa_url: str | None, roots: list[bytes] | None) -> dict[str, Any]:
+    if not tsa_url:
+        return {}
+    # offline: the certificates the seal and the time stamp need, and whatever revocation
+    # info they carry; nothing is fetched, so a CA without CRL/OCSP still seals
+    context = ValidationContext(
+        trust_roots=_roots(roots or []), allow_fetching=False, revocation_mode="soft-fail"
+    )
+    return {"embed_validation_info": True, "validation_context": context}
+
+
 def seal_pdf(
     pdf: bytes,
     seal: Seal,
@@ -118,9 +135,18 @@ def seal_pdf(
     ink: tuple[int, bytes] | None = None,
     completion: bytes | None = None,
     reason: str = "",
+    claims: seal_claims.Claims | None = None,
+    tsa_url: str | None = None,
+    validation_roots: list[bytes] | None = None,
 ) -> bytes:
-    """``pdf`` plus one signed incremental update: ``ink`` on a page, ``completion`` appended."""
+    """``pdf`` plus one signed incremental update: ``ink`` on a page, ``completion`` appended.
+
+    With ``tsa_url`` the seal is time-stamped (PAdES B-T) and carries the validation data
+    for ``validation_roots`` (the seal's and the TSA's roots) that can be had offline (B-LT).
+    """
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    if claims is not None:
+        seal_claims.embed(writer, claims)
     if ink is not None:
         page, stream = ink
         content = RawContent(stream, box=BoxConstraints(width=PAGE_W, height=PAGE_H))
@@ -133,8 +159,10 @@ def seal_pdf(
         subfilter=fields.SigSeedSubFilter.PADES,
         reason=reason or None,
         name=seal.department_id,
+        **_long_term(tsa_url, validation_roots),
     )
-    out = signers.sign_pdf(writer, meta, signer=_load_signer(seal))
+    stamper = HTTPTimeStamper(tsa_url) if tsa_url else None
+    out = signers.sign_pdf(writer, meta, signer=_load_signer(seal), timestamper=stamper)
     data: bytes = out.getvalue()
     log.info("sealed %s with %s (%d bytes)", field_name, seal.department_id, len(data))
     return data
@@ -155,10 +183,13 @@ class SealCheck:
     # byte ranges the seal covers, as (start, length) pairs
     ranges: tuple[tuple[int, int], ...]
     summary: str
+    # the RFC 3161 time of a PAdES B-T seal ("" for B-B); an invalid time stamp fails the seal
+    timestamped_at: str = ""
+    timestamp_ok: bool = True
 
     @property
     def ok(self) -> bool:
-        return self.intact and self.valid and self.trusted and self.whole_file
+        return self.intact and self.valid and self.trusted and self.whole_file and self.timestamp_ok
 
 
 def _roots(pems: list[bytes]) -> list[x509.Certificate]:
@@ -167,6 +198,18 @@ def _roots(pems: list[bytes]) -> list[x509.Certificate]:
         der = pem.unarmor(data)[2] if pem.detect(data) else data
         roots.append(x509.Certificate.load(der))
     return roots
+
+
+def _only_validation_data(
+    coverage: SignatureCoverageLevel | None, level: ModificationLevel | None, pdf: bytes
+) -> bool:
+    # a B-LT seal is followed by one revision holding its validation data (/DSS); pyHanko's
+    # difference analysis says whether that is all a later revision added
+    return (
+        coverage == SignatureCoverageLevel.ENTIRE_REVISION
+        and level == ModificationLevel.LTA_UPDATES
+        and pdf.rstrip().endswith(b"%%EOF")
+    )
 
 
 def check_seals(pdf: bytes, trust_roots: list[bytes]) -> list[SealCheck]:
@@ -179,8 +222,11 @@ def check_seals(pdf: bytes, trust_roots: list[bytes]) -> list[SealCheck]:
         byte_range: Any = embedded.sig_object["/ByteRange"]
         values = [int(v) for v in byte_range]
         ranges = tuple((values[i], values[i + 1]) for i in range(0, len(values), 2))
-        whole = ranges[-1][0] + ranges[-1][1] == len(pdf)
+        whole = ranges[-1][0] + ranges[-1][1] == len(pdf) or _only_validation_data(
+            status.coverage, status.modification_level, pdf
+        )
         signed_at = embedded.self_reported_timestamp
+        stamp = status.timestamp_validity
         checks.append(
             SealCheck(
                 field_name=str(embedded.field_name),
@@ -192,6 +238,8 @@ def check_seals(pdf: bytes, trust_roots: list[bytes]) -> list[SealCheck]:
                 whole_file=whole,
                 ranges=ranges,
                 summary=status.summary(),
+                timestamped_at=stamp.timestamp.isoformat() if stamp is not None else "",
+                timestamp_ok=stamp is None or bool(stamp.intact and stamp.valid),
             )
         )
     return checks

@@ -204,6 +204,13 @@ def seal_for(data_dir: Path, department_id: str, configured: dict[str, SealFiles
                 )
             passphrase = value.encode()
         return Seal(department_id, real.key, real.cert, tuple(real.chain), passphrase)
+    if configured:
+        # with real seals in use the development CA is neither made nor trusted, so nothing
+        # sealed by it could pass as genuine
+        raise KeyMaterialError(
+            f"real seals are configured but none for department {department_id}; add"
+            f" seals.{department_id} to the configuration"
+        )
     root = keys_dir(data_dir)
     cert = root / "departments" / f"{department_id}.pem"
     key = root / "departments" / f"{department_id}-key.pem"
@@ -215,10 +222,11 @@ def seal_for(data_dir: Path, department_id: str, configured: dict[str, SealFiles
 
 
 def trust_roots(data_dir: Path, configured: dict[str, SealFiles]) -> list[bytes]:
-    """PEM roots whose seals verify: the development CA and each configured seal's root."""
+    """PEM roots whose seals verify: each configured seal's root, or, when no real seal is
+    configured, the development CA (never both: a development seal must not pass as real)."""
     roots: list[bytes] = []
     dev = keys_dir(data_dir) / "ca.pem"
-    if dev.is_file():
+    if not configured and dev.is_file():
         roots.append(dev.read_bytes())
     for seal in configured.values():
         root = seal.root or (seal.chain[-1] if seal.chain else None)

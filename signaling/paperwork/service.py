@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from sqlalchemy import select
 
 from signaling.catalogue import Catalogue, Service
@@ -23,6 +24,7 @@ from signaling.logs import context_log
 from signaling.messages import Language
 from signaling.paperwork import acceptance, forms
 from signaling.paperwork import decisions as d
+from signaling.paperwork.claims import claims_for
 from signaling.paperwork.completion import certificate
 from signaling.paperwork.errors import FormMismatch, NoStrokes, NotReady
 from signaling.paperwork.messages import (
@@ -33,12 +35,13 @@ from signaling.paperwork.messages import (
     SignatureSubmission,
 )
 from signaling.paperwork.seal import InkPoint, ink_content, seal_pdf
-from signaling.paperwork.seal_keys import SealFiles, seal_for
+from signaling.paperwork.seal_keys import SealFiles, seal_for, trust_roots
 from signaling.paperwork.session_facts import facts_of
 from signaling.paperwork.texts import text
 from storage.audit import AuditLog
 from storage.blobs import FileBlobStore
 from storage.db import Database
+from storage.errors import ChainMoved
 from storage.models import AcceptanceNumber, CallSession, SessionEvent, utcnow
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,9 @@ class Paperwork:
         data_dir: Path,
         seals: dict[str, SealFiles],
         base_url: str = "",
+        *,
+        tsa_url: str | None = None,
+        tsa_roots: tuple[bytes, ...] = (),
     ) -> None:
         self.db = db
         self.blobs = blobs
@@ -83,6 +89,9 @@ class Paperwork:
         self.data_dir = data_dir
         self.seals = seals
         self.base_url = base_url.rstrip("/")
+        # seals are time-stamped (PAdES B-T/B-LT) when a TSA is configured
+        self.tsa_url = tsa_url
+        self.tsa_roots = tsa_roots
         self.audit = AuditLog(db)
 
     # ------------------------------------------------------------------ reading
@@ -194,6 +203,19 @@ class Paperwork:
     async def _seal(self, loaded: Loaded, pdf: bytes, doc_id: str, **kw: object) -> bytes:
         seal = seal_for(self.data_dir, loaded.service.department_id, self.seals)
         name = forms.marker(loaded.row.id, doc_id)
+        kw["claims"] = claims_for(loaded.row.id, doc_id, loaded.events)
+        if self.tsa_url:
+            roots = [*trust_roots(self.data_dir, self.seals), *self.tsa_roots]
+            stamped = {**kw, "tsa_url": self.tsa_url, "validation_roots": roots}
+            try:
+                return await asyncio.to_thread(seal_pdf, pdf, seal, name, **stamped)  # type: ignore[arg-type]
+            except TimestampRequestError as exc:
+                # the document is still sealed (B-B) and its time is in the chain; the TSA's
+                # absence must not stop the counter, but someone must hear of it
+                context_log(log, loaded.row.id, "server").error(
+                    "the time-stamping authority %s did not answer (%s): %s sealed without a"
+                    " time stamp (PAdES B-B); check tsa_url", self.tsa_url, exc, doc_id,
+                )  # fmt: skip
         return await asyncio.to_thread(seal_pdf, pdf, seal, name, **kw)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ step 5: form
@@ -332,24 +354,37 @@ class Paperwork:
     async def decide(
         self, session_id: str, clerk: ClerkInfo, outcome: str, reason: str
     ) -> d.Application:
-        """Record a clerk's decision; a final one makes the sealed result document."""
-        loaded = await self.load(session_id)
-        if loaded.service.department_id not in clerk.departments:
-            raise NotYourSession(
-                f"session {session_id} belongs to {loaded.service.department_id}, which is not"
-                " one of your departments"
+        """Record a clerk's decision; a final one makes the sealed result document.
+
+        Two decisions at once (approve and reject): each is appended only if nothing was
+        recorded since its state was read; the loser re-reads, and finds the state moved on
+        (IllegalTransition), or, if only other events came in between (a recording segment),
+        tries again."""
+        for _ in range(5):
+            loaded = await self.load(session_id)
+            if loaded.service.department_id not in clerk.departments:
+                raise NotYourSession(
+                    f"session {session_id} belongs to {loaded.service.department_id}, which is"
+                    " not one of your departments"
+                )
+            new_state, stage = d.next_decision_state(
+                loaded.app, outcome, loaded.service.second_approval, clerk.id, loaded.row.clerk_id
             )
-        new_state, stage = d.next_decision_state(
-            loaded.app, outcome, loaded.service.second_approval, clerk.id, loaded.row.clerk_id
-        )
-        d.check_transition(session_id, loaded.app.state, new_state)
-        actor = f"clerk:{clerk.username}"
-        await self.audit.append(
-            session_id, d.DECISION_EVENT, actor,
-            {"outcome": new_state.value, "reason": reason, "clerk_id": clerk.id,
-             "clerk": f"{clerk.display_name} ({clerk.username})", "stage": stage,
-             "acceptance_number": loaded.app.acceptance_number},
-        )  # fmt: skip
+            d.check_transition(session_id, loaded.app.state, new_state)
+            actor = f"clerk:{clerk.username}"
+            try:
+                await self.audit.append(
+                    session_id, d.DECISION_EVENT, actor,
+                    {"outcome": new_state.value, "reason": reason, "clerk_id": clerk.id,
+                     "clerk": f"{clerk.display_name} ({clerk.username})", "stage": stage,
+                     "acceptance_number": loaded.app.acceptance_number},
+                    after_seq=loaded.events[-1].seq if loaded.events else 0,
+                )  # fmt: skip
+            except ChainMoved:
+                continue
+            break
+        else:
+            raise ChainMoved(f"session {session_id} keeps changing; decide again in a moment")
         context_log(log, session_id, actor).info("decision %s (%s)", new_state.value, stage)
         loaded = await self.load(session_id)
         if new_state.value in d.OUTCOMES:

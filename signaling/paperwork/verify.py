@@ -7,7 +7,10 @@ in the file wins since a seal's update comes after the form it covers), then rep
    whole file;
 2. the stored original: same SHA-256; if not, the first byte that differs and which PDF
    object and which sealed revision it is in;
-3. the session's hash chain and every file it names (:func:`storage.verify.verify_session`).
+3. the chain head and decision the sealed document states, against the chain (:mod:`.claims`);
+4. the session's hash chain and every file it names (:func:`storage.verify.verify_session`),
+   and, given the checkpoints and the verifier's policy (pinned keys), the chain against
+   the signed checkpoints.
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ import re
 
 from pyhanko.pdf_utils.misc import PdfError
 
+from signaling.paperwork import claims as c
 from signaling.paperwork import decisions as d
 from signaling.paperwork.messages import CheckLine, VerifyReport
 from signaling.paperwork.seal import SealCheck, check_seals
 from storage.audit import AuditLog
 from storage.blobs import FileBlobStore, sha256_hex
+from storage.checkpoints import Checkpoint
 from storage.db import Database
 from storage.errors import VcounterError
+from storage.trail import Policy, check_checkpoints
 from storage.verify import verify_session
 
 MARKER = re.compile(rb"vcounter:([0-9a-f]{32}):([0-9a-f]{32})")
@@ -59,7 +65,8 @@ def _seal_line(check: SealCheck, index: int) -> CheckLine:
     if check.ok:
         return CheckLine(
             what=f"seal {index + 1}", ok=True,
-            detail=f"intact, by {check.signer}, at {check.signed_at}, covers the whole file",
+            detail=f"intact, by {check.signer}, at {check.signed_at}, covers the whole file"
+            + (f", time-stamped {check.timestamped_at}" if check.timestamped_at else ""),
         )  # fmt: skip
     problems = []
     if not check.intact:
@@ -69,6 +76,8 @@ def _seal_line(check: SealCheck, index: int) -> CheckLine:
         problems.append("the signature does not verify")
     elif not check.trusted:
         problems.append("the certificate is not from a trusted department CA")
+    if not check.timestamp_ok:
+        problems.append("its RFC 3161 time stamp does not verify")
     if not check.whole_file:
         end = check.ranges[-1][0] + check.ranges[-1][1]
         problems.append(f"bytes after {end} were added after sealing")
@@ -78,9 +87,18 @@ def _seal_line(check: SealCheck, index: int) -> CheckLine:
 
 
 async def verify_pdf(
-    data: bytes, db: Database, blobs: FileBlobStore, trust_roots: list[bytes]
+    data: bytes,
+    db: Database,
+    blobs: FileBlobStore,
+    trust_roots: list[bytes],
+    checkpoints: list[Checkpoint] | None = None,
+    policy: Policy | None = None,
 ) -> VerifyReport:
-    """Check a document the way ``vcounter verify`` and the /verify page do."""
+    """Check a document the way ``vcounter verify`` and the /verify page do.
+
+    With ``checkpoints`` and ``policy`` (``vcounter verify``) the session's chain is also
+    held against the signed checkpoints.
+    """
     checks: list[CheckLine] = []
     found = find_marker(data)
     if found is None:
@@ -149,7 +167,18 @@ async def verify_pdf(
                     what="store", ok=False, detail=f"differs from the stored {doc.kind}: {where}"
                 )
             )
-    report = await verify_session(db, blobs, session_id)
+    if doc is not None:
+        checks += c.check(c.read(data) if seals else None, doc.sealed, events)
+    if checkpoints is not None and policy is not None:
+        trail = await check_checkpoints(checkpoints, policy)
+        checks.append(
+            CheckLine(
+                what="checkpoints", ok=not trail,
+                detail=f"checkpoint chain: {trail[0]}" if trail
+                else f"{len(checkpoints)} signed checkpoints, signed by a pinned key",
+            )
+        )  # fmt: skip
+    report = await verify_session(db, blobs, session_id, checkpoints, policy)
     if report.ok:
         checks.append(
             CheckLine(

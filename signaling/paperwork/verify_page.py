@@ -2,25 +2,26 @@
 
 Anyone holding a printed receipt or result can check it: the page verifies the stored
 document's seal and the session's hash chain, and a PDF uploaded at ``/verify`` is compared
-byte for byte with the stored original. Nothing personal is shown: only the document kind,
-the acceptance number and the findings. ``/api/verify/...`` gives the same as JSON.
+with the stored original. Nothing personal is shown: only the document kind, the acceptance
+number and, per part, genuine or not (:mod:`signaling.paperwork.public_verify`); requests are
+limited per address. ``/api/verify/...`` gives the same as JSON.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+import math
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from signaling.keys import BLOBS, DATABASE
-from signaling.paperwork import decisions as d
+from signaling.keys import BLOBS, DATABASE, SETTINGS
 from signaling.paperwork.messages import CheckLine, VerifyReport
-from signaling.paperwork.verify import verify_pdf
-from storage.audit import AuditLog
-from storage.errors import VcounterError
+from signaling.paperwork.public_verify import PublicVerifier
+from signaling.throttle import RateLimit
 
-MAX_UPLOAD = 20 * 1024 * 1024
+VERIFY_LIMIT = web.AppKey("verify_limit", RateLimit)
+VERIFIER = web.AppKey("public_verifier", PublicVerifier)
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
@@ -73,32 +74,44 @@ def _report_html(report: VerifyReport) -> str:
 
 async def _stored_report(request: web.Request, roots: Roots) -> VerifyReport:
     session_id, doc_id = request.match_info["session_id"], request.match_info["doc_id"]
-    app = request.app
-    doc = d.fold(session_id, await AuditLog(app[DATABASE]).events(session_id)).document(doc_id)
-    if doc is None:
-        return VerifyReport(
-            ok=False, session_id=session_id, doc_id=doc_id,
-            checks=[CheckLine(what="document", ok=False, detail="no such document was issued")],
-        )  # fmt: skip
-    try:
-        data = await app[BLOBS].get(doc.sha256)
-    except VcounterError as exc:
-        return VerifyReport(
-            ok=False, session_id=session_id, doc_id=doc_id, kind=doc.kind,
-            checks=[CheckLine(what="store", ok=False, detail=exc.message)],
-        )  # fmt: skip
-    return await verify_pdf(data, app[DATABASE], app[BLOBS], roots(app))
+    return await request.app[VERIFIER].stored(session_id, doc_id, roots(request.app))
+
+
+def _throttled(request: web.Request) -> web.Response | None:
+    """A 429 when this address has asked too often (checked before any work is done)."""
+    wait = request.app[VERIFY_LIMIT].take(request.remote or "-")
+    if wait <= 0:
+        return None
+    response = _page(
+        "核验 Verify",
+        "<h1 class='bad'>请稍后再试 · Too many checks from this address; try again shortly</h1>",
+        429,
+    )
+    response.headers["Retry-After"] = str(math.ceil(wait))
+    return response
 
 
 def setup_verify_page(app: web.Application, roots: Roots) -> None:
     """Mount ``/verify`` (upload), ``/verify/SESSION/DOC`` and ``/api/verify/SESSION/DOC``."""
     path = "{session_id:[0-9a-f]{32}}/{doc_id:[0-9a-f]{32}}"
+    settings = app[SETTINGS]
+    app[VERIFY_LIMIT] = RateLimit(settings.verify_per_minute, burst=5)
+
+    async def verifier(app: web.Application) -> AsyncIterator[None]:
+        app[VERIFIER] = PublicVerifier(app[DATABASE], app[BLOBS])
+        yield
+
+    app.cleanup_ctx.append(verifier)
 
     async def stored(request: web.Request) -> web.Response:
+        if (refused := _throttled(request)) is not None:
+            return refused
         report = await _stored_report(request, roots)
         return _page("核验 Verify", _report_html(report), 200 if report.ok else 409)
 
     async def stored_json(request: web.Request) -> web.Response:
+        if (refused := _throttled(request)) is not None:
+            return refused
         report = await _stored_report(request, roots)
         return web.json_response(report.model_dump(mode="json"), status=200 if report.ok else 409)
 
@@ -106,7 +119,10 @@ def setup_verify_page(app: web.Application, roots: Roots) -> None:
         return _page("核验 Verify", "<h1>核验文件 · Verify a document</h1>")
 
     async def upload(request: web.Request) -> web.Response:
+        if (refused := _throttled(request)) is not None:
+            return refused
         data = b""
+        # the body's length is bounded before it is read (signaling.guard: 10 MiB here)
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             async for part in reader:
@@ -116,9 +132,7 @@ def setup_verify_page(app: web.Application, roots: Roots) -> None:
             data = await request.read()
         if not data:
             return _page("核验 Verify", "<h1 class='bad'>没有文件 · No file was sent</h1>", 400)
-        report = await verify_pdf(
-            data, request.app[DATABASE], request.app[BLOBS], roots(request.app)
-        )
+        report = await request.app[VERIFIER].uploaded(data, roots(request.app))
         if request.headers.get("Accept", "").startswith("application/json"):
             return web.json_response(
                 report.model_dump(mode="json"), status=200 if report.ok else 409

@@ -75,6 +75,7 @@ from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
 from terminal_client.kiosk.voice import Voice
 from terminal_client.printer import Printer
+from terminal_client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -203,9 +204,7 @@ class KioskController:
     async def close(self) -> None:
         """Stop the background tasks and disconnect; the server ends any call in progress."""
         self._closing = True
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         if self.identity is not None:
             await self.identity.close()
         if self.documents is not None:
@@ -674,6 +673,10 @@ class KioskController:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.reconnect_max_s)
                 continue
+            if self._closing:
+                # close() cancelled us as the connection came up and the cancellation got
+                # lost (see terminal_client.tasks): do not wait for a drop that never comes
+                return
             delay, last_failure = self.settings.reconnect_min_s, ""
             self._joining = self._cancel_requested = False
             self._reset()

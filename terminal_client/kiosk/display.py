@@ -48,6 +48,7 @@ from av.packet import Packet
 from av.video.reformatter import VideoReformatter
 
 from media.sources import LocalMedia
+from terminal_client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -153,16 +154,21 @@ class _Fanout:
     async def close(self) -> None:
         self._closed = True
         await self.close_pages()
-        for sender in list(self._senders):
-            sender.cancel()
-        await asyncio.gather(*self._senders, return_exceptions=True)
+        await cancel_and_wait(self._senders)
         self._senders.clear()
 
 
 def _same_origin(request: web.Request) -> bool:
-    """Only the kiosk's own page may watch: a cross-site page must not see the call."""
+    """Only the kiosk's own page may watch: a cross-site page must not see the call. The
+    Origin is checked against loopback names with this server's port, never against the
+    request's own Host (which a DNS-rebinding page controls)."""
     origin = request.headers.get("Origin")
-    return origin is None or urlsplit(origin).netloc == request.host
+    if origin is None:
+        return True
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    port = sockname[1] if isinstance(sockname, tuple) and len(sockname) >= 2 else None
+    return urlsplit(origin).netloc in {f"{h}:{port}" for h in ("127.0.0.1", "localhost", "[::1]")}
 
 
 class VideoRelay:

@@ -33,6 +33,7 @@ from terminal_client.kiosk.messages import (
     Notice,
 )
 from terminal_client.scanner import Scanner, SimulatedScanner
+from terminal_client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +170,7 @@ class DocumentsScreen:
 
     async def close(self) -> None:
         """Stop pending work, close the uploader and the devices."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         await self.desk.close()
         if self.devices.camera is not None:
             self.devices.camera.close()

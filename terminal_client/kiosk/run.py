@@ -29,7 +29,7 @@ from terminal_client.kiosk.controller import KioskController, KioskSettings
 from terminal_client.kiosk.display import MediaBridge
 from terminal_client.kiosk.documents_ui import DocumentDevices
 from terminal_client.kiosk.identity_step import KioskIdentity
-from terminal_client.kiosk.server import create_kiosk_app
+from terminal_client.kiosk.server import create_kiosk_app, launch_url
 from terminal_client.kiosk.signing import RecheckRunner
 from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
@@ -206,9 +206,11 @@ async def run_kiosk(options: KioskOptions, announce: Callable[[str], None] | Non
     try:
         # loopback only: the page is this kiosk's screen, not a service for the network
         await web.TCPSite(runner, "127.0.0.1", options.port).start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/"  # the real port, also for port 0
+        # the real port, also for port 0, and this launch's page secret
+        url = launch_url(f"http://127.0.0.1:{runner.addresses[0][1]}", app)
         await controller.start()
-        context_log(log, None, role).info("kiosk screen at %s", url)
+        # not the secret: logs are read by more people than the kiosk's screen
+        context_log(log, None, role).info("kiosk screen at %s", url.split("?")[0])
         if announce is not None:
             announce(url)
         if options.open_browser and has_display():

@@ -10,14 +10,23 @@ Binds to loopback only: the page is the kiosk's own screen, not a service for th
 
 Every response carries a strict Content-Security-Policy: scripts and styles only from
 ``/static/``, nothing inline, nothing from elsewhere.
+
+Only the kiosk's own browser may use it (:func:`page_guard`): the ``Host`` must be a
+loopback name with the server's own port (no DNS rebinding: a page of evil.example that
+resolves to 127.0.0.1 still says ``Host: evil.example``), and every request must carry the
+per-launch secret the kiosk browser gets at start — in the launch URL once (``/?launch=``),
+then as an HttpOnly, SameSite=Strict cookie; tools may send it as ``X-Kiosk-Key``. Another
+local process or a web page cannot drive or watch the kiosk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
+import secrets
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -40,6 +49,10 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 KIOSK = web.AppKey("kiosk", KioskController)
 PAGES = web.AppKey("pages", weakref.WeakSet[web.WebSocketResponse])
+LAUNCH_SECRET = web.AppKey("launch_secret", str)
+COOKIE = "kiosk_key"
+KEY_HEADER = "X-Kiosk-Key"
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 # a signature's strokes (a few thousand pen samples) are the largest command
 MAX_COMMAND_BYTES = 256 * 1024
 
@@ -82,6 +95,50 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+def launch_url(base_url: str, app: web.Application) -> str:
+    """The URL the kiosk browser opens at start: the page, with this launch's secret."""
+    return f"{base_url.rstrip('/')}/?launch={app[LAUNCH_SECRET]}"
+
+
+def page_key(app: web.Application) -> dict[str, str]:
+    """The header that lets a tool (not a browser) in: ``{X-Kiosk-Key: secret}``."""
+    return {KEY_HEADER: app[LAUNCH_SECRET]}
+
+
+def allowed_hosts(request: web.Request) -> set[str]:
+    """``Host`` values this server answers to: loopback names with its own port."""
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    port = sockname[1] if isinstance(sockname, tuple) and len(sockname) >= 2 else None
+    return {f"{host}:{port}" for host in _LOOPBACK_HOSTS}
+
+
+def same_page(request: web.Request) -> bool:
+    """Whether a websocket's ``Origin`` (if any) is the kiosk page's own, by the allow-list."""
+    origin = request.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc in allowed_hosts(request)
+
+
+@web.middleware
+async def page_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Only the kiosk's own browser: a loopback Host, and the per-launch secret."""
+    if request.host not in allowed_hosts(request):
+        raise web.HTTPMisdirectedRequest(text="this is the kiosk's own screen on loopback")
+    secret = request.app[LAUNCH_SECRET]
+    offered = request.query.get("launch")
+    if request.path == "/" and offered is not None:
+        if not hmac.compare_digest(offered, secret):
+            raise web.HTTPForbidden(text="this is not the kiosk's launch link")
+        # the secret leaves the address bar and lives on as a cookie only this page sends
+        response = web.HTTPFound("/")
+        response.set_cookie(COOKIE, secret, httponly=True, samesite="Strict", path="/")
+        raise response
+    presented = request.cookies.get(COOKIE) or request.headers.get(KEY_HEADER) or ""
+    if not hmac.compare_digest(presented, secret):
+        raise web.HTTPForbidden(text="only the kiosk's own browser may use this page")
+    return await handler(request)
+
+
 async def index(request: web.Request) -> web.FileResponse:
     """The kiosk page."""
     return web.FileResponse(STATIC_DIR / "index.html")
@@ -111,15 +168,9 @@ async def speech(request: web.Request) -> web.FileResponse:
     return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
 
 
-def _same_origin(request: web.Request) -> bool:
-    """Only the kiosk's own page may drive it: refuse other origins (cross-site websockets)."""
-    origin = request.headers.get("Origin")
-    return origin is None or urlsplit(origin).netloc == request.host
-
-
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     """The page's channel: views out, commands in."""
-    if not _same_origin(request):
+    if not same_page(request):
         raise web.HTTPForbidden(text="the kiosk websocket only serves the kiosk's own page")
     kiosk = request.app[KIOSK]
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_COMMAND_BYTES)
@@ -190,12 +241,16 @@ async def _close_pages(app: web.Application) -> None:
 def create_kiosk_app(
     kiosk: KioskController,
     extra_routes: Callable[[web.Application], None] | None = None,
+    secret: str | None = None,
 ) -> web.Application:
     """The kiosk page's app around a started or unstarted ``kiosk``.
 
-    ``extra_routes`` adds more routes (the media bridge's ``/media/*`` websockets).
+    ``extra_routes`` adds more routes (the media bridge's ``/media/*`` websockets);
+    ``secret`` is this launch's page secret (a fresh random one by default; open the page
+    with :func:`launch_url`).
     """
-    app = web.Application(middlewares=[security_headers])
+    app = web.Application(middlewares=[security_headers, page_guard])
+    app[LAUNCH_SECRET] = secret or secrets.token_urlsafe(32)
     app[KIOSK] = kiosk
     pages: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
     app[PAGES] = pages

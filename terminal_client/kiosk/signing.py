@@ -117,15 +117,14 @@ class KioskSigning:
 
     async def _load_preview(self, request: SignRequest) -> None:
         try:
+            url = self.paperwork.own_url(request.preview_url)
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http,
-                http.get(
-                    request.preview_url, headers={"Authorization": f"Bearer {self.paperwork.token}"}
-                ) as r,
+                http.get(url, headers={"Authorization": f"Bearer {self.paperwork.token}"}) as r,
             ):
                 r.raise_for_status()
                 png = await r.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, TimeoutError, PaperworkRefused) as exc:
             log.warning("form preview not loaded: %s", exc)
             self.notice(Notice(key="error.form_unavailable", detail=str(exc)))
             return

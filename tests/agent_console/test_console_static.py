@@ -12,6 +12,7 @@ from aiohttp import web
 
 from agent_console.errors import ConsoleAssetsMissing
 from agent_console.routes import STATIC_DIR, setup_console
+from signaling.guard import API_CSP
 from storage.errors import VcounterError
 from tests.conftest import RunningServer
 
@@ -148,7 +149,8 @@ async def test_unknown_or_escaping_paths_are_not_served(server: RunningServer, p
 async def test_api_responses_are_left_alone(server: RunningServer) -> None:
     async with aiohttp.ClientSession() as http, http.get(server.url + "/api/health") as r:
         assert r.status == 200
-        assert "Content-Security-Policy" not in r.headers
+        # not the console's policy: the API's own, which allows nothing (signaling/guard.py)
+        assert r.headers["Content-Security-Policy"] == API_CSP
 
 
 def test_missing_node_modules_says_how_to_fix(tmp_path: Path) -> None:

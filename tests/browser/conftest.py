@@ -18,6 +18,7 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright
 
 from media.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.teardown import bounded
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -43,7 +44,7 @@ async def browser(chromium_path: Path) -> AsyncIterator[Browser]:
         try:
             yield instance
         finally:
-            await instance.close()
+            await bounded(instance.close(), "Chromium")
 
 
 def attach_error_log(page: Page) -> list[str]:
@@ -78,5 +79,8 @@ async def page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterato
         name = re.sub(r"[^\w.-]+", "_", request.node.name)
         # The page may already be gone after a crash; the test's own error says why.
         with contextlib.suppress(Error):
-            await new_page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        await context.close()
+            await bounded(
+                new_page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True),
+                "screenshot",
+            )
+        await bounded(context.close(), "browser context")

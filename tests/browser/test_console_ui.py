@@ -110,7 +110,7 @@ async def test_availability_toggle(server: RunningServer, page: Any) -> None:
     await expect(state).to_contain_text("空闲")
     await expect(toggle).to_have_attribute("aria-pressed", "true")
     await expect(toggle).to_have_text("暂停接听")
-    assert server.router.clerks[1].state == "available"
+    assert (await server.clerk(1)).state == "available"
 
     # Keyboard works too: focus the button and press Enter.
     await toggle.focus()
@@ -163,7 +163,7 @@ async def test_decline_passes_the_call_to_another_clerk(
         await expect(status).to_contain_text("通话中", timeout=10_000)
         await expect(bob.locator("[data-testid=hangup]")).to_be_enabled()
         await expect(bob.locator("[data-testid=availability-toggle]")).to_be_disabled()
-        assert server.router.sessions[session_id].clerk_id == 2
+        assert (await server.session(session_id)).clerk_id == 2
 
         # The applicant hangs up: Bob's call panel closes and says why.
         await terminal.hangup("applicant_hangup")
@@ -250,14 +250,14 @@ async def test_a_refused_token_returns_to_sign_in(server: RunningServer, page: A
 async def test_server_errors_are_shown_readably(server: RunningServer, page: Any) -> None:
     await server.add_clerk("alice")
     await sign_in(page, server, "alice")
-    sid = server.router.clerks[1].sid
+    sid = (await server.clerk(1)).sid
     assert sid is not None
     refused = ErrorEvent(
         code="illegal_transition",
         message='You are "busy"; availability can change after the call ends',
         event="set_availability",
     )
-    await server.router.emitter.send(Role.CLERK, sid, Event.ERROR, refused)
+    await server.router.emitter.to_local(Role.CLERK, sid, Event.ERROR, refused)
     banner = page.locator("[data-testid=error-banner]")
     await expect(banner).to_contain_text("当前状态下不能执行此操作")
     await expect(banner).to_contain_text("availability can change after the call ends")
@@ -306,14 +306,15 @@ async def test_dropped_connection_reconnects_and_restores_availability(
     await page.add_init_script(TRACK_SOCKETS)
     await sign_in(page, server, "alice")
     await go_available(page)
-    clerk = server.router.clerks[1]
-    old_sid = clerk.sid
+    old_sid = (await server.clerk(1)).sid
 
     await page.evaluate("() => window.__sockets.forEach((s) => s.close())")
-    # The console says it is reconnecting, then comes back and asks to be available again.
-    await expect(page.locator("[data-testid=notice-banner]")).to_contain_text("恢复为空闲")
+    # The console says it is reconnecting, then comes back with its resume token: the server
+    # kept the clerk available through the grace period.
+    await expect(page.locator("[data-testid=notice-banner]")).to_contain_text("已重新连接")
     await wait_state(page, "available")
     await expect(page.locator("[data-testid=connection-banner]")).to_be_hidden()
+    clerk = await server.clerk(1)
     assert clerk.sid is not None and clerk.sid != old_sid
     assert clerk.state == "available"
     assert page.errors == []

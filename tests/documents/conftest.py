@@ -16,6 +16,7 @@ from terminal_client.client import TerminalClient, TerminalState
 from terminal_client.uploads import DocumentUploader
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.peers import ClerkPeer, login
+from tests.teardown import bounded
 
 SERVICE = "tax-registration"  # materials: business-licence, legal-representative-id, ...
 
@@ -82,9 +83,9 @@ async def open_call(
 
 
 async def close_call(call: LiveCall) -> None:
-    await call.uploader.close()
-    await call.terminal.close()
-    await call.clerk.close()
+    await bounded(call.uploader.close(), "document uploader")
+    await bounded(call.terminal.close(), "terminal")
+    await bounded(call.clerk.close(), "clerk peer")
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from terminal_client.kiosk.messages import (
     SimpleCommand,
 )
 from terminal_client.kiosk.run import build_kiosk
+from terminal_client.kiosk.server import launch_url
 from terminal_client.scanner import SimulatedScanner
 from tests.browser.conftest import ARTIFACTS
 from tests.conftest import CLERK_PASSWORD, RunningServer
@@ -96,9 +97,8 @@ async def kiosk(server: RunningServer, tmp_path: Path) -> AsyncIterator[Kiosk]:
         await clerk.connect()
         await clerk.wait(lambda: clerk.status is not None and clerk.status.state == "away")
         await clerk.emit("set_availability", {"available": True})
-        yield Kiosk(
-            controller, f"http://127.0.0.1:{runner.addresses[0][1]}", clerk, clerk_token, server
-        )
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        yield Kiosk(controller, launch_url(url, app), clerk, clerk_token, server)
     finally:
         await runner.cleanup()
         await controller.close()

@@ -27,6 +27,7 @@ from terminal_client.kiosk.controller import KioskSettings
 from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.messages import SetLanguage as KioskSetLanguage
 from terminal_client.kiosk.run import build_kiosk
+from terminal_client.kiosk.server import launch_url, page_key
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.identity.documents import SAMPLE, passport_photo
 from tests.kiosk.conftest import ARTIFACTS, Clerk, RunningKiosk, clerk  # noqa: F401
@@ -71,7 +72,10 @@ async def identity_kiosk(
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     try:
-        yield RunningKiosk(controller, url, server, tmp_path / "tts"), slot
+        kiosk = RunningKiosk(
+            controller, url, server, tmp_path / "tts", page_key(app), launch_url(url, app)
+        )
+        yield kiosk, slot
     finally:
         await runner.cleanup()
         await controller.close()
@@ -92,7 +96,7 @@ async def test_identity_step_on_the_kiosk_screen(
     valid = _card(tmp_path / "valid", engine, images["obama3.jpg"], "341231")
     shutil.copytree(expired, slot / CARD_FOLDER)
 
-    await page.goto(kiosk.url)
+    await page.goto(kiosk.launch)
     await kiosk.controller.handle(KioskSetLanguage(type="set_language", language="zh-Hant"))
     await call_clerk(kiosk, clerk)
     await page.wait_for_selector("[data-testid=screen-call]:not([hidden])", timeout=15000)

@@ -88,12 +88,12 @@ async def test_offer_made_while_waiting_reaches_the_clerk_who_accepts(
     try:
         await terminal.connect()
         session_id = await terminal.request_service(SERVICE, "zh-Hant")
-        live = server.router.sessions[session_id]
         for _ in range(200):  # the offer is made in the background once the request is queued
+            live = await server.session(session_id)
             if live.early_offer is not None:
                 break
             await asyncio.sleep(0.01)
-        assert live.early_offer is not None and live.early_offer.type == "offer"
+        assert live.early_offer is not None and live.early_offer.startswith("v=0")
         assert terminal.state == TerminalState.QUEUED
 
         await clerk.connect()
@@ -144,8 +144,8 @@ async def test_the_next_call_brings_its_offer_with_the_request(server: RunningSe
         warm = terminal._warm
         session_id = await terminal.request_service(SERVICE, "en")
         # the offer came with the request: the server holds it before any clerk answered
-        held = server.router.sessions[session_id].early_offer
-        assert held is not None and held.sdp == warm.offer_sdp
+        held = (await server.session(session_id)).early_offer
+        assert held is not None and held == warm.offer_sdp
     finally:
         await terminal.close()
         await clerk.close()

@@ -7,7 +7,7 @@ import asyncio
 import re
 import wave
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -22,9 +22,11 @@ from storage.store import get_session
 from terminal_client.kiosk.controller import KioskController, KioskSettings
 from terminal_client.kiosk.messages import KioskView, Screen, ViewMessage
 from terminal_client.kiosk.run import build_kiosk
+from terminal_client.kiosk.server import launch_url, page_key
 from terminal_client.kiosk.tts import Speech
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.peers import ClerkPeer, login
+from tests.teardown import bounded
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "kiosk"
 LANDSCAPE = {"width": 1920, "height": 1080}
@@ -39,6 +41,9 @@ class RunningKiosk:
     url: str
     server: RunningServer
     speech_dir: Path
+    # this launch's page secret: as the header tools send, and the browser's launch URL
+    key: dict[str, str] = field(default_factory=dict)
+    launch: str = ""
 
     async def wait_screen(self, screen: Screen, timeout: float = 15.0) -> KioskView:
         """Wait until the controller shows ``screen``."""
@@ -103,7 +108,11 @@ async def start_kiosk(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    return RunningKiosk(controller, f"http://127.0.0.1:{port}", server, speech_dir), runner
+    url = f"http://127.0.0.1:{port}"
+    return (
+        RunningKiosk(controller, url, server, speech_dir, page_key(app), launch_url(url, app)),
+        runner,
+    )
 
 
 @pytest.fixture
@@ -121,8 +130,8 @@ async def kiosk(
     try:
         yield running
     finally:
-        await runner.cleanup()
-        await running.controller.close()
+        await bounded(runner.cleanup(), "kiosk page server")
+        await bounded(running.controller.close(), "kiosk controller")
 
 
 @pytest.fixture
@@ -135,7 +144,7 @@ async def browser() -> AsyncIterator[Browser]:
         try:
             yield chromium
         finally:
-            await chromium.close()
+            await bounded(chromium.close(), "Chromium")
 
 
 @pytest.fixture
@@ -150,12 +159,12 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     try:
         yield tab
     finally:
-        await context.close()
+        await bounded(context.close(), "browser context")
 
 
 async def open_kiosk(page: Page, kiosk: RunningKiosk, screen: str = "language") -> None:
     """Load the kiosk page and wait until it shows ``screen``."""
-    await page.goto(kiosk.url)
+    await page.goto(kiosk.launch)
     await page.wait_for_selector(f"[data-testid=screen-{screen}]:not([hidden])", timeout=15000)
 
 
@@ -227,7 +236,7 @@ async def clerk(server: RunningServer) -> AsyncIterator[Clerk]:
     try:
         yield Clerk(peer)
     finally:
-        await peer.close()
+        await bounded(peer.close(), "clerk peer")
 
 
 # Every visible element must fit its box and the screen, and every control has a test id; in

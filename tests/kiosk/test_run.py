@@ -56,15 +56,18 @@ async def test_run_kiosk_serves_the_screen_until_stopped(
         language="en",
         port=port,
     )
-    task = asyncio.get_running_loop().create_task(run_kiosk(options))
+    announced: list[str] = []
+    task = asyncio.get_running_loop().create_task(run_kiosk(options, announced.append))
     try:
-        async with aiohttp.ClientSession() as http:
+        # the browser's launch URL carries this launch's secret; it sets the page's cookie
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             for _ in range(100):
-                with contextlib.suppress(aiohttp.ClientConnectionError):
-                    async with http.get(f"http://127.0.0.1:{port}/") as page:
+                if announced:
+                    async with http.get(announced[0]) as page:
                         assert page.status == 200
                         break
                 await asyncio.sleep(0.05)
+            assert announced[0].startswith(f"http://127.0.0.1:{port}/?launch=")
             async with http.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
                 assert (await ws.receive_json(timeout=5))["type"] == "hello"
                 view = (await ws.receive_json(timeout=5))["view"]

@@ -23,7 +23,10 @@ async def _next(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any
 
 async def test_hello_then_view_then_a_view_per_change(kiosk: RunningKiosk) -> None:
     await kiosk.wait_screen(Screen.LANGUAGE)
-    async with aiohttp.ClientSession() as http, http.ws_connect(f"{kiosk.url}/ws") as ws:
+    async with (
+        aiohttp.ClientSession(headers=kiosk.key) as http,
+        http.ws_connect(f"{kiosk.url}/ws") as ws,
+    ):
         hello = HelloMessage.model_validate(await ws.receive_json(timeout=5))
         services = hello.catalogue["services"]
         assert isinstance(services, list) and len(services) > 10
@@ -57,7 +60,10 @@ async def test_bad_commands_get_a_typed_notice_and_the_socket_stays_open(
     kiosk: RunningKiosk,
 ) -> None:
     await kiosk.wait_screen(Screen.LANGUAGE)
-    async with aiohttp.ClientSession() as http, http.ws_connect(f"{kiosk.url}/ws") as ws:
+    async with (
+        aiohttp.ClientSession(headers=kiosk.key) as http,
+        http.ws_connect(f"{kiosk.url}/ws") as ws,
+    ):
         await _next(ws, "view")
         for raw, key, detail in BAD_COMMANDS:
             if isinstance(raw, bytes):
@@ -76,7 +82,7 @@ async def test_bad_commands_get_a_typed_notice_and_the_socket_stays_open(
 
 
 async def test_too_large_a_message_closes_only_that_socket(kiosk: RunningKiosk) -> None:
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=kiosk.key) as http:
         async with http.ws_connect(f"{kiosk.url}/ws") as ws:
             await _next(ws, "view")
             await ws.send_str(json.dumps({"type": "touch", "pad": "x" * (MAX_COMMAND_BYTES + 1)}))
@@ -90,7 +96,10 @@ async def test_too_large_a_message_closes_only_that_socket(kiosk: RunningKiosk) 
     "path", ["/", "/static/kiosk.js", "/static/kiosk.css", "/i18n/en.json", "/static/nope.js"]
 )
 async def test_every_response_has_a_strict_csp(kiosk: RunningKiosk, path: str) -> None:
-    async with aiohttp.ClientSession() as http, http.get(f"{kiosk.url}{path}") as response:
+    async with (
+        aiohttp.ClientSession(headers=kiosk.key) as http,
+        http.get(f"{kiosk.url}{path}") as response,
+    ):
         csp = response.headers["Content-Security-Policy"]
         assert "script-src 'self'" in csp and "style-src 'self'" in csp
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
@@ -111,19 +120,45 @@ async def test_every_response_has_a_strict_csp(kiosk: RunningKiosk, path: str) -
     ],
 )
 async def test_nothing_else_is_served(kiosk: RunningKiosk, path: str) -> None:
-    async with aiohttp.ClientSession() as http, http.get(f"{kiosk.url}{path}") as response:
+    async with (
+        aiohttp.ClientSession(headers=kiosk.key) as http,
+        http.get(f"{kiosk.url}{path}") as response,
+    ):
         assert response.status in (403, 404), path
 
 
 async def test_other_origins_cannot_drive_the_kiosk(kiosk: RunningKiosk) -> None:
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=kiosk.key) as http:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await http.ws_connect(f"{kiosk.url}/ws", origin="http://evil.example")
         assert refused.value.status == 403
 
 
 async def test_the_page_has_no_inline_script_or_style(kiosk: RunningKiosk) -> None:
-    async with aiohttp.ClientSession() as http, http.get(kiosk.url) as response:
+    async with aiohttp.ClientSession(headers=kiosk.key) as http, http.get(kiosk.url) as response:
         html = await response.text()
     assert "<style" not in html and " style=" not in html
     assert "<script>" not in html and "onclick" not in html.lower()
+
+
+async def test_no_other_process_or_rebinding_page_can_use_the_kiosk(kiosk: RunningKiosk) -> None:
+    """Hole 9: without this launch's secret, or under another Host name, nothing is served."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(kiosk.url) as response:
+            assert response.status == 403  # a local process without the secret
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{kiosk.url}/ws")
+        assert refused.value.status == 403
+        # DNS rebinding: evil.example resolved to 127.0.0.1 still says so in Host
+        rebinding = {**kiosk.key, "Host": "evil.example:" + kiosk.url.rsplit(":", 1)[1]}
+        async with http.get(f"{kiosk.url}/i18n/en.json", headers=rebinding) as response:
+            assert response.status == 421
+        async with http.get(kiosk.launch.replace("launch=", "launch=x")) as response:
+            assert response.status == 403
+    # the launch link sets the cookie the page then uses, and leaves the address bar
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        async with http.get(kiosk.launch) as response:
+            assert response.status == 200 and str(response.url) == f"{kiosk.url}/"
+        async with http.ws_connect(f"{kiosk.url}/ws") as ws:
+            assert (await ws.receive_json(timeout=5))["type"] == "hello"

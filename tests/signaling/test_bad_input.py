@@ -145,11 +145,15 @@ async def test_event_for_someone_elses_session(
         assert error["code"] == "not_your_session"
         await terminal_socket.emit("cancel", {"session_id": session_id})
         assert (await terminal_socket.next_error(3))["code"] == "not_your_session"
-        offer = {"session_id": session_id, "type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0"}
+        offer = {
+            "session_id": session_id,
+            "type": "offer",
+            "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96\r\n",
+        }
         await terminal_socket.emit("description", offer)
         assert (await terminal_socket.next_error(4))["code"] == "not_your_session"
         # The call itself is untouched.
-        assert server.router.sessions[session_id].state == "connecting"
+        assert (await server.session(session_id)).state == "connecting"
     finally:
         await other.sio.disconnect()
         await clerk.close()
@@ -230,7 +234,11 @@ async def test_a_waiting_terminal_may_only_offer_for_its_own_session(
     opened = next(data for event, data in terminal_socket.events if event == "session_opened")
     session_id = opened["session_id"]
     assert opened["ice_servers"] == []  # none configured: host candidates only
-    answer = {"session_id": session_id, "type": "answer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0"}
+    answer = {
+        "session_id": session_id,
+        "type": "answer",
+        "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96\r\n",
+    }
     await terminal_socket.emit("description", answer)
     error = await terminal_socket.next_error()
     assert error["code"] == "invalid_message" and 'sends an SDP "offer"' in error["message"]
@@ -238,4 +246,4 @@ async def test_a_waiting_terminal_may_only_offer_for_its_own_session(
     await terminal_socket.emit("description", offer)
     await asyncio.sleep(0.2)
     assert len(terminal_socket.errors) == 1
-    assert server.router.sessions[session_id].early_offer is not None
+    assert (await server.session(session_id)).early_offer is not None

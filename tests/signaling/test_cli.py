@@ -23,6 +23,8 @@ COMMANDS = [
     ["audit", "verify"],
     ["audit", "export"],
     ["audit", "checkpoint"],
+    ["audit", "key"],
+    ["verify"],
 ]
 
 

@@ -1,255 +1,466 @@
-"""Routing rules: longest-idle clerk, department match, decline, timeout, cancel, no clerk."""
+"""Routing rules against the store: longest-idle clerk, department, decline, time-out, cancel,
+grace periods, recalls, positions; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from signaling.catalogue import Catalogue, load_catalogue
 from signaling.errors import IllegalTransition, InvalidMessage, NotYourSession, UnknownService
+from signaling.fanout import QueueNotifier
 from signaling.messages import (
+    CallEnded,
+    CallOffered,
+    CallWithdrawn,
     ClerkState,
     Event,
     Message,
     PushPrompt,
+    QueueStatus,
     RateSession,
     Role,
     SessionState,
     SetStep,
 )
-from signaling.recorder import SessionRecorder
+from signaling.rooms import clerk_room, terminal_room
 from signaling.router import Router
-from signaling.state import LiveClerk, LiveSession
-from storage import store
+from signaling.sweeper import Sweeper
+from storage import presence, routing, store
 from storage.audit import AuditLog
 from storage.db import Database, default_sqlite_url
+from storage.models import CallSession
+from storage.routing import SessionSnap
+from tests import dbutil
 
 
 @dataclass
 class Outbox:
-    """Collects what the router sends, per socket (stands in for socket.io transport)."""
+    """Collects what the router sends, per room or socket (stands in for socket.io)."""
 
     sent: list[tuple[Role, str, Event, Message]] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    local: dict[str, str] = field(default_factory=dict)
 
-    async def send(self, role: Role, sid: str, event: Event, message: Message) -> None:
-        self.sent.append((role, sid, event, message))
+    async def to_room(self, role: Role, room: str, event: Event, message: Message) -> None:
+        self.sent.append((role, room, event, message))
+
+    async def to_local(self, role: Role, sid: str, event: Event, message: Message) -> None:
+        self.sent.append((role, self.local.get(sid, sid), event, message))
 
     async def drop(self, role: Role, sid: str) -> None:
         self.dropped.append(sid)
 
-    def to(self, sid: str, event: Event) -> list[Message]:
-        return [m for _, s, e, m in self.sent if s == sid and e == event]
+    def to(self, room: str, event: Event) -> list[Message]:
+        return [m for _, r, e, m in self.sent if r == room and e == event]
 
 
 @dataclass
 class Harness:
     router: Router
+    notifier: QueueNotifier
+    sweeper: Sweeper
     outbox: Outbox
     db: Database
     catalogue: Catalogue
     terminal_ids: list[int]
 
-    async def stored(self) -> None:
-        """Let the recorder's background writes reach the store before reading it back."""
-        await self.router.recorder.drain()
+    async def settle(self) -> None:
+        """Let the matcher finish and send every kiosk its place."""
+        await self.router.settle()
+        await self.notifier.flush()
 
-    async def clerk(
-        self, clerk_id: int, departments: set[str], available: bool = True
-    ) -> LiveClerk:
-        live = LiveClerk(clerk_id, f"c{clerk_id}", f"Clerk {clerk_id}", frozenset(departments))
-        live = await self.router.clerk_connected(live, f"clerk-sid-{clerk_id}")
+    async def clerk(self, clerk_id: int, departments: set[str], available: bool = True) -> None:
+        await self.router.clerk_connected(
+            clerk_id, f"c{clerk_id}", f"Clerk {clerk_id}", frozenset(departments),
+            f"clerk-sid-{clerk_id}", None,
+        )  # fmt: skip
         if available:
             await self.router.set_availability(clerk_id, True)
-        return live
+        await self.settle()
+
+    async def request(self, index: int, service: str = "", care: bool = False) -> SessionSnap:
+        t = self.terminal_ids[index]
+        sid = f"t-sid-{index}"
+        self.outbox.local[sid] = terminal_room(t)
+        if t not in self.router.local_terminals:
+            await self.router.terminal_connected(t, f"k{index}", sid, None)
+        s = await self.router.request_service(t, f"k{index}", sid, service or TAX, "en", care)
+        await self.settle()
+        return await self.session(s.id)
+
+    async def session(self, session_id: str) -> SessionSnap:
+        found = await routing.get(self.db, session_id)
+        assert found is not None
+        return found
+
+    async def state_of(self, clerk_id: int) -> str:
+        found = await presence.clerk(self.db, clerk_id)
+        assert found is not None
+        return found.state
 
 
 def dept_of(catalogue: Catalogue, service_id: str) -> str:
     return catalogue.service(service_id).department_id
 
 
-@pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+async def make_db(tmp_path: Path, backend: str) -> tuple[Database, str | None]:
+    if backend == "postgresql":
+        dbutil.require_postgres()
+        url = await dbutil.create_pg_database()
+        return Database(url), url
+    return Database(default_sqlite_url(tmp_path)), None
+
+
+async def prepare(db: Database, catalogue: Catalogue, terminals: int) -> list[int]:
+    await db.upgrade()
+    await store.sync_catalogue(
+        db,
+        [(d.id, d.names.model_dump(by_alias=True)) for d in catalogue.departments],
+        [
+            (s.id, s.department_id, s.names.model_dump(by_alias=True), [], s.second_approval)
+            for s in catalogue.services
+        ],
+    )
+    ids = [(await store.register_terminal(db, f"k{i}"))[0].id for i in range(terminals)]
+    # Real clerk rows: sessions reference the clerk who took them.
+    for i in range(1, 4):
+        await store.create_clerk(db, f"c{i}", "password-123", f"Clerk {i}", [])
+    return ids
+
+
+def make_router(db: Database, catalogue: Catalogue, outbox: Outbox, **kw: float) -> Router:
+    return Router(
+        catalogue,
+        db,
+        outbox,
+        kw.get("offer_timeout_s", 30.0),
+        lambda _: [],
+        decline_pause_s=kw.get("decline_pause_s", 0.0),
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def harness(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     catalogue = load_catalogue()
-    async with Database(default_sqlite_url(tmp_path)) as db:
-        await db.upgrade()
-        await store.sync_catalogue(
-            db,
-            [(d.id, d.names.model_dump(by_alias=True)) for d in catalogue.departments],
-            [
-                (s.id, s.department_id, s.names.model_dump(by_alias=True), [], s.second_approval)
-                for s in catalogue.services
-            ],
-        )
-        ids = [(await store.register_terminal(db, f"k{i}"))[0].id for i in range(3)]
-        # Real clerk rows: sessions reference the clerk who took them.
-        clerk_ids = [
-            (await store.create_clerk(db, f"c{i}", "password-123", f"Clerk {i}", [])).id
-            for i in range(1, 5)
-        ]
-        assert clerk_ids == [1, 2, 3, 4]
-        outbox = Outbox()
-        router = Router(catalogue, SessionRecorder(db), outbox, 0.3, lambda _: [])
-        try:
-            yield Harness(router, outbox, db, catalogue, ids)
-        finally:
-            await router.close()
+    db, url = await make_db(tmp_path, str(request.param))
+    try:
+        async with db:
+            ids = await prepare(db, catalogue, 3)
+            outbox = Outbox()
+            router = make_router(db, catalogue, outbox)
+            notifier = QueueNotifier(db, outbox, catalogue, lambda: router.local_terminals)
+            sweeper = Sweeper(router, interval_s=0.05, grace_s=0.5, lease_s=1.0)
+            router.on_offer = lambda after: sweeper.poke(after + 0.02)
+            await sweeper.start()
+            router.spawn(sweeper.run())
+            try:
+                yield Harness(router, notifier, sweeper, outbox, db, catalogue, ids)
+            finally:
+                await router.close()
+    finally:
+        if url:
+            await dbutil.drop_pg_database(url)
 
 
 TAX = "tax-registration"
 
 
+async def ring_out(harness: Harness, session_id: str) -> None:
+    """Move the offer's deadline into the past, as the clock would, and let a sweep find it."""
+    async with harness.db.transaction() as tx:
+        await tx.session.execute(
+            update(CallSession)
+            .where(CallSession.id == session_id)
+            .values(offer_deadline=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    harness.sweeper.poke()
+
+
+async def wait_until(check: object, what: str, tries: int = 300) -> None:
+    for _ in range(tries):
+        if await check():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never happened: {what}")
+
+
+def last(outbox: Outbox, room: str, event: Event) -> Message:
+    found = outbox.to(room, event)
+    assert found, f"nothing of {event} sent to {room}"
+    return found[-1]
+
+
 async def test_offer_goes_to_longest_idle_clerk_of_the_department(harness: Harness) -> None:
     dept = dept_of(harness.catalogue, TAX)
     await harness.clerk(1, {dept})
-    await asyncio.sleep(0.01)
     await harness.clerk(2, {dept})
     await harness.clerk(3, {"some-other-department"})
-    t = harness.terminal_ids[0]
-    session = await harness.router.request_service(t, "k0", "t-sid-0", TAX, "en")
+    session = await harness.request(0)
     assert session.state == SessionState.OFFERED
     assert session.clerk_id == 1
-    assert harness.router.clerks[1].state == ClerkState.RINGING
-    assert harness.outbox.to("clerk-sid-1", Event.CALL_OFFERED)
-    assert not harness.outbox.to("clerk-sid-3", Event.CALL_OFFERED)
+    assert await harness.state_of(1) == ClerkState.RINGING
+    assert harness.outbox.to(clerk_room(1), Event.CALL_OFFERED)
+    assert not harness.outbox.to(clerk_room(3), Event.CALL_OFFERED)
 
 
 async def test_decline_offers_to_next_clerk(harness: Harness) -> None:
     dept = dept_of(harness.catalogue, TAX)
     await harness.clerk(1, {dept})
-    await asyncio.sleep(0.01)
     await harness.clerk(2, {dept})
-    session = await harness.router.request_service(harness.terminal_ids[0], "k0", "t0", TAX, "en")
+    session = await harness.request(0)
     await harness.router.decline(1, session.id)
-    assert session.clerk_id == 2
-    assert harness.router.clerks[1].state == ClerkState.AVAILABLE
-    withdrawn = harness.outbox.to("clerk-sid-1", Event.CALL_WITHDRAWN)
-    assert withdrawn and withdrawn[-1].reason == "declined"  # type: ignore[attr-defined]
+    await harness.settle()
+    assert (await harness.session(session.id)).clerk_id == 2
+    assert await harness.state_of(1) == ClerkState.AVAILABLE
+    withdrawn = last(harness.outbox, clerk_room(1), Event.CALL_WITHDRAWN)
+    assert isinstance(withdrawn, CallWithdrawn) and withdrawn.reason == "declined"
+
+
+async def test_a_passed_call_comes_back_when_nobody_else_can_take_it(harness: Harness) -> None:
+    """One clerk on duty lets a call ring out, comes back: the call is offered to them again."""
+    await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
+    session = await harness.request(0)
+    assert session.clerk_id == 1
+    await ring_out(harness, session.id)
+
+    async def rang_out() -> bool:
+        return (await harness.session(session.id)).state == SessionState.QUEUED
+
+    await wait_until(rang_out, "the offer rang out")
+    assert await harness.state_of(1) == ClerkState.AWAY
+    await harness.router.set_availability(1, True)
+    await harness.settle()
+    again = await harness.session(session.id)
+    assert again.state == SessionState.OFFERED and again.clerk_id == 1
+    assert len(harness.outbox.to(clerk_room(1), Event.CALL_OFFERED)) == 2
 
 
 async def test_unanswered_offer_times_out_parks_clerk_and_moves_on(harness: Harness) -> None:
     dept = dept_of(harness.catalogue, TAX)
     await harness.clerk(1, {dept})
-    await asyncio.sleep(0.01)
     await harness.clerk(2, {dept})
-    session = await harness.router.request_service(harness.terminal_ids[0], "k0", "t0", TAX, "en")
+    session = await harness.request(0)
     assert session.clerk_id == 1
-    await asyncio.sleep(0.5)
-    assert session.clerk_id == 2
-    assert harness.router.clerks[1].state == ClerkState.AWAY
-    await harness.stored()
+    await ring_out(harness, session.id)
+
+    async def moved() -> bool:
+        return (await harness.session(session.id)).clerk_id == 2
+
+    await wait_until(moved, "the offer moved to clerk 2")
+    assert await harness.state_of(1) == ClerkState.AWAY
     kinds = [e.kind for e in await AuditLog(harness.db).events(session.id)]
-    assert "call.timeout" in kinds
+    assert kinds == ["session.created", "call.offered", "call.timeout", "call.offered"]
 
 
 async def test_no_eligible_clerk_keeps_waiting_with_position(harness: Harness) -> None:
     await harness.clerk(1, {"some-other-department"})
-    a = await harness.router.request_service(harness.terminal_ids[0], "k0", "t0", TAX, "en")
-    b = await harness.router.request_service(harness.terminal_ids[1], "k1", "t1", TAX, "en")
+    a = await harness.request(0)
+    b = await harness.request(1)
     assert a.state == b.state == SessionState.QUEUED
-    assert harness.outbox.to("t1", Event.QUEUE_STATUS)[-1].position == 2  # type: ignore[attr-defined]
+    status = last(harness.outbox, terminal_room(harness.terminal_ids[1]), Event.QUEUE_STATUS)
+    assert isinstance(status, QueueStatus) and status.position == 2
+    assert status.clerks_on_duty == 0 and status.estimated_wait_s is None
     # The first one to leave moves the other up.
     await harness.router.cancel(harness.terminal_ids[0], a.id)
-    assert harness.outbox.to("t1", Event.QUEUE_STATUS)[-1].position == 1  # type: ignore[attr-defined]
+    await harness.settle()
+    status = last(harness.outbox, terminal_room(harness.terminal_ids[1]), Event.QUEUE_STATUS)
+    assert isinstance(status, QueueStatus) and status.position == 1
     # A clerk of the department becoming available gets it at once.
     await harness.clerk(2, {dept_of(harness.catalogue, TAX)})
-    assert b.state == SessionState.OFFERED and b.clerk_id == 2
+    fresh = await harness.session(b.id)
+    assert fresh.state == SessionState.OFFERED and fresh.clerk_id == 2
+
+
+async def test_the_estimate_counts_a_call_in_progress(harness: Harness) -> None:
+    """First in line behind a clerk who is in a call: the wait is not 'shortly'."""
+    await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
+    s = await harness.request(0)
+    await harness.router.accept(1, s.id)
+    waiting = await harness.request(1)
+    assert waiting.state == SessionState.QUEUED
+    status = last(harness.outbox, terminal_room(harness.terminal_ids[1]), Event.QUEUE_STATUS)
+    assert isinstance(status, QueueStatus)
+    assert status.position == 1 and status.clerks_on_duty == 1
+    assert status.estimated_wait_s is not None and status.estimated_wait_s >= 30
+    sent = len(harness.outbox.to(terminal_room(harness.terminal_ids[1]), Event.QUEUE_STATUS))
+    await harness.notifier.flush()  # nothing changed: nothing is sent again
+    again = harness.outbox.to(terminal_room(harness.terminal_ids[1]), Event.QUEUE_STATUS)
+    assert len(again) == sent
 
 
 async def test_cancel_while_ringing_withdraws_offer(harness: Harness) -> None:
     await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
-    s = await harness.router.request_service(harness.terminal_ids[0], "k0", "t0", TAX, "en")
+    s = await harness.request(0)
     await harness.router.cancel(harness.terminal_ids[0], s.id)
-    assert harness.router.clerks[1].state == ClerkState.AVAILABLE
-    assert harness.outbox.to("clerk-sid-1", Event.CALL_WITHDRAWN)[-1].reason == "cancelled"  # type: ignore[attr-defined]
+    assert await harness.state_of(1) == ClerkState.AVAILABLE
+    withdrawn = last(harness.outbox, clerk_room(1), Event.CALL_WITHDRAWN)
+    assert isinstance(withdrawn, CallWithdrawn) and withdrawn.reason == "cancelled"
     with pytest.raises(NotYourSession, match="no longer offered"):
         await harness.router.accept(1, s.id)
-    await harness.stored()
     row = await store.get_session(harness.db, s.id)
     assert row.state == "cancelled" and row.end_reason == "cancelled"
+    kinds = [e.kind for e in await AuditLog(harness.db).events(s.id)]
+    assert kinds == ["session.created", "call.offered", "session.cancelled"]
 
 
 async def test_accept_then_hangup_frees_clerk(harness: Harness) -> None:
     await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
-    s = await harness.router.request_service(harness.terminal_ids[0], "k0", "t0", TAX, "en")
+    s = await harness.request(0)
     await harness.router.accept(1, s.id)
-    assert s.state == SessionState.CONNECTING
-    assert harness.outbox.to("t0", Event.CALL_ACCEPTED)
+    assert (await harness.session(s.id)).state == SessionState.CONNECTING
+    assert harness.outbox.to(terminal_room(harness.terminal_ids[0]), Event.CALL_ACCEPTED)
     with pytest.raises(IllegalTransition, match="hang up instead"):
         await harness.router.cancel(harness.terminal_ids[0], s.id)
     with pytest.raises(IllegalTransition, match="after the call ends"):
         await harness.router.set_availability(1, True)
     await harness.router.media_status(Role.TERMINAL, harness.terminal_ids[0], s.id, "connected")
-    assert s.state == SessionState.IN_CALL
+    assert (await harness.session(s.id)).state == SessionState.IN_CALL
     await harness.router.hangup(Role.CLERK, 1, s.id, "done")
-    assert harness.router.clerks[1].state == ClerkState.AVAILABLE
-    assert harness.outbox.to("t0", Event.CALL_ENDED)[-1].reason == "done"  # type: ignore[attr-defined]
-    await harness.stored()
-    report = await AuditLog(harness.db).verify(s.id)
-    assert report.ok
+    assert await harness.state_of(1) == ClerkState.AVAILABLE
+    ended = last(harness.outbox, terminal_room(harness.terminal_ids[0]), Event.CALL_ENDED)
+    assert isinstance(ended, CallEnded) and ended.reason == "done" and not ended.recall
+    assert (await AuditLog(harness.db).verify(s.id)).ok
 
 
 async def test_other_members_cannot_touch_a_session(harness: Harness) -> None:
     dept = dept_of(harness.catalogue, TAX)
     await harness.clerk(1, {dept})
     await harness.clerk(2, {dept})
-    s = await harness.router.request_service(harness.terminal_ids[0], "k0", "t0", TAX, "en")
+    s = await harness.request(0)
     other = 2 if s.clerk_id == 1 else 1
     with pytest.raises(NotYourSession):
         await harness.router.accept(other, s.id)
     await harness.router.accept(s.clerk_id or 0, s.id)
     with pytest.raises(NotYourSession, match="not yours"):
-        harness.router.peer_sid(Role.CLERK, other, s.id)
+        await harness.router.peer_room(Role.CLERK, other, s.id)
     with pytest.raises(NotYourSession, match="not yours"):
-        harness.router.peer_sid(Role.TERMINAL, harness.terminal_ids[1], s.id)
+        await harness.router.peer_room(Role.TERMINAL, harness.terminal_ids[1], s.id)
     with pytest.raises(NotYourSession):
         await harness.router.cancel(harness.terminal_ids[1], s.id)
 
 
 async def test_one_active_session_per_terminal_and_unknown_service(harness: Harness) -> None:
-    t = harness.terminal_ids[0]
-    await harness.router.request_service(t, "k0", "t0", TAX, "en")
-    with pytest.raises(IllegalTransition, match="already has session"):
-        await harness.router.request_service(t, "k0", "t0", TAX, "en")
+    await harness.request(0)
+    with pytest.raises(IllegalTransition, match="already has an active session"):
+        await harness.request(0)
     with pytest.raises(UnknownService):
-        await harness.router.request_service(harness.terminal_ids[1], "k1", "t1", "no-such", "en")
+        await harness.request(1, "no-such")
 
 
-async def test_clerk_leaving_while_ringing_requeues_and_in_call_fails(harness: Harness) -> None:
+async def test_a_ringing_clerk_who_drops_hands_the_call_on(harness: Harness) -> None:
     dept = dept_of(harness.catalogue, TAX)
     await harness.clerk(1, {dept})
-    s = await harness.router.request_service(harness.terminal_ids[0], "k0", "t0", TAX, "en")
+    s = await harness.request(0)
     await harness.router.clerk_disconnected(1, "clerk-sid-1")
-    assert s.state == SessionState.QUEUED
+    await harness.settle()
+    assert (await harness.session(s.id)).state == SessionState.QUEUED
     await harness.clerk(2, {dept})
-    await harness.router.accept(2, s.id)
-    await harness.router.clerk_disconnected(2, "clerk-sid-2")
-    ended = harness.outbox.to("t0", Event.CALL_ENDED)[-1]
-    assert ended.state == SessionState.FAILED and ended.reason == "clerk_left"  # type: ignore[attr-defined]
+    assert (await harness.session(s.id)).clerk_id == 2
+
+
+async def test_a_call_survives_a_dropped_console_within_grace(harness: Harness) -> None:
+    """The clerk's socket drops mid-call and comes back with its token: same session."""
+    dept = dept_of(harness.catalogue, TAX)
+    greeting = await harness.router.clerk_connected(
+        1, "c1", "Clerk 1", frozenset({dept}), "clerk-sid-1", None
+    )
+    await harness.router.set_availability(1, True)
+    s = await harness.request(0)
+    await harness.router.accept(1, s.id)
+    await harness.router.clerk_disconnected(1, "clerk-sid-1")
+    back = await harness.router.clerk_connected(
+        1, "c1", "Clerk 1", frozenset({dept}), "clerk-sid-1b", greeting.resume_token
+    )
+    assert back.resumed
+    await asyncio.sleep(0.8)  # past the grace period: nothing happens to a clerk who is back
+    assert (await harness.session(s.id)).state == SessionState.CONNECTING
+    assert await harness.state_of(1) == ClerkState.BUSY
+
+
+async def test_a_clerk_gone_past_grace_loses_the_call_and_the_applicant_is_recalled(
+    harness: Harness,
+) -> None:
+    dept = dept_of(harness.catalogue, TAX)
+    await harness.clerk(1, {dept})
+    s = await harness.request(0)
+    await harness.router.accept(1, s.id)
+    await harness.router.clerk_disconnected(1, "clerk-sid-1")
+
+    async def lost() -> bool:
+        failed = (await harness.session(s.id)).state == SessionState.FAILED
+        return failed and await harness.state_of(1) == ClerkState.OFFLINE
+
+    await wait_until(lost, "the call was lost after the grace period")
+    ended = last(harness.outbox, terminal_room(harness.terminal_ids[0]), Event.CALL_ENDED)
+    assert isinstance(ended, CallEnded)
+    assert ended.reason == "clerk_lost" and ended.recall is True
+    assert await harness.state_of(1) == ClerkState.OFFLINE
+    # someone else is already waiting; the recall goes before them
+    other = await harness.request(1)
+    t = harness.terminal_ids[0]
+    recalled = await harness.router.request_service(t, "k0", "t-sid-0", TAX, "en", recall_of=s.id)
+    await harness.settle()
+    place = last(harness.outbox, terminal_room(t), Event.QUEUE_STATUS)
+    assert isinstance(place, QueueStatus) and place.session_id == recalled.id
+    assert place.position == 1
+    assert (await harness.session(other.id)).state == SessionState.QUEUED
+    # a recall is once only
+    await harness.router.cancel(t, recalled.id)
+    with pytest.raises(IllegalTransition, match="not a call this kiosk lost"):
+        await harness.router.request_service(t, "k0", "t-sid-0", TAX, "en", recall_of=s.id)
+
+
+async def test_a_kiosk_gone_past_grace_ends_its_session(harness: Harness) -> None:
+    s = await harness.request(0)
+    await harness.router.terminal_disconnected(harness.terminal_ids[0], "t-sid-0")
+
+    async def ended() -> bool:
+        return (await harness.session(s.id)).state == SessionState.CANCELLED
+
+    await wait_until(ended, "the session ended after the grace period")
+    assert (await harness.session(s.id)).end_reason == "terminal_lost"
+
+
+async def test_a_kiosk_back_within_grace_keeps_its_place(harness: Harness) -> None:
+    t = harness.terminal_ids[0]
+    harness.outbox.local["t-sid-0"] = terminal_room(t)
+    first = await harness.router.terminal_connected(t, "k0", "t-sid-0", None)
+    s = await harness.router.request_service(t, "k0", "t-sid-0", TAX, "en")
+    await harness.router.terminal_disconnected(t, "t-sid-0")
+    harness.outbox.local["t-sid-0b"] = terminal_room(t)
+    back = await harness.router.terminal_connected(t, "k0", "t-sid-0b", first.resume_token)
+    assert back.resumed and back.session_id == s.id and back.state == SessionState.QUEUED
+    await asyncio.sleep(0.8)
+    assert (await harness.session(s.id)).state == SessionState.QUEUED
+    # without the token (the kiosk restarted), the session ends
+    again = await harness.router.terminal_connected(t, "k0", "t-sid-0c", "wrong")
+    assert not again.resumed and again.session_id is None
+    assert (await harness.session(s.id)).end_reason == "terminal_restarted"
 
 
 async def test_care_mode_goes_first_and_is_flagged_to_the_clerk(harness: Harness) -> None:
+    first = await harness.request(0)
+    cared = await harness.request(1, care=True)
     t = harness.terminal_ids
-    first = await harness.router.request_service(t[0], "k0", "t0", TAX, "en")
-    cared = await harness.router.request_service(t[1], "k1", "t1", TAX, "zh-Hant", care_mode=True)
-    assert harness.outbox.to("t1", Event.QUEUE_STATUS)[-1].position == 1  # type: ignore[attr-defined]
-    assert harness.outbox.to("t0", Event.QUEUE_STATUS)[-1].position == 2  # type: ignore[attr-defined]
+    assert last(harness.outbox, terminal_room(t[1]), Event.QUEUE_STATUS).position == 1  # type: ignore[attr-defined]
+    assert last(harness.outbox, terminal_room(t[0]), Event.QUEUE_STATUS).position == 2  # type: ignore[attr-defined]
     await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
-    assert cared.state == SessionState.OFFERED and first.state == SessionState.QUEUED
-    offer = harness.outbox.to("clerk-sid-1", Event.CALL_OFFERED)[-1]
-    assert offer.care_mode is True  # type: ignore[attr-defined]
-    await harness.stored()
-    row = await store.get_session(harness.db, cared.id)
-    assert row.care_mode is True
+    assert (await harness.session(cared.id)).state == SessionState.OFFERED
+    assert (await harness.session(first.id)).state == SessionState.QUEUED
+    offer = last(harness.outbox, clerk_room(1), Event.CALL_OFFERED)
+    assert isinstance(offer, CallOffered) and offer.care_mode is True
 
 
-async def in_call(harness: Harness) -> LiveSession:
+async def in_call(harness: Harness) -> SessionSnap:
     await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
-    s = await harness.router.request_service(harness.terminal_ids[0], "k0", "t0", TAX, "en")
+    s = await harness.request(0)
     await harness.router.accept(1, s.id)
     return s
 
@@ -260,40 +471,140 @@ async def test_prompts_and_steps_reach_only_the_sessions_terminal(harness: Harne
     sent = await harness.router.push_prompt(
         1, PushPrompt(session_id=s.id, kind="checklist", items=["Passport", "Business licence"])
     )
-    received = harness.outbox.to("t0", Event.PROMPT)
-    assert received == [sent] and sent.items == ["Passport", "Business licence"]
+    room = terminal_room(harness.terminal_ids[0])
+    assert harness.outbox.to(room, Event.PROMPT) == [sent]
     with pytest.raises(InvalidMessage, match="at least one item"):
         await harness.router.push_prompt(1, PushPrompt(session_id=s.id, kind="checklist"))
     with pytest.raises(NotYourSession, match="not yours"):
         await harness.router.push_prompt(2, PushPrompt(session_id=s.id, kind="text", text="hi"))
     await harness.router.set_step(1, SetStep(session_id=s.id, step=3))
-    assert harness.outbox.to("t0", Event.STEP)[-1].step == 3  # type: ignore[attr-defined]
-    await harness.stored()
+    step = last(harness.outbox, room, Event.STEP)
+    assert isinstance(step, SetStep) and step.step == 3
     kinds = [e.kind for e in await AuditLog(harness.db).events(s.id)]
     assert kinds.count("prompt.pushed") == 1 and "step.changed" in kinds
 
 
 async def test_rating_once_after_the_call_by_its_own_terminal(harness: Harness) -> None:
     s = await in_call(harness)
+    t = harness.terminal_ids
     with pytest.raises(IllegalTransition, match="still going on"):
-        await harness.router.rate(harness.terminal_ids[0], RateSession(session_id=s.id, rating=5))
+        await harness.router.rate(t[0], RateSession(session_id=s.id, rating=5))
     await harness.router.hangup(Role.CLERK, 1, s.id, "done")
     with pytest.raises(NotYourSession):
-        await harness.router.rate(harness.terminal_ids[1], RateSession(session_id=s.id, rating=1))
-    await harness.router.rate(
-        harness.terminal_ids[0], RateSession(session_id=s.id, rating=4, comment="很好，谢谢")
-    )
+        await harness.router.rate(t[1], RateSession(session_id=s.id, rating=1))
+    await harness.router.rate(t[0], RateSession(session_id=s.id, rating=4, comment="很好，谢谢"))
     with pytest.raises(IllegalTransition, match="already been rated"):
-        await harness.router.rate(harness.terminal_ids[0], RateSession(session_id=s.id, rating=5))
-    await harness.stored()
+        await harness.router.rate(t[0], RateSession(session_id=s.id, rating=5))
     row = await store.get_session(harness.db, s.id)
     assert (row.rating, row.rating_comment) == (4, "很好，谢谢")
-    await harness.stored()
     assert (await AuditLog(harness.db).verify(s.id)).ok
 
 
 async def test_a_cancelled_request_cannot_be_rated(harness: Harness) -> None:
-    s = await harness.router.request_service(harness.terminal_ids[0], "k0", "t0", TAX, "en")
+    s = await harness.request(0)
     await harness.router.cancel(harness.terminal_ids[0], s.id)
     with pytest.raises(IllegalTransition, match="never reached a clerk"):
         await harness.router.rate(harness.terminal_ids[0], RateSession(session_id=s.id, rating=3))
+
+
+# ---------------------------------------------------------------------- many routers at once
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_fifty_routing_attempts_for_one_free_clerk_make_one_offer(
+    tmp_path: Path, backend: str
+) -> None:
+    """Fifty waiting kiosks, one free clerk, fifty routers (as many processes) at once."""
+    catalogue = load_catalogue()
+    db, url = await make_db(tmp_path, backend)
+    try:
+        async with db:
+            ids = await prepare(db, catalogue, 50)
+            outbox = Outbox()
+            routers = [make_router(db, catalogue, outbox) for _ in range(50)]
+            for i, t in enumerate(ids):
+                await routing.open_session(
+                    db, session_id=f"{i:032x}", terminal_id=t, service_id=TAX,
+                    language="en", care_mode=False, priority=0, recall_of=None,
+                    ice_servers=[], early_offer=None, actor=f"terminal:{t}",
+                )  # fmt: skip
+            await presence.clerk_attach(
+                db, 1, {dept_of(catalogue, TAX)}, routers[0].process_id, "s1", None
+            )
+            await presence.set_clerk_state(db, 1, "available", ("away",))
+            made = await asyncio.gather(*(r.dispatch() for r in routers))
+            assert sum(made) == 1
+            offered = [s for s in await routing.active_sessions(db) if s.state == "offered"]
+            assert len(offered) == 1 and offered[0].clerk_id == 1
+            assert len(outbox.to(clerk_room(1), Event.CALL_OFFERED)) == 1
+            for r in routers:
+                await r.close()
+    finally:
+        if url:
+            await dbutil.drop_pg_database(url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_an_offer_times_out_after_the_process_that_made_it_is_gone(
+    tmp_path: Path, backend: str
+) -> None:
+    catalogue = load_catalogue()
+    db, url = await make_db(tmp_path, backend)
+    try:
+        async with db:
+            ids = await prepare(db, catalogue, 1)
+            outbox = Outbox()
+            first = make_router(db, catalogue, outbox, offer_timeout_s=0.2)
+            dept = dept_of(catalogue, TAX)
+            await first.clerk_connected(1, "c1", "Clerk 1", frozenset({dept}), "s1", None)
+            await first.set_availability(1, True)
+            await first.terminal_connected(ids[0], "k0", "t0", None)
+            await first.request_service(ids[0], "k0", "t0", TAX, "en")
+            await first.settle()
+            # the process that offered dies: no timer of its own will fire
+            await first.close()
+            ringing = [s for s in await routing.active_sessions(db) if s.state == "offered"]
+            assert len(ringing) == 1
+            second = make_router(db, catalogue, outbox, offer_timeout_s=0.2)
+            sweeper = Sweeper(second, interval_s=0.05, grace_s=30, lease_s=30)
+            await sweeper.start()
+            second.spawn(sweeper.run())
+
+            async def timed_out() -> bool:
+                events = await AuditLog(db).events(ringing[0].id)
+                return "call.timeout" in [e.kind for e in events]
+
+            await wait_until(timed_out, "the survivor enforced the offer's deadline")
+            assert (await presence.clerk(db, 1)).state == "away"  # type: ignore[union-attr]
+            await second.close()
+    finally:
+        if url:
+            await dbutil.drop_pg_database(url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_dead_process_sockets_get_their_grace_from_its_last_heartbeat(
+    tmp_path: Path, backend: str
+) -> None:
+    catalogue = load_catalogue()
+    db, _url = await make_db(tmp_path, backend)
+    async with db:
+        ids = await prepare(db, catalogue, 1)
+        outbox = Outbox()
+        dead = make_router(db, catalogue, outbox)
+        await presence.register_process(db, dead.process_id, "dead-host")
+        await dead.terminal_connected(ids[0], "k0", "t0", None)
+        s = await dead.request_service(ids[0], "k0", "t0", TAX, "en")
+        await dead.close()  # killed: it never detaches its sockets
+        survivor = make_router(db, catalogue, outbox)
+        sweeper = Sweeper(survivor, interval_s=0.05, grace_s=0.3, lease_s=0.2)
+        await sweeper.start()
+        survivor.spawn(sweeper.run())
+
+        async def resolved() -> bool:
+            row = await routing.get(db, s.id)
+            return row is not None and row.state == "cancelled"
+
+        await wait_until(resolved, "the dead process's kiosk was given up after grace")
+        assert (await routing.get(db, s.id)).end_reason == "terminal_lost"  # type: ignore[union-attr]
+        await survivor.close()

@@ -4,54 +4,56 @@ from __future__ import annotations
 
 import pytest
 
-from signaling.catalogue import load_catalogue
-from signaling.errors import IllegalTransition
-from signaling.messages import ClerkState, SessionState
-from signaling.state import CLERK_TRANSITIONS, SESSION_TRANSITIONS, LiveClerk, LiveSession
+from storage.models import CallSession, ClerkPresence
+from storage.states import (
+    CLERK_TRANSITIONS,
+    SESSION_TRANSITIONS,
+    IllegalMove,
+    move_clerk,
+    move_session,
+)
 
 
-def _session() -> LiveSession:
-    service = load_catalogue().services[0]
-    return LiveSession("a" * 32, 1, "k", "sid", service, "en")
+def _session(state: str = "queued") -> CallSession:
+    return CallSession(id="a" * 32, terminal_id=1, service_id="s", language="en", state=state)
 
 
 def test_session_happy_path() -> None:
     s = _session()
-    for state in (
-        SessionState.OFFERED,
-        SessionState.CONNECTING,
-        SessionState.IN_CALL,
-        SessionState.ENDED,
-    ):
-        s.set_state(state)
-    assert not s.active
+    for state in ("offered", "connecting", "in_call", "ended"):
+        move_session(s, state)
+    assert s.state == "ended"
 
 
 @pytest.mark.parametrize(
     ("start", "target"),
-    [(a, b) for a in SessionState for b in SessionState if b not in SESSION_TRANSITIONS[a]],
+    [
+        (a, b)
+        for a in SESSION_TRANSITIONS
+        for b in SESSION_TRANSITIONS
+        if b not in SESSION_TRANSITIONS[a]
+    ],
 )
-def test_every_illegal_session_transition_raises(start: SessionState, target: SessionState) -> None:
-    s = _session()
-    s.state = start
-    with pytest.raises(IllegalTransition, match=f'from "{start}" to "{target}"'):
-        s.set_state(target)
+def test_every_illegal_session_transition_raises(start: str, target: str) -> None:
+    s = _session(start)
+    with pytest.raises(IllegalMove, match=f'from "{start}" to "{target}"'):
+        move_session(s, target)
     assert s.state == start
 
 
 def test_terminal_states_are_final() -> None:
-    for final in (SessionState.ENDED, SessionState.CANCELLED, SessionState.FAILED):
+    for final in ("ended", "cancelled", "failed"):
         assert SESSION_TRANSITIONS[final] == frozenset()
 
 
 def test_clerk_cannot_go_away_and_back_mid_call_silently() -> None:
-    c = LiveClerk(1, "alice", "Alice", frozenset({"tax"}))
-    c.set_state(ClerkState.AWAY)
-    with pytest.raises(IllegalTransition, match='"away" to "busy"'):
-        c.set_state(ClerkState.BUSY)
-    c.set_state(ClerkState.AVAILABLE)
-    c.set_state(ClerkState.RINGING)
-    c.set_state(ClerkState.BUSY)
-    assert ClerkState.RINGING not in CLERK_TRANSITIONS[ClerkState.BUSY]
-    with pytest.raises(IllegalTransition, match="hang up first"):
-        c.set_state(ClerkState.RINGING)
+    c = ClerkPresence(clerk_id=1, state="offline")
+    move_clerk(c, "away")
+    with pytest.raises(IllegalMove, match='"away" to "busy"'):
+        move_clerk(c, "busy")
+    move_clerk(c, "available")
+    move_clerk(c, "ringing")
+    move_clerk(c, "busy")
+    assert "ringing" not in CLERK_TRANSITIONS["busy"]
+    with pytest.raises(IllegalMove, match="hang up first"):
+        move_clerk(c, "ringing")

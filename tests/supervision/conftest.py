@@ -9,6 +9,7 @@ import pytest
 from terminal_client.client import TerminalState
 from tests.conftest import RunningServer
 from tests.supervision.test_recording import call
+from tests.teardown import bounded
 
 
 @pytest.fixture
@@ -19,8 +20,8 @@ async def recorded(server: RunningServer) -> AsyncIterator[str]:
         await terminal.hangup()
         await terminal.wait_for(TerminalState.ENDED)
     finally:
-        await terminal.close()
-        await clerk.close()
+        await bounded(terminal.close(), "terminal")
+        await bounded(clerk.close(), "clerk peer")
     await server.stored()
     yield session_id
 

@@ -18,11 +18,13 @@ from terminal_client.id_reader import SimulatedCardReader
 from terminal_client.kiosk.controller import KioskSettings
 from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.run import build_kiosk
+from terminal_client.kiosk.server import launch_url, page_key
 from terminal_client.kiosk.tts import Speech
 from terminal_client.printer import FakeCupsPrinter
 from tests.conftest import RunningServer
 from tests.identity.conftest import engine, photos  # noqa: F401
 from tests.kiosk.conftest import RunningKiosk, browser, clerk, page  # noqa: F401
+from tests.teardown import bounded
 
 
 @pytest.fixture
@@ -59,10 +61,12 @@ async def _kiosk(
     await site.start()
     url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     try:
-        yield RunningKiosk(controller, url, server, tmp_path / "tts")
+        yield RunningKiosk(
+            controller, url, server, tmp_path / "tts", page_key(app), launch_url(url, app)
+        )
     finally:
-        await runner.cleanup()
-        await controller.close()
+        await bounded(runner.cleanup(), "kiosk page server")
+        await bounded(controller.close(), "kiosk controller")
 
 
 @pytest.fixture

@@ -1,0 +1,201 @@
+"""Queue positions for the kiosks this process holds, computed from one consistent snapshot.
+
+A queue change only *nudges* the notifier; it runs in its own task, reads the active
+sessions and the clerks once, and sends each local kiosk its position and estimate only when
+they differ from what it was last told. The cost is one read plus a message per kiosk whose
+place really changed, never one per waiting kiosk per change, and never inside the handler
+that caused the change. A tick catches changes made by other processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from signaling.catalogue import Catalogue
+from signaling.messages import ClerkState, Event, QueueStatus, Role, SessionState
+from signaling.rooms import Emitter
+from storage import presence, routing
+from storage.db import Database
+from storage.routing import SessionSnap
+
+log = logging.getLogger(__name__)
+
+# floor for a call in progress's remaining time: it may end any moment, but not at once
+MIN_REMAINING_S = 30.0
+# how many recent calls of a department make its typical handling time
+HANDLING_SAMPLE = 20
+
+
+@dataclass(frozen=True)
+class Place:
+    """What a waiting kiosk is told: its place, and how long it may wait."""
+
+    position: int
+    state: str
+    estimated_wait_s: int | None
+    clerks_on_duty: int
+    version: int
+
+
+def estimate_waits(
+    waiting: list[SessionSnap],
+    busy_elapsed_s: list[float],
+    free_clerks: int,
+    handle_s: float,
+) -> list[int]:
+    """Seconds until each waiting session (in queue order) is answered, on these clerks."""
+    clerks = [0.0] * free_clerks + [max(MIN_REMAINING_S, handle_s - e) for e in busy_elapsed_s]
+    if not clerks:
+        return []
+    heapq.heapify(clerks)
+    waits = []
+    for _ in waiting:
+        start = heapq.heappop(clerks)
+        # whole minutes, as the kiosk shows them: a wait that only ticks down a second is
+        # not news worth a message to every waiting kiosk
+        waits.append(math.ceil(start / 60.0) * 60)
+        heapq.heappush(clerks, start + handle_s)
+    return waits
+
+
+def places(
+    sessions: list[SessionSnap],
+    clerks: list[routing.ClerkSnap],
+    handling: dict[str, list[float]],
+    catalogue: Catalogue,
+    now: datetime,
+) -> dict[str, Place]:
+    """The place of every waiting session, by department, from one snapshot."""
+    by_dept: dict[str, list[SessionSnap]] = {}
+    busy: dict[str, list[float]] = {}
+    for s in sessions:
+        if s.state == SessionState.QUEUED:
+            by_dept.setdefault(s.department_id, []).append(s)
+        elif s.in_call and s.answered_at is not None:
+            busy.setdefault(s.department_id, []).append((now - s.answered_at).total_seconds())
+    free: dict[str, int] = {}
+    on_duty: dict[str, int] = {}
+    for c in clerks:
+        if not c.connected:
+            continue
+        for dept in c.departments:
+            if c.state in (ClerkState.AVAILABLE, ClerkState.RINGING, ClerkState.BUSY):
+                on_duty[dept] = on_duty.get(dept, 0) + 1
+            if c.state == ClerkState.AVAILABLE:
+                free[dept] = free.get(dept, 0) + 1
+    out: dict[str, Place] = {}
+    for s in sessions:
+        if s.state == SessionState.OFFERED:
+            duty = on_duty.get(s.department_id, 0)
+            out[s.id] = Place(0, s.state, 0, duty, s.version)
+    for dept, waiting in by_dept.items():
+        duty = on_duty.get(dept, 0)
+        recent = handling.get(dept, [])[:HANDLING_SAMPLE]
+        if recent:
+            handle = sum(recent) / len(recent)
+        else:
+            handle = catalogue.service(waiting[0].service_id).typical_minutes * 60.0
+        in_calls = busy.get(dept, [])
+        # clerks ringing (or busy with another department's call) count as just started
+        others = max(0, duty - free.get(dept, 0) - len(in_calls))
+        waits = (
+            estimate_waits(waiting, in_calls + [0.0] * others, free.get(dept, 0), handle)
+            if duty
+            else []
+        )
+        for i, s in enumerate(waiting):
+            wait = waits[i] if duty else None
+            out[s.id] = Place(i + 1, s.state, wait, duty, s.version)
+    return out
+
+
+class QueueNotifier:
+    """Sends the kiosks of this process their place when it changes (see module docstring)."""
+
+    def __init__(
+        self,
+        db: Database,
+        emitter: Emitter,
+        catalogue: Catalogue,
+        local_terminals: Callable[[], dict[int, str]],
+        tick_s: float = 1.0,
+        min_interval_s: float = 0.25,
+    ) -> None:
+        self.db = db
+        self.emitter = emitter
+        self.catalogue = catalogue
+        self.local_terminals = local_terminals
+        self.tick_s = tick_s
+        self.min_interval_s = min_interval_s
+        self._wanted = asyncio.Event()
+        self._last: dict[str, Place] = {}
+        self.sent = 0
+
+    def nudge(self) -> None:
+        """Something changed: recompute soon."""
+        self._wanted.set()
+
+    def forget(self, session_id: str) -> None:
+        """Send this session's place again next time (its kiosk reconnected)."""
+        self._last.pop(session_id, None)
+
+    async def run(self) -> None:
+        """Recompute on every nudge (coalesced) and on every tick, until cancelled."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wanted.wait(), self.tick_s)
+            # coalesce a burst of changes into one snapshot, and at most a few a second: under
+            # load, one read of the whole queue per change would be the server's main work
+            await asyncio.sleep(self.min_interval_s)
+            self._wanted.clear()
+            try:
+                await self.flush()
+            except Exception:  # one failed round must not end the notifier
+                log.exception("queue positions round failed")
+
+    async def flush(self) -> int:
+        """Compute every place from one snapshot and send those that changed; returns sent."""
+        local = dict(self.local_terminals())
+        sessions = await routing.active_sessions(self.db)
+        mine = [s for s in sessions if s.terminal_id in local]
+        if not mine:
+            self._last.clear()
+            return 0
+        clerks = [c for c, _ in await presence.clerks(self.db)]
+        handling = await routing.recent_handling_s(self.db)
+        now = datetime.now(UTC)
+        found = places(sessions, clerks, handling, self.catalogue, now)
+        sent = 0
+        alive: set[str] = set()
+        for s in mine:
+            place = found.get(s.id)
+            if place is None:
+                continue
+            alive.add(s.id)
+            if self._last.get(s.id) == place:
+                continue
+            self._last[s.id] = place
+            status = QueueStatus(
+                session_id=s.id,
+                service_id=s.service_id,
+                position=place.position,
+                state=SessionState(place.state),
+                estimated_wait_s=place.estimated_wait_s,
+                clerks_on_duty=place.clerks_on_duty,
+                version=place.version,
+            )
+            sid = local.get(s.terminal_id)
+            if sid is not None:
+                await self.emitter.to_local(Role.TERMINAL, sid, Event.QUEUE_STATUS, status)
+                sent += 1
+        for gone in set(self._last) - alive:
+            del self._last[gone]
+        self.sent += sent
+        return sent

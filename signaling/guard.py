@@ -1,0 +1,122 @@
+"""What every HTTP request passes before its handler: body limits and security headers.
+
+- **Body limits per route.** aiohttp's ``client_max_size`` is one number for the whole app
+  and large because uploads need it; a JSON route must not parse 40 MiB for an anonymous
+  caller. :data:`BODY_LIMITS` names the routes that take more than :data:`JSON_BODY_LIMIT`;
+  the rest are refused with 413 from the ``Content-Length`` alone, before a byte is read.
+- **A body needs a length.** A POST or PUT without ``Content-Length`` (chunked, or none at
+  all) is refused with 411 rather than read as "empty" or without a bound.
+- **Socket handshakes per address** are rate-limited (a junk-sending reconnect loop).
+- **Security headers on every response**, errors included: pages that set their own
+  Content-Security-Policy keep it, everything else gets one that allows nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from signaling.http_auth import http_error
+from signaling.throttle import RateLimit
+
+JSON_BODY_LIMIT = 64 * 1024
+
+# (method, canonical route) -> the most bytes a body may have. The uploads keep the limits
+# their own modules check again while reading (segment, document, evidence sizes).
+BODY_LIMITS: dict[tuple[str, str], int] = {
+    (
+        "PUT",
+        r"/api/sessions/{session_id}/recordings/{side}/{index}",
+    ): 32 * 1024 * 1024,
+    ("PUT", "/api/sessions/{session_id}/documents/{sha256}"): 20 * 1024 * 1024,
+    ("POST", "/api/phone/{token}/upload"): 20 * 1024 * 1024,
+    ("POST", "/verify"): 10 * 1024 * 1024,
+    # the identity report carries a few base64 JPEGs of at most 512 KiB each
+    ("POST", "/api/sessions/{session_id}/identity"): 4 * 1024 * 1024,
+    # a signature's strokes: thousands of points with time and pressure
+    ("POST", "/api/sessions/{session_id}/signature"): 2 * 1024 * 1024,
+    ("POST", "/api/sessions/{session_id}/signature/ink"): 1024 * 1024,
+}
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+# For responses that set no policy of their own (JSON, images, PDFs, recordings): a document
+# served from here may run nothing, load nothing and be framed by no one.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": API_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class _TooLarge(web.HTTPClientError):
+    # aiohttp's own 413 wants the sizes as arguments; ours says them in the message
+    status_code = 413
+
+
+def body_limit(request: web.Request) -> int:
+    """The most bytes the body of ``request`` may have on its route."""
+    route = request.match_info.route
+    canonical = route.resource.canonical if route.resource is not None else request.path
+    return BODY_LIMITS.get((request.method, canonical), JSON_BODY_LIMIT)
+
+
+@web.middleware
+async def limit_bodies(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a body without a length (411) or longer than its route allows (413)."""
+    if request.method in _BODY_METHODS and not request.path.startswith("/socket.io/"):
+        length = request.content_length
+        if length is None:
+            raise http_error(
+                web.HTTPLengthRequired,
+                "length_required",
+                "send the body with a Content-Length header (chunked bodies are not accepted)",
+            )
+        limit = body_limit(request)
+        if length > limit:
+            raise http_error(
+                _TooLarge,
+                "too_large",
+                f"this request may carry at most {limit} bytes; the body has {length}",
+            )
+    return await handler(request)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Hardening headers on every response; a page's own policy wins over the default."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    csp = response.headers["Content-Security-Policy"]
+    if "frame-ancestors" not in csp:
+        response.headers["Content-Security-Policy"] = f"{csp}; frame-ancestors 'none'"
+
+
+SOCKET_CONNECTS = web.AppKey("socket_connects", RateLimit)
+
+
+@web.middleware
+async def limit_socket_connects(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Socket.io handshakes per address: a client that reconnects in a loop to send junk
+    is refused before the websocket is opened (a kiosk or console reconnects rarely)."""
+    if request.path.startswith("/socket.io/"):
+        wait = request.app[SOCKET_CONNECTS].take(request.remote or "-")
+        if wait > 0:
+            raise http_error(
+                web.HTTPTooManyRequests,
+                "rate_limited",
+                f"too many connections from this address; wait {wait:.0f} s",
+            )
+    return await handler(request)
+
+
+def setup_guard(app: web.Application) -> None:
+    """Install the body limits and the headers; call after every route is added."""
+    app[SOCKET_CONNECTS] = RateLimit(per_minute=120, burst=60)
+    app.middlewares.append(limit_socket_connects)
+    app.middlewares.append(limit_bodies)
+    app.on_response_prepare.append(security_headers)

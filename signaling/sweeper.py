@@ -1,0 +1,86 @@
+"""What the store says is overdue, resolved by whichever process looks first.
+
+Every ``sweep_interval_s`` each process renews its lease, declares dead the processes whose
+lease ran out (their sockets count as dropped from their last renewal), and resolves: offers
+past their deadline, kiosks and clerks gone longer than the grace period, and sessions left
+open by a process that died. Every resolution is a conditional update, so two processes
+sweeping at once resolve each thing once. Nothing stays open forever as long as one process
+runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+from signaling.router import Router
+from storage import presence, routing
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper:
+    """The periodic resolution of one process (see the module docstring)."""
+
+    def __init__(
+        self,
+        router: Router,
+        *,
+        interval_s: float,
+        grace_s: float,
+        lease_s: float,
+    ) -> None:
+        self.router = router
+        self.interval_s = interval_s
+        self.grace_s = grace_s
+        self.lease_s = lease_s
+        self._poke = asyncio.Event()
+        self.draining = False
+        self.rounds = 0
+
+    def poke(self, after_s: float = 0.0) -> None:
+        """Sweep soon (e.g. just after an offer's deadline), besides the regular rounds."""
+        loop = asyncio.get_running_loop()
+        if after_s <= 0:
+            self._poke.set()
+        else:
+            loop.call_later(after_s, self._poke.set)
+
+    async def start(self) -> None:
+        """Take a lease for this process."""
+        await presence.register_process(
+            self.router.db, self.router.process_id, socket.gethostname()
+        )
+
+    async def run(self) -> None:
+        """Sweep until cancelled."""
+        while True:
+            try:
+                await self.sweep()
+            except Exception:  # a failed round (database briefly away) is retried next round
+                log.exception("sweep failed; retrying in %.1f s", self.interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), self.interval_s)
+            self._poke.clear()
+
+    async def sweep(self) -> None:
+        """One round: lease, dead processes, overdue offers, kiosks and clerks gone."""
+        router = self.router
+        db = router.db
+        await presence.heartbeat(db, router.process_id, draining=self.draining)
+        await presence.expire_processes(db, self.lease_s, router.process_id)
+        for session_id, clerk_id in await routing.expired_offers(db):
+            await router.offer_expired(session_id, clerk_id)
+        for session_id in await presence.sessions_of_gone_terminals(db, self.grace_s):
+            await router.terminal_lost(session_id)
+        for clerk_id in await presence.gone_clerks(db, self.grace_s):
+            await router.clerk_lost(clerk_id)
+        router.request_dispatch()
+        self.rounds += 1
+
+    async def stop(self) -> None:
+        """This process leaves: its sockets count as dropped now, so the grace period runs
+        for their owners to reconnect elsewhere."""
+        await presence.forget_sockets_of(self.router.db, self.router.process_id)

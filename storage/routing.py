@@ -1,0 +1,753 @@
+"""Routing of record: the queue, offers and calls, changed by conditional updates in the store.
+
+Every function here is one transaction that checks the state it expects *in the database*,
+changes the session row (and the clerk's presence row when the clerk is part of the change)
+and appends the chain event, or changes nothing. Any number of processes may call them at
+once: a state that moved on under a caller makes its conditional update match no row, and
+the partial unique indexes of migration 0107 refuse a second active call for one clerk or
+kiosk whatever the callers believed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.audit import append_in
+from storage.db import Database, Transaction
+from storage.errors import StorageError
+from storage.models import CallSession, ClerkPresence, Service
+from storage.states import CLERK_TRANSITIONS, SESSION_TRANSITIONS, move_clerk, move_session
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATES = ("queued", "offered", "connecting", "in_call")
+WAITING_STATES = ("queued", "offered")
+CALL_STATES = ("connecting", "in_call")
+# a lost call of these reasons gives the applicant the front of the queue when they call again
+LOST_REASONS = frozenset({"terminal_lost", "clerk_lost", "server_lost", "clerk_left"})
+RECALL_WINDOW = timedelta(minutes=15)
+
+# how many of each department's waiting sessions a routing attempt looks at: enough to pass
+# over those every free clerk has declined
+HEAD_PER_DEPARTMENT = 25
+
+PRIORITY_RECALL = 2
+PRIORITY_CARE = 1
+
+
+class RoutingConflict(StorageError):
+    """The state moved on before this change could commit (taken, withdrawn, ended)."""
+
+    code = "conflict"
+
+
+class AlreadyActive(StorageError):
+    """The kiosk already has an active session."""
+
+    code = "illegal_transition"
+
+
+@dataclass(frozen=True)
+class SessionSnap:
+    """A session row as committed: what messages about the change are built from."""
+
+    id: str
+    terminal_id: int
+    service_id: str
+    department_id: str
+    clerk_id: int | None
+    language: str
+    state: str
+    care_mode: bool
+    priority: int
+    created_at: datetime
+    enqueued_at: datetime | None
+    answered_at: datetime | None
+    offer_deadline: datetime | None
+    version: int
+    step: int
+    early_offer: str | None
+    offer_shown_to: int | None
+    ice_servers: list[dict[str, Any]]
+    end_reason: str | None
+    recall_of: str | None
+    # (clerk_id, when) for each clerk who passed on the call
+    declined_by: tuple[tuple[int, datetime], ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def in_call(self) -> bool:
+        return self.state in CALL_STATES
+
+    def waited_s(self, now: datetime) -> float:
+        start = self.enqueued_at or self.created_at
+        end = self.answered_at or now
+        return max(0.0, (end - start).total_seconds())
+
+
+def snap(row: CallSession, department_id: str) -> SessionSnap:
+    """An immutable copy of ``row``."""
+    return SessionSnap(
+        id=row.id,
+        terminal_id=row.terminal_id,
+        service_id=row.service_id,
+        department_id=department_id,
+        clerk_id=row.clerk_id,
+        language=row.language,
+        state=row.state,
+        care_mode=row.care_mode,
+        priority=row.priority,
+        created_at=row.created_at,
+        enqueued_at=row.enqueued_at,
+        answered_at=row.answered_at,
+        offer_deadline=row.offer_deadline,
+        version=row.version,
+        step=row.step,
+        early_offer=row.early_offer,
+        offer_shown_to=row.offer_shown_to,
+        ice_servers=list(row.ice_servers or []),
+        end_reason=row.end_reason,
+        recall_of=row.recall_of,
+        declined_by=tuple(
+            (int(item[0]), datetime.fromisoformat(str(item[1]))) for item in row.declined_by or []
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ClerkSnap:
+    """A clerk's presence row as committed."""
+
+    clerk_id: int
+    state: str
+    session_id: str | None
+    departments: frozenset[str]
+    connected: bool
+    version: int
+    state_since: datetime
+    idle_since: datetime
+    sid: str | None
+    process_id: str | None
+    disconnected_at: datetime | None
+
+
+def clerk_snap(row: ClerkPresence) -> ClerkSnap:
+    """An immutable copy of ``row``."""
+    return ClerkSnap(
+        clerk_id=row.clerk_id,
+        state=row.state,
+        session_id=row.session_id,
+        departments=frozenset(row.departments or []),
+        connected=row.connected,
+        version=row.version,
+        state_since=row.state_since,
+        idle_since=row.idle_since,
+        sid=row.sid,
+        process_id=row.process_id,
+        disconnected_at=row.disconnected_at,
+    )
+
+
+def token_hash(token: str) -> str:
+    """What the store keeps of a resume token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def db_now(db_session: AsyncSession) -> datetime:
+    """Now by the database's clock, which every process shares (PostgreSQL), or this one's."""
+    if db_session.get_bind().dialect.name == "postgresql":
+        moment = await db_session.scalar(text("SELECT clock_timestamp()"))
+        assert isinstance(moment, datetime)
+        return moment.astimezone(UTC)
+    return datetime.now(UTC)
+
+
+def _rowcount(result: Any) -> int:
+    return cast("CursorResult[Any]", result).rowcount
+
+
+def _locked(statement: Any, db_session: AsyncSession, *, skip: bool = False) -> Any:
+    # SQLite has no row locks (its routing writers take turns, see Database.transaction)
+    if db_session.get_bind().dialect.name == "postgresql":
+        return statement.with_for_update(skip_locked=skip, of=CallSession)
+    return statement
+
+
+async def _session_row(
+    db_session: AsyncSession, session_id: str, *, lock: bool = True
+) -> tuple[CallSession, str] | None:
+    statement = (
+        select(CallSession, Service.department_id)
+        .join(Service, Service.id == CallSession.service_id)
+        .where(CallSession.id == session_id)
+    )
+    if lock:
+        statement = _locked(statement, db_session)
+    found = (await db_session.execute(statement)).first()
+    return (found[0], found[1]) if found else None
+
+
+async def _presence_row(
+    db_session: AsyncSession, clerk_id: int, *, lock: bool = True
+) -> ClerkPresence | None:
+    statement = select(ClerkPresence).where(ClerkPresence.clerk_id == clerk_id)
+    if lock and db_session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    return cast("ClerkPresence | None", await db_session.scalar(statement))
+
+
+async def _reload(db_session: AsyncSession, row: CallSession, dept: str) -> SessionSnap:
+    await db_session.flush()
+    await db_session.refresh(row)
+    return snap(row, dept)
+
+
+async def _reload_clerk(db_session: AsyncSession, clerk_id: int) -> ClerkSnap | None:
+    await db_session.flush()
+    row = await _presence_row(db_session, clerk_id, lock=False)
+    if row is None:
+        return None
+    await db_session.refresh(row)
+    return clerk_snap(row)
+
+
+async def _chain(
+    tx: Transaction, session_id: str, kind: str, actor: str, payload: dict[str, Any]
+) -> None:
+    await tx.hold(f"audit:{session_id}")
+    await append_in(tx.session, session_id, kind, actor, payload)
+
+
+# ---------------------------------------------------------------------- reading
+
+
+async def get(db: Database, session_id: str) -> SessionSnap | None:
+    """The session as stored now, or None."""
+    async with db.sessions() as db_session:
+        found = await _session_row(db_session, session_id, lock=False)
+    return snap(*found) if found else None
+
+
+async def active_of_terminal(db: Database, terminal_id: int) -> SessionSnap | None:
+    """The kiosk's active session (at most one: a unique index says so), or None."""
+    async with db.sessions() as db_session:
+        found = (
+            await db_session.execute(
+                select(CallSession, Service.department_id)
+                .join(Service, Service.id == CallSession.service_id)
+                .where(
+                    CallSession.terminal_id == terminal_id,
+                    CallSession.state.in_(ACTIVE_STATES),
+                )
+            )
+        ).first()
+    return snap(found[0], found[1]) if found else None
+
+
+async def active_sessions(db: Database) -> list[SessionSnap]:
+    """Every active session, in queue order (priority, then first come)."""
+    async with db.sessions() as db_session:
+        rows = (
+            await db_session.execute(
+                select(CallSession, Service.department_id)
+                .join(Service, Service.id == CallSession.service_id)
+                .where(CallSession.state.in_(ACTIVE_STATES))
+                .order_by(CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
+            )
+        ).all()
+    return [snap(r[0], r[1]) for r in rows]
+
+
+async def recent_handling_s(db: Database, limit: int = 400) -> dict[str, list[float]]:
+    """Lengths of the most recent answered calls per department, newest first."""
+    async with db.sessions() as db_session:
+        rows = (
+            await db_session.execute(
+                select(Service.department_id, CallSession.answered_at, CallSession.ended_at)
+                .join(Service, Service.id == CallSession.service_id)
+                .where(
+                    CallSession.answered_at.is_not(None),
+                    CallSession.ended_at.is_not(None),
+                    CallSession.state == "ended",
+                )
+                .order_by(CallSession.ended_at.desc())
+                .limit(limit)
+            )
+        ).all()
+    lengths: dict[str, list[float]] = {}
+    for dept, answered, ended in rows:
+        if answered is not None and ended is not None:
+            lengths.setdefault(dept, []).append(max(0.0, (ended - answered).total_seconds()))
+    return lengths
+
+
+async def recall_allowed(db: Database, terminal_id: int, lost_session_id: str) -> bool:
+    """True when ``lost_session_id`` is this kiosk's call lost lately and not yet recalled."""
+    async with db.sessions() as db_session:
+        row = await db_session.get(CallSession, lost_session_id)
+        if row is None or row.terminal_id != terminal_id or row.ended_at is None:
+            return False
+        if row.end_reason not in LOST_REASONS:
+            return False
+        ended_at = row.ended_at
+        if await db_now(db_session) - ended_at > RECALL_WINDOW:
+            return False
+        taken = await db_session.scalar(
+            select(CallSession.id).where(CallSession.recall_of == lost_session_id).limit(1)
+        )
+    return taken is None
+
+
+# ---------------------------------------------------------------------- changes
+
+
+async def open_session(
+    db: Database,
+    *,
+    session_id: str,
+    terminal_id: int,
+    service_id: str,
+    language: str,
+    care_mode: bool,
+    priority: int,
+    recall_of: str | None,
+    ice_servers: list[dict[str, Any]],
+    early_offer: str | None,
+    actor: str,
+) -> SessionSnap:
+    """Queue a new session with its first chain event; :class:`AlreadyActive` if the kiosk
+    has one."""
+    try:
+        async with db.transaction() as tx:
+            now = await db_now(tx.session)
+            row = CallSession(
+                id=session_id,
+                terminal_id=terminal_id,
+                service_id=service_id,
+                language=language,
+                state="queued",
+                care_mode=care_mode,
+                priority=priority,
+                recall_of=recall_of,
+                created_at=now,
+                enqueued_at=now,
+                version=1,
+                declined_by=[],
+                ice_servers=ice_servers,
+                early_offer=early_offer,
+                step=1,
+            )
+            tx.session.add(row)
+            await tx.session.flush()
+            payload: dict[str, Any] = {
+                "service_id": service_id,
+                "language": language,
+                "terminal_id": terminal_id,
+                "care_mode": care_mode,
+            }
+            if recall_of:
+                payload["recall_of"] = recall_of
+            await _chain(tx, session_id, "session.created", actor, payload)
+            dept = await tx.session.scalar(
+                select(Service.department_id).where(Service.id == service_id)
+            )
+            return await _reload(tx.session, row, str(dept))
+    except IntegrityError as exc:
+        raise AlreadyActive(
+            "This terminal already has an active session; cancel it or hang up before asking"
+            " for another service"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An available clerk as the matcher sees them."""
+
+    clerk_id: int
+    departments: frozenset[str]
+    idle_since: datetime
+
+
+def pick_clerk(
+    session: SessionSnap,
+    free: Sequence[Candidate],
+    on_duty: dict[str, set[int]],
+    now: datetime,
+    decline_pause_s: float,
+) -> Candidate | None:
+    """The clerk to offer ``session`` to: longest idle of its department who has not passed
+    on it; a clerk who passed comes back after a pause only when nobody else on duty can take it.
+    """
+    dept = session.department_id
+    declined = dict(session.declined_by)
+    able = [c for c in free if dept in c.departments]
+    fresh = [c for c in able if c.clerk_id not in declined]
+    if fresh:
+        return fresh[0]
+    others = on_duty.get(dept, set()) - set(declined)
+    if others:
+        return None  # someone who has not passed on it will be free: wait for them
+    rested = [c for c in able if (now - declined[c.clerk_id]).total_seconds() >= decline_pause_s]
+    return rested[0] if rested else None
+
+
+async def claim_next(
+    db: Database,
+    *,
+    offer_timeout_s: float,
+    decline_pause_s: float,
+    departments: Collection[str] | None = None,
+) -> tuple[SessionSnap, ClerkSnap] | None:
+    """Offer the first waiting session that an available clerk can take; None if there is none.
+
+    One offer per call; callers loop until None. A lost race (another process claimed the
+    session or the clerk first) is None for this attempt and the caller tries again.
+    """
+    try:
+        async with db.transaction() as tx:
+            return await _claim_in(tx, offer_timeout_s, decline_pause_s, departments)
+    except (IntegrityError, RoutingConflict) as exc:
+        log.info("routing attempt lost a race (%s); trying again", type(exc).__name__)
+        raise RoutingConflict("the session or the clerk was claimed by another router") from exc
+
+
+async def _claim_in(
+    tx: Transaction,
+    offer_timeout_s: float,
+    decline_pause_s: float,
+    departments: Collection[str] | None,
+) -> tuple[SessionSnap, ClerkSnap] | None:
+    s = tx.session
+    postgres = s.get_bind().dialect.name == "postgresql"
+    now = await db_now(s)
+    duty = (
+        await s.execute(
+            select(
+                ClerkPresence.clerk_id,
+                ClerkPresence.state,
+                ClerkPresence.departments,
+                ClerkPresence.idle_since,
+                ClerkPresence.connected,
+            ).where(ClerkPresence.connected.is_(True))
+        )
+    ).all()
+    free = [
+        Candidate(r.clerk_id, frozenset(r.departments or []), r.idle_since)
+        for r in sorted(duty, key=lambda r: r.idle_since)
+        if r.state == "available"
+    ]
+    if not free:
+        return None
+    on_duty: dict[str, set[int]] = {}
+    for r in duty:
+        if r.state in ("available", "ringing", "busy"):
+            for dept in r.departments or []:
+                on_duty.setdefault(dept, set()).add(r.clerk_id)
+    wanted = set().union(*(c.departments for c in free))
+    if departments is not None:
+        wanted &= set(departments)
+    if not wanted:
+        return None
+    # the head of each department's line: a call waits only for clerks of its department,
+    # so reading a few per department finds every possible pair without reading the queue
+    rows: list[Any] = []
+    for dept in sorted(wanted):
+        statement = (
+            select(CallSession, Service.department_id)
+            .join(Service, Service.id == CallSession.service_id)
+            .where(CallSession.state == "queued", Service.department_id == dept)
+            .order_by(CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
+            .limit(HEAD_PER_DEPARTMENT)
+        )
+        if postgres:
+            statement = statement.with_for_update(skip_locked=True, of=CallSession)
+        rows.extend((await s.execute(statement)).all())
+    rows.sort(key=lambda r: (-r[0].priority, r[0].enqueued_at or r[0].created_at, r[0].id))
+    taken: set[int] = set()
+    for row, dept in rows:
+        choice = pick_clerk(
+            snap(row, dept),
+            [c for c in free if c.clerk_id not in taken],
+            on_duty,
+            now,
+            decline_pause_s,
+        )
+        if choice is None:
+            continue
+        deadline = now + timedelta(seconds=offer_timeout_s)
+        # the two conditional updates below are the moves available -> ringing and
+        # queued -> offered of the tables in storage/states.py
+        assert "ringing" in CLERK_TRANSITIONS["available"]
+        assert "offered" in SESSION_TRANSITIONS["queued"]
+        clerk_update = (
+            update(ClerkPresence)
+            .where(
+                ClerkPresence.clerk_id == choice.clerk_id,
+                ClerkPresence.state == "available",
+                ClerkPresence.connected.is_(True),
+            )
+            .values(
+                state="ringing",
+                session_id=row.id,
+                state_since=now,
+                version=ClerkPresence.version + 1,
+            )
+        )
+        if _rowcount(await s.execute(clerk_update)) != 1:
+            taken.add(choice.clerk_id)  # another router rang them first
+            continue
+        claimed = await s.execute(
+            update(CallSession)
+            .where(CallSession.id == row.id, CallSession.state == "queued")
+            .values(
+                state="offered",
+                clerk_id=choice.clerk_id,
+                offered_at=now,
+                offer_deadline=deadline,
+                offer_shown_to=None,
+                version=CallSession.version + 1,
+            )
+        )
+        if _rowcount(claimed) != 1:
+            # the clerk's row is already changed in this transaction: undo it all
+            raise RoutingConflict(f"session {row.id} left the queue while being offered")
+        await _chain(tx, row.id, "call.offered", "server", {"clerk_id": choice.clerk_id})
+        session = await _reload(s, row, dept)
+        clerk = await _reload_clerk(s, choice.clerk_id)
+        assert clerk is not None
+        return session, clerk
+    return None
+
+
+async def mark_offer_shown(db: Database, session_id: str, clerk_id: int) -> None:
+    """Remember that the ringing clerk already has the kiosk's offer (no event: not a state)."""
+    async with db.transaction() as tx:
+        await tx.session.execute(
+            update(CallSession)
+            .where(CallSession.id == session_id, CallSession.clerk_id == clerk_id)
+            .values(offer_shown_to=clerk_id)
+        )
+
+
+async def hold_early_offer(
+    db: Database, session_id: str, terminal_id: int, sdp: str
+) -> SessionSnap | None:
+    """Keep a waiting kiosk's offer for whoever accepts; None when the session is not waiting."""
+    async with db.transaction() as tx:
+        found = await _session_row(tx.session, session_id)
+        if found is None or found[0].terminal_id != terminal_id:
+            return None
+        row, dept = found
+        if row.state not in WAITING_STATES:
+            return None
+        row.early_offer = sdp
+        if row.state == "offered":
+            row.offer_shown_to = row.clerk_id
+        return await _reload(tx.session, row, dept)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A call the clerk took: the session after, and the kiosk's offer to hand over."""
+
+    session: SessionSnap
+    clerk: ClerkSnap
+    early_offer: str | None
+    offer_already_shown: bool
+    waited_s: float
+
+
+async def accept(db: Database, clerk_id: int, session_id: str, actor: str) -> Accepted:
+    """The ringing clerk takes the call; :class:`RoutingConflict` if it is no longer theirs."""
+    async with db.transaction() as tx:
+        s = tx.session
+        now = await db_now(s)
+        found = await _session_row(s, session_id)
+        if found is None:
+            raise RoutingConflict(f"Call {session_id} does not exist")
+        row, dept = found
+        if row.state != "offered" or row.clerk_id != clerk_id:
+            raise RoutingConflict(
+                f"Call {session_id} is no longer offered to you (cancelled, timed out or taken)"
+            )
+        if row.offer_deadline is not None and row.offer_deadline < now:
+            raise RoutingConflict(f"Call {session_id} rang out before you answered")
+        presence = await _presence_row(s, clerk_id)
+        if presence is None or presence.state != "ringing" or presence.session_id != session_id:
+            raise RoutingConflict(f"Call {session_id} is not ringing at your console")
+        early, shown = row.early_offer, row.offer_shown_to == clerk_id
+        waited = round(snap(row, dept).waited_s(now), 3)
+        move_session(row, "connecting")
+        row.answered_at = now
+        row.step = 2
+        row.early_offer = None
+        row.offer_deadline = None
+        row.version = row.version + 1
+        move_clerk(presence, "busy")
+        presence.state_since = now
+        presence.version = presence.version + 1
+        await _chain(
+            tx, session_id, "call.accepted", actor, {"clerk_id": clerk_id, "waited_s": waited}
+        )
+        session = await _reload(s, row, dept)
+        clerk = await _reload_clerk(s, clerk_id)
+        assert clerk is not None
+        return Accepted(session, clerk, early, shown, waited)
+
+
+async def withdraw(
+    db: Database,
+    session_id: str,
+    clerk_id: int,
+    *,
+    reason: str,
+    clerk_next: str,
+    count_decline: bool,
+    actor: str,
+) -> tuple[SessionSnap, ClerkSnap | None] | None:
+    """Take a ringing offer back and put the session back in its place; None if it is no
+    longer ringing for ``clerk_id``."""
+    async with db.transaction() as tx:
+        s = tx.session
+        now = await db_now(s)
+        found = await _session_row(s, session_id)
+        if found is None:
+            return None
+        row, dept = found
+        if row.state != "offered" or row.clerk_id != clerk_id:
+            return None
+        declined = list(row.declined_by or [])
+        if count_decline:
+            declined = [d for d in declined if int(d[0]) != clerk_id]
+            declined.append([clerk_id, now.isoformat()])
+        move_session(row, "queued")
+        row.clerk_id = None
+        row.offer_deadline = None
+        row.offer_shown_to = None
+        row.declined_by = declined
+        row.version = row.version + 1
+        presence = await _presence_row(s, clerk_id)
+        if presence is not None and presence.session_id == session_id:
+            presence.session_id = None
+            if presence.state == "ringing":
+                move_clerk(presence, clerk_next)
+                presence.state_since = now
+                if clerk_next == "available":
+                    presence.idle_since = now
+            presence.version = presence.version + 1
+        await _chain(tx, session_id, f"call.{reason}", actor, {"clerk_id": clerk_id})
+        session = await _reload(s, row, dept)
+        return session, await _reload_clerk(s, clerk_id)
+
+
+async def expired_offers(db: Database) -> list[tuple[str, int]]:
+    """``(session_id, clerk_id)`` of offers whose deadline has passed."""
+    async with db.sessions() as db_session:
+        now = await db_now(db_session)
+        rows = (
+            await db_session.execute(
+                select(CallSession.id, CallSession.clerk_id).where(
+                    CallSession.state == "offered", CallSession.offer_deadline < now
+                )
+            )
+        ).all()
+    return [(r[0], r[1]) for r in rows if r[1] is not None]
+
+
+async def finish(
+    db: Database,
+    session_id: str,
+    *,
+    state: str,
+    reason: str,
+    actor: str,
+    allowed_from: Collection[str] = ACTIVE_STATES,
+    clerk_next: str | None = None,
+) -> tuple[SessionSnap, ClerkSnap | None] | None:
+    """End the session as ``state`` (ended, failed, cancelled) and free its clerk; None if
+    it is not in one of ``allowed_from`` any more."""
+    async with db.transaction() as tx:
+        s = tx.session
+        now = await db_now(s)
+        found = await _session_row(s, session_id)
+        if found is None:
+            return None
+        row, dept = found
+        if row.state not in allowed_from:
+            return None
+        clerk_id = row.clerk_id
+        move_session(row, state)
+        row.ended_at = now
+        row.end_reason = reason
+        row.early_offer = None
+        row.offer_deadline = None
+        row.version = row.version + 1
+        clerk: ClerkSnap | None = None
+        if clerk_id is not None:
+            presence = await _presence_row(s, clerk_id)
+            if presence is not None and presence.session_id == session_id:
+                presence.session_id = None
+                if presence.state in ("ringing", "busy"):
+                    move_clerk(presence, clerk_next or "available")
+                    presence.state_since = now
+                    presence.idle_since = now
+                presence.version = presence.version + 1
+        kind = "session.cancelled" if state == "cancelled" else f"session.{state}"
+        await _chain(tx, session_id, kind, actor, {"reason": reason})
+        session = await _reload(s, row, dept)
+        if clerk_id is not None:
+            clerk = await _reload_clerk(s, clerk_id)
+        return session, clerk
+
+
+async def media_connected(db: Database, session_id: str, actor: str) -> SessionSnap | None:
+    """A peer reports its media up: the first report moves ``connecting`` to ``in_call``."""
+    async with db.transaction() as tx:
+        s = tx.session
+        found = await _session_row(s, session_id)
+        if found is None or found[0].state not in CALL_STATES:
+            return None
+        row, dept = found
+        if row.state == "connecting":
+            move_session(row, "in_call")
+            row.connected_at = await db_now(s)
+            row.version = row.version + 1
+        await _chain(tx, session_id, "media.connected", actor, {})
+        return await _reload(s, row, dept)
+
+
+async def set_step(
+    db: Database, session_id: str, step: int, actor: str
+) -> tuple[int, SessionSnap] | None:
+    """Move a call to another of the seven steps; None when it is not in a call."""
+    async with db.transaction() as tx:
+        s = tx.session
+        found = await _session_row(s, session_id)
+        if found is None or found[0].state not in CALL_STATES:
+            return None
+        row, dept = found
+        previous = row.step
+        row.step = step
+        row.version = row.version + 1
+        await _chain(tx, session_id, "step.changed", actor, {"from": previous, "to": step})
+        return previous, await _reload(s, row, dept)
+
+
+async def record(
+    db: Database, session_id: str, kind: str, actor: str, payload: dict[str, Any]
+) -> None:
+    """An event that changes no routing state (a prompt pushed), in its own transaction."""
+    async with db.transaction() as tx:
+        await _chain(tx, session_id, kind, actor, payload)

@@ -1,0 +1,77 @@
+"""The two state machines of routing, explicit: which state may follow which.
+
+Every change of a session's or a clerk's state in the store goes through :func:`move_session`
+or :func:`move_clerk`, which check the table below and raise :class:`IllegalMove` naming
+both states; the conditional updates in :mod:`storage.routing` then make the change happen
+only if the row is still in the state the move started from.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from storage.errors import StorageError
+from storage.models import CallSession, ClerkPresence
+
+log = logging.getLogger(__name__)
+
+SESSION_TRANSITIONS: dict[str, frozenset[str]] = {
+    "queued": frozenset({"offered", "cancelled", "failed"}),
+    "offered": frozenset({"queued", "connecting", "cancelled", "failed"}),
+    "connecting": frozenset({"in_call", "ended", "failed"}),
+    "in_call": frozenset({"ended", "failed"}),
+    "ended": frozenset(),
+    "cancelled": frozenset(),
+    "failed": frozenset(),
+}
+
+CLERK_TRANSITIONS: dict[str, frozenset[str]] = {
+    "offline": frozenset({"away"}),
+    "away": frozenset({"available", "offline"}),
+    "available": frozenset({"away", "ringing", "offline"}),
+    # ringing -> away: an unanswered offer parks the clerk so calls stop ringing at an empty desk
+    "ringing": frozenset({"busy", "available", "away", "offline"}),
+    "busy": frozenset({"available", "away", "offline"}),
+}
+
+
+class IllegalMove(StorageError):
+    """A state change the machine does not allow."""
+
+    code = "illegal_transition"
+
+
+def check_session(session_id: str, old: str, new: str) -> None:
+    """Raise :class:`IllegalMove` unless a session may go from ``old`` to ``new``."""
+    if new not in SESSION_TRANSITIONS[old]:
+        allowed = sorted(SESSION_TRANSITIONS[old]) or "nowhere"
+        raise IllegalMove(
+            f'Cannot move session {session_id} from "{old}" to "{new}"; '
+            f"from {old} it can only go to {allowed}"
+        )
+
+
+def check_clerk(clerk: str, old: str, new: str) -> None:
+    """Raise :class:`IllegalMove` unless a clerk may go from ``old`` to ``new``."""
+    if new != old and new not in CLERK_TRANSITIONS[old]:
+        raise IllegalMove(
+            f'Cannot change clerk {clerk} from "{old}" to "{new}"'
+            + ("; hang up first" if old == "busy" else "")
+        )
+
+
+def move_session(row: CallSession, new: str) -> str:
+    """Set ``row.state`` to ``new`` if the table allows it; returns the old state."""
+    old = row.state
+    check_session(row.id, old, new)
+    row.state = new
+    log.info("session %s: %s -> %s", row.id, old, new)
+    return old
+
+
+def move_clerk(row: ClerkPresence, new: str) -> str:
+    """Set ``row.state`` to ``new`` if the table allows it; returns the old state."""
+    old = row.state
+    check_clerk(str(row.clerk_id), old, new)
+    row.state = new
+    return old

@@ -1,0 +1,138 @@
+"""Redis restarts while two processes run: a call in progress carries on, a waiting applicant
+still gets their call (clients re-sync what the bus dropped; python-socketio issues #1411,
+#1581), and the store stays right. The test runs a Redis server of its own, on a free port,
+so restarting it disturbs nobody else."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from media.sources import create_local_tracks
+from signaling.catalogue import load_catalogue
+from storage import routing
+from storage.db import Database
+from terminal_client.client import TerminalClient, TerminalState
+from tests.peers import ClerkPeer, login
+from tests.scale.cluster import Cluster, free_port
+from tests.scale.conftest import require_cluster_services
+
+PASSWORD = "cluster-clerk-pass"
+SERVICE = load_catalogue().services[0]
+
+
+class PrivateRedis:
+    """redis-server on a loopback port of its own, nothing kept on disk."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(100):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                await writer.wait_closed()
+                return
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise AssertionError("private redis-server did not start")
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            await asyncio.wait_for(self.proc.wait(), 10)
+
+
+@pytest.fixture
+async def cluster_with_own_redis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Cluster, PrivateRedis]]:
+    require_cluster_services()
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed (Debian package redis-server)")
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    redis = PrivateRedis(tmp_path)
+    await redis.start()
+    monkeypatch.setenv("VCOUNTER_TEST_REDIS", redis.url)
+    try:
+        async with Cluster(tmp_path / "cluster", processes=2, proxy=False) as cluster:
+            yield cluster, redis
+    finally:
+        await redis.stop()
+
+
+def kiosk(url: str, token: str, name: str) -> TerminalClient:
+    client = TerminalClient(
+        url, token, lambda: create_local_tracks(True, "", "", label=name), name=name
+    )
+    client.sync_every_s = 1.0
+    return client
+
+
+@pytest.mark.timeout(300)
+async def test_a_redis_restart_loses_no_call(
+    cluster_with_own_redis: tuple[Cluster, PrivateRedis],
+) -> None:
+    cluster, redis = cluster_with_own_redis
+    cluster.cli("clerk", "add", "ann", "--password", PASSWORD, "--department", SERVICE.department_id)  # fmt: skip
+    tokens = [cluster.cli("terminal", "register", f"kiosk-{i}") for i in range(2)]
+    a, b = cluster.servers[0].url, cluster.servers[1].url
+    clerk = ClerkPeer(a, await login(a, "ann", PASSWORD))
+    first, second = kiosk(b, tokens[0], "first"), kiosk(b, tokens[1], "second")
+    try:
+        await clerk.connect()
+        await clerk.wait(lambda: clerk.status is not None)
+        await clerk.emit("set_availability", {"available": True})
+        await first.connect()
+        in_call = await first.request_service(SERVICE.id, "en")
+        await first.wait_for(TerminalState.IN_CALL, timeout=30)
+        await second.connect()
+        waiting = await second.request_service(SERVICE.id, "en")
+        assert second.state == TerminalState.QUEUED
+
+        await redis.stop()
+        await asyncio.sleep(1.0)
+        await redis.start()
+
+        # the call in progress never needed the bus: its media goes on
+        frames = clerk.video_in.count
+        await clerk.video_in.wait_for(frames + 20, timeout=20)
+        await first.hangup()
+        await first.wait_for(TerminalState.ENDED, timeout=10)
+        # the clerk's console re-syncs if the bus dropped the end of the call
+        for _ in range(100):
+            if clerk.status is not None and clerk.status.state == "available":
+                break
+            await clerk.emit("sync", {})
+            await asyncio.sleep(0.3)
+        # the waiting applicant gets their call, whatever the bus dropped meanwhile
+        await second.wait_for(TerminalState.IN_CALL, timeout=60)
+        assert second.session_id == waiting
+        await second.hangup()
+        await second.wait_for(TerminalState.ENDED, timeout=10)
+    finally:
+        await first.close()
+        await second.close()
+        await clerk.close()
+    async with Database(cluster.store_url) as db:
+        for session_id in (in_call, waiting):
+            row = await routing.get(db, session_id)
+            assert row is not None and row.state == "ended", row

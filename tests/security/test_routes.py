@@ -1,0 +1,78 @@
+"""Every route: security headers on every answer, the token checked before anything about a
+session is said (hole 8), a body without a length refused (411)."""
+
+from __future__ import annotations
+
+import re
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from tests.conftest import RunningServer
+from tests.security.conftest import assert_responsive
+
+# a value for each placeholder that passes the route's pattern
+_VALUES = {
+    "session_id": "0" * 32, "doc_id": "1" * 32, "sha256": "2" * 64, "token": "t" * 32,
+    "index": "0", "side": "applicant", "material_id": "business-licence", "name": "phone.js",
+}  # fmt: skip
+_ANONYMOUS = ("/", "/supervisor", "/verify", "/api/health", "/api/catalogue", "/api/login")
+
+
+def routes(app: web.Application) -> list[tuple[str, str]]:
+    """(method, a concrete path) for every route but socket.io's and HEAD twins."""
+    found = set()
+    for route in app.router.routes():
+        if route.method == "HEAD" or route.resource is None:
+            continue
+        canonical = route.resource.canonical
+        if canonical.startswith("/socket.io"):
+            continue
+        if canonical in ("/static", "/vendor/socket.io"):
+            canonical += "/console.css" if canonical == "/static" else "/socket.io.esm.min.js"
+        path = re.sub(r"\{(\w+)\}", lambda m: _VALUES.get(m.group(1), "x"), canonical)
+        found.add((route.method, path))
+    return sorted(found)
+
+
+async def _send(http: aiohttp.ClientSession, url: str, method: str) -> aiohttp.ClientResponse:
+    data = b"{}" if method in ("POST", "PUT") else None
+    return await http.request(method, url, data=data, allow_redirects=False)
+
+
+async def test_every_route_answers_with_the_security_headers(server: RunningServer) -> None:
+    checked = 0
+    async with aiohttp.ClientSession() as http:
+        for method, path in routes(server.app):
+            async with await _send(http, f"{server.url}{path}", method) as r:
+                csp = r.headers.get("Content-Security-Policy", "")
+                assert "frame-ancestors 'none'" in csp, (method, path, r.status)
+                assert r.headers.get("X-Content-Type-Options") == "nosniff", (method, path)
+                assert r.headers.get("Referrer-Policy") == "no-referrer", (method, path)
+                assert r.headers.get("X-Frame-Options") == "DENY", (method, path)
+                checked += 1
+    assert checked > 40
+    await assert_responsive(server)
+
+
+async def test_the_token_is_checked_before_a_session_is_looked_up(server: RunningServer) -> None:
+    async with aiohttp.ClientSession() as http:
+        for method, path in routes(server.app):
+            if path in _ANONYMOUS or path.startswith(("/verify", "/api/verify", "/phone")):
+                continue
+            if path.startswith("/api/phone/") or path.startswith(("/static", "/vendor")):
+                continue
+            async with await _send(http, f"{server.url}{path}", method) as r:
+                # an unknown session and no token: "sign in", never "no such session"
+                assert r.status == 401, (method, path, r.status, await r.text())
+
+
+@pytest.mark.parametrize("path", ["/api/login", "/api/reprint", "/verify"])
+async def test_a_body_without_a_length_is_refused(server: RunningServer, path: str) -> None:
+    async def body():  # type: ignore[no-untyped-def]
+        yield b"{}"
+
+    async with aiohttp.ClientSession() as http, http.post(f"{server.url}{path}", data=body()) as r:
+        assert r.status == 411
+    await assert_responsive(server)
