@@ -83,6 +83,9 @@ defaults
     # a busy process may take a moment to answer /readyz (it waits up to ready_timeout_s for
     # the database): a check cut at `inter` would take every busy process out at once
     timeout check 3s
+    # the client's address for the servers (X-Forwarded-For): every connection comes from
+    # the proxy's own address otherwise
+    option forwardfor
     # a request to a process that just died is retried on another
     retries 2
     option redispatch
