@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import socketio
 
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL
@@ -64,7 +65,9 @@ class SimClient:
 
     namespace: str
 
-    def __init__(self, index: int, url: str, tally: Tally, rng: random.Random) -> None:
+    def __init__(
+        self, index: int, url: str, tally: Tally, rng: random.Random, http: aiohttp.ClientSession
+    ) -> None:
         self.index = index
         self.url = url
         self.tally = tally
@@ -76,6 +79,8 @@ class SimClient:
             reconnection_delay_max=2,
             randomization_factor=0.5,
             handle_sigint=False,
+            # one HTTP session for every client of the run, instead of one each
+            http_session=http,
         )
         self.changed = asyncio.Event()
         self.connects = 0
@@ -112,11 +117,13 @@ class SimClient:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # shutdown, not disconnect: it also stops a reconnect loop in progress, which would
+        # otherwise go on knocking at a server that is gone
         try:
             async with asyncio.timeout(5):
-                await self.sio.disconnect()
+                await self.sio.shutdown()
         except TimeoutError:
-            pass
+            self.tally.errors["close_timed_out"] += 1
 
     def later(self, delay_s: float, event: str, data: dict[str, Any]) -> None:
         """Emit ``event`` after ``delay_s`` (a clerk's reaction time); :meth:`close` cancels."""
@@ -129,12 +136,14 @@ class SimClient:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def emit(self, event: str, data: dict[str, Any]) -> None:
-        # a send on a socket that just dropped fails; the state machine's deadlines cover it
+    async def emit(self, event: str, data: dict[str, Any]) -> bool:
+        """Send; False when the socket is down (the state machine's deadlines cover it)."""
         try:
             await self.sio.emit(event, data, namespace=self.namespace)
         except socketio.exceptions.BadNamespaceError:
             self.tally.errors["send_while_disconnected"] += 1
+            return False
+        return True
 
     async def wait(self, predicate: Any, timeout_s: float) -> bool:
         """Wait until ``predicate()`` holds, at most ``timeout_s``; whether it did."""
@@ -170,8 +179,9 @@ class SimKiosk(SimClient):
     namespace = NAMESPACE_TERMINAL
 
     def __init__(self, index: int, url: str, token: str, services: list[str], tally: Tally,
-                 rng: random.Random, clerks: list[SimClerk]) -> None:  # fmt: skip
-        super().__init__(index, url, tally, rng)
+                 rng: random.Random, http: aiohttp.ClientSession,
+                 clerks: list[SimClerk]) -> None:  # fmt: skip
+        super().__init__(index, url, tally, rng, http)
         self.token = token
         self.services = services
         self.clerks = clerks
@@ -247,9 +257,11 @@ class SimKiosk(SimClient):
         self.session_id, self.outcome, self.last_error = None, None, None
         self.state = "requested"
         self._request = (loop.time(), self.clerk_free())
-        self.tally.requests += 1
         service = self.rng.choice(self.services)
-        await self.emit("request_service", {"service_id": service, "language": "en"})
+        if not await self.emit("request_service", {"service_id": service, "language": "en"}):
+            self.state = "idle"  # never sent: not a request
+            return
+        self.tally.requests += 1
         opened = await self.wait(
             lambda: self.state != "requested" or self.last_error is not None, 15.0
         )
@@ -284,8 +296,10 @@ class SimKiosk(SimClient):
         self.session_id, self.outcome, self.last_error = None, None, None
         self.state = "requested"
         self._request = (asyncio.get_running_loop().time(), False)
+        if not await self.emit("request_service", {"service_id": self.rng.choice(self.services)}):
+            self.state = "idle"
+            return
         self.tally.requests += 1
-        await self.emit("request_service", {"service_id": self.rng.choice(self.services)})
         await self.wait(lambda: self.state != "requested" or self.last_error is not None, 15.0)
         if self.state == "requested":
             self.state = "idle"
@@ -316,8 +330,8 @@ class SimClerk(SimClient):
     namespace = NAMESPACE_CLERK
 
     def __init__(self, index: int, url: str, token: str, tally: Tally, rng: random.Random,
-                 decline: float, ring_out: float) -> None:  # fmt: skip
-        super().__init__(index, url, tally, rng)
+                 http: aiohttp.ClientSession, decline: float, ring_out: float) -> None:  # fmt: skip
+        super().__init__(index, url, tally, rng, http)
         self.token = token
         self.decline_p = decline
         self.ring_out_p = ring_out

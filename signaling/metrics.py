@@ -19,6 +19,7 @@ What ``GET /metrics`` shows, and who feeds it:
 ``vcounter_db_latency_seconds``             histogram of every SQL statement's time (engine hook)
                                             plus anything timed with ``metrics.db_latency.time()``
 ``vcounter_db_ping_seconds``                the ``SELECT 1`` timed at this scrape
+``vcounter_db_ping_failures_total``         scrapes whose ``SELECT 1`` failed (figures kept)
 ``vcounter_draining``                       1 once SIGTERM or shutdown started
 ==========================================  ====================================================
 
@@ -88,6 +89,11 @@ class Metrics:
         )
         self.db_ping = Gauge(
             "vcounter_db_ping_seconds", "SELECT 1 round trip at the last scrape.", registry=r
+        )
+        self.db_ping_failures = Counter(
+            "vcounter_db_ping_failures",
+            "Scrapes whose SELECT 1 failed or timed out (queue figures then kept).",
+            registry=r,
         )
         self.draining = Gauge(
             "vcounter_draining", "1 while the server drains before it stops.", registry=r

@@ -194,17 +194,21 @@ async def metrics(request: web.Request) -> web.Response:
     app = request.app
     figures = app[METRICS]
     db = app.get(DATABASE)
+    timeout_s = app[SETTINGS].ready_timeout_s
     if db is not None:
-        await _check("the database", _database_ok(db, figures), app[SETTINGS].ready_timeout_s)
-        waiting, calls = await queue_figures(db)
-        # clerk presence is in the store: every process reports the same figures
-        states = collections.Counter(
-            ClerkState(c.state) if c.connected else ClerkState.OFFLINE
-            for c, _ in await presence.clerks(db)
-        )
-        figures.clerk_states_from(lambda: states)
-        departments = [d.id for d in app[CATALOGUE].departments]
-        figures.set_queue(departments, waiting, calls, datetime.now(UTC))
+        if await _check("the database", _database_ok(db, figures), timeout_s) == "ok":
+            waiting, calls = await queue_figures(db)
+            # clerk presence is in the store: every process reports the same figures
+            states = collections.Counter(
+                ClerkState(c.state) if c.connected else ClerkState.OFFLINE
+                for c, _ in await presence.clerks(db)
+            )
+            figures.clerk_states_from(lambda: states)
+            departments = [d.id for d in app[CATALOGUE].departments]
+            figures.set_queue(departments, waiting, calls, datetime.now(UTC))
+        else:
+            # the queue figures stay as the last scrape saw them; /readyz says why
+            figures.db_ping_failures.inc()
     return web.Response(body=figures.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from signaling.messages import NAMESPACE_TERMINAL
-from tests.operations.test_metrics import Client
+from tests.operations.client import Client
 from tests.scale.cluster import Cluster
 
 DRAIN_S = 8

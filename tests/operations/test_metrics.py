@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
-import socketio
 from prometheus_client.parser import text_string_to_metric_families
 
 from signaling.keys import CATALOGUE, METRICS
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL
 from tests.conftest import CLERK_PASSWORD, RunningServer, make_settings, start_server
+from tests.operations.client import Client
 from tests.peers import login
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -37,37 +36,6 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples[(name, tuple(sorted(labels.items())))]
 
 
-class Client:
-    """A bare socket.io client of one namespace that keeps what it is sent."""
-
-    def __init__(self, namespace: str) -> None:
-        self.namespace = namespace
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.gone = asyncio.Event()  # the server closed this socket
-        self.sio.on("*", self._on_any, namespace=namespace)
-        self.sio.on("disconnect", lambda *reason: self.gone.set(), namespace=namespace)
-
-    async def _on_any(self, event: str, data: Any) -> None:
-        await self.events.put((event, data))
-
-    async def connect(self, url: str, token: str) -> None:
-        await self.sio.connect(
-            url, namespaces=[self.namespace], auth={"token": token}, transports=["websocket"]
-        )
-
-    async def emit(self, event: str, data: Any) -> None:
-        await self.sio.emit(event, data, namespace=self.namespace)
-
-    async def expect(self, event: str, timeout: float = 10) -> Any:
-        """The next ``event`` (others before it are skipped)."""
-        async with asyncio.timeout(timeout):
-            while True:
-                name, data = await self.events.get()
-                if name == event:
-                    return data
-
-
 @pytest.fixture
 async def clients() -> AsyncIterator[list[Client]]:
     made: list[Client] = []
@@ -76,6 +44,7 @@ async def clients() -> AsyncIterator[list[Client]]:
         await client.sio.disconnect()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_waiting_calls_and_clerks_come_from_the_store(
     server: RunningServer, clients: list[Client]
 ) -> None:
@@ -133,6 +102,7 @@ async def test_each_app_counts_on_its_own_registry(server: RunningServer, tmp_pa
     assert value(theirs, "vcounter_draining") == 0
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_loop_lag_and_database_time_are_measured(server: RunningServer) -> None:
     # the lag monitor ticks every 0.25 s: wait (bounded) for its first observations
     async with asyncio.timeout(10):

@@ -64,7 +64,7 @@ def missing_services(database: str = "postgresql", redis: bool = True, proxy: bo
     return missing
 
 
-def haproxy_config(port: int, backends: list[int], check_interval_ms: int = 500) -> str:
+def haproxy_config(port: int, backends: list[int], check_interval_ms: int = 1000) -> str:
     """The proxy in front: the same shape as the README's, on loopback ports."""
     servers = "\n".join(f"    server s{i} 127.0.0.1:{p} check" for i, p in enumerate(backends))
     return f"""\
@@ -80,6 +80,12 @@ defaults
     # a websocket is a tunnel once upgraded: kiosks and consoles keep theirs open all day
     timeout tunnel 1h
     timeout http-request 10s
+    # a busy process may take a moment to answer /readyz (it waits up to ready_timeout_s for
+    # the database): a check cut at `inter` would take every busy process out at once
+    timeout check 3s
+    # the client's address for the servers (X-Forwarded-For): every connection comes from
+    # the proxy's own address otherwise
+    option forwardfor
     # a request to a process that just died is retried on another
     retries 2
     option redispatch
@@ -94,7 +100,7 @@ backend vcounter_servers
     balance roundrobin
     option httpchk GET /readyz
     http-check expect status 200
-    default-server inter {check_interval_ms} fall 2 rise 2
+    default-server inter {check_interval_ms} fall 3 rise 2
 {servers}
 """
 

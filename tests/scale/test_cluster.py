@@ -7,7 +7,7 @@ import pytest
 
 from signaling.catalogue import load_catalogue
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL
-from tests.operations.test_metrics import Client
+from tests.operations.client import Client
 from tests.peers import login
 from tests.scale.cluster import Cluster
 
