@@ -29,6 +29,7 @@ from signaling.recordings import setup_recordings
 from signaling.rooms import NAMESPACES
 from signaling.router import Router
 from signaling.settings import Settings
+from signaling.socket_server import GuardedServer
 from signaling.supervision import setup_supervision
 from signaling.sweeper import Sweeper
 from storage import store
@@ -82,7 +83,10 @@ def create_app(settings: Settings) -> web.Application:
     if settings.redis_url:
         # several processes: messages to rooms reach sockets held by any of them
         manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel)
-    sio = socketio.AsyncServer(
+    sio = GuardedServer(
+        auth_timeout_s=settings.socket_auth_timeout_s,
+        unauthenticated_per_address=settings.unauthenticated_sockets_per_address,
+        send_queue_bytes=settings.socket_send_queue_bytes,
         client_manager=manager,
         async_mode="aiohttp",
         transports=["websocket"],
