@@ -32,6 +32,7 @@ from signaling.settings import Settings
 from signaling.socket_server import GuardedServer
 from signaling.supervision import setup_supervision
 from signaling.sweeper import Sweeper
+from signaling.trail_check import trail_check
 from storage import store
 from storage.blobs import FileBlobStore
 from storage.db import Database
@@ -184,6 +185,8 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(database)
     # checkpointer before router: at shutdown the router writes its last events first
     app.cleanup_ctx.append(checkpointer)
+    # /verify and the supervisor's chain badge hold chains against the signed checkpoints
+    app.cleanup_ctx.append(trail_check)
     app.cleanup_ctx.append(router)
     app.on_shutdown.append(close_sockets)
     setup_operations(app)
