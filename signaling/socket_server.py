@@ -173,6 +173,13 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
                 self._by_address.pop(address, None)
         await super()._handle_eio_disconnect(eio_sid, reason)
 
+    async def shutdown(self) -> None:
+        """Stop the sign-in timers too, then the server as python-socketio does."""
+        for task in self._deadlines.values():
+            task.cancel()
+        self._deadlines.clear()
+        await super().shutdown()
+
     async def _sign_in_deadline(self, eio_sid: str) -> None:
         # checked again every period: a socket that signs out of its namespace but keeps
         # the connection open is closed just the same
