@@ -30,8 +30,10 @@ from signaling.recordings import setup_recordings
 from signaling.rooms import NAMESPACES
 from signaling.router import Router
 from signaling.settings import Settings
+from signaling.socket_server import GuardedServer
 from signaling.supervision import setup_supervision
 from signaling.sweeper import Sweeper
+from signaling.trail_check import trail_check
 from storage import store
 from storage.blobs import FileBlobStore
 from storage.db import Database
@@ -83,7 +85,10 @@ def create_app(settings: Settings) -> web.Application:
     if settings.redis_url:
         # several processes: messages to rooms reach sockets held by any of them
         manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel)
-    sio = socketio.AsyncServer(
+    sio = GuardedServer(
+        auth_timeout_s=settings.socket_auth_timeout_s,
+        unauthenticated_per_address=settings.unauthenticated_sockets_per_address,
+        send_queue_bytes=settings.socket_send_queue_bytes,
         client_manager=manager,
         async_mode="aiohttp",
         transports=["websocket"],
@@ -181,6 +186,8 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(database)
     # checkpointer before router: at shutdown the router writes its last events first
     app.cleanup_ctx.append(checkpointer)
+    # /verify and the supervisor's chain badge hold chains against the signed checkpoints
+    app.cleanup_ctx.append(trail_check)
     app.cleanup_ctx.append(router)
     app.on_shutdown.append(close_sockets)
     setup_operations(app)

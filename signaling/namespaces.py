@@ -72,6 +72,14 @@ class Context:
 
 Handler = Callable[[Member, str, Any], Awaitable[None]]
 
+# an event name is echoed back in its refusal: no further, so a frame of junk in the name
+# does not come back (and queue up) twice over
+MAX_SHOWN_EVENT = 64
+
+
+def _shown(event: str) -> str:
+    return event if len(event) <= MAX_SHOWN_EVENT else event[:MAX_SHOWN_EVENT] + "…"
+
 
 class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     """Shared plumbing: members by sid, validation, errors as data."""
@@ -113,7 +121,9 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         model = self.events.get(Event(event)) if event in Event._value2member_map_ else None
         if model is None:
             known = ", ".join(sorted(e.value for e in self.events))
-            raise InvalidMessage(f'Unknown event "{event}" for a {self.role.value}; known: {known}')
+            raise InvalidMessage(
+                f'Unknown event "{_shown(event)}" for a {self.role.value}; known: {known}'
+            )
         if not isinstance(payload, dict):
             raise InvalidMessage(f'The "{event}" payload must be a JSON object')
         try:
@@ -132,7 +142,10 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if not isinstance(exc, RateLimited) or (member and member.refused % 100 == 1):
             context_log(log, None, role).info("refused %s: %s", event, exc.message)
         error = ErrorEvent(
-            code=exc.code, message=exc.message, event=event, field=getattr(exc, "field", None)
+            code=exc.code,
+            message=exc.message,
+            event=_shown(event) if event is not None else None,
+            field=getattr(exc, "field", None),
         )
         await self.emit(Event.ERROR.value, error.model_dump(mode="json"), to=sid)
 

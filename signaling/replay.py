@@ -22,6 +22,7 @@ from signaling.supervisor_messages import (
     SessionSummary,
     TimelineEvent,
 )
+from signaling.trail_check import TrailCheck
 from storage.audit import AuditLog
 from storage.db import Database
 from storage.errors import NotFound
@@ -131,8 +132,13 @@ def _summary(
     )
 
 
-async def replay_view(db: Database, session_id: str, base_url: str) -> ReplayView:
-    """The replay of one session; raises :class:`~storage.errors.NotFound` for an unknown id."""
+async def replay_view(
+    db: Database, session_id: str, base_url: str, trail: TrailCheck | None = None
+) -> ReplayView:
+    """The replay of one session; raises :class:`~storage.errors.NotFound` for an unknown id.
+
+    With ``trail`` the chain badge also holds the chain against the signed checkpoints.
+    """
     found = await search_by_id(db, session_id)
     audit = AuditLog(db)
     events = await audit.events(session_id)
@@ -173,12 +179,14 @@ async def replay_view(db: Database, session_id: str, base_url: str) -> ReplayVie
     if chain.first_break is not None:
         b = chain.first_break
         problem = f"event {b.seq}: {b.reason} (expected {b.expected}, found {b.found})"
+    elif trail is not None and (held := await trail.problems(session_id, events)):
+        problem = str(held[0])
     return ReplayView(
         session=found,
         t0=t0,
         events=timeline,
         recordings=recordings,
-        chain_ok=chain.ok,
+        chain_ok=problem is None,
         chain_problem=problem,
         watched_by=watched,
     )

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     offer_timeout_s: float = Field(default=20.0, gt=0)
     events_per_second: float = Field(default=30.0, gt=0)
     event_burst: int = Field(default=100, ge=1)
+    # a socket that has not signed in to a namespace this long after opening is closed, and
+    # one address may hold at most this many such sockets at once
+    socket_auth_timeout_s: float = Field(default=10.0, gt=0)
+    unauthenticated_sockets_per_address: int = Field(default=20, ge=1)
+    # what may wait in one socket's send queue; a client that stops reading is dropped
+    # beyond it (it reconnects with its resume token and gets a snapshot)
+    socket_send_queue_bytes: int = Field(default=1024 * 1024, ge=4096)
     log_level: str = "INFO"
     # sign-in throttling: failed attempts allowed per account / per address, and for how long
     # they count (a success clears the account's count)

@@ -25,6 +25,7 @@ from signaling.recordings import side_file
 from signaling.replay import SearchFilter, replay_view, search_by_id, search_sessions
 from signaling.service_level import service_level
 from signaling.supervisor_messages import ClerkFigure, LiveSessionFigure, Overview, QueueFigure
+from signaling.trail_check import TRAIL
 from storage import presence, routing, store
 from storage.audit import AuditLog
 from storage.blobs import check_digest
@@ -206,7 +207,7 @@ async def replay(request: web.Request) -> web.Response:
     who = await clerk_of(request, SUPERVISOR)
     session_id = request.match_info["session_id"]
     try:
-        view = await replay_view(request.app[DATABASE], session_id, "")
+        view = await replay_view(request.app[DATABASE], session_id, "", request.app[TRAIL])
     except NotFound as exc:
         raise http_error(web.HTTPNotFound, "not_found", exc.message) from exc
     # the videos and files open by signed, short-lived links: no token in any URL

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+from typing import TYPE_CHECKING
 
 from pyhanko.pdf_utils.misc import PdfError
 
+from signaling.logs import context_log
 from signaling.paperwork import decisions as d
 from signaling.paperwork.messages import CheckLine, VerifyReport
 from signaling.paperwork.seal import check_seals
@@ -28,6 +31,11 @@ from storage.audit import AuditLog
 from storage.blobs import FileBlobStore
 from storage.db import Database
 from storage.errors import VcounterError
+
+if TYPE_CHECKING:
+    from signaling.trail_check import TrailCheck
+
+log = logging.getLogger(__name__)
 
 # the public gets one core at most: the counter's own work keeps the other
 CONCURRENT = 1
@@ -56,9 +64,12 @@ def _seal_lines(data: bytes, roots: list[bytes], sealed: bool) -> list[CheckLine
 class PublicVerifier:
     """Checks documents for the public page; one per app."""
 
-    def __init__(self, db: Database, blobs: FileBlobStore) -> None:
+    def __init__(self, db: Database, blobs: FileBlobStore, trail: TrailCheck | None = None) -> None:
         self.db = db
         self.blobs = blobs
+        # without it the chain is only recomputed from its rows (whoever holds the database
+        # can make that pass); with it the chain must also match the signed checkpoints
+        self.trail = trail
         self.slots = asyncio.Semaphore(CONCURRENT)
 
     async def uploaded(self, data: bytes, roots: list[bytes]) -> VerifyReport:
@@ -110,12 +121,21 @@ class PublicVerifier:
             if data is not None:
                 checks[:0] = await asyncio.to_thread(_seal_lines, data, roots, doc.sealed)
             chain = await audit.verify(session_id)
+            intact = chain.ok
+            if intact and self.trail is not None:
+                held = await self.trail.problems(session_id, events)
+                if held:
+                    # the public hears "does not verify"; the operator's log says what
+                    context_log(log, session_id, "public").warning(
+                        "verify: chain against checkpoints: %s", held[0]
+                    )
+                    intact = False
             checks.append(
                 CheckLine(
                     what="chain",
-                    ok=chain.ok,
+                    ok=intact,
                     detail="the session's record is intact"
-                    if chain.ok
+                    if intact
                     else "the session's record does not verify",
                 )
             )

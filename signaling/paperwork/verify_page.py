@@ -19,6 +19,7 @@ from signaling.keys import BLOBS, DATABASE, SETTINGS
 from signaling.paperwork.messages import CheckLine, VerifyReport
 from signaling.paperwork.public_verify import PublicVerifier
 from signaling.throttle import RateLimit
+from signaling.trail_check import TRAIL
 
 VERIFY_LIMIT = web.AppKey("verify_limit", RateLimit)
 VERIFIER = web.AppKey("public_verifier", PublicVerifier)
@@ -98,7 +99,7 @@ def setup_verify_page(app: web.Application, roots: Roots) -> None:
     app[VERIFY_LIMIT] = RateLimit(settings.verify_per_minute, burst=5)
 
     async def verifier(app: web.Application) -> AsyncIterator[None]:
-        app[VERIFIER] = PublicVerifier(app[DATABASE], app[BLOBS])
+        app[VERIFIER] = PublicVerifier(app[DATABASE], app[BLOBS], app[TRAIL])
         yield
 
     app.cleanup_ctx.append(verifier)

@@ -1,0 +1,234 @@
+"""The socket.io server with the limits python-socketio does not have (issue 19, hole 8).
+
+- **Sign in or go.** A socket that opens at the engine.io level but does not connect to a
+  namespace (kiosk or console, with its token) within ``auth_timeout_s`` is closed, and one
+  address may hold at most ``unauthenticated_per_address`` such sockets at once; more are
+  refused at the handshake (401).
+- **A bounded send queue.** engine.io queues every outgoing packet of a socket in an
+  unbounded ``asyncio.Queue`` that its websocket writer drains; a client that stops reading
+  blocks the writer and the queue grows with every event sent to it. Here the queue counts
+  its bytes and, past ``send_queue_bytes``, the socket is aborted: the client reconnects
+  with its resume token and gets a snapshot, so nothing is lost.
+- **Malformed frames close the socket** (undecodable packets, binary attachments, event
+  names that are not strings) instead of raising inside the library, where each would
+  log a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import engineio
+import socketio
+from engineio.async_drivers import aiohttp as eio_aiohttp
+from socketio import packet as sio_packet
+
+log = logging.getLogger(__name__)
+
+# socket.io packet types a client may send; binary ones are never used by our clients
+_CLIENT_PACKETS = frozenset(
+    {sio_packet.CONNECT, sio_packet.DISCONNECT, sio_packet.EVENT, sio_packet.ACK}
+)
+
+
+def _size(item: Any) -> int:
+    data = getattr(item, "data", None)
+    if isinstance(data, str | bytes):
+        return len(data) + 8
+    return 64  # control packets (ping, close, noop) and the small open packet
+
+
+class SendQueue(asyncio.Queue[Any]):
+    """A socket's outgoing packets, refusing to hold more than ``limit`` bytes.
+
+    Once over the limit it keeps nothing more for the socket and calls ``on_overflow``
+    (once); ``None``, the writer's stop sentinel, is always accepted.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.bytes = 0
+        self.overflowed = False
+        self.on_overflow: Any = None
+
+    def put_nowait(self, item: Any) -> None:
+        if item is not None:
+            if self.overflowed:
+                return
+            if self.bytes + _size(item) > self.limit:
+                self.overflowed = True
+                if self.on_overflow is not None:
+                    self.on_overflow()
+                return
+        super().put_nowait(item)
+
+    def _put(self, item: Any) -> None:
+        self.bytes += _size(item) if item is not None else 0
+        super()._put(item)
+
+    def _get(self) -> Any:
+        item = super()._get()
+        self.bytes -= _size(item) if item is not None else 0
+        return item
+
+
+class _GuardedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
+    """engine.io's aiohttp websocket, telling the socket's queue how to drop the client."""
+
+    async def __call__(self, environ: dict[str, Any]) -> Any:
+        owner = getattr(self.handler, "__self__", None)  # the engine.io socket
+        queue = getattr(owner, "queue", None)
+        request = environ["aiohttp.request"]
+        if isinstance(queue, SendQueue):
+
+            def drop() -> None:
+                log.warning(
+                    "socket %s stopped reading (%d bytes waiting); dropped, it may resume",
+                    getattr(owner, "sid", "?"),
+                    queue.bytes,
+                )
+                # abort: the writer is stuck draining to this client; a close frame would
+                # wait behind the very bytes it does not read
+                if request.transport is not None:
+                    request.transport.abort()
+
+            queue.on_overflow = drop
+        return await super().__call__(environ)
+
+
+class _BoundedEngineServer(engineio.AsyncServer):  # type: ignore[misc]
+    send_queue_bytes = 1024 * 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # the driver table is shared by every server of the process: copy before changing
+        drivers: dict[str, Any] = getattr(self, "_async")  # noqa: B009 (untyped library)
+        setattr(self, "_async", {**drivers, "websocket": _GuardedWebSocket})  # noqa: B010
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> asyncio.Queue[Any]:
+        return SendQueue(self.send_queue_bytes)
+
+
+class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
+    """``socketio.AsyncServer`` with sign-in deadlines, bounded send queues and frame checks."""
+
+    def __init__(
+        self,
+        *,
+        auth_timeout_s: float,
+        unauthenticated_per_address: int,
+        send_queue_bytes: int,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.eio.send_queue_bytes = send_queue_bytes
+        self.auth_timeout_s = auth_timeout_s
+        self.unauthenticated_per_address = unauthenticated_per_address
+        self._address: dict[str, str] = {}  # engine.io sid -> client address
+        self._by_address: dict[str, set[str]] = {}
+        self._deadlines: dict[str, asyncio.Task[None]] = {}
+
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return _BoundedEngineServer
+
+    def signed_in(self, eio_sid: str) -> bool:
+        """Whether the engine.io socket is connected to any namespace (kiosk or console)."""
+        for namespace in self.namespace_handlers:
+            sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+            if sid is not None and self.manager.is_connected(sid, namespace):
+                return True
+        return False
+
+    def unauthenticated(self, address: str) -> int:
+        """How many open sockets from ``address`` have not signed in."""
+        return sum(not self.signed_in(s) for s in self._by_address.get(address, ()))
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
+        request = environ.get("aiohttp.request")
+        address = (request.remote if request is not None else None) or "-"
+        if self.unauthenticated(address) >= self.unauthenticated_per_address:
+            log.warning(
+                "refused a socket from %s: %d sockets from there have not signed in",
+                address,
+                self.unauthenticated_per_address,
+            )
+            return False
+        self._address[eio_sid] = address
+        self._by_address.setdefault(address, set()).add(eio_sid)
+        self._deadlines[eio_sid] = asyncio.create_task(self._sign_in_deadline(eio_sid))
+        return await super()._handle_eio_connect(eio_sid, environ)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        task = self._deadlines.pop(eio_sid, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+        address = self._address.pop(eio_sid, None)
+        if address is not None:
+            held = self._by_address.get(address, set())
+            held.discard(eio_sid)
+            if not held:
+                self._by_address.pop(address, None)
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    async def shutdown(self) -> None:
+        """Stop the sign-in timers too, then the server as python-socketio does."""
+        for task in self._deadlines.values():
+            task.cancel()
+        self._deadlines.clear()
+        await super().shutdown()
+
+    async def _sign_in_deadline(self, eio_sid: str) -> None:
+        # checked again every period: a socket that signs out of its namespace but keeps
+        # the connection open is closed just the same
+        while True:
+            await asyncio.sleep(self.auth_timeout_s)
+            if eio_sid not in self.eio.sockets:
+                return
+            if not self.signed_in(eio_sid):
+                log.info(
+                    "socket %s from %s did not sign in within %g s; closed",
+                    eio_sid,
+                    self._address.get(eio_sid, "-"),
+                    self.auth_timeout_s,
+                )
+                await self._drop(eio_sid)
+                return
+
+    async def _drop(self, eio_sid: str) -> None:
+        """Cut the connection: a misbehaving client need not agree to a close frame."""
+        environ = self.environ.get(eio_sid) or {}
+        request = environ.get("aiohttp.request")
+        if request is not None and request.transport is not None:
+            # the websocket's reader ends, and engine.io runs the disconnect as for any loss
+            request.transport.abort()
+            return
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is not None:
+            await socket.close(wait=False, reason=self.eio.reason.SERVER_DISCONNECT)
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        problem = self._malformed(eio_sid, data)
+        if problem is not None:
+            log.info("socket %s sent %s; closed", eio_sid, problem)
+            await self._drop(eio_sid)
+            return
+        await super()._handle_eio_message(eio_sid, data)
+
+    def _malformed(self, eio_sid: str, data: Any) -> str | None:
+        """Why a frame is not one our clients send (None when it is)."""
+        if not isinstance(data, str):
+            return "a binary frame"
+        try:
+            pkt = self.packet_class(encoded_packet=data)
+        except Exception:  # the decoder raises whatever its parsing hits
+            return "an undecodable frame"
+        if pkt.packet_type not in _CLIENT_PACKETS:
+            return f"a packet of type {pkt.packet_type}"
+        if pkt.packet_type == sio_packet.EVENT and not (
+            isinstance(pkt.data, list) and pkt.data and isinstance(pkt.data[0], str)
+        ):
+            return "an event without a name"
+        return None
