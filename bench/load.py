@@ -258,6 +258,10 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
         "VCOUNTER_OFFER_TIMEOUT_S": str(opts.offer_timeout_s),
         "VCOUNTER_GRACE_S": str(opts.grace_s),
         "VCOUNTER_CHECKPOINT_INTERVAL_S": "0",
+        # every simulated kiosk comes from this one address (a hall behind one NAT, larger)
+        "VCOUNTER_SOCKET_CONNECTS_PER_MINUTE": "1000000",
+        "VCOUNTER_SOCKET_CONNECT_BURST": "100000",
+        "VCOUNTER_UNAUTHENTICATED_SOCKETS_PER_ADDRESS": "100000",
     }
     with tempfile.TemporaryDirectory(prefix="vcounter-load-") as tmp:
         async with Cluster(Path(tmp), settings=settings, **shape) as cluster:

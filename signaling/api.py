@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from signaling.auth import issue_token
+from signaling.client_address import client_address
 from signaling.http_auth import clerk_of
 from signaling.keys import CATALOGUE, DATABASE, SETTINGS
 from signaling.logs import context_log
@@ -44,7 +45,7 @@ async def login(request: web.Request) -> web.Response:
         where = ".".join(str(p) for p in first["loc"]) or "body"
         return _problem(400, "invalid_message", f'Field "{where}": {first["msg"]}', where)
     guard = request.app[LOGIN_GUARD]
-    address = request.remote or "-"
+    address = client_address(request, request.app[SETTINGS])
     wait = guard.retry_after(body.username, address)
     if wait > 0:
         # refused before any password check: a throttled attempt costs no CPU

@@ -17,7 +17,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from signaling.client_address import client_address
 from signaling.http_auth import http_error
+from signaling.keys import SETTINGS
 from signaling.throttle import RateLimit
 
 JSON_BODY_LIMIT = 64 * 1024
@@ -104,7 +106,8 @@ async def limit_socket_connects(request: web.Request, handler: Handler) -> web.S
     """Socket.io handshakes per address: a client that reconnects in a loop to send junk
     is refused before the websocket is opened (a kiosk or console reconnects rarely)."""
     if request.path.startswith("/socket.io/"):
-        wait = request.app[SOCKET_CONNECTS].take(request.remote or "-")
+        address = client_address(request, request.app[SETTINGS])
+        wait = request.app[SOCKET_CONNECTS].take(address)
         if wait > 0:
             raise http_error(
                 web.HTTPTooManyRequests,
@@ -116,7 +119,10 @@ async def limit_socket_connects(request: web.Request, handler: Handler) -> web.S
 
 def setup_guard(app: web.Application) -> None:
     """Install the body limits and the headers; call after every route is added."""
-    app[SOCKET_CONNECTS] = RateLimit(per_minute=60, burst=30)
+    settings = app[SETTINGS]
+    app[SOCKET_CONNECTS] = RateLimit(
+        per_minute=settings.socket_connects_per_minute, burst=settings.socket_connect_burst
+    )
     app.middlewares.append(limit_socket_connects)
     app.middlewares.append(limit_bodies)
     app.on_response_prepare.append(security_headers)

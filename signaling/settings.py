@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     drain_s: float = Field(default=0.0, ge=0)
     # /readyz gives the database (and Redis) this long to answer
     ready_timeout_s: float = Field(default=2.0, gt=0)
+    # proxies whose X-Forwarded-For names the client (e.g. ["127.0.0.1"] behind a local HAProxy)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # socket handshakes per client address: a hall's kiosks behind one NAT reconnect together
+    # after a server dies, so size this for the largest hall
+    socket_connects_per_minute: float = Field(default=600.0, gt=0)
+    socket_connect_burst: int = Field(default=300, ge=1)
 
     @field_validator("public_url")
     @classmethod
