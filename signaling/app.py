@@ -64,6 +64,11 @@ class SocketEmitter:
         await self.sio.disconnect(sid, namespace=NAMESPACES[role])
 
 
+# How long a refused request's unread body is drained before its connection closes (aiohttp's
+# default is 10 s: an attacker's endless upload would hold a connection, and a shutdown, that long)
+LINGERING_S = 1.0
+
+
 def ice_servers(settings: Settings, user: str) -> list[IceServer]:
     """ICE servers for one call: the configured ones plus freshly minted TURN credentials."""
     servers = list(settings.ice_servers)

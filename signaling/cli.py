@@ -80,13 +80,15 @@ SHUTDOWN_S = 5.0
 async def _serve(
     settings: Settings, extra: Callable[[str], Coroutine[Any, Any, None]] | None = None
 ) -> None:
-    from signaling.app import create_app
+    from signaling.app import LINGERING_S, create_app
     from signaling.operations import drain
 
     # At SIGTERM every socket is told goodbye first; a client that never answers it (a
     # frozen kiosk) must not hold the restart up for aiohttp's default minute.
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_S)
+    runner = web.AppRunner(
+        app, access_log=None, shutdown_timeout=SHUTDOWN_S, lingering_time=LINGERING_S
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

@@ -74,19 +74,30 @@ async def limit_bodies(request: web.Request, handler: Handler) -> web.StreamResp
     if request.method in _BODY_METHODS and not request.path.startswith("/socket.io/"):
         length = request.content_length
         if length is None:
-            raise http_error(
-                web.HTTPLengthRequired,
-                "length_required",
-                "send the body with a Content-Length header (chunked bodies are not accepted)",
+            raise _unread(
+                http_error(
+                    web.HTTPLengthRequired,
+                    "length_required",
+                    "send the body with a Content-Length header (chunked bodies are not accepted)",
+                )
             )
         limit = body_limit(request)
         if length > limit:
-            raise http_error(
-                _TooLarge,
-                "too_large",
-                f"this request may carry at most {limit} bytes; the body has {length}",
+            raise _unread(
+                http_error(
+                    _TooLarge,
+                    "too_large",
+                    f"this request may carry at most {limit} bytes; the body has {length}",
+                )
             )
     return await handler(request)
+
+
+def _unread(refusal: web.HTTPException) -> web.HTTPException:
+    # The body is still on its way and we will not read it: close the connection after the
+    # answer, or it would sit waiting for the unread bytes (and hold a shutdown up).
+    refusal.force_close()
+    return refusal
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from argon2 import PasswordHasher, profiles
 
-from signaling.app import create_app
+from signaling.app import LINGERING_S, create_app
 from signaling.keys import CATALOGUE, DATABASE, ROUTER
 from signaling.router import Router
 from signaling.settings import Settings
@@ -66,7 +66,7 @@ class RunningServer:
 async def start_server(settings: Settings) -> tuple[RunningServer, web.AppRunner]:
     """Start the real app on 127.0.0.1 with a free port."""
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, lingering_time=LINGERING_S)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
