@@ -128,6 +128,15 @@ async def measure(
 # ------------------------------------------------------------------ the attackers' process
 
 
+# the keys of the JSON line (tests/bench/test_bench_smoke.py checks them)
+KEYS = (
+    "login_p95_ms",
+    "call_setup_p95_ms",
+    "login_p95_ms_attack",
+    "call_setup_p95_ms_attack",
+)
+
+
 def _session(index: int) -> aiohttp.ClientSession:
     # each attacker from its own loopback address, so per-address limits see 20 callers
     address = f"127.0.0.{10 + index}"
@@ -270,4 +279,4 @@ if __name__ == "__main__":
         f"  call set-up p95 {out['call_setup_p95_ms']} ms quiet,"
         f" {out['call_setup_p95_ms_attack']} ms under attack (x{out['call_setup_ratio']})"
     )
-    print(json.dumps(out))
+    print(json.dumps({**out, "smoke": bool(args.smoke)}))

@@ -61,6 +61,7 @@ class Options:
     clerks: int = 200
     duration_s: float = 60.0
     hold_s: float = 3.0
+    is_smoke: bool = False
     think_s: float = 1.0
     decline: float = 0.05
     ring_out: float = 0.03
@@ -375,6 +376,7 @@ def parse(argv: list[str] | None = None) -> Options:
     parser.add_argument("--only", choices=sorted(CONFIGS), help="run one configuration")
     args = parser.parse_args(argv)
     opts = Options.smoke() if args.smoke else Options()
+    opts.is_smoke = bool(args.smoke)
     for arg, attr in (("kiosks", "kiosks"), ("clerks", "clerks"), ("duration", "duration_s"),
                       ("hold", "hold_s"), ("grace", "grace_s")):  # fmt: skip
         if getattr(args, arg) is not None:
@@ -391,7 +393,7 @@ def main(argv: list[str] | None = None) -> None:
     for noisy in ("engineio", "socketio"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     final = asyncio.run(main_async(opts))
-    print(json.dumps(final))
+    print(json.dumps({**final, "smoke": opts.is_smoke}))
 
 
 if __name__ == "__main__":
