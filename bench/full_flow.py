@@ -171,6 +171,11 @@ async def flow(
 
         async def form() -> None:
             await page.click("[data-testid=paper-form]")
+            # a material the service lists is not in: the console asks once, a second press makes it
+            if await page.evaluate(
+                "() => !!document.querySelector('[data-key=\"paper.confirmMissing\"]')"
+            ):
+                await page.click("[data-testid=paper-form]")
             await kiosk.wait_for(lambda: bool(kiosk.sign_requests))
             await kiosk.fetch(kiosk.sign_requests[-1].form)
 
