@@ -76,7 +76,7 @@ async def replay_first_frame(browser: Browser, url: str, token: str, session_id:
     context = await browser.new_context()
     session = json.dumps({"token": token, "expiresAt": time.time() * 1000 + 3600_000, "name": "s"})
     await context.add_init_script(
-        f"sessionStorage.setItem('vcounter.supervisor.session', {json.dumps(session)});"
+        f"localStorage.setItem('vcounter.supervisor.session', {json.dumps(session)});"
     )
     await context.add_init_script(f"({FIRST_FRAMES})()")
     page = await context.new_page()
