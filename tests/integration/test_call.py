@@ -102,7 +102,7 @@ async def test_offer_made_while_waiting_reaches_the_clerk_who_accepts(
         await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
         await clerk.video_in.wait_for(10, timeout=20)
         await terminal.video_in.wait_for(10, timeout=20)
-        assert live.early_offer is None  # handed over once
+        assert (await server.session(session_id)).early_offer is None  # handed over once
     finally:
         await terminal.close()
         await clerk.close()
@@ -143,9 +143,10 @@ async def test_the_next_call_brings_its_offer_with_the_request(server: RunningSe
         assert len(opened) == 2  # the warm peer made after the second call has no camera yet
         warm = terminal._warm
         session_id = await terminal.request_service(SERVICE, "en")
-        # the offer came with the request: the server holds it before any clerk answered
-        held = (await server.session(session_id)).early_offer
-        assert held is not None and held == warm.offer_sdp
+        # the offer came with the request: the clerk it rings for gets it with the offer
+        await clerk.wait(lambda: any(o.session_id == session_id for o in clerk.offers))
+        rang = next(o for o in clerk.offers if o.session_id == session_id)
+        assert rang.offer is not None and rang.offer == warm.offer_sdp
     finally:
         await terminal.close()
         await clerk.close()
