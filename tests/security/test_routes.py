@@ -25,6 +25,11 @@ _ANONYMOUS = (
     "/api/health",
     "/api/catalogue",
     "/api/login",
+    # the operator's probes and scrape (README "Running several processes"; the proxy keeps
+    # /metrics from the outside)
+    "/livez",
+    "/readyz",
+    "/metrics",
 )
 
 
