@@ -30,6 +30,7 @@ from terminal_client.kiosk.messages import (
     ViewMessage,
 )
 from terminal_client.kiosk.run import build_kiosk
+from terminal_client.kiosk.server import launch_url
 from terminal_client.printer import FakeCupsPrinter
 from terminal_client.scanner import SimulatedScanner
 from tests.conftest import CLERK_PASSWORD, RunningServer
@@ -147,10 +148,9 @@ async def ux_kiosk(
     clerk, clerk_token = (
         await clerk_available(server, "alice") if python_clerk else (ClerkPeer(server.url, ""), "")
     )
-    kiosk = UxKiosk(
-        controller, f"http://127.0.0.1:{runner.addresses[0][1]}", server, clerk, clerk_token,
-        token,
-    )  # fmt: skip
+    # the kiosk browser opens the page with this launch's secret (terminal_client/kiosk/server.py)
+    page_url = launch_url(f"http://127.0.0.1:{runner.addresses[0][1]}", app)
+    kiosk = UxKiosk(controller, page_url, server, clerk, clerk_token, token)
     try:
         yield kiosk
     finally:
