@@ -27,6 +27,8 @@ from tests.ux.kiosk import clerk_available, ux_kiosk
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 
+# the clerk's console is gone for good: a short grace period, then the call is lost
+@pytest.mark.grace(1.0)
 async def test_a_cut_off_call_is_offered_again_first(
     server: RunningServer, tmp_path: Path, browser: Any
 ) -> None:
