@@ -110,6 +110,12 @@ async def test_no_raw_code_reaches_the_clerk_console(
 
     await page.fill("[data-testid=login-password]", CLERK_PASSWORD)
     await page.click("[data-testid=login-submit]")
+    # the list is filled after sign-in, once its request returns: wait for it to be laid out
+    await page.wait_for_function(
+        "() => { const li = document.querySelector('#pending-list li');"
+        " return !!li && li.getBoundingClientRect().height > 0; }",
+        timeout=15_000,
+    )
     pending = await seen(page, "#pending-list li")
     expected = {
         "zh-Hans": "暂无待决定的申请。",
