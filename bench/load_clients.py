@@ -92,8 +92,11 @@ class SimClient:
         self.sio.on("disconnect", self._on_disconnect, namespace=self.namespace)
         self.sio.on("error", self._on_error, namespace=self.namespace)
 
+    token = ""
+
     def auth(self) -> dict[str, str]:
-        raise NotImplementedError
+        """What the server is shown at each (re)connect: the kiosk's or the clerk's token."""
+        return {"token": self.token}
 
     def _auth(self) -> dict[str, str]:
         # A resume token, when the server hands one out (issue 13's reconnect path), goes
@@ -199,9 +202,6 @@ class SimKiosk(SimClient):
             "snapshot": self._note_resume,
         }.items():
             self.sio.on(event, handler, namespace=self.namespace)
-
-    def auth(self) -> dict[str, str]:
-        return {"token": self.token}
 
     def _mine(self, data: Any) -> bool:
         return isinstance(data, dict) and data.get("session_id") == self.session_id
@@ -349,9 +349,6 @@ class SimClerk(SimClient):
             "call_ended": self._on_ended,
         }.items():
             self.sio.on(event, handler, namespace=self.namespace)
-
-    def auth(self) -> dict[str, str]:
-        return {"token": self.token}
 
     @property
     def free(self) -> bool:

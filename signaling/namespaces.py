@@ -181,12 +181,8 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         assert isinstance(message, Hangup)
         await self.ctx.router().hangup(self.role, member.id, message.session_id, message.reason)
 
-    async def on_sync(self, member: Member, sid: str, message: Message) -> None:
-        raise NotImplementedError  # each role answers with its own snapshot
-
     def _common_handlers(self) -> dict[Event, Handler]:
         return {
-            Event.SYNC: self.on_sync,
             Event.DESCRIPTION: self.on_description,
             Event.ICE_CANDIDATE: self.on_ice_candidate,
             Event.MEDIA_STATUS: self.on_media_status,
@@ -204,6 +200,7 @@ class TerminalNamespace(RoleNamespace):
         super().__init__(NAMESPACE_TERMINAL, ctx)
         self.handlers = {
             **self._common_handlers(),
+            Event.SYNC: self.on_sync,
             Event.REQUEST_SERVICE: self.on_request_service,
             Event.CANCEL: self.on_cancel,
             Event.RATE: self.on_rate,
@@ -278,6 +275,7 @@ class ClerkNamespace(RoleNamespace):
         super().__init__(NAMESPACE_CLERK, ctx)
         self.handlers = {
             **self._common_handlers(),
+            Event.SYNC: self.on_sync,
             Event.SET_AVAILABILITY: self.on_set_availability,
             Event.ACCEPT: self.on_accept,
             Event.DECLINE: self.on_decline,

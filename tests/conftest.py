@@ -128,7 +128,7 @@ async def server(
         if not dbutil.postgres_available():
             if os.environ.get("CI") == "true":
                 pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 under CI=true")
-            pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+            pytest.skip(reason="PostgreSQL is not reachable on 127.0.0.1:5432")
         url = await dbutil.create_pg_database()
     running, runner = await start_server(make_settings(tmp_path, url, **extra))
     try:

@@ -76,7 +76,7 @@ def require_postgres() -> None:
     where = _base_url().render_as_string(hide_password=True)
     if os.environ.get("CI") == "true":
         pytest.fail(f"PostgreSQL is not reachable at {where} under CI=true; start it")
-    pytest.skip(f"PostgreSQL is not reachable at {where}; set VCOUNTER_TEST_PG or start it")
+    pytest.skip(reason=f"PostgreSQL is not reachable at {where}; set VCOUNTER_TEST_PG or start it")
 
 
 # ---------------------------------------------------------------- Redis
@@ -106,7 +106,9 @@ def require_redis() -> None:
         return
     if os.environ.get("CI") == "true":
         pytest.fail(f"Redis is not reachable at {redis_url()} under CI=true; start it")
-    pytest.skip(f"Redis is not reachable at {redis_url()}; set VCOUNTER_TEST_REDIS or start it")
+    pytest.skip(
+        reason=f"Redis is not reachable at {redis_url()}; set VCOUNTER_TEST_REDIS or start it"
+    )
 
 
 def unique_channel() -> str:

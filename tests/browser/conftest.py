@@ -30,7 +30,7 @@ def chromium_path() -> Path:
         reason = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)"
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
-        pytest.skip(reason)
+        pytest.skip(reason=reason)
     return CHROMIUM
 
 

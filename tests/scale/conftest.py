@@ -19,7 +19,7 @@ def require_cluster_services(**shape: object) -> None:
     reason = "missing: " + "; ".join(missing)
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason} (required under CI=true)")
-    pytest.skip(reason)
+    pytest.skip(reason=reason)
 
 
 @pytest.fixture
