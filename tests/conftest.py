@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,7 +19,10 @@ from signaling.settings import Settings
 from storage import presence, routing, store
 from storage.db import Database
 from tests import dbutil
+from tests.deadline import BODY_SHARE, test_timeout, with_deadline
 from tests.teardown import bounded
+
+pytest_plugins = ["tests.hang_dumps"]
 
 CLERK_PASSWORD = "correct horse battery"
 
@@ -89,6 +93,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "real_password_hashing: hash clerk passwords at the production cost"
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give every async test body a deadline of its own inside its pytest-timeout bound."""
+    for item in items:
+        if not isinstance(item, pytest.Function) or not inspect.iscoroutinefunction(item.obj):
+            continue
+        if getattr(item.obj, "hypothesis", None) is not None:
+            continue  # hypothesis runs its own inner test; its settings bound each example
+        timeout = test_timeout(item)
+        if timeout > 0:
+            item.obj = with_deadline(item.obj, timeout * BODY_SHARE)
 
 
 @pytest.fixture(autouse=True)
