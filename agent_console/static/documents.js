@@ -8,7 +8,8 @@
 
 import { afterSetup } from "./settle.js";
 import { whileBusy } from "./busy.js";
-import { language } from "./i18n.js";
+import { language, t } from "./i18n.js";
+import { errorBody, errorSentence } from "./server-errors.js";
 import { ZH_HANT_DOCUMENTS } from "./i18n-zh-hant.js";
 
 export const TEXT = {
@@ -304,18 +305,13 @@ export class DocumentsPanel {
         cache: "no-store",
       });
       if (!response.ok) {
-        let message = `HTTP ${response.status}`;
-        try {
-          message = (await response.json()).message || message;
-        } catch {
-          // the status says enough
-        }
-        this.#say("failed", { message });
+        const message = errorSentence(await errorBody(response), language());
+        this.#say("failed", { message: message ?? t("error.http", { status: response.status }) });
         return null;
       }
       return response;
     } catch (err) {
-      this.#say("failed", { message: String(err && err.message ? err.message : err) });
+      this.#say("failed", { message: t("error.network") }); // the browser's words are English
       return null;
     }
   }

@@ -11,6 +11,7 @@
 import { whileBusy } from "./busy.js";
 import { afterSetup } from "./settle.js";
 import { language, maybe, t } from "./i18n.js";
+import { errorSentence } from "./server-errors.js";
 
 const MIN_REASON = 10;
 
@@ -150,7 +151,7 @@ export class IdentityPanel {
       body = null;
     }
     if (!response || response.status !== 201) {
-      const text = body && typeof body.message === "string" ? body.message : t("error.network");
+      const text = response ? errorSentence(body, language()) ?? t("error.unexplained") : t("error.network");
       this.#formError(text);
       return;
     }
