@@ -184,6 +184,14 @@ export class DocumentsPanel {
   }
 
   /** A server push: ``document_added`` or ``checklist``. */
+  /** The kiosk's device report, pushed when it arrives (it may come after the call opened). */
+  devicesReported(report) {
+    if (!this.sessionId || report.session_id !== this.sessionId) return;
+    const { document_camera, scanner, id_reader } = report;
+    this.devices = { document_camera, scanner, id_reader };
+    this.#renderAll();
+  }
+
   handle(name, payload) {
     if (!this.sessionId || payload.session_id !== this.sessionId) return;
     if (name === "document_added") this.#added(payload.document);
@@ -240,9 +248,10 @@ export class DocumentsPanel {
         cache: "no-store",
       });
       if (id !== this.sessionId) return;
-      this.devices = response.status === 200 ? await response.json() : null; // 204: not said
+      // 204: not said yet. A report pushed meanwhile (devicesReported) is newer: kept.
+      if (response.status === 200) this.devices = await response.json();
     } catch {
-      this.devices = null;
+      // not known: the console offers every capture, as for a kiosk that never says
     }
     this.#renderAll();
   }

@@ -55,11 +55,19 @@ export class IdentityPanel {
       this.generation += 1;
       this.panel = null;
       this.error = null;
+      this.noReader = false; // until this call's kiosk says it has no reader
       this.el.reason.value = "";
       this.el.formError.hidden = true;
       this.#dropPictures();
       if (sessionId) afterSetup(() => this.sessionId === sessionId, () => this.refresh());
     }
+    this.#draw();
+  }
+
+  /** The kiosk's device report, pushed when it arrives (it may come after the call opened). */
+  devicesReported(report) {
+    if (!report || report.session_id !== this.sessionId) return;
+    this.noReader = !report.id_reader;
     this.#draw();
   }
 
@@ -82,7 +90,8 @@ export class IdentityPanel {
     // what the kiosk has: without an ID reader no check will ever come, and the clerk is told
     const devices = await this.#fetch(`/api/sessions/${this.sessionId}/kiosk-devices`);
     if (generation !== this.generation) return;
-    this.noReader = Boolean(devices && devices.status === 200 && !(await devices.json()).id_reader);
+    // 204: not said yet; a report pushed meanwhile (devicesReported) is newer and is kept
+    if (devices && devices.status === 200) this.noReader = !(await devices.json()).id_reader;
     this.#draw();
   }
 

@@ -370,6 +370,10 @@ class ClerkConsole {
         return this.#onServerError(payload);
       case EVENTS.IDENTITY:
         return this.identity.changed(payload);
+      case EVENTS.KIOSK_DEVICES:
+        // the kiosk said what it has, maybe after the panels first asked: both redraw
+        this.identity.devicesReported(payload);
+        return this.documents.devicesReported(payload);
       case EVENTS.DOCUMENT_ADDED:
       case EVENTS.CHECKLIST:
         return this.documents.handle(name, payload);

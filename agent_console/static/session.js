@@ -121,6 +121,7 @@ const SERVER_EVENTS = [
   EVENTS.ICE_CANDIDATE,
   EVENTS.ERROR,
   EVENTS.IDENTITY,
+  EVENTS.KIOSK_DEVICES, // documents.js and identity.js
   EVENTS.DOCUMENT_ADDED, // documents.js
   EVENTS.CHECKLIST,
 ];
