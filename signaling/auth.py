@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import jwt
 from sqlalchemy import select
 
-from signaling.errors import AuthError
+from signaling.errors import AuthError, SignInExpired
 from signaling.messages import IceServer
 from storage.db import Database
 from storage.models import Clerk
@@ -58,7 +58,7 @@ def check_token(key: str, token: object) -> ClerkClaims:
     try:
         claims = jwt.decode(token, key, algorithms=[_ALGORITHM], audience=_AUDIENCE)
     except jwt.ExpiredSignatureError as exc:
-        raise AuthError("your session has expired; sign in again") from exc
+        raise SignInExpired("your session has expired; sign in again") from exc
     except jwt.InvalidTokenError as exc:
         raise AuthError("the access token is not valid; sign in again") from exc
     try:

@@ -13,6 +13,12 @@ class AuthError(SignalingError):
     code = "unauthorized"
 
 
+class SignInExpired(AuthError):
+    """The clerk's token has run out: not a fault, they sign in again (the console says so)."""
+
+    code = "sign_in_expired"
+
+
 class InvalidMessage(SignalingError):
     """A payload failed validation; ``field`` names the first offending field."""
 

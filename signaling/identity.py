@@ -29,7 +29,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from signaling.access import READ_EVENT, is_live
-from signaling.http_auth import clerk_of, http_error, json_body, terminal_of
+from signaling.http_auth import http_error, json_body
 from signaling.keys import BLOBS, DATABASE, ROUTER
 from signaling.logs import context_log
 from signaling.messages import (
@@ -43,10 +43,10 @@ from signaling.messages import (
     IdentityUpdated,
     Role,
 )
+from signaling.own_session import clerk_session, kiosk_session
 from signaling.rooms import clerk_room, terminal_room
-from storage import routing, store
+from storage import routing
 from storage.audit import AuditLog
-from storage.errors import NotFound
 from storage.models import CallSession, SessionEvent
 from storage.staff_audit import StaffLog
 
@@ -70,13 +70,6 @@ def _parse(model: type[M], raw: object) -> M:
         raise http_error(
             web.HTTPBadRequest, "invalid_message", f'field "{where}": {first["msg"]}'
         ) from exc
-
-
-async def _session(request: web.Request) -> CallSession:
-    try:
-        return await store.get_session(request.app[DATABASE], request.match_info["session_id"])
-    except NotFound as exc:
-        raise http_error(web.HTTPNotFound, "not_found", exc.message) from exc
 
 
 def _check_consistent(report: IdentityReport) -> None:
@@ -133,14 +126,7 @@ def _check_consistent(report: IdentityReport) -> None:
 
 async def post_report(request: web.Request) -> web.Response:
     """The kiosk reports one identity attempt of its own session."""
-    terminal = await terminal_of(request)
-    row = await _session(request)
-    if row.terminal_id != terminal.id:
-        raise http_error(
-            web.HTTPForbidden,
-            "not_your_session",
-            f"session {row.id} is not this kiosk's; report only your own applicant",
-        )
+    row, terminal = await kiosk_session(request, "report only your own applicant")
     if not is_live(row):
         # a report after the call would change which document a later reprint accepts
         raise http_error(
@@ -180,20 +166,6 @@ async def post_report(request: web.Request) -> web.Response:
     panel = await _panel(request.app, row.id)
     await _notify(request.app, row, panel)
     return web.json_response({"seq": event.seq, "status": panel.status}, status=201)
-
-
-async def _clerk_of_session(request: web.Request) -> tuple[CallSession, int]:
-    """The session and the signed-in clerk, who must be the clerk who has this call."""
-    claims = await clerk_of(request)
-    row = await _session(request)
-    # the stored row is the state of record, whichever process holds the call's sockets
-    if row.clerk_id != claims.clerk_id:
-        raise http_error(
-            web.HTTPForbidden,
-            "not_your_session",
-            "identity details are shown only to the clerk who took this call",
-        )
-    return row, claims.clerk_id
 
 
 def _result(event: SessionEvent) -> IdentityResult:
@@ -250,17 +222,17 @@ async def _notify(app: web.Application, row: CallSession, panel: IdentityPanel) 
 
 async def get_panel(request: web.Request) -> web.Response:
     """The identity panel of a session, for its clerk."""
-    row, clerk_id = await _clerk_of_session(request)
+    row, claims = await clerk_session(request, "identity details")
     panel = await _panel(request.app, row.id)
     await StaffLog(request.app[DATABASE]).append(
-        f"clerk:{clerk_id}", READ_EVENT, {"what": "identity"}, row.id
+        f"clerk:{claims.clerk_id}", READ_EVENT, {"what": "identity"}, row.id
     )
     return web.json_response(panel.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
 async def get_evidence(request: web.Request) -> web.Response:
     """One evidence picture named by the session's chain."""
-    row, clerk_id = await _clerk_of_session(request)
+    row, claims = await clerk_session(request, "identity details")
     digest = request.match_info["sha256"]
     events = await AuditLog(request.app[DATABASE]).events(row.id)
     named = any(
@@ -275,7 +247,10 @@ async def get_evidence(request: web.Request) -> web.Response:
         )
     data = await request.app[BLOBS].get(digest)
     await StaffLog(request.app[DATABASE]).append(
-        f"clerk:{clerk_id}", READ_EVENT, {"what": "identity evidence", "sha256": digest}, row.id
+        f"clerk:{claims.clerk_id}",
+        READ_EVENT,
+        {"what": "identity evidence", "sha256": digest},
+        row.id,
     )
     return web.Response(
         body=data, content_type="image/jpeg", headers={"Cache-Control": "private, no-store"}
@@ -284,9 +259,8 @@ async def get_evidence(request: web.Request) -> web.Response:
 
 async def post_override(request: web.Request) -> web.Response:
     """The session's clerk accepts a failed check, with a written reason."""
-    claims = await clerk_of(request)
-    row, clerk_id = await _clerk_of_session(request)
-    if not is_live(await _session(request)):
+    row, claims = await clerk_session(request, "identity details")
+    if not is_live(row):
         raise http_error(
             web.HTTPConflict,
             "session_not_active",
@@ -310,7 +284,7 @@ async def post_override(request: web.Request) -> web.Response:
         )
     actor = f"clerk:{claims.username}"
     payload = {
-        "clerk_id": clerk_id,
+        "clerk_id": claims.clerk_id,
         "clerk": claims.username,
         "reason": reason,
         "result_seq": panel.result.seq,

@@ -2,9 +2,11 @@
 
 ``POST /api/sessions/{id}/kiosk-devices`` (the session's own kiosk, at the start of the call)
 records a :class:`~signaling.messages.KioskDevices` as a ``kiosk.devices`` event in the
-session's chain; ``GET`` (the session's clerk) gives the newest, or 204 (no content) when the
-kiosk said nothing (an older kiosk, or not yet): not an error, the console just cannot tell. The console uses it to say "this kiosk has no scanner" instead of
-sending a capture request nobody answers, and to say why no identity check is coming.
+session's chain and pushes it to the clerk in the call (``kiosk_devices`` event): a kiosk may
+say it after the console opened the call. ``GET`` (the session's clerk) gives the newest, or
+204 (no content) when the kiosk said nothing (an older kiosk, or not yet): not an error, the
+console just cannot tell yet. The console uses it to say "this kiosk has no scanner" instead
+of sending a capture request nobody answers, and to say why no identity check is coming.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ import logging
 from aiohttp import web
 from pydantic import ValidationError
 
-from signaling.http_auth import clerk_of, http_error, json_body, terminal_of
-from signaling.keys import DATABASE
+from signaling.http_auth import http_error, json_body
+from signaling.keys import DATABASE, ROUTER
 from signaling.logs import context_log
-from signaling.messages import KioskDevices
-from storage import store
+from signaling.messages import Event, KioskDevices, KioskDevicesReported, Role
+from signaling.own_session import clerk_session, kiosk_session
+from signaling.rooms import clerk_room
+from storage import routing
 from storage.audit import AuditLog
-from storage.errors import NotFound
-from storage.models import CallSession
 
 log = logging.getLogger(__name__)
 
@@ -29,23 +31,9 @@ DEVICES_EVENT = "kiosk.devices"
 _SESSION = r"{session_id:[0-9a-f]{32}}"
 
 
-async def _session(request: web.Request) -> CallSession:
-    try:
-        return await store.get_session(request.app[DATABASE], request.match_info["session_id"])
-    except NotFound as exc:
-        raise http_error(web.HTTPNotFound, "not_found", exc.message) from exc
-
-
 async def post_devices(request: web.Request) -> web.Response:
-    """The kiosk says what it has, for its own session."""
-    terminal = await terminal_of(request)
-    row = await _session(request)
-    if row.terminal_id != terminal.id:
-        raise http_error(
-            web.HTTPForbidden,
-            "not_your_session",
-            f"session {row.id} is not this kiosk's; describe only your own devices",
-        )
+    """The kiosk says what it has, for its own session; the clerk in the call is told."""
+    row, terminal = await kiosk_session(request, "describe only your own devices")
     try:
         devices = KioskDevices.model_validate(json_body(await request.read()))
     except ValidationError as exc:
@@ -57,20 +45,25 @@ async def post_devices(request: web.Request) -> web.Response:
     actor = f"terminal:{terminal.id}"
     await AuditLog(request.app[DATABASE]).append(row.id, DEVICES_EVENT, actor, devices.model_dump())
     context_log(log, row.id, actor).info("kiosk devices: %s", devices.model_dump())
+    await _tell_clerk(request.app, row.id, devices)
     return web.json_response(devices.model_dump(), status=201)
+
+
+async def _tell_clerk(app: web.Application, session_id: str, devices: KioskDevices) -> None:
+    """Push the report to the clerk who has the call (the state of record says who), so a
+    report that comes after the console looked is not missed."""
+    session = await routing.get(app[DATABASE], session_id)
+    if session is None or not session.in_call or session.clerk_id is None:
+        return
+    report = KioskDevicesReported(session_id=session_id, **devices.model_dump())
+    await app[ROUTER].emitter.to_room(
+        Role.CLERK, clerk_room(session.clerk_id), Event.KIOSK_DEVICES, report
+    )
 
 
 async def get_devices(request: web.Request) -> web.Response:
     """The session's kiosk devices, for the clerk who has the call."""
-    claims = await clerk_of(request)
-    row = await _session(request)
-    # the stored row is the state of record, whichever process holds the call's sockets
-    if row.clerk_id != claims.clerk_id:
-        raise http_error(
-            web.HTTPForbidden,
-            "not_your_session",
-            "a kiosk's devices are shown only to the clerk who took its call",
-        )
+    row, _ = await clerk_session(request, "a kiosk's devices")
     events = await AuditLog(request.app[DATABASE]).events(row.id)
     said = [e for e in events if e.kind == DEVICES_EVENT]
     if not said:

@@ -170,6 +170,13 @@ class KioskDevices(Message):
     id_reader: bool = False
 
 
+class KioskDevicesReported(KioskDevices):
+    """Server -> the session's clerk: the kiosk said what it has. It may say so after the
+    call opened (a slow kiosk), so the console redraws what it offers when this comes."""
+
+    session_id: SessionId
+
+
 class RateSession(Message):
     """The applicant's 1-5 rating of an ended call, with an optional comment; once per call."""
 
@@ -535,6 +542,7 @@ class Event(StrEnum):
     SNAPSHOT = "snapshot"
     SYNC = "sync"
     IDENTITY = "identity"
+    KIOSK_DEVICES = "kiosk_devices"
     # documents (signaling/documents.py): pushed by the server, never sent by clients
     DOCUMENT_ADDED = "document_added"
     CHECKLIST = "checklist"
@@ -580,6 +588,7 @@ SERVER_EVENTS: dict[Event, type[Message]] = {
     Event.PROMPT: Prompt,
     Event.STEP: SetStep,
     Event.IDENTITY: IdentityUpdated,
+    Event.KIOSK_DEVICES: KioskDevicesReported,
 }
 
 NAMESPACE_TERMINAL = "/terminal"

@@ -81,6 +81,13 @@ def _shown(event: str) -> str:
     return event if len(event) <= MAX_SHOWN_EVENT else event[:MAX_SHOWN_EVENT] + "…"
 
 
+def _refusal(exc: AuthError) -> socketio.exceptions.ConnectionRefusedError:
+    """A refused connection whose data is the typed error, so the console can say it in the
+    clerk's language (the message alone is for logs and older clients)."""
+    error = ErrorEvent(code=exc.code, message=exc.message)
+    return socketio.exceptions.ConnectionRefusedError(exc.message, error.model_dump(mode="json"))
+
+
 class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     """Shared plumbing: members by sid, validation, errors as data."""
 
@@ -290,10 +297,10 @@ class ClerkNamespace(RoleNamespace):
             claims = await authorize_clerk(self.ctx.db(), self.ctx.signing_key, token)
             clerk = await store.get_clerk(self.ctx.db(), claims.clerk_id)
         except AuthError as exc:
-            raise socketio.exceptions.ConnectionRefusedError(exc.message) from exc
+            raise _refusal(exc) from exc
         except NotFound as exc:
-            raise socketio.exceptions.ConnectionRefusedError(
-                "this clerk account no longer exists; ask an administrator"
+            raise _refusal(
+                AuthError("this clerk account no longer exists; ask an administrator")
             ) from exc
         self.members[sid] = Member(Role.CLERK, clerk.id, clerk.username, self._bucket())
         await self.enter_room(sid, clerk_room(clerk.id))

@@ -13,6 +13,7 @@ Every package's ``errors.py`` derives from :class:`VcounterError`::
     │   └── BadDatabaseUrl
     ├── SignalingError                 (signaling.errors)
     │   ├── AuthError
+    │   │   └── SignInExpired
     │   ├── InvalidMessage
     │   ├── NotYourSession
     │   ├── IllegalTransition

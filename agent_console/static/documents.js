@@ -8,7 +8,8 @@
 
 import { afterSetup } from "./settle.js";
 import { whileBusy } from "./busy.js";
-import { language } from "./i18n.js";
+import { language, t } from "./i18n.js";
+import { errorBody, errorSentence } from "./server-errors.js";
 import { ZH_HANT_DOCUMENTS } from "./i18n-zh-hant.js";
 
 export const TEXT = {
@@ -183,6 +184,14 @@ export class DocumentsPanel {
   }
 
   /** A server push: ``document_added`` or ``checklist``. */
+  /** The kiosk's device report, pushed when it arrives (it may come after the call opened). */
+  devicesReported(report) {
+    if (!this.sessionId || report.session_id !== this.sessionId) return;
+    const { document_camera, scanner, id_reader } = report;
+    this.devices = { document_camera, scanner, id_reader };
+    this.#renderAll();
+  }
+
   handle(name, payload) {
     if (!this.sessionId || payload.session_id !== this.sessionId) return;
     if (name === "document_added") this.#added(payload.document);
@@ -239,9 +248,10 @@ export class DocumentsPanel {
         cache: "no-store",
       });
       if (id !== this.sessionId) return;
-      this.devices = response.status === 200 ? await response.json() : null; // 204: not said
+      // 204: not said yet. A report pushed meanwhile (devicesReported) is newer: kept.
+      if (response.status === 200) this.devices = await response.json();
     } catch {
-      this.devices = null;
+      // not known: the console offers every capture, as for a kiosk that never says
     }
     this.#renderAll();
   }
@@ -304,18 +314,13 @@ export class DocumentsPanel {
         cache: "no-store",
       });
       if (!response.ok) {
-        let message = `HTTP ${response.status}`;
-        try {
-          message = (await response.json()).message || message;
-        } catch {
-          // the status says enough
-        }
-        this.#say("failed", { message });
+        const message = errorSentence(await errorBody(response), language());
+        this.#say("failed", { message: message ?? t("error.http", { status: response.status }) });
         return null;
       }
       return response;
     } catch (err) {
-      this.#say("failed", { message: String(err && err.message ? err.message : err) });
+      this.#say("failed", { message: t("error.network") }); // the browser's words are English
       return null;
     }
   }

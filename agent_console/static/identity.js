@@ -11,6 +11,7 @@
 import { whileBusy } from "./busy.js";
 import { afterSetup } from "./settle.js";
 import { language, maybe, t } from "./i18n.js";
+import { errorSentence } from "./server-errors.js";
 
 const MIN_REASON = 10;
 
@@ -54,11 +55,19 @@ export class IdentityPanel {
       this.generation += 1;
       this.panel = null;
       this.error = null;
+      this.noReader = false; // until this call's kiosk says it has no reader
       this.el.reason.value = "";
       this.el.formError.hidden = true;
       this.#dropPictures();
       if (sessionId) afterSetup(() => this.sessionId === sessionId, () => this.refresh());
     }
+    this.#draw();
+  }
+
+  /** The kiosk's device report, pushed when it arrives (it may come after the call opened). */
+  devicesReported(report) {
+    if (!report || report.session_id !== this.sessionId) return;
+    this.noReader = !report.id_reader;
     this.#draw();
   }
 
@@ -81,7 +90,8 @@ export class IdentityPanel {
     // what the kiosk has: without an ID reader no check will ever come, and the clerk is told
     const devices = await this.#fetch(`/api/sessions/${this.sessionId}/kiosk-devices`);
     if (generation !== this.generation) return;
-    this.noReader = Boolean(devices && devices.status === 200 && !(await devices.json()).id_reader);
+    // 204: not said yet; a report pushed meanwhile (devicesReported) is newer and is kept
+    if (devices && devices.status === 200) this.noReader = !(await devices.json()).id_reader;
     this.#draw();
   }
 
@@ -150,7 +160,7 @@ export class IdentityPanel {
       body = null;
     }
     if (!response || response.status !== 201) {
-      const text = body && typeof body.message === "string" ? body.message : t("error.network");
+      const text = response ? errorSentence(body, language()) ?? t("error.unexplained") : t("error.network");
       this.#formError(text);
       return;
     }

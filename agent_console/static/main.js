@@ -168,7 +168,7 @@ class ClerkConsole {
     } catch (err) {
       this.m.loginPending = false;
       if (!(err instanceof LoginError)) throw err;
-      this.#showError({ key: err.key, params: err.params }, err.code);
+      this.#showError(err.text, err.code);
       this.render();
       this.view.focusLogin("password");
     }
@@ -259,7 +259,7 @@ class ClerkConsole {
       event: (name, payload) => this.#onEvent(name, payload),
       connected: (again) => this.#onConnected(again),
       lost: () => this.#onLost(),
-      refused: (message) => this.#onRefused(message),
+      refused: (error) => this.#onRefused(error),
       replaced: () => this.#leave({ text: "error.replaced" }),
       badMessage: (name, problem) =>
         this.#showError({ key: "error.badMessage", params: { event: name, problem } }),
@@ -341,9 +341,9 @@ class ClerkConsole {
     this.render();
   }
 
-  #onRefused(message) {
-    if (/expired/i.test(message)) this.#leave({ text: "error.sessionExpired" });
-    else this.#leave({ text: { key: "error.refused", params: { message } } });
+  #onRefused(error) {
+    if (error.code === "sign_in_expired") this.#leave({ text: "error.sessionExpired" });
+    else this.#leave({ text: describeServerError(error), code: error.code });
   }
 
   // ------------------------------------------------------------------ server events
@@ -370,6 +370,10 @@ class ClerkConsole {
         return this.#onServerError(payload);
       case EVENTS.IDENTITY:
         return this.identity.changed(payload);
+      case EVENTS.KIOSK_DEVICES:
+        // the kiosk said what it has, maybe after the panels first asked: both redraw
+        this.identity.devicesReported(payload);
+        return this.documents.devicesReported(payload);
       case EVENTS.DOCUMENT_ADDED:
       case EVENTS.CHECKLIST:
         return this.documents.handle(name, payload);

@@ -8,6 +8,7 @@
 import { afterSetup } from "./settle.js";
 import { whileBusy } from "./busy.js";
 import { language, t } from "./i18n.js";
+import { errorSentence } from "./server-errors.js";
 
 const OUTCOMES = ["approved", "returned", "rejected"];
 
@@ -20,8 +21,8 @@ async function call(token, method, path, body) {
   });
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    const message = (data && data.message) || `HTTP ${response.status}`;
-    throw new Error(message);
+    // the refusal in the console's language (its code's sentence), never the server's English
+    throw new Error(errorSentence(data, language()) ?? t("error.http", { status: response.status }));
   }
   return data;
 }

@@ -16,6 +16,7 @@ export const EVENTS = Object.freeze({
   "HANGUP": "hangup",
   "ICE_CANDIDATE": "ice_candidate",
   "IDENTITY": "identity",
+  "KIOSK_DEVICES": "kiosk_devices",
   "MEDIA_STATUS": "media_status",
   "PROMPT": "prompt",
   "PUSH_PROMPT": "push_prompt",
@@ -1256,6 +1257,37 @@ export const SCHEMAS = {
         "status"
       ],
       "title": "IdentityUpdated",
+      "type": "object"
+    },
+    "kiosk_devices": {
+      "additionalProperties": false,
+      "description": "Server -> the session's clerk: the kiosk said what it has. It may say so after the\ncall opened (a slow kiosk), so the console redraws what it offers when this comes.",
+      "properties": {
+        "document_camera": {
+          "default": false,
+          "title": "Document Camera",
+          "type": "boolean"
+        },
+        "id_reader": {
+          "default": false,
+          "title": "Id Reader",
+          "type": "boolean"
+        },
+        "scanner": {
+          "default": false,
+          "title": "Scanner",
+          "type": "boolean"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id"
+      ],
+      "title": "KioskDevicesReported",
       "type": "object"
     },
     "prompt": {

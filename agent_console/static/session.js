@@ -50,11 +50,11 @@ export async function refreshToken(token) {
 }
 
 /** A refused sign-in; ``key`` is the i18n key of the message to show. */
+/** A refused or failed sign-in; ``text`` is what to show (an i18n description, ui.js). */
 export class LoginError extends Error {
-  constructor(key, params = {}, code = null) {
-    super(key);
-    this.key = key;
-    this.params = params;
+  constructor(text, code = null) {
+    super(typeof text === "string" ? text : text.key ?? code ?? "login refused");
+    this.text = text;
     this.code = code;
   }
 }
@@ -87,12 +87,14 @@ export async function login(username, password) {
       Number.isInteger(body.expires_in_s) &&
       typeof body.display_name === "string" &&
       Array.isArray(body.departments);
-    if (!valid) throw new LoginError("error.http", { status: response.status });
+    if (!valid) throw new LoginError({ key: "error.http", params: { status: response.status } });
     return body;
   }
-  if (response.status === 401) throw new LoginError("error.bad_credentials", {}, code);
-  if (response.status === 400) throw new LoginError("error.invalid_login", {}, code);
-  throw new LoginError("error.http", { status: response.status }, code);
+  if (response.status === 401) throw new LoginError("error.bad_credentials", code);
+  if (response.status === 400) throw new LoginError("error.invalid_login", code);
+  // throttled, busy, draining: the server's reason, said in the console's language
+  if (code !== null) throw new LoginError({ serverError: { code, message: body.message } }, code);
+  throw new LoginError({ key: "error.http", params: { status: response.status } });
 }
 
 /** The service catalogue (department and service names, materials); null if unavailable. */
@@ -119,6 +121,7 @@ const SERVER_EVENTS = [
   EVENTS.ICE_CANDIDATE,
   EVENTS.ERROR,
   EVENTS.IDENTITY,
+  EVENTS.KIOSK_DEVICES, // documents.js and identity.js
   EVENTS.DOCUMENT_ADDED, // documents.js
   EVENTS.CHECKLIST,
 ];
@@ -128,7 +131,7 @@ const SERVER_EVENTS = [
  *   event(name, payload)     a checked server event
  *   connected(isReconnect)   the socket is up (again)
  *   lost()                   the socket dropped; socket.io is reconnecting by itself
- *   refused(message)         the server refused the token (expired, invalid): sign in again
+ *   refused(error)           the server refused the token ({code, message}): sign in again
  *   replaced()               the server closed this socket (the clerk signed in elsewhere)
  *   badMessage(name, problem) a server payload did not match the protocol
  */
@@ -164,7 +167,10 @@ export class ClerkConnection {
     this.socket.on("connect_error", (err) => {
       // An inactive socket means the server refused us (bad or expired token): socket.io
       // will not retry, so the clerk has to sign in again. Otherwise it is the network.
-      if (!this.socket.active) this.handlers.refused(String(err && err.message ? err.message : ""));
+      if (!this.socket.active) {
+        const data = err && err.data && typeof err.data === "object" ? err.data : {};
+        this.handlers.refused({ code: data.code ?? null, message: String(err && err.message ? err.message : "") });
+      }
       else if (!this.everConnected) this.handlers.lost();
     });
     this.socket.on("disconnect", (reason) => {

@@ -5,6 +5,7 @@
 // both videos to t.
 
 import { duration, initLanguage, language, localized, setLanguage } from "./i18n.js";
+import { errorSentence } from "./server-errors.js";
 import { actorText, eventText } from "./supervisor-timeline.js";
 import { SUPERVISOR_TEXT } from "./supervisor-text.js";
 
@@ -17,6 +18,11 @@ const $ = (id) => document.getElementById(id);
 
 function has(key) {
   return Object.hasOwn(SUPERVISOR_TEXT[language()] ?? {}, key);
+}
+
+/** A refused request in the page's language: its code's sentence, else the server's. */
+function refusal(body, status) {
+  return errorSentence(body, language()) ?? st("error.server", { message: `HTTP ${status}` });
 }
 
 function st(key, params = {}) {
@@ -190,7 +196,7 @@ class SupervisorApp {
       throw new ApiError(401, st("login.expired"));
     }
     if (!response.ok) {
-      throw new ApiError(response.status, st("error.server", { message: body?.message ?? response.status }));
+      throw new ApiError(response.status, refusal(body, response.status));
     }
     return body;
   }
@@ -216,7 +222,7 @@ class SupervisorApp {
     }
     const body = await response.json().catch(() => null);
     if (!response.ok) {
-      this.showError(response.status === 401 ? st("login.bad") : st("error.server", { message: body?.message ?? response.status }));
+      this.showError(response.status === 401 ? st("login.bad") : refusal(body, response.status));
       return;
     }
     if (body.role !== "supervisor") {

@@ -3,6 +3,7 @@
 
 import { duration, language, localized, maybe, t, translatePage } from "./i18n.js";
 import { Phase } from "./call.js";
+import { errorSentence } from "./server-errors.js";
 
 const IDS = [
   "login-view", "login-form", "login-username", "login-password", "login-submit",
@@ -20,11 +21,13 @@ const IDS = [
 
 /**
  * Text to show, kept as a description so it can be re-translated when the language changes:
- * an i18n key, or {key, params} whose params may be {key, params}, {seconds} or plain values.
+ * an i18n key, {key, params} whose params may be {key, params}, {seconds} or plain values, or
+ * {serverError: {code, message}}, a refusal of the server said in the UI language.
  */
 export function resolve(desc) {
   if (desc === null || desc === undefined) return "";
   if (typeof desc === "string") return t(desc);
+  if (desc.serverError) return errorSentence(desc.serverError, language()) ?? t("error.unexplained");
   const params = {};
   for (const [name, value] of Object.entries(desc.params || {})) {
     if (value && typeof value === "object" && "seconds" in value) params[name] = duration(value.seconds);
@@ -45,11 +48,9 @@ export function describeEnd(reason, seconds) {
     : { key: "ended.summaryShort", params: { reason: why } };
 }
 
-/** A typed server ``error``: a summary for its code in the UI language, then its message. */
+/** A typed server ``error`` (or error body): its code's sentence in the UI language. */
 export function describeServerError(error) {
-  const known = maybe(`code.${error.code}`) !== null;
-  const summary = { key: known ? `code.${error.code}` : "code.default" };
-  return { key: "error.server", params: { summary, message: error.message } };
+  return { serverError: { code: error.code, message: error.message } };
 }
 
 export class View {

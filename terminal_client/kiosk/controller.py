@@ -4,7 +4,7 @@ The controller owns the :class:`TerminalClient` and one :class:`KioskView`. Touc
 as :data:`UiCommand` (through :mod:`terminal_client.kiosk.server`); the call's progress
 arrives through the client's callbacks. Each change is pushed whole to every subscribed page.
 
-Screens (``messages.Screen``) move only along :data:`SCREEN_TRANSITIONS`::
+Screens (``messages.Screen``) move only along :data:`~terminal_client.kiosk.screens.SCREEN_TRANSITIONS`::
 
     OFFLINE -> LANGUAGE -> SERVICES -> MATERIALS -> QUEUE -> CALL -> ENDED -> THANKS
                    ^__________ home / idle / after THANKS: everything entered is forgotten
@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +77,12 @@ from terminal_client.kiosk.messages import (
     UiCommand,
     ViewMessage,
 )
+from terminal_client.kiosk.screens import (
+    IDLE_SCREENS,
+    SCREEN_TRANSITIONS,
+    Entered,
+    KioskSettings,
+)
 from terminal_client.kiosk.signing import KioskSigning, RecheckRunner
 from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
@@ -86,56 +91,6 @@ from terminal_client.printer import Printer
 from terminal_client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
-
-_S = Screen
-SCREEN_TRANSITIONS: dict[Screen, frozenset[Screen]] = {
-    _S.OFFLINE: frozenset({_S.LANGUAGE, _S.INTERRUPTED}),
-    _S.LANGUAGE: frozenset({_S.SERVICES, _S.OFFLINE}),
-    _S.SERVICES: frozenset({_S.LANGUAGE, _S.MATERIALS, _S.OFFLINE}),
-    _S.MATERIALS: frozenset({_S.LANGUAGE, _S.SERVICES, _S.QUEUE, _S.OFFLINE}),
-    _S.QUEUE: frozenset({_S.MATERIALS, _S.CALL, _S.OFFLINE}),
-    _S.CALL: frozenset({_S.ENDED, _S.INTERRUPTED, _S.OFFLINE}),
-    # a cut-off call is offered again, never rated: the applicant did not get the service
-    _S.INTERRUPTED: frozenset({_S.QUEUE, _S.LANGUAGE, _S.OFFLINE}),
-    _S.ENDED: frozenset({_S.LANGUAGE, _S.THANKS, _S.OFFLINE}),
-    _S.THANKS: frozenset({_S.LANGUAGE, _S.OFFLINE}),
-}
-# screens where the idle timer runs (LANGUAGE only once something was entered)
-IDLE_SCREENS = frozenset({_S.LANGUAGE, _S.SERVICES, _S.MATERIALS, _S.ENDED, _S.INTERRUPTED})
-# print my result (by acceptance number) is reached from the start screen and goes back there
-SCREEN_TRANSITIONS[_S.LANGUAGE] = SCREEN_TRANSITIONS[_S.LANGUAGE] | {_S.RESULT}
-SCREEN_TRANSITIONS[_S.RESULT] = frozenset({_S.LANGUAGE, _S.OFFLINE})
-IDLE_SCREENS = IDLE_SCREENS | {_S.RESULT}
-
-
-@dataclass(frozen=True)
-class KioskSettings:
-    """Timings and defaults of one kiosk."""
-
-    idle_timeout_s: float = 90.0
-    idle_warning_s: float = 20.0
-    thanks_s: float = 8.0
-    default_language: Language = "zh-Hant"
-    reconnect_min_s: float = 1.0
-    reconnect_max_s: float = 15.0
-    max_prompts: int = 10
-
-
-@dataclass
-class _Entered:
-    """What the applicant chose or was shown; all of it is forgotten on reset."""
-
-    language: Language
-    care_mode: bool = False
-    department_id: str | None = None
-    search: str = ""
-    service_id: str | None = None
-    session_id: str | None = None
-    prompts: list[Prompt] = field(default_factory=list)
-    rated: bool = False
-    notice: Notice | None = None
-    # the cut-off call a "call again" takes up (the server puts it at the front of the queue)
-    recall_of: str | None = None
 
 
 class KioskController:
@@ -193,7 +148,7 @@ class KioskController:
         )  # fmt: skip
         self.catalogue: Catalogue | None = None
         self.screen = Screen.OFFLINE
-        self.entered = _Entered(self.settings.default_language)
+        self.entered = Entered(self.settings.default_language)
         self.idle_warning_s: int | None = None
         self.speech_url: str | None = None
         self._joining = False  # request_service sent, no answer yet
@@ -334,7 +289,7 @@ class KioskController:
     def _reset(self) -> None:
         """Back to the start, forgetting everything the applicant entered."""
         self._log().info("reset: back to the start, entered data cleared")
-        self.entered = _Entered(self.settings.default_language)
+        self.entered = Entered(self.settings.default_language)
         self.signing.forget()
         self._go(Screen.LANGUAGE)
 
@@ -774,7 +729,7 @@ class KioskController:
         if self.screen not in IDLE_SCREENS:
             return False
         if self.screen == Screen.LANGUAGE:
-            return self.entered != _Entered(self.settings.default_language)
+            return self.entered != Entered(self.settings.default_language)
         return True
 
     def _idle_warning(self, seconds_left: int | None) -> None:

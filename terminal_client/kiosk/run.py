@@ -25,10 +25,11 @@ from terminal_client.errors import SpeechUnavailable, TerminalError
 from terminal_client.id_reader import IdReader, MrzImageReader, ScanFolder, SimulatedCardReader
 from terminal_client.id_recheck import Recheck
 from terminal_client.identity import Progress
-from terminal_client.kiosk.controller import KioskController, KioskSettings
+from terminal_client.kiosk.controller import KioskController
 from terminal_client.kiosk.display import MediaBridge
 from terminal_client.kiosk.documents_ui import DocumentDevices
 from terminal_client.kiosk.identity_step import KioskIdentity
+from terminal_client.kiosk.screens import KioskSettings
 from terminal_client.kiosk.server import create_kiosk_app, launch_url
 from terminal_client.kiosk.signing import RecheckRunner
 from terminal_client.kiosk.translations import Translations

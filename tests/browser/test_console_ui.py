@@ -232,7 +232,7 @@ async def test_a_refused_token_returns_to_sign_in(server: RunningServer, page: A
     await server.add_clerk("alice")
     expired = issue_token(server.settings.signing_key(), 1, "alice", "clerk", -60)
     for token, message in [
-        ("not-a-token", "access token is not valid"),
+        ("not-a-token", "您的登录已失效"),
         (expired, "登录已过期"),
     ]:
         await page.goto(server.url)
@@ -259,13 +259,19 @@ async def test_server_errors_are_shown_readably(server: RunningServer, page: Any
     )
     await server.router.emitter.to_local(Role.CLERK, sid, Event.ERROR, refused)
     banner = page.locator("[data-testid=error-banner]")
+    # the code's sentence in the console's language, not the server's English
     await expect(banner).to_contain_text("当前状态下不能执行此操作")
-    await expect(banner).to_contain_text("availability can change after the call ends")
+    assert "availability" not in await banner.inner_text()
     # the code is kept for support (data-code), not shown as words
     await expect(banner).to_have_attribute("data-code", "illegal_transition")
     await expect(page.locator("[data-testid=error-code]")).to_be_hidden()
     await page.click("[data-testid=lang-en]")
-    await expect(banner).to_contain_text("Not possible in your current state")
+    await expect(banner).to_contain_text("This cannot be done right now")
+    # a code this console does not know (a newer server): the server's sentence, not the code
+    newer = ErrorEvent(code="brand_new_refusal", message="Wait for the new thing; then retry")
+    await server.router.emitter.to_local(Role.CLERK, sid, Event.ERROR, newer)
+    await expect(banner).to_contain_text("Wait for the new thing; then retry")
+    assert "brand_new_refusal" not in await banner.inner_text()
 
     # A payload that does not match the protocol is reported, not acted on.
     sio = server.router.emitter.sio  # type: ignore[attr-defined]

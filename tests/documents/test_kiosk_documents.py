@@ -17,7 +17,7 @@ from media.document_camera import SyntheticDocumentCamera
 from media.sources import create_local_tracks
 from signaling.document_texts import refusal_text
 from terminal_client.imports import UsbFolder
-from terminal_client.kiosk.controller import KioskController, KioskSettings
+from terminal_client.kiosk.controller import KioskController
 from terminal_client.kiosk.documents_ui import DocumentDevices
 from terminal_client.kiosk.messages import (
     ChooseService,
@@ -27,6 +27,7 @@ from terminal_client.kiosk.messages import (
     SimpleCommand,
 )
 from terminal_client.kiosk.run import build_kiosk
+from terminal_client.kiosk.screens import KioskSettings
 from terminal_client.kiosk.server import launch_url
 from terminal_client.scanner import SimulatedScanner
 from tests.browser.conftest import ARTIFACTS

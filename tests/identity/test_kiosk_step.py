@@ -23,10 +23,10 @@ from media.liveness import Action
 from media.mrz import MrzFields, MrzFormat, compose_mrz
 from media.sources import LocalMedia, SyntheticAudioTrack
 from terminal_client.id_reader import CARD_FOLDER, SimulatedCardReader, write_card
-from terminal_client.kiosk.controller import KioskSettings
 from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.messages import SetLanguage as KioskSetLanguage
 from terminal_client.kiosk.run import build_kiosk
+from terminal_client.kiosk.screens import KioskSettings
 from terminal_client.kiosk.server import launch_url, page_key
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.identity.documents import SAMPLE, passport_photo

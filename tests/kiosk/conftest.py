@@ -19,9 +19,10 @@ from media.sources import create_local_tracks
 from signaling.messages import PushPrompt, SetAvailability
 from storage.models import CallSession
 from storage.store import get_session
-from terminal_client.kiosk.controller import KioskController, KioskSettings
+from terminal_client.kiosk.controller import KioskController
 from terminal_client.kiosk.messages import KioskView, Screen, ViewMessage
 from terminal_client.kiosk.run import build_kiosk
+from terminal_client.kiosk.screens import KioskSettings
 from terminal_client.kiosk.server import launch_url, page_key
 from terminal_client.kiosk.tts import Speech
 from tests.conftest import CLERK_PASSWORD, RunningServer

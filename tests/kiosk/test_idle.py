@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from playwright.async_api import Page
 
-from terminal_client.kiosk.controller import KioskSettings
 from terminal_client.kiosk.messages import (
     Browse,
     ChooseService,
@@ -16,6 +15,7 @@ from terminal_client.kiosk.messages import (
     SetLanguage,
     SimpleCommand,
 )
+from terminal_client.kiosk.screens import KioskSettings
 from tests.kiosk.conftest import Clerk, RunningKiosk, open_kiosk, shot, tap
 
 IDLE_S = 0.4

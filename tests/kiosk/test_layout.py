@@ -8,7 +8,7 @@ import pytest
 from playwright.async_api import Page
 
 from signaling.messages import LANGUAGES
-from terminal_client.kiosk.controller import KioskSettings
+from terminal_client.kiosk.screens import KioskSettings
 from tests.kiosk.conftest import (
     LANDSCAPE,
     PORTRAIT,

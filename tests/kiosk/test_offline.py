@@ -9,8 +9,8 @@ from playwright.async_api import Page
 
 from media.sources import create_local_tracks
 from terminal_client.client import TerminalClient
-from terminal_client.kiosk.controller import KioskSettings
 from terminal_client.kiosk.messages import Browse, Screen, SetLanguage, SimpleCommand
+from terminal_client.kiosk.screens import KioskSettings
 from tests.conftest import RunningServer
 from tests.kiosk.conftest import RunningKiosk, open_kiosk, shot, start_kiosk
 

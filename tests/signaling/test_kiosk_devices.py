@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from signaling.messages import NAMESPACE_CLERK, Event, KioskDevicesReported
 from storage.audit import AuditLog
 from tests.conftest import RunningServer
+from tests.peers import ClerkPeer
 from tests.sign.conftest import open_counter
 
 DEVICES = {"document_camera": True, "scanner": False, "id_reader": False}
@@ -35,3 +39,24 @@ async def test_only_the_sessions_kiosk_and_clerk(server: RunningServer) -> None:
     assert status == 403 and body["code"] == "not_your_session"
     status, body = await counter.as_kiosk("POST", path, {"scanner": "maybe"})
     assert status == 400 and "scanner" in body["message"]
+
+
+async def test_a_report_after_the_call_opened_is_pushed_to_its_clerk(
+    server: RunningServer,
+) -> None:
+    counter = await open_counter(server)
+    clerk = ClerkPeer(server.url, counter.clerk_token)
+    heard: list[KioskDevicesReported] = []
+
+    def on_devices(data: Any) -> None:
+        heard.append(KioskDevicesReported.model_validate(data))
+
+    clerk.sio.on(Event.KIOSK_DEVICES.value, clerk._notify(on_devices), namespace=NAMESPACE_CLERK)
+    await clerk.connect()
+    try:
+        path = f"/api/sessions/{counter.session_id}/kiosk-devices"
+        assert (await counter.as_kiosk("POST", path, DEVICES))[0] == 201
+        await clerk.wait(lambda: bool(heard))
+        assert heard == [KioskDevicesReported(session_id=counter.session_id, **DEVICES)]
+    finally:
+        await clerk.close()

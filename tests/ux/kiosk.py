@@ -18,7 +18,7 @@ from playwright.async_api import Browser, Page
 from media.document_camera import SyntheticDocumentCamera
 from media.sources import LocalMedia, create_local_tracks
 from signaling.messages import Language
-from terminal_client.kiosk.controller import KioskController, KioskSettings
+from terminal_client.kiosk.controller import KioskController
 from terminal_client.kiosk.documents_ui import DocumentDevices
 from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.messages import (
@@ -30,6 +30,7 @@ from terminal_client.kiosk.messages import (
     ViewMessage,
 )
 from terminal_client.kiosk.run import build_kiosk
+from terminal_client.kiosk.screens import KioskSettings
 from terminal_client.kiosk.server import launch_url
 from terminal_client.printer import FakeCupsPrinter
 from terminal_client.scanner import SimulatedScanner

@@ -2,9 +2,9 @@
 and no internal name or code on a rendered page.
 
 ``test_every_console_text_exists_in_all_three_languages`` fails when a key of any console
-table (the clerk console's, its materials panel's, the supervisor pages') lacks a language,
-is empty, or names other ``{placeholders}``, and when markup or a script uses a key no table
-has. ``test_no_raw_code_reaches_the_clerk_console`` walks the clerk's sign-in page in each
+table (the clerk console's, its materials panel's, the supervisor pages', the server's error
+codes') lacks a language, is empty, or names other ``{placeholders}``, when markup or a script
+uses a key no table has, and when the server can send an error code the consoles cannot say. ``test_no_raw_code_reaches_the_clerk_console`` walks the clerk's sign-in page in each
 language: a refused sign-in, then signed in with nothing waiting for a decision.
 """
 
@@ -19,6 +19,7 @@ import pytest
 from agent_console.routes import STATIC_DIR
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.ux.conftest import CJK, CLERK_SCREEN, new_page, raw_codes, real_errors, seen, shot
+from tests.ux.error_codes import server_error_codes
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -27,7 +28,8 @@ TABLES = """async () => {
   const { DICTIONARY } = await import('/static/i18n.js');
   const { SUPERVISOR_TEXT } = await import('/static/supervisor-text.js');
   const { TEXT } = await import('/static/documents.js');
-  return { clerk: DICTIONARY, supervisor: SUPERVISOR_TEXT, documents: TEXT };
+  const { ERROR_TEXT } = await import('/static/server-errors.js');
+  return { clerk: DICTIONARY, supervisor: SUPERVISOR_TEXT, documents: TEXT, errors: ERROR_TEXT };
 }"""
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # keys named literally in the pages and scripts, per table
@@ -46,6 +48,7 @@ USES = {
         ["supervisor.js", "supervisor-timeline.js"],
     ),
     "documents": ([], [], [r'\bsay\(\s*"([^"$`]+)"', r'#say\(\s*"([^"$`]+)"'], ["documents.js"]),
+    "errors": ([], [], [], []),
 }  # fmt: skip
 
 
@@ -84,6 +87,11 @@ async def test_every_console_text_exists_in_all_three_languages(
             if len(shapes) > 1:
                 problems.append(f"{name}: {key} has different placeholders: {shapes}")
         problems += [f"{name}: {key} is used but in no language" for key in used_keys(name) - keys]
+    error_keys = set().union(*(set(texts) for texts in tables["errors"].values()))
+    problems += [
+        f"errors: the server can send {code} but no console language says it"
+        for code in server_error_codes() - error_keys
+    ]
     assert not problems, "\n".join(sorted(problems))
     # the three tables are not empty shells, and zh-Hant is Traditional, not Simplified
     assert tables["clerk"]["zh-Hant"]["login.heading"] == "辦事員登入"

@@ -15,9 +15,9 @@ from media.faces import FaceEngine
 from media.liveness import Action
 from media.sources import LocalMedia, SyntheticAudioTrack, create_local_tracks
 from terminal_client.id_reader import SimulatedCardReader
-from terminal_client.kiosk.controller import KioskSettings
 from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.run import build_kiosk
+from terminal_client.kiosk.screens import KioskSettings
 from terminal_client.kiosk.server import launch_url, page_key
 from terminal_client.kiosk.tts import Speech
 from terminal_client.printer import FakeCupsPrinter

@@ -1,0 +1,63 @@
+"""The kiosk's screens and what the applicant entered: the moves the controller may make
+between screens, where the idle timer runs, a kiosk's timings, and the entries a reset forgets.
+
+Kept apart from :mod:`terminal_client.kiosk.controller` (which drives them) so the screen
+graph can be read on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from signaling.messages import Language
+from terminal_client.kiosk.messages import Notice, Prompt, Screen
+
+_S = Screen
+SCREEN_TRANSITIONS: dict[Screen, frozenset[Screen]] = {
+    _S.OFFLINE: frozenset({_S.LANGUAGE, _S.INTERRUPTED}),
+    _S.LANGUAGE: frozenset({_S.SERVICES, _S.OFFLINE}),
+    _S.SERVICES: frozenset({_S.LANGUAGE, _S.MATERIALS, _S.OFFLINE}),
+    _S.MATERIALS: frozenset({_S.LANGUAGE, _S.SERVICES, _S.QUEUE, _S.OFFLINE}),
+    _S.QUEUE: frozenset({_S.MATERIALS, _S.CALL, _S.OFFLINE}),
+    _S.CALL: frozenset({_S.ENDED, _S.INTERRUPTED, _S.OFFLINE}),
+    # a cut-off call is offered again, never rated: the applicant did not get the service
+    _S.INTERRUPTED: frozenset({_S.QUEUE, _S.LANGUAGE, _S.OFFLINE}),
+    _S.ENDED: frozenset({_S.LANGUAGE, _S.THANKS, _S.OFFLINE}),
+    _S.THANKS: frozenset({_S.LANGUAGE, _S.OFFLINE}),
+}
+# screens where the idle timer runs (LANGUAGE only once something was entered)
+IDLE_SCREENS = frozenset({_S.LANGUAGE, _S.SERVICES, _S.MATERIALS, _S.ENDED, _S.INTERRUPTED})
+# print my result (by acceptance number) is reached from the start screen and goes back there
+SCREEN_TRANSITIONS[_S.LANGUAGE] = SCREEN_TRANSITIONS[_S.LANGUAGE] | {_S.RESULT}
+SCREEN_TRANSITIONS[_S.RESULT] = frozenset({_S.LANGUAGE, _S.OFFLINE})
+IDLE_SCREENS = IDLE_SCREENS | {_S.RESULT}
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    """Timings and defaults of one kiosk."""
+
+    idle_timeout_s: float = 90.0
+    idle_warning_s: float = 20.0
+    thanks_s: float = 8.0
+    default_language: Language = "zh-Hant"
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 15.0
+    max_prompts: int = 10
+
+
+@dataclass
+class Entered:
+    """What the applicant chose or was shown; all of it is forgotten on reset."""
+
+    language: Language
+    care_mode: bool = False
+    department_id: str | None = None
+    search: str = ""
+    service_id: str | None = None
+    session_id: str | None = None
+    prompts: list[Prompt] = field(default_factory=list)
+    rated: bool = False
+    notice: Notice | None = None
+    # the cut-off call a "call again" takes up (the server puts it at the front of the queue)
+    recall_of: str | None = None
