@@ -34,6 +34,7 @@ from signaling.socket_server import GuardedServer
 from signaling.supervision import setup_supervision
 from signaling.sweeper import Sweeper
 from signaling.trail_check import trail_check
+from signaling.workers import worker_pools
 from storage import store
 from storage.blobs import FileBlobStore
 from storage.db import Database
@@ -188,6 +189,8 @@ def create_app(settings: Settings) -> web.Application:
             await sio.eio.disconnect()
         await sio.shutdown()
 
+    # first in, last out: password checks and public verification run on these to the end
+    app.cleanup_ctx.append(worker_pools)
     app.cleanup_ctx.append(database)
     # checkpointer before router: at shutdown the router writes its last events first
     app.cleanup_ctx.append(checkpointer)

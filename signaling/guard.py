@@ -120,10 +120,12 @@ async def limit_socket_connects(request: web.Request, handler: Handler) -> web.S
         address = client_address(request, request.app[SETTINGS])
         wait = request.app[SOCKET_CONNECTS].take(address)
         if wait > 0:
-            raise http_error(
-                web.HTTPTooManyRequests,
-                "rate_limited",
-                f"too many connections from this address; wait {wait:.0f} s",
+            raise _unread(
+                http_error(
+                    web.HTTPTooManyRequests,
+                    "rate_limited",
+                    f"too many connections from this address; wait {wait:.0f} s",
+                )
             )
     return await handler(request)
 

@@ -11,7 +11,8 @@
   with its resume token and gets a snapshot, so nothing is lost.
 - **Malformed frames close the socket** (undecodable packets, binary attachments, event
   names that are not strings) instead of raising inside the library, where each would
-  log a traceback.
+  log a traceback. Before it has signed in, a socket may send only a namespace connect of
+  at most :data:`MAX_SIGN_IN_FRAME` bytes: any other frame closes it undecoded.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ log = logging.getLogger(__name__)
 _CLIENT_PACKETS = frozenset(
     {sio_packet.CONNECT, sio_packet.DISCONNECT, sio_packet.EVENT, sio_packet.ACK}
 )
+
+
+# a socket.io CONNECT packet as it arrives (namespace and auth follow)
+_CONNECT = str(sio_packet.CONNECT)
+# a namespace connect carries a token or two; nothing our clients send to sign in is near this
+MAX_SIGN_IN_FRAME = 8 * 1024
 
 
 def _size(item: Any) -> int:
@@ -221,6 +228,11 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         """Why a frame is not one our clients send (None when it is)."""
         if not isinstance(data, str):
             return "a binary frame"
+        sign_in = data.startswith(_CONNECT) and len(data) <= MAX_SIGN_IN_FRAME
+        # before signing in, a socket may only connect to a namespace with its token:
+        # anything else is refused before it is decoded (junk costs no JSON parsing)
+        if not sign_in and not self.signed_in(eio_sid):
+            return "a frame other than a sign-in before signing in"
         try:
             pkt = self.packet_class(encoded_packet=data)
         except Exception:  # the decoder raises whatever its parsing hits

@@ -20,6 +20,7 @@ from signaling.paperwork.messages import CheckLine, VerifyReport
 from signaling.paperwork.public_verify import PublicVerifier
 from signaling.throttle import RateLimit
 from signaling.trail_check import TRAIL
+from signaling.workers import WORKERS
 
 VERIFY_LIMIT = web.AppKey("verify_limit", RateLimit)
 VERIFIER = web.AppKey("public_verifier", PublicVerifier)
@@ -89,6 +90,8 @@ def _throttled(request: web.Request) -> web.Response | None:
         429,
     )
     response.headers["Retry-After"] = str(math.ceil(wait))
+    # and close: the upload it came with is not read, not even to be thrown away
+    response.force_close()
     return response
 
 
@@ -99,7 +102,7 @@ def setup_verify_page(app: web.Application, roots: Roots) -> None:
     app[VERIFY_LIMIT] = RateLimit(settings.verify_per_minute, burst=5)
 
     async def verifier(app: web.Application) -> AsyncIterator[None]:
-        app[VERIFIER] = PublicVerifier(app[DATABASE], app[BLOBS], app[TRAIL])
+        app[VERIFIER] = PublicVerifier(app[DATABASE], app[BLOBS], app[TRAIL], app[WORKERS].public)
         yield
 
     app.cleanup_ctx.append(verifier)
