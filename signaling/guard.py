@@ -6,7 +6,9 @@
   the rest are refused with 413 from the ``Content-Length`` alone, before a byte is read.
 - **A body needs a length.** A POST or PUT without ``Content-Length`` (chunked, or none at
   all) is refused with 411 rather than read as "empty" or without a bound.
-- **Socket handshakes per address** are rate-limited (a junk-sending reconnect loop).
+- **Socket handshakes per address** are rate-limited (a junk-sending reconnect loop), and
+  refused outright for an address whose sockets keep sending junk or not signing in
+  (:mod:`signaling.socket_server`'s strikes).
 - **Security headers on every response**, errors included: pages that set their own
   Content-Security-Policy keep it, everything else gets one that allows nothing.
 """
@@ -20,6 +22,7 @@ from aiohttp import web
 from signaling.client_address import client_address
 from signaling.http_auth import http_error
 from signaling.keys import SETTINGS
+from signaling.socket_server import SOCKET_SERVER
 from signaling.throttle import RateLimit
 
 JSON_BODY_LIMIT = 64 * 1024
@@ -118,6 +121,17 @@ async def limit_socket_connects(request: web.Request, handler: Handler) -> web.S
     is refused before the websocket is opened (a kiosk or console reconnects rarely)."""
     if request.path.startswith("/socket.io/"):
         address = client_address(request, request.app[SETTINGS])
+        sockets = request.app.get(SOCKET_SERVER)
+        junk_wait = sockets.handshake_wait(address) if sockets is not None else 0.0
+        if junk_wait > 0:
+            raise _unread(
+                http_error(
+                    web.HTTPTooManyRequests,
+                    "rate_limited",
+                    "sockets from this address sent junk or did not sign in; wait"
+                    f" {junk_wait:.0f} s",
+                )
+            )
         wait = request.app[SOCKET_CONNECTS].take(address)
         if wait > 0:
             raise _unread(

@@ -4,6 +4,11 @@
   namespace (kiosk or console, with its token) within ``auth_timeout_s`` is closed, and one
   address may hold at most ``unauthenticated_per_address`` such sockets at once; more are
   refused at the handshake (401).
+- **Junk costs the address its sockets for a while.** Each socket closed for junk or for not
+  signing in is a strike against its address; past ``strikes_per_address`` in
+  ``strike_window_s`` the address's handshakes are refused (429, :mod:`signaling.guard`)
+  before engine.io sets anything up, until its oldest strike is out of the window. Sockets
+  already signed in from that address (kiosks behind the same NAT) are not touched.
 - **A bounded send queue.** engine.io queues every outgoing packet of a socket in an
   unbounded ``asyncio.Queue`` that its websocket writer drains; a client that stops reading
   blocks the writer and the queue grows with every event sent to it. Here the queue counts
@@ -19,12 +24,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import engineio
 import socketio
+from aiohttp import web
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from socketio import packet as sio_packet
+
+from signaling.throttle import FailureWindow
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +129,8 @@ class _BoundedEngineServer(engineio.AsyncServer):  # type: ignore[misc]
 
 
 class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
-    """``socketio.AsyncServer`` with sign-in deadlines, bounded send queues and frame checks."""
+    """``socketio.AsyncServer`` with sign-in deadlines, strikes per address, bounded send
+    queues and frame checks."""
 
     def __init__(
         self,
@@ -128,12 +138,20 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         auth_timeout_s: float,
         unauthenticated_per_address: int,
         send_queue_bytes: int,
+        strikes_per_address: int = 10,
+        strike_window_s: float = 60.0,
+        address_of: Callable[[web.Request], str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.eio.send_queue_bytes = send_queue_bytes
         self.auth_timeout_s = auth_timeout_s
         self.unauthenticated_per_address = unauthenticated_per_address
+        # sockets closed for junk or for not signing in, per client address
+        self.strikes = FailureWindow(strikes_per_address, strike_window_s)
+        self.address_of: Callable[[web.Request], str] = address_of or (
+            lambda request: request.remote or "-"
+        )
         self._address: dict[str, str] = {}  # engine.io sid -> client address
         self._by_address: dict[str, set[str]] = {}
         self._deadlines: dict[str, asyncio.Task[None]] = {}
@@ -155,7 +173,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         request = environ.get("aiohttp.request")
-        address = (request.remote if request is not None else None) or "-"
+        address = self.address_of(request) if request is not None else "-"
         if self.unauthenticated(address) >= self.unauthenticated_per_address:
             log.warning(
                 "refused a socket from %s: %d sockets from there have not signed in",
@@ -172,13 +190,16 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         task = self._deadlines.pop(eio_sid, None)
         if task is not None and task is not asyncio.current_task():
             task.cancel()
+        self._forget_address(eio_sid)
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    def _forget_address(self, eio_sid: str) -> None:
         address = self._address.pop(eio_sid, None)
         if address is not None:
             held = self._by_address.get(address, set())
             held.discard(eio_sid)
             if not held:
                 self._by_address.pop(address, None)
-        await super()._handle_eio_disconnect(eio_sid, reason)
 
     async def shutdown(self) -> None:
         """Stop the sign-in timers too, then the server as python-socketio does."""
@@ -204,8 +225,24 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
                 await self._drop(eio_sid)
                 return
 
+    def handshake_wait(self, address: str) -> float:
+        """Seconds until ``address`` may open a socket again after its junk (0: now)."""
+        return self.strikes.retry_after(address)
+
     async def _drop(self, eio_sid: str) -> None:
-        """Cut the connection: a misbehaving client need not agree to a close frame."""
+        """Cut the connection: a misbehaving client need not agree to a close frame; its
+        address gets a strike."""
+        address = self._address.get(eio_sid)
+        # it no longer counts against its address now, not once engine.io notices the loss
+        self._forget_address(eio_sid)
+        if address is not None and self.strikes.fail(address):
+            log.warning(
+                "sockets from %s: %d closed for junk or no sign-in within %g s; its"
+                " handshakes are refused for a while",
+                address,
+                self.strikes.limit,
+                self.strikes.window_s,
+            )
         environ = self.environ.get(eio_sid) or {}
         request = environ.get("aiohttp.request")
         if request is not None and request.transport is not None:
@@ -244,3 +281,6 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         ):
             return "an event without a name"
         return None
+
+
+SOCKET_SERVER = web.AppKey("socket_server", GuardedServer)
