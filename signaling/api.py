@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from signaling.auth import issue_token
 from signaling.client_address import client_address
+from signaling.guard import TARPIT
 from signaling.http_auth import clerk_of
 from signaling.keys import CATALOGUE, DATABASE, SETTINGS
 from signaling.logs import context_log
@@ -33,17 +34,19 @@ def _problem(status: int, code: str, message: str, field: str | None = None) -> 
     return _json(ErrorEvent(code=code, message=message, field=field), status=status)
 
 
-def _refused(code: str, message: str, wait_s: float) -> web.Response:
-    # 429 and close: a caller that is told to wait keeps no connection (nor, for an upload,
-    # has the rest of its body read and thrown away)
+async def _refused(request: web.Request, code: str, message: str, wait_s: float) -> web.Response:
+    # held back a while (a script retrying at once asks a few times a minute), then 429 and
+    # close: a caller that is told to wait keeps no connection
+    await request.app[TARPIT].hold(wait_s)
     response = _problem(429, code, message)
     response.headers["Retry-After"] = str(max(1, math.ceil(wait_s)))
     response.force_close()
     return response
 
 
-def _locked_out(wait_s: float) -> web.Response:
-    return _refused(
+async def _locked_out(request: web.Request, wait_s: float) -> web.Response:
+    return await _refused(
+        request,
         "too_many_attempts",
         f"Too many failed sign-ins; try again in {math.ceil(wait_s / 60)} minutes or ask an"
         " administrator to reset the password.",
@@ -58,7 +61,7 @@ async def login(request: web.Request) -> web.Response:
     # an address that is locked out is refused before its body is read or parsed
     wait = guard.addresses.retry_after(address)
     if wait > 0:
-        return _locked_out(wait)
+        return await _locked_out(request, wait)
     try:
         body = LoginRequest.model_validate(json.loads(await request.read() or b"null"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
@@ -72,11 +75,11 @@ async def login(request: web.Request) -> web.Response:
     wait = guard.retry_after(body.username, address)
     if wait > 0:
         # refused before any password check: a throttled attempt costs no CPU
-        return _locked_out(wait)
+        return await _locked_out(request, wait)
     lane = guard.lane(address)  # chosen before this attempt is counted
     if lane is None:
-        return _refused(
-            "busy", "Many sign-ins are being tried right now; try again in a moment.", 1
+        return await _refused(
+            request, "busy", "Many sign-ins are being tried right now; try again in a moment.", 1
         )
     blocked = guard.attempt(body.username, address)
     workers = request.app[WORKERS]

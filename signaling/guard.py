@@ -9,6 +9,8 @@
 - **Socket handshakes per address** are rate-limited (a junk-sending reconnect loop), and
   refused outright for an address whose sockets keep sending junk or not signing in
   (:mod:`signaling.socket_server`'s strikes).
+- **Refusals of throttled callers are held back** (:class:`~signaling.throttle.Tarpit`), so a
+  script that retries at once cannot keep the event loop busy refusing it.
 - **Security headers on every response**, errors included: pages that set their own
   Content-Security-Policy keep it, everything else gets one that allows nothing.
 """
@@ -23,7 +25,7 @@ from signaling.client_address import client_address
 from signaling.http_auth import http_error
 from signaling.keys import SETTINGS
 from signaling.socket_server import SOCKET_SERVER
-from signaling.throttle import RateLimit
+from signaling.throttle import RateLimit, Tarpit
 
 JSON_BODY_LIMIT = 64 * 1024
 
@@ -113,6 +115,8 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 
 SOCKET_CONNECTS = web.AppKey("socket_connects", RateLimit)
+# refusals of throttled callers (429) are held back a while: see Tarpit
+TARPIT = web.AppKey("tarpit", Tarpit)
 
 
 @web.middleware
@@ -124,6 +128,7 @@ async def limit_socket_connects(request: web.Request, handler: Handler) -> web.S
         sockets = request.app.get(SOCKET_SERVER)
         junk_wait = sockets.handshake_wait(address) if sockets is not None else 0.0
         if junk_wait > 0:
+            await request.app[TARPIT].hold(junk_wait)
             raise _unread(
                 http_error(
                     web.HTTPTooManyRequests,
@@ -134,6 +139,7 @@ async def limit_socket_connects(request: web.Request, handler: Handler) -> web.S
             )
         wait = request.app[SOCKET_CONNECTS].take(address)
         if wait > 0:
+            await request.app[TARPIT].hold(wait)
             raise _unread(
                 http_error(
                     web.HTTPTooManyRequests,
@@ -150,6 +156,7 @@ def setup_guard(app: web.Application) -> None:
     app[SOCKET_CONNECTS] = RateLimit(
         per_minute=settings.socket_connects_per_minute, burst=settings.socket_connect_burst
     )
+    app[TARPIT] = Tarpit(settings.refusal_delay_s)
     app.middlewares.append(limit_socket_connects)
     app.middlewares.append(limit_bodies)
     app.on_response_prepare.append(security_headers)

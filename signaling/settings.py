@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     # that address's handshakes are refused until its oldest strike leaves the window
     socket_strikes_per_address: int = Field(default=10, ge=1)
     socket_strike_window_s: float = Field(default=60.0, gt=0)
+    # how long a throttled caller (429) waits for its refusal, at most its Retry-After: a
+    # script that asks again at once then asks a few times a minute (0: answer at once)
+    refusal_delay_s: float = Field(default=2.0, ge=0)
 
     @field_validator("public_url")
     @classmethod

@@ -159,3 +159,30 @@ class LoginGuard:
         self._good.move_to_end(address)
         while len(self._good) > MAX_KEYS:
             self._good.popitem(last=False)
+
+
+class Tarpit:
+    """Holds a refusal back before it is sent.
+
+    An attacking script asks again the moment it is refused; answered at once, twenty of them
+    keep the event loop busy refusing hundreds of requests a second however cheap each
+    refusal is. Held for ``delay_s`` (a sleeping coroutine: no CPU), each asks a few times a
+    minute. At most ``capacity`` refusals wait at once (each holds a connection); past it
+    they are answered at once.
+    """
+
+    def __init__(self, delay_s: float, capacity: int = 256) -> None:
+        self.delay_s = delay_s
+        self.capacity = capacity
+        self.waiting = 0
+
+    async def hold(self, retry_after_s: float) -> None:
+        """Wait before refusing a caller told to retry in ``retry_after_s`` (never longer)."""
+        delay = min(self.delay_s, retry_after_s)
+        if delay <= 0 or self.waiting >= self.capacity:
+            return
+        self.waiting += 1
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self.waiting -= 1
