@@ -7,7 +7,7 @@
 - **A body needs a length.** A POST or PUT without ``Content-Length`` (chunked, or none at
   all) is refused with 411 rather than read as "empty" or without a bound.
 - **Socket handshakes per address** are rate-limited (a junk-sending reconnect loop), and
-  refused outright for an address whose sockets keep sending junk or not signing in
+  refused outright for an address whose sockets keep sending junk
   (:mod:`signaling.socket_server`'s strikes).
 - **Refusals of throttled callers are held back** (:class:`~signaling.throttle.Tarpit`), so a
   script that retries at once cannot keep the event loop busy refusing it.
@@ -133,8 +133,7 @@ async def limit_socket_connects(request: web.Request, handler: Handler) -> web.S
                 http_error(
                     web.HTTPTooManyRequests,
                     "rate_limited",
-                    "sockets from this address sent junk or did not sign in; wait"
-                    f" {junk_wait:.0f} s",
+                    f"sockets from this address sent junk; wait {junk_wait:.0f} s",
                 )
             )
         wait = request.app[SOCKET_CONNECTS].take(address)

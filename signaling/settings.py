@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     # after a server dies, so size this for the largest hall
     socket_connects_per_minute: float = Field(default=600.0, gt=0)
     socket_connect_burst: int = Field(default=300, ge=1)
-    # sockets closed for junk or for not signing in, per client address and window: past it
+    # sockets closed for junk frames, per client address and window: past it
     # that address's handshakes are refused until its oldest strike leaves the window
     socket_strikes_per_address: int = Field(default=10, ge=1)
     socket_strike_window_s: float = Field(default=60.0, gt=0)

@@ -4,11 +4,13 @@
   namespace (kiosk or console, with its token) within ``auth_timeout_s`` is closed, and one
   address may hold at most ``unauthenticated_per_address`` such sockets at once; more are
   refused at the handshake (401).
-- **Junk costs the address its sockets for a while.** Each socket closed for junk or for not
-  signing in is a strike against its address; past ``strikes_per_address`` in
+- **Junk costs the address its sockets for a while.** Each socket closed for a junk frame is
+  a strike against its address; past ``strikes_per_address`` in
   ``strike_window_s`` the address's handshakes are refused (429, :mod:`signaling.guard`)
   before engine.io sets anything up, until its oldest strike is out of the window. Sockets
-  already signed in from that address (kiosks behind the same NAT) are not touched.
+  already signed in from that address (kiosks behind the same NAT) are not touched, and a
+  socket that merely missed its sign-in deadline is no strike: a hall's kiosks reconnecting
+  all at once to a loaded server may, and must not lock each other out.
 - **A bounded send queue.** engine.io queues every outgoing packet of a socket in an
   unbounded ``asyncio.Queue`` that its websocket writer drains; a client that stops reading
   blocks the writer and the queue grows with every event sent to it. Here the queue counts
@@ -43,6 +45,9 @@ _CLIENT_PACKETS = frozenset(
 )
 
 
+# engine.io packet types a text frame starts with (open, close, ping, pong, message, upgrade,
+# noop); engine.io itself would raise on any other, outside its own error handling
+_EIO_TYPES = frozenset("0123456")
 # a socket.io CONNECT packet as it arrives (namespace and auth follow)
 _CONNECT = str(sio_packet.CONNECT)
 # a namespace connect carries a token or two; nothing our clients send to sign in is near this
@@ -114,9 +119,28 @@ class _GuardedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
             queue.on_overflow = drop
         return await super().__call__(environ)
 
+    async def wait(self) -> Any:
+        data = await super().wait()
+        problem = None
+        if isinstance(data, str) and (not data or data[0] not in _EIO_TYPES):
+            problem = "a frame that is not an engine.io packet"
+        elif len(data) > self.server.max_http_buffer_size:
+            problem = "a frame over the size limit"
+        if problem is None:
+            return data
+        # end the socket here, as if the client had left (engine.io would raise on the first
+        # and close on the second), and count it against the address
+        owner = getattr(self.handler, "__self__", None)
+        on_junk = getattr(getattr(owner, "server", None), "on_junk", None)
+        if on_junk is not None:
+            on_junk(getattr(owner, "sid", ""), problem)
+        return None
+
 
 class _BoundedEngineServer(engineio.AsyncServer):  # type: ignore[misc]
     send_queue_bytes = 1024 * 1024
+    # told of each socket that sent junk below the socket.io level (its engine.io sid, what)
+    on_junk: Callable[[str, str], None] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -147,8 +171,9 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         self.eio.send_queue_bytes = send_queue_bytes
         self.auth_timeout_s = auth_timeout_s
         self.unauthenticated_per_address = unauthenticated_per_address
-        # sockets closed for junk or for not signing in, per client address
+        # sockets closed for junk frames, per client address
         self.strikes = FailureWindow(strikes_per_address, strike_window_s)
+        self.eio.on_junk = self._junk
         self.address_of: Callable[[web.Request], str] = address_of or (
             lambda request: request.remote or "-"
         )
@@ -229,20 +254,25 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         """Seconds until ``address`` may open a socket again after its junk (0: now)."""
         return self.strikes.retry_after(address)
 
-    async def _drop(self, eio_sid: str) -> None:
-        """Cut the connection: a misbehaving client need not agree to a close frame; its
-        address gets a strike."""
+    def _junk(self, eio_sid: str, what: str) -> None:
+        """The socket sent ``what`` and is being closed: a strike against its address."""
+        log.info("socket %s sent %s; closed", eio_sid, what)
         address = self._address.get(eio_sid)
-        # it no longer counts against its address now, not once engine.io notices the loss
+        # it no longer counts as an open socket of its address now, not once engine.io
+        # notices the loss
         self._forget_address(eio_sid)
         if address is not None and self.strikes.fail(address):
             log.warning(
-                "sockets from %s: %d closed for junk or no sign-in within %g s; its"
-                " handshakes are refused for a while",
+                "sockets from %s: %d closed for junk within %g s; its handshakes are"
+                " refused for a while",
                 address,
                 self.strikes.limit,
                 self.strikes.window_s,
             )
+
+    async def _drop(self, eio_sid: str) -> None:
+        """Cut the connection: a misbehaving client need not agree to a close frame."""
+        self._forget_address(eio_sid)
         environ = self.environ.get(eio_sid) or {}
         request = environ.get("aiohttp.request")
         if request is not None and request.transport is not None:
@@ -256,7 +286,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         problem = self._malformed(eio_sid, data)
         if problem is not None:
-            log.info("socket %s sent %s; closed", eio_sid, problem)
+            self._junk(eio_sid, problem)
             await self._drop(eio_sid)
             return
         await super()._handle_eio_message(eio_sid, data)

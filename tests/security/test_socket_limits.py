@@ -131,6 +131,7 @@ async def test_a_client_that_never_reads_is_dropped_and_resumes(tight: RunningSe
         "44/terminal,{}",  # CONNECT_ERROR comes from servers only
         '451-/terminal,["sync",{"_placeholder":true,"num":0}]',  # binary attachments
         "49",  # no such packet type
+        "\x00\xff junk",  # not even an engine.io packet (engine.io itself would raise)
     ],
 )
 async def test_a_malformed_frame_closes_that_socket_without_a_traceback(
@@ -170,7 +171,7 @@ async def test_an_address_whose_sockets_send_junk_is_refused_at_the_handshake(
     async with aiohttp.ClientSession() as http:
         kiosk = await RawSocket.open(http, striking.url)
         await kiosk.sign_in(T, token)
-        for frame in ('42/terminal,["sync",{}]', "\x00\xff junk", "0/terminal," + "x" * 9000):
+        for frame in ('42/terminal,["sync",{}]', "\x00\xff junk", "40/terminal," + "x" * 9000):
             # an event, junk, an oversized sign-in: closed before signing in, undecoded
             junk = await RawSocket.open(http, striking.url)
             await junk.send(frame)
@@ -184,3 +185,29 @@ async def test_an_address_whose_sockets_send_junk_is_refused_at_the_handshake(
         await kiosk.ws.close()
     assert await stored_state(striking) == before
     await assert_responsive(striking)
+
+
+async def test_sockets_that_only_miss_their_sign_in_deadline_are_no_strike(
+    tmp_path: Path,
+) -> None:
+    # a hall's kiosks reconnecting at once to a loaded server may be late, not hostile
+    settings = make_settings(
+        tmp_path,
+        socket_strikes_per_address=3,
+        socket_strike_window_s=600.0,
+        socket_auth_timeout_s=1.0,
+    )
+    server, runner = await start_server(settings)
+    try:
+        token = await server.add_terminal()
+        async with aiohttp.ClientSession() as http:
+            late = [await RawSocket.open(http, server.url) for _ in range(3)]
+            for sock in late:
+                assert await sock.closed(timeout=15), "an anonymous socket stayed open"
+            kiosk = await RawSocket.open(http, server.url)
+            await kiosk.sign_in(T, token)
+            assert "resume_token" in await kiosk.until(T, "snapshot")
+            await kiosk.ws.close()
+        await assert_responsive(server)
+    finally:
+        await bounded(runner.cleanup(), "server")
