@@ -11,11 +11,13 @@ from pydantic import ValidationError
 
 from signaling.auth import issue_token
 from signaling.client_address import client_address
+from signaling.guard import TARPIT
 from signaling.http_auth import clerk_of
 from signaling.keys import CATALOGUE, DATABASE, SETTINGS
 from signaling.logs import context_log
 from signaling.messages import ErrorEvent, HealthResponse, LoginRequest, LoginResponse, Message
 from signaling.throttle import LoginGuard
+from signaling.workers import WORKERS
 from storage import store
 from storage.staff_audit import StaffLog
 
@@ -32,8 +34,34 @@ def _problem(status: int, code: str, message: str, field: str | None = None) -> 
     return _json(ErrorEvent(code=code, message=message, field=field), status=status)
 
 
+async def _refused(request: web.Request, code: str, message: str, wait_s: float) -> web.Response:
+    # held back a while (a script retrying at once asks a few times a minute), then 429 and
+    # close: a caller that is told to wait keeps no connection
+    await request.app[TARPIT].hold(wait_s)
+    response = _problem(429, code, message)
+    response.headers["Retry-After"] = str(max(1, math.ceil(wait_s)))
+    response.force_close()
+    return response
+
+
+async def _locked_out(request: web.Request, wait_s: float) -> web.Response:
+    return await _refused(
+        request,
+        "too_many_attempts",
+        f"Too many failed sign-ins; try again in {math.ceil(wait_s / 60)} minutes or ask an"
+        " administrator to reset the password.",
+        wait_s,
+    )
+
+
 async def login(request: web.Request) -> web.Response:
     """Exchange a clerk's username and password for a signed, expiring token."""
+    guard = request.app[LOGIN_GUARD]
+    address = client_address(request, request.app[SETTINGS])
+    # an address that is locked out is refused before its body is read or parsed
+    wait = guard.addresses.retry_after(address)
+    if wait > 0:
+        return await _locked_out(request, wait)
     try:
         body = LoginRequest.model_validate(json.loads(await request.read() or b"null"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
@@ -44,29 +72,24 @@ async def login(request: web.Request) -> web.Response:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         return _problem(400, "invalid_message", f'Field "{where}": {first["msg"]}', where)
-    guard = request.app[LOGIN_GUARD]
-    address = client_address(request, request.app[SETTINGS])
     wait = guard.retry_after(body.username, address)
     if wait > 0:
         # refused before any password check: a throttled attempt costs no CPU
-        response = _problem(
-            429,
-            "too_many_attempts",
-            f"Too many failed sign-ins; try again in {math.ceil(wait / 60)} minutes or ask an"
-            " administrator to reset the password.",
+        return await _locked_out(request, wait)
+    lane = guard.lane(address)  # chosen before this attempt is counted
+    if lane is None:
+        return await _refused(
+            request, "busy", "Many sign-ins are being tried right now; try again in a moment.", 1
         )
-        response.headers["Retry-After"] = str(math.ceil(wait))
-        return response
-    slot = guard.slot(address)  # chosen before this attempt is counted
-    if slot is None:
-        response = _problem(
-            429, "busy", "Many sign-ins are being tried right now; try again in a moment."
-        )
-        response.headers["Retry-After"] = "1"
-        return response
     blocked = guard.attempt(body.username, address)
-    async with slot:
-        clerk = await store.authenticate_clerk(request.app[DATABASE], body.username, body.password)
+    workers = request.app[WORKERS]
+    async with lane.slots:
+        clerk = await store.authenticate_clerk(
+            request.app[DATABASE],
+            body.username,
+            body.password,
+            workers.public if lane.public else workers.staff,
+        )
     if clerk is None:
         context_log(log, None, f"clerk:{body.username}").info("login refused from %s", address)
         staff = StaffLog(request.app[DATABASE])

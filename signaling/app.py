@@ -14,6 +14,7 @@ from signaling.api import setup_api
 from signaling.auth import turn_credentials
 from signaling.catalogue import load_catalogue
 from signaling.checkpointer import checkpointer
+from signaling.client_address import client_address
 from signaling.documents import setup_documents
 from signaling.fanout import QueueNotifier
 from signaling.guard import setup_guard
@@ -30,10 +31,11 @@ from signaling.recordings import setup_recordings
 from signaling.rooms import NAMESPACES
 from signaling.router import Router
 from signaling.settings import Settings
-from signaling.socket_server import GuardedServer
+from signaling.socket_server import SOCKET_SERVER, GuardedServer
 from signaling.supervision import setup_supervision
 from signaling.sweeper import Sweeper
 from signaling.trail_check import trail_check
+from signaling.workers import worker_pools
 from storage import store
 from storage.blobs import FileBlobStore
 from storage.db import Database
@@ -94,6 +96,9 @@ def create_app(settings: Settings) -> web.Application:
         auth_timeout_s=settings.socket_auth_timeout_s,
         unauthenticated_per_address=settings.unauthenticated_sockets_per_address,
         send_queue_bytes=settings.socket_send_queue_bytes,
+        strikes_per_address=settings.socket_strikes_per_address,
+        strike_window_s=settings.socket_strike_window_s,
+        address_of=lambda request: client_address(request, settings),
         client_manager=manager,
         async_mode="aiohttp",
         transports=["websocket"],
@@ -116,6 +121,7 @@ def create_app(settings: Settings) -> web.Application:
     sio.register_namespace(TerminalNamespace(ctx))
     sio.register_namespace(ClerkNamespace(ctx))
     sio.attach(app)
+    app[SOCKET_SERVER] = sio
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -188,6 +194,8 @@ def create_app(settings: Settings) -> web.Application:
             await sio.eio.disconnect()
         await sio.shutdown()
 
+    # first in, last out: password checks and public verification run on these to the end
+    app.cleanup_ctx.append(worker_pools)
     app.cleanup_ctx.append(database)
     # checkpointer before router: at shutdown the router writes its last events first
     app.cleanup_ctx.append(checkpointer)

@@ -6,7 +6,11 @@
   the rest are refused with 413 from the ``Content-Length`` alone, before a byte is read.
 - **A body needs a length.** A POST or PUT without ``Content-Length`` (chunked, or none at
   all) is refused with 411 rather than read as "empty" or without a bound.
-- **Socket handshakes per address** are rate-limited (a junk-sending reconnect loop).
+- **Socket handshakes per address** are rate-limited (a junk-sending reconnect loop), and
+  refused outright for an address whose sockets keep sending junk
+  (:mod:`signaling.socket_server`'s strikes).
+- **Refusals of throttled callers are held back** (:class:`~signaling.throttle.Tarpit`), so a
+  script that retries at once cannot keep the event loop busy refusing it.
 - **Security headers on every response**, errors included: pages that set their own
   Content-Security-Policy keep it, everything else gets one that allows nothing.
 """
@@ -20,7 +24,8 @@ from aiohttp import web
 from signaling.client_address import client_address
 from signaling.http_auth import http_error
 from signaling.keys import SETTINGS
-from signaling.throttle import RateLimit
+from signaling.socket_server import SOCKET_SERVER
+from signaling.throttle import RateLimit, Tarpit
 
 JSON_BODY_LIMIT = 64 * 1024
 
@@ -110,6 +115,8 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 
 SOCKET_CONNECTS = web.AppKey("socket_connects", RateLimit)
+# refusals of throttled callers (429) are held back a while: see Tarpit
+TARPIT = web.AppKey("tarpit", Tarpit)
 
 
 @web.middleware
@@ -118,12 +125,26 @@ async def limit_socket_connects(request: web.Request, handler: Handler) -> web.S
     is refused before the websocket is opened (a kiosk or console reconnects rarely)."""
     if request.path.startswith("/socket.io/"):
         address = client_address(request, request.app[SETTINGS])
+        sockets = request.app.get(SOCKET_SERVER)
+        junk_wait = sockets.handshake_wait(address) if sockets is not None else 0.0
+        if junk_wait > 0:
+            await request.app[TARPIT].hold(junk_wait)
+            raise _unread(
+                http_error(
+                    web.HTTPTooManyRequests,
+                    "rate_limited",
+                    f"sockets from this address sent junk; wait {junk_wait:.0f} s",
+                )
+            )
         wait = request.app[SOCKET_CONNECTS].take(address)
         if wait > 0:
-            raise http_error(
-                web.HTTPTooManyRequests,
-                "rate_limited",
-                f"too many connections from this address; wait {wait:.0f} s",
+            await request.app[TARPIT].hold(wait)
+            raise _unread(
+                http_error(
+                    web.HTTPTooManyRequests,
+                    "rate_limited",
+                    f"too many connections from this address; wait {wait:.0f} s",
+                )
             )
     return await handler(request)
 
@@ -134,6 +155,7 @@ def setup_guard(app: web.Application) -> None:
     app[SOCKET_CONNECTS] = RateLimit(
         per_minute=settings.socket_connects_per_minute, burst=settings.socket_connect_burst
     )
+    app[TARPIT] = Tarpit(settings.refusal_delay_s)
     app.middlewares.append(limit_socket_connects)
     app.middlewares.append(limit_bodies)
     app.on_response_prepare.append(security_headers)

@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     # after a server dies, so size this for the largest hall
     socket_connects_per_minute: float = Field(default=600.0, gt=0)
     socket_connect_burst: int = Field(default=300, ge=1)
+    # sockets closed for junk frames, per client address and window: past it
+    # that address's handshakes are refused until its oldest strike leaves the window
+    socket_strikes_per_address: int = Field(default=10, ge=1)
+    socket_strike_window_s: float = Field(default=60.0, gt=0)
+    # how long a throttled caller (429) waits for its refusal, at most its Retry-After: a
+    # script that asks again at once then asks a few times a minute (0: answer at once)
+    refusal_delay_s: float = Field(default=2.0, ge=0)
 
     @field_validator("public_url")
     @classmethod

@@ -4,6 +4,13 @@
   namespace (kiosk or console, with its token) within ``auth_timeout_s`` is closed, and one
   address may hold at most ``unauthenticated_per_address`` such sockets at once; more are
   refused at the handshake (401).
+- **Junk costs the address its sockets for a while.** Each socket closed for a junk frame is
+  a strike against its address; past ``strikes_per_address`` in
+  ``strike_window_s`` the address's handshakes are refused (429, :mod:`signaling.guard`)
+  before engine.io sets anything up, until its oldest strike is out of the window. Sockets
+  already signed in from that address (kiosks behind the same NAT) are not touched, and a
+  socket that merely missed its sign-in deadline is no strike: a hall's kiosks reconnecting
+  all at once to a loaded server may, and must not lock each other out.
 - **A bounded send queue.** engine.io queues every outgoing packet of a socket in an
   unbounded ``asyncio.Queue`` that its websocket writer drains; a client that stops reading
   blocks the writer and the queue grows with every event sent to it. Here the queue counts
@@ -11,19 +18,24 @@
   with its resume token and gets a snapshot, so nothing is lost.
 - **Malformed frames close the socket** (undecodable packets, binary attachments, event
   names that are not strings) instead of raising inside the library, where each would
-  log a traceback.
+  log a traceback. Before it has signed in, a socket may send only a namespace connect of
+  at most :data:`MAX_SIGN_IN_FRAME` bytes: any other frame closes it undecoded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import engineio
 import socketio
+from aiohttp import web
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from socketio import packet as sio_packet
+
+from signaling.throttle import FailureWindow
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +43,15 @@ log = logging.getLogger(__name__)
 _CLIENT_PACKETS = frozenset(
     {sio_packet.CONNECT, sio_packet.DISCONNECT, sio_packet.EVENT, sio_packet.ACK}
 )
+
+
+# engine.io packet types a text frame starts with (open, close, ping, pong, message, upgrade,
+# noop); engine.io itself would raise on any other, outside its own error handling
+_EIO_TYPES = frozenset("0123456")
+# a socket.io CONNECT packet as it arrives (namespace and auth follow)
+_CONNECT = str(sio_packet.CONNECT)
+# a namespace connect carries a token or two; nothing our clients send to sign in is near this
+MAX_SIGN_IN_FRAME = 8 * 1024
 
 
 def _size(item: Any) -> int:
@@ -98,9 +119,28 @@ class _GuardedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
             queue.on_overflow = drop
         return await super().__call__(environ)
 
+    async def wait(self) -> Any:
+        data = await super().wait()
+        problem = None
+        if isinstance(data, str) and (not data or data[0] not in _EIO_TYPES):
+            problem = "a frame that is not an engine.io packet"
+        elif len(data) > self.server.max_http_buffer_size:
+            problem = "a frame over the size limit"
+        if problem is None:
+            return data
+        # end the socket here, as if the client had left (engine.io would raise on the first
+        # and close on the second), and count it against the address
+        owner = getattr(self.handler, "__self__", None)
+        on_junk = getattr(getattr(owner, "server", None), "on_junk", None)
+        if on_junk is not None:
+            on_junk(getattr(owner, "sid", ""), problem)
+        return None
+
 
 class _BoundedEngineServer(engineio.AsyncServer):  # type: ignore[misc]
     send_queue_bytes = 1024 * 1024
+    # told of each socket that sent junk below the socket.io level (its engine.io sid, what)
+    on_junk: Callable[[str, str], None] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -113,7 +153,8 @@ class _BoundedEngineServer(engineio.AsyncServer):  # type: ignore[misc]
 
 
 class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
-    """``socketio.AsyncServer`` with sign-in deadlines, bounded send queues and frame checks."""
+    """``socketio.AsyncServer`` with sign-in deadlines, strikes per address, bounded send
+    queues and frame checks."""
 
     def __init__(
         self,
@@ -121,12 +162,21 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         auth_timeout_s: float,
         unauthenticated_per_address: int,
         send_queue_bytes: int,
+        strikes_per_address: int = 10,
+        strike_window_s: float = 60.0,
+        address_of: Callable[[web.Request], str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.eio.send_queue_bytes = send_queue_bytes
         self.auth_timeout_s = auth_timeout_s
         self.unauthenticated_per_address = unauthenticated_per_address
+        # sockets closed for junk frames, per client address
+        self.strikes = FailureWindow(strikes_per_address, strike_window_s)
+        self.eio.on_junk = self._junk
+        self.address_of: Callable[[web.Request], str] = address_of or (
+            lambda request: request.remote or "-"
+        )
         self._address: dict[str, str] = {}  # engine.io sid -> client address
         self._by_address: dict[str, set[str]] = {}
         self._deadlines: dict[str, asyncio.Task[None]] = {}
@@ -148,7 +198,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         request = environ.get("aiohttp.request")
-        address = (request.remote if request is not None else None) or "-"
+        address = self.address_of(request) if request is not None else "-"
         if self.unauthenticated(address) >= self.unauthenticated_per_address:
             log.warning(
                 "refused a socket from %s: %d sockets from there have not signed in",
@@ -165,13 +215,16 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         task = self._deadlines.pop(eio_sid, None)
         if task is not None and task is not asyncio.current_task():
             task.cancel()
+        self._forget_address(eio_sid)
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    def _forget_address(self, eio_sid: str) -> None:
         address = self._address.pop(eio_sid, None)
         if address is not None:
             held = self._by_address.get(address, set())
             held.discard(eio_sid)
             if not held:
                 self._by_address.pop(address, None)
-        await super()._handle_eio_disconnect(eio_sid, reason)
 
     async def shutdown(self) -> None:
         """Stop the sign-in timers too, then the server as python-socketio does."""
@@ -197,8 +250,29 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
                 await self._drop(eio_sid)
                 return
 
+    def handshake_wait(self, address: str) -> float:
+        """Seconds until ``address`` may open a socket again after its junk (0: now)."""
+        return self.strikes.retry_after(address)
+
+    def _junk(self, eio_sid: str, what: str) -> None:
+        """The socket sent ``what`` and is being closed: a strike against its address."""
+        log.info("socket %s sent %s; closed", eio_sid, what)
+        address = self._address.get(eio_sid)
+        # it no longer counts as an open socket of its address now, not once engine.io
+        # notices the loss
+        self._forget_address(eio_sid)
+        if address is not None and self.strikes.fail(address):
+            log.warning(
+                "sockets from %s: %d closed for junk within %g s; its handshakes are"
+                " refused for a while",
+                address,
+                self.strikes.limit,
+                self.strikes.window_s,
+            )
+
     async def _drop(self, eio_sid: str) -> None:
         """Cut the connection: a misbehaving client need not agree to a close frame."""
+        self._forget_address(eio_sid)
         environ = self.environ.get(eio_sid) or {}
         request = environ.get("aiohttp.request")
         if request is not None and request.transport is not None:
@@ -212,7 +286,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         problem = self._malformed(eio_sid, data)
         if problem is not None:
-            log.info("socket %s sent %s; closed", eio_sid, problem)
+            self._junk(eio_sid, problem)
             await self._drop(eio_sid)
             return
         await super()._handle_eio_message(eio_sid, data)
@@ -221,6 +295,11 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         """Why a frame is not one our clients send (None when it is)."""
         if not isinstance(data, str):
             return "a binary frame"
+        sign_in = data.startswith(_CONNECT) and len(data) <= MAX_SIGN_IN_FRAME
+        # before signing in, a socket may only connect to a namespace with its token:
+        # anything else is refused before it is decoded (junk costs no JSON parsing)
+        if not sign_in and not self.signed_in(eio_sid):
+            return "a frame other than a sign-in before signing in"
         try:
             pkt = self.packet_class(encoded_packet=data)
         except Exception:  # the decoder raises whatever its parsing hits
@@ -232,3 +311,6 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         ):
             return "an event without a name"
         return None
+
+
+SOCKET_SERVER = web.AppKey("socket_server", GuardedServer)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict, deque
+from dataclasses import dataclass
 
 MAX_KEYS = 50_000
 
@@ -97,6 +98,15 @@ class RateLimit:
         return wait
 
 
+@dataclass(frozen=True)
+class Lane:
+    """Where a password check waits its turn; ``public``: the lane anyone may reach, whose
+    checks run at low CPU priority (:mod:`signaling.workers`)."""
+
+    slots: asyncio.Semaphore
+    public: bool
+
+
 class LoginGuard:
     """Sign-in throttling per account and per address, and a bound on concurrent password
     checks so a flood of attempts cannot take every core (argon2 is slow on purpose)."""
@@ -107,27 +117,27 @@ class LoginGuard:
         self.accounts = FailureWindow(per_account, window_s)
         self.addresses = FailureWindow(per_address, window_s)
         # one password check per core at most; the rest wait their turn off the CPU
-        self.checks = asyncio.Semaphore(2)
+        self.known = Lane(asyncio.Semaphore(2), public=False)
         # addresses not known to sign in share one slot: a flood of wrong passwords from new
         # addresses gets one core at most, and a clerk at a desk that signed in before
         # never queues behind it
-        self.other_checks = asyncio.Semaphore(1)
+        self.shared = Lane(asyncio.Semaphore(1), public=True)
         # and at most this many a second all together: beyond it, "busy" at no CPU cost
         self.other_rate = RateLimit(per_minute=shared_per_minute, burst=5)
         self.window_s = window_s
         self._good: OrderedDict[str, float] = OrderedDict()
 
-    def slot(self, address: str) -> asyncio.Semaphore | None:
-        """The semaphore a password check from ``address`` waits on: the known-good lane
-        for an address that signed in within the window and has not failed since, else the
-        shared lane — or None when the shared lane is over its rate (answer "busy")."""
+    def lane(self, address: str) -> Lane | None:
+        """The lane a password check from ``address`` waits in: the known-good lane for an
+        address that signed in within the window and has not failed since, else the shared
+        lane — or None when the shared lane is over its rate (answer "busy")."""
         seen = self._good.get(address)
         known = seen is not None and time.monotonic() - seen < self.window_s
         if known and self.addresses.count(address) == 0:
-            return self.checks
+            return self.known
         if self.other_rate.take("*") > 0:
             return None
-        return self.other_checks
+        return self.shared
 
     def retry_after(self, username: str, address: str) -> float:
         """Seconds until this account may be tried from this address again (0: now)."""
@@ -149,3 +159,30 @@ class LoginGuard:
         self._good.move_to_end(address)
         while len(self._good) > MAX_KEYS:
             self._good.popitem(last=False)
+
+
+class Tarpit:
+    """Holds a refusal back before it is sent.
+
+    An attacking script asks again the moment it is refused; answered at once, twenty of them
+    keep the event loop busy refusing hundreds of requests a second however cheap each
+    refusal is. Held for ``delay_s`` (a sleeping coroutine: no CPU), each asks a few times a
+    minute. At most ``capacity`` refusals wait at once (each holds a connection); past it
+    they are answered at once.
+    """
+
+    def __init__(self, delay_s: float, capacity: int = 256) -> None:
+        self.delay_s = delay_s
+        self.capacity = capacity
+        self.waiting = 0
+
+    async def hold(self, retry_after_s: float) -> None:
+        """Wait before refusing a caller told to retry in ``retry_after_s`` (never longer)."""
+        delay = min(self.delay_s, retry_after_s)
+        if delay <= 0 or self.waiting >= self.capacity:
+            return
+        self.waiting += 1
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self.waiting -= 1

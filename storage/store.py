@@ -13,6 +13,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
@@ -47,6 +48,11 @@ def _dummy_hash() -> str:
     # Verified against when the username is unknown, so a miss costs as much as a bad password
     # and response times do not reveal which usernames exist.
     return _HASHER.hash(secrets.token_urlsafe(16))
+
+
+def _unknown_user_check(password: str) -> bool:
+    # in the worker thread: the first call makes the dummy hash, which is as slow as a check
+    return _password_matches(_dummy_hash(), password)
 
 
 def _password_matches(password_hash: str, password: str) -> bool:
@@ -111,15 +117,18 @@ async def create_clerk(
     return clerk
 
 
-async def authenticate_clerk(db: Database, username: str, password: str) -> Clerk | None:
+async def authenticate_clerk(
+    db: Database, username: str, password: str, executor: Executor | None = None
+) -> Clerk | None:
     """The clerk if ``password`` is right and the account enabled, else ``None``; use it for
-    every sign-in."""
+    every sign-in. The password check runs on ``executor`` (default: asyncio's)."""
     async with db.sessions() as session:
         clerk = await session.scalar(select(Clerk).where(Clerk.username == username))
+    loop = asyncio.get_running_loop()
     if clerk is None:
-        await asyncio.to_thread(_password_matches, _dummy_hash(), password)
+        await loop.run_in_executor(executor, _unknown_user_check, password)
         return None
-    if not await asyncio.to_thread(_password_matches, clerk.password_hash, password):
+    if not await loop.run_in_executor(executor, _password_matches, clerk.password_hash, password):
         return None
     if clerk.disabled:
         return None

@@ -2,8 +2,9 @@
 
 Anyone may ask, so nothing here may cost much or give anything away:
 
-- only the one document is hashed (in a worker thread), never the session's other files
-  or recordings; the chain is recomputed from its rows (hashes of small JSON records);
+- only the one document is hashed (in a low-priority worker thread, see
+  :mod:`signaling.workers`), never the session's other files or recordings; the chain is
+  recomputed from its rows (hashes of small JSON records);
 - one check runs at a time (:data:`CONCURRENT`), the rest wait off the CPU;
 - each line says only whether that part holds: ``seal``, ``store`` (the file is the stored
   original), ``chain`` — no byte offsets, stored values or hashes, which would let someone
@@ -18,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pyhanko.pdf_utils.misc import PdfError
 
@@ -37,9 +40,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 # the public gets one core at most: the counter's own work keeps the other
 CONCURRENT = 1
 _NOT_OURS = "this is not a document issued here"
+
+
+def _sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _seal_lines(data: bytes, roots: list[bytes], sealed: bool) -> list[CheckLine]:
@@ -64,17 +73,28 @@ def _seal_lines(data: bytes, roots: list[bytes], sealed: bool) -> list[CheckLine
 class PublicVerifier:
     """Checks documents for the public page; one per app."""
 
-    def __init__(self, db: Database, blobs: FileBlobStore, trail: TrailCheck | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        blobs: FileBlobStore,
+        trail: TrailCheck | None = None,
+        executor: Executor | None = None,
+    ) -> None:
         self.db = db
         self.blobs = blobs
         # without it the chain is only recomputed from its rows (whoever holds the database
         # can make that pass); with it the chain must also match the signed checkpoints
         self.trail = trail
         self.slots = asyncio.Semaphore(CONCURRENT)
+        # the public's CPU work (default: asyncio's pool); the server gives it a low-priority one
+        self.executor = executor
+
+    async def _work(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     async def uploaded(self, data: bytes, roots: list[bytes]) -> VerifyReport:
         """Check a file someone uploaded against the store."""
-        found = await asyncio.to_thread(find_marker, data)  # a regex over up to 10 MiB
+        found = await self._work(find_marker, data)  # a regex over up to 10 MiB
         if found is None:
             return VerifyReport(
                 ok=False, checks=[CheckLine(what="document", ok=False, detail=_NOT_OURS)]
@@ -107,7 +127,7 @@ class PublicVerifier:
                         CheckLine(what="store", ok=False, detail="the stored original is damaged")
                     )
             else:
-                digest = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
+                digest = await self._work(_sha256_hex, data)
                 same = digest == doc.sha256
                 checks.append(
                     CheckLine(
@@ -119,7 +139,7 @@ class PublicVerifier:
                     )
                 )
             if data is not None:
-                checks[:0] = await asyncio.to_thread(_seal_lines, data, roots, doc.sealed)
+                checks[:0] = await self._work(_seal_lines, data, roots, doc.sealed)
             chain = await audit.verify(session_id)
             intact = chain.ok
             if intact and self.trail is not None:

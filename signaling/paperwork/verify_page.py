@@ -15,11 +15,13 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from signaling.guard import TARPIT
 from signaling.keys import BLOBS, DATABASE, SETTINGS
 from signaling.paperwork.messages import CheckLine, VerifyReport
 from signaling.paperwork.public_verify import PublicVerifier
 from signaling.throttle import RateLimit
 from signaling.trail_check import TRAIL
+from signaling.workers import WORKERS
 
 VERIFY_LIMIT = web.AppKey("verify_limit", RateLimit)
 VERIFIER = web.AppKey("public_verifier", PublicVerifier)
@@ -78,17 +80,21 @@ async def _stored_report(request: web.Request, roots: Roots) -> VerifyReport:
     return await request.app[VERIFIER].stored(session_id, doc_id, roots(request.app))
 
 
-def _throttled(request: web.Request) -> web.Response | None:
-    """A 429 when this address has asked too often (checked before any work is done)."""
+async def _throttled(request: web.Request) -> web.Response | None:
+    """A 429 when this address has asked too often (checked before any work is done; held
+    back a while, see :class:`~signaling.throttle.Tarpit`)."""
     wait = request.app[VERIFY_LIMIT].take(request.remote or "-")
     if wait <= 0:
         return None
+    await request.app[TARPIT].hold(wait)
     response = _page(
         "核验 Verify",
         "<h1 class='bad'>请稍后再试 · Too many checks from this address; try again shortly</h1>",
         429,
     )
     response.headers["Retry-After"] = str(math.ceil(wait))
+    # and close: the upload it came with is not read, not even to be thrown away
+    response.force_close()
     return response
 
 
@@ -99,19 +105,19 @@ def setup_verify_page(app: web.Application, roots: Roots) -> None:
     app[VERIFY_LIMIT] = RateLimit(settings.verify_per_minute, burst=5)
 
     async def verifier(app: web.Application) -> AsyncIterator[None]:
-        app[VERIFIER] = PublicVerifier(app[DATABASE], app[BLOBS], app[TRAIL])
+        app[VERIFIER] = PublicVerifier(app[DATABASE], app[BLOBS], app[TRAIL], app[WORKERS].public)
         yield
 
     app.cleanup_ctx.append(verifier)
 
     async def stored(request: web.Request) -> web.Response:
-        if (refused := _throttled(request)) is not None:
+        if (refused := await _throttled(request)) is not None:
             return refused
         report = await _stored_report(request, roots)
         return _page("核验 Verify", _report_html(report), 200 if report.ok else 409)
 
     async def stored_json(request: web.Request) -> web.Response:
-        if (refused := _throttled(request)) is not None:
+        if (refused := await _throttled(request)) is not None:
             return refused
         report = await _stored_report(request, roots)
         return web.json_response(report.model_dump(mode="json"), status=200 if report.ok else 409)
@@ -120,7 +126,7 @@ def setup_verify_page(app: web.Application, roots: Roots) -> None:
         return _page("核验 Verify", "<h1>核验文件 · Verify a document</h1>")
 
     async def upload(request: web.Request) -> web.Response:
-        if (refused := _throttled(request)) is not None:
+        if (refused := await _throttled(request)) is not None:
             return refused
         data = b""
         # the body's length is bounded before it is read (signaling.guard: 10 MiB here)

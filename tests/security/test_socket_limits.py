@@ -131,6 +131,7 @@ async def test_a_client_that_never_reads_is_dropped_and_resumes(tight: RunningSe
         "44/terminal,{}",  # CONNECT_ERROR comes from servers only
         '451-/terminal,["sync",{"_placeholder":true,"num":0}]',  # binary attachments
         "49",  # no such packet type
+        "\x00\xff junk",  # not even an engine.io packet (engine.io itself would raise)
     ],
 )
 async def test_a_malformed_frame_closes_that_socket_without_a_traceback(
@@ -149,3 +150,64 @@ async def test_a_malformed_frame_closes_that_socket_without_a_traceback(
     assert any("closed" in r.getMessage() for r in caplog.records if r.name.startswith("signaling"))
     assert await stored_state(tight) == before
     await kiosk_still_served(tight, token)
+
+
+@pytest.fixture
+async def striking(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """A server that refuses an address's handshakes after three of its sockets sent junk."""
+    settings = make_settings(tmp_path, socket_strikes_per_address=3, socket_strike_window_s=600.0)
+    running, runner = await start_server(settings)
+    try:
+        yield running
+    finally:
+        await bounded(runner.cleanup(), "server")
+
+
+async def test_an_address_whose_sockets_send_junk_is_refused_at_the_handshake(
+    striking: RunningServer,
+) -> None:
+    token = await striking.add_terminal()
+    before = await stored_state(striking)
+    async with aiohttp.ClientSession() as http:
+        kiosk = await RawSocket.open(http, striking.url)
+        await kiosk.sign_in(T, token)
+        for frame in ('42/terminal,["sync",{}]', "\x00\xff junk", "40/terminal," + "x" * 9000):
+            # an event, junk, an oversized sign-in: closed before signing in, undecoded
+            junk = await RawSocket.open(http, striking.url)
+            await junk.send(frame)
+            assert await junk.closed(timeout=15), f"{frame[:20]!r} left the socket open"
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{striking.url}{WS}")
+        assert refused.value.status == 429
+        # a kiosk already signed in from that address (behind the same NAT) is still served
+        await kiosk.emit(T, "sync", {})
+        assert (await kiosk.until(T, "snapshot"))["resumed"] is False
+        await kiosk.ws.close()
+    assert await stored_state(striking) == before
+    await assert_responsive(striking)
+
+
+async def test_sockets_that_only_miss_their_sign_in_deadline_are_no_strike(
+    tmp_path: Path,
+) -> None:
+    # a hall's kiosks reconnecting at once to a loaded server may be late, not hostile
+    settings = make_settings(
+        tmp_path,
+        socket_strikes_per_address=3,
+        socket_strike_window_s=600.0,
+        socket_auth_timeout_s=1.0,
+    )
+    server, runner = await start_server(settings)
+    try:
+        token = await server.add_terminal()
+        async with aiohttp.ClientSession() as http:
+            late = [await RawSocket.open(http, server.url) for _ in range(3)]
+            for sock in late:
+                assert await sock.closed(timeout=15), "an anonymous socket stayed open"
+            kiosk = await RawSocket.open(http, server.url)
+            await kiosk.sign_in(T, token)
+            assert "resume_token" in await kiosk.until(T, "snapshot")
+            await kiosk.ws.close()
+        await assert_responsive(server)
+    finally:
+        await bounded(runner.cleanup(), "server")
