@@ -21,6 +21,7 @@ from storage.models import CallSession, Clerk, ClerkPresence, ServerProcess, Ter
 from storage.routing import (
     ACTIVE_STATES,
     CALL_STATES,
+    CLERK_COLUMNS,
     ClerkSnap,
     _presence_row,
     _reload_clerk,
@@ -301,6 +302,14 @@ async def clerks(db: Database) -> list[tuple[ClerkSnap, Clerk]]:
             )
         ).all()
     return [(clerk_snap(p), c) for p, c in rows]
+
+
+async def snapshots(db: Database) -> list[ClerkSnap]:
+    """Every clerk's presence as plain rows: for readers that need no account fields (the
+    queue positions read it several times a second)."""
+    async with db.sessions() as s:
+        rows = (await s.execute(select(*CLERK_COLUMNS))).all()
+    return [clerk_snap(r) for r in rows]
 
 
 async def gone_clerks(db: Database, grace_s: float) -> list[int]:
