@@ -50,16 +50,18 @@ async def register_process(db: Database, process_id: str, host: str) -> None:
 
 
 async def heartbeat(db: Database, process_id: str, *, draining: bool = False) -> None:
-    """Renew this process's lease (re-registering it if another process had given it up)."""
-    async with db.transaction() as tx:
-        now = await db_now(tx.session)
-        renewed = await tx.session.execute(
+    """Renew this process's lease (re-registering it if another process had given it up).
+
+    On the lease's own connection (:attr:`Database.lease_sessions`), never behind clients."""
+    async with db.lease_sessions() as s, s.begin():
+        now = await db_now(s)
+        renewed = await s.execute(
             update(ServerProcess)
             .where(ServerProcess.id == process_id)
             .values(heartbeat_at=now, draining=draining)
         )
         if _rowcount(renewed) == 0:
-            tx.session.add(
+            s.add(
                 ServerProcess(
                     id=process_id, host="", started_at=now, heartbeat_at=now, draining=draining
                 )

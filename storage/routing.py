@@ -188,7 +188,7 @@ def clerk_snap(row: ClerkPresence | Row[Any]) -> ClerkSnap:
     )
 
 
-CLERK_COLUMNS = (
+CLERK_COLUMNS: tuple[Any, ...] = (
     ClerkPresence.clerk_id,
     ClerkPresence.state,
     ClerkPresence.session_id,
@@ -412,7 +412,8 @@ async def open_session(
             dept = await tx.session.scalar(
                 select(Service.department_id).where(Service.id == service_id)
             )
-            return await _reload(tx.session, row, str(dept))
+            # every column was set above (the clock is the database's): no read-back needed
+            return snap(row, str(dept))
     except IntegrityError as exc:
         raise AlreadyActive(
             "This terminal already has an active session; cancel it or hang up before asking"
