@@ -151,10 +151,11 @@ class Database:
         # a burst of clients is alive, and must not be declared dead (and its sockets dropped
         # by the others) because its heartbeat queued behind them. SQLite is one process.
         self._lease_engine: AsyncEngine | None = None
-        self.lease_sessions = self.sessions
         if self.dialect == "postgresql":
             self._lease_engine = create_async_engine(parsed, pool_size=1, max_overflow=0)
-            self.lease_sessions = async_sessionmaker(self._lease_engine, expire_on_commit=False)
+        self._lease_sessions = async_sessionmaker(
+            self._lease_engine or self.engine, expire_on_commit=False
+        )
         # Weak values: a lock lives only while someone holds or waits for it, so one per
         # session id does not pile up over months of calls.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -194,6 +195,17 @@ class Database:
                 await locks.enter_async_context(self.lock("sqlite:routing"))
             async with self.sessions() as db_session, db_session.begin():
                 yield Transaction(self, db_session, locks)
+
+    @asynccontextmanager
+    async def lease_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction for this process's lease: on PostgreSQL on a connection of its
+        own, never queued behind clients; on SQLite it takes its turn like every writer."""
+        if self._lease_engine is None:
+            async with self.transaction() as tx:
+                yield tx.session
+            return
+        async with self._lease_sessions() as db_session, db_session.begin():
+            yield db_session
 
     def lock(self, key: str) -> asyncio.Lock:
         """The process-wide lock for ``key`` on this database; use it to serialise writers."""

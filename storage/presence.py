@@ -52,8 +52,8 @@ async def register_process(db: Database, process_id: str, host: str) -> None:
 async def heartbeat(db: Database, process_id: str, *, draining: bool = False) -> None:
     """Renew this process's lease (re-registering it if another process had given it up).
 
-    On the lease's own connection (:attr:`Database.lease_sessions`), never behind clients."""
-    async with db.lease_sessions() as s, s.begin():
+    On the lease's own connection (:meth:`Database.lease_transaction`), never behind clients."""
+    async with db.lease_transaction() as s:
         now = await db_now(s)
         renewed = await s.execute(
             update(ServerProcess)
