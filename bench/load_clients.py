@@ -29,6 +29,7 @@ FAKE_SDP = (
     "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"
 )
 CONNECT_S = 30.0
+_IN_LINE = ("requested", "waiting")
 
 
 @dataclass
@@ -50,9 +51,12 @@ class Tally:
     answered_at: dict[str, float] = field(default_factory=dict)  # clerk sent the answer
     accepted_by: dict[str, int] = field(default_factory=dict)
     relay_ms: list[float] = field(default_factory=list)
+    # kiosks asking or waiting now: with the clerks ringing, whether anyone is ahead in line
+    waiting: int = 0
 
     def route_ms(self) -> list[float]:
-        """Request -> first ``call_offered``, for requests made while a clerk was free."""
+        """Request -> first ``call_offered``, for requests made while a clerk was free and
+        nobody was waiting for one: what routing itself costs, not the time spent in line."""
         return [
             (self.offered_at[sid] - t) * 1000
             for sid, (t, free) in self.requested_at.items()
@@ -189,7 +193,7 @@ class SimKiosk(SimClient):
         self.services = services
         self.clerks = clerks
         self.session_id: str | None = None
-        self.state = "idle"  # idle, requested, waiting, in_call, answered, over
+        self._state = "idle"  # idle, requested, waiting, in_call, answered, over
         self.outcome: str | None = None
         self._request = (0.0, False)
         self.position_at: float | None = None  # loop time of the last queue_status
@@ -202,6 +206,16 @@ class SimKiosk(SimClient):
             "snapshot": self._note_resume,
         }.items():
             self.sio.on(event, handler, namespace=self.namespace)
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @state.setter
+    def state(self, new: str) -> None:
+        # the tally counts who is in line, for the route figure's "a clerk was free"
+        self.tally.waiting += (new in _IN_LINE) - (self._state in _IN_LINE)
+        self._state = new
 
     def _mine(self, data: Any) -> bool:
         return isinstance(data, dict) and data.get("session_id") == self.session_id
@@ -249,14 +263,16 @@ class SimKiosk(SimClient):
         self.changed.set()
 
     def clerk_free(self) -> bool:
-        return any(c.free for c in self.clerks)
+        """A clerk is free and nobody is in line unrung: this request could be offered now."""
+        ringing = sum(c.ringing is not None for c in self.clerks)
+        return self.tally.waiting <= ringing and any(c.free for c in self.clerks)
 
     async def one_request(self, deadline: float, hold_s: float) -> None:
         """Ask once and follow the session to its end (or to ``deadline``: left waiting)."""
         loop = asyncio.get_running_loop()
         self.session_id, self.outcome, self.last_error = None, None, None
-        self.state = "requested"
         self._request = (loop.time(), self.clerk_free())
+        self.state = "requested"
         service = self.rng.choice(self.services)
         if not await self.emit("request_service", {"service_id": service, "language": "en"}):
             self.state = "idle"  # never sent: not a request
@@ -284,7 +300,7 @@ class SimKiosk(SimClient):
                 self.state = "idle"
                 return
         if self.state == "answered":
-            await asyncio.sleep(hold_s)
+            await asyncio.sleep(self.rng.uniform(0.5, 1.5) * hold_s)  # calls differ in length
             if self.state == "answered":
                 await self.emit("hangup", {"session_id": self.session_id, "reason": "done"})
             if not await self.wait(lambda: self.state == "over", 10.0):

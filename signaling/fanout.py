@@ -16,7 +16,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from signaling.catalogue import Catalogue
 from signaling.messages import ClerkState, Event, QueueStatus, Role, SessionState
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 MIN_REMAINING_S = 30.0
 # how many recent calls of a department make its typical handling time
 HANDLING_SAMPLE = 20
+# how long the recent call lengths are reused before they are read again
+HANDLING_FRESH = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class QueueNotifier:
         self.min_interval_s = min_interval_s
         self._wanted = asyncio.Event()
         self._last: dict[str, Place] = {}
+        self._handling: tuple[datetime, dict[str, list[float]]] | None = None
         self.sent = 0
 
     def nudge(self) -> None:
@@ -168,9 +171,13 @@ class QueueNotifier:
         if not mine:
             self._last.clear()
             return 0
-        clerks = [c for c, _ in await presence.clerks(self.db)]
-        handling = await routing.recent_handling_s(self.db)
+        clerks = await presence.snapshots(self.db)
         now = datetime.now(UTC)
+        if self._handling is None or now - self._handling[0] > HANDLING_FRESH:
+            # call lengths change slowly and the estimate is in whole minutes: every few
+            # seconds is often enough, not on every round
+            self._handling = (now, await routing.recent_handling_s(self.db))
+        handling = self._handling[1]
         found = places(sessions, clerks, handling, self.catalogue, now)
         sent = 0
         alive: set[str] = set()

@@ -178,7 +178,10 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             lambda request: request.remote or "-"
         )
         self._address: dict[str, str] = {}  # engine.io sid -> client address
-        self._by_address: dict[str, set[str]] = {}
+        # per address, the sockets not yet seen signed in: a socket leaves for good once seen
+        # signed in, so counting costs the handshakes in flight, not every socket the address
+        # holds (a hall behind one NAT, or every client behind the proxy, is thousands)
+        self._pending: dict[str, set[str]] = {}
         self._deadlines: dict[str, asyncio.Task[None]] = {}
 
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
@@ -193,8 +196,17 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         return False
 
     def unauthenticated(self, address: str) -> int:
-        """How many open sockets from ``address`` have not signed in."""
-        return sum(not self.signed_in(s) for s in self._by_address.get(address, ()))
+        """How many open sockets from ``address`` have not signed in yet.
+
+        One that signs out later and stays open is not counted again: its sign-in deadline
+        closes it within ``auth_timeout_s`` all the same."""
+        pending = self._pending.get(address)
+        if not pending:
+            return 0
+        pending.difference_update([s for s in pending if self.signed_in(s)])
+        if not pending:
+            del self._pending[address]
+        return len(pending)
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         request = environ.get("aiohttp.request")
@@ -207,7 +219,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             )
             return False
         self._address[eio_sid] = address
-        self._by_address.setdefault(address, set()).add(eio_sid)
+        self._pending.setdefault(address, set()).add(eio_sid)
         self._deadlines[eio_sid] = asyncio.create_task(self._sign_in_deadline(eio_sid))
         return await super()._handle_eio_connect(eio_sid, environ)
 
@@ -220,11 +232,11 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
 
     def _forget_address(self, eio_sid: str) -> None:
         address = self._address.pop(eio_sid, None)
-        if address is not None:
-            held = self._by_address.get(address, set())
-            held.discard(eio_sid)
-            if not held:
-                self._by_address.pop(address, None)
+        pending = self._pending.get(address or "")
+        if pending is not None:
+            pending.discard(eio_sid)
+            if not pending:
+                del self._pending[address or ""]
 
     async def shutdown(self) -> None:
         """Stop the sign-in timers too, then the server as python-socketio does."""

@@ -55,21 +55,39 @@ class Sweeper:
         )
 
     async def run(self) -> None:
-        """Sweep until cancelled."""
+        """Renew the lease and sweep until cancelled."""
+        # the lease in a loop of its own: a sweep round that resolves hundreds of kiosks
+        # after another process died takes a while, and must not let this lease run out too
+        lease = asyncio.get_running_loop().create_task(self._renew_lease())
+        try:
+            while True:
+                try:
+                    await self.sweep()
+                except Exception:  # a failed round (database briefly away) is retried
+                    log.exception("sweep failed; retrying in %.1f s", self.interval_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._poke.wait(), self.interval_s)
+                self._poke.clear()
+        finally:
+            lease.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lease
+
+    async def _renew_lease(self) -> None:
         while True:
             try:
-                await self.sweep()
-            except Exception:  # a failed round (database briefly away) is retried next round
-                log.exception("sweep failed; retrying in %.1f s", self.interval_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), self.interval_s)
-            self._poke.clear()
+                await presence.heartbeat(
+                    self.router.db, self.router.process_id, draining=self.draining
+                )
+            except Exception:  # the database briefly away: the next renewal may make it
+                log.exception("lease renewal failed; retrying in %.1f s", self.interval_s)
+            await asyncio.sleep(self.interval_s)
 
     async def sweep(self) -> None:
-        """One round: lease, dead processes, overdue offers, kiosks and clerks gone."""
+        """One round: dead processes, overdue offers, kiosks and clerks gone (the lease is
+        renewed on its own, see :meth:`run`)."""
         router = self.router
         db = router.db
-        await presence.heartbeat(db, router.process_id, draining=self.draining)
         await presence.expire_processes(db, self.lease_s, router.process_id)
         for session_id, clerk_id in await routing.expired_offers(db):
             await router.offer_expired(session_id, clerk_id)

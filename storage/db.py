@@ -83,6 +83,15 @@ def parse_database_url(url: str) -> URL:
     return parsed
 
 
+def _pool_options(dialect: str) -> dict[str, int]:
+    # PostgreSQL: SQLAlchemy's default 5 (+10 overflow) connections a process queued a
+    # burst of 2,000 reconnecting clients for longer than the pool's 30 s wait; each
+    # process may hold up to 40 (two processes stay well inside PostgreSQL's default 100)
+    if dialect == "postgresql":
+        return {"pool_size": 20, "max_overflow": 20}
+    return {}
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the console read while the router writes; foreign keys are off by default in
     # SQLite and the busy timeout makes a second writer wait instead of failing at once.
@@ -132,11 +141,20 @@ class Database:
         self.url = parsed.render_as_string(hide_password=False)
         self.dialect = parsed.get_backend_name()
         self._sqlite_file = parsed.database if self.dialect == "sqlite" else None
-        self.engine: AsyncEngine = create_async_engine(parsed)
+        self.engine: AsyncEngine = create_async_engine(parsed, **_pool_options(self.dialect))
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
+        )
+        # The process lease gets a connection of its own: a process whose pool is busy with
+        # a burst of clients is alive, and must not be declared dead (and its sockets dropped
+        # by the others) because its heartbeat queued behind them. SQLite is one process.
+        self._lease_engine: AsyncEngine | None = None
+        if self.dialect == "postgresql":
+            self._lease_engine = create_async_engine(parsed, pool_size=1, max_overflow=0)
+        self._lease_sessions = async_sessionmaker(
+            self._lease_engine or self.engine, expire_on_commit=False
         )
         # Weak values: a lock lives only while someone holds or waits for it, so one per
         # session id does not pile up over months of calls.
@@ -158,6 +176,8 @@ class Database:
         tb: TracebackType | None,
     ) -> None:
         await self.engine.dispose()
+        if self._lease_engine is not None:
+            await self._lease_engine.dispose()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -175,6 +195,17 @@ class Database:
                 await locks.enter_async_context(self.lock("sqlite:routing"))
             async with self.sessions() as db_session, db_session.begin():
                 yield Transaction(self, db_session, locks)
+
+    @asynccontextmanager
+    async def lease_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction for this process's lease: on PostgreSQL on a connection of its
+        own, never queued behind clients; on SQLite it takes its turn like every writer."""
+        if self._lease_engine is None:
+            async with self.transaction() as tx:
+                yield tx.session
+            return
+        async with self._lease_sessions() as db_session, db_session.begin():
+            yield db_session
 
     def lock(self, key: str) -> asyncio.Lock:
         """The process-wide lock for ``key`` on this database; use it to serialise writers."""

@@ -21,6 +21,7 @@ from storage.models import CallSession, Clerk, ClerkPresence, ServerProcess, Ter
 from storage.routing import (
     ACTIVE_STATES,
     CALL_STATES,
+    CLERK_COLUMNS,
     ClerkSnap,
     _presence_row,
     _reload_clerk,
@@ -49,16 +50,18 @@ async def register_process(db: Database, process_id: str, host: str) -> None:
 
 
 async def heartbeat(db: Database, process_id: str, *, draining: bool = False) -> None:
-    """Renew this process's lease (re-registering it if another process had given it up)."""
-    async with db.transaction() as tx:
-        now = await db_now(tx.session)
-        renewed = await tx.session.execute(
+    """Renew this process's lease (re-registering it if another process had given it up).
+
+    On the lease's own connection (:meth:`Database.lease_transaction`), never behind clients."""
+    async with db.lease_transaction() as s:
+        now = await db_now(s)
+        renewed = await s.execute(
             update(ServerProcess)
             .where(ServerProcess.id == process_id)
             .values(heartbeat_at=now, draining=draining)
         )
         if _rowcount(renewed) == 0:
-            tx.session.add(
+            s.add(
                 ServerProcess(
                     id=process_id, host="", started_at=now, heartbeat_at=now, draining=draining
                 )
@@ -301,6 +304,14 @@ async def clerks(db: Database) -> list[tuple[ClerkSnap, Clerk]]:
             )
         ).all()
     return [(clerk_snap(p), c) for p, c in rows]
+
+
+async def snapshots(db: Database) -> list[ClerkSnap]:
+    """Every clerk's presence as plain rows: for readers that need no account fields (the
+    queue positions read it several times a second)."""
+    async with db.sessions() as s:
+        rows = (await s.execute(select(*CLERK_COLUMNS))).all()
+    return [clerk_snap(r) for r in rows]
 
 
 async def gone_clerks(db: Database, grace_s: float) -> list[int]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, text, update
+from sqlalchemy import CursorResult, Row, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -97,8 +97,8 @@ class SessionSnap:
         return max(0.0, (end - start).total_seconds())
 
 
-def snap(row: CallSession, department_id: str) -> SessionSnap:
-    """An immutable copy of ``row``."""
+def snap(row: CallSession | Row[Any], department_id: str) -> SessionSnap:
+    """An immutable copy of ``row`` (an ORM row, or a plain one of :data:`SNAP_COLUMNS`)."""
     return SessionSnap(
         id=row.id,
         terminal_id=row.terminal_id,
@@ -126,6 +126,34 @@ def snap(row: CallSession, department_id: str) -> SessionSnap:
     )
 
 
+# What a SessionSnap is made of, to read as plain rows: building ORM objects (identity map,
+# change tracking) for a queue of thousands, several times a second, was most of a
+# process's time under load.
+SNAP_COLUMNS = (
+    CallSession.id,
+    CallSession.terminal_id,
+    CallSession.service_id,
+    CallSession.clerk_id,
+    CallSession.language,
+    CallSession.state,
+    CallSession.care_mode,
+    CallSession.priority,
+    CallSession.created_at,
+    CallSession.enqueued_at,
+    CallSession.answered_at,
+    CallSession.offer_deadline,
+    CallSession.version,
+    CallSession.step,
+    CallSession.early_offer,
+    CallSession.offer_shown_to,
+    CallSession.ice_servers,
+    CallSession.end_reason,
+    CallSession.recall_of,
+    CallSession.declined_by,
+    Service.department_id,
+)
+
+
 @dataclass(frozen=True)
 class ClerkSnap:
     """A clerk's presence row as committed."""
@@ -143,8 +171,8 @@ class ClerkSnap:
     disconnected_at: datetime | None
 
 
-def clerk_snap(row: ClerkPresence) -> ClerkSnap:
-    """An immutable copy of ``row``."""
+def clerk_snap(row: ClerkPresence | Row[Any]) -> ClerkSnap:
+    """An immutable copy of ``row`` (an ORM row, or a plain one of :data:`CLERK_COLUMNS`)."""
     return ClerkSnap(
         clerk_id=row.clerk_id,
         state=row.state,
@@ -158,6 +186,21 @@ def clerk_snap(row: ClerkPresence) -> ClerkSnap:
         process_id=row.process_id,
         disconnected_at=row.disconnected_at,
     )
+
+
+CLERK_COLUMNS: tuple[Any, ...] = (
+    ClerkPresence.clerk_id,
+    ClerkPresence.state,
+    ClerkPresence.session_id,
+    ClerkPresence.departments,
+    ClerkPresence.connected,
+    ClerkPresence.version,
+    ClerkPresence.state_since,
+    ClerkPresence.idle_since,
+    ClerkPresence.sid,
+    ClerkPresence.process_id,
+    ClerkPresence.disconnected_at,
+)
 
 
 def token_hash(token: str) -> str:
@@ -236,8 +279,14 @@ async def _chain(
 async def get(db: Database, session_id: str) -> SessionSnap | None:
     """The session as stored now, or None."""
     async with db.sessions() as db_session:
-        found = await _session_row(db_session, session_id, lock=False)
-    return snap(*found) if found else None
+        found = (
+            await db_session.execute(
+                select(*SNAP_COLUMNS)
+                .join(Service, Service.id == CallSession.service_id)
+                .where(CallSession.id == session_id)
+            )
+        ).first()
+    return snap(found, found.department_id) if found else None
 
 
 async def active_of_terminal(db: Database, terminal_id: int) -> SessionSnap | None:
@@ -245,7 +294,7 @@ async def active_of_terminal(db: Database, terminal_id: int) -> SessionSnap | No
     async with db.sessions() as db_session:
         found = (
             await db_session.execute(
-                select(CallSession, Service.department_id)
+                select(*SNAP_COLUMNS)
                 .join(Service, Service.id == CallSession.service_id)
                 .where(
                     CallSession.terminal_id == terminal_id,
@@ -253,7 +302,7 @@ async def active_of_terminal(db: Database, terminal_id: int) -> SessionSnap | No
                 )
             )
         ).first()
-    return snap(found[0], found[1]) if found else None
+    return snap(found, found.department_id) if found else None
 
 
 async def active_sessions(db: Database) -> list[SessionSnap]:
@@ -261,13 +310,13 @@ async def active_sessions(db: Database) -> list[SessionSnap]:
     async with db.sessions() as db_session:
         rows = (
             await db_session.execute(
-                select(CallSession, Service.department_id)
+                select(*SNAP_COLUMNS)
                 .join(Service, Service.id == CallSession.service_id)
                 .where(CallSession.state.in_(ACTIVE_STATES))
                 .order_by(CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
             )
         ).all()
-    return [snap(r[0], r[1]) for r in rows]
+    return [snap(r, r.department_id) for r in rows]
 
 
 async def recent_handling_s(db: Database, limit: int = 400) -> dict[str, list[float]]:
@@ -363,7 +412,8 @@ async def open_session(
             dept = await tx.session.scalar(
                 select(Service.department_id).where(Service.id == service_id)
             )
-            return await _reload(tx.session, row, str(dept))
+            # every column was set above (the clock is the database's): no read-back needed
+            return snap(row, str(dept))
     except IntegrityError as exc:
         raise AlreadyActive(
             "This terminal already has an active session; cancel it or hang up before asking"
@@ -461,24 +511,27 @@ async def _claim_in(
     if not wanted:
         return None
     # the head of each department's line: a call waits only for clerks of its department,
-    # so reading a few per department finds every possible pair without reading the queue
-    rows: list[Any] = []
-    for dept in sorted(wanted):
-        statement = (
-            select(CallSession, Service.department_id)
-            .join(Service, Service.id == CallSession.service_id)
-            .where(CallSession.state == "queued", Service.department_id == dept)
-            .order_by(CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
-            .limit(HEAD_PER_DEPARTMENT)
+    # so reading a few per department finds every possible pair without reading the queue;
+    # one query, plain rows, no locks (the one chosen is locked below)
+    order = (CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
+    place = func.row_number().over(partition_by=Service.department_id, order_by=order)
+    ranked = (
+        select(*SNAP_COLUMNS, place.label("place"))
+        .join(Service, Service.id == CallSession.service_id)
+        .where(CallSession.state == "queued", Service.department_id.in_(sorted(wanted)))
+        .subquery()
+    )
+    heads = (
+        await s.execute(
+            select(ranked)
+            .where(ranked.c.place <= HEAD_PER_DEPARTMENT)
+            .order_by(ranked.c.priority.desc(), ranked.c.enqueued_at, ranked.c.id)
         )
-        if postgres:
-            statement = statement.with_for_update(skip_locked=True, of=CallSession)
-        rows.extend((await s.execute(statement)).all())
-    rows.sort(key=lambda r: (-r[0].priority, r[0].enqueued_at or r[0].created_at, r[0].id))
+    ).all()
     taken: set[int] = set()
-    for row, dept in rows:
+    for row in heads:
         choice = pick_clerk(
-            snap(row, dept),
+            snap(row, row.department_id),
             [c for c in free if c.clerk_id not in taken],
             on_duty,
             now,
@@ -486,6 +539,16 @@ async def _claim_in(
         )
         if choice is None:
             continue
+        if postgres:
+            # another router may be offering this one now: pass it by rather than wait
+            mine = await s.scalar(
+                select(CallSession.id)
+                .where(CallSession.id == row.id, CallSession.state == "queued")
+                .with_for_update(skip_locked=True)
+            )
+            if mine is None:
+                continue
+        dept = row.department_id
         deadline = now + timedelta(seconds=offer_timeout_s)
         # the two conditional updates below are the moves available -> ringing and
         # queued -> offered of the tables in storage/states.py
@@ -504,6 +567,7 @@ async def _claim_in(
                 state_since=now,
                 version=ClerkPresence.version + 1,
             )
+            .execution_options(synchronize_session=False)
         )
         if _rowcount(await s.execute(clerk_update)) != 1:
             taken.add(choice.clerk_id)  # another router rang them first
@@ -519,15 +583,22 @@ async def _claim_in(
                 offer_shown_to=None,
                 version=CallSession.version + 1,
             )
+            .execution_options(synchronize_session=False)
         )
         if _rowcount(claimed) != 1:
             # the clerk's row is already changed in this transaction: undo it all
             raise RoutingConflict(f"session {row.id} left the queue while being offered")
         await _chain(tx, row.id, "call.offered", "server", {"clerk_id": choice.clerk_id})
-        session = await _reload(s, row, dept)
+        offered = (
+            await s.execute(
+                select(*SNAP_COLUMNS)
+                .join(Service, Service.id == CallSession.service_id)
+                .where(CallSession.id == row.id)
+            )
+        ).one()
         clerk = await _reload_clerk(s, choice.clerk_id)
         assert clerk is not None
-        return session, clerk
+        return snap(offered, dept), clerk
     return None
 
 
