@@ -19,7 +19,7 @@ from signaling.settings import Settings
 from storage import presence, routing, store
 from storage.db import Database
 from tests import dbutil
-from tests.deadline import BODY_SHARE, test_timeout, with_deadline
+from tests.deadline import backstop, test_timeout, with_deadline
 from tests.teardown import bounded
 
 pytest_plugins = ["tests.hang_dumps"]
@@ -104,7 +104,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue  # hypothesis runs its own inner test; its settings bound each example
         timeout = test_timeout(item)
         if timeout > 0:
-            item.obj = with_deadline(item.obj, timeout * BODY_SHARE)
+            # the body keeps its whole bound; pytest-timeout moves out to the backstop beyond
+            item.obj = with_deadline(item.obj, timeout)
+            item.add_marker(pytest.mark.timeout(backstop(timeout)), append=False)
 
 
 @pytest.fixture(autouse=True)

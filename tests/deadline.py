@@ -19,8 +19,9 @@ import pytest
 
 from tests.teardown import leftovers
 
-# the body's share of the test's timeout: the rest is for fixtures' set-up and teardown
-BODY_SHARE = 0.8
+# beyond the body's deadline, time for fixtures' set-up and bounded teardown (each step of
+# which has its own 10 s) before pytest-timeout ends the process
+BACKSTOP_MARGIN_S = 60.0
 
 
 class TestDeadline(AssertionError):
@@ -38,6 +39,11 @@ def test_timeout(item: pytest.Item) -> float:
 
 
 test_timeout.__test__ = False  # type: ignore[attr-defined]
+
+
+def backstop(timeout: float) -> float:
+    """pytest-timeout's bound for a test whose body has ``timeout`` seconds."""
+    return timeout + BACKSTOP_MARGIN_S
 
 
 def with_deadline(

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.deadline import TestDeadline, with_deadline
+from tests.deadline import TestDeadline, backstop, test_timeout, with_deadline
 
 
 async def test_a_stuck_body_fails_at_its_deadline_naming_where_it_waited() -> None:
@@ -70,3 +70,5 @@ def test_every_async_test_here_runs_under_a_deadline(request: pytest.FixtureRequ
         and item.module.__name__ == __name__ and item.name.startswith("test_a_")
     ]  # fmt: skip
     assert bounded and all(hasattr(item.obj, "__wrapped__") for item in bounded)
+    # the body keeps the whole bound; pytest-timeout, the backstop, waits a minute more
+    assert {test_timeout(item) for item in bounded} == {backstop(120.0)}
