@@ -68,7 +68,7 @@ async def cluster_with_own_redis(
     if shutil.which("redis-server") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("redis-server is not installed (Debian package redis-server)")
-        pytest.skip("redis-server is not installed (Debian package redis-server)")
+        pytest.skip(reason="redis-server is not installed (Debian package redis-server)")
     redis = PrivateRedis(tmp_path)
     await redis.start()
     monkeypatch.setenv("VCOUNTER_TEST_REDIS", redis.url)

@@ -110,7 +110,7 @@ async def test_plain_update_and_delete_are_refused(db: Database) -> None:
 @pytest.mark.postgres
 async def test_truncate_is_refused_on_postgresql(db: Database) -> None:
     if db.dialect != "postgresql":
-        pytest.skip("TRUNCATE exists on PostgreSQL only")
+        pytest.skip(reason="TRUNCATE exists on PostgreSQL only")
     audit, session_id = await chain(db)
     async with db.engine.connect() as conn:
         with pytest.raises(DBAPIError, match="session_events is append-only"):
