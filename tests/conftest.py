@@ -93,6 +93,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "real_password_hashing: hash clerk passwords at the production cost"
     )
+    config.addinivalue_line(
+        "markers",
+        "call_media: kiosk pages receive the call's video and sound (see without_call_media)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

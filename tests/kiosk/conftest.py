@@ -25,6 +25,7 @@ from terminal_client.kiosk.run import build_kiosk
 from terminal_client.kiosk.screens import KioskSettings
 from terminal_client.kiosk.server import launch_url, page_key
 from terminal_client.kiosk.tts import Speech
+from tests.browser.conftest import without_call_media
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.peers import ClerkPeer, login
 from tests.teardown import bounded
@@ -149,10 +150,13 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    """A landscape kiosk screen; console errors are collected in ``page.errors``."""
+async def page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
+    """A landscape kiosk screen; console errors are collected in ``page.errors``. The call's
+    video and sound reach it only in tests marked ``call_media`` (see without_call_media)."""
     context = await browser.new_context(viewport=LANDSCAPE, device_scale_factor=1)
     tab = await context.new_page()
+    if request.node.get_closest_marker("call_media") is None:
+        await without_call_media(tab)
     errors: list[str] = []
     tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     tab.on("pageerror", lambda e: errors.append(str(e)))

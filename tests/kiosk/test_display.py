@@ -253,6 +253,7 @@ async def test_other_origins_cannot_watch(bridge: tuple[MediaBridge, str]) -> No
 
 
 @pytest.mark.browser
+@pytest.mark.call_media
 async def test_page_draws_the_video_and_self_view_and_plays_audio(
     bridge: tuple[MediaBridge, str], page: Page
 ) -> None:

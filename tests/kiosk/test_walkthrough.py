@@ -3,6 +3,7 @@ materials -> queue -> call -> the clerk's prompt (shown and spoken) -> hang up -
 
 from __future__ import annotations
 
+import pytest
 from playwright.async_api import Page
 
 from tests.kiosk.conftest import (
@@ -19,6 +20,7 @@ from tests.kiosk.conftest import (
 )
 
 
+@pytest.mark.call_media
 async def test_care_mode_walkthrough(kiosk: RunningKiosk, clerk: Clerk, page: Page) -> None:
     await open_kiosk(page, kiosk)
     await tap(page, "care-toggle")

@@ -34,6 +34,7 @@ from terminal_client.kiosk.screens import KioskSettings
 from terminal_client.kiosk.server import launch_url
 from terminal_client.printer import FakeCupsPrinter
 from terminal_client.scanner import SimulatedScanner
+from tests.browser.conftest import without_call_media
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.peers import ClerkPeer, login
 from tests.ux.conftest import new_page
@@ -58,6 +59,7 @@ class UxKiosk:
         waits for the tab's websockets otherwise)."""
         page = await new_page(browser, viewport)
         self.pages.append(page)
+        await without_call_media(page)
         await page.goto(self.url)
         return page
 
