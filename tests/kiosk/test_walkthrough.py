@@ -3,13 +3,11 @@ materials -> queue -> call -> the clerk's prompt (shown and spoken) -> hang up -
 
 from __future__ import annotations
 
-import pytest
 from playwright.async_api import Page
 
 from tests.kiosk.conftest import (
     Clerk,
     RunningKiosk,
-    canvas_colours,
     open_kiosk,
     shot,
     shown,
@@ -20,7 +18,6 @@ from tests.kiosk.conftest import (
 )
 
 
-@pytest.mark.call_media
 async def test_care_mode_walkthrough(kiosk: RunningKiosk, clerk: Clerk, page: Page) -> None:
     await open_kiosk(page, kiosk)
     await tap(page, "care-toggle")
@@ -53,15 +50,11 @@ async def test_care_mode_walkthrough(kiosk: RunningKiosk, clerk: Clerk, page: Pa
     await clerk.available()
     await shown(page, "call")
     await kiosk.wait_view(lambda v: v.call is not None and v.call.connected, 20)
-    # the clerk's video fills the stage, the applicant's own camera is in the corner, and
-    # the clerk's voice plays: all from what the kiosk process decoded, via the media bridge
-    await page.wait_for_function(
-        "() => { const s = window.kioskMediaStats && window.kioskMediaStats();"
-        " return s && s.frames > 20 && s.self && s.self.frames > 5 && s.audio.chunks > 10; }",
-        timeout=20000,
-    )
+    # the clerk's video and the applicant's own camera in the corner have their places; what
+    # they show is walked in tests/kiosk/test_display.py (this page gets no call media, see
+    # without_call_media)
     for canvas in ("clerk-video", "self-video"):
-        assert await canvas_colours(page, f"[data-testid={canvas}]") > 4, f"{canvas} is blank"
+        assert await page.is_visible(f"[data-testid={canvas}]"), f"{canvas} is not shown"
     await clerk.step(3)
     await page.wait_for_selector("[data-testid=step-indicator] li.current[data-step='3']")
     await clerk.push("place_document", "港澳居民來往內地通行證")
