@@ -31,10 +31,14 @@ class TestDeadline(AssertionError):
 
 
 def test_timeout(item: pytest.Item) -> float:
-    """The item's pytest-timeout bound in seconds: its ``timeout`` mark, else the ini value."""
+    """The item's pytest-timeout bound in seconds, as pytest-timeout ranks them: its
+    ``timeout`` mark, else ``--timeout`` on the command line, else the ini value."""
     marker = item.get_closest_marker("timeout")
     if marker is not None and marker.args:
         return float(marker.args[0])
+    given = item.config.getoption("timeout", None)
+    if given is not None:
+        return float(given)
     return float(item.config.getini("timeout") or 0)
 
 

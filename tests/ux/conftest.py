@@ -9,6 +9,7 @@ event names, snake_case codes, ``key=value`` payload fields and ``role:name`` ac
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Error as PlaywrightError
 
 from media.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.conftest import attach_error_log
@@ -116,27 +118,50 @@ SEEN = """(el) => {
 
 
 async def seen(page: Page, selector: str, timeout: float = 15_000) -> dict[str, Any]:
-    """Assert ``selector``'s first match is on screen and not covered; returns its box and text.
+    """Assert ``selector``'s first match comes on screen, uncovered, within ``timeout`` ms;
+    returns its box and text.
 
-    ``selector`` is a CSS selector, or a bare test id.
+    ``selector`` is a CSS selector, or a bare test id. The element is measured until it is
+    shown: a list the page redraws (a push from the server) may be between two renders at
+    the first look, as it is for a blink of the user's eye.
     """
     css = selector if any(c in selector for c in "[.#: ") else f"[data-testid={selector}]"
     element = page.locator(css).first
     await element.wait_for(state="visible", timeout=timeout)
-    box: dict[str, Any] = await element.evaluate(SEEN)
+    deadline = asyncio.get_running_loop().time() + timeout / 1000
+    while True:
+        problem = None
+        try:
+            box: dict[str, Any] = await element.evaluate(SEEN, timeout=timeout)
+        except PlaywrightError as exc:  # replaced by the next render while measured
+            problem = f"{selector} could not be measured: {exc.message}"
+        else:
+            problem = _unseen(selector, box)
+        if problem is None:
+            return box
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(problem)
+        await asyncio.sleep(0.1)
+
+
+def _unseen(selector: str, box: dict[str, Any]) -> str | None:
+    """Why the measured ``box`` is not seen by the user, or None when it is."""
     where = (
         f"{selector} at {box['left']:.0f},{box['top']:.0f} {box['width']:.0f}x{box['height']:.0f}"
     )
-    assert box["visible"] and box["width"] > 0 and box["height"] > 0, f"{where} is not shown"
+    if not (box["visible"] and box["width"] > 0 and box["height"] > 0):
+        return f"{where} is not shown"
     inside = (
         box["left"] >= -1
         and box["top"] >= -1
         and box["right"] <= box["vw"] + 1
         and box["bottom"] <= box["vh"] + 1
     )
-    assert inside, f"{where} is outside the {box['vw']}x{box['vh']} screen"
-    assert box["inside"], f"{where} is covered by {box['hit']!r}"
-    return box
+    if not inside:
+        return f"{where} is outside the {box['vw']}x{box['vh']} screen"
+    if not box["inside"]:
+        return f"{where} is covered by {box['hit']!r}"
+    return None
 
 
 async def shot(page: Page, name: str) -> None:
