@@ -106,9 +106,8 @@ def require_redis() -> None:
         return
     if os.environ.get("CI") == "true":
         pytest.fail(f"Redis is not reachable at {redis_url()} under CI=true; start it")
-    pytest.skip(
-        reason=f"Redis is not reachable at {redis_url()}; set VCOUNTER_TEST_REDIS or start it"
-    )
+    why = f"Redis is not reachable at {redis_url()}; set VCOUNTER_TEST_REDIS or start it"
+    pytest.skip(reason=why)
 
 
 def unique_channel() -> str:
