@@ -68,16 +68,18 @@ def attach_error_log(page: Page) -> list[str]:
 CALL_MEDIA_SOCKETS = re.compile(r"/media/(video|self|audio)$")
 
 
-async def without_call_media(page: Page) -> None:
-    """Keep the call's video and sound off a kiosk page that is there for its screens.
+async def without_call_media(page: Page, node: pytest.Item | None = None) -> None:
+    """Keep the call's video and sound off a kiosk page that is there for its screens,
+    unless ``node`` (the test) is marked ``call_media``.
 
     Chromium 156 hangs the renderer of a kiosk page that is resized or captured while the
     call's media streams into it over its websockets (no frame, no script, no close() for
     minutes; neither decoding nor drawing the frames is needed, the stream alone does it).
     These sockets are answered by nobody here, as if the picture had not arrived yet; the
-    media path itself is walked with ``@pytest.mark.call_media``
-    (tests/kiosk/test_display.py, tests/kiosk/test_walkthrough.py).
+    media path itself is walked with ``@pytest.mark.call_media`` (tests/kiosk/test_display.py).
     """
+    if node is not None and node.get_closest_marker("call_media") is not None:
+        return
     await page.route_web_socket(CALL_MEDIA_SOCKETS, lambda _socket: None)
 
 
@@ -89,8 +91,7 @@ async def page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterato
     )
     new_page = await context.new_page()
     attach_error_log(new_page)
-    if request.node.get_closest_marker("call_media") is None:
-        await without_call_media(new_page)
+    await without_call_media(new_page, request.node)
     try:
         yield new_page
     finally:

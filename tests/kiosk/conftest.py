@@ -155,8 +155,7 @@ async def page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterato
     video and sound reach it only in tests marked ``call_media`` (see without_call_media)."""
     context = await browser.new_context(viewport=LANDSCAPE, device_scale_factor=1)
     tab = await context.new_page()
-    if request.node.get_closest_marker("call_media") is None:
-        await without_call_media(tab)
+    await without_call_media(tab, request.node)
     errors: list[str] = []
     tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     tab.on("pageerror", lambda e: errors.append(str(e)))

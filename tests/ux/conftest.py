@@ -128,18 +128,19 @@ async def seen(page: Page, selector: str, timeout: float = 15_000) -> dict[str, 
     css = selector if any(c in selector for c in "[.#: ") else f"[data-testid={selector}]"
     element = page.locator(css).first
     await element.wait_for(state="visible", timeout=timeout)
-    deadline = asyncio.get_running_loop().time() + timeout / 1000
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout / 1000
     while True:
-        problem = None
+        left_ms = max(1.0, (deadline - loop.time()) * 1000)
         try:
-            box: dict[str, Any] = await element.evaluate(SEEN, timeout=timeout)
+            box: dict[str, Any] = await element.evaluate(SEEN, timeout=left_ms)
         except PlaywrightError as exc:  # replaced by the next render while measured
-            problem = f"{selector} could not be measured: {exc.message}"
+            problem: str | None = f"{selector} could not be measured: {exc.message}"
         else:
             problem = _unseen(selector, box)
         if problem is None:
             return box
-        if asyncio.get_running_loop().time() > deadline:
+        if loop.time() > deadline:
             raise AssertionError(problem)
         await asyncio.sleep(0.1)
 
