@@ -69,6 +69,9 @@ class SocketEmitter:
 # How long a refused request's unread body is drained before its connection closes (aiohttp's
 # default is 10 s: an attacker's endless upload would hold a connection, and a shutdown, that long)
 LINGERING_S = 1.0
+# How long a shutdown waits for the sockets to take their close before it cuts them (a client
+# that stopped reading never does)
+CLOSE_SOCKETS_S = 3.0
 
 
 def ice_servers(settings: Settings, user: str) -> list[IceServer]:
@@ -185,14 +188,7 @@ def create_app(settings: Settings) -> web.Application:
     async def close_sockets(app: web.Application) -> None:
         # Tell every kiosk and console now: otherwise their open websockets hold the shutdown
         # up and they only notice a dead server at the next ping timeout.
-        for namespace in list(sio.manager.rooms):
-            for sid, _ in list(sio.manager.get_participants(namespace, None)):
-                await sio.disconnect(sid, namespace=namespace)
-        # and the connections in no namespace yet (a client still connecting, or refused):
-        # each open websocket would hold the shutdown up just the same
-        if sio.eio.sockets:
-            await sio.eio.disconnect()
-        await sio.shutdown()
+        await sio.close_all(CLOSE_SOCKETS_S)
 
     # first in, last out: password checks and public verification run on these to the end
     app.cleanup_ctx.append(worker_pools)

@@ -117,7 +117,15 @@ class _GuardedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
                     request.transport.abort()
 
             queue.on_overflow = drop
-        return await super().__call__(environ)
+        sid = getattr(owner, "sid", None)
+        transports = getattr(self.server, "connections", None)
+        if sid is None or transports is None or request.transport is None:
+            return await super().__call__(environ)
+        transports[sid] = request.transport
+        try:
+            return await super().__call__(environ)
+        finally:
+            transports.pop(sid, None)
 
     async def wait(self) -> Any:
         data = await super().wait()
@@ -144,6 +152,8 @@ class _BoundedEngineServer(engineio.AsyncServer):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # each open websocket's connection, to cut those that will not take a polite close
+        self.connections: dict[str, asyncio.BaseTransport] = {}
         # the driver table is shared by every server of the process: copy before changing
         drivers: dict[str, Any] = getattr(self, "_async")  # noqa: B009 (untyped library)
         setattr(self, "_async", {**drivers, "websocket": _GuardedWebSocket})  # noqa: B010
@@ -186,6 +196,34 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
 
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
         return _BoundedEngineServer
+
+    async def close_all(self, within_s: float) -> None:
+        """Disconnect every socket; cut the connections of those still open after ``within_s``.
+
+        A polite close waits until the socket's queue is written out, and a client that stopped
+        reading (but not yet past the send-queue bound) never lets it be: the server's shutdown
+        would wait for it for ever.
+        """
+
+        async def polite() -> None:
+            for namespace in list(self.manager.rooms):
+                for sid, _ in list(self.manager.get_participants(namespace, None)):
+                    await self.disconnect(sid, namespace=namespace)
+            # and the connections in no namespace yet (a client still connecting, or refused)
+            if self.eio.sockets:
+                await self.eio.disconnect()
+
+        try:
+            await asyncio.wait_for(polite(), within_s)
+        except TimeoutError:
+            stuck = self.eio.connections
+            log.warning(
+                "%d sockets did not take their close within %g s; cut", len(stuck), within_s
+            )
+            for transport in list(stuck.values()):
+                transport.abort()
+            self.eio.sockets = {}
+        await self.shutdown()
 
     def signed_in(self, eio_sid: str) -> bool:
         """Whether the engine.io socket is connected to any namespace (kiosk or console)."""

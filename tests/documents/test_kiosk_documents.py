@@ -200,4 +200,5 @@ async def test_phone_link_takes_one_file_then_is_spent(
         "() => document.querySelector('[data-testid=phone-status]').textContent.length > 0"
     )
     assert "already used" in await phone.inner_text("[data-testid=phone-status]")
+    assert not await phone.is_visible("[data-testid=phone-send]"), "a spent link shows its form"
     await phone.close()

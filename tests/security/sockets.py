@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import select
 import socket
 import struct
+import time
 from typing import Any
 
 import aiohttp
@@ -145,23 +147,66 @@ class DeafClient:
                 if got == name:
                     return args[0] if args else None
 
-    def write(self, text: str) -> None:
+    @staticmethod
+    def _frame(text: str) -> bytes:
         """One masked text frame (a client must mask; a zero key keeps it cheap)."""
         data = text.encode()
         if len(data) < 126:
             head = struct.pack("!BB", 0x81, 0x80 | len(data))
         else:
             head = struct.pack("!BBH", 0x81, 0x80 | 126, len(data))
-        self.sock.sendall(head + b"\0\0\0\0" + data)
+        return head + b"\0\0\0\0" + data
 
-    def flood(self, frame: str, count: int) -> bool:
-        """Write ``frame`` up to ``count`` times reading nothing; True once the server cut us."""
+    def write(self, text: str) -> None:
+        """Send one text frame."""
+        self.sock.sendall(self._frame(text))
+
+    def flood(self, text: str, within_s: float) -> bool:
+        """Write frame ``text`` over and over, reading nothing: True once the server cut us,
+        False if it still took our frames after ``within_s`` seconds.
+
+        Not a fixed count: the kernel buffers megabytes on loopback, and a server slowed by a
+        busy machine may not have read far enough to overflow before a count is written. The
+        stream is written whole (a timed-out send never splits a frame) so the server sees
+        only well-formed frames and cuts us for not reading, not for junk.
+        """
+        chunk = self._frame(text) * 256
+        pending = b""
+        deadline = time.monotonic() + within_s
+        self.sock.setblocking(False)
         try:
-            for _ in range(count):
-                self.write(frame)
-        except (ConnectionError, TimeoutError):
+            while time.monotonic() < deadline:
+                pending = pending or chunk
+                _, writable, _ = select.select([], [self.sock], [], 0.2)
+                if not writable:
+                    continue
+                try:
+                    pending = pending[self.sock.send(pending) :]
+                except BlockingIOError:
+                    continue
+                except ConnectionError:
+                    return True
+            return False
+        finally:
+            self.sock.settimeout(15)
+
+    def cut(self, within_s: float = 10.0) -> bool:
+        """Read what is waiting until the server's end: True if it closed or reset the
+        connection, False if it still holds it open after ``within_s`` seconds."""
+        deadline = time.monotonic() + within_s
+        self.sock.settimeout(0.5)
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    if not self.sock.recv(1 << 16):
+                        return True
+                except TimeoutError:
+                    continue
+            return False
+        except ConnectionError:
             return True
-        return False
+        finally:
+            self.sock.settimeout(15)
 
     def close(self) -> None:
         self.sock.close()

@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from signaling.messages import NAMESPACE_TERMINAL
+from signaling.socket_server import SOCKET_SERVER
 from tests.conftest import RunningServer, make_settings, start_server
 from tests.security.conftest import assert_responsive, stored_state
 from tests.security.sockets import WS, DeafClient, RawSocket
@@ -102,7 +103,7 @@ async def test_a_client_that_never_reads_is_dropped_and_resumes(tight: RunningSe
     # server's send queue. Without a bound the server would hold every reply of this flood;
     # with it the server cuts the connection and our writes fail.
     try:
-        dropped = await asyncio.to_thread(sock.flood, f'42{T},["sync",{{}}]', 200_000)
+        dropped = await asyncio.to_thread(sock.flood, f'42{T},["sync",{{}}]', 120.0)
     finally:
         sock.close()
     assert dropped, "the server kept queueing for a client that does not read"
@@ -211,3 +212,36 @@ async def test_sockets_that_only_miss_their_sign_in_deadline_are_no_strike(
         await assert_responsive(server)
     finally:
         await bounded(runner.cleanup(), "server")
+
+
+async def test_a_shutdown_cuts_a_client_that_stopped_reading(tmp_path: Path) -> None:
+    """A client that stops reading but stays under the send-queue bound never takes a polite
+    close; the server's shutdown cuts it after a moment instead of waiting for it for ever."""
+    settings = make_settings(tmp_path, socket_send_queue_bytes=256 * 1024 * 1024)
+    server, runner = await start_server(settings)
+    stopped = False
+    sock: DeafClient | None = None
+    try:
+        token = await server.add_terminal()
+        sock = await asyncio.to_thread(DeafClient, server.url)
+        await asyncio.to_thread(sock.write, f'40{T},{{"token":"{token}"}}')
+        await asyncio.to_thread(sock.event, T, "snapshot")
+        # the queue bound is far away: flood until the socket buffers are full and replies
+        # wait in the server's queue (its writer stuck on a client that does not read)
+        eio = server.app[SOCKET_SERVER].eio
+        for _ in range(60):
+            flooded = await asyncio.to_thread(sock.flood, f'42{T},["sync",{{}}]', 1.0)
+            assert not flooded, "cut by the send-queue bound; this test needs the buffers full"
+            if any(s.queue.bytes > 0 for s in eio.sockets.values()):
+                break
+        else:
+            pytest.fail("the replies never backed up into the server's queue")
+        # the shutdown's own bound (signaling.app.CLOSE_SOCKETS_S) is well inside bounded's
+        await bounded(runner.cleanup(), "server with a deaf client")
+        stopped = True
+        assert await asyncio.to_thread(sock.cut), "the shutdown left the deaf client connected"
+    finally:
+        if sock is not None:
+            sock.close()
+        if not stopped:
+            await bounded(runner.cleanup(), "server")
