@@ -97,10 +97,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "call_media: kiosk pages receive the call's video and sound (see without_call_media)",
     )
+    config.addinivalue_line(
+        "markers",
+        "slow: runs first, so workers sharing the run do not end waiting on it (a minute or so)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give every async test body a deadline of its own inside its pytest-timeout bound."""
+    """Give every async test body a deadline of its own inside its pytest-timeout bound; put the
+    tests marked ``slow`` first."""
     for item in items:
         if not isinstance(item, pytest.Function) or not inspect.iscoroutinefunction(item.obj):
             continue
@@ -111,6 +116,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             # the body keeps its whole bound; pytest-timeout moves out to the backstop beyond
             item.obj = with_deadline(item.obj, timeout)
             item.add_marker(pytest.mark.timeout(backstop(timeout)), append=False)
+    # the longest first: spread over workers, a minute-long test started last is the run's tail
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)

@@ -65,6 +65,7 @@ def test_every_benchmark_is_found() -> None:
     } <= set(BENCHMARKS)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(SMOKE_TIMEOUT_S + 30)
 @pytest.mark.parametrize("name", BENCHMARKS)
 def test_a_smoke_run_prints_every_documented_key(name: str) -> None:

@@ -17,6 +17,7 @@ from bench.load import KEYS
 from tests.scale.conftest import require_cluster_services
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 async def test_load_smoke_prints_every_figure() -> None:
     require_cluster_services()

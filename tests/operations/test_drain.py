@@ -16,6 +16,7 @@ from tests.scale.cluster import Cluster
 DRAIN_S = 8
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 async def test_sigterm_drains_before_the_sockets_close(tmp_path: Path) -> None:
     shape = Cluster(

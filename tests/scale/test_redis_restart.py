@@ -87,6 +87,7 @@ def kiosk(url: str, token: str, name: str) -> TerminalClient:
     return client
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 async def test_a_redis_restart_loses_no_call(
     cluster_with_own_redis: tuple[Cluster, PrivateRedis],

@@ -199,6 +199,7 @@ async def test_a_clerk_on_one_process_answers_a_kiosk_on_the_other_with_media(
         assert row is not None and row.state == "ended" and row.clerk_id is not None
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 async def test_kill_9_of_one_process_under_load(cluster: Cluster) -> None:
     """Twenty kiosks wait through the proxy; one process dies: every one comes back to the

@@ -66,6 +66,7 @@ def kiosk_identity(server: RunningServer, token: str, slot: Path) -> KioskIdenti
 
 
 # generous: a real identity check, five sealed PDFs, and the test machine is shared
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 async def test_seven_steps_with_the_clerk_in_chromium(
     server: RunningServer,

@@ -98,6 +98,7 @@ async def stored_indexes(server: RunningServer, session_id: str) -> list[int]:
     )
 
 
+@pytest.mark.slow
 async def test_segments_survive_a_server_outage_and_a_kiosk_restart(tmp_path: Path) -> None:
     settings = make_settings(tmp_path).model_copy(update={"port": free_port()})
     server, runner = await serve(settings)

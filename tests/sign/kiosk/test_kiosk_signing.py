@@ -47,6 +47,7 @@ async def notice_key(page: Page, key: str) -> None:
 
 
 # generous: the flow seals five PDFs and the test machine is shared
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 async def test_sign_on_the_kiosk_and_print_later_by_number(
     kiosk: RunningKiosk,
