@@ -62,17 +62,45 @@ class _Pacer:
         return self.index
 
 
+@dataclass(frozen=True)
+class VideoFormat:
+    """A picture size and frame rate."""
+
+    width: int
+    height: int
+    fps: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.width, self.height)
+
+
+# What a synthetic camera sends unless told otherwise: a kiosk camera's VGA at 30 fps. Read at
+# each track's start, so a test run can make every synthetic camera smaller (tests/conftest.py).
+SYNTHETIC_VIDEO = VideoFormat(640, 480, 30)
+
+
 class SyntheticVideoTrack(MediaStreamTrack):
-    """A 640×480@30 test pattern: colour bars drifting sideways, a clock and a frame counter."""
+    """A test pattern (640×480@30 unless :data:`SYNTHETIC_VIDEO` says otherwise): colour bars
+    drifting sideways, a clock and a frame counter."""
 
     kind = "video"
 
-    def __init__(self, width: int = 640, height: int = 480, fps: int = 30, label: str = "") -> None:
+    def __init__(
+        self,
+        width: int | None = None,
+        height: int | None = None,
+        fps: int | None = None,
+        label: str = "",
+    ) -> None:
         super().__init__()
-        self.width, self.height, self.fps = width, height, fps
+        default = SYNTHETIC_VIDEO
+        self.width = width or default.width
+        self.height = height or default.height
+        self.fps = fps or default.fps
         self.label = label
-        self._pacer = _Pacer(1 / fps)
-        self._bars = self._draw_bars(width * 2, height)
+        self._pacer = _Pacer(1 / self.fps)
+        self._bars = self._draw_bars(self.width * 2, self.height)
 
     @staticmethod
     def _draw_bars(width: int, height: int) -> np.ndarray:
@@ -86,20 +114,26 @@ class SyntheticVideoTrack(MediaStreamTrack):
         offset = (index * 4) % (self.width)
         image = np.ascontiguousarray(self._bars[:, offset : offset + self.width])
         clock = datetime.now().strftime("%H:%M:%S.") + f"{datetime.now().microsecond // 1000:03d}"
-        band_top = self.height - 90
+        k = self.height / 480  # the layout is drawn for 480 lines and scaled to the picture
+        band_top = self.height - round(90 * k)
         image[band_top:, :] = (32, 32, 32)
         font = cv2.FONT_HERSHEY_SIMPLEX
-        cv2.putText(image, clock, (20, self.height - 40), font, 1.4, (255, 255, 255), 3)
-        cv2.putText(image, f"#{index}", (20, self.height - 12), font, 0.7, (200, 200, 200), 2)
+        thick, thin = max(1, round(3 * k)), max(1, round(2 * k))
+        left = round(20 * k)
+        white, grey = (255, 255, 255), (200, 200, 200)
+        cv2.putText(image, clock, (left, self.height - round(40 * k)), font, 1.4 * k, white, thick)
+        cv2.putText(
+            image, f"#{index}", (left, self.height - round(12 * k)), font, 0.7 * k, grey, thin
+        )
         if self.label:
-            cv2.putText(image, self.label, (20, 40), font, 1.0, (255, 255, 255), 2)
+            cv2.putText(image, self.label, (left, round(40 * k)), font, 1.0 * k, white, thin)
         # A ball sweeping a circle makes motion obvious even when the bars look still.
         angle = index * 2 * math.pi / (self.fps * 2)
         centre = (
-            int(self.width / 2 + 120 * math.cos(angle)),
-            int(self.height / 2 - 40 + 120 * math.sin(angle)),
+            int(self.width / 2 + 120 * k * math.cos(angle)),
+            int(self.height / 2 - 40 * k + 120 * k * math.sin(angle)),
         )
-        cv2.circle(image, centre, 24, (255, 255, 255), -1)
+        cv2.circle(image, centre, round(24 * k), white, -1)
         frame = av.VideoFrame.from_ndarray(image, format="bgr24")
         return frame
 

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from argon2 import PasswordHasher, profiles
 
+from media import sources
 from signaling.app import LINGERING_S, create_app
 from signaling.keys import CATALOGUE, DATABASE, ROUTER
 from signaling.router import Router
@@ -25,6 +26,7 @@ from tests.teardown import bounded
 pytest_plugins = ["tests.hang_dumps"]
 
 CLERK_PASSWORD = "correct horse battery"
+SMALL_SYNTHETIC_VIDEO = sources.VideoFormat(320, 240, 30)
 
 
 @dataclass
@@ -98,6 +100,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "call_media: kiosk pages receive the call's video and sound (see without_call_media)",
     )
     config.addinivalue_line(
+        "markers", "full_size_camera: synthetic cameras send their default VGA, not 320x240"
+    )
+    config.addinivalue_line(
         "markers",
         "slow: runs first, so workers sharing the run do not end waiting on it (a minute or so)",
     )
@@ -132,6 +137,19 @@ def cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.M
     """
     if request.node.get_closest_marker("real_password_hashing") is None:
         monkeypatch.setattr(store, "_HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
+
+
+@pytest.fixture(autouse=True)
+def small_synthetic_camera(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Synthetic cameras send 320×240 (at their usual 30 fps) unless the test is marked
+    ``full_size_camera``.
+
+    Encoding and decoding VGA on both ends of every call, in one process beside the server,
+    was most of the suite's CPU; nothing a test checks depends on the size. The VGA default
+    is checked in ``tests/media/test_sources.py``.
+    """
+    if request.node.get_closest_marker("full_size_camera") is None:
+        monkeypatch.setattr(sources, "SYNTHETIC_VIDEO", SMALL_SYNTHETIC_VIDEO)
 
 
 @pytest.fixture(params=["sqlite"])

@@ -6,6 +6,7 @@ from typing import Any
 
 from playwright.async_api import Page
 
+from media import sources
 from media.sources import create_local_tracks
 from storage.audit import AuditLog
 from storage.store import get_session
@@ -63,7 +64,11 @@ async def test_clerk_in_chromium_takes_a_call(server: RunningServer, page: Any) 
             f"async () => (await ({FRAMES_DECODED})()).video >= 30", timeout=20000
         )
         stats = await page.evaluate(FRAMES_DECODED)
-        assert stats["video"] >= 30 and stats["audio"] > 0 and stats["width"] == 640
+        assert (
+            stats["video"] >= 30
+            and stats["audio"] > 0
+            and stats["width"] == sources.SYNTHETIC_VIDEO.width
+        )
         assert terminal.video_in.count >= 30
 
         await page.click("[data-testid=hangup]")

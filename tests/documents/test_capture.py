@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from media import sources
 from media.document_camera import SyntheticDocumentCamera
 from media.pages import decode_image
 from terminal_client.documents import KioskDocuments
@@ -28,7 +29,7 @@ async def test_document_camera_is_a_second_video_the_clerk_receives(server: Runn
         await call.clerk.document_in.wait_for(10, timeout=20)
         await call.clerk.video_in.wait_for(10, timeout=20)
         assert call.clerk.document_in.size == (640, 480)
-        assert call.clerk.video_in.size == (640, 480)
+        assert call.clerk.video_in.size == sources.SYNTHETIC_VIDEO.size
     finally:
         await close_call(call)
 

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from media import sources
 from media.sources import LocalMedia, create_local_tracks
 from storage.audit import AuditLog
 from storage.store import get_session
@@ -45,8 +46,8 @@ async def test_full_call_media_both_ways_and_chain(server: RunningServer) -> Non
         await clerk.video_in.wait_for(30, timeout=20)
         await terminal.audio_in.wait_for(20, timeout=20)
         await clerk.audio_in.wait_for(20, timeout=20)
-        assert terminal.video_in.size == (640, 480)
-        assert clerk.video_in.size == (640, 480)
+        assert terminal.video_in.size == sources.SYNTHETIC_VIDEO.size
+        assert clerk.video_in.size == sources.SYNTHETIC_VIDEO.size
 
         await terminal.hangup()
         await terminal.wait_for(TerminalState.ENDED)

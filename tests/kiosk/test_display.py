@@ -52,7 +52,7 @@ window.media = startClerkMedia(document.getElementById('clerk'), {
 
 def frame_640x480(index: int = 0) -> av.VideoFrame:
     """A decoded-looking frame: the synthetic pattern in the decoder's yuv420p."""
-    return SyntheticVideoTrack()._render(index).reformat(format="yuv420p")
+    return SyntheticVideoTrack(640, 480)._render(index).reformat(format="yuv420p")
 
 
 def opus_like_frame(pts: int, rate: int = 48_000, samples: int = 960) -> av.AudioFrame:

@@ -17,6 +17,7 @@ from media.sources import (
 )
 
 
+@pytest.mark.full_size_camera
 async def test_synthetic_video_is_640x480_at_30fps_timestamps_and_moves() -> None:
     track = SyntheticVideoTrack()
     try:
@@ -55,6 +56,7 @@ async def test_stopped_track_raises_media_stream_error() -> None:
         await track.recv()
 
 
+@pytest.mark.full_size_camera
 async def test_frame_counter_counts_decoded_frames_and_size() -> None:
     media = create_local_tracks(True, "", "", label="test")
     counter = FrameCounter()
