@@ -68,8 +68,9 @@ class Clerk:
 
     async def start(self) -> None:
         await self.sio.connect(
-            self.url, namespaces=["/clerk"], transports=["websocket"], auth={"token": self.token}
-        )
+            self.url, namespaces=["/clerk"], transports=["websocket"], auth={"token": self.token},
+            wait_timeout=10,  # the library's 1 s is short for a server under attack
+        )  # fmt: skip
         await self.sio.emit("set_availability", {"available": True}, namespace="/clerk")
         await asyncio.wait_for(self.available.wait(), 10)
 
@@ -98,6 +99,7 @@ class Kiosk:
             namespaces=["/terminal"],
             transports=["websocket"],
             auth={"token": self.token},
+            wait_timeout=10,  # the library's 1 s is short for a server under attack
         )
 
     async def call_ms(self) -> float:

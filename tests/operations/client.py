@@ -24,7 +24,12 @@ class Client:
 
     async def connect(self, url: str, token: str) -> None:
         await self.sio.connect(
-            url, namespaces=[self.namespace], auth={"token": token}, transports=["websocket"]
+            url,
+            namespaces=[self.namespace],
+            auth={"token": token},
+            transports=["websocket"],
+            # the library waits 1 s for the sign-in by default: a loaded machine takes longer
+            wait_timeout=10,
         )
 
     async def emit(self, event: str, data: Any) -> None:

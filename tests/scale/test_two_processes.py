@@ -54,7 +54,12 @@ class Kiosk:
     async def connect(self, url: str, token: str) -> None:
         self.token = token
         await self.sio.connect(
-            url, namespaces=[NAMESPACE_TERMINAL], auth=self._auth, transports=["websocket"]
+            url,
+            namespaces=[NAMESPACE_TERMINAL],
+            auth=self._auth,
+            transports=["websocket"],
+            # the library waits 1 s for the sign-in by default: a loaded machine takes longer
+            wait_timeout=10,
         )
 
     async def _on_snapshot(self, data: dict[str, Any]) -> None:
@@ -112,7 +117,12 @@ class Clerk:
 
     async def connect(self, url: str, token: str) -> None:
         await self.sio.connect(
-            url, namespaces=[NAMESPACE_CLERK], auth={"token": token}, transports=["websocket"]
+            url,
+            namespaces=[NAMESPACE_CLERK],
+            auth={"token": token},
+            transports=["websocket"],
+            # the library waits 1 s for the sign-in by default: a loaded machine takes longer
+            wait_timeout=10,
         )
 
     async def emit(self, event: str, data: Any) -> None:

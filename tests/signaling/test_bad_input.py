@@ -34,7 +34,12 @@ class Socket:
         """Connect; a refusal raises ConnectionError carrying the server's reason."""
         try:
             await self.sio.connect(
-                url, namespaces=[self.namespace], auth={"token": token}, transports=["websocket"]
+                url,
+                namespaces=[self.namespace],
+                auth={"token": token},
+                transports=["websocket"],
+                # the library waits 1 s for the sign-in by default: a loaded machine takes longer
+                wait_timeout=10,
             )
         except socketio.exceptions.ConnectionError as exc:
             raise socketio.exceptions.ConnectionError(self.refusal or str(exc)) from exc
