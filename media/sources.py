@@ -101,6 +101,11 @@ class SyntheticVideoTrack(MediaStreamTrack):
         self.label = label
         self._pacer = _Pacer(1 / self.fps)
         self._bars = self._draw_bars(self.width * 2, self.height)
+        # the layout is drawn for 480 lines and scaled to the picture, once, not per frame
+        self._k = k = self.height / 480
+        self._band_top = self.height - round(90 * k)
+        self._left = round(20 * k)
+        self._thick, self._thin = max(1, round(3 * k)), max(1, round(2 * k))
 
     @staticmethod
     def _draw_bars(width: int, height: int) -> np.ndarray:
@@ -114,12 +119,9 @@ class SyntheticVideoTrack(MediaStreamTrack):
         offset = (index * 4) % (self.width)
         image = np.ascontiguousarray(self._bars[:, offset : offset + self.width])
         clock = datetime.now().strftime("%H:%M:%S.") + f"{datetime.now().microsecond // 1000:03d}"
-        k = self.height / 480  # the layout is drawn for 480 lines and scaled to the picture
-        band_top = self.height - round(90 * k)
-        image[band_top:, :] = (32, 32, 32)
+        k, left, thick, thin = self._k, self._left, self._thick, self._thin
+        image[self._band_top :, :] = (32, 32, 32)
         font = cv2.FONT_HERSHEY_SIMPLEX
-        thick, thin = max(1, round(3 * k)), max(1, round(2 * k))
-        left = round(20 * k)
         white, grey = (255, 255, 255), (200, 200, 200)
         cv2.putText(image, clock, (left, self.height - round(40 * k)), font, 1.4 * k, white, thick)
         cv2.putText(

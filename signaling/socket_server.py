@@ -117,15 +117,14 @@ class _GuardedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
                     request.transport.abort()
 
             queue.on_overflow = drop
-        sid = getattr(owner, "sid", None)
-        transports = getattr(self.server, "connections", None)
-        if sid is None or transports is None or request.transport is None:
+        if owner is None or request.transport is None:
             return await super().__call__(environ)
-        transports[sid] = request.transport
+        connections: dict[str, asyncio.BaseTransport] = self.server.connections
+        connections[owner.sid] = request.transport
         try:
             return await super().__call__(environ)
         finally:
-            transports.pop(sid, None)
+            connections.pop(owner.sid, None)
 
     async def wait(self) -> Any:
         data = await super().wait()
