@@ -40,6 +40,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -345,7 +346,11 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
     result.rss_total_mb = round(loaded_rss, 1)
     if result.connections:
         result.rss_mb_per_1k = round((loaded_rss - idle_rss) * 1000 / result.connections, 1)
-    result.notes += [f"lost: {why}" for why in tally.lost[:5]]
+    if tally.lost:
+        # "SESSION: why" -> why, so the reasons add up
+        reasons = Counter(why.split(": ", 1)[-1] for why in tally.lost)
+        result.notes.append("lost by reason: " + ", ".join(f"{k} x{v}" for k, v in reasons.most_common(6)))  # fmt: skip
+    result.notes += [f"lost: {why}" for why in tally.lost[:3]]
     result.notes += [f"double: {why}" for why in tally.double[:5]]
     if tally.errors:
         result.notes.append("errors: " + ", ".join(f"{k} x{v}" for k, v in tally.errors.most_common(6)))  # fmt: skip

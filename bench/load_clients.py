@@ -76,12 +76,11 @@ class SimClient:
         self.url = url
         self.tally = tally
         self.rng = rng
+        # Reconnects are ours, as in terminal_client: the library's own reconnect waits only
+        # 1 s for the namespace (its connect() default), so under a burst of reconnects every
+        # try gave up just before the server answered, and tried again: a storm, not a load.
         self.sio = socketio.AsyncClient(
-            reconnection=True,
-            reconnection_attempts=0,
-            reconnection_delay=0.5,
-            reconnection_delay_max=2,
-            randomization_factor=0.5,
+            reconnection=False,
             handle_sigint=False,
             # one HTTP session for every client of the run, instead of one each
             http_session=http,
@@ -92,6 +91,8 @@ class SimClient:
         self.resume_token: str | None = None
         self.last_error: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+        self._reconnecting: asyncio.Task[None] | None = None
         self.sio.on("connect", self._on_connect, namespace=self.namespace)
         self.sio.on("disconnect", self._on_disconnect, namespace=self.namespace)
         self.sio.on("error", self._on_error, namespace=self.namespace)
@@ -120,7 +121,22 @@ class SimClient:
             transports=["websocket"], wait_timeout=CONNECT_S,
         )  # fmt: skip
 
+    async def _reconnect(self) -> None:
+        """Come back after a dropped socket: jittered backoff, as the real kiosk does."""
+        delay = 0.2
+        while not self._closing and not self.sio.connected:
+            await asyncio.sleep(delay * self.rng.uniform(0.5, 1.5))
+            delay = min(delay * 2, 2.0)
+            try:
+                await self.connect()
+            except (socketio.exceptions.ConnectionError, OSError, aiohttp.ClientError):
+                self.tally.errors["reconnect try failed"] += 1
+            except ValueError:
+                # engine.io is still closing the dropped connection; try again shortly
+                pass
+
     async def close(self) -> None:
+        self._closing = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -170,6 +186,10 @@ class SimClient:
     async def _on_disconnect(self, *reason: Any) -> None:
         self.drops += 1
         self.changed.set()
+        if not self._closing and (self._reconnecting is None or self._reconnecting.done()):
+            self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+            self._tasks.add(self._reconnecting)
+            self._reconnecting.add_done_callback(self._tasks.discard)
 
     async def _on_error(self, data: Any) -> None:
         code = data.get("code", "?") if isinstance(data, dict) else "?"
@@ -388,6 +408,9 @@ class SimClerk(SimClient):
 
     async def _on_offered(self, data: dict[str, Any]) -> None:
         sid = data["session_id"]
+        # as the console does: the store rings only an available clerk, so a call still
+        # open here is over and its call_ended (sent by another process) is on its way
+        self.call = None
         self.tally.offered_at.setdefault(sid, asyncio.get_running_loop().time())
         self.ringing = sid
         roll = self.rng.random()

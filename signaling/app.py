@@ -10,6 +10,7 @@ from aiohttp import web
 
 from agent_console.routes import setup_console
 from signaling.admin import setup_admin
+from signaling.admission import Admission
 from signaling.api import setup_api
 from signaling.auth import turn_credentials
 from signaling.catalogue import load_catalogue
@@ -120,6 +121,7 @@ def create_app(settings: Settings) -> web.Application:
         signing_key=settings.signing_key(),
         events_per_second=settings.events_per_second,
         event_burst=settings.event_burst,
+        admission=Admission(settings.handshakes_at_once, settings.handshake_wait_s),
     )
     sio.register_namespace(TerminalNamespace(ctx))
     sio.register_namespace(ClerkNamespace(ctx))

@@ -53,3 +53,9 @@ class ServerDraining(SignalingError):
     """This process is stopping; clients reconnect (through the proxy) to another one."""
 
     code = "server_draining"
+
+
+class ServerBusy(SignalingError):
+    """Too many handshakes at once here; the client retries after a short, random pause."""
+
+    code = "server_busy"

@@ -6,16 +6,18 @@ refused event gets a typed ``error`` event back and the connection stays up.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
 from pydantic import ValidationError
 
+from signaling.admission import Admission
 from signaling.auth import authorize_clerk
-from signaling.errors import AuthError, InvalidMessage, RateLimited
+from signaling.errors import AuthError, InvalidMessage, RateLimited, ServerBusy, SignalingError
 from signaling.logs import context_log
 from signaling.messages import (
     CLERK_EVENTS,
@@ -68,6 +70,7 @@ class Context:
     signing_key: str
     events_per_second: float
     event_burst: int
+    admission: Admission
 
 
 Handler = Callable[[Member, str, Any], Awaitable[None]]
@@ -81,7 +84,7 @@ def _shown(event: str) -> str:
     return event if len(event) <= MAX_SHOWN_EVENT else event[:MAX_SHOWN_EVENT] + "…"
 
 
-def _refusal(exc: AuthError) -> socketio.exceptions.ConnectionRefusedError:
+def _refusal(exc: SignalingError) -> socketio.exceptions.ConnectionRefusedError:
     """A refused connection whose data is the typed error, so the console can say it in the
     clerk's language (the message alone is for logs and older clients)."""
     error = ErrorEvent(code=exc.code, message=exc.message)
@@ -156,6 +159,24 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         )
         await self.emit(Event.ERROR.value, error.model_dump(mode="json"), to=sid)
 
+    def _left(self, sid: str) -> bool:
+        """Whether the client behind ``sid`` closed its connection (gave up waiting)."""
+        eio_sid = self.server.manager.eio_sid_from_sid(sid, self.namespace)
+        socket = self.server.eio.sockets.get(eio_sid) if eio_sid else None
+        return socket is None or bool(socket.closed)
+
+    @contextlib.asynccontextmanager
+    async def _handshake_turn(self, sid: str) -> AsyncIterator[None]:
+        """A turn at the database for this handshake (see signaling/admission.py)."""
+        try:
+            async with self.ctx.admission.turn():
+                if self._left(sid):
+                    # it gave up while waiting for its turn: no database work for nobody
+                    raise socketio.exceptions.ConnectionRefusedError("the client left")
+                yield
+        except ServerBusy as exc:
+            raise _refusal(exc) from exc
+
     def _bucket(self) -> TokenBucket:
         return TokenBucket(self.ctx.events_per_second, self.ctx.event_burst)
 
@@ -219,18 +240,19 @@ class TerminalNamespace(RoleNamespace):
             raise socketio.exceptions.ConnectionRefusedError(
                 "no device token; register the terminal with `vcounter terminal register`"
             )
-        terminal = await store.find_terminal_by_token(self.ctx.db(), token)
-        if terminal is None:
-            raise socketio.exceptions.ConnectionRefusedError(
-                "unknown device token; register the terminal again"
-            )
         resume = auth.get("resume") if isinstance(auth, dict) else None
-        self.members[sid] = Member(Role.TERMINAL, terminal.id, terminal.name, self._bucket())
-        await self.enter_room(sid, terminal_room(terminal.id))
-        # awaited here, before any event of this socket: a request must not race the resume
-        snapshot = await self.ctx.router().terminal_connected(
-            terminal.id, terminal.name, sid, resume if isinstance(resume, str) else None
-        )
+        async with self._handshake_turn(sid):
+            terminal = await store.find_terminal_by_token(self.ctx.db(), token)
+            if terminal is None:
+                raise socketio.exceptions.ConnectionRefusedError(
+                    "unknown device token; register the terminal again"
+                )
+            self.members[sid] = Member(Role.TERMINAL, terminal.id, terminal.name, self._bucket())
+            await self.enter_room(sid, terminal_room(terminal.id))
+            # awaited here, before any event of this socket: a request must not race the resume
+            snapshot = await self.ctx.router().terminal_connected(
+                terminal.id, terminal.name, sid, resume if isinstance(resume, str) else None
+            )
         context_log(log, snapshot.session_id, f"terminal:{terminal.id}").info(
             "connected (%s)%s", terminal.name, " resumed" if snapshot.resumed else ""
         )
@@ -292,27 +314,28 @@ class ClerkNamespace(RoleNamespace):
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
+        resume = auth.get("resume") if isinstance(auth, dict) else None
         try:
-            # checks revocation and disabled accounts too, not only the signature
-            claims = await authorize_clerk(self.ctx.db(), self.ctx.signing_key, token)
-            clerk = await store.get_clerk(self.ctx.db(), claims.clerk_id)
+            async with self._handshake_turn(sid):
+                # checks revocation and disabled accounts too, not only the signature
+                claims = await authorize_clerk(self.ctx.db(), self.ctx.signing_key, token)
+                clerk = await store.get_clerk(self.ctx.db(), claims.clerk_id)
+                self.members[sid] = Member(Role.CLERK, clerk.id, clerk.username, self._bucket())
+                await self.enter_room(sid, clerk_room(clerk.id))
+                greeting = await self.ctx.router().clerk_connected(
+                    clerk.id,
+                    clerk.username,
+                    clerk.display_name,
+                    frozenset(clerk.departments),
+                    sid,
+                    resume if isinstance(resume, str) else None,
+                )
         except AuthError as exc:
             raise _refusal(exc) from exc
         except NotFound as exc:
             raise _refusal(
                 AuthError("this clerk account no longer exists; ask an administrator")
             ) from exc
-        self.members[sid] = Member(Role.CLERK, clerk.id, clerk.username, self._bucket())
-        await self.enter_room(sid, clerk_room(clerk.id))
-        resume = auth.get("resume") if isinstance(auth, dict) else None
-        greeting = await self.ctx.router().clerk_connected(
-            clerk.id,
-            clerk.username,
-            clerk.display_name,
-            frozenset(clerk.departments),
-            sid,
-            resume if isinstance(resume, str) else None,
-        )
         context_log(log, None, f"clerk:{clerk.username}").info(
             "connected%s", " resumed" if greeting.resumed else ""
         )

@@ -134,7 +134,7 @@ class Router:
         elif old_local and old_local != sid:
             await self.emitter.drop(Role.TERMINAL, old_local)
         actor = f"terminal:{terminal_id}"
-        session = await routing.active_of_terminal(self.db, terminal_id)
+        session = attached.session
         if session is not None and not attached.resumed:
             # a kiosk without the token restarted: its peer and screens are gone
             await self._finish(session, "terminal_restarted", Role.TERMINAL, actor)
@@ -580,7 +580,7 @@ class Router:
         conflicts = 0
         while conflicts < 50:
             try:
-                pair = await routing.claim_next(
+                pairs = await routing.claim_batch(
                     self.db,
                     offer_timeout_s=self.offer_timeout_s,
                     decline_pause_s=self.decline_pause_s,
@@ -589,12 +589,11 @@ class Router:
                 conflicts += 1
                 await asyncio.sleep(0.005 * conflicts)
                 continue
-            if pair is None:
+            if not pairs:
                 break
-            session, clerk = pair
-            made += 1
-            self.offers_made += 1
-            await self._send_offer(session, clerk)
+            made += len(pairs)
+            self.offers_made += len(pairs)
+            await asyncio.gather(*(self._send_offer(session, clerk) for session, clerk in pairs))
         if made:
             self.on_queue_change()
         return made

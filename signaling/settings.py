@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     # after a server dies, so size this for the largest hall
     socket_connects_per_minute: float = Field(default=600.0, gt=0)
     socket_connect_burst: int = Field(default=300, ge=1)
+    # socket handshakes doing their database work at once in this process, and how long
+    # another waits for a turn before it is refused as busy (the client retries by itself;
+    # signaling/admission.py says why)
+    handshakes_at_once: int = Field(default=8, ge=1)
+    handshake_wait_s: float = Field(default=5.0, gt=0)
     # sockets closed for junk frames, per client address and window: past it
     # that address's handshakes are refused until its oldest strike leaves the window
     socket_strikes_per_address: int = Field(default=10, ge=1)

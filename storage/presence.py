@@ -23,9 +23,11 @@ from storage.routing import (
     CALL_STATES,
     CLERK_COLUMNS,
     ClerkSnap,
+    SessionSnap,
     _presence_row,
     _reload_clerk,
     _rowcount,
+    active_of_terminal_in,
     clerk_snap,
     db_now,
     token_hash,
@@ -124,6 +126,9 @@ class Attached:
     resumed: bool
     resume_token: str
     replaced_sid: str | None
+    # the kiosk's active session, read in the same transaction: a handshake is one round
+    # of the database, which a burst of reconnecting kiosks (a process lost) queues on
+    session: SessionSnap | None = None
 
 
 async def terminal_attach(
@@ -149,7 +154,8 @@ async def terminal_attach(
         row.connected = True
         row.disconnected_at = None
         row.resume_hash = token_hash(token)
-    return Attached(resumed, token, replaced)
+        session = await active_of_terminal_in(s, terminal_id)
+    return Attached(resumed, token, replaced, session)
 
 
 async def terminal_detach(db: Database, terminal_id: int, sid: str) -> bool:

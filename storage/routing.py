@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -21,7 +21,7 @@ from sqlalchemy import CursorResult, Row, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.audit import append_in
+from storage.audit import NewEvent, append_in, append_many_in
 from storage.db import Database, Transaction
 from storage.errors import StorageError
 from storage.models import CallSession, ClerkPresence, Service
@@ -39,6 +39,9 @@ RECALL_WINDOW = timedelta(minutes=15)
 # how many of each department's waiting sessions a routing attempt looks at: enough to pass
 # over those every free clerk has declined
 HEAD_PER_DEPARTMENT = 25
+# how many offers one routing transaction makes at most: enough that a hall's clerks coming
+# free together are rung at once, few enough that the rows it locks are soon free again
+CLAIM_BATCH = 32
 
 PRIORITY_RECALL = 2
 PRIORITY_CARE = 1
@@ -292,16 +295,21 @@ async def get(db: Database, session_id: str) -> SessionSnap | None:
 async def active_of_terminal(db: Database, terminal_id: int) -> SessionSnap | None:
     """The kiosk's active session (at most one: a unique index says so), or None."""
     async with db.sessions() as db_session:
-        found = (
-            await db_session.execute(
-                select(*SNAP_COLUMNS)
-                .join(Service, Service.id == CallSession.service_id)
-                .where(
-                    CallSession.terminal_id == terminal_id,
-                    CallSession.state.in_(ACTIVE_STATES),
-                )
+        return await active_of_terminal_in(db_session, terminal_id)
+
+
+async def active_of_terminal_in(db_session: AsyncSession, terminal_id: int) -> SessionSnap | None:
+    """:func:`active_of_terminal` inside the caller's open session or transaction."""
+    found = (
+        await db_session.execute(
+            select(*SNAP_COLUMNS)
+            .join(Service, Service.id == CallSession.service_id)
+            .where(
+                CallSession.terminal_id == terminal_id,
+                CallSession.state.in_(ACTIVE_STATES),
             )
-        ).first()
+        )
+    ).first()
     return snap(found, found.department_id) if found else None
 
 
@@ -453,21 +461,23 @@ def pick_clerk(
     return rested[0] if rested else None
 
 
-async def claim_next(
+async def claim_batch(
     db: Database,
     *,
     offer_timeout_s: float,
     decline_pause_s: float,
     departments: Collection[str] | None = None,
-) -> tuple[SessionSnap, ClerkSnap] | None:
-    """Offer the first waiting session that an available clerk can take; None if there is none.
+    limit: int = CLAIM_BATCH,
+) -> list[tuple[SessionSnap, ClerkSnap]]:
+    """Offer waiting sessions to available clerks who can take them, up to ``limit`` pairs in
+    one transaction, in queue order; an empty list when no pair is left.
 
-    One offer per call; callers loop until None. A lost race (another process claimed the
-    session or the clerk first) is None for this attempt and the caller tries again.
+    Callers loop until it is empty. A lost race (another process claimed a session or a
+    clerk first) raises :class:`RoutingConflict`, and the caller tries again.
     """
     try:
         async with db.transaction() as tx:
-            return await _claim_in(tx, offer_timeout_s, decline_pause_s, departments)
+            return await _claim_in(tx, offer_timeout_s, decline_pause_s, departments, limit)
     except (IntegrityError, RoutingConflict) as exc:
         log.info("routing attempt lost a race (%s); trying again", type(exc).__name__)
         raise RoutingConflict("the session or the clerk was claimed by another router") from exc
@@ -478,28 +488,22 @@ async def _claim_in(
     offer_timeout_s: float,
     decline_pause_s: float,
     departments: Collection[str] | None,
-) -> tuple[SessionSnap, ClerkSnap] | None:
+    limit: int,
+) -> list[tuple[SessionSnap, ClerkSnap]]:
+    # A fixed number of statements per batch plus two per offer: one offer per transaction
+    # (a dozen round trips each) made routing the bottleneck, with clerks idle and a queue.
     s = tx.session
     postgres = s.get_bind().dialect.name == "postgresql"
     now = await db_now(s)
-    duty = (
-        await s.execute(
-            select(
-                ClerkPresence.clerk_id,
-                ClerkPresence.state,
-                ClerkPresence.departments,
-                ClerkPresence.idle_since,
-                ClerkPresence.connected,
-            ).where(ClerkPresence.connected.is_(True))
-        )
-    ).all()
+    duty = (await s.execute(select(*CLERK_COLUMNS).where(ClerkPresence.connected.is_(True)))).all()
+    clerks = {r.clerk_id: r for r in duty}
     free = [
         Candidate(r.clerk_id, frozenset(r.departments or []), r.idle_since)
         for r in sorted(duty, key=lambda r: r.idle_since)
         if r.state == "available"
     ]
     if not free:
-        return None
+        return []
     on_duty: dict[str, set[int]] = {}
     for r in duty:
         if r.state in ("available", "ringing", "busy"):
@@ -509,10 +513,10 @@ async def _claim_in(
     if departments is not None:
         wanted &= set(departments)
     if not wanted:
-        return None
+        return []
     # the head of each department's line: a call waits only for clerks of its department,
     # so reading a few per department finds every possible pair without reading the queue;
-    # one query, plain rows, no locks (the one chosen is locked below)
+    # one query, plain rows, no locks (the ones chosen are locked below)
     order = (CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
     place = func.row_number().over(partition_by=Service.department_id, order_by=order)
     ranked = (
@@ -528,8 +532,14 @@ async def _claim_in(
             .order_by(ranked.c.priority.desc(), ranked.c.enqueued_at, ranked.c.id)
         )
     ).all()
+    # the plan: queue order, each to the clerk the rules pick among those still free
+    plan: list[tuple[Row[Any], Candidate]] = []
     taken: set[int] = set()
     for row in heads:
+        if len(plan) >= limit or len(taken) == len(free):
+            break
+        if tx.db.lock(f"audit:{row.id}").locked():
+            continue  # its chain is being written here now (a cancel, say): next round
         choice = pick_clerk(
             snap(row, row.department_id),
             [c for c in free if c.clerk_id not in taken],
@@ -537,69 +547,92 @@ async def _claim_in(
             now,
             decline_pause_s,
         )
-        if choice is None:
-            continue
-        if postgres:
-            # another router may be offering this one now: pass it by rather than wait
-            mine = await s.scalar(
+        if choice is not None:
+            # taken now, while it is free (acquiring a free lock does not yield): waiting
+            # for it later, holding row locks, could deadlock with its holder
+            await tx.hold(f"audit:{row.id}")
+            plan.append((row, choice))
+            taken.add(choice.clerk_id)
+    if not plan:
+        return []
+    if postgres:
+        # another router may be offering some of these now: pass them by rather than wait
+        mine = set(
+            await s.scalars(
                 select(CallSession.id)
-                .where(CallSession.id == row.id, CallSession.state == "queued")
+                .where(CallSession.id.in_([r.id for r, _ in plan]), CallSession.state == "queued")
+                .order_by(CallSession.id)
                 .with_for_update(skip_locked=True)
             )
-            if mine is None:
-                continue
-        dept = row.department_id
-        deadline = now + timedelta(seconds=offer_timeout_s)
-        # the two conditional updates below are the moves available -> ringing and
-        # queued -> offered of the tables in storage/states.py
-        assert "ringing" in CLERK_TRANSITIONS["available"]
-        assert "offered" in SESSION_TRANSITIONS["queued"]
-        clerk_update = (
-            update(ClerkPresence)
-            .where(
-                ClerkPresence.clerk_id == choice.clerk_id,
-                ClerkPresence.state == "available",
-                ClerkPresence.connected.is_(True),
-            )
-            .values(
-                state="ringing",
-                session_id=row.id,
-                state_since=now,
-                version=ClerkPresence.version + 1,
-            )
-            .execution_options(synchronize_session=False)
         )
-        if _rowcount(await s.execute(clerk_update)) != 1:
-            taken.add(choice.clerk_id)  # another router rang them first
-            continue
-        claimed = await s.execute(
-            update(CallSession)
-            .where(CallSession.id == row.id, CallSession.state == "queued")
-            .values(
-                state="offered",
-                clerk_id=choice.clerk_id,
-                offered_at=now,
-                offer_deadline=deadline,
-                offer_shown_to=None,
-                version=CallSession.version + 1,
+        plan = [(r, c) for r, c in plan if r.id in mine]
+    deadline = now + timedelta(seconds=offer_timeout_s)
+    # the two conditional updates below are the moves available -> ringing and
+    # queued -> offered of the tables in storage/states.py
+    assert "ringing" in CLERK_TRANSITIONS["available"]
+    assert "offered" in SESSION_TRANSITIONS["queued"]
+    made: list[tuple[SessionSnap, ClerkSnap]] = []
+    for row, choice in plan:
+        rang = (
+            await s.execute(
+                update(ClerkPresence)
+                .where(
+                    ClerkPresence.clerk_id == choice.clerk_id,
+                    ClerkPresence.state == "available",
+                    ClerkPresence.connected.is_(True),
+                )
+                .values(
+                    state="ringing",
+                    session_id=row.id,
+                    state_since=now,
+                    version=ClerkPresence.version + 1,
+                )
+                .returning(ClerkPresence.version)
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        )
-        if _rowcount(claimed) != 1:
-            # the clerk's row is already changed in this transaction: undo it all
-            raise RoutingConflict(f"session {row.id} left the queue while being offered")
-        await _chain(tx, row.id, "call.offered", "server", {"clerk_id": choice.clerk_id})
+        ).first()
+        if rang is None:
+            continue  # another router rang them first: this session waits for the next round
         offered = (
             await s.execute(
-                select(*SNAP_COLUMNS)
-                .join(Service, Service.id == CallSession.service_id)
-                .where(CallSession.id == row.id)
+                update(CallSession)
+                .where(CallSession.id == row.id, CallSession.state == "queued")
+                .values(
+                    state="offered",
+                    clerk_id=choice.clerk_id,
+                    offered_at=now,
+                    offer_deadline=deadline,
+                    offer_shown_to=None,
+                    version=CallSession.version + 1,
+                )
+                .returning(CallSession.version)
+                .execution_options(synchronize_session=False)
             )
-        ).one()
-        clerk = await _reload_clerk(s, choice.clerk_id)
-        assert clerk is not None
-        return snap(offered, dept), clerk
-    return None
+        ).first()
+        if offered is None:
+            # the clerk's row is already changed in this transaction: undo it all
+            raise RoutingConflict(f"session {row.id} left the queue while being offered")
+        session = replace(
+            snap(row, row.department_id),
+            state="offered",
+            clerk_id=choice.clerk_id,
+            offer_deadline=deadline,
+            offer_shown_to=None,
+            version=offered.version,
+        )
+        clerk = replace(
+            clerk_snap(clerks[choice.clerk_id]),
+            state="ringing",
+            session_id=row.id,
+            state_since=now,
+            version=rang.version,
+        )
+        made.append((session, clerk))
+    await append_many_in(
+        s,
+        [NewEvent(sn.id, "call.offered", "server", {"clerk_id": c.clerk_id}) for sn, c in made],
+    )
+    return made
 
 
 async def mark_offer_shown(db: Database, session_id: str, clerk_id: int) -> None:

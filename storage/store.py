@@ -14,7 +14,7 @@ import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 USERNAME_RULE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MIN_PASSWORD_LENGTH = 8
+# a kiosk's "last seen" is kept to this resolution (see find_terminal_by_token)
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 # argon2-cffi's defaults follow RFC 9106's recommendation; a stateless, shared hasher.
 _HASHER = PasswordHasher()
@@ -238,8 +240,13 @@ async def find_terminal_by_token(db: Database, token: str) -> Terminal | None:
         if terminal is None or terminal.revoked_at is not None:
             # a revoked kiosk is as unknown as one never registered
             return None
-        terminal.last_seen_at = utcnow()
-        await session.commit()
+        now = utcnow()
+        seen = terminal.last_seen_at
+        if seen is None or now - seen >= LAST_SEEN_RESOLUTION:
+            # "last seen" is shown to the minute: writing it on every request and socket
+            # handshake made each a write transaction (a burst of reconnects queued on it)
+            terminal.last_seen_at = now
+            await session.commit()
         return terminal
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -618,7 +619,8 @@ class TerminalClient:
         give_up = loop.time() + self.resume_for_s
         delay = 0.2
         while loop.time() < give_up and not self._closing:
-            await asyncio.sleep(delay)
+            # jittered: the kiosks of a lost server process must not all come back at once
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
             try:
                 await self.connect()
                 return

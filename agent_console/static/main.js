@@ -443,7 +443,10 @@ class ClerkConsole {
   }
 
   #onOffered(message) {
-    if (this.m.callInfo) return; // cannot happen: a busy clerk is never offered a call
+    // The store rings only an available clerk, so the call on screen is over: its
+    // call_ended comes from the process that ended it and can arrive after this offer from
+    // another one. Close it now, or the offer would be ignored and ring out.
+    if (this.m.callInfo) this.#finishCall("hangup");
     this.#closeCall();
     this.m.offer = { message, receivedAt: performance.now(), pending: null };
     this.m.notice = null;

@@ -135,10 +135,14 @@ const SERVER_EVENTS = [
  *   replaced()               the server closed this socket (the clerk signed in elsewhere)
  *   badMessage(name, problem) a server payload did not match the protocol
  */
+// refusals that say "not now" rather than "not you": the console tries again by itself
+const RETRY_REFUSALS = new Set(["server_busy", "server_draining"]);
+
 export class ClerkConnection {
   constructor(token, handlers) {
     this.handlers = handlers;
     this.everConnected = false;
+    this.retry = null; // the timer of a retry after a "busy" refusal
     // the server's token for carrying on (state and call) after a dropped socket
     this.resumeToken = null;
     this.token = token;
@@ -169,6 +173,13 @@ export class ClerkConnection {
       // will not retry, so the clerk has to sign in again. Otherwise it is the network.
       if (!this.socket.active) {
         const data = err && err.data && typeof err.data === "object" ? err.data : {};
+        if (RETRY_REFUSALS.has(data.code)) {
+          // a process taking back many sockets at once: come back after a random pause, so
+          // a hall's consoles do not all return in the same instant
+          this.handlers.lost();
+          this.retry = setTimeout(() => this.socket.connect(), 1000 + Math.random() * 4000);
+          return;
+        }
         this.handlers.refused({ code: data.code ?? null, message: String(err && err.message ? err.message : "") });
       }
       else if (!this.everConnected) this.handlers.lost();
@@ -195,6 +206,7 @@ export class ClerkConnection {
   }
 
   close() {
+    clearTimeout(this.retry);
     this.socket.removeAllListeners();
     this.socket.disconnect();
   }

@@ -258,7 +258,8 @@ class Cluster:
         """The environment every process and CLI call of the cluster runs with."""
         env = {
             **os.environ,
-            "VCOUNTER_LOG_LEVEL": "WARNING",
+            # quiet unless asked: at INFO a load run writes a line per event
+            "VCOUNTER_LOG_LEVEL": os.environ.get("VCOUNTER_CLUSTER_LOG_LEVEL", "WARNING"),
             "VCOUNTER_SECRET_KEY": SECRET,
             **self.settings,
         }
