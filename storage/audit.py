@@ -231,6 +231,7 @@ async def append_in(
     payload: dict[str, Any],
     *,
     after_seq: int | None = None,
+    row_locked: bool = False,
 ) -> SessionEvent:
     """Add the next event to ``session_id``'s chain inside the caller's open transaction.
 
@@ -239,9 +240,14 @@ async def append_in(
     records or not at all.
     """
     # FOR UPDATE serialises appenders in other processes on PostgreSQL; SQLite ignores it
-    # (its single writer lock plus the unique constraint do that job).
-    found = await db_session.scalar(
-        select(CallSession.id).where(CallSession.id == session_id).with_for_update()
+    # (its single writer lock plus the unique constraint do that job). A caller that read the
+    # session FOR UPDATE in this transaction already holds it (``row_locked``).
+    found = (
+        session_id
+        if row_locked
+        else await db_session.scalar(
+            select(CallSession.id).where(CallSession.id == session_id).with_for_update()
+        )
     )
     if found is None:
         raise NotFound(

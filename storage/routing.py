@@ -255,8 +255,10 @@ async def _presence_row(
 
 
 async def _reload(db_session: AsyncSession, row: CallSession, dept: str) -> SessionSnap:
+    # no read back: every column of a locked row is set in Python and none has a server
+    # default, so after the flush the row holds what is stored (a read was one more round
+    # trip in every transition, under load most of the cost is round trips)
     await db_session.flush()
-    await db_session.refresh(row)
     return snap(row, dept)
 
 
@@ -270,10 +272,16 @@ async def _reload_clerk(db_session: AsyncSession, clerk_id: int) -> ClerkSnap | 
 
 
 async def _chain(
-    tx: Transaction, session_id: str, kind: str, actor: str, payload: dict[str, Any]
+    tx: Transaction,
+    session_id: str,
+    kind: str,
+    actor: str,
+    payload: dict[str, Any],
+    *,
+    row_locked: bool = False,
 ) -> None:
     await tx.hold(f"audit:{session_id}")
-    await append_in(tx.session, session_id, kind, actor, payload)
+    await append_in(tx.session, session_id, kind, actor, payload, row_locked=row_locked)
 
 
 # ---------------------------------------------------------------------- reading
@@ -703,12 +711,15 @@ async def accept(db: Database, clerk_id: int, session_id: str, actor: str) -> Ac
         presence.state_since = now
         presence.version = presence.version + 1
         await _chain(
-            tx, session_id, "call.accepted", actor, {"clerk_id": clerk_id, "waited_s": waited}
+            tx,
+            session_id,
+            "call.accepted",
+            actor,
+            {"clerk_id": clerk_id, "waited_s": waited},
+            row_locked=True,
         )
         session = await _reload(s, row, dept)
-        clerk = await _reload_clerk(s, clerk_id)
-        assert clerk is not None
-        return Accepted(session, clerk, early, shown, waited)
+        return Accepted(session, clerk_snap(presence), early, shown, waited)
 
 
 async def withdraw(
@@ -751,9 +762,11 @@ async def withdraw(
                 if clerk_next == "available":
                     presence.idle_since = now
             presence.version = presence.version + 1
-        await _chain(tx, session_id, f"call.{reason}", actor, {"clerk_id": clerk_id})
+        await _chain(
+            tx, session_id, f"call.{reason}", actor, {"clerk_id": clerk_id}, row_locked=True
+        )
         session = await _reload(s, row, dept)
-        return session, await _reload_clerk(s, clerk_id)
+        return session, clerk_snap(presence) if presence is not None else None
 
 
 async def expired_offers(db: Database) -> list[tuple[str, int]]:
@@ -798,7 +811,7 @@ async def finish(
         row.early_offer = None
         row.offer_deadline = None
         row.version = row.version + 1
-        clerk: ClerkSnap | None = None
+        presence: ClerkPresence | None = None
         if clerk_id is not None:
             presence = await _presence_row(s, clerk_id)
             if presence is not None and presence.session_id == session_id:
@@ -809,11 +822,9 @@ async def finish(
                     presence.idle_since = now
                 presence.version = presence.version + 1
         kind = "session.cancelled" if state == "cancelled" else f"session.{state}"
-        await _chain(tx, session_id, kind, actor, {"reason": reason})
+        await _chain(tx, session_id, kind, actor, {"reason": reason}, row_locked=True)
         session = await _reload(s, row, dept)
-        if clerk_id is not None:
-            clerk = await _reload_clerk(s, clerk_id)
-        return session, clerk
+        return session, clerk_snap(presence) if presence is not None else None
 
 
 async def media_connected(db: Database, session_id: str, actor: str) -> SessionSnap | None:
@@ -828,7 +839,7 @@ async def media_connected(db: Database, session_id: str, actor: str) -> SessionS
             move_session(row, "in_call")
             row.connected_at = await db_now(s)
             row.version = row.version + 1
-        await _chain(tx, session_id, "media.connected", actor, {})
+        await _chain(tx, session_id, "media.connected", actor, {}, row_locked=True)
         return await _reload(s, row, dept)
 
 
@@ -845,7 +856,9 @@ async def set_step(
         previous = row.step
         row.step = step
         row.version = row.version + 1
-        await _chain(tx, session_id, "step.changed", actor, {"from": previous, "to": step})
+        await _chain(
+            tx, session_id, "step.changed", actor, {"from": previous, "to": step}, row_locked=True
+        )
         return previous, await _reload(s, row, dept)
 
 
