@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     # socket handshakes doing their database work at once in this process, and how long
     # another waits for a turn before it is refused as busy (the client retries by itself;
     # signaling/admission.py says why)
-    handshakes_at_once: int = Field(default=8, ge=1)
+    handshakes_at_once: int = Field(default=16, ge=1)
     handshake_wait_s: float = Field(default=5.0, gt=0)
     # sockets closed for junk frames, per client address and window: past it
     # that address's handshakes are refused until its oldest strike leaves the window

@@ -10,6 +10,7 @@ from playwright.async_api import Browser, Page, expect
 from media.sources import create_local_tracks
 from signaling.auth import issue_token
 from signaling.messages import ErrorEvent, Event, Role
+from storage import routing
 from terminal_client.client import TerminalClient, TerminalState
 from tests.browser.conftest import attach_error_log
 from tests.conftest import CLERK_PASSWORD, RunningServer
@@ -462,3 +463,38 @@ async def test_the_answer_is_ready_while_it_rings_but_no_check_leaves(
     finally:
         await terminal.close()
     assert real_errors(page) == []
+
+
+async def test_an_offer_that_overtakes_the_last_calls_end_still_rings(
+    server: RunningServer, page: Any
+) -> None:
+    """With several processes, the end of a call is sent by the process that ended it and
+    the next offer by whichever routes it: the offer can arrive first. The console must take
+    it (the store rings only a free clerk), not ignore it until it rings out."""
+    await server.add_clerk("alice")
+    first = kiosk(server, await server.add_terminal("kiosk-one"))
+    second = kiosk(server, await server.add_terminal("kiosk-two"))
+    try:
+        await sign_in(page, server, "alice")
+        await go_available(page)
+        await page.check("[data-testid=auto-answer]")
+        await first.connect()
+        ended = await first.request_service("tax-registration", "en")
+        await first.wait_for(TerminalState.IN_CALL, timeout=20)
+        await wait_state(page, "busy")
+        # "another process" ends the call in the store; its call_ended is still on the way
+        done = await routing.finish(
+            server.db, ended, state="ended", reason="applicant_hangup", actor="terminal:1"
+        )
+        assert done is not None and done[1] is not None and done[1].state == "available"
+        await second.connect()
+        taken = await second.request_service("tax-registration", "en")
+        # auto-answer takes the new call: the console dropped the finished one for it
+        await second.wait_for(TerminalState.IN_CALL, timeout=20)
+        await wait_state(page, "busy")
+        assert (await server.session(taken)).state in ("connecting", "in_call")
+        assert (await server.session(taken)).clerk_id == 1
+        assert page.errors == []  # type: ignore[attr-defined]
+    finally:
+        await first.close()
+        await second.close()
