@@ -580,7 +580,9 @@ async def _claim_in(
     assert "ringing" in CLERK_TRANSITIONS["available"]
     assert "offered" in SESSION_TRANSITIONS["queued"]
     made: list[tuple[SessionSnap, ClerkSnap]] = []
-    for row, choice in plan:
+    # clerks' rows in one order in every router: two batches that picked the same clerks
+    # wait for each other instead of deadlocking
+    for row, choice in sorted(plan, key=lambda pair: pair[1].clerk_id):
         rang = (
             await s.execute(
                 update(ClerkPresence)
