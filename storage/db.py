@@ -156,6 +156,16 @@ class Database:
         self._lease_sessions = async_sessionmaker(
             self._lease_engine or self.engine, expire_on_commit=False
         )
+        # Reads of one statement need no transaction around them; on PostgreSQL one costs a
+        # BEGIN and a ROLLBACK round trip besides the query, and under load the round trips
+        # (each an event-loop turn) are most of a handler's time. Same pool: no isolation
+        # level is sent to the server for this (asyncpg's autocommit is client-side).
+        reader = self.engine
+        if self.dialect == "postgresql":
+            reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.reads: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            reader, expire_on_commit=False
+        )
         # Weak values: a lock lives only while someone holds or waits for it, so one per
         # session id does not pile up over months of calls.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()

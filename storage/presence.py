@@ -172,7 +172,7 @@ async def terminal_detach(db: Database, terminal_id: int, sid: str) -> bool:
 
 async def terminal_connected(db: Database, terminal_id: int) -> bool:
     """Whether a socket of this kiosk is up on any process."""
-    async with db.sessions() as s:
+    async with db.reads() as s:
         row = await s.get(TerminalPresence, terminal_id)
     return bool(row and row.connected)
 
@@ -180,7 +180,7 @@ async def terminal_connected(db: Database, terminal_id: int) -> bool:
 async def sessions_of_gone_terminals(db: Database, grace_s: float) -> list[str]:
     """Active sessions whose kiosk has been gone longer than the grace period (or never had a
     socket on record, as left by an older server)."""
-    async with db.sessions() as s:
+    async with db.reads() as s:
         now = await db_now(s)
         cutoff = now - timedelta(seconds=grace_s)
         rows = (
@@ -296,7 +296,7 @@ async def set_clerk_state(
 
 async def clerk(db: Database, clerk_id: int) -> ClerkSnap | None:
     """The clerk's presence as stored, or None if they never connected."""
-    async with db.sessions() as s:
+    async with db.reads() as s:
         row = await s.get(ClerkPresence, clerk_id)
         return clerk_snap(row) if row else None
 
@@ -315,14 +315,14 @@ async def clerks(db: Database) -> list[tuple[ClerkSnap, Clerk]]:
 async def snapshots(db: Database) -> list[ClerkSnap]:
     """Every clerk's presence as plain rows: for readers that need no account fields (the
     queue positions read it several times a second)."""
-    async with db.sessions() as s:
+    async with db.reads() as s:
         rows = (await s.execute(select(*CLERK_COLUMNS))).all()
     return [clerk_snap(r) for r in rows]
 
 
 async def gone_clerks(db: Database, grace_s: float) -> list[int]:
     """Clerks whose console has been gone longer than the grace period and not signed off."""
-    async with db.sessions() as s:
+    async with db.reads() as s:
         now = await db_now(s)
         cutoff = now - timedelta(seconds=grace_s)
         rows = (
@@ -339,7 +339,7 @@ async def gone_clerks(db: Database, grace_s: float) -> list[int]:
 
 async def clerks_in_call_states(db: Database) -> list[tuple[int, str | None]]:
     """(clerk_id, session_id) for clerks whose presence still names a call."""
-    async with db.sessions() as s:
+    async with db.reads() as s:
         rows = (
             await s.execute(
                 select(ClerkPresence.clerk_id, ClerkPresence.session_id).where(

@@ -289,7 +289,7 @@ async def _chain(
 
 async def get(db: Database, session_id: str) -> SessionSnap | None:
     """The session as stored now, or None."""
-    async with db.sessions() as db_session:
+    async with db.reads() as db_session:
         found = (
             await db_session.execute(
                 select(*SNAP_COLUMNS)
@@ -302,7 +302,7 @@ async def get(db: Database, session_id: str) -> SessionSnap | None:
 
 async def active_of_terminal(db: Database, terminal_id: int) -> SessionSnap | None:
     """The kiosk's active session (at most one: a unique index says so), or None."""
-    async with db.sessions() as db_session:
+    async with db.reads() as db_session:
         return await active_of_terminal_in(db_session, terminal_id)
 
 
@@ -323,7 +323,7 @@ async def active_of_terminal_in(db_session: AsyncSession, terminal_id: int) -> S
 
 async def active_sessions(db: Database) -> list[SessionSnap]:
     """Every active session, in queue order (priority, then first come)."""
-    async with db.sessions() as db_session:
+    async with db.reads() as db_session:
         rows = (
             await db_session.execute(
                 select(*SNAP_COLUMNS)
@@ -337,7 +337,7 @@ async def active_sessions(db: Database) -> list[SessionSnap]:
 
 async def recent_handling_s(db: Database, limit: int = 400) -> dict[str, list[float]]:
     """Lengths of the most recent answered calls per department, newest first."""
-    async with db.sessions() as db_session:
+    async with db.reads() as db_session:
         rows = (
             await db_session.execute(
                 select(Service.department_id, CallSession.answered_at, CallSession.ended_at)
@@ -773,7 +773,7 @@ async def withdraw(
 
 async def expired_offers(db: Database) -> list[tuple[str, int]]:
     """``(session_id, clerk_id)`` of offers whose deadline has passed."""
-    async with db.sessions() as db_session:
+    async with db.reads() as db_session:
         now = await db_now(db_session)
         rows = (
             await db_session.execute(
