@@ -251,6 +251,10 @@ class Router:
             raise NotYourSession(
                 f"Session {offer.session_id} is not yours; you can only signal your own call"
             )
+        if current.state not in (SessionState.QUEUED, SessionState.OFFERED):
+            # a call never goes back to waiting: relay it, without a write transaction for
+            # every offer of every call
+            return False
         held = await routing.hold_early_offer(self.db, offer.session_id, terminal_id, offer.sdp)
         if held is None:
             return False

@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     # another waits for a turn before it is refused as busy (the client retries by itself;
     # signaling/admission.py says why)
     handshakes_at_once: int = Field(default=16, ge=1)
-    handshake_wait_s: float = Field(default=5.0, gt=0)
+    handshake_wait_s: float = Field(default=15.0, gt=0)
     # sockets closed for junk frames, per client address and window: past it
     # that address's handshakes are refused until its oldest strike leaves the window
     socket_strikes_per_address: int = Field(default=10, ge=1)

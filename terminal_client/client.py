@@ -220,7 +220,9 @@ class TerminalClient:
                 namespaces=[NAMESPACE_TERMINAL],
                 auth=auth,
                 transports=["websocket"],
-                wait_timeout=10,
+                # longer than the server's handshake_wait_s: a kiosk waiting its turn after
+                # a server process died is taken in order, not sent round again
+                wait_timeout=20,
             )
         except socketio.exceptions.ConnectionError as exc:
             reason = self._refusal or str(exc)
