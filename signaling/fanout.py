@@ -33,6 +33,8 @@ MIN_REMAINING_S = 30.0
 HANDLING_SAMPLE = 20
 # how long the recent call lengths are reused before they are read again
 HANDLING_FRESH = timedelta(seconds=5)
+# how long a nudge waits for the rest of its burst of changes before the round reads them
+COALESCE_S = 0.05
 # how many places are sent before the round lets other work run
 YIELD_EVERY = 64
 
@@ -156,16 +158,18 @@ class QueueNotifier:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wanted.wait(), self.tick_s)
-            # coalesce a burst of changes into one snapshot, at most one a second: under load
-            # nearly every waiting kiosk's place changes between rounds, so each round is a
-            # message to most of them (four rounds a second were four messages a second to
-            # every waiting kiosk); a place a second late tells an applicant nothing less
-            await asyncio.sleep(self.min_interval_s)
+            # a burst of changes (one request opens, routes and offers) makes one snapshot
+            await asyncio.sleep(COALESCE_S)
             self._wanted.clear()
             try:
                 await self.flush()
             except Exception:  # one failed round must not end the notifier
                 log.exception("queue positions round failed")
+            # at most one round a second: under load nearly every waiting kiosk's place
+            # changes between rounds, so each round is a message to most of them (four rounds
+            # a second were four messages a second to every waiting kiosk). Resting after the
+            # round, not before it, keeps the first news after a quiet spell prompt.
+            await asyncio.sleep(self.min_interval_s)
 
     async def flush(self) -> int:
         """Compute every place from one snapshot and send those that changed; returns sent."""

@@ -210,6 +210,36 @@ async def test_offer_goes_to_longest_idle_clerk_of_the_department(harness: Harne
     assert not harness.outbox.to(clerk_room(3), Event.CALL_OFFERED)
 
 
+async def test_one_routing_transaction_offers_every_pair_in_queue_order(
+    harness: Harness,
+) -> None:
+    """Three calls waiting, three clerks free at once: one batch rings all three, the first
+    in line to the clerk idle longest, each clerk once, each offer in its chain."""
+    dept = dept_of(harness.catalogue, TAX)
+    waiting = [await harness.request(i) for i in range(3)]
+    assert all(s.state == SessionState.QUEUED for s in waiting)
+    for clerk_id in (1, 2, 3):
+        await harness.clerk(clerk_id, {dept}, available=False)
+    # straight in the store, so the router's own matcher does not run between them
+    for clerk_id in (3, 1, 2):  # idle longest first: 3, then 1, then 2
+        await presence.set_clerk_state(harness.db, clerk_id, ClerkState.AVAILABLE, ["away"])
+    made = await routing.claim_batch(harness.db, offer_timeout_s=5.0, decline_pause_s=0.0)
+    # the pairing is queue order to idle order; the clerks' rows are written in clerk order
+    assert [(s.id, c.clerk_id) for s, c in made] == [
+        (waiting[1].id, 1),
+        (waiting[2].id, 2),
+        (waiting[0].id, 3),
+    ]
+    for session, clerk in made:
+        stored = await harness.session(session.id)
+        assert stored.state == SessionState.OFFERED and stored.clerk_id == clerk.clerk_id
+        assert stored.version == session.version
+        assert (await presence.clerk(harness.db, clerk.clerk_id)) == clerk
+        kinds = [e.kind for e in await AuditLog(harness.db).events(session.id)]
+        assert kinds == ["session.created", "call.offered"]
+    assert await routing.claim_batch(harness.db, offer_timeout_s=5.0, decline_pause_s=0.0) == []
+
+
 async def test_decline_offers_to_next_clerk(harness: Harness) -> None:
     dept = dept_of(harness.catalogue, TAX)
     await harness.clerk(1, {dept})

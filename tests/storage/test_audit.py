@@ -13,7 +13,15 @@ from sqlalchemy import delete, text, update
 from sqlalchemy.exc import DBAPIError
 
 from storage import store
-from storage.audit import GENESIS_HASH, AuditLog, ChainReport, canonical_event, event_hash
+from storage.audit import (
+    GENESIS_HASH,
+    AuditLog,
+    ChainReport,
+    NewEvent,
+    append_many_in,
+    canonical_event,
+    event_hash,
+)
 from storage.db import Database
 from storage.errors import ChainBroken, NotFound
 from storage.models import SessionEvent
@@ -93,6 +101,39 @@ async def test_empty_and_unknown_sessions(db: Database) -> None:
     assert await audit.verify(session_id) == ChainReport(session_id, True, 0)
     with pytest.raises(NotFound, match="no session 'nope' to record 'x' for"):
         await audit.append("nope", "x", "server", {})
+
+
+async def test_a_batch_appends_one_linked_event_to_each_session(db: Database) -> None:
+    audit, first = await chain(db, length=2)
+    fresh = []
+    for n in range(2):
+        terminal, _ = await store.register_terminal(db, f"kiosk-batch-{n}")
+        fresh.append((await store.create_session(db, terminal.id, "s", "en")).id)
+    batch = [NewEvent(sid, "call.offered", "server", {"clerk_id": 7}) for sid in [first, *fresh]]
+    async with db.transaction() as tx:
+        await append_many_in(tx.session, batch)
+    for sid, length in [(first, 3), (fresh[0], 1), (fresh[1], 1)]:
+        events = await audit.events(sid)
+        assert [e.seq for e in events] == list(range(1, length + 1))
+        assert events[-1].kind == "call.offered" and events[-1].payload == {"clerk_id": 7}
+        assert (await audit.verify(sid)).ok
+    # the batch linked onto the existing chain: the next single append follows it
+    await audit.append(first, "step.after", "server", {})
+    assert (await audit.verify(first)) == ChainReport(first, True, 4, None)
+
+
+async def test_a_batch_naming_an_unknown_session_writes_nothing(db: Database) -> None:
+    audit, session_id = await chain(db, length=1)
+    with pytest.raises(NotFound, match="no session 'nope'"):
+        async with db.transaction() as tx:
+            await append_many_in(
+                tx.session,
+                [
+                    NewEvent(session_id, "call.offered", "server", {}),
+                    NewEvent("nope", "call.offered", "server", {}),
+                ],
+            )
+    assert len(await audit.events(session_id)) == 1
 
 
 async def test_plain_update_and_delete_are_refused(db: Database) -> None:

@@ -102,6 +102,9 @@ async def test_terminal_token_is_found_by_hash_only(db: Database) -> None:
     found = await store.find_terminal_by_token(db, token)
     assert found is not None and found.id == terminal.id and found.location == "Wan Chai hall 2"
     assert found.last_seen_at is not None and found.last_seen_at.tzinfo is UTC
+    # kept to the minute: a second use within it writes nothing (a handshake is one read)
+    again = await store.find_terminal_by_token(db, token)
+    assert again is not None and again.last_seen_at == found.last_seen_at
     assert await store.find_terminal_by_token(db, token + "x") is None
     assert await store.find_terminal_by_token(db, "") is None
     async with db.sessions() as session:
