@@ -211,7 +211,7 @@ async def test_offer_goes_to_longest_idle_clerk_of_the_department(harness: Harne
 
 
 async def test_one_routing_transaction_offers_every_pair_in_queue_order(
-    harness: Harness,
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Three calls waiting, three clerks free at once: one batch rings all three, the first
     in line to the clerk idle longest, each clerk once, each offer in its chain."""
@@ -220,7 +220,12 @@ async def test_one_routing_transaction_offers_every_pair_in_queue_order(
     assert all(s.state == SessionState.QUEUED for s in waiting)
     for clerk_id in (1, 2, 3):
         await harness.clerk(clerk_id, {dept}, available=False)
-    # straight in the store, so the router's own matcher does not run between them
+
+    async def hold_off() -> int:
+        return 0
+
+    # the sweeper ticks every 50 ms and would route them itself: this test routes by hand
+    monkeypatch.setattr(harness.router, "dispatch", hold_off)
     for clerk_id in (3, 1, 2):  # idle longest first: 3, then 1, then 2
         await presence.set_clerk_state(harness.db, clerk_id, ClerkState.AVAILABLE, ["away"])
     made = await routing.claim_batch(harness.db, offer_timeout_s=5.0, decline_pause_s=0.0)
