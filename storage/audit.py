@@ -268,8 +268,23 @@ async def append_in(
             f"session {session_id} changed while {kind!r} was being recorded (it now"
             f" ends at event {seq - 1}, not {after_seq}); reload it and decide again"
         )
-    created_at = utcnow()
-    event = SessionEvent(
+    event = _linked(session_id, seq, kind, actor, payload, utcnow(), prev_hash)
+    db_session.add(event)
+    await db_session.flush()
+    return event
+
+
+def _linked(
+    session_id: str,
+    seq: int,
+    kind: str,
+    actor: str,
+    payload: dict[str, Any],
+    created_at: datetime,
+    prev_hash: str,
+) -> SessionEvent:
+    """The event row at ``seq`` after ``prev_hash``, with its own hash."""
+    return SessionEvent(
         session_id=session_id,
         seq=seq,
         kind=kind,
@@ -279,9 +294,6 @@ async def append_in(
         prev_hash=prev_hash,
         hash=event_hash(session_id, seq, kind, actor, payload, created_at, prev_hash),
     )
-    db_session.add(event)
-    await db_session.flush()
-    return event
 
 
 @dataclass(frozen=True)
@@ -335,17 +347,6 @@ async def append_many_in(db_session: AsyncSession, events: list[NewEvent]) -> No
     for e in events:
         seq, prev_hash = heads.get(e.session_id, (0, GENESIS_HASH))
         db_session.add(
-            SessionEvent(
-                session_id=e.session_id,
-                seq=seq + 1,
-                kind=e.kind,
-                actor=e.actor,
-                payload=e.payload,
-                created_at=created_at,
-                prev_hash=prev_hash,
-                hash=event_hash(
-                    e.session_id, seq + 1, e.kind, e.actor, e.payload, created_at, prev_hash
-                ),
-            )
+            _linked(e.session_id, seq + 1, e.kind, e.actor, e.payload, created_at, prev_hash)
         )
     await db_session.flush()

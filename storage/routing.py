@@ -541,15 +541,16 @@ async def _claim_in(
         )
     ).all()
     # the plan: queue order, each to the clerk the rules pick among those still free
-    plan: list[tuple[Row[Any], Candidate]] = []
+    plan: list[tuple[SessionSnap, Candidate]] = []
     taken: set[int] = set()
     for row in heads:
         if len(plan) >= limit or len(taken) == len(free):
             break
         if tx.db.lock(f"audit:{row.id}").locked():
             continue  # its chain is being written here now (a cancel, say): next round
+        head = snap(row, row.department_id)
         choice = pick_clerk(
-            snap(row, row.department_id),
+            head,
             [c for c in free if c.clerk_id not in taken],
             on_duty,
             now,
@@ -559,7 +560,7 @@ async def _claim_in(
             # taken now, while it is free (acquiring a free lock does not yield): waiting
             # for it later, holding row locks, could deadlock with its holder
             await tx.hold(f"audit:{row.id}")
-            plan.append((row, choice))
+            plan.append((head, choice))
             taken.add(choice.clerk_id)
     if not plan:
         return []
@@ -582,7 +583,7 @@ async def _claim_in(
     made: list[tuple[SessionSnap, ClerkSnap]] = []
     # clerks' rows in one order in every router: two batches that picked the same clerks
     # wait for each other instead of deadlocking
-    for row, choice in sorted(plan, key=lambda pair: pair[1].clerk_id):
+    for waiting, choice in sorted(plan, key=lambda pair: pair[1].clerk_id):
         rang = (
             await s.execute(
                 update(ClerkPresence)
@@ -593,7 +594,7 @@ async def _claim_in(
                 )
                 .values(
                     state="ringing",
-                    session_id=row.id,
+                    session_id=waiting.id,
                     state_since=now,
                     version=ClerkPresence.version + 1,
                 )
@@ -606,7 +607,7 @@ async def _claim_in(
         offered = (
             await s.execute(
                 update(CallSession)
-                .where(CallSession.id == row.id, CallSession.state == "queued")
+                .where(CallSession.id == waiting.id, CallSession.state == "queued")
                 .values(
                     state="offered",
                     clerk_id=choice.clerk_id,
@@ -621,9 +622,9 @@ async def _claim_in(
         ).first()
         if offered is None:
             # the clerk's row is already changed in this transaction: undo it all
-            raise RoutingConflict(f"session {row.id} left the queue while being offered")
+            raise RoutingConflict(f"session {waiting.id} left the queue while being offered")
         session = replace(
-            snap(row, row.department_id),
+            waiting,
             state="offered",
             clerk_id=choice.clerk_id,
             offer_deadline=deadline,
@@ -633,7 +634,7 @@ async def _claim_in(
         clerk = replace(
             clerk_snap(clerks[choice.clerk_id]),
             state="ringing",
-            session_id=row.id,
+            session_id=waiting.id,
             state_since=now,
             version=rang.version,
         )
