@@ -1,0 +1,23 @@
+"""Queue and routing: waiting sessions are offered to available clerks of the right department.
+
+The store is the state of record (storage/routing.py, storage/presence.py): every change is
+one transaction that checks the state it expects, changes it and appends its chain event;
+only after the commit is anyone told, by a message to the person's room. Any process may run
+any of these methods for any session; this process's memory holds only which sockets it has.
+Matching runs in its own task (``request_dispatch``), never inside another socket's handler.
+"""
+
+from signaling.router.calls import Calls, check_description_role
+from signaling.router.offers import Offers
+from signaling.router.presence import ClerkGreeting, Presence
+from signaling.router.waiting import Waiting
+
+
+class Router(Waiting, Presence, Offers, Calls):
+    """The routing of one process over the shared store; its parts, by what each holds:
+    ``waiting`` (the kiosk's side of the queue), ``presence`` (clerks reachable or not),
+    ``matching`` (offers made in batches), ``offers`` (answers to an offer), ``calls`` (a call
+    in progress) and ``outcomes`` (withdrawals and endings), over ``base`` (shared state)."""
+
+
+__all__ = ["ClerkGreeting", "Router", "check_description_role"]

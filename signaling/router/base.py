@@ -1,0 +1,174 @@
+"""What every part of the router shares: the store, the emitter, names, and the status and
+call messages built from stored state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from signaling.catalogue import Catalogue
+from signaling.errors import NotYourSession
+from signaling.messages import CallAccepted, ClerkState, ClerkStatus, Event, IceServer, Role
+from signaling.rooms import Emitter, clerk_room
+from storage import presence, routing, store
+from storage.audit import AuditLog
+from storage.db import Database
+from storage.routing import ClerkSnap, SessionSnap
+
+log = logging.getLogger(__name__)
+
+# how long a relay trusts its cached view of who is in a call
+PARTIES_TTL_S = 2.0
+
+
+class RouterBase:
+    """State and helpers shared by the router's parts; see signaling/router/__init__.py."""
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        db: Database,
+        emitter: Emitter,
+        offer_timeout_s: float,
+        ice_servers_for: Callable[[str], list[IceServer]],
+        ice_ttl_s: int | None = None,
+        *,
+        process_id: str | None = None,
+        decline_pause_s: float = 10.0,
+        draining: asyncio.Event | None = None,
+    ) -> None:
+        self.catalogue = catalogue
+        self.db = db
+        self.audit = AuditLog(db)
+        self.emitter = emitter
+        self.offer_timeout_s = offer_timeout_s
+        self.ice_servers_for = ice_servers_for
+        self.ice_ttl_s = ice_ttl_s
+        self.process_id = process_id or uuid.uuid4().hex
+        self.decline_pause_s = decline_pause_s
+        self.draining = draining
+        # this process's sockets, by the person on them (the store knows everyone's)
+        self.local_terminals: dict[int, str] = {}
+        self.local_clerks: dict[int, str] = {}
+        self.clerk_names: dict[int, tuple[str, str]] = {}
+        self._terminal_names: dict[int, str] = {}
+        self._parties: dict[str, tuple[int, int | None, float]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._dispatch_wanted = asyncio.Event()
+        self._dispatch_idle = asyncio.Event()
+        self._dispatch_idle.set()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self.on_queue_change: Callable[[], None] = lambda: None
+        self.forget_place: Callable[[str], None] = lambda _session_id: None
+        self.on_offer: Callable[[float], None] = lambda _deadline_s: None
+        self.on_timeout: Callable[[], None] = lambda: None
+        self.offers_made = 0
+        self.offers_timed_out = 0
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` in the background; it is cancelled and awaited on :meth:`close`."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Stop background work; the sessions stay in the store for another process or a
+        restart to carry on within the grace period."""
+        tasks = [*self._tasks]
+        if self._dispatcher is not None:
+            tasks.append(self._dispatcher)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._dispatch_idle.set()
+
+    async def _call_accepted(self, session: SessionSnap) -> CallAccepted:
+        service = self.catalogue.service(session.service_id)
+        clerk_name = ""
+        if session.clerk_id is not None:
+            clerk_name = await self._display_name(session.clerk_id)
+        return CallAccepted(
+            session_id=session.id,
+            ice_servers=[IceServer.model_validate(i) for i in session.ice_servers],
+            peer_name=clerk_name,
+            service_name=service.names,
+            department_id=session.department_id,
+            language=session.language,
+            care_mode=session.care_mode,
+            version=session.version,
+        )
+
+    async def _clerk_status(
+        self,
+        clerk: ClerkSnap,
+        *,
+        ice_servers: list[IceServer] | None = None,
+        resume_token: str | None = None,
+    ) -> ClerkStatus:
+        call = None
+        if clerk.session_id and clerk.state == ClerkState.BUSY:
+            session = await routing.get(self.db, clerk.session_id)
+            if session is not None and session.in_call:
+                call = (await self._call_accepted(session)).model_copy(
+                    update={"peer_name": await self._terminal_name(session.terminal_id)}
+                )
+        return ClerkStatus(
+            state=ClerkState(clerk.state),
+            display_name=await self._display_name(clerk.clerk_id),
+            departments=sorted(clerk.departments),
+            session_id=clerk.session_id,
+            ice_servers=ice_servers,
+            version=clerk.version,
+            resume_token=resume_token,
+            call=call,
+        )
+
+    async def _send_clerk_status(self, clerk: ClerkSnap) -> None:
+        status = await self._clerk_status(clerk)
+        await self.emitter.to_room(
+            Role.CLERK, clerk_room(clerk.clerk_id), Event.CLERK_STATUS, status
+        )
+
+    async def _clerk(self, clerk_id: int) -> ClerkSnap:
+        clerk = await presence.clerk(self.db, clerk_id)
+        if clerk is None or not clerk.connected:
+            raise NotYourSession("You are not signed in to the console; sign in again")
+        return clerk
+
+    async def _terminal_session(self, terminal_id: int, session_id: str) -> SessionSnap:
+        session = await routing.get(self.db, session_id)
+        if session is None or session.terminal_id != terminal_id or not session.active:
+            raise NotYourSession(f"Session {session_id} is not an active session of this terminal")
+        return session
+
+    async def _terminal_name(self, terminal_id: int) -> str:
+        name = self._terminal_names.get(terminal_id)
+        if name is None:
+            name = self._terminal_names[terminal_id] = await store.terminal_name(
+                self.db, terminal_id
+            )
+        return name
+
+    async def _display_name(self, clerk_id: int) -> str:
+        if clerk_id not in self.clerk_names:
+            clerk = await store.get_clerk(self.db, clerk_id)
+            self.clerk_names[clerk_id] = (clerk.username, clerk.display_name)
+        return self.clerk_names[clerk_id][1]
+
+    def _username(self, clerk_id: int) -> str:
+        names = self.clerk_names.get(clerk_id)
+        return names[0] if names else str(clerk_id)
+
+    def _clerk_actor(self, clerk_id: int) -> str:
+        return f"clerk:{self._username(clerk_id)}"
+
+    def _actor(self, role: Role, member_id: int) -> str:
+        if role == Role.CLERK:
+            return self._clerk_actor(member_id)
+        return f"{role.value}:{member_id}"

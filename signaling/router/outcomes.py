@@ -1,0 +1,128 @@
+"""How an offer is withdrawn and a session ends: one stored transition, then both sides told."""
+
+from __future__ import annotations
+
+import logging
+
+from signaling.logs import context_log
+from signaling.messages import CallEnded, CallWithdrawn, ClerkState, Event, Role, SessionState
+from signaling.rooms import clerk_room, terminal_room
+from signaling.router.matching import Matching
+from storage import presence, routing
+from storage.routing import SessionSnap
+
+log = logging.getLogger(__name__)
+
+
+class Outcomes(Matching):
+    """Withdrawing an offer, ending a session, signing a clerk off."""
+
+    async def _withdraw(
+        self,
+        session: SessionSnap,
+        clerk_id: int,
+        reason: str,
+        clerk_next: ClerkState,
+        count_decline: bool,
+    ) -> bool:
+        done = await routing.withdraw(
+            self.db,
+            session.id,
+            clerk_id,
+            reason=reason,
+            clerk_next=clerk_next.value,
+            count_decline=count_decline,
+            actor=self._clerk_actor(clerk_id),
+        )
+        if done is None:
+            return False
+        _after, clerk = done
+        withdrawn = CallWithdrawn(session_id=session.id, reason=reason)
+        await self.emitter.to_room(
+            Role.CLERK, clerk_room(clerk_id), Event.CALL_WITHDRAWN, withdrawn
+        )
+        if clerk is not None:
+            await self._send_clerk_status(clerk)
+        context_log(log, session.id, self._clerk_actor(clerk_id)).info("offer %s", reason)
+        self.request_dispatch()
+        self.on_queue_change()
+        return True
+
+    async def _finish(
+        self,
+        session: SessionSnap,
+        reason: str,
+        by: Role,
+        actor: str,
+        state: str | None = None,
+        clerk_next: str | None = None,
+    ) -> None:
+        """End the session (cancelled while waiting, else ``state``) and tell both sides."""
+        waiting = session.state in (SessionState.QUEUED, SessionState.OFFERED)
+        target = "cancelled" if waiting else (state or "failed")
+        done = await routing.finish(
+            self.db,
+            session.id,
+            state=target,
+            reason=reason,
+            actor=actor,
+            allowed_from=(session.state,),
+            clerk_next=clerk_next,
+        )
+        if done is None:
+            # it moved on meanwhile: decide again from what is stored now
+            fresh = await routing.get(self.db, session.id)
+            if fresh is not None and fresh.active and fresh.state != session.state:
+                await self._finish(fresh, reason, by, actor, state, clerk_next)
+            return
+        after, clerk = done
+        self._parties.pop(session.id, None)
+        lost = after.state == "failed" and session.in_call
+        ended = CallEnded(
+            session_id=session.id,
+            state=SessionState(after.state),
+            reason=reason,
+            by=by,
+            version=after.version,
+            recall=lost,
+        )
+        if reason not in ("terminal_restarted",):
+            await self.emitter.to_room(
+                Role.TERMINAL, terminal_room(session.terminal_id), Event.CALL_ENDED, ended
+            )
+        if session.clerk_id is not None:
+            if session.state == SessionState.OFFERED:
+                withdrawn = CallWithdrawn(
+                    session_id=session.id,
+                    reason="cancelled" if reason == "cancelled" else "terminal_left",
+                )
+                await self.emitter.to_room(
+                    Role.CLERK, clerk_room(session.clerk_id), Event.CALL_WITHDRAWN, withdrawn
+                )
+            else:
+                await self.emitter.to_room(
+                    Role.CLERK, clerk_room(session.clerk_id), Event.CALL_ENDED, ended
+                )
+            if clerk is not None:
+                await self._send_clerk_status(clerk)
+        context_log(log, session.id, actor).info("session %s (%s)", after.state, reason)
+        self.request_dispatch()
+        self.on_queue_change()
+
+    async def _sign_off(self, clerk_id: int, reason: str, actor: str) -> None:
+        clerk = await presence.clerk(self.db, clerk_id)
+        if clerk is None:
+            return
+        if clerk.session_id:
+            session = await routing.get(self.db, clerk.session_id)
+            if session is not None and session.state == SessionState.OFFERED:
+                await self._withdraw(session, clerk_id, "declined", ClerkState.AWAY, False)
+            elif session is not None and session.active:
+                await self._finish(session, reason, Role.CLERK, actor, clerk_next="away")
+        await presence.set_clerk_state(
+            self.db,
+            clerk_id,
+            ClerkState.OFFLINE,
+            (ClerkState.AWAY, ClerkState.AVAILABLE, ClerkState.BUSY, ClerkState.RINGING),
+        )
+        self.on_queue_change()

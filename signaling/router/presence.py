@@ -1,0 +1,131 @@
+"""Clerks' presence: consoles connecting and leaving, availability, the grace period."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from signaling.errors import IllegalTransition
+from signaling.logs import context_log
+from signaling.messages import ClerkState, Event, Role, SessionState
+from signaling.router.outcomes import Outcomes
+from storage import presence, routing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClerkGreeting:
+    """What a console that just connected is sent first."""
+
+    clerk_id: int
+    resume_token: str
+    resumed: bool
+
+
+class Presence(Outcomes):
+    """What a clerk's console does to be reachable."""
+
+    async def clerk_connected(
+        self,
+        clerk_id: int,
+        username: str,
+        display_name: str,
+        departments: frozenset[str],
+        sid: str,
+        resume: str | None,
+    ) -> ClerkGreeting:
+        """A clerk's console connected; one coming back with its token keeps state and call."""
+        self.clerk_names[clerk_id] = (username, display_name)
+        attached = await presence.clerk_attach(
+            self.db, clerk_id, departments, self.process_id, sid, resume
+        )
+        old_local = self.local_clerks.get(clerk_id)
+        self.local_clerks[clerk_id] = sid
+        for old in {attached.replaced_sid, old_local} - {None, sid}:
+            assert old is not None
+            await self.emitter.drop(Role.CLERK, old)
+        if attached.clerk.session_id and not attached.resumed:
+            # a console without the token is a new page: its media and screens are gone
+            session = await routing.get(self.db, attached.clerk.session_id)
+            if session is not None and session.state == SessionState.OFFERED:
+                await self._withdraw(session, clerk_id, "declined", ClerkState.AWAY, False)
+            elif session is not None and session.active:
+                await self._finish(session, "clerk_left", Role.CLERK, f"clerk:{username}")
+        self.request_dispatch()
+        self.on_queue_change()
+        return ClerkGreeting(clerk_id, attached.resume_token, attached.resumed)
+
+    async def greet_clerk(self, sid: str, greeting: ClerkGreeting) -> None:
+        """The first status of a console that just connected: ICE servers and resume token."""
+        clerk = await presence.clerk(self.db, greeting.clerk_id)
+        if clerk is None:
+            return
+        status = await self._clerk_status(
+            clerk,
+            ice_servers=self.ice_servers_for(f"clerk-{clerk.clerk_id}"),
+            resume_token=greeting.resume_token,
+        )
+        await self.emitter.to_local(Role.CLERK, sid, Event.CLERK_STATUS, status)
+
+    async def clerk_disconnected(self, clerk_id: int, sid: str, left: bool = False) -> None:
+        """The console's socket dropped: a ringing call goes on to another clerk; the clerk's
+        state and a call in progress wait for them through the grace period. A console that
+        signed out (``left``) ends its call and signs the clerk off."""
+        if self.local_clerks.get(clerk_id) == sid:
+            del self.local_clerks[clerk_id]
+        clerk = await presence.clerk_detach(self.db, clerk_id, sid)
+        self.on_queue_change()  # one clerk fewer on duty: the waiting are told at once
+        if clerk is None:
+            return
+        if left:
+            await self._sign_off(clerk_id, "clerk_left", f"clerk:{self._username(clerk_id)}")
+            return
+        if clerk.state != ClerkState.RINGING or clerk.session_id is None:
+            return
+        session = await routing.get(self.db, clerk.session_id)
+        if session is not None:
+            await self._withdraw(session, clerk_id, "declined", ClerkState.AWAY, False)
+
+    async def sync_clerk(self, clerk_id: int) -> None:
+        """Send the clerk their full state again (they noticed a gap)."""
+        clerk = await presence.clerk(self.db, clerk_id)
+        if clerk is not None:
+            await self._send_clerk_status(clerk)
+
+    async def set_availability(self, clerk_id: int, available: bool) -> None:
+        """The clerk toggles between available and away."""
+        clerk = await self._clerk(clerk_id)
+        if available:
+            changed = await presence.set_clerk_state(
+                self.db, clerk_id, ClerkState.AVAILABLE, (ClerkState.AWAY, ClerkState.AVAILABLE)
+            )
+            if changed is None:
+                raise IllegalTransition(
+                    f'You are "{clerk.state}"; availability can change after the call ends'
+                )
+        elif clerk.state == ClerkState.RINGING and clerk.session_id:
+            session = await routing.get(self.db, clerk.session_id)
+            if session is not None:
+                await self._withdraw(session, clerk_id, "declined", ClerkState.AWAY, True)
+            changed = await presence.set_clerk_state(
+                self.db, clerk_id, ClerkState.AWAY, (ClerkState.AVAILABLE, ClerkState.AWAY)
+            )
+        else:
+            changed = await presence.set_clerk_state(
+                self.db,
+                clerk_id,
+                ClerkState.AWAY,
+                (ClerkState.AVAILABLE, ClerkState.AWAY, ClerkState.BUSY),
+            )
+        now = changed or await presence.clerk(self.db, clerk_id)
+        if now is not None:
+            await self._send_clerk_status(now)
+        self.request_dispatch()
+        self.on_queue_change()
+
+    async def clerk_lost(self, clerk_id: int) -> None:
+        """The clerk did not come back within the grace period: their call is lost and they
+        are signed off."""
+        await self._sign_off(clerk_id, "clerk_lost", "server")
+        context_log(log, None, f"clerk:{clerk_id}").info("signed off: not back within grace")
