@@ -52,6 +52,8 @@ _EIO_TYPES = frozenset("0123456")
 _CONNECT = str(sio_packet.CONNECT)
 # a namespace connect carries a token or two; nothing our clients send to sign in is near this
 MAX_SIGN_IN_FRAME = 8 * 1024
+# how long a closed socket's connection may take to close by itself before it is cut
+CLOSE_WAIT_S = 2.0
 
 
 def _size(item: Any) -> int:
@@ -266,6 +268,16 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             task.cancel()
         self._forget_address(eio_sid)
         await super()._handle_eio_disconnect(eio_sid, reason)
+        # engine.io's close waits for the socket's writer, which a client that stopped reading
+        # never lets finish (a ping time-out is that case): its connection stayed open, so the
+        # client could not tell it was dropped and came back only after its grace had run out
+        asyncio.get_running_loop().call_later(CLOSE_WAIT_S, self._cut_if_open, eio_sid)
+
+    def _cut_if_open(self, eio_sid: str) -> None:
+        transport = self.eio.connections.pop(eio_sid, None)
+        if transport is not None and not transport.is_closing():
+            log.info("socket %s still open %g s after its close; cut", eio_sid, CLOSE_WAIT_S)
+            transport.abort()
 
     def _forget_address(self, eio_sid: str) -> None:
         address = self._address.pop(eio_sid, None)
