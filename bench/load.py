@@ -47,6 +47,7 @@ from typing import Any
 
 import aiohttp
 import socketio
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.load_clients import SimClerk, SimKiosk, Tally
 from signaling.catalogue import load_catalogue
@@ -100,6 +101,12 @@ class Result:
     rss_mb_per_1k: float | None = None
     recover_s: float | None = None
     not_recovered: int = 0
+    # where the CPU went during the load phase: servers per call set up, the generator's share
+    server_cpu_ms_per_call: float | None = None
+    server_cpu_share: list[float] = field(default_factory=list)
+    generator_cpu_share: float | None = None
+    generator_lag_p99_ms: float | None = None
+    server_lag_p99_ms: list[float | None] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -203,6 +210,62 @@ async def until(predicate: Any, timeout_s: float, step_s: float = 0.1) -> bool:
 
 
 # ---------------------------------------------------------------------- phases
+
+
+async def lag_buckets(http: aiohttp.ClientSession, cluster: Cluster) -> list[dict[float, float]]:
+    """Each live server's event-loop lag histogram (cumulative count per upper bound)."""
+    out: list[dict[float, float]] = []
+    for server in cluster.servers:
+        counts: dict[float, float] = {}
+        if server.alive:
+            async with http.get(f"{server.url}/metrics") as response:
+                text = await response.text()
+            for family in text_string_to_metric_families(text):
+                if family.name != "vcounter_event_loop_lag_seconds":
+                    continue
+                for sample in family.samples:
+                    if sample.name.endswith("_bucket"):
+                        counts[float(sample.labels["le"])] = sample.value
+        out.append(counts)
+    return out
+
+
+def lag_p99_ms(before: dict[float, float], after: dict[float, float]) -> float | None:
+    """The bucket bound under which 99 % of the ticks between two scrapes fell (ms)."""
+    delta = {le: after[le] - before.get(le, 0.0) for le in after}
+    total = delta.get(float("inf"), 0.0)
+    if not total:
+        return None
+    for le in sorted(delta):
+        if delta[le] >= 0.99 * total:
+            return le * 1000
+    return None
+
+
+class LagMonitor:
+    """The generator's own event-loop lag (oversleep of a 50 ms tick): a loaded generator
+    adds its lag to every latency it measures, so the figures say how much it was."""
+
+    TICK_S = 0.05
+
+    def __init__(self) -> None:
+        self.lags_ms: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(self.TICK_S)
+            self.lags_ms.append(max(0.0, (loop.time() - before - self.TICK_S) * 1000))
+
+    def __enter__(self) -> LagMonitor:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
 
 async def load_phase(kiosks: list[SimKiosk], opts: Options, rng: random.Random) -> float:
@@ -323,13 +386,27 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
                     result.notes.append("not every clerk became available within 30 s")
                 loaded_rss = sum(cluster.rss_mb())
                 progress(f"{name}: {result.connections} connected; load for {opts.duration_s:g} s")
-                took = await load_phase(kiosks, opts, rng)
+                cpu_before, own_before = cluster.cpu_s(), time.process_time()
+                lag_before = await lag_buckets(http, cluster)
+                with LagMonitor() as lag:
+                    took = await load_phase(kiosks, opts, rng)
+                cpu_used = [a - b for a, b in zip(cluster.cpu_s(), cpu_before, strict=True)]
+                result.server_cpu_share = [round(c / took, 2) for c in cpu_used]
+                result.generator_cpu_share = round((time.process_time() - own_before) / took, 2)
+                result.generator_lag_p99_ms = pct(lag.lags_ms, 0.99)
+                lag_after = await lag_buckets(http, cluster)
+                result.server_lag_p99_ms = [
+                    lag_p99_ms(b, a) for b, a in zip(lag_before, lag_after, strict=True)
+                ]
                 progress(f"{name}: load done, {tally.requests} requests; settling")
                 dropped = sum(c.drops for c in [*kiosks, *clerks])
                 if dropped:
                     result.notes.append(f"{dropped} sockets dropped by the server during the load")
                 loaded_rss = max(loaded_rss, sum(cluster.rss_mb()))
                 result.calls_per_s = round(tally.connected / took, 2)
+                if tally.connected:
+                    per_call = sum(cpu_used) * 1000 / tally.connected
+                    result.server_cpu_ms_per_call = round(per_call, 1)
                 await settle_all(kiosks)
                 if kill:
                     progress(f"{name}: recovery phase (kill -9 of one process)")
@@ -367,6 +444,10 @@ def show(result: Result, route_n: str = "") -> None:
     print(f"   request -> call_offered (clerk free) p50 {r.route_p50_ms} ms  p99 {r.route_p99_ms} ms")  # fmt: skip
     print(f"   answer relay p50 {r.relay_p50_ms} ms  p99 {r.relay_p99_ms} ms")
     print(f"   calls set up per second {r.calls_per_s}")
+    print(f"   CPU during the load: servers {r.server_cpu_share} cores, {r.server_cpu_ms_per_call} ms"
+          f" per call; generator {r.generator_cpu_share} core, its loop lag p99"
+          f" {r.generator_lag_p99_ms} ms")  # fmt: skip
+    print(f"   servers' event-loop lag p99 (histogram bucket) {r.server_lag_p99_ms} ms")
     print(f"   server RSS {r.rss_total_mb} MB loaded; {r.rss_mb_per_1k} MB per 1,000 connections over idle")  # fmt: skip
     if r.name.startswith("2 processes"):
         print(f"   kill -9 of one process: every waiting kiosk's position back after {r.recover_s} s"

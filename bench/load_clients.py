@@ -437,7 +437,10 @@ class SimClerk(SimClient):
 
     async def _on_description(self, data: dict[str, Any]) -> None:
         sid = data.get("session_id")
-        if data.get("type") == "offer" and sid == self.call:
+        # as the console does: the kiosk's offer may overtake this console's own
+        # call_accepted (they come from different processes), so a call being accepted
+        # takes it too
+        if data.get("type") == "offer" and sid is not None and sid in (self.call, self.ringing):
             self.tally.answered_at[sid] = asyncio.get_running_loop().time()
             await self.emit("description", {"session_id": sid, "type": "answer", "sdp": FAKE_SDP})
             await self.emit("media_status", {"session_id": sid, "state": "connected"})

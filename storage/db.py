@@ -86,9 +86,12 @@ def parse_database_url(url: str) -> URL:
 def _pool_options(dialect: str) -> dict[str, int]:
     # PostgreSQL: SQLAlchemy's default 5 (+10 overflow) connections a process queued a
     # burst of 2,000 reconnecting clients for longer than the pool's 30 s wait; each
-    # process may hold up to 40 (two processes stay well inside PostgreSQL's default 100)
+    # process may hold up to 40 (two processes stay well inside PostgreSQL's default 100).
+    # No overflow: an overflow connection is closed when it is given back, and under load
+    # that was a new server process forked, signed in and its statements prepared again
+    # many times a second; opened when first needed, a pool connection is kept.
     if dialect == "postgresql":
-        return {"pool_size": 20, "max_overflow": 20}
+        return {"pool_size": 40, "max_overflow": 0}
     return {}
 
 

@@ -354,6 +354,20 @@ class Cluster:
         server.start(self.data_dir, self.env)
         await server.wait_ready()
 
+    def cpu_s(self) -> list[float]:
+        """Each live process's CPU time so far (user + system seconds), 0 for a dead one."""
+        tick = os.sysconf("SC_CLK_TCK")
+        used = []
+        for server in self.servers:
+            seconds = 0.0
+            if server.alive:
+                with contextlib.suppress(OSError):
+                    stat = Path(f"/proc/{server.pid}/stat").read_text()
+                    fields = stat.rsplit(")", 1)[1].split()
+                    seconds = (int(fields[11]) + int(fields[12])) / tick
+            used.append(seconds)
+        return used
+
     def rss_mb(self) -> list[float]:
         """Each live process's resident memory in MB (``VmRSS``), 0 for a dead one."""
         sizes = []
