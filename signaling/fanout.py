@@ -23,7 +23,7 @@ from signaling.messages import ClerkState, Event, QueueStatus, Role, SessionStat
 from signaling.rooms import Emitter
 from storage import presence, routing
 from storage.db import Database
-from storage.routing import SessionSnap
+from storage.routing import QueueEntry
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Place:
 
 
 def estimate_waits(
-    waiting: list[SessionSnap],
+    waiting: list[QueueEntry],
     busy_elapsed_s: list[float],
     free_clerks: int,
     handle_s: float,
@@ -72,14 +72,14 @@ def estimate_waits(
 
 
 def places(
-    sessions: list[SessionSnap],
+    sessions: list[QueueEntry],
     clerks: list[routing.ClerkSnap],
     handling: dict[str, list[float]],
     catalogue: Catalogue,
     now: datetime,
 ) -> dict[str, Place]:
     """The place of every waiting session, by department, from one snapshot."""
-    by_dept: dict[str, list[SessionSnap]] = {}
+    by_dept: dict[str, list[QueueEntry]] = {}
     busy: dict[str, list[float]] = {}
     for s in sessions:
         if s.state == SessionState.QUEUED:
@@ -174,7 +174,7 @@ class QueueNotifier:
     async def flush(self) -> int:
         """Compute every place from one snapshot and send those that changed; returns sent."""
         local = dict(self.local_terminals())
-        sessions = await routing.active_sessions(self.db)
+        sessions = await routing.queue_entries(self.db)
         mine = [s for s in sessions if s.terminal_id in local]
         if not mine:
             self._last.clear()

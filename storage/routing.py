@@ -335,6 +335,47 @@ async def active_sessions(db: Database) -> list[SessionSnap]:
     return [snap(r, r.department_id) for r in rows]
 
 
+@dataclass(frozen=True)
+class QueueEntry:
+    """An active session as queue positions need it: no SDP, ICE servers or declines."""
+
+    id: str
+    terminal_id: int
+    service_id: str
+    department_id: str
+    state: str
+    answered_at: datetime | None
+    version: int
+
+    @property
+    def in_call(self) -> bool:
+        return self.state in CALL_STATES
+
+
+async def queue_entries(db: Database) -> list[QueueEntry]:
+    """Every active session, in queue order, without its payloads: read every round of
+    positions by every process, where a waiting kiosk's early SDP offer (kilobytes) and its
+    JSON columns were most of what was read and decoded."""
+    async with db.reads() as db_session:
+        rows = (
+            await db_session.execute(
+                select(
+                    CallSession.id,
+                    CallSession.terminal_id,
+                    CallSession.service_id,
+                    Service.department_id,
+                    CallSession.state,
+                    CallSession.answered_at,
+                    CallSession.version,
+                )
+                .join(Service, Service.id == CallSession.service_id)
+                .where(CallSession.state.in_(ACTIVE_STATES))
+                .order_by(CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
+            )
+        ).all()
+    return [QueueEntry(*r) for r in rows]
+
+
 async def recent_handling_s(db: Database, limit: int = 400) -> dict[str, list[float]]:
     """Lengths of the most recent answered calls per department, newest first."""
     async with db.reads() as db_session:
