@@ -81,6 +81,8 @@ async def _serve(
     settings: Settings, extra: Callable[[str], Coroutine[Any, Any, None]] | None = None
 ) -> None:
     from signaling.app import LINGERING_S, create_app
+    from signaling.collector import keep_collector, watch_pauses
+    from signaling.keys import METRICS
     from signaling.operations import drain
 
     # At SIGTERM every socket is told goodbye first; a client that never answers it (a
@@ -97,6 +99,11 @@ async def _serve(
     # sockets the p99 event latency here was dominated by GC pauses; freezing cut it ~10x.
     gc.collect()
     gc.freeze()
+    # and then again as sockets come and stay: see signaling/collector.py
+    unwatch = watch_pauses(app[METRICS].observe_gc_pause)
+    keeper = asyncio.create_task(
+        keep_collector(settings.gc_freeze_interval_s, settings.gc_full_interval_s)
+    )
     port = runner.addresses[0][1]
     url = settings.public_url or f"http://{settings.host}:{port}"
     click.echo(f"vcounter server on {url}  (clerk console: {url}/)")
@@ -114,9 +121,10 @@ async def _serve(
             if task is not waiter and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
     finally:
-        for task in [*tasks, waiter]:
+        for task in [*tasks, waiter, keeper]:
             task.cancel()
-        await asyncio.gather(*tasks, waiter, return_exceptions=True)
+        await asyncio.gather(*tasks, waiter, keeper, return_exceptions=True)
+        unwatch()
         # readiness false first, serving on for drain_s while the proxy notices
         await drain(app, settings.drain_s)
         await runner.cleanup()

@@ -16,6 +16,7 @@ What ``GET /metrics`` shows, and who feeds it:
 ``vcounter_offer_timeouts_total``           offers that rang out: ``metrics.offer_timeouts.inc()``
 ``vcounter_event_loop_lag_seconds``         histogram of the loop's oversleep on a 0.25 s tick
 ``vcounter_event_loop_lag_last_seconds``    the last tick's oversleep
+``vcounter_gc_pause_seconds{generation}``   histogram of garbage collections (``vcounter serve``)
 ``vcounter_db_latency_seconds``             histogram of every SQL statement's time (engine hook)
                                             plus anything timed with ``metrics.db_latency.time()``
 ``vcounter_db_ping_seconds``                the ``SELECT 1`` timed at this scrape
@@ -81,6 +82,13 @@ class Metrics:
         self.loop_lag_last = Gauge(
             "vcounter_event_loop_lag_last_seconds", "The last measured loop lag.", registry=r
         )
+        self.gc_pause = Histogram(
+            "vcounter_gc_pause_seconds",
+            "How long each garbage collection held the process, by generation.",
+            ["generation"],
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
         self.db_latency = Histogram(
             "vcounter_db_latency_seconds",
             "Time of each SQL statement, as the server waited for it.",
@@ -110,6 +118,10 @@ class Metrics:
         """Record one tick of the loop-lag monitor."""
         self.loop_lag.observe(seconds)
         self.loop_lag_last.set(seconds)
+
+    def observe_gc_pause(self, generation: int, seconds: float) -> None:
+        """Record one garbage collection (``vcounter serve`` watches them)."""
+        self.gc_pause.labels(generation=str(generation)).observe(seconds)
 
     def set_queue(
         self,

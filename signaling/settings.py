@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     # at SIGTERM: readiness goes false at once, and the process keeps serving this long before
     # it closes its sockets, so the proxy's health check takes it out of rotation first
     drain_s: float = Field(default=0.0, ge=0)
+    # `vcounter serve`'s garbage collector (signaling/collector.py): survivors are frozen
+    # this often, and a full pass (one pause) runs this often
+    gc_freeze_interval_s: float = Field(default=60.0, gt=0)
+    gc_full_interval_s: float = Field(default=900.0, gt=0)
     # /readyz gives the database (and Redis) this long to answer
     ready_timeout_s: float = Field(default=2.0, gt=0)
     # proxies whose X-Forwarded-For names the client (e.g. ["127.0.0.1"] behind a local HAProxy)

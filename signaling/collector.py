@@ -1,0 +1,66 @@
+"""Python's garbage collector in a long-running server with thousands of sockets.
+
+Measured under load (2,000 kiosks, 200 clerks, two processes): the collector's full
+(generation 2) pass ran every 5–10 s and took 200–500 ms each time, as every object of every
+socket was scanned again; every message of every call waited behind it (answer relay p99 of
+seconds). Objects that survive a while (sockets, sessions, caches) are moved out of the
+collector's reach every ``freeze_every_s`` (``gc.freeze``), so the automatic passes scan only
+what is new since. Freezing excludes objects from cycle detection, not from freeing by
+reference count; a cycle that becomes garbage after being frozen waits for the next full
+pass, which runs every ``full_every_s`` (unfreeze, collect everything, freeze again): one
+pause in that interval instead of one every few seconds, and the memory bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def watch_pauses(observe: Callable[[int, float], None]) -> Callable[[], None]:
+    """Report each collection's generation and duration (s) to ``observe``; returns undo."""
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            observe(int(info["generation"]), time.perf_counter() - started[0])
+
+    gc.callbacks.append(callback)
+    return lambda: gc.callbacks.remove(callback)
+
+
+def full_pass() -> int:
+    """Collect everything, frozen objects included, then freeze what survived; returns the
+    number of objects collected."""
+    gc.unfreeze()
+    collected = gc.collect()
+    gc.freeze()
+    return collected
+
+
+async def keep_collector(freeze_every_s: float, full_every_s: float) -> None:
+    """Freeze survivors every ``freeze_every_s`` and make a full pass every ``full_every_s``,
+    until cancelled."""
+    last_full = time.monotonic()
+    while True:
+        await asyncio.sleep(freeze_every_s)
+        if time.monotonic() - last_full >= full_every_s:
+            started = time.perf_counter()
+            collected = full_pass()
+            last_full = time.monotonic()
+            log.info(
+                "full collection: %d objects collected in %.0f ms; %d frozen",
+                collected,
+                (time.perf_counter() - started) * 1000,
+                gc.get_freeze_count(),
+            )
+        else:
+            gc.freeze()

@@ -1,0 +1,78 @@
+"""The server's garbage-collector keeper (signaling/collector.py), on the real collector."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from signaling.collector import full_pass, keep_collector, watch_pauses
+
+
+class Node:
+    """An object that can take part in a reference cycle and be weakly referenced."""
+
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+@pytest.fixture(autouse=True)
+def thawed() -> Iterator[None]:
+    """Each test starts and ends with nothing frozen (the suite's process is shared)."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def cycle() -> weakref.ref[Node]:
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    return weakref.ref(a)
+
+
+def test_a_cycle_frozen_while_alive_is_collected_by_the_next_full_pass() -> None:
+    alive = cycle()
+    gc.freeze()  # as the keeper does every minute: the cycle is still in use here
+    gc.collect()
+    assert alive() is not None, "a frozen cycle is out of the automatic passes' reach"
+    full_pass()
+    assert alive() is None, "the full pass must reach frozen garbage"
+    assert gc.get_freeze_count() > 0, "what survived the full pass is frozen again"
+
+
+def test_collections_are_reported_with_their_generation() -> None:
+    seen: list[tuple[int, float]] = []
+    undo = watch_pauses(lambda generation, seconds: seen.append((generation, seconds)))
+    try:
+        gc.collect(1)
+    finally:
+        undo()
+    assert seen and seen[-1][0] == 1 and seen[-1][1] >= 0
+    gc.collect(0)
+    assert len(seen) == 1, "after undo nothing more is reported"
+
+
+async def test_the_keeper_freezes_survivors_and_makes_full_passes() -> None:
+    alive = cycle()
+    keeper = asyncio.create_task(keep_collector(freeze_every_s=0.01, full_every_s=0.05))
+    try:
+        for _ in range(500):  # the keeper's first freeze is 0.01 s away
+            if gc.get_freeze_count():
+                break
+            await asyncio.sleep(0.01)
+        assert gc.get_freeze_count(), "the keeper froze nothing"
+        frozen = alive()
+        assert frozen is not None
+        del frozen
+        # the cycle is garbage now; only a full pass of the keeper can take it
+        for _ in range(500):  # a full pass every 0.05 s
+            if alive() is None:
+                break
+            await asyncio.sleep(0.01)
+        assert alive() is None, "the keeper's full passes never reached the frozen cycle"
+    finally:
+        keeper.cancel()
+        await asyncio.gather(keeper, return_exceptions=True)
