@@ -232,13 +232,20 @@ async def append_in(
     *,
     after_seq: int | None = None,
     row_locked: bool = False,
+    first: bool = False,
 ) -> SessionEvent:
     """Add the next event to ``session_id``'s chain inside the caller's open transaction.
 
     The caller holds the process lock ``audit:{session_id}`` until it commits (see
     :meth:`storage.db.Database.transaction`), so the event commits with the state change it
-    records or not at all.
+    records or not at all. ``first``: the caller inserted the session in this transaction, so
+    nobody else can see it and its chain is empty (two reads fewer).
     """
+    if first:
+        event = _linked(session_id, 1, kind, actor, payload, utcnow(), GENESIS_HASH)
+        db_session.add(event)
+        await db_session.flush()
+        return event
     # FOR UPDATE serialises appenders in other processes on PostgreSQL; SQLite ignores it
     # (its single writer lock plus the unique constraint do that job). A caller that read the
     # session FOR UPDATE in this transaction already holds it (``row_locked``).

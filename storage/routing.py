@@ -233,16 +233,23 @@ def _locked(statement: Any, db_session: AsyncSession, *, skip: bool = False) -> 
 
 async def _session_row(
     db_session: AsyncSession, session_id: str, *, lock: bool = True
-) -> tuple[CallSession, str] | None:
+) -> tuple[CallSession, str, datetime] | None:
+    """The session's row (locked), its department and now by the database's clock, read in
+    one statement: the clock was a round trip of its own in every transition."""
+    postgres = db_session.get_bind().dialect.name == "postgresql"
+    clock = [func.clock_timestamp()] if postgres else []
     statement = (
-        select(CallSession, Service.department_id)
+        select(CallSession, Service.department_id, *clock)
         .join(Service, Service.id == CallSession.service_id)
         .where(CallSession.id == session_id)
     )
     if lock:
         statement = _locked(statement, db_session)
     found = (await db_session.execute(statement)).first()
-    return (found[0], found[1]) if found else None
+    if found is None:
+        return None
+    now = found[2].astimezone(UTC) if postgres else datetime.now(UTC)
+    return found[0], found[1], now
 
 
 async def _presence_row(
@@ -279,9 +286,12 @@ async def _chain(
     payload: dict[str, Any],
     *,
     row_locked: bool = False,
+    first: bool = False,
 ) -> None:
     await tx.hold(f"audit:{session_id}")
-    await append_in(tx.session, session_id, kind, actor, payload, row_locked=row_locked)
+    await append_in(
+        tx.session, session_id, kind, actor, payload, row_locked=row_locked, first=first
+    )
 
 
 # ---------------------------------------------------------------------- reading
@@ -425,6 +435,7 @@ async def open_session(
     session_id: str,
     terminal_id: int,
     service_id: str,
+    department_id: str,
     language: str,
     care_mode: bool,
     priority: int,
@@ -465,12 +476,9 @@ async def open_session(
             }
             if recall_of:
                 payload["recall_of"] = recall_of
-            await _chain(tx, session_id, "session.created", actor, payload)
-            dept = await tx.session.scalar(
-                select(Service.department_id).where(Service.id == service_id)
-            )
+            await _chain(tx, session_id, "session.created", actor, payload, first=True)
             # every column was set above (the clock is the database's): no read-back needed
-            return snap(row, str(dept))
+            return snap(row, department_id)
     except IntegrityError as exc:
         raise AlreadyActive(
             "This terminal already has an active session; cancel it or hang up before asking"
@@ -705,7 +713,7 @@ async def hold_early_offer(
         found = await _session_row(tx.session, session_id)
         if found is None or found[0].terminal_id != terminal_id:
             return None
-        row, dept = found
+        row, dept, _now = found
         if row.state not in WAITING_STATES:
             return None
         row.early_offer = sdp
@@ -729,11 +737,10 @@ async def accept(db: Database, clerk_id: int, session_id: str, actor: str) -> Ac
     """The ringing clerk takes the call; :class:`RoutingConflict` if it is no longer theirs."""
     async with db.transaction() as tx:
         s = tx.session
-        now = await db_now(s)
         found = await _session_row(s, session_id)
         if found is None:
             raise RoutingConflict(f"Call {session_id} does not exist")
-        row, dept = found
+        row, dept, now = found
         if row.state != "offered" or row.clerk_id != clerk_id:
             raise RoutingConflict(
                 f"Call {session_id} is no longer offered to you (cancelled, timed out or taken)"
@@ -780,11 +787,10 @@ async def withdraw(
     longer ringing for ``clerk_id``."""
     async with db.transaction() as tx:
         s = tx.session
-        now = await db_now(s)
         found = await _session_row(s, session_id)
         if found is None:
             return None
-        row, dept = found
+        row, dept, now = found
         if row.state != "offered" or row.clerk_id != clerk_id:
             return None
         declined = list(row.declined_by or [])
@@ -841,11 +847,10 @@ async def finish(
     it is not in one of ``allowed_from`` any more."""
     async with db.transaction() as tx:
         s = tx.session
-        now = await db_now(s)
         found = await _session_row(s, session_id)
         if found is None:
             return None
-        row, dept = found
+        row, dept, now = found
         if row.state not in allowed_from:
             return None
         clerk_id = row.clerk_id
@@ -878,10 +883,10 @@ async def media_connected(db: Database, session_id: str, actor: str) -> SessionS
         found = await _session_row(s, session_id)
         if found is None or found[0].state not in CALL_STATES:
             return None
-        row, dept = found
+        row, dept, now = found
         if row.state == "connecting":
             move_session(row, "in_call")
-            row.connected_at = await db_now(s)
+            row.connected_at = now
             row.version = row.version + 1
         await _chain(tx, session_id, "media.connected", actor, {}, row_locked=True)
         return await _reload(s, row, dept)
@@ -896,7 +901,7 @@ async def set_step(
         found = await _session_row(s, session_id)
         if found is None or found[0].state not in CALL_STATES:
             return None
-        row, dept = found
+        row, dept, _now = found
         previous = row.step
         row.step = step
         row.version = row.version + 1

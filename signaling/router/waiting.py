@@ -126,6 +126,7 @@ class Waiting(Outcomes):
                 session_id=session_id,
                 terminal_id=terminal_id,
                 service_id=service.id,
+                department_id=service.department_id,
                 language=language,
                 care_mode=care_mode,
                 priority=priority,

@@ -560,7 +560,7 @@ async def test_fifty_routing_attempts_for_one_free_clerk_make_one_offer(
             for i, t in enumerate(ids):
                 await routing.open_session(
                     db, session_id=f"{i:032x}", terminal_id=t, service_id=TAX,
-                    language="en", care_mode=False, priority=0, recall_of=None,
+                    department_id=dept_of(catalogue, TAX), language="en", care_mode=False, priority=0, recall_of=None,
                     ice_servers=[], early_offer=None, actor=f"terminal:{t}",
                 )  # fmt: skip
             await presence.clerk_attach(
