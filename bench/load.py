@@ -431,7 +431,7 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
     result.notes += [f"double: {why}" for why in tally.double[:5]]
     if tally.errors:
         result.notes.append("errors: " + ", ".join(f"{k} x{v}" for k, v in tally.errors.most_common(6)))  # fmt: skip
-    result.notes += [f"error {text} x{n}" for text, n in tally.error_texts.most_common(4)]
+    result.notes += [f"error {text} x{n}" for text, n in tally.error_texts.most_common(6)]
     if tally.ended:
         result.notes.append("ended while waiting: " + ", ".join(f"{k} x{v}" for k, v in tally.ended.most_common(6)))  # fmt: skip
     return result

@@ -129,8 +129,9 @@ class SimClient:
             delay = min(delay * 2, 2.0)
             try:
                 await self.connect()
-            except (socketio.exceptions.ConnectionError, OSError, aiohttp.ClientError):
+            except (socketio.exceptions.ConnectionError, OSError, aiohttp.ClientError) as exc:
                 self.tally.errors["reconnect try failed"] += 1
+                self.tally.error_texts[f"reconnect: {str(exc)[:80]}"] += 1
             except ValueError:
                 # engine.io is still closing the dropped connection; try again shortly
                 pass
