@@ -1,0 +1,75 @@
+"""The statements each hot transition sends to the database: under load a process's time went
+to round trips (each one an event-loop turn and a socket write), so each transition has a
+budget, counted on the real engine, that a change must not grow by accident."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from signaling.catalogue import load_catalogue
+from storage import presence, routing
+from storage.db import Database
+from tests import dbutil
+from tests.signaling.test_router import TAX, dept_of, make_db, prepare
+
+
+@contextmanager
+def counted(db: Database) -> Iterator[list[str]]:
+    """The SQL statements ``db`` sends while the block runs."""
+    sent: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement.split(None, 1)[0].upper())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", note)
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+async def test_a_request_and_an_accept_stay_within_their_round_trips(
+    tmp_path: Path, backend: str
+) -> None:
+    catalogue = load_catalogue()
+    db, url = await make_db(tmp_path, backend)
+    try:
+        async with db:
+            [terminal] = await prepare(db, catalogue, 1)
+            dept = dept_of(catalogue, TAX)
+            with counted(db) as opening:
+                await routing.open_session(
+                    db, session_id="a" * 32, terminal_id=terminal, service_id=TAX,
+                    department_id=dept, language="en", care_mode=False, priority=0,
+                    recall_of=None, ice_servers=[], early_offer=None,
+                    actor=f"terminal:{terminal}",
+                )  # fmt: skip
+            # the clock (PostgreSQL), the session, its first chain event: no lock or head read
+            # for a chain that cannot exist yet, no department lookup
+            assert opening.count("INSERT") == 2, opening
+            assert len(opening) <= 3, opening
+            await presence.clerk_attach(db, 1, {dept}, "p", "s1", None)
+            await presence.set_clerk_state(db, 1, "available", ("away",))
+            [(offered, _clerk)] = await routing.claim_batch(
+                db, offer_timeout_s=30.0, decline_pause_s=0.0
+            )
+            with counted(db) as accepting:
+                await routing.accept(db, 1, offered.id, "clerk:c1")
+            # the session's row with the clock, the clerk's row, the chain's head, then the
+            # event and the two rows written
+            assert len(accepting) <= 6, accepting
+            with counted(db) as ending:
+                await routing.finish(db, offered.id, state="ended", reason="done", actor="clerk:c1")
+            assert len(ending) <= 6, ending
+    finally:
+        if url is not None:
+            await dbutil.drop_pg_database(url)
