@@ -89,6 +89,8 @@ class Metrics:
             buckets=LAG_BUCKETS,
             registry=r,
         )
+        # bound once: a pause is reported on every collection, young ones many times a second
+        self._gc_pauses = [self.gc_pause.labels(generation=str(g)) for g in range(3)]
         self.db_latency = Histogram(
             "vcounter_db_latency_seconds",
             "Time of each SQL statement, as the server waited for it.",
@@ -121,7 +123,7 @@ class Metrics:
 
     def observe_gc_pause(self, generation: int, seconds: float) -> None:
         """Record one garbage collection (``vcounter serve`` watches them)."""
-        self.gc_pause.labels(generation=str(generation)).observe(seconds)
+        self._gc_pauses[generation].observe(seconds)
 
     def set_queue(
         self,

@@ -242,10 +242,24 @@ async def append_in(
     nobody else can see it and its chain is empty (two reads fewer).
     """
     if first:
-        event = _linked(session_id, 1, kind, actor, payload, utcnow(), GENESIS_HASH)
-        db_session.add(event)
-        await db_session.flush()
-        return event
+        seq, prev_hash = 1, GENESIS_HASH
+    else:
+        seq, prev_hash = await _next_link(db_session, session_id, kind, row_locked=row_locked)
+    if after_seq is not None and seq != after_seq + 1:
+        raise ChainMoved(
+            f"session {session_id} changed while {kind!r} was being recorded (it now"
+            f" ends at event {seq - 1}, not {after_seq}); reload it and decide again"
+        )
+    event = _linked(session_id, seq, kind, actor, payload, utcnow(), prev_hash)
+    db_session.add(event)
+    await db_session.flush()
+    return event
+
+
+async def _next_link(
+    db_session: AsyncSession, session_id: str, kind: str, *, row_locked: bool
+) -> tuple[int, str]:
+    """The next event's ``seq`` and the hash it follows, with the session's row locked."""
     # FOR UPDATE serialises appenders in other processes on PostgreSQL; SQLite ignores it
     # (its single writer lock plus the unique constraint do that job). A caller that read the
     # session FOR UPDATE in this transaction already holds it (``row_locked``).
@@ -269,16 +283,7 @@ async def append_in(
             .limit(1)
         )
     ).first()
-    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
-    if after_seq is not None and seq != after_seq + 1:
-        raise ChainMoved(
-            f"session {session_id} changed while {kind!r} was being recorded (it now"
-            f" ends at event {seq - 1}, not {after_seq}); reload it and decide again"
-        )
-    event = _linked(session_id, seq, kind, actor, payload, utcnow(), prev_hash)
-    db_session.add(event)
-    await db_session.flush()
-    return event
+    return (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
 
 
 def _linked(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, func, select, text, update
+from sqlalchemy import CursorResult, Row, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -211,13 +211,26 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def _clock(db_session: AsyncSession) -> list[Any]:
+    """The database's clock as a column to read along with a statement: PostgreSQL's, which
+    every process shares; none on SQLite (one process: its own clock is the clock)."""
+    if db_session.get_bind().dialect.name == "postgresql":
+        return [func.clock_timestamp()]
+    return []
+
+
+def _clock_value(read: Sequence[Any]) -> datetime:
+    """Now, from what :func:`_clock`'s columns read (nothing on SQLite)."""
+    if read:
+        assert isinstance(read[0], datetime)
+        return read[0].astimezone(UTC)
+    return datetime.now(UTC)
+
+
 async def db_now(db_session: AsyncSession) -> datetime:
     """Now by the database's clock, which every process shares (PostgreSQL), or this one's."""
-    if db_session.get_bind().dialect.name == "postgresql":
-        moment = await db_session.scalar(text("SELECT clock_timestamp()"))
-        assert isinstance(moment, datetime)
-        return moment.astimezone(UTC)
-    return datetime.now(UTC)
+    clock = _clock(db_session)
+    return _clock_value([await db_session.scalar(select(*clock))] if clock else [])
 
 
 def _rowcount(result: Any) -> int:
@@ -236,10 +249,8 @@ async def _session_row(
 ) -> tuple[CallSession, str, datetime] | None:
     """The session's row (locked), its department and now by the database's clock, read in
     one statement: the clock was a round trip of its own in every transition."""
-    postgres = db_session.get_bind().dialect.name == "postgresql"
-    clock = [func.clock_timestamp()] if postgres else []
     statement = (
-        select(CallSession, Service.department_id, *clock)
+        select(CallSession, Service.department_id, *_clock(db_session))
         .join(Service, Service.id == CallSession.service_id)
         .where(CallSession.id == session_id)
     )
@@ -248,8 +259,7 @@ async def _session_row(
     found = (await db_session.execute(statement)).first()
     if found is None:
         return None
-    now = found[2].astimezone(UTC) if postgres else datetime.now(UTC)
-    return found[0], found[1], now
+    return found[0], found[1], _clock_value(found[2:])
 
 
 async def _presence_row(
