@@ -107,6 +107,8 @@ class Result:
     generator_cpu_share: float | None = None
     generator_lag_p99_ms: float | None = None
     server_lag_p99_ms: list[float | None] = field(default_factory=list)
+    event_p99_ms: dict[str, float | None] = field(default_factory=dict)
+    gc_p99_ms: dict[str, float | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -212,22 +214,54 @@ async def until(predicate: Any, timeout_s: float, step_s: float = 0.1) -> bool:
 # ---------------------------------------------------------------------- phases
 
 
-async def lag_buckets(http: aiohttp.ClientSession, cluster: Cluster) -> list[dict[float, float]]:
-    """Each live server's event-loop lag histogram (cumulative count per upper bound)."""
-    out: list[dict[float, float]] = []
+EVENT_FAMILY = "vcounter_socket_event_seconds"
+GC_FAMILY = "vcounter_gc_pause_seconds"
+Buckets = dict[float, float]  # cumulative count per upper bound
+
+
+async def histograms(
+    http: aiohttp.ClientSession, cluster: Cluster, family_name: str
+) -> list[dict[tuple[str, ...], Buckets]]:
+    """Each live server's histogram ``family_name``, per label set (``le`` aside)."""
+    out: list[dict[tuple[str, ...], Buckets]] = []
     for server in cluster.servers:
-        counts: dict[float, float] = {}
+        found: dict[tuple[str, ...], Buckets] = {}
         if server.alive:
             async with http.get(f"{server.url}/metrics") as response:
                 text = await response.text()
             for family in text_string_to_metric_families(text):
-                if family.name != "vcounter_event_loop_lag_seconds":
+                if family.name != family_name:
                     continue
                 for sample in family.samples:
                     if sample.name.endswith("_bucket"):
-                        counts[float(sample.labels["le"])] = sample.value
-        out.append(counts)
+                        key = tuple(v for k, v in sorted(sample.labels.items()) if k != "le")
+                        found.setdefault(key, {})[float(sample.labels["le"])] = sample.value
+        out.append(found)
     return out
+
+
+async def lag_buckets(http: aiohttp.ClientSession, cluster: Cluster) -> list[Buckets]:
+    """Each live server's event-loop lag histogram."""
+    per_server = await histograms(http, cluster, "vcounter_event_loop_lag_seconds")
+    return [h.get((), {}) for h in per_server]
+
+
+def p99_ms_by_labels(
+    before: list[dict[tuple[str, ...], Buckets]], after: list[dict[tuple[str, ...], Buckets]]
+) -> dict[str, float | None]:
+    """A histogram's p99 per label set between two scrapes, all servers together (ms)."""
+    summed_before: dict[tuple[str, ...], Buckets] = {}
+    summed_after: dict[tuple[str, ...], Buckets] = {}
+    for per_server, summed in ((before, summed_before), (after, summed_after)):
+        for found in per_server:
+            for key, buckets in found.items():
+                into = summed.setdefault(key, {})
+                for le, n in buckets.items():
+                    into[le] = into.get(le, 0.0) + n
+    return {
+        "/".join(key): lag_p99_ms(summed_before.get(key, {}), buckets)
+        for key, buckets in sorted(summed_after.items())
+    }
 
 
 def lag_p99_ms(before: dict[float, float], after: dict[float, float]) -> float | None:
@@ -388,6 +422,8 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
                 progress(f"{name}: {result.connections} connected; load for {opts.duration_s:g} s")
                 cpu_before, own_before = cluster.cpu_s(), time.process_time()
                 lag_before = await lag_buckets(http, cluster)
+                events_before = await histograms(http, cluster, EVENT_FAMILY)
+                gc_before = await histograms(http, cluster, GC_FAMILY)
                 with LagMonitor() as lag:
                     took = await load_phase(kiosks, opts, rng)
                 cpu_used = [a - b for a, b in zip(cluster.cpu_s(), cpu_before, strict=True)]
@@ -395,6 +431,12 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
                 result.generator_cpu_share = round((time.process_time() - own_before) / took, 2)
                 result.generator_lag_p99_ms = pct(lag.lags_ms, 0.99)
                 lag_after = await lag_buckets(http, cluster)
+                result.event_p99_ms = p99_ms_by_labels(
+                    events_before, await histograms(http, cluster, EVENT_FAMILY)
+                )
+                result.gc_p99_ms = p99_ms_by_labels(
+                    gc_before, await histograms(http, cluster, GC_FAMILY)
+                )
                 result.server_lag_p99_ms = [
                     lag_p99_ms(b, a) for b, a in zip(lag_before, lag_after, strict=True)
                 ]
@@ -448,6 +490,12 @@ def show(result: Result, route_n: str = "") -> None:
           f" per call; generator {r.generator_cpu_share} core, its loop lag p99"
           f" {r.generator_lag_p99_ms} ms")  # fmt: skip
     print(f"   servers' event-loop lag p99 (histogram bucket) {r.server_lag_p99_ms} ms")
+    if r.event_p99_ms:
+        shown = ", ".join(f"{k} {v:g}" for k, v in r.event_p99_ms.items() if v is not None)
+        print(f"   socket event handling p99 (histogram bucket, ms): {shown}")
+    if r.gc_p99_ms:
+        shown = ", ".join(f"gen {k} {v:g}" for k, v in r.gc_p99_ms.items() if v is not None)
+        print(f"   garbage collection pause p99 (histogram bucket, ms): {shown}")
     print(f"   server RSS {r.rss_total_mb} MB loaded; {r.rss_mb_per_1k} MB per 1,000 connections over idle")  # fmt: skip
     if r.name.startswith("2 processes"):
         print(f"   kill -9 of one process: every waiting kiosk's position back after {r.recover_s} s"

@@ -122,6 +122,7 @@ def create_app(settings: Settings) -> web.Application:
         events_per_second=settings.events_per_second,
         event_burst=settings.event_burst,
         admission=Admission(settings.handshakes_at_once, settings.handshake_wait_s),
+        observe_event=lambda role, event, s: app[METRICS].observe_socket_event(role, event, s),
     )
     sio.register_namespace(TerminalNamespace(ctx))
     sio.register_namespace(ClerkNamespace(ctx))

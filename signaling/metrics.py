@@ -17,6 +17,7 @@ What ``GET /metrics`` shows, and who feeds it:
 ``vcounter_event_loop_lag_seconds``         histogram of the loop's oversleep on a 0.25 s tick
 ``vcounter_event_loop_lag_last_seconds``    the last tick's oversleep
 ``vcounter_gc_pause_seconds{generation}``   histogram of garbage collections (``vcounter serve``)
+``vcounter_socket_event_seconds{role,event}`` histogram of each socket event's handling time
 ``vcounter_db_latency_seconds``             histogram of every SQL statement's time (engine hook)
                                             plus anything timed with ``metrics.db_latency.time()``
 ``vcounter_db_ping_seconds``                the ``SELECT 1`` timed at this scrape
@@ -91,6 +92,14 @@ class Metrics:
         )
         # bound once: a pause is reported on every collection, young ones many times a second
         self._gc_pauses = [self.gc_pause.labels(generation=str(g)) for g in range(3)]
+        self.socket_event = Histogram(
+            "vcounter_socket_event_seconds",
+            "How long the server took over one socket event, by role and event (a socket's"
+            " next event waits for it).",
+            ["role", "event"],
+            buckets=DB_BUCKETS,
+            registry=r,
+        )
         self.db_latency = Histogram(
             "vcounter_db_latency_seconds",
             "Time of each SQL statement, as the server waited for it.",
@@ -120,6 +129,10 @@ class Metrics:
         """Record one tick of the loop-lag monitor."""
         self.loop_lag.observe(seconds)
         self.loop_lag_last.set(seconds)
+
+    def observe_socket_event(self, role: str, event: str, seconds: float) -> None:
+        """Record how long one handled socket event took."""
+        self.socket_event.labels(role=role, event=event).observe(seconds)
 
     def observe_gc_pause(self, generation: int, seconds: float) -> None:
         """Record one garbage collection (``vcounter serve`` watches them)."""

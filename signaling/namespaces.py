@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,7 @@ class Context:
     events_per_second: float
     event_burst: int
     admission: Admission
+    observe_event: Callable[[str, str, float], None]
 
 
 Handler = Callable[[Member, str, Any], Awaitable[None]]
@@ -122,7 +124,9 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                     "slow down and retry"
                 )
             message = self._validate(event, payload)
+            started = time.perf_counter()
             await self.handlers[Event(event)](member, sid, message)
+            self.ctx.observe_event(self.role.value, event, time.perf_counter() - started)
         except VcounterError as exc:
             await self._error(sid, exc, event)
         return None

@@ -110,9 +110,10 @@ class RouterBase:
         *,
         ice_servers: list[IceServer] | None = None,
         resume_token: str | None = None,
+        call: CallAccepted | None = None,
     ) -> ClerkStatus:
-        call = None
-        if clerk.session_id and clerk.state == ClerkState.BUSY:
+        """The clerk's status message; ``call`` is their call's, when the caller has it."""
+        if call is None and clerk.session_id and clerk.state == ClerkState.BUSY:
             session = await routing.get(self.db, clerk.session_id)
             if session is not None and session.in_call:
                 call = (await self._call_accepted(session)).model_copy(
@@ -129,8 +130,8 @@ class RouterBase:
             call=call,
         )
 
-    async def _send_clerk_status(self, clerk: ClerkSnap) -> None:
-        status = await self._clerk_status(clerk)
+    async def _send_clerk_status(self, clerk: ClerkSnap, call: CallAccepted | None = None) -> None:
+        status = await self._clerk_status(clerk, call=call)
         await self.emitter.to_room(
             Role.CLERK, clerk_room(clerk.clerk_id), Event.CLERK_STATUS, status
         )

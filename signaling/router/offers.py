@@ -29,6 +29,8 @@ class Offers(Outcomes):
         to_clerk = to_terminal.model_copy(
             update={"peer_name": await self._terminal_name(session.terminal_id)}
         )
+        # nothing but sends from here on: the clerk's answer to the offer waits on this
+        # handler (a socket's events are handled in order), never on the database
         await self.emitter.to_room(
             Role.TERMINAL, terminal_room(session.terminal_id), Event.CALL_ACCEPTED, to_terminal
         )
@@ -36,7 +38,7 @@ class Offers(Outcomes):
         if taken.early_offer is not None and not taken.offer_already_shown:
             offer = SessionDescription(session_id=session.id, type="offer", sdp=taken.early_offer)
             await self.emitter.to_room(Role.CLERK, clerk_room(clerk_id), Event.DESCRIPTION, offer)
-        await self._send_clerk_status(taken.clerk)
+        await self._send_clerk_status(taken.clerk, call=to_clerk)
         self.on_queue_change()
 
     async def decline(self, clerk_id: int, session_id: str) -> None:
