@@ -22,6 +22,7 @@ from signaling.guard import setup_guard
 from signaling.identity import setup_identity
 from signaling.keys import BLOBS, CATALOGUE, DATABASE, DRAINING, METRICS, ROUTER, SETTINGS
 from signaling.kiosk_devices import setup_kiosk_devices
+from signaling.managers import LocalManager, RedisManager
 from signaling.messages import Event, IceServer, Message, Role
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
 from signaling.operations import setup_operations
@@ -92,10 +93,10 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[CATALOGUE] = load_catalogue()
     app[BLOBS] = FileBlobStore(settings.data_dir / "blobs")
-    manager = None
+    manager: LocalManager | RedisManager = LocalManager()
     if settings.redis_url:
         # several processes: messages to rooms reach sockets held by any of them
-        manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel)
+        manager = RedisManager(settings.redis_url, channel=settings.redis_channel)
     sio = GuardedServer(
         auth_timeout_s=settings.socket_auth_timeout_s,
         unauthenticated_per_address=settings.unauthenticated_sockets_per_address,

@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     drain_s: float = Field(default=0.0, ge=0)
     # `vcounter serve`'s garbage collector (signaling/collector.py): survivors are frozen
     # this often, and a full pass (one pause) runs this often
-    gc_freeze_interval_s: float = Field(default=60.0, gt=0)
+    gc_freeze_interval_s: float = Field(default=10.0, gt=0)
     gc_full_interval_s: float = Field(default=900.0, gt=0)
     # /readyz gives the database (and Redis) this long to answer
     ready_timeout_s: float = Field(default=2.0, gt=0)
