@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -147,6 +148,12 @@ class RouterBase:
         if session is None or session.terminal_id != terminal_id or not session.active:
             raise NotYourSession(f"Session {session_id} is not an active session of this terminal")
         return session
+
+    def _remember_parties(self, session: SessionSnap) -> tuple[int, int | None, float]:
+        """Who is in ``session``'s call, as just read, for the relays of the next moments."""
+        parties = (session.terminal_id, session.clerk_id, time.monotonic())
+        self._parties[session.id] = parties
+        return parties
 
     async def _terminal_name(self, terminal_id: int) -> str:
         name = self._terminal_names.get(terminal_id)

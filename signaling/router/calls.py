@@ -24,8 +24,7 @@ class Calls(Outcomes):
             if session is None or not session.in_call:
                 self._parties.pop(session_id, None)
                 raise NotYourSession(f"Session {session_id} is not in a call; nothing to send")
-            parties = (session.terminal_id, session.clerk_id, time.monotonic())
-            self._parties[session_id] = parties
+            parties = self._remember_parties(session)
         terminal_id, clerk_id, _ = parties
         if role == Role.TERMINAL and terminal_id == member_id and clerk_id is not None:
             return Role.CLERK, clerk_room(clerk_id)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from signaling.errors import NotYourSession
 from signaling.messages import ClerkState, Event, Role, SessionDescription
 from signaling.rooms import clerk_room, terminal_room
@@ -17,14 +15,14 @@ class Offers(Outcomes):
 
     async def accept(self, clerk_id: int, session_id: str) -> None:
         """The clerk takes the offered call: both sides are told to start WebRTC."""
-        await self._clerk(clerk_id)
+        # no presence read first: the store's accept checks the call rings at this console
         username = self._username(clerk_id)
         try:
             taken = await routing.accept(self.db, clerk_id, session_id, f"clerk:{username}")
         except RoutingConflict as exc:
             raise NotYourSession(exc.message) from exc
         session = taken.session
-        self._parties[session.id] = (session.terminal_id, clerk_id, time.monotonic())
+        self._remember_parties(session)
         to_terminal = await self._call_accepted(session)
         to_clerk = to_terminal.model_copy(
             update={"peer_name": await self._terminal_name(session.terminal_id)}

@@ -166,7 +166,9 @@ class Waiting(Outcomes):
             )
         if current.state not in (SessionState.QUEUED, SessionState.OFFERED):
             # a call never goes back to waiting: relay it, without a write transaction for
-            # every offer of every call
+            # every offer of every call (nor a second read to find the clerk)
+            if current.in_call:
+                self._remember_parties(current)
             return False
         held = await routing.hold_early_offer(self.db, offer.session_id, terminal_id, offer.sdp)
         if held is None:
