@@ -3,7 +3,9 @@
 - **Sign in or go.** A socket that opens at the engine.io level but does not connect to a
   namespace (kiosk or console, with its token) within ``auth_timeout_s`` is closed, and one
   address may hold at most ``unauthenticated_per_address`` such sockets at once; more are
-  refused at the handshake (401).
+  refused at the handshake (401). A socket whose sign-in is being handled (waiting for its
+  turn at the database, see :mod:`signaling.admission`) is left to that: it is signed in or
+  refused as busy, never cut without a word while it waits.
 - **Junk costs the address its sockets for a while.** Each socket closed for a junk frame is
   a strike against its address; past ``strikes_per_address`` in
   ``strike_window_s`` the address's handshakes are refused (429, :mod:`signaling.guard`)
@@ -193,6 +195,8 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         # signed in, so counting costs the handshakes in flight, not every socket the address
         # holds (a hall behind one NAT, or every client behind the proxy, is thousands)
         self._pending: dict[str, set[str]] = {}
+        # sockets whose namespace connect is being handled now (see _handle_eio_message)
+        self._signing_in: set[str] = set()
         self._deadlines: dict[str, asyncio.Task[None]] = {}
 
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
@@ -301,7 +305,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             await asyncio.sleep(self.auth_timeout_s)
             if eio_sid not in self.eio.sockets:
                 return
-            if not self.signed_in(eio_sid):
+            if not self.signed_in(eio_sid) and eio_sid not in self._signing_in:
                 log.info(
                     "socket %s from %s did not sign in within %g s; closed",
                     eio_sid,
@@ -350,7 +354,16 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             self._junk(eio_sid, problem)
             await self._drop(eio_sid)
             return
-        await super()._handle_eio_message(eio_sid, data)
+        if not data.startswith(_CONNECT):
+            await super()._handle_eio_message(eio_sid, data)
+            return
+        # a sign-in under way (waiting for its turn at the database, at most
+        # handshake_wait_s, then refused as busy) is not a socket that never signs in
+        self._signing_in.add(eio_sid)
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        finally:
+            self._signing_in.discard(eio_sid)
 
     def _malformed(self, eio_sid: str, data: Any) -> str | None:
         """Why a frame is not one our clients send (None when it is)."""

@@ -83,3 +83,30 @@ async def test_a_busy_server_refuses_a_kiosk_socket_with_the_busy_code_and_then_
     await sock.connect(server.url, token)
     assert sock.sio.connected
     await sock.sio.disconnect()
+
+
+async def test_a_sign_in_waiting_for_its_turn_is_not_cut_by_the_sign_in_deadline(
+    server: RunningServer,
+) -> None:
+    """Under a burst of reconnects a kiosk may wait for its turn longer than the deadline
+    for signing in; it was closed without a word ("Unexpected connection error")."""
+    token = await server.add_terminal()
+    sio_server = server.app[SOCKET_SERVER]
+    sio_server.auth_timeout_s = 0.2
+    namespace = sio_server.namespace_handlers[NAMESPACE_TERMINAL]
+    namespace.ctx.admission.wait_s = 10.0
+    turns = [namespace.ctx.admission.turn() for _ in range(server.settings.handshakes_at_once)]
+    for turn in turns:
+        await turn.__aenter__()
+    sock = Socket(NAMESPACE_TERMINAL)
+    connecting = asyncio.create_task(sock.connect(server.url, token))
+    try:
+        # several deadline periods pass while the sign-in waits
+        await asyncio.sleep(1.0)
+        assert not connecting.done()
+    finally:
+        for turn in turns:
+            await turn.__aexit__(None, None, None)
+    await connecting
+    assert sock.sio.connected
+    await sock.sio.disconnect()
