@@ -98,6 +98,7 @@ class Result:
     relay_p99_ms: float | None = None
     calls_per_s: float | None = None
     rss_total_mb: float | None = None
+    rss_connected_mb: float | None = None  # all connected, before the load
     rss_mb_per_1k: float | None = None
     recover_s: float | None = None
     not_recovered: int = 0
@@ -419,6 +420,7 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
                 if not await until(lambda: all(c.state == "available" for c in clerks), 30):
                     result.notes.append("not every clerk became available within 30 s")
                 loaded_rss = sum(cluster.rss_mb())
+                result.rss_connected_mb = round(loaded_rss - idle_rss, 1)
                 progress(f"{name}: {result.connections} connected; load for {opts.duration_s:g} s")
                 cpu_before, own_before = cluster.cpu_s(), time.process_time()
                 lag_before = await lag_buckets(http, cluster)
@@ -496,7 +498,8 @@ def show(result: Result, route_n: str = "") -> None:
     if r.gc_p99_ms:
         shown = ", ".join(f"gen {k} {v:g}" for k, v in r.gc_p99_ms.items() if v is not None)
         print(f"   garbage collection pause p99 (histogram bucket, ms): {shown}")
-    print(f"   server RSS {r.rss_total_mb} MB loaded; {r.rss_mb_per_1k} MB per 1,000 connections over idle")  # fmt: skip
+    print(f"   server RSS {r.rss_total_mb} MB loaded; {r.rss_mb_per_1k} MB per 1,000 connections over idle"
+          f" ({r.rss_connected_mb} MB over idle once connected, before the load)")  # fmt: skip
     if r.name.startswith("2 processes"):
         print(f"   kill -9 of one process: every waiting kiosk's position back after {r.recover_s} s"
               f" ({r.not_recovered} never got it)")  # fmt: skip

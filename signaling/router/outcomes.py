@@ -106,7 +106,10 @@ class Outcomes(Matching):
             if clerk is not None:
                 await self._send_clerk_status(clerk)
         context_log(log, session.id, actor).info("session %s (%s)", after.state, reason)
-        self.request_dispatch()
+        if clerk is not None:
+            # a clerk was freed; a waiting session that leaves frees nobody to route to
+            # (a thousand kiosks cancelling at once were a thousand routing rounds for nothing)
+            self.request_dispatch()
         self.on_queue_change()
 
     async def _sign_off(self, clerk_id: int, reason: str, actor: str) -> None:
