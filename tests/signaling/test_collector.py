@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from signaling.collector import full_pass, keep_collector, watch_pauses
+from signaling.collector import freeze_survivors, full_pass, keep_collector, watch_pauses
 
 
 class Node:
@@ -35,12 +35,21 @@ def cycle() -> weakref.ref[Node]:
 
 def test_a_cycle_frozen_while_alive_is_collected_by_the_next_full_pass() -> None:
     alive = cycle()
-    gc.freeze()  # as the keeper does every minute: the cycle is still in use here
+    gc.freeze()  # as the keeper does: the cycle is still in use here
     gc.collect()
     assert alive() is not None, "a frozen cycle is out of the automatic passes' reach"
     full_pass()
     assert alive() is None, "the full pass must reach frozen garbage"
     assert gc.get_freeze_count() > 0, "what survived the full pass is frozen again"
+
+
+def test_young_cyclic_garbage_is_collected_not_frozen() -> None:
+    gone = cycle()  # garbage already: nothing refers to the pair but each other
+    kept = Node()
+    kept.other = kept
+    freeze_survivors()
+    assert gone() is None, "garbage frozen would wait for the next full pass"
+    assert gc.get_freeze_count() > 0 and kept.other is kept
 
 
 def test_collections_are_reported_with_their_generation() -> None:
@@ -56,7 +65,10 @@ def test_collections_are_reported_with_their_generation() -> None:
 
 
 async def test_the_keeper_freezes_survivors_and_makes_full_passes() -> None:
-    alive = cycle()
+    held = Node()
+    held.other = Node()
+    held.other.other = held  # a cycle in use while the keeper freezes
+    alive = weakref.ref(held)
     keeper = asyncio.create_task(keep_collector(freeze_every_s=0.01, full_every_s=0.05))
     try:
         for _ in range(500):  # the keeper's first freeze is 0.01 s away
@@ -64,9 +76,8 @@ async def test_the_keeper_freezes_survivors_and_makes_full_passes() -> None:
                 break
             await asyncio.sleep(0.01)
         assert gc.get_freeze_count(), "the keeper froze nothing"
-        frozen = alive()
-        assert frozen is not None
-        del frozen
+        assert alive() is not None
+        del held
         # the cycle is garbage now; only a full pass of the keeper can take it
         for _ in range(500):  # a full pass every 0.05 s
             if alive() is None:
