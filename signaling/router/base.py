@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 # how long a relay trusts its cached view of who is in a call
 PARTIES_TTL_S = 2.0
+# the cache is swept of stale entries when it reaches this size, then twice what is left:
+# a call that ended on another process is never popped here
+PARTIES_PRUNE_MIN = 1024
 
 
 class RouterBase:
@@ -58,6 +61,7 @@ class RouterBase:
         self.clerk_names: dict[int, tuple[str, str]] = {}
         self._terminal_names: dict[int, str] = {}
         self._parties: dict[str, tuple[int, int | None, float]] = {}
+        self._parties_prune_at = PARTIES_PRUNE_MIN
         self._tasks: set[asyncio.Task[None]] = set()
         self._dispatch_wanted = asyncio.Event()
         self._dispatch_idle = asyncio.Event()
@@ -151,7 +155,11 @@ class RouterBase:
 
     def _remember_parties(self, session: SessionSnap) -> tuple[int, int | None, float]:
         """Who is in ``session``'s call, as just read, for the relays of the next moments."""
-        parties = (session.terminal_id, session.clerk_id, time.monotonic())
+        now = time.monotonic()
+        if len(self._parties) >= self._parties_prune_at:
+            self._parties = {k: v for k, v in self._parties.items() if now - v[2] <= PARTIES_TTL_S}
+            self._parties_prune_at = max(PARTIES_PRUNE_MIN, 2 * len(self._parties))
+        parties = (session.terminal_id, session.clerk_id, now)
         self._parties[session.id] = parties
         return parties
 

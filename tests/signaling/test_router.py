@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from sqlalchemy import update
@@ -643,3 +645,26 @@ async def test_a_dead_process_sockets_get_their_grace_from_its_last_heartbeat(
         await wait_until(resolved, "the dead process's kiosk was given up after grace")
         assert (await routing.get(db, s.id)).end_reason == "terminal_lost"  # type: ignore[union-attr]
         await survivor.close()
+
+
+async def test_the_relay_cache_of_calls_stays_bounded(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call that ended on another process is never popped from this one's cache of who is
+    in a call; stale entries are swept as it grows, so a day of calls is not kept."""
+    from signaling.router import base
+
+    clock = [1000.0]
+    monkeypatch.setattr(base.time, "monotonic", lambda: clock[0])
+    router = harness.router
+    for i in range(10 * base.PARTIES_PRUNE_MIN):
+        clock[0] += 0.01  # a hundred calls a second, each seen once
+        call = cast(SessionSnap, SimpleNamespace(id=f"s{i}", terminal_id=i, clerk_id=1))
+        router._remember_parties(call)
+    live = 1 + int(base.PARTIES_TTL_S / 0.01)
+    assert len(router._parties) <= 2 * max(base.PARTIES_PRUNE_MIN, 2 * live)
+    # the recent ones are all still there: the sweep drops only what the relay would not trust
+    assert all(
+        f"s{i}" in router._parties
+        for i in range(10 * base.PARTIES_PRUNE_MIN - live + 1, 10 * base.PARTIES_PRUNE_MIN)
+    )
