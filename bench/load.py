@@ -13,9 +13,13 @@ Per configuration it prints: requests, calls connected, lost (a request that got
 a session that vanished without ``call_ended``, or one still open that the server no longer
 knows), double-assigned (one session accepted at two clerks, or a clerk told of a second call
 while in one: the clients' view), request -> ``call_offered`` p50/p99 for requests made while
-a clerk was free, answer relay p50/p99 (the clerk emits its answer -> the kiosk has it), calls
+a clerk was free (under load there is nearly always a line, so few such requests), a freed
+clerk -> its next ``call_offered`` p50/p99 while others wait (routing under load), answer
+relay p50/p99 (the clerk emits its answer -> the kiosk has it), calls
 set up per second, and server RSS per 1,000 connections: the growth of the servers' VmRSS
-from idle to loaded, per 1,000 connected sockets (the total is printed beside it).
+from idle to loaded, per 1,000 connected sockets (the total is printed beside it); also the
+CPU per call, the event-loop lag of generator and servers, each socket event's handling p99
+and the garbage collector's pauses (the last three from the servers' ``/metrics``).
 
 Then, for the two-process run: every clerk steps away, every kiosk asks and waits, one
 process is killed with SIGKILL, and the time until every kiosk that was on it has its
@@ -94,6 +98,8 @@ class Result:
     double: int = 0
     route_p50_ms: float | None = None
     route_p99_ms: float | None = None
+    refill_p50_ms: float | None = None
+    refill_p99_ms: float | None = None
     relay_p50_ms: float | None = None
     relay_p99_ms: float | None = None
     calls_per_s: float | None = None
@@ -409,6 +415,8 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
                 SimClerk(j, cluster.url, t, tally, rng, http, opts.decline, opts.ring_out)
                 for j, t in enumerate(clerk_tokens)
             ]
+            for clerk in clerks:
+                clerk.peers = clerks
             kiosks = [
                 SimKiosk(i, cluster.url, t, services, tally, rng, http, clerks)
                 for i, t in enumerate(kiosk_tokens)
@@ -463,6 +471,8 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
     result.lost, result.double = len(tally.lost), len(tally.double)
     route, relay = tally.route_ms(), tally.relay_ms
     result.route_p50_ms, result.route_p99_ms = pct(route, 0.5), pct(route, 0.99)
+    refill = tally.refill_ms
+    result.refill_p50_ms, result.refill_p99_ms = pct(refill, 0.5), pct(refill, 0.99)
     result.relay_p50_ms, result.relay_p99_ms = pct(relay, 0.5), pct(relay, 0.99)
     result.rss_total_mb = round(loaded_rss, 1)
     if result.connections:
@@ -486,6 +496,8 @@ def show(result: Result, route_n: str = "") -> None:
     print(f"== {r.name}: {r.kiosks} kiosks, {r.clerks} clerks, {r.connections} connections")
     print(f"   requests {r.requests}  calls connected {r.connected}  lost {r.lost}  double-assigned {r.double}")  # fmt: skip
     print(f"   request -> call_offered (clerk free) p50 {r.route_p50_ms} ms  p99 {r.route_p99_ms} ms")  # fmt: skip
+    print(f"   clerk freed with calls waiting -> next call_offered p50 {r.refill_p50_ms} ms"
+          f"  p99 {r.refill_p99_ms} ms")  # fmt: skip
     print(f"   answer relay p50 {r.relay_p50_ms} ms  p99 {r.relay_p99_ms} ms")
     print(f"   calls set up per second {r.calls_per_s}")
     print(f"   CPU during the load: servers {r.server_cpu_share} cores, {r.server_cpu_ms_per_call} ms"

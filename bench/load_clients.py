@@ -51,6 +51,9 @@ class Tally:
     answered_at: dict[str, float] = field(default_factory=dict)  # clerk sent the answer
     accepted_by: dict[str, int] = field(default_factory=dict)
     relay_ms: list[float] = field(default_factory=list)
+    # a clerk's call ended while others waited -> that clerk's next call_offered: routing
+    # under load, where a clerk is free only for that moment
+    refill_ms: list[float] = field(default_factory=list)
     # kiosks asking or waiting now: with the clerks ringing, whether anyone is ahead in line
     waiting: int = 0
 
@@ -376,6 +379,8 @@ class SimClerk(SimClient):
         self.state = "offline"
         self.ringing: str | None = None
         self.call: str | None = None
+        self.freed_at: float | None = None
+        self.peers: list[SimClerk] = []  # every clerk of the run (set by the bench)
         self._asking = False
         for event, handler in {
             "clerk_status": self._on_status,
@@ -409,6 +414,9 @@ class SimClerk(SimClient):
 
     async def _on_offered(self, data: dict[str, Any]) -> None:
         sid = data["session_id"]
+        if self.freed_at is not None:
+            self.tally.refill_ms.append((asyncio.get_running_loop().time() - self.freed_at) * 1000)
+            self.freed_at = None
         # as the console does: the store rings only an available clerk, so a call still
         # open here is over and its call_ended (sent by another process) is on its way
         self.call = None
@@ -450,9 +458,14 @@ class SimClerk(SimClient):
     async def _on_ended(self, data: dict[str, Any]) -> None:
         if data.get("session_id") == self.call:
             self.call = None
+            # free again; with kiosks in line (beyond those ringing) the next offer is due now
+            ringing = sum(c.ringing is not None for c in self.peers)
+            if self.working and self.tally.waiting > ringing:
+                self.freed_at = asyncio.get_running_loop().time()
         self.changed.set()
 
     async def _on_disconnect(self, *reason: Any) -> None:
         # the server (or its process) is gone: whatever was ringing is not ours any more
         self.ringing = None
+        self.freed_at = None
         await super()._on_disconnect(*reason)

@@ -37,3 +37,5 @@ async def test_load_smoke_prints_every_figure() -> None:
     assert set(KEYS) <= set(final), text
     # the smoke run did make requests and calls, whatever the router does with them
     assert any("calls connected" in line and "requests 0 " not in line for line in lines), text
+    for figure in ("answer relay p50", "next call_offered p50", "socket event handling p99"):
+        assert any(figure in line for line in lines), f"{figure!r} missing:\n{text}"
