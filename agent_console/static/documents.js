@@ -281,7 +281,6 @@ export class DocumentsPanel {
     this.current = this.documents.findIndex((d) => d.seq === info.seq);
     this.rotation = 0;
     this.#renderAll();
-    this.#notePainted(info.sha256);
   }
 
   /** Remember when the new page is on screen: decoded, then the next frame painted. */
@@ -501,6 +500,9 @@ export class DocumentsPanel {
       if (el.image.src !== url) el.image.src = url;
       el.image.alt = `${this.#name(info.material_id)} (${this.current + 1})`;
       el.image.dataset.sha256 = info.sha256;
+      // A page may reach the stage by the push or by the call's first load, whichever
+      // comes first: either way its first paint is noted here.
+      this.#notePainted(info.sha256);
     } else {
       el.image.removeAttribute("src");
       delete el.image.dataset.sha256;

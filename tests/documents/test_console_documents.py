@@ -97,6 +97,10 @@ async def test_capture_review_rescan_accept_in_chromium(server: RunningServer, p
             f"() => document.querySelector('[data-testid=doc-image]').dataset.sha256 === '{first.sha256}'"
             " && document.querySelector('[data-testid=doc-image]').naturalWidth > 1000"
         )
+        # its first paint is noted (bench.documents times to it)
+        await page.wait_for_function(
+            f"() => window.vcounterConsole.documentShownAt('{first.sha256}') !== null"
+        )
         await both_agree(page, desk, "business-licence", "received")
 
         # rejecting needs a reason; the applicant sees it
