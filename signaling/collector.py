@@ -14,11 +14,13 @@ pause in that interval instead of one every few seconds, and the memory bounded.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import gc
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +39,32 @@ def watch_pauses(observe: Callable[[int, float], None]) -> Callable[[], None]:
     return lambda: gc.callbacks.remove(callback)
 
 
+def _malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    return cast("Callable[[int], int] | None", trim)
+
+
+_TRIM = _malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc ``malloc_trim``; a no-op on a
+    C library without it)."""
+    # Freed buffers stay in glibc's heap, so a server's resident memory kept the high-water
+    # mark of every burst of messages: bench.load's two servers, 2,200 sockets, after a
+    # minute of load, 501 MB without it, 475 MB with it every freeze (idle 350 MB).
+    if _TRIM is not None:
+        _TRIM(0)
+
+
 def full_pass() -> int:
     """Collect everything, frozen objects included, then freeze what survived; returns the
     number of objects collected."""
     gc.unfreeze()
     collected = gc.collect()
     gc.freeze()
+    release_free_memory()
     return collected
 
 
@@ -51,6 +73,7 @@ def freeze_survivors() -> None:
     would wait for the next full pass (minutes of memory) instead of going now."""
     gc.collect(1)
     gc.freeze()
+    release_free_memory()
 
 
 async def keep_collector(freeze_every_s: float, full_every_s: float) -> None:
