@@ -318,8 +318,11 @@ class NewEvent:
     payload: dict[str, Any]
 
 
-async def append_many_in(db_session: AsyncSession, events: list[NewEvent]) -> None:
-    """Append one event to each of several sessions' chains in three round trips.
+async def append_many_in(
+    db_session: AsyncSession, events: list[NewEvent], *, locked: bool = False
+) -> None:
+    """Append one event to each of several sessions' chains in three round trips (two when
+    the caller has ``locked`` the sessions' rows already in this transaction).
 
     The caller holds each session's ``audit:`` lock, as for :func:`append_in`; the router
     offers a batch of calls at once and one statement per call would be most of its time.
@@ -328,18 +331,19 @@ async def append_many_in(db_session: AsyncSession, events: list[NewEvent]) -> No
         return
     ids = sorted({e.session_id for e in events})
     assert len(ids) == len(events), "one event per session"
-    # sorted, so two batches lock rows in the same order and cannot deadlock each other
-    locked = set(
-        await db_session.scalars(
-            select(CallSession.id)
-            .where(CallSession.id.in_(ids))
-            .order_by(CallSession.id)
-            .with_for_update()
+    if not locked:
+        # sorted, so two batches lock rows in the same order and cannot deadlock each other
+        found = set(
+            await db_session.scalars(
+                select(CallSession.id)
+                .where(CallSession.id.in_(ids))
+                .order_by(CallSession.id)
+                .with_for_update()
+            )
         )
-    )
-    missing = [i for i in ids if i not in locked]
-    if missing:
-        raise NotFound(f"no session {missing[0]!r} to record an event for; create it first")
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFound(f"no session {missing[0]!r} to record an event for; create it first")
     last = (
         select(SessionEvent.session_id, func.max(SessionEvent.seq).label("seq"))
         .where(SessionEvent.session_id.in_(ids))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, func, select, update
+from sqlalchemy import CursorResult, Row, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -561,8 +561,11 @@ async def _claim_in(
     # (a dozen round trips each) made routing the bottleneck, with clerks idle and a queue.
     s = tx.session
     postgres = s.get_bind().dialect.name == "postgresql"
-    now = await db_now(s)
-    duty = (await s.execute(select(*CLERK_COLUMNS).where(ClerkPresence.connected.is_(True)))).all()
+    clock = _clock(s)
+    duty = (
+        await s.execute(select(*CLERK_COLUMNS, *clock).where(ClerkPresence.connected.is_(True)))
+    ).all()
+    now = _clock_value(duty[0][len(CLERK_COLUMNS) :] if duty else [])
     clerks = {r.clerk_id: r for r in duty}
     free = [
         Candidate(r.clerk_id, frozenset(r.departments or []), r.idle_since)
@@ -639,68 +642,92 @@ async def _claim_in(
     # queued -> offered of the tables in storage/states.py
     assert "ringing" in CLERK_TRANSITIONS["available"]
     assert "offered" in SESSION_TRANSITIONS["queued"]
+    session_of = {choice.clerk_id: waiting.id for waiting, choice in plan}
+    if postgres:
+        # a clerk another router is ringing now is passed by, never waited for: two
+        # batches that picked the same clerks cannot deadlock
+        held = set(
+            await s.scalars(
+                select(ClerkPresence.clerk_id)
+                .where(ClerkPresence.clerk_id.in_(sorted(session_of)))
+                .order_by(ClerkPresence.clerk_id)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        session_of = {c: sid for c, sid in session_of.items() if c in held}
+        if not session_of:
+            return []
+    # one statement for every clerk of the batch and one for every session (two per offer
+    # were most of a round's time under load, and a freed clerk waited for the round)
+    rang = {
+        r.clerk_id: r.version
+        for r in await s.execute(
+            update(ClerkPresence)
+            .where(
+                ClerkPresence.clerk_id.in_(sorted(session_of)),
+                ClerkPresence.state == "available",
+                ClerkPresence.connected.is_(True),
+            )
+            .values(
+                state="ringing",
+                session_id=case(session_of, value=ClerkPresence.clerk_id),
+                state_since=now,
+                version=ClerkPresence.version + 1,
+            )
+            .returning(ClerkPresence.clerk_id, ClerkPresence.version)
+            .execution_options(synchronize_session=False)
+        )
+    }
+    # a clerk no longer available (another router rang them first): their session waits
+    # for the next round
+    plan = [(w, c) for w, c in plan if c.clerk_id in rang]
+    if not plan:
+        return []
+    clerk_of = {w.id: c.clerk_id for w, c in plan}
+    offered = {
+        r.id: r.version
+        for r in await s.execute(
+            update(CallSession)
+            .where(CallSession.id.in_(sorted(clerk_of)), CallSession.state == "queued")
+            .values(
+                state="offered",
+                clerk_id=case(clerk_of, value=CallSession.id),
+                offered_at=now,
+                offer_deadline=deadline,
+                offer_shown_to=None,
+                version=CallSession.version + 1,
+            )
+            .returning(CallSession.id, CallSession.version)
+            .execution_options(synchronize_session=False)
+        )
+    }
+    if len(offered) != len(plan):
+        # the clerks' rows are already changed in this transaction: undo it all
+        gone = sorted(set(clerk_of) - set(offered))
+        raise RoutingConflict(f"session {gone[0]} left the queue while being offered")
     made: list[tuple[SessionSnap, ClerkSnap]] = []
-    # clerks' rows in one order in every router: two batches that picked the same clerks
-    # wait for each other instead of deadlocking
-    for waiting, choice in sorted(plan, key=lambda pair: pair[1].clerk_id):
-        rang = (
-            await s.execute(
-                update(ClerkPresence)
-                .where(
-                    ClerkPresence.clerk_id == choice.clerk_id,
-                    ClerkPresence.state == "available",
-                    ClerkPresence.connected.is_(True),
-                )
-                .values(
-                    state="ringing",
-                    session_id=waiting.id,
-                    state_since=now,
-                    version=ClerkPresence.version + 1,
-                )
-                .returning(ClerkPresence.version)
-                .execution_options(synchronize_session=False)
-            )
-        ).first()
-        if rang is None:
-            continue  # another router rang them first: this session waits for the next round
-        offered = (
-            await s.execute(
-                update(CallSession)
-                .where(CallSession.id == waiting.id, CallSession.state == "queued")
-                .values(
-                    state="offered",
-                    clerk_id=choice.clerk_id,
-                    offered_at=now,
-                    offer_deadline=deadline,
-                    offer_shown_to=None,
-                    version=CallSession.version + 1,
-                )
-                .returning(CallSession.version)
-                .execution_options(synchronize_session=False)
-            )
-        ).first()
-        if offered is None:
-            # the clerk's row is already changed in this transaction: undo it all
-            raise RoutingConflict(f"session {waiting.id} left the queue while being offered")
+    for waiting, choice in plan:
         session = replace(
             waiting,
             state="offered",
             clerk_id=choice.clerk_id,
             offer_deadline=deadline,
             offer_shown_to=None,
-            version=offered.version,
+            version=offered[waiting.id],
         )
         clerk = replace(
             clerk_snap(clerks[choice.clerk_id]),
             state="ringing",
             session_id=waiting.id,
             state_since=now,
-            version=rang.version,
+            version=rang[choice.clerk_id],
         )
         made.append((session, clerk))
+    # the sessions are locked already (PostgreSQL, above) and known to exist (the update)
     await append_many_in(
         s,
         [NewEvent(sn.id, "call.offered", "server", {"clerk_id": c.clerk_id}) for sn, c in made],
+        locked=True,
     )
     return made
 

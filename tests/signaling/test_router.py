@@ -231,11 +231,11 @@ async def test_one_routing_transaction_offers_every_pair_in_queue_order(
     for clerk_id in (3, 1, 2):  # idle longest first: 3, then 1, then 2
         await presence.set_clerk_state(harness.db, clerk_id, ClerkState.AVAILABLE, ["away"])
     made = await routing.claim_batch(harness.db, offer_timeout_s=5.0, decline_pause_s=0.0)
-    # the pairing is queue order to idle order; the clerks' rows are written in clerk order
+    # the pairing is queue order to idle order
     assert [(s.id, c.clerk_id) for s, c in made] == [
+        (waiting[0].id, 3),
         (waiting[1].id, 1),
         (waiting[2].id, 2),
-        (waiting[0].id, 3),
     ]
     for session, clerk in made:
         stored = await harness.session(session.id)
@@ -574,6 +574,50 @@ async def test_fifty_routing_attempts_for_one_free_clerk_make_one_offer(
             offered = [s for s in await routing.active_sessions(db) if s.state == "offered"]
             assert len(offered) == 1 and offered[0].clerk_id == 1
             assert len(outbox.to(clerk_room(1), Event.CALL_OFFERED)) == 1
+            for r in routers:
+                await r.close()
+    finally:
+        if url:
+            await dbutil.drop_pg_database(url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_routers_batching_the_same_clerks_at_once_ring_each_clerk_once(
+    tmp_path: Path, backend: str
+) -> None:
+    """Thirty waiting, three clerks free, twenty routers at once: every batch wants the same
+    clerks; none waits on another (no deadlock), each clerk rings once, each call at most once."""
+    catalogue = load_catalogue()
+    db, url = await make_db(tmp_path, backend)
+    try:
+        async with db:
+            ids = await prepare(db, catalogue, 30)
+            outbox = Outbox()
+            routers = [make_router(db, catalogue, outbox) for _ in range(20)]
+            dept = dept_of(catalogue, TAX)
+            for i, t in enumerate(ids):
+                await routing.open_session(
+                    db, session_id=f"{i:032x}", terminal_id=t, service_id=TAX,
+                    department_id=dept, language="en", care_mode=False, priority=0, recall_of=None,
+                    ice_servers=[], early_offer=None, actor=f"terminal:{t}",
+                )  # fmt: skip
+            for clerk_id in (1, 2, 3):
+                await presence.clerk_attach(
+                    db, clerk_id, {dept}, routers[0].process_id, f"s{clerk_id}", None
+                )
+                await presence.set_clerk_state(db, clerk_id, "available", ("away",))
+            made = await asyncio.gather(*(r.dispatch() for r in routers))
+            assert sum(made) == 3
+            offered = [s for s in await routing.active_sessions(db) if s.state == "offered"]
+            assert sorted(s.clerk_id or 0 for s in offered) == [1, 2, 3]
+            # the first three in line, each rung at the clerk whose row says so
+            assert sorted(s.id for s in offered) == [f"{i:032x}" for i in range(3)]
+            for s in offered:
+                assert s.clerk_id is not None
+                ringing = await presence.clerk(db, s.clerk_id)
+                assert ringing is not None and ringing.session_id == s.id
+                kinds = [e.kind for e in await AuditLog(db).events(s.id)]
+                assert kinds == ["session.created", "call.offered"]
             for r in routers:
                 await r.close()
     finally:
