@@ -3,8 +3,8 @@
 Event ``n`` stores ``prev_hash`` (event ``n-1``'s hash, or :data:`GENESIS_HASH`) and
 ``hash = sha256(canonical_event(...))`` over its own fields. Editing, deleting or reordering
 a stored event breaks the chain at that point. Rewriting every later hash as well is only
-caught by comparing the head hash against a copy kept elsewhere, and dropping the tail is
-only caught by the session row disagreeing with the last event.
+caught by comparing the head hash against a copy kept elsewhere; dropping the tail is caught
+by the session's row, which keeps the head (``chain_seq``, ``chain_hash``) of every append.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -201,6 +201,26 @@ class AuditLog:
                 )
                 return ChainReport(session_id, False, len(events), found_break)
             prev_hash = event.hash
+        # the session's row keeps the head it last wrote: a tail cut off (or an event added
+        # behind the application's back) leaves the row and the events disagreeing
+        async with self.db.sessions() as db_session:
+            head = (
+                await db_session.execute(
+                    select(CallSession.chain_seq, CallSession.chain_hash).where(
+                        CallSession.id == session_id
+                    )
+                )
+            ).first()
+        if head is not None and (head.chain_seq, head.chain_hash) != (len(events), prev_hash):
+            found_break = ChainBreak(
+                head.chain_seq,
+                events[-1].id if events else 0,
+                "the session's row says the chain ends elsewhere",
+                f"{head.chain_seq} events ending {head.chain_hash[:16]}",
+                f"{len(events)} events ending {prev_hash[:16]}",
+            )
+            log.warning("session %s: audit chain head disagrees with its row", session_id)
+            return ChainReport(session_id, False, len(events), found_break)
         return ChainReport(session_id, True, len(events))
 
 
@@ -231,59 +251,62 @@ async def append_in(
     payload: dict[str, Any],
     *,
     after_seq: int | None = None,
-    row_locked: bool = False,
+    row: CallSession | None = None,
     first: bool = False,
 ) -> SessionEvent:
     """Add the next event to ``session_id``'s chain inside the caller's open transaction.
 
     The caller holds the process lock ``audit:{session_id}`` until it commits (see
     :meth:`storage.db.Database.transaction`), so the event commits with the state change it
-    records or not at all. ``first``: the caller inserted the session in this transaction, so
-    nobody else can see it and its chain is empty (two reads fewer).
+    records or not at all. ``row``: the session's row, read FOR UPDATE in this transaction
+    (or just added, with ``first``): the chain's head is read from it and kept on it, no
+    statement of its own. ``first``: the session is new in this transaction, its chain empty.
     """
     if first:
         seq, prev_hash = 1, GENESIS_HASH
+    elif row is not None:
+        seq, prev_hash = row.chain_seq + 1, row.chain_hash
     else:
-        seq, prev_hash = await _next_link(db_session, session_id, kind, row_locked=row_locked)
+        seq, prev_hash = await _next_link(db_session, session_id, kind)
     if after_seq is not None and seq != after_seq + 1:
         raise ChainMoved(
             f"session {session_id} changed while {kind!r} was being recorded (it now"
             f" ends at event {seq - 1}, not {after_seq}); reload it and decide again"
         )
     event = _linked(session_id, seq, kind, actor, payload, utcnow(), prev_hash)
+    if row is not None:
+        row.chain_seq, row.chain_hash = seq, event.hash
+    else:
+        await db_session.execute(
+            update(CallSession)
+            .where(CallSession.id == session_id)
+            .values(chain_seq=seq, chain_hash=event.hash)
+        )
     db_session.add(event)
     await db_session.flush()
     return event
 
 
-async def _next_link(
-    db_session: AsyncSession, session_id: str, kind: str, *, row_locked: bool
-) -> tuple[int, str]:
-    """The next event's ``seq`` and the hash it follows, with the session's row locked."""
-    # FOR UPDATE serialises appenders in other processes on PostgreSQL; SQLite ignores it
-    # (its single writer lock plus the unique constraint do that job). A caller that read the
-    # session FOR UPDATE in this transaction already holds it (``row_locked``).
-    found = (
-        session_id
-        if row_locked
-        else await db_session.scalar(
-            select(CallSession.id).where(CallSession.id == session_id).with_for_update()
+async def _next_link(db_session: AsyncSession, session_id: str, kind: str) -> tuple[int, str]:
+    """The next event's ``seq`` and the hash it follows, from the session's row, locked."""
+    # The head is a column of the locked row itself: PostgreSQL returns the row's newest
+    # version after waiting for its lock, where a read of the events table in the same
+    # statement would see the snapshot from before the wait. FOR UPDATE serialises
+    # appenders in other processes; SQLite ignores it (its single writer lock plus the unique
+    # constraint on (session_id, seq) do that job).
+    head = (
+        await db_session.execute(
+            select(CallSession.chain_seq, CallSession.chain_hash)
+            .where(CallSession.id == session_id)
+            .with_for_update()
         )
-    )
-    if found is None:
+    ).first()
+    if head is None:
         raise NotFound(
             f"no session {session_id!r} to record {kind!r} for; create it first"
             " with store.create_session"
         )
-    head = (
-        await db_session.execute(
-            select(SessionEvent.seq, SessionEvent.hash)
-            .where(SessionEvent.session_id == session_id)
-            .order_by(SessionEvent.seq.desc())
-            .limit(1)
-        )
-    ).first()
-    return (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+    return head.chain_seq + 1, head.chain_hash
 
 
 def _linked(
@@ -318,51 +341,50 @@ class NewEvent:
     payload: dict[str, Any]
 
 
-async def append_many_in(
-    db_session: AsyncSession, events: list[NewEvent], *, locked: bool = False
-) -> None:
-    """Append one event to each of several sessions' chains in three round trips (two when
-    the caller has ``locked`` the sessions' rows already in this transaction).
+def link_many(
+    events: list[NewEvent], heads: dict[str, tuple[int, str]], created_at: datetime
+) -> list[SessionEvent]:
+    """Each event linked after its session's head ``(seq, hash)`` (one event per session)."""
+    assert len({e.session_id for e in events}) == len(events), "one event per session"
+    return [
+        _linked(e.session_id, heads[e.session_id][0] + 1, e.kind, e.actor, e.payload,
+                created_at, heads[e.session_id][1])
+        for e in events
+    ]  # fmt: skip
 
-    The caller holds each session's ``audit:`` lock, as for :func:`append_in`; the router
-    offers a batch of calls at once and one statement per call would be most of its time.
+
+async def append_many_in(db_session: AsyncSession, events: list[NewEvent]) -> None:
+    """Append one event to each of several sessions' chains in three round trips.
+
+    The caller holds each session's ``audit:`` lock, as for :func:`append_in`. (The router's
+    offers take the heads from the rows its batch locks and write them with its own update:
+    see ``storage.routing``.)
     """
     if not events:
         return
     ids = sorted({e.session_id for e in events})
-    assert len(ids) == len(events), "one event per session"
-    if not locked:
-        # sorted, so two batches lock rows in the same order and cannot deadlock each other
-        found = set(
-            await db_session.scalars(
-                select(CallSession.id)
-                .where(CallSession.id.in_(ids))
-                .order_by(CallSession.id)
-                .with_for_update()
-            )
-        )
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise NotFound(f"no session {missing[0]!r} to record an event for; create it first")
-    last = (
-        select(SessionEvent.session_id, func.max(SessionEvent.seq).label("seq"))
-        .where(SessionEvent.session_id.in_(ids))
-        .group_by(SessionEvent.session_id)
-        .subquery()
-    )
-    heads = {
-        r.session_id: (r.seq, r.hash)
+    # sorted, so two batches lock rows in the same order and cannot deadlock each other
+    heads: dict[str, tuple[int, str]] = {
+        r.id: (r.chain_seq, r.chain_hash)
         for r in await db_session.execute(
-            select(SessionEvent.session_id, SessionEvent.seq, SessionEvent.hash).join(
-                last,
-                (last.c.session_id == SessionEvent.session_id) & (last.c.seq == SessionEvent.seq),
-            )
+            select(CallSession.id, CallSession.chain_seq, CallSession.chain_hash)
+            .where(CallSession.id.in_(ids))
+            .order_by(CallSession.id)
+            .with_for_update()
         )
     }
-    created_at = utcnow()
-    for e in events:
-        seq, prev_hash = heads.get(e.session_id, (0, GENESIS_HASH))
-        db_session.add(
-            _linked(e.session_id, seq + 1, e.kind, e.actor, e.payload, created_at, prev_hash)
+    missing = [i for i in ids if i not in heads]
+    if missing:
+        raise NotFound(f"no session {missing[0]!r} to record an event for; create it first")
+    linked = link_many(events, heads, utcnow())
+    db_session.add_all(linked)
+    await db_session.execute(
+        update(CallSession)
+        .where(CallSession.id.in_(ids))
+        .values(
+            chain_seq=case({e.session_id: e.seq for e in linked}, value=CallSession.id),
+            chain_hash=case({e.session_id: e.hash for e in linked}, value=CallSession.id),
         )
+        .execution_options(synchronize_session=False)
+    )
     await db_session.flush()

@@ -163,6 +163,10 @@ class CallSession(Base):
     step: Mapped[int] = mapped_column(Integer, default=1)
     # the lost call this one takes the front of the queue for
     recall_of: Mapped[str | None] = mapped_column(String(32), default=None)
+    # the head of the session's event chain: its last event's seq and hash (0 and the genesis
+    # hash before the first), written with every append (migration 0120_chain_head)
+    chain_seq: Mapped[int] = mapped_column(Integer, default=0)
+    chain_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
 
     # Two rows cannot be active for one clerk or one kiosk: a double assignment is impossible
     # in the database whatever any process believes (partial unique indexes, both backends).

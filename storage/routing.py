@@ -21,10 +21,10 @@ from sqlalchemy import CursorResult, Row, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.audit import NewEvent, append_in, append_many_in
+from storage.audit import NewEvent, append_in, link_many
 from storage.db import Database, Transaction
 from storage.errors import StorageError
-from storage.models import CallSession, ClerkPresence, Service
+from storage.models import CallSession, ClerkPresence, Service, utcnow
 from storage.states import CLERK_TRANSITIONS, SESSION_TRANSITIONS, move_clerk, move_session
 
 log = logging.getLogger(__name__)
@@ -295,13 +295,11 @@ async def _chain(
     actor: str,
     payload: dict[str, Any],
     *,
-    row_locked: bool = False,
+    row: CallSession | None = None,
     first: bool = False,
 ) -> None:
     await tx.hold(f"audit:{session_id}")
-    await append_in(
-        tx.session, session_id, kind, actor, payload, row_locked=row_locked, first=first
-    )
+    await append_in(tx.session, session_id, kind, actor, payload, row=row, first=first)
 
 
 # ---------------------------------------------------------------------- reading
@@ -477,7 +475,6 @@ async def open_session(
                 step=1,
             )
             tx.session.add(row)
-            await tx.session.flush()
             payload: dict[str, Any] = {
                 "service_id": service_id,
                 "language": language,
@@ -486,7 +483,8 @@ async def open_session(
             }
             if recall_of:
                 payload["recall_of"] = recall_of
-            await _chain(tx, session_id, "session.created", actor, payload, first=True)
+            # the row and its first event go in one flush (the head set on the row before it)
+            await _chain(tx, session_id, "session.created", actor, payload, row=row, first=True)
             # every column was set above (the clock is the database's): no read-back needed
             return snap(row, department_id)
     except IntegrityError as exc:
@@ -590,12 +588,12 @@ async def _claim_in(
     order = (CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
     place = func.row_number().over(partition_by=Service.department_id, order_by=order)
     ranked = (
-        select(*SNAP_COLUMNS, place.label("place"))
+        select(*SNAP_COLUMNS, CallSession.chain_seq, CallSession.chain_hash, place.label("place"))
         .join(Service, Service.id == CallSession.service_id)
         .where(CallSession.state == "queued", Service.department_id.in_(sorted(wanted)))
         .subquery()
     )
-    heads = (
+    heads_read = (
         await s.execute(
             select(ranked)
             .where(ranked.c.place <= HEAD_PER_DEPARTMENT)
@@ -605,7 +603,7 @@ async def _claim_in(
     # the plan: queue order, each to the clerk the rules pick among those still free
     plan: list[tuple[SessionSnap, Candidate]] = []
     taken: set[int] = set()
-    for row in heads:
+    for row in heads_read:
         if len(plan) >= limit or len(taken) == len(free):
             break
         if tx.db.lock(f"audit:{row.id}").locked():
@@ -626,17 +624,21 @@ async def _claim_in(
             taken.add(choice.clerk_id)
     if not plan:
         return []
+    # each chain's head (seq, hash): SQLite's writers take turns, so the read above holds;
+    # on PostgreSQL the row locked below gives its newest version
+    heads = {row.id: (row.chain_seq, row.chain_hash) for row in heads_read}
     if postgres:
         # another router may be offering some of these now: pass them by rather than wait
-        mine = set(
-            await s.scalars(
-                select(CallSession.id)
+        heads = {
+            r.id: (r.chain_seq, r.chain_hash)
+            for r in await s.execute(
+                select(CallSession.id, CallSession.chain_seq, CallSession.chain_hash)
                 .where(CallSession.id.in_([r.id for r, _ in plan]), CallSession.state == "queued")
                 .order_by(CallSession.id)
                 .with_for_update(skip_locked=True)
             )
-        )
-        plan = [(r, c) for r, c in plan if r.id in mine]
+        }
+        plan = [(r, c) for r, c in plan if r.id in heads]
     deadline = now + timedelta(seconds=offer_timeout_s)
     # the two conditional updates below are the moves available -> ringing and
     # queued -> offered of the tables in storage/states.py
@@ -684,6 +686,11 @@ async def _claim_in(
     if not plan:
         return []
     clerk_of = {w.id: c.clerk_id for w, c in plan}
+    events = link_many(
+        [NewEvent(w.id, "call.offered", "server", {"clerk_id": c.clerk_id}) for w, c in plan],
+        heads,
+        utcnow(),
+    )
     offered = {
         r.id: r.version
         for r in await s.execute(
@@ -696,6 +703,8 @@ async def _claim_in(
                 offer_deadline=deadline,
                 offer_shown_to=None,
                 version=CallSession.version + 1,
+                chain_seq=case({e.session_id: e.seq for e in events}, value=CallSession.id),
+                chain_hash=case({e.session_id: e.hash for e in events}, value=CallSession.id),
             )
             .returning(CallSession.id, CallSession.version)
             .execution_options(synchronize_session=False)
@@ -723,12 +732,8 @@ async def _claim_in(
             version=rang[choice.clerk_id],
         )
         made.append((session, clerk))
-    # the sessions are locked already (PostgreSQL, above) and known to exist (the update)
-    await append_many_in(
-        s,
-        [NewEvent(sn.id, "call.offered", "server", {"clerk_id": c.clerk_id}) for sn, c in made],
-        locked=True,
-    )
+    s.add_all(events)
+    await s.flush()
     return made
 
 
@@ -804,7 +809,7 @@ async def accept(db: Database, clerk_id: int, session_id: str, actor: str) -> Ac
             "call.accepted",
             actor,
             {"clerk_id": clerk_id, "waited_s": waited},
-            row_locked=True,
+            row=row,
         )
         session = await _reload(s, row, dept)
         return Accepted(session, clerk_snap(presence), early, shown, waited)
@@ -830,6 +835,9 @@ async def withdraw(
         row, dept, now = found
         if row.state != "offered" or row.clerk_id != clerk_id:
             return None
+        # read before the session's row changes: a read after it flushes the row early, and
+        # the chain's head set below would be a second update
+        presence = await _presence_row(s, clerk_id)
         declined = list(row.declined_by or [])
         if count_decline:
             declined = [d for d in declined if int(d[0]) != clerk_id]
@@ -840,7 +848,6 @@ async def withdraw(
         row.offer_shown_to = None
         row.declined_by = declined
         row.version = row.version + 1
-        presence = await _presence_row(s, clerk_id)
         if presence is not None and presence.session_id == session_id:
             presence.session_id = None
             if presence.state == "ringing":
@@ -849,9 +856,7 @@ async def withdraw(
                 if clerk_next == "available":
                     presence.idle_since = now
             presence.version = presence.version + 1
-        await _chain(
-            tx, session_id, f"call.{reason}", actor, {"clerk_id": clerk_id}, row_locked=True
-        )
+        await _chain(tx, session_id, f"call.{reason}", actor, {"clerk_id": clerk_id}, row=row)
         session = await _reload(s, row, dept)
         return session, clerk_snap(presence) if presence is not None else None
 
@@ -891,24 +896,23 @@ async def finish(
         if row.state not in allowed_from:
             return None
         clerk_id = row.clerk_id
+        # read before the session's row changes (see withdraw)
+        presence = await _presence_row(s, clerk_id) if clerk_id is not None else None
         move_session(row, state)
         row.ended_at = now
         row.end_reason = reason
         row.early_offer = None
         row.offer_deadline = None
         row.version = row.version + 1
-        presence: ClerkPresence | None = None
-        if clerk_id is not None:
-            presence = await _presence_row(s, clerk_id)
-            if presence is not None and presence.session_id == session_id:
-                presence.session_id = None
-                if presence.state in ("ringing", "busy"):
-                    move_clerk(presence, clerk_next or "available")
-                    presence.state_since = now
-                    presence.idle_since = now
-                presence.version = presence.version + 1
+        if presence is not None and presence.session_id == session_id:
+            presence.session_id = None
+            if presence.state in ("ringing", "busy"):
+                move_clerk(presence, clerk_next or "available")
+                presence.state_since = now
+                presence.idle_since = now
+            presence.version = presence.version + 1
         kind = "session.cancelled" if state == "cancelled" else f"session.{state}"
-        await _chain(tx, session_id, kind, actor, {"reason": reason}, row_locked=True)
+        await _chain(tx, session_id, kind, actor, {"reason": reason}, row=row)
         session = await _reload(s, row, dept)
         return session, clerk_snap(presence) if presence is not None else None
 
@@ -925,7 +929,7 @@ async def media_connected(db: Database, session_id: str, actor: str) -> SessionS
             move_session(row, "in_call")
             row.connected_at = now
             row.version = row.version + 1
-        await _chain(tx, session_id, "media.connected", actor, {}, row_locked=True)
+        await _chain(tx, session_id, "media.connected", actor, {}, row=row)
         return await _reload(s, row, dept)
 
 
@@ -942,9 +946,7 @@ async def set_step(
         previous = row.step
         row.step = step
         row.version = row.version + 1
-        await _chain(
-            tx, session_id, "step.changed", actor, {"from": previous, "to": step}, row_locked=True
-        )
+        await _chain(tx, session_id, "step.changed", actor, {"from": previous, "to": step}, row=row)
         return previous, await _reload(s, row, dept)
 
 

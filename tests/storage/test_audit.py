@@ -24,7 +24,7 @@ from storage.audit import (
 )
 from storage.db import Database
 from storage.errors import ChainBroken, NotFound
-from storage.models import SessionEvent
+from storage.models import CallSession, SessionEvent
 
 EVENTS = SessionEvent.__table__
 
@@ -208,6 +208,26 @@ async def test_deleted_middle_event_is_detected(db: Database) -> None:
     assert report.count == 3
     assert report.first_break is not None
     assert (report.first_break.expected, report.first_break.found) == ("2", "3")
+
+
+async def test_a_cut_off_tail_is_detected_by_the_sessions_row(db: Database) -> None:
+    """The events left still link; the row kept the head of the last append."""
+    audit, session_id = await chain(db)
+    last = (await audit.events(session_id))[-1]
+    await tamper(db, delete(EVENTS).where(at(session_id, 4)))
+    report = await audit.verify(session_id)
+    broken(report, 4, "the session's row says the chain ends elsewhere")
+    assert report.count == 3
+    assert report.first_break is not None
+    assert report.first_break.expected == f"4 events ending {last.hash[:16]}"
+
+
+async def test_the_sessions_row_keeps_its_chains_head(db: Database) -> None:
+    audit, session_id = await chain(db, length=3)
+    async with db.sessions() as s:
+        row = await s.get(CallSession, session_id)
+    events = await audit.events(session_id)
+    assert row is not None and (row.chain_seq, row.chain_hash) == (3, events[-1].hash)
 
 
 async def test_deleted_middle_event_with_renumbering_is_detected(db: Database) -> None:

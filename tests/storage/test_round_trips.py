@@ -59,17 +59,25 @@ async def test_a_request_and_an_accept_stay_within_their_round_trips(
             assert len(opening) <= 3, opening
             await presence.clerk_attach(db, 1, {dept}, "p", "s1", None)
             await presence.set_clerk_state(db, 1, "available", ("away",))
-            [(offered, _clerk)] = await routing.claim_batch(
-                db, offer_timeout_s=30.0, decline_pause_s=0.0
-            )
+            with counted(db) as routing_round:
+                [(offered, _clerk)] = await routing.claim_batch(
+                    db, offer_timeout_s=30.0, decline_pause_s=0.0
+                )
+            # the clerks with the clock, the heads of the line, the sessions and the clerks
+            # locked (PostgreSQL), one update for the clerks, one for the sessions (with their
+            # chains' heads), the events: the same for a batch of one offer or of thirty
+            assert len(routing_round) <= 7, routing_round
             with counted(db) as accepting:
                 await routing.accept(db, 1, offered.id, "clerk:c1")
-            # the session's row with the clock, the clerk's row, the chain's head, then the
+            # the session's row with the clock and its chain's head, the clerk's row, then the
             # event and the two rows written
-            assert len(accepting) <= 6, accepting
+            assert len(accepting) <= 5, accepting
+            with counted(db) as connecting:
+                await routing.media_connected(db, offered.id, "terminal:1")
+            assert len(connecting) <= 3, connecting
             with counted(db) as ending:
                 await routing.finish(db, offered.id, state="ended", reason="done", actor="clerk:c1")
-            assert len(ending) <= 6, ending
+            assert len(ending) <= 5, ending
     finally:
         if url is not None:
             await dbutil.drop_pg_database(url)

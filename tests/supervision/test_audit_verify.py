@@ -74,8 +74,10 @@ async def test_a_deleted_tail_is_caught_by_the_signed_checkpoint(
         await conn.execute(
             delete(EVENTS).where((EVENTS.c.session_id == recorded) & (EVENTS.c.seq > count - 2))
         )
-    # the shortened chain still links: only the checkpoint knows it was longer
-    assert (await AuditLog(server.db).verify(recorded)).ok
+    # the shortened chain still links; the session's row and the checkpoint know it was longer
+    report = await AuditLog(server.db).verify(recorded)
+    assert report.first_break is not None
+    assert report.first_break.reason == "the session's row says the chain ends elsewhere"
     result = await cli(server, "audit", "verify", recorded, *pinned(server))
     assert result.exit_code == 1, result.output
     assert "events deleted from the end of the chain" in result.output
