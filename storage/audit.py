@@ -201,8 +201,12 @@ class AuditLog:
                 )
                 return ChainReport(session_id, False, len(events), found_break)
             prev_hash = event.hash
-        # the session's row keeps the head it last wrote: a tail cut off (or an event added
-        # behind the application's back) leaves the row and the events disagreeing
+        return ChainReport(session_id, True, len(events))
+
+    async def row_disagrees(self, session_id: str) -> ChainBreak | None:
+        """The session's row against its stored events: the row keeps the head of every
+        append, so a tail cut off (or events added behind vcounter's back) shows here."""
+        events = await self.events(session_id)
         async with self.db.sessions() as db_session:
             head = (
                 await db_session.execute(
@@ -211,17 +215,16 @@ class AuditLog:
                     )
                 )
             ).first()
-        if head is not None and (head.chain_seq, head.chain_hash) != (len(events), prev_hash):
-            found_break = ChainBreak(
-                head.chain_seq,
-                events[-1].id if events else 0,
-                "the session's row says the chain ends elsewhere",
-                f"{head.chain_seq} events ending {head.chain_hash[:16]}",
-                f"{len(events)} events ending {prev_hash[:16]}",
-            )
-            log.warning("session %s: audit chain head disagrees with its row", session_id)
-            return ChainReport(session_id, False, len(events), found_break)
-        return ChainReport(session_id, True, len(events))
+        last = events[-1].hash if events else GENESIS_HASH
+        if head is None or (head.chain_seq, head.chain_hash) == (len(events), last):
+            return None
+        return ChainBreak(
+            head.chain_seq,
+            events[-1].id if events else 0,
+            "the session's row says the chain ends elsewhere",
+            f"{head.chain_seq} events ending {head.chain_hash[:16]}",
+            f"{len(events)} events ending {last[:16]}",
+        )
 
 
 def _check(event: SessionEvent, expected_seq: int, prev_hash: str) -> ChainBreak | None:

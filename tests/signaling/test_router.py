@@ -618,6 +618,7 @@ async def test_routers_batching_the_same_clerks_at_once_ring_each_clerk_once(
                 assert ringing is not None and ringing.session_id == s.id
                 kinds = [e.kind for e in await AuditLog(db).events(s.id)]
                 assert kinds == ["session.created", "call.offered"]
+                assert await AuditLog(db).row_disagrees(s.id) is None
             for r in routers:
                 await r.close()
     finally:

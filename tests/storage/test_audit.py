@@ -116,7 +116,7 @@ async def test_a_batch_appends_one_linked_event_to_each_session(db: Database) ->
         events = await audit.events(sid)
         assert [e.seq for e in events] == list(range(1, length + 1))
         assert events[-1].kind == "call.offered" and events[-1].payload == {"clerk_id": 7}
-        assert (await audit.verify(sid)).ok
+        assert (await audit.verify(sid)).ok and await audit.row_disagrees(sid) is None
     # the batch linked onto the existing chain: the next single append follows it
     await audit.append(first, "step.after", "server", {})
     assert (await audit.verify(first)) == ChainReport(first, True, 4, None)
@@ -215,11 +215,11 @@ async def test_a_cut_off_tail_is_detected_by_the_sessions_row(db: Database) -> N
     audit, session_id = await chain(db)
     last = (await audit.events(session_id))[-1]
     await tamper(db, delete(EVENTS).where(at(session_id, 4)))
-    report = await audit.verify(session_id)
-    broken(report, 4, "the session's row says the chain ends elsewhere")
-    assert report.count == 3
-    assert report.first_break is not None
-    assert report.first_break.expected == f"4 events ending {last.hash[:16]}"
+    assert (await audit.verify(session_id)).ok
+    row = await audit.row_disagrees(session_id)
+    assert row is not None and row.reason == "the session's row says the chain ends elsewhere"
+    assert (row.seq, row.expected) == (4, f"4 events ending {last.hash[:16]}")
+    assert row.found.startswith("3 events ending")
 
 
 async def test_the_sessions_row_keeps_its_chains_head(db: Database) -> None:
@@ -228,6 +228,7 @@ async def test_the_sessions_row_keeps_its_chains_head(db: Database) -> None:
         row = await s.get(CallSession, session_id)
     events = await audit.events(session_id)
     assert row is not None and (row.chain_seq, row.chain_hash) == (3, events[-1].hash)
+    assert await audit.row_disagrees(session_id) is None
 
 
 async def test_deleted_middle_event_with_renumbering_is_detected(db: Database) -> None:

@@ -94,3 +94,31 @@ async def test_lock_is_shared_per_key(tmp_path: Path) -> None:
     async with Database(default_sqlite_url(tmp_path)) as db:
         assert db.lock("a") is db.lock("a")
         assert db.lock("a") is not db.lock("b")
+
+
+async def test_the_chain_head_migration_fills_the_sessions_already_stored(db: Database) -> None:
+    """Sessions from before revision 0120 get the head of the events they already have."""
+    from importlib import import_module
+
+    from storage.audit import GENESIS_HASH, AuditLog
+
+    backfill = import_module("storage.migrations.versions.0120_chain_head").BACKFILL
+    await store.sync_catalogue(db, [("d", {"en": "D"})], [("s", "d", {"en": "S"}, [], False)])
+    audit = AuditLog(db)
+    sessions = []
+    for n in range(3):
+        terminal, _ = await store.register_terminal(db, f"kiosk-head-{n}")
+        sessions.append((await store.create_session(db, terminal.id, "s", "en")).id)
+        for k in range(n):
+            await audit.append(sessions[-1], f"step.{k}", "server", {})
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            text(f"UPDATE sessions SET chain_seq = 0, chain_hash = '{GENESIS_HASH}'")
+        )
+    assert [await audit.row_disagrees(s) is None for s in sessions] == [
+        not (await audit.events(s)) for s in sessions
+    ]
+    async with db.engine.begin() as conn:
+        await conn.execute(text(backfill))
+    for s in sessions:
+        assert await audit.row_disagrees(s) is None, s

@@ -74,14 +74,15 @@ async def test_a_deleted_tail_is_caught_by_the_signed_checkpoint(
         await conn.execute(
             delete(EVENTS).where((EVENTS.c.session_id == recorded) & (EVENTS.c.seq > count - 2))
         )
-    # the shortened chain still links; the session's row and the checkpoint know it was longer
-    report = await AuditLog(server.db).verify(recorded)
-    assert report.first_break is not None
-    assert report.first_break.reason == "the session's row says the chain ends elsewhere"
+    # the shortened chain still links: the checkpoint and the session's row know it was longer
+    assert (await AuditLog(server.db).verify(recorded)).ok
+    row = await AuditLog(server.db).row_disagrees(recorded)
+    assert row is not None and row.expected.startswith(f"{count} events ending")
     result = await cli(server, "audit", "verify", recorded, *pinned(server))
     assert result.exit_code == 1, result.output
     assert "events deleted from the end of the chain" in result.output
     assert f"at least {count} events" in result.output and f"{count - 2} (last seq" in result.output
+    assert "session row: the session's row says the chain ends elsewhere" in result.output
 
 
 async def test_one_changed_byte_of_a_segment_is_named(server: RunningServer, recorded: str) -> None:

@@ -22,6 +22,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 GENESIS = "0" * 64
+# every session that has events gets the seq and hash of its last one
+BACKFILL = (
+    "UPDATE sessions SET"
+    " chain_seq = (SELECT e.seq FROM session_events AS e WHERE e.session_id = sessions.id"
+    " ORDER BY e.seq DESC LIMIT 1),"
+    " chain_hash = (SELECT e.hash FROM session_events AS e WHERE e.session_id = sessions.id"
+    " ORDER BY e.seq DESC LIMIT 1)"
+    " WHERE EXISTS (SELECT 1 FROM session_events AS e WHERE e.session_id = sessions.id)"
+)
 
 
 def upgrade() -> None:
@@ -30,14 +39,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("chain_hash", sa.String(64), nullable=False, server_default=GENESIS)
         )
-    op.execute(
-        "UPDATE sessions SET"
-        " chain_seq = (SELECT e.seq FROM session_events AS e WHERE e.session_id = sessions.id"
-        " ORDER BY e.seq DESC LIMIT 1),"
-        " chain_hash = (SELECT e.hash FROM session_events AS e WHERE e.session_id = sessions.id"
-        " ORDER BY e.seq DESC LIMIT 1)"
-        " WHERE EXISTS (SELECT 1 FROM session_events AS e WHERE e.session_id = sessions.id)"
-    )
+    op.execute(BACKFILL)
 
 
 def downgrade() -> None:
