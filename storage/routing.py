@@ -245,10 +245,16 @@ def _locked(statement: Any, db_session: AsyncSession, *, skip: bool = False) -> 
 
 
 async def _session_row(
-    db_session: AsyncSession, session_id: str, *, lock: bool = True
+    tx: Transaction, session_id: str, *, lock: bool = True
 ) -> tuple[CallSession, str, datetime] | None:
     """The session's row (locked), its department and now by the database's clock, read in
     one statement: the clock was a round trip of its own in every transition."""
+    db_session = tx.session
+    if lock:
+        # The chain's lock first, as every appender takes it: the row holds the chain's head,
+        # and a head read before an append of this process committed (SQLite has no row
+        # locks) would link the next event to a stale one.
+        await tx.hold(f"audit:{session_id}")
     statement = (
         select(CallSession, Service.department_id, *_clock(db_session))
         .join(Service, Service.id == CallSession.service_id)
@@ -752,7 +758,7 @@ async def hold_early_offer(
 ) -> SessionSnap | None:
     """Keep a waiting kiosk's offer for whoever accepts; None when the session is not waiting."""
     async with db.transaction() as tx:
-        found = await _session_row(tx.session, session_id)
+        found = await _session_row(tx, session_id)
         if found is None or found[0].terminal_id != terminal_id:
             return None
         row, dept, _now = found
@@ -779,7 +785,7 @@ async def accept(db: Database, clerk_id: int, session_id: str, actor: str) -> Ac
     """The ringing clerk takes the call; :class:`RoutingConflict` if it is no longer theirs."""
     async with db.transaction() as tx:
         s = tx.session
-        found = await _session_row(s, session_id)
+        found = await _session_row(tx, session_id)
         if found is None:
             raise RoutingConflict(f"Call {session_id} does not exist")
         row, dept, now = found
@@ -829,7 +835,7 @@ async def withdraw(
     longer ringing for ``clerk_id``."""
     async with db.transaction() as tx:
         s = tx.session
-        found = await _session_row(s, session_id)
+        found = await _session_row(tx, session_id)
         if found is None:
             return None
         row, dept, now = found
@@ -889,7 +895,7 @@ async def finish(
     it is not in one of ``allowed_from`` any more."""
     async with db.transaction() as tx:
         s = tx.session
-        found = await _session_row(s, session_id)
+        found = await _session_row(tx, session_id)
         if found is None:
             return None
         row, dept, now = found
@@ -921,7 +927,7 @@ async def media_connected(db: Database, session_id: str, actor: str) -> SessionS
     """A peer reports its media up: the first report moves ``connecting`` to ``in_call``."""
     async with db.transaction() as tx:
         s = tx.session
-        found = await _session_row(s, session_id)
+        found = await _session_row(tx, session_id)
         if found is None or found[0].state not in CALL_STATES:
             return None
         row, dept, now = found
@@ -939,7 +945,7 @@ async def set_step(
     """Move a call to another of the seven steps; None when it is not in a call."""
     async with db.transaction() as tx:
         s = tx.session
-        found = await _session_row(s, session_id)
+        found = await _session_row(tx, session_id)
         if found is None or found[0].state not in CALL_STATES:
             return None
         row, dept, _now = found

@@ -544,6 +544,25 @@ async def test_a_cancelled_request_cannot_be_rated(harness: Harness) -> None:
         await harness.router.rate(harness.terminal_ids[0], RateSession(session_id=s.id, rating=3))
 
 
+async def test_transitions_and_other_appends_at_once_keep_one_chain(harness: Harness) -> None:
+    """A call's steps and events of other kinds (documents, identity) recorded at the same
+    moment: each transition links after the chain's real head, never a stale one."""
+    await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
+    s = await harness.request(0)
+    await harness.router.accept(1, s.id)
+    audit = AuditLog(harness.db)
+    await asyncio.gather(
+        *(routing.set_step(harness.db, s.id, 2 + n % 5, "clerk:c1") for n in range(15)),
+        *(audit.append(s.id, "document.added", "terminal:1", {"n": n}) for n in range(15)),
+        *(routing.media_connected(harness.db, s.id, "terminal:1") for _ in range(5)),
+    )
+    assert (await audit.verify(s.id)).ok
+    assert await audit.row_disagrees(s.id) is None
+    kinds = [e.kind for e in await audit.events(s.id)]
+    assert (kinds.count("step.changed"), kinds.count("document.added")) == (15, 15)
+    assert kinds.count("media.connected") == 5
+
+
 # ---------------------------------------------------------------------- many routers at once
 
 
