@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -203,10 +204,14 @@ class AuditLog:
             prev_hash = event.hash
         return ChainReport(session_id, True, len(events))
 
-    async def row_disagrees(self, session_id: str) -> ChainBreak | None:
-        """The session's row against its stored events: the row keeps the head of every
-        append, so a tail cut off (or events added behind vcounter's back) shows here."""
-        events = await self.events(session_id)
+    async def row_disagrees(
+        self, session_id: str, events: Sequence[SessionEvent] | None = None
+    ) -> ChainBreak | None:
+        """The session's row against its stored ``events`` (read here when not given): the
+        row keeps the head of every append, so a tail cut off (or events added behind
+        vcounter's back) shows here."""
+        if events is None:
+            events = await self.events(session_id)
         async with self.db.sessions() as db_session:
             head = (
                 await db_session.execute(

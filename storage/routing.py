@@ -630,9 +630,8 @@ async def _claim_in(
             taken.add(choice.clerk_id)
     if not plan:
         return []
-    # each chain's head (seq, hash): SQLite's writers take turns, so the read above holds;
-    # on PostgreSQL the row locked below gives its newest version
-    heads = {row.id: (row.chain_seq, row.chain_hash) for row in heads_read}
+    # each chain's head (seq, hash): on PostgreSQL from the rows locked here (a locked row
+    # reads as its newest version); SQLite's writers take turns, so the read above holds
     if postgres:
         # another router may be offering some of these now: pass them by rather than wait
         heads = {
@@ -645,6 +644,8 @@ async def _claim_in(
             )
         }
         plan = [(r, c) for r, c in plan if r.id in heads]
+    else:
+        heads = {row.id: (row.chain_seq, row.chain_hash) for row in heads_read}
     deadline = now + timedelta(seconds=offer_timeout_s)
     # the two conditional updates below are the moves available -> ringing and
     # queued -> offered of the tables in storage/states.py

@@ -98,7 +98,7 @@ async def verify_session(
         chain_events = [ChainEvent(e.seq, e.hash, e.created_at) for e in events]
         report.problems += chain_against("chain", session_id, chain_events, checkpoints, policy)
     # last: a rewrite that the checks above name precisely also leaves the row behind
-    row = await audit.row_disagrees(session_id)
+    row = await audit.row_disagrees(session_id, events)
     if row is not None:
         report.problems.append(Problem("session row", row.reason, row.expected, row.found))
     return report

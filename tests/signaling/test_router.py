@@ -566,6 +566,16 @@ async def test_transitions_and_other_appends_at_once_keep_one_chain(harness: Har
 # ---------------------------------------------------------------------- many routers at once
 
 
+async def queue_each(db: Database, catalogue: Catalogue, terminal_ids: list[int]) -> None:
+    """One waiting session per terminal, in order, ids ``0…0``, ``0…1``, …"""
+    for i, t in enumerate(terminal_ids):
+        await routing.open_session(
+            db, session_id=f"{i:032x}", terminal_id=t, service_id=TAX,
+            department_id=dept_of(catalogue, TAX), language="en", care_mode=False, priority=0,
+            recall_of=None, ice_servers=[], early_offer=None, actor=f"terminal:{t}",
+        )  # fmt: skip
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_fifty_routing_attempts_for_one_free_clerk_make_one_offer(
     tmp_path: Path, backend: str
@@ -578,12 +588,7 @@ async def test_fifty_routing_attempts_for_one_free_clerk_make_one_offer(
             ids = await prepare(db, catalogue, 50)
             outbox = Outbox()
             routers = [make_router(db, catalogue, outbox) for _ in range(50)]
-            for i, t in enumerate(ids):
-                await routing.open_session(
-                    db, session_id=f"{i:032x}", terminal_id=t, service_id=TAX,
-                    department_id=dept_of(catalogue, TAX), language="en", care_mode=False, priority=0, recall_of=None,
-                    ice_servers=[], early_offer=None, actor=f"terminal:{t}",
-                )  # fmt: skip
+            await queue_each(db, catalogue, ids)
             await presence.clerk_attach(
                 db, 1, {dept_of(catalogue, TAX)}, routers[0].process_id, "s1", None
             )
@@ -614,12 +619,7 @@ async def test_routers_batching_the_same_clerks_at_once_ring_each_clerk_once(
             outbox = Outbox()
             routers = [make_router(db, catalogue, outbox) for _ in range(20)]
             dept = dept_of(catalogue, TAX)
-            for i, t in enumerate(ids):
-                await routing.open_session(
-                    db, session_id=f"{i:032x}", terminal_id=t, service_id=TAX,
-                    department_id=dept, language="en", care_mode=False, priority=0, recall_of=None,
-                    ice_servers=[], early_offer=None, actor=f"terminal:{t}",
-                )  # fmt: skip
+            await queue_each(db, catalogue, ids)
             for clerk_id in (1, 2, 3):
                 await presence.clerk_attach(
                     db, clerk_id, {dept}, routers[0].process_id, f"s{clerk_id}", None
