@@ -345,12 +345,14 @@ class SimKiosk(SimClient):
             self.state = "idle"
 
     async def settle(self) -> None:
-        """At the end of a run: a kiosk still waiting cancels; the server must say so."""
-        if self.state != "waiting":
+        """At the end of a run: a kiosk still waiting cancels, one a clerk took after its
+        last request's deadline hangs up; the server must say so."""
+        if self.state not in ("waiting", "in_call", "answered"):
             return
-        self.last_error = None
-        await self.emit("cancel", {"session_id": self.session_id})
-        await self.wait(lambda: self.state != "waiting" or self.last_error is not None, 15.0)
+        if self.state == "waiting":
+            self.last_error = None
+            await self.emit("cancel", {"session_id": self.session_id})
+            await self.wait(lambda: self.state != "waiting" or self.last_error is not None, 15.0)
         if self.state == "waiting" and self.last_error == "illegal_transition":
             # refused because a clerk took the call meanwhile: call_accepted is on its way
             await self.wait(lambda: self.state != "waiting", 10.0)
@@ -360,7 +362,8 @@ class SimKiosk(SimClient):
         elif self.state in ("in_call", "answered"):
             # accepted at the last moment: finish it
             await self.emit("hangup", {"session_id": self.session_id, "reason": "done"})
-            await self.wait(lambda: self.state == "over", 10.0)
+            if not await self.wait(lambda: self.state == "over", 10.0):
+                self.tally.lost.append(f"{self.session_id}: hung up at the end, no call_ended")
         self.state = "idle"
 
 
