@@ -360,7 +360,9 @@ class SimKiosk(SimClient):
             why = f"error {self.last_error}" if self.last_error else "no answer to cancel"
             self.tally.lost.append(f"{self.session_id}: still waiting at the end, {why}")
         elif self.state in ("in_call", "answered"):
-            # accepted at the last moment: finish it
+            # accepted at the last moment: finish it, once the answer is in (a hang-up
+            # racing it has the clerk's answer refused: noise in the run's errors)
+            await self.wait(lambda: self.state != "in_call", 5.0)
             await self.emit("hangup", {"session_id": self.session_id, "reason": "done"})
             if not await self.wait(lambda: self.state == "over", 10.0):
                 self.tally.lost.append(f"{self.session_id}: hung up at the end, no call_ended")

@@ -227,12 +227,12 @@ async def test_a_shutdown_cuts_a_client_that_stopped_reading(tmp_path: Path) -> 
         await asyncio.to_thread(sock.write, f'40{T},{{"token":"{token}"}}')
         await asyncio.to_thread(sock.event, T, "snapshot")
         # the queue bound is far away: flood until the socket buffers are full and replies
-        # wait in the server's queue (its writer stuck on a client that does not read)
+        # wait in the server's send buffer (a client that does not read)
         eio = server.app[SOCKET_SERVER].eio
         for _ in range(60):
             flooded = await asyncio.to_thread(sock.flood, f'42{T},["sync",{{}}]', 1.0)
             assert not flooded, "cut by the send-queue bound; this test needs the buffers full"
-            if any(s.queue.bytes > 0 for s in eio.sockets.values()):
+            if any(s.queue.pending_bytes() > 0 for s in eio.sockets.values()):
                 break
         else:
             pytest.fail("the replies never backed up into the server's queue")
