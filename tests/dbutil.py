@@ -10,12 +10,19 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
@@ -113,3 +120,18 @@ def require_redis() -> None:
 def unique_channel() -> str:
     """A socket.io Redis channel of its own, so tests sharing one Redis never hear each other."""
     return f"vcounter_test_{uuid.uuid4().hex[:16]}"
+
+
+@contextmanager
+def counted(db: Database) -> Iterator[list[str]]:
+    """The SQL statements ``db`` sends while the block runs (each one's first word)."""
+    sent: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement.split(None, 1)[0].upper())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", note)

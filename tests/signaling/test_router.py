@@ -28,6 +28,7 @@ from signaling.messages import (
     QueueStatus,
     RateSession,
     Role,
+    SessionDescription,
     SessionState,
     SetStep,
 )
@@ -40,6 +41,7 @@ from storage.db import Database, default_sqlite_url
 from storage.models import CallSession
 from storage.routing import SessionSnap
 from tests import dbutil
+from tests.dbutil import counted
 
 
 @dataclass
@@ -381,6 +383,21 @@ async def test_other_members_cannot_touch_a_session(harness: Harness) -> None:
         await harness.router.peer_room(Role.TERMINAL, harness.terminal_ids[1], s.id)
     with pytest.raises(NotYourSession):
         await harness.router.cancel(harness.terminal_ids[1], s.id)
+
+
+async def test_a_kiosks_offer_in_a_call_this_process_started_is_relayed_without_a_read(
+    harness: Harness,
+) -> None:
+    await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
+    s = await harness.request(0)
+    await harness.router.accept(1, s.id)
+    sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+    offer = SessionDescription(session_id=s.id, type="offer", sdp=sdp)
+    with counted(harness.db) as sent:
+        assert not await harness.router.hold_early_offer(harness.terminal_ids[0], offer)
+    assert sent == []  # relayed as usual, from what the accept just read
+    with pytest.raises(NotYourSession, match="not yours"):
+        await harness.router.hold_early_offer(harness.terminal_ids[1], offer)
 
 
 async def test_one_active_session_per_terminal_and_unknown_service(harness: Harness) -> None:

@@ -4,34 +4,15 @@ budget, counted on the real engine, that a change must not grow by accident."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from signaling.catalogue import load_catalogue
 from storage import presence, routing
-from storage.db import Database
 from tests import dbutil
+from tests.dbutil import counted
 from tests.signaling.test_router import TAX, dept_of, make_db, prepare
-
-
-@contextmanager
-def counted(db: Database) -> Iterator[list[str]]:
-    """The SQL statements ``db`` sends while the block runs."""
-    sent: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement.split(None, 1)[0].upper())
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", note)
-    try:
-        yield sent
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", note)
 
 
 @pytest.mark.parametrize(
