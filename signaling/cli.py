@@ -84,6 +84,7 @@ async def _serve(
     from signaling.collector import keep_collector, watch_pauses
     from signaling.keys import METRICS
     from signaling.operations import drain
+    from signaling.socket_server import SOCKET_SERVER
 
     # At SIGTERM every socket is told goodbye first; a client that never answers it (a
     # frozen kiosk) must not hold the restart up for aiohttp's default minute.
@@ -102,7 +103,11 @@ async def _serve(
     # and then again as sockets come and stay: see signaling/collector.py
     unwatch = watch_pauses(app[METRICS].observe_gc_pause)
     keeper = asyncio.create_task(
-        keep_collector(settings.gc_freeze_interval_s, settings.gc_full_interval_s)
+        keep_collector(
+            settings.gc_freeze_interval_s,
+            settings.gc_full_interval_s,
+            opened=lambda: app[SOCKET_SERVER].opened,
+        )
     )
     port = runner.addresses[0][1]
     url = settings.public_url or f"http://{settings.host}:{port}"

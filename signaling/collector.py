@@ -76,13 +76,29 @@ def freeze_survivors() -> None:
     release_free_memory()
 
 
-async def keep_collector(freeze_every_s: float, full_every_s: float) -> None:
-    """Freeze survivors every ``freeze_every_s`` and make a full pass every ``full_every_s``,
-    until cancelled."""
-    last_full = time.monotonic()
+# new sockets since the last freeze that bring the next one forward: measured, right after
+# 2,200 sockets connected the automatic full passes took 40-90 ms each until the first freeze
+# (up to 10 s later), then 10-25 ms
+FREEZE_AFTER_SOCKETS = 200
+# how often the socket count is looked at between freezes
+LOOK_EVERY_S = 1.0
+
+
+async def keep_collector(
+    freeze_every_s: float, full_every_s: float, opened: Callable[[], int] = lambda: 0
+) -> None:
+    """Freeze survivors every ``freeze_every_s`` (sooner once :data:`FREEZE_AFTER_SOCKETS`
+    sockets opened since, ``opened()`` counting them) and make a full pass every
+    ``full_every_s``, until cancelled."""
+    last_full = last_freeze = time.monotonic()
+    opened_then = opened()
     while True:
-        await asyncio.sleep(freeze_every_s)
-        if time.monotonic() - last_full >= full_every_s:
+        await asyncio.sleep(min(LOOK_EVERY_S, freeze_every_s))
+        now = time.monotonic()
+        if now - last_freeze < freeze_every_s and opened() - opened_then < FREEZE_AFTER_SOCKETS:
+            continue
+        last_freeze, opened_then = now, opened()
+        if now - last_full >= full_every_s:
             started = time.perf_counter()
             collected = full_pass()
             last_full = time.monotonic()

@@ -297,6 +297,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         # sockets whose namespace connect is being handled now (see _handle_eio_message)
         self._signing_in: set[str] = set()
         self._deadlines: dict[str, asyncio.Task[None]] = {}
+        self.opened = 0  # sockets accepted since the start (see signaling/collector.py)
 
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
         return _BoundedEngineServer
@@ -360,6 +361,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
                 self.unauthenticated_per_address,
             )
             return False
+        self.opened += 1
         self._address[eio_sid] = address
         self._pending.setdefault(address, set()).add(eio_sid)
         self._deadlines[eio_sid] = asyncio.create_task(self._sign_in_deadline(eio_sid))

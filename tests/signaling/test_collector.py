@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from signaling.collector import (
+    FREEZE_AFTER_SOCKETS,
+    LOOK_EVERY_S,
     freeze_survivors,
     full_pass,
     keep_collector,
@@ -91,6 +93,26 @@ async def test_the_keeper_freezes_survivors_and_makes_full_passes() -> None:
                 break
             await asyncio.sleep(0.01)
         assert alive() is None, "the keeper's full passes never reached the frozen cycle"
+    finally:
+        keeper.cancel()
+        await asyncio.gather(keeper, return_exceptions=True)
+
+
+async def test_a_burst_of_new_sockets_brings_the_freeze_forward() -> None:
+    opened = [0]
+    keeper = asyncio.create_task(
+        keep_collector(freeze_every_s=3600, full_every_s=7200, opened=lambda: opened[0])
+    )
+    try:
+        gc.unfreeze()
+        await asyncio.sleep(LOOK_EVERY_S * 1.5)
+        assert gc.get_freeze_count() == 0, "froze with nothing new and the hour not up"
+        opened[0] += FREEZE_AFTER_SOCKETS
+        for _ in range(500):
+            if gc.get_freeze_count():
+                break
+            await asyncio.sleep(0.01)
+        assert gc.get_freeze_count(), "a burst of sockets did not bring the freeze forward"
     finally:
         keeper.cancel()
         await asyncio.gather(keeper, return_exceptions=True)
