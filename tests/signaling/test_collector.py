@@ -13,7 +13,6 @@ import pytest
 from signaling.collector import (
     FREEZE_AFTER_SOCKETS,
     LOOK_EVERY_S,
-    NO_AUTOMATIC_FULL_PASS,
     freeze_survivors,
     full_pass,
     keep_collector,
@@ -60,32 +59,6 @@ def test_young_cyclic_garbage_is_collected_not_frozen() -> None:
     freeze_survivors()
     assert gone() is None, "garbage frozen would wait for the next full pass"
     assert gc.get_freeze_count() > 0 and kept.other is kept
-
-
-def test_old_cyclic_garbage_is_collected_not_frozen() -> None:
-    gc.unfreeze()
-    held = Node()
-    held.other = Node()
-    held.other.other = held
-    alive = weakref.ref(held)
-    gc.collect(1)
-    gc.collect(1)  # survived the young passes: in the oldest generation, not frozen
-    del held
-    freeze_survivors()
-    assert alive() is None, "garbage of the oldest generation frozen would wait for a full pass"
-
-
-async def test_while_the_keeper_runs_only_it_makes_full_passes() -> None:
-    before = gc.get_threshold()
-    keeper = asyncio.create_task(keep_collector(freeze_every_s=3600, full_every_s=7200))
-    try:
-        await asyncio.sleep(0)
-        assert gc.get_threshold()[:2] == before[:2]
-        assert gc.get_threshold()[2] == NO_AUTOMATIC_FULL_PASS
-    finally:
-        keeper.cancel()
-        await asyncio.gather(keeper, return_exceptions=True)
-    assert gc.get_threshold() == before, "the automatic passes come back with the keeper gone"
 
 
 def test_collections_are_reported_with_their_generation() -> None:
