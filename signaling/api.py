@@ -163,6 +163,7 @@ def setup_api(app: web.Application) -> None:
         settings.login_failures_per_address,
         settings.login_window_s,
         settings.login_checks_per_minute,
+        settings.login_checks_burst,
     )
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/token/refresh", refresh)

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     # password checks a minute for addresses that have not signed in before, all together:
     # past it they are told "busy" at no cost (a clerk at a known desk is never held up)
     login_checks_per_minute: float = Field(default=30.0, gt=0)
+    # and how many of them may come at once before that rate applies
+    login_checks_burst: int = Field(default=5, ge=1)
     # public /verify: requests per minute per address
     verify_per_minute: float = Field(default=20.0, gt=0)
     # how long a signed media link (a recording, a file in a new tab) works

@@ -112,7 +112,12 @@ class LoginGuard:
     checks so a flood of attempts cannot take every core (argon2 is slow on purpose)."""
 
     def __init__(
-        self, per_account: int, per_address: int, window_s: float, shared_per_minute: float = 30.0
+        self,
+        per_account: int,
+        per_address: int,
+        window_s: float,
+        shared_per_minute: float = 30.0,
+        shared_burst: int = 5,
     ) -> None:
         self.accounts = FailureWindow(per_account, window_s)
         self.addresses = FailureWindow(per_address, window_s)
@@ -123,7 +128,7 @@ class LoginGuard:
         # never queues behind it
         self.shared = Lane(asyncio.Semaphore(1), public=True)
         # and at most this many a second all together: beyond it, "busy" at no CPU cost
-        self.other_rate = RateLimit(per_minute=shared_per_minute, burst=5)
+        self.other_rate = RateLimit(per_minute=shared_per_minute, burst=shared_burst)
         self.window_s = window_s
         self._good: OrderedDict[str, float] = OrderedDict()
 
