@@ -15,7 +15,6 @@ import contextlib
 import heapq
 import logging
 import math
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,11 +45,6 @@ YIELD_EVERY = 64
 # not news worth a message a second: those places are refreshed at most every DEEP_REFRESH_S.
 NEAR_PLACES = 10
 DEEP_REFRESH_S = 5.0
-# Each far place's next refresh comes up to this much later, at random: otherwise every
-# kiosk far back, first told in the same round, stayed due in the same round every 5 s for
-# good, one burst of ~900 messages per process (and a burst for the clients behind one proxy
-# or NAT to read) instead of a steady ~180 a round.
-DEEP_REFRESH_SPREAD_S = DEEP_REFRESH_S / 2
 
 
 @dataclass(frozen=True)
@@ -160,10 +154,8 @@ class QueueNotifier:
         local_terminals: Callable[[], dict[int, str]],
         tick_s: float = 1.0,
         min_interval_s: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
-        self.clock = clock
         self.emitter = emitter
         self.catalogue = catalogue
         self.local_terminals = local_terminals
@@ -172,7 +164,6 @@ class QueueNotifier:
         self._wanted = asyncio.Event()
         # what each kiosk was last told, and when (monotonic)
         self._last: dict[str, tuple[Place, float]] = {}
-        self._rng = random.Random()
         self._handling: tuple[datetime, dict[str, list[float]]] | None = None
         self.sent = 0
 
@@ -223,7 +214,7 @@ class QueueNotifier:
         await asyncio.sleep(0)
         sent = 0
         alive: set[str] = set()
-        clock = self.clock()
+        clock = time.monotonic()
         for s in mine:
             place = found.get(s.id)
             if place is None:
@@ -232,11 +223,7 @@ class QueueNotifier:
             told, told_at = self._last.get(s.id, (None, 0.0))
             if not is_news(told, place, clock - told_at):
                 continue
-            # a far place's refresh time spread out (see DEEP_REFRESH_SPREAD_S)
-            spread = (
-                self._rng.uniform(0, DEEP_REFRESH_SPREAD_S) if place.position > NEAR_PLACES else 0
-            )
-            self._last[s.id] = (place, clock + spread)
+            self._last[s.id] = (place, clock)
             status = QueueStatus(
                 session_id=s.id,
                 service_id=s.service_id,
