@@ -169,8 +169,7 @@ class _GuardedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
                     getattr(owner, "sid", "?"),
                     queue.pending_bytes(),
                 )
-                # abort: the writer is stuck draining to this client; a close frame would
-                # wait behind the very bytes it does not read
+                # abort: a close frame would wait behind the very bytes it does not read
                 if request.transport is not None:
                     request.transport.abort()
 
