@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -554,6 +554,26 @@ async def claim_batch(
         raise RoutingConflict("the session or the clerk was claimed by another router") from exc
 
 
+def _up_to_first_missing(
+    plan: list[tuple[SessionSnap, Candidate]],
+    kept: Callable[[tuple[SessionSnap, Candidate]], bool],
+) -> tuple[list[tuple[SessionSnap, Candidate]], bool]:
+    """The plan (in queue order) up to its first pair not ``kept``, and whether any was cut:
+    first come, first served holds only if nobody overtakes a session passed by."""
+    for i, pair in enumerate(plan):
+        if not kept(pair):
+            return plan[:i], True
+    return plan, False
+
+
+def _nothing_or_retry(cut: bool) -> list[tuple[SessionSnap, ClerkSnap]]:
+    """No offer this round: an empty round, or, when a session ahead in line was only held
+    by another router or writer for a moment, a conflict the caller retries shortly."""
+    if cut:
+        raise RoutingConflict("a session ahead in line is being routed elsewhere")
+    return []
+
+
 async def _claim_in(
     tx: Transaction,
     offer_timeout_s: float,
@@ -609,11 +629,15 @@ async def _claim_in(
     # the plan: queue order, each to the clerk the rules pick among those still free
     plan: list[tuple[SessionSnap, Candidate]] = []
     taken: set[int] = set()
+    cut = False  # a session ahead in line was passed by: nothing behind it goes this round
     for row in heads_read:
         if len(plan) >= limit or len(taken) == len(free):
             break
         if tx.db.lock(f"audit:{row.id}").locked():
-            continue  # its chain is being written here now (a cancel, say): next round
+            # its chain is being written here now (a cancel, or another router's offer
+            # that may yet fail): offering those behind it would serve them first
+            cut = True
+            break
         head = snap(row, row.department_id)
         choice = pick_clerk(
             head,
@@ -629,7 +653,7 @@ async def _claim_in(
             plan.append((head, choice))
             taken.add(choice.clerk_id)
     if not plan:
-        return []
+        return _nothing_or_retry(cut)
     # each chain's head (seq, hash): on PostgreSQL from the rows locked here (a locked row
     # reads as its newest version); SQLite's writers take turns, so the read above holds
     if postgres:
@@ -643,7 +667,10 @@ async def _claim_in(
                 .with_for_update(skip_locked=True)
             )
         }
-        plan = [(r, c) for r, c in plan if r.id in heads]
+        plan, passed = _up_to_first_missing(plan, lambda pair: pair[0].id in heads)
+        cut = cut or passed
+        if not plan:
+            return _nothing_or_retry(cut)
     else:
         heads = {row.id: (row.chain_seq, row.chain_hash) for row in heads_read}
     deadline = now + timedelta(seconds=offer_timeout_s)
@@ -663,9 +690,12 @@ async def _claim_in(
                 .with_for_update(skip_locked=True)
             )
         )
-        session_of = {c: sid for c, sid in session_of.items() if c in held}
-        if not session_of:
-            return []
+        # a session whose clerk is passed by is not overtaken by the next in line either
+        plan, passed = _up_to_first_missing(plan, lambda pair: pair[1].clerk_id in held)
+        cut = cut or passed
+        if not plan:
+            return _nothing_or_retry(cut)
+        session_of = {choice.clerk_id: waiting.id for waiting, choice in plan}
     # one statement for every clerk of the batch and one for every session (two per offer
     # were most of a round's time under load, and a freed clerk waited for the round)
     rang = {
