@@ -126,23 +126,30 @@ class SendQueue(asyncio.Queue[Any]):
         self._transport = None
 
     def put_nowait(self, item: Any) -> None:
-        if item is not None:
-            if self.overflowed:
-                return
-            if self.pending_bytes() + _size(item) > self.limit:
-                self.overflowed = True
-                if self.on_overflow is not None:
-                    self.on_overflow()
-                return
-            if self._transport is not None:
-                self._write(self._transport, item)
-                return
-        super().put_nowait(item)
+        if item is None:
+            super().put_nowait(item)
+        elif self.overflowed:
+            return
+        elif self._transport is not None:
+            self._write(self._transport, item)
+        elif self.bytes + _size(item) > self.limit:
+            self._overflow()
+        else:
+            super().put_nowait(item)
 
-    @staticmethod
-    def _write(transport: asyncio.WriteTransport, item: Any) -> None:
-        if not transport.is_closing():  # closing: the client gets a snapshot when back
-            transport.write(ws_frame(item.encode()))
+    def _overflow(self) -> None:
+        self.overflowed = True
+        if self.on_overflow is not None:
+            self.on_overflow()
+
+    def _write(self, transport: asyncio.WriteTransport, item: Any) -> None:
+        if transport.is_closing():
+            return  # the client gets a snapshot when it is back
+        frame = ws_frame(item.encode())
+        if transport.get_write_buffer_size() + len(frame) > self.limit:
+            self._overflow()
+            return
+        transport.write(frame)
 
     def _put(self, item: Any) -> None:
         self.bytes += _size(item) if item is not None else 0

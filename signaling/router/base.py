@@ -153,6 +153,13 @@ class RouterBase:
             raise NotYourSession(f"Session {session_id} is not an active session of this terminal")
         return session
 
+    def _fresh_parties(self, session_id: str) -> tuple[int, int | None, float] | None:
+        """Who is in ``session_id``'s call as read within :data:`PARTIES_TTL_S`, else None."""
+        parties = self._parties.get(session_id)
+        if parties is None or time.monotonic() - parties[2] > PARTIES_TTL_S:
+            return None
+        return parties
+
     def _remember_parties(self, session: SessionSnap) -> tuple[int, int | None, float]:
         """Who is in ``session``'s call, as just read, for the relays of the next moments."""
         now = time.monotonic()

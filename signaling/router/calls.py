@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from signaling.errors import InvalidMessage, NotYourSession
 from signaling.messages import Event, Prompt, PushPrompt, Role, SetStep
 from signaling.rooms import clerk_room, terminal_room
-from signaling.router.base import PARTIES_TTL_S
 from signaling.router.outcomes import Outcomes
 from storage import routing
 
@@ -18,8 +16,8 @@ class Calls(Outcomes):
 
     async def peer_room(self, role: Role, member_id: int, session_id: str) -> tuple[Role, str]:
         """The other member's room, checking that ``member_id`` is in the live call."""
-        parties = self._parties.get(session_id)
-        if parties is None or time.monotonic() - parties[2] > PARTIES_TTL_S:
+        parties = self._fresh_parties(session_id)
+        if parties is None:
             session = await routing.get(self.db, session_id)
             if session is None or not session.in_call:
                 self._parties.pop(session_id, None)

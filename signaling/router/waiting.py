@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 
 from signaling.draining import refuse_if_draining
@@ -21,7 +20,6 @@ from signaling.messages import (
     SessionState,
 )
 from signaling.rooms import clerk_room, terminal_room
-from signaling.router.base import PARTIES_TTL_S
 from signaling.router.outcomes import Outcomes
 from storage import presence, routing, store
 from storage.errors import NotFound
@@ -161,13 +159,8 @@ class Waiting(Outcomes):
 
         A clerk the call is ringing for gets it at once, to build the answer while it rings.
         """
-        parties = self._parties.get(offer.session_id)
-        if (
-            parties is not None
-            and parties[0] == terminal_id
-            and parties[1] is not None
-            and time.monotonic() - parties[2] <= PARTIES_TTL_S
-        ):
+        parties = self._fresh_parties(offer.session_id)
+        if parties is not None and parties[0] == terminal_id and parties[1] is not None:
             return False  # this process saw the call start a moment ago: relay, no read
         current = await routing.get(self.db, offer.session_id)
         if current is None or current.terminal_id != terminal_id:
