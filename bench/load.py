@@ -115,10 +115,20 @@ class Result:
     server_cpu_share: list[float] = field(default_factory=list)
     generator_cpu_share: float | None = None
     generator_lag_p99_ms: float | None = None
+    machine_busy_share: float | None = None  # of every core, from /proc/stat
+    server_waited_share: list[float] = field(default_factory=list)  # runnable, no CPU free
     server_lag_p99_ms: list[float | None] = field(default_factory=list)
     event_p99_ms: dict[str, float | None] = field(default_factory=dict)
     gc_p99_ms: dict[str, float | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+def machine_busy_s() -> tuple[float, float]:
+    """(busy, total) CPU seconds of every core since boot, from ``/proc/stat``."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / tick, sum(ticks) / tick
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -440,6 +450,7 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
                 result.rss_connected_mb = round(loaded_rss - idle_rss, 1)
                 progress(f"{name}: {result.connections} connected; load for {opts.duration_s:g} s")
                 cpu_before, own_before = cluster.cpu_s(), time.process_time()
+                waited_before, machine_before = cluster.waited_s(), machine_busy_s()
                 lag_before = await lag_buckets(http, cluster)
                 events_before = await histograms(http, cluster, EVENT_FAMILY)
                 gc_before = await histograms(http, cluster, GC_FAMILY)
@@ -447,6 +458,12 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
                     took = await load_phase(kiosks, opts, rng)
                 cpu_used = [a - b for a, b in zip(cluster.cpu_s(), cpu_before, strict=True)]
                 result.server_cpu_share = [round(c / took, 2) for c in cpu_used]
+                result.server_waited_share = [
+                    round((a - b) / took, 2)
+                    for a, b in zip(cluster.waited_s(), waited_before, strict=True)
+                ]
+                busy, total = (a - b for a, b in zip(machine_busy_s(), machine_before, strict=True))
+                result.machine_busy_share = round(busy / total, 2) if total else None
                 result.generator_cpu_share = round((time.process_time() - own_before) / took, 2)
                 result.generator_lag_p99_ms = pct(lag.lags_ms, 0.99)
                 lag_after = await lag_buckets(http, cluster)
@@ -514,6 +531,8 @@ def show(result: Result, route_n: str = "") -> None:
     print(f"   CPU during the load: servers {r.server_cpu_share} cores, {r.server_cpu_ms_per_call} ms"
           f" per call; generator {r.generator_cpu_share} core, its loop lag p99"
           f" {r.generator_lag_p99_ms} ms")  # fmt: skip
+    print(f"   the machine's CPU busy {r.machine_busy_share} of all cores; servers' loops runnable"
+          f" but waiting for a CPU {r.server_waited_share} of the time")  # fmt: skip
     print(f"   servers' event-loop lag p99 (histogram bucket) {r.server_lag_p99_ms} ms")
     if r.event_p99_ms:
         shown = ", ".join(f"{k} {v:g}" for k, v in r.event_p99_ms.items() if v is not None)

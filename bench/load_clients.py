@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import engineio
 import socketio
+from engineio import base_client, packet
 
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL
 
@@ -30,6 +32,74 @@ FAKE_SDP = (
 )
 CONNECT_S = 30.0
 _IN_LINE = ("requested", "waiting")
+
+
+class InLineEngineIO(engineio.AsyncClient):
+    """engine.io's client with each packet written when sent and each message handled in line.
+
+    The stock client hands every packet to a writer task and every message received to a new
+    task, each through an ``asyncio.wait_for`` of its own: about three loop turns each way.
+    With 2,200 clients in one loop every turn waits behind all the others, and the answer
+    relay figure measured this generator's queue more than the servers'. As the servers'
+    own sockets do since stop 30 (signaling/socket_server.py).
+    """
+
+    async def _send_packet(self, pkt: Any) -> None:
+        # Until the writer has taken what was queued while connecting (socket.io's CONNECT
+        # goes out before the websocket is handed over), queue behind it: order is kept.
+        if self.state != "connected" or self.write_loop_task is None or not self.queue.empty():
+            await super()._send_packet(pkt)
+            return
+        await self._write(pkt)
+
+    async def _write(self, pkt: Any) -> None:
+        try:
+            if pkt.binary:
+                await self.ws.send_bytes(pkt.encode())
+            else:
+                await self.ws.send_str(pkt.encode())
+        except (aiohttp.ClientError, OSError):
+            pass  # the connection is gone: the read loop reports the disconnect
+
+    async def _write_loop(self) -> None:
+        # what was queued while connecting, then nothing but the close marker (None)
+        while self.state == "connected":
+            pkt = await self.queue.get()
+            self.queue.task_done()
+            if pkt is None:
+                break
+            await self._write(pkt)
+        self.write_loop_task = None
+
+    async def _read_loop_websocket(self) -> None:
+        while self.state == "connected" and self.write_loop_task:
+            try:
+                async with asyncio.timeout(self.ping_interval + self.ping_timeout):
+                    message = await self.ws.receive()
+            except Exception:  # the server went silent or the connection broke
+                break
+            if not isinstance(message.data, (str, bytes)):
+                break  # closed
+            pkt = packet.Packet(encoded_packet=message.data)
+            if pkt.packet_type == packet.MESSAGE:
+                await self._trigger_event("message", pkt.data, run_async=False)
+            else:
+                await self._receive_packet(pkt)
+        await self.queue.put(None)  # ends the writer
+        if self.write_loop_task:
+            await self.write_loop_task
+        if self.state == "connected":
+            await self._trigger_event("disconnect", self.reason.TRANSPORT_ERROR, run_async=False)
+            if self in base_client.connected_clients:
+                base_client.connected_clients.remove(self)
+            await self._reset()
+
+
+class InLineClient(socketio.AsyncClient):
+    """python-socketio's client over :class:`InLineEngineIO`."""
+
+    def _engineio_client_class(self) -> type[engineio.AsyncClient]:
+        return InLineEngineIO
 
 
 @dataclass
@@ -82,7 +152,7 @@ class SimClient:
         # Reconnects are ours, as in terminal_client: the library's own reconnect waits only
         # 1 s for the namespace (its connect() default), so under a burst of reconnects every
         # try gave up just before the server answered, and tried again: a storm, not a load.
-        self.sio = socketio.AsyncClient(
+        self.sio = InLineClient(
             reconnection=False,
             handle_sigint=False,
             # one HTTP session for every client of the run, instead of one each

@@ -368,6 +368,20 @@ class Cluster:
             used.append(seconds)
         return used
 
+    def waited_s(self) -> list[float]:
+        """Each live process's main thread's time so far runnable but waiting for a CPU
+        (``/proc/PID/schedstat``), 0 for a dead one: how starved of CPU its loop was."""
+        waited = []
+        for server in self.servers:
+            seconds = 0.0
+            if server.alive:
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    seconds = (
+                        int(Path(f"/proc/{server.pid}/schedstat").read_text().split()[1]) / 1e9
+                    )
+            waited.append(seconds)
+        return waited
+
     def rss_mb(self) -> list[float]:
         """Each live process's resident memory in MB (``VmRSS``), 0 for a dead one."""
         sizes = []
