@@ -162,6 +162,7 @@ def create_app(settings: Settings) -> web.Application:
             settings.turn_ttl_s if settings.turn_urls and settings.turn_secret else None,
             decline_pause_s=settings.decline_pause_s,
             draining=app[DRAINING],
+            ice_policy=settings.ice_transport_policy,
         )
         sweeper = Sweeper(
             router,

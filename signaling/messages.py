@@ -99,6 +99,11 @@ class Role(StrEnum):
     SERVER = "server"
 
 
+# "relay": media only through the TURN servers among the ICE servers (halls whose direct path
+# is blocked, or whose kiosks must not show the clerk their own addresses)
+IcePolicy = Literal["all", "relay"]
+
+
 class IceServer(Message):
     urls: list[str] = Field(min_length=1)
     username: str | None = None
@@ -278,6 +283,7 @@ class SessionOpened(Message):
 
     session_id: SessionId
     ice_servers: list[IceServer]
+    ice_transport_policy: IcePolicy = "all"
     # how long these ICE servers' credentials last (None: they do not expire); a kiosk may
     # reuse them for the offer of its next call within half that time
     ice_ttl_s: StrictInt | None = None
@@ -291,6 +297,7 @@ class CallAccepted(Message):
 
     session_id: SessionId
     ice_servers: list[IceServer]
+    ice_transport_policy: IcePolicy = "all"
     peer_name: str
     service_name: LocalizedText
     department_id: str
@@ -325,6 +332,7 @@ class CallOffered(Message):
     # builds its answer while the call rings and sends it the moment the call is accepted.
     offer: Sdp | None = None
     ice_servers: list[IceServer] = Field(default_factory=list)
+    ice_transport_policy: IcePolicy = "all"
 
 
 class CallWithdrawn(Message):
@@ -356,6 +364,7 @@ class ClerkStatus(Message):
     # on connect only: ICE servers as a call will get them, so the console can make even the
     # shift's first call's peer connection ahead (a call brings its own; the console adapts)
     ice_servers: list[IceServer] | None = None
+    ice_transport_policy: IcePolicy = "all"
     # +1 on every change of the clerk's state: a jump means a message was lost (send "sync")
     version: int = 0
     # on connect: present it on reconnecting within the grace period to keep state and call
@@ -377,6 +386,7 @@ class SessionSnapshot(Message):
     service_id: str | None = None
     care_mode: bool = False
     ice_servers: list[IceServer] = Field(default_factory=list)
+    ice_transport_policy: IcePolicy = "all"
     # while in a call: the call as call_accepted told it
     call: CallAccepted | None = None
 

@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +21,7 @@ from pydantic_settings import (
 )
 
 from signaling.errors import ConfigError
-from signaling.messages import IceServer
+from signaling.messages import IcePolicy, IceServer
 from signaling.paperwork.seal_keys import SealFiles
 from storage.db import default_sqlite_url
 
@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     turn_urls: list[str] = Field(default_factory=list)
     turn_secret: str | None = None
     turn_ttl_s: int = Field(default=3600, ge=60)
+    # "relay": both ends send media only through TURN (turn_urls and turn_secret, or a turn:
+    # URL among ice_servers, needed)
+    ice_transport_policy: IcePolicy = "all"
     secret_key: str | None = None
     # short: the consoles refresh their token at half its life (POST /api/token/refresh)
     token_ttl_s: int = Field(default=1800, ge=60)
@@ -148,6 +151,20 @@ class Settings(BaseSettings):
                 raise ValueError(f"{url!r} is not a TURN URL; use turn:host:port or turns:...")
         return urls
 
+    @model_validator(mode="after")
+    def _relay_needs_turn(self) -> Settings:
+        turn = (self.turn_urls and self.turn_secret) or any(
+            url.startswith(("turn:", "turns:"))
+            for server in self.ice_servers
+            for url in server.urls
+        )
+        if self.ice_transport_policy == "relay" and not turn:
+            raise ValueError(
+                "ice_transport_policy is relay but no TURN server is configured; set turn_urls"
+                " and turn_secret (or put a turn: URL in ice_servers), or use all"
+            )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -204,4 +221,6 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
+        if not where:  # a rule across several settings: its message names them
+            raise ConfigError(f"settings do not fit together: {first['msg']}") from exc
         raise ConfigError(f"setting {where!r} is invalid: {first['msg']}") from exc

@@ -43,6 +43,7 @@ from signaling.messages import (
     Event,
     Hangup,
     IceCandidate,
+    IcePolicy,
     IceServer,
     Language,
     LocalizedText,
@@ -171,6 +172,7 @@ class TerminalClient:
         self._pc_session: str | None = None  # the session self.pc was made for
         self._warm: WarmPeer | None = None  # the next call's peer, offer made
         self._ice: tuple[list[IceServer], int | None] | None = None  # last ICE servers, ttl
+        self.ice_policy: IcePolicy = "all"  # as the server says, with every set of servers
         self.media: LocalMedia | None = None
         self._pending_candidates: list[IceCandidate] = []
         self._changed = asyncio.Condition()
@@ -429,6 +431,7 @@ class TerminalClient:
         self.service_name = accepted.service_name
         self.step = FIRST_CALL_STEP
         await self._set_state(TerminalState.CONNECTING)
+        self.ice_policy = accepted.ice_transport_policy
         if self._pc_session != accepted.session_id:
             # no offer made while waiting (it was lost with a reconnect): make it now
             await self._open_peer(accepted.session_id, accepted.ice_servers)
@@ -437,6 +440,7 @@ class TerminalClient:
         opened = SessionOpened.model_validate(data)
         self.version = opened.version
         self._ice = (opened.ice_servers, opened.ice_ttl_s)
+        self.ice_policy = opened.ice_transport_policy
         if self.pc is not None and self._pc_session is None:
             self._pc_session = opened.session_id  # the warm peer's offer came with the request
             return
@@ -450,7 +454,9 @@ class TerminalClient:
         self._pc_session = (
             session_id  # claimed now: a call_accepted meanwhile must not make another
         )
-        peer = await make_peer(ice_servers, document=self.document_track is not None)
+        peer = await make_peer(
+            ice_servers, document=self.document_track is not None, policy=self.ice_policy
+        )
         if self._pc_session != session_id or self.pc is not None:
             await peer.pc.close()  # the session ended while the offer was being made
             return
@@ -515,7 +521,9 @@ class TerminalClient:
         if self._ice is None or self._warm is not None or not self.sio.connected:
             return
         servers, ttl = self._ice
-        peer = await make_peer(servers, ttl, document=self.document_track is not None)
+        peer = await make_peer(
+            servers, ttl, document=self.document_track is not None, policy=self.ice_policy
+        )
         if self._warm is None and self.sio.connected:
             self._warm = peer
         else:
@@ -639,6 +647,7 @@ class TerminalClient:
         snapshot = SessionSnapshot.model_validate(data)
         if snapshot.resume_token:
             self.resume_token = snapshot.resume_token
+        self.ice_policy = snapshot.ice_transport_policy
         active = self.state in (
             TerminalState.QUEUED,
             TerminalState.RINGING,

@@ -12,11 +12,17 @@ import math
 import time
 from dataclasses import dataclass
 
-from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCIceTransportPolicy,
+    RTCPeerConnection,
+)
 from aiortc.mediastreams import MediaStreamTrack
 
 from media.sources import LocalMedia
-from signaling.messages import IceServer
+from signaling.messages import IcePolicy, IceServer
 
 
 @dataclass
@@ -33,12 +39,16 @@ class WarmPeer:
 
 
 async def make_peer(
-    ice_servers: list[IceServer], ice_ttl_s: int | None = None, document: bool = False
+    ice_servers: list[IceServer],
+    ice_ttl_s: int | None = None,
+    document: bool = False,
+    policy: IcePolicy = "all",
 ) -> WarmPeer:
     """A new peer connection sending and receiving audio and video, with its offer made.
 
     ``ice_ttl_s`` is how long the servers' credentials last; the peer is usable for half of it.
     ``document`` adds a second, send-only video: the document camera the clerk watches.
+    ``policy`` "relay" gathers TURN candidates only (the server's ``ice_transport_policy``).
     """
     servers = [
         RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in ice_servers
@@ -46,8 +56,14 @@ async def make_peer(
     # An explicit (possibly empty) list: aiortc would otherwise use a public STUN server.
     # With a third m-line aiortc's default ("balanced") gives the second video its own ICE
     # transport, which never connects; one bundled transport carries all three.
-    policy = RTCBundlePolicy.MAX_BUNDLE if document else RTCBundlePolicy.BALANCED
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, bundlePolicy=policy))
+    bundle = RTCBundlePolicy.MAX_BUNDLE if document else RTCBundlePolicy.BALANCED
+    pc = RTCPeerConnection(
+        RTCConfiguration(
+            iceServers=servers,
+            bundlePolicy=bundle,
+            iceTransportPolicy=RTCIceTransportPolicy(policy),
+        )
+    )
     pc.addTransceiver("audio", direction="sendrecv")
     pc.addTransceiver("video", direction="sendrecv")
     if document:

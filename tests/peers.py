@@ -11,6 +11,7 @@ from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
+    RTCIceTransportPolicy,
     RTCPeerConnection,
     RTCSessionDescription,
 )
@@ -123,9 +124,16 @@ class ClerkPeer:
     async def _on_accepted(self, data: Any) -> None:
         accepted = CallAccepted.model_validate(data)
         self.session_id = accepted.session_id
-        servers = [RTCIceServer(urls=s.urls) for s in accepted.ice_servers]
+        servers = [
+            RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
+            for s in accepted.ice_servers
+        ]
         # max-bundle: a kiosk with a document camera offers three m-lines on one transport
-        config = RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        config = RTCConfiguration(
+            iceServers=servers,
+            bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+            iceTransportPolicy=RTCIceTransportPolicy(accepted.ice_transport_policy),
+        )
         self.pc = RTCPeerConnection(config)
         self.media = create_local_tracks(True, "", "", label="clerk")
         self.video_in, self.audio_in = FrameCounter(), FrameCounter()

@@ -210,7 +210,7 @@ export class Call {
     // the one made while the clerk waited (warm-peer.js), else a new one
     const warm = this.hooks.takePeer ? this.hooks.takePeer(iceServers) : null;
     this.warmStart = Boolean(warm);
-    const pc = (this.pc = warm || new RTCPeerConnection({ iceServers: iceServers.map(toRtcIceServer) }));
+    const pc = (this.pc = warm || new RTCPeerConnection(rtcConfig(iceServers)));
     this.remoteStream = new MediaStream();
     pc.addEventListener("track", (event) => this.#onTrack(event));
     pc.addEventListener("icecandidate", (event) => this.#onIceCandidate(event));
@@ -390,6 +390,15 @@ export class Call {
     }
     this.hooks.changed();
   }
+}
+
+/** How the console's peers gather candidates, as the server last said: "all", or "relay"
+ * (TURN only, for halls whose direct path is blocked). Set from each status, offer and call. */
+export const icePolicy = { value: "all" };
+
+/** An RTCConfiguration for the server's ICE servers and the policy it set. */
+export function rtcConfig(iceServers) {
+  return { iceServers: iceServers.map(toRtcIceServer), iceTransportPolicy: icePolicy.value };
 }
 
 /** One of the server's ICE servers as an RTCIceServer. */

@@ -4,7 +4,7 @@
 
 import { initLanguage, language, setLanguage } from "./i18n.js";
 import { EVENTS } from "./protocol.js";
-import { Call } from "./call.js";
+import { Call, icePolicy } from "./call.js";
 import { Camera } from "./camera.js";
 import { Guidance } from "./guidance.js";
 import { IdentityPanel } from "./identity.js";
@@ -427,6 +427,7 @@ class ClerkConsole {
     this.m.availabilityPending = false;
     // on connect: the servers a call will use, for the first call's warm peer
     if (status.ice_servers && !this.lastIceServers) this.lastIceServers = status.ice_servers;
+    if (status.ice_transport_policy) icePolicy.value = status.ice_transport_policy;
     this.#keepCamera(WANTED_CALLS.has(status.state));
     // call_ended / call_withdrawn always come before the status that follows them; a status
     // without them means they were lost, and the console must not keep a dead call open.
@@ -454,6 +455,7 @@ class ClerkConsole {
     // Warm the camera up while it rings: accepting then connects sooner, and a permission
     // prompt (first use) shows before the applicant is waiting on an open line.
     this.call.prepareMedia();
+    if (message.ice_transport_policy) icePolicy.value = message.ice_transport_policy;
     this.call.ring(message.ice_servers ?? [], message.offer ?? null);
     if (this.m.autoAnswer) {
       this.accept();
@@ -488,6 +490,7 @@ class ClerkConsole {
       peerName: message.peer_name,
       hangingUp: false,
     };
+    if (message.ice_transport_policy) icePolicy.value = message.ice_transport_policy;
     this.call.start(message.ice_servers);
     this.render();
   }

@@ -368,6 +368,15 @@ export const SCHEMAS = {
           "title": "Ice Servers",
           "type": "array"
         },
+        "ice_transport_policy": {
+          "default": "all",
+          "enum": [
+            "all",
+            "relay"
+          ],
+          "title": "Ice Transport Policy",
+          "type": "string"
+        },
         "language": {
           "enum": [
             "zh-Hant",
@@ -559,6 +568,15 @@ export const SCHEMAS = {
           },
           "title": "Ice Servers",
           "type": "array"
+        },
+        "ice_transport_policy": {
+          "default": "all",
+          "enum": [
+            "all",
+            "relay"
+          ],
+          "title": "Ice Transport Policy",
+          "type": "string"
         },
         "language": {
           "enum": [
@@ -804,6 +822,15 @@ export const SCHEMAS = {
               "title": "Ice Servers",
               "type": "array"
             },
+            "ice_transport_policy": {
+              "default": "all",
+              "enum": [
+                "all",
+                "relay"
+              ],
+              "title": "Ice Transport Policy",
+              "type": "string"
+            },
             "language": {
               "enum": [
                 "zh-Hant",
@@ -959,6 +986,15 @@ export const SCHEMAS = {
           ],
           "default": null,
           "title": "Ice Servers"
+        },
+        "ice_transport_policy": {
+          "default": "all",
+          "enum": [
+            "all",
+            "relay"
+          ],
+          "title": "Ice Transport Policy",
+          "type": "string"
         },
         "resume_token": {
           "anyOf": [
@@ -1464,6 +1500,15 @@ export const SCHEMAS = {
           "title": "Ice Servers",
           "type": "array"
         },
+        "ice_transport_policy": {
+          "default": "all",
+          "enum": [
+            "all",
+            "relay"
+          ],
+          "title": "Ice Transport Policy",
+          "type": "string"
+        },
         "ice_ttl_s": {
           "anyOf": [
             {
@@ -1520,6 +1565,15 @@ export const SCHEMAS = {
               },
               "title": "Ice Servers",
               "type": "array"
+            },
+            "ice_transport_policy": {
+              "default": "all",
+              "enum": [
+                "all",
+                "relay"
+              ],
+              "title": "Ice Transport Policy",
+              "type": "string"
             },
             "language": {
               "enum": [
@@ -1664,6 +1718,15 @@ export const SCHEMAS = {
           },
           "title": "Ice Servers",
           "type": "array"
+        },
+        "ice_transport_policy": {
+          "default": "all",
+          "enum": [
+            "all",
+            "relay"
+          ],
+          "title": "Ice Transport Policy",
+          "type": "string"
         },
         "resume_token": {
           "anyOf": [

@@ -6,7 +6,7 @@
 // answer from the start. The ICE servers are the last call's (a clerk's are the same for
 // every call unless TURN credentials are minted per call; then they are swapped in).
 
-import { toRtcIceServer } from "./call.js";
+import { icePolicy, rtcConfig, toRtcIceServer } from "./call.js";
 
 const POOL_SIZE = 1;
 
@@ -24,14 +24,12 @@ export class WarmPeer {
 
   /** Have a peer ready for the next call with ``iceServers``, unless one is. */
   prepare(iceServers) {
-    if (this.pc && sameServers(this.servers, iceServers)) return;
+    if (this.pc && this.policy === icePolicy.value && sameServers(this.servers, iceServers)) return;
     this.close();
-    const pc = new RTCPeerConnection({
-      iceServers: iceServers.map(toRtcIceServer),
-      iceCandidatePoolSize: POOL_SIZE,
-    });
+    const pc = new RTCPeerConnection({ ...rtcConfig(iceServers), iceCandidatePoolSize: POOL_SIZE });
     this.pc = pc;
     this.servers = iceServers;
+    this.policy = icePolicy.value;
     this.camera.acquire().then(
       (stream) => {
         if (!stream || this.pc !== pc || pc.signalingState === "closed") return;
@@ -44,7 +42,8 @@ export class WarmPeer {
   /** The ready peer, set to ``iceServers`` (null if none is ready); it is the caller's now. */
   take(iceServers) {
     const pc = this.pc;
-    if (!pc || pc.signalingState !== "stable" || pc.remoteDescription) {
+    // candidates gathered under another policy would be the wrong kind: start afresh
+    if (!pc || pc.signalingState !== "stable" || pc.remoteDescription || this.policy !== icePolicy.value) {
       this.close();
       return null;
     }

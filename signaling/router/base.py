@@ -13,7 +13,15 @@ from typing import Any
 
 from signaling.catalogue import Catalogue
 from signaling.errors import NotYourSession
-from signaling.messages import CallAccepted, ClerkState, ClerkStatus, Event, IceServer, Role
+from signaling.messages import (
+    CallAccepted,
+    ClerkState,
+    ClerkStatus,
+    Event,
+    IcePolicy,
+    IceServer,
+    Role,
+)
 from signaling.rooms import Emitter, clerk_room
 from storage import presence, routing, store
 from storage.audit import AuditLog
@@ -44,6 +52,7 @@ class RouterBase:
         process_id: str | None = None,
         decline_pause_s: float = 10.0,
         draining: asyncio.Event | None = None,
+        ice_policy: IcePolicy = "all",
     ) -> None:
         self.catalogue = catalogue
         self.db = db
@@ -52,6 +61,7 @@ class RouterBase:
         self.offer_timeout_s = offer_timeout_s
         self.ice_servers_for = ice_servers_for
         self.ice_ttl_s = ice_ttl_s
+        self.ice_policy: IcePolicy = ice_policy
         self.process_id = process_id or uuid.uuid4().hex
         self.decline_pause_s = decline_pause_s
         self.draining = draining
@@ -101,6 +111,7 @@ class RouterBase:
         return CallAccepted(
             session_id=session.id,
             ice_servers=[IceServer.model_validate(i) for i in session.ice_servers],
+            ice_transport_policy=self.ice_policy,
             peer_name=clerk_name,
             service_name=service.names,
             department_id=session.department_id,
@@ -130,6 +141,7 @@ class RouterBase:
             departments=sorted(clerk.departments),
             session_id=clerk.session_id,
             ice_servers=ice_servers,
+            ice_transport_policy=self.ice_policy,
             version=clerk.version,
             resume_token=resume_token,
             call=call,

@@ -79,6 +79,7 @@ class Matching(RouterBase):
             care_mode=session.care_mode,
             offer=session.early_offer,
             ice_servers=[IceServer.model_validate(i) for i in session.ice_servers],
+            ice_transport_policy=self.ice_policy,
         )
         if session.early_offer is not None:
             await routing.mark_offer_shown(self.db, session.id, clerk.clerk_id)

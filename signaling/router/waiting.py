@@ -76,6 +76,7 @@ class Waiting(Outcomes):
             service_id=session.service_id,
             care_mode=session.care_mode,
             ice_servers=[IceServer.model_validate(i) for i in session.ice_servers],
+            ice_transport_policy=self.ice_policy,
             call=call,
         )
 
@@ -143,6 +144,7 @@ class Waiting(Outcomes):
         opened = SessionOpened(
             session_id=session_id,
             ice_servers=ice,
+            ice_transport_policy=self.ice_policy,
             ice_ttl_s=self.ice_ttl_s,
             version=session.version,
             priority=priority,
