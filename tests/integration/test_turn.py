@@ -16,6 +16,8 @@ from aioice import stun, turn
 
 from media.sources import create_local_tracks
 from signaling.auth import turn_credentials
+from signaling.errors import ConfigError
+from signaling.settings import load_settings
 from terminal_client.client import TerminalClient, TerminalState
 from tests.conftest import CLERK_PASSWORD, bounded, make_settings, start_server
 from tests.coturn import Coturn, require_coturn
@@ -122,3 +124,14 @@ async def test_coturn_refuses_a_forged_or_expired_credential(
         with pytest.raises(stun.TransactionFailed) as refused:
             await allocate(coturn, transport, username, password)
         assert refused.value.response.attributes["ERROR-CODE"][0] == 401
+
+
+def test_relay_only_without_a_turn_server_is_refused_at_start() -> None:
+    with pytest.raises(ConfigError, match="turn_urls and turn_secret"):
+        load_settings(ice_transport_policy="relay")
+    with pytest.raises(ConfigError, match="no TURN server"):
+        load_settings(ice_transport_policy="relay", ice_servers=[{"urls": ["stun:127.0.0.1:3478"]}])
+    configured = load_settings(
+        ice_transport_policy="relay", ice_servers=[{"urls": ["turn:127.0.0.1:3478"]}]
+    )
+    assert configured.ice_transport_policy == "relay"
