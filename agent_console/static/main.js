@@ -74,9 +74,11 @@ class ClerkConsole {
       const missing = [];
       const identity = this.identity.panel ? this.identity.panel.status : "pending";
       if (!["verified", "overridden"].includes(identity)) missing.push("paper.missing.identity");
-      const items = this.documents.checklist ? this.documents.checklist.items : [];
-      const open = items.filter((i) => i.required && i.status !== "accepted");
-      if (open.length) missing.push("paper.missing.materials");
+      // a checklist not loaded yet accepts nothing: the form would be made on an unknown
+      // (a press right after the call opened found none and asked about the identity only)
+      const checklist = this.documents.checklist;
+      const open = checklist ? checklist.items.filter((i) => i.required && i.status !== "accepted") : null;
+      if (open === null || open.length) missing.push("paper.missing.materials");
       return missing;
     };
     this.workNav = new WorkNav(document);
