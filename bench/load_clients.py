@@ -22,6 +22,7 @@ import aiohttp
 import engineio
 import socketio
 from engineio import base_client, packet
+from socketio import packet as sio_packet
 
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL
 
@@ -81,9 +82,13 @@ class InLineEngineIO(engineio.AsyncClient):
             if not isinstance(message.data, (str, bytes)):
                 break  # closed
             pkt = packet.Packet(encoded_packet=message.data)
-            if pkt.packet_type == packet.MESSAGE:
+            if pkt.packet_type == packet.MESSAGE and _in_line(pkt.data):
                 await self._trigger_event("message", pkt.data, run_async=False)
             else:
+                # as engine.io does, on a task of its own: a DISCONNECT from the server closes
+                # this client, which waits for this read loop to end (handled in line, it
+                # waited for itself and left the client "disconnecting" for good: found by a
+                # kiosk that never came back after the kill -9)
                 await self._receive_packet(pkt)
         await self.queue.put(None)  # ends the writer
         if self.write_loop_task:
@@ -93,6 +98,11 @@ class InLineEngineIO(engineio.AsyncClient):
             if self in base_client.connected_clients:
                 base_client.connected_clients.remove(self)
             await self._reset()
+
+
+def _in_line(data: Any) -> bool:
+    """Any socket.io packet but a DISCONNECT (its type is the first character of its text)."""
+    return not (isinstance(data, str) and data[:1] == str(sio_packet.DISCONNECT))
 
 
 class InLineClient(socketio.AsyncClient):
