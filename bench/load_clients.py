@@ -212,12 +212,14 @@ class SimClient:
             delay = min(delay * 2, 2.0)
             try:
                 await self.connect()
-            except (socketio.exceptions.ConnectionError, OSError, aiohttp.ClientError) as exc:
-                self.tally.errors["reconnect try failed"] += 1
-                self.tally.error_texts[f"reconnect: {str(exc)[:80]}"] += 1
             except ValueError:
                 # engine.io is still closing the dropped connection; try again shortly
                 pass
+            except Exception as exc:
+                # any failure is one try and the loop goes on: an exception type not foreseen
+                # here would end this task, and the kiosk with it, counted as the server's loss
+                self.tally.errors["reconnect try failed"] += 1
+                self.tally.error_texts[f"reconnect: {type(exc).__name__} {str(exc)[:80]}"] += 1
 
     async def close(self) -> None:
         self._closing = True
