@@ -21,8 +21,12 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamTrack
 
+from media import consent
 from media.sources import LocalMedia
 from signaling.messages import IcePolicy, IceServer
+
+# the kiosk's calls hold on long paths (600 ms round trip): see media/consent.py
+consent.install()
 
 
 @dataclass

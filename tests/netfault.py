@@ -1,0 +1,128 @@
+"""A link the tests can cut and slow down: a network namespace joined to this one by a veth pair.
+
+Addresses exist only inside the pair (10.77.x.1 here, 10.77.x.2 in the namespace). Delay and
+loss come from :mod:`tests.nfqueue_helper` on an NFQUEUE rule in the namespace (this kernel has
+no ``sch_netem``). Everything is removed on exit, also when the test fails. Needs root,
+``ip``, ``iptables`` and the NetfilterQueue package (``./run test`` installs them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import os
+import random
+import shutil
+import sys
+from types import TracebackType
+
+import pytest
+
+START_S = 10.0
+
+
+def require_netfault() -> None:
+    """Skip without what a namespace needs, except under ``CI=true`` (where CI runs as root)."""
+    missing = [
+        what
+        for what, ok in (
+            ("root", os.geteuid() == 0),
+            ("ip", shutil.which("ip") is not None),
+            ("iptables", shutil.which("iptables") is not None),
+            ("NetfilterQueue", importlib.util.find_spec("netfilterqueue") is not None),
+        )
+        if not ok
+    ]
+    if missing:
+        reason = f"a network namespace test needs {', '.join(missing)}; ./run test provides them"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+async def _run(*args: str, check: bool = True) -> None:
+    """Run a command to its end; with ``check``, its failure raises with what it printed."""
+    process = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await process.communicate()
+    if check and process.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {out.decode(errors='replace')}")
+
+
+async def _ip(*args: str) -> None:
+    await _run("ip", *args)
+
+
+class ImpairedLink:
+    """``async with ImpairedLink() as link:`` a namespace ``link.netns`` at ``link.inside``."""
+
+    def __init__(self) -> None:
+        tag = f"{os.getpid() % 10000}{random.randrange(100):02d}"
+        self.netns = f"vc{tag}"
+        self.host_if, self.ns_if = f"vch{tag}", f"vcn{tag}"
+        subnet = random.randrange(1, 250)
+        self.outside, self.inside = f"10.77.{subnet}.1", f"10.77.{subnet}.2"
+        self.queue = random.randrange(100, 60000)
+        self._helper: asyncio.subprocess.Process | None = None
+
+    def command(self, *args: str) -> list[str]:
+        """``args`` run inside the namespace."""
+        return ["ip", "netns", "exec", self.netns, *args]
+
+    async def __aenter__(self) -> ImpairedLink:
+        await _ip("netns", "add", self.netns)
+        try:
+            await _ip("link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
+            await _ip("link", "set", self.ns_if, "netns", self.netns)
+            await _ip("addr", "add", f"{self.outside}/30", "dev", self.host_if)
+            await _ip("link", "set", self.host_if, "up")
+            await _ip("netns", "exec", self.netns, "ip", "addr", "add", f"{self.inside}/30", "dev", self.ns_if)  # fmt: skip
+            await _ip("netns", "exec", self.netns, "ip", "link", "set", self.ns_if, "up")
+            await _ip("netns", "exec", self.netns, "ip", "link", "set", "lo", "up")
+        except BaseException:
+            await self._remove()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:  # fmt: skip
+        await self._remove()
+
+    async def impair(self, delay_ms_each_way: float, loss: float = 0.0) -> None:
+        """Every packet across the link held ``delay_ms_each_way`` (each way), ``loss`` dropped."""
+        await self.clear()
+        for chain, flag in (("OUTPUT", "-o"), ("INPUT", "-i")):
+            await _run(
+                *self.command("iptables", "-A", chain, flag, self.ns_if, "-j", "NFQUEUE",
+                              "--queue-num", str(self.queue))
+            )  # fmt: skip
+        self._helper = await asyncio.create_subprocess_exec(
+            *self.command(sys.executable, "-m", "tests.nfqueue_helper", str(self.queue),
+                          str(delay_ms_each_way), str(loss)),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        assert self._helper.stdout is not None
+        line = await asyncio.wait_for(self._helper.stdout.readline(), START_S)
+        if line.strip() != b"ready":
+            raise RuntimeError(f"the NFQUEUE helper did not start: {line!r}")
+
+    async def clear(self) -> None:
+        """The link as it was: no delay, no loss."""
+        await _run(*self.command("iptables", "-F"), check=False)
+        helper, self._helper = self._helper, None
+        if helper is not None and helper.returncode is None:
+            helper.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(helper.wait(), 5)
+            if helper.returncode is None:
+                helper.kill()
+                await helper.wait()
+
+    async def _remove(self) -> None:
+        await self.clear()
+        await _run("ip", "netns", "del", self.netns, check=False)
+        await _run("ip", "link", "del", self.host_if, check=False)
