@@ -21,12 +21,14 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamTrack
 
-from media import consent
+from media import consent, stalls
 from media.sources import LocalMedia
 from signaling.messages import IcePolicy, IceServer
 
-# the kiosk's calls hold on long paths (600 ms round trip): see media/consent.py
+# the kiosk's calls hold on long paths (600 ms round trip), and a picture stalled by lost
+# packets asks for a keyframe at once: see media/consent.py and media/stalls.py
 consent.install()
+stalls.install()
 
 
 @dataclass

@@ -110,6 +110,14 @@ class ImpairedLink:
         if line.strip() != b"ready":
             raise RuntimeError(f"the NFQUEUE helper did not start: {line!r}")
 
+    async def cut(self) -> None:
+        """Take the link down (both ways), as a pulled cable or a dead Wi-Fi would."""
+        await _ip("link", "set", self.host_if, "down")
+
+    async def restore(self) -> None:
+        """Bring the link back up after :meth:`cut`."""
+        await _ip("link", "set", self.host_if, "up")
+
     async def clear(self) -> None:
         """The link as it was: no delay, no loss."""
         await _run(*self.command("iptables", "-F"), check=False)
@@ -126,3 +134,19 @@ class ImpairedLink:
         await self.clear()
         await _run("ip", "netns", "del", self.netns, check=False)
         await _run("ip", "link", "del", self.host_if, check=False)
+
+
+class NetnsPeer:
+    """tests/media/peer_in_netns.py running in a namespace, its reports read as they come."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.frames = 0
+        self.state = "new"
+
+    async def follow(self) -> None:
+        assert self.process.stdout is not None
+        async for line in self.process.stdout:
+            words = line.decode().split()
+            if len(words) == 4 and words[0] == "frames":
+                self.frames, self.state = int(words[1]), words[3]

@@ -1,8 +1,9 @@
 """An aiortc peer for tests/media/test_long_path.py, run inside the test's network namespace.
 
 It reads the offer (one JSON line) on stdin, answers on stdout with synthetic video, then
-prints ``frames N state S`` every second (video frames it received, its ICE connection's
-state) until stdin closes. It uses the kiosk's peer settings (media/consent.py installed).
+prints ``frames N state S`` five times a second (video frames it received, its ICE connection's
+state) until stdin closes. It uses the kiosk's peer settings (media/consent.py and media/stalls.py installed; not with
+``--stock-consent``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from media import consent
+from media import consent, stalls
 from media.sinks import FrameCounter
 from media.sources import create_local_tracks
 
@@ -21,6 +22,7 @@ from media.sources import create_local_tracks
 async def main(install: bool) -> None:
     if install:
         consent.install()
+        stalls.install()
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -44,7 +46,7 @@ async def main(install: bool) -> None:
     async def report() -> None:
         while True:
             print(f"frames {received.count} state {pc.iceConnectionState}", flush=True)
-            await asyncio.sleep(1)
+            await asyncio.sleep(0.2)
 
     reporting = asyncio.create_task(report())
     await reader.read()  # until the test closes stdin

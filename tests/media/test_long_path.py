@@ -16,25 +16,9 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from media import consent
 from media.sinks import FrameCounter
 from media.sources import create_local_tracks
-from tests.netfault import ImpairedLink, require_netfault
+from tests.netfault import ImpairedLink, NetnsPeer, require_netfault
 
 HOLD_S = 45.0  # past the ~30 s after which the stock checks give up
-
-
-class NetnsPeer:
-    """tests/media/peer_in_netns.py in ``link``'s namespace, its reports read as they come."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.frames = 0
-        self.state = "new"
-
-    async def follow(self) -> None:
-        assert self.process.stdout is not None
-        async for line in self.process.stdout:
-            words = line.decode().split()
-            if len(words) == 4 and words[0] == "frames":
-                self.frames, self.state = int(words[1]), words[3]
 
 
 @pytest.mark.slow

@@ -1,0 +1,134 @@
+"""Link cuts in a call (issue 14, first figures): how long each end's picture stays frozen.
+
+    python -m bench.link_cuts                 # cuts of 2, 2, 5, 2, 2 and 5 s, the kiosk's settings
+    python -m bench.link_cuts --stock         # the same with aiortc's and aioice's own behaviour
+    python -m bench.link_cuts --smoke         # one 1 s cut (the suite runs this)
+
+Two aiortc peers with the kiosk's settings (media/consent.py, media/stalls.py): one in a
+network namespace behind a veth pair (tests/netfault.py), sending and receiving synthetic
+video. Each cut is ``ip link set … down`` for its length; the figure is the time from the link
+coming back to new video frames at each end (the namespaced end reports five times a second,
+so its figures are 0.2 s coarse). Needs root. Not yet issue 14's bench.network (a Chromium
+clerk and the kiosk through the real server): the peers here talk directly.
+
+The last line is a JSON object: ``recover_p50_ms``, ``recover_p95_ms`` (over both ends of every
+cut), ``worst_ms``, ``stock``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from media import consent, stalls
+from media.sinks import FrameCounter
+from media.sources import create_local_tracks
+from tests.netfault import ImpairedLink, NetnsPeer
+
+GIVE_UP_S = 40.0
+
+
+def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile by nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+async def until(condition: object, limit_s: float) -> float | None:
+    """Seconds until ``condition()`` holds (polled every 10 ms), None past ``limit_s``."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit_s:
+        if condition():  # type: ignore[operator]
+            return time.monotonic() - started
+        await asyncio.sleep(0.01)
+    return None
+
+
+async def run(cuts: list[float], stock: bool) -> dict[str, object]:
+    """One call, the link cut ``cuts`` times; each end's recovery after each cut."""
+    if not stock:
+        consent.install()
+        stalls.install()
+    media = create_local_tracks(True, "", "", label="outside")
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    received = FrameCounter()
+    pc.addTrack(media.video)
+    pc.addTrack(media.audio)
+
+    @pc.on("track")
+    def on_track(track: object) -> None:
+        if getattr(track, "kind", "") == "video":
+            received.start(track)  # type: ignore[arg-type]
+
+    recoveries: list[float] = []
+    async with ImpairedLink() as link:
+        args = ["--stock-consent"] if stock else []
+        process = await asyncio.create_subprocess_exec(
+            *link.command(sys.executable, "-m", "tests.media.peer_in_netns", *args),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        peer = NetnsPeer(process)
+        following: asyncio.Task[None] | None = None
+        try:
+            assert process.stdin is not None and process.stdout is not None
+            await pc.setLocalDescription(await pc.createOffer())
+            offer = {"sdp": pc.localDescription.sdp, "type": "offer"}
+            process.stdin.write(json.dumps(offer).encode() + b"\n")
+            await process.stdin.drain()
+            answer = json.loads(await asyncio.wait_for(process.stdout.readline(), 30))
+            await pc.setRemoteDescription(RTCSessionDescription(**answer))
+            following = asyncio.create_task(peer.follow())
+            await received.wait_for(30, timeout=30)
+            await until(lambda: peer.frames > 30, 30)
+            for cut in cuts:
+                await link.cut()
+                await asyncio.sleep(cut)
+                here, there = received.count, peer.frames
+                await link.restore()
+                back = await asyncio.gather(
+                    until(lambda: received.count > here + 2, GIVE_UP_S),  # noqa: B023
+                    until(lambda: peer.frames > there + 2, GIVE_UP_S),  # noqa: B023
+                )
+                shown = ["never" if b is None else f"{b * 1000:.0f} ms" for b in back]
+                print(f"cut {cut:g} s: frames again here after {shown[0]}, in the namespace"
+                      f" after {shown[1]}", flush=True)  # fmt: skip
+                recoveries += [GIVE_UP_S if b is None else b for b in back]
+                await asyncio.sleep(2)
+        finally:
+            if process.stdin is not None:
+                process.stdin.close()
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+            if following is not None:
+                following.cancel()
+            await pc.close()
+            media.stop()
+    return {
+        "recover_p50_ms": round(pct(recoveries, 0.5) * 1000),
+        "recover_p95_ms": round(pct(recoveries, 0.95) * 1000),
+        "worst_ms": round(max(recoveries) * 1000),
+        "stock": stock,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cuts", default="2,2,5,2,2,5", help="cut lengths in seconds")
+    parser.add_argument("--stock", action="store_true", help="aiortc's and aioice's own behaviour")
+    parser.add_argument("--smoke", action="store_true", help="one 1 s cut")
+    opts = parser.parse_args(argv)
+    cuts = [1.0] if opts.smoke else [float(c) for c in opts.cuts.split(",")]
+    result = asyncio.run(run(cuts, opts.stock))
+    print(json.dumps({**result, "smoke": opts.smoke}))
+
+
+if __name__ == "__main__":
+    main()
