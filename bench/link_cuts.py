@@ -17,7 +17,6 @@ cut), ``worst_ms``, ``stock``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -25,12 +24,14 @@ import time
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from bench.cli import bench_parser, parse, report
 from media import consent, stalls
 from media.sinks import FrameCounter
 from media.sources import create_local_tracks
 from tests.netfault import ImpairedLink, NetnsPeer
 
 GIVE_UP_S = 40.0
+KEYS = ("recover_p50_ms", "recover_p95_ms", "worst_ms", "stock")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -119,15 +120,13 @@ async def run(cuts: list[float], stock: bool) -> dict[str, object]:
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main() -> None:
+    parser = bench_parser(__doc__)
     parser.add_argument("--cuts", default="2,2,5,2,2,5", help="cut lengths in seconds")
     parser.add_argument("--stock", action="store_true", help="aiortc's and aioice's own behaviour")
-    parser.add_argument("--smoke", action="store_true", help="one 1 s cut")
-    opts = parser.parse_args(argv)
-    cuts = [1.0] if opts.smoke else [float(c) for c in opts.cuts.split(",")]
-    result = asyncio.run(run(cuts, opts.stock))
-    print(json.dumps({**result, "smoke": opts.smoke}))
+    opts = parse(parser, smoke={"cuts": "1"})
+    result = asyncio.run(run([float(c) for c in opts.cuts.split(",")], opts.stock))
+    report(result, KEYS, smoke=opts.smoke)
 
 
 if __name__ == "__main__":
