@@ -18,17 +18,11 @@ cut), ``worst_ms``, ``stock``.
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 import time
-
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from bench.cli import bench_parser, parse, report
 from media import consent, stalls
-from media.sinks import FrameCounter
-from media.sources import create_local_tracks
-from tests.netfault import ImpairedLink, NetnsPeer
+from tests.netfault import ImpairedLink, call_across
 
 GIVE_UP_S = 40.0
 KEYS = ("recover_p50_ms", "recover_p95_ms", "worst_ms", "stock")
@@ -55,63 +49,24 @@ async def run(cuts: list[float], stock: bool) -> dict[str, object]:
     if not stock:
         consent.install()
         stalls.install()
-    media = create_local_tracks(True, "", "", label="outside")
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    received = FrameCounter()
-    pc.addTrack(media.video)
-    pc.addTrack(media.audio)
-
-    @pc.on("track")
-    def on_track(track: object) -> None:
-        if getattr(track, "kind", "") == "video":
-            received.start(track)  # type: ignore[arg-type]
-
     recoveries: list[float] = []
-    async with ImpairedLink() as link:
-        args = ["--stock-consent"] if stock else []
-        process = await asyncio.create_subprocess_exec(
-            *link.command(sys.executable, "-m", "tests.media.peer_in_netns", *args),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        peer = NetnsPeer(process)
-        following: asyncio.Task[None] | None = None
-        try:
-            assert process.stdin is not None and process.stdout is not None
-            await pc.setLocalDescription(await pc.createOffer())
-            offer = {"sdp": pc.localDescription.sdp, "type": "offer"}
-            process.stdin.write(json.dumps(offer).encode() + b"\n")
-            await process.stdin.drain()
-            answer = json.loads(await asyncio.wait_for(process.stdout.readline(), 30))
-            await pc.setRemoteDescription(RTCSessionDescription(**answer))
-            following = asyncio.create_task(peer.follow())
-            await received.wait_for(30, timeout=30)
-            await until(lambda: peer.frames > 30, 30)
-            for cut in cuts:
-                await link.cut()
-                await asyncio.sleep(cut)
-                here, there = received.count, peer.frames
-                await link.restore()
-                back = await asyncio.gather(
-                    until(lambda: received.count > here + 2, GIVE_UP_S),  # noqa: B023
-                    until(lambda: peer.frames > there + 2, GIVE_UP_S),  # noqa: B023
-                )
-                shown = ["never" if b is None else f"{b * 1000:.0f} ms" for b in back]
-                print(f"cut {cut:g} s: frames again here after {shown[0]}, in the namespace"
-                      f" after {shown[1]}", flush=True)  # fmt: skip
-                recoveries += [GIVE_UP_S if b is None else b for b in back]
-                await asyncio.sleep(2)
-        finally:
-            if process.stdin is not None:
-                process.stdin.close()
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-            if following is not None:
-                following.cancel()
-            await pc.close()
-            media.stop()
+    async with ImpairedLink() as link, call_across(link, stock=stock) as call:
+        received, peer = call.received, call.peer
+        await until(lambda: peer.frames > 30, 30)
+        for cut in cuts:
+            await link.cut()
+            await asyncio.sleep(cut)
+            here, there = received.count, peer.frames
+            await link.restore()
+            back = await asyncio.gather(
+                until(lambda: received.count > here + 2, GIVE_UP_S),  # noqa: B023
+                until(lambda: peer.frames > there + 2, GIVE_UP_S),  # noqa: B023
+            )
+            shown = ["never" if b is None else f"{b * 1000:.0f} ms" for b in back]
+            print(f"cut {cut:g} s: frames again here after {shown[0]}, in the namespace"
+                  f" after {shown[1]}", flush=True)  # fmt: skip
+            recoveries += [GIVE_UP_S if b is None else b for b in back]
+            await asyncio.sleep(2)
     return {
         "recover_p50_ms": round(pct(recoveries, 0.5) * 1000),
         "recover_p95_ms": round(pct(recoveries, 0.95) * 1000),

@@ -331,13 +331,6 @@ def _rowcount(result: Any) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
 
-def _locked(statement: Any, db_session: AsyncSession, *, skip: bool = False) -> Any:
-    # SQLite has no row locks (its routing writers take turns, see Database.transaction)
-    if db_session.get_bind().dialect.name == "postgresql":
-        return statement.with_for_update(skip_locked=skip, of=CallSession)
-    return statement
-
-
 async def _session_row(
     tx: Transaction, session_id: str, *, lock: bool = True
 ) -> tuple[CallSession, str, datetime] | None:

@@ -139,4 +139,4 @@ def require_coturn() -> None:
     if shutil.which("turnserver") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("coturn (turnserver) is not installed under CI=true; ./run installs it")
-        pytest.skip("coturn (turnserver) is not installed; ./run test installs it")
+        pytest.skip(reason="coturn (turnserver) is not installed; ./run test installs it")

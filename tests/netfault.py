@@ -11,13 +11,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import json
 import os
 import random
 import shutil
 import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from types import TracebackType
 
 import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from media.sinks import FrameCounter
+from media.sources import create_local_tracks
 
 START_S = 10.0
 
@@ -38,7 +45,7 @@ def require_netfault() -> None:
         reason = f"a network namespace test needs {', '.join(missing)}; ./run test provides them"
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
-        pytest.skip(reason)
+        pytest.skip(reason=reason)
 
 
 async def _run(*args: str, check: bool = True) -> None:
@@ -150,3 +157,60 @@ class NetnsPeer:
             words = line.decode().split()
             if len(words) == 4 and words[0] == "frames":
                 self.frames, self.state = int(words[1]), words[3]
+
+
+@dataclass
+class Call:
+    """A call across a link: this process's peer, the video it receives, the other end."""
+
+    pc: RTCPeerConnection
+    received: FrameCounter
+    peer: NetnsPeer
+
+
+@contextlib.asynccontextmanager
+async def call_across(link: ImpairedLink, *, stock: bool = False) -> AsyncIterator[Call]:
+    """A call between an aiortc peer here and tests/media/peer_in_netns.py in ``link``'s
+    namespace (with ``stock``, that one without the kiosk's media settings), both sending
+    synthetic video and sound, up once video arrives here; ended and cleaned up on exit."""
+    media = create_local_tracks(True, "", "", label="outside")
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    received = FrameCounter()
+    pc.addTrack(media.video)
+    pc.addTrack(media.audio)
+
+    @pc.on("track")
+    def on_track(track: object) -> None:
+        if getattr(track, "kind", "") == "video":
+            received.start(track)  # type: ignore[arg-type]
+
+    args = ["--stock-consent"] if stock else []
+    process = await asyncio.create_subprocess_exec(
+        *link.command(sys.executable, "-m", "tests.media.peer_in_netns", *args),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    peer = NetnsPeer(process)
+    following: asyncio.Task[None] | None = None
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = {"sdp": pc.localDescription.sdp, "type": "offer"}
+        process.stdin.write(json.dumps(offer).encode() + b"\n")
+        await process.stdin.drain()
+        answer = json.loads(await asyncio.wait_for(process.stdout.readline(), 30))
+        await pc.setRemoteDescription(RTCSessionDescription(**answer))
+        following = asyncio.create_task(peer.follow())
+        await received.wait_for(10, timeout=30)
+        yield Call(pc, received, peer)
+    finally:
+        if process.stdin is not None:
+            process.stdin.close()
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+        if following is not None:
+            following.cancel()
+        await pc.close()
+        media.stop()
