@@ -199,12 +199,18 @@ class SessionRef(Message):
 # ---------------------------------------------------------------- both ways, relayed
 
 
+# Which peer connection of a call a message belongs to: 0 for the first, +1 for each new one
+# the kiosk makes after the media failed (aiortc has no ICE restart; see MediaState).
+MediaAttempt = Annotated[StrictInt, Field(ge=0, le=1000)]
+
+
 class SessionDescription(Message):
     """SDP offer (terminal -> clerk) or answer (clerk -> terminal), relayed by the server."""
 
     session_id: SessionId
     type: Literal["offer", "answer"]
     sdp: Sdp
+    attempt: MediaAttempt = 0
 
 
 class IceCandidate(Message):
@@ -214,13 +220,51 @@ class IceCandidate(Message):
     candidate: str = Field(max_length=1024)
     sdp_mid: str | None = Field(default=None, max_length=32)
     sdp_mline_index: StrictInt | None = Field(default=None, ge=0, le=64)
+    attempt: MediaAttempt = 0
+
+
+class MediaFigures(Message):
+    """What one side measures of the media it receives (getStats in the console, aiortc's
+    own statistics at the kiosk); any figure may be unknown."""
+
+    rtt_ms: float | None = Field(default=None, ge=0, le=600_000)
+    loss_pct: float | None = Field(default=None, ge=0, le=100)
+    bitrate_kbps: float | None = Field(default=None, ge=0, le=1_000_000)
+    fps: float | None = Field(default=None, ge=0, le=1000)
 
 
 class MediaStatus(Message):
-    """A peer reports its media connection state; ``connected`` from both starts the call."""
+    """A peer reports its media: ``connected`` (media flows; from both it starts the call),
+    ``interrupted`` (nothing received for ``stalled_ms``, or ICE disconnected) or ``failed``
+    (its peer connection is dead: the kiosk makes a new one, see MediaState)."""
 
     session_id: SessionId
-    state: Literal["connected", "failed"]
+    state: Literal["connected", "interrupted", "failed"]
+    attempt: MediaAttempt = 0
+    # how long this side has received nothing when it sends the report: the server compares
+    # it with when the report arrives to tell whose link broke (a late report came over it)
+    stalled_ms: StrictInt = Field(default=0, ge=0, le=3_600_000)
+    figures: MediaFigures | None = None
+
+
+MediaLink = Literal["terminal", "clerk", "network"]
+
+
+class MediaState(Message):
+    """The server tells both sides how the call's media stands after a break.
+
+    ``interrupted``: one side receives nothing; the call ends ``ends_in_s`` from now unless
+    media returns. ``restarting``: a peer connection failed; the kiosk makes peer connection
+    ``attempt`` and offers it, the console answers it. ``restored``: media flows again after
+    ``gap_ms``. ``link`` says whose link broke, once the server can tell.
+    """
+
+    session_id: SessionId
+    state: Literal["interrupted", "restarting", "restored"]
+    attempt: MediaAttempt = 0
+    link: MediaLink | None = None
+    ends_in_s: float | None = None
+    gap_ms: StrictInt | None = None
 
 
 class Hangup(Message):
@@ -389,6 +433,8 @@ class SessionSnapshot(Message):
     ice_transport_policy: IcePolicy = "all"
     # while in a call: the call as call_accepted told it
     call: CallAccepted | None = None
+    # while the call's media is broken: where the recovery stands
+    media: MediaState | None = None
 
 
 class SyncRequest(Message):
@@ -535,6 +581,7 @@ class Event(StrEnum):
     DESCRIPTION = "description"
     ICE_CANDIDATE = "ice_candidate"
     MEDIA_STATUS = "media_status"
+    MEDIA_STATE = "media_state"
     HANGUP = "hangup"
     QUEUE_STATUS = "queue_status"
     CALL_ACCEPTED = "call_accepted"
@@ -584,6 +631,7 @@ CLERK_EVENTS: dict[Event, type[Message]] = {
 }
 
 SERVER_EVENTS: dict[Event, type[Message]] = {
+    Event.MEDIA_STATE: MediaState,
     Event.SESSION_OPENED: SessionOpened,
     Event.SNAPSHOT: SessionSnapshot,
     Event.QUEUE_STATUS: QueueStatus,

@@ -17,6 +17,7 @@ export const EVENTS = Object.freeze({
   "ICE_CANDIDATE": "ice_candidate",
   "IDENTITY": "identity",
   "KIOSK_DEVICES": "kiosk_devices",
+  "MEDIA_STATE": "media_state",
   "MEDIA_STATUS": "media_status",
   "PROMPT": "prompt",
   "PUSH_PROMPT": "push_prompt",
@@ -68,6 +69,13 @@ export const SCHEMAS = {
       "additionalProperties": false,
       "description": "SDP offer (terminal -> clerk) or answer (clerk -> terminal), relayed by the server.",
       "properties": {
+        "attempt": {
+          "default": 0,
+          "maximum": 1000,
+          "minimum": 0,
+          "title": "Attempt",
+          "type": "integer"
+        },
         "sdp": {
           "maxLength": 49152,
           "minLength": 10,
@@ -122,6 +130,13 @@ export const SCHEMAS = {
       "additionalProperties": false,
       "description": "A trickled ICE candidate; an empty ``candidate`` means end-of-candidates.",
       "properties": {
+        "attempt": {
+          "default": 0,
+          "maximum": 1000,
+          "minimum": 0,
+          "title": "Attempt",
+          "type": "integer"
+        },
         "candidate": {
           "maxLength": 1024,
           "title": "Candidate",
@@ -168,17 +183,109 @@ export const SCHEMAS = {
       "type": "object"
     },
     "media_status": {
+      "$defs": {
+        "MediaFigures": {
+          "additionalProperties": false,
+          "description": "What one side measures of the media it receives (getStats in the console, aiortc's\nown statistics at the kiosk); any figure may be unknown.",
+          "properties": {
+            "bitrate_kbps": {
+              "anyOf": [
+                {
+                  "maximum": 1000000,
+                  "minimum": 0,
+                  "type": "number"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Bitrate Kbps"
+            },
+            "fps": {
+              "anyOf": [
+                {
+                  "maximum": 1000,
+                  "minimum": 0,
+                  "type": "number"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Fps"
+            },
+            "loss_pct": {
+              "anyOf": [
+                {
+                  "maximum": 100,
+                  "minimum": 0,
+                  "type": "number"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Loss Pct"
+            },
+            "rtt_ms": {
+              "anyOf": [
+                {
+                  "maximum": 600000,
+                  "minimum": 0,
+                  "type": "number"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Rtt Ms"
+            }
+          },
+          "title": "MediaFigures",
+          "type": "object"
+        }
+      },
       "additionalProperties": false,
-      "description": "A peer reports its media connection state; ``connected`` from both starts the call.",
+      "description": "A peer reports its media: ``connected`` (media flows; from both it starts the call),\n``interrupted`` (nothing received for ``stalled_ms``, or ICE disconnected) or ``failed``\n(its peer connection is dead: the kiosk makes a new one, see MediaState).",
       "properties": {
+        "attempt": {
+          "default": 0,
+          "maximum": 1000,
+          "minimum": 0,
+          "title": "Attempt",
+          "type": "integer"
+        },
+        "figures": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/MediaFigures"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null
+        },
         "session_id": {
           "pattern": "^[0-9a-f]{32}$",
           "title": "Session Id",
           "type": "string"
         },
+        "stalled_ms": {
+          "default": 0,
+          "maximum": 3600000,
+          "minimum": 0,
+          "title": "Stalled Ms",
+          "type": "integer"
+        },
         "state": {
           "enum": [
             "connected",
+            "interrupted",
             "failed"
           ],
           "title": "State",
@@ -1042,6 +1149,13 @@ export const SCHEMAS = {
       "additionalProperties": false,
       "description": "SDP offer (terminal -> clerk) or answer (clerk -> terminal), relayed by the server.",
       "properties": {
+        "attempt": {
+          "default": 0,
+          "maximum": 1000,
+          "minimum": 0,
+          "title": "Attempt",
+          "type": "integer"
+        },
         "sdp": {
           "maxLength": 49152,
           "minLength": 10,
@@ -1223,6 +1337,13 @@ export const SCHEMAS = {
       "additionalProperties": false,
       "description": "A trickled ICE candidate; an empty ``candidate`` means end-of-candidates.",
       "properties": {
+        "attempt": {
+          "default": 0,
+          "maximum": 1000,
+          "minimum": 0,
+          "title": "Attempt",
+          "type": "integer"
+        },
         "candidate": {
           "maxLength": 1024,
           "title": "Candidate",
@@ -1324,6 +1445,80 @@ export const SCHEMAS = {
         "session_id"
       ],
       "title": "KioskDevicesReported",
+      "type": "object"
+    },
+    "media_state": {
+      "additionalProperties": false,
+      "description": "The server tells both sides how the call's media stands after a break.\n\n``interrupted``: one side receives nothing; the call ends ``ends_in_s`` from now unless\nmedia returns. ``restarting``: a peer connection failed; the kiosk makes peer connection\n``attempt`` and offers it, the console answers it. ``restored``: media flows again after\n``gap_ms``. ``link`` says whose link broke, once the server can tell.",
+      "properties": {
+        "attempt": {
+          "default": 0,
+          "maximum": 1000,
+          "minimum": 0,
+          "title": "Attempt",
+          "type": "integer"
+        },
+        "ends_in_s": {
+          "anyOf": [
+            {
+              "type": "number"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Ends In S"
+        },
+        "gap_ms": {
+          "anyOf": [
+            {
+              "type": "integer"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Gap Ms"
+        },
+        "link": {
+          "anyOf": [
+            {
+              "enum": [
+                "terminal",
+                "clerk",
+                "network"
+              ],
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Link"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        },
+        "state": {
+          "enum": [
+            "interrupted",
+            "restarting",
+            "restored"
+          ],
+          "title": "State",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id",
+        "state"
+      ],
+      "title": "MediaState",
       "type": "object"
     },
     "prompt": {
@@ -1679,6 +1874,80 @@ export const SCHEMAS = {
           "title": "LocalizedText",
           "type": "object"
         },
+        "MediaState": {
+          "additionalProperties": false,
+          "description": "The server tells both sides how the call's media stands after a break.\n\n``interrupted``: one side receives nothing; the call ends ``ends_in_s`` from now unless\nmedia returns. ``restarting``: a peer connection failed; the kiosk makes peer connection\n``attempt`` and offers it, the console answers it. ``restored``: media flows again after\n``gap_ms``. ``link`` says whose link broke, once the server can tell.",
+          "properties": {
+            "attempt": {
+              "default": 0,
+              "maximum": 1000,
+              "minimum": 0,
+              "title": "Attempt",
+              "type": "integer"
+            },
+            "ends_in_s": {
+              "anyOf": [
+                {
+                  "type": "number"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Ends In S"
+            },
+            "gap_ms": {
+              "anyOf": [
+                {
+                  "type": "integer"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Gap Ms"
+            },
+            "link": {
+              "anyOf": [
+                {
+                  "enum": [
+                    "terminal",
+                    "clerk",
+                    "network"
+                  ],
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Link"
+            },
+            "session_id": {
+              "pattern": "^[0-9a-f]{32}$",
+              "title": "Session Id",
+              "type": "string"
+            },
+            "state": {
+              "enum": [
+                "interrupted",
+                "restarting",
+                "restored"
+              ],
+              "title": "State",
+              "type": "string"
+            }
+          },
+          "required": [
+            "session_id",
+            "state"
+          ],
+          "title": "MediaState",
+          "type": "object"
+        },
         "SessionState": {
           "enum": [
             "queued",
@@ -1727,6 +1996,17 @@ export const SCHEMAS = {
           ],
           "title": "Ice Transport Policy",
           "type": "string"
+        },
+        "media": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/MediaState"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null
         },
         "resume_token": {
           "anyOf": [
