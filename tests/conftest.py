@@ -69,14 +69,19 @@ class RunningServer:
         return token
 
 
-async def start_server(settings: Settings) -> tuple[RunningServer, web.AppRunner]:
-    """Start the real app on 127.0.0.1 with a free port."""
+async def start_server(
+    settings: Settings, also_on: tuple[str, ...] = ()
+) -> tuple[RunningServer, web.AppRunner]:
+    """Start the real app on 127.0.0.1 with a free port; ``also_on``: more addresses to listen
+    on at the same port (a namespaced kiosk's, tests/netfault.py), its URL still loopback's."""
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None, lingering_time=LINGERING_S)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
+    for host in also_on:
+        await web.TCPSite(runner, host, port).start()
     return RunningServer(f"http://127.0.0.1:{port}", settings, app), runner
 
 

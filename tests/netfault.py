@@ -16,9 +16,11 @@ import os
 import random
 import shutil
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -214,3 +216,201 @@ async def call_across(link: ImpairedLink, *, stock: bool = False) -> AsyncIterat
             following.cancel()
         await pc.close()
         media.stop()
+
+
+ROOT = Path(__file__).resolve().parents[1]  # python -m tests.media... runs from here
+KIOSK_START_S = 30.0  # to connected: a cold Python with aiortc, PyAV and socket.io to import
+KIOSK_QUIT_S = 40.0  # hanging up media and waiting for the recording's upload (20 s at most)
+
+
+class KioskFailed(RuntimeError):
+    """The namespaced kiosk did not do what it was told in time; the message has its last words."""
+
+
+@dataclass
+class KioskReport:
+    """What tests/media/kiosk_in_netns.py last said about itself."""
+
+    state: str = "disconnected"
+    session_id: str | None = None
+    end_reason: str | None = None
+    recall_of: str | None = None
+    video: int = 0
+    audio: int = 0
+    # the wall time of every video frame it decoded (the host's clock: the namespace shares it)
+    video_at: list[float] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    closed: dict[str, Any] | None = None
+
+
+class NetnsKiosk:
+    """The real kiosk (:mod:`tests.media.kiosk_in_netns`) in ``link``'s namespace, connected to
+    ``server_url`` (an address of the link's outside end) with ``token``.
+
+    ``async with NetnsKiosk(link, url, token) as kiosk:`` it is connected; its reports are in
+    ``kiosk.report``. Leaving the block quits it (hanging up media, waiting for its recording's
+    upload), and kills it if it will not go, also when the block failed.
+    """
+
+    def __init__(
+        self, link: ImpairedLink, server_url: str, token: str, *args: str, name: str = "kiosk"
+    ) -> None:
+        self.link = link
+        self.command = link.command(
+            sys.executable, "-m", "tests.media.kiosk_in_netns",
+            "--server", server_url, "--token", token, "--name", name, *args,
+        )  # fmt: skip
+        self.report = KioskReport()
+        self.process: asyncio.subprocess.Process | None = None
+        self._following: asyncio.Task[None] | None = None
+        self._changed = asyncio.Condition()
+        self._answers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._last_lines: list[str] = []
+
+    async def __aenter__(self) -> NetnsKiosk:
+        self.process = await asyncio.create_subprocess_exec(
+            *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+        )  # fmt: skip
+        self._following = asyncio.create_task(self._follow())
+        try:
+            await self.until(lambda r: r.state != "disconnected", KIOSK_START_S, "to connect")
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:  # fmt: skip
+        await self.close()
+
+    # ------------------------------------------------------------------ commands
+
+    async def request_service(
+        self, service_id: str = "tax-registration", language: str = "en",
+        recall_of: str | None = None,
+    ) -> str:  # fmt: skip
+        """Ask for a clerk; the session id once the server queued the request."""
+        answer = await self._ask(
+            {"op": "request_service", "service_id": service_id, "language": language,
+             "recall_of": recall_of},
+            timeout=30,
+        )  # fmt: skip
+        return str(answer["session_id"])
+
+    async def hangup(self) -> None:
+        """End the call from the kiosk."""
+        await self._ask({"op": "hangup"}, timeout=10)
+
+    async def close(self) -> None:
+        """Quit the kiosk (hang up, upload the recording), killing it if it will not; idempotent."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        try:
+            if process.stdin is not None and not process.stdin.is_closing():
+                with contextlib.suppress(ConnectionError):
+                    process.stdin.write(b'{"op": "quit"}\n')
+                    await process.stdin.drain()
+                process.stdin.close()
+            await asyncio.wait_for(process.wait(), KIOSK_QUIT_S)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            if self._following is not None:
+                # the last lines (``closed``) are read before the pipe ends
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._following), 2)
+                self._following.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._following
+
+    # ------------------------------------------------------------------ waiting
+
+    async def until(
+        self, condition: Callable[[KioskReport], bool], timeout: float, what: str = ""
+    ) -> None:
+        """Wait until ``condition(kiosk.report)`` holds; :class:`KioskFailed` after ``timeout``."""
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(lambda: condition(self.report))
+        except TimeoutError:
+            raise KioskFailed(
+                f"the kiosk in {self.link.netns} did not {what or 'get there'} within"
+                f" {timeout:g} s; it is {self.report.state!r}, its last lines:\n"
+                + "\n".join(self._last_lines[-5:])
+            ) from None
+
+    async def wait_state(self, *states: str, timeout: float = 30.0) -> str:
+        """Wait until the kiosk's state is one of ``states``; returns it."""
+        await self.until(lambda r: r.state in states, timeout, f"reach {'/'.join(states)}")
+        return self.report.state
+
+    def frames_since(self, t: float) -> int:
+        """Video frames the kiosk decoded after wall time ``t`` (as reported so far)."""
+        return sum(1 for at in self.report.video_at if at > t)
+
+    async def frames_after(self, t: float, count: int = 1, timeout: float = 30.0) -> float:
+        """Wait until ``count`` video frames decoded after wall time ``t`` are reported; the
+        wall time of the first of them."""
+        await self.until(
+            lambda _: self.frames_since(t) >= count, timeout, f"decode {count} frames after {t:.3f}"
+        )
+        return next(at for at in self.report.video_at if at > t)
+
+    # ------------------------------------------------------------------ internals
+
+    async def _ask(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
+        process = self.process
+        if process is None or process.stdin is None:
+            raise KioskFailed(f"the kiosk in {self.link.netns} is not running")
+        while not self._answers.empty():
+            self._answers.get_nowait()
+        process.stdin.write(json.dumps(command).encode() + b"\n")
+        await process.stdin.drain()
+        try:
+            answer = await asyncio.wait_for(self._answers.get(), timeout)
+        except TimeoutError:
+            raise KioskFailed(
+                f"the kiosk did not answer {command['op']} within {timeout:g} s: "
+                + "\n".join(self._last_lines[-5:])
+            ) from None
+        if answer["event"] == "error":
+            raise KioskFailed(f"the kiosk refused {command['op']}: {answer.get('message')}")
+        return answer
+
+    async def _follow(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        async for raw in self.process.stdout:
+            line = raw.decode(errors="replace").strip()
+            self._last_lines = [*self._last_lines[-9:], line]
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue  # a library's stray print
+            self._take(message)
+            async with self._changed:
+                self._changed.notify_all()
+
+    def _take(self, message: dict[str, Any]) -> None:
+        report, event = self.report, message.get("event")
+        for key in ("state", "session_id", "end_reason", "recall_of"):
+            if key in message:
+                setattr(report, key, message[key])
+        if event == "frames":
+            report.video, report.audio = message["video"], message["audio"]
+            report.video_at.extend(message["video_at"])
+        elif event == "error":
+            report.errors.append(message)
+            if message.get("about") in ("request_service", "hangup", "status"):
+                self._answers.put_nowait(message)
+        elif event == "done":
+            self._answers.put_nowait(message)
+        elif event == "closed":
+            report.closed = message
