@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # the modules in bench/ that are not benchmarks themselves
 HELPERS = {"__init__", "cli", "server", "load_clients"}
 # benchmarks whose smoke run has a test of its own that checks more (tests/bench/test_*_smoke.py)
-OWN_SMOKE_TEST = {"abuse", "load", "link_cuts"}
+OWN_SMOKE_TEST = {"abuse", "load", "link_cuts", "network"}
 BENCHMARKS = sorted(
     p.stem
     for p in Path(bench.__file__).parent.glob("*.py")
