@@ -30,6 +30,7 @@ class FrameCounter:
         self.size: tuple[int, int] | None = None
         self.first_frame = asyncio.Event()
         self.first_frame_wall: float | None = None
+        self.last_frame_at: float | None = None  # time.monotonic() of the latest frame
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Condition()
 
@@ -46,6 +47,7 @@ class FrameCounter:
             except MediaStreamError:
                 return
             now = time.time()
+            self.last_frame_at = time.monotonic()
             if self.count == 0:
                 self.first_frame_wall = now
                 self.first_frame.set()
@@ -56,6 +58,12 @@ class FrameCounter:
                 self.size = (frame.width, frame.height)
             async with self._changed:
                 self._changed.notify_all()
+
+    def stalled_s(self) -> float | None:
+        """Seconds since the latest frame; None before the first."""
+        if self.last_frame_at is None:
+            return None
+        return time.monotonic() - self.last_frame_at
 
     async def wait_for(self, count: int, timeout: float) -> None:
         """Wait until at least ``count`` frames arrived; TimeoutError says how many did."""

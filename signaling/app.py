@@ -163,6 +163,7 @@ def create_app(settings: Settings) -> web.Application:
             decline_pause_s=settings.decline_pause_s,
             draining=app[DRAINING],
             ice_policy=settings.ice_transport_policy,
+            media_recovery_s=settings.media_recovery_s,
         )
         sweeper = Sweeper(
             router,

@@ -205,9 +205,7 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def on_media_status(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, MediaStatus)
-        await self.ctx.router().media_status(
-            self.role, member.id, message.session_id, message.state
-        )
+        await self.ctx.router().media_status(self.role, member.id, message)
 
     async def on_hangup(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, Hangup)

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     redis_channel: str = "vcounter"
     # how long a dropped kiosk or console may take to come back with its resume token
     grace_s: float = Field(default=30.0, gt=0)
+    # how long a call's media may stay broken (a network cut) while both ends try to get it
+    # back within the session; past it the call ends and the applicant is offered the front
+    # of the queue
+    media_recovery_s: float = Field(default=60.0, gt=0)
     # a process that has not renewed its lease for this long is dead (its sockets are dropped)
     process_lease_s: float = Field(default=10.0, gt=0)
     # how often each process renews its lease and resolves what the store says is overdue

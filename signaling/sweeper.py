@@ -2,7 +2,8 @@
 
 Every ``sweep_interval_s`` each process renews its lease, declares dead the processes whose
 lease ran out (their sockets count as dropped from their last renewal), and resolves: offers
-past their deadline, kiosks and clerks gone longer than the grace period, and sessions left
+past their deadline, kiosks and clerks gone longer than the grace period, calls whose media
+stayed broken past the limit, and sessions left
 open by a process that died. Every resolution is a conditional update, so two processes
 sweeping at once resolve each thing once. Nothing stays open forever as long as one process
 runs.
@@ -16,7 +17,7 @@ import logging
 import socket
 
 from signaling.router import Router
-from storage import presence, routing
+from storage import media_breaks, presence, routing
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ class Sweeper:
             await router.terminal_lost(session_id)
         for clerk_id in await presence.gone_clerks(db, self.grace_s):
             await router.clerk_lost(clerk_id)
+        for session_id in await media_breaks.overdue(db, router.media_recovery_s):
+            await router.media_lost(session_id)
         router.request_dispatch()
         self.rounds += 1
 

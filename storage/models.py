@@ -167,6 +167,12 @@ class CallSession(Base):
     # hash before the first), written with every append (migration 0120_chain_head)
     chain_seq: Mapped[int] = mapped_column(Integer, default=0)
     chain_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
+    # --- media recovery (migration 0121_media_breaks): while the call's media is broken,
+    # since when (any process's sweeper ends the call past the limit) and what each side said
+    media_down_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+    media_break: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # the call's peer connection: 0 the first, +1 each time the kiosk makes a new one
+    media_attempt: Mapped[int] = mapped_column(Integer, default=0)
 
     # Two rows cannot be active for one clerk or one kiosk: a double assignment is impossible
     # in the database whatever any process believes (partial unique indexes, both backends).

@@ -998,22 +998,6 @@ async def finish(
         return session, clerk_snap(presence) if presence is not None else None
 
 
-async def media_connected(db: Database, session_id: str, actor: str) -> SessionSnap | None:
-    """A peer reports its media up: the first report moves ``connecting`` to ``in_call``."""
-    async with db.transaction() as tx:
-        s = tx.session
-        found = await _session_row(tx, session_id)
-        if found is None or found[0].state not in CALL_STATES:
-            return None
-        row, dept, now = found
-        if row.state == "connecting":
-            move_session(row, "in_call")
-            row.connected_at = now
-            row.version = row.version + 1
-        await _chain(tx, session_id, "media.connected", actor, {}, row=row)
-        return await _reload(s, row, dept)
-
-
 async def set_step(
     db: Database, session_id: str, step: int, actor: str
 ) -> tuple[int, SessionSnap] | None:

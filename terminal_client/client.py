@@ -28,6 +28,7 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
@@ -47,6 +48,7 @@ from signaling.messages import (
     IceServer,
     Language,
     LocalizedText,
+    MediaState,
     MediaStatus,
     Message,
     Prompt,
@@ -101,6 +103,11 @@ _TRANSITIONS: dict[TerminalState, frozenset[TerminalState]] = {
 # the step a call is on once the clerk answered: the service was chosen (step 1) at the kiosk
 FIRST_CALL_STEP = 2
 
+
+# The clerk's picture stopped this long counts as a break in the call's media (reported to
+# the server, which records it and tells both screens); checked this often.
+STALL_S = 1.0
+MEDIA_WATCH_S = 0.2
 
 # Every call is recorded at the kiosk (what the applicant sent, saw and heard); None turns it off.
 DEFAULT_RECORDING = RecordingSettings()
@@ -170,6 +177,16 @@ class TerminalClient:
         self.audio_in = FrameCounter(on_frame=on_audio_frame)
         self.pc: RTCPeerConnection | None = None
         self._pc_session: str | None = None  # the session self.pc was made for
+        # which peer connection of the call self.pc is (0 the first; see restart_media)
+        self.media_attempt = 0
+        # how the call's media stands after a break, as the server last said (None: flowing)
+        self.media_state: MediaState | None = None
+        # the media report the server last received (see _watch_media)
+        self._reported: tuple[str, int] | None = None
+        self._media_watch: asyncio.Task[None] | None = None
+        self._call_ice: list[IceServer] = []
+        # the call's camera, microphone and document camera, copied to each peer connection
+        self._relay = MediaRelay()
         self._warm: WarmPeer | None = None  # the next call's peer, offer made
         self._ice: tuple[list[IceServer], int | None] | None = None  # last ICE servers, ttl
         self.ice_policy: IcePolicy = "all"  # as the server says, with every set of servers
@@ -191,6 +208,7 @@ class TerminalClient:
             Event.PROMPT: self._on_prompt,
             Event.STEP: self._on_step,
             Event.SNAPSHOT: self._on_snapshot,
+            Event.MEDIA_STATE: self._on_media_state,
         }
         for event, handler in handlers.items():
             self.sio.on(event.value, handler, namespace=NAMESPACE_TERMINAL)
@@ -388,6 +406,9 @@ class TerminalClient:
         self.step = 1
         self.prompts = []
         self.end_reason = None
+        self.media_attempt = 0
+        self.media_state = None
+        self._reported = None
 
     async def _emit(self, event: Event, message: Message) -> None:
         if not self.sio.connected:
@@ -432,6 +453,7 @@ class TerminalClient:
         self.step = FIRST_CALL_STEP
         await self._set_state(TerminalState.CONNECTING)
         self.ice_policy = accepted.ice_transport_policy
+        self._call_ice = accepted.ice_servers
         if self._pc_session != accepted.session_id:
             # no offer made while waiting (it was lost with a reconnect): make it now
             await self._open_peer(accepted.session_id, accepted.ice_servers)
@@ -481,33 +503,123 @@ class TerminalClient:
         self.video_in = FrameCounter(on_frame=on_video)
         self.audio_in = FrameCounter(on_frame=on_audio)
         self.media = media
-        attach_media(pc, self.media)
+        self._relay = MediaRelay()
+        attach_media(pc, self.media, self._relay)
         if self.document_track is not None:
             track = self.document_track()
             if self.recorder is not None:
                 track = self.recorder.tap_document(track)
-            self._document = attach_document(pc, track)
+            self._document = attach_document(pc, track, self._relay)
+
+        self._watch_peer(pc)
+
+    def _watch_peer(self, pc: RTCPeerConnection) -> None:
+        """Follow ``pc``'s tracks and connection state (only while it is the call's peer)."""
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            (self.video_in if track.kind == "video" else self.audio_in).start(track)
+            if self.pc is pc:
+                (self.video_in if track.kind == "video" else self.audio_in).start(track)
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
-            self._log().info("webrtc %s", pc.connectionState)
+            self._log().info("webrtc %s (attempt %d)", pc.connectionState, self.media_attempt)
             if self.session_id is None or self.pc is not pc:
                 return
             if pc.connectionState == "connected":
                 if self.recorder is not None:
                     self.recorder.start(self.session_id)
-                await self._set_state(TerminalState.IN_CALL)
-                await self._emit(
-                    Event.MEDIA_STATUS, MediaStatus(session_id=self.session_id, state="connected")
-                )
+                if self.state == TerminalState.CONNECTING:
+                    await self._set_state(TerminalState.IN_CALL)
+                await self._report("connected")
+                if self._media_watch is None or self._media_watch.done():
+                    self._media_watch = self._spawn(self._watch_media())
             elif pc.connectionState == "failed":
-                await self._emit(
-                    Event.MEDIA_STATUS, MediaStatus(session_id=self.session_id, state="failed")
-                )
+                # the server asks for a new peer connection (media_state "restarting")
+                await self._report("failed")
+
+    async def _report(self, state: str, stalled_ms: int = 0) -> None:
+        """Tell the server how this side's media stands; kept to send again after a
+        reconnect when the socket is down."""
+        if self.session_id is None:
+            return
+        status = MediaStatus(
+            session_id=self.session_id,
+            state=state,
+            attempt=self.media_attempt,
+            stalled_ms=min(stalled_ms, 3_600_000),
+        )
+        try:
+            await self._emit(Event.MEDIA_STATUS, status)
+        except TerminalError:
+            return  # offline: _watch_media sends the state again once back
+        except socketio.exceptions.SocketIOError:
+            return
+        self._reported = (state, self.media_attempt)
+
+    async def _watch_media(self) -> None:
+        """While in a call: report ``interrupted`` once the clerk's picture has stopped for
+        :data:`STALL_S`, ``connected`` once it moves again (the server records the break)."""
+        while self.state == TerminalState.IN_CALL and self.pc is not None:
+            await asyncio.sleep(MEDIA_WATCH_S)
+            stalled_s = self.video_in.stalled_s()
+            if stalled_s is None:
+                continue  # no picture yet
+            wanted = "interrupted" if stalled_s >= STALL_S else "connected"
+            reported = self._reported[0] if self._reported else None
+            current = self._reported is not None and self._reported[1] == self.media_attempt
+            if reported == "failed" and current and wanted == "interrupted":
+                continue  # already said: the server is getting a new peer connection made
+            if wanted != reported or not current:
+                if wanted == "connected" and self.pc.connectionState != "connected":
+                    continue
+                await self._report(wanted, round(stalled_s * 1000))
+
+    async def restart_media(self, attempt: int | None = None) -> None:
+        """Replace the call's peer connection with a new one (aiortc has no ICE restart) and
+        offer it on the same session: the camera, microphone, recording and everything of
+        the session carry on. ``attempt`` defaults to the next one."""
+        session_id = self.session_id
+        if session_id is None or self.media is None or self.pc is None:
+            raise TerminalError("no call to reconnect: the kiosk is not in a call")
+        attempt = self.media_attempt + 1 if attempt is None else attempt
+        if attempt <= self.media_attempt:
+            return  # that one is made already
+        self.media_attempt = attempt
+        self._log().warning("media: making peer connection %d for the same call", attempt)
+        old, self.pc = self.pc, None
+        await self.video_in.stop()
+        await self.audio_in.stop()
+        await old.close()
+        servers = self._call_ice or (self._ice[0] if self._ice else [])
+        peer = await make_peer(servers, document=self._document is not None, policy=self.ice_policy)
+        if self.session_id != session_id or self.media_attempt != attempt:
+            await peer.pc.close()  # the call ended, or another attempt began, meanwhile
+            return
+        self.pc = peer.pc
+        self._pending_candidates = []
+        attach_media(peer.pc, self.media, self._relay)
+        if self._document is not None:
+            attach_document(peer.pc, self._document, self._relay)
+        self._watch_peer(peer.pc)
+        # made before the tracks were attached: the offer's SDP does not depend on them
+        offer = SessionDescription(
+            session_id=session_id, type="offer", sdp=peer.offer_sdp, attempt=attempt
+        )
+        await self._emit(Event.DESCRIPTION, offer)
+
+    async def _on_media_state(self, data: dict[str, Any]) -> None:
+        state = MediaState.model_validate(data)
+        if state.session_id != self.session_id:
+            return
+        await self._take_media_state(state)
+
+    async def _take_media_state(self, state: MediaState) -> None:
+        self.media_state = None if state.state == "restored" else state
+        self._log().info("media %s (attempt %d, link %s)", state.state, state.attempt, state.link)
+        await self._notify()
+        if state.state == "restarting" and state.attempt > self.media_attempt:
+            await self.restart_media(state.attempt)
 
     def _take_warm(self) -> WarmPeer | None:
         warm, self._warm = self._warm, None
@@ -531,8 +643,12 @@ class TerminalClient:
 
     async def _on_description(self, data: dict[str, Any]) -> None:
         answer = SessionDescription.model_validate(data)
-        if self.pc is None or answer.session_id != self.session_id:
-            return
+        if (
+            self.pc is None
+            or answer.session_id != self.session_id
+            or answer.attempt != self.media_attempt
+        ):
+            return  # another call's, or an earlier peer connection's
         sdp = share_bundle_candidates(answer.sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=answer.type))
         pending, self._pending_candidates = self._pending_candidates, []
@@ -541,6 +657,8 @@ class TerminalClient:
 
     async def _on_ice_candidate(self, data: dict[str, Any]) -> None:
         candidate = IceCandidate.model_validate(data)
+        if candidate.attempt != self.media_attempt:
+            return  # an earlier peer connection's (or one not made yet)
         if self.pc is None or self.pc.remoteDescription is None:
             self._pending_candidates.append(candidate)
             return
@@ -681,6 +799,8 @@ class TerminalClient:
             if target != self.state and self.state in (TerminalState.QUEUED, TerminalState.RINGING):
                 await self._set_state(target)
         self._log().info("resumed in state %s", snapshot.state)
+        if snapshot.media is not None and self.state == TerminalState.IN_CALL:
+            await self._take_media_state(snapshot.media)
         await self._notify()
 
     async def _check_version(self, version: int) -> None:
@@ -694,6 +814,9 @@ class TerminalClient:
         self.version = max(self.version, version)
 
     async def _close_peer(self) -> None:
+        watch, self._media_watch = self._media_watch, None
+        if watch is not None and watch is not asyncio.current_task():
+            watch.cancel()
         pc, self.pc = self.pc, None
         self._pc_session = None
         media, self.media = self.media, None

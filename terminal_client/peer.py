@@ -19,6 +19,7 @@ from aiortc import (
     RTCIceTransportPolicy,
     RTCPeerConnection,
 )
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
 from media import consent, stalls
@@ -79,23 +80,31 @@ async def make_peer(
     return WarmPeer(pc, pc.localDescription.sdp, until)
 
 
-def attach_media(pc: RTCPeerConnection, media: LocalMedia) -> None:
-    """Send ``media``'s microphone and camera on ``pc``'s audio and video transceivers."""
+def attach_media(pc: RTCPeerConnection, media: LocalMedia, relay: MediaRelay) -> None:
+    """Send ``media``'s microphone and camera on ``pc``'s audio and video transceivers.
+
+    Each peer connection gets its own copies of the tracks from ``relay``: aiortc stops a
+    sender's track when its connection closes (also when the far end closes it), and the
+    camera must outlive a peer connection replaced within the call.
+    """
     # the first audio and the first video; a document camera's video comes after them
     transceivers = pc.getTransceivers()[:2]
     for transceiver in transceivers:
         track = media.audio if transceiver.kind == "audio" else media.video
-        transceiver.sender.replaceTrack(track)
+        transceiver.sender.replaceTrack(relay.subscribe(track, buffered=False))
 
 
-def attach_document(pc: RTCPeerConnection, track: MediaStreamTrack) -> MediaStreamTrack:
-    """Send the document camera's ``track`` on ``pc``'s second video (see :func:`make_peer`)."""
+def attach_document(
+    pc: RTCPeerConnection, track: MediaStreamTrack, relay: MediaRelay
+) -> MediaStreamTrack:
+    """Send the document camera's ``track`` on ``pc``'s second video (see :func:`make_peer`),
+    through ``relay`` as :func:`attach_media` does."""
     videos = [t for t in pc.getTransceivers() if t.kind == "video"]
     if len(videos) < 2:
         raise ValueError(
             "this peer connection has no document-camera video; make it with document=True"
         )
-    videos[1].sender.replaceTrack(track)
+    videos[1].sender.replaceTrack(relay.subscribe(track, buffered=False))
     return track
 
 

@@ -15,6 +15,7 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
 from media.sinks import FrameCounter
@@ -27,6 +28,7 @@ from signaling.messages import (
     ErrorEvent,
     Event,
     IceCandidate,
+    MediaState,
     MediaStatus,
     SessionDescription,
 )
@@ -67,6 +69,10 @@ class ClerkPeer:
         self.document_in = FrameCounter()  # a kiosk's document camera, when it sends one
         self.connected = asyncio.Event()
         self.changed = asyncio.Event()
+        self.attempt = 0  # the call's peer connection: +1 for each the kiosk makes anew
+        self.media_states: list[MediaState] = []
+        self._accepted: CallAccepted | None = None
+        self._relay = MediaRelay()
         for event, handler in {
             Event.CLERK_STATUS: self._on_status,
             Event.CALL_OFFERED: self._on_offered,
@@ -74,6 +80,7 @@ class ClerkPeer:
             Event.CALL_ACCEPTED: self._on_accepted,
             Event.DESCRIPTION: self._on_description,
             Event.CALL_ENDED: self._on_ended,
+            Event.MEDIA_STATE: lambda d: self.media_states.append(MediaState.model_validate(d)),
             Event.ERROR: lambda d: self.errors.append(ErrorEvent.model_validate(d)),
         }.items():
             self.sio.on(event.value, self._notify(handler), namespace=NAMESPACE_CLERK)
@@ -124,6 +131,18 @@ class ClerkPeer:
     async def _on_accepted(self, data: Any) -> None:
         accepted = CallAccepted.model_validate(data)
         self.session_id = accepted.session_id
+        self._accepted = accepted
+        self.attempt = 0
+        self._new_peer(accepted)
+        # the kiosk's offer came with the call (or while it rang): answer it now
+        rang = next((o for o in self.offers if o.session_id == accepted.session_id), None)
+        held = self.early_offers.pop(accepted.session_id, None) or (rang.offer if rang else None)
+        if held is not None:
+            await self._answer(
+                SessionDescription(session_id=accepted.session_id, type="offer", sdp=held)
+            )
+
+    def _new_peer(self, accepted: CallAccepted) -> None:
         servers = [
             RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
             for s in accepted.ice_servers
@@ -135,7 +154,8 @@ class ClerkPeer:
             iceTransportPolicy=RTCIceTransportPolicy(accepted.ice_transport_policy),
         )
         self.pc = RTCPeerConnection(config)
-        self.media = create_local_tracks(True, "", "", label="clerk")
+        if self.media is None:  # a new peer connection for the same call keeps the camera
+            self.media = create_local_tracks(True, "", "", label="clerk")
         self.video_in, self.audio_in = FrameCounter(), FrameCounter()
         self.document_in = FrameCounter()
         pc = self.pc
@@ -152,38 +172,61 @@ class ClerkPeer:
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
-            if pc.connectionState == "connected" and self.session_id:
+            if pc.connectionState == "connected" and self.session_id and self.pc is pc:
                 self.connected.set()
-                status = MediaStatus(session_id=self.session_id, state="connected")
+                status = MediaStatus(
+                    session_id=self.session_id, state="connected", attempt=self.attempt
+                )
                 await self.emit("media_status", status.model_dump())
 
-        # the kiosk's offer came with the call (or while it rang): answer it now
-        rang = next((o for o in self.offers if o.session_id == accepted.session_id), None)
-        held = self.early_offers.pop(accepted.session_id, None) or (rang.offer if rang else None)
-        if held is not None:
-            await self._answer(
-                SessionDescription(session_id=accepted.session_id, type="offer", sdp=held)
-            )
+    async def report(self, state: str, stalled_ms: int = 0) -> None:
+        """Report this side's media as the console does (``interrupted``, ``failed``, ...)."""
+        assert self.session_id is not None
+        status = MediaStatus(
+            session_id=self.session_id,
+            state=state,  # type: ignore[arg-type]
+            attempt=self.attempt,
+            stalled_ms=stalled_ms,
+        )
+        await self.emit("media_status", status.model_dump())
 
     async def _on_description(self, data: Any) -> None:
         offer = SessionDescription.model_validate(data)
         if self.pc is None or self.session_id != offer.session_id:
             self.early_offers[offer.session_id] = offer.sdp  # relayed while ringing
             return
+        if offer.attempt > self.attempt and self._accepted is not None:
+            # the kiosk made a new peer connection for the same call: answer with a new one
+            old, self.pc = self.pc, None
+            await self.video_in.stop()
+            await self.audio_in.stop()
+            await self.document_in.stop()
+            await old.close()
+            self.attempt = offer.attempt
+            self._new_peer(self._accepted)
+        elif offer.attempt < self.attempt:
+            return
         await self._answer(offer)
 
     async def _answer(self, offer: SessionDescription) -> None:
         assert self.pc is not None and self.media is not None
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
-        self.pc.addTrack(self.media.audio)
-        self.pc.addTrack(self.media.video)
+        # copies of the tracks for each peer connection: aiortc stops a sender's own track
+        # when the connection closes, and a new one for the same call needs the camera
+        self.pc.addTrack(self._relay.subscribe(self.media.audio, buffered=False))
+        self.pc.addTrack(self._relay.subscribe(self.media.video, buffered=False))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         answer = SessionDescription(
-            session_id=offer.session_id, type="answer", sdp=self.pc.localDescription.sdp
+            session_id=offer.session_id,
+            type="answer",
+            sdp=self.pc.localDescription.sdp,
+            attempt=offer.attempt,
         )
         await self.emit("description", answer.model_dump())
         # aiortc puts its candidates in the SDP; say so, as a browser would after trickling.
-        end = IceCandidate(session_id=offer.session_id, candidate="", sdp_mid="0")
+        end = IceCandidate(
+            session_id=offer.session_id, candidate="", sdp_mid="0", attempt=offer.attempt
+        )
         await self.emit("ice_candidate", end.model_dump())
 
     async def _on_ended(self, data: Any) -> None:

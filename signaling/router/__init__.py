@@ -7,17 +7,19 @@ any of these methods for any session; this process's memory holds only which soc
 Matching runs in its own task (``request_dispatch``), never inside another socket's handler.
 """
 
-from signaling.router.calls import Calls, check_description_role
+from signaling.router.calls import check_description_role
+from signaling.router.media import Media
 from signaling.router.offers import Offers
 from signaling.router.presence import ClerkGreeting, Presence
 from signaling.router.waiting import Waiting
 
 
-class Router(Waiting, Presence, Offers, Calls):
+class Router(Waiting, Presence, Offers, Media):
     """The routing of one process over the shared store; its parts, by what each holds:
     ``waiting`` (the kiosk's side of the queue), ``presence`` (clerks reachable or not),
     ``matching`` (offers made in batches), ``offers`` (answers to an offer), ``calls`` (a call
-    in progress) and ``outcomes`` (withdrawals and endings), over ``base`` (shared state)."""
+    in progress), ``media`` (its media breaking and recovering) and ``outcomes`` (withdrawals
+    and endings), over ``base`` (shared state)."""
 
 
 __all__ = ["ClerkGreeting", "Router", "check_description_role"]

@@ -53,6 +53,7 @@ class RouterBase:
         decline_pause_s: float = 10.0,
         draining: asyncio.Event | None = None,
         ice_policy: IcePolicy = "all",
+        media_recovery_s: float = 60.0,
     ) -> None:
         self.catalogue = catalogue
         self.db = db
@@ -62,6 +63,7 @@ class RouterBase:
         self.ice_servers_for = ice_servers_for
         self.ice_ttl_s = ice_ttl_s
         self.ice_policy: IcePolicy = ice_policy
+        self.media_recovery_s = media_recovery_s
         self.process_id = process_id or uuid.uuid4().hex
         self.decline_pause_s = decline_pause_s
         self.draining = draining

@@ -32,17 +32,6 @@ class Calls(Outcomes):
             f"Session {session_id} is not yours; you can only signal your own call"
         )
 
-    async def media_status(self, role: Role, member_id: int, session_id: str, state: str) -> None:
-        """A peer reports its WebRTC connection: connected starts the call, failed ends it."""
-        await self.peer_room(role, member_id, session_id)
-        actor = self._actor(role, member_id)
-        if state == "failed":
-            session = await routing.get(self.db, session_id)
-            if session is not None:
-                await self._finish(session, f"media_failed_at_{role}", role, actor, "failed")
-            return
-        await routing.media_connected(self.db, session_id, actor)
-
     async def hangup(self, role: Role, member_id: int, session_id: str, reason: str) -> None:
         """Either member ends the call."""
         await self.peer_room(role, member_id, session_id)

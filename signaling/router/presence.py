@@ -9,7 +9,7 @@ from signaling.errors import IllegalTransition
 from signaling.logs import context_log
 from signaling.messages import ClerkState, Event, Role, SessionState
 from signaling.router.outcomes import Outcomes
-from storage import presence, routing
+from storage import media_breaks, presence, routing
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,9 @@ class Presence(Outcomes):
         for old in {attached.replaced_sid, old_local} - {None, sid}:
             assert old is not None
             await self.emitter.drop(Role.CLERK, old)
+        if attached.clerk.session_id and attached.resumed:
+            # its socket was down: if the call's media broke meanwhile, its link is the one
+            await media_breaks.note_offline(self.db, attached.clerk.session_id, "clerk")
         if attached.clerk.session_id and not attached.resumed:
             # a console without the token is a new page: its media and screens are gone
             session = await routing.get(self.db, attached.clerk.session_id)

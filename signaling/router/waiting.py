@@ -20,15 +20,15 @@ from signaling.messages import (
     SessionState,
 )
 from signaling.rooms import clerk_room, terminal_room
-from signaling.router.outcomes import Outcomes
-from storage import presence, routing, store
+from signaling.router.media import Media
+from storage import media_breaks, presence, routing, store
 from storage.errors import NotFound
 from storage.routing import PRIORITY_CARE, PRIORITY_RECALL, AlreadyActive, SessionSnap
 
 log = logging.getLogger(__name__)
 
 
-class Waiting(Outcomes):
+class Waiting(Media):
     """What a kiosk does with the queue."""
 
     async def terminal_connected(
@@ -54,6 +54,9 @@ class Waiting(Outcomes):
         if session is not None:
             context_log(log, session.id, actor).info("resumed in state %s", session.state)
             self.on_session_resync(session.id)
+            if session.in_call:
+                # its socket was down: if the media broke meanwhile, its link is the one
+                await media_breaks.note_offline(self.db, session.id, "terminal")
         snapshot = await self.snapshot(terminal_id, session)
         return snapshot.model_copy(
             update={"resume_token": attached.resume_token, "resumed": attached.resumed}
@@ -68,6 +71,7 @@ class Waiting(Outcomes):
         if session is None:
             return SessionSnapshot()
         call = await self._call_accepted(session) if session.in_call else None
+        media = await self.media_view(session.id) if session.in_call else None
         return SessionSnapshot(
             session_id=session.id,
             state=SessionState(session.state),
@@ -78,6 +82,7 @@ class Waiting(Outcomes):
             ice_servers=[IceServer.model_validate(i) for i in session.ice_servers],
             ice_transport_policy=self.ice_policy,
             call=call,
+            media=media,
         )
 
     async def terminal_disconnected(self, terminal_id: int, sid: str, left: bool = False) -> None:

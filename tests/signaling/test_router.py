@@ -23,6 +23,7 @@ from signaling.messages import (
     CallWithdrawn,
     ClerkState,
     Event,
+    MediaStatus,
     Message,
     PushPrompt,
     QueueStatus,
@@ -35,7 +36,7 @@ from signaling.messages import (
 from signaling.rooms import clerk_room, terminal_room
 from signaling.router import Router
 from signaling.sweeper import Sweeper
-from storage import presence, routing, store
+from storage import media_breaks, presence, routing, store
 from storage.audit import AuditLog
 from storage.db import Database, default_sqlite_url
 from storage.models import CallSession
@@ -359,7 +360,9 @@ async def test_accept_then_hangup_frees_clerk(harness: Harness) -> None:
         await harness.router.cancel(harness.terminal_ids[0], s.id)
     with pytest.raises(IllegalTransition, match="after the call ends"):
         await harness.router.set_availability(1, True)
-    await harness.router.media_status(Role.TERMINAL, harness.terminal_ids[0], s.id, "connected")
+    await harness.router.media_status(
+        Role.TERMINAL, harness.terminal_ids[0], MediaStatus(session_id=s.id, state="connected")
+    )
     assert (await harness.session(s.id)).state == SessionState.IN_CALL
     await harness.router.hangup(Role.CLERK, 1, s.id, "done")
     assert await harness.state_of(1) == ClerkState.AVAILABLE
@@ -571,7 +574,12 @@ async def test_transitions_and_other_appends_at_once_keep_one_chain(harness: Har
     await asyncio.gather(
         *(routing.set_step(harness.db, s.id, 2 + n % 5, "clerk:c1") for n in range(15)),
         *(audit.append(s.id, "document.added", "terminal:1", {"n": n}) for n in range(15)),
-        *(routing.media_connected(harness.db, s.id, "terminal:1") for _ in range(5)),
+        *(
+            media_breaks.report(
+                harness.db, s.id, "terminal", "terminal:1", state="connected", attempt=0
+            )
+            for _ in range(5)
+        ),
     )
     assert (await audit.verify(s.id)).ok
     assert await audit.row_disagrees(s.id) is None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from signaling.catalogue import load_catalogue
-from storage import presence, routing
+from storage import media_breaks, presence, routing
 from tests import dbutil
 from tests.dbutil import counted
 from tests.signaling.test_router import TAX, dept_of, make_db, prepare
@@ -54,7 +54,9 @@ async def test_a_request_and_an_accept_stay_within_their_round_trips(
             # event and the two rows written
             assert len(accepting) <= 5, accepting
             with counted(db) as connecting:
-                await routing.media_connected(db, offered.id, "terminal:1")
+                await media_breaks.report(
+                    db, offered.id, "terminal", "terminal:1", state="connected", attempt=0
+                )
             assert len(connecting) <= 3, connecting
             with counted(db) as ending:
                 await routing.finish(db, offered.id, state="ended", reason="done", actor="clerk:c1")

@@ -1,0 +1,211 @@
+"""A call's media breaking and recovering within the session, of record in the store.
+
+Each side reports what it receives (``interrupted`` when nothing has come for a while,
+``failed`` when its peer connection is dead, ``connected`` when media flows). The first
+report of a break opens it on the session's row (``media_down_since``, any process's sweeper
+ends the call past the limit) and chains ``media.interrupted``; a ``failed`` report moves
+the call to its next peer connection (``media.restarting``: the kiosk makes it, aiortc has
+no ICE restart); media flowing again at every side that reported the break closes it
+(``media.restored``, with how long it lasted and whose link broke). Reports about an older
+peer connection than the current one are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import select
+
+from storage.db import Database
+from storage.models import CallSession
+from storage.routing import CALL_STATES, _chain, _session_row, db_now
+from storage.states import move_session
+
+Side = Literal["terminal", "clerk"]
+Link = Literal["terminal", "clerk", "network"]
+# a side's report of the break reaching the server this much later than the other side's
+# (allowing for how long each had seen nothing) came over the link that broke
+LATE_REPORT = timedelta(seconds=2)
+
+
+@dataclass(frozen=True)
+class MediaOutcome:
+    """What a report changed: ``kind`` is ``stale`` (an old peer connection's), ``connected``
+    (the call's first media), ``flowing`` (nothing changed), ``interrupted`` (a break opened),
+    ``restarting`` (a new peer connection is due) or ``restored`` (the break closed)."""
+
+    kind: str
+    attempt: int
+    since: datetime | None = None
+    link: Link | None = None
+    gap_ms: int | None = None
+
+
+def whose_link(brk: dict[str, Any], offline: set[Side]) -> Link:
+    """Whose link broke: a side whose socket dropped during the break, else one whose report
+    came late over it, else the network between them."""
+    sides: list[Side] = ["terminal", "clerk"]
+    gone = [side for side in sides if side in offline or brk.get("offline", {}).get(side)]
+    if len(gone) == 1:
+        return gone[0]
+    onsets = {
+        side: datetime.fromisoformat(report["at"]) - timedelta(milliseconds=report["stalled_ms"])
+        for side, report in brk.get("reports", {}).items()
+    }
+    if len(onsets) == 2:
+        if onsets["terminal"] - onsets["clerk"] > LATE_REPORT:
+            return "terminal"
+        if onsets["clerk"] - onsets["terminal"] > LATE_REPORT:
+            return "clerk"
+    return "network"
+
+
+async def report(
+    db: Database,
+    session_id: str,
+    side: Side,
+    actor: str,
+    *,
+    state: str,
+    attempt: int,
+    stalled_ms: int = 0,
+    figures: dict[str, Any] | None = None,
+    offline: set[Side] | None = None,
+) -> MediaOutcome | None:
+    """Apply one side's media report; None when the session is not in a call.
+
+    ``offline`` names the sides whose socket is gone now (for :func:`whose_link`).
+    """
+    async with db.transaction() as tx:
+        found = await _session_row(tx, session_id)
+        if found is None or found[0].state not in CALL_STATES:
+            return None
+        row, _dept, now = found
+        current = row.media_attempt
+        if attempt < current:
+            return MediaOutcome("stale", current)
+        brk = row.media_break
+        if state == "connected":
+            if row.state == "connecting":
+                move_session(row, "in_call")
+                row.connected_at = now
+                row.version = row.version + 1
+            if brk is None:
+                await _chain(
+                    tx,
+                    session_id,
+                    "media.connected",
+                    actor,
+                    {"attempt": attempt} if attempt else {},
+                    row=row,
+                )
+                return MediaOutcome("connected", current)
+            back = set(brk.get("restored", [])) | {side}
+            if not set(brk.get("reports", {})) <= back:
+                row.media_break = {**brk, "restored": sorted(back)}
+                return MediaOutcome("flowing", current)
+            since = row.media_down_since or now
+            gap_ms = max(0, round((now - since).total_seconds() * 1000))
+            link = whose_link(brk, offline or set())
+            row.media_break = None
+            row.media_down_since = None
+            await _chain(
+                tx,
+                session_id,
+                "media.restored",
+                actor,
+                {"gap_ms": gap_ms, "link": link, "attempt": current},
+                row=row,
+            )
+            return MediaOutcome("restored", current, since, link, gap_ms)
+        # interrupted or failed
+        kind = "flowing"
+        if brk is None:
+            since = now - timedelta(milliseconds=stalled_ms)
+            brk = {"reports": {}, "restored": []}
+            row.media_down_since = since
+            kind = "interrupted"
+            payload: dict[str, Any] = {
+                "reported_by": side,
+                "state": state,
+                "stalled_ms": stalled_ms,
+                "attempt": attempt,
+            }
+            if figures:
+                payload["figures"] = figures
+            await _chain(tx, session_id, "media.interrupted", actor, payload, row=row)
+        reports = dict(brk.get("reports", {}))
+        reports.setdefault(side, {"at": now.isoformat(), "stalled_ms": stalled_ms})
+        restored = [s for s in brk.get("restored", []) if s != side]
+        brk = {**brk, "reports": reports, "restored": restored}
+        if state == "failed" and attempt == current:
+            row.media_attempt = current + 1
+            brk["restart_from"] = current
+            kind = "restarting"
+            await _chain(
+                tx,
+                session_id,
+                "media.restarting",
+                actor,
+                {"attempt": current + 1, "reported_by": side},
+                row=row,
+            )
+        row.media_break = brk
+        return MediaOutcome(kind, row.media_attempt, row.media_down_since)
+
+
+async def note_offline(db: Database, session_id: str, side: Side) -> None:
+    """``side``'s socket came back while the call's media was broken: its link was down."""
+    async with db.transaction() as tx:
+        found = await _session_row(tx, session_id)
+        if found is None or found[0].media_break is None:
+            return
+        row = found[0]
+        brk = row.media_break or {}
+        row.media_break = {**brk, "offline": {**brk.get("offline", {}), side: True}}
+
+
+@dataclass(frozen=True)
+class BreakView:
+    """A call's media as stored: its current peer connection, and the break if there is one."""
+
+    attempt: int
+    since: datetime | None
+    brk: dict[str, Any]
+    link: Link | None
+    restarting: bool
+
+
+async def view(db: Database, session_id: str) -> BreakView | None:
+    """How the session's media stands, None when there is no such session."""
+    async with db.reads() as s:
+        found = (
+            await s.execute(
+                select(
+                    CallSession.media_attempt,
+                    CallSession.media_down_since,
+                    CallSession.media_break,
+                ).where(CallSession.id == session_id)
+            )
+        ).first()
+    if found is None:
+        return None
+    attempt, since, brk = found
+    if brk is None:
+        return BreakView(attempt, None, {}, None, False)
+    return BreakView(attempt, since, brk, whose_link(brk, set()), "restart_from" in brk)
+
+
+async def overdue(db: Database, limit_s: float) -> list[str]:
+    """Calls whose media has been broken longer than ``limit_s``."""
+    async with db.reads() as s:
+        now = await db_now(s)
+        rows = await s.scalars(
+            select(CallSession.id).where(
+                CallSession.media_down_since < now - timedelta(seconds=limit_s),
+                CallSession.state.in_(CALL_STATES),
+            )
+        )
+        return list(rows)

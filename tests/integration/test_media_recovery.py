@@ -1,0 +1,138 @@
+"""A call whose media breaks carries on in the same session: real aiortc kiosk and clerk
+through the real server; the break, the new peer connection and the recovery in the chain."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from media.sources import create_local_tracks
+from storage.audit import AuditLog
+from storage.store import get_session
+from terminal_client.client import TerminalClient, TerminalState
+from tests.conftest import CLERK_PASSWORD, RunningServer, make_settings, start_server
+from tests.peers import ClerkPeer, login
+from tests.teardown import bounded
+
+SERVICE = "tax-registration"
+
+
+@pytest.fixture
+async def short_limit(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """The server with a 2 s limit on broken media (the default is a minute)."""
+    running, runner = await start_server(make_settings(tmp_path, media_recovery_s=2.0))
+    try:
+        yield running
+    finally:
+        await bounded(runner.cleanup(), "server")
+
+
+async def in_call(server: RunningServer) -> tuple[TerminalClient, ClerkPeer, str]:
+    await server.add_clerk("alice")
+    token = await server.add_terminal("kiosk-taipa")
+    clerk = ClerkPeer(server.url, await login(server.url, "alice", CLERK_PASSWORD))
+    terminal = TerminalClient(
+        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"), name="kiosk"
+    )
+    await clerk.connect()
+    await clerk.wait(lambda: clerk.status is not None and clerk.status.state == "away")
+    await clerk.emit("set_availability", {"available": True})
+    await terminal.connect()
+    session_id = await terminal.request_service(SERVICE, "en")
+    await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
+    await terminal.video_in.wait_for(10, timeout=20)
+    await clerk.video_in.wait_for(10, timeout=20)
+    return terminal, clerk, session_id
+
+
+async def test_a_failed_peer_connection_is_replaced_within_the_same_session(
+    server: RunningServer,
+) -> None:
+    terminal, clerk, session_id = await in_call(server)
+    try:
+        # the console's peer connection failed (as Chromium reports after ~15 s without ICE)
+        await clerk.report("failed", stalled_ms=15_000)
+        await clerk.wait(lambda: any(m.state == "restarting" for m in clerk.media_states))
+        restarting = next(m for m in clerk.media_states if m.state == "restarting")
+        assert restarting.attempt == 1 and restarting.ends_in_s is not None
+        # the kiosk makes peer connection 1 and offers it; the clerk answers; media flows again
+        await clerk.wait(lambda: clerk.attempt == 1, timeout=20)
+        await clerk.wait(lambda: any(m.state == "restored" for m in clerk.media_states), 20)
+        assert terminal.media_attempt == 1
+        before = terminal.video_in.count
+        await terminal.video_in.wait_for(before + 10, timeout=20)
+        await clerk.video_in.wait_for(10, timeout=20)
+        assert terminal.state == TerminalState.IN_CALL and terminal.session_id == session_id
+        assert terminal.media_state is None  # restored: the kiosk's screen shows the call
+        restored = next(m for m in clerk.media_states if m.state == "restored")
+        assert restored.gap_ms is not None and restored.gap_ms >= 15_000
+
+        await terminal.hangup()
+        await terminal.wait_for(TerminalState.ENDED)
+    finally:
+        await terminal.close()
+        await clerk.close()
+
+    await server.stored()
+    row = await get_session(server.db, session_id)
+    assert row.state == "ended" and row.media_down_since is None and row.media_attempt == 1
+    audit = AuditLog(server.db)
+    events = await audit.events(session_id)
+    kinds = [e.kind for e in events if e.kind != "recording.segment"]
+    start = kinds.index("media.interrupted")
+    assert kinds[start : start + 2] == ["media.interrupted", "media.restarting"]
+    assert "media.restored" in kinds[start:]
+    interrupted = next(e for e in events if e.kind == "media.interrupted")
+    assert interrupted.payload["reported_by"] == "clerk"
+    assert interrupted.payload["state"] == "failed"
+    assert (await audit.verify(session_id)).ok
+
+
+async def test_reports_of_an_earlier_peer_connection_change_nothing(server: RunningServer) -> None:
+    terminal, clerk, session_id = await in_call(server)
+    try:
+        await clerk.report("failed")
+        await clerk.wait(lambda: clerk.attempt == 1, timeout=20)
+        await clerk.wait(lambda: any(m.state == "restored" for m in clerk.media_states), 20)
+        told = len(clerk.media_states)
+        clerk.attempt = 0  # a late report about the connection that was replaced
+        await clerk.report("failed")
+        await clerk.report("interrupted", 3000)
+        clerk.attempt = 1
+        await clerk.report("connected")  # flows: nothing to say
+        await server.stored()
+        assert len(clerk.media_states) == told
+        row = await get_session(server.db, session_id)
+        assert row.media_attempt == 1 and row.media_down_since is None
+    finally:
+        await terminal.close()
+        await clerk.close()
+
+
+async def test_media_broken_past_the_limit_ends_the_call_and_offers_the_front_of_the_queue(
+    short_limit: RunningServer,
+) -> None:
+    server = short_limit
+    terminal, clerk, session_id = await in_call(server)
+    try:
+        await clerk.report("interrupted", stalled_ms=1000)
+        await clerk.wait(lambda: any(m.state == "interrupted" for m in clerk.media_states))
+        await terminal.wait_for(TerminalState.ENDED, timeout=20)
+        # the clerk still received, saw nothing of the kiosk's side, and both are online:
+        # the path between them broke
+        assert terminal.end_reason == "media_lost_at_network"
+        assert terminal.recall_of == session_id
+        again = await terminal.request_service(SERVICE, "en", recall_of=terminal.recall_of)
+        assert again != session_id
+    finally:
+        await terminal.close()
+        await clerk.close()
+    await server.stored()
+    row = await get_session(server.db, session_id)
+    assert row.state == "failed" and row.end_reason == "media_lost_at_network"
+    recall = await get_session(server.db, again)
+    assert recall.priority == 2 and recall.recall_of == session_id
+    kinds = [e.kind for e in await AuditLog(server.db).events(session_id)]
+    assert kinds.index("media.interrupted") < kinds.index("session.failed")
