@@ -183,6 +183,9 @@ class TerminalClient:
         self.media_state: MediaState | None = None
         # the media report the server last received (see _watch_media)
         self._reported: tuple[str, int] | None = None
+        # the clerk's picture has stopped here (the kiosk's own view: during a cut of the
+        # kiosk's link the server cannot say anything)
+        self.media_stalled = False
         self._media_watch: asyncio.Task[None] | None = None
         self._call_ice: list[IceServer] = []
         # the call's camera, microphone and document camera, copied to each peer connection
@@ -409,6 +412,7 @@ class TerminalClient:
         self.media_attempt = 0
         self.media_state = None
         self._reported = None
+        self.media_stalled = False
 
     async def _emit(self, event: Event, message: Message) -> None:
         if not self.sio.connected:
@@ -566,6 +570,9 @@ class TerminalClient:
             if stalled_s is None:
                 continue  # no picture yet
             wanted = "interrupted" if stalled_s >= STALL_S else "connected"
+            if self.media_stalled != (wanted == "interrupted"):
+                self.media_stalled = wanted == "interrupted"
+                await self._notify()  # the screen says "reconnecting…", or stops saying it
             reported = self._reported[0] if self._reported else None
             current = self._reported is not None and self._reported[1] == self.media_attempt
             if reported == "failed" and current and wanted == "interrupted":
@@ -574,6 +581,13 @@ class TerminalClient:
                 if wanted == "connected" and self.pc.connectionState != "connected":
                     continue
                 await self._report(wanted, round(stalled_s * 1000))
+
+    @property
+    def media_broken(self) -> bool:
+        """Whether the call's media is broken now, as this kiosk sees it or the server says."""
+        return self.state == TerminalState.IN_CALL and (
+            self.media_stalled or self.media_state is not None
+        )
 
     async def restart_media(self, attempt: int | None = None) -> None:
         """Replace the call's peer connection with a new one (aiortc has no ICE restart) and

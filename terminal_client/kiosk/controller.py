@@ -220,6 +220,7 @@ class KioskController:
                 department_id=client.department_id or "",
                 step=client.step,
                 connected=client.state == TerminalState.IN_CALL,
+                reconnecting=client.media_broken,
             )
         return KioskView(
             screen=self.screen,

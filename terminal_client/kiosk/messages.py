@@ -57,6 +57,8 @@ class CallView(_Model):
     department_id: str
     step: int = Field(ge=1, le=STEPS)
     connected: bool  # false while WebRTC is still connecting
+    # the connection dropped during the call and is being restored (the clerk is still there)
+    reconnecting: bool = False
 
 
 class Notice(_Model):

@@ -20,7 +20,7 @@ from terminal_client.kiosk.messages import (
     SimpleCommand,
 )
 from tests.conftest import RunningServer
-from tests.kiosk.conftest import Clerk, RunningKiosk, stored_rating
+from tests.kiosk.conftest import Clerk, RunningKiosk, open_kiosk, shown, stored_rating
 
 
 async def call_clerk(
@@ -154,3 +154,25 @@ async def test_a_call_lost_with_the_server_connection_is_offered_again(
     finally:
         await intruder.close()
     assert (view.service_id, view.session_id) == ("tax-registration", lost)
+
+
+async def test_a_break_in_the_media_says_reconnecting_and_keeps_the_call(
+    kiosk: RunningKiosk, clerk: Clerk, page: Any
+) -> None:
+    """The clerk's side stops receiving: the kiosk's screen says the connection dropped and
+    that the clerk is still there, in the applicant's language, until media flows again."""
+    await open_kiosk(page, kiosk)
+    await call_clerk(kiosk, clerk)
+    await shown(page, "call")
+    await clerk.peer.report("interrupted", stalled_ms=1200)
+    await kiosk.wait_view(lambda v: v.call is not None and v.call.reconnecting, what="reconnecting")
+    line = page.locator("[data-testid=call-reconnecting]")
+    await line.wait_for(state="visible")
+    text = await line.inner_text()
+    assert "Clerk alice" in text and ("重新連線" in text or "reconnecting" in text), text
+    await clerk.peer.report("connected")
+    await kiosk.wait_view(
+        lambda v: v.call is not None and not v.call.reconnecting, what="the call again"
+    )
+    await line.wait_for(state="hidden")
+    assert kiosk.controller.view().screen == Screen.CALL

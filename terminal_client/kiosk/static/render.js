@@ -215,6 +215,9 @@ function renderCall(view, ui) {
   $('[data-testid=clerk-name]').textContent = t('call.clerk', { name: call.clerk_name });
   $('[data-testid=clerk-department]').textContent = department ? localized(department.names, view.language) : '';
   $('[data-testid=call-connecting]').hidden = call.connected;
+  const reconnecting = $('[data-testid=call-reconnecting]');
+  reconnecting.hidden = !call.reconnecting;
+  reconnecting.textContent = t('call.reconnecting', { name: call.clerk_name });
   $$('[data-testid=step-indicator] li').forEach((item) => {
     const step = Number(item.dataset.step);
     item.classList.toggle('done', step < call.step);
