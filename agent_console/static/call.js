@@ -5,8 +5,14 @@
 // its candidates can reach the console before its own ``call_accepted``: they are buffered
 // until the peer connection exists and has the remote description.
 // Each step of the set-up leaves a ``performance.mark("vcounter:…")`` to profile it in DevTools.
+//
+// A call outlives its peer connections: when one fails, the kiosk makes the next and offers
+// it with ``attempt`` one higher (aiortc has no ICE restart). The console answers it with a
+// new RTCPeerConnection and the same camera, on the same session; messages of an older
+// attempt are dropped. Attempt 0 is the call's first peer connection.
 
 import { EVENTS } from "./protocol.js";
+import { LinkWatch } from "./link-quality.js";
 
 // How long an answer waits for ICE gathering before it goes with what it has.
 const GATHER_WAIT_MS = 150;
@@ -88,8 +94,15 @@ export class Call {
     this.answerSent = false;
     this.endOfCandidatesHeld = false;
     this.connectedAt = null;
-    this.reportedConnected = false;
     this.sentEndOfCandidates = false;
+    this.attempt = 0; // which of the call's peer connections ``pc`` is
+    this.iceServers = null;
+    // the media's figures and breaks, reported to the server (link-quality.js)
+    this.link = new LinkWatch(
+      () => ({ pc: this.pc, trackId: this.pictureTrackId }),
+      (body) => this.hooks.send(EVENTS.MEDIA_STATUS, { session_id: this.sessionId, ...body }),
+    );
+    this.pictureTrackId = null; // the applicant's camera's track, for its frame counts
     // One step at a time: an ICE candidate must not overtake the offer it belongs to.
     this.chain = Promise.resolve();
     // An answer built while ringing waits here until the server confirms the accept.
@@ -172,6 +185,8 @@ export class Call {
     performance.mark("vcounter:call-accepted");
     this.isAccepted = true;
     this.release();
+    // the call's own servers (credentials may be minted per call), for its later attempts
+    if (iceServers) this.iceServers = iceServers;
     if (this.phase === Phase.RINGING) this.phase = this.answerSent ? Phase.CONNECTING : Phase.WAITING_OFFER;
     this.prepareMedia();
     if (this.pc) {
@@ -193,6 +208,9 @@ export class Call {
     if (this.closed) return;
     performance.mark("vcounter:offer-received");
     if (message.type !== "offer") return; // the console only ever answers
+    const attempt = message.attempt ?? 0;
+    if (attempt < this.attempt) return; // of a peer connection the kiosk has replaced
+    if (attempt > this.attempt) this.#newAttempt(attempt);
     if (!this.pc && this.ringIce && this.phase === Phase.RINGING) {
       // ringing: answer ahead, holding the candidates back until the accept
       this.#createPeer(this.ringIce);
@@ -207,20 +225,47 @@ export class Call {
   }
 
   #createPeer(iceServers) {
-    // the one made while the clerk waited (warm-peer.js), else a new one
-    const warm = this.hooks.takePeer ? this.hooks.takePeer(iceServers) : null;
-    this.warmStart = Boolean(warm);
+    this.iceServers = iceServers;
+    // the first: the one made while the clerk waited (warm-peer.js), else a new one
+    const warm = this.attempt === 0 && this.hooks.takePeer ? this.hooks.takePeer(iceServers) : null;
+    if (this.attempt === 0) this.warmStart = Boolean(warm);
     const pc = (this.pc = warm || new RTCPeerConnection(rtcConfig(iceServers)));
     this.remoteStream = new MediaStream();
-    pc.addEventListener("track", (event) => this.#onTrack(event));
-    pc.addEventListener("icecandidate", (event) => this.#onIceCandidate(event));
-    pc.addEventListener("connectionstatechange", () => this.#onConnectionState());
+    // a replaced peer connection's late events are not this call's any more
+    pc.addEventListener("track", (event) => pc === this.pc && this.#onTrack(event));
+    pc.addEventListener("icecandidate", (event) => pc === this.pc && this.#onIceCandidate(event));
+    pc.addEventListener("connectionstatechange", () => pc === this.pc && this.#onConnectionState());
+  }
+
+  /**
+   * The kiosk offers peer connection ``attempt`` for this call: the last one goes, and its
+   * candidates with it. Its replacement is made now if the call was accepted (else as for a
+   * first offer), and answers the new offer with the camera the shift already runs.
+   */
+  #newAttempt(attempt) {
+    const old = this.pc;
+    this.pc = null;
+    if (old) old.close();
+    this.attempt = attempt;
+    this.answerSent = false;
+    this.endOfCandidatesHeld = false;
+    this.sentEndOfCandidates = false;
+    this.heldCandidates = null;
+    this.pendingOffer = null;
+    this.pendingCandidates = this.pendingCandidates.filter((c) => (c.attempt ?? 0) >= attempt);
+    this.link.restarted(attempt);
+    if (!this.isAccepted) return;
+    if (this.connectedAt !== null) this.phase = Phase.UNSTABLE;
+    this.#createPeer(this.iceServers);
+    this.hooks.changed();
   }
 
   /** A relayed ``ice_candidate``; an empty candidate is end-of-candidates. */
   handleCandidate(message) {
     if (this.closed) return;
-    if (!this.pc || !this.pc.remoteDescription) {
+    const attempt = message.attempt ?? 0;
+    if (attempt < this.attempt) return; // for a peer connection that is gone
+    if (attempt > this.attempt || !this.pc || !this.pc.remoteDescription) {
       this.pendingCandidates.push(message);
       return;
     }
@@ -233,6 +278,7 @@ export class Call {
     this.phase = Phase.CLOSED;
     this.release(); // an answer waiting for the accept sees the call closed and stops
     this.settled();
+    this.link.stop();
     const pc = this.pc;
     this.pc = null;
     if (pc) pc.close();
@@ -256,7 +302,12 @@ export class Call {
 
   async #answer(offer) {
     const pc = this.pc;
+    const attempt = this.attempt;
+    // an offer of an attempt since replaced has nothing more to do
+    const replaced = () => this.pc !== pc;
+    if (!pc) return;
     await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    if (replaced()) return;
     this.#addHeldCandidates(); // accepted before the offer was in
     // Answer at once, sending both ways: the camera may still be starting, and neither the
     // connection nor the applicant's picture on this side need wait for it. Its tracks go
@@ -272,25 +323,27 @@ export class Call {
       this.#attachMedia(pc);
     }
     await pc.setLocalDescription(await pc.createAnswer());
+    if (replaced()) return;
     // Half-trickle: the answer carries the candidates gathered in its first moments (on a LAN,
     // all of them). aiortc checks only the candidates it has when the answer lands; trickled
     // ones wait for the browser's own checks, which cost ~60 ms more per call.
     await waitForGathering(pc, GATHER_WAIT_MS);
     // Built while ringing: only an accepted call sends its answer (the server refuses others).
     await this.accepted;
-    if (this.closed) return;
+    if (this.closed || replaced()) return;
     if (this.phase === Phase.WAITING_OFFER) this.phase = Phase.CONNECTING;
     performance.mark("vcounter:answer-sent");
     this.hooks.send(EVENTS.DESCRIPTION, {
       session_id: this.sessionId,
       type: "answer",
       sdp: pc.localDescription.sdp,
+      attempt,
     });
     this.answerSent = true;
     if (this.endOfCandidatesHeld) this.#sendCandidate(null);
     this.hooks.changed();
-    const pending = this.pendingCandidates;
-    this.pendingCandidates = [];
+    const pending = this.pendingCandidates.filter((c) => (c.attempt ?? 0) === attempt);
+    this.pendingCandidates = this.pendingCandidates.filter((c) => (c.attempt ?? 0) > attempt);
     for (const candidate of pending) await this.#addCandidate(candidate);
   }
 
@@ -311,7 +364,7 @@ export class Call {
   }
 
   async #addCandidate(message) {
-    if (!this.pc) return;
+    if (!this.pc || (message.attempt ?? 0) !== this.attempt) return;
     if (!message.candidate) {
       // End-of-candidates; older browsers reject the empty form, which is harmless.
       await this.pc.addIceCandidate().catch(() => undefined);
@@ -333,6 +386,7 @@ export class Call {
       this.hooks.documentTrack(event.track);
       return;
     }
+    if (event.track.kind === "video") this.pictureTrackId = event.track.id;
     this.remoteStream.addTrack(event.track);
     if (this.remoteVideo.srcObject !== this.remoteStream) {
       this.remoteVideo.srcObject = this.remoteStream;
@@ -356,7 +410,11 @@ export class Call {
       // null (gathering complete) or Chrome's empty per-section marker: one end-of-candidates.
       if (this.sentEndOfCandidates) return;
       this.sentEndOfCandidates = true;
-      this.hooks.send(EVENTS.ICE_CANDIDATE, { session_id: this.sessionId, candidate: "" });
+      this.hooks.send(EVENTS.ICE_CANDIDATE, {
+        session_id: this.sessionId,
+        candidate: "",
+        attempt: this.attempt,
+      });
       return;
     }
     this.hooks.send(EVENTS.ICE_CANDIDATE, {
@@ -364,6 +422,7 @@ export class Call {
       candidate: candidate.candidate,
       sdp_mid: candidate.sdpMid ?? null,
       sdp_mline_index: candidate.sdpMLineIndex ?? null,
+      attempt: this.attempt,
     });
   }
 
@@ -378,16 +437,12 @@ export class Call {
       }
       this.phase = Phase.CONNECTED;
       this.settled();
-      if (!this.reportedConnected) {
-        this.reportedConnected = true;
-        this.hooks.send(EVENTS.MEDIA_STATUS, { session_id: this.sessionId, state: "connected" });
-      }
-    } else if (state === "disconnected" && this.connectedAt !== null) {
+    } else if ((state === "disconnected" || state === "failed") && this.connectedAt !== null) {
       this.phase = Phase.UNSTABLE;
-    } else if (state === "failed") {
-      // The server ends the call on this report and sends ``call_ended`` to both sides.
-      this.hooks.send(EVENTS.MEDIA_STATUS, { session_id: this.sessionId, state: "failed" });
     }
+    // reported as it is: the server, not the console, decides whether the call goes on (a
+    // failed peer connection is replaced by the kiosk's next offer) and ends it if not
+    this.link.connectionState(state);
     this.hooks.changed();
   }
 }

@@ -368,6 +368,8 @@ class ClerkConsole {
       case EVENTS.ICE_CANDIDATE:
         if (this.#isCurrent(payload)) this.call.handleCandidate(payload);
         return undefined;
+      case EVENTS.MEDIA_STATE:
+        return this.#onMediaState(payload);
       case EVENTS.ERROR:
         return this.#onServerError(payload);
       case EVENTS.IDENTITY:
@@ -491,6 +493,7 @@ class ClerkConsole {
       careMode: message.care_mode,
       peerName: message.peer_name,
       hangingUp: false,
+      media: null, // the server's last media_state for the call: {state, attempt, link, endsAt, since}
     };
     if (message.ice_transport_policy) icePolicy.value = message.ice_transport_policy;
     this.call.start(message.ice_servers);
@@ -501,6 +504,23 @@ class ClerkConsole {
     const info = this.m.callInfo;
     if (!info || info.sessionId !== message.session_id) return;
     this.#finishCall(message.reason);
+  }
+
+  /** The server says how the call's media stands after a break: the call panel shows it. */
+  #onMediaState(message) {
+    const info = this.m.callInfo;
+    if (!info || info.sessionId !== message.session_id) return;
+    const attempt = message.attempt ?? 0;
+    if (info.media && attempt < info.media.attempt) return; // overtaken by a newer attempt's
+    const now = performance.now();
+    info.media = {
+      state: message.state,
+      attempt,
+      link: message.link ?? null,
+      endsAt: message.ends_in_s === null || message.ends_in_s === undefined ? null : now + message.ends_in_s * 1000,
+      since: now,
+    };
+    this.render();
   }
 
   #onServerError(error) {
@@ -586,6 +606,8 @@ const consoleApp = new ClerkConsole(new View(document));
 window.vcounterConsole = Object.freeze({
   peerConnection: () => (consoleApp.call ? consoleApp.call.pc : null),
   warmStart: () => (consoleApp.call ? consoleApp.call.warmStart : null),
+  // the figures on the call panel and whether the link counts as weak (link-quality.js)
+  linkFigures: () => (consoleApp.call ? consoleApp.call.link.snapshot() : null),
   state: () => (consoleApp.m.connection === "connected" ? consoleApp.m.clerk.state : "offline"),
   language: () => language(),
   documentShownAt: (sha256) => consoleApp.documents.shownAt.get(sha256) ?? null, // bench

@@ -17,7 +17,12 @@ const IDS = [
   "accept-call", "decline-call",
   "call-panel", "call-service", "call-peer", "call-status", "call-language", "call-department",
   "call-materials", "call-second-approval", "hangup", "local-video", "remote-video",
+  "media-banner", "media-banner-text", "media-banner-link", "media-banner-countdown",
+  "link-figures", "link-rtt", "link-loss", "link-bitrate", "link-fps", "weak-connection",
 ];
+
+// How long "connection restored" stays on the call after the server says so.
+const RESTORED_SHOWN_MS = 3000;
 
 /**
  * Text to show, kept as a description so it can be re-translated when the language changes:
@@ -219,7 +224,27 @@ export class View {
     e.callStatus.dataset.phase = phase;
     e.callStatus.textContent = text;
     e.hangup.disabled = info.hangingUp || !call || call.closed;
+    this.#renderLink(info, call, now);
     this.#renderMaterials(m, info);
+  }
+
+  /** The server's word on a break (a banner on the applicant's picture) and the figures. */
+  #renderLink(info, call, now) {
+    const e = this.el;
+    const banner = mediaBanner(info.media, now);
+    e.mediaBanner.dataset.state = banner ? banner.state : "none";
+    // a live region: text is only replaced when it changes, or it would be read out again
+    setText(e.mediaBannerText, banner ? banner.text : "");
+    setText(e.mediaBannerLink, banner ? banner.link : "");
+    setText(e.mediaBannerCountdown, banner ? banner.countdown : "");
+    const figures = call && !call.closed ? call.link.snapshot() : null;
+    e.linkFigures.hidden = !figures;
+    e.weakConnection.hidden = !(figures && figures.weak) || Boolean(banner && banner.state !== "restored");
+    if (!figures) return;
+    setText(e.linkRtt, figure(figures.rtt_ms, "link.ms", 0));
+    setText(e.linkLoss, figure(figures.loss_pct, "link.pct", 1));
+    setText(e.linkBitrate, figure(figures.bitrate_kbps, "link.kbps", 0));
+    setText(e.linkFps, figure(figures.fps, "link.fpsValue", 0));
   }
 
   #renderMaterials(m, info) {
@@ -269,6 +294,30 @@ function callStatus(info, call, now) {
     default:
       return { phase: "connecting", text: t("call.phase.connecting") };
   }
+}
+
+/** What the media banner says for the server's last ``media_state`` (null: nothing). */
+function mediaBanner(media, now) {
+  if (!media) return null;
+  if (media.state === "restored") {
+    if (now - media.since >= RESTORED_SHOWN_MS) return null;
+    return { state: "restored", text: t("link.restored"), link: "", countdown: "" };
+  }
+  const text = t(media.state === "restarting" ? "link.restarting" : "link.interrupted");
+  const link = media.link ? t("link.whose", { where: t(`link.where.${media.link}`) }) : "";
+  const left = media.endsAt === null ? null : Math.max(0, Math.ceil((media.endsAt - now) / 1000));
+  const countdown = left === null ? "" : t("link.endsIn", { n: left });
+  return { state: media.state, text, link, countdown };
+}
+
+/** A figure in its unit, or a dash while it is unknown. */
+function figure(value, key, digits) {
+  if (value === null || value === undefined) return t("link.unknown");
+  return t(key, { n: value.toFixed(digits) });
+}
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
 }
 
 function departmentName(catalogue, id) {
