@@ -64,6 +64,7 @@ from signaling.messages import (
     SyncRequest,
 )
 from terminal_client.errors import CallFailed, ServiceRefused, TerminalError
+from terminal_client.link_quality import LinkMeter
 from terminal_client.peer import (
     WarmPeer,
     attach_document,
@@ -108,6 +109,8 @@ FIRST_CALL_STEP = 2
 # the server, which records it and tells both screens); checked this often.
 STALL_S = 1.0
 MEDIA_WATCH_S = 0.2
+# the link's figures (round trip, loss, frame rate) are sampled this often
+LINK_SAMPLE_S = 1.0
 
 # Every call is recorded at the kiosk (what the applicant sent, saw and heard); None turns it off.
 DEFAULT_RECORDING = RecordingSettings()
@@ -186,6 +189,8 @@ class TerminalClient:
         # the clerk's picture has stopped here (the kiosk's own view: during a cut of the
         # kiosk's link the server cannot say anything)
         self.media_stalled = False
+        # round trip, loss and frame rate of the call's link; ``link.weak`` for the screen
+        self.link = LinkMeter()
         self._media_watch: asyncio.Task[None] | None = None
         self._call_ice: list[IceServer] = []
         # the call's camera, microphone and document camera, copied to each peer connection
@@ -413,6 +418,7 @@ class TerminalClient:
         self.media_state = None
         self._reported = None
         self.media_stalled = False
+        self.link = LinkMeter()
 
     async def _emit(self, event: Event, message: Message) -> None:
         if not self.sio.connected:
@@ -552,6 +558,7 @@ class TerminalClient:
             state=state,
             attempt=self.media_attempt,
             stalled_ms=min(stalled_ms, 3_600_000),
+            figures=self.link.figures,
         )
         try:
             await self._emit(Event.MEDIA_STATUS, status)
@@ -564,8 +571,20 @@ class TerminalClient:
     async def _watch_media(self) -> None:
         """While in a call: report ``interrupted`` once the clerk's picture has stopped for
         :data:`STALL_S`, ``connected`` once it moves again (the server records the break)."""
+        loop = asyncio.get_running_loop()
+        next_sample = loop.time() + LINK_SAMPLE_S
         while self.state == TerminalState.IN_CALL and self.pc is not None:
             await asyncio.sleep(MEDIA_WATCH_S)
+            if loop.time() >= next_sample:
+                next_sample = loop.time() + LINK_SAMPLE_S
+                weak = self.link.weak
+                self.link.sample(await self.pc.getStats(), self.video_in.count, loop.time())
+                if self.pc is None:
+                    return  # replaced or closed meanwhile; its successor starts its own watch
+                if self.link.weak != weak:
+                    self._log().info("link %s: %s", "weak" if self.link.weak else "good",
+                                     self.link.figures)  # fmt: skip
+                    await self._notify()
             stalled_s = self.video_in.stalled_s()
             if stalled_s is None:
                 continue  # no picture yet

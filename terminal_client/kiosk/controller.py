@@ -221,6 +221,7 @@ class KioskController:
                 step=client.step,
                 connected=client.state == TerminalState.IN_CALL,
                 reconnecting=client.media_broken,
+                weak_connection=client.link.weak and not client.media_broken,
             )
         return KioskView(
             screen=self.screen,

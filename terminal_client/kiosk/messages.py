@@ -59,6 +59,8 @@ class CallView(_Model):
     connected: bool  # false while WebRTC is still connecting
     # the connection dropped during the call and is being restored (the clerk is still there)
     reconnecting: bool = False
+    # the link is poor (long round trip, loss, few pictures): the picture may lag or blur
+    weak_connection: bool = False
 
 
 class Notice(_Model):

@@ -218,6 +218,7 @@ function renderCall(view, ui) {
   const reconnecting = $('[data-testid=call-reconnecting]');
   reconnecting.hidden = !call.reconnecting;
   reconnecting.textContent = t('call.reconnecting', { name: call.clerk_name });
+  $('[data-testid=call-weak]').hidden = !call.weak_connection;
   $$('[data-testid=step-indicator] li').forEach((item) => {
     const step = Number(item.dataset.step);
     item.classList.toggle('done', step < call.step);
