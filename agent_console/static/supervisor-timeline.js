@@ -20,5 +20,15 @@ export function eventText(event, st, has) {
   }
   const key = `event.${event.kind}`;
   if (!has(key)) return st("event.other");
-  return st(key, { from: p.from ?? "–", to: p.to ?? "–", rating: p.rating ?? "–" });
+  const side = (name) => (has(`side.${name}`) ? st(`side.${name}`) : "–");
+  return st(key, {
+    from: p.from ?? "–",
+    to: p.to ?? "–",
+    rating: p.rating ?? "–",
+    // a break in the call's media: who noticed, how long, whose link
+    by: side(p.reported_by),
+    attempt: p.attempt ?? "–",
+    gap: typeof p.gap_ms === "number" ? (p.gap_ms / 1000).toFixed(1) : "–",
+    link: has(`link.${p.link}`) ? st(`link.${p.link}`) : "–",
+  });
 }
