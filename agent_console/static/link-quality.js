@@ -147,6 +147,7 @@ export class LinkWatch {
     this.failed = false;
     this.broken = false; // a break reported and not over yet
     this.lastFrameAt = null; // the last time a picture was seen decoded
+    this.said = null; // the last state reported of this attempt
     this.pc = null; // the peer connection the readings below are of
     this.frames = null;
     this.base = null; // the reading the next figures are measured from
@@ -179,6 +180,13 @@ export class LinkWatch {
     }
   }
 
+  /** The console's socket is back in the same call: say again how the media stands (a
+   * report made while it was down was dropped, not queued: see main.js #send). */
+  resend(now = performance.now()) {
+    if (this.stopped || this.said === null) return;
+    this.#send(this.said, this.said === "connected" ? 0 : this.#stalled(now));
+  }
+
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -197,6 +205,7 @@ export class LinkWatch {
   }
 
   #send(state, stalledMs) {
+    this.said = state;
     this.report({ state, attempt: this.attempt, stalled_ms: stalledMs, figures: this.latest });
   }
 

@@ -439,6 +439,10 @@ class ClerkConsole {
     if (this.m.offer && status.state !== "ringing" && !this.m.offer.pending) this.#dropOffer();
     const resync = this.m.resync;
     this.m.resync = null;
+    // back in the same call: a media report made while the socket was down never left
+    if (resync && this.call && status.state === "busy" && status.session_id === this.call.sessionId) {
+      this.call.link.resend();
+    }
     if (resync && resync.wantCalls && status.state === "away") {
       this.m.availabilityPending = true;
       this.m.notice = "conn.restoredAvailable";
@@ -525,7 +529,8 @@ class ClerkConsole {
 
   #onServerError(error) {
     const offer = this.m.offer;
-    if (error.event === EVENTS.HANGUP && error.code === "not_your_session") return; // already over
+    // already over (a report crossed the server's end of the call): call_ended says so
+    if (error.code === "not_your_session" && [EVENTS.HANGUP, EVENTS.MEDIA_STATUS].includes(error.event)) return;
     if (error.event === EVENTS.SET_AVAILABILITY) this.m.availabilityPending = false;
     if (offer && (error.event === EVENTS.ACCEPT || error.event === EVENTS.DECLINE)) {
       if (error.code === "not_your_session") this.#dropOffer();

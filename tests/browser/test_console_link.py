@@ -8,9 +8,10 @@ websocket (Playwright's frame events), not from the page's code.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,19 @@ from tests.conftest import RunningServer
 # a socket.io EVENT packet on the clerk namespace: 42/clerk,[ack id]["name", payload]
 PACKET = re.compile(r"^42" + re.escape(NAMESPACE_CLERK) + r",\d*(\[.*\])$", re.DOTALL)
 FIGURES = "() => window.vcounterConsole.linkFigures()"
+# The console's sockets, and a switch that sends its new ones nowhere (socket.io keeps the
+# WebSocket class it found when it loaded: the switch has to be inside it).
+SOCKETS = """
+window.__sockets = [];
+window.__offline = false;
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(url, ...rest) {
+    super(window.__offline ? 'ws://127.0.0.1:9/unreachable' : url, ...rest);
+    window.__sockets.push(this);
+  }
+};
+"""
 
 
 @dataclass
@@ -34,6 +48,7 @@ class Sent:
     """Every event the console sent over its socket, in order."""
 
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    more: asyncio.Event = field(default_factory=asyncio.Event)
 
     def watch(self, socket: WebSocket) -> None:
         socket.on("framesent", self._frame)
@@ -44,9 +59,17 @@ class Sent:
         if match:
             name, body = json.loads(match.group(1))[:2]
             self.events.append((name, body))
+            self.more.set()
 
     def of(self, name: str) -> list[dict[str, Any]]:
         return [body for event, body in self.events if event == name]
+
+    async def until(self, test: Callable[[], bool], timeout: float = 20.0) -> None:
+        """Wait until ``test`` holds of what the console has sent."""
+        async with asyncio.timeout(timeout):
+            while not test():
+                self.more.clear()
+                await self.more.wait()
 
 
 @dataclass
@@ -63,6 +86,7 @@ async def in_call(server: RunningServer, page: Page) -> AsyncIterator[InCall]:
     """Clerk alice in a call with an aiortc kiosk, video decoding at both ends."""
     sent = Sent()
     page.on("websocket", sent.watch)
+    await page.add_init_script(SOCKETS)
     await server.add_clerk("alice")
     terminal = kiosk(server, await server.add_terminal("kiosk-link"))
     try:
@@ -237,6 +261,41 @@ async def test_a_new_peer_connection_carries_the_same_call(
     assert terminal.end_reason == "clerk_hangup"
     await wait_state(page, "available")
     assert real_errors(page) == []
+
+
+async def test_a_break_while_the_console_was_offline_is_reported_when_it_is_back(
+    in_call: InCall,
+) -> None:
+    """The console's socket drops and the kiosk's picture stops meanwhile: the report of the
+    break could not leave (the console never queues stale events), so it goes once the
+    console is back in the same call, with how long the picture has been still."""
+    page, terminal = in_call.page, in_call.terminal
+    await page.evaluate(
+        "() => { window.__offline = true; window.__sockets.forEach((s) => s.close()); }"
+    )
+    await expect(page.locator("[data-testid=connection-banner]")).to_be_visible()
+    assert terminal.pc is not None
+    video = next(s for s in terminal.pc.getSenders() if s.track and s.track.kind == "video")
+    camera = video.track
+    video.replaceTrack(None)  # the applicant's picture stops reaching the clerk
+    await page.wait_for_function(f"() => ({FIGURES})().fps === 0", timeout=10_000)
+    assert [s["state"] for s in in_call.sent.of("media_status")] == ["connected"]
+
+    await page.evaluate("() => { window.__offline = false; }")
+    await wait_state(page, "busy", timeout=20_000)
+    await page.wait_for_function(
+        "() => document.querySelector('[data-testid=connection-banner]').hidden", timeout=20_000
+    )
+    video.replaceTrack(camera)
+    await page.wait_for_function(f"() => ({FIGURES})().fps > 0", timeout=20_000)
+    await in_call.sent.until(lambda: len(in_call.sent.of("media_status")) >= 3)
+    reports = in_call.sent.of("media_status")
+    states = [(r["state"], r["attempt"]) for r in reports]
+    assert states == [("connected", 0), ("interrupted", 0), ("connected", 0)], reports
+    assert reports[1]["stalled_ms"] >= 1000, reports
+    assert reports[1]["session_id"] == in_call.session_id
+    assert await page.locator("[data-testid=error-banner]").is_hidden()
+    assert [e for e in page.errors if "WebSocket" not in e] == []
 
 
 # Drives call.js alone against aiortc-less kiosks: two more RTCPeerConnections in the same
