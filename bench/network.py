@@ -17,8 +17,9 @@ longest time either end went without a new decoded frame.
 
 The last line is a JSON object: ``recover_p50_ms``, ``recover_p95_ms`` (over both ends of
 every cut), ``recover_worst_ms``, ``impaired_fps_clerk``, ``impaired_fps_kiosk``,
-``longest_freeze_ms``, ``same_session`` (the call carried on in its session throughout),
-``cuts``.
+``longest_freeze_ms``, ``baseline_fps_clerk``, ``baseline_fps_kiosk`` (the same, unimpaired,
+before the cuts: what the ends decode on this machine at all), ``same_session`` (the call
+carried on in its session throughout), ``cuts``.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from tests.netfault import ImpairedLink, KioskFailed, NetnsKiosk
 
 KEYS = (
     "recover_p50_ms", "recover_p95_ms", "recover_worst_ms", "impaired_fps_clerk",
-    "impaired_fps_kiosk", "longest_freeze_ms", "same_session", "cuts",
+    "impaired_fps_kiosk", "longest_freeze_ms", "baseline_fps_clerk", "baseline_fps_kiosk",
+    "same_session", "cuts",
 )  # fmt: skip
 GIVE_UP_S = 40.0  # a picture not back by then counts as this long
 AGAIN = 3  # frames decoded after the link came back that count as "video again"
@@ -54,6 +56,7 @@ class Options:
     cuts: int
     cut_s: float
     impaired_s: float
+    baseline_s: float
     delay_ms: float
     loss: float
     size: str
@@ -98,6 +101,38 @@ def longest_gap(times: list[float], start: float, end: float) -> float:
     return max(b - a for a, b in itertools.pairwise(inside))
 
 
+@dataclass
+class Window:
+    """Video decoded at each end over a stretch of the call."""
+
+    fps_kiosk: float
+    fps_clerk: float
+    freeze_kiosk_s: float  # the longest stretch without a new frame
+    freeze_clerk_s: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.fps_kiosk} fps at the kiosk, {self.fps_clerk} at the clerk; longest freeze"
+            f" {self.freeze_kiosk_s * 1000:.0f} ms at the kiosk,"
+            f" {self.freeze_clerk_s * 1000:.0f} ms at the clerk"
+        )
+
+
+async def window(kiosk: NetnsKiosk, page: Page, start: float, end: float) -> Window:
+    """Each end's decoded video between wall times ``start`` and ``end``."""
+    _, clerk_at = await clerk_frames(page)
+    # the console's counts are (poll time, frames so far)
+    before = max((n for t, n in clerk_at if t <= start), default=0)
+    after = max((n for t, n in clerk_at if t <= end), default=0)
+    span = end - start
+    return Window(
+        fps_kiosk=round(sum(1 for t in kiosk.report.video_at if start < t <= end) / span, 1),
+        fps_clerk=round((after - before) / span, 1),
+        freeze_kiosk_s=longest_gap(kiosk.report.video_at, start, end),
+        freeze_clerk_s=longest_gap([t for t, _ in clerk_at], start, end),
+    )
+
+
 async def still_in_call(server: RunningServer, kiosk: NetnsKiosk, session_id: str) -> bool:
     await server.stored()
     row = await server.session(session_id)
@@ -116,12 +151,16 @@ async def run(opts: Options) -> dict[str, object]:
         page = await context.new_page()
         await sign_in(page, server)
         kiosk_url = server.url.replace("127.0.0.1", link.outside)
-        async with NetnsKiosk(link, kiosk_url, token, "--size", opts.size) as kiosk:
+        kiosk_args = ("--size", opts.size, "--log-level", "WARNING")
+        async with NetnsKiosk(link, kiosk_url, token, *kiosk_args) as kiosk:
             session_id = await kiosk.request_service("tax-registration", "en")
             await kiosk.wait_state("in_call", timeout=30)
             began = time.time()
             await kiosk.frames_after(began, count=30, timeout=30)
             await clerk_frames_after(page, began, count=30, timeout=30)
+            start = time.time()
+            await asyncio.sleep(opts.baseline_s)
+            baseline = await window(kiosk, page, start, time.time())
             same = True
             recoveries: list[float] = []
             for n in range(opts.cuts):
@@ -144,36 +183,28 @@ async def run(opts: Options) -> dict[str, object]:
             await asyncio.sleep(2)  # the path settles: packets in flight, a first keyframe
             start = time.time()
             await asyncio.sleep(opts.impaired_s)
-            end = time.time()
-            _, clerk_at = await clerk_frames(page)
+            impaired = await window(kiosk, page, start, time.time())
             await link.clear()
             same = same and await still_in_call(server, kiosk, session_id)
-
-            kiosk_times = [t for t in kiosk.report.video_at if start < t <= end]
-            # the console's counts: (poll time, frames so far); frames within the window
-            before = max((n for t, n in clerk_at if t <= start), default=0)
-            after = max((n for t, n in clerk_at if t <= end), default=0)
-            clerk_times = [t for t, _ in clerk_at]
-            freeze_kiosk = longest_gap(kiosk.report.video_at, start, end)
-            freeze_clerk = longest_gap(clerk_times, start, end)
             await kiosk.hangup()
-            await kiosk.wait_state("ended", timeout=15)
+            # the kiosk's signalling may still be catching up after the cuts (TCP's back-off)
+            await kiosk.wait_state("ended", timeout=45)
         await context.close()
-    span = end - start
     out: dict[str, object] = {
         "recover_p50_ms": round(pct(recoveries, 0.5) * 1000) if recoveries else None,
         "recover_p95_ms": round(pct(recoveries, 0.95) * 1000) if recoveries else None,
         "recover_worst_ms": round(max(recoveries) * 1000) if recoveries else None,
-        "impaired_fps_clerk": round((after - before) / span, 1),
-        "impaired_fps_kiosk": round(len(kiosk_times) / span, 1),
-        "longest_freeze_ms": round(max(freeze_kiosk, freeze_clerk) * 1000),
+        "impaired_fps_clerk": impaired.fps_clerk,
+        "impaired_fps_kiosk": impaired.fps_kiosk,
+        "longest_freeze_ms": round(max(impaired.freeze_kiosk_s, impaired.freeze_clerk_s) * 1000),
+        "baseline_fps_clerk": baseline.fps_clerk,
+        "baseline_fps_kiosk": baseline.fps_kiosk,
         "same_session": same,
         "cuts": opts.cuts,
     }
+    print(f"{opts.baseline_s:g} s unimpaired: {baseline}", flush=True)
     print(f"{opts.impaired_s:g} s at {2 * opts.delay_ms:g} ms round trip, {opts.loss:.0%} loss:"
-          f" {out['impaired_fps_kiosk']} fps at the kiosk, {out['impaired_fps_clerk']} at the"
-          f" clerk; longest freeze {freeze_kiosk * 1000:.0f} ms at the kiosk,"
-          f" {freeze_clerk * 1000:.0f} ms at the clerk", flush=True)  # fmt: skip
+          f" {impaired}", flush=True)  # fmt: skip
     return out
 
 
@@ -182,11 +213,17 @@ def main() -> None:
     parser.add_argument("--cuts", type=int, default=10, help="link cuts (default 10)")
     parser.add_argument("--cut-s", type=float, default=5.0, help="each cut's length (default 5)")
     parser.add_argument("--impaired-s", type=float, default=30.0, help="seconds impaired")
+    parser.add_argument(
+        "--baseline-s", type=float, default=10.0, help="seconds unimpaired, measured first"
+    )
     parser.add_argument("--delay-ms", type=float, default=150.0, help="delay each way")
     parser.add_argument("--loss", type=float, default=0.05, help="packets dropped (0.05: 5 %%)")
     parser.add_argument("--size", default="640x480", help="the kiosk camera's picture")
-    args = parse(parser, smoke={"cuts": 1, "cut_s": 2.0, "impaired_s": 3.0})
-    opts = Options(args.cuts, args.cut_s, args.impaired_s, args.delay_ms, args.loss, args.size)
+    args = parse(parser, smoke={"cuts": 1, "cut_s": 2.0, "impaired_s": 3.0, "baseline_s": 2.0})
+    opts = Options(
+        args.cuts, args.cut_s, args.impaired_s, args.baseline_s, args.delay_ms, args.loss,
+        args.size,
+    )  # fmt: skip
     report(asyncio.run(run(opts)), KEYS, smoke=args.smoke)
 
 

@@ -235,6 +235,7 @@ class KioskReport:
     session_id: str | None = None
     end_reason: str | None = None
     recall_of: str | None = None
+    media_attempt: int = 0
     video: int = 0
     audio: int = 0
     # the wall time of every video frame it decoded (the host's clock: the namespace shares it)
@@ -266,6 +267,7 @@ class NetnsKiosk:
         self._changed = asyncio.Condition()
         self._answers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._last_lines: list[str] = []
+        self._said: list[str] = []  # its last lines but the frame reports, for failures
 
     async def __aenter__(self) -> NetnsKiosk:
         self.process = await asyncio.create_subprocess_exec(
@@ -343,8 +345,8 @@ class NetnsKiosk:
         except TimeoutError:
             raise KioskFailed(
                 f"the kiosk in {self.link.netns} did not {what or 'get there'} within"
-                f" {timeout:g} s; it is {self.report.state!r}, its last lines:\n"
-                + "\n".join(self._last_lines[-5:])
+                f" {timeout:g} s; it is {self.report.state!r}; what it said:\n"
+                + "\n".join([*self._said[-8:], *self._last_lines[-2:]])
             ) from None
 
     async def wait_state(self, *states: str, timeout: float = 30.0) -> str:
@@ -394,13 +396,15 @@ class NetnsKiosk:
                 message = json.loads(line)
             except ValueError:
                 continue  # a library's stray print
+            if message.get("event") != "frames":
+                self._said = [*self._said[-19:], line]
             self._take(message)
             async with self._changed:
                 self._changed.notify_all()
 
     def _take(self, message: dict[str, Any]) -> None:
         report, event = self.report, message.get("event")
-        for key in ("state", "session_id", "end_reason", "recall_of"):
+        for key in ("state", "session_id", "end_reason", "recall_of", "media_attempt"):
             if key in message:
                 setattr(report, key, message[key])
         if event == "frames":

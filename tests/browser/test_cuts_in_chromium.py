@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from storage.audit import AuditLog
 from tests.browser.frames import clerk_frames, clerk_frames_after, watch_clerk_frames
 from tests.browser.test_call_in_chromium import sign_in
 from tests.conftest import RunningServer, make_settings, start_server
-from tests.netfault import ImpairedLink, NetnsKiosk, require_netfault
+from tests.netfault import ImpairedLink, KioskFailed, NetnsKiosk, require_netfault
 from tests.teardown import bounded
 
 CUTS_S = (2.0, 5.0, 15.0)
@@ -32,6 +34,8 @@ CUTS_S = (2.0, 5.0, 15.0)
 AGAIN = 10
 # the longest a picture may take to come back after the link does (the 15 s cut included)
 RECOVER_S = 30.0
+# the media_recovery_s of the test of a cut past it (60 s by default)
+RECOVERY_LIMIT_S = 8.0
 
 
 @pytest.fixture
@@ -95,6 +99,74 @@ async def cut_for(link: ImpairedLink, seconds: float) -> tuple[float, float]:
     return cut, time.time()
 
 
+@dataclass
+class Break:
+    """A break in the call's media as the chain has it: opened, closed (or not yet)."""
+
+    opened: float  # wall time of media.interrupted
+    reported_by: str
+    closed: float | None = None  # of media.restored
+    gap_ms: int | None = None
+    link: str | None = None
+
+
+def wall(at: datetime) -> float:
+    """An event's time as a wall time (the store keeps UTC)."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+
+
+async def media_breaks(server: RunningServer, session_id: str) -> list[Break]:
+    """The call's media breaks, in the order the chain has them."""
+    breaks: list[Break] = []
+    for event in await AuditLog(server.db).events(session_id):
+        if event.kind == "media.interrupted":
+            breaks.append(Break(wall(event.created_at), event.payload["reported_by"]))
+        elif event.kind == "media.restored":
+            assert breaks and breaks[-1].closed is None, ("restored, never interrupted", breaks)
+            last = breaks[-1]
+            last.closed, last.gap_ms = wall(event.created_at), event.payload["gap_ms"]
+            last.link = event.payload["link"]
+    return breaks
+
+
+def of_cut(breaks: list[Break], down: float, back: float) -> list[Break]:
+    """The breaks opened while the link was down (the clerk reports the stall within a
+    second; the kiosk's own report waits behind the cut and comes after it)."""
+    return [b for b in breaks if down - 0.5 <= b.opened <= back]
+
+
+async def cut_break(server: RunningServer, session_id: str, down: float, back: float) -> Break:
+    """Wait until the break the cut opened is closed in the chain (the console reports media
+    flowing again once it decodes pictures, which can lag the first frame a little)."""
+    breaks: list[Break] = []
+    try:
+        async with asyncio.timeout(15):
+            while True:
+                breaks = await media_breaks(server, session_id)
+                during = of_cut(breaks, down, back)
+                if during and during[0].closed is not None:
+                    return during[0]
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise AssertionError(
+            f"no closed break for the cut {down:.1f}-{back:.1f}: {breaks}"
+        ) from None
+
+
+def check_breaks(breaks: list[Break], cuts: list[tuple[float, float, float]]) -> None:
+    """Each cut (length, down, back) left one break in the chain, opened while the link was
+    down, closed with about the cut's gap, not blamed on the clerk's link. Other, short
+    breaks may come between (a picture that stalled a second on the loaded machine, the
+    kiosk's report of the cut arriving after it)."""
+    for cut_s, down, back in cuts:
+        during = of_cut(breaks, down, back)
+        assert len(during) == 1 and during[0].closed is not None, (cut_s, down, back, breaks)
+        gap_ms = during[0].gap_ms or 0
+        assert (cut_s - 1) * 1000 <= gap_ms <= (cut_s + RECOVER_S) * 1000, (cut_s, during)
+        # the kiosk's link broke; the server cannot always tell it from the network's
+        assert during[0].link in ("terminal", "network"), (cut_s, during)
+
+
 async def check_recording(server: RunningServer, session_id: str) -> None:
     """The kiosk's recording of the call: in the chain, which verifies, both sides playable."""
     events = await AuditLog(server.db).events(session_id)
@@ -123,6 +195,7 @@ async def test_the_same_call_carries_on_after_cuts_of_2_5_and_15_s(
     token = await server.add_terminal("kiosk-netns")
     async with NetnsKiosk(link, kiosk_url(server, link), token) as kiosk:
         session_id = await answered_call(server, link, page, kiosk)
+        cuts: list[tuple[float, float, float]] = []
         for cut_s in CUTS_S:
             cut, restored = await cut_for(link, cut_s)
             kiosk_back, clerk_back = await asyncio.gather(
@@ -137,12 +210,20 @@ async def test_the_same_call_carries_on_after_cuts_of_2_5_and_15_s(
             assert (row.state, row.end_reason) == ("in_call", None), (cut_s, row)
             assert (kiosk.report.session_id, kiosk.report.state) == (session_id, "in_call")
             assert await page.evaluate("() => window.vcounterConsole.state()") == "busy"
+            cuts.append((cut_s, cut, restored))
+            await cut_break(server, session_id, cut, restored)
             print(
                 f"cut {cut_s:g} s: video again at the kiosk after {kiosk_back - restored:.2f} s,"
                 f" at the clerk after {clerk_back - restored:.2f} s"
             )
         await kiosk.hangup()
-        await kiosk.wait_state("ended", timeout=15)
+        try:
+            # after a long cut the kiosk's socket may still be in TCP's retransmission back-off
+            # (or resuming): its hang-up can take seconds to arrive
+            await kiosk.wait_state("ended", timeout=45)
+        except KioskFailed as exc:
+            row = await server.session(session_id)
+            raise AssertionError(f"the hang-up did not end the call: {row}") from exc
         assert kiosk.report.end_reason == "applicant_hangup"
         await kiosk.close()  # waits for the recording's upload
         assert kiosk.report.closed is not None and kiosk.report.closed["pending"] == 0
@@ -151,5 +232,51 @@ async def test_the_same_call_carries_on_after_cuts_of_2_5_and_15_s(
     await server.stored()
     row = await server.session(session_id)
     assert (row.state, row.end_reason) == ("ended", "applicant_hangup")
+    check_breaks(await media_breaks(server, session_id), cuts)
     await check_recording(server, session_id)
     assert not [e for e in page.errors if "Failed to load resource" not in e], page.errors
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("server_extra", [{"media_recovery_s": RECOVERY_LIMIT_S}])
+async def test_a_cut_past_the_recovery_limit_ends_the_call_with_a_recall(
+    link: ImpairedLink, link_server: RunningServer, page: Any
+) -> None:
+    server = link_server
+    await server.add_clerk("alice")
+    token = await server.add_terminal("kiosk-netns")
+    async with NetnsKiosk(link, kiosk_url(server, link), token) as kiosk:
+        session_id = await answered_call(server, link, page, kiosk)
+        await link.cut()
+        try:
+            # the server ends it while the kiosk is still cut off (its sweeper looks every 1 s)
+            async with asyncio.timeout(RECOVERY_LIMIT_S + 6):
+                while (await server.session(session_id)).active:  # noqa: ASYNC110
+                    await asyncio.sleep(0.2)
+        except TimeoutError:
+            pytest.fail(
+                f"the call outlived its media by {RECOVERY_LIMIT_S + 6:g} s (the limit is"
+                f" {RECOVERY_LIMIT_S:g} s): {await server.session(session_id)};"
+                f" breaks {await media_breaks(server, session_id)}"
+            )
+        finally:
+            await link.restore()
+        row = await server.session(session_id)
+        assert (row.state, row.end_reason[:14]) == ("failed", "media_lost_at_"), row
+        # the kiosk hears it once its link is back: the call was lost, the front of the queue
+        # is offered
+        await kiosk.wait_state("ended", timeout=30)
+        assert kiosk.report.end_reason == row.end_reason, kiosk.report
+        assert kiosk.report.recall_of == session_id, kiosk.report
+        breaks = await media_breaks(server, session_id)
+        assert breaks and breaks[-1].closed is None, breaks
+        # taken up again: a new session that names the lost one
+        again = await kiosk.request_service("tax-registration", "en", recall_of=session_id)
+        assert again != session_id
+        assert (await server.session(again)).recall_of == session_id
+    if row.end_reason == "media_lost_at_network":
+        # only the clerk's report of the break reached the server (the kiosk's waited behind
+        # the cut), and one side's report alone reads as the network's fault
+        pytest.xfail("the server blamed the network for a cut of the kiosk's own link")
+    assert row.end_reason == "media_lost_at_terminal", row

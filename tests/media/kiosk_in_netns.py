@@ -72,6 +72,8 @@ class Reporter:
             "session_id": terminal.session_id,
             "end_reason": terminal.end_reason,
             "recall_of": terminal.recall_of,
+            # which peer connection of the call (a new one after a failed one), if the kiosk says
+            "media_attempt": getattr(terminal, "media_attempt", 0),
         }
 
     def on_change(self) -> None:
@@ -159,6 +161,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--segment-s", type=float, default=RecordingSettings.segment_s)
     parser.add_argument("--no-recording", action="store_true")
     parser.add_argument("--recording-dir", type=Path, default=None, help="a lasting backlog")
+    parser.add_argument("--log-level", default="INFO", help="of its log on stderr")
     return parser.parse_args()
 
 
@@ -167,6 +170,6 @@ if __name__ == "__main__":
     width, height = (int(n) for n in opts.size.split("x"))
     # the suite's small camera (tests/conftest.py small_synthetic_camera), in this process too
     sources.SYNTHETIC_VIDEO = sources.VideoFormat(width, height, sources.SYNTHETIC_VIDEO.fps)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s %(message)s")
+    logging.basicConfig(level=opts.log_level, stream=sys.stderr, format="%(name)s %(message)s")
     logging.getLogger("aioice").setLevel(logging.WARNING)  # a line per candidate pair
     asyncio.run(main(opts))
