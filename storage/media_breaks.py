@@ -13,7 +13,7 @@ peer connection than the current one are ignored.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -28,6 +28,9 @@ Link = Literal["terminal", "clerk", "network"]
 # a side's report of the break reaching the server this much later than the other side's
 # (allowing for how long each had seen nothing) came over the link that broke
 LATE_REPORT = timedelta(seconds=2)
+# both sides are told of a break and answer with how their media stands; a side that has
+# said nothing this long after the break began cannot reach the server: its link is down
+SILENT_AFTER = timedelta(seconds=3)
 
 
 @dataclass(frozen=True)
@@ -43,13 +46,20 @@ class MediaOutcome:
     gap_ms: int | None = None
 
 
-def whose_link(brk: dict[str, Any], offline: set[Side]) -> Link:
-    """Whose link broke: a side whose socket dropped during the break, else one whose report
-    came late over it, else the network between them."""
+def whose_link(brk: dict[str, Any], offline: set[Side], now: datetime | None = None) -> Link:
+    """Whose link broke: a side whose socket dropped during the break, else the one side
+    not heard from at all since it began (both are asked, see :data:`SILENT_AFTER`), else
+    one whose report came late over it, else the network between them."""
     sides: list[Side] = ["terminal", "clerk"]
     gone = [side for side in sides if side in offline or brk.get("offline", {}).get(side)]
     if len(gone) == 1:
         return gone[0]
+    opened = brk.get("opened")
+    if now is not None and opened and now - datetime.fromisoformat(opened) > SILENT_AFTER:
+        heard = set(brk.get("reports", {})) | set(brk.get("heard", []))
+        silent = [side for side in sides if side not in heard]
+        if len(silent) == 1:
+            return silent[0]
     onsets = {
         side: datetime.fromisoformat(report["at"]) - timedelta(milliseconds=report["stalled_ms"])
         for side, report in brk.get("reports", {}).items()
@@ -72,12 +82,8 @@ async def report(
     attempt: int,
     stalled_ms: int = 0,
     figures: dict[str, Any] | None = None,
-    offline: set[Side] | None = None,
 ) -> MediaOutcome | None:
-    """Apply one side's media report; None when the session is not in a call.
-
-    ``offline`` names the sides whose socket is gone now (for :func:`whose_link`).
-    """
+    """Apply one side's media report; None when the session is not in a call."""
     async with db.transaction() as tx:
         found = await _session_row(tx, session_id)
         if found is None or found[0].state not in CALL_STATES:
@@ -104,11 +110,13 @@ async def report(
                 return MediaOutcome("connected", current)
             back = set(brk.get("restored", [])) | {side}
             if not set(brk.get("reports", {})) <= back:
-                row.media_break = {**brk, "restored": sorted(back)}
+                # this side still receives: it is heard from, and the break stays open
+                heard = sorted(set(brk.get("heard", [])) | {side})
+                row.media_break = {**brk, "restored": sorted(back), "heard": heard}
                 return MediaOutcome("flowing", current)
             since = row.media_down_since or now
             gap_ms = max(0, round((now - since).total_seconds() * 1000))
-            link = whose_link(brk, offline or set())
+            link = whose_link(brk, set(), now)
             row.media_break = None
             row.media_down_since = None
             await _chain(
@@ -124,7 +132,7 @@ async def report(
         kind = "flowing"
         if brk is None:
             since = now - timedelta(milliseconds=stalled_ms)
-            brk = {"reports": {}, "restored": []}
+            brk = {"reports": {}, "restored": [], "opened": now.isoformat()}
             row.media_down_since = since
             kind = "interrupted"
             payload: dict[str, Any] = {
@@ -195,7 +203,8 @@ async def view(db: Database, session_id: str) -> BreakView | None:
     attempt, since, brk = found
     if brk is None:
         return BreakView(attempt, None, {}, None, False)
-    return BreakView(attempt, since, brk, whose_link(brk, set()), "restart_from" in brk)
+    link = whose_link(brk, set(), datetime.now(UTC))
+    return BreakView(attempt, since, brk, link, "restart_from" in brk)
 
 
 async def overdue(db: Database, limit_s: float) -> list[str]:

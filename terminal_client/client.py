@@ -651,6 +651,14 @@ class TerminalClient:
         self.media_state = None if state.state == "restored" else state
         self._log().info("media %s (attempt %d, link %s)", state.state, state.attempt, state.link)
         await self._notify()
+        if state.state == "interrupted" and self.pc is not None:
+            # the server asks both sides how their media stands: an answer says this side
+            # can reach it (a side that cannot is the one whose link broke)
+            stalled_s = self.video_in.stalled_s() or 0.0
+            await self._report(
+                "interrupted" if self.media_stalled else "connected",
+                round(stalled_s * 1000) if self.media_stalled else 0,
+            )
         if state.state == "restarting" and state.attempt > self.media_attempt:
             await self.restart_media(state.attempt)
 

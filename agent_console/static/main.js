@@ -514,6 +514,9 @@ class ClerkConsole {
   #onMediaState(message) {
     const info = this.m.callInfo;
     if (!info || info.sessionId !== message.session_id) return;
+    // the server asks both sides how their media stands when a break begins: answering says
+    // this console can reach it (the side that cannot is the one whose link broke)
+    if (message.state === "interrupted" && this.call && this.call.link) this.call.link.resend();
     const attempt = message.attempt ?? 0;
     if (info.media && attempt < info.media.attempt) return; // overtaken by a newer attempt's
     const now = performance.now();

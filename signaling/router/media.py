@@ -100,6 +100,6 @@ class Media(Calls):
             clerk = await presence.clerk(self.db, session.clerk_id)
             if clerk is None or not clerk.connected:
                 offline.add("clerk")
-        link = media_breaks.whose_link(view.brk, offline)
+        link = media_breaks.whose_link(view.brk, offline, datetime.now(UTC))
         by = Role.CLERK if link == "clerk" else Role.TERMINAL
         await self._finish(session, f"media_lost_at_{link}", by, "server", "failed")

@@ -36,3 +36,14 @@ def test_a_side_whose_socket_dropped_during_the_break_is_the_one() -> None:
     assert whose_link({"reports": {}}, {"clerk"}) == "clerk"
     # both gone: nothing tells them apart
     assert whose_link({"reports": {}, "offline": {"terminal": True}}, {"clerk"}) == "network"
+
+
+def test_the_one_side_not_heard_from_since_the_break_began_is_the_one() -> None:
+    # the kiosk was asked how its media stands and never answered: it cannot reach the server
+    brk = {"opened": T0.isoformat(), "reports": {"clerk": reported(1, 1000)}}
+    assert whose_link(brk, set(), T0 + timedelta(seconds=10)) == "terminal"
+    # too soon to tell: the answer may be on its way
+    assert whose_link(brk, set(), T0 + timedelta(seconds=2)) == "network"
+    # it answered that it still receives: a one-way break, on the path between them
+    answered = {**brk, "heard": ["terminal"]}
+    assert whose_link(answered, set(), T0 + timedelta(seconds=10)) == "network"
