@@ -259,7 +259,8 @@ class NetnsKiosk:
         self.link = link
         self.command = link.command(
             sys.executable, "-m", "tests.media.kiosk_in_netns",
-            "--server", server_url, "--token", token, "--name", name, *args,
+            # "--token=…": a token may begin with "-", which argparse would take for an option
+            f"--server={server_url}", f"--token={token}", f"--name={name}", *args,
         )  # fmt: skip
         self.report = KioskReport()
         self.process: asyncio.subprocess.Process | None = None
@@ -268,6 +269,7 @@ class NetnsKiosk:
         self._answers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._last_lines: list[str] = []
         self._said: list[str] = []  # its last lines but the frame reports, for failures
+        self._ended = False  # its output ended: it exited
 
     async def __aenter__(self) -> NetnsKiosk:
         self.process = await asyncio.create_subprocess_exec(
@@ -341,13 +343,18 @@ class NetnsKiosk:
         """Wait until ``condition(kiosk.report)`` holds; :class:`KioskFailed` after ``timeout``."""
         try:
             async with asyncio.timeout(timeout), self._changed:
-                await self._changed.wait_for(lambda: condition(self.report))
+                await self._changed.wait_for(lambda: condition(self.report) or self._ended)
         except TimeoutError:
             raise KioskFailed(
                 f"the kiosk in {self.link.netns} did not {what or 'get there'} within"
                 f" {timeout:g} s; it is {self.report.state!r}; what it said:\n"
                 + "\n".join([*self._said[-8:], *self._last_lines[-2:]])
             ) from None
+        if not condition(self.report):
+            raise KioskFailed(
+                f"the kiosk in {self.link.netns} ended before it could {what or 'get there'}"
+                " (its error output is the test's); what it said:\n" + "\n".join(self._said[-8:])
+            )
 
     async def wait_state(self, *states: str, timeout: float = 30.0) -> str:
         """Wait until the kiosk's state is one of ``states``; returns it."""
@@ -401,6 +408,9 @@ class NetnsKiosk:
             self._take(message)
             async with self._changed:
                 self._changed.notify_all()
+        self._ended = True
+        async with self._changed:
+            self._changed.notify_all()
 
     def _take(self, message: dict[str, Any]) -> None:
         report, event = self.report, message.get("event")

@@ -163,7 +163,8 @@ def check_breaks(breaks: list[Break], cuts: list[tuple[float, float, float]]) ->
         assert len(during) == 1 and during[0].closed is not None, (cut_s, down, back, breaks)
         gap_ms = during[0].gap_ms or 0
         assert (cut_s - 1) * 1000 <= gap_ms <= (cut_s + RECOVER_S) * 1000, (cut_s, during)
-        # the kiosk's link broke; the server cannot always tell it from the network's
+        # the kiosk's link broke; when the kiosk's late reports arrive as the link comes back,
+        # the server may read it as the network's (seen with a 5 s cut), never the clerk's
         assert during[0].link in ("terminal", "network"), (cut_s, during)
 
 
@@ -263,20 +264,27 @@ async def test_a_cut_past_the_recovery_limit_ends_the_call_with_a_recall(
         finally:
             await link.restore()
         row = await server.session(session_id)
-        assert (row.state, row.end_reason[:14]) == ("failed", "media_lost_at_"), row
-        # the kiosk hears it once its link is back: the call was lost, the front of the queue
-        # is offered
+        # the kiosk was not heard from in the break: its link is the one that broke
+        assert (row.state, row.end_reason) == ("failed", "media_lost_at_terminal"), row
+        # the kiosk hears it once its link is back: the call was lost, the front of the
+        # queue is offered
         await kiosk.wait_state("ended", timeout=30)
         assert kiosk.report.end_reason == row.end_reason, kiosk.report
         assert kiosk.report.recall_of == session_id, kiosk.report
         breaks = await media_breaks(server, session_id)
         assert breaks and breaks[-1].closed is None, breaks
         # taken up again: a new session that names the lost one
-        again = await kiosk.request_service("tax-registration", "en", recall_of=session_id)
+        try:
+            again = await kiosk.request_service("tax-registration", "en", recall_of=session_id)
+        except KioskFailed as exc:
+            # TerminalClient.request_service takes any error event as its refusal, also the
+            # server's answer to a media report of the lost call still in flight: once more
+            # (the request itself may still have gone through)
+            assert "is not in a call" in str(exc), exc
+            try:
+                await kiosk.wait_state("queued", "ringing", timeout=5)
+                again = str(kiosk.report.session_id)
+            except KioskFailed:
+                again = await kiosk.request_service("tax-registration", "en", recall_of=session_id)
         assert again != session_id
         assert (await server.session(again)).recall_of == session_id
-    if row.end_reason == "media_lost_at_network":
-        # only the clerk's report of the break reached the server (the kiosk's waited behind
-        # the cut), and one side's report alone reads as the network's fault
-        pytest.xfail("the server blamed the network for a cut of the kiosk's own link")
-    assert row.end_reason == "media_lost_at_terminal", row
