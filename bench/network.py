@@ -38,6 +38,7 @@ from playwright.async_api import Page
 
 from bench.cli import bench_parser, parse, report
 from bench.server import chromium, pct
+from storage.audit import AuditLog
 from tests.browser.frames import clerk_frames, clerk_frames_after, watch_clerk_frames
 from tests.conftest import CLERK_PASSWORD, RunningServer, make_settings, start_server
 from tests.netfault import ImpairedLink, KioskFailed, NetnsKiosk
@@ -179,6 +180,7 @@ async def run(opts: Options) -> dict[str, object]:
                       f" same call: {same}", flush=True)  # fmt: skip
                 await asyncio.sleep(3)
 
+            print(f"impaired from {time.strftime('%H:%M:%S')}", flush=True)
             await link.impair(opts.delay_ms, opts.loss)
             await asyncio.sleep(2)  # the path settles: packets in flight, a first keyframe
             start = time.time()
@@ -186,6 +188,10 @@ async def run(opts: Options) -> dict[str, object]:
             impaired = await window(kiosk, page, start, time.time())
             await link.clear()
             same = same and await still_in_call(server, kiosk, session_id)
+            # what the chain made of it: each break, new peer connection and recovery
+            for event in await AuditLog(server.db).events(session_id):
+                if event.kind in ("media.interrupted", "media.restarting", "media.restored"):
+                    print(f"  chain {event.created_at:%H:%M:%S.%f}: {event.kind} {event.payload}")
             await kiosk.hangup()
             # the kiosk's signalling may still be catching up after the cuts (TCP's back-off)
             await kiosk.wait_state("ended", timeout=45)

@@ -164,6 +164,7 @@ def create_app(settings: Settings) -> web.Application:
             draining=app[DRAINING],
             ice_policy=settings.ice_transport_policy,
             media_recovery_s=settings.media_recovery_s,
+            media_restart_s=settings.media_restart_s,
         )
         sweeper = Sweeper(
             router,

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # back within the session; past it the call ends and the applicant is offered the front
     # of the queue
     media_recovery_s: float = Field(default=60.0, gt=0)
+    # a break this old (or this long after the last try) gets a new peer connection: a
+    # browser's ICE may stay dead after the path is back
+    media_restart_s: float = Field(default=8.0, gt=0)
     # a process that has not renewed its lease for this long is dead (its sockets are dropped)
     process_lease_s: float = Field(default=10.0, gt=0)
     # how often each process renews its lease and resolves what the store says is overdue

@@ -98,6 +98,8 @@ class Sweeper:
             await router.clerk_lost(clerk_id)
         for session_id in await media_breaks.overdue(db, router.media_recovery_s):
             await router.media_lost(session_id)
+        for session_id in await media_breaks.stuck(db, router.media_restart_s):
+            await router.media_stuck(session_id)
         router.request_dispatch()
         self.rounds += 1
 

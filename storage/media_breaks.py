@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from sqlalchemy import select
 
-from storage.db import Database
+from storage.db import Database, Transaction
 from storage.models import CallSession
 from storage.routing import CALL_STATES, _chain, _session_row, db_now
 from storage.states import move_session
@@ -148,20 +148,64 @@ async def report(
         reports.setdefault(side, {"at": now.isoformat(), "stalled_ms": stalled_ms})
         restored = [s for s in brk.get("restored", []) if s != side]
         brk = {**brk, "reports": reports, "restored": restored}
-        if state == "failed" and attempt == current:
-            row.media_attempt = current + 1
-            brk["restart_from"] = current
-            kind = "restarting"
-            await _chain(
-                tx,
-                session_id,
-                "media.restarting",
-                actor,
-                {"attempt": current + 1, "reported_by": side},
-                row=row,
-            )
         row.media_break = brk
+        if state == "failed" and attempt == current:
+            kind = "restarting"
+            await _restart(tx, row, now, actor, {"reported_by": side})
         return MediaOutcome(kind, row.media_attempt, row.media_down_since)
+
+
+async def _restart(
+    tx: Transaction, row: CallSession, now: datetime, actor: str, why: dict[str, Any]
+) -> None:
+    """Move the call to its next peer connection (the kiosk makes it) and chain it."""
+    current = row.media_attempt
+    row.media_attempt = current + 1
+    row.media_break = {
+        **(row.media_break or {}),
+        "restart_from": current,
+        "restarted": now.isoformat(),
+    }
+    await _chain(tx, row.id, "media.restarting", actor, {"attempt": current + 1, **why}, row=row)
+
+
+async def stuck(db: Database, after_s: float) -> list[str]:
+    """Calls whose media has been broken for ``after_s`` (a candidate for a new peer
+    connection, see :func:`restart_if_stuck`)."""
+    async with db.reads() as s:
+        now = await db_now(s)
+        rows = await s.scalars(
+            select(CallSession.id).where(
+                CallSession.media_down_since < now - timedelta(seconds=after_s),
+                CallSession.state.in_(CALL_STATES),
+            )
+        )
+        return list(rows)
+
+
+async def restart_if_stuck(
+    db: Database, session_id: str, after_s: float, actor: str
+) -> MediaOutcome | None:
+    """A new peer connection for a call whose media has not come back for ``after_s`` since
+    the break began or the last new one was asked for; None when it is not due.
+
+    A browser's ICE can stay dead after a cut although the path is back (Chromium gave up
+    ~16 s in, 12 s after a 5 s cut ended, in 1 run of 10); a new peer connection connected
+    in 0.2 s.
+    """
+    async with db.transaction() as tx:
+        found = await _session_row(tx, session_id)
+        if found is None:
+            return None
+        row, _dept, now = found
+        brk, since = row.media_break, row.media_down_since
+        if row.state not in CALL_STATES or brk is None or since is None:
+            return None
+        last = datetime.fromisoformat(brk.get("restarted") or since.isoformat())
+        if now - max(last, since) < timedelta(seconds=after_s):
+            return None
+        await _restart(tx, row, now, actor, {"reported_by": "server", "after_s": after_s})
+        return MediaOutcome("restarting", row.media_attempt, since)
 
 
 async def note_offline(db: Database, session_id: str, side: Side) -> None:

@@ -70,6 +70,7 @@ from terminal_client.peer import (
     attach_document,
     attach_media,
     make_peer,
+    send_keyframe,
     share_bundle_candidates,
 )
 from terminal_client.recording import CallRecorder
@@ -299,6 +300,15 @@ class TerminalClient:
         self._forget_call()
         self.care_mode = care_mode
         errors = len(self.errors)
+
+        def refusal() -> ErrorEvent | None:
+            # only an answer to this request: a late report about the last call may be
+            # refused meanwhile ("not in a call") and is not this request's fate
+            return next(
+                (e for e in self.errors[errors:] if e.event in (None, Event.REQUEST_SERVICE.value)),
+                None,
+            )
+
         warm = self._take_warm()
         if warm is not None:
             await self._close_peer()
@@ -315,17 +325,17 @@ class TerminalClient:
             with contextlib.suppress(TimeoutError):  # no answer: refused as "no_answer" below
                 await asyncio.wait_for(
                     self._changed.wait_for(
-                        lambda: self.state != TerminalState.IDLE or len(self.errors) > errors
+                        lambda: self.state != TerminalState.IDLE or refusal() is not None
                     ),
                     15,
                 )
         if self.session_id is None:
             await self._close_peer()
-            refusal = self.errors[-1] if len(self.errors) > errors else None
-            message = refusal.message if refusal else "no answer within 15 s"
+            refused = refusal()
+            message = refused.message if refused else "no answer within 15 s"
             raise ServiceRefused(
                 f"the server refused the request for {service_id!r}: {message}",
-                refusal.code if refusal else "no_answer",
+                refused.code if refused else "no_answer",
             )
         return self.session_id
 
@@ -551,8 +561,11 @@ class TerminalClient:
     async def _report(self, state: str, stalled_ms: int = 0) -> None:
         """Tell the server how this side's media stands; kept to send again after a
         reconnect when the socket is down."""
-        if self.session_id is None:
-            return
+        if self.session_id is None or self.state not in (
+            TerminalState.CONNECTING,
+            TerminalState.IN_CALL,
+        ):
+            return  # the call is over: nothing to say about its media
         status = MediaStatus(
             session_id=self.session_id,
             state=state,
@@ -581,6 +594,10 @@ class TerminalClient:
                 self.link.sample(await self.pc.getStats(), self.video_in.count, loop.time())
                 if self.pc is None:
                     return  # replaced or closed meanwhile; its successor starts its own watch
+                if self.media_state is not None and not self.media_stalled:
+                    # the clerk sees nothing while this side receives: a keyframe a second
+                    # lets the clerk's picture come back as soon as the path does
+                    send_keyframe(self.pc)
                 if self.link.weak != weak:
                     self._log().info("link %s: %s", "weak" if self.link.weak else "good",
                                      self.link.figures)  # fmt: skip
@@ -591,6 +608,8 @@ class TerminalClient:
             wanted = "interrupted" if stalled_s >= STALL_S else "connected"
             if self.media_stalled != (wanted == "interrupted"):
                 self.media_stalled = wanted == "interrupted"
+                if not self.media_stalled:
+                    send_keyframe(self.pc)  # the link is back: let the clerk decode at once
                 await self._notify()  # the screen says "reconnecting…", or stops saying it
             reported = self._reported[0] if self._reported else None
             current = self._reported is not None and self._reported[1] == self.media_attempt

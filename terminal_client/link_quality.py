@@ -41,7 +41,12 @@ class LinkMeter:
 
     def sample(self, stats: RTCStatsReport, frames: int, now: float) -> MediaFigures:
         """Take one sample (``frames``: video frames decoded so far; ``now``: monotonic s)."""
-        rtts = [s.roundTripTime for s in stats.values() if s.type == "remote-inbound-rtp"]
+        # aiortc lists a receiver report before it can time one (no round trip yet: None)
+        rtts = [
+            s.roundTripTime
+            for s in stats.values()
+            if s.type == "remote-inbound-rtp" and s.roundTripTime is not None
+        ]
         inbound = [s for s in stats.values() if s.type == "inbound-rtp" and s.kind == "video"]
         received = sum(s.packetsReceived for s in inbound)
         lost = sum(max(0, s.packetsLost) for s in inbound)

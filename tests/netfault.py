@@ -120,12 +120,15 @@ class ImpairedLink:
             raise RuntimeError(f"the NFQUEUE helper did not start: {line!r}")
 
     async def cut(self) -> None:
-        """Take the link down (both ways), as a pulled cable or a dead Wi-Fi would."""
-        await _ip("link", "set", self.host_if, "down")
+        """Take the kiosk's link down (both ways), as a pulled cable or a dead Wi-Fi at the
+        kiosk would. The namespace's end goes down: taking the host's end down instead
+        flaps an interface of the machine Chromium runs on, and Chromium re-gathers its
+        candidates (2-3 s more to recover, a cut of the clerk's own network)."""
+        await _ip("netns", "exec", self.netns, "ip", "link", "set", self.ns_if, "down")
 
     async def restore(self) -> None:
         """Bring the link back up after :meth:`cut`."""
-        await _ip("link", "set", self.host_if, "up")
+        await _ip("netns", "exec", self.netns, "ip", "link", "set", self.ns_if, "up")
 
     async def clear(self) -> None:
         """The link as it was: no delay, no loss."""

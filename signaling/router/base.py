@@ -54,6 +54,7 @@ class RouterBase:
         draining: asyncio.Event | None = None,
         ice_policy: IcePolicy = "all",
         media_recovery_s: float = 60.0,
+        media_restart_s: float = 8.0,
     ) -> None:
         self.catalogue = catalogue
         self.db = db
@@ -64,6 +65,7 @@ class RouterBase:
         self.ice_ttl_s = ice_ttl_s
         self.ice_policy: IcePolicy = ice_policy
         self.media_recovery_s = media_recovery_s
+        self.media_restart_s = media_restart_s
         self.process_id = process_id or uuid.uuid4().hex
         self.decline_pause_s = decline_pause_s
         self.draining = draining

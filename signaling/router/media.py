@@ -86,6 +86,20 @@ class Media(Calls):
             session_id, MediaOutcome(kind, view.attempt, view.since, view.link)
         )
 
+    async def media_stuck(self, session_id: str) -> None:
+        """The call's media has not come back for a while: a new peer connection is asked for
+        (both ends are told; the kiosk makes it)."""
+        outcome = await media_breaks.restart_if_stuck(
+            self.db, session_id, self.media_restart_s, "server"
+        )
+        if outcome is not None:
+            context_log(log, session_id, "server").warning(
+                "media still broken after %.0f s: asking for peer connection %d",
+                self.media_restart_s,
+                outcome.attempt,
+            )
+            await self._tell_media(session_id, self._media_state(session_id, outcome))
+
     async def media_lost(self, session_id: str) -> None:
         """The call's media stayed broken past the limit: it ends as lost, and the applicant
         is offered the front of the queue."""

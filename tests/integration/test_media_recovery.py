@@ -22,7 +22,19 @@ SERVICE = "tax-registration"
 @pytest.fixture
 async def short_limit(tmp_path: Path) -> AsyncIterator[RunningServer]:
     """The server with a 2 s limit on broken media (the default is a minute)."""
-    running, runner = await start_server(make_settings(tmp_path, media_recovery_s=2.0))
+    running, runner = await start_server(
+        make_settings(tmp_path, media_recovery_s=2.0, media_restart_s=30.0)
+    )
+    try:
+        yield running
+    finally:
+        await bounded(runner.cleanup(), "server")
+
+
+@pytest.fixture
+async def quick_restart(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """The server asking for a new peer connection 1 s into a break (the default is 8 s)."""
+    running, runner = await start_server(make_settings(tmp_path, media_restart_s=1.0))
     try:
         yield running
     finally:
@@ -136,3 +148,26 @@ async def test_media_broken_past_the_limit_ends_the_call_and_offers_the_front_of
     assert recall.priority == 2 and recall.recall_of == session_id
     kinds = [e.kind for e in await AuditLog(server.db).events(session_id)]
     assert kinds.index("media.interrupted") < kinds.index("session.failed")
+
+
+async def test_a_break_that_does_not_heal_gets_a_new_peer_connection(
+    quick_restart: RunningServer,
+) -> None:
+    """No side says its connection failed, yet media stays away (a browser's ICE can stay
+    dead after a cut): the server asks for a new peer connection, and the call goes on."""
+    server = quick_restart
+    terminal, clerk, session_id = await in_call(server)
+    try:
+        await clerk.report("interrupted", stalled_ms=1000)
+        await clerk.wait(lambda: clerk.attempt == 1, timeout=20)
+        await clerk.wait(lambda: any(m.state == "restored" for m in clerk.media_states), 20)
+        await clerk.video_in.wait_for(10, timeout=20)
+        assert terminal.media_attempt == 1 and terminal.state == TerminalState.IN_CALL
+    finally:
+        await terminal.close()
+        await clerk.close()
+    await server.stored()
+    events = await AuditLog(server.db).events(session_id)
+    restarting = next(e for e in events if e.kind == "media.restarting")
+    assert restarting.actor == "server" and restarting.payload["reported_by"] == "server"
+    assert [e.kind for e in events].count("media.restarting") == 1

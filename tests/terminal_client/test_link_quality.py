@@ -12,7 +12,7 @@ from terminal_client.link_quality import LinkMeter
 NOW = datetime.datetime(2026, 12, 4, tzinfo=datetime.UTC)
 
 
-def report(rtt_s: float, received: int, lost: int) -> RTCStatsReport:
+def report(rtt_s: float | None, received: int, lost: int) -> RTCStatsReport:
     stats = RTCStatsReport()
     stats.add(
         RTCRemoteInboundRtpStreamStats(
@@ -36,6 +36,8 @@ def test_figures_come_from_the_differences_between_samples() -> None:
     assert first.rtt_ms == 50.0 and first.fps is None and first.loss_pct is None
     second = meter.sample(report(0.06, 195, 5), frames=25, now=1.0)
     assert (second.rtt_ms, second.loss_pct, second.fps) == (60.0, 5.0, 25.0)
+    # a receiver report aiortc could not time yet has no round trip
+    assert meter.sample(report(None, 295, 5), frames=50, now=2.0).rtt_ms is None
 
 
 def test_the_hint_needs_two_bad_samples_and_three_good_ones_to_go() -> None:
