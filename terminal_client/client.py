@@ -535,6 +535,7 @@ class TerminalClient:
 
     def _watch_peer(self, pc: RTCPeerConnection) -> None:
         """Follow ``pc``'s tracks and connection state (only while it is the call's peer)."""
+        attempt = self.media_attempt
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -544,8 +545,8 @@ class TerminalClient:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             self._log().info("webrtc %s (attempt %d)", pc.connectionState, self.media_attempt)
-            if self.session_id is None or self.pc is not pc:
-                return
+            if self.session_id is None or self.pc is not pc or self.media_attempt != attempt:
+                return  # a peer connection being replaced says nothing more
             if pc.connectionState == "connected":
                 if self.recorder is not None:
                     self.recorder.start(self.session_id)
@@ -632,28 +633,30 @@ class TerminalClient:
         offer it on the same session: the camera, microphone, recording and everything of
         the session carry on. ``attempt`` defaults to the next one."""
         session_id = self.session_id
-        if session_id is None or self.media is None or self.pc is None:
+        in_call = self.state in (TerminalState.CONNECTING, TerminalState.IN_CALL)
+        if session_id is None or self.media is None or not in_call:
             raise TerminalError("no call to reconnect: the kiosk is not in a call")
         attempt = self.media_attempt + 1 if attempt is None else attempt
         if attempt <= self.media_attempt:
             return  # that one is made already
         self.media_attempt = attempt
         self._log().warning("media: making peer connection %d for the same call", attempt)
-        old, self.pc = self.pc, None
-        await self.video_in.stop()
-        await self.audio_in.stop()
-        await old.close()
         servers = self._call_ice or (self._ice[0] if self._ice else [])
         peer = await make_peer(servers, document=self._document is not None, policy=self.ice_policy)
-        if self.session_id != session_id or self.media_attempt != attempt:
+        if self.session_id != session_id or self.media_attempt != attempt or self.media is None:
             await peer.pc.close()  # the call ended, or another attempt began, meanwhile
             return
-        self.pc = peer.pc
+        # the old one stays the call's until the new one is made: never no peer at all
+        old, self.pc = self.pc, peer.pc
         self._pending_candidates = []
+        await self.video_in.stop()
+        await self.audio_in.stop()
         attach_media(peer.pc, self.media, self._relay)
         if self._document is not None:
             attach_document(peer.pc, self._document, self._relay)
         self._watch_peer(peer.pc)
+        if old is not None:
+            await old.close()
         # made before the tracks were attached: the offer's SDP does not depend on them
         offer = SessionDescription(
             session_id=session_id, type="offer", sdp=peer.offer_sdp, attempt=attempt
@@ -678,7 +681,8 @@ class TerminalClient:
                 "interrupted" if self.media_stalled else "connected",
                 round(stalled_s * 1000) if self.media_stalled else 0,
             )
-        if state.state == "restarting" and state.attempt > self.media_attempt:
+        in_call = self.state in (TerminalState.CONNECTING, TerminalState.IN_CALL)
+        if state.state == "restarting" and state.attempt > self.media_attempt and in_call:
             await self.restart_media(state.attempt)
 
     def _take_warm(self) -> WarmPeer | None:

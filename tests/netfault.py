@@ -239,6 +239,8 @@ class KioskReport:
     end_reason: str | None = None
     recall_of: str | None = None
     media_attempt: int = 0
+    weak: bool = False  # its screen says the connection is weak
+    reconnecting: bool = False  # its screen says the connection dropped
     video: int = 0
     audio: int = 0
     # the wall time of every video frame it decoded (the host's clock: the namespace shares it)
@@ -417,7 +419,10 @@ class NetnsKiosk:
 
     def _take(self, message: dict[str, Any]) -> None:
         report, event = self.report, message.get("event")
-        for key in ("state", "session_id", "end_reason", "recall_of", "media_attempt"):
+        for key in (
+            "state", "session_id", "end_reason", "recall_of", "media_attempt", "weak",
+            "reconnecting",
+        ):  # fmt: skip
             if key in message:
                 setattr(report, key, message[key])
         if event == "frames":

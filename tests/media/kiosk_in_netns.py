@@ -72,8 +72,10 @@ class Reporter:
             "session_id": terminal.session_id,
             "end_reason": terminal.end_reason,
             "recall_of": terminal.recall_of,
-            # which peer connection of the call (a new one after a failed one), if the kiosk says
-            "media_attempt": getattr(terminal, "media_attempt", 0),
+            # which peer connection of the call (a new one after a failed one)
+            "media_attempt": terminal.media_attempt,
+            "weak": terminal.link.weak,
+            "reconnecting": terminal.media_broken,
         }
 
     def on_change(self) -> None:
