@@ -697,6 +697,11 @@ class TerminalClient:
         if self._ice is None or self._warm is not None or not self.sio.connected:
             return
         servers, ttl = self._ice
+        if any(s.credential for s in servers):
+            # TURN credentials are minted for one session: a peer made ahead would take its
+            # relay allocation for the next call with the last one's. The offer is made when
+            # the next session opens instead, with its own (while the applicant waits).
+            return
         peer = await make_peer(
             servers, ttl, document=self.document_track is not None, policy=self.ice_policy
         )

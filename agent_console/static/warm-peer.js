@@ -48,6 +48,12 @@ export class WarmPeer {
       return null;
     }
     if (!sameServers(this.servers, iceServers)) {
+      if (iceServers.some((server) => server.credential != null)) {
+        // TURN credentials are minted per session: candidates pooled under the last ones
+        // would relay this call on another session's allocation. Start afresh with these.
+        this.close();
+        return null;
+      }
       try {
         pc.setConfiguration({ ...pc.getConfiguration(), iceServers: iceServers.map(toRtcIceServer) });
       } catch {
