@@ -67,6 +67,7 @@ from terminal_client.errors import CallFailed, ServiceRefused, TerminalError
 from terminal_client.link_quality import LinkMeter
 from terminal_client.peer import (
     WarmPeer,
+    ask_keyframe,
     attach_document,
     attach_media,
     make_peer,
@@ -595,6 +596,8 @@ class TerminalClient:
                 self.link.sample(await self.pc.getStats(), self.video_in.count, loop.time())
                 if self.pc is None:
                     return  # replaced or closed meanwhile; its successor starts its own watch
+                if self.media_stalled and self.pc.connectionState == "connected":
+                    await ask_keyframe(self.pc)  # again each second until the picture moves
                 if self.media_state is not None and not self.media_stalled:
                     # the clerk sees nothing while this side receives: a keyframe a second
                     # lets the clerk's picture come back as soon as the path does
