@@ -131,7 +131,9 @@ async def report(
         # interrupted or failed
         kind = "flowing"
         if brk is None:
-            since = now - timedelta(milliseconds=stalled_ms)
+            # not before the call's media first connected: a side's word cannot age a break
+            # past what the store saw (a far-fetched stalled_ms would end the call at once)
+            since = max(now - timedelta(milliseconds=stalled_ms), row.connected_at or now)
             brk = {"reports": {}, "restored": [], "opened": now.isoformat()}
             row.media_down_since = since
             kind = "interrupted"
