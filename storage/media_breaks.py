@@ -31,6 +31,10 @@ LATE_REPORT = timedelta(seconds=2)
 # both sides are told of a break and answer with how their media stands; a side that has
 # said nothing this long after the break began cannot reach the server: its link is down
 SILENT_AFTER = timedelta(seconds=3)
+# one side receives again (or a side cut off is heard from again) and media is still not
+# back this long after: the path is back, the connection is not coming back by itself (a
+# new one is asked for; a connection that heals does within ~0.6 s of the path)
+ONE_SIDE_BACK = timedelta(seconds=1.5)
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,12 @@ async def report(
             if not set(brk.get("reports", {})) <= back:
                 # this side still receives: it is heard from, and the break stays open
                 heard = sorted(set(brk.get("heard", [])) | {side})
-                row.media_break = {**brk, "restored": sorted(back), "heard": heard}
+                row.media_break = {
+                    **brk,
+                    "restored": sorted(back),
+                    "heard": heard,
+                    "back_at": brk.get("back_at") or now.isoformat(),
+                }
                 return MediaOutcome("flowing", current)
             since = row.media_down_since or now
             gap_ms = max(0, round((now - since).total_seconds() * 1000))
@@ -147,9 +156,17 @@ async def report(
                 payload["figures"] = figures
             await _chain(tx, session_id, "media.interrupted", actor, payload, row=row)
         reports = dict(brk.get("reports", {}))
+        silent = side not in reports and side not in brk.get("heard", [])
+        opened = datetime.fromisoformat(brk["opened"]) if brk.get("opened") else now
         reports.setdefault(side, {"at": now.isoformat(), "stalled_ms": stalled_ms})
         restored = [s for s in brk.get("restored", []) if s != side]
         brk = {**brk, "reports": reports, "restored": restored}
+        if silent and now - opened > SILENT_AFTER:
+            # a side silent since the break began is heard again: its link is back, and so
+            # is the path; media not back soon after will not come back by itself
+            brk["back_at"] = brk.get("back_at") or now.isoformat()
+        elif not restored:
+            brk.pop("back_at", None)
         row.media_break = brk
         if state == "failed" and attempt == current:
             kind = "restarting"
@@ -172,7 +189,7 @@ async def _restart(
 
 
 async def stuck(db: Database, after_s: float) -> list[str]:
-    """Calls whose media has been broken for ``after_s`` (a candidate for a new peer
+    """Calls whose media has been broken for ``after_s`` (candidates for a new peer
     connection, see :func:`restart_if_stuck`)."""
     async with db.reads() as s:
         now = await db_now(s)
@@ -189,7 +206,9 @@ async def restart_if_stuck(
     db: Database, session_id: str, after_s: float, actor: str
 ) -> MediaOutcome | None:
     """A new peer connection for a call whose media has not come back for ``after_s`` since
-    the break began or the last new one was asked for; None when it is not due.
+    the break began or the last new one was asked for, or :data:`ONE_SIDE_BACK` after one
+    side said its media flows again while the other still sees nothing; None when neither
+    is due.
 
     A browser's ICE can stay dead after a cut although the path is back (Chromium gave up
     ~16 s in, 12 s after a 5 s cut ended, in 1 run of 10); a new peer connection connected
@@ -203,8 +222,12 @@ async def restart_if_stuck(
         brk, since = row.media_break, row.media_down_since
         if row.state not in CALL_STATES or brk is None or since is None:
             return None
-        last = datetime.fromisoformat(brk.get("restarted") or since.isoformat())
-        if now - max(last, since) < timedelta(seconds=after_s):
+        last = max(since, datetime.fromisoformat(brk.get("restarted") or since.isoformat()))
+        back_at = brk.get("back_at")
+        one_side_back = back_at is not None and now - max(
+            last, datetime.fromisoformat(back_at)
+        ) >= min(ONE_SIDE_BACK, timedelta(seconds=after_s))
+        if now - last < timedelta(seconds=after_s) and not one_side_back:
             return None
         await _restart(tx, row, now, actor, {"reported_by": "server", "after_s": after_s})
         return MediaOutcome("restarting", row.media_attempt, since)

@@ -685,6 +685,7 @@ class TerminalClient:
                 round(stalled_s * 1000) if self.media_stalled else 0,
             )
         in_call = self.state in (TerminalState.CONNECTING, TerminalState.IN_CALL)
+        in_call = in_call and self.media is not None and not self._closing
         if state.state == "restarting" and state.attempt > self.media_attempt and in_call:
             await self.restart_media(state.attempt)
 

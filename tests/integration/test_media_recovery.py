@@ -21,9 +21,10 @@ SERVICE = "tax-registration"
 
 @pytest.fixture
 async def short_limit(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    """The server with a 2 s limit on broken media (the default is a minute)."""
+    """The server with a 1 s limit on broken media (the default is a minute): shorter than
+    any wait for a new peer connection, so the call ends first."""
     running, runner = await start_server(
-        make_settings(tmp_path, media_recovery_s=2.0, media_restart_s=30.0)
+        make_settings(tmp_path, media_recovery_s=1.0, media_restart_s=30.0)
     )
     try:
         yield running
@@ -175,3 +176,34 @@ async def test_a_break_that_does_not_heal_gets_a_new_peer_connection(
     restarting = next(e for e in events if e.kind == "media.restarting")
     assert restarting.actor == "server" and restarting.payload["reported_by"] == "server"
     assert [e.kind for e in events].count("media.restarting") == 1
+
+
+@pytest.fixture
+async def slow_restart(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """The server asking for a new peer connection only 30 s into a break (8 s by default)."""
+    running, runner = await start_server(make_settings(tmp_path, media_restart_s=30.0))
+    try:
+        yield running
+    finally:
+        await bounded(runner.cleanup(), "server")
+
+
+async def test_one_side_back_and_the_other_not_gets_a_new_peer_connection_soon(
+    slow_restart: RunningServer,
+) -> None:
+    """The clerk sees nothing while the kiosk, asked, says it receives: the path is there,
+    the clerk's side of the connection is not coming back by itself. A new peer connection
+    is asked for moments later, long before the 30 s of ``media_restart_s`` here."""
+    server = slow_restart
+    terminal, clerk, session_id = await in_call(server)
+    try:
+        await clerk.report("interrupted", stalled_ms=1000)
+        await clerk.wait(lambda: clerk.attempt == 1, timeout=15)
+        await clerk.wait(lambda: any(m.state == "restored" for m in clerk.media_states), 20)
+    finally:
+        await terminal.close()
+        await clerk.close()
+    events = await AuditLog(server.db).events(session_id)
+    kinds = [e.kind for e in events]
+    assert kinds.count("media.restarting") == 1, kinds
+    assert next(e for e in events if e.kind == "media.restarting").actor == "server"
