@@ -98,9 +98,7 @@ class Sweeper:
             await router.clerk_lost(clerk_id)
         for session_id in await media_breaks.overdue(db, router.media_recovery_s):
             await router.media_lost(session_id)
-        # broken at least this long: due for a new peer connection by one rule or the other
-        due_from_s = min(router.media_restart_s, media_breaks.ONE_SIDE_BACK.total_seconds())
-        for session_id in await media_breaks.stuck(db, due_from_s):
+        for session_id in await media_breaks.stuck(db, router.media_restart_s):
             await router.media_stuck(session_id)
         router.request_dispatch()
         self.rounds += 1

@@ -188,18 +188,34 @@ async def _restart(
     await _chain(tx, row.id, "media.restarting", actor, {"attempt": current + 1, **why}, row=row)
 
 
+def restart_due(brk: dict[str, Any], since: datetime, now: datetime, after_s: float) -> bool:
+    """Whether a broken call is due a new peer connection: ``after_s`` since the break began
+    or the last one was asked for, or :data:`ONE_SIDE_BACK` after a side was back."""
+    last = max(since, datetime.fromisoformat(brk.get("restarted") or since.isoformat()))
+    if now - last >= timedelta(seconds=after_s):
+        return True
+    back_at = brk.get("back_at")
+    return back_at is not None and now - max(last, datetime.fromisoformat(back_at)) >= min(
+        ONE_SIDE_BACK, timedelta(seconds=after_s)
+    )
+
+
 async def stuck(db: Database, after_s: float) -> list[str]:
-    """Calls whose media has been broken for ``after_s`` (candidates for a new peer
-    connection, see :func:`restart_if_stuck`)."""
+    """Calls due a new peer connection (see :func:`restart_due`), read without a lock: a
+    break that is not due costs the sweeper's round no transaction of its own."""
     async with db.reads() as s:
         now = await db_now(s)
-        rows = await s.scalars(
-            select(CallSession.id).where(
-                CallSession.media_down_since < now - timedelta(seconds=after_s),
+        rows = await s.execute(
+            select(CallSession.id, CallSession.media_down_since, CallSession.media_break).where(
+                CallSession.media_down_since.is_not(None),
                 CallSession.state.in_(CALL_STATES),
             )
         )
-        return list(rows)
+        return [
+            session_id
+            for session_id, since, brk in rows
+            if brk is not None and restart_due(brk, since, now, after_s)
+        ]
 
 
 async def restart_if_stuck(
@@ -222,13 +238,8 @@ async def restart_if_stuck(
         brk, since = row.media_break, row.media_down_since
         if row.state not in CALL_STATES or brk is None or since is None:
             return None
-        last = max(since, datetime.fromisoformat(brk.get("restarted") or since.isoformat()))
-        back_at = brk.get("back_at")
-        one_side_back = back_at is not None and now - max(
-            last, datetime.fromisoformat(back_at)
-        ) >= min(ONE_SIDE_BACK, timedelta(seconds=after_s))
-        if now - last < timedelta(seconds=after_s) and not one_side_back:
-            return None
+        if not restart_due(brk, since, now, after_s):
+            return None  # healed, or replaced, since the sweeper read it
         await _restart(tx, row, now, actor, {"reported_by": "server", "after_s": after_s})
         return MediaOutcome("restarting", row.media_attempt, since)
 
