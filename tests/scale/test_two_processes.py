@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from media.sources import create_local_tracks
 from signaling.catalogue import load_catalogue
 from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL
-from storage import routing
+from storage import routing, store
 from storage.db import Database
 from storage.models import ChainCheckpoint
 from terminal_client.client import TerminalClient, TerminalState
@@ -129,6 +129,13 @@ class Clerk:
         await self.sio.emit(event, data, namespace=NAMESPACE_CLERK)
 
 
+async def register(cluster: Cluster, names: list[str]) -> list[str]:
+    """Device tokens for many kiosks at once, from the store the CLI writes to (a CLI process
+    each cost ~1.5 s; ``vcounter terminal register`` itself is run by the other tests here)."""
+    async with Database(cluster.store_url) as db:
+        return [(await store.register_terminal(db, name, "hall"))[1] for name in names]
+
+
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
     require_cluster_services()
@@ -216,7 +223,7 @@ async def test_kill_9_of_one_process_under_load(cluster: Cluster) -> None:
     survivor with its session and its place."""
     kiosks = [Kiosk(f"w{i}") for i in range(20)]
     try:
-        tokens = [cluster.cli("terminal", "register", k.name) for k in kiosks]
+        tokens = await register(cluster, [k.name for k in kiosks])
         for kiosk, token in zip(kiosks, tokens, strict=True):
             await kiosk.connect(cluster.url, token)
         sessions = [await kiosk.request() for kiosk in kiosks]
