@@ -116,6 +116,7 @@ class Result:
     generator_cpu_share: float | None = None
     generator_lag_p99_ms: float | None = None
     machine_busy_share: float | None = None  # of every core, from /proc/stat
+    services_cpu_share: dict[str, float] = field(default_factory=dict)
     server_waited_share: list[float] = field(default_factory=list)  # runnable, no CPU free
     server_lag_p99_ms: list[float | None] = field(default_factory=list)
     event_p99_ms: dict[str, float | None] = field(default_factory=dict)
@@ -129,6 +130,24 @@ def machine_busy_s() -> tuple[float, float]:
     idle = ticks[3] + ticks[4]  # idle + iowait
     tick = os.sysconf("SC_CLK_TCK")
     return (sum(ticks) - idle) / tick, sum(ticks) / tick
+
+
+SERVICES = ("postgres", "redis-server", "haproxy")
+
+
+def services_cpu_s() -> dict[str, float]:
+    """CPU seconds used so far by every process of each service the servers lean on (by the
+    command name in ``/proc/PID/stat``): who else takes the machine's cores."""
+    used = dict.fromkeys(SERVICES, 0.0)
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text()
+            name = text[text.index("(") + 1 : text.rindex(")")]
+            if name in used:
+                fields = text[text.rindex(")") + 2 :].split()
+                used[name] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return used
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -451,6 +470,7 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
                 progress(f"{name}: {result.connections} connected; load for {opts.duration_s:g} s")
                 cpu_before, own_before = cluster.cpu_s(), time.process_time()
                 waited_before, machine_before = cluster.waited_s(), machine_busy_s()
+                services_before = services_cpu_s()
                 lag_before = await lag_buckets(http, cluster)
                 events_before = await histograms(http, cluster, EVENT_FAMILY)
                 gc_before = await histograms(http, cluster, GC_FAMILY)
@@ -464,6 +484,10 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
                 ]
                 busy, total = (a - b for a, b in zip(machine_busy_s(), machine_before, strict=True))
                 result.machine_busy_share = round(busy / total, 2) if total else None
+                result.services_cpu_share = {
+                    k: round((v - services_before[k]) / took, 2)
+                    for k, v in services_cpu_s().items()
+                }
                 result.generator_cpu_share = round((time.process_time() - own_before) / took, 2)
                 result.generator_lag_p99_ms = pct(lag.lags_ms, 0.99)
                 lag_after = await lag_buckets(http, cluster)
@@ -533,6 +557,9 @@ def show(result: Result, route_n: str = "") -> None:
           f" {r.generator_lag_p99_ms} ms")  # fmt: skip
     print(f"   the machine's CPU busy {r.machine_busy_share} of all cores; servers' loops runnable"
           f" but waiting for a CPU {r.server_waited_share} of the time")  # fmt: skip
+    if r.services_cpu_share:
+        shown = ", ".join(f"{k} {v:g}" for k, v in r.services_cpu_share.items())
+        print(f"   CPU of the services during the load (cores): {shown}")
     print(f"   servers' event-loop lag p99 (histogram bucket) {r.server_lag_p99_ms} ms")
     if r.event_p99_ms:
         shown = ", ".join(f"{k} {v:g}" for k, v in r.event_p99_ms.items() if v is not None)

@@ -171,6 +171,8 @@ class SimClient:
         self.changed = asyncio.Event()
         self.connects = 0
         self.drops = 0
+        # the last snapshot's session and state, for a lost request's line
+        self.snapshot: tuple[Any, Any] | None = None
         self.resume_token: str | None = None
         self.last_error: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -197,6 +199,11 @@ class SimClient:
     def _note_resume(self, data: Any) -> None:
         if isinstance(data, dict) and isinstance(data.get("resume_token"), str):
             self.resume_token = data["resume_token"]
+
+    def _on_snapshot(self, data: Any) -> None:
+        self._note_resume(data)
+        if isinstance(data, dict):
+            self.snapshot = (data.get("session_id"), data.get("state"))
 
     async def connect(self) -> None:
         await self.sio.connect(
@@ -309,7 +316,7 @@ class SimKiosk(SimClient):
             "call_accepted": self._on_accepted,
             "description": self._on_description,
             "call_ended": self._on_ended,
-            "snapshot": self._note_resume,
+            "snapshot": self._on_kiosk_snapshot,
         }.items():
             self.sio.on(event, handler, namespace=self.namespace)
 
@@ -339,6 +346,15 @@ class SimKiosk(SimClient):
         self._note_resume(data)
         if self._mine(data):
             self.position_at = asyncio.get_running_loop().time()
+        self.changed.set()
+
+    async def _on_kiosk_snapshot(self, data: dict[str, Any]) -> None:
+        # as the kiosk does: a snapshot that shows the call accepted stands for a lost
+        # call_accepted (its sender died between the commit and the send)
+        self._on_snapshot(data)
+        call = data.get("call")
+        if self._mine(data) and data.get("state") in ("connecting", "in_call") and call:
+            await self._on_accepted(call)
         self.changed.set()
 
     async def _on_accepted(self, data: dict[str, Any]) -> None:
@@ -440,6 +456,7 @@ class SimKiosk(SimClient):
             await self.wait(lambda: self.state != "waiting", 10.0)
         if self.state == "waiting":
             why = f"error {self.last_error}" if self.last_error else "no answer to cancel"
+            why += f" (socket drops {self.drops}, last snapshot {self.snapshot})"
             self.tally.lost.append(f"{self.session_id}: still waiting at the end, {why}")
         elif self.state in ("in_call", "answered"):
             # accepted at the last moment: finish it, once the answer is in (a hang-up
@@ -491,6 +508,9 @@ class SimClerk(SimClient):
     async def _on_status(self, data: dict[str, Any]) -> None:
         self._note_resume(data)
         self.state = data.get("state", "?")
+        if self.state == "busy" and data.get("session_id") and self.call is None:
+            # as the console does: a status that shows a call stands for a lost call_accepted
+            self.call, self.ringing = data["session_id"], None
         if self.state != "away":
             self._asking = False
         if self.state == "away" and self.working and not self._asking:

@@ -40,6 +40,9 @@ class Sweeper:
         self._poke = asyncio.Event()
         self.draining = False
         self.rounds = 0
+        # the processes that held a lease at the last round: one gone since may have died
+        # between committing a change and sending its messages
+        self._processes: set[str] = set()
 
     def poke(self, after_s: float = 0.0) -> None:
         """Sweep soon (e.g. just after an offer's deadline), besides the regular rounds."""
@@ -89,7 +92,11 @@ class Sweeper:
         renewed on its own, see :meth:`run`)."""
         router = self.router
         db = router.db
-        await presence.expire_processes(db, self.lease_s, router.process_id)
+        processes = set(await presence.expire_processes(db, self.lease_s, router.process_id))
+        gone = self._processes - processes
+        self._processes = processes
+        if gone:
+            await router.resync_local(gone)
         for session_id, clerk_id in await routing.expired_offers(db):
             await router.offer_expired(session_id, clerk_id)
         for session_id in await presence.sessions_of_gone_terminals(db, self.grace_s):

@@ -71,18 +71,14 @@ async def heartbeat(db: Database, process_id: str, *, draining: bool = False) ->
 
 
 async def expire_processes(db: Database, lease_s: float, process_id: str) -> list[str]:
-    """Declare dead every other process whose lease ran out; their sockets count as dropped."""
+    """Declare dead every other process whose lease ran out (their sockets count as dropped);
+    returns the processes that hold a lease now, this one's included."""
     async with db.transaction() as tx:
         s = tx.session
         now = await db_now(s)
         cutoff = now - timedelta(seconds=lease_s)
-        dead = (
-            await s.execute(
-                select(ServerProcess.id, ServerProcess.heartbeat_at).where(
-                    ServerProcess.heartbeat_at < cutoff, ServerProcess.id != process_id
-                )
-            )
-        ).all()
+        leases = (await s.execute(select(ServerProcess.id, ServerProcess.heartbeat_at))).all()
+        dead = [(pid, last) for pid, last in leases if last < cutoff and pid != process_id]
         for pid, last in dead:
             await _drop_sockets_of(s, pid, last)
             await s.execute(delete(ServerProcess).where(ServerProcess.id == pid))
@@ -96,7 +92,8 @@ async def expire_processes(db: Database, lease_s: float, process_id: str) -> lis
             )
     if dead:
         log.warning("server processes gone (lease expired): %s", ", ".join(p for p, _ in dead))
-    return [p for p, _ in dead]
+    gone = {p for p, _ in dead}
+    return [p for p, _ in leases if p not in gone]
 
 
 async def forget_sockets_of(db: Database, process_id: str) -> None:

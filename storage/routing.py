@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     BindParameter,
@@ -956,6 +956,14 @@ async def expired_offers(db: Database) -> list[tuple[str, int]]:
     return [(r[0], r[1]) for r in rows if r[1] is not None]
 
 
+class Finished(NamedTuple):
+    """A session ended: as stored now, its clerk's presence if it had one, and as it was."""
+
+    session: SessionSnap
+    clerk: ClerkSnap | None
+    before: SessionSnap
+
+
 async def finish(
     db: Database,
     session_id: str,
@@ -965,9 +973,12 @@ async def finish(
     actor: str,
     allowed_from: Collection[str] = ACTIVE_STATES,
     clerk_next: str | None = None,
-) -> tuple[SessionSnap, ClerkSnap | None] | None:
-    """End the session as ``state`` (ended, failed, cancelled) and free its clerk; None if
-    it is not in one of ``allowed_from`` any more."""
+    cancel_if_waiting: bool = False,
+    terminal_id: int | None = None,
+) -> Finished | None:
+    """End the session as ``state`` (ended, failed, cancelled; ``cancelled`` whatever
+    ``state`` says if ``cancel_if_waiting`` and it is still waiting) and free its clerk; None
+    if it is not in one of ``allowed_from`` any more, or not ``terminal_id``'s."""
     async with db.transaction() as tx:
         s = tx.session
         found = await _session_row(tx, session_id)
@@ -976,6 +987,11 @@ async def finish(
         row, dept, now = found
         if row.state not in allowed_from:
             return None
+        if terminal_id is not None and row.terminal_id != terminal_id:
+            return None
+        before = snap(row, dept)
+        if cancel_if_waiting and row.state in WAITING_STATES:
+            state = "cancelled"
         clerk_id = row.clerk_id
         # read before the session's row changes (see withdraw)
         presence = await _presence_row(s, clerk_id) if clerk_id is not None else None
@@ -995,7 +1011,7 @@ async def finish(
         kind = "session.cancelled" if state == "cancelled" else f"session.{state}"
         await _chain(tx, session_id, kind, actor, {"reason": reason}, row=row)
         session = await _reload(s, row, dept)
-        return session, clerk_snap(presence) if presence is not None else None
+        return Finished(session, clerk_snap(presence) if presence is not None else None, before)
 
 
 async def set_step(

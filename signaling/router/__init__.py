@@ -7,11 +7,15 @@ any of these methods for any session; this process's memory holds only which soc
 Matching runs in its own task (``request_dispatch``), never inside another socket's handler.
 """
 
+import logging
+
 from signaling.router.calls import check_description_role
 from signaling.router.media import Media
 from signaling.router.offers import Offers
 from signaling.router.presence import ClerkGreeting, Presence
 from signaling.router.waiting import Waiting
+
+log = logging.getLogger(__name__)
 
 
 class Router(Waiting, Presence, Offers, Media):
@@ -20,6 +24,14 @@ class Router(Waiting, Presence, Offers, Media):
     ``matching`` (offers made in batches), ``offers`` (answers to an offer), ``calls`` (a call
     in progress), ``media`` (its media breaking and recovering) and ``outcomes`` (withdrawals
     and endings), over ``base`` (shared state)."""
+
+    async def resync_local(self, gone: set[str]) -> None:
+        """Processes ``gone`` may have died between committing a change and sending its
+        messages (a call accepted, its kiosk never told): everyone connected here gets their
+        state again. Those connected there reconnect and get theirs anyway."""
+        log.warning("processes gone (%s): sending every local socket its state", ", ".join(gone))
+        await self.resync_terminals()
+        await self.resync_clerks()
 
 
 __all__ = ["ClerkGreeting", "Router", "check_description_role"]

@@ -35,9 +35,7 @@ class Calls(Outcomes):
     async def hangup(self, role: Role, member_id: int, session_id: str, reason: str) -> None:
         """Either member ends the call."""
         await self.peer_room(role, member_id, session_id)
-        session = await routing.get(self.db, session_id)
-        if session is not None:
-            await self._finish(session, reason, role, self._actor(role, member_id), "ended")
+        await self._end(session_id, reason, role, self._actor(role, member_id), "ended")
 
     async def push_prompt(self, clerk_id: int, prompt: PushPrompt) -> Prompt:
         """The clerk puts a text, checklist or instruction on the applicant's screen."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from signaling.logs import context_log
 from signaling.messages import CallEnded, CallWithdrawn, ClerkState, Event, Role, SessionState
@@ -58,24 +59,54 @@ class Outcomes(Matching):
         clerk_next: str | None = None,
     ) -> None:
         """End the session (cancelled while waiting, else ``state``) and tell both sides."""
-        waiting = session.state in (SessionState.QUEUED, SessionState.OFFERED)
-        target = "cancelled" if waiting else (state or "failed")
-        done = await routing.finish(
-            self.db,
+        ended = await self._end(
             session.id,
-            state=target,
-            reason=reason,
-            actor=actor,
+            reason,
+            by,
+            actor,
+            state or "failed",
             allowed_from=(session.state,),
             clerk_next=clerk_next,
         )
-        if done is None:
+        if not ended:
             # it moved on meanwhile: decide again from what is stored now
             fresh = await routing.get(self.db, session.id)
             if fresh is not None and fresh.active and fresh.state != session.state:
                 await self._finish(fresh, reason, by, actor, state, clerk_next)
-            return
-        after, clerk = done
+
+    async def _end(
+        self,
+        session_id: str,
+        reason: str,
+        by: Role,
+        actor: str,
+        state: str,
+        *,
+        allowed_from: Collection[str] = routing.ACTIVE_STATES,
+        clerk_next: str | None = None,
+        terminal_id: int | None = None,
+    ) -> bool:
+        """End the session from whichever of ``allowed_from`` the store has it in (cancelled
+        while waiting, else ``state``) and tell both sides; False if it was in none of them.
+        No read first: the transaction decides on the locked row."""
+        done = await routing.finish(
+            self.db,
+            session_id,
+            state=state,
+            reason=reason,
+            actor=actor,
+            allowed_from=allowed_from,
+            clerk_next=clerk_next,
+            cancel_if_waiting=True,
+            terminal_id=terminal_id,
+        )
+        if done is None:
+            return False
+        await self._tell_ended(done, reason, by, actor)
+        return True
+
+    async def _tell_ended(self, done: routing.Finished, reason: str, by: Role, actor: str) -> None:
+        after, clerk, session = done
         self._parties.pop(session.id, None)
         lost = after.state == "failed" and session.in_call
         ended = CallEnded(

@@ -90,6 +90,11 @@ class Presence(Outcomes):
         if session is not None:
             await self._withdraw(session, clerk_id, "declined", ClerkState.AWAY, False)
 
+    async def resync_clerks(self) -> None:
+        """Every clerk connected here gets their status again (see ``resync_terminals``)."""
+        for clerk_id in list(self.local_clerks):
+            await self.sync_clerk(clerk_id)
+
     async def sync_clerk(self, clerk_id: int) -> None:
         """Send the clerk their full state again (they noticed a gap)."""
         clerk = await presence.clerk(self.db, clerk_id)

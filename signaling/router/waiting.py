@@ -85,6 +85,15 @@ class Waiting(Media):
             media=media,
         )
 
+    async def resync_terminals(self) -> None:
+        """Every kiosk connected here gets its state again (a snapshot), from one read of the
+        active sessions: a message about it may have died with another process."""
+        sessions = {s.terminal_id: s for s in await routing.active_sessions(self.db)}
+        for terminal_id, sid in list(self.local_terminals.items()):
+            session = sessions.get(terminal_id)
+            snapshot = await self.snapshot(terminal_id, session) if session else SessionSnapshot()
+            await self.emitter.to_local(Role.TERMINAL, sid, Event.SNAPSHOT, snapshot)
+
     async def terminal_disconnected(self, terminal_id: int, sid: str, left: bool = False) -> None:
         """The kiosk's socket dropped: its session waits for it through the grace period;
         a kiosk that said goodbye (``left``) takes its session with it."""
@@ -191,12 +200,22 @@ class Waiting(Media):
 
     async def cancel(self, terminal_id: int, session_id: str) -> None:
         """The applicant stops waiting."""
+        actor = f"terminal:{terminal_id}"
+        if await self._end(
+            session_id,
+            "cancelled",
+            Role.TERMINAL,
+            actor,
+            "cancelled",
+            allowed_from=routing.WAITING_STATES,
+            terminal_id=terminal_id,
+        ):
+            return
+        # refused: say why, from what is stored
         session = await self._terminal_session(terminal_id, session_id)
-        if session.state not in (SessionState.QUEUED, SessionState.OFFERED):
-            raise IllegalTransition(
-                f'Cannot cancel session {session_id} in state "{session.state}"; hang up instead'
-            )
-        await self._finish(session, "cancelled", Role.TERMINAL, f"terminal:{terminal_id}")
+        raise IllegalTransition(
+            f'Cannot cancel session {session_id} in state "{session.state}"; hang up instead'
+        )
 
     def on_session_resync(self, session_id: str) -> None:
         """A kiosk asked for its state again: its place is sent again too."""

@@ -736,6 +736,69 @@ async def test_a_dead_process_sockets_get_their_grace_from_its_last_heartbeat(
         await survivor.close()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_a_change_whose_process_died_before_telling_reaches_those_connected_here(
+    tmp_path: Path, backend: str
+) -> None:
+    """Another process commits a clerk's accept and dies before sending call_accepted: when
+    its lease runs out, the kiosk and the clerk connected here get their state again."""
+    catalogue = load_catalogue()
+    db, url = await make_db(tmp_path, backend)
+    try:
+        async with db:
+            ids = await prepare(db, catalogue, 1)
+            outbox = Outbox()
+            here = make_router(db, catalogue, outbox)
+            dept = dept_of(catalogue, TAX)
+            await here.clerk_connected(1, "c1", "Clerk 1", frozenset({dept}), "s1", None)
+            await here.set_availability(1, True)
+            await here.terminal_connected(ids[0], "k0", "t0", None)
+            session = await here.request_service(ids[0], "k0", "t0", TAX, "en")
+            await here.settle()
+            other = make_router(db, catalogue, Outbox())
+            await presence.register_process(db, other.process_id, "other-host")
+            alive = True
+
+            async def keep_alive() -> None:
+                while alive:
+                    await presence.heartbeat(db, other.process_id)
+                    await asyncio.sleep(0.05)
+
+            here.spawn(keep_alive())
+            sweeper = Sweeper(here, interval_s=0.05, grace_s=30, lease_s=0.5)
+            await sweeper.start()
+            here.spawn(sweeper.run())
+            seen = sweeper.rounds
+
+            async def saw_other() -> bool:
+                return sweeper.rounds > seen + 1
+
+            await wait_until(saw_other, "a round saw the other process's lease")
+            # the other process takes the clerk's accept, commits it, and dies at once
+            await routing.accept(db, 1, session.id, "clerk:c1")
+            alive = False
+            del outbox.sent[:]
+
+            def told(event: Event) -> list[Message]:
+                return [m for _r, _room, e, m in outbox.sent if e == event]
+
+            async def resynced() -> bool:
+                return bool(told(Event.SNAPSHOT)) and bool(told(Event.CLERK_STATUS))
+
+            await wait_until(resynced, "the kiosk and the clerk here were told again")
+            snapshot = told(Event.SNAPSHOT)[-1]
+            assert getattr(snapshot, "session_id", None) == session.id
+            assert getattr(snapshot, "state", None) == SessionState.CONNECTING
+            assert getattr(snapshot, "call", None) is not None
+            status = told(Event.CLERK_STATUS)[-1]
+            assert getattr(status, "session_id", None) == session.id
+            assert getattr(status, "state", None) == ClerkState.BUSY
+            await here.close()
+    finally:
+        if url:
+            await dbutil.drop_pg_database(url)
+
+
 async def test_the_relay_cache_of_calls_stays_bounded(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
