@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -241,12 +242,20 @@ class SimClient:
         except TimeoutError:
             self.tally.errors["close_timed_out"] += 1
 
-    def later(self, delay_s: float, event: str, data: dict[str, Any]) -> None:
-        """Emit ``event`` after ``delay_s`` (a clerk's reaction time); :meth:`close` cancels."""
+    def later(
+        self,
+        delay_s: float,
+        event: str,
+        data: dict[str, Any],
+        still: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """Emit ``event`` after ``delay_s`` (a clerk's reaction time) if ``still()`` holds
+        then; :meth:`close` cancels."""
 
         async def run() -> None:
             await asyncio.sleep(delay_s)
-            await self.emit(event, data)
+            if still():
+                await self.emit(event, data)
 
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
@@ -516,7 +525,8 @@ class SimClerk(SimClient):
         if self.state == "away" and self.working and not self._asking:
             # back from a ring-out (the server sets a clerk who let a call ring out away)
             self._asking = True
-            self.later(0.2, "set_availability", {"available": True})
+            # unless told to stop working meanwhile (the kill phase sends every clerk away)
+            self.later(0.2, "set_availability", {"available": True}, lambda: self.working)
         self.changed.set()
 
     async def _on_offered(self, data: dict[str, Any]) -> None:
