@@ -403,7 +403,11 @@ async def recovery_phase(
     if affected and not missing:
         result.recover_s = round(max(k.position_at or 0 for k in affected) - killed_at, 2)
     for kiosk in missing:
-        kiosk.tally.lost.append(f"{kiosk.session_id}: no position within {bound:g} s of the kill")
+        kiosk.tally.lost.append(
+            f"{kiosk.session_id}: no position within {bound:g} s of the kill"
+            f" (connected {kiosk.sio.connected}, last snapshot {kiosk.snapshot},"
+            f" last error {kiosk.last_error})"
+        )
         kiosk.state = "idle"  # counted; settle() must not count it twice
 
 
