@@ -10,8 +10,12 @@ from signaling.logs import context_log
 from signaling.messages import ClerkState, Event, Role, SessionState
 from signaling.router.outcomes import Outcomes
 from storage import media_breaks, presence, routing
+from storage.routing import ClerkSnap
 
 log = logging.getLogger(__name__)
+
+# how often stepping away is tried again when a call was offered meanwhile
+AWAY_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,26 @@ class Presence(Outcomes):
         if session is not None:
             await self._withdraw(session, clerk_id, "declined", ClerkState.AWAY, False)
 
+    async def _step_away(self, clerk: ClerkSnap) -> ClerkSnap | None:
+        """Away from whatever the clerk is doing (a call ringing is passed on first; during a
+        call, away when it ends). Looked at again when a call was offered between the read
+        and the change: the clerk asked to step away and must not be left ringing."""
+        for _ in range(AWAY_TRIES):
+            if clerk.state == ClerkState.RINGING and clerk.session_id:
+                session = await routing.get(self.db, clerk.session_id)
+                if session is not None:
+                    await self._withdraw(session, clerk.clerk_id, "declined", ClerkState.AWAY, True)
+            changed = await presence.set_clerk_state(
+                self.db,
+                clerk.clerk_id,
+                ClerkState.AWAY,
+                (ClerkState.AVAILABLE, ClerkState.AWAY, ClerkState.BUSY),
+            )
+            if changed is not None:
+                return changed
+            clerk = await self._clerk(clerk.clerk_id)
+        return None
+
     async def resync_clerks(self) -> None:
         """Every clerk connected here gets their status again (see ``resync_terminals``)."""
         for clerk_id in list(self.local_clerks):
@@ -112,20 +136,8 @@ class Presence(Outcomes):
                 raise IllegalTransition(
                     f'You are "{clerk.state}"; availability can change after the call ends'
                 )
-        elif clerk.state == ClerkState.RINGING and clerk.session_id:
-            session = await routing.get(self.db, clerk.session_id)
-            if session is not None:
-                await self._withdraw(session, clerk_id, "declined", ClerkState.AWAY, True)
-            changed = await presence.set_clerk_state(
-                self.db, clerk_id, ClerkState.AWAY, (ClerkState.AVAILABLE, ClerkState.AWAY)
-            )
         else:
-            changed = await presence.set_clerk_state(
-                self.db,
-                clerk_id,
-                ClerkState.AWAY,
-                (ClerkState.AVAILABLE, ClerkState.AWAY, ClerkState.BUSY),
-            )
+            changed = await self._step_away(clerk)
         now = changed or await presence.clerk(self.db, clerk_id)
         if now is not None:
             await self._send_clerk_status(now)

@@ -250,6 +250,29 @@ async def test_one_routing_transaction_offers_every_pair_in_queue_order(
     assert await routing.claim_batch(harness.db, offer_timeout_s=5.0, decline_pause_s=0.0) == []
 
 
+async def test_a_clerk_who_steps_away_as_a_call_rings_is_away_and_the_call_goes_on(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clerk presses "away" while free; a call is offered to them between the router's
+    read (free) and its change: they end away, and the call goes back to the queue."""
+    dept = dept_of(harness.catalogue, TAX)
+    await harness.clerk(1, {dept})
+    free = await presence.clerk(harness.db, 1)
+    session = await harness.request(0)
+    assert await harness.state_of(1) == ClerkState.RINGING
+    read = harness.router._clerk
+    stale = [free]
+
+    async def read_before_the_offer(clerk_id: int) -> object:
+        return stale.pop() if stale else await read(clerk_id)
+
+    monkeypatch.setattr(harness.router, "_clerk", read_before_the_offer)
+    await harness.router.set_availability(1, False)
+    assert await harness.state_of(1) == ClerkState.AWAY
+    stored = await harness.session(session.id)
+    assert stored.state == SessionState.QUEUED and stored.clerk_id is None
+
+
 async def test_decline_offers_to_next_clerk(harness: Harness) -> None:
     dept = dept_of(harness.catalogue, TAX)
     await harness.clerk(1, {dept})
