@@ -15,9 +15,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Table, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,18 @@ from storage.errors import ChainBroken, ChainMoved, NotFound, StorageError
 from storage.models import CallSession, SessionEvent, utcnow
 
 log = logging.getLogger(__name__)
+
+_EVENTS = cast(Table, SessionEvent.__table__)
+_EVENT_COLUMNS = (
+    "session_id",
+    "seq",
+    "kind",
+    "actor",
+    "payload",
+    "created_at",
+    "prev_hash",
+    "hash",
+)
 
 GENESIS_HASH = "0" * 64
 
@@ -290,9 +302,21 @@ async def append_in(
             .where(CallSession.id == session_id)
             .values(chain_seq=seq, chain_hash=event.hash)
         )
-    db_session.add(event)
-    await db_session.flush()
+    await insert_events(db_session, [event])
     return event
+
+
+async def insert_events(db_session: AsyncSession, events: Sequence[SessionEvent]) -> None:
+    """Write linked events with a plain INSERT (pending changes of the transaction, such as
+    the session's row, are flushed first by the session): nobody reads an event back in the
+    transaction that writes it, and the unit of work's bookkeeping for each cost more CPU
+    than the statement (under load, a tenth of a server's time)."""
+    if not events:
+        return
+    await db_session.execute(
+        insert(_EVENTS),
+        [{c: getattr(e, c) for c in _EVENT_COLUMNS} for e in events],
+    )
 
 
 async def _next_link(db_session: AsyncSession, session_id: str, kind: str) -> tuple[int, str]:
@@ -385,7 +409,7 @@ async def append_many_in(db_session: AsyncSession, events: list[NewEvent]) -> No
     if missing:
         raise NotFound(f"no session {missing[0]!r} to record an event for; create it first")
     linked = link_many(events, heads, utcnow())
-    db_session.add_all(linked)
+    await insert_events(db_session, linked)
     await db_session.execute(
         update(CallSession)
         .where(CallSession.id.in_(ids))

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.audit import NewEvent, append_in, link_many
+from storage.audit import NewEvent, append_in, insert_events, link_many
 from storage.db import Database, Transaction
 from storage.errors import StorageError
 from storage.models import CallSession, ClerkPresence, Service, utcnow
@@ -813,7 +813,7 @@ async def _claim_in(
             version=rang[choice.clerk_id],
         )
         made.append((session, clerk))
-    s.add_all(events)
+    await insert_events(s, events)
     await s.flush()
     return made
 
