@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database, Transaction
-from storage.models import CallSession
+from storage.models import CallSession, SessionEvent
 from storage.routing import CALL_STATES, _chain, _session_row, db_now
 from storage.states import move_session
 
@@ -74,6 +75,16 @@ def whose_link(brk: dict[str, Any], offline: set[Side], now: datetime | None = N
         if onsets["clerk"] - onsets["terminal"] > LATE_REPORT:
             return "clerk"
     return "network"
+
+
+async def _last_restored_at(db_session: AsyncSession, session_id: str) -> datetime | None:
+    """When the call's last break closed (its ``media.restored`` event), or None."""
+    at = await db_session.scalar(
+        select(func.max(SessionEvent.created_at)).where(
+            SessionEvent.session_id == session_id, SessionEvent.kind == "media.restored"
+        )
+    )
+    return at.astimezone(UTC) if isinstance(at, datetime) else None
 
 
 async def report(
@@ -140,9 +151,16 @@ async def report(
         # interrupted or failed
         kind = "flowing"
         if brk is None:
+            onset = now - timedelta(milliseconds=stalled_ms)
+            restored_at = await _last_restored_at(tx.session, session_id)
+            if restored_at is not None and onset < restored_at:
+                # a stall that began before the last break closed: a report sent during that
+                # break that arrived after it (TCP delivers it when the link is back), not a
+                # new break (it opened one of about a second, and both screens said so)
+                return MediaOutcome("stale", current)
             # not before the call's media first connected: a side's word cannot age a break
             # past what the store saw (a far-fetched stalled_ms would end the call at once)
-            since = max(now - timedelta(milliseconds=stalled_ms), row.connected_at or now)
+            since = max(onset, row.connected_at or now)
             brk = {"reports": {}, "restored": [], "opened": now.isoformat()}
             row.media_down_since = since
             kind = "interrupted"

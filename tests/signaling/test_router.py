@@ -611,6 +611,35 @@ async def test_transitions_and_other_appends_at_once_keep_one_chain(harness: Har
     assert kinds.count("media.connected") == 5
 
 
+async def test_a_report_from_the_last_break_arriving_after_it_closed_opens_none(
+    harness: Harness,
+) -> None:
+    """The kiosk's report written during a cut reaches the server after the break closed
+    (TCP delivers it when the link is back): it describes the closed break, opens no new one;
+    a stall that began after the break closed does."""
+    await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
+    s = await harness.request(0)
+    await harness.router.accept(1, s.id)
+
+    async def report(side: str, state: str, stalled_ms: int = 0) -> str | None:
+        outcome = await media_breaks.report(
+            harness.db, s.id, side, f"{side}:1", state=state, attempt=0, stalled_ms=stalled_ms
+        )  # type: ignore[arg-type]
+        return outcome.kind if outcome else None
+
+    await report("terminal", "connected")
+    await report("clerk", "connected")
+    assert await report("clerk", "interrupted", 1000) == "interrupted"
+    assert await report("clerk", "connected") == "restored"
+    # written 1.2 s into the cut, delivered now
+    assert await report("terminal", "interrupted", 1200) == "stale"
+    assert (await harness.session(s.id)).state == SessionState.IN_CALL
+    kinds = [e.kind for e in await AuditLog(harness.db).events(s.id)]
+    assert kinds.count("media.interrupted") == 1, kinds
+    # the picture stops now: a new break
+    assert await report("terminal", "interrupted", 0) == "interrupted"
+
+
 # ---------------------------------------------------------------------- many routers at once
 
 
