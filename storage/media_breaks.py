@@ -268,9 +268,15 @@ async def note_offline(db: Database, session_id: str, side: Side) -> None:
         found = await _session_row(tx, session_id)
         if found is None or found[0].media_break is None:
             return
-        row = found[0]
+        row, _dept, now = found
         brk = row.media_break or {}
-        row.media_break = {**brk, "offline": {**brk.get("offline", {}), side: True}}
+        row.media_break = {
+            **brk,
+            "offline": {**brk.get("offline", {}), side: True},
+            # heard from again: its link is back, so is the path; media not back soon after
+            # will not come back by itself (the reports it made meanwhile died with its socket)
+            "back_at": brk.get("back_at") or now.isoformat(),
+        }
 
 
 @dataclass(frozen=True)

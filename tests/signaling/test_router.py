@@ -640,6 +640,30 @@ async def test_a_report_from_the_last_break_arriving_after_it_closed_opens_none(
     assert await report("terminal", "interrupted", 0) == "interrupted"
 
 
+async def test_a_side_whose_socket_came_back_in_a_break_makes_a_new_connection_due_soon(
+    harness: Harness,
+) -> None:
+    """A side cut off so long its socket dropped comes back: its link is back, and media not
+    back 1.5 s later gets a new peer connection then, not at ``media_restart_s``."""
+    await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
+    s = await harness.request(0)
+    await harness.router.accept(1, s.id)
+    for side in ("terminal", "clerk"):
+        await media_breaks.report(harness.db, s.id, side, f"{side}:1", state="connected", attempt=0)  # type: ignore[arg-type]
+    await media_breaks.report(
+        harness.db, s.id, "clerk", "clerk:1", state="interrupted", attempt=0, stalled_ms=1000
+    )
+    seen = await media_breaks.view(harness.db, s.id)
+    assert seen is not None and seen.since is not None
+    assert "back_at" not in seen.brk
+    await media_breaks.note_offline(harness.db, s.id, "terminal")
+    seen = await media_breaks.view(harness.db, s.id)
+    assert seen is not None and seen.since is not None
+    back = datetime.fromisoformat(seen.brk["back_at"])
+    assert not media_breaks.restart_due(seen.brk, seen.since, back, 8.0)
+    assert media_breaks.restart_due(seen.brk, seen.since, back + timedelta(seconds=1.6), 8.0)
+
+
 # ---------------------------------------------------------------------- many routers at once
 
 
