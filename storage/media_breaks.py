@@ -177,13 +177,17 @@ async def report(
         silent = side not in reports and side not in brk.get("heard", [])
         opened = datetime.fromisoformat(brk["opened"]) if brk.get("opened") else now
         reports.setdefault(side, {"at": now.isoformat(), "stalled_ms": stalled_ms})
+        was_back = side in brk.get("restored", [])
         restored = [s for s in brk.get("restored", []) if s != side]
         brk = {**brk, "reports": reports, "restored": restored}
         if silent and now - opened > SILENT_AFTER:
             # a side silent since the break began is heard again: its link is back, and so
             # is the path; media not back soon after will not come back by itself
             brk["back_at"] = brk.get("back_at") or now.isoformat()
-        elif not restored:
+        elif was_back and not restored:
+            # the one side back is broken again; a side heard again stays heard (its answer
+            # to the server's question, right behind its late report, cleared it: the new
+            # peer connection then waited for media_restart_s)
             brk.pop("back_at", None)
         row.media_break = brk
         if state == "failed" and attempt == current:

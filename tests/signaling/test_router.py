@@ -664,6 +664,31 @@ async def test_a_side_whose_socket_came_back_in_a_break_makes_a_new_connection_d
     assert media_breaks.restart_due(seen.brk, seen.since, back + timedelta(seconds=1.6), 8.0)
 
 
+async def test_a_side_heard_again_stays_heard_when_its_next_report_follows(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kiosk cut off: its report written in the cut and its answer to the server's
+    question arrive together once the link is back; the second must not undo the first's
+    "heard again", or the new peer connection waits for ``media_restart_s``."""
+    await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
+    s = await harness.request(0)
+    await harness.router.accept(1, s.id)
+    for side in ("terminal", "clerk"):
+        await media_breaks.report(harness.db, s.id, side, f"{side}:1", state="connected", attempt=0)  # type: ignore[arg-type]
+    await media_breaks.report(
+        harness.db, s.id, "clerk", "clerk:1", state="interrupted", attempt=0, stalled_ms=1000
+    )
+    # the link comes back 4 s into the break (past SILENT_AFTER)
+    monkeypatch.setattr(media_breaks, "SILENT_AFTER", timedelta(0))
+    for stalled_ms in (1100, 5000):
+        await media_breaks.report(
+            harness.db, s.id, "terminal", "terminal:1", state="interrupted", attempt=0,
+            stalled_ms=stalled_ms,
+        )  # fmt: skip
+    seen = await media_breaks.view(harness.db, s.id)
+    assert seen is not None and "back_at" in seen.brk, seen
+
+
 # ---------------------------------------------------------------------- many routers at once
 
 
