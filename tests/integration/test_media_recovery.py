@@ -3,6 +3,7 @@ through the real server; the break, the new peer connection and the recovery in 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,27 +20,29 @@ from tests.teardown import bounded
 SERVICE = "tax-registration"
 
 
-@pytest.fixture
-async def short_limit(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    """The server with a 1 s limit on broken media (the default is a minute): shorter than
-    any wait for a new peer connection, so the call ends first."""
-    running, runner = await start_server(
-        make_settings(tmp_path, media_recovery_s=1.0, media_restart_s=30.0)
-    )
+@contextlib.asynccontextmanager
+async def server_with(tmp_path: Path, **settings: float) -> AsyncIterator[RunningServer]:
+    """The real server with these media settings, cleaned up after."""
+    running, runner = await start_server(make_settings(tmp_path, **settings))
     try:
         yield running
     finally:
         await bounded(runner.cleanup(), "server")
+
+
+@pytest.fixture
+async def short_limit(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """The server with a 1 s limit on broken media (the default is a minute): shorter than
+    any wait for a new peer connection, so the call ends first."""
+    async with server_with(tmp_path, media_recovery_s=1.0, media_restart_s=30.0) as running:
+        yield running
 
 
 @pytest.fixture
 async def quick_restart(tmp_path: Path) -> AsyncIterator[RunningServer]:
     """The server asking for a new peer connection 1 s into a break (the default is 8 s)."""
-    running, runner = await start_server(make_settings(tmp_path, media_restart_s=1.0))
-    try:
+    async with server_with(tmp_path, media_restart_s=1.0) as running:
         yield running
-    finally:
-        await bounded(runner.cleanup(), "server")
 
 
 async def in_call(server: RunningServer) -> tuple[TerminalClient, ClerkPeer, str]:
@@ -181,11 +184,8 @@ async def test_a_break_that_does_not_heal_gets_a_new_peer_connection(
 @pytest.fixture
 async def slow_restart(tmp_path: Path) -> AsyncIterator[RunningServer]:
     """The server asking for a new peer connection only 30 s into a break (8 s by default)."""
-    running, runner = await start_server(make_settings(tmp_path, media_restart_s=30.0))
-    try:
+    async with server_with(tmp_path, media_restart_s=30.0) as running:
         yield running
-    finally:
-        await bounded(runner.cleanup(), "server")
 
 
 async def test_one_side_back_and_the_other_not_gets_a_new_peer_connection_soon(

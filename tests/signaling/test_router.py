@@ -611,6 +611,19 @@ async def test_transitions_and_other_appends_at_once_keep_one_chain(harness: Har
     assert kinds.count("media.connected") == 5
 
 
+async def clerk_cut_off(harness: Harness) -> SessionSnap:
+    """A call whose media connected at both ends, then broke at the clerk's."""
+    await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
+    s = await harness.request(0)
+    await harness.router.accept(1, s.id)
+    for side in ("terminal", "clerk"):
+        await media_breaks.report(harness.db, s.id, side, f"{side}:1", state="connected", attempt=0)  # type: ignore[arg-type]
+    await media_breaks.report(
+        harness.db, s.id, "clerk", "clerk:1", state="interrupted", attempt=0, stalled_ms=1000
+    )
+    return s
+
+
 async def test_a_report_from_the_last_break_arriving_after_it_closed_opens_none(
     harness: Harness,
 ) -> None:
@@ -645,14 +658,7 @@ async def test_a_side_whose_socket_came_back_in_a_break_makes_a_new_connection_d
 ) -> None:
     """A side cut off so long its socket dropped comes back: its link is back, and media not
     back 1.5 s later gets a new peer connection then, not at ``media_restart_s``."""
-    await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
-    s = await harness.request(0)
-    await harness.router.accept(1, s.id)
-    for side in ("terminal", "clerk"):
-        await media_breaks.report(harness.db, s.id, side, f"{side}:1", state="connected", attempt=0)  # type: ignore[arg-type]
-    await media_breaks.report(
-        harness.db, s.id, "clerk", "clerk:1", state="interrupted", attempt=0, stalled_ms=1000
-    )
+    s = await clerk_cut_off(harness)
     seen = await media_breaks.view(harness.db, s.id)
     assert seen is not None and seen.since is not None
     assert "back_at" not in seen.brk
@@ -670,14 +676,7 @@ async def test_a_side_heard_again_stays_heard_when_its_next_report_follows(
     """The kiosk cut off: its report written in the cut and its answer to the server's
     question arrive together once the link is back; the second must not undo the first's
     "heard again", or the new peer connection waits for ``media_restart_s``."""
-    await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
-    s = await harness.request(0)
-    await harness.router.accept(1, s.id)
-    for side in ("terminal", "clerk"):
-        await media_breaks.report(harness.db, s.id, side, f"{side}:1", state="connected", attempt=0)  # type: ignore[arg-type]
-    await media_breaks.report(
-        harness.db, s.id, "clerk", "clerk:1", state="interrupted", attempt=0, stalled_ms=1000
-    )
+    s = await clerk_cut_off(harness)
     # the link comes back 4 s into the break (past SILENT_AFTER)
     monkeypatch.setattr(media_breaks, "SILENT_AFTER", timedelta(0))
     for stalled_ms in (1100, 5000):
