@@ -181,7 +181,7 @@ def create_app(settings: Settings) -> web.Application:
 
         def offered(deadline_s: float) -> None:
             figures.offers.inc()
-            sweeper.poke(deadline_s + 0.05)
+            sweeper.offer_due(deadline_s + 0.05)
 
         router.on_offer = offered
         router.on_timeout = figures.offer_timeouts.inc

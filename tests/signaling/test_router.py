@@ -162,7 +162,7 @@ async def harness(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
             router = make_router(db, catalogue, outbox)
             notifier = QueueNotifier(db, outbox, catalogue, lambda: router.local_terminals)
             sweeper = Sweeper(router, interval_s=0.05, grace_s=0.5, lease_s=1.0)
-            router.on_offer = lambda after: sweeper.poke(after + 0.02)
+            router.on_offer = lambda after: sweeper.offer_due(after + 0.02)
             await sweeper.start()
             router.spawn(sweeper.run())
             try:
