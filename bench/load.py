@@ -59,6 +59,7 @@ from signaling.catalogue import load_catalogue
 from signaling.collector import keep_collector
 from storage import store
 from storage.db import Database
+from tests import dbutil
 from tests.scale.cluster import Cluster, missing_services
 
 PASSWORD = "load-clerk-password"
@@ -80,6 +81,9 @@ class Options:
     connect_parallel: int = 50
     seed: int = 13
     configs: tuple[str, ...] = ("sqlite", "cluster")
+    # PostgreSQL on this machine is reached through its Unix socket, as processes on the
+    # database's own machine would be (README "Running several processes"); False: TCP
+    pg_socket: bool = True
     keep: Path | None = None  # where the servers' logs stay after the run
 
     @classmethod
@@ -437,7 +441,17 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vcounter-load-")))  # fmt: skip
-        async with Cluster(workdir, settings=settings, **shape) as cluster:
+        socket_dir = dbutil.local_pg_socket() if opts.pg_socket else None
+        if shape.get("database", "postgresql") != "postgresql":
+            socket_dir = None
+        result.notes.append(
+            f"PostgreSQL reached through {socket_dir or 'TCP'}"
+            if shape.get("database", "postgresql") == "postgresql"
+            else "SQLite file in the data directory"
+        )
+        async with Cluster(
+            workdir, settings=settings, database_socket=socket_dir, **shape
+        ) as cluster:
             progress(f"{name}: servers up; seeding {opts.kiosks} kiosks, {opts.clerks} clerks")
             kiosk_tokens, clerk_tokens = await seed_accounts(cluster, opts)
             progress(f"{name}: seeded; connecting")
@@ -620,6 +634,11 @@ def parse(argv: list[str] | None = None) -> Options:
     parser.add_argument("--duration", type=float, help="seconds of load per configuration")
     parser.add_argument("--hold", type=float, help="seconds a call is held before hanging up")
     parser.add_argument("--grace", type=float, help="the servers' grace_s (reconnect window)")
+    parser.add_argument(
+        "--tcp",
+        action="store_true",
+        help="reach PostgreSQL by TCP even when its Unix socket is here",
+    )
     parser.add_argument("--only", choices=sorted(CONFIGS), help="run one configuration")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep each configuration's server logs under DIR")  # fmt: skip
@@ -633,6 +652,8 @@ def parse(argv: list[str] | None = None) -> Options:
     opts.keep = args.keep
     if args.only:
         opts.configs = (args.only,)
+    if args.tcp:
+        opts.pg_socket = False
     return opts
 
 

@@ -622,8 +622,18 @@ async def claim_batch(
     clerk first) raises :class:`RoutingConflict`, and the caller tries again.
     """
     try:
+        duty = None
+        if db.dialect == "postgresql":
+            # The clerks first, outside any transaction (a plain read, as it is inside one):
+            # under load most rounds find nobody free, and a BEGIN and a COMMIT around that
+            # one read were two of its three round trips. SQLite's writers take turns, so
+            # there the read stays inside the turn.
+            async with db.reads() as s:
+                duty = (await s.execute(_DUTY[True])).all()
+            if not any(r.state == "available" for r in duty):
+                return []
         async with db.transaction() as tx:
-            return await _claim_in(tx, offer_timeout_s, decline_pause_s, departments, limit)
+            return await _claim_in(tx, offer_timeout_s, decline_pause_s, departments, limit, duty)
     except (IntegrityError, RoutingConflict) as exc:
         log.info("routing attempt lost a race (%s); trying again", type(exc).__name__)
         raise RoutingConflict("the session or the clerk was claimed by another router") from exc
@@ -655,12 +665,14 @@ async def _claim_in(
     decline_pause_s: float,
     departments: Collection[str] | None,
     limit: int,
+    duty: Sequence[Row[Any]] | None,
 ) -> list[tuple[SessionSnap, ClerkSnap]]:
     # A fixed number of statements per batch plus two per offer: one offer per transaction
     # (a dozen round trips each) made routing the bottleneck, with clerks idle and a queue.
     s = tx.session
     postgres = s.get_bind().dialect.name == "postgresql"
-    duty = (await s.execute(_DUTY[postgres])).all()
+    if duty is None:
+        duty = (await s.execute(_DUTY[postgres])).all()
     now = _clock_value(duty[0][len(CLERK_COLUMNS) :] if duty else [])
     clerks = {r.clerk_id: r for r in duty}
     free = [

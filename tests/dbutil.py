@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -57,6 +58,27 @@ async def create_pg_database() -> str:
     finally:
         await conn.close()
     return base.set(database=name).render_as_string(hide_password=False)
+
+
+# where Debian's PostgreSQL puts its Unix socket
+PG_SOCKET_DIR = Path("/var/run/postgresql")
+
+
+def local_pg_socket() -> Path | None:
+    """The test PostgreSQL's Unix socket directory when it runs on this machine, else None."""
+    base = _base_url()
+    if base.host not in (None, "127.0.0.1", "localhost"):
+        return None
+    found = PG_SOCKET_DIR / f".s.PGSQL.{base.port or 5432}"
+    return PG_SOCKET_DIR if found.exists() else None
+
+
+def through_socket(url: str, directory: Path) -> str:
+    """``url`` reaching the same server and database through its Unix socket in ``directory``."""
+    # URL.set(host=None) keeps the host: None there means "unchanged"
+    parsed = make_url(url)._replace(host=None, port=None)
+    parsed = parsed.update_query_dict({"host": str(directory)})
+    return parsed.render_as_string(hide_password=False)
 
 
 async def drop_pg_database(url: str) -> None:

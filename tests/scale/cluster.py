@@ -221,6 +221,7 @@ class Cluster:
         redis: bool = True,
         proxy: bool = True,
         settings: dict[str, str] | None = None,
+        database_socket: Path | None = None,
     ) -> None:
         if database == "sqlite" and processes > 1:
             raise ValueError("SQLite is the one-process mode; use database='postgresql'")
@@ -229,6 +230,9 @@ class Cluster:
         self.database = database
         self.use_redis = redis
         self.use_proxy = proxy
+        # the servers reach PostgreSQL through its Unix socket in this directory, as
+        # processes on the database's own machine would, instead of TCP
+        self.database_socket = database_socket
         # extra VCOUNTER_* settings, e.g. {"VCOUNTER_OFFER_TIMEOUT_S": "5"}
         self.settings = dict(settings or {})
         self.servers = [
@@ -265,6 +269,9 @@ class Cluster:
         }
         if self.database_url:
             env["VCOUNTER_DATABASE_URL"] = self.database_url
+            if self.database_socket is not None:
+                url = dbutil.through_socket(self.database_url, self.database_socket)
+                env["VCOUNTER_DATABASE_URL"] = url
         if self.use_redis and self.redis_channel:
             env["VCOUNTER_REDIS_URL"] = dbutil.redis_url()
             env["VCOUNTER_REDIS_CHANNEL"] = self.redis_channel
