@@ -22,6 +22,7 @@ VENDOR_PREFIX = "/vendor/socket.io/"
 STATIC_PREFIX = "/static/"
 SUPERVISOR_PATH = "/supervisor"
 ADMIN_PATH = "/admin"
+WALLBOARD_PATH = "/wallboard"
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -59,7 +60,7 @@ def socketio_dist(node_modules: Path = NODE_MODULES) -> Path:
 
 def is_console_path(path: str) -> bool:
     """Whether ``path`` is served by the console (and so gets its security headers)."""
-    return path in ("/", SUPERVISOR_PATH, ADMIN_PATH) or path.startswith(
+    return path in ("/", SUPERVISOR_PATH, ADMIN_PATH, WALLBOARD_PATH) or path.startswith(
         (STATIC_PREFIX, VENDOR_PREFIX)
     )
 
@@ -67,6 +68,11 @@ def is_console_path(path: str) -> bool:
 async def index(request: web.Request) -> web.FileResponse:
     """The console page; everything else it needs comes from /static/ and /vendor/."""
     return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def wallboard(request: web.Request) -> web.FileResponse:
+    """The full-screen wallboard for a hall or team display (a supervisor signs it in)."""
+    return web.FileResponse(STATIC_DIR / "wallboard.html", headers={"Cache-Control": "no-cache"})
 
 
 async def supervisor(request: web.Request) -> web.FileResponse:
@@ -94,6 +100,7 @@ def setup_console(app: web.Application, *, node_modules: Path = NODE_MODULES) ->
     app.router.add_get("/", index)
     app.router.add_get(SUPERVISOR_PATH, supervisor)
     app.router.add_get(ADMIN_PATH, admin)
+    app.router.add_get(WALLBOARD_PATH, wallboard)
     app.router.add_static(STATIC_PREFIX, STATIC_DIR, name="console_static")
     app.router.add_static(VENDOR_PREFIX, dist, name="console_vendor_socketio")
     app.on_response_prepare.append(_security_headers)

@@ -37,6 +37,7 @@ from signaling.socket_server import SOCKET_SERVER, GuardedServer
 from signaling.supervision import setup_supervision
 from signaling.sweeper import Sweeper
 from signaling.trail_check import trail_check
+from signaling.wallboard import WALLBOARD, setup_wallboard
 from signaling.workers import worker_pools
 from storage import store
 from storage.blobs import FileBlobStore
@@ -175,7 +176,13 @@ def create_app(settings: Settings) -> web.Application:
         notifier = QueueNotifier(
             app[DATABASE], router.emitter, app[CATALOGUE], lambda: router.local_terminals
         )
-        router.on_queue_change = notifier.nudge
+        wallboard = app[WALLBOARD]
+
+        def queue_changed() -> None:
+            notifier.nudge()
+            wallboard.nudge()
+
+        router.on_queue_change = queue_changed
         router.forget_place = notifier.forget
         figures = app[METRICS]
 
@@ -196,6 +203,8 @@ def create_app(settings: Settings) -> web.Application:
         # Tell every kiosk and console now: otherwise their open websockets hold the shutdown
         # up and they only notice a dead server at the next ping timeout.
         await sio.close_all(CLOSE_SOCKETS_S)
+        # and the wallboards' streams, which would hold it up as long
+        await app[WALLBOARD].close()
 
     # first in, last out: password checks and public verification run on these to the end
     app.cleanup_ctx.append(worker_pools)
@@ -211,6 +220,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_admin(app)
     setup_recordings(app)
     setup_supervision(app)
+    setup_wallboard(app)
     setup_identity(app)
     setup_kiosk_devices(app)
     setup_documents(app)

@@ -146,3 +146,42 @@ class ReplayView(Message):
     watched_by: list[str]
     # sha256 -> a signed, short-lived link that opens the file (no token in the URL)
     file_links: dict[str, str] = Field(default_factory=dict)
+
+
+class WallboardQueue(Message):
+    """One service's line on the wallboard."""
+
+    service_id: str
+    department_id: str
+    service_name: LocalizedText
+    waiting: int
+    # since when the longest waiter waits (the page counts the seconds itself)
+    oldest_enqueued_at: datetime
+
+
+class WallboardClerks(Message):
+    """How many clerks are in each state (signed-in consoles only; offline not counted)."""
+
+    available: int = 0
+    ringing: int = 0
+    busy: int = 0
+    away: int = 0
+
+
+class WallboardView(Message):
+    """What a hall or team display shows: pushed whenever it changes."""
+
+    generated_at: datetime
+    # the one department shown, or None for every department
+    department_id: str | None
+    department_name: LocalizedText | None
+    queues: list[WallboardQueue]
+    waiting: int
+    oldest_enqueued_at: datetime | None
+    calls_in_progress: int
+    clerks: WallboardClerks
+    # today so far (UTC day), against the answer-time target
+    target_s: int
+    answered_today: int
+    abandoned_today: int
+    within_target_rate: float | None

@@ -276,7 +276,7 @@ class SupervisorApp {
       const body = await response.json();
       session.token = body.token;
       session.expiresAt = Date.now() + body.expires_in_s * 1000;
-      sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+      localStorage.setItem(SESSION_KEY, JSON.stringify(session));
       this.#armRefresh();
     }, Math.max(5000, left / 2));
   }

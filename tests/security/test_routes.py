@@ -21,6 +21,7 @@ _ANONYMOUS = (
     "/",
     "/supervisor",
     "/admin",
+    "/wallboard",
     "/verify",
     "/api/health",
     "/api/catalogue",
