@@ -192,8 +192,6 @@ def create_app(settings: Settings) -> web.Application:
 
         router.on_offer = offered
         router.on_timeout = figures.offer_timeouts.inc
-        # the database's clock may run a hair behind this one: look just after
-        router.on_media_due = lambda after_s: sweeper.poke(after_s + 0.05)
         await sweeper.start()
         router.spawn(sweeper.run())
         router.spawn(notifier.run())

@@ -53,12 +53,9 @@ class Sweeper:
         # between committing a change and sending its messages
         self._processes: set[str] = set()
 
-    def poke(self, after_s: float = 0.0) -> None:
-        """Sweep after ``after_s`` (now by default), besides the regular rounds."""
-        if after_s <= 0:
-            self._poke.set()
-        else:
-            asyncio.get_running_loop().call_later(after_s, self._poke.set)
+    def poke(self) -> None:
+        """Sweep now, besides the regular rounds."""
+        self._poke.set()
 
     def offer_due(self, after_s: float) -> None:
         """Look for rung-out offers once ``after_s`` has passed (on the next tick of the grid)."""

@@ -49,9 +49,6 @@ class MediaOutcome:
     since: datetime | None = None
     link: Link | None = None
     gap_ms: int | None = None
-    # when a new peer connection falls due if the media is still not back (a side was heard
-    # again): the sweeper looks then rather than at its next regular round
-    due_at: datetime | None = None
 
 
 def whose_link(brk: dict[str, Any], offline: set[Side], now: datetime | None = None) -> Link:
@@ -136,9 +133,7 @@ async def report(
                     "heard": heard,
                     "back_at": brk.get("back_at") or now.isoformat(),
                 }
-                since = row.media_down_since or now
-                due = one_side_back_due(row.media_break, since)
-                return MediaOutcome("flowing", current, due_at=due)
+                return MediaOutcome("flowing", current)
             since = row.media_down_since or now
             gap_ms = max(0, round((now - since).total_seconds() * 1000))
             link = whose_link(brk, set(), now)
@@ -198,9 +193,7 @@ async def report(
         if state == "failed" and attempt == current:
             kind = "restarting"
             await _restart(tx, row, now, actor, {"reported_by": side})
-        down = row.media_down_since
-        due = one_side_back_due(row.media_break, down) if down is not None else None
-        return MediaOutcome(kind, row.media_attempt, down, due_at=due)
+        return MediaOutcome(kind, row.media_attempt, row.media_down_since)
 
 
 async def _restart(
@@ -227,16 +220,6 @@ def restart_due(brk: dict[str, Any], since: datetime, now: datetime, after_s: fl
     return back_at is not None and now - max(last, datetime.fromisoformat(back_at)) >= min(
         ONE_SIDE_BACK, timedelta(seconds=after_s)
     )
-
-
-def one_side_back_due(brk: dict[str, Any], since: datetime) -> datetime | None:
-    """When :func:`restart_due`'s one-side-back rule makes a new peer connection due, or None
-    when no side has been heard again."""
-    back_at = brk.get("back_at")
-    if back_at is None:
-        return None
-    last = max(since, datetime.fromisoformat(brk.get("restarted") or since.isoformat()))
-    return max(last, datetime.fromisoformat(back_at)) + ONE_SIDE_BACK
 
 
 async def stuck(db: Database, after_s: float) -> list[str]:
@@ -283,14 +266,12 @@ async def restart_if_stuck(
         return MediaOutcome("restarting", row.media_attempt, since)
 
 
-async def note_offline(db: Database, session_id: str, side: Side) -> datetime | None:
-    """``side``'s socket came back while the call's media was broken: its link was down.
-    Returns when a new peer connection falls due if the media is still not back (None: no
-    break)."""
+async def note_offline(db: Database, session_id: str, side: Side) -> None:
+    """``side``'s socket came back while the call's media was broken: its link was down."""
     async with db.transaction() as tx:
         found = await _session_row(tx, session_id)
         if found is None or found[0].media_break is None:
-            return None
+            return
         row, _dept, now = found
         brk = row.media_break or {}
         row.media_break = {
@@ -300,7 +281,6 @@ async def note_offline(db: Database, session_id: str, side: Side) -> datetime | 
             # will not come back by itself (the reports it made meanwhile died with its socket)
             "back_at": brk.get("back_at") or now.isoformat(),
         }
-        return one_side_back_due(row.media_break, row.media_down_since or now)
 
 
 @dataclass(frozen=True)

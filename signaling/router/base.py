@@ -9,7 +9,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from typing import Any
 
 from signaling.catalogue import Catalogue
@@ -86,15 +85,8 @@ class RouterBase:
         self.forget_place: Callable[[str], None] = lambda _session_id: None
         self.on_offer: Callable[[float], None] = lambda _deadline_s: None
         self.on_timeout: Callable[[], None] = lambda: None
-        # a broken call's new peer connection falls due in this many seconds (a side was
-        # heard again): the sweeper looks then, not at its next round
-        self.on_media_due: Callable[[float], None] = lambda _after_s: None
         self.offers_made = 0
         self.offers_timed_out = 0
-
-    def _media_due(self, due_at: datetime | None) -> None:
-        if due_at is not None:
-            self.on_media_due(max(0.0, (due_at - datetime.now(UTC)).total_seconds()))
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` in the background; it is cancelled and awaited on :meth:`close`."""

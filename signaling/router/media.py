@@ -37,8 +37,6 @@ class Media(Calls):
             stalled_ms=status.stalled_ms,
             figures=status.figures.model_dump(exclude_none=True) if status.figures else None,
         )
-        if outcome is not None:
-            self._media_due(outcome.due_at)
         if outcome is None or outcome.kind not in _TOLD:
             return
         context_log(log, status.session_id, actor).info(

@@ -51,8 +51,7 @@ class Presence(Outcomes):
             await self.emitter.drop(Role.CLERK, old)
         if attached.clerk.session_id and attached.resumed:
             # its socket was down: if the call's media broke meanwhile, its link is the one
-            session_id = attached.clerk.session_id
-            self._media_due(await media_breaks.note_offline(self.db, session_id, "clerk"))
+            await media_breaks.note_offline(self.db, attached.clerk.session_id, "clerk")
         if attached.clerk.session_id and not attached.resumed:
             # a console without the token is a new page: its media and screens are gone
             session = await routing.get(self.db, attached.clerk.session_id)

@@ -56,7 +56,7 @@ class Waiting(Media):
             self.on_session_resync(session.id)
             if session.in_call:
                 # its socket was down: if the media broke meanwhile, its link is the one
-                self._media_due(await media_breaks.note_offline(self.db, session.id, "terminal"))
+                await media_breaks.note_offline(self.db, session.id, "terminal")
         snapshot = await self.snapshot(terminal_id, session)
         return snapshot.model_copy(
             update={"resume_token": attached.resume_token, "resumed": attached.resumed}

@@ -688,36 +688,6 @@ async def test_a_side_heard_again_stays_heard_when_its_next_report_follows(
     assert seen is not None and "back_at" in seen.brk, seen
 
 
-async def test_a_side_heard_again_gets_its_new_connection_without_waiting_for_a_round(
-    harness: Harness,
-) -> None:
-    """The kiosk says its media flows while the clerk still sees nothing: a new peer
-    connection falls due 1.5 s later, and the sweeper looks then, not at its next regular
-    round (up to ``sweep_interval_s`` later; an hour here)."""
-    s = await clerk_cut_off(harness)
-    harness.sweeper.interval_s = 3600.0
-    await asyncio.sleep(0.2)  # the round under way ends; the next one is an hour away
-    asked: list[float] = []
-
-    def due(after_s: float) -> None:  # as signaling/app.py wires it
-        asked.append(after_s)
-        harness.sweeper.poke(after_s + 0.05)
-
-    harness.router.on_media_due = due
-    before = await media_breaks.view(harness.db, s.id)
-    assert before is not None and not before.restarting
-    await harness.router.media_status(
-        Role.TERMINAL, harness.terminal_ids[0], MediaStatus(session_id=s.id, state="connected")
-    )
-    assert len(asked) == 1 and 0 < asked[0] <= 1.5, asked
-
-    async def restarted() -> bool:
-        seen = await media_breaks.view(harness.db, s.id)
-        return seen is not None and seen.attempt > before.attempt
-
-    await wait_until(restarted, "a new peer connection asked for", tries=250)
-
-
 # ---------------------------------------------------------------------- many routers at once
 
 
