@@ -441,14 +441,10 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vcounter-load-")))  # fmt: skip
-        socket_dir = dbutil.local_pg_socket() if opts.pg_socket else None
-        if shape.get("database", "postgresql") != "postgresql":
-            socket_dir = None
-        result.notes.append(
-            f"PostgreSQL reached through {socket_dir or 'TCP'}"
-            if shape.get("database", "postgresql") == "postgresql"
-            else "SQLite file in the data directory"
-        )
+        postgres = shape.get("database", "postgresql") == "postgresql"
+        socket_dir = dbutil.local_pg_socket() if postgres and opts.pg_socket else None
+        if postgres:
+            result.notes.append(f"PostgreSQL reached through {socket_dir or 'TCP'}")
         async with Cluster(
             workdir, settings=settings, database_socket=socket_dir, **shape
         ) as cluster:

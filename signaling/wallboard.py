@@ -260,8 +260,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def setup_wallboard(app: web.Application) -> WallboardHub:
-    """Mount the board's stream; returns the hub, to be nudged by the router and closed."""
-    hub = app[WALLBOARD] = WallboardHub(lambda: app[DATABASE], app[CATALOGUE])
+def setup_wallboard(app: web.Application) -> None:
+    """Mount the board's stream; its hub (``app[WALLBOARD]``) is nudged by the router and
+    closed at shutdown."""
+    app[WALLBOARD] = WallboardHub(lambda: app[DATABASE], app[CATALOGUE])
     app.router.add_get("/api/wallboard/stream", stream)
-    return hub

@@ -7,9 +7,9 @@
 import { duration, initLanguage, language, localized, setLanguage } from "./i18n.js";
 import { errorSentence } from "./server-errors.js";
 import { actorText, eventText } from "./supervisor-timeline.js";
+import { forgetSession, keepFresh, loadSession, postLogin, startSession } from "./supervisor-session.js";
 import { SUPERVISOR_TEXT } from "./supervisor-text.js";
 
-const SESSION_KEY = "vcounter.supervisor.session";
 const LIVE_POLL_MS = 1000;
 const DRIFT_S = 0.2;
 const SIDES = ["applicant", "clerk", "document"];
@@ -77,20 +77,10 @@ function isoDay(date) {
 
 class SupervisorApp {
   constructor() {
-    this.session = this.#loadSession();
+    this.session = loadSession();
     this.services = new Map();
     this.pollTimer = null;
     this.replay = null;
-  }
-
-  #loadSession() {
-    try {
-      // localStorage, not sessionStorage: a copied replay link opens in a new tab signed in
-      const saved = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
-      return saved && saved.expiresAt > Date.now() ? saved : null;
-    } catch {
-      return null;
-    }
   }
 
   async start() {
@@ -210,17 +200,13 @@ class SupervisorApp {
   async login(username, password) {
     this.showError("");
     let response;
+    let body;
     try {
-      response = await fetch("/api/login", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ username, password }),
-      });
+      ({ response, body } = await postLogin(username, password));
     } catch {
       this.showError(st("error.network"));
       return;
     }
-    const body = await response.json().catch(() => null);
     if (!response.ok) {
       this.showError(response.status === 401 ? st("login.bad") : refusal(body, response.status));
       return;
@@ -229,14 +215,13 @@ class SupervisorApp {
       this.showError(st("login.notSupervisor"));
       return;
     }
-    this.session = { token: body.token, expiresAt: Date.now() + body.expires_in_s * 1000, name: body.display_name };
-    localStorage.setItem(SESSION_KEY, JSON.stringify(this.session));
+    this.session = startSession(body);
     $("login-password").value = "";
     this.#enter();
   }
 
   signOut(message = "") {
-    localStorage.removeItem(SESSION_KEY);
+    forgetSession();
     this.session = null;
     clearInterval(this.pollTimer);
     this.pollTimer = null;
@@ -255,30 +240,8 @@ class SupervisorApp {
     $("login-view").hidden = true;
     $("app-view").hidden = false;
     $("signout").hidden = false;
-    this.#armRefresh();
+    keepFresh(() => this.session);
     this.#route();
-  }
-
-  #armRefresh() {
-    // tokens are short-lived: trade this one for a fresh one at half its remaining life
-    clearTimeout(this.refreshTimer);
-    if (!this.session) return;
-    const left = Math.min(this.session.expiresAt - Date.now(), 2 ** 31 - 1);
-    this.refreshTimer = setTimeout(async () => {
-      const session = this.session;
-      if (!session) return;
-      const response = await fetch("/api/token/refresh", {
-        method: "POST",
-        headers: { Authorization: `Bearer ${session.token}`, "Content-Type": "application/json" },
-        body: "{}",
-      }).catch(() => null);
-      if (!response || !response.ok || this.session !== session) return;
-      const body = await response.json();
-      session.token = body.token;
-      session.expiresAt = Date.now() + body.expires_in_s * 1000;
-      localStorage.setItem(SESSION_KEY, JSON.stringify(session));
-      this.#armRefresh();
-    }, Math.max(5000, left / 2));
   }
 
   #route() {

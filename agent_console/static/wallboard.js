@@ -4,7 +4,8 @@
 // the clock and the longest wait count on here. ?department=ID shows one department's board,
 // ?lang=en or ?lang=zh-Hans the language (kept for the next visit).
 
-const SESSION_KEY = "vcounter.supervisor.session";
+import { forgetSession, keepFresh, loadSession, postLogin, startSession } from "./supervisor-session.js";
+
 const LANG_KEY = "vcounter.wallboard.lang";
 const LANGUAGES = ["zh-Hans", "en"];
 
@@ -106,21 +107,12 @@ export function clockText(seconds) {
 
 class Wallboard {
   constructor() {
-    this.session = this.#loadSession();
+    this.session = loadSession();
     this.department = new URLSearchParams(location.search).get("department") || "";
     this.view = null;
     this.receivedAt = 0;
     this.abort = null;
     this.retryMs = 1000;
-  }
-
-  #loadSession() {
-    try {
-      const saved = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
-      return saved && saved.expiresAt > Date.now() ? saved : null;
-    } catch {
-      return null;
-    }
   }
 
   start() {
@@ -165,17 +157,13 @@ class Wallboard {
   async login(username, password) {
     this.showError("");
     let response;
+    let body;
     try {
-      response = await fetch("/api/login", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ username, password }),
-      });
+      ({ response, body } = await postLogin(username, password));
     } catch {
       this.showError(wt("error.network"));
       return;
     }
-    const body = await response.json().catch(() => null);
     if (!response.ok) {
       const message = (body && body.message) || `HTTP ${response.status}`;
       this.showError(response.status === 401 ? wt("login.bad") : wt("error.refused", { message }));
@@ -185,8 +173,7 @@ class Wallboard {
       this.showError(wt("login.notSupervisor"));
       return;
     }
-    this.session = { token: body.token, expiresAt: Date.now() + body.expires_in_s * 1000, name: body.display_name };
-    localStorage.setItem(SESSION_KEY, JSON.stringify(this.session));
+    this.session = startSession(body);
     $("wb-password").value = "";
     this.enter();
   }
@@ -194,38 +181,15 @@ class Wallboard {
   enter() {
     $("wb-login").hidden = true;
     $("wb-board").hidden = false;
-    this.armRefresh();
+    keepFresh(() => this.session);
     this.follow();
   }
 
   signOut(message) {
-    localStorage.removeItem(SESSION_KEY);
+    forgetSession();
     this.session = null;
     if (this.abort) this.abort.abort();
     this.showLogin(message);
-  }
-
-  armRefresh() {
-    // tokens are short-lived: trade this one for a fresh one at half its remaining life
-    clearTimeout(this.refreshTimer);
-    if (!this.session) return;
-    const left = Math.min(this.session.expiresAt - Date.now(), 2 ** 31 - 1);
-    this.refreshTimer = setTimeout(async () => {
-      const session = this.session;
-      if (!session) return;
-      const response = await fetch("/api/token/refresh", {
-        method: "POST",
-        headers: { Authorization: `Bearer ${session.token}`, "Content-Type": "application/json" },
-        body: "{}",
-      }).catch(() => null);
-      if (response && response.ok && this.session === session) {
-        const body = await response.json();
-        session.token = body.token;
-        session.expiresAt = Date.now() + body.expires_in_s * 1000;
-        localStorage.setItem(SESSION_KEY, JSON.stringify(session));
-      }
-      this.armRefresh();
-    }, Math.max(5000, left / 2));
   }
 
   showLink(state) {
