@@ -36,6 +36,10 @@ SILENT_AFTER = timedelta(seconds=3)
 # back this long after: the path is back, the connection is not coming back by itself (a
 # new one is asked for; a connection that heals does within ~0.6 s of the path)
 ONE_SIDE_BACK = timedelta(seconds=1.5)
+# A new peer connection asked for is given this long to connect before another replaces it:
+# ICE and DTLS take a second or more on a loaded machine or a long path, and with a short
+# media_restart_s (1 s) the second was asked for before the first had connected.
+NEW_CONNECTION = timedelta(seconds=3)
 
 
 @dataclass(frozen=True)
@@ -212,13 +216,16 @@ async def _restart(
 
 def restart_due(brk: dict[str, Any], since: datetime, now: datetime, after_s: float) -> bool:
     """Whether a broken call is due a new peer connection: ``after_s`` since the break began
-    or the last one was asked for, or :data:`ONE_SIDE_BACK` after a side was back."""
-    last = max(since, datetime.fromisoformat(brk.get("restarted") or since.isoformat()))
-    if now - last >= timedelta(seconds=after_s):
+    or the last one was asked for, or :data:`ONE_SIDE_BACK` after a side was back; never
+    within :data:`NEW_CONNECTION` of the last one asked for."""
+    restarted = brk.get("restarted")
+    last = max(since, datetime.fromisoformat(restarted or since.isoformat()))
+    settle = NEW_CONNECTION if restarted else timedelta(0)
+    if now - last >= max(timedelta(seconds=after_s), settle):
         return True
     back_at = brk.get("back_at")
-    return back_at is not None and now - max(last, datetime.fromisoformat(back_at)) >= min(
-        ONE_SIDE_BACK, timedelta(seconds=after_s)
+    return back_at is not None and now - max(last, datetime.fromisoformat(back_at)) >= max(
+        min(ONE_SIDE_BACK, timedelta(seconds=after_s)), settle
     )
 
 
