@@ -11,6 +11,7 @@ from media.sources import create_local_tracks
 from storage.audit import AuditLog
 from storage.store import get_session
 from terminal_client.client import TerminalClient, TerminalState
+from tests.browser.polling import until_async
 from tests.conftest import CLERK_PASSWORD, RunningServer
 
 FRAMES_DECODED = """
@@ -60,9 +61,7 @@ async def test_clerk_in_chromium_takes_a_call(server: RunningServer, page: Any) 
         await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
         await terminal.video_in.wait_for(30, timeout=20)
         await terminal.audio_in.wait_for(20, timeout=20)
-        await page.wait_for_function(
-            f"async () => (await ({FRAMES_DECODED})()).video >= 30", timeout=20000
-        )
+        await until_async(page, f"async () => (await ({FRAMES_DECODED})()).video >= 30", 20000)
         stats = await page.evaluate(FRAMES_DECODED)
         assert (
             stats["video"] >= 30

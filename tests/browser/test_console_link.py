@@ -21,6 +21,7 @@ from playwright.async_api import Page, WebSocket, expect
 from signaling.messages import NAMESPACE_CLERK, Event, MediaState, Role
 from signaling.rooms import clerk_room
 from terminal_client.client import TerminalClient, TerminalState
+from tests.browser.polling import until_async
 from tests.browser.test_call_in_chromium import FRAMES_DECODED
 from tests.browser.test_console_ui import go_available, kiosk, real_errors, sign_in, wait_state
 from tests.conftest import RunningServer
@@ -98,9 +99,7 @@ async def in_call(server: RunningServer, page: Page) -> AsyncIterator[InCall]:
         await page.click("[data-testid=accept-call]")
         await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
         await terminal.video_in.wait_for(10, timeout=20)
-        await page.wait_for_function(
-            f"async () => (await ({FRAMES_DECODED})()).video >= 10", timeout=20_000
-        )
+        await until_async(page, f"async () => (await ({FRAMES_DECODED})()).video >= 10", 20_000)
         clerk_id = (await server.session(session_id)).clerk_id
         assert clerk_id is not None
         yield InCall(page, terminal, session_id, clerk_id, sent)
@@ -198,9 +197,7 @@ async def test_the_servers_word_on_a_break_shows_on_the_call(
     await page.click("[data-testid=lang-zh-Hans]")
     assert await page.locator("#call-peer").inner_text() == peer
     decoded = (await page.evaluate(FRAMES_DECODED))["video"]
-    await page.wait_for_function(
-        f"async () => (await ({FRAMES_DECODED})()).video > {decoded}", timeout=10_000
-    )
+    await until_async(page, f"async () => (await ({FRAMES_DECODED})()).video > {decoded}", 10_000)
     row = await server.session(in_call.session_id)
     assert (row.state, row.end_reason) == ("in_call", None)
     assert real_errors(page) == []
@@ -221,9 +218,7 @@ async def test_a_new_peer_connection_carries_the_same_call(
         timeout=10_000,
     )
     # pictures both ways on the new peer connections
-    await page.wait_for_function(
-        f"async () => (await ({FRAMES_DECODED})()).video >= 30", timeout=20_000
-    )
+    await until_async(page, f"async () => (await ({FRAMES_DECODED})()).video >= 30", 20_000)
     await terminal.video_in.wait_for(heard + 30, timeout=20)
     # the applicant's picture is the new peer connection's track, and plays
     await page.wait_for_function(

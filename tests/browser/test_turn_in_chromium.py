@@ -10,6 +10,7 @@ import pytest
 
 from media.sources import create_local_tracks
 from terminal_client.client import TerminalClient, TerminalState
+from tests.browser.polling import until_async
 from tests.browser.test_call_in_chromium import sign_in
 from tests.conftest import RunningServer, bounded, make_settings, start_server
 from tests.coturn import Coturn, require_coturn
@@ -69,12 +70,12 @@ async def test_the_console_takes_a_relay_only_call_through_coturn(
         await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
         await terminal.video_in.wait_for(20, timeout=20)
         await terminal.audio_in.wait_for(20, timeout=20)
-        handle = await page.wait_for_function(
+        seen = await until_async(
+            page,
             f"async () => {{ const r = await ({RELAYED})();"
             " return r && r.video > 10 && r.audio > 0 && r.local ? r : null; }",
-            timeout=20_000,
+            20_000,
         )
-        seen = await handle.json_value()
         assert seen["policy"] == "relay"
         assert seen["local"] == "relay", seen
         assert terminal.pc is not None and local_candidate_types(terminal.pc) == {"relay"}

@@ -14,6 +14,7 @@ from typing import Any
 
 from media.sources import create_local_tracks
 from terminal_client.client import TerminalClient, TerminalState
+from tests.browser.polling import until_async
 from tests.browser.test_call_in_chromium import FRAMES_DECODED, sign_in
 from tests.conftest import RunningServer, make_settings, start_server
 
@@ -29,9 +30,7 @@ async def one_call(page: Any, terminal: TerminalClient) -> tuple[bool, int]:
     await page.locator("[data-testid=accept-call]").click()
     await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
     await terminal.video_in.wait_for(10, timeout=20)
-    await page.wait_for_function(
-        f"async () => (await ({FRAMES_DECODED})()).video >= 10", timeout=20000
-    )
+    await until_async(page, f"async () => (await ({FRAMES_DECODED})()).video >= 10", 20000)
     warm = await page.evaluate("() => window.vcounterConsole.warmStart()")
     candidates = await page.evaluate(ANSWER_CANDIDATES)
     await page.click("[data-testid=hangup]")
