@@ -64,6 +64,16 @@ async def _ip(*args: str) -> None:
     await _run("ip", *args)
 
 
+def no_ipv6(interface: str) -> None:
+    """No IPv6 on this host's ``interface``: its link-local address would appear ~1.5 s after
+    the link comes up (and again after each cut), and Chromium on this host takes any new
+    address for a network change and fails the loads in flight with ERR_NETWORK_CHANGED (the
+    console's scripts once, so its sign-in form never worked)."""
+    switch = Path("/proc/sys/net/ipv6/conf") / interface / "disable_ipv6"
+    if switch.exists():  # a kernel without IPv6 has no switch, and no address to add
+        switch.write_text("1")
+
+
 class ImpairedLink:
     """``async with ImpairedLink() as link:`` a namespace ``link.netns`` at ``link.inside``."""
 
@@ -85,6 +95,7 @@ class ImpairedLink:
         try:
             await _ip("link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
             await _ip("link", "set", self.ns_if, "netns", self.netns)
+            no_ipv6(self.host_if)
             await _ip("addr", "add", f"{self.outside}/30", "dev", self.host_if)
             await _ip("link", "set", self.host_if, "up")
             await _ip("netns", "exec", self.netns, "ip", "addr", "add", f"{self.inside}/30", "dev", self.ns_if)  # fmt: skip

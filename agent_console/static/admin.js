@@ -11,6 +11,9 @@ class Admin {
       e.preventDefault();
       this.login($("login-username").value.trim(), $("login-password").value);
     });
+    // enabled once bound: without this script the browser would send the form itself, the
+    // password in a request nothing answers
+    $("login-form").querySelector("[type=submit]").disabled = false;
     $("signout").addEventListener("click", () => this.signOut());
   }
 

@@ -109,6 +109,9 @@ class SupervisorApp {
       e.preventDefault();
       this.login($("login-username").value.trim(), $("login-password").value);
     });
+    // enabled once bound: without this script the browser would send the form itself, the
+    // password in a request nothing answers
+    $("login-form").querySelector("[type=submit]").disabled = false;
     $("signout").addEventListener("click", () => this.signOut());
     for (const tab of document.querySelectorAll(".sup-tab")) {
       tab.addEventListener("click", () => this.showTab(tab.dataset.tab));

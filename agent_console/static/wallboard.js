@@ -127,6 +127,9 @@ class Wallboard {
       e.preventDefault();
       this.login($("wb-username").value.trim(), $("wb-password").value);
     });
+    // enabled once bound: without this script the browser would send the form itself, the
+    // password in a request nothing answers
+    $("wb-login-form").querySelector("[type=submit]").disabled = false;
     this.translate();
     setInterval(() => this.tick(), 1000);
     this.tick();
