@@ -24,6 +24,7 @@ from signaling.keys import BLOBS, CATALOGUE, DATABASE, DRAINING, METRICS, ROUTER
 from signaling.kiosk_devices import setup_kiosk_devices
 from signaling.managers import LocalManager, RedisManager
 from signaling.messages import Event, IceServer, Message, Role
+from signaling.monitor import Monitors, SupervisorNamespace
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
 from signaling.operations import setup_operations
 from signaling.paperwork.routes import setup_paperwork
@@ -126,8 +127,10 @@ def create_app(settings: Settings) -> web.Application:
         admission=Admission(settings.handshakes_at_once, settings.handshake_wait_s),
         observe_event=lambda role, event, s: app[METRICS].observe_socket_event(role, event, s),
     )
+    monitors = Monitors(ctx, sio, app[CATALOGUE], lambda user: ice_servers(settings, user))
     sio.register_namespace(TerminalNamespace(ctx))
-    sio.register_namespace(ClerkNamespace(ctx))
+    sio.register_namespace(ClerkNamespace(ctx, lambda: monitors))
+    sio.register_namespace(SupervisorNamespace(ctx, lambda: monitors))
     sio.attach(app)
     app[SOCKET_SERVER] = sio
 

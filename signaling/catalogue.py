@@ -38,6 +38,9 @@ class Department(_Entry):
     id: CatalogueId
     names: LocalizedText
     description: LocalizedText
+    # whether the applicant is told when a supervisor monitors or whispers (a barge, where
+    # they hear the supervisor, is always shown): a department's own policy
+    announce_monitoring: bool = False
 
 
 class Service(_Entry):
@@ -57,6 +60,13 @@ class Service(_Entry):
 class Catalogue(_Entry):
     departments: list[Department] = Field(min_length=1)
     services: list[Service] = Field(min_length=1)
+
+    def department(self, department_id: str) -> Department:
+        """The department with ``department_id``; raises :class:`KeyError` if there is none."""
+        for department in self.departments:
+            if department.id == department_id:
+                return department
+        raise KeyError(department_id)
 
     def service(self, service_id: str) -> Service:
         """The service with ``service_id``; raises :class:`UnknownService` if there is none."""

@@ -96,6 +96,7 @@ class ClerkState(StrEnum):
 class Role(StrEnum):
     TERMINAL = "terminal"
     CLERK = "clerk"
+    SUPERVISOR = "supervisor"  # only on the /supervisor namespace (signaling/monitor.py)
     SERVER = "server"
 
 
@@ -604,6 +605,13 @@ class Event(StrEnum):
     DOCUMENT_ADDED = "document_added"
     CHECKLIST = "checklist"
     CAPTURE_REQUESTED = "capture_requested"
+    # a supervisor in the call (signaling/monitor_messages.py)
+    SUPERVISION = "supervision"  # server -> console
+    SUPERVISION_NOTICE = "supervision_notice"  # server -> kiosk
+    MONITOR_SIGNAL = "monitor_signal"  # console <-> server <-> supervisor
+    MONITOR_START = "monitor_start"  # supervisor -> server
+    MONITOR_CHANGE = "monitor_change"  # supervisor -> server
+    MONITOR_STATE = "monitor_state"  # server -> supervisor
 
 
 TERMINAL_EVENTS: dict[Event, type[Message]] = {
@@ -651,6 +659,7 @@ SERVER_EVENTS: dict[Event, type[Message]] = {
 
 NAMESPACE_TERMINAL = "/terminal"
 NAMESPACE_CLERK = "/clerk"
+NAMESPACE_SUPERVISOR = "/supervisor"
 
 
 # ---------------------------------------------------------------- documents (step 4)

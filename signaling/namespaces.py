@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import socketio
 from pydantic import ValidationError
@@ -21,7 +21,6 @@ from signaling.auth import authorize_clerk
 from signaling.errors import AuthError, InvalidMessage, RateLimited, ServerBusy, SignalingError
 from signaling.logs import context_log
 from signaling.messages import (
-    CLERK_EVENTS,
     NAMESPACE_CLERK,
     NAMESPACE_TERMINAL,
     TERMINAL_EVENTS,
@@ -41,12 +40,16 @@ from signaling.messages import (
     SetAvailability,
     SetStep,
 )
+from signaling.monitor_messages import CONSOLE_EVENTS, MonitorSignal
 from signaling.ratelimit import TokenBucket
 from signaling.rooms import NAMESPACES, clerk_room, terminal_room
 from signaling.router import ClerkGreeting, Router, check_description_role
 from storage import store
 from storage.db import Database
 from storage.errors import NotFound, VcounterError
+
+if TYPE_CHECKING:
+    from signaling.monitor import Monitors
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,7 @@ class Context:
 
 Handler = Callable[[Member, str, Any], Awaitable[None]]
 
+
 # an event name is echoed back in its refusal: no further, so a frame of junk in the name
 # does not come back (and queue up) twice over
 MAX_SHOWN_EVENT = 64
@@ -86,7 +90,7 @@ def _shown(event: str) -> str:
     return event if len(event) <= MAX_SHOWN_EVENT else event[:MAX_SHOWN_EVENT] + "…"
 
 
-def _refusal(exc: SignalingError) -> socketio.exceptions.ConnectionRefusedError:
+def refusal(exc: SignalingError) -> socketio.exceptions.ConnectionRefusedError:
     """A refused connection whose data is the typed error, so the console can say it in the
     clerk's language (the message alone is for logs and older clients)."""
     error = ErrorEvent(code=exc.code, message=exc.message)
@@ -179,7 +183,7 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                     raise socketio.exceptions.ConnectionRefusedError("the client left")
                 yield
         except ServerBusy as exc:
-            raise _refusal(exc) from exc
+            raise refusal(exc) from exc
 
     def _bucket(self) -> TokenBucket:
         return TokenBucket(self.ctx.events_per_second, self.ctx.event_burst)
@@ -297,13 +301,15 @@ class TerminalNamespace(RoleNamespace):
 
 
 class ClerkNamespace(RoleNamespace):
-    """Clerk consoles: availability, accept/decline, signal their call."""
+    """Clerk consoles: availability, accept/decline, signal their call (and a supervisor's
+    monitor of it)."""
 
     role = Role.CLERK
-    events = CLERK_EVENTS
+    events = CONSOLE_EVENTS
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, monitors: Callable[[], Monitors]) -> None:
         super().__init__(NAMESPACE_CLERK, ctx)
+        self.monitors = monitors
         self.handlers = {
             **self._common_handlers(),
             Event.SYNC: self.on_sync,
@@ -312,6 +318,7 @@ class ClerkNamespace(RoleNamespace):
             Event.DECLINE: self.on_decline,
             Event.PUSH_PROMPT: self.on_push_prompt,
             Event.SET_STEP: self.on_set_step,
+            Event.MONITOR_SIGNAL: self.on_monitor_signal,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
@@ -333,9 +340,9 @@ class ClerkNamespace(RoleNamespace):
                     resume if isinstance(resume, str) else None,
                 )
         except AuthError as exc:
-            raise _refusal(exc) from exc
+            raise refusal(exc) from exc
         except NotFound as exc:
-            raise _refusal(
+            raise refusal(
                 AuthError("this clerk account no longer exists; ask an administrator")
             ) from exc
         context_log(log, None, f"clerk:{clerk.username}").info(
@@ -381,3 +388,7 @@ class ClerkNamespace(RoleNamespace):
     async def on_set_step(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, SetStep)
         await self.ctx.router().set_step(member.id, message)
+
+    async def on_monitor_signal(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, MonitorSignal)
+        await self.monitors().from_clerk(member.id, message)

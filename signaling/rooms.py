@@ -8,9 +8,20 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from signaling.messages import NAMESPACE_CLERK, NAMESPACE_TERMINAL, Event, Message, Role
+from signaling.messages import (
+    NAMESPACE_CLERK,
+    NAMESPACE_SUPERVISOR,
+    NAMESPACE_TERMINAL,
+    Event,
+    Message,
+    Role,
+)
 
-NAMESPACES = {Role.TERMINAL: NAMESPACE_TERMINAL, Role.CLERK: NAMESPACE_CLERK}
+NAMESPACES = {
+    Role.TERMINAL: NAMESPACE_TERMINAL,
+    Role.CLERK: NAMESPACE_CLERK,
+    Role.SUPERVISOR: NAMESPACE_SUPERVISOR,
+}
 
 
 def terminal_room(terminal_id: int) -> str:
@@ -21,6 +32,11 @@ def terminal_room(terminal_id: int) -> str:
 def clerk_room(clerk_id: int) -> str:
     """The room of one clerk (every console they have open)."""
     return f"clerk:{clerk_id}"
+
+
+def supervisor_room(supervisor_id: int) -> str:
+    """The room of one supervisor (every page they watch calls from)."""
+    return f"supervisor:{supervisor_id}"
 
 
 def room_of(role: Role, member_id: int) -> str:

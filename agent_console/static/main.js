@@ -13,6 +13,7 @@ import { Paperwork } from "./paperwork.js";
 import { WorkNav } from "./worknav.js";
 import { Ringer } from "./ringer.js";
 import { WarmPeer } from "./warm-peer.js";
+import { Supervision } from "./supervision.js";
 import {
   ClerkConnection,
   fetchCatalogue,
@@ -82,6 +83,7 @@ class ClerkConsole {
       return missing;
     };
     this.workNav = new WorkNav(document);
+    this.supervision = new Supervision(document, (event, payload) => this.#send(event, payload), () => this.call);
     window.setInterval(() => this.render(), 1000);
     const saved = savedSession();
     if (saved) this.#enter(saved);
@@ -103,6 +105,7 @@ class ClerkConsole {
     if (this.documents) this.documents.render(this.m.callInfo);
     if (this.paperwork) this.paperwork.render(this.m);
     if (this.workNav) this.workNav.render(Boolean(this.m.callInfo));
+    if (this.supervision) this.supervision.render();
   }
 
   /**
@@ -381,6 +384,10 @@ class ClerkConsole {
       case EVENTS.DOCUMENT_ADDED:
       case EVENTS.CHECKLIST:
         return this.documents.handle(name, payload);
+      case EVENTS.SUPERVISION:
+        return this.supervision.onSupervision(payload);
+      case EVENTS.MONITOR_SIGNAL:
+        return this.supervision.onSignal(payload);
       default:
         return undefined;
     }
@@ -571,6 +578,7 @@ class ClerkConsole {
   }
 
   #closeCall() {
+    if (this.supervision) this.supervision.closeAll();
     if (this.call) this.call.close();
     this.call = null;
     // the next call's peer, made now while nobody waits (not while signing out or away)

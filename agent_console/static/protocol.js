@@ -19,6 +19,10 @@ export const EVENTS = Object.freeze({
   "KIOSK_DEVICES": "kiosk_devices",
   "MEDIA_STATE": "media_state",
   "MEDIA_STATUS": "media_status",
+  "MONITOR_CHANGE": "monitor_change",
+  "MONITOR_SIGNAL": "monitor_signal",
+  "MONITOR_START": "monitor_start",
+  "MONITOR_STATE": "monitor_state",
   "PROMPT": "prompt",
   "PUSH_PROMPT": "push_prompt",
   "QUEUE_STATUS": "queue_status",
@@ -29,6 +33,8 @@ export const EVENTS = Object.freeze({
   "SET_STEP": "set_step",
   "SNAPSHOT": "snapshot",
   "STEP": "step",
+  "SUPERVISION": "supervision",
+  "SUPERVISION_NOTICE": "supervision_notice",
   "SYNC": "sync"
 });
 export const SCHEMAS = {
@@ -299,6 +305,176 @@ export const SCHEMAS = {
       "title": "MediaStatus",
       "type": "object"
     },
+    "monitor_signal": {
+      "$defs": {
+        "IceCandidate": {
+          "additionalProperties": false,
+          "description": "A trickled ICE candidate; an empty ``candidate`` means end-of-candidates.",
+          "properties": {
+            "attempt": {
+              "default": 0,
+              "maximum": 1000,
+              "minimum": 0,
+              "title": "Attempt",
+              "type": "integer"
+            },
+            "candidate": {
+              "maxLength": 1024,
+              "title": "Candidate",
+              "type": "string"
+            },
+            "sdp_mid": {
+              "anyOf": [
+                {
+                  "maxLength": 32,
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Sdp Mid"
+            },
+            "sdp_mline_index": {
+              "anyOf": [
+                {
+                  "maximum": 64,
+                  "minimum": 0,
+                  "type": "integer"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Sdp Mline Index"
+            },
+            "session_id": {
+              "pattern": "^[0-9a-f]{32}$",
+              "title": "Session Id",
+              "type": "string"
+            }
+          },
+          "required": [
+            "session_id",
+            "candidate"
+          ],
+          "title": "IceCandidate",
+          "type": "object"
+        },
+        "MonitorTrack": {
+          "additionalProperties": false,
+          "properties": {
+            "mid": {
+              "maxLength": 16,
+              "title": "Mid",
+              "type": "string"
+            },
+            "role": {
+              "enum": [
+                "applicant",
+                "clerk",
+                "documents",
+                "supervisor"
+              ],
+              "title": "Role",
+              "type": "string"
+            }
+          },
+          "required": [
+            "mid",
+            "role"
+          ],
+          "title": "MonitorTrack",
+          "type": "object"
+        },
+        "SessionDescription": {
+          "additionalProperties": false,
+          "description": "SDP offer (terminal -> clerk) or answer (clerk -> terminal), relayed by the server.",
+          "properties": {
+            "attempt": {
+              "default": 0,
+              "maximum": 1000,
+              "minimum": 0,
+              "title": "Attempt",
+              "type": "integer"
+            },
+            "sdp": {
+              "maxLength": 49152,
+              "minLength": 10,
+              "pattern": "^v=0\\r?\\n",
+              "title": "Sdp",
+              "type": "string"
+            },
+            "session_id": {
+              "pattern": "^[0-9a-f]{32}$",
+              "title": "Session Id",
+              "type": "string"
+            },
+            "type": {
+              "enum": [
+                "offer",
+                "answer"
+              ],
+              "title": "Type",
+              "type": "string"
+            }
+          },
+          "required": [
+            "session_id",
+            "type",
+            "sdp"
+          ],
+          "title": "SessionDescription",
+          "type": "object"
+        }
+      },
+      "additionalProperties": false,
+      "description": "Either way between the console and the supervisor: an SDP or an ICE candidate.",
+      "properties": {
+        "candidate": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/IceCandidate"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null
+        },
+        "description": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/SessionDescription"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null
+        },
+        "monitor_id": {
+          "maxLength": 512,
+          "title": "Monitor Id",
+          "type": "string"
+        },
+        "tracks": {
+          "items": {
+            "$ref": "#/$defs/MonitorTrack"
+          },
+          "maxItems": 8,
+          "title": "Tracks",
+          "type": "array"
+        }
+      },
+      "required": [
+        "monitor_id"
+      ],
+      "title": "MonitorSignal",
+      "type": "object"
+    },
     "push_prompt": {
       "additionalProperties": false,
       "description": "The clerk puts something on the applicant's screen: a text, a checklist or a\n\"please place your passport on the scanner\" instruction. Relayed as :class:`Prompt`.",
@@ -528,6 +704,7 @@ export const SCHEMAS = {
           "enum": [
             "terminal",
             "clerk",
+            "supervisor",
             "server"
           ],
           "title": "Role",
@@ -1521,6 +1698,176 @@ export const SCHEMAS = {
       "title": "MediaState",
       "type": "object"
     },
+    "monitor_signal": {
+      "$defs": {
+        "IceCandidate": {
+          "additionalProperties": false,
+          "description": "A trickled ICE candidate; an empty ``candidate`` means end-of-candidates.",
+          "properties": {
+            "attempt": {
+              "default": 0,
+              "maximum": 1000,
+              "minimum": 0,
+              "title": "Attempt",
+              "type": "integer"
+            },
+            "candidate": {
+              "maxLength": 1024,
+              "title": "Candidate",
+              "type": "string"
+            },
+            "sdp_mid": {
+              "anyOf": [
+                {
+                  "maxLength": 32,
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Sdp Mid"
+            },
+            "sdp_mline_index": {
+              "anyOf": [
+                {
+                  "maximum": 64,
+                  "minimum": 0,
+                  "type": "integer"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Sdp Mline Index"
+            },
+            "session_id": {
+              "pattern": "^[0-9a-f]{32}$",
+              "title": "Session Id",
+              "type": "string"
+            }
+          },
+          "required": [
+            "session_id",
+            "candidate"
+          ],
+          "title": "IceCandidate",
+          "type": "object"
+        },
+        "MonitorTrack": {
+          "additionalProperties": false,
+          "properties": {
+            "mid": {
+              "maxLength": 16,
+              "title": "Mid",
+              "type": "string"
+            },
+            "role": {
+              "enum": [
+                "applicant",
+                "clerk",
+                "documents",
+                "supervisor"
+              ],
+              "title": "Role",
+              "type": "string"
+            }
+          },
+          "required": [
+            "mid",
+            "role"
+          ],
+          "title": "MonitorTrack",
+          "type": "object"
+        },
+        "SessionDescription": {
+          "additionalProperties": false,
+          "description": "SDP offer (terminal -> clerk) or answer (clerk -> terminal), relayed by the server.",
+          "properties": {
+            "attempt": {
+              "default": 0,
+              "maximum": 1000,
+              "minimum": 0,
+              "title": "Attempt",
+              "type": "integer"
+            },
+            "sdp": {
+              "maxLength": 49152,
+              "minLength": 10,
+              "pattern": "^v=0\\r?\\n",
+              "title": "Sdp",
+              "type": "string"
+            },
+            "session_id": {
+              "pattern": "^[0-9a-f]{32}$",
+              "title": "Session Id",
+              "type": "string"
+            },
+            "type": {
+              "enum": [
+                "offer",
+                "answer"
+              ],
+              "title": "Type",
+              "type": "string"
+            }
+          },
+          "required": [
+            "session_id",
+            "type",
+            "sdp"
+          ],
+          "title": "SessionDescription",
+          "type": "object"
+        }
+      },
+      "additionalProperties": false,
+      "description": "Either way between the console and the supervisor: an SDP or an ICE candidate.",
+      "properties": {
+        "candidate": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/IceCandidate"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null
+        },
+        "description": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/SessionDescription"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null
+        },
+        "monitor_id": {
+          "maxLength": 512,
+          "title": "Monitor Id",
+          "type": "string"
+        },
+        "tracks": {
+          "items": {
+            "$ref": "#/$defs/MonitorTrack"
+          },
+          "maxItems": 8,
+          "title": "Tracks",
+          "type": "array"
+        }
+      },
+      "required": [
+        "monitor_id"
+      ],
+      "title": "MonitorSignal",
+      "type": "object"
+    },
     "prompt": {
       "additionalProperties": false,
       "description": "A prompt the clerk pushed, as the kiosk receives it.",
@@ -2096,6 +2443,121 @@ export const SCHEMAS = {
         "step"
       ],
       "title": "SetStep",
+      "type": "object"
+    },
+    "supervision": {
+      "$defs": {
+        "IceServer": {
+          "additionalProperties": false,
+          "properties": {
+            "credential": {
+              "anyOf": [
+                {
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Credential"
+            },
+            "urls": {
+              "items": {
+                "type": "string"
+              },
+              "minItems": 1,
+              "title": "Urls",
+              "type": "array"
+            },
+            "username": {
+              "anyOf": [
+                {
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Username"
+            }
+          },
+          "required": [
+            "urls"
+          ],
+          "title": "IceServer",
+          "type": "object"
+        },
+        "SupervisorInfo": {
+          "additionalProperties": false,
+          "description": "Who is listening in, as the clerk and (when told) the applicant see it.",
+          "properties": {
+            "name": {
+              "maxLength": 120,
+              "title": "Name",
+              "type": "string"
+            },
+            "role": {
+              "maxLength": 32,
+              "title": "Role",
+              "type": "string"
+            }
+          },
+          "required": [
+            "name",
+            "role"
+          ],
+          "title": "SupervisorInfo",
+          "type": "object"
+        }
+      },
+      "additionalProperties": false,
+      "description": "Server -> console: a supervisor started, changed or ended their presence in the call.",
+      "properties": {
+        "ice_servers": {
+          "items": {
+            "$ref": "#/$defs/IceServer"
+          },
+          "title": "Ice Servers",
+          "type": "array"
+        },
+        "mode": {
+          "anyOf": [
+            {
+              "enum": [
+                "monitor",
+                "whisper",
+                "barge"
+              ],
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "title": "Mode"
+        },
+        "monitor_id": {
+          "title": "Monitor Id",
+          "type": "string"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        },
+        "supervisor": {
+          "$ref": "#/$defs/SupervisorInfo"
+        }
+      },
+      "required": [
+        "monitor_id",
+        "session_id",
+        "supervisor",
+        "mode"
+      ],
+      "title": "Supervision",
       "type": "object"
     }
   }

@@ -125,6 +125,8 @@ const SERVER_EVENTS = [
   EVENTS.KIOSK_DEVICES, // documents.js and identity.js
   EVENTS.DOCUMENT_ADDED, // documents.js
   EVENTS.CHECKLIST,
+  EVENTS.SUPERVISION, // supervision.js
+  EVENTS.MONITOR_SIGNAL,
 ];
 
 /**

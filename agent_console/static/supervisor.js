@@ -9,6 +9,7 @@ import { errorSentence } from "./server-errors.js";
 import { actorText, eventText } from "./supervisor-timeline.js";
 import { forgetSession, keepFresh, loadSession, postLogin, startSession } from "./supervisor-session.js";
 import { SUPERVISOR_TEXT } from "./supervisor-text.js";
+import { MonitorView } from "./monitor-view.js";
 
 const LIVE_POLL_MS = 1000;
 const DRIFT_S = 0.2;
@@ -81,6 +82,7 @@ class SupervisorApp {
     this.services = new Map();
     this.pollTimer = null;
     this.replay = null;
+    this.monitor = new MonitorView(document, () => (this.session ? this.session.token : null), st);
   }
 
   async start() {
@@ -97,6 +99,7 @@ class SupervisorApp {
       b.addEventListener("click", () => {
         setLanguage(b.dataset.lang);
         translate();
+        this.monitor.translate();
         this.#fillServices();
         // every table on the page is drawn again in the new language
         if (this.lastOverview) this.#renderOverview(this.lastOverview);
@@ -224,6 +227,7 @@ class SupervisorApp {
   }
 
   signOut(message = "") {
+    this.monitor.leave();
     forgetSession();
     this.session = null;
     clearInterval(this.pollTimer);
@@ -322,8 +326,20 @@ class SupervisorApp {
       cell(row, s.terminal_name);
       cell(row, s.clerk ?? "–");
       cell(row, duration(s.waited_s), "num");
+      const watch = document.createElement("td");
+      if (s.state === "in_call") {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "btn";
+        button.dataset.testid = "monitor-open";
+        button.textContent = st("monitor.open");
+        button.addEventListener("click", () => this.monitor.open(s.id, s.id.slice(0, 8)));
+        watch.append(button);
+      }
+      row.append(watch);
       sessions.append(row);
     }
+    this.monitor.seen(o.sessions);
   }
 
   async loadFigures() {

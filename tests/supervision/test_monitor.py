@@ -1,0 +1,141 @@
+"""A supervisor watches a live call in real Chromium: the clerk's console (Chromium) relays the
+real aiortc kiosk's camera, microphone and document camera and its own to the supervisor's
+page (Chromium), while the call goes on as before."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from playwright.async_api import Browser, Page, expect
+
+from media.sources import SyntheticVideoTrack, create_local_tracks
+from storage import store
+from storage.audit import AuditLog
+from storage.staff_audit import StaffLog
+from terminal_client.client import TerminalClient, TerminalState
+from tests.browser.conftest import attach_error_log
+from tests.browser.polling import until_async
+from tests.browser.test_call_in_chromium import FRAMES_DECODED
+from tests.browser.test_call_in_chromium import sign_in as clerk_sign_in
+from tests.conftest import CLERK_PASSWORD, RunningServer
+
+SERVICE = "tax-registration"  # taxation: applicants are not told of monitoring, only of a barge
+
+# what the supervisor's monitor decoded, by who and kind ("applicant:video": frames)
+MONITOR_STATS = """async () => {
+  const m = window.vcounterSupervisor.monitor;
+  if (!m.pc) return null;
+  const stats = await m.pc.getStats();
+  const out = {};
+  stats.forEach((s) => {
+    if (s.type !== 'inbound-rtp') return;
+    const key = `${m.roles.get(s.mid)}:${s.kind}`;
+    out[key] = s.kind === 'video' ? (s.framesDecoded || 0) : (s.totalSamplesReceived || 0);
+  });
+  return out;
+}"""
+ALL_SIDES = (
+    f"async () => {{ const r = await ({MONITOR_STATS})();"
+    " return r && r['applicant:video'] > 10 && r['clerk:video'] > 10"
+    " && r['documents:video'] > 10 && r['applicant:audio'] > 0 && r['clerk:audio'] > 0 && r; }"
+)
+
+
+@dataclass
+class LiveCall:
+    clerk: Page
+    supervisor: Page
+    terminal: TerminalClient
+    session_id: str
+
+
+async def supervisor_sign_in(page: Page, server: RunningServer, username: str) -> None:
+    await page.goto(server.url + "/supervisor")
+    await page.fill("[data-testid=login-username]", username)
+    await page.fill("[data-testid=login-password]", CLERK_PASSWORD)
+    await page.click("[data-testid=login-submit]")
+    await expect(page.locator("[data-testid=tab-live]")).to_be_visible()
+
+
+async def new_page(browser: Browser) -> Page:
+    context = await browser.new_context(
+        permissions=["camera", "microphone"], viewport={"width": 1280, "height": 900}
+    )
+    page = await context.new_page()
+    attach_error_log(page)
+    return page
+
+
+@asynccontextmanager
+async def live_call(
+    server: RunningServer, clerk_browser: Browser, supervisor_browser: Browser
+) -> AsyncIterator[LiveCall]:
+    """A kiosk with a document camera in a call with Chromium clerk ``alice``; supervisor
+    ``sue`` (taxation) signed in on the live view in another Chromium."""
+    await server.add_clerk("alice", ["taxation"])
+    await store.create_clerk(
+        server.db, "sue", CLERK_PASSWORD, "Sue Wong", ["taxation"], "supervisor"
+    )
+    clerk, supervisor = await new_page(clerk_browser), await new_page(supervisor_browser)
+    terminal = TerminalClient(
+        server.url,
+        await server.add_terminal("kiosk-watched"),
+        lambda: create_local_tracks(True, "", "", label="kiosk"),
+        name="kiosk",
+        document_track=lambda: SyntheticVideoTrack(label="documents"),
+    )
+    try:
+        await clerk_sign_in(clerk, server, "alice")
+        await clerk.click("[data-testid=availability-toggle]")
+        await clerk.wait_for_function("() => window.vcounterConsole.state() === 'available'")
+        await terminal.connect()
+        session_id = await terminal.request_service(SERVICE, "en")
+        await clerk.locator("[data-testid=accept-call]").click()
+        await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
+        await terminal.video_in.wait_for(10, timeout=20)
+        await until_async(clerk, f"async () => (await ({FRAMES_DECODED})()).video >= 10", 20_000)
+        await supervisor_sign_in(supervisor, server, "sue")
+        yield LiveCall(clerk, supervisor, terminal, session_id)
+    finally:
+        await terminal.close()
+        await clerk.context.close()
+        await supervisor.context.close()
+
+
+async def test_a_supervisor_sees_and_hears_every_side_while_the_call_goes_on(
+    server: RunningServer, browser: Browser
+) -> None:
+    async with live_call(server, browser, browser) as call:
+        page = call.supervisor
+        await page.locator(
+            f"tr[data-session='{call.session_id}'] [data-testid=monitor-open]"
+        ).click()
+
+        seen = await until_async(page, ALL_SIDES, 20_000)
+        await expect(page.get_by_test_id("monitor-status")).to_contain_text(
+            "双方都看不到也听不到您"
+        )
+        # the two parties keep their media: frames go on arriving on both ends
+        kiosk_frames = call.terminal.video_in.count
+        clerk_frames = (await call.clerk.evaluate(FRAMES_DECODED))["video"]
+        await call.terminal.video_in.wait_for(kiosk_frames + 30, timeout=20)
+        await until_async(
+            call.clerk,
+            f"async () => (await ({FRAMES_DECODED})()).video > {clerk_frames + 30}",
+            20_000,
+        )
+        # the clerk is told who watches; the applicant of a taxation call is not
+        banner = call.clerk.get_by_test_id("supervision-banner")
+        await expect(banner).to_contain_text("Sue Wong")
+
+        await page.get_by_test_id("monitor-leave").click()
+        await expect(banner).to_be_hidden()
+        await expect(page.get_by_test_id("monitor-panel")).to_be_hidden()
+        assert all(seen[k] > 0 for k in seen), seen
+
+    events = [e.kind for e in await AuditLog(server.db).events(call.session_id)]
+    assert events.count("supervision.started") == 1 and events.count("supervision.ended") == 1
+    staff = [e.kind for e in await StaffLog(server.db).events()]
+    assert "supervision.started" in staff and "supervision.ended" in staff
