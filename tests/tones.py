@@ -158,6 +158,24 @@ class ToneMeter:
             async with self._changed:
                 self._changed.notify_all()
 
+    def listener(self) -> Callable[[av.AudioFrame | av.VideoFrame, float], None]:
+        """An ``on_frame`` listener (:class:`media.sinks.FrameCounter`) that feeds this meter:
+        for a track another sink already consumes (the kiosk's received audio)."""
+        wakes: set[asyncio.Task[None]] = set()
+
+        async def wake() -> None:
+            async with self._changed:
+                self._changed.notify_all()
+
+        def on_frame(frame: av.AudioFrame | av.VideoFrame, _wall: float) -> None:
+            if isinstance(frame, av.AudioFrame):
+                self._add(frame)
+                task = asyncio.get_running_loop().create_task(wake())
+                wakes.add(task)
+                task.add_done_callback(wakes.discard)
+
+        return on_frame
+
     def _add(self, frame: av.AudioFrame) -> None:
         if frame.sample_rate != self.rate:  # a new rate starts a new window
             self.rate = frame.sample_rate

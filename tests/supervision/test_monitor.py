@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, async_playwright, expect
 
+from media.chromium import CHROMIUM
+from media.sinks import FrameListener
 from media.sources import SyntheticVideoTrack, create_local_tracks
 from storage import store
 from storage.audit import AuditLog
@@ -20,6 +23,14 @@ from tests.browser.polling import until_async
 from tests.browser.test_call_in_chromium import FRAMES_DECODED
 from tests.browser.test_call_in_chromium import sign_in as clerk_sign_in
 from tests.conftest import CLERK_PASSWORD, RunningServer
+from tests.teardown import bounded
+from tests.tones import (
+    HEARD,
+    ToneMeter,
+    chromium_args_with_tone,
+    page_wait_for_tone,
+    write_tone_wav,
+)
 
 SERVICE = "tax-registration"  # taxation: applicants are not told of monitoring, only of a barge
 
@@ -41,6 +52,32 @@ ALL_SIDES = (
     " return r && r['applicant:video'] > 10 && r['clerk:video'] > 10"
     " && r['documents:video'] > 10 && r['applicant:audio'] > 0 && r['clerk:audio'] > 0 && r; }"
 )
+
+
+# each voice its own tone: the kiosk's synthetic microphone, the clerk's and the supervisor's
+KIOSK_HZ, CLERK_HZ, SUPERVISOR_HZ = 440.0, 700.0, 1500.0
+VOICE_AT_CLERK = (
+    "document.querySelector('[data-testid=supervisor-audio]').srcObject.getAudioTracks()[0]"
+)
+
+
+@asynccontextmanager
+async def voiced_browsers(tmp_path: Path) -> AsyncIterator[tuple[Browser, Browser]]:
+    """Two Chromiums, the clerk's microphone a 700 Hz tone, the supervisor's a 1500 Hz one."""
+    clerk_tone = write_tone_wav(tmp_path / "clerk.wav", CLERK_HZ)
+    supervisor_tone = write_tone_wav(tmp_path / "supervisor.wav", SUPERVISOR_HZ)
+    async with async_playwright() as pw:
+        launched = [
+            await pw.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=chromium_args_with_tone(tone)
+            )
+            for tone in (clerk_tone, supervisor_tone)
+        ]
+        try:
+            yield launched[0], launched[1]
+        finally:
+            for browser in launched:
+                await bounded(browser.close(), "Chromium")
 
 
 @dataclass
@@ -70,7 +107,10 @@ async def new_page(browser: Browser) -> Page:
 
 @asynccontextmanager
 async def live_call(
-    server: RunningServer, clerk_browser: Browser, supervisor_browser: Browser
+    server: RunningServer,
+    clerk_browser: Browser,
+    supervisor_browser: Browser,
+    on_audio_frame: FrameListener | None = None,
 ) -> AsyncIterator[LiveCall]:
     """A kiosk with a document camera in a call with Chromium clerk ``alice``; supervisor
     ``sue`` (taxation) signed in on the live view in another Chromium."""
@@ -85,6 +125,7 @@ async def live_call(
         lambda: create_local_tracks(True, "", "", label="kiosk"),
         name="kiosk",
         document_track=lambda: SyntheticVideoTrack(label="documents"),
+        on_audio_frame=on_audio_frame,
     )
     try:
         await clerk_sign_in(clerk, server, "alice")
@@ -139,3 +180,51 @@ async def test_a_supervisor_sees_and_hears_every_side_while_the_call_goes_on(
     assert events.count("supervision.started") == 1 and events.count("supervision.ended") == 1
     staff = [e.kind for e in await StaffLog(server.db).events()]
     assert "supervision.started" in staff and "supervision.ended" in staff
+
+
+async def test_whisper_reaches_the_clerk_only_and_barge_reaches_both(
+    server: RunningServer, chromium_path: Path, tmp_path: Path
+) -> None:
+    at_kiosk = ToneMeter(window_s=1.0)
+    async with (
+        voiced_browsers(tmp_path) as (clerk_browser, supervisor_browser),
+        live_call(server, clerk_browser, supervisor_browser, at_kiosk.listener()) as call,
+    ):
+        page = call.supervisor
+        await page.locator(
+            f"tr[data-session='{call.session_id}'] [data-testid=monitor-open]"
+        ).click()
+        await until_async(page, ALL_SIDES, 20_000)
+        await at_kiosk.wait_for_tone(CLERK_HZ, 10, others=[SUPERVISOR_HZ])
+
+        # whisper: the clerk hears the supervisor; the kiosk hears the clerk alone
+        await page.get_by_test_id("monitor-whisper").click()
+        banner = call.clerk.get_by_test_id("supervision-banner")
+        await expect(banner).to_have_attribute("data-mode", "whisper")
+        await expect(banner).to_contain_text("Sue Wong")
+        await page_wait_for_tone(call.clerk, VOICE_AT_CLERK, SUPERVISOR_HZ, timeout=15)
+        heard = await at_kiosk.wait_for_tone(CLERK_HZ, 10, others=[SUPERVISOR_HZ])
+        assert heard[SUPERVISOR_HZ] < HEARD, heard
+
+        # barge: the kiosk hears both voices, mixed
+        await page.get_by_test_id("monitor-barge").click()
+        await expect(banner).to_have_attribute("data-mode", "barge")
+        both = await at_kiosk.wait_until(
+            [CLERK_HZ, SUPERVISOR_HZ],
+            lambda levels: min(levels.values()) >= HEARD,
+            15,
+            "the clerk's and the supervisor's voices at the kiosk",
+        )
+        assert both[SUPERVISOR_HZ] >= HEARD and both[CLERK_HZ] >= HEARD, both
+        await page_wait_for_tone(call.clerk, VOICE_AT_CLERK, SUPERVISOR_HZ, timeout=15)
+
+        # leaving restores the call: the clerk's own microphone alone, video on
+        await page.get_by_test_id("monitor-leave").click()
+        await expect(banner).to_be_hidden()
+        await at_kiosk.wait_for_tone(CLERK_HZ, 15, others=[SUPERVISOR_HZ])
+        frames = call.terminal.video_in.count
+        await call.terminal.video_in.wait_for(frames + 30, timeout=20)
+
+    kinds = [(e.kind, e.payload) for e in await AuditLog(server.db).events(call.session_id)]
+    modes = [p.get("mode") for k, p in kinds if k in ("supervision.started", "supervision.changed")]
+    assert modes == ["monitor", "whisper", "barge"], kinds
