@@ -260,6 +260,16 @@ class KioskReport:
     closed: dict[str, Any] | None = None
 
 
+class NoLink:
+    """No namespace: a :class:`NetnsKiosk` on this host's loopback (a kiosk process of its own,
+    e.g. to measure its CPU)."""
+
+    netns = "this host's loopback"
+
+    def command(self, *args: str) -> list[str]:
+        return list(args)
+
+
 class NetnsKiosk:
     """The real kiosk (:mod:`tests.media.kiosk_in_netns`) in ``link``'s namespace, connected to
     ``server_url`` (an address of the link's outside end) with ``token``.
@@ -270,7 +280,12 @@ class NetnsKiosk:
     """
 
     def __init__(
-        self, link: ImpairedLink, server_url: str, token: str, *args: str, name: str = "kiosk"
+        self,
+        link: ImpairedLink | NoLink,
+        server_url: str,
+        token: str,
+        *args: str,
+        name: str = "kiosk",
     ) -> None:
         self.link = link
         self.command = link.command(

@@ -40,6 +40,18 @@ export class MonitorView {
     this.el.buttons.leave.addEventListener("click", () => this.leave());
   }
 
+  /** Connect ahead of the first press (the live view is open): a monitor then starts at once. */
+  prepare() {
+    if (this.token()) this.#connect();
+  }
+
+  /** Signed out: leave any call and close the connection. */
+  disconnect() {
+    this.leave();
+    if (this.socket) this.socket.disconnect();
+    this.socket = null;
+  }
+
   /** Start watching ``sessionId`` (a call in progress). */
   open(sessionId, label) {
     if (this.sessionId) this.leave();

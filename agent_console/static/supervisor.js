@@ -227,7 +227,7 @@ class SupervisorApp {
   }
 
   signOut(message = "") {
-    this.monitor.leave();
+    this.monitor.disconnect();
     forgetSession();
     this.session = null;
     clearInterval(this.pollTimer);
@@ -273,6 +273,7 @@ class SupervisorApp {
     clearInterval(this.pollTimer);
     this.pollTimer = null;
     if (name === "live" && this.replay === null) {
+      this.monitor.prepare();
       this.refreshLive();
       this.pollTimer = setInterval(() => this.refreshLive(), LIVE_POLL_MS);
     }

@@ -61,6 +61,7 @@ def test_every_benchmark_is_found() -> None:
         "full_flow",
         "identity",
         "kiosk_display",
+        "monitor",
         "recording",
     } <= set(BENCHMARKS)
 

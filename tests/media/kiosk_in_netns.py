@@ -35,7 +35,7 @@ import av
 
 from media import sources
 from media.recording import RecordingSettings
-from media.sources import create_local_tracks
+from media.sources import SyntheticVideoTrack, create_local_tracks
 from signaling.messages import ErrorEvent
 from terminal_client.client import TerminalClient
 from terminal_client.errors import TerminalError
@@ -135,6 +135,9 @@ async def main(args: argparse.Namespace) -> None:
         name=args.name, on_change=reporter.on_change, on_error=reporter.on_error,
         on_video_frame=reporter.on_video, on_audio_frame=reporter.on_audio,
         recording=recording, recording_dir=args.recording_dir,
+        document_track=(
+            (lambda: SyntheticVideoTrack(label="documents")) if args.document_camera else None
+        ),
     )  # fmt: skip
     reporter.terminal = terminal
     reporting: asyncio.Task[None] | None = None
@@ -162,6 +165,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--size", default="320x240", help="the synthetic camera's picture")
     parser.add_argument("--segment-s", type=float, default=RecordingSettings.segment_s)
     parser.add_argument("--no-recording", action="store_true")
+    parser.add_argument(
+        "--document-camera", action="store_true", help="a synthetic document camera as well"
+    )
     parser.add_argument("--recording-dir", type=Path, default=None, help="a lasting backlog")
     parser.add_argument("--log-level", default="INFO", help="of its log on stderr")
     return parser.parse_args()
