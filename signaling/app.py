@@ -198,6 +198,7 @@ def create_app(settings: Settings) -> web.Application:
         await sweeper.start()
         router.spawn(sweeper.run())
         router.spawn(notifier.run())
+        router.spawn(monitors.watch())
         yield
         await router.close()
         await sweeper.stop()

@@ -22,6 +22,7 @@ The server checks who may do what and relays the two browsers' SDP and ICE:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
+from sqlalchemy.exc import SQLAlchemyError
 
 from signaling.auth import authorize_clerk
 from signaling.catalogue import Catalogue
@@ -111,6 +113,8 @@ class Watching:
     ticket: Ticket
     mode: MonitorMode
     department_id: str
+    username: str  # the supervisor's, for the logs
+    who: SupervisorInfo  # as the clerk and the applicant are shown them
 
 
 @dataclass
@@ -137,12 +141,12 @@ class Monitors:
         ticket = issue_ticket(
             self.ctx.signing_key, session.id, member.id, session.clerk_id, session.terminal_id
         )
-        watching = Watching(ticket, start.mode, session.department_id)
-        self.by_sid.setdefault(sid, {})[ticket.text] = watching
         who = SupervisorInfo(name=display_name, role="supervisor")
-        await self._record(member, watching, "supervision.started", {"mode": start.mode})
-        await self._tell_clerk(watching, who, start.mode)
-        await self._tell_kiosk(watching, who, start.mode)
+        watching = Watching(ticket, start.mode, session.department_id, member.name, who)
+        self.by_sid.setdefault(sid, {})[ticket.text] = watching
+        await self._record(watching, "supervision.started", {"mode": start.mode})
+        await self._tell_clerk(watching, start.mode)
+        await self._tell_kiosk(watching, start.mode)
         state = MonitorState(
             monitor_id=ticket.text,
             session_id=session.id,
@@ -151,9 +155,7 @@ class Monitors:
         )
         await self._to_supervisor(sid, Event.MONITOR_STATE, state)
 
-    async def change(
-        self, member: Member, sid: str, display_name: str, change: MonitorChange
-    ) -> None:
+    async def change(self, sid: str, change: MonitorChange) -> None:
         """Switch mode, or leave the call (``mode`` None)."""
         watching = self.by_sid.get(sid, {}).get(change.monitor_id)
         if watching is None:
@@ -161,27 +163,39 @@ class Monitors:
                 "Unknown monitor: start monitoring the call again", field="monitor_id"
             )
         if change.mode is None:
-            await self._leave(member, sid, display_name, watching, "left")
+            await self._leave(sid, watching, "left")
             return
         if change.mode == watching.mode:
             return
         before, watching.mode = watching.mode, change.mode
-        who = SupervisorInfo(name=display_name, role="supervisor")
-        await self._record(
-            member, watching, "supervision.changed", {"mode": change.mode, "from": before}
-        )
-        await self._tell_clerk(watching, who, change.mode)
-        await self._tell_kiosk(watching, who, change.mode)
+        await self._record(watching, "supervision.changed", {"mode": change.mode, "from": before})
+        await self._tell_clerk(watching, change.mode)
+        await self._tell_kiosk(watching, change.mode)
         state = MonitorState(
             monitor_id=watching.ticket.text, session_id=watching.ticket.session_id, mode=change.mode
         )
         await self._to_supervisor(sid, Event.MONITOR_STATE, state)
 
-    async def leave_all(self, member: Member, sid: str, display_name: str) -> None:
+    async def leave_all(self, sid: str) -> None:
         """The supervisor's socket is gone: they leave every call they were in."""
         for watching in list(self.by_sid.get(sid, {}).values()):
-            await self._leave(member, sid, display_name, watching, "supervisor_gone")
+            await self._leave(sid, watching, "supervisor_gone")
         self.by_sid.pop(sid, None)
+
+    async def watch(self, every_s: float = 2.0) -> None:
+        """End the monitors of calls that are over: the supervisor's page leaves when it sees
+        it, but a page in the background, or gone quiet, may not."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                for sid, held in list(self.by_sid.items()):
+                    for watching in list(held.values()):
+                        session = await routing.get(self.ctx.db(), watching.ticket.session_id)
+                        if session is None or not session.in_call:
+                            await self._leave(sid, watching, "call_ended")
+            except (SQLAlchemyError, OSError):
+                # the database away for a moment: the next round tries again
+                log.exception("monitors: could not check their calls")
 
     async def from_supervisor(self, sid: str, signal: MonitorSignal) -> None:
         """The supervisor's answer or candidate, to the clerk's console."""
@@ -209,18 +223,16 @@ class Monitors:
             namespace=NAMESPACE_SUPERVISOR,
         )
 
-    async def _leave(
-        self, member: Member, sid: str, display_name: str, watching: Watching, reason: str
-    ) -> None:
-        self.by_sid.get(sid, {}).pop(watching.ticket.text, None)
+    async def _leave(self, sid: str, watching: Watching, reason: str) -> None:
+        if self.by_sid.get(sid, {}).pop(watching.ticket.text, None) is None:
+            return  # already left (the sweep and the page at once)
         if reason == "left":
             session = await routing.get(self.ctx.db(), watching.ticket.session_id)
             if session is None or not session.in_call:
                 reason = "call_ended"  # the page left because the call it watched was over
-        who = SupervisorInfo(name=display_name, role="supervisor")
-        await self._record(member, watching, "supervision.ended", {"reason": reason})
-        await self._tell_clerk(watching, who, None)
-        await self._tell_kiosk(watching, who, None)
+        await self._record(watching, "supervision.ended", {"reason": reason})
+        await self._tell_clerk(watching, None)
+        await self._tell_kiosk(watching, None)
         state = MonitorState(
             monitor_id=watching.ticket.text,
             session_id=watching.ticket.session_id,
@@ -229,25 +241,21 @@ class Monitors:
         )
         await self._to_supervisor(sid, Event.MONITOR_STATE, state)
 
-    async def _record(
-        self, member: Member, watching: Watching, kind: str, payload: dict[str, Any]
-    ) -> None:
+    async def _record(self, watching: Watching, kind: str, payload: dict[str, Any]) -> None:
         """In the session's chain and the staff log, both."""
-        actor = f"supervisor:{member.name}"
+        actor = f"supervisor:{watching.username}"
         session_id = watching.ticket.session_id
         db = self.ctx.db()
         await routing.record(db, session_id, kind, actor, payload)
         await StaffLog(db).append(actor, kind, payload, session_id)
         context_log(log, session_id, actor).info("%s %s", kind, payload)
 
-    async def _tell_clerk(
-        self, watching: Watching, who: SupervisorInfo, mode: MonitorMode | None
-    ) -> None:
+    async def _tell_clerk(self, watching: Watching, mode: MonitorMode | None) -> None:
         ticket = watching.ticket
         message = Supervision(
             monitor_id=ticket.text,
             session_id=ticket.session_id,
-            supervisor=who,
+            supervisor=watching.who,
             mode=mode,
             ice_servers=self.ice_servers_for(f"clerk-{ticket.clerk_id}") if mode else [],
         )
@@ -258,17 +266,15 @@ class Monitors:
             namespace=NAMESPACE_CLERK,
         )
 
-    async def _tell_kiosk(
-        self, watching: Watching, who: SupervisorInfo, mode: MonitorMode | None
-    ) -> None:
+    async def _tell_kiosk(self, watching: Watching, mode: MonitorMode | None) -> None:
         announce = self.catalogue.department(watching.department_id).announce_monitoring
         if mode == "barge":
             notice = SupervisionNotice(
-                session_id=watching.ticket.session_id, state="joined", supervisor=who
+                session_id=watching.ticket.session_id, state="joined", supervisor=watching.who
             )
         elif mode is not None and announce:
             notice = SupervisionNotice(
-                session_id=watching.ticket.session_id, state="monitored", supervisor=who
+                session_id=watching.ticket.session_id, state="monitored", supervisor=watching.who
             )
         else:
             notice = SupervisionNotice(session_id=watching.ticket.session_id, state="none")
@@ -320,9 +326,9 @@ class SupervisorNamespace(RoleNamespace):
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         member = self.members.pop(sid, None)
-        name = self.names.pop(sid, "")
+        self.names.pop(sid, None)
         if member is not None:
-            await self.monitors().leave_all(member, sid, name)
+            await self.monitors().leave_all(sid)
             context_log(log, None, f"supervisor:{member.name}").info("disconnected")
 
     async def on_monitor_start(self, member: Member, sid: str, message: Message) -> None:
@@ -331,7 +337,7 @@ class SupervisorNamespace(RoleNamespace):
 
     async def on_monitor_change(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, MonitorChange)
-        await self.monitors().change(member, sid, self.names.get(sid, member.name), message)
+        await self.monitors().change(sid, message)
 
     async def on_monitor_signal(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, MonitorSignal)

@@ -177,3 +177,17 @@ async def test_a_supervisor_whose_socket_goes_leaves_the_call(server: RunningSer
         assert (await call.kiosk.until(T, "supervision_notice"))["state"] == "none"
     chain = [(e.kind, e.payload) for e in await AuditLog(server.db).events(call.session_id)]
     assert ("supervision.ended", {"reason": "supervisor_gone"}) in chain
+
+
+async def test_a_call_that_ends_ends_its_monitor_though_the_page_says_nothing(
+    server: RunningServer,
+) -> None:
+    async with aiohttp.ClientSession() as http, answered(server, http, "tax-registration") as call:
+        sue = await supervisor(server, http, "sue", ["taxation"])
+        await sue.emit(S, "monitor_start", {"session_id": call.session_id})
+        await sue.until(S, "monitor_state")
+        await call.kiosk.emit(T, "hangup", {"session_id": call.session_id, "reason": "done"})
+        ended = await sue.until(S, "monitor_state")
+        assert ended["ended"] == "call_ended" and ended["mode"] is None
+    chain = [(e.kind, e.payload) for e in await AuditLog(server.db).events(call.session_id)]
+    assert ("supervision.ended", {"reason": "call_ended"}) in chain
