@@ -8,12 +8,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import av
+import numpy as np
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from media.chromium import CHROMIUM
+from media.recording import RecordingSettings
 from media.sinks import FrameListener
 from media.sources import SyntheticVideoTrack, create_local_tracks
+from signaling.recordings import side_file
 from storage import store
 from storage.audit import AuditLog
 from storage.staff_audit import StaffLog
@@ -29,6 +34,7 @@ from tests.tones import (
     ToneMeter,
     chromium_args_with_tone,
     page_wait_for_tone,
+    tone_levels,
     write_tone_wav,
 )
 
@@ -56,6 +62,7 @@ ALL_SIDES = (
 
 # each voice its own tone: the kiosk's synthetic microphone, the clerk's and the supervisor's
 KIOSK_HZ, CLERK_HZ, SUPERVISOR_HZ = 440.0, 700.0, 1500.0
+RECORDING = RecordingSettings(segment_s=2.0)
 VOICE_AT_CLERK = (
     "document.querySelector('[data-testid=supervisor-audio]').srcObject.getAudioTracks()[0]"
 )
@@ -111,6 +118,7 @@ async def live_call(
     clerk_browser: Browser,
     supervisor_browser: Browser,
     on_audio_frame: FrameListener | None = None,
+    recording: RecordingSettings | None = None,
 ) -> AsyncIterator[LiveCall]:
     """A kiosk with a document camera in a call with Chromium clerk ``alice``; supervisor
     ``sue`` (taxation) signed in on the live view in another Chromium."""
@@ -126,6 +134,7 @@ async def live_call(
         name="kiosk",
         document_track=lambda: SyntheticVideoTrack(label="documents"),
         on_audio_frame=on_audio_frame,
+        recording=recording,
     )
     try:
         await clerk_sign_in(clerk, server, "alice")
@@ -188,7 +197,9 @@ async def test_whisper_reaches_the_clerk_only_and_barge_reaches_both(
     at_kiosk = ToneMeter(window_s=1.0)
     async with (
         voiced_browsers(tmp_path) as (clerk_browser, supervisor_browser),
-        live_call(server, clerk_browser, supervisor_browser, at_kiosk.listener()) as call,
+        live_call(
+            server, clerk_browser, supervisor_browser, at_kiosk.listener(), RECORDING
+        ) as call,
     ):
         page = call.supervisor
         await page.locator(
@@ -228,3 +239,24 @@ async def test_whisper_reaches_the_clerk_only_and_barge_reaches_both(
     kinds = [(e.kind, e.payload) for e in await AuditLog(server.db).events(call.session_id)]
     modes = [p.get("mode") for k, p in kinds if k in ("supervision.started", "supervision.changed")]
     assert modes == ["monitor", "whisper", "barge"], kinds
+    # the kiosk's recording of what the applicant heard keeps the supervisor's voice of the
+    # barge, and only of it (the whisper before it was not the applicant's to hear)
+    heard = supervisor_in_recording(await side_file(server.app, call.session_id, "clerk"))
+    assert max(heard) >= HEARD and min(heard) < HEARD, heard
+
+
+def supervisor_in_recording(path: Path) -> list[float]:
+    """The supervisor's tone's share of each second of a recorded side's sound."""
+    chunks: list[np.ndarray[Any, Any]] = []
+    rate = 48_000
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            rate = frame.sample_rate
+            chunks.append(
+                frame.to_ndarray().astype(np.float64).reshape(frame.samples, -1).mean(axis=1)
+            )
+    samples = np.concatenate(chunks)
+    return [
+        tone_levels(samples[i : i + rate], rate, [SUPERVISOR_HZ])[SUPERVISOR_HZ]
+        for i in range(0, len(samples) - rate + 1, rate)
+    ]
