@@ -1,0 +1,59 @@
+"""A supervisor on one process monitors a call whose clerk is on the other: the tickets and
+relays need no shared memory, the rooms reach each party through Redis."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from signaling.messages import NAMESPACE_CLERK, NAMESPACE_SUPERVISOR, NAMESPACE_TERMINAL
+from tests.peers import login
+from tests.scale.cluster import Cluster
+from tests.scale.test_two_processes import PASSWORD, SERVICE
+from tests.security.sockets import RawSocket
+from tests.supervision.test_monitor_rules import SDP
+
+T, C, S = NAMESPACE_TERMINAL, NAMESPACE_CLERK, NAMESPACE_SUPERVISOR
+
+
+@pytest.mark.timeout(300)
+async def test_a_supervisor_on_one_process_monitors_a_clerk_on_the_other(
+    cluster: Cluster,
+) -> None:
+    dept = SERVICE.department_id
+    cluster.cli("clerk", "add", "ann", "--password", PASSWORD, "--department", dept)
+    cluster.cli("clerk", "add", "sue", "--password", PASSWORD, "--department", dept, "--role", "supervisor")  # fmt: skip
+    token = cluster.cli("terminal", "register", "kiosk-watched")
+    a, b = cluster.servers[0].url, cluster.servers[1].url
+    async with aiohttp.ClientSession() as http:
+        kiosk = await RawSocket.open(http, b)
+        await kiosk.sign_in(T, token)
+        clerk = await RawSocket.open(http, a)
+        await clerk.sign_in(C, await login(a, "ann", PASSWORD))
+        await clerk.emit(C, "set_availability", {"available": True})
+        await kiosk.emit(T, "request_service", {"service_id": SERVICE.id})
+        session_id = (await kiosk.until(T, "session_opened"))["session_id"]
+        await clerk.until(C, "call_offered", timeout=20)
+        await clerk.emit(C, "accept", {"session_id": session_id})
+        await kiosk.until(T, "call_accepted", timeout=20)
+
+        sue = await RawSocket.open(http, b)
+        await sue.sign_in(S, await login(b, "sue", PASSWORD))
+        await sue.emit(S, "monitor_start", {"session_id": session_id, "mode": "barge"})
+        monitor_id = (await sue.until(S, "monitor_state", timeout=20))["monitor_id"]
+        assert (await clerk.until(C, "supervision", timeout=20))["mode"] == "barge"
+        assert (await kiosk.until(T, "supervision_notice", timeout=20))["state"] == "joined"
+        await clerk.emit(C, "monitor_signal", {
+            "monitor_id": monitor_id,
+            "description": {"session_id": session_id, "type": "offer", "sdp": SDP},
+            "tracks": [{"mid": "0", "role": "applicant"}],
+        })  # fmt: skip
+        assert (await sue.until(S, "monitor_signal", timeout=20))["description"]["type"] == "offer"
+        await sue.emit(S, "monitor_signal", {
+            "monitor_id": monitor_id,
+            "description": {"session_id": session_id, "type": "answer", "sdp": SDP},
+        })  # fmt: skip
+        answer = await clerk.until(C, "monitor_signal", timeout=20)
+        assert answer["description"]["type"] == "answer"
+        await sue.emit(S, "monitor_change", {"monitor_id": monitor_id, "mode": None})
+        assert (await clerk.until(C, "supervision", timeout=20))["mode"] is None
