@@ -132,6 +132,9 @@ async def run(opts: Options) -> dict[str, object]:
                         )
                         await button.click()
                         first = await supervisor.evaluate(FIRST_FRAMES, [list(SIDES), 20_000])
+                        steps = await supervisor.evaluate(
+                            "() => window.vcounterSupervisor.monitor.times"
+                        )
                         for side in SIDES:
                             per_side[side].append(first[side])
                         slowest.append(max(first[side] for side in SIDES))
@@ -140,6 +143,9 @@ async def run(opts: Options) -> dict[str, object]:
                         print(
                             f"call {n + 1}: first frames "
                             + ", ".join(f"{side} {first[side]:.0f} ms" for side in SIDES)
+                            + " ("
+                            + ", ".join(f"{k} {v:.0f}" for k, v in steps.items())
+                            + ")"
                             + f"; kiosk CPU {plain[-1]:.1f} % of a core,"
                             f" {monitored[-1]:.1f} % monitored",
                             flush=True,

@@ -127,7 +127,13 @@ def create_app(settings: Settings) -> web.Application:
         admission=Admission(settings.handshakes_at_once, settings.handshake_wait_s),
         observe_event=lambda role, event, s: app[METRICS].observe_socket_event(role, event, s),
     )
-    monitors = Monitors(ctx, sio, app[CATALOGUE], lambda user: ice_servers(settings, user))
+    monitors = Monitors(
+        ctx,
+        sio,
+        app[CATALOGUE],
+        lambda user: ice_servers(settings, user),
+        settings.ice_transport_policy,
+    )
     sio.register_namespace(TerminalNamespace(ctx))
     sio.register_namespace(ClerkNamespace(ctx, lambda: monitors))
     sio.register_namespace(SupervisorNamespace(ctx, lambda: monitors))

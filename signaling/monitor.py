@@ -43,6 +43,7 @@ from signaling.messages import (
     NAMESPACE_SUPERVISOR,
     NAMESPACE_TERMINAL,
     Event,
+    IcePolicy,
     IceServer,
     Message,
     Role,
@@ -125,6 +126,7 @@ class Monitors:
     sio: socketio.AsyncServer
     catalogue: Catalogue
     ice_servers_for: Callable[[str], list[IceServer]]
+    ice_policy: IcePolicy
     by_sid: dict[str, dict[str, Watching]] = field(default_factory=dict)
 
     async def start(self, member: Member, sid: str, display_name: str, start: MonitorStart) -> None:
@@ -152,6 +154,7 @@ class Monitors:
             session_id=session.id,
             mode=start.mode,
             ice_servers=self.ice_servers_for(f"supervisor-{member.id}"),
+            ice_policy=self.ice_policy,
         )
         await self._to_supervisor(sid, Event.MONITOR_STATE, state)
 

@@ -16,6 +16,7 @@ from signaling.messages import (
     SERVER_EVENTS,
     Event,
     IceCandidate,
+    IcePolicy,
     IceServer,
     Message,
     SessionDescription,
@@ -83,6 +84,7 @@ class MonitorState(Message):
     mode: MonitorMode | None
     ended: str | None = None
     ice_servers: list[IceServer] = Field(default_factory=list)
+    ice_policy: IcePolicy = "all"  # as the call's own: "relay" where only TURN gets through
 
 
 class SupervisionNotice(Message):

@@ -5,7 +5,7 @@
 // change of mode needs no new negotiation).
 
 import { io } from "/vendor/socket.io/socket.io.esm.min.js";
-import { rtcConfig } from "./call.js";
+import { icePolicy, rtcConfig } from "./call.js";
 
 const ROLES = ["applicant", "clerk", "documents"];
 
@@ -26,6 +26,7 @@ export class MonitorView {
     this.mic = null;
     this.heldCandidates = [];
     this.clicked = null; // performance.now() of the press that opened the monitor (bench.monitor)
+    this.times = {}; // ms from the press to each step of the set-up (bench.monitor prints them)
     const el = (id) => doc.getElementById(id);
     this.el = {
       panel: el("monitor-panel"),
@@ -56,6 +57,7 @@ export class MonitorView {
   open(sessionId, label) {
     if (this.sessionId) this.leave();
     this.clicked = performance.now();
+    this.times = {};
     this.sessionId = sessionId;
     this.label = label;
     this.mode = "monitor";
@@ -134,7 +136,9 @@ export class MonitorView {
       return;
     }
     if (!this.pc) {
+      this.#note("state");
       this.monitorId = state.monitor_id;
+      icePolicy.value = state.ice_policy; // the page makes no other peer connection
       this.pc = new RTCPeerConnection(rtcConfig(state.ice_servers));
       this.pc.ontrack = (event) => this.#onTrack(event);
       this.pc.onicecandidate = (event) => {
@@ -152,7 +156,10 @@ export class MonitorView {
       };
       this.pc.onconnectionstatechange = () => {
         if (this.pc && this.pc.connectionState === "failed") this.#status("monitor.failed");
-        if (this.pc && this.pc.connectionState === "connected") this.#status(`monitor.mode.${this.mode}`);
+        if (this.pc && this.pc.connectionState === "connected") {
+          this.#note("connected");
+          this.#status(`monitor.mode.${this.mode}`);
+        }
       };
     }
     this.mode = state.mode;
@@ -164,6 +171,7 @@ export class MonitorView {
     if (signal.monitor_id !== this.monitorId || !this.pc) return;
     const pc = this.pc;
     if (signal.description && signal.description.type === "offer") {
+      this.#note("offer");
       this.roles = new Map(signal.tracks.map((t) => [t.mid, t.role]));
       await pc.setRemoteDescription({ type: "offer", sdp: signal.description.sdp });
       // the one m-line the console receives on: our voice, silent until whisper or barge
@@ -178,6 +186,7 @@ export class MonitorView {
         monitor_id: this.monitorId,
         description: { session_id: this.sessionId, type: "answer", sdp: pc.localDescription.sdp },
       });
+      this.#note("answered");
       for (const held of this.heldCandidates.splice(0)) await this.#addCandidate(held);
     }
     if (signal.candidate) {
@@ -195,6 +204,10 @@ export class MonitorView {
     if (video.srcObject !== this.streams[who]) video.srcObject = this.streams[who];
     const played = video.play();
     if (played && typeof played.catch === "function") played.catch(() => undefined);
+  }
+
+  #note(step) {
+    if (this.clicked !== null && !(step in this.times)) this.times[step] = performance.now() - this.clicked;
   }
 
   async #microphone() {

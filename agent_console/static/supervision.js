@@ -25,6 +25,9 @@ const SENT = Object.freeze([
   { role: "documents", kind: "video" },
 ]);
 const WEIGHT = { monitor: 1, whisper: 2, barge: 3 };
+// A supervisor's tiles need no more: each forwarded picture is encoded once more on the
+// clerk's PC (three pictures on top of the call's own), so they go at half the call's rate.
+const MONITOR_FPS = 15;
 
 /** What the call's peer connection carries, by who: the tracks the monitor forwards. */
 function callTracks(pc) {
@@ -55,7 +58,13 @@ class Link {
     this.mic = null; // the clerk's own microphone, while a barge's mix replaces it on the call
     this.mixer = null;
     const pc = (this.pc = new RTCPeerConnection(rtcConfig(message.ice_servers)));
-    this.senders = SENT.map(({ kind }) => pc.addTransceiver(kind, { direction: "sendonly" }).sender);
+    this.senders = SENT.map(
+      ({ kind }) =>
+        pc.addTransceiver(kind, {
+          direction: "sendonly",
+          sendEncodings: kind === "video" ? [{ maxFramerate: MONITOR_FPS }] : undefined,
+        }).sender,
+    );
     this.voiceTransceiver = pc.addTransceiver("audio", { direction: "recvonly" });
     pc.ontrack = (event) => {
       if (event.transceiver !== this.voiceTransceiver) return;
