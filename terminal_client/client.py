@@ -7,6 +7,7 @@ A UI (the kiosk controller) follows the client through callbacks instead of poll
 ``on_change`` after every change of state, queue place, step or clerk details; ``on_prompt``
 and ``on_step`` when the clerk pushes something; ``on_error`` when the server refuses an
 event. Decoded frames of the clerk's media go to ``on_video_frame`` / ``on_audio_frame``.
+A supervisor the applicant must be told of (``supervision_notice``) is :attr:`supervision`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from aiortc import (
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
+from pydantic import ValidationError
 
 from media.recording import RecordingSettings
 from media.sinks import FrameCounter, FrameListener
@@ -63,6 +65,7 @@ from signaling.messages import (
     SetStep,
     SyncRequest,
 )
+from signaling.monitor_messages import SupervisionNotice
 from terminal_client.errors import CallFailed, ServiceRefused, TerminalError
 from terminal_client.link_quality import LinkMeter
 from terminal_client.peer import (
@@ -186,6 +189,8 @@ class TerminalClient:
         self.media_attempt = 0
         # how the call's media stands after a break, as the server last said (None: flowing)
         self.media_state: MediaState | None = None
+        # a supervisor in the call as the server last told this kiosk (see ``supervision``)
+        self._supervision: SupervisionNotice | None = None
         # the media report the server last received (see _watch_media)
         self._reported: tuple[str, int] | None = None
         # the clerk's picture has stopped here (the kiosk's own view: during a cut of the
@@ -219,6 +224,7 @@ class TerminalClient:
             Event.STEP: self._on_step,
             Event.SNAPSHOT: self._on_snapshot,
             Event.MEDIA_STATE: self._on_media_state,
+            Event.SUPERVISION_NOTICE: self._on_supervision_notice,
         }
         for event, handler in handlers.items():
             self.sio.on(event.value, handler, namespace=NAMESPACE_TERMINAL)
@@ -427,6 +433,7 @@ class TerminalClient:
         self.end_reason = None
         self.media_attempt = 0
         self.media_state = None
+        self._supervision = None
         self._reported = None
         self.media_stalled = False
         self.link = LinkMeter()
@@ -631,6 +638,16 @@ class TerminalClient:
             self.media_stalled or self.media_state is not None
         )
 
+    @property
+    def supervision(self) -> SupervisionNotice | None:
+        """The supervisor the applicant is told of in the call now (None: nobody, or no call)."""
+        in_call = self.state in (TerminalState.CONNECTING, TerminalState.IN_CALL)
+        notice = self._supervision
+        # stored until the next request forgets it: the call's end must hide it at once
+        if not in_call or notice is None or notice.session_id != self.session_id:
+            return None
+        return notice
+
     async def restart_media(self, attempt: int | None = None) -> None:
         """Replace the call's peer connection with a new one (aiortc has no ICE restart) and
         offer it on the same session: the camera, microphone, recording and everything of
@@ -688,6 +705,23 @@ class TerminalClient:
         in_call = in_call and self.media is not None and not self._closing
         if state.state == "restarting" and state.attempt > self.media_attempt and in_call:
             await self.restart_media(state.attempt)
+
+    async def _on_supervision_notice(self, data: Any = None) -> None:
+        try:
+            notice = SupervisionNotice.model_validate(data)
+        except ValidationError as exc:
+            # a notice this kiosk cannot read (a newer server's) must not take the call down
+            self._log().warning("supervision notice not understood, ignored: %s", exc)
+            return
+        in_call = self.state in (TerminalState.CONNECTING, TerminalState.IN_CALL)
+        if notice.session_id != self.session_id or not in_call:
+            return  # another call's, or one that is over
+        self._supervision = None if notice.state == "none" else notice
+        who = notice.supervisor
+        self._log().info(
+            "supervision %s%s", notice.state, f" by {who.name} ({who.role})" if who else ""
+        )
+        await self._notify()
 
     def _take_warm(self) -> WarmPeer | None:
         warm, self._warm = self._warm, None

@@ -40,6 +40,7 @@ from signaling.messages import (
     Language,
 )
 from signaling.messages import Prompt as WirePrompt
+from signaling.monitor_messages import SupervisionNotice
 from terminal_client.client import TerminalClient, TerminalState
 from terminal_client.errors import (
     CatalogueUnavailable,
@@ -74,6 +75,7 @@ from terminal_client.kiosk.messages import (
     SetLanguage,
     SignatureInk,
     SimpleCommand,
+    SupervisionView,
     UiCommand,
     ViewMessage,
 )
@@ -222,6 +224,7 @@ class KioskController:
                 connected=client.state == TerminalState.IN_CALL,
                 reconnecting=client.media_broken,
                 weak_connection=client.link.weak and not client.media_broken,
+                supervision=_supervision_view(client.supervision),
             )
         return KioskView(
             screen=self.screen,
@@ -739,3 +742,13 @@ class KioskController:
             self._log().info("idle on %s: warning", self.screen)
         self.idle_warning_s = seconds_left
         self._publish()
+
+
+def _supervision_view(notice: SupervisionNotice | None) -> SupervisionView | None:
+    """What the call screen says of a supervisor in the call (None: nothing)."""
+    if notice is None or notice.state == "none":
+        return None
+    who = notice.supervisor
+    return SupervisionView(
+        state=notice.state, name=who.name if who else "", role=who.role if who else ""
+    )

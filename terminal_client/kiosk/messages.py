@@ -52,6 +52,15 @@ class QueueView(_Model):
     estimated_wait_s: int | None = None
 
 
+class SupervisionView(_Model):
+    """A supervisor in the call: ``joined`` (the applicant hears them) or ``monitored``
+    (listening only). ``name`` and ``role`` are empty when the server did not say who."""
+
+    state: Literal["monitored", "joined"]
+    name: str = ""
+    role: str = ""  # as the server says it ("supervisor"); the page translates known roles
+
+
 class CallView(_Model):
     clerk_name: str
     department_id: str
@@ -61,6 +70,7 @@ class CallView(_Model):
     reconnecting: bool = False
     # the link is poor (long round trip, loss, few pictures): the picture may lag or blur
     weak_connection: bool = False
+    supervision: SupervisionView | None = None
 
 
 class Notice(_Model):

@@ -208,6 +208,33 @@ function renderIdentity(view) {
   close.textContent = t(step.phase === 'done' ? 'identity.close' : 'identity.cancel');
 }
 
+// the text of each supervision state, when the server named the supervisor and when not
+const SUPERVISION = {
+  joined: ['call.supervision.joined', 'call.supervision.joined_unnamed'],
+  monitored: ['call.supervision.monitored', 'call.supervision.monitored_unnamed'],
+};
+const SUPERVISOR_ROLES = { supervisor: 'call.supervision.role.supervisor' };
+
+/** A supervisor in the call, as the applicant is told: who joined it, or who listens in. */
+function renderSupervision(call) {
+  const line = $('[data-testid=call-supervision]');
+  const notice = call.supervision;
+  line.hidden = !notice;
+  $('.call-side').classList.toggle('has-supervision', Boolean(notice));
+  if (!notice) {
+    line.textContent = '';
+    delete line.dataset.state;
+    return;
+  }
+  const [named, unnamed] = SUPERVISION[notice.state];
+  // a role the page has no word for is shown as the server gave it
+  const role = Object.hasOwn(SUPERVISOR_ROLES, notice.role) ? t(SUPERVISOR_ROLES[notice.role]) : notice.role;
+  line.dataset.state = notice.state;
+  // someone new speaking in the call is said at once; being listened to can wait its turn
+  line.setAttribute('aria-live', notice.state === 'joined' ? 'assertive' : 'polite');
+  line.textContent = notice.name ? t(named, { name: notice.name, role }) : t(unnamed);
+}
+
 function renderCall(view, ui) {
   const call = view.call;
   if (!call) return;
@@ -219,6 +246,7 @@ function renderCall(view, ui) {
   reconnecting.hidden = !call.reconnecting;
   reconnecting.textContent = t('call.reconnecting', { name: call.clerk_name });
   $('[data-testid=call-weak]').hidden = !call.weak_connection;
+  renderSupervision(call);
   $$('[data-testid=step-indicator] li').forEach((item) => {
     const step = Number(item.dataset.step);
     item.classList.toggle('done', step < call.step);
