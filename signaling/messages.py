@@ -418,6 +418,23 @@ class ClerkStatus(Message):
     call: CallAccepted | None = None
 
 
+class SupervisorInfo(Message):
+    """Who is listening in, as the clerk and (when told) the applicant see it."""
+
+    name: str = Field(max_length=120)
+    role: str = Field(max_length=32)
+
+
+class SupervisionNotice(Message):
+    """Server -> kiosk: what the applicant is told of a supervisor in the call
+    (signaling/monitor.py). ``joined`` (a barge) is always shown, ``monitored`` only where the
+    department says applicants are told of monitoring."""
+
+    session_id: SessionId
+    state: Literal["monitored", "joined", "none"]
+    supervisor: SupervisorInfo | None = None
+
+
 class SessionSnapshot(Message):
     """Everything a kiosk needs to know about its state, on (re)connect and on ``sync``."""
 
@@ -436,6 +453,8 @@ class SessionSnapshot(Message):
     call: CallAccepted | None = None
     # while the call's media is broken: where the recovery stands
     media: MediaState | None = None
+    # while a supervisor the applicant is told of is in the call
+    supervision: SupervisionNotice | None = None
 
 
 class SyncRequest(Message):

@@ -17,7 +17,7 @@ The server checks who may do what and relays the two browsers' SDP and ICE:
   ticket is live while the supervisor's socket holds it (:class:`Monitors`), and a supervisor
   whose socket goes away leaves every call they were in.
 - The applicant is told of a barge always and of monitoring where the department's
-  ``announce_monitoring`` says so (:class:`SupervisionNotice` to the kiosk).
+  ``announce_monitoring`` says so (:mod:`signaling.supervision_notice`).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from signaling.messages import (
     IceServer,
     Message,
     Role,
+    SupervisorInfo,
 )
 from signaling.monitor_messages import (
     MonitorChange,
@@ -55,11 +56,10 @@ from signaling.monitor_messages import (
     MonitorStart,
     MonitorState,
     Supervision,
-    SupervisionNotice,
-    SupervisorInfo,
 )
 from signaling.namespaces import Context, Member, RoleNamespace, refusal
 from signaling.rooms import clerk_room, supervisor_room, terminal_room
+from signaling.supervision_notice import notice_of
 from storage import routing, store
 from storage.staff_audit import StaffLog
 
@@ -146,9 +146,11 @@ class Monitors:
         who = SupervisorInfo(name=display_name, role="supervisor")
         watching = Watching(ticket, start.mode, session.department_id, member.name, who)
         self.by_sid.setdefault(sid, {})[ticket.text] = watching
-        await self._record(watching, "supervision.started", {"mode": start.mode})
+        await self._record(
+            watching, "supervision.started", {"mode": start.mode, "name": display_name}
+        )
         await self._tell_clerk(watching, start.mode)
-        await self._tell_kiosk(watching, start.mode)
+        await self._tell_kiosk(watching)
         state = MonitorState(
             monitor_id=ticket.text,
             session_id=session.id,
@@ -173,7 +175,7 @@ class Monitors:
         before, watching.mode = watching.mode, change.mode
         await self._record(watching, "supervision.changed", {"mode": change.mode, "from": before})
         await self._tell_clerk(watching, change.mode)
-        await self._tell_kiosk(watching, change.mode)
+        await self._tell_kiosk(watching)
         state = MonitorState(
             monitor_id=watching.ticket.text, session_id=watching.ticket.session_id, mode=change.mode
         )
@@ -235,7 +237,7 @@ class Monitors:
                 reason = "call_ended"  # the page left because the call it watched was over
         await self._record(watching, "supervision.ended", {"reason": reason})
         await self._tell_clerk(watching, None)
-        await self._tell_kiosk(watching, None)
+        await self._tell_kiosk(watching)
         state = MonitorState(
             monitor_id=watching.ticket.text,
             session_id=watching.ticket.session_id,
@@ -247,6 +249,8 @@ class Monitors:
     async def _record(self, watching: Watching, kind: str, payload: dict[str, Any]) -> None:
         """In the session's chain and the staff log, both."""
         actor = f"supervisor:{watching.username}"
+        # which monitor: a supervisor may watch the same call from two pages
+        payload = {**payload, "monitor": watching.ticket.text.split(".", 1)[0]}
         session_id = watching.ticket.session_id
         db = self.ctx.db()
         await routing.record(db, session_id, kind, actor, payload)
@@ -269,18 +273,12 @@ class Monitors:
             namespace=NAMESPACE_CLERK,
         )
 
-    async def _tell_kiosk(self, watching: Watching, mode: MonitorMode | None) -> None:
-        announce = self.catalogue.department(watching.department_id).announce_monitoring
-        if mode == "barge":
-            notice = SupervisionNotice(
-                session_id=watching.ticket.session_id, state="joined", supervisor=watching.who
-            )
-        elif mode is not None and announce:
-            notice = SupervisionNotice(
-                session_id=watching.ticket.session_id, state="monitored", supervisor=watching.who
-            )
-        else:
-            notice = SupervisionNotice(session_id=watching.ticket.session_id, state="none")
+    async def _tell_kiosk(self, watching: Watching) -> None:
+        """What the applicant is told now, from the chain: other supervisors (on any
+        process) may be in the call as well."""
+        notice = await notice_of(
+            self.ctx.db(), self.catalogue, watching.ticket.session_id, watching.department_id
+        )
         await self.sio.emit(
             Event.SUPERVISION_NOTICE.value,
             notice.model_dump(mode="json"),

@@ -21,6 +21,7 @@ from signaling.messages import (
     Message,
     SessionDescription,
     SessionId,
+    SupervisorInfo,
 )
 
 # monitor: sees and hears both sides; whisper: also speaks to the clerk alone;
@@ -29,13 +30,6 @@ MonitorMode = Literal["monitor", "whisper", "barge"]
 MonitorId = StrictStr  # a signed ticket naming the monitor's parties (signaling/monitor.py)
 # what each of the monitor's incoming tracks shows, by the m-line's mid in the console's offer
 TrackRole = Literal["applicant", "clerk", "documents", "supervisor"]
-
-
-class SupervisorInfo(Message):
-    """Who is listening in, as the clerk and (when told) the applicant see it."""
-
-    name: str = Field(max_length=120)
-    role: str = Field(max_length=32)
 
 
 class MonitorStart(Message):
@@ -85,15 +79,6 @@ class MonitorState(Message):
     ended: str | None = None
     ice_servers: list[IceServer] = Field(default_factory=list)
     ice_policy: IcePolicy = "all"  # as the call's own: "relay" where only TURN gets through
-
-
-class SupervisionNotice(Message):
-    """Server -> kiosk: what the applicant is told. ``joined`` (a barge) is always shown,
-    ``monitored`` only where the department says applicants are told of monitoring."""
-
-    session_id: SessionId
-    state: Literal["monitored", "joined", "none"]
-    supervisor: SupervisorInfo | None = None
 
 
 # the console's socket carries its call and a supervisor's monitor of it, both ways

@@ -63,9 +63,9 @@ from signaling.messages import (
     SessionSnapshot,
     SessionState,
     SetStep,
+    SupervisionNotice,
     SyncRequest,
 )
-from signaling.monitor_messages import SupervisionNotice
 from terminal_client.errors import CallFailed, ServiceRefused, TerminalError
 from terminal_client.link_quality import LinkMeter
 from terminal_client.peer import (
@@ -908,6 +908,9 @@ class TerminalClient:
         self._log().info("resumed in state %s", snapshot.state)
         if snapshot.media is not None and self.state == TerminalState.IN_CALL:
             await self._take_media_state(snapshot.media)
+        if self.state in (TerminalState.CONNECTING, TerminalState.IN_CALL):
+            # a notice sent while this kiosk was away (a barge, or its end) is in the snapshot
+            self._supervision = snapshot.supervision
         await self._notify()
 
     async def _check_version(self, version: int) -> None:

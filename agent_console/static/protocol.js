@@ -2307,6 +2307,65 @@ export const SCHEMAS = {
           ],
           "title": "SessionState",
           "type": "string"
+        },
+        "SupervisionNotice": {
+          "additionalProperties": false,
+          "description": "Server -> kiosk: what the applicant is told of a supervisor in the call\n(signaling/monitor.py). ``joined`` (a barge) is always shown, ``monitored`` only where the\ndepartment says applicants are told of monitoring.",
+          "properties": {
+            "session_id": {
+              "pattern": "^[0-9a-f]{32}$",
+              "title": "Session Id",
+              "type": "string"
+            },
+            "state": {
+              "enum": [
+                "monitored",
+                "joined",
+                "none"
+              ],
+              "title": "State",
+              "type": "string"
+            },
+            "supervisor": {
+              "anyOf": [
+                {
+                  "$ref": "#/$defs/SupervisorInfo"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null
+            }
+          },
+          "required": [
+            "session_id",
+            "state"
+          ],
+          "title": "SupervisionNotice",
+          "type": "object"
+        },
+        "SupervisorInfo": {
+          "additionalProperties": false,
+          "description": "Who is listening in, as the clerk and (when told) the applicant see it.",
+          "properties": {
+            "name": {
+              "maxLength": 120,
+              "title": "Name",
+              "type": "string"
+            },
+            "role": {
+              "maxLength": 32,
+              "title": "Role",
+              "type": "string"
+            }
+          },
+          "required": [
+            "name",
+            "role"
+          ],
+          "title": "SupervisorInfo",
+          "type": "object"
         }
       },
       "additionalProperties": false,
@@ -2412,6 +2471,17 @@ export const SCHEMAS = {
           "default": 1,
           "title": "Step",
           "type": "integer"
+        },
+        "supervision": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/SupervisionNotice"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null
         },
         "version": {
           "default": 0,

@@ -21,6 +21,7 @@ from signaling.messages import (
 )
 from signaling.rooms import clerk_room, terminal_room
 from signaling.router.media import Media
+from signaling.supervision_notice import notice_of
 from storage import media_breaks, presence, routing, store
 from storage.errors import NotFound
 from storage.routing import PRIORITY_CARE, PRIORITY_RECALL, AlreadyActive, SessionSnap
@@ -72,6 +73,11 @@ class Waiting(Media):
             return SessionSnapshot()
         call = await self._call_accepted(session) if session.in_call else None
         media = await self.media_view(session.id) if session.in_call else None
+        supervision = (
+            await notice_of(self.db, self.catalogue, session.id, session.department_id)
+            if session.in_call
+            else None
+        )
         return SessionSnapshot(
             session_id=session.id,
             state=SessionState(session.state),
@@ -83,6 +89,7 @@ class Waiting(Media):
             ice_transport_policy=self.ice_policy,
             call=call,
             media=media,
+            supervision=supervision if supervision and supervision.state != "none" else None,
         )
 
     async def resync_terminals(self) -> None:

@@ -38,9 +38,9 @@ from signaling.messages import (
     IdentityUpdated,
     KioskDevices,
     Language,
+    SupervisionNotice,
 )
 from signaling.messages import Prompt as WirePrompt
-from signaling.monitor_messages import SupervisionNotice
 from terminal_client.client import TerminalClient, TerminalState
 from terminal_client.errors import (
     CatalogueUnavailable,

@@ -15,8 +15,7 @@ from typing import Literal
 import pytest
 from playwright.async_api import Page, expect
 
-from signaling.messages import NAMESPACE_TERMINAL, Event
-from signaling.monitor_messages import SupervisionNotice, SupervisorInfo
+from signaling.messages import NAMESPACE_TERMINAL, Event, SupervisionNotice, SupervisorInfo
 from signaling.rooms import terminal_room
 from signaling.socket_server import SOCKET_SERVER
 from terminal_client.client import TerminalState

@@ -29,6 +29,8 @@ class Answered:
     kiosk: RawSocket
     clerk: RawSocket
     session_id: str
+    kiosk_token: str
+    resume: str
 
 
 @asynccontextmanager
@@ -37,8 +39,10 @@ async def answered(
 ) -> AsyncIterator[Answered]:
     """A kiosk's call of ``service`` taken by clerk ``alice`` (signalling only)."""
     await server.add_clerk("alice")
+    kiosk_token = await server.add_terminal()
     kiosk = await RawSocket.open(http, server.url)
-    await kiosk.sign_in(T, await server.add_terminal())
+    await kiosk.sign_in(T, kiosk_token)
+    resume = (await kiosk.until(T, "snapshot"))["resume_token"]
     clerk = await RawSocket.open(http, server.url)
     await clerk.sign_in(C, await login(server.url, "alice", CLERK_PASSWORD))
     await clerk.emit(C, "set_availability", {"available": True})
@@ -47,7 +51,7 @@ async def answered(
     await clerk.until(C, "call_offered")
     await clerk.emit(C, "accept", {"session_id": session_id})
     await kiosk.until(T, "call_accepted")
-    yield Answered(kiosk, clerk, session_id)
+    yield Answered(kiosk, clerk, session_id, kiosk_token, resume)
 
 
 async def supervisor(
@@ -141,11 +145,12 @@ async def test_each_start_change_and_leave_is_in_both_logs_and_the_parties_are_t
         (e.kind, e.actor, e.payload) for e in await AuditLog(server.db).events(call.session_id)
     ]
     mine = [c for c in chain if c[0].startswith("supervision.")]
+    monitor = monitor_id.split(".", 1)[0]
     assert mine == [
-        ("supervision.started", "supervisor:sue", {"mode": "monitor"}),
-        ("supervision.changed", "supervisor:sue", {"mode": "barge", "from": "monitor"}),
-        ("supervision.ended", "supervisor:sue", {"reason": "left"}),
-    ]
+        ("supervision.started", "supervisor:sue", {"mode": "monitor", "name": "Supervisor sue", "monitor": monitor}),
+        ("supervision.changed", "supervisor:sue", {"mode": "barge", "from": "monitor", "monitor": monitor}),
+        ("supervision.ended", "supervisor:sue", {"reason": "left", "monitor": monitor}),
+    ]  # fmt: skip
     staff = [(e.kind, e.session_id) for e in await StaffLog(server.db).events()]
     for kind, _, _ in mine:
         assert (kind, call.session_id) in staff
@@ -175,8 +180,10 @@ async def test_a_supervisor_whose_socket_goes_leaves_the_call(server: RunningSer
         await sue.ws.close()
         assert (await call.clerk.until(C, "supervision"))["mode"] is None
         assert (await call.kiosk.until(T, "supervision_notice"))["state"] == "none"
-    chain = [(e.kind, e.payload) for e in await AuditLog(server.db).events(call.session_id)]
-    assert ("supervision.ended", {"reason": "supervisor_gone"}) in chain
+    chain = [
+        (e.kind, e.payload.get("reason")) for e in await AuditLog(server.db).events(call.session_id)
+    ]
+    assert ("supervision.ended", "supervisor_gone") in chain
 
 
 async def test_a_call_that_ends_ends_its_monitor_though_the_page_says_nothing(
@@ -189,5 +196,33 @@ async def test_a_call_that_ends_ends_its_monitor_though_the_page_says_nothing(
         await call.kiosk.emit(T, "hangup", {"session_id": call.session_id, "reason": "done"})
         ended = await sue.until(S, "monitor_state")
         assert ended["ended"] == "call_ended" and ended["mode"] is None
-    chain = [(e.kind, e.payload) for e in await AuditLog(server.db).events(call.session_id)]
-    assert ("supervision.ended", {"reason": "call_ended"}) in chain
+    chain = [
+        (e.kind, e.payload.get("reason")) for e in await AuditLog(server.db).events(call.session_id)
+    ]
+    assert ("supervision.ended", "call_ended") in chain
+
+
+async def test_the_applicant_is_told_of_every_supervisor_present_and_again_after_a_reconnect(
+    server: RunningServer,
+) -> None:
+    async with aiohttp.ClientSession() as http, answered(server, http, "tax-registration") as call:
+        sue = await supervisor(server, http, "sue", ["taxation"])
+        tom = await supervisor(server, http, "tom", ["taxation"])
+        await sue.emit(S, "monitor_start", {"session_id": call.session_id, "mode": "barge"})
+        await sue.until(S, "monitor_state")
+        assert (await call.kiosk.until(T, "supervision_notice"))["state"] == "joined"
+        await tom.emit(S, "monitor_start", {"session_id": call.session_id})
+        tom_id = (await tom.until(S, "monitor_state"))["monitor_id"]
+        # one listening supervisor leaving does not hide the one still in the call
+        await tom.emit(S, "monitor_change", {"monitor_id": tom_id, "mode": None})
+        await tom.until(S, "monitor_state")
+        for _ in range(2):  # tom's start, then his leave
+            notice = await call.kiosk.until(T, "supervision_notice")
+            assert notice["state"] == "joined" and notice["supervisor"]["name"] == "Supervisor sue"
+        # a kiosk that reconnects mid-barge is told in its snapshot
+        await call.kiosk.ws.close()
+        again = await RawSocket.open(http, server.url)
+        await again.sign_in(T, call.kiosk_token, resume=call.resume)
+        snapshot = await again.until(T, "snapshot")
+        assert snapshot["supervision"] is not None, snapshot
+        assert snapshot["supervision"]["state"] == "joined", snapshot
