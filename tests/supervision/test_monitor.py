@@ -12,7 +12,6 @@ from typing import Any
 
 import av
 import numpy as np
-import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from media.chromium import CHROMIUM
@@ -192,7 +191,6 @@ async def test_a_supervisor_sees_and_hears_every_side_while_the_call_goes_on(
     assert "supervision.started" in staff and "supervision.ended" in staff
 
 
-@pytest.mark.slow  # two Chromiums and a recording kiosk: started first in the suite
 async def test_whisper_reaches_the_clerk_only_and_barge_reaches_both(
     server: RunningServer, chromium_path: Path, tmp_path: Path
 ) -> None:
