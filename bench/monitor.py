@@ -32,9 +32,9 @@ from pathlib import Path
 from playwright.async_api import Page
 
 from bench.cli import bench_parser, parse, report
-from bench.server import chromium, pct
+from bench.server import PASSWORD, chromium, login_console, pct
 from storage import store
-from tests.conftest import CLERK_PASSWORD, make_settings, start_server
+from tests.conftest import make_settings, start_server
 from tests.netfault import NetnsKiosk, NoLink
 
 KEYS = (
@@ -85,17 +85,10 @@ async def cpu_share(pid: int, seconds: float) -> float:
 
 
 async def sign_in(clerk: Page, supervisor: Page, url: str) -> None:
-    await clerk.goto(url)
-    await clerk.fill("[data-testid=login-username]", "clerk")
-    await clerk.fill("[data-testid=login-password]", CLERK_PASSWORD)
-    await clerk.click("[data-testid=login-submit]")
-    await clerk.wait_for_selector("[data-testid=clerk-state]")
-    await clerk.check("[data-testid=auto-answer]")
-    await clerk.click("[data-testid=availability-toggle]")
-    await clerk.wait_for_function("() => window.vcounterConsole.state() === 'available'")
+    await login_console(clerk, url, "clerk")  # auto-answer on, available
     await supervisor.goto(url + "/supervisor")
     await supervisor.fill("[data-testid=login-username]", "boss")
-    await supervisor.fill("[data-testid=login-password]", CLERK_PASSWORD)
+    await supervisor.fill("[data-testid=login-password]", PASSWORD)
     await supervisor.click("[data-testid=login-submit]")
     await supervisor.wait_for_selector("[data-testid=tab-live]")
 
@@ -108,9 +101,9 @@ async def run(opts: Options) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="vcounter-bench-monitor-") as tmp:
         server, runner = await start_server(make_settings(Path(tmp)))
         try:
-            await server.add_clerk("clerk", ["taxation"])
+            await store.create_clerk(server.db, "clerk", PASSWORD, "Clerk", ["taxation"])
             await store.create_clerk(
-                server.db, "boss", CLERK_PASSWORD, "Boss", ["taxation"], "supervisor"
+                server.db, "boss", PASSWORD, "Boss", ["taxation"], "supervisor"
             )
             token = await server.add_terminal("bench-kiosk")
             async with chromium() as browser:
