@@ -149,8 +149,6 @@ class Monitors:
         await self._record(
             watching, "supervision.started", {"mode": start.mode, "name": display_name}
         )
-        await self._tell_clerk(watching, start.mode)
-        await self._tell_kiosk(watching)
         state = MonitorState(
             monitor_id=ticket.text,
             session_id=session.id,
@@ -158,7 +156,11 @@ class Monitors:
             ice_servers=self.ice_servers_for(f"supervisor-{member.id}"),
             ice_policy=self.ice_policy,
         )
+        # before the console hears of it: its offer, relayed at once, must find the page
+        # knowing the monitor (the page drops signals of a monitor it was not told of)
         await self._to_supervisor(sid, Event.MONITOR_STATE, state)
+        await self._tell_clerk(watching, start.mode)
+        await self._tell_kiosk(watching)
 
     async def change(self, sid: str, change: MonitorChange) -> None:
         """Switch mode, or leave the call (``mode`` None)."""

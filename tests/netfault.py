@@ -1,6 +1,11 @@
 """A link the tests can cut and slow down: a network namespace joined to this one by a veth pair.
 
-Addresses exist only inside the pair (10.77.x.1 here, 10.77.x.2 in the namespace). Delay and
+The namespace has one address (10.77.x.y) and reaches this host at its own address (e.g. eth0's);
+this host reaches it by a route. The host's end of the pair carries no address: Chromium takes
+any address added to or removed from this host for a network change and fails every request in
+flight with ERR_NETWORK_CHANGED, and its WebRTC would gather candidates on that end, which
+another test then cuts or deletes under a call of its own (both seen with tests run in parallel:
+a sign-in page whose scripts never loaded, a monitor that never decoded). Delay and
 loss come from :mod:`tests.nfqueue_helper` on an NFQUEUE rule in the namespace (this kernel has
 no ``sch_netem``). Everything is removed on exit, also when the test fails. Needs root,
 ``ip``, ``iptables`` and the NetfilterQueue package (``./run test`` installs them).
@@ -11,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import itertools
 import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -74,15 +81,46 @@ def no_ipv6(interface: str) -> None:
         switch.write_text("1")
 
 
+class NoHostAddress(RuntimeError):
+    """This host has no address for a namespace to reach it by."""
+
+
+def host_address() -> str:
+    """An IPv4 address of this host on an interface of its own (not loopback, not a test link's)."""
+    out = subprocess.run(
+        ["ip", "-4", "-o", "address", "show", "scope", "global"], capture_output=True, check=True
+    )
+    for line in out.stdout.decode().splitlines():
+        interface, address = line.split()[1], line.split()[3]
+        if not interface.startswith("vc"):
+            return address.split("/")[0]
+    raise NoHostAddress(
+        "this host has no IPv4 address but loopback, so a test's network namespace cannot reach "
+        "it: give an interface an address (e.g. `ip link add vhost type dummy; ip addr add "
+        "192.0.2.2/24 dev vhost; ip link set vhost up`)"
+    )
+
+
+_LINKS = itertools.count()
+
+
+def _link_number() -> int:
+    """A number no other link on this host has: from this process's id (below 2**22) and which
+    of its last four links this is."""
+    return (os.getpid() << 2 | next(_LINKS) % 4) & 0xFFFFFF
+
+
 class ImpairedLink:
-    """``async with ImpairedLink() as link:`` a namespace ``link.netns`` at ``link.inside``."""
+    """``async with ImpairedLink() as link:`` a namespace ``link.netns`` at ``link.inside``,
+    which reaches this host at ``link.outside``."""
 
     def __init__(self) -> None:
-        tag = f"{os.getpid() % 10000}{random.randrange(100):02d}"
+        n = _link_number()
+        tag = f"{n:06x}"
         self.netns = f"vc{tag}"
         self.host_if, self.ns_if = f"vch{tag}", f"vcn{tag}"
-        subnet = random.randrange(1, 250)
-        self.outside, self.inside = f"10.77.{subnet}.1", f"10.77.{subnet}.2"
+        self.outside = host_address()
+        self.inside = f"10.{n >> 16}.{n >> 8 & 255}.{n & 255}"
         self.queue = random.randrange(100, 60000)
         self._helper: asyncio.subprocess.Process | None = None
 
@@ -96,11 +134,14 @@ class ImpairedLink:
             await _ip("link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
             await _ip("link", "set", self.ns_if, "netns", self.netns)
             no_ipv6(self.host_if)
-            await _ip("addr", "add", f"{self.outside}/30", "dev", self.host_if)
             await _ip("link", "set", self.host_if, "up")
-            await _ip("netns", "exec", self.netns, "ip", "addr", "add", f"{self.inside}/30", "dev", self.ns_if)  # fmt: skip
-            await _ip("netns", "exec", self.netns, "ip", "link", "set", self.ns_if, "up")
-            await _ip("netns", "exec", self.netns, "ip", "link", "set", "lo", "up")
+            # a route is no address: Chromium does not watch routes
+            await _ip("route", "add", f"{self.inside}/32", "dev", self.host_if)
+            inside = ("ip", "netns", "exec", self.netns, "ip")
+            await _run(*inside, "addr", "add", f"{self.inside}/32", "dev", self.ns_if)
+            await _run(*inside, "link", "set", self.ns_if, "up")
+            await _run(*inside, "link", "set", "lo", "up")
+            await self._route_out()
         except BaseException:
             await self._remove()
             raise
@@ -140,6 +181,14 @@ class ImpairedLink:
     async def restore(self) -> None:
         """Bring the link back up after :meth:`cut`."""
         await _ip("netns", "exec", self.netns, "ip", "link", "set", self.ns_if, "up")
+        # taking a link down drops the routes through it: the default one is not made again
+        await self._route_out()
+
+    async def _route_out(self) -> None:
+        # no gateway address: the host's end answers ARP for every address of this host
+        await _ip(
+            "netns", "exec", self.netns, "ip", "route", "replace", "default", "dev", self.ns_if
+        )
 
     async def clear(self) -> None:
         """The link as it was: no delay, no loss."""

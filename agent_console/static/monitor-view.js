@@ -111,7 +111,13 @@ export class MonitorView {
       reconnectionDelayMax: 5000,
     });
     this.socket.on("monitor_state", (state) => this.#onState(state));
-    this.socket.on("monitor_signal", (signal) => this.#onSignal(signal).catch(() => undefined));
+    this.socket.on("monitor_signal", (signal) =>
+      this.#onSignal(signal).catch((err) => {
+        // a description the browser refuses leaves no media: say so rather than wait forever
+        console.error("monitor signal refused", err);
+        if (this.pc) this.#status("monitor.failed");
+      }),
+    );
     this.socket.on("error", (error) => {
       this.#close();
       this.el.panel.hidden = false;

@@ -1,4 +1,5 @@
-"""The test link's host end stays as made: Chromium on this host sees no network change."""
+"""The test link's host end carries no address, ever: Chromium on this host sees no network
+change (it fails the requests in flight when an address comes or goes)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,9 @@ def addresses(interface: str) -> list[str]:
 async def test_the_host_end_gains_no_address_after_it_is_up_or_a_cut() -> None:
     require_netfault()
     async with ImpairedLink() as link:
-        made = addresses(link.host_if)
-        assert made == [f"{link.outside}/30"]
+        assert addresses(link.host_if) == []
         await asyncio.sleep(SETTLE_S)
         await link.cut()
         await link.restore()
         await asyncio.sleep(SETTLE_S)
-        assert addresses(link.host_if) == made
+        assert addresses(link.host_if) == []

@@ -99,6 +99,27 @@ async def test_only_a_supervisor_of_the_calls_department_may_monitor(server: Run
         assert not [k for k in staff if k.startswith("supervision.")], staff
 
 
+async def test_the_supervisor_hears_of_its_monitor_before_the_consoles_offer(
+    server: RunningServer,
+) -> None:
+    """A page drops signals of a monitor it has not been told of: the state must come first
+    however fast the console offers (a loaded CI machine's page once waited for an offer
+    that had come before its state)."""
+    async with aiohttp.ClientSession() as http, answered(server, http, "tax-registration") as call:
+        sue = await supervisor(server, http, "sue", ["taxation"])
+        await sue.emit(S, "monitor_start", {"session_id": call.session_id})
+        told = await call.clerk.until(C, "supervision")
+        await call.clerk.emit(C, "monitor_signal", {
+            "monitor_id": told["monitor_id"],
+            "description": {"session_id": call.session_id, "type": "offer", "sdp": SDP},
+            "tracks": [{"mid": "0", "role": "applicant"}],
+        })  # fmt: skip
+        first, _ = await sue.event(S)
+        second, offer = await sue.event(S)
+        assert (first, second) == ("monitor_state", "monitor_signal")
+        assert offer["description"]["type"] == "offer"
+
+
 async def test_each_start_change_and_leave_is_in_both_logs_and_the_parties_are_told(
     server: RunningServer,
 ) -> None:
