@@ -1,6 +1,6 @@
 """The real kiosk (:class:`TerminalClient`, synthetic camera) run inside a test's network namespace.
 
-    ip netns exec NS python -m tests.media.kiosk_in_netns --server http://10.77.x.1:PORT --token T
+    ip netns exec NS python -m tests.media.kiosk_in_netns --server http://HOST-ADDRESS:PORT --token T
 
 Driven by JSON lines on stdin, one command each::
 
