@@ -349,6 +349,10 @@ class CallAccepted(Message):
     language: Language
     care_mode: StrictBool = False
     version: StrictInt = 0
+    service_id: str = ""
+    # the call's current peer connection: a console page that comes back to the call (a
+    # reload) asks the kiosk for the next one (see ClerkStatus.call)
+    attempt: MediaAttempt = 0
 
 
 class Prompt(Message):

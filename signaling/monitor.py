@@ -29,7 +29,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import socketio
 from sqlalchemy.exc import SQLAlchemyError
@@ -59,8 +59,10 @@ from signaling.monitor_messages import (
 )
 from signaling.namespaces import Context, Member, RoleNamespace, refusal
 from signaling.rooms import clerk_room, supervisor_room, terminal_room
-from signaling.supervision_notice import notice_of
-from storage import routing, store
+from signaling.supervision_notice import notice_of, present_monitors
+from storage import presence, routing, store
+from storage.audit import AuditLog
+from storage.errors import NotFound
 from storage.staff_audit import StaffLog
 
 log = logging.getLogger(__name__)
@@ -90,10 +92,17 @@ def _mac(key: str, body: str) -> str:
 
 
 def issue_ticket(
-    key: str, session_id: str, supervisor_id: int, clerk_id: int, terminal_id: int
+    key: str,
+    session_id: str,
+    supervisor_id: int,
+    clerk_id: int,
+    terminal_id: int,
+    nonce: str | None = None,
 ) -> Ticket:
-    """A new monitor's name, signed with the server's key."""
-    body = f"{secrets.token_hex(8)}.{session_id}.{supervisor_id}.{clerk_id}.{terminal_id}"
+    """A monitor's name, signed with the server's key: a new one, or (``nonce`` from the
+    chain) the same name again."""
+    nonce = nonce or secrets.token_hex(8)
+    body = f"{nonce}.{session_id}.{supervisor_id}.{clerk_id}.{terminal_id}"
     return Ticket(f"{body}.{_mac(key, body)}", session_id, supervisor_id, clerk_id, terminal_id)
 
 
@@ -203,6 +212,40 @@ class Monitors:
             except (SQLAlchemyError, OSError):
                 # the database away for a moment: the next round tries again
                 log.exception("monitors: could not check their calls")
+
+    async def clerk_back(self, sid: str, clerk_id: int) -> None:
+        """A console back in its call after a reload or on another process: the monitors the
+        chain has in the call are offered again (the old page's connections went with it),
+        and the console shows who is listening again."""
+        db = self.ctx.db()
+        clerk = await presence.clerk(db, clerk_id)
+        if clerk is None or clerk.session_id is None:
+            return
+        session = await routing.get(db, clerk.session_id)
+        if session is None or not session.in_call or session.clerk_id != clerk_id:
+            return
+        for one in present_monitors(await AuditLog(db).events(session.id)):
+            try:
+                supervisor = await store.find_clerk(db, one.actor.partition(":")[2])
+            except NotFound:
+                continue  # an account removed since: nobody to offer to
+            ticket = issue_ticket(
+                self.ctx.signing_key, session.id, supervisor.id, clerk_id, session.terminal_id,
+                nonce=one.monitor,
+            )  # fmt: skip
+            message = Supervision(
+                monitor_id=ticket.text,
+                session_id=session.id,
+                supervisor=one.who,
+                mode=cast(MonitorMode, one.mode),
+                ice_servers=self.ice_servers_for(f"clerk-{clerk_id}"),
+            )
+            await self.sio.emit(
+                Event.SUPERVISION.value,
+                message.model_dump(mode="json"),
+                to=sid,
+                namespace=NAMESPACE_CLERK,
+            )
 
     async def from_supervisor(self, sid: str, signal: MonitorSignal) -> None:
         """The supervisor's answer or candidate, to the clerk's console."""

@@ -354,6 +354,9 @@ class ClerkNamespace(RoleNamespace):
     async def _greet(self, sid: str, greeting: ClerkGreeting) -> None:
         if sid in self.members:
             await self.ctx.router().greet_clerk(sid, greeting)
+            if greeting.resumed:
+                # after the status: the console has its call again before its monitors
+                await self.monitors().clerk_back(sid, greeting.clerk_id)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         member = self.members.pop(sid, None)

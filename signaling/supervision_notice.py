@@ -9,6 +9,7 @@ naming its monitor).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from signaling.catalogue import Catalogue
@@ -18,31 +19,39 @@ from storage.db import Database
 from storage.models import SessionEvent
 
 
-def present(events: Iterable[SessionEvent]) -> list[tuple[SupervisorInfo, str]]:
-    """The supervisors in the call now and their modes, in the order they came."""
-    by_monitor: dict[str, tuple[SupervisorInfo, str]] = {}
+@dataclass(frozen=True)
+class Present:
+    """A monitor the chain has started and not ended."""
+
+    monitor: str  # the nonce of its ticket
+    actor: str  # "supervisor:USERNAME"
+    who: SupervisorInfo
+    mode: str
+
+
+def present_monitors(events: Iterable[SessionEvent]) -> list[Present]:
+    """The monitors in the call now, in the order they came."""
+    by_monitor: dict[str, Present] = {}
     for event in events:
         payload: dict[str, Any] = event.payload
         monitor = str(payload.get("monitor", event.actor))
         if event.kind == "supervision.started":
             who = SupervisorInfo(name=str(payload.get("name", "")), role="supervisor")
-            by_monitor[monitor] = (who, str(payload["mode"]))
+            by_monitor[monitor] = Present(monitor, event.actor, who, str(payload["mode"]))
         elif event.kind == "supervision.changed" and monitor in by_monitor:
-            by_monitor[monitor] = (by_monitor[monitor][0], str(payload["mode"]))
+            by_monitor[monitor] = replace(by_monitor[monitor], mode=str(payload["mode"]))
         elif event.kind == "supervision.ended":
             by_monitor.pop(monitor, None)
     return list(by_monitor.values())
 
 
-def notice(
-    session_id: str, supervisors: list[tuple[SupervisorInfo, str]], announce: bool
-) -> SupervisionNotice:
+def notice(session_id: str, supervisors: list[Present], announce: bool) -> SupervisionNotice:
     """A barge is always shown; monitoring and whispering where the department announces it."""
-    for who, mode in supervisors:
-        if mode == "barge":
-            return SupervisionNotice(session_id=session_id, state="joined", supervisor=who)
+    for one in supervisors:
+        if one.mode == "barge":
+            return SupervisionNotice(session_id=session_id, state="joined", supervisor=one.who)
     if announce and supervisors:
-        who = supervisors[0][0]
+        who = supervisors[0].who
         return SupervisionNotice(session_id=session_id, state="monitored", supervisor=who)
     return SupervisionNotice(session_id=session_id, state="none")
 
@@ -53,4 +62,4 @@ async def notice_of(
     """The notice for the session's call as its chain stands now."""
     events = await AuditLog(db).events(session_id)
     announce = catalogue.department(department_id).announce_monitoring
-    return notice(session_id, present(events), announce)
+    return notice(session_id, present_monitors(events), announce)

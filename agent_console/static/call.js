@@ -203,6 +203,18 @@ export class Call {
     }
   }
 
+  /**
+   * The call a reloaded page comes back to, at peer connection ``attempt`` (which went with
+   * the old page): reported failed, so the kiosk makes the next and offers it here.
+   */
+  resume(iceServers, attempt) {
+    if (this.closed) return;
+    this.attempt = attempt;
+    this.link.restarted(attempt);
+    this.start(iceServers);
+    this.link.connectionState("failed");
+  }
+
   /** A relayed ``description`` for this session (the kiosk's offer). */
   handleDescription(message) {
     if (this.closed) return;

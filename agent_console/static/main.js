@@ -422,7 +422,7 @@ class ClerkConsole {
   }
 
   #onStatus(status) {
-    if (status.resume_token) this.connection.resumeToken = status.resume_token;
+    if (status.resume_token) this.connection.keepResume(status.resume_token);
     // versions count every change of the clerk's state: a jump means a status went missing
     const known = this.m.statusVersion;
     this.m.statusVersion = status.version;
@@ -440,6 +440,8 @@ class ClerkConsole {
     if (status.ice_servers && !this.lastIceServers) this.lastIceServers = status.ice_servers;
     if (status.ice_transport_policy) icePolicy.value = status.ice_transport_policy;
     this.#keepCamera(WANTED_CALLS.has(status.state));
+    // a page that came back (a reload) to the call it was in: the call carries on here
+    if (status.state === "busy" && status.call && !this.call && !this.m.callInfo) this.#resumeCall(status.call);
     // call_ended / call_withdrawn always come before the status that follows them; a status
     // without them means they were lost, and the console must not keep a dead call open.
     if (this.m.callInfo && status.state !== "busy") this.#finishCall("hangup");
@@ -495,9 +497,26 @@ class ClerkConsole {
     if (!offer || offer.message.session_id !== message.session_id || !this.call) return;
     this.ringer.stop();
     this.m.offer = null;
-    this.m.callInfo = {
+    this.m.callInfo = this.#callInfo(message, offer.message.service_id);
+    if (message.ice_transport_policy) icePolicy.value = message.ice_transport_policy;
+    this.call.start(message.ice_servers);
+    this.render();
+  }
+
+  /** The call this page was in before it was reloaded: its peer connection went with the old
+   * page, so the kiosk is asked for the next one, answered by this page. */
+  #resumeCall(message) {
+    this.m.offer = null;
+    this.call = this.#newCall(message.session_id);
+    this.m.callInfo = this.#callInfo(message, message.service_id);
+    if (message.ice_transport_policy) icePolicy.value = message.ice_transport_policy;
+    this.call.resume(message.ice_servers, message.attempt);
+  }
+
+  #callInfo(message, serviceId) {
+    return {
       sessionId: message.session_id,
-      serviceId: offer.message.service_id,
+      serviceId,
       serviceName: message.service_name,
       departmentId: message.department_id,
       language: message.language,
@@ -506,9 +525,6 @@ class ClerkConsole {
       hangingUp: false,
       media: null, // the server's last media_state for the call: {state, attempt, link, endsAt, since}
     };
-    if (message.ice_transport_policy) icePolicy.value = message.ice_transport_policy;
-    this.call.start(message.ice_servers);
-    this.render();
   }
 
   #onEnded(message) {

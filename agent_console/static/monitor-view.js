@@ -145,36 +145,52 @@ export class MonitorView {
       this.#note("state");
       this.monitorId = state.monitor_id;
       icePolicy.value = state.ice_policy; // the page makes no other peer connection
-      this.pc = new RTCPeerConnection(rtcConfig(state.ice_servers));
-      this.pc.ontrack = (event) => this.#onTrack(event);
-      this.pc.onicecandidate = (event) => {
-        const c = event.candidate;
-        if (!c || !c.candidate) return;
-        this.socket.emit("monitor_signal", {
-          monitor_id: this.monitorId,
-          candidate: {
-            session_id: this.sessionId,
-            candidate: c.candidate,
-            sdp_mid: c.sdpMid ?? null,
-            sdp_mline_index: c.sdpMLineIndex ?? null,
-          },
-        });
-      };
-      this.pc.onconnectionstatechange = () => {
-        if (this.pc && this.pc.connectionState === "failed") this.#status("monitor.failed");
-        if (this.pc && this.pc.connectionState === "connected") {
-          this.#note("connected");
-          this.#status(`monitor.mode.${this.mode}`);
-        }
-      };
+      this.iceServers = state.ice_servers;
+      this.#newPeer();
     }
     this.mode = state.mode;
     this.#status(this.pc.connectionState === "connected" ? `monitor.mode.${this.mode}` : "monitor.connecting");
     this.#render();
   }
 
+  /** A peer connection for the console's offer (a new one when the console came back). */
+  #newPeer() {
+    if (this.pc) this.pc.close();
+    this.heldCandidates = [];
+    this.voiceSender = null;
+    this.streams = {}; // the old connection's tracks have ended
+    const pc = (this.pc = new RTCPeerConnection(rtcConfig(this.iceServers)));
+    pc.ontrack = (event) => this.#onTrack(event);
+    pc.onicecandidate = (event) => {
+      const c = event.candidate;
+      if (!c || !c.candidate || pc !== this.pc) return;
+      this.socket.emit("monitor_signal", {
+        monitor_id: this.monitorId,
+        candidate: {
+          session_id: this.sessionId,
+          candidate: c.candidate,
+          sdp_mid: c.sdpMid ?? null,
+          sdp_mline_index: c.sdpMLineIndex ?? null,
+        },
+      });
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc !== this.pc) return;
+      if (pc.connectionState === "failed") this.#status("monitor.failed");
+      if (pc.connectionState === "connected") {
+        this.#note("connected");
+        this.#status(`monitor.mode.${this.mode}`);
+      }
+    };
+  }
+
   async #onSignal(signal) {
     if (signal.monitor_id !== this.monitorId || !this.pc) return;
+    if (signal.description && signal.description.type === "offer" && this.pc.remoteDescription) {
+      // the clerk's console reloaded: its new page offers again, to a new connection here
+      this.#newPeer();
+      this.#status("monitor.connecting");
+    }
     const pc = this.pc;
     if (signal.description && signal.description.type === "offer") {
       this.#note("offer");

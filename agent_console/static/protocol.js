@@ -635,6 +635,13 @@ export const SCHEMAS = {
       "additionalProperties": false,
       "description": "A clerk took the call: both sides start WebRTC (the terminal makes the offer).",
       "properties": {
+        "attempt": {
+          "default": 0,
+          "maximum": 1000,
+          "minimum": 0,
+          "title": "Attempt",
+          "type": "integer"
+        },
         "care_mode": {
           "default": false,
           "title": "Care Mode",
@@ -671,6 +678,11 @@ export const SCHEMAS = {
         },
         "peer_name": {
           "title": "Peer Name",
+          "type": "string"
+        },
+        "service_id": {
+          "default": "",
+          "title": "Service Id",
           "type": "string"
         },
         "service_name": {
@@ -1090,6 +1102,13 @@ export const SCHEMAS = {
           "additionalProperties": false,
           "description": "A clerk took the call: both sides start WebRTC (the terminal makes the offer).",
           "properties": {
+            "attempt": {
+              "default": 0,
+              "maximum": 1000,
+              "minimum": 0,
+              "title": "Attempt",
+              "type": "integer"
+            },
             "care_mode": {
               "default": false,
               "title": "Care Mode",
@@ -1126,6 +1145,11 @@ export const SCHEMAS = {
             },
             "peer_name": {
               "title": "Peer Name",
+              "type": "string"
+            },
+            "service_id": {
+              "default": "",
+              "title": "Service Id",
               "type": "string"
             },
             "service_name": {
@@ -2092,6 +2116,13 @@ export const SCHEMAS = {
           "additionalProperties": false,
           "description": "A clerk took the call: both sides start WebRTC (the terminal makes the offer).",
           "properties": {
+            "attempt": {
+              "default": 0,
+              "maximum": 1000,
+              "minimum": 0,
+              "title": "Attempt",
+              "type": "integer"
+            },
             "care_mode": {
               "default": false,
               "title": "Care Mode",
@@ -2128,6 +2159,11 @@ export const SCHEMAS = {
             },
             "peer_name": {
               "title": "Peer Name",
+              "type": "string"
+            },
+            "service_id": {
+              "default": "",
+              "title": "Service Id",
               "type": "string"
             },
             "service_name": {

@@ -6,6 +6,8 @@ import { EVENTS } from "./protocol.js";
 import { incoming, outgoing, ProtocolError } from "./wire.js";
 
 const SESSION_KEY = "vcounter.console.session";
+// the socket's resume token, so that a reloaded page carries on with the clerk's call
+const RESUME_KEY = "vcounter.console.resume";
 
 /**
  * The signed-in session ({token, expiresAt, displayName, departments}) of this tab, kept in
@@ -28,6 +30,7 @@ export function saveSession(session) {
 
 export function forgetSession() {
   window.sessionStorage.removeItem(SESSION_KEY);
+  window.sessionStorage.removeItem(RESUME_KEY);
 }
 
 /**
@@ -146,8 +149,8 @@ export class ClerkConnection {
     this.handlers = handlers;
     this.everConnected = false;
     this.retry = null; // the timer of a retry after a "busy" refusal
-    // the server's token for carrying on (state and call) after a dropped socket
-    this.resumeToken = null;
+    // the server's token for carrying on (state and call) after a dropped socket or a reload
+    this.resumeToken = window.sessionStorage.getItem(RESUME_KEY);
     this.token = token;
     this.socket = io("/clerk", {
       // read at every (re)connect: the newest sign-in token, and the resume token of the
@@ -196,6 +199,12 @@ export class ClerkConnection {
 
   open() {
     this.socket.connect();
+  }
+
+  /** The server's resume token for this socket: presented on reconnecting, and by a reload. */
+  keepResume(token) {
+    this.resumeToken = token;
+    window.sessionStorage.setItem(RESUME_KEY, token);
   }
 
   get connected() {

@@ -122,6 +122,7 @@ class RouterBase:
             language=session.language,
             care_mode=session.care_mode,
             version=session.version,
+            service_id=session.service_id,
         )
 
     async def _clerk_status(

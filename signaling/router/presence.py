@@ -73,6 +73,12 @@ class Presence(Outcomes):
             ice_servers=self.ice_servers_for(f"clerk-{clerk.clerk_id}"),
             resume_token=greeting.resume_token,
         )
+        if status.call is not None:
+            # a page back in its call (a reload) needs the peer connection it is at
+            media = await media_breaks.view(self.db, status.call.session_id)
+            if media is not None:
+                call = status.call.model_copy(update={"attempt": media.attempt})
+                status = status.model_copy(update={"call": call})
         await self.emitter.to_local(Role.CLERK, sid, Event.CLERK_STATUS, status)
 
     async def clerk_disconnected(self, clerk_id: int, sid: str, left: bool = False) -> None:

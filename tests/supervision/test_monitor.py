@@ -191,6 +191,38 @@ async def test_a_supervisor_sees_and_hears_every_side_while_the_call_goes_on(
     assert "supervision.started" in staff and "supervision.ended" in staff
 
 
+async def test_a_monitor_carries_on_after_the_clerk_reloads_the_console(
+    server: RunningServer, browser: Browser
+) -> None:
+    async with live_call(server, browser, browser) as call:
+        page = call.supervisor
+        await page.locator(
+            f"tr[data-session='{call.session_id}'] [data-testid=monitor-open]"
+        ).click()
+        await until_async(page, ALL_SIDES, 20_000)
+        first_pc = await page.evaluate(
+            "() => window.vcounterSupervisor.monitor.pc.localDescription.sdp"
+        )
+
+        await call.clerk.reload()
+        # the console back in the call offers the monitor again; the supervisor's page takes
+        # it on a new connection and sees every side again
+        await until_async(
+            page,
+            "async () => window.vcounterSupervisor.monitor.pc && "
+            f"window.vcounterSupervisor.monitor.pc.localDescription?.sdp !== {first_pc!r}",
+            30_000,
+        )
+        await until_async(page, ALL_SIDES, 30_000)
+        await expect(call.clerk.get_by_test_id("supervision-banner")).to_contain_text("Sue Wong")
+        await page.get_by_test_id("monitor-leave").click()
+        await expect(call.clerk.get_by_test_id("supervision-banner")).to_be_hidden()
+
+    events = [e.kind for e in await AuditLog(server.db).events(call.session_id)]
+    # one monitor throughout: the reload neither ended it nor started another
+    assert events.count("supervision.started") == 1 and events.count("supervision.ended") == 1
+
+
 async def test_whisper_reaches_the_clerk_only_and_barge_reaches_both(
     server: RunningServer, chromium_path: Path, tmp_path: Path
 ) -> None:

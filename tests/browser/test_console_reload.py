@@ -1,0 +1,58 @@
+"""A clerk who reloads the console during a call carries on with the same call: the page
+comes back on it, the kiosk makes the next peer connection, and pictures flow both ways."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from media.sources import create_local_tracks
+from storage import routing
+from storage.audit import AuditLog
+from terminal_client.client import TerminalClient, TerminalState
+from tests.browser.polling import until_async
+from tests.browser.test_call_in_chromium import FRAMES_DECODED, sign_in
+from tests.conftest import RunningServer
+
+
+async def test_a_reload_mid_call_keeps_the_call(server: RunningServer, page: Any) -> None:
+    await server.add_clerk("alice")
+    token = await server.add_terminal("kiosk-reload")
+    await sign_in(page, server, "alice")
+    await page.click("[data-testid=availability-toggle]")
+    await page.wait_for_function("() => window.vcounterConsole.state() === 'available'")
+    terminal = TerminalClient(
+        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"), name="kiosk"
+    )
+    try:
+        await terminal.connect()
+        session_id = await terminal.request_service("tax-registration", "en")
+        await page.click("[data-testid=accept-call]")
+        await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
+        await until_async(page, f"async () => (await ({FRAMES_DECODED})()).video >= 10", 20_000)
+        await terminal.video_in.wait_for(10, timeout=20)
+
+        await page.reload()
+        # the same call on the new page, its pictures decoded there and the console's at the kiosk
+        await until_async(page, f"async () => (await ({FRAMES_DECODED})()).video >= 30", 30_000)
+        assert await page.evaluate("() => window.vcounterConsole.state()") == "busy"
+        await page.get_by_test_id("hangup").wait_for(state="visible")
+        seen = terminal.video_in.count
+        await terminal.video_in.wait_for(seen + 30, timeout=20)
+        assert terminal.state == TerminalState.IN_CALL and terminal.session_id == session_id
+
+        session = await routing.get(server.db, session_id)
+        assert session is not None and session.in_call
+        kinds = [e.kind for e in await AuditLog(server.db).events(session_id)]
+        assert "media.restarting" in kinds and "media.restored" in kinds, kinds
+
+        await page.click("[data-testid=hangup]")
+        await terminal.wait_for(TerminalState.ENDED, timeout=10)
+        assert terminal.end_reason == "clerk_hangup"
+        # the call the page came back to is over: a reload now is a console without a call
+        await page.reload()
+        await page.wait_for_function(
+            "() => window.vcounterConsole && window.vcounterConsole.state() !== 'busy'"
+        )
+        assert not page.errors, page.errors
+    finally:
+        await terminal.close()
