@@ -56,3 +56,36 @@ async def test_a_reload_mid_call_keeps_the_call(server: RunningServer, page: Any
         assert not page.errors, page.errors
     finally:
         await terminal.close()
+
+
+async def test_a_reload_while_a_call_rings_passes_it_on_at_once(
+    server: RunningServer, page: Any
+) -> None:
+    """The new page cannot show the old one's ringing call: the old page's socket going
+    passes it on at once (not left to ring out while the applicant waits), and the clerk,
+    who did not answer, is away."""
+    await server.add_clerk("alice")
+    token = await server.add_terminal("kiosk-reload")
+    await sign_in(page, server, "alice")
+    await page.click("[data-testid=availability-toggle]")
+    await page.wait_for_function("() => window.vcounterConsole.state() === 'available'")
+    terminal = TerminalClient(
+        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"), name="kiosk"
+    )
+    try:
+        await terminal.connect()
+        session_id = await terminal.request_service("tax-registration", "en")
+        await page.locator("[data-testid=incoming-call]").wait_for(state="visible")
+        await page.reload()
+        await page.wait_for_function(
+            "() => window.vcounterConsole && window.vcounterConsole.state() === 'away'"
+        )
+        await page.get_by_test_id("availability-toggle").wait_for(state="visible")
+        kinds = [e.kind for e in await AuditLog(server.db).events(session_id)]
+        assert "call.declined" in kinds and "call.timeout" not in kinds, kinds
+        session = await routing.get(server.db, session_id)
+        assert session is not None and session.state == "queued"
+        assert not await page.locator("[data-testid=incoming-call]").is_visible()
+        assert not page.errors, page.errors
+    finally:
+        await terminal.close()
