@@ -57,14 +57,15 @@ def require_netfault() -> None:
         pytest.skip(reason=reason)
 
 
-async def _run(*args: str, check: bool = True) -> None:
-    """Run a command to its end; with ``check``, its failure raises with what it printed."""
+async def _run(*args: str, check: bool = True) -> str:
+    """Run a command to its end: what it printed; with ``check``, its failure raises with it."""
     process = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     out, _ = await process.communicate()
     if check and process.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed: {out.decode(errors='replace')}")
+    return out.decode(errors="replace")
 
 
 async def _ip(*args: str) -> None:
@@ -177,6 +178,14 @@ class ImpairedLink:
         flaps an interface of the machine Chromium runs on, and Chromium re-gathers its
         candidates (2-3 s more to recover, a cut of the clerk's own network)."""
         await _ip("netns", "exec", self.netns, "ip", "link", "set", self.ns_if, "down")
+
+    async def packets(self) -> int:
+        """Packets the namespace's end has received and sent so far (the kernel's counts)."""
+        counts = []
+        for way in ("rx_packets", "tx_packets"):
+            path = f"/sys/class/net/{self.ns_if}/statistics/{way}"
+            counts.append(int(await _run(*self.command("cat", path))))
+        return sum(counts)
 
     async def restore(self) -> None:
         """Bring the link back up after :meth:`cut`."""
