@@ -201,6 +201,7 @@ def create_app(settings: Settings) -> web.Application:
 
         router.on_offer = offered
         router.on_timeout = figures.offer_timeouts.inc
+        router.on_processes_gone = monitors.processes_gone
         await sweeper.start()
         router.spawn(sweeper.run())
         router.spawn(notifier.run())

@@ -125,6 +125,7 @@ class Watching:
     department_id: str
     username: str  # the supervisor's, for the logs
     who: SupervisorInfo  # as the clerk and the applicant are shown them
+    process: str  # the server process holding the supervisor's socket
 
 
 @dataclass
@@ -153,11 +154,12 @@ class Monitors:
             self.ctx.signing_key, session.id, member.id, session.clerk_id, session.terminal_id
         )
         who = SupervisorInfo(name=display_name, role="supervisor")
-        watching = Watching(ticket, start.mode, session.department_id, member.name, who)
+        process = self.ctx.router().process_id
+        watching = Watching(ticket, start.mode, session.department_id, member.name, who, process)
         self.by_sid.setdefault(sid, {})[ticket.text] = watching
-        await self._record(
-            watching, "supervision.started", {"mode": start.mode, "name": display_name}
-        )
+        # which process holds the supervisor: if it dies, the others end its monitors
+        started = {"mode": start.mode, "name": display_name, "process": process}
+        await self._record(watching, "supervision.started", started)
         state = MonitorState(
             monitor_id=ticket.text,
             session_id=session.id,
@@ -217,27 +219,12 @@ class Monitors:
         """A console back in its call after a reload or on another process: the monitors the
         chain has in the call are offered again (the old page's connections went with it),
         and the console shows who is listening again."""
-        db = self.ctx.db()
-        clerk = await presence.clerk(db, clerk_id)
-        if clerk is None or clerk.session_id is None:
-            return
-        session = await routing.get(db, clerk.session_id)
-        if session is None or not session.in_call or session.clerk_id != clerk_id:
-            return
-        for one in present_monitors(await AuditLog(db).events(session.id)):
-            try:
-                supervisor = await store.find_clerk(db, one.actor.partition(":")[2])
-            except NotFound:
-                continue  # an account removed since: nobody to offer to
-            ticket = issue_ticket(
-                self.ctx.signing_key, session.id, supervisor.id, clerk_id, session.terminal_id,
-                nonce=one.monitor,
-            )  # fmt: skip
+        for watching in await self._in_call_of(clerk_id):
             message = Supervision(
-                monitor_id=ticket.text,
-                session_id=session.id,
-                supervisor=one.who,
-                mode=cast(MonitorMode, one.mode),
+                monitor_id=watching.ticket.text,
+                session_id=watching.ticket.session_id,
+                supervisor=watching.who,
+                mode=watching.mode,
                 ice_servers=self.ice_servers_for(f"clerk-{clerk_id}"),
             )
             await self.sio.emit(
@@ -246,6 +233,43 @@ class Monitors:
                 to=sid,
                 namespace=NAMESPACE_CLERK,
             )
+
+    async def processes_gone(self, gone: set[str]) -> None:
+        """Processes that died took their supervisors' sockets with them, leaving their
+        monitors open in the chain: the process holding each call's clerk ends them (the
+        clerk and the applicant are told)."""
+        for clerk_id in list(self.ctx.router().local_clerks):
+            for watching in await self._in_call_of(clerk_id):
+                if watching.process in gone:
+                    await self._record(watching, "supervision.ended", {"reason": "supervisor_gone"})
+                    await self._tell_clerk(watching, None)
+                    await self._tell_kiosk(watching)
+
+    async def _in_call_of(self, clerk_id: int) -> list[Watching]:
+        """The monitors the chain has open in the clerk's call, their tickets made again."""
+        db = self.ctx.db()
+        clerk = await presence.clerk(db, clerk_id)
+        if clerk is None or clerk.session_id is None:
+            return []
+        session = await routing.get(db, clerk.session_id)
+        if session is None or not session.in_call or session.clerk_id != clerk_id:
+            return []
+        found = []
+        for one in present_monitors(await AuditLog(db).events(session.id)):
+            username = one.actor.partition(":")[2]
+            try:
+                supervisor = await store.find_clerk(db, username)
+            except NotFound:
+                continue  # an account removed since: nobody to offer to
+            ticket = issue_ticket(
+                self.ctx.signing_key, session.id, supervisor.id, clerk_id, session.terminal_id,
+                nonce=one.monitor,
+            )  # fmt: skip
+            mode = cast(MonitorMode, one.mode)
+            found.append(
+                Watching(ticket, mode, session.department_id, username, one.who, one.process)
+            )
+        return found
 
     async def from_supervisor(self, sid: str, signal: MonitorSignal) -> None:
         """The supervisor's answer or candidate, to the clerk's console."""

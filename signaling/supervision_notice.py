@@ -27,6 +27,7 @@ class Present:
     actor: str  # "supervisor:USERNAME"
     who: SupervisorInfo
     mode: str
+    process: str  # the server process holding the supervisor's socket
 
 
 def present_monitors(events: Iterable[SessionEvent]) -> list[Present]:
@@ -37,7 +38,8 @@ def present_monitors(events: Iterable[SessionEvent]) -> list[Present]:
         monitor = str(payload.get("monitor", event.actor))
         if event.kind == "supervision.started":
             who = SupervisorInfo(name=str(payload.get("name", "")), role="supervisor")
-            by_monitor[monitor] = Present(monitor, event.actor, who, str(payload["mode"]))
+            process = str(payload.get("process", ""))
+            by_monitor[monitor] = Present(monitor, event.actor, who, str(payload["mode"]), process)
         elif event.kind == "supervision.changed" and monitor in by_monitor:
             by_monitor[monitor] = replace(by_monitor[monitor], mode=str(payload["mode"]))
         elif event.kind == "supervision.ended":

@@ -32,6 +32,8 @@ class Router(Waiting, Presence, Offers, Media):
         log.warning("processes gone (%s): sending every local socket its state", ", ".join(gone))
         await self.resync_terminals()
         await self.resync_clerks()
+        if self.on_processes_gone is not None:
+            await self.on_processes_gone(gone)
 
 
 __all__ = ["ClerkGreeting", "Router", "check_description_role"]

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from signaling.catalogue import Catalogue
@@ -85,6 +85,8 @@ class RouterBase:
         self.forget_place: Callable[[str], None] = lambda _session_id: None
         self.on_offer: Callable[[float], None] = lambda _deadline_s: None
         self.on_timeout: Callable[[], None] = lambda: None
+        # what else holds state of other processes' making (the supervisors' monitors)
+        self.on_processes_gone: Callable[[set[str]], Awaitable[None]] | None = None
         self.offers_made = 0
         self.offers_timed_out = 0
 

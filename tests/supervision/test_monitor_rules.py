@@ -168,7 +168,7 @@ async def test_each_start_change_and_leave_is_in_both_logs_and_the_parties_are_t
     mine = [c for c in chain if c[0].startswith("supervision.")]
     monitor = monitor_id.split(".", 1)[0]
     assert mine == [
-        ("supervision.started", "supervisor:sue", {"mode": "monitor", "name": "Supervisor sue", "monitor": monitor}),
+        ("supervision.started", "supervisor:sue", {"mode": "monitor", "name": "Supervisor sue", "process": server.router.process_id, "monitor": monitor}),
         ("supervision.changed", "supervisor:sue", {"mode": "barge", "from": "monitor", "monitor": monitor}),
         ("supervision.ended", "supervisor:sue", {"reason": "left", "monitor": monitor}),
     ]  # fmt: skip
