@@ -14,15 +14,20 @@ from tests.browser.test_call_in_chromium import FRAMES_DECODED, sign_in
 from tests.conftest import RunningServer
 
 
-async def test_a_reload_mid_call_keeps_the_call(server: RunningServer, page: Any) -> None:
+async def available_clerk_and_kiosk(server: RunningServer, page: Any) -> TerminalClient:
+    """Clerk alice signed in on ``page`` and available; a real kiosk, not yet connected."""
     await server.add_clerk("alice")
     token = await server.add_terminal("kiosk-reload")
     await sign_in(page, server, "alice")
     await page.click("[data-testid=availability-toggle]")
     await page.wait_for_function("() => window.vcounterConsole.state() === 'available'")
-    terminal = TerminalClient(
+    return TerminalClient(
         server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"), name="kiosk"
     )
+
+
+async def test_a_reload_mid_call_keeps_the_call(server: RunningServer, page: Any) -> None:
+    terminal = await available_clerk_and_kiosk(server, page)
     try:
         await terminal.connect()
         session_id = await terminal.request_service("tax-registration", "en")
@@ -64,14 +69,7 @@ async def test_a_reload_while_a_call_rings_passes_it_on_at_once(
     """The new page cannot show the old one's ringing call: the old page's socket going
     passes it on at once (not left to ring out while the applicant waits), and the clerk,
     who did not answer, is away."""
-    await server.add_clerk("alice")
-    token = await server.add_terminal("kiosk-reload")
-    await sign_in(page, server, "alice")
-    await page.click("[data-testid=availability-toggle]")
-    await page.wait_for_function("() => window.vcounterConsole.state() === 'available'")
-    terminal = TerminalClient(
-        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"), name="kiosk"
-    )
+    terminal = await available_clerk_and_kiosk(server, page)
     try:
         await terminal.connect()
         session_id = await terminal.request_service("tax-registration", "en")

@@ -23,29 +23,39 @@ from tests.supervision.test_monitor_rules import SDP
 T, C, S = NAMESPACE_TERMINAL, NAMESPACE_CLERK, NAMESPACE_SUPERVISOR
 
 
-@pytest.mark.timeout(300)
-async def test_a_supervisor_on_one_process_monitors_a_clerk_on_the_other(
-    cluster: Cluster,
-) -> None:
+async def watched_call(
+    cluster: Cluster, http: aiohttp.ClientSession, kiosk_on: str
+) -> tuple[RawSocket, RawSocket, RawSocket, str]:
+    """Clerk ann on the first process in a call with a kiosk on ``kiosk_on``, supervisor sue
+    signed in on the second: the three sockets and the session id."""
     dept = SERVICE.department_id
     cluster.cli("clerk", "add", "ann", "--password", PASSWORD, "--department", dept)
     cluster.cli("clerk", "add", "sue", "--password", PASSWORD, "--department", dept, "--role", "supervisor")  # fmt: skip
     token = cluster.cli("terminal", "register", "kiosk-watched")
     a, b = cluster.servers[0].url, cluster.servers[1].url
-    async with aiohttp.ClientSession() as http:
-        kiosk = await RawSocket.open(http, b)
-        await kiosk.sign_in(T, token)
-        clerk = await RawSocket.open(http, a)
-        await clerk.sign_in(C, await login(a, "ann", PASSWORD))
-        await clerk.emit(C, "set_availability", {"available": True})
-        await kiosk.emit(T, "request_service", {"service_id": SERVICE.id})
-        session_id = (await kiosk.until(T, "session_opened"))["session_id"]
-        await clerk.until(C, "call_offered", timeout=20)
-        await clerk.emit(C, "accept", {"session_id": session_id})
-        await kiosk.until(T, "call_accepted", timeout=20)
+    kiosk = await RawSocket.open(http, kiosk_on)
+    await kiosk.sign_in(T, token)
+    clerk = await RawSocket.open(http, a)
+    await clerk.sign_in(C, await login(a, "ann", PASSWORD))
+    await clerk.emit(C, "set_availability", {"available": True})
+    await kiosk.emit(T, "request_service", {"service_id": SERVICE.id})
+    session_id = (await kiosk.until(T, "session_opened"))["session_id"]
+    await clerk.until(C, "call_offered", timeout=20)
+    await clerk.emit(C, "accept", {"session_id": session_id})
+    await kiosk.until(T, "call_accepted", timeout=20)
+    sue = await RawSocket.open(http, b)
+    await sue.sign_in(S, await login(b, "sue", PASSWORD))
+    return kiosk, clerk, sue, session_id
 
-        sue = await RawSocket.open(http, b)
-        await sue.sign_in(S, await login(b, "sue", PASSWORD))
+
+@pytest.mark.timeout(300)
+async def test_a_supervisor_on_one_process_monitors_a_clerk_on_the_other(
+    cluster: Cluster,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        kiosk, clerk, sue, session_id = await watched_call(
+            cluster, http, kiosk_on=cluster.servers[1].url
+        )
         await sue.emit(S, "monitor_start", {"session_id": session_id, "mode": "barge"})
         monitor_id = (await sue.until(S, "monitor_state", timeout=20))["monitor_id"]
         assert (await clerk.until(C, "supervision", timeout=20))["mode"] == "barge"
@@ -82,25 +92,10 @@ async def test_a_barge_ends_when_the_supervisors_process_is_killed(
     the clerk ends the monitor once the dead one's lease runs out, so the applicant is not
     left told that a supervisor is in the call."""
     cluster = short_lease_cluster
-    dept = SERVICE.department_id
-    cluster.cli("clerk", "add", "ann", "--password", PASSWORD, "--department", dept)
-    cluster.cli("clerk", "add", "sue", "--password", PASSWORD, "--department", dept, "--role", "supervisor")  # fmt: skip
-    token = cluster.cli("terminal", "register", "kiosk-watched")
-    a, b = cluster.servers[0].url, cluster.servers[1].url
     async with aiohttp.ClientSession() as http:
-        kiosk = await RawSocket.open(http, a)
-        await kiosk.sign_in(T, token)
-        clerk = await RawSocket.open(http, a)
-        await clerk.sign_in(C, await login(a, "ann", PASSWORD))
-        await clerk.emit(C, "set_availability", {"available": True})
-        await kiosk.emit(T, "request_service", {"service_id": SERVICE.id})
-        session_id = (await kiosk.until(T, "session_opened"))["session_id"]
-        await clerk.until(C, "call_offered", timeout=20)
-        await clerk.emit(C, "accept", {"session_id": session_id})
-        await kiosk.until(T, "call_accepted", timeout=20)
-
-        sue = await RawSocket.open(http, b)
-        await sue.sign_in(S, await login(b, "sue", PASSWORD))
+        kiosk, clerk, sue, session_id = await watched_call(
+            cluster, http, kiosk_on=cluster.servers[0].url
+        )
         await sue.emit(S, "monitor_start", {"session_id": session_id, "mode": "barge"})
         await sue.until(S, "monitor_state", timeout=20)
         started = await clerk.until(C, "supervision", timeout=20)
