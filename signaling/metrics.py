@@ -40,9 +40,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from signaling.messages import ClerkState
+from storage.db import Database
 
 # Seconds: event-loop lag is healthy well under 10 ms; past a second clients time out.
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -156,9 +156,9 @@ class Metrics:
             for state in ClerkState:
                 self.clerks.labels(state=state.value).set(states.get(state, 0))
 
-    def watch_engine(self, engine: AsyncEngine) -> Callable[[], None]:
-        """Time every statement ``engine`` runs into ``db_latency``; returns the undo."""
-        sync = engine.sync_engine
+    def watch_database(self, db: Database) -> Callable[[], None]:
+        """Time every statement ``db`` runs into ``db_latency``; returns the undo."""
+        sync = db.engine.sync_engine
 
         # the start rides on the statement's execution context: a failed statement simply
         # goes untimed instead of leaving a stale start behind
@@ -171,12 +171,17 @@ class Metrics:
             if started is not None:
                 self.db_latency.observe(time.perf_counter() - started)
 
+        def direct(_statement: str, seconds: float) -> None:
+            self.db_latency.observe(seconds)
+
         event.listen(sync, "before_cursor_execute", before)
         event.listen(sync, "after_cursor_execute", after)
+        db.direct_statements.append(direct)
 
         def undo() -> None:
             event.remove(sync, "before_cursor_execute", before)
             event.remove(sync, "after_cursor_execute", after)
+            db.direct_statements.remove(direct)
 
         return undo
 

@@ -229,7 +229,7 @@ async def _lag_monitor(app: web.Application) -> None:
 async def _operations(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     figures = app[METRICS]
-    undo = figures.watch_engine(app[DATABASE].engine)
+    undo = figures.watch_database(app[DATABASE])
     if settings.redis_url:
         app[_REDIS] = aioredis.Redis.from_url(
             settings.redis_url,

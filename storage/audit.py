@@ -293,7 +293,7 @@ async def append_in(
             f"session {session_id} changed while {kind!r} was being recorded (it now"
             f" ends at event {seq - 1}, not {after_seq}); reload it and decide again"
         )
-    event = _linked(session_id, seq, kind, actor, payload, utcnow(), prev_hash)
+    event = link_event(session_id, seq, kind, actor, payload, utcnow(), prev_hash)
     if row is not None:
         row.chain_seq, row.chain_hash = seq, event.hash
     else:
@@ -341,7 +341,7 @@ async def _next_link(db_session: AsyncSession, session_id: str, kind: str) -> tu
     return head.chain_seq + 1, head.chain_hash
 
 
-def _linked(
+def link_event(
     session_id: str,
     seq: int,
     kind: str,
@@ -379,7 +379,7 @@ def link_many(
     """Each event linked after its session's head ``(seq, hash)`` (one event per session)."""
     assert len({e.session_id for e in events}) == len(events), "one event per session"
     return [
-        _linked(e.session_id, heads[e.session_id][0] + 1, e.kind, e.actor, e.payload,
+        link_event(e.session_id, heads[e.session_id][0] + 1, e.kind, e.actor, e.payload,
                 created_at, heads[e.session_id][1])
         for e in events
     ]  # fmt: skip

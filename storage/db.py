@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -172,6 +172,9 @@ class Database:
         # Weak values: a lock lives only while someone holds or waits for it, so one per
         # session id does not pile up over months of calls.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # told of each statement sent past SQLAlchemy (storage.rows on asyncpg) and how long
+        # it took: what the engine's events are for the rest (metrics, statement counts)
+        self.direct_statements: list[Callable[[str, float], None]] = []
 
     def __repr__(self) -> str:
         return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"

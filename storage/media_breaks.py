@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
-from storage.db import Database, Transaction
-from storage.models import CallSession, SessionEvent
-from storage.routing import CALL_STATES, _chain, _session_row, db_now
+from storage import rows
+from storage.db import Database
+from storage.models import CallSession
+from storage.routing import CALL_STATES, db_now
+from storage.rows import Record, RowTransaction
 from storage.states import move_session
 
 Side = Literal["terminal", "clerk"]
@@ -81,16 +82,6 @@ def whose_link(brk: dict[str, Any], offline: set[Side], now: datetime | None = N
     return "network"
 
 
-async def _last_restored_at(db_session: AsyncSession, session_id: str) -> datetime | None:
-    """When the call's last break closed (its ``media.restored`` event), or None."""
-    at = await db_session.scalar(
-        select(func.max(SessionEvent.created_at)).where(
-            SessionEvent.session_id == session_id, SessionEvent.kind == "media.restored"
-        )
-    )
-    return at.astimezone(UTC) if isinstance(at, datetime) else None
-
-
 async def report(
     db: Database,
     session_id: str,
@@ -103,11 +94,11 @@ async def report(
     figures: dict[str, Any] | None = None,
 ) -> MediaOutcome | None:
     """Apply one side's media report; None when the session is not in a call."""
-    async with db.transaction() as tx:
-        found = await _session_row(tx, session_id)
-        if found is None or found[0].state not in CALL_STATES:
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id)
+        if found is None or found.row.state not in CALL_STATES:
             return None
-        row, _dept, now = found
+        row, now = found.row, found.now
         current = row.media_attempt
         if attempt < current:
             return MediaOutcome("stale", current)
@@ -118,14 +109,7 @@ async def report(
                 row.connected_at = now
                 row.version = row.version + 1
             if brk is None:
-                await _chain(
-                    tx,
-                    session_id,
-                    "media.connected",
-                    actor,
-                    {"attempt": attempt} if attempt else {},
-                    row=row,
-                )
+                tx.chain(row, "media.connected", actor, {"attempt": attempt} if attempt else {})
                 return MediaOutcome("connected", current)
             back = set(brk.get("restored", [])) | {side}
             if not set(brk.get("reports", {})) <= back:
@@ -143,20 +127,15 @@ async def report(
             link = whose_link(brk, set(), now)
             row.media_break = None
             row.media_down_since = None
-            await _chain(
-                tx,
-                session_id,
-                "media.restored",
-                actor,
-                {"gap_ms": gap_ms, "link": link, "attempt": current},
-                row=row,
+            tx.chain(
+                row, "media.restored", actor, {"gap_ms": gap_ms, "link": link, "attempt": current}
             )
             return MediaOutcome("restored", current, since, link, gap_ms)
         # interrupted or failed
         kind = "flowing"
         if brk is None:
             onset = now - timedelta(milliseconds=stalled_ms)
-            restored_at = await _last_restored_at(tx.session, session_id)
+            restored_at = await tx.last_event_at(session_id, "media.restored")
             if restored_at is not None and onset < restored_at:
                 # a stall that began before the last break closed: a report sent during that
                 # break that arrived after it (TCP delivers it when the link is back), not a
@@ -176,7 +155,7 @@ async def report(
             }
             if figures:
                 payload["figures"] = figures
-            await _chain(tx, session_id, "media.interrupted", actor, payload, row=row)
+            tx.chain(row, "media.interrupted", actor, payload)
         reports = dict(brk.get("reports", {}))
         silent = side not in reports and side not in brk.get("heard", [])
         opened = datetime.fromisoformat(brk["opened"]) if brk.get("opened") else now
@@ -196,12 +175,12 @@ async def report(
         row.media_break = brk
         if state == "failed" and attempt == current:
             kind = "restarting"
-            await _restart(tx, row, now, actor, {"reported_by": side})
+            _restart(tx, row, now, actor, {"reported_by": side})
         return MediaOutcome(kind, row.media_attempt, row.media_down_since)
 
 
-async def _restart(
-    tx: Transaction, row: CallSession, now: datetime, actor: str, why: dict[str, Any]
+def _restart(
+    tx: RowTransaction, row: Record, now: datetime, actor: str, why: dict[str, Any]
 ) -> None:
     """Move the call to its next peer connection (the kiosk makes it) and chain it."""
     current = row.media_attempt
@@ -211,7 +190,7 @@ async def _restart(
         "restart_from": current,
         "restarted": now.isoformat(),
     }
-    await _chain(tx, row.id, "media.restarting", actor, {"attempt": current + 1, **why}, row=row)
+    tx.chain(row, "media.restarting", actor, {"attempt": current + 1, **why})
 
 
 def restart_due(brk: dict[str, Any], since: datetime, now: datetime, after_s: float) -> bool:
@@ -259,27 +238,27 @@ async def restart_if_stuck(
     ~16 s in, 12 s after a 5 s cut ended, in 1 run of 10); a new peer connection connected
     in 0.2 s.
     """
-    async with db.transaction() as tx:
-        found = await _session_row(tx, session_id)
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id)
         if found is None:
             return None
-        row, _dept, now = found
+        row, now = found.row, found.now
         brk, since = row.media_break, row.media_down_since
         if row.state not in CALL_STATES or brk is None or since is None:
             return None
         if not restart_due(brk, since, now, after_s):
             return None  # healed, or replaced, since the sweeper read it
-        await _restart(tx, row, now, actor, {"reported_by": "server", "after_s": after_s})
+        _restart(tx, row, now, actor, {"reported_by": "server", "after_s": after_s})
         return MediaOutcome("restarting", row.media_attempt, since)
 
 
 async def note_offline(db: Database, session_id: str, side: Side) -> None:
     """``side``'s socket came back while the call's media was broken: its link was down."""
-    async with db.transaction() as tx:
-        found = await _session_row(tx, session_id)
-        if found is None or found[0].media_break is None:
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id)
+        if found is None or found.row.media_break is None:
             return
-        row, _dept, now = found
+        row, now = found.row, found.now
         brk = row.media_break or {}
         row.media_break = {
             **brk,

@@ -31,10 +31,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.audit import NewEvent, append_in, insert_events, link_many
+from storage import rows
+from storage.audit import NewEvent, insert_events, link_many
 from storage.db import Database, Transaction
-from storage.errors import StorageError
+from storage.errors import DuplicateEntry, NotFound, StorageError
 from storage.models import CallSession, ClerkPresence, Service, utcnow
+from storage.rows import SESSIONS, Record
 from storage.states import CLERK_TRANSITIONS, SESSION_TRANSITIONS, move_clerk, move_session
 
 log = logging.getLogger(__name__)
@@ -110,7 +112,7 @@ class SessionSnap:
         return max(0.0, (end - start).total_seconds())
 
 
-def snap(row: CallSession | Row[Any], department_id: str) -> SessionSnap:
+def snap(row: CallSession | Row[Any] | Record, department_id: str) -> SessionSnap:
     """An immutable copy of ``row`` (an ORM row, or a plain one of :data:`SNAP_COLUMNS`)."""
     return SessionSnap(
         id=row.id,
@@ -184,7 +186,7 @@ class ClerkSnap:
     disconnected_at: datetime | None
 
 
-def clerk_snap(row: ClerkPresence | Row[Any]) -> ClerkSnap:
+def clerk_snap(row: ClerkPresence | Row[Any] | Record) -> ClerkSnap:
     """An immutable copy of ``row`` (an ORM row, or a plain one of :data:`CLERK_COLUMNS`)."""
     return ClerkSnap(
         clerk_id=row.clerk_id,
@@ -225,23 +227,7 @@ _GET = (
     .join(Service, Service.id == CallSession.service_id)
     .where(CallSession.id == _BY_SESSION)
 )
-_SESSION_ROWS: dict[tuple[bool, bool], Select[Any]] = {}
 _PRESENCE_ROWS: dict[bool, Select[Any]] = {}
-
-
-def _session_row_statement(postgres: bool, lock: bool) -> Select[Any]:
-    """The session's row with its department (and PostgreSQL's clock), locked on PostgreSQL."""
-    statement = _SESSION_ROWS.get((postgres, lock))
-    if statement is None:
-        statement = (
-            select(CallSession, Service.department_id, *([func.clock_timestamp()] if postgres else []))
-            .join(Service, Service.id == CallSession.service_id)
-            .where(CallSession.id == _BY_SESSION)
-        )  # fmt: skip
-        if lock and postgres:  # SQLite has no row locks (see Database.transaction)
-            statement = statement.with_for_update(of=CallSession)
-        _SESSION_ROWS[(postgres, lock)] = statement
-    return statement
 
 
 def _presence_row_statement(lock: bool) -> Select[Any]:
@@ -331,39 +317,12 @@ def _rowcount(result: Any) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
 
-async def _session_row(
-    tx: Transaction, session_id: str, *, lock: bool = True
-) -> tuple[CallSession, str, datetime] | None:
-    """The session's row (locked), its department and now by the database's clock, read in
-    one statement: the clock was a round trip of its own in every transition."""
-    db_session = tx.session
-    if lock:
-        # The chain's lock first, as every appender takes it: the row holds the chain's head,
-        # and a head read before an append of this process committed (SQLite has no row
-        # locks) would link the next event to a stale one.
-        await tx.hold(f"audit:{session_id}")
-    postgres = db_session.get_bind().dialect.name == "postgresql"
-    statement = _session_row_statement(postgres, lock)
-    found = (await db_session.execute(statement, {"session_id": session_id})).first()
-    if found is None:
-        return None
-    return found[0], found[1], _clock_value(found[2:])
-
-
 async def _presence_row(
     db_session: AsyncSession, clerk_id: int, *, lock: bool = True
 ) -> ClerkPresence | None:
     postgres = db_session.get_bind().dialect.name == "postgresql"
     statement = _presence_row_statement(lock and postgres)
     return cast("ClerkPresence | None", await db_session.scalar(statement, {"clerk_id": clerk_id}))
-
-
-async def _reload(db_session: AsyncSession, row: CallSession, dept: str) -> SessionSnap:
-    # no read back: every column of a locked row is set in Python and none has a server
-    # default, so after the flush the row holds what is stored (a read was one more round
-    # trip in every transition, under load most of the cost is round trips)
-    await db_session.flush()
-    return snap(row, dept)
 
 
 async def _reload_clerk(db_session: AsyncSession, clerk_id: int) -> ClerkSnap | None:
@@ -373,20 +332,6 @@ async def _reload_clerk(db_session: AsyncSession, clerk_id: int) -> ClerkSnap | 
         return None
     await db_session.refresh(row)
     return clerk_snap(row)
-
-
-async def _chain(
-    tx: Transaction,
-    session_id: str,
-    kind: str,
-    actor: str,
-    payload: dict[str, Any],
-    *,
-    row: CallSession | None = None,
-    first: bool = False,
-) -> None:
-    await tx.hold(f"audit:{session_id}")
-    await append_in(tx.session, session_id, kind, actor, payload, row=row, first=first)
 
 
 # ---------------------------------------------------------------------- reading
@@ -536,9 +481,11 @@ async def open_session(
     """Queue a new session with its first chain event; :class:`AlreadyActive` if the kiosk
     has one."""
     try:
-        async with db.transaction() as tx:
-            now = await db_now(tx.session)
-            row = CallSession(
+        async with rows.transaction(db) as tx:
+            await tx.hold(f"audit:{session_id}")
+            now = await tx.clock()
+            row = Record.made(
+                SESSIONS,
                 id=session_id,
                 terminal_id=terminal_id,
                 service_id=service_id,
@@ -555,7 +502,7 @@ async def open_session(
                 early_offer=early_offer,
                 step=1,
             )
-            tx.session.add(row)
+            tx.add(row)
             payload: dict[str, Any] = {
                 "service_id": service_id,
                 "language": language,
@@ -564,11 +511,11 @@ async def open_session(
             }
             if recall_of:
                 payload["recall_of"] = recall_of
-            # the row and its first event go in one flush (the head set on the row before it)
-            await _chain(tx, session_id, "session.created", actor, payload, row=row, first=True)
+            # the row and its first event go in one write (the head set on the row before it)
+            tx.chain(row, "session.created", actor, payload, first=True)
             # every column was set above (the clock is the database's): no read-back needed
             return snap(row, department_id)
-    except IntegrityError as exc:
+    except DuplicateEntry as exc:
         raise AlreadyActive(
             "This terminal already has an active session; cancel it or hang up before asking"
             " for another service"
@@ -844,17 +791,17 @@ async def hold_early_offer(
     db: Database, session_id: str, terminal_id: int, sdp: str
 ) -> SessionSnap | None:
     """Keep a waiting kiosk's offer for whoever accepts; None when the session is not waiting."""
-    async with db.transaction() as tx:
-        found = await _session_row(tx, session_id)
-        if found is None or found[0].terminal_id != terminal_id:
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id)
+        if found is None or found.row.terminal_id != terminal_id:
             return None
-        row, dept, _now = found
+        row = found.row
         if row.state not in WAITING_STATES:
             return None
         row.early_offer = sdp
         if row.state == "offered":
             row.offer_shown_to = row.clerk_id
-        return await _reload(tx.session, row, dept)
+        return snap(row, found.department_id)
 
 
 @dataclass(frozen=True)
@@ -870,19 +817,17 @@ class Accepted:
 
 async def accept(db: Database, clerk_id: int, session_id: str, actor: str) -> Accepted:
     """The ringing clerk takes the call; :class:`RoutingConflict` if it is no longer theirs."""
-    async with db.transaction() as tx:
-        s = tx.session
-        found = await _session_row(tx, session_id)
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id, clerk=True)
         if found is None:
             raise RoutingConflict(f"Call {session_id} does not exist")
-        row, dept, now = found
+        row, dept, now, presence = found.row, found.department_id, found.now, found.clerk
         if row.state != "offered" or row.clerk_id != clerk_id:
             raise RoutingConflict(
                 f"Call {session_id} is no longer offered to you (cancelled, timed out or taken)"
             )
         if row.offer_deadline is not None and row.offer_deadline < now:
             raise RoutingConflict(f"Call {session_id} rang out before you answered")
-        presence = await _presence_row(s, clerk_id)
         if presence is None or presence.state != "ringing" or presence.session_id != session_id:
             raise RoutingConflict(f"Call {session_id} is not ringing at your console")
         early, shown = row.early_offer, row.offer_shown_to == clerk_id
@@ -896,16 +841,8 @@ async def accept(db: Database, clerk_id: int, session_id: str, actor: str) -> Ac
         move_clerk(presence, "busy")
         presence.state_since = now
         presence.version = presence.version + 1
-        await _chain(
-            tx,
-            session_id,
-            "call.accepted",
-            actor,
-            {"clerk_id": clerk_id, "waited_s": waited},
-            row=row,
-        )
-        session = await _reload(s, row, dept)
-        return Accepted(session, clerk_snap(presence), early, shown, waited)
+        tx.chain(row, "call.accepted", actor, {"clerk_id": clerk_id, "waited_s": waited})
+        return Accepted(snap(row, dept), clerk_snap(presence), early, shown, waited)
 
 
 async def withdraw(
@@ -920,17 +857,13 @@ async def withdraw(
 ) -> tuple[SessionSnap, ClerkSnap | None] | None:
     """Take a ringing offer back and put the session back in its place; None if it is no
     longer ringing for ``clerk_id``."""
-    async with db.transaction() as tx:
-        s = tx.session
-        found = await _session_row(tx, session_id)
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id, clerk=True)
         if found is None:
             return None
-        row, dept, now = found
+        row, dept, now, presence = found.row, found.department_id, found.now, found.clerk
         if row.state != "offered" or row.clerk_id != clerk_id:
             return None
-        # read before the session's row changes: a read after it flushes the row early, and
-        # the chain's head set below would be a second update
-        presence = await _presence_row(s, clerk_id)
         declined = list(row.declined_by or [])
         if count_decline:
             declined = [d for d in declined if int(d[0]) != clerk_id]
@@ -949,9 +882,8 @@ async def withdraw(
                 if clerk_next == "available":
                     presence.idle_since = now
             presence.version = presence.version + 1
-        await _chain(tx, session_id, f"call.{reason}", actor, {"clerk_id": clerk_id}, row=row)
-        session = await _reload(s, row, dept)
-        return session, clerk_snap(presence) if presence is not None else None
+        tx.chain(row, f"call.{reason}", actor, {"clerk_id": clerk_id})
+        return snap(row, dept), clerk_snap(presence) if presence is not None else None
 
 
 async def expired_offers(db: Database) -> list[tuple[str, int]]:
@@ -993,12 +925,11 @@ async def finish(
     """End the session as ``state`` (ended, failed, cancelled; ``cancelled`` whatever
     ``state`` says if ``cancel_if_waiting`` and it is still waiting) and free its clerk; None
     if it is not in one of ``allowed_from`` any more, or not ``terminal_id``'s."""
-    async with db.transaction() as tx:
-        s = tx.session
-        found = await _session_row(tx, session_id)
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id, clerk=True)
         if found is None:
             return None
-        row, dept, now = found
+        row, dept, now, presence = found.row, found.department_id, found.now, found.clerk
         if row.state not in allowed_from:
             return None
         if terminal_id is not None and row.terminal_id != terminal_id:
@@ -1006,9 +937,6 @@ async def finish(
         before = snap(row, dept)
         if cancel_if_waiting and row.state in WAITING_STATES:
             state = "cancelled"
-        clerk_id = row.clerk_id
-        # read before the session's row changes (see withdraw)
-        presence = await _presence_row(s, clerk_id) if clerk_id is not None else None
         move_session(row, state)
         row.ended_at = now
         row.end_reason = reason
@@ -1023,31 +951,33 @@ async def finish(
                 presence.idle_since = now
             presence.version = presence.version + 1
         kind = "session.cancelled" if state == "cancelled" else f"session.{state}"
-        await _chain(tx, session_id, kind, actor, {"reason": reason}, row=row)
-        session = await _reload(s, row, dept)
-        return Finished(session, clerk_snap(presence) if presence is not None else None, before)
+        tx.chain(row, kind, actor, {"reason": reason})
+        clerk = clerk_snap(presence) if presence is not None else None
+        return Finished(snap(row, dept), clerk, before)
 
 
 async def set_step(
     db: Database, session_id: str, step: int, actor: str
 ) -> tuple[int, SessionSnap] | None:
     """Move a call to another of the seven steps; None when it is not in a call."""
-    async with db.transaction() as tx:
-        s = tx.session
-        found = await _session_row(tx, session_id)
-        if found is None or found[0].state not in CALL_STATES:
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id)
+        if found is None or found.row.state not in CALL_STATES:
             return None
-        row, dept, _now = found
+        row = found.row
         previous = row.step
         row.step = step
         row.version = row.version + 1
-        await _chain(tx, session_id, "step.changed", actor, {"from": previous, "to": step}, row=row)
-        return previous, await _reload(s, row, dept)
+        tx.chain(row, "step.changed", actor, {"from": previous, "to": step})
+        return previous, snap(row, found.department_id)
 
 
 async def record(
     db: Database, session_id: str, kind: str, actor: str, payload: dict[str, Any]
 ) -> None:
     """An event that changes no routing state (a prompt pushed), in its own transaction."""
-    async with db.transaction() as tx:
-        await _chain(tx, session_id, kind, actor, payload)
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id)
+        if found is None:
+            raise NotFound(f"no session {session_id!r} to record {kind!r} for")
+        tx.chain(found.row, kind, actor, payload)

@@ -9,9 +9,13 @@ only if the row is still in the state the move started from.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from storage.errors import StorageError
 from storage.models import CallSession, ClerkPresence
+
+if TYPE_CHECKING:
+    from storage.rows import Record
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +64,7 @@ def check_clerk(clerk: str, old: str, new: str) -> None:
         )
 
 
-def move_session(row: CallSession, new: str) -> str:
+def move_session(row: CallSession | Record, new: str) -> str:
     """Set ``row.state`` to ``new`` if the table allows it; returns the old state."""
     old = row.state
     check_session(row.id, old, new)
@@ -69,7 +73,7 @@ def move_session(row: CallSession, new: str) -> str:
     return old
 
 
-def move_clerk(row: ClerkPresence, new: str) -> str:
+def move_clerk(row: ClerkPresence | Record, new: str) -> str:
     """Set ``row.state`` to ``new`` if the table allows it; returns the old state."""
     old = row.state
     check_clerk(str(row.clerk_id), old, new)

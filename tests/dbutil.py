@@ -146,14 +146,21 @@ def unique_channel() -> str:
 
 @contextmanager
 def counted(db: Database) -> Iterator[list[str]]:
-    """The SQL statements ``db`` sends while the block runs (each one's first word)."""
+    """The SQL statements ``db`` sends while the block runs (each one's first word), through
+    SQLAlchemy or past it (``storage.rows`` on asyncpg, where a write of several rows is one
+    ``WITH`` statement)."""
     sent: list[str] = []
 
     def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         sent.append(statement.split(None, 1)[0].upper())
 
+    def direct(statement: str, _seconds: float) -> None:
+        sent.append(statement.split(None, 1)[0].upper())
+
     event.listen(db.engine.sync_engine, "before_cursor_execute", note)
+    db.direct_statements.append(direct)
     try:
         yield sent
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", note)
+        db.direct_statements.remove(direct)
