@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
@@ -23,20 +24,17 @@ from sqlalchemy import (
     Row,
     Select,
     bindparam,
-    case,
     func,
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import rows
-from storage.audit import NewEvent, insert_events, link_many
-from storage.db import Database, Transaction
+from storage.db import Database
 from storage.errors import DuplicateEntry, NotFound, StorageError
-from storage.models import CallSession, ClerkPresence, Service, utcnow
-from storage.rows import SESSIONS, Record
+from storage.models import CallSession, ClerkPresence, Service
+from storage.rows import PRESENCE, SESSIONS, Record
 from storage.states import CLERK_TRANSITIONS, SESSION_TRANSITIONS, move_clerk, move_session
 
 log = logging.getLogger(__name__)
@@ -112,7 +110,7 @@ class SessionSnap:
         return max(0.0, (end - start).total_seconds())
 
 
-def snap(row: CallSession | Row[Any] | Record, department_id: str) -> SessionSnap:
+def snap(row: CallSession | Row[Any] | Record | SimpleNamespace, department_id: str) -> SessionSnap:
     """An immutable copy of ``row`` (an ORM row, or a plain one of :data:`SNAP_COLUMNS`)."""
     return SessionSnap(
         id=row.id,
@@ -186,7 +184,7 @@ class ClerkSnap:
     disconnected_at: datetime | None
 
 
-def clerk_snap(row: ClerkPresence | Row[Any] | Record) -> ClerkSnap:
+def clerk_snap(row: ClerkPresence | Row[Any] | Record | SimpleNamespace) -> ClerkSnap:
     """An immutable copy of ``row`` (an ORM row, or a plain one of :data:`CLERK_COLUMNS`)."""
     return ClerkSnap(
         clerk_id=row.clerk_id,
@@ -240,13 +238,14 @@ def _presence_row_statement(lock: bool) -> Select[Any]:
     return statement
 
 
-# the matcher's reads, built once (see _GET): a routing round ran four of them
-_DUTY = {
-    postgres: select(*CLERK_COLUMNS, *([func.clock_timestamp()] if postgres else [])).where(
-        ClerkPresence.connected.is_(True)
-    )
-    for postgres in (False, True)
-}
+# The matcher's reads and its lock, built once (see _GET), each as SQLAlchemy Core (SQLite)
+# and as PostgreSQL's text for storage.rows (asyncpg): a routing round through the ORM was
+# two thirds of a call's database CPU (5.5 of 9.2 ms, one offer a round).
+_CLERK_NAMES = ", ".join(c.key for c in CLERK_COLUMNS)
+_DUTY = rows.Query(
+    core=select(*CLERK_COLUMNS).where(ClerkPresence.connected.is_(True)),
+    pg=f"SELECT {_CLERK_NAMES}, clock_timestamp() AS now FROM clerk_presence WHERE connected",
+)
 _HEAD_ORDER = (CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
 _RANKED = (
     select(
@@ -264,25 +263,42 @@ _RANKED = (
     )
     .subquery()
 )
+_SNAP_NAMES = ", ".join(
+    f"v.{c.key}" if c.table is Service.__table__ else f"s.{c.key}" for c in SNAP_COLUMNS
+)
 # the head of each department's line: a call waits only for clerks of its department, so
 # reading a few per department finds every possible pair without reading the queue
-_HEADS = (
-    select(_RANKED)
+_HEADS = rows.Query(
+    core=select(_RANKED)
     .where(_RANKED.c.place <= HEAD_PER_DEPARTMENT)
-    .order_by(_RANKED.c.priority.desc(), _RANKED.c.enqueued_at, _RANKED.c.id)
+    .order_by(_RANKED.c.priority.desc(), _RANKED.c.enqueued_at, _RANKED.c.id),
+    pg=(
+        f"SELECT * FROM (SELECT {_SNAP_NAMES}, s.chain_seq, s.chain_hash, row_number() OVER"
+        " (PARTITION BY v.department_id ORDER BY s.priority DESC, s.enqueued_at, s.id) AS place"
+        " FROM sessions s JOIN services v ON v.id = s.service_id"
+        " WHERE s.state = 'queued' AND v.department_id = ANY($1::varchar[])) r"
+        f" WHERE place <= {HEAD_PER_DEPARTMENT} ORDER BY priority DESC, enqueued_at, id"
+    ),
+    params=("departments",),
 )
-# another router may be offering some of these now: pass them by rather than wait
-_LOCK_HEADS = (
-    select(CallSession.id, CallSession.chain_seq, CallSession.chain_hash)
-    .where(CallSession.id.in_(bindparam("ids", expanding=True)), CallSession.state == "queued")
-    .order_by(CallSession.id)
-    .with_for_update(skip_locked=True)
-)
-_LOCK_CLERKS = (
-    select(ClerkPresence.clerk_id)
-    .where(ClerkPresence.clerk_id.in_(bindparam("ids", expanding=True)))
-    .order_by(ClerkPresence.clerk_id)
-    .with_for_update(skip_locked=True)
+# The sessions and clerks of a plan, locked in one statement; another router may be
+# offering some of them now: pass them by rather than wait (so two rounds never deadlock).
+# A session no longer queued is not returned; a clerk comes back with their state (one no
+# longer available is passed over, their session waits). SQLite's writers take turns:
+# what the round read holds.
+_LOCK_PLAN = rows.Query(
+    core=None,
+    pg=(
+        "WITH h AS (SELECT id, chain_seq, chain_hash, version FROM sessions"
+        " WHERE id = ANY($1::varchar[]) AND state = 'queued' ORDER BY id"
+        " FOR UPDATE SKIP LOCKED),"
+        " c AS (SELECT clerk_id, version, state, connected FROM clerk_presence"
+        " WHERE clerk_id = ANY($2::int[]) ORDER BY clerk_id FOR UPDATE SKIP LOCKED)"
+        " SELECT id, NULL::int AS clerk_id, chain_seq, chain_hash, version, NULL AS state,"
+        " NULL::boolean AS connected FROM h"
+        " UNION ALL SELECT NULL, clerk_id, NULL, NULL, version, state, connected FROM c"
+    ),
+    params=("sessions", "clerks"),
 )
 
 
@@ -569,19 +585,9 @@ async def claim_batch(
     clerk first) raises :class:`RoutingConflict`, and the caller tries again.
     """
     try:
-        duty = None
-        if db.dialect == "postgresql":
-            # The clerks first, outside any transaction (a plain read, as it is inside one):
-            # under load most rounds find nobody free, and a BEGIN and a COMMIT around that
-            # one read were two of its three round trips. SQLite's writers take turns, so
-            # there the read stays inside the turn.
-            async with db.reads() as s:
-                duty = (await s.execute(_DUTY[True])).all()
-            if not any(r.state == "available" for r in duty):
-                return []
-        async with db.transaction() as tx:
-            return await _claim_in(tx, offer_timeout_s, decline_pause_s, departments, limit, duty)
-    except (IntegrityError, RoutingConflict) as exc:
+        async with rows.transaction(db) as tx:
+            return await _claim_in(tx, offer_timeout_s, decline_pause_s, departments, limit)
+    except (DuplicateEntry, RoutingConflict) as exc:
         log.info("routing attempt lost a race (%s); trying again", type(exc).__name__)
         raise RoutingConflict("the session or the clerk was claimed by another router") from exc
 
@@ -607,41 +613,38 @@ def _nothing_or_retry(cut: bool) -> list[tuple[SessionSnap, ClerkSnap]]:
 
 
 async def _claim_in(
-    tx: Transaction,
+    tx: rows.RowTransaction,
     offer_timeout_s: float,
     decline_pause_s: float,
     departments: Collection[str] | None,
     limit: int,
-    duty: Sequence[Row[Any]] | None,
 ) -> list[tuple[SessionSnap, ClerkSnap]]:
-    # A fixed number of statements per batch plus two per offer: one offer per transaction
-    # (a dozen round trips each) made routing the bottleneck, with clerks idle and a queue.
-    s = tx.session
-    postgres = s.get_bind().dialect.name == "postgresql"
-    if duty is None:
-        duty = (await s.execute(_DUTY[postgres])).all()
-    now = _clock_value(duty[0][len(CLERK_COLUMNS) :] if duty else [])
-    clerks = {r.clerk_id: r for r in duty}
+    # A fixed number of statements per batch: one offer per transaction (a dozen round trips
+    # each) made routing the bottleneck, with clerks idle and a queue. On PostgreSQL the
+    # clerks and the heads of the line are read before any transaction (under load most
+    # rounds find nobody free, and a BEGIN and a COMMIT around one read were two of its
+    # three round trips); the plan's rows are then locked, and written, in one statement each.
+    duty = await tx.fetch(_DUTY)
+    clerks = {r["clerk_id"]: r for r in duty}
     free = [
-        Candidate(r.clerk_id, frozenset(r.departments or []), r.idle_since)
-        for r in sorted(duty, key=lambda r: r.idle_since)
-        if r.state == "available"
+        Candidate(r["clerk_id"], frozenset(r["departments"] or []), r["idle_since"])
+        for r in sorted(duty, key=lambda r: r["idle_since"])
+        if r["state"] == "available"
     ]
     if not free:
         return []
+    now = duty[0]["now"].astimezone(UTC) if "now" in duty[0] else await tx.clock()
     on_duty: dict[str, set[int]] = {}
     for r in duty:
-        if r.state in ("available", "ringing", "busy"):
-            for dept in r.departments or []:
-                on_duty.setdefault(dept, set()).add(r.clerk_id)
+        if r["state"] in ("available", "ringing", "busy"):
+            for dept in r["departments"] or []:
+                on_duty.setdefault(dept, set()).add(r["clerk_id"])
     wanted = set().union(*(c.departments for c in free))
     if departments is not None:
         wanted &= set(departments)
     if not wanted:
         return []
-    # the heads of the lines of the departments wanted (_HEADS): one query, plain rows, no
-    # locks (the ones chosen are locked below)
-    heads_read = (await s.execute(_HEADS, {"departments": sorted(wanted)})).all()
+    heads_read = await tx.fetch(_HEADS, departments=sorted(wanted))
     # the plan: queue order, each to the clerk the rules pick among those still free
     plan: list[tuple[SessionSnap, Candidate]] = []
     taken: set[int] = set()
@@ -649,12 +652,12 @@ async def _claim_in(
     for row in heads_read:
         if len(plan) >= limit or len(taken) == len(free):
             break
-        if tx.db.lock(f"audit:{row.id}").locked():
+        if tx.db.lock(f"audit:{row['id']}").locked():
             # its chain is being written here now (a cancel, or another router's offer
             # that may yet fail): offering those behind it would serve them first
             cut = True
             break
-        head = snap(row, row.department_id)
+        head = snap(SimpleNamespace(**row), row["department_id"])
         choice = pick_clerk(
             head,
             [c for c in free if c.clerk_id not in taken],
@@ -665,115 +668,91 @@ async def _claim_in(
         if choice is not None:
             # taken now, while it is free (acquiring a free lock does not yield): waiting
             # for it later, holding row locks, could deadlock with its holder
-            await tx.hold(f"audit:{row.id}")
+            await tx.hold(f"audit:{row['id']}")
             plan.append((head, choice))
             taken.add(choice.clerk_id)
     if not plan:
         return _nothing_or_retry(cut)
-    # each chain's head (seq, hash): on PostgreSQL from the rows locked here (a locked row
-    # reads as its newest version); SQLite's writers take turns, so the read above holds
-    if postgres:
-        heads = {
-            r.id: (r.chain_seq, r.chain_hash)
-            for r in await s.execute(_LOCK_HEADS, {"ids": [r.id for r, _ in plan]})
-        }
-        plan, passed = _up_to_first_missing(plan, lambda pair: pair[0].id in heads)
-        cut = cut or passed
-        if not plan:
-            return _nothing_or_retry(cut)
-    else:
-        heads = {row.id: (row.chain_seq, row.chain_hash) for row in heads_read}
-    deadline = now + timedelta(seconds=offer_timeout_s)
-    # the two conditional updates below are the moves available -> ringing and
-    # queued -> offered of the tables in storage/states.py
-    assert "ringing" in CLERK_TRANSITIONS["available"]
-    assert "offered" in SESSION_TRANSITIONS["queued"]
-    session_of = {choice.clerk_id: waiting.id for waiting, choice in plan}
-    if postgres:
-        # a clerk another router is ringing now is passed by, never waited for: two
-        # batches that picked the same clerks cannot deadlock
-        held = set(await s.scalars(_LOCK_CLERKS, {"ids": sorted(session_of)}))
-        # a session whose clerk is passed by is not overtaken by the next in line either
-        plan, passed = _up_to_first_missing(plan, lambda pair: pair[1].clerk_id in held)
-        cut = cut or passed
-        if not plan:
-            return _nothing_or_retry(cut)
-        session_of = {choice.clerk_id: waiting.id for waiting, choice in plan}
-    # one statement for every clerk of the batch and one for every session (two per offer
-    # were most of a round's time under load, and a freed clerk waited for the round)
-    rang = {
-        r.clerk_id: r.version
-        for r in await s.execute(
-            update(ClerkPresence)
-            .where(
-                ClerkPresence.clerk_id.in_(sorted(session_of)),
-                ClerkPresence.state == "available",
-                ClerkPresence.connected.is_(True),
-            )
-            .values(
-                state="ringing",
-                session_id=case(session_of, value=ClerkPresence.clerk_id),
-                state_since=now,
-                version=ClerkPresence.version + 1,
-            )
-            .returning(ClerkPresence.clerk_id, ClerkPresence.version)
-            .execution_options(synchronize_session=False)
-        )
+    # each chain's head (seq, hash) and each row's version: on PostgreSQL from the rows
+    # locked here (a locked row reads as its newest version), on SQLite from the reads above
+    heads_of = {r["id"]: r for r in heads_read}
+    sessions = {
+        w.id: (heads_of[w.id]["chain_seq"], heads_of[w.id]["chain_hash"], w.version)
+        for w, _ in plan
     }
+    held = {c.clerk_id: clerks[c.clerk_id] for _, c in plan}
+    if tx.locks_rows:
+        locked = await tx.fetch(
+            _LOCK_PLAN,
+            lock=True,
+            sessions=[w.id for w, _ in plan],
+            clerks=sorted(c.clerk_id for _, c in plan),
+        )
+        sessions = {
+            r["id"]: (r["chain_seq"], r["chain_hash"], r["version"]) for r in locked if r["id"]
+        }
+        held = {r["clerk_id"]: r for r in locked if r["clerk_id"] is not None}
+    # a session or a clerk another router holds now: nobody behind it is offered this round
+    plan, passed = _up_to_first_missing(
+        plan, lambda pair: pair[0].id in sessions and pair[1].clerk_id in held
+    )
+    cut = cut or passed
+    if not plan:
+        return _nothing_or_retry(cut)
     # a clerk no longer available (another router rang them first): their session waits
     # for the next round
-    plan = [(w, c) for w, c in plan if c.clerk_id in rang]
-    if not plan:
-        return []
-    clerk_of = {w.id: c.clerk_id for w, c in plan}
-    events = link_many(
-        [NewEvent(w.id, "call.offered", "server", {"clerk_id": c.clerk_id}) for w, c in plan],
-        heads,
-        utcnow(),
-    )
-    offered = {
-        r.id: r.version
-        for r in await s.execute(
-            update(CallSession)
-            .where(CallSession.id.in_(sorted(clerk_of)), CallSession.state == "queued")
-            .values(
-                state="offered",
-                clerk_id=case(clerk_of, value=CallSession.id),
-                offered_at=now,
-                offer_deadline=deadline,
-                offer_shown_to=None,
-                version=CallSession.version + 1,
-                chain_seq=case({e.session_id: e.seq for e in events}, value=CallSession.id),
-                chain_hash=case({e.session_id: e.hash for e in events}, value=CallSession.id),
-            )
-            .returning(CallSession.id, CallSession.version)
-            .execution_options(synchronize_session=False)
-        )
-    }
-    if len(offered) != len(plan):
-        # the clerks' rows are already changed in this transaction: undo it all
-        gone = sorted(set(clerk_of) - set(offered))
-        raise RoutingConflict(f"session {gone[0]} left the queue while being offered")
+    plan = [
+        (w, c)
+        for w, c in plan
+        if held[c.clerk_id]["state"] == "available" and held[c.clerk_id]["connected"]
+    ]
+    deadline = now + timedelta(seconds=offer_timeout_s)
+    # the two changes below are the moves available -> ringing and queued -> offered of
+    # the tables in storage/states.py
+    assert "ringing" in CLERK_TRANSITIONS["available"]
+    assert "offered" in SESSION_TRANSITIONS["queued"]
     made: list[tuple[SessionSnap, ClerkSnap]] = []
     for waiting, choice in plan:
+        chain_seq, chain_hash, version = sessions[waiting.id]
+        offered = Record.written(
+            SESSIONS,
+            {"id": waiting.id, "chain_seq": chain_seq, "chain_hash": chain_hash},
+            state="offered",
+            clerk_id=choice.clerk_id,
+            offered_at=now,
+            offer_deadline=deadline,
+            offer_shown_to=None,
+            version=version + 1,
+        )
+        tx.add(offered)
+        tx.chain(offered, "call.offered", "server", {"clerk_id": choice.clerk_id})
+        clerk_version = held[choice.clerk_id]["version"] + 1
+        tx.add(
+            Record.written(
+                PRESENCE,
+                {"clerk_id": choice.clerk_id},
+                state="ringing",
+                session_id=waiting.id,
+                state_since=now,
+                version=clerk_version,
+            )
+        )
         session = replace(
             waiting,
             state="offered",
             clerk_id=choice.clerk_id,
             offer_deadline=deadline,
             offer_shown_to=None,
-            version=offered[waiting.id],
+            version=version + 1,
         )
         clerk = replace(
-            clerk_snap(clerks[choice.clerk_id]),
+            clerk_snap(SimpleNamespace(**clerks[choice.clerk_id])),
             state="ringing",
             session_id=waiting.id,
             state_since=now,
-            version=rang[choice.clerk_id],
+            version=clerk_version,
         )
         made.append((session, clerk))
-    await insert_events(s, events)
-    await s.flush()
     return made
 
 
@@ -921,10 +900,12 @@ async def finish(
     clerk_next: str | None = None,
     cancel_if_waiting: bool = False,
     terminal_id: int | None = None,
+    clerk_id: int | None = None,
 ) -> Finished | None:
     """End the session as ``state`` (ended, failed, cancelled; ``cancelled`` whatever
     ``state`` says if ``cancel_if_waiting`` and it is still waiting) and free its clerk; None
-    if it is not in one of ``allowed_from`` any more, or not ``terminal_id``'s."""
+    if it is not in one of ``allowed_from`` any more, or not ``terminal_id``'s or
+    ``clerk_id``'s."""
     async with rows.transaction(db) as tx:
         found = await tx.session(session_id, clerk=True)
         if found is None:
@@ -933,6 +914,8 @@ async def finish(
         if row.state not in allowed_from:
             return None
         if terminal_id is not None and row.terminal_id != terminal_id:
+            return None
+        if clerk_id is not None and row.clerk_id != clerk_id:
             return None
         before = snap(row, dept)
         if cancel_if_waiting and row.state in WAITING_STATES:

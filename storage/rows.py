@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import Dialect, Table, func, insert, select, update
+from sqlalchemy import Dialect, Executable, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.audit import GENESIS_HASH, insert_events, link_event
@@ -64,6 +64,14 @@ class Record:
         row = {c.name: values[c.name] if c.name in values else _default(c) for c in table.columns}
         return cls(table, row, new=True)
 
+    @classmethod
+    def written(cls, table: Table, known: dict[str, Any], **writes: Any) -> Record:
+        """A stored row known by ``known`` (its key at least), whose ``writes`` are written
+        whatever it holds now."""
+        row = cls(table, {**known, **writes})
+        row._read.update(dict.fromkeys(writes, _UNKNOWN))
+        return row
+
     def __getattr__(self, name: str) -> Any:
         try:
             return self._values[name]
@@ -97,6 +105,10 @@ class Record:
         object.__setattr__(self, "_read", _copied(self._values))
 
 
+# what a column not read holds, as far as the record knows: unequal to any value
+_UNKNOWN = object()
+
+
 def _copied(values: dict[str, Any]) -> dict[str, Any]:
     # JSON values are copied one level down: a list or dict changed in place still shows
     return {k: (v.copy() if isinstance(v, dict | list) else v) for k, v in values.items()}
@@ -109,6 +121,18 @@ def _default(column: Any) -> Any:
     if default.is_callable:
         return default.arg(None)
     return default.arg
+
+
+@dataclass(frozen=True)
+class Query:
+    """One read in both forms: SQLAlchemy Core with named parameters (SQLite) and PostgreSQL's
+    text for asyncpg, whose ``$n`` are ``params`` in order. Rows come back as dicts by the
+    names the statements give their columns; ``core`` None: SQLite needs no such read (its
+    writers take turns, so what was read in the turn holds)."""
+
+    core: Executable | None
+    pg: str
+    params: tuple[str, ...] = ()
 
 
 @dataclass
@@ -151,6 +175,18 @@ class RowTransaction(ABC):
         if clerk_row is not None:
             self._rows.append(clerk_row)
         return Locked(row, department, now, clerk_row)
+
+    @property
+    @abstractmethod
+    def locks_rows(self) -> bool:
+        """Whether rows are locked (PostgreSQL); else writers take turns (SQLite)."""
+
+    @abstractmethod
+    async def fetch(
+        self, query: Query, *, lock: bool = False, **values: Any
+    ) -> list[dict[str, Any]]:
+        """The rows ``query`` reads with ``values``; ``lock``: it locks them (FOR UPDATE),
+        in this transaction."""
 
     def add(self, row: Record) -> None:
         """Write ``row`` (new, from :meth:`Record.made`) with the rest."""
@@ -211,6 +247,18 @@ class _CoreTransaction(RowTransaction):
     async def clock(self) -> datetime:
         # one process on SQLite: its own clock is the clock
         return datetime.now(UTC)
+
+    @property
+    def locks_rows(self) -> bool:
+        return False
+
+    async def fetch(
+        self, query: Query, *, lock: bool = False, **values: Any
+    ) -> list[dict[str, Any]]:
+        if query.core is None:
+            return []
+        result = await self.tx.session.execute(query.core, values)
+        return [dict(r._mapping) for r in result]
 
     async def _read_session(
         self, session_id: str, clerk: bool
@@ -346,6 +394,18 @@ class _PgTransaction(RowTransaction):
         now = await self._run("fetchval", "SELECT clock_timestamp()")
         assert isinstance(now, datetime)
         return now.astimezone(UTC)
+
+    @property
+    def locks_rows(self) -> bool:
+        return True
+
+    async def fetch(
+        self, query: Query, *, lock: bool = False, **values: Any
+    ) -> list[dict[str, Any]]:
+        if lock:
+            await self._begin()
+        found = await self._run("fetch", query.pg, *(values[p] for p in query.params))
+        return [dict(r.items()) for r in found]
 
     async def _read_session(
         self, session_id: str, clerk: bool

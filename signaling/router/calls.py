@@ -33,9 +33,23 @@ class Calls(Outcomes):
         )
 
     async def hangup(self, role: Role, member_id: int, session_id: str, reason: str) -> None:
-        """Either member ends the call."""
-        await self.peer_room(role, member_id, session_id)
-        await self._end(session_id, reason, role, self._actor(role, member_id), "ended")
+        """Either member ends the call (no read first: the transaction checks, on the locked
+        row, that it is a call in progress and theirs)."""
+        terminal = role == Role.TERMINAL
+        ended = await self._end(
+            session_id,
+            reason,
+            role,
+            self._actor(role, member_id),
+            "ended",
+            allowed_from=routing.CALL_STATES,
+            terminal_id=member_id if terminal else None,
+            clerk_id=None if terminal else member_id,
+        )
+        if not ended:
+            raise NotYourSession(
+                f"Session {session_id} is not a call of yours in progress; nothing to hang up"
+            )
 
     async def push_prompt(self, clerk_id: int, prompt: PushPrompt) -> Prompt:
         """The clerk puts a text, checklist or instruction on the applicant's screen."""

@@ -85,6 +85,7 @@ class Outcomes(Matching):
         allowed_from: Collection[str] = routing.ACTIVE_STATES,
         clerk_next: str | None = None,
         terminal_id: int | None = None,
+        clerk_id: int | None = None,
     ) -> bool:
         """End the session from whichever of ``allowed_from`` the store has it in (cancelled
         while waiting, else ``state``) and tell both sides; False if it was in none of them.
@@ -99,6 +100,7 @@ class Outcomes(Matching):
             clerk_next=clerk_next,
             cancel_if_waiting=True,
             terminal_id=terminal_id,
+            clerk_id=clerk_id,
         )
         if done is None:
             return False

@@ -409,6 +409,20 @@ async def test_other_members_cannot_touch_a_session(harness: Harness) -> None:
         await harness.router.peer_room(Role.TERMINAL, harness.terminal_ids[1], s.id)
     with pytest.raises(NotYourSession):
         await harness.router.cancel(harness.terminal_ids[1], s.id)
+    # hang-up decides on the locked row: another clerk or kiosk ends nothing
+    with pytest.raises(NotYourSession, match="not a call of yours"):
+        await harness.router.hangup(Role.CLERK, other, s.id, "done")
+    with pytest.raises(NotYourSession, match="not a call of yours"):
+        await harness.router.hangup(Role.TERMINAL, harness.terminal_ids[1], s.id, "done")
+    assert (await harness.session(s.id)).state == SessionState.CONNECTING
+    assert not harness.outbox.to(terminal_room(harness.terminal_ids[0]), Event.CALL_ENDED)
+
+
+async def test_a_waiting_session_is_not_hung_up(harness: Harness) -> None:
+    s = await harness.request(0)
+    with pytest.raises(NotYourSession, match="not a call of yours"):
+        await harness.router.hangup(Role.TERMINAL, harness.terminal_ids[0], s.id, "done")
+    assert (await harness.session(s.id)).state == SessionState.QUEUED
 
 
 async def test_a_kiosks_offer_in_a_call_this_process_started_is_relayed_without_a_read(
