@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -184,7 +184,7 @@ class RowTransaction(ABC):
     @abstractmethod
     async def fetch(
         self, query: Query, *, lock: bool = False, **values: Any
-    ) -> list[dict[str, Any]]:
+    ) -> Sequence[Mapping[str, Any]]:
         """The rows ``query`` reads with ``values``; ``lock``: it locks them (FOR UPDATE),
         in this transaction."""
 
@@ -254,11 +254,11 @@ class _CoreTransaction(RowTransaction):
 
     async def fetch(
         self, query: Query, *, lock: bool = False, **values: Any
-    ) -> list[dict[str, Any]]:
+    ) -> Sequence[Mapping[str, Any]]:
         if query.core is None:
             return []
         result = await self.tx.session.execute(query.core, values)
-        return [dict(r._mapping) for r in result]
+        return [cast("Mapping[str, Any]", r._mapping) for r in result]
 
     async def _read_session(
         self, session_id: str, clerk: bool
@@ -401,11 +401,14 @@ class _PgTransaction(RowTransaction):
 
     async def fetch(
         self, query: Query, *, lock: bool = False, **values: Any
-    ) -> list[dict[str, Any]]:
+    ) -> Sequence[Mapping[str, Any]]:
         if lock:
             await self._begin()
-        found = await self._run("fetch", query.pg, *(values[p] for p in query.params))
-        return [dict(r.items()) for r in found]
+        # asyncpg's records are read by column name as they are: no dict made of each
+        found: list[Mapping[str, Any]] = await self._run(
+            "fetch", query.pg, *(values[p] for p in query.params)
+        )
+        return found
 
     async def _read_session(
         self, session_id: str, clerk: bool
