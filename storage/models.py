@@ -131,6 +131,9 @@ class CallSession(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"), index=True)
     service_id: Mapped[str] = mapped_column(ForeignKey("services.id"), index=True)
+    # the service's department when the session was queued (kept in step by the catalogue
+    # sync while it is active): the matcher reads each department's line by index
+    department_id: Mapped[str | None] = mapped_column(String(64), default=None)
     clerk_id: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"), index=True, default=None)
     language: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(32), default="queued")
@@ -193,6 +196,16 @@ class CallSession(Base):
             postgresql_where=text("state IN ('queued','offered','connecting','in_call')"),
         ),
         Index("ix_sessions_state_queue", "state", "priority", "enqueued_at"),
+        # each department's line at each priority in order (migration 0122): the matcher's heads
+        Index(
+            "ix_sessions_queued_line",
+            "department_id",
+            "priority",
+            "enqueued_at",
+            "id",
+            sqlite_where=text("state = 'queued'"),
+            postgresql_where=text("state = 'queued'"),
+        ),
     )
 
 

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import rows
 from storage.db import Database
-from storage.errors import DuplicateEntry, NotFound, StorageError
+from storage.errors import DuplicateEntry, InvalidValue, NotFound, StorageError
 from storage.models import CallSession, ClerkPresence, Service
 from storage.rows import PRESENCE, SESSIONS, Record
 from storage.states import CLERK_TRANSITIONS, SESSION_TRANSITIONS, move_clerk, move_session
@@ -55,6 +55,8 @@ CLAIM_BATCH = 32
 
 PRIORITY_RECALL = 2
 PRIORITY_CARE = 1
+# every priority a session may have: the matcher reads each service's line at each of them
+PRIORITIES = [PRIORITY_RECALL, PRIORITY_CARE, 0]
 
 
 class RoutingConflict(StorageError):
@@ -268,23 +270,27 @@ _RANKED = (
     )
     .subquery()
 )
-_SNAP_NAMES = ", ".join(
-    f"v.{c.key}" if c.table is Service.__table__ else f"s.{c.key}" for c in SNAP_COLUMNS
-)
+_SNAP_NAMES = ", ".join(f"s.{c.key}" for c in SNAP_COLUMNS)
 # the head of each department's line: a call waits only for clerks of its department, so
 # reading a few per department finds every possible pair without reading the queue
 _HEADS = rows.Query(
     core=select(_RANKED)
     .where(_RANKED.c.place <= HEAD_PER_DEPARTMENT)
     .order_by(_RANKED.c.priority.desc(), _RANKED.c.enqueued_at, _RANKED.c.id),
+    # on PostgreSQL the first few of each department's line at each priority (index
+    # ix_sessions_queued_line), ranked: ranking every queued session, joined to its service,
+    # was half of PostgreSQL's CPU under load
     pg=(
-        f"SELECT * FROM (SELECT {_SNAP_NAMES}, s.chain_seq, s.chain_hash, row_number() OVER"
-        " (PARTITION BY v.department_id ORDER BY s.priority DESC, s.enqueued_at, s.id) AS place"
-        " FROM sessions s JOIN services v ON v.id = s.service_id"
-        " WHERE s.state = 'queued' AND v.department_id = ANY($1::varchar[])) r"
+        "SELECT * FROM (SELECT q.*, row_number() OVER (PARTITION BY q.department_id"
+        " ORDER BY q.priority DESC, q.enqueued_at, q.id) AS place"
+        " FROM unnest($1::varchar[]) AS d(department_id) CROSS JOIN unnest($2::int[]) AS p(priority)"
+        f" CROSS JOIN LATERAL (SELECT {_SNAP_NAMES}, s.chain_seq, s.chain_hash FROM sessions s"
+        " WHERE s.department_id = d.department_id AND s.state = 'queued'"
+        " AND s.priority = p.priority"
+        f" ORDER BY s.enqueued_at, s.id LIMIT {HEAD_PER_DEPARTMENT}) q) r"
         f" WHERE place <= {HEAD_PER_DEPARTMENT} ORDER BY priority DESC, enqueued_at, id"
     ),
-    params=("departments",),
+    params=("departments", "priorities"),
 )
 # The sessions and clerks of a plan, locked in one statement; another router may be
 # offering some of them now: pass them by rather than wait (so two rounds never deadlock).
@@ -501,6 +507,9 @@ async def open_session(
 ) -> SessionSnap:
     """Queue a new session with its first chain event; :class:`AlreadyActive` if the kiosk
     has one."""
+    if priority not in PRIORITIES:
+        # the matcher reads each line at the priorities it knows: another would never ring
+        raise InvalidValue(f"priority {priority} is not one of {PRIORITIES}")
     try:
         async with rows.transaction(db) as tx:
             await tx.hold(f"audit:{session_id}")
@@ -510,6 +519,7 @@ async def open_session(
                 id=session_id,
                 terminal_id=terminal_id,
                 service_id=service_id,
+                department_id=department_id,
                 language=language,
                 state="queued",
                 care_mode=care_mode,
@@ -649,7 +659,7 @@ async def _claim_in(
         wanted &= set(departments)
     if not wanted:
         return []
-    heads_read = await tx.fetch(_HEADS, departments=sorted(wanted))
+    heads_read = await tx.fetch(_HEADS, departments=sorted(wanted), priorities=PRIORITIES)
     # the plan: queue order, each to the clerk the rules pick among those still free
     plan: list[tuple[SessionSnap, Candidate]] = []
     taken: set[int] = set()

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from storage.db import Database
 from storage.errors import DuplicateEntry, InvalidValue, NotFound
 from storage.models import CallSession, Clerk, Department, Service, Terminal, utcnow
+from storage.routing import ACTIVE_STATES
 
 log = logging.getLogger(__name__)
 
@@ -353,6 +354,16 @@ async def sync_catalogue(
             service.names = dict(names)
             service.materials = list(materials)
             service.second_approval = second_approval
+            # a service moved to another department takes its waiting and live sessions along
+            await session.execute(
+                update(CallSession)
+                .where(
+                    CallSession.service_id == service_id,
+                    CallSession.state.in_(ACTIVE_STATES),
+                    CallSession.department_id.is_distinct_from(department_id),
+                )
+                .values(department_id=department_id)
+            )
     log.info("catalogue synced: %d departments, %d services", len(departments), len(services))
 
 
@@ -373,7 +384,8 @@ async def create_session(
     async with db.sessions() as session:
         if await session.get(Terminal, terminal_id) is None:
             raise NotFound(f"no terminal with id {terminal_id}; register the kiosk first")
-        if await session.get(Service, service_id) is None:
+        service = await session.get(Service, service_id)
+        if service is None:
             raise NotFound(
                 f"no service {service_id!r} in the stored catalogue; restart the server to sync it"
             )
@@ -381,6 +393,7 @@ async def create_session(
             id=session_id or uuid.uuid4().hex,
             terminal_id=terminal_id,
             service_id=service_id,
+            department_id=service.department_id,
             language=language,
             state="queued",
             care_mode=care_mode,
