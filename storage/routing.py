@@ -55,7 +55,7 @@ CLAIM_BATCH = 32
 
 PRIORITY_RECALL = 2
 PRIORITY_CARE = 1
-# every priority a session may have: the matcher reads each service's line at each of them
+# every priority a session may have: the matcher reads each department's line at each
 PRIORITIES = [PRIORITY_RECALL, PRIORITY_CARE, 0]
 
 

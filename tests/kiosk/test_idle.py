@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from playwright.async_api import Page
 
 from terminal_client.kiosk.messages import (
     Browse,
@@ -16,7 +15,7 @@ from terminal_client.kiosk.messages import (
     SimpleCommand,
 )
 from terminal_client.kiosk.screens import KioskSettings
-from tests.kiosk.conftest import Clerk, RunningKiosk, open_kiosk, shot, tap
+from tests.kiosk.conftest import Clerk, RunningKiosk
 
 IDLE_S = 0.4
 WARNING_S = 1.2
@@ -41,23 +40,6 @@ async def test_idle_warns_then_starts_over_and_forgets(kiosk: RunningKiosk) -> N
     assert view.language == "zh-Hant" and not view.care_mode
     assert (view.service_id, view.department_id, view.search) == (None, None, "")
     assert (view.idle_warning_s, view.notice, view.session_id) == (None, None, None)
-
-
-async def test_a_touch_during_the_warning_keeps_everything(kiosk: RunningKiosk, page: Page) -> None:
-    await open_kiosk(page, kiosk)
-    await tap(page, "choose-en")
-    await tap(page, "department-taxation")
-    overlay = page.locator("[data-testid=idle-warning]")
-    await overlay.wait_for(state="visible", timeout=4000)
-    assert "Back to the start in" in await overlay.inner_text()
-    await shot(page, "09-idle-warning")
-    await tap(page, "idle-continue")
-    await overlay.wait_for(state="hidden", timeout=2000)
-    view = kiosk.controller.view()
-    assert (view.screen, view.language, view.department_id) == (Screen.SERVICES, "en", "taxation")
-    # left alone again, it does start over
-    await kiosk.wait_screen(Screen.LANGUAGE, timeout=5)
-    await page.wait_for_selector("[data-testid=screen-language]:not([hidden])")
 
 
 async def test_no_reset_while_waiting_for_a_clerk_or_in_a_call(
