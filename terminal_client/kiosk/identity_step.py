@@ -83,11 +83,14 @@ class KioskIdentity:
             return None
         progress = self._progress
         error = self._error
+        # the attempt says it failed, with its code, a moment before the error itself is
+        # kept here: the screen (and a watcher) gets the reason from the first view
+        code = error.code if error else progress.error_code
         return IdentityView(
             phase=progress.phase,
             action=progress.action.value if progress.action else None,
             completed=[a.value for a in progress.completed],
-            error_key=f"identity.error.{error.code}" if error else None,
+            error_key=f"identity.error.{code}" if code else None,
             error_detail=error.message if error else "",
             attempts=self._attempts,
             confirmed_by_clerk=self._confirmed_by_clerk,

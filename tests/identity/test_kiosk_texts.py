@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import typing
+from pathlib import Path
 
 from media.errors import DeviceUnavailable, IdentityError
 from media.liveness import Action
 from signaling.messages import LANGUAGES
 from storage.errors import VcounterError
 from terminal_client.errors import IdentityUploadFailed, ReaderError
+from terminal_client.id_reader import SimulatedCardReader
+from terminal_client.identity import Progress
+from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.messages import IdentityView
 from terminal_client.kiosk.translations import I18N_DIR
 
@@ -46,3 +50,16 @@ def test_the_spoken_instruction_names_the_movement_or_the_error() -> None:
     assert "證件在讀取完成前被取出" in voice.identity_text(failed, "zh-Hant")
     unknown = IdentityView(phase="failed", error_key="identity.error.something_new")
     assert "身份核验未能完成" in voice.identity_text(unknown, "zh-Hans")
+
+
+async def test_a_failed_attempt_shows_its_reason_from_the_first_view() -> None:
+    # the attempt reports "failed" with its code before the step keeps the error itself: a
+    # view taken in between (the page's, or bench.full_flow's) had no reason to show
+    step = KioskIdentity(lambda _engine, _worker: SimulatedCardReader(Path("/nonexistent")), "http://127.0.0.1:9", "token")  # fmt: skip
+    try:
+        step._session_id = "s" * 32
+        step._on_progress(Progress("failed", error_code="card_removed"))
+        view = step.view("s" * 32)
+        assert view is not None and view.error_key == "identity.error.card_removed"
+    finally:
+        await step.close()
