@@ -28,7 +28,7 @@ from storage.models import CallSession, SessionEvent, utcnow
 log = logging.getLogger(__name__)
 
 _EVENTS = cast(Table, SessionEvent.__table__)
-_EVENT_COLUMNS = (
+EVENT_COLUMNS = (
     "session_id",
     "seq",
     "kind",
@@ -315,7 +315,7 @@ async def insert_events(db_session: AsyncSession, events: Sequence[SessionEvent]
         return
     await db_session.execute(
         insert(_EVENTS),
-        [{c: getattr(e, c) for c in _EVENT_COLUMNS} for e in events],
+        [{c: getattr(e, c) for c in EVENT_COLUMNS} for e in events],
     )
 
 

@@ -690,12 +690,6 @@ async def _claim_in(
         return _nothing_or_retry(cut)
     # each chain's head (seq, hash) and each row's version: on PostgreSQL from the rows
     # locked here (a locked row reads as its newest version), on SQLite from the reads above
-    heads_of = {r["id"]: r for r in heads_read}
-    sessions = {
-        w.id: (heads_of[w.id]["chain_seq"], heads_of[w.id]["chain_hash"], w.version)
-        for w, _ in plan
-    }
-    held = {c.clerk_id: clerks[c.clerk_id] for _, c in plan}
     if tx.locks_rows:
         locked = await tx.fetch(
             _LOCK_PLAN,
@@ -707,6 +701,13 @@ async def _claim_in(
             r["id"]: (r["chain_seq"], r["chain_hash"], r["version"]) for r in locked if r["id"]
         }
         held = {r["clerk_id"]: r for r in locked if r["clerk_id"] is not None}
+    else:
+        heads_of = {r["id"]: r for r in heads_read}
+        sessions = {
+            w.id: (heads_of[w.id]["chain_seq"], heads_of[w.id]["chain_hash"], w.version)
+            for w, _ in plan
+        }
+        held = {c.clerk_id: clerks[c.clerk_id] for _, c in plan}
     # a session or a clerk another router holds now: nobody behind it is offered this round
     plan, passed = _up_to_first_missing(
         plan, lambda pair: pair[0].id in sessions and pair[1].clerk_id in held

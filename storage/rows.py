@@ -32,7 +32,7 @@ import asyncpg
 from sqlalchemy import Dialect, Executable, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from storage.audit import GENESIS_HASH, insert_events, link_event
+from storage.audit import EVENT_COLUMNS, GENESIS_HASH, insert_events, link_event
 from storage.db import Database, Transaction
 from storage.errors import DuplicateEntry
 from storage.models import CallSession, ClerkPresence, Service, SessionEvent, utcnow
@@ -40,7 +40,6 @@ from storage.models import CallSession, ClerkPresence, Service, SessionEvent, ut
 SESSIONS = cast(Table, CallSession.__table__)
 PRESENCE = cast(Table, ClerkPresence.__table__)
 _EVENTS = cast(Table, SessionEvent.__table__)
-_EVENT_COLUMNS = tuple(c.name for c in _EVENTS.columns if c.name != "id")
 
 
 class Record:
@@ -100,10 +99,6 @@ class Record:
             return dict(self._values)
         return {k: v for k, v in self._values.items() if v != self._read[k]}
 
-    def _stored(self) -> None:
-        object.__setattr__(self, "_new", False)
-        object.__setattr__(self, "_read", _copied(self._values))
-
 
 # what a column not read holds, as far as the record knows: unequal to any value
 _UNKNOWN = object()
@@ -148,18 +143,14 @@ class Locked:
 class RowTransaction(ABC):
     """One transition: lock rows, change them, chain events; written when the block ends."""
 
-    def __init__(self, db: Database, locks: AsyncExitStack) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self._locks = locks
-        self._held: set[str] = set()
         self._rows: list[Record] = []
         self._events: list[SessionEvent] = []
 
+    @abstractmethod
     async def hold(self, key: str) -> None:
         """Take the process lock ``key`` until the transaction has ended."""
-        if key not in self._held:
-            self._held.add(key)
-            await self._locks.enter_async_context(self.db.lock(key))
 
     async def session(self, session_id: str, *, clerk: bool = False) -> Locked | None:
         """The session's row locked (and its clerk's, with ``clerk``), or None."""
@@ -211,14 +202,11 @@ class RowTransaction(ABC):
     async def last_event_at(self, session_id: str, kind: str) -> datetime | None:
         """When the session's last ``kind`` event was made, or None."""
 
-    async def flush(self) -> None:
-        """Write every change made so far."""
-        rows = [r for r in self._rows if r.new or r.changes()]
-        events, self._events = self._events, []
-        if rows or events:
-            await self._write(rows, events)
-        for row in rows:
-            row._stored()
+    async def _flush(self) -> None:
+        """Write every change, once, as the transition ends (:func:`transaction`)."""
+        writes = [(r, changes) for r in self._rows if (changes := r.changes())]
+        if writes or self._events:
+            await self._write(writes, self._events)
 
     @abstractmethod
     async def _read_session(
@@ -227,8 +215,10 @@ class RowTransaction(ABC):
         """The session's row, its department, now, and its clerk's row (``clerk``), locked."""
 
     @abstractmethod
-    async def _write(self, rows: list[Record], events: list[SessionEvent]) -> None:
-        """Insert or update ``rows`` (their changes) and insert ``events``."""
+    async def _write(
+        self, writes: list[tuple[Record, dict[str, Any]]], events: list[SessionEvent]
+    ) -> None:
+        """Insert or update each row with its changes, and insert ``events``."""
 
 
 # ---------------------------------------------------------------------- SQLite
@@ -237,8 +227,8 @@ class RowTransaction(ABC):
 class _CoreTransaction(RowTransaction):
     """On SQLAlchemy Core, in the writers' :class:`~storage.db.Transaction`."""
 
-    def __init__(self, tx: Transaction, locks: AsyncExitStack) -> None:
-        super().__init__(tx.db, locks)
+    def __init__(self, tx: Transaction) -> None:
+        super().__init__(tx.db)
         self.tx = tx
 
     async def hold(self, key: str) -> None:
@@ -283,31 +273,29 @@ class _CoreTransaction(RowTransaction):
         return values, found.department_id, datetime.now(UTC), presence
 
     async def last_event_at(self, session_id: str, kind: str) -> datetime | None:
-        return await _last_event_at(self.tx, session_id, kind)
+        at = await self.tx.session.scalar(
+            select(func.max(SessionEvent.created_at)).where(
+                SessionEvent.session_id == session_id, SessionEvent.kind == kind
+            )
+        )
+        return at.astimezone(UTC) if isinstance(at, datetime) else None
 
-    async def _write(self, rows: list[Record], events: list[SessionEvent]) -> None:
+    async def _write(
+        self, writes: list[tuple[Record, dict[str, Any]]], events: list[SessionEvent]
+    ) -> None:
         s = self.tx.session
         try:
-            for row in rows:
+            for row, changes in writes:
                 if row.new:
-                    await s.execute(insert(row.table).values(row.changes()))
+                    await s.execute(insert(row.table).values(changes))
                 else:
                     column, value = row.key
                     await s.execute(
-                        update(row.table).where(row.table.c[column] == value).values(row.changes())
+                        update(row.table).where(row.table.c[column] == value).values(changes)
                     )
             await insert_events(s, events)
         except IntegrityError as exc:
             raise DuplicateEntry(str(exc.orig)) from exc
-
-
-async def _last_event_at(tx: Transaction, session_id: str, kind: str) -> datetime | None:
-    at = await tx.session.scalar(
-        select(func.max(SessionEvent.created_at)).where(
-            SessionEvent.session_id == session_id, SessionEvent.kind == kind
-        )
-    )
-    return at.astimezone(UTC) if isinstance(at, datetime) else None
 
 
 # ---------------------------------------------------------------------- PostgreSQL
@@ -339,6 +327,7 @@ class _Types:
     def __init__(self, dialect: Dialect) -> None:
         self.bind: dict[tuple[str, str], Callable[[Any], Any] | None] = {}
         self.result: dict[str, list[Callable[[Any], Any] | None]] = {}
+        self.names = {t.name: [c.name for c in t.columns] for t in (SESSIONS, PRESENCE)}
         for table in (SESSIONS, PRESENCE, _EVENTS):
             for c in table.columns:
                 self.bind[(table.name, c.name)] = c.type.bind_processor(dialect)
@@ -347,11 +336,10 @@ class _Types:
             ]
 
     def row(self, table: Table, values: Sequence[Any]) -> dict[str, Any]:
-        names = [c.name for c in table.columns]
         procs = self.result[table.name]
         return {
             name: (proc(value) if proc is not None else value)
-            for name, proc, value in zip(names, procs, values, strict=True)
+            for name, proc, value in zip(self.names[table.name], procs, values, strict=True)
         }
 
     def param(self, table: str, column: str, value: Any) -> Any:
@@ -366,7 +354,9 @@ class _PgTransaction(RowTransaction):
     """On asyncpg directly; a transaction is begun only when a row is locked."""
 
     def __init__(self, db: Database, locks: AsyncExitStack, conn: asyncpg.Connection[Any]) -> None:
-        super().__init__(db, locks)
+        super().__init__(db)
+        self._locks = locks
+        self._held: set[str] = set()
         self.conn = conn
         self.began = False
         dialect = db.engine.dialect
@@ -374,6 +364,11 @@ class _PgTransaction(RowTransaction):
         if types is None:
             types = _TYPES[id(dialect)] = _Types(dialect)
         self.types = types
+
+    async def hold(self, key: str) -> None:
+        if key not in self._held:
+            self._held.add(key)
+            await self._locks.enter_async_context(self.db.lock(key))
 
     async def _run(self, how: str, statement: str, *params: Any) -> Any:
         """One statement through asyncpg (``how``: execute, fetchrow, fetchval), timed for
@@ -431,7 +426,9 @@ class _PgTransaction(RowTransaction):
         at = await self._run("fetchval", _LAST_EVENT_AT, session_id, kind)
         return at.astimezone(UTC) if isinstance(at, datetime) else None
 
-    async def _write(self, rows: list[Record], events: list[SessionEvent]) -> None:
+    async def _write(
+        self, writes: list[tuple[Record, dict[str, Any]]], events: list[SessionEvent]
+    ) -> None:
         parts: list[str] = []
         params: list[Any] = []
 
@@ -439,9 +436,8 @@ class _PgTransaction(RowTransaction):
             params.append(self.types.param(table, column, value))
             return f"${len(params)}"
 
-        for row in rows:
+        for row, changes in writes:
             name = row.table.name
-            changes = row.changes()
             if row.new:
                 columns = ", ".join(f'"{c}"' for c in changes)
                 values = ", ".join(slot(name, c, v) for c, v in changes.items())
@@ -455,11 +451,11 @@ class _PgTransaction(RowTransaction):
         if events:
             tuples = ", ".join(
                 "("
-                + ", ".join(slot("session_events", c, getattr(e, c)) for c in _EVENT_COLUMNS)
+                + ", ".join(slot("session_events", c, getattr(e, c)) for c in EVENT_COLUMNS)
                 + ")"
                 for e in events
             )
-            columns = ", ".join(_EVENT_COLUMNS)
+            columns = ", ".join(EVENT_COLUMNS)
             parts.append(f"INSERT INTO session_events ({columns}) VALUES {tuples}")
         # one statement: the writes but the last as data-modifying WITH queries; all of it
         # happens or none (a single statement is atomic even outside a transaction)
@@ -483,10 +479,10 @@ async def transaction(db: Database) -> AsyncIterator[RowTransaction]:
     """One transition; its changes are written, and committed, when the block ends without
     an exception (an exception writes nothing)."""
     if db.dialect != "postgresql":
-        async with db.transaction() as tx, AsyncExitStack() as locks:
-            core = _CoreTransaction(tx, locks)
+        async with db.transaction() as tx:
+            core = _CoreTransaction(tx)
             yield core
-            await core.flush()
+            await core._flush()
         return
     # Process locks outlive the commit (see Database.transaction): nobody here appends to a
     # chain between our read of its head and our commit.
@@ -497,7 +493,7 @@ async def transaction(db: Database) -> AsyncIterator[RowTransaction]:
             pg = _PgTransaction(db, locks, conn)
             try:
                 yield pg
-                await pg.flush()
+                await pg._flush()
             except BaseException:
                 try:
                     await pg._end(ok=False)
