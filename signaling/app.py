@@ -76,6 +76,8 @@ LINGERING_S = 1.0
 # How long a shutdown waits for the sockets to take their close before it cuts them (a client
 # that stopped reading never does)
 CLOSE_SOCKETS_S = 3.0
+# how long a stopping process waits for its queued messages to reach Redis
+PUBLISH_AT_EXIT_S = 2.0
 
 
 def ice_servers(settings: Settings, user: str) -> list[IceServer]:
@@ -210,6 +212,12 @@ def create_app(settings: Settings) -> web.Application:
         await router.close()
         await sweeper.stop()
 
+    async def publisher(app: web.Application) -> AsyncIterator[None]:
+        yield
+        # after the router's cleanup (its last messages), before the process goes
+        if isinstance(manager, RedisManager) and not await manager.close(PUBLISH_AT_EXIT_S):
+            log.warning("stopping with messages not yet published to Redis")
+
     async def close_sockets(app: web.Application) -> None:
         # Tell every kiosk and console now: otherwise their open websockets hold the shutdown
         # up and they only notice a dead server at the next ping timeout.
@@ -224,6 +232,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(checkpointer)
     # /verify and the supervisor's chain badge hold chains against the signed checkpoints
     app.cleanup_ctx.append(trail_check)
+    app.cleanup_ctx.append(publisher)
     app.cleanup_ctx.append(router)
     app.on_shutdown.append(close_sockets)
     setup_operations(app)

@@ -6,8 +6,6 @@ so restarting it disturbs nobody else."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,45 +17,12 @@ from storage import routing
 from storage.db import Database
 from terminal_client.client import TerminalClient, TerminalState
 from tests.peers import ClerkPeer, login
-from tests.scale.cluster import Cluster, free_port
+from tests.scale.cluster import Cluster
 from tests.scale.conftest import require_cluster_services
+from tests.scale.private_redis import PrivateRedis, require_redis_server
 
 PASSWORD = "cluster-clerk-pass"
 SERVICE = load_catalogue().services[0]
-
-
-class PrivateRedis:
-    """redis-server on a loopback port of its own, nothing kept on disk."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: asyncio.subprocess.Process | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        for _ in range(100):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
-                await writer.wait_closed()
-                return
-            except OSError:
-                await asyncio.sleep(0.05)
-        raise AssertionError("private redis-server did not start")
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            await asyncio.wait_for(self.proc.wait(), 10)
 
 
 @pytest.fixture
@@ -65,10 +30,7 @@ async def cluster_with_own_redis(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[Cluster, PrivateRedis]]:
     require_cluster_services()
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed (Debian package redis-server)")
-        pytest.skip(reason="redis-server is not installed (Debian package redis-server)")
+    require_redis_server()
     redis = PrivateRedis(tmp_path)
     await redis.start()
     monkeypatch.setenv("VCOUNTER_TEST_REDIS", redis.url)
