@@ -244,13 +244,28 @@ def _presence_row_statement(lock: bool) -> Select[Any]:
 # and as PostgreSQL's text for storage.rows (asyncpg): a routing round through the ORM was
 # two thirds of a call's database CPU (5.5 of 9.2 ms, one offer a round).
 _CLERK_NAMES = ", ".join(c.key for c in CLERK_COLUMNS)
-# every connected clerk, or nobody when none is available (most rounds under load: every
-# clerk freed is rung at once), which then costs no rows to send or decode
-_DUTY = rows.Query(
-    core=select(*CLERK_COLUMNS).where(ClerkPresence.connected.is_(True)),
+# the clerks free to ring, with the database clock: under load every clerk freed is rung at
+# once, so a round reads one or two rows, or none
+_FREE = rows.Query(
+    core=select(*CLERK_COLUMNS).where(
+        ClerkPresence.connected.is_(True), ClerkPresence.state == "available"
+    ),
     pg=(
-        f"SELECT {_CLERK_NAMES}, clock_timestamp() AS now FROM clerk_presence WHERE connected"
-        " AND EXISTS (SELECT 1 FROM clerk_presence WHERE connected AND state = 'available')"
+        f"SELECT {_CLERK_NAMES}, clock_timestamp() AS now FROM clerk_presence"
+        " WHERE connected AND state = 'available'"
+    ),
+)
+# every clerk on duty: only the decline rule needs them (whether someone who has not passed
+# on a call will be free), so only a round with a declined call at a head reads them; read
+# on every round they were 200 rows decoded (departments as JSON) dozens of times a second
+_ON_DUTY = rows.Query(
+    core=select(ClerkPresence.clerk_id, ClerkPresence.departments).where(
+        ClerkPresence.connected.is_(True),
+        ClerkPresence.state.in_(("available", "ringing", "busy")),
+    ),
+    pg=(
+        "SELECT clerk_id, departments FROM clerk_presence"
+        " WHERE connected AND state IN ('available', 'ringing', 'busy')"
     ),
 )
 _HEAD_ORDER = (CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
@@ -639,27 +654,26 @@ async def _claim_in(
     # clerks and the heads of the line are read before any transaction (under load most
     # rounds find nobody free, and a BEGIN and a COMMIT around one read were two of its
     # three round trips); the plan's rows are then locked, and written, in one statement each.
-    duty = await tx.fetch(_DUTY)
-    clerks = {r["clerk_id"]: r for r in duty}
+    available = await tx.fetch(_FREE)
+    if not available:
+        return []
+    clerks = {r["clerk_id"]: r for r in available}
     free = [
         Candidate(r["clerk_id"], frozenset(r["departments"] or []), r["idle_since"])
-        for r in sorted(duty, key=lambda r: r["idle_since"])
-        if r["state"] == "available"
+        for r in sorted(available, key=lambda r: r["idle_since"])
     ]
-    if not free:
-        return []
-    now = duty[0]["now"].astimezone(UTC) if "now" in duty[0] else await tx.clock()
-    on_duty: dict[str, set[int]] = {}
-    for r in duty:
-        if r["state"] in ("available", "ringing", "busy"):
-            for dept in r["departments"] or []:
-                on_duty.setdefault(dept, set()).add(r["clerk_id"])
+    now = available[0]["now"].astimezone(UTC) if "now" in available[0] else await tx.clock()
     wanted = set().union(*(c.departments for c in free))
     if departments is not None:
         wanted &= set(departments)
     if not wanted:
         return []
     heads_read = await tx.fetch(_HEADS, departments=sorted(wanted), priorities=PRIORITIES)
+    on_duty: dict[str, set[int]] = {}
+    if any(row["declined_by"] for row in heads_read):
+        for r in await tx.fetch(_ON_DUTY):
+            for dept in r["departments"] or []:
+                on_duty.setdefault(dept, set()).add(r["clerk_id"])
     # the plan: queue order, each to the clerk the rules pick among those still free
     plan: list[tuple[SessionSnap, Candidate]] = []
     taken: set[int] = set()

@@ -95,3 +95,26 @@ async def test_a_priority_the_matcher_does_not_read_is_refused(
     with pytest.raises(InvalidValue, match="priority 7"):
         await queue(db, kiosks[0], priority=7)
     assert await routing.active_of_terminal(db, kiosks[0]) is None
+
+
+async def test_a_declined_call_waits_for_a_clerk_who_has_not_passed_on_it(
+    db_and_kiosks: tuple[Database, list[int]],
+) -> None:
+    db, kiosks = db_and_kiosks
+    dept = dept_of(load_catalogue(), TAX)
+    first, second = await queue(db, kiosks[0]), await queue(db, kiosks[1])
+    for clerk in (1, 2):
+        await presence.clerk_attach(db, clerk, {dept}, "p", f"s{clerk}", None)
+        await presence.set_clerk_state(db, clerk, "available", ("away",))
+    offered = await routing.claim_batch(db, offer_timeout_s=30.0, decline_pause_s=0.0)
+    assert [(s.id, c.clerk_id) for s, c in offered] == [(first, 1), (second, 2)]
+    await routing.withdraw(
+        db, first, 1, reason="declined", clerk_next="available", count_decline=True,
+        actor="clerk:1",
+    )  # fmt: skip
+    # clerk 1 is free again, but clerk 2 (ringing) is on duty and has not passed on it
+    assert await routing.claim_batch(db, offer_timeout_s=30.0, decline_pause_s=0.0) == []
+    # clerk 2 gone: nobody else can take it, so it goes back to the clerk who passed
+    await presence.clerk_detach(db, 2, "s2")
+    offered = await routing.claim_batch(db, offer_timeout_s=30.0, decline_pause_s=0.0)
+    assert [(s.id, c.clerk_id) for s, c in offered] == [(first, 1)]
