@@ -421,9 +421,9 @@ async def active_sessions(db: Database) -> list[SessionSnap]:
     return [snap(r, r.department_id) for r in rows]
 
 
-@dataclass(frozen=True)
-class QueueEntry:
-    """An active session as queue positions need it: no SDP, ICE servers or declines."""
+class QueueEntry(NamedTuple):
+    """An active session as queue positions need it: no SDP, ICE servers or declines (a
+    tuple: thousands are read every round of positions)."""
 
     id: str
     terminal_id: int
@@ -459,7 +459,7 @@ async def queue_entries(db: Database) -> list[QueueEntry]:
                 .order_by(CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
             )
         ).all()
-    return [QueueEntry(*r) for r in rows]
+    return [QueueEntry._make(r) for r in rows]
 
 
 async def recent_handling_s(db: Database, limit: int = 400) -> dict[str, list[float]]:
