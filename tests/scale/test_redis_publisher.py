@@ -9,6 +9,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -136,3 +137,38 @@ async def test_close_reports_messages_redis_has_not_taken(redis_server: PrivateR
             assert await manager.close(0.3) is False  # a stopping process says so
         finally:
             redis_server.resume()
+
+
+async def test_a_process_decodes_only_messages_for_someone_it_holds(
+    redis_server: PrivateRedis,
+) -> None:
+    senders = [sender(redis_server.url) for _ in range(2)]
+    handled: list[list[tuple[str, Any]]] = [[], []]
+    for (_, manager), seen in zip(senders, handled, strict=True):
+        manager.initialize()  # its Redis listener, as when a server takes its first socket
+        original = manager._handle_emit
+
+        async def counted(
+            message: dict[str, Any], original: Any = original, seen: Any = seen
+        ) -> None:
+            seen.append((message["room"], message["data"]))
+            await original(message)
+
+        manager._handle_emit = counted  # type: ignore[method-assign]
+    (sio_a, _), (_, b) = senders
+    sid = await b.connect("eio-1", "/")
+    await b.enter_room(sid, "/", "kiosk:here")
+    await asyncio.sleep(0.5)  # both listeners subscribed
+    async with Listener(redis_server.url) as listener:
+        await sio_a.emit("n", 1, room="kiosk:here")  # B holds it
+        await sio_a.emit("n", 2, room="kiosk:nowhere")  # nobody holds it
+        await sio_a.emit("n", 3, room="kiosk:here")
+        await listener.until(3)
+        await asyncio.sleep(0.3)  # what the listeners were going to take, taken
+    # A handled its own messages once each, when it sent them (not again from Redis); B
+    # only those for the room it holds, in order
+    assert handled[0] == [("kiosk:here", [1]), ("kiosk:nowhere", [2]), ("kiosk:here", [3])]
+    assert handled[1] == [("kiosk:here", [1]), ("kiosk:here", [3])]
+    for _, manager in senders:
+        assert await manager.close(NO_HANG_S)
+        manager.thread.cancel()
