@@ -94,7 +94,6 @@ def is_news(last: Place | None, place: Place, since_sent_s: float) -> bool:
 
 
 _QUEUED, _OFFERED = SessionState.QUEUED.value, SessionState.OFFERED.value
-_IN_CALL = frozenset(routing.CALL_STATES)
 _AVAILABLE = ClerkState.AVAILABLE.value
 _ON_DUTY = frozenset(s.value for s in (ClerkState.AVAILABLE, ClerkState.RINGING, ClerkState.BUSY))
 
@@ -119,7 +118,7 @@ def places(
             by_dept.setdefault(s.department_id, []).append(s)
         elif s.state == _OFFERED:
             offered.append(s)
-        elif s.answered_at is not None and s.state in _IN_CALL:
+        elif s.answered_at is not None and s.in_call:
             busy.setdefault(s.department_id, []).append((now - s.answered_at).total_seconds())
     free: dict[str, int] = {}
     on_duty: dict[str, int] = {}
