@@ -87,13 +87,25 @@ def sender(url: str) -> tuple[socketio.AsyncServer, RedisManager]:
     return socketio.AsyncServer(client_manager=manager, async_mode="aiohttp"), manager
 
 
+async def first_message(sio: socketio.AsyncServer, listener: Listener) -> None:
+    """Send 0 and see it arrive: the sender's link to Redis is up."""
+    await sio.emit("n", 0, room="kiosk:1")
+    assert await listener.until(0) == [0]
+
+
+async def until_link_lost(manager: RedisManager) -> None:
+    """Wait until the sender has noticed that Redis closed its link (at most NO_HANG_S)."""
+    async with asyncio.timeout(NO_HANG_S):
+        while manager._link is not None:  # noqa: ASYNC110 - set by the link's reader task
+            await asyncio.sleep(0.01)
+
+
 async def test_a_sender_does_not_wait_for_redis_and_its_messages_keep_their_order(
     redis_server: PrivateRedis,
 ) -> None:
     sio, manager = sender(redis_server.url)
     async with Listener(redis_server.url) as listener:
-        await sio.emit("n", 0, room="kiosk:1")
-        assert await listener.until(0) == [0]
+        await first_message(sio, listener)
         redis_server.pause()
         try:
             for i in range(1, 51):
@@ -111,12 +123,11 @@ async def test_after_a_redis_restart_no_message_is_lost_on_the_old_connection(
 ) -> None:
     sio, manager = sender(redis_server.url)
     async with Listener(redis_server.url) as listener:
-        await sio.emit("n", 0, room="kiosk:1")
-        assert await listener.until(0) == [0]
+        await first_message(sio, listener)
         await redis_server.stop()
         # the restart is over before anything else is sent (as in a quiet moment): the
         # first message after it must not go down the connection Redis closed
-        await asyncio.sleep(0.5)
+        await until_link_lost(manager)
         await redis_server.start()
         await asyncio.wait_for(listener.subscribed.wait(), NO_HANG_S)
         for i in range(1, 11):
@@ -129,8 +140,7 @@ async def test_after_a_redis_restart_no_message_is_lost_on_the_old_connection(
 async def test_close_reports_messages_redis_has_not_taken(redis_server: PrivateRedis) -> None:
     sio, manager = sender(redis_server.url)
     async with Listener(redis_server.url) as listener:
-        await sio.emit("n", 0, room="kiosk:1")
-        await listener.until(0)
+        await first_message(sio, listener)
         redis_server.pause()
         try:
             await sio.emit("n", 1, room="kiosk:1")
