@@ -173,6 +173,7 @@ def create_app(settings: Settings) -> web.Application:
             lambda user: ice_servers(settings, user),
             settings.turn_ttl_s if settings.turn_urls and settings.turn_secret else None,
             decline_pause_s=settings.decline_pause_s,
+            aging_ceiling_s=settings.aging_ceiling_s,
             draining=app[DRAINING],
             ice_policy=settings.ice_transport_policy,
             media_recovery_s=settings.media_recovery_s,

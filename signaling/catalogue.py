@@ -11,11 +11,14 @@ from collections import Counter
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from signaling.errors import ConfigError, UnknownService
 from signaling.messages import LANGUAGES, Language, LocalizedText, ServiceId
+from storage.errors import InvalidValue
+from storage.skills import SkillRule, WideningStep, check_rule
 
 # departments and materials follow the service id rule so every id is safe in URLs and logs
 CatalogueId = ServiceId
@@ -43,6 +46,19 @@ class Department(_Entry):
     announce_monitoring: bool = False
 
 
+Requirement = Literal["service", "language", "care"]
+
+
+_SERVICE_ONLY: dict[Requirement, int] = {"service": 1}
+
+
+class Widening(_Entry):
+    """From ``after_s`` seconds of waiting, a call wants these levels (see storage/skills.py)."""
+
+    after_s: float = Field(ge=0)
+    levels: dict[Requirement, int]
+
+
 class Service(_Entry):
     """One service a department offers at the counter."""
 
@@ -55,6 +71,17 @@ class Service(_Entry):
     second_approval: bool
     # feeds the queue's wait estimate, so it is the median call length, not the worst case
     typical_minutes: int = Field(ge=1, le=240)
+    # what a clerk must be able to do to take its calls: a floor per requirement (0: preferred,
+    # not needed), and the steps by which a waiting call asks less (storage/skills.py)
+    skills: dict[Requirement, int] = Field(default_factory=lambda: _SERVICE_ONLY.copy())
+    widening: list[Widening] = Field(default_factory=list)
+
+    def skill_rule(self) -> SkillRule:
+        """The rule the matcher applies to this service's calls (:class:`InvalidValue` if bad)."""
+        steps = [
+            WideningStep(w.after_s, {str(k): v for k, v in w.levels.items()}) for w in self.widening
+        ]
+        return check_rule({str(k): v for k, v in self.skills.items()}, steps)
 
 
 class Catalogue(_Entry):
@@ -77,6 +104,10 @@ class Catalogue(_Entry):
             f"unknown service {service_id!r}: valid ids are listed at GET /api/catalogue"
             " (services[].id)"
         )
+
+    def skill_rules(self) -> dict[str, SkillRule]:
+        """Each service's skill rule, by service id."""
+        return {s.id: s.skill_rule() for s in self.services}
 
     def services_of(self, department_id: str) -> list[Service]:
         """The services of one department, in catalogue order (empty if the id is unknown)."""
@@ -118,6 +149,10 @@ def _check(catalogue: Catalogue) -> list[str]:
                 f"service {service.id!r} names unknown department {service.department_id!r}"
                 f" (known: {', '.join(sorted(department_ids))})"
             )
+        try:
+            service.skill_rule()
+        except InvalidValue as exc:
+            problems.append(f"service {service.id!r}: {exc.message}")
         if dup := _duplicates(m.id for m in service.materials):
             problems.append(f"service {service.id!r} has duplicate material id(s) {', '.join(dup)}")
     named: list[Department | Service] = [*catalogue.departments, *catalogue.services]

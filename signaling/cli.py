@@ -23,6 +23,7 @@ from signaling.logs import configure_logging
 from signaling.messages import LANGUAGES, Language
 from signaling.paperwork.cli import keys, verify
 from signaling.settings import Settings, load_settings
+from signaling.skills_cli import add_skill_commands
 from storage import store
 from storage.db import Database, upgrade_database
 from storage.errors import VcounterError
@@ -485,6 +486,7 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 add_account_commands(clerk, terminal)
+add_skill_commands(clerk)
 main.add_command(audit)
 main.add_command(keys)
 main.add_command(verify)

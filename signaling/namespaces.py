@@ -338,6 +338,7 @@ class ClerkNamespace(RoleNamespace):
                     frozenset(clerk.departments),
                     sid,
                     resume if isinstance(resume, str) else None,
+                    clerk.skills or {},
                 )
         except AuthError as exc:
             raise refusal(exc) from exc

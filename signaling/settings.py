@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     sweep_interval_s: float = Field(default=1.0, gt=0)
     # a clerk who passed on a call gets it again after this pause if nobody else can take it
     decline_pause_s: float = Field(default=10.0, ge=0)
+    # the most a call waits behind calls that came after it: a recall's head start in line (a
+    # care-mode call gets half); waiting ages every call alike (storage/routing.rank_time)
+    aging_ceiling_s: float = Field(default=300.0, ge=0)
     # at SIGTERM: readiness goes false at once, and the process keeps serving this long before
     # it closes its sockets, so the proxy's health check takes it out of rotation first
     drain_s: float = Field(default=0.0, ge=0)

@@ -102,6 +102,9 @@ class Clerk(Base):
     # argon2id encoded hash (parameters and salt included)
     password_hash: Mapped[str] = mapped_column(String(255))
     departments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # skill name -> level 1-5 ("service:<id>", "dept:<id>", "lang:<code>", "care"; see
+    # storage/skills.py); copied to the presence row, where the matcher reads it
+    skills: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     role: Mapped[str] = mapped_column(String(32), default="clerk")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # every token carries the version it was issued under; bumping it revokes them all
@@ -153,6 +156,8 @@ class CallSession(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     # when the session joined the queue, by the database's clock (the same for every process)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # the place in line: enqueued_at less the priority's head start (migration 0123)
+    rank_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # while offered: when the ringing clerk's chance ends (enforced by any process's sweeper)
     offer_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # +1 on every committed state change; messages carry it so a receiver notices a gap
@@ -196,12 +201,11 @@ class CallSession(Base):
             postgresql_where=text("state IN ('queued','offered','connecting','in_call')"),
         ),
         Index("ix_sessions_state_queue", "state", "priority", "enqueued_at"),
-        # each department's line at each priority in order (migration 0122): the matcher's heads
+        # each department's line in order (migrations 0122, 0123): the matcher's heads
         Index(
             "ix_sessions_queued_line",
             "department_id",
-            "priority",
-            "enqueued_at",
+            "rank_at",
             "id",
             sqlite_where=text("state = 'queued'"),
             postgresql_where=text("state = 'queued'"),
@@ -220,6 +224,7 @@ class ClerkPresence(Base):
     idle_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     session_id: Mapped[str | None] = mapped_column(String(32), default=None)
     departments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    skills: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     # the process whose socket.io server holds the console's socket, and that socket
     process_id: Mapped[str | None] = mapped_column(String(40), default=None)
     sid: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -219,8 +219,10 @@ async def clerk_attach(
     process_id: str,
     sid: str,
     resume_token: str | None,
+    skills: Mapping[str, int] | None = None,
 ) -> ClerkAttached:
-    """A clerk's console is up here; a clerk coming back keeps their state."""
+    """A clerk's console is up here; a clerk coming back keeps their state. ``skills``: the
+    account's, as the matcher will read them (None: as they were)."""
     new_token = secrets.token_urlsafe(24)
     async with db.transaction() as tx:
         s = tx.session
@@ -246,6 +248,8 @@ async def clerk_attach(
             move_clerk(row, "away")
             row.state_since = now
         row.departments = sorted(departments)
+        if skills is not None:
+            row.skills = dict(skills)
         row.process_id = process_id
         row.sid = sid
         row.connected = True

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -35,6 +35,7 @@ from storage.db import Database
 from storage.errors import DuplicateEntry, InvalidValue, NotFound, StorageError
 from storage.models import CallSession, ClerkPresence, Service
 from storage.rows import PRESENCE, SESSIONS, Record
+from storage.skills import DEFAULT_RULE, Need, SkillRule, fit
 from storage.states import CLERK_TRANSITIONS, SESSION_TRANSITIONS, move_clerk, move_session
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,18 @@ CLAIM_BATCH = 32
 
 PRIORITY_RECALL = 2
 PRIORITY_CARE = 1
-# every priority a session may have: the matcher reads each department's line at each
 PRIORITIES = [PRIORITY_RECALL, PRIORITY_CARE, 0]
+# the head start of the highest priority, the most any call waits behind calls that came
+# after it (settings.aging_ceiling_s); a lower priority gets its share
+AGING_CEILING_S = 300.0
+
+
+def rank_time(enqueued_at: datetime, priority: int, ceiling_s: float = AGING_CEILING_S) -> datetime:
+    """A session's place in line: when it was queued, less its priority's head start.
+
+    Waiting ages every call alike, so one queued at ``t`` is behind only calls that came
+    before ``t + ceiling_s``: a stream of priority calls cannot keep it waiting longer."""
+    return enqueued_at - timedelta(seconds=ceiling_s * priority / max(PRIORITIES))
 
 
 class RoutingConflict(StorageError):
@@ -184,6 +195,7 @@ class ClerkSnap:
     sid: str | None
     process_id: str | None
     disconnected_at: datetime | None
+    skills: dict[str, int]
 
 
 def clerk_snap(row: ClerkPresence | Row[Any] | Record | SimpleNamespace) -> ClerkSnap:
@@ -200,6 +212,7 @@ def clerk_snap(row: ClerkPresence | Row[Any] | Record | SimpleNamespace) -> Cler
         sid=row.sid,
         process_id=row.process_id,
         disconnected_at=row.disconnected_at,
+        skills=dict(row.skills or {}),
     )
 
 
@@ -215,6 +228,7 @@ CLERK_COLUMNS: tuple[Any, ...] = (
     ClerkPresence.sid,
     ClerkPresence.process_id,
     ClerkPresence.disconnected_at,
+    ClerkPresence.skills,
 )
 
 
@@ -259,21 +273,22 @@ _FREE = rows.Query(
 # on a call will be free), so only a round with a declined call at a head reads them; read
 # on every round they were 200 rows decoded (departments as JSON) dozens of times a second
 _ON_DUTY = rows.Query(
-    core=select(ClerkPresence.clerk_id, ClerkPresence.departments).where(
+    core=select(ClerkPresence.clerk_id, ClerkPresence.departments, ClerkPresence.skills).where(
         ClerkPresence.connected.is_(True),
         ClerkPresence.state.in_(("available", "ringing", "busy")),
     ),
     pg=(
-        "SELECT clerk_id, departments FROM clerk_presence"
+        "SELECT clerk_id, departments, skills FROM clerk_presence"
         " WHERE connected AND state IN ('available', 'ringing', 'busy')"
     ),
 )
-_HEAD_ORDER = (CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
+_HEAD_ORDER = (CallSession.rank_at, CallSession.id)
 _RANKED = (
     select(
         *SNAP_COLUMNS,
         CallSession.chain_seq,
         CallSession.chain_hash,
+        CallSession.rank_at,
         func.row_number()
         .over(partition_by=Service.department_id, order_by=_HEAD_ORDER)
         .label("place"),
@@ -291,21 +306,19 @@ _SNAP_NAMES = ", ".join(f"s.{c.key}" for c in SNAP_COLUMNS)
 _HEADS = rows.Query(
     core=select(_RANKED)
     .where(_RANKED.c.place <= HEAD_PER_DEPARTMENT)
-    .order_by(_RANKED.c.priority.desc(), _RANKED.c.enqueued_at, _RANKED.c.id),
-    # on PostgreSQL the first few of each department's line at each priority (index
-    # ix_sessions_queued_line), ranked: ranking every queued session, joined to its service,
-    # was half of PostgreSQL's CPU under load
+    .order_by(_RANKED.c.rank_at, _RANKED.c.id),
+    # on PostgreSQL the first few of each department's line (index ix_sessions_queued_line):
+    # ranking every queued session, joined to its service, was half of PostgreSQL's CPU
+    # under load
     pg=(
-        "SELECT * FROM (SELECT q.*, row_number() OVER (PARTITION BY q.department_id"
-        " ORDER BY q.priority DESC, q.enqueued_at, q.id) AS place"
-        " FROM unnest($1::varchar[]) AS d(department_id) CROSS JOIN unnest($2::int[]) AS p(priority)"
-        f" CROSS JOIN LATERAL (SELECT {_SNAP_NAMES}, s.chain_seq, s.chain_hash FROM sessions s"
-        " WHERE s.department_id = d.department_id AND s.state = 'queued'"
-        " AND s.priority = p.priority"
-        f" ORDER BY s.enqueued_at, s.id LIMIT {HEAD_PER_DEPARTMENT}) q) r"
-        f" WHERE place <= {HEAD_PER_DEPARTMENT} ORDER BY priority DESC, enqueued_at, id"
+        f"SELECT {_SNAP_NAMES}, s.chain_seq, s.chain_hash, s.rank_at"
+        " FROM unnest($1::varchar[]) AS d(department_id)"
+        " CROSS JOIN LATERAL (SELECT * FROM sessions"
+        " WHERE department_id = d.department_id AND state = 'queued'"
+        f" ORDER BY rank_at, id LIMIT {HEAD_PER_DEPARTMENT}) s"
+        " ORDER BY s.rank_at, s.id"
     ),
-    params=("departments", "priorities"),
+    params=("departments",),
 )
 # The sessions and clerks of a plan, locked in one statement; another router may be
 # offering some of them now: pass them by rather than wait (so two rounds never deadlock).
@@ -408,14 +421,15 @@ async def active_of_terminal_in(db_session: AsyncSession, terminal_id: int) -> S
 
 
 async def active_sessions(db: Database) -> list[SessionSnap]:
-    """Every active session, in queue order (priority, then first come)."""
+    """Every active session, in queue order (its rank: first come, less a priority's head
+    start)."""
     async with db.reads() as db_session:
         rows = (
             await db_session.execute(
                 select(*SNAP_COLUMNS)
                 .join(Service, Service.id == CallSession.service_id)
                 .where(CallSession.state.in_(ACTIVE_STATES))
-                .order_by(CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
+                .order_by(*_HEAD_ORDER)
             )
         ).all()
     return [snap(r, r.department_id) for r in rows]
@@ -456,7 +470,7 @@ async def queue_entries(db: Database) -> list[QueueEntry]:
                 )
                 .join(Service, Service.id == CallSession.service_id)
                 .where(CallSession.state.in_(ACTIVE_STATES))
-                .order_by(CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
+                .order_by(*_HEAD_ORDER)
             )
         ).all()
     return [QueueEntry._make(r) for r in rows]
@@ -519,9 +533,10 @@ async def open_session(
     ice_servers: list[dict[str, Any]],
     early_offer: str | None,
     actor: str,
+    aging_ceiling_s: float = AGING_CEILING_S,
 ) -> SessionSnap:
     """Queue a new session with its first chain event; :class:`AlreadyActive` if the kiosk
-    has one."""
+    has one. Its place in line is :func:`rank_time`."""
     if priority not in PRIORITIES:
         # the matcher reads each line at the priorities it knows: another would never ring
         raise InvalidValue(f"priority {priority} is not one of {PRIORITIES}")
@@ -542,6 +557,7 @@ async def open_session(
                 recall_of=recall_of,
                 created_at=now,
                 enqueued_at=now,
+                rank_at=rank_time(now, priority, aging_ceiling_s),
                 version=1,
                 declined_by=[],
                 ice_servers=ice_servers,
@@ -570,34 +586,53 @@ async def open_session(
 
 @dataclass(frozen=True)
 class Candidate:
-    """An available clerk as the matcher sees them."""
+    """A clerk as the matcher sees them."""
 
     clerk_id: int
     departments: frozenset[str]
     idle_since: datetime
+    skills: dict[str, int]
 
 
 def pick_clerk(
     session: SessionSnap,
     free: Sequence[Candidate],
-    on_duty: dict[str, set[int]],
+    on_duty: Sequence[Candidate],
     now: datetime,
     decline_pause_s: float,
+    rule: SkillRule = DEFAULT_RULE,
 ) -> Candidate | None:
-    """The clerk to offer ``session`` to: longest idle of its department who has not passed
-    on it; a clerk who passed comes back after a pause only when nobody else on duty can take it.
-    """
-    dept = session.department_id
+    """The clerk to offer ``session`` to: the best match at the levels its wait wants (the
+    longest idle on a tie) who has not passed on it. A clerk who passed comes back, after a
+    pause, only when nobody else on duty could ever take it.
+
+    ``free`` is in idle order; ``on_duty`` is read only for a call someone passed on."""
+    need = Need(session.service_id, session.department_id, session.language, session.care_mode)
+    wanted = rule.wanted_at(session.waited_s(now))
     declined = dict(session.declined_by)
-    able = [c for c in free if dept in c.departments]
-    fresh = [c for c in able if c.clerk_id not in declined]
-    if fresh:
-        return fresh[0]
-    others = on_duty.get(dept, set()) - set(declined)
-    if others:
+    best: Candidate | None = None
+    best_score = -1
+    rested: Candidate | None = None
+    rested_score = -1
+    for clerk in free:
+        score = fit(clerk.skills, clerk.departments, need, wanted)
+        if score is None:
+            continue
+        passed_at = declined.get(clerk.clerk_id)
+        if passed_at is None:
+            if score > best_score:
+                best, best_score = clerk, score
+        elif (now - passed_at).total_seconds() >= decline_pause_s and score > rested_score:
+            rested, rested_score = clerk, score
+    if best is not None or rested is None:
+        return best
+    widest = rule.widest
+    if any(
+        c.clerk_id not in declined and fit(c.skills, c.departments, need, widest) is not None
+        for c in on_duty
+    ):
         return None  # someone who has not passed on it will be free: wait for them
-    rested = [c for c in able if (now - declined[c.clerk_id]).total_seconds() >= decline_pause_s]
-    return rested[0] if rested else None
+    return rested
 
 
 async def claim_batch(
@@ -607,6 +642,7 @@ async def claim_batch(
     decline_pause_s: float,
     departments: Collection[str] | None = None,
     limit: int = CLAIM_BATCH,
+    rules: Mapping[str, SkillRule] | None = None,
 ) -> list[tuple[SessionSnap, ClerkSnap]]:
     """Offer waiting sessions to available clerks who can take them, up to ``limit`` pairs in
     one transaction, in queue order; an empty list when no pair is left.
@@ -616,7 +652,9 @@ async def claim_batch(
     """
     try:
         async with rows.transaction(db) as tx:
-            return await _claim_in(tx, offer_timeout_s, decline_pause_s, departments, limit)
+            return await _claim_in(
+                tx, offer_timeout_s, decline_pause_s, departments, limit, rules or {}
+            )
     except (DuplicateEntry, RoutingConflict) as exc:
         log.info("routing attempt lost a race (%s); trying again", type(exc).__name__)
         raise RoutingConflict("the session or the clerk was claimed by another router") from exc
@@ -648,6 +686,7 @@ async def _claim_in(
     decline_pause_s: float,
     departments: Collection[str] | None,
     limit: int,
+    rules: Mapping[str, SkillRule],
 ) -> list[tuple[SessionSnap, ClerkSnap]]:
     # A fixed number of statements per batch: one offer per transaction (a dozen round trips
     # each) made routing the bottleneck, with clerks idle and a queue. On PostgreSQL the
@@ -659,7 +698,9 @@ async def _claim_in(
         return []
     clerks = {r["clerk_id"]: r for r in available}
     free = [
-        Candidate(r["clerk_id"], frozenset(r["departments"] or []), r["idle_since"])
+        Candidate(
+            r["clerk_id"], frozenset(r["departments"] or []), r["idle_since"], r["skills"] or {}
+        )
         for r in sorted(available, key=lambda r: r["idle_since"])
     ]
     now = available[0]["now"].astimezone(UTC) if "now" in available[0] else await tx.clock()
@@ -668,12 +709,13 @@ async def _claim_in(
         wanted &= set(departments)
     if not wanted:
         return []
-    heads_read = await tx.fetch(_HEADS, departments=sorted(wanted), priorities=PRIORITIES)
-    on_duty: dict[str, set[int]] = {}
+    heads_read = await tx.fetch(_HEADS, departments=sorted(wanted))
+    on_duty: list[Candidate] = []
     if any(row["declined_by"] for row in heads_read):
-        for r in await tx.fetch(_ON_DUTY):
-            for dept in r["departments"] or []:
-                on_duty.setdefault(dept, set()).add(r["clerk_id"])
+        on_duty = [
+            Candidate(r["clerk_id"], frozenset(r["departments"] or []), now, r["skills"] or {})
+            for r in await tx.fetch(_ON_DUTY)
+        ]
     # the plan: queue order, each to the clerk the rules pick among those still free
     plan: list[tuple[SessionSnap, Candidate]] = []
     taken: set[int] = set()
@@ -693,6 +735,7 @@ async def _claim_in(
             on_duty,
             now,
             decline_pause_s,
+            rules.get(head.service_id, DEFAULT_RULE),
         )
         if choice is not None:
             # taken now, while it is free (acquiring a free lock does not yield): waiting

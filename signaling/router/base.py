@@ -51,6 +51,7 @@ class RouterBase:
         *,
         process_id: str | None = None,
         decline_pause_s: float = 10.0,
+        aging_ceiling_s: float = routing.AGING_CEILING_S,
         draining: asyncio.Event | None = None,
         ice_policy: IcePolicy = "all",
         media_recovery_s: float = 60.0,
@@ -68,6 +69,9 @@ class RouterBase:
         self.media_restart_s = media_restart_s
         self.process_id = process_id or uuid.uuid4().hex
         self.decline_pause_s = decline_pause_s
+        self.aging_ceiling_s = aging_ceiling_s
+        # each service's skill rule (the catalogue is checked and fixed at start-up)
+        self.skill_rules = catalogue.skill_rules()
         self.draining = draining
         # this process's sockets, by the person on them (the store knows everyone's)
         self.local_terminals: dict[int, str] = {}

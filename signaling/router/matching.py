@@ -52,6 +52,7 @@ class Matching(RouterBase):
                     self.db,
                     offer_timeout_s=self.offer_timeout_s,
                     decline_pause_s=self.decline_pause_s,
+                    rules=self.skill_rules,
                 )
             except RoutingConflict:
                 conflicts += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from signaling.errors import IllegalTransition
@@ -38,11 +39,12 @@ class Presence(Outcomes):
         departments: frozenset[str],
         sid: str,
         resume: str | None,
+        skills: Mapping[str, int] | None = None,
     ) -> ClerkGreeting:
         """A clerk's console connected; one coming back with its token keeps state and call."""
         self.clerk_names[clerk_id] = (username, display_name)
         attached = await presence.clerk_attach(
-            self.db, clerk_id, departments, self.process_id, sid, resume
+            self.db, clerk_id, departments, self.process_id, sid, resume, skills
         )
         old_local = self.local_clerks.get(clerk_id)
         self.local_clerks[clerk_id] = sid

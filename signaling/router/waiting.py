@@ -156,6 +156,7 @@ class Waiting(Media):
                 ice_servers=[i.model_dump(mode="json", by_alias=True) for i in ice],
                 early_offer=offer,
                 actor=actor,
+                aging_ceiling_s=self.aging_ceiling_s,
             )
         except AlreadyActive as exc:
             raise IllegalTransition(exc.message) from exc
