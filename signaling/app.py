@@ -34,6 +34,7 @@ from signaling.recordings import setup_recordings
 from signaling.rooms import NAMESPACES
 from signaling.router import Router
 from signaling.settings import Settings
+from signaling.skills_api import setup_skills_api
 from signaling.socket_server import SOCKET_SERVER, GuardedServer
 from signaling.supervision import setup_supervision
 from signaling.sweeper import Sweeper
@@ -241,6 +242,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_admin(app)
     setup_recordings(app)
     setup_supervision(app)
+    setup_skills_api(app)
     setup_wallboard(app)
     setup_identity(app)
     setup_kiosk_devices(app)

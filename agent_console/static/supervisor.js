@@ -10,6 +10,7 @@ import { actorText, eventText } from "./supervisor-timeline.js";
 import { forgetSession, keepFresh, loadSession, postLogin, startSession } from "./supervisor-session.js";
 import { SUPERVISOR_TEXT } from "./supervisor-text.js";
 import { MonitorView } from "./monitor-view.js";
+import { SkillsPanel } from "./supervisor-skills.js";
 
 const LIVE_POLL_MS = 1000;
 const DRIFT_S = 0.2;
@@ -80,9 +81,24 @@ class SupervisorApp {
   constructor() {
     this.session = loadSession();
     this.services = new Map();
+    this.departments = new Map();
     this.pollTimer = null;
     this.replay = null;
     this.monitor = new MonitorView(document, () => (this.session ? this.session.token : null), st);
+    this.skills = new SkillsPanel({
+      api: (path, options) => this.api(path, options),
+      st,
+      names: {
+        service: (id) => this.serviceName(id),
+        department: (id) => {
+          const d = this.departments.get(id);
+          return d ? localized(d.names) : id;
+        },
+        services: () => [...this.services.values()].map((s) => [s.id, s.department_id]),
+      },
+      failed: (err) => this.#failed(err),
+      showError: (text) => this.showError(text),
+    });
   }
 
   async start() {
@@ -106,6 +122,7 @@ class SupervisorApp {
         if (this.lastFigures) this.#renderFigures(this.lastFigures);
         if (this.lastSearch) this.#renderSearch(this.lastSearch);
         if (this.replay) this.#renderReplay(this.replay.view);
+        this.skills.render();
       });
     }
     $("login-form").addEventListener("submit", (e) => {
@@ -116,6 +133,7 @@ class SupervisorApp {
     // password in a request nothing answers
     $("login-form").querySelector("[type=submit]").disabled = false;
     $("signout").addEventListener("click", () => this.signOut());
+    this.skills.bind();
     for (const tab of document.querySelectorAll(".sup-tab")) {
       tab.addEventListener("click", () => this.showTab(tab.dataset.tab));
     }
@@ -142,6 +160,7 @@ class SupervisorApp {
       const response = await fetch("/api/catalogue", { cache: "no-store" });
       const catalogue = await response.json();
       for (const s of catalogue.services) this.services.set(s.id, s);
+      for (const d of catalogue.departments) this.departments.set(d.id, d);
     } catch {
       this.showError(st("error.network"));
     }
@@ -171,11 +190,15 @@ class SupervisorApp {
     $("error-banner").hidden = !text;
   }
 
-  async api(path) {
+  async api(path, { method = "GET", send = undefined } = {}) {
     let response;
+    const headers = { Authorization: `Bearer ${this.session.token}`, Accept: "application/json" };
+    if (send !== undefined) headers["Content-Type"] = "application/json";
     try {
       response = await fetch(path, {
-        headers: { Authorization: `Bearer ${this.session.token}`, Accept: "application/json" },
+        method,
+        headers,
+        body: send === undefined ? undefined : JSON.stringify(send),
         cache: "no-store",
       });
     } catch {
@@ -277,6 +300,7 @@ class SupervisorApp {
       this.refreshLive();
       this.pollTimer = setInterval(() => this.refreshLive(), LIVE_POLL_MS);
     }
+    if (name === "skills" && this.replay === null) this.skills.load();
   }
 
   async refreshLive() {
