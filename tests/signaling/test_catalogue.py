@@ -165,9 +165,33 @@ def _blank_name(data: dict[str, Any]) -> None:
     data["departments"][0]["names"]["en"] = " "
 
 
+def _unknown_requirement(data: dict[str, Any]) -> None:
+    data["services"][0]["skills"] = {"service": 1, "height": 2}
+
+
+def _widening_that_asks_more(data: dict[str, Any]) -> None:
+    data["services"][0]["widening"] = [
+        {"after_s": 0, "levels": {"service": 3}},
+        {"after_s": 30, "levels": {"service": 4}},
+    ]
+
+
+def _widening_out_of_order(data: dict[str, Any]) -> None:
+    data["services"][0]["widening"] = [
+        {"after_s": 60, "levels": {"service": 4}},
+        {"after_s": 30, "levels": {"service": 2}},
+    ]
+
+
 @pytest.mark.parametrize(
     ("breakage", "expected"),
     [
+        (_unknown_requirement, "services.0.skills.height"),
+        (
+            _widening_that_asks_more,
+            "service 'foreign-enterprise-establishment': widening step at 30.0 s asks more",
+        ),
+        (_widening_out_of_order, "increasing after_s from 0; 30.0 is not"),
         (_missing_language, "services.2.names.zh-Hant: Field required"),
         (_unknown_department, "names unknown department 'ministry-of-magic'"),
         (_duplicate_service, "duplicate service id(s) foreign-enterprise-establishment"),

@@ -17,6 +17,7 @@ COMMANDS = [
     ["terminal", "register"],
     ["clerk"],
     ["clerk", "add"],
+    ["clerk", "skills"],
     ["db"],
     ["db", "upgrade"],
     ["audit"],
@@ -73,3 +74,37 @@ def test_a_supervisor_account_is_made_with_role(tmp_path: Path) -> None:
     assert made.exit_code == 0 and "supervisor sue created" in made.output, made.output
     bad = runner.invoke(main, [*data, "clerk", "add", "x", "--password", "y" * 9, "--role", "boss"])
     assert bad.exit_code == 2 and "'boss' is not one of 'clerk', 'supervisor'" in bad.output
+
+
+def test_clerk_skills_are_set_shown_and_refused_with_a_sentence(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path / "data")]
+    made = runner.invoke(
+        main, [*data, "clerk", "add", "alice", "--password", "long-enough-1",
+               "--department", "taxation"],
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    shown = runner.invoke(main, [*data, "clerk", "skills", "alice"])
+    assert "no skills set" in shown.output and "level 3" in shown.output
+    set_ = runner.invoke(
+        main, [*data, "clerk", "skills", "alice", "service:tax-registration=4", "lang:yue=5"]
+    )
+    assert set_.exit_code == 0, set_.output
+    # (the log lines of the database's upgrade come first)
+    assert set_.output.splitlines()[-2:] == ["lang:yue\t5", "service:tax-registration\t4"]
+    for bad, sentence in [
+        (["lang:fr=3"], "skill 'lang:fr': no such lang; known: cmn, en, yue"),
+        (["care=9"], "the level must be a whole number 1-5, not 9"),
+        (["service:nope=2"], "skill 'service:nope': no such service"),
+        (["--remove", "care"], "alice has no skill 'care' to remove"),
+        (["care=2", "--remove", "care"], "care: both set and removed"),
+    ]:
+        refused = runner.invoke(main, [*data, "clerk", "skills", "alice", *bad])
+        assert refused.exit_code == 2, refused.output
+        assert sentence in refused.output
+    malformed = runner.invoke(main, [*data, "clerk", "skills", "alice", "care"])
+    assert malformed.exit_code == 2 and "write SKILL=LEVEL" in malformed.output
+    removed = runner.invoke(
+        main, [*data, "clerk", "skills", "alice", "--remove", "lang:yue", "--json"]
+    )
+    assert removed.output.splitlines()[-1] == '{"service:tax-registration": 4}'
