@@ -96,7 +96,7 @@ def create_app(settings: Settings) -> web.Application:
     # uploads (recording segments, scanned pages) are bigger than aiohttp's 1 MiB default
     app = web.Application(client_max_size=40 * 1024 * 1024)
     app[SETTINGS] = settings
-    app[CATALOGUE] = load_catalogue()
+    app[CATALOGUE] = load_catalogue(settings.catalogue_file)
     app[BLOBS] = FileBlobStore(settings.data_dir / "blobs")
     manager: LocalManager | RedisManager = LocalManager()
     if settings.redis_url:

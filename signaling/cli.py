@@ -168,7 +168,7 @@ def demo(ctx: click.Context, port: int | None, language: Language) -> None:
 async def _demo(settings: Settings, language: Language) -> None:
     from terminal_client.runner import run_terminal
 
-    catalogue = load_catalogue()
+    catalogue = load_catalogue(settings.catalogue_file)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     token_file = settings.data_dir / "demo-terminal.token"
     async with Database(settings.db_url) as db:
@@ -444,7 +444,7 @@ def clerk_add(
 ) -> None:
     """Create a clerk account who can sign in to the console."""
     settings = _settings(ctx)
-    catalogue = load_catalogue()
+    catalogue = load_catalogue(settings.catalogue_file)
     known = {d.id for d in catalogue.departments}
     unknown = [d for d in departments if d not in known]
     if unknown:

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # beyond it (it reconnects with its resume token and gets a snapshot)
     socket_send_queue_bytes: int = Field(default=1024 * 1024, ge=4096)
     log_level: str = "INFO"
+    # the service catalogue (departments, services, materials, skill rules); None: the one
+    # shipped in signaling/data/catalogue.json. Every process of a deployment reads the same.
+    catalogue_file: Path | None = None
     # sign-in throttling: failed attempts allowed per account / per address, and for how long
     # they count (a success clears the account's count)
     login_failures_per_account: int = Field(default=5, ge=1)

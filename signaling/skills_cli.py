@@ -10,6 +10,7 @@ import click
 
 from signaling.accounts_cli import _run
 from signaling.catalogue import load_catalogue
+from signaling.settings import Settings
 from storage import skills as clerk_skills
 from storage.db import Database
 from storage.errors import InvalidValue
@@ -46,7 +47,8 @@ def add_skill_commands(clerk: click.Group) -> None:
         care, each at a level 1-5 (5: expert)."""
         changes: dict[str, int | None] = dict(_parse(a) for a in assignments)
         changes.update({name: None for name in removals})
-        catalogue = load_catalogue()
+        settings: Settings = ctx.obj["settings"]
+        catalogue = load_catalogue(settings.catalogue_file)
 
         async def work(db: Database) -> dict[str, int]:
             if not changes:
