@@ -22,6 +22,7 @@ from signaling.catalogue import load_catalogue
 from signaling.logs import configure_logging
 from signaling.messages import LANGUAGES, Language
 from signaling.paperwork.cli import keys, verify
+from signaling.report_cli import report
 from signaling.settings import Settings, load_settings
 from storage import store
 from storage.db import Database, upgrade_database
@@ -488,6 +489,7 @@ add_account_commands(clerk, terminal)
 main.add_command(audit)
 main.add_command(keys)
 main.add_command(verify)
+main.add_command(report)
 
 if __name__ == "__main__":
     main()
