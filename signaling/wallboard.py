@@ -177,7 +177,7 @@ class WallboardHub:
         ]
         # the longest lines first, and of equal ones the longest-waiting: what a hall looks for
         queues.sort(key=lambda q: (-q.waiting, q.oldest_enqueued_at, q.service_id))
-        counts = dict.fromkeys(("available", "ringing", "busy", "away"), 0)
+        counts = dict.fromkeys(("available", "ringing", "busy", "wrap_up", "away"), 0)
         for c in clerks:
             if (
                 c.connected
