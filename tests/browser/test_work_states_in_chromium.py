@@ -67,7 +67,14 @@ async def test_wrap_up_then_away_with_a_reason_seen_by_a_supervisor(
         await expect(countdown).not_to_be_empty()
         # the department's own codes (catalogue.json), in the console's language
         options = await page.locator("[data-testid=wrap-up-code] option").all_inner_texts()
-        assert options[1:] == ["已办结", "已完成申报", "需补交材料", "已转介", "申请人已离开", "其他"]
+        assert options[1:] == [
+            "已办结",
+            "已完成申报",
+            "需补交材料",
+            "已转介",
+            "申请人已离开",
+            "其他",
+        ]
         await expect(alice_row.locator("[data-testid=clerk-state]")).to_contain_text("话后整理")
         # the time runs out: the console says so and still wants the code; the supervisor
         # sees the wrap-up as over time

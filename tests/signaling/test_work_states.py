@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from signaling.catalogue import load_catalogue
 from signaling.errors import IllegalTransition, InvalidMessage
@@ -27,6 +28,7 @@ from signaling.sweeper import Sweeper
 from storage import presence
 from storage.audit import AuditLog
 from storage.errors import WrapUpRefused
+from storage.models import ClerkStateLog
 from storage.routing import SessionSnap
 from tests import dbutil
 from tests.signaling.test_router import (
@@ -130,6 +132,24 @@ async def test_after_a_hang_up_the_clerk_is_in_wrap_up_and_not_rung_until_filed(
     assert fresh.state == SessionState.OFFERED and fresh.clerk_id == 1
     with pytest.raises(IllegalTransition, match="no wrap-up for call"):
         await harness.router.file_wrap_up(1, FileWrapUp(session_id=s.id, code="resolved"))
+    # every state on the way is in the clerk's state log, written with the change
+    async with harness.db.reads() as read:
+        logged = (
+            await read.execute(
+                select(ClerkStateLog.state, ClerkStateLog.session_id)
+                .where(ClerkStateLog.clerk_id == 1)
+                .order_by(ClerkStateLog.started_at)
+            )
+        ).all()
+    assert [tuple(r) for r in logged] == [
+        ("away", None),
+        ("available", None),
+        ("ringing", s.id),
+        ("busy", s.id),
+        ("wrap_up", s.id),
+        ("available", None),
+        ("ringing", waiting.id),
+    ]
 
 
 async def test_a_call_ended_by_the_kiosk_or_lost_also_ends_in_wrap_up(harness: Harness) -> None:
@@ -210,6 +230,20 @@ async def test_filing_with_a_break_goes_away_for_that_reason(harness: Harness) -
     assert stored.away_reason == "training"
     filed = [e for e in await AuditLog(harness.db).events(s.id) if e.kind == "wrap_up.filed"]
     assert filed[0].payload["then"] == "away" and filed[0].payload["away_reason"] == "training"
+
+
+async def test_a_clerk_whose_console_is_lost_in_wrap_up_is_signed_off(harness: Harness) -> None:
+    await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
+    s = await in_call(harness)
+    await harness.router.hangup(Role.CLERK, 1, s.id, "done")
+    await harness.router.clerk_disconnected(1, "clerk-sid-1")
+
+    async def signed_off() -> bool:
+        return await harness.state_of(1) == ClerkState.OFFLINE
+
+    await wait_until(signed_off, "the clerk was signed off after the grace period")
+    kinds = [e.kind for e in await AuditLog(harness.db).events(s.id)]
+    assert "wrap_up.filed" not in kinds
 
 
 async def test_a_clerk_who_signs_out_in_wrap_up_is_offline(harness: Harness) -> None:
