@@ -236,6 +236,7 @@ async def test_a_clerk_whose_console_is_lost_in_wrap_up_is_signed_off(harness: H
     await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
     s = await in_call(harness)
     await harness.router.hangup(Role.CLERK, 1, s.id, "done")
+    assert await harness.state_of(1) == ClerkState.WRAP_UP
     await harness.router.clerk_disconnected(1, "clerk-sid-1")
 
     async def signed_off() -> bool:
@@ -250,6 +251,7 @@ async def test_a_clerk_who_signs_out_in_wrap_up_is_offline(harness: Harness) -> 
     await harness.clerk(1, {dept_of(harness.catalogue, TAX)})
     s = await in_call(harness)
     await harness.router.hangup(Role.CLERK, 1, s.id, "done")
+    assert await harness.state_of(1) == ClerkState.WRAP_UP
     await harness.router.clerk_disconnected(1, "clerk-sid-1", left=True)
     stored = await presence.clerk(harness.db, 1)
     assert stored is not None and stored.state == ClerkState.OFFLINE
