@@ -19,10 +19,11 @@ from signaling.messages import (
     ExtendWrapUp,
     FileWrapUp,
     MediaStatus,
+    QueueStatus,
     Role,
     SessionState,
 )
-from signaling.rooms import clerk_room
+from signaling.rooms import clerk_room, terminal_room
 from signaling.router import Router
 from signaling.sweeper import Sweeper
 from storage import presence
@@ -108,6 +109,9 @@ async def test_after_a_hang_up_the_clerk_is_in_wrap_up_and_not_rung_until_filed(
     # a kiosk asks meanwhile: nobody free, it waits
     waiting = await harness.request(1)
     assert waiting.state == SessionState.QUEUED
+    # ...but is told a clerk is on duty: the one in wrap-up
+    place = last(harness.outbox, terminal_room(harness.terminal_ids[1]), Event.QUEUE_STATUS)
+    assert isinstance(place, QueueStatus) and place.clerks_on_duty == 1
     # nor can the clerk make themselves available without filing
     with pytest.raises(IllegalTransition, match="choose the call's disposition code"):
         await harness.router.set_availability(1, True)
