@@ -170,7 +170,6 @@ class WallboardClerks(Message):
     ringing: int = 0
     busy: int = 0
     away: int = 0
-    wrap_up: int = 0
 
 
 class WallboardView(Message):

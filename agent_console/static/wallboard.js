@@ -32,7 +32,6 @@ export const WALLBOARD_TEXT = Object.freeze({
     "clerk.busy": "通话中",
     "clerk.ringing": "振铃",
     "clerk.away": "暂离",
-    "clerk.wrap_up": "话后整理",
     "col.service": "办理事项",
     "col.waiting": "等待",
     "col.longest": "最长等待",
@@ -65,7 +64,6 @@ export const WALLBOARD_TEXT = Object.freeze({
     "clerk.busy": "in a call",
     "clerk.ringing": "ringing",
     "clerk.away": "away",
-    "clerk.wrap_up": "in wrap-up",
     "col.service": "Service",
     "col.waiting": "Waiting",
     "col.longest": "Longest wait",
@@ -302,7 +300,7 @@ class Wallboard {
       level.dataset.level = pct >= 80 ? "good" : pct >= 60 ? "warn" : "bad";
       $("wb-level-sub").textContent = wt("level.sub", { answered: view.answered_today, abandoned: view.abandoned_today });
     }
-    for (const state of ["available", "busy", "ringing", "wrap_up", "away"]) $(`wb-c-${state}`).textContent = String(view.clerks[state]);
+    for (const state of ["available", "busy", "ringing", "away"]) $(`wb-c-${state}`).textContent = String(view.clerks[state]);
     this.renderQueues(view.queues);
     this.tick();
   }
