@@ -195,6 +195,15 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _wrap_up_fits(self) -> Settings:
+        if self.wrap_up_max_s < self.wrap_up_s:
+            raise ValueError(
+                f"wrap_up_max_s ({self.wrap_up_max_s:g}) is shorter than wrap_up_s"
+                f" ({self.wrap_up_s:g}); make the longest wrap-up at least the first one"
+            )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -3,6 +3,7 @@ disposition, away with a reason; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from signaling.catalogue import load_catalogue
-from signaling.errors import IllegalTransition, InvalidMessage
+from signaling.errors import ConfigError, IllegalTransition, InvalidMessage
 from signaling.fanout import QueueNotifier
 from signaling.messages import (
     ClerkState,
@@ -25,6 +26,7 @@ from signaling.messages import (
 )
 from signaling.rooms import clerk_room, terminal_room
 from signaling.router import Router
+from signaling.settings import load_settings
 from signaling.sweeper import Sweeper
 from storage import presence
 from storage.audit import AuditLog
@@ -260,3 +262,18 @@ async def test_a_clerk_who_signs_out_in_wrap_up_is_offline(harness: Harness) -> 
     stored = await presence.clerk(harness.db, 1)
     assert stored is not None and stored.state == ClerkState.OFFLINE
     assert stored.wrap_up_session_id is None and stored.wrap_up_deadline is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"wrap_up_s": 400.0}, "wrap_up_max_s (300) is shorter than wrap_up_s (400)"),
+        ({"away_reasons": ["Nap Time"]}, "'Nap Time' is not a reason id"),
+        ({"away_reasons": []}, "away_reasons"),
+    ],
+)
+def test_work_state_settings_that_cannot_work_are_refused_by_name(
+    overrides: dict[str, object], expected: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_settings(**overrides)
