@@ -18,6 +18,7 @@ from signaling.messages import (
 from signaling.router.outcomes import Outcomes
 from storage import media_breaks, presence, routing, work
 from storage.routing import ClerkSnap
+from storage.staff_audit import StaffLog
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,12 @@ class Presence(Outcomes):
         else:
             assert reason is not None
             changed = await self._step_away(clerk, reason)
+            if changed is not None and (clerk.state, clerk.away_reason) != ("away", reason):
+                # not a session's: the staff chain keeps why a clerk stepped away (the state
+                # log, written with the change, is the report's record of how long)
+                await StaffLog(self.db).append(
+                    self._clerk_actor(clerk_id), "clerk.away", {"reason": reason}
+                )
         now = changed or await presence.clerk(self.db, clerk_id)
         if now is not None:
             await self._send_clerk_status(now)

@@ -108,6 +108,16 @@ async def test_wrap_up_then_away_with_a_reason_seen_by_a_supervisor(
         first = await in_state.inner_text()
         # the time in the state is live: it moves on while the page polls
         await expect(in_state).not_to_have_text(first, timeout=10_000)
+
+        # the day's work report on the supervisor's figures tab: the call, its wrap-up, the meal
+        await watch.click("[data-testid=tab-figures]")
+        await watch.click("[data-testid=fig-submit]")
+        work_row = watch.locator("#work-clerks-body tr[data-clerk=alice]")
+        await expect(work_row.locator("td").nth(5)).to_have_text("1")
+        await expect(work_row.locator("td").nth(4)).to_contain_text("用餐")
+        service_row = watch.locator("#work-services-body tr[data-service=tax-registration]")
+        await expect(service_row).to_contain_text("税务登记")
+        await expect(service_row.locator("td").nth(1)).to_have_text("1")
     finally:
         await bounded(terminal.close(), "terminal")
         await bounded(watch_context.close(), "supervisor's browser context")

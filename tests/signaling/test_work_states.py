@@ -33,6 +33,7 @@ from storage.audit import AuditLog
 from storage.errors import WrapUpRefused
 from storage.models import ClerkStateLog
 from storage.routing import SessionSnap
+from storage.staff_audit import StaffLog
 from tests import dbutil
 from tests.signaling.test_router import (
     TAX,
@@ -211,6 +212,14 @@ async def test_stepping_away_needs_a_known_reason_which_is_kept_and_shown(
     shown = status(harness)
     assert shown.state == ClerkState.AWAY and shown.away_reason == "meal"
     assert shown.away_reasons == ["break", "meal", "training", "meeting"]
+    # the same reason again changes nothing; another is another away
+    await harness.router.set_availability(1, False, "meal")
+    await harness.router.set_availability(1, False, "break")
+    staff = [(e.actor, e.kind, e.payload) for e in await StaffLog(harness.db).events()]
+    assert staff == [
+        ("clerk:c1", "clerk.away", {"reason": "meal"}),
+        ("clerk:c1", "clerk.away", {"reason": "break"}),
+    ]
     await harness.router.set_availability(1, True)
     stored = await presence.clerk(harness.db, 1)
     assert stored is not None and stored.away_reason is None
