@@ -474,4 +474,6 @@ export const ZH_HANT_SUPERVISOR = Object.freeze({
   "event.session.cancelled": "請求已取消",
   "event.session.rated": "申請人評價:{rating} 星",
   "event.other": "其他記錄",
+  "event.wrap_up.filed": "辦事員提交了話後整理(處理結果與備註)",
+  "event.wrap_up.extended": "辦事員延長了話後整理時間",
 });

@@ -176,6 +176,8 @@ export const SUPERVISOR_TEXT = Object.freeze({
     "event.session.cancelled": "请求已取消",
     "event.session.rated": "申请人评价:{rating} 星",
     "event.other": "其他记录",
+    "event.wrap_up.filed": "办事员提交了话后整理(处理结果与备注)",
+    "event.wrap_up.extended": "办事员延长了话后整理时间",
   },
   "zh-Hant": ZH_HANT_SUPERVISOR,
   en: {
@@ -350,5 +352,7 @@ export const SUPERVISOR_TEXT = Object.freeze({
     "event.session.cancelled": "The request was cancelled",
     "event.session.rated": "The applicant rated the call: {rating} stars",
     "event.other": "Another record",
+    "event.wrap_up.filed": "The clerk filed the call's wrap-up (disposition and note)",
+    "event.wrap_up.extended": "The clerk took more wrap-up time",
   },
 });
