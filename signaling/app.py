@@ -179,6 +179,10 @@ def create_app(settings: Settings) -> web.Application:
             ice_policy=settings.ice_transport_policy,
             media_recovery_s=settings.media_recovery_s,
             media_restart_s=settings.media_restart_s,
+            wrap_up_s=settings.wrap_up_s,
+            wrap_up_extend_s=settings.wrap_up_extend_s,
+            wrap_up_max_s=settings.wrap_up_max_s,
+            away_reasons=settings.away_reasons,
         )
         sweeper = Sweeper(
             router,

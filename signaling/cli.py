@@ -22,6 +22,7 @@ from signaling.catalogue import load_catalogue
 from signaling.logs import configure_logging
 from signaling.messages import LANGUAGES, Language
 from signaling.paperwork.cli import keys, verify
+from signaling.report_cli import report
 from signaling.settings import Settings, load_settings
 from signaling.skills_cli import add_skill_commands
 from storage import store
@@ -490,6 +491,7 @@ add_skill_commands(clerk)
 main.add_command(audit)
 main.add_command(keys)
 main.add_command(verify)
+main.add_command(report)
 
 if __name__ == "__main__":
     main()

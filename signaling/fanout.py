@@ -95,7 +95,11 @@ def is_news(last: Place | None, place: Place, since_sent_s: float) -> bool:
 
 _QUEUED, _OFFERED = SessionState.QUEUED.value, SessionState.OFFERED.value
 _AVAILABLE = ClerkState.AVAILABLE.value
-_ON_DUTY = frozenset(s.value for s in (ClerkState.AVAILABLE, ClerkState.RINGING, ClerkState.BUSY))
+# a clerk in wrap-up is on duty: their next call follows it (a kiosk whose only clerk is
+# filing a disposition is not told that nobody is there)
+_ON_DUTY = frozenset(
+    s.value for s in (ClerkState.AVAILABLE, ClerkState.RINGING, ClerkState.BUSY, ClerkState.WRAP_UP)
+)
 
 
 def places(

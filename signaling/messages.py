@@ -8,6 +8,7 @@ the clerk console all use these models. Event names live in :data:`TERMINAL_EVEN
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -91,6 +92,8 @@ class ClerkState(StrEnum):
     AVAILABLE = "available"
     RINGING = "ringing"
     BUSY = "busy"
+    # after a call, until its disposition is filed: never rung
+    WRAP_UP = "wrap_up"
 
 
 class Role(StrEnum):
@@ -276,8 +279,32 @@ class Hangup(Message):
 # ---------------------------------------------------------------- clerk -> server
 
 
+# an away reason or a disposition code: an id of the settings or the catalogue
+WorkCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+MAX_WRAP_UP_NOTE = 1000
+
+
 class SetAvailability(Message):
+    """Available, or away for one of the away reasons (required when going away)."""
+
     available: StrictBool
+    reason: WorkCode | None = None
+
+
+class FileWrapUp(Message):
+    """The clerk files the disposition of the call just ended; then available, or away for
+    ``away_reason`` ("then take a break")."""
+
+    session_id: SessionId
+    code: WorkCode
+    note: str = Field(default="", max_length=MAX_WRAP_UP_NOTE)
+    away_reason: WorkCode | None = None
+
+
+class ExtendWrapUp(Message):
+    """The clerk asks for more wrap-up time (the server's ``wrap_up_extend_s``)."""
+
+    session_id: SessionId
 
 
 STEP_COUNT = 7  # the seven steps of every session (see ARCHITECTURE.md)
@@ -403,6 +430,25 @@ class CallEnded(Message):
     recall: bool = False
 
 
+class DispositionCode(Message):
+    """One of a department's disposition codes, as the wrap-up panel lists it."""
+
+    id: WorkCode
+    names: LocalizedText
+
+
+class WrapUpView(Message):
+    """The clerk's wrap-up: its call, its time left (negative: over time) and the codes."""
+
+    session_id: SessionId
+    started_at: datetime
+    deadline: datetime
+    remaining_s: float
+    extend_s: float
+    max_s: float
+    codes: list[DispositionCode]
+
+
 class ClerkStatus(Message):
     """The clerk's own state, sent on connect and on every change."""
 
@@ -420,6 +466,11 @@ class ClerkStatus(Message):
     resume_token: str | None = None
     # on connect while a call is in progress: the call, to carry on with
     call: CallAccepted | None = None
+    # why the clerk is away (also kept through a wrap-up that began while away)
+    away_reason: WorkCode | None = None
+    # the reasons the clerk may give for stepping away
+    away_reasons: list[WorkCode] = Field(default_factory=list)
+    wrap_up: WrapUpView | None = None
 
 
 class SupervisorInfo(Message):
@@ -602,6 +653,8 @@ class Event(StrEnum):
     ACCEPT = "accept"
     DECLINE = "decline"
     SET_AVAILABILITY = "set_availability"
+    FILE_WRAP_UP = "file_wrap_up"
+    EXTEND_WRAP_UP = "extend_wrap_up"
     DESCRIPTION = "description"
     ICE_CANDIDATE = "ice_candidate"
     MEDIA_STATUS = "media_status"
@@ -650,6 +703,8 @@ TERMINAL_EVENTS: dict[Event, type[Message]] = {
 
 CLERK_EVENTS: dict[Event, type[Message]] = {
     Event.SET_AVAILABILITY: SetAvailability,
+    Event.FILE_WRAP_UP: FileWrapUp,
+    Event.EXTEND_WRAP_UP: ExtendWrapUp,
     Event.ACCEPT: SessionRef,
     Event.DECLINE: SessionRef,
     Event.DESCRIPTION: SessionDescription,

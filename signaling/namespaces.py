@@ -26,6 +26,8 @@ from signaling.messages import (
     TERMINAL_EVENTS,
     ErrorEvent,
     Event,
+    ExtendWrapUp,
+    FileWrapUp,
     Hangup,
     IceCandidate,
     MediaStatus,
@@ -314,6 +316,8 @@ class ClerkNamespace(RoleNamespace):
             **self._common_handlers(),
             Event.SYNC: self.on_sync,
             Event.SET_AVAILABILITY: self.on_set_availability,
+            Event.FILE_WRAP_UP: self.on_file_wrap_up,
+            Event.EXTEND_WRAP_UP: self.on_extend_wrap_up,
             Event.ACCEPT: self.on_accept,
             Event.DECLINE: self.on_decline,
             Event.PUSH_PROMPT: self.on_push_prompt,
@@ -375,7 +379,15 @@ class ClerkNamespace(RoleNamespace):
 
     async def on_set_availability(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, SetAvailability)
-        await self.ctx.router().set_availability(member.id, message.available)
+        await self.ctx.router().set_availability(member.id, message.available, message.reason)
+
+    async def on_file_wrap_up(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, FileWrapUp)
+        await self.ctx.router().file_wrap_up(member.id, message)
+
+    async def on_extend_wrap_up(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, ExtendWrapUp)
+        await self.ctx.router().extend_wrap_up(member.id, message)
 
     async def on_accept(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, SessionRef)

@@ -8,6 +8,7 @@ files under ``./.data``, one process, no TURN.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,28 @@ class Settings(BaseSettings):
     # how long a throttled caller (429) waits for its refusal, at most its Retry-After: a
     # script that asks again at once then asks a few times a minute (0: answer at once)
     refusal_delay_s: float = Field(default=2.0, ge=0)
+    # after each call the clerk is in wrap-up, not rung, until they file the call's
+    # disposition; this long before the console says the time is over (0: no wrap-up, the
+    # clerk is available at once, as the load generator and most tests run)
+    wrap_up_s: float = Field(default=60.0, ge=0)
+    # each press of "more time" adds this much, up to wrap_up_max_s from the start in all
+    wrap_up_extend_s: float = Field(default=30.0, gt=0)
+    wrap_up_max_s: float = Field(default=300.0, gt=0)
+    # what a clerk stepping away says why (ids; the consoles name the default ones)
+    away_reasons: list[str] = Field(
+        default_factory=lambda: ["break", "meal", "training", "meeting"], min_length=1
+    )
+
+    @field_validator("away_reasons")
+    @classmethod
+    def _reason_ids(cls, reasons: list[str]) -> list[str]:
+        for reason in reasons:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", reason):
+                raise ValueError(
+                    f"{reason!r} is not a reason id; use lowercase letters, digits, - and _"
+                    " (at most 32), e.g. break"
+                )
+        return reasons
 
     @field_validator("public_url")
     @classmethod
@@ -175,6 +198,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ice_transport_policy is relay but no TURN server is configured; set turn_urls"
                 " and turn_secret (or put a turn: URL in ice_servers), or use all"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _wrap_up_fits(self) -> Settings:
+        if self.wrap_up_max_s < self.wrap_up_s:
+            raise ValueError(
+                f"wrap_up_max_s ({self.wrap_up_max_s:g}) is shorter than wrap_up_s"
+                f" ({self.wrap_up_s:g}); make the longest wrap-up at least the first one"
             )
         return self
 

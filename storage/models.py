@@ -7,6 +7,7 @@ SQLite as on PostgreSQL (see :class:`UTCDateTime`). Migrations live in
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -233,6 +234,31 @@ class ClerkPresence(Base):
     disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     resume_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     version: Mapped[int] = mapped_column(Integer, default=0)
+    # why the clerk stepped away (one of the away_reasons setting), while away
+    away_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    # in wrap-up: the call it is for and when its time is up (extended by the clerk)
+    wrap_up_session_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    wrap_up_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+def _log_id() -> str:
+    return uuid.uuid4().hex
+
+
+class ClerkStateLog(Base):
+    """One clerk's work state from ``started_at`` until their next row: the work report's
+    record, written in the transaction that changes the state."""
+
+    __tablename__ = "clerk_state_log"
+    __table_args__ = (Index("ix_clerk_state_log_clerk_started", "clerk_id", "started_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_log_id)
+    clerk_id: Mapped[int] = mapped_column(ForeignKey("clerks.id"))
+    state: Mapped[str] = mapped_column(String(16))
+    # the away reason while away; the call while ringing, busy or in its wrap-up
+    reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    session_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class TerminalPresence(Base):

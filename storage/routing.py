@@ -36,6 +36,7 @@ from storage.errors import DuplicateEntry, InvalidValue, NotFound, StorageError
 from storage.models import CallSession, ClerkPresence, Service
 from storage.rows import PRESENCE, SESSIONS, Record
 from storage.skills import DEFAULT_RULE, Need, SkillRule, fit
+from storage.state_log import state_record
 from storage.states import CLERK_TRANSITIONS, SESSION_TRANSITIONS, move_clerk, move_session
 
 log = logging.getLogger(__name__)
@@ -196,6 +197,9 @@ class ClerkSnap:
     process_id: str | None
     disconnected_at: datetime | None
     skills: dict[str, int]
+    away_reason: str | None = None
+    wrap_up_session_id: str | None = None
+    wrap_up_deadline: datetime | None = None
 
 
 def clerk_snap(row: ClerkPresence | Row[Any] | Record | SimpleNamespace) -> ClerkSnap:
@@ -213,6 +217,9 @@ def clerk_snap(row: ClerkPresence | Row[Any] | Record | SimpleNamespace) -> Cler
         process_id=row.process_id,
         disconnected_at=row.disconnected_at,
         skills=dict(row.skills or {}),
+        away_reason=row.away_reason,
+        wrap_up_session_id=row.wrap_up_session_id,
+        wrap_up_deadline=row.wrap_up_deadline,
     )
 
 
@@ -229,6 +236,9 @@ CLERK_COLUMNS: tuple[Any, ...] = (
     ClerkPresence.process_id,
     ClerkPresence.disconnected_at,
     ClerkPresence.skills,
+    ClerkPresence.away_reason,
+    ClerkPresence.wrap_up_session_id,
+    ClerkPresence.wrap_up_deadline,
 )
 
 
@@ -269,17 +279,17 @@ _FREE = rows.Query(
         " WHERE connected AND state = 'available'"
     ),
 )
-# every clerk on duty: only the decline rule needs them (whether someone who has not passed
+# every clerk on duty (in wrap-up too: free again soon): only the decline rule needs them (whether someone who has not passed
 # on a call will be free), so only a round with a declined call at a head reads them; read
 # on every round they were 200 rows decoded (departments as JSON) dozens of times a second
 _ON_DUTY = rows.Query(
     core=select(ClerkPresence.clerk_id, ClerkPresence.departments, ClerkPresence.skills).where(
         ClerkPresence.connected.is_(True),
-        ClerkPresence.state.in_(("available", "ringing", "busy")),
+        ClerkPresence.state.in_(("available", "ringing", "busy", "wrap_up")),
     ),
     pg=(
         "SELECT clerk_id, departments, skills FROM clerk_presence"
-        " WHERE connected AND state IN ('available', 'ringing', 'busy')"
+        " WHERE connected AND state IN ('available', 'ringing', 'busy', 'wrap_up')"
     ),
 )
 _HEAD_ORDER = (CallSession.rank_at, CallSession.id)
@@ -810,6 +820,7 @@ async def _claim_in(
                 version=clerk_version,
             )
         )
+        tx.add(state_record(choice.clerk_id, "ringing", now, session_id=waiting.id))
         session = replace(
             waiting,
             state="offered",
@@ -893,6 +904,7 @@ async def accept(db: Database, clerk_id: int, session_id: str, actor: str) -> Ac
         move_clerk(presence, "busy")
         presence.state_since = now
         presence.version = presence.version + 1
+        tx.add(state_record(clerk_id, "busy", now, session_id=session_id))
         tx.chain(row, "call.accepted", actor, {"clerk_id": clerk_id, "waited_s": waited})
         return Accepted(snap(row, dept), clerk_snap(presence), early, shown, waited)
 
@@ -933,6 +945,7 @@ async def withdraw(
                 presence.state_since = now
                 if clerk_next == "available":
                     presence.idle_since = now
+                tx.add(state_record(clerk_id, clerk_next, now))
             presence.version = presence.version + 1
         tx.chain(row, f"call.{reason}", actor, {"clerk_id": clerk_id})
         return snap(row, dept), clerk_snap(presence) if presence is not None else None
@@ -974,11 +987,13 @@ async def finish(
     cancel_if_waiting: bool = False,
     terminal_id: int | None = None,
     clerk_id: int | None = None,
+    wrap_up_s: float = 0.0,
 ) -> Finished | None:
     """End the session as ``state`` (ended, failed, cancelled; ``cancelled`` whatever
     ``state`` says if ``cancel_if_waiting`` and it is still waiting) and free its clerk; None
     if it is not in one of ``allowed_from`` any more, or not ``terminal_id``'s or
-    ``clerk_id``'s."""
+    ``clerk_id``'s. A clerk who was in the call goes to wrap-up for ``wrap_up_s`` (0: none)
+    unless ``clerk_next`` says where."""
     async with rows.transaction(db) as tx:
         found = await tx.session(session_id, clerk=True)
         if found is None:
@@ -1001,10 +1016,25 @@ async def finish(
         row.version = row.version + 1
         if presence is not None and presence.session_id == session_id:
             presence.session_id = None
-            if presence.state in ("ringing", "busy"):
-                move_clerk(presence, clerk_next or "available")
+            in_call = before.state in CALL_STATES and presence.state in ("busy", "away")
+            if in_call and wrap_up_s > 0 and clerk_next is None:
+                # the away reason of a clerk who stepped away during the call is kept: the
+                # console offers it as where to go once the disposition is filed
+                move_clerk(presence, "wrap_up")
+                presence.state_since = now
+                presence.wrap_up_session_id = session_id
+                presence.wrap_up_deadline = now + timedelta(seconds=wrap_up_s)
+                tx.add(state_record(presence.clerk_id, "wrap_up", now, session_id=session_id))
+            elif presence.state in ("ringing", "busy"):
+                clerk_state = clerk_next or "available"
+                move_clerk(presence, clerk_state)
                 presence.state_since = now
                 presence.idle_since = now
+                tx.add(state_record(presence.clerk_id, clerk_state, now))
+            elif presence.state == "away" and before.state in CALL_STATES:
+                # stepped away during the call: their talk ended here, their away starts
+                presence.state_since = now
+                tx.add(state_record(presence.clerk_id, "away", now, reason=presence.away_reason))
             presence.version = presence.version + 1
         kind = "session.cancelled" if state == "cancelled" else f"session.{state}"
         tx.chain(row, kind, actor, {"reason": reason})

@@ -31,11 +31,15 @@ SESSION_TRANSITIONS: dict[str, frozenset[str]] = {
 
 CLERK_TRANSITIONS: dict[str, frozenset[str]] = {
     "offline": frozenset({"away"}),
-    "away": frozenset({"available", "offline"}),
+    # away -> wrap_up: a clerk who stepped away during a call still files its disposition
+    "away": frozenset({"available", "offline", "wrap_up"}),
     "available": frozenset({"away", "ringing", "offline"}),
     # ringing -> away: an unanswered offer parks the clerk so calls stop ringing at an empty desk
     "ringing": frozenset({"busy", "available", "away", "offline"}),
-    "busy": frozenset({"available", "away", "offline"}),
+    # busy -> available: when wrap-up is switched off (wrap_up_s = 0)
+    "busy": frozenset({"available", "away", "offline", "wrap_up"}),
+    # out of wrap-up only by filing the call's disposition (or signing off)
+    "wrap_up": frozenset({"available", "away", "offline"}),
 }
 
 
@@ -61,6 +65,7 @@ def check_clerk(clerk: str, old: str, new: str) -> None:
         raise IllegalMove(
             f'Cannot change clerk {clerk} from "{old}" to "{new}"'
             + ("; hang up first" if old == "busy" else "")
+            + ("; file the call's disposition first" if old == "wrap_up" else "")
         )
 
 

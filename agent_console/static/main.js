@@ -14,6 +14,7 @@ import { WorkNav } from "./worknav.js";
 import { Ringer } from "./ringer.js";
 import { WarmPeer } from "./warm-peer.js";
 import { Supervision } from "./supervision.js";
+import { WorkStates } from "./wrap-up.js";
 import {
   ClerkConnection,
   fetchCatalogue,
@@ -24,13 +25,13 @@ import {
   saveSession,
   savedSession,
 } from "./session.js";
-import { describeEnd, describeServerError, View } from "./ui.js";
+import { describeEnd, describeServerError, resolve, View } from "./ui.js";
 
 // The longest a taken call's screen waits for its media to connect before it is drawn.
 const SETUP_RENDER_WAIT_MS = 400;
 
 // States in which the clerk wanted calls; after a dropped connection they are restored.
-const WANTED_CALLS = new Set(["available", "ringing", "busy"]);
+const WANTED_CALLS = new Set(["available", "ringing", "busy", "wrap_up"]);
 
 class ClerkConsole {
   constructor(view) {
@@ -84,6 +85,8 @@ class ClerkConsole {
     };
     this.workNav = new WorkNav(document);
     this.supervision = new Supervision(document, (event, payload) => this.#send(event, payload), () => this.call);
+    this.workStates = new WorkStates(document, (event, payload) => this.#send(event, payload));
+    this.workStates.onChange = () => this.render();
     window.setInterval(() => this.render(), 1000);
     const saved = savedSession();
     if (saved) this.#enter(saved);
@@ -106,6 +109,10 @@ class ClerkConsole {
     if (this.paperwork) this.paperwork.render(this.m);
     if (this.workNav) this.workNav.render(Boolean(this.m.callInfo));
     if (this.supervision) this.supervision.render();
+    if (this.workStates) {
+      const state = this.m.connection === "connected" ? this.m.clerk.state : "offline";
+      this.workStates.render(state, resolve);
+    }
   }
 
   /**
@@ -181,10 +188,10 @@ class ClerkConsole {
 
   toggleAvailability() {
     const state = this.m.clerk.state;
-    if (this.m.availabilityPending || state === "busy" || state === "offline") return;
+    if (this.m.availabilityPending || state === "busy" || state === "offline" || state === "wrap_up") return;
     this.m.availabilityPending = true;
     const available = !(state === "available" || state === "ringing");
-    this.#send(EVENTS.SET_AVAILABILITY, { available });
+    this.#send(EVENTS.SET_AVAILABILITY, available ? { available } : { available, reason: this.workStates.awayReason() });
     this.render();
   }
 
@@ -434,7 +441,9 @@ class ClerkConsole {
       displayName: status.display_name,
       departments: status.departments,
       sessionId: status.session_id ?? null,
+      awayReason: status.away_reason ?? null,
     };
+    this.workStates.status(status);
     this.m.availabilityPending = false;
     // on connect: the servers a call will use, for the first call's warm peer
     if (status.ice_servers && !this.lastIceServers) this.lastIceServers = status.ice_servers;
@@ -558,6 +567,9 @@ class ClerkConsole {
     // already over (a report crossed the server's end of the call): call_ended says so
     if (error.code === "not_your_session" && [EVENTS.HANGUP, EVENTS.MEDIA_STATUS].includes(error.event)) return;
     if (error.event === EVENTS.SET_AVAILABILITY) this.m.availabilityPending = false;
+    if ([EVENTS.FILE_WRAP_UP, EVENTS.EXTEND_WRAP_UP].includes(error.event)) {
+      this.workStates.refused(describeServerError(error));
+    }
     if (offer && (error.event === EVENTS.ACCEPT || error.event === EVENTS.DECLINE)) {
       if (error.code === "not_your_session") this.#dropOffer();
       else offer.pending = null;

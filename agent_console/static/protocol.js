@@ -13,6 +13,8 @@ export const EVENTS = Object.freeze({
   "DESCRIPTION": "description",
   "DOCUMENT_ADDED": "document_added",
   "ERROR": "error",
+  "EXTEND_WRAP_UP": "extend_wrap_up",
+  "FILE_WRAP_UP": "file_wrap_up",
   "HANGUP": "hangup",
   "ICE_CANDIDATE": "ice_candidate",
   "IDENTITY": "identity",
@@ -109,6 +111,63 @@ export const SCHEMAS = {
         "sdp"
       ],
       "title": "SessionDescription",
+      "type": "object"
+    },
+    "extend_wrap_up": {
+      "additionalProperties": false,
+      "description": "The clerk asks for more wrap-up time (the server's ``wrap_up_extend_s``).",
+      "properties": {
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id"
+      ],
+      "title": "ExtendWrapUp",
+      "type": "object"
+    },
+    "file_wrap_up": {
+      "additionalProperties": false,
+      "description": "The clerk files the disposition of the call just ended; then available, or away for\n``away_reason`` (\"then take a break\").",
+      "properties": {
+        "away_reason": {
+          "anyOf": [
+            {
+              "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$",
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Away Reason"
+        },
+        "code": {
+          "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$",
+          "title": "Code",
+          "type": "string"
+        },
+        "note": {
+          "default": "",
+          "maxLength": 1000,
+          "title": "Note",
+          "type": "string"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id",
+        "code"
+      ],
+      "title": "FileWrapUp",
       "type": "object"
     },
     "hangup": {
@@ -519,10 +578,24 @@ export const SCHEMAS = {
     },
     "set_availability": {
       "additionalProperties": false,
+      "description": "Available, or away for one of the away reasons (required when going away).",
       "properties": {
         "available": {
           "title": "Available",
           "type": "boolean"
+        },
+        "reason": {
+          "anyOf": [
+            {
+              "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$",
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Reason"
         }
       },
       "required": [
@@ -1183,10 +1256,31 @@ export const SCHEMAS = {
             "away",
             "available",
             "ringing",
-            "busy"
+            "busy",
+            "wrap_up"
           ],
           "title": "ClerkState",
           "type": "string"
+        },
+        "DispositionCode": {
+          "additionalProperties": false,
+          "description": "One of a department's disposition codes, as the wrap-up panel lists it.",
+          "properties": {
+            "id": {
+              "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$",
+              "title": "Id",
+              "type": "string"
+            },
+            "names": {
+              "$ref": "#/$defs/LocalizedText"
+            }
+          },
+          "required": [
+            "id",
+            "names"
+          ],
+          "title": "DispositionCode",
+          "type": "object"
         },
         "IceServer": {
           "additionalProperties": false,
@@ -1253,11 +1347,83 @@ export const SCHEMAS = {
           ],
           "title": "LocalizedText",
           "type": "object"
+        },
+        "WrapUpView": {
+          "additionalProperties": false,
+          "description": "The clerk's wrap-up: its call, its time left (negative: over time) and the codes.",
+          "properties": {
+            "codes": {
+              "items": {
+                "$ref": "#/$defs/DispositionCode"
+              },
+              "title": "Codes",
+              "type": "array"
+            },
+            "deadline": {
+              "format": "date-time",
+              "title": "Deadline",
+              "type": "string"
+            },
+            "extend_s": {
+              "title": "Extend S",
+              "type": "number"
+            },
+            "max_s": {
+              "title": "Max S",
+              "type": "number"
+            },
+            "remaining_s": {
+              "title": "Remaining S",
+              "type": "number"
+            },
+            "session_id": {
+              "pattern": "^[0-9a-f]{32}$",
+              "title": "Session Id",
+              "type": "string"
+            },
+            "started_at": {
+              "format": "date-time",
+              "title": "Started At",
+              "type": "string"
+            }
+          },
+          "required": [
+            "session_id",
+            "started_at",
+            "deadline",
+            "remaining_s",
+            "extend_s",
+            "max_s",
+            "codes"
+          ],
+          "title": "WrapUpView",
+          "type": "object"
         }
       },
       "additionalProperties": false,
       "description": "The clerk's own state, sent on connect and on every change.",
       "properties": {
+        "away_reason": {
+          "anyOf": [
+            {
+              "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$",
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Away Reason"
+        },
+        "away_reasons": {
+          "items": {
+            "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$",
+            "type": "string"
+          },
+          "title": "Away Reasons",
+          "type": "array"
+        },
         "call": {
           "anyOf": [
             {
@@ -1336,6 +1502,17 @@ export const SCHEMAS = {
           "default": 0,
           "title": "Version",
           "type": "integer"
+        },
+        "wrap_up": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/WrapUpView"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null
         }
       },
       "required": [

@@ -156,19 +156,20 @@ export class View {
     this.#renderDepartments(m);
     e.clerkState.dataset.state = state;
     e.clerkStateLabel.dataset.state = state;
-    e.clerkStateLabel.textContent = t(`state.${state}`);
+    const reason = state === "away" && m.clerk.awayReason ? maybe(`away.reason.${m.clerk.awayReason}`) ?? m.clerk.awayReason : null;
+    e.clerkStateLabel.textContent = reason ? t("state.awayBecause", { reason }) : t(`state.${state}`);
     const active = state === "available" || state === "ringing";
     const toggle = e.availabilityToggle;
     toggle.textContent = t(active ? "availability.goAway" : "availability.goAvailable");
     toggle.setAttribute("aria-pressed", String(active || state === "busy"));
     toggle.classList.toggle("btn-primary", !active);
     toggle.classList.toggle("btn-secondary", active);
-    toggle.disabled = m.availabilityPending || state === "busy" || state === "offline";
+    toggle.disabled = m.availabilityPending || state === "busy" || state === "offline" || state === "wrap_up";
     e.availabilityHint.hidden = state !== "busy";
     e.autoAnswer.checked = m.autoAnswer;
     e.signout.disabled = Boolean(m.callInfo);
 
-    e.idlePanel.hidden = Boolean(m.offer || m.callInfo);
+    e.idlePanel.hidden = Boolean(m.offer || m.callInfo) || state === "wrap_up";
     const idle = { available: "idle.available", offline: "idle.offline" }[state] ?? "idle.away";
     e.idleText.textContent = t(idle);
 

@@ -101,6 +101,7 @@ class Outcomes(Matching):
             cancel_if_waiting=True,
             terminal_id=terminal_id,
             clerk_id=clerk_id,
+            wrap_up_s=self.wrap_up_s,
         )
         if done is None:
             return False
@@ -159,6 +160,14 @@ class Outcomes(Matching):
             self.db,
             clerk_id,
             ClerkState.OFFLINE,
-            (ClerkState.AWAY, ClerkState.AVAILABLE, ClerkState.BUSY, ClerkState.RINGING),
+            (
+                ClerkState.AWAY,
+                ClerkState.AVAILABLE,
+                ClerkState.BUSY,
+                ClerkState.RINGING,
+                # a wrap-up not filed is left, as any other state: the call's chain shows
+                # no wrap_up.filed
+                ClerkState.WRAP_UP,
+            ),
         )
         self.on_queue_change()
