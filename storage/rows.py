@@ -35,11 +35,20 @@ from sqlalchemy.exc import IntegrityError
 from storage.audit import EVENT_COLUMNS, GENESIS_HASH, insert_events, link_event
 from storage.db import Database, Transaction
 from storage.errors import DuplicateEntry
-from storage.models import CallSession, ClerkPresence, Service, SessionEvent, utcnow
+from storage.models import (
+    Callback,
+    CallSession,
+    ClerkPresence,
+    Service,
+    SessionEvent,
+    utcnow,
+)
 
 SESSIONS = cast(Table, CallSession.__table__)
 PRESENCE = cast(Table, ClerkPresence.__table__)
 _EVENTS = cast(Table, SessionEvent.__table__)
+# written by storage.callbacks in the same transitions
+_CALLBACKS = cast(Table, Callback.__table__)
 
 
 class Record:
@@ -328,7 +337,7 @@ class _Types:
         self.bind: dict[tuple[str, str], Callable[[Any], Any] | None] = {}
         self.result: dict[str, list[Callable[[Any], Any] | None]] = {}
         self.names = {t.name: [c.name for c in t.columns] for t in (SESSIONS, PRESENCE)}
-        for table in (SESSIONS, PRESENCE, _EVENTS):
+        for table in (SESSIONS, PRESENCE, _EVENTS, _CALLBACKS):
             for c in table.columns:
                 self.bind[(table.name, c.name)] = c.type.bind_processor(dialect)
             self.result[table.name] = [
