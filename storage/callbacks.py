@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, cast
+from typing import Any, Final, NamedTuple, cast
 
 import phonenumbers
 from sqlalchemy import Table, bindparam, func, select
@@ -26,6 +26,7 @@ from storage import rows
 from storage.db import Database
 from storage.errors import DuplicateEntry, InvalidValue, NotFound, StorageError
 from storage.models import Callback, ClerkPresence
+from storage.routing import Finished, snap
 from storage.rows import Record
 from storage.states import move_session
 
@@ -86,6 +87,13 @@ class CallbackSnap:
     outcome: str | None
     note: str | None
     closed_at: datetime | None
+
+
+class Requested(NamedTuple):
+    """A callback task opened, and the session it ended (for the kiosk's and queue's news)."""
+
+    task: CallbackSnap
+    ended: Finished
 
 
 def _snap(row: Any) -> CallbackSnap:
@@ -190,7 +198,7 @@ async def request(
     phone: str,
     region: str,
     actor: str,
-) -> CallbackSnap:
+) -> Requested:
     """Cancel the kiosk's queued session (``end_reason`` ``callback``) and open a callback
     task for it, in one transaction; :class:`InvalidPhone` (nothing saved) for a bad number."""
     number = parse_phone(phone, region)
@@ -201,6 +209,7 @@ async def request(
                 if found is None or found.row.terminal_id != terminal_id:
                     raise NotFound(f"no session {session_id!r} of this kiosk to call back for")
                 row, now = found.row, found.now
+                before = snap(row, found.department_id)
                 if row.state != "queued":
                     raise CallbackConflict(
                         f'Session {session_id} is "{row.state}": only a session still waiting'
@@ -236,7 +245,8 @@ async def request(
                         "language": row.language,
                     },
                 )
-                return _snap(task)
+                after = snap(row, found.department_id)
+                return Requested(_snap(task), Finished(after, None, before))
         except DuplicateEntry:
             continue  # a reference drawn twice: draw again
     raise CallbackConflict(f"could not store a callback for session {session_id}; try again")

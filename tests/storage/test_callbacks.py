@@ -38,10 +38,13 @@ async def queued(db: Database, terminal: int) -> str:
 
 
 async def request(db: Database, terminal: int, session_id: str) -> callbacks.CallbackSnap:
-    return await callbacks.request(
+    requested = await callbacks.request(
         db, session_id, terminal_id=terminal, phone="9123 4567", region="HK",
         actor=f"terminal:{terminal}",
     )  # fmt: skip
+    assert requested.ended.before.state == "queued"
+    assert requested.ended.session.state == "cancelled"
+    return requested.task
 
 
 async def kinds(db: Database, session_id: str) -> list[str]:
