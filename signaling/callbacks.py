@@ -37,7 +37,7 @@ from signaling.messages import (
 )
 from signaling.rooms import clerk_room
 from storage import callbacks, presence
-from storage.callbacks import CallbackConflict, CallbackSnap, InvalidPhone
+from storage.callbacks import CallbackConflict, CallbackSnap, ClerkInCall, InvalidPhone
 from storage.db import Database
 from storage.errors import InvalidValue, NotFound
 from storage.models import Clerk
@@ -90,10 +90,10 @@ async def _nudge(app: web.Application, department_id: str) -> None:
     router.on_queue_change()  # the supervisors' and wallboard's figures count open tasks
 
 
-def _refused(exc: CallbackConflict | NotFound | InvalidValue) -> web.HTTPException:
+def _refused(exc: CallbackConflict | ClerkInCall | NotFound | InvalidValue) -> web.HTTPException:
     if isinstance(exc, NotFound):
         return http_error(web.HTTPNotFound, "not_found", exc.message)
-    if isinstance(exc, CallbackConflict):
+    if isinstance(exc, CallbackConflict | ClerkInCall):
         return http_error(web.HTTPConflict, exc.code, exc.message)
     return http_error(web.HTTPBadRequest, exc.code, exc.message)
 
@@ -158,7 +158,7 @@ async def take_callback(request: web.Request) -> web.Response:
     actor = f"clerk:{claims.clerk_id}"
     try:
         task = await callbacks.take(app[DATABASE], reference, claims.clerk_id, actor)
-    except (CallbackConflict, NotFound) as exc:
+    except (CallbackConflict, ClerkInCall, NotFound) as exc:
         raise _refused(exc) from exc
     context_log(log, task.session_id, actor).info("callback %s taken", reference)
     await _nudge(app, task.department_id)

@@ -69,6 +69,12 @@ class CallbackConflict(StorageError):
     code = "callback_conflict"
 
 
+class ClerkInCall(StorageError):
+    """A clerk in a call (or being rung) cannot take a callback as well."""
+
+    code = "callback_busy"
+
+
 @dataclass(frozen=True)
 class CallbackSnap:
     """A task as committed."""
@@ -253,8 +259,8 @@ async def request(
 
 
 async def take(db: Database, reference: str, clerk_id: int, actor: str) -> CallbackSnap:
-    """Give the open task to ``clerk_id``, who must not be in a call;
-    :class:`CallbackConflict` if another clerk took it first."""
+    """Give the open task to ``clerk_id``; :class:`CallbackConflict` if another clerk took
+    it first, :class:`ClerkInCall` while they are in a call or being rung."""
     async with rows.transaction(db) as tx:
         session, task = await _locked(tx, reference)
         if task.state != "open":
@@ -263,9 +269,7 @@ async def take(db: Database, reference: str, clerk_id: int, actor: str) -> Callb
             raise CallbackConflict(f"Callback {reference} is already {state}; pick another one")
         clerk = await tx.fetch(_CLERK, clerk_id=clerk_id)
         if clerk and (clerk[0]["session_id"] or clerk[0]["state"] in ("ringing", "busy")):
-            raise CallbackConflict(
-                f"You are in a call; finish it before taking callback {reference}"
-            )
+            raise ClerkInCall(f"You are in a call; finish it before taking callback {reference}")
         move_callback(task, "taken")
         task.taken_by = clerk_id
         task.taken_at = await tx.clock()
