@@ -121,9 +121,20 @@ def parse_phone(number: str, region: str) -> str:
             "characters", "A phone number has only digits, and a + only at the start."
         )
     place = REGIONS[region]
+    if len(typed.lstrip("+")) < 4:
+        # phonenumbers calls a digit or two "not a number"; to the applicant it is too short
+        raise InvalidPhone("too_short", f"The number is too short for a phone number of {place}.")
     try:
         parsed = phonenumbers.parse(typed, region)
     except phonenumbers.NumberParseException as exc:
+        short = exc.error_type in (
+            phonenumbers.NumberParseException.TOO_SHORT_NSN,
+            phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD,
+        )
+        if short:
+            raise InvalidPhone(
+                "too_short", f"The number is too short for a phone number of {place}."
+            ) from exc
         raise InvalidPhone("invalid", f"This is not a phone number of {place}.") from exc
     found = phonenumbers.region_code_for_number(parsed)
     if found not in REGIONS and phonenumbers.is_valid_number(parsed):

@@ -15,9 +15,9 @@ from signaling.catalogue import load_catalogue
 from storage import callbacks, routing
 from storage.audit import AuditLog
 from storage.blobs import FileBlobStore
-from storage.callbacks import CallbackConflict, InvalidPhone, parse_phone
+from storage.callbacks import CallbackConflict, ClerkInCall, InvalidPhone, parse_phone
 from storage.db import Database
-from storage.models import Callback
+from storage.models import Callback, ClerkPresence
 from storage.verify import verify_session
 from tests.signaling.test_router import TAX, dept_of, prepare
 
@@ -83,6 +83,7 @@ async def test_a_callback_cancels_the_waiting_session_in_the_same_transaction(
         ("", "HK", "empty", "none was entered"),
         ("9123-45x7", "HK", "characters", "only digits"),
         ("912", "HK", "too_short", "too short for a phone number of Hong Kong"),
+        ("9", "CN", "too_short", "too short for a phone number of the mainland"),
         ("912345678901", "MO", "too_long", "too long for a phone number of Macau"),
         ("10000000", "HK", "invalid", "not a phone number in use in Hong Kong"),
         ("+1 202 555 0125", "HK", "other_region", "Hong Kong, Macau and the mainland only"),
@@ -183,3 +184,16 @@ async def test_two_clerks_taking_at_once_one_gets_it(db: Database, terminal: int
     assert len(won) == 1 and len(lost) == 1, results
     stored = await callbacks.get(db, ref)
     assert stored is not None and stored.taken_by == won[0].taken_by
+
+
+async def test_a_clerk_in_a_call_cannot_take_one(db: Database, terminal: int) -> None:
+    ref = (await request(db, terminal, await queued(db, terminal))).reference
+    async with db.transaction() as tx:
+        tx.session.add(ClerkPresence(clerk_id=1, state="busy", connected=True, departments=[]))
+    with pytest.raises(
+        ClerkInCall, match=f"You are in a call; finish it before taking callback {ref}"
+    ):
+        await callbacks.take(db, ref, 1, "clerk:1")
+    stored = await callbacks.get(db, ref)
+    assert stored is not None and (stored.state, stored.taken_by) == ("open", None)
+    assert (await callbacks.take(db, ref, 2, "clerk:2")).taken_by == 2
