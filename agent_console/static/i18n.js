@@ -330,7 +330,7 @@ export const DICTIONARY = Object.freeze({
     "callbacks.mine": "Your callback",
     "callbacks.reference": "Reference {reference}",
     "callbacks.phone": "Phone",
-    "callbacks.attemptsSoFar": "{n} attempts so far, at most {max}",
+    "callbacks.attemptsSoFar": "Attempts so far: {n} (at most {max})",
     "callbacks.outcomeLabel": "How did the call go?",
     "callbacks.outcome.resolved": "Reached, resolved",
     "callbacks.outcome.needs_visit": "Reached, needs a visit",

@@ -13,12 +13,23 @@ from sqlalchemy import select
 from signaling.keys import BLOBS
 from storage import callbacks
 from storage.audit import AuditLog
-from storage.models import Clerk
+from storage.models import Clerk as ClerkAccount
 from storage.verify import verify_session
+from terminal_client.errors import CommandRefused
+from terminal_client.kiosk.messages import ChooseService, LeaveNumber, Screen, SimpleCommand
 from tests.browser.conftest import attach_error_log
 from tests.browser.test_console_ui import sign_in
 from tests.conftest import RunningServer
-from tests.kiosk.conftest import RunningKiosk, layout_problems, open_kiosk, shot, shown, tap
+from tests.kiosk.conftest import (
+    ARTIFACTS,
+    Clerk,
+    RunningKiosk,
+    layout_problems,
+    open_kiosk,
+    shot,
+    shown,
+    tap,
+)
 
 
 @pytest.fixture
@@ -102,6 +113,7 @@ async def test_a_long_wait_becomes_a_callback_that_a_clerk_closes(
     assert "9123" not in await console.locator("[data-testid=callbacks-panel]").inner_text()
     await row.locator("[data-testid=callback-take]").click()
     await expect(console.locator("[data-testid=callback-phone]")).to_have_text("+85291234567")
+    await console.screenshot(path=str(ARTIFACTS / "callback-console.png"))
     await record(console, "no_answer", "rang 10 times")
     await expect(console.locator("[data-testid=notice-text]")).to_have_text(
         f"Callback {reference}: no answer; it is back in the list for another attempt."
@@ -111,7 +123,7 @@ async def test_a_long_wait_becomes_a_callback_that_a_clerk_closes(
 
     await row.locator("[data-testid=callback-take]").click()
     await expect(console.locator("[data-testid=callback-attempts]")).to_have_text(
-        "1 attempts so far, at most 3"
+        "Attempts so far: 1 (at most 3)"
     )
     await record(console, "resolved", "explained the form")
     await expect(console.locator("[data-testid=notice-text]")).to_have_text(
@@ -123,7 +135,7 @@ async def test_a_long_wait_becomes_a_callback_that_a_clerk_closes(
     # the store: closed with the outcome and the clerk, every step in the session's chain
     task = await callbacks.get(server.db, reference)
     async with server.db.reads() as s:
-        alice = await s.scalar(select(Clerk.id).where(Clerk.username == "alice"))
+        alice = await s.scalar(select(ClerkAccount.id).where(ClerkAccount.username == "alice"))
     assert task is not None
     assert (task.state, task.outcome, task.attempts, task.taken_by) == (
         "closed",
@@ -145,3 +157,31 @@ async def test_a_long_wait_becomes_a_callback_that_a_clerk_closes(
     await tap(page, "callback-finish")
     await shown(page, "language")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_a_clerk_answering_while_the_number_is_typed_takes_the_call(
+    kiosk: RunningKiosk, clerk: Clerk
+) -> None:
+    controller = kiosk.controller
+    await kiosk.wait_screen(Screen.LANGUAGE)
+    await controller.handle(SimpleCommand(type="start"))
+    await controller.handle(ChooseService(type="choose_service", service_id="tax-filing"))
+    await controller.handle(SimpleCommand(type="call"))
+    await kiosk.wait_view(lambda v: v.queue is not None and v.queue.callback_offered)
+    await controller.handle(SimpleCommand(type="callback"))
+    view = await kiosk.wait_screen(Screen.CALLBACK)
+    assert view.callback is not None and view.callback.state == "enter"
+    # a number the kiosk refuses at once, in the applicant's words (nothing sent)
+    await controller.handle(LeaveNumber(type="leave_number", phone="", region="CN"))
+    view = controller.view()
+    assert view.callback is not None and view.callback.error_key == "callback.error.empty"
+    assert view.callback.region == "CN"
+    session_id = view.session_id
+    assert session_id is not None
+
+    await clerk.available()
+    view = await kiosk.wait_screen(Screen.CALL, 20)
+    assert view.callback is None and view.session_id == session_id
+    assert await callbacks.listed(kiosk.server.db) == []
+    with pytest.raises(CommandRefused, match="leave a phone number"):
+        await controller.handle(LeaveNumber(type="leave_number", phone="91234567", region="HK"))

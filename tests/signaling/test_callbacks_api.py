@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from media.sources import create_local_tracks
 from signaling.cli import main
+from signaling.fanout import Place, QueueNotifier
 from storage import store
 from terminal_client.client import TerminalClient, TerminalState
 from tests.conftest import CLERK_PASSWORD, RunningServer
@@ -133,3 +134,21 @@ async def test_a_waiting_kiosk_leaves_a_number_and_clerks_call_back(server: Runn
         assert closed.exit_code == 0 and closed.output.endswith("\nno closed callbacks\n")
     finally:
         await kiosk.close()
+
+
+def test_a_callback_is_offered_past_the_setting_or_with_nobody_on_duty() -> None:
+    notifier = QueueNotifier(
+        None,
+        None,
+        None,
+        dict,
+        callback_offer_after_s=600,  # type: ignore[arg-type]
+    )
+    assert not notifier.offers_callback(Place(3, "queued", 540, 2, 1))
+    assert not notifier.offers_callback(Place(3, "queued", 600, 2, 1))
+    assert notifier.offers_callback(Place(9, "queued", 660, 2, 1))
+    assert notifier.offers_callback(Place(1, "queued", None, 0, 1))
+    assert not notifier.offers_callback(Place(0, "offered", 0, 0, 1))
+    # a process without the setting never offers one
+    silent = QueueNotifier(None, None, None, dict)  # type: ignore[arg-type]
+    assert not silent.offers_callback(Place(9, "queued", 6000, 0, 1))
