@@ -193,9 +193,10 @@ async def _session_of(db: Database, reference: str) -> str:
     return str(session_id)
 
 
-async def _locked(tx: rows.RowTransaction, reference: str) -> tuple[Record, Record]:
+async def _locked(
+    tx: rows.RowTransaction, reference: str, session_id: str
+) -> tuple[Record, Record]:
     """The task's session (locked: the chain's head) and the task, locked, as they are now."""
-    session_id = await _session_of(tx.db, reference)
     found = await tx.session(session_id)
     if found is None:
         raise NotFound(f"callback {reference!r} has lost its session {session_id!r}")
@@ -272,8 +273,10 @@ async def request(
 async def take(db: Database, reference: str, clerk_id: int, actor: str) -> CallbackSnap:
     """Give the open task to ``clerk_id``; :class:`CallbackConflict` if another clerk took
     it first, :class:`ClerkInCall` while they are in a call or being rung."""
+    # which session's chain: read before the transaction (it never changes)
+    session_id = await _session_of(db, reference)
     async with rows.transaction(db) as tx:
-        session, task = await _locked(tx, reference)
+        session, task = await _locked(tx, reference, session_id)
         if task.state != "open":
             who = "another clerk" if task.taken_by != clerk_id else "you"
             state = "taken by " + who if task.state == "taken" else "closed"
@@ -309,8 +312,9 @@ async def attempt(
         raise InvalidValue(f"unknown outcome {outcome!r}: use one of {', '.join(OUTCOMES)}")
     if len(note) > NOTE_MAX:
         raise InvalidValue(f"the note has {len(note)} characters; keep it to {NOTE_MAX}")
+    session_id = await _session_of(db, reference)
     async with rows.transaction(db) as tx:
-        session, task = await _locked(tx, reference)
+        session, task = await _locked(tx, reference, session_id)
         if task.state != "taken" or task.taken_by != clerk_id:
             raise CallbackConflict(
                 f"Callback {reference} is not yours to record (it is {task.state}); take it first"
