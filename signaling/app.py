@@ -13,6 +13,7 @@ from signaling.admin import setup_admin
 from signaling.admission import Admission
 from signaling.api import setup_api
 from signaling.auth import turn_credentials
+from signaling.callbacks import setup_callbacks
 from signaling.catalogue import load_catalogue
 from signaling.checkpointer import checkpointer
 from signaling.client_address import client_address
@@ -191,8 +192,9 @@ def create_app(settings: Settings) -> web.Application:
             lease_s=settings.process_lease_s,
         )
         notifier = QueueNotifier(
-            app[DATABASE], router.emitter, app[CATALOGUE], lambda: router.local_terminals
-        )
+            app[DATABASE], router.emitter, app[CATALOGUE], lambda: router.local_terminals,
+            callback_offer_after_s=settings.callback_offer_after_s,
+        )  # fmt: skip
         wallboard = app[WALLBOARD]
 
         def queue_changed() -> None:
@@ -251,6 +253,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_identity(app)
     setup_kiosk_devices(app)
     setup_documents(app)
+    setup_callbacks(app)
     setup_phone(app)
     setup_paperwork(app, sio)
     setup_console(app)

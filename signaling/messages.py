@@ -344,6 +344,9 @@ class QueueStatus(Message):
     clerks_on_duty: StrictInt | None = None
     # the session's version when this was computed (see SessionSnapshot)
     version: StrictInt = 0
+    # the wait is long (over ``callback_offer_after_s``, or nobody on duty): the kiosk offers
+    # to leave a phone number for a callback instead (POST /api/callbacks)
+    callback_offered: bool = False
 
 
 class SessionOpened(Message):
@@ -688,6 +691,8 @@ class Event(StrEnum):
     MONITOR_START = "monitor_start"  # supervisor -> server
     MONITOR_CHANGE = "monitor_change"  # supervisor -> server
     MONITOR_STATE = "monitor_state"  # server -> supervisor
+    # callbacks (signaling/callbacks.py): a task of the clerk's departments changed
+    CALLBACKS_CHANGED = "callbacks_changed"  # server -> console
 
 
 TERMINAL_EVENTS: dict[Event, type[Message]] = {
@@ -849,3 +854,70 @@ SERVER_EVENTS.update(
         Event.CAPTURE_REQUESTED: CaptureRequested,
     }
 )
+
+
+# ---------------------------------------------------------------- callbacks (issue 15)
+# The kiosk leaves a phone number instead of waiting (REST, signaling/callbacks.py); clerks
+# list, take and record their call attempts over REST, nudged by ``callbacks_changed``. The
+# phone number goes only to the clerk who took the task.
+
+CallbackRegion = Literal["HK", "MO", "CN"]
+CallbackOutcome = Literal["resolved", "needs_visit", "no_answer", "wrong_number"]
+
+
+class RequestCallback(Message):
+    """``POST /api/callbacks`` (kiosk): stop waiting, be called back at ``phone``."""
+
+    session_id: SessionId
+    # as typed: local to ``region`` or with a + country code; the server checks it
+    phone: str = Field(max_length=32)
+    region: CallbackRegion
+
+
+class CallbackCreated(Message):
+    """The callback task is stored; the kiosk shows its reference and when to expect the call."""
+
+    reference: str
+    expect_within_s: StrictInt
+
+
+class CallbackTask(Message):
+    """One callback task as a clerk's console lists it."""
+
+    reference: str
+    department_id: str
+    service_id: str
+    service_name: LocalizedText
+    language: Language
+    state: Literal["open", "taken", "closed"]
+    created_at: datetime
+    attempts: StrictInt
+    taken_by: StrictInt | None = None
+    # shown only to the clerk who took the task
+    phone: str | None = None
+    outcome: str | None = None
+
+
+class CallbackList(Message):
+    """``GET /api/callbacks``: the open tasks of the clerk's departments, oldest first, and
+    the ones they hold."""
+
+    tasks: list[CallbackTask]
+    max_attempts: StrictInt
+
+
+class RecordAttempt(Message):
+    """``POST /api/callbacks/{reference}/attempt``: how the clerk's call went."""
+
+    outcome: CallbackOutcome
+    note: str = Field(default="", max_length=500)
+
+
+class CallbacksChanged(Message):
+    """A task of ``department_id`` was opened, taken, returned or closed: list them again."""
+
+    department_id: str
+    open: StrictInt
+
+
+SERVER_EVENTS[Event.CALLBACKS_CHANGED] = CallbacksChanged

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     login_checks_burst: int = Field(default=5, ge=1)
     # public /verify: requests per minute per address
     verify_per_minute: float = Field(default=20.0, gt=0)
+    # callbacks: a kiosk whose estimated wait exceeds this (or with nobody on duty) offers to
+    # leave a phone number instead; a task closes as unreachable after this many unanswered
+    # attempts; the applicant is told to expect the call within callback_expect_within_s
+    callback_offer_after_s: float = Field(default=600.0, ge=0)
+    callback_max_attempts: int = Field(default=3, ge=1)
+    callback_expect_within_s: int = Field(default=4 * 3600, ge=60)
     # how long a signed media link (a recording, a file in a new tab) works
     media_url_ttl_s: int = Field(default=300, ge=10)
     # partial uploads: how long one may wait for its rest, and how many one kiosk may hold

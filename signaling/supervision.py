@@ -24,10 +24,16 @@ from signaling.messages import ClerkState, Message, SessionState
 from signaling.recordings import side_file
 from signaling.replay import SearchFilter, replay_view, search_by_id, search_sessions
 from signaling.service_level import service_level
-from signaling.supervisor_messages import ClerkFigure, LiveSessionFigure, Overview, QueueFigure
+from signaling.supervisor_messages import (
+    CallbackFigure,
+    ClerkFigure,
+    LiveSessionFigure,
+    Overview,
+    QueueFigure,
+)
 from signaling.trail_check import TRAIL
 from signaling.work_figures import work_figures
-from storage import presence, routing, store
+from storage import callbacks, presence, routing, store
 from storage.audit import AuditLog
 from storage.blobs import check_digest
 from storage.errors import BlobCorrupt, InvalidValue, NotFound
@@ -153,9 +159,21 @@ async def overview(request: web.Request) -> web.Response:
         )
         for s in sorted(active, key=lambda s: s.enqueued_at or s.created_at)
     ]
-    return _json(
-        Overview(generated_at=datetime.now(UTC), queues=queues, clerks=clerks, sessions=sessions)
+    open_tasks = await callbacks.open_by_department(db)
+    called_back = [
+        CallbackFigure(
+            department_id=dept, department_name=catalogue.department(dept).names, open=count
+        )
+        for dept, count in sorted(open_tasks.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    body = Overview(
+        generated_at=datetime.now(UTC),
+        queues=queues,
+        clerks=clerks,
+        sessions=sessions,
+        callbacks=called_back,
     )
+    return _json(body)
 
 
 async def figures(request: web.Request) -> web.Response:

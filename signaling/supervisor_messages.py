@@ -55,6 +55,14 @@ class LiveSessionFigure(Message):
     language: str
 
 
+class CallbackFigure(Message):
+    """Applicants of one department waiting to be called back (open callback tasks)."""
+
+    department_id: str
+    department_name: LocalizedText
+    open: int
+
+
 class Overview(Message):
     """The live picture: queues per service, clerks and active sessions."""
 
@@ -62,6 +70,8 @@ class Overview(Message):
     queues: list[QueueFigure]
     clerks: list[ClerkFigure]
     sessions: list[LiveSessionFigure]
+    # open callback tasks per department (signaling/callbacks.py), most first
+    callbacks: list[CallbackFigure] = Field(default_factory=list)
 
 
 class ServiceLevelRow(Message):

@@ -10,6 +10,9 @@ Every package's ``errors.py`` derives from :class:`VcounterError`::
     │   ├── ChainMoved                 a conditional append found newer events (a race lost)
     │   ├── BlobCorrupt
     │   ├── InvalidValue
+    │   │   └── InvalidPhone           (storage.callbacks) a number a clerk cannot call back
+    │   ├── CallbackConflict           (storage.callbacks) the task was taken or closed first
+    │   ├── ClerkInCall                (storage.callbacks) no callback while in a call
     │   ├── BadDatabaseUrl
     │   └── WrapUpRefused              no wrap-up to file or extend, or past its longest
     ├── SignalingError                 (signaling.errors)

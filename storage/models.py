@@ -214,6 +214,33 @@ class CallSession(Base):
     )
 
 
+class Callback(Base):
+    """An applicant who left a phone number instead of waiting: a clerk calls them back
+    (migration 0125_callbacks). Every change is an event in the originating session's chain."""
+
+    __tablename__ = "callbacks"
+
+    # what the applicant is shown and a clerk reads out: short, no look-alike characters
+    reference: Mapped[str] = mapped_column(String(16), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), unique=True)
+    department_id: Mapped[str] = mapped_column(String(64))
+    service_id: Mapped[str] = mapped_column(ForeignKey("services.id"))
+    language: Mapped[str] = mapped_column(String(16))
+    # personal data (E.164): shown only to the clerk who took the task, never logged
+    phone: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    taken_by: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"), default=None)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(String(32), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    # the open tasks of a department, oldest first: what every clerk's panel reads
+    __table_args__ = (Index("ix_callbacks_line", "state", "department_id", "created_at"),)
+
+
 class ClerkPresence(Base):
     """A clerk's work state and where their console is connected; the routing's view of them."""
 

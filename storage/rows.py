@@ -36,6 +36,7 @@ from storage.audit import EVENT_COLUMNS, GENESIS_HASH, insert_events, link_event
 from storage.db import Database, Transaction
 from storage.errors import DuplicateEntry
 from storage.models import (
+    Callback,
     CallSession,
     ClerkPresence,
     ClerkStateLog,
@@ -49,6 +50,8 @@ PRESENCE = cast(Table, ClerkPresence.__table__)
 _EVENTS = cast(Table, SessionEvent.__table__)
 # clerks' state log rows are inserted along with the presence changes they record
 _STATE_LOG = cast(Table, ClerkStateLog.__table__)
+# written by storage.callbacks in the same transitions
+_CALLBACKS = cast(Table, Callback.__table__)
 
 
 class Record:
@@ -337,7 +340,7 @@ class _Types:
         self.bind: dict[tuple[str, str], Callable[[Any], Any] | None] = {}
         self.result: dict[str, list[Callable[[Any], Any] | None]] = {}
         self.names = {t.name: [c.name for c in t.columns] for t in (SESSIONS, PRESENCE)}
-        for table in (SESSIONS, PRESENCE, _EVENTS, _STATE_LOG):
+        for table in (SESSIONS, PRESENCE, _EVENTS, _STATE_LOG, _CALLBACKS):
             for c in table.columns:
                 self.bind[(table.name, c.name)] = c.type.bind_processor(dialect)
             self.result[table.name] = [

@@ -171,6 +171,7 @@ class TerminalClient:
         self.session_id: str | None = None
         self.position: int | None = None
         self.estimated_wait_s: int | None = None
+        self.callback_offered = False
         self.clerk_name: str | None = None
         self.department_id: str | None = None
         self.service_name: LocalizedText | None = None
@@ -425,6 +426,7 @@ class TerminalClient:
         self.session_id = None
         self.position = None
         self.estimated_wait_s = None
+        self.callback_offered = False
         self.clerk_name = None
         self.department_id = None
         self.service_name = None
@@ -465,6 +467,7 @@ class TerminalClient:
         self.session_id = status.session_id
         self.position = status.position
         self.estimated_wait_s = status.estimated_wait_s
+        self.callback_offered = status.callback_offered
         target = TerminalState.RINGING if status.state == "offered" else TerminalState.QUEUED
         if target == self.state:
             await self._notify()  # same state, new place in the queue

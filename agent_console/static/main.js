@@ -13,6 +13,7 @@ import { Paperwork } from "./paperwork.js";
 import { WorkNav } from "./worknav.js";
 import { Ringer } from "./ringer.js";
 import { WarmPeer } from "./warm-peer.js";
+import { CallbacksPanel } from "./callbacks.js";
 import { Supervision } from "./supervision.js";
 import { WorkStates } from "./wrap-up.js";
 import {
@@ -84,6 +85,15 @@ class ClerkConsole {
       return missing;
     };
     this.workNav = new WorkNav(document);
+    this.callbacks = new CallbacksPanel(
+      document,
+      () => (this.m.session ? this.m.session.token : null),
+      () => Boolean(this.m.callInfo || this.m.offer || ["ringing", "busy"].includes(this.m.clerk.state)),
+      (notice) => {
+        this.m.notice = notice;
+        this.render();
+      },
+    );
     this.supervision = new Supervision(document, (event, payload) => this.#send(event, payload), () => this.call);
     this.workStates = new WorkStates(document, (event, payload) => this.#send(event, payload));
     this.workStates.onChange = () => this.render();
@@ -108,6 +118,7 @@ class ClerkConsole {
     if (this.documents) this.documents.render(this.m.callInfo);
     if (this.paperwork) this.paperwork.render(this.m);
     if (this.workNav) this.workNav.render(Boolean(this.m.callInfo));
+    if (this.callbacks) this.callbacks.render();
     if (this.supervision) this.supervision.render();
     if (this.workStates) {
       const state = this.m.connection === "connected" ? this.m.clerk.state : "offline";
@@ -291,6 +302,7 @@ class ClerkConsole {
     this.lastIceServers = null; // the next clerk to sign in here gets their own
     if (this.connection) this.connection.close();
     this.connection = null;
+    if (this.callbacks) this.callbacks.clear();
     Object.assign(this.m, {
       view: "login", session: null, connection: "idle", offer: null, callInfo: null,
       availabilityPending: false, resync: null, expired: false, error, notice: null,
@@ -336,6 +348,8 @@ class ClerkConsole {
 
   #onConnected(again) {
     this.m.connection = "connected";
+    // what changed while the socket was down came with no callbacks_changed: list again
+    this.callbacks.refresh();
     if (again) this.m.notice = "conn.restored";
     this.render();
   }
@@ -384,6 +398,8 @@ class ClerkConsole {
         return this.#onServerError(payload);
       case EVENTS.IDENTITY:
         return this.identity.changed(payload);
+      case EVENTS.CALLBACKS_CHANGED:
+        return this.callbacks.refresh();
       case EVENTS.KIOSK_DEVICES:
         // the kiosk said what it has, maybe after the panels first asked: both redraw
         this.identity.devicesReported(payload);

@@ -130,6 +130,7 @@ const SERVER_EVENTS = [
   EVENTS.CHECKLIST,
   EVENTS.SUPERVISION, // supervision.js
   EVENTS.MONITOR_SIGNAL,
+  EVENTS.CALLBACKS_CHANGED, // callbacks.js
 ];
 
 /**

@@ -30,5 +30,7 @@ export function eventText(event, st, has) {
     attempt: p.attempt ?? "–",
     gap: typeof p.gap_ms === "number" ? (p.gap_ms / 1000).toFixed(1) : "–",
     link: has(`link.${p.link}`) ? st(`link.${p.link}`) : "–",
+    // a callback's call: how it went
+    outcome: has(`outcome.${p.outcome}`) ? st(`outcome.${p.outcome}`) : "–",
   });
 }

@@ -334,6 +334,16 @@ class SupervisorApp {
       queues.append(row);
     }
     $("queues-empty").hidden = o.queues.length > 0;
+    const waitingCalls = $("callbacks-body");
+    waitingCalls.replaceChildren();
+    for (const c of o.callbacks ?? []) {
+      const row = document.createElement("tr");
+      row.dataset.department = c.department_id;
+      cell(row, localized(c.department_name));
+      cell(row, String(c.open), "num");
+      waitingCalls.append(row);
+    }
+    $("callbacks-empty").hidden = (o.callbacks ?? []).length > 0;
     const clerks = $("clerks-body");
     clerks.replaceChildren();
     for (const c of o.clerks) {

@@ -40,7 +40,11 @@ def keys_init(ctx: click.Context) -> None:
             "real seals are configured (setting seals): the development CA is not made or"
             " trusted alongside them; configure a seal for every department instead"
         )
-    departments = [d.id for d in load_catalogue(settings.catalogue_file).departments if d.id not in settings.seals]
+    departments = [
+        d.id
+        for d in load_catalogue(settings.catalogue_file).departments
+        if d.id not in settings.seals
+    ]
     made = init_keys(settings.data_dir, departments)
     where = keys_dir(settings.data_dir)
     click.echo(f"seal keys in {where}: {len(made)} created, {len(departments) - len(made)} kept")

@@ -225,6 +225,11 @@ class Waiting(Media):
             f'Cannot cancel session {session_id} in state "{session.state}"; hang up instead'
         )
 
+    async def callback_left(self, done: routing.Finished, actor: str) -> None:
+        """The applicant left a phone number instead of waiting (the store ended the session
+        with the callback task): tell the kiosk, and the queue behind it moves up."""
+        await self._tell_ended(done, "callback", Role.TERMINAL, actor)
+
     def on_session_resync(self, session_id: str) -> None:
         """A kiosk asked for its state again: its place is sent again too."""
         self.forget_place(session_id)

@@ -39,7 +39,7 @@ USES = {
         ["index.html"],
         [r'\b(?:t|maybe)\(\s*"([^"$`]+)"'],
         ["main.js", "ui.js", "call.js", "identity.js", "paperwork.js", "guidance.js", "wrap-up.js",
-         "worknav.js", "session.js", "wire.js", "ringer.js"],
+         "worknav.js", "session.js", "wire.js", "ringer.js", "callbacks.js"],
     ),
     "supervisor": (
         [r'data-st="([^"]+)"'],

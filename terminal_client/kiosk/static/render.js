@@ -151,6 +151,40 @@ function renderQueue(view, ui) {
     }
   }
   wait.hidden = !wait.textContent;
+  $('[data-testid=callback-offer]').hidden = !(queue && queue.callback_offered);
+}
+
+/** The number pad: the digits stay on the page (ui.callback) until "Call me back". */
+function renderCallback(view, ui) {
+  const callback = view.callback || { state: 'enter', region: 'HK' };
+  const entering = callback.state !== 'done';
+  if (ui.callback.region === null) ui.callback.region = callback.region;
+  $('[data-testid=callback-enter]').hidden = !entering;
+  $('[data-testid=callback-done]').hidden = entering;
+  $$('[data-action=callback-region]').forEach((button) => {
+    button.setAttribute('aria-checked', String(button.dataset.arg === ui.callback.region));
+  });
+  $('[data-testid=callback-number]').textContent = ui.callback.digits;
+  const error = $('[data-testid=callback-error]');
+  const key = callback.error_key;
+  error.hidden = !key;
+  error.textContent = key ? t(has(key) ? key : 'callback.error.refused') : '';
+  if (key) error.dataset.key = key;
+  const sending = callback.state === 'sending';
+  $('[data-testid=callback-sending]').hidden = !sending;
+  $$('[data-testid=callback-pad] button').forEach((button) => { button.disabled = sending; });
+  $('[data-testid=callback-confirm]').hidden = !entering;
+  $('[data-testid=callback-confirm]').disabled = sending;
+  $('[data-testid=callback-back]').hidden = !entering;
+  $('[data-testid=callback-back]').disabled = sending;
+  $('[data-testid=callback-finish]').hidden = entering;
+  if (!entering) {
+    $('[data-testid=callback-reference]').textContent = t('callback.reference', { reference: callback.reference });
+    const seconds = callback.expect_within_s || 0;
+    $('[data-testid=callback-expect]').textContent = seconds >= 7200
+      ? t('callback.expect_hours', { hours: Math.round(seconds / 3600) })
+      : t('callback.expect_minutes', { minutes: Math.ceil(seconds / 60) });
+  }
 }
 
 function renderPrompt(view, ui) {
@@ -389,6 +423,7 @@ const SCREENS = {
   ended: renderEnded,
   interrupted: renderInterrupted,
   result: renderResult,
+  callback: renderCallback,
 };
 
 /** Show `ui.view` (the page's own OFFLINE screen while its websocket is down). */
