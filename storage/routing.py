@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import rows
 from storage.db import Database
 from storage.errors import DuplicateEntry, InvalidValue, NotFound, StorageError
-from storage.models import CallSession, ClerkPresence, Service
+from storage.models import CallSession, ClerkPresence, Service, SessionEvent
 from storage.rows import PRESENCE, SESSIONS, Record
 from storage.skills import DEFAULT_RULE, Need, SkillRule, fit
 from storage.state_log import state_record
@@ -487,12 +487,23 @@ async def queue_entries(db: Database) -> list[QueueEntry]:
 
 
 async def recent_handling_s(db: Database, limit: int = 400) -> dict[str, list[float]]:
-    """Lengths of the most recent answered calls per department, newest first."""
+    """How long the most recent answered calls kept their clerk, per department, newest
+    first: the talk, and the wrap-up after it once filed (a clerk in wrap-up takes no call)."""
     async with db.reads() as db_session:
         rows = (
             await db_session.execute(
-                select(Service.department_id, CallSession.answered_at, CallSession.ended_at)
+                select(
+                    Service.department_id,
+                    CallSession.answered_at,
+                    CallSession.ended_at,
+                    SessionEvent.payload,
+                )
                 .join(Service, Service.id == CallSession.service_id)
+                .outerjoin(
+                    SessionEvent,
+                    (SessionEvent.session_id == CallSession.id)
+                    & (SessionEvent.kind == "wrap_up.filed"),
+                )
                 .where(
                     CallSession.answered_at.is_not(None),
                     CallSession.ended_at.is_not(None),
@@ -503,9 +514,11 @@ async def recent_handling_s(db: Database, limit: int = 400) -> dict[str, list[fl
             )
         ).all()
     lengths: dict[str, list[float]] = {}
-    for dept, answered, ended in rows:
+    for dept, answered, ended, filed in rows:
         if answered is not None and ended is not None:
-            lengths.setdefault(dept, []).append(max(0.0, (ended - answered).total_seconds()))
+            talk = max(0.0, (ended - answered).total_seconds())
+            wrap_up = float(filed.get("seconds") or 0) if isinstance(filed, dict) else 0.0
+            lengths.setdefault(dept, []).append(talk + max(0.0, wrap_up))
     return lengths
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from signaling.catalogue import load_catalogue
 from signaling.errors import ConfigError, IllegalTransition, InvalidMessage
@@ -28,10 +29,10 @@ from signaling.rooms import clerk_room, terminal_room
 from signaling.router import Router
 from signaling.settings import load_settings
 from signaling.sweeper import Sweeper
-from storage import presence
+from storage import presence, routing
 from storage.audit import AuditLog
 from storage.errors import WrapUpRefused
-from storage.models import ClerkStateLog
+from storage.models import ClerkPresence, ClerkStateLog
 from storage.routing import SessionSnap
 from storage.staff_audit import StaffLog
 from tests import dbutil
@@ -286,3 +287,25 @@ def test_work_state_settings_that_cannot_work_are_refused_by_name(
 ) -> None:
     with pytest.raises(ConfigError, match=re.escape(expected)):
         load_settings(**overrides)
+
+
+async def test_the_wait_estimate_counts_each_calls_wrap_up_with_its_talk(
+    harness: Harness,
+) -> None:
+    dept = dept_of(harness.catalogue, TAX)
+    await harness.clerk(1, {dept})
+    s = await in_call(harness)
+    await harness.router.hangup(Role.CLERK, 1, s.id, "done")
+    # the clerk spent 40 s in wrap-up: their wrap-up started then
+    wrapping = await presence.clerk(harness.db, 1)
+    assert wrapping is not None and wrapping.state == ClerkState.WRAP_UP
+    async with harness.db.transaction() as tx:
+        await tx.session.execute(
+            update(ClerkPresence)
+            .where(ClerkPresence.clerk_id == 1)
+            .values(state_since=wrapping.state_since - timedelta(seconds=40))
+        )
+    talk = await routing.recent_handling_s(harness.db)
+    await harness.router.file_wrap_up(1, FileWrapUp(session_id=s.id, code="resolved"))
+    [handled] = (await routing.recent_handling_s(harness.db))[dept]
+    assert handled == pytest.approx(talk[dept][0] + 40, abs=1)
