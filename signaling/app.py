@@ -38,6 +38,7 @@ from signaling.socket_server import SOCKET_SERVER, GuardedServer
 from signaling.supervision import setup_supervision
 from signaling.sweeper import Sweeper
 from signaling.trail_check import trail_check
+from signaling.transfer_targets import setup_transfer_targets
 from signaling.wallboard import WALLBOARD, setup_wallboard
 from signaling.workers import worker_pools
 from storage import store
@@ -177,6 +178,7 @@ def create_app(settings: Settings) -> web.Application:
             ice_policy=settings.ice_transport_policy,
             media_recovery_s=settings.media_recovery_s,
             media_restart_s=settings.media_restart_s,
+            transfer_reserve_s=settings.transfer_reserve_s,
         )
         sweeper = Sweeper(
             router,
@@ -243,6 +245,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_wallboard(app)
     setup_identity(app)
     setup_kiosk_devices(app)
+    setup_transfer_targets(app)
     setup_documents(app)
     setup_phone(app)
     setup_paperwork(app, sio)

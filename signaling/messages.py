@@ -302,6 +302,15 @@ class SetStep(Message):
     step: StrictInt = Field(ge=1, le=STEP_COUNT)
 
 
+class TransferCall(Message):
+    """The clerk hands their call on (blind): to a department, or to a named clerk (of the
+    department given, else of the call's own), who takes it up when free."""
+
+    session_id: SessionId
+    department_id: ServiceId | None = None
+    clerk: str | None = Field(default=None, min_length=1, max_length=64)
+
+
 # ---------------------------------------------------------------- server -> client
 
 
@@ -401,6 +410,20 @@ class CallEnded(Message):
     version: int = 0
     # the call was lost (not ended by anyone): the kiosk may ask again at the front of the queue
     recall: bool = False
+
+
+class CallTransferred(Message):
+    """A clerk handed the call on: the kiosk waits for the next clerk (a fresh offer), the
+    clerk who handed it on is out of the call."""
+
+    session_id: SessionId
+    department_id: str
+    department_name: LocalizedText
+    # the clerk it is kept for (their display name); None: anyone of the department
+    clerk_name: str | None = None
+    # the display name of the clerk who handed it on
+    from_name: str = ""
+    version: int = 0
 
 
 class ClerkStatus(Message):
@@ -612,6 +635,8 @@ class Event(StrEnum):
     CALL_OFFERED = "call_offered"
     CALL_WITHDRAWN = "call_withdrawn"
     CALL_ENDED = "call_ended"
+    TRANSFER = "transfer"  # clerk -> server
+    CALL_TRANSFERRED = "call_transferred"  # server -> kiosk and the clerk who handed it on
     CLERK_STATUS = "clerk_status"
     ERROR = "error"
     RATE = "rate"
@@ -659,6 +684,7 @@ CLERK_EVENTS: dict[Event, type[Message]] = {
     Event.PUSH_PROMPT: PushPrompt,
     Event.SET_STEP: SetStep,
     Event.SYNC: SyncRequest,
+    Event.TRANSFER: TransferCall,
 }
 
 SERVER_EVENTS: dict[Event, type[Message]] = {
@@ -670,6 +696,7 @@ SERVER_EVENTS: dict[Event, type[Message]] = {
     Event.CALL_OFFERED: CallOffered,
     Event.CALL_WITHDRAWN: CallWithdrawn,
     Event.CALL_ENDED: CallEnded,
+    Event.CALL_TRANSFERRED: CallTransferred,
     Event.CLERK_STATUS: ClerkStatus,
     Event.DESCRIPTION: SessionDescription,
     Event.ICE_CANDIDATE: IceCandidate,

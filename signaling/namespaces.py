@@ -39,6 +39,7 @@ from signaling.messages import (
     SessionSnapshot,
     SetAvailability,
     SetStep,
+    TransferCall,
 )
 from signaling.monitor_messages import CONSOLE_EVENTS, MonitorSignal
 from signaling.ratelimit import TokenBucket
@@ -319,6 +320,7 @@ class ClerkNamespace(RoleNamespace):
             Event.PUSH_PROMPT: self.on_push_prompt,
             Event.SET_STEP: self.on_set_step,
             Event.MONITOR_SIGNAL: self.on_monitor_signal,
+            Event.TRANSFER: self.on_transfer,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
@@ -391,6 +393,10 @@ class ClerkNamespace(RoleNamespace):
     async def on_set_step(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, SetStep)
         await self.ctx.router().set_step(member.id, message)
+
+    async def on_transfer(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, TransferCall)
+        await self.ctx.router().transfer(member.id, message)
 
     async def on_monitor_signal(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, MonitorSignal)

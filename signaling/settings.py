@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     sweep_interval_s: float = Field(default=1.0, gt=0)
     # a clerk who passed on a call gets it again after this pause if nobody else can take it
     decline_pause_s: float = Field(default=10.0, ge=0)
+    # a call transferred to a named clerk rings only them this long (also after they pass on
+    # it or it rings out), then any clerk of their department
+    transfer_reserve_s: float = Field(default=60.0, ge=0)
     # at SIGTERM: readiness goes false at once, and the process keeps serving this long before
     # it closes its sockets, so the proxy's health check takes it out of rotation first
     drain_s: float = Field(default=0.0, ge=0)

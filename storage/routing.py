@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import rows
 from storage.db import Database
 from storage.errors import DuplicateEntry, InvalidValue, NotFound, StorageError
-from storage.models import CallSession, ClerkPresence, Service
+from storage.models import CallSession, Clerk, ClerkPresence, Department, Service
 from storage.rows import PRESENCE, SESSIONS, Record
 from storage.states import CLERK_TRANSITIONS, SESSION_TRANSITIONS, move_clerk, move_session
 
@@ -63,6 +63,12 @@ class RoutingConflict(StorageError):
     """The state moved on before this change could commit (taken, withdrawn, ended)."""
 
     code = "conflict"
+
+
+class TransferRefused(StorageError):
+    """A transfer the rules refuse; the message names the rule and what to do instead."""
+
+    code = "transfer_refused"
 
 
 class AlreadyActive(StorageError):
@@ -97,6 +103,12 @@ class SessionSnap:
     recall_of: str | None
     # (clerk_id, when) for each clerk who passed on the call
     declined_by: tuple[tuple[int, datetime], ...] = ()
+    # how often a clerk handed it on; while a transfer waits to be taken up, by whom, and the
+    # clerk it is kept for until when (see :func:`transfer`)
+    transfers: int = 0
+    transferred_from: int | None = None
+    reserved_for: int | None = None
+    reserved_until: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -105,6 +117,12 @@ class SessionSnap:
     @property
     def in_call(self) -> bool:
         return self.state in CALL_STATES
+
+    def reserved_at(self, now: datetime) -> int | None:
+        """The clerk the session is kept for at ``now`` (a transfer to them), or None."""
+        if self.reserved_for is None or self.reserved_until is None or self.reserved_until <= now:
+            return None
+        return self.reserved_for
 
     def waited_s(self, now: datetime) -> float:
         start = self.enqueued_at or self.created_at
@@ -138,6 +156,10 @@ def snap(row: CallSession | Row[Any] | Record | SimpleNamespace, department_id: 
         declined_by=tuple(
             (int(item[0]), datetime.fromisoformat(str(item[1]))) for item in row.declined_by or []
         ),
+        transfers=row.transfers or 0,
+        transferred_from=row.transferred_from,
+        reserved_for=row.reserved_for,
+        reserved_until=row.reserved_until,
     )
 
 
@@ -165,7 +187,12 @@ SNAP_COLUMNS = (
     CallSession.end_reason,
     CallSession.recall_of,
     CallSession.declined_by,
-    Service.department_id,
+    CallSession.transfers,
+    CallSession.transferred_from,
+    CallSession.reserved_for,
+    CallSession.reserved_until,
+    # a transfer gives the session another department than its service's
+    func.coalesce(CallSession.department_id, Service.department_id).label("department_id"),
 )
 
 
@@ -269,19 +296,18 @@ _ON_DUTY = rows.Query(
     ),
 )
 _HEAD_ORDER = (CallSession.priority.desc(), CallSession.enqueued_at, CallSession.id)
+_DEPARTMENT = func.coalesce(CallSession.department_id, Service.department_id)
 _RANKED = (
     select(
         *SNAP_COLUMNS,
         CallSession.chain_seq,
         CallSession.chain_hash,
-        func.row_number()
-        .over(partition_by=Service.department_id, order_by=_HEAD_ORDER)
-        .label("place"),
+        func.row_number().over(partition_by=_DEPARTMENT, order_by=_HEAD_ORDER).label("place"),
     )
     .join(Service, Service.id == CallSession.service_id)
     .where(
         CallSession.state == "queued",
-        Service.department_id.in_(bindparam("departments", expanding=True)),
+        _DEPARTMENT.in_(bindparam("departments", expanding=True)),
     )
     .subquery()
 )
@@ -449,7 +475,7 @@ async def queue_entries(db: Database) -> list[QueueEntry]:
                     CallSession.id,
                     CallSession.terminal_id,
                     CallSession.service_id,
-                    Service.department_id,
+                    _DEPARTMENT.label("department_id"),
                     CallSession.state,
                     CallSession.answered_at,
                     CallSession.version,
@@ -588,6 +614,12 @@ def pick_clerk(
     on it; a clerk who passed comes back after a pause only when nobody else on duty can take it.
     """
     dept = session.department_id
+    reserved = session.reserved_at(now)
+    if reserved is not None:
+        # transferred to a named clerk: only they are rung (again after the decline pause if
+        # they passed) until the reservation runs out; then anyone of the department
+        free = [c for c in free if c.clerk_id == reserved]
+        on_duty = {dept: on_duty.get(dept, set()) & {reserved}}
     declined = dict(session.declined_by)
     able = [c for c in free if dept in c.departments]
     fresh = [c for c in able if c.clerk_id not in declined]
@@ -851,6 +883,16 @@ async def accept(db: Database, clerk_id: int, session_id: str, actor: str) -> Ac
         presence.state_since = now
         presence.version = presence.version + 1
         tx.chain(row, "call.accepted", actor, {"clerk_id": clerk_id, "waited_s": waited})
+        if row.transferred_from is not None:
+            tx.chain(
+                row,
+                "transfer.completed",
+                actor,
+                {"from_clerk_id": row.transferred_from, "to_clerk_id": clerk_id},
+            )
+            row.transferred_from = None
+            row.reserved_for = None
+            row.reserved_until = None
         return Accepted(snap(row, dept), clerk_snap(presence), early, shown, waited)
 
 
@@ -911,6 +953,21 @@ async def expired_offers(db: Database) -> list[tuple[str, int]]:
     return [(r[0], r[1]) for r in rows if r[1] is not None]
 
 
+def release_clerk(
+    presence: Record | None, session_id: str, now: datetime, clerk_next: str | None
+) -> None:
+    """The clerk's side of a call that is over for them (ended, or handed on by a transfer):
+    free of ``session_id`` and ``clerk_next`` (available unless said)."""
+    if presence is None or presence.session_id != session_id:
+        return
+    presence.session_id = None
+    if presence.state in ("ringing", "busy"):
+        move_clerk(presence, clerk_next or "available")
+        presence.state_since = now
+        presence.idle_since = now
+    presence.version = presence.version + 1
+
+
 class Finished(NamedTuple):
     """A session ended: as stored now, its clerk's presence if it had one, and as it was."""
 
@@ -956,13 +1013,7 @@ async def finish(
         row.early_offer = None
         row.offer_deadline = None
         row.version = row.version + 1
-        if presence is not None and presence.session_id == session_id:
-            presence.session_id = None
-            if presence.state in ("ringing", "busy"):
-                move_clerk(presence, clerk_next or "available")
-                presence.state_since = now
-                presence.idle_since = now
-            presence.version = presence.version + 1
+        release_clerk(presence, session_id, now, clerk_next)
         kind = "session.cancelled" if state == "cancelled" else f"session.{state}"
         tx.chain(row, kind, actor, {"reason": reason})
         clerk = clerk_snap(presence) if presence is not None else None
@@ -994,3 +1045,111 @@ async def record(
         if found is None:
             raise NotFound(f"no session {session_id!r} to record {kind!r} for")
         tx.chain(found.row, kind, actor, payload)
+
+
+@dataclass(frozen=True)
+class Transferred:
+    """A call handed on: the session waiting again, the clerk who handed it on (freed), the
+    session as it was, and the clerk it is kept for (None: anyone of its department)."""
+
+    session: SessionSnap
+    clerk: ClerkSnap | None
+    before: SessionSnap
+    to_clerk_id: int | None
+
+
+async def transfer(
+    db: Database,
+    session_id: str,
+    from_clerk_id: int,
+    *,
+    department_id: str | None,
+    to_clerk_id: int | None,
+    reserve_s: float,
+    actor: str,
+    kind: str = "blind",
+    clerk_next: str | None = None,
+) -> Transferred:
+    """Hand ``from_clerk_id``'s call on to a department (its own if None) or a named clerk
+    (kept for them ``reserve_s``, then their department's): the session waits again with its
+    ``enqueued_at`` (its place) and everything it gathered; the clerk is freed as by a hang-up.
+    :class:`TransferRefused` says why not."""
+    if department_id is None and to_clerk_id is None:
+        raise TransferRefused("Name a department or a clerk to transfer the call to")
+    if to_clerk_id is not None and to_clerk_id == from_clerk_id:
+        raise TransferRefused("You cannot transfer a call to yourself; choose another clerk")
+    serves: frozenset[str] = frozenset()
+    username = ""
+    async with db.reads() as db_session:
+        if department_id is not None and await db_session.get(Department, department_id) is None:
+            known = sorted(await db_session.scalars(select(Department.id)))
+            raise TransferRefused(
+                f"There is no department {department_id!r} to transfer to;"
+                f" choose one of {', '.join(known)}"
+            )
+        if to_clerk_id is not None:
+            account = await db_session.get(Clerk, to_clerk_id)
+            if account is None or account.disabled:
+                raise TransferRefused(
+                    f"There is no clerk {to_clerk_id} to transfer to; choose a signed-in clerk"
+                )
+            username = account.username
+            target = await _presence_row(db_session, to_clerk_id, lock=False)
+            if target is None or not target.connected or target.state == "offline":
+                raise TransferRefused(
+                    f"Clerk {username} is not signed in; choose a clerk on duty or transfer"
+                    " to the department"
+                )
+            serves = frozenset(target.departments or [])
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id, clerk=True)
+        if (
+            found is None
+            or found.row.state not in CALL_STATES
+            or found.row.clerk_id != from_clerk_id
+        ):
+            raise TransferRefused(
+                f"Session {session_id} is not a call of yours in progress; nothing to transfer"
+            )
+        row, dept, now, presence = found.row, found.department_id, found.now, found.clerk
+        to_department = department_id or dept
+        if to_clerk_id is not None and to_department not in serves:
+            raise TransferRefused(
+                f"Clerk {username} does not serve department {to_department!r};"
+                " choose a clerk of that department"
+            )
+        before = snap(row, dept)
+        move_session(row, "queued")
+        row.clerk_id = None
+        row.department_id = to_department
+        # answered again by whoever takes it up; enqueued_at stays: its place in the line
+        row.answered_at = None
+        row.early_offer = None
+        row.offer_deadline = None
+        row.offer_shown_to = None
+        # the clerk who handed it on is rung again only when nobody else could take it
+        row.declined_by = [[from_clerk_id, now.isoformat()]]
+        row.media_attempt = 0
+        row.media_down_since = None
+        row.media_break = None
+        row.transfers = (row.transfers or 0) + 1
+        row.transferred_from = from_clerk_id
+        row.reserved_for = to_clerk_id
+        row.reserved_until = now + timedelta(seconds=reserve_s) if to_clerk_id is not None else None
+        row.version = row.version + 1
+        tx.chain(
+            row,
+            "transfer.requested",
+            actor,
+            {
+                "kind": kind,
+                "from_clerk_id": from_clerk_id,
+                "to_department": to_department,
+                "to_clerk_id": to_clerk_id,
+                "to_clerk": username or None,
+                "reserved_until": row.reserved_until.isoformat() if row.reserved_until else None,
+            },
+        )
+        release_clerk(presence, session_id, now, clerk_next)
+        clerk = clerk_snap(presence) if presence is not None else None
+        return Transferred(snap(row, to_department), clerk, before, to_clerk_id)

@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 SESSION_TRANSITIONS: dict[str, frozenset[str]] = {
     "queued": frozenset({"offered", "cancelled", "failed"}),
     "offered": frozenset({"queued", "connecting", "cancelled", "failed"}),
-    "connecting": frozenset({"in_call", "ended", "failed"}),
-    "in_call": frozenset({"ended", "failed"}),
+    # connecting/in_call -> queued: a clerk transferred the call (storage.routing.transfer)
+    "connecting": frozenset({"in_call", "queued", "ended", "failed"}),
+    "in_call": frozenset({"queued", "ended", "failed"}),
     "ended": frozenset(),
     "cancelled": frozenset(),
     "failed": frozenset(),

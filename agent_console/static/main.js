@@ -2,7 +2,7 @@
 // State lives in one object (``this.m``); every change goes through a handler here and ends
 // with render(). The clerk's state is the server's (clerk_status): the console never guesses.
 
-import { initLanguage, language, setLanguage } from "./i18n.js";
+import { initLanguage, language, localized, setLanguage } from "./i18n.js";
 import { EVENTS } from "./protocol.js";
 import { Call, icePolicy } from "./call.js";
 import { Camera } from "./camera.js";
@@ -14,6 +14,7 @@ import { WorkNav } from "./worknav.js";
 import { Ringer } from "./ringer.js";
 import { WarmPeer } from "./warm-peer.js";
 import { Supervision } from "./supervision.js";
+import { TransferPanel } from "./transfer.js";
 import {
   ClerkConnection,
   fetchCatalogue,
@@ -83,6 +84,11 @@ class ClerkConsole {
       return missing;
     };
     this.workNav = new WorkNav(document);
+    this.transfer = new TransferPanel(
+      document,
+      () => (this.m.session ? this.m.session.token : null),
+      (event, payload) => this.#send(event, payload),
+    );
     this.supervision = new Supervision(document, (event, payload) => this.#send(event, payload), () => this.call);
     window.setInterval(() => this.render(), 1000);
     const saved = savedSession();
@@ -105,6 +111,7 @@ class ClerkConsole {
     if (this.documents) this.documents.render(this.m.callInfo);
     if (this.paperwork) this.paperwork.render(this.m);
     if (this.workNav) this.workNav.render(Boolean(this.m.callInfo));
+    if (this.transfer) this.transfer.render(this.m.callInfo);
     if (this.supervision) this.supervision.render();
   }
 
@@ -365,6 +372,8 @@ class ClerkConsole {
         return this.#onAccepted(payload);
       case EVENTS.CALL_ENDED:
         return this.#onEnded(payload);
+      case EVENTS.CALL_TRANSFERRED:
+        return this.#onTransferred(payload);
       case EVENTS.DESCRIPTION:
         if (this.#isCurrent(payload)) this.call.handleDescription(payload);
         return undefined;
@@ -533,6 +542,19 @@ class ClerkConsole {
     this.#finishCall(message.reason);
   }
 
+  /** This clerk handed the call on: it is over here as after a hang-up, and the notice says
+   * to whom (the department, and the clerk it is kept for). */
+  #onTransferred(message) {
+    const info = this.m.callInfo;
+    if (!info || info.sessionId !== message.session_id) return;
+    this.#finishCall("transferred");
+    const department = localized(message.department_name);
+    this.m.notice = message.clerk_name
+      ? { key: "transfer.doneClerk", params: { clerk: message.clerk_name, department } }
+      : { key: "transfer.done", params: { department } };
+    this.render();
+  }
+
   /** The server says how the call's media stands after a break: the call panel shows it. */
   #onMediaState(message) {
     const info = this.m.callInfo;
@@ -558,6 +580,11 @@ class ClerkConsole {
     // already over (a report crossed the server's end of the call): call_ended says so
     if (error.code === "not_your_session" && [EVENTS.HANGUP, EVENTS.MEDIA_STATUS].includes(error.event)) return;
     if (error.event === EVENTS.SET_AVAILABILITY) this.m.availabilityPending = false;
+    if (error.event === EVENTS.TRANSFER && this.transfer) {
+      // said in the transfer form, which stays open to choose again
+      this.transfer.refused(error);
+      return;
+    }
     if (offer && (error.event === EVENTS.ACCEPT || error.event === EVENTS.DECLINE)) {
       if (error.code === "not_your_session") this.#dropOffer();
       else offer.pending = null;

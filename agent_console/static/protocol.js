@@ -4,6 +4,7 @@ export const EVENTS = Object.freeze({
   "CALL_ACCEPTED": "call_accepted",
   "CALL_ENDED": "call_ended",
   "CALL_OFFERED": "call_offered",
+  "CALL_TRANSFERRED": "call_transferred",
   "CALL_WITHDRAWN": "call_withdrawn",
   "CANCEL": "cancel",
   "CAPTURE_REQUESTED": "capture_requested",
@@ -35,7 +36,8 @@ export const EVENTS = Object.freeze({
   "STEP": "step",
   "SUPERVISION": "supervision",
   "SUPERVISION_NOTICE": "supervision_notice",
-  "SYNC": "sync"
+  "SYNC": "sync",
+  "TRANSFER": "transfer"
 });
 export const SCHEMAS = {
   "clerk_to_server": {
@@ -560,6 +562,49 @@ export const SCHEMAS = {
       "properties": {},
       "title": "SyncRequest",
       "type": "object"
+    },
+    "transfer": {
+      "additionalProperties": false,
+      "description": "The clerk hands their call on (blind): to a department, or to a named clerk (of the\ndepartment given, else of the call's own), who takes it up when free.",
+      "properties": {
+        "clerk": {
+          "anyOf": [
+            {
+              "maxLength": 64,
+              "minLength": 1,
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Clerk"
+        },
+        "department_id": {
+          "anyOf": [
+            {
+              "pattern": "^[a-z0-9][a-z0-9_-]{1,63}$",
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Department Id"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id"
+      ],
+      "title": "TransferCall",
+      "type": "object"
     }
   },
   "server_to_clerk": {
@@ -931,6 +976,79 @@ export const SCHEMAS = {
         "expires_in_s"
       ],
       "title": "CallOffered",
+      "type": "object"
+    },
+    "call_transferred": {
+      "$defs": {
+        "LocalizedText": {
+          "additionalProperties": false,
+          "properties": {
+            "en": {
+              "title": "En",
+              "type": "string"
+            },
+            "zh-Hans": {
+              "title": "Zh-Hans",
+              "type": "string"
+            },
+            "zh-Hant": {
+              "title": "Zh-Hant",
+              "type": "string"
+            }
+          },
+          "required": [
+            "zh-Hant",
+            "zh-Hans",
+            "en"
+          ],
+          "title": "LocalizedText",
+          "type": "object"
+        }
+      },
+      "additionalProperties": false,
+      "description": "A clerk handed the call on: the kiosk waits for the next clerk (a fresh offer), the\nclerk who handed it on is out of the call.",
+      "properties": {
+        "clerk_name": {
+          "anyOf": [
+            {
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Clerk Name"
+        },
+        "department_id": {
+          "title": "Department Id",
+          "type": "string"
+        },
+        "department_name": {
+          "$ref": "#/$defs/LocalizedText"
+        },
+        "from_name": {
+          "default": "",
+          "title": "From Name",
+          "type": "string"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        },
+        "version": {
+          "default": 0,
+          "title": "Version",
+          "type": "integer"
+        }
+      },
+      "required": [
+        "session_id",
+        "department_id",
+        "department_name"
+      ],
+      "title": "CallTransferred",
       "type": "object"
     },
     "call_withdrawn": {

@@ -154,6 +154,8 @@ export const SUPERVISOR_TEXT = Object.freeze({
     "event.session.closed": "会话结束",
     "event.session.cancelled": "请求已取消",
     "event.session.rated": "申请人评价:{rating} 星",
+    "event.transfer.requested": "转接来电:转至 {target}",
+    "event.transfer.completed": "转接完成:新的办事员接手通话",
     "event.other": "其他记录",
   },
   "zh-Hant": ZH_HANT_SUPERVISOR,
@@ -307,6 +309,8 @@ export const SUPERVISOR_TEXT = Object.freeze({
     "event.session.closed": "The session ended",
     "event.session.cancelled": "The request was cancelled",
     "event.session.rated": "The applicant rated the call: {rating} stars",
+    "event.transfer.requested": "The call was transferred to {target}",
+    "event.transfer.completed": "Transfer completed: another clerk took the call over",
     "event.other": "Another record",
   },
 });

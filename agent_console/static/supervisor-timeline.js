@@ -30,5 +30,7 @@ export function eventText(event, st, has) {
     attempt: p.attempt ?? "–",
     gap: typeof p.gap_ms === "number" ? (p.gap_ms / 1000).toFixed(1) : "–",
     link: has(`link.${p.link}`) ? st(`link.${p.link}`) : "–",
+    // a transfer: the clerk it is kept for and their department, or the department
+    target: p.to_clerk ? `${p.to_clerk} · ${p.to_department}` : (p.to_department ?? "–"),
   });
 }

@@ -55,6 +55,7 @@ class RouterBase:
         ice_policy: IcePolicy = "all",
         media_recovery_s: float = 60.0,
         media_restart_s: float = 8.0,
+        transfer_reserve_s: float = 60.0,
     ) -> None:
         self.catalogue = catalogue
         self.db = db
@@ -66,6 +67,8 @@ class RouterBase:
         self.ice_policy: IcePolicy = ice_policy
         self.media_recovery_s = media_recovery_s
         self.media_restart_s = media_restart_s
+        # a call transferred to a named clerk is kept for them this long, then their department's
+        self.transfer_reserve_s = transfer_reserve_s
         self.process_id = process_id or uuid.uuid4().hex
         self.decline_pause_s = decline_pause_s
         self.draining = draining

@@ -76,6 +76,7 @@ from terminal_client.kiosk.messages import (
     SignatureInk,
     SimpleCommand,
     SupervisionView,
+    TransferView,
     UiCommand,
     ViewMessage,
 )
@@ -213,9 +214,14 @@ class KioskController:
     def view(self) -> KioskView:
         """What the page shows now."""
         entered, client = self.entered, self.client
-        queue = call = None
+        queue = call = transfer = None
         if self.screen == Screen.QUEUE and client.position is not None and not self._joining:
             queue = QueueView(position=client.position, estimated_wait_s=client.estimated_wait_s)
+        if self.screen == Screen.QUEUE and client.transfer is not None:
+            transfer = TransferView(
+                department=client.transfer.department_name.get(entered.language),
+                clerk=client.transfer.clerk_name,
+            )
         if self.screen == Screen.CALL:
             call = CallView(
                 clerk_name=client.clerk_name or "",
@@ -234,6 +240,7 @@ class KioskController:
             department_id=entered.department_id,
             search=entered.search,
             queue=queue,
+            transfer=transfer,
             call=call,
             prompts=list(entered.prompts) if self.screen == Screen.CALL else [],
             session_id=entered.session_id,
@@ -580,6 +587,9 @@ class KioskController:
                 self._spawn(self._hangup_unseen())
         elif state == TerminalState.ENDED:
             self._call_ended()
+        elif self.screen == Screen.CALL and self.client.transfer is not None:
+            # handed on to another clerk: back to waiting (the screen says to whom)
+            self._go(Screen.QUEUE)
         if self.identity is not None:
             if self.screen == Screen.CALL:
                 self.identity.follow_step(self.entered.session_id, self.client.step)
