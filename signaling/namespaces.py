@@ -24,6 +24,10 @@ from signaling.messages import (
     NAMESPACE_CLERK,
     NAMESPACE_TERMINAL,
     TERMINAL_EVENTS,
+    ConsultAnswer,
+    ConsultFinish,
+    ConsultSignal,
+    ConsultStart,
     ErrorEvent,
     Event,
     Hangup,
@@ -321,6 +325,10 @@ class ClerkNamespace(RoleNamespace):
             Event.SET_STEP: self.on_set_step,
             Event.MONITOR_SIGNAL: self.on_monitor_signal,
             Event.TRANSFER: self.on_transfer,
+            Event.CONSULT_START: self.on_consult_start,
+            Event.CONSULT_ANSWER: self.on_consult_answer,
+            Event.CONSULT_FINISH: self.on_consult_finish,
+            Event.CONSULT_SIGNAL: self.on_consult_signal,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
@@ -397,6 +405,22 @@ class ClerkNamespace(RoleNamespace):
     async def on_transfer(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, TransferCall)
         await self.ctx.router().transfer(member.id, message)
+
+    async def on_consult_start(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, ConsultStart)
+        await self.ctx.router().consult_start(member.id, message)
+
+    async def on_consult_answer(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, ConsultAnswer)
+        await self.ctx.router().consult_answer(member.id, message)
+
+    async def on_consult_finish(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, ConsultFinish)
+        await self.ctx.router().consult_finish(member.id, message)
+
+    async def on_consult_signal(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, ConsultSignal)
+        await self.ctx.router().consult_signal(member.id, message)
 
     async def on_monitor_signal(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, MonitorSignal)

@@ -183,6 +183,11 @@ class CallSession(Base):
     transferred_from: Mapped[int | None] = mapped_column(Integer, default=None)
     reserved_for: Mapped[int | None] = mapped_column(Integer, default=None)
     reserved_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # a warm transfer: the clerk consulted (their presence is "consulting", so the matcher
+    # never rings them), "ringing" or "talking", and the department they would take it up for
+    consult_clerk_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    consult_state: Mapped[str | None] = mapped_column(String(16), default=None)
+    consult_department: Mapped[str | None] = mapped_column(String(64), default=None)
 
     # Two rows cannot be active for one clerk or one kiosk: a double assignment is impossible
     # in the database whatever any process believes (partial unique indexes, both backends).

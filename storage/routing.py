@@ -109,6 +109,9 @@ class SessionSnap:
     transferred_from: int | None = None
     reserved_for: int | None = None
     reserved_until: datetime | None = None
+    # a warm transfer's consultation: the clerk consulted, and "ringing" or "talking"
+    consult_clerk_id: int | None = None
+    consult_state: str | None = None
 
     @property
     def active(self) -> bool:
@@ -160,6 +163,8 @@ def snap(row: CallSession | Row[Any] | Record | SimpleNamespace, department_id: 
         transferred_from=row.transferred_from,
         reserved_for=row.reserved_for,
         reserved_until=row.reserved_until,
+        consult_clerk_id=row.consult_clerk_id,
+        consult_state=row.consult_state,
     )
 
 
@@ -191,6 +196,8 @@ SNAP_COLUMNS = (
     CallSession.transferred_from,
     CallSession.reserved_for,
     CallSession.reserved_until,
+    CallSession.consult_clerk_id,
+    CallSession.consult_state,
     # a transfer gives the session another department than its service's
     func.coalesce(CallSession.department_id, Service.department_id).label("department_id"),
 )
@@ -1112,6 +1119,10 @@ async def transfer(
                 f"Session {session_id} is not a call of yours in progress; nothing to transfer"
             )
         row, dept, now, presence = found.row, found.department_id, found.now, found.clerk
+        if row.consult_clerk_id is not None:
+            raise TransferRefused(
+                "This call is being discussed with another clerk; end that consultation first"
+            )
         to_department = department_id or dept
         if to_clerk_id is not None and to_department not in serves:
             raise TransferRefused(
@@ -1153,3 +1164,305 @@ async def transfer(
         release_clerk(presence, session_id, now, clerk_next)
         clerk = clerk_snap(presence) if presence is not None else None
         return Transferred(snap(row, to_department), clerk, before, to_clerk_id)
+
+
+# ---------------------------------------------------------------------- warm transfers
+
+CONSULT_RINGING = "ringing"
+CONSULT_TALKING = "talking"
+
+# the consulted clerk's presence row, locked (PostgreSQL); SQLite's writers take turns
+_CONSULTED = rows.Query(
+    core=select(*CLERK_COLUMNS).where(ClerkPresence.clerk_id == bindparam("clerk_id")),
+    pg=f"SELECT {_CLERK_NAMES} FROM clerk_presence WHERE clerk_id = $1 FOR UPDATE",
+    params=("clerk_id",),
+)
+
+
+@dataclass(frozen=True)
+class Consulted:
+    """A consultation changed: the session after, as it was, and the consulted clerk's
+    presence after (None when the consultation had nobody to free)."""
+
+    session: SessionSnap
+    before: SessionSnap
+    consulted: ClerkSnap | None
+
+
+async def _consulted_row(tx: rows.RowTransaction, clerk_id: int) -> Record | None:
+    """The consulted clerk's presence, locked, as a row to change (it is written on exit)."""
+    found = await tx.fetch(_CONSULTED, lock=True, clerk_id=clerk_id)
+    if not found:
+        return None
+    values = {c.key: found[0][c.key] for c in CLERK_COLUMNS}
+    values["departments"] = list(values["departments"] or [])
+    row = Record(PRESENCE, values)
+    tx.add(row)
+    return row
+
+
+def _free_consulted(row: Record | None, now: datetime) -> None:
+    """The consulted clerk is free again (available), unless they left meanwhile."""
+    if row is None or row.state != "consulting":
+        return
+    move_clerk(row, "available")
+    row.state_since = now
+    row.idle_since = now
+    row.version = row.version + 1
+
+
+async def consult_start(
+    db: Database,
+    session_id: str,
+    from_clerk_id: int,
+    to_clerk_id: int,
+    *,
+    department_id: str | None,
+    actor: str,
+) -> Consulted:
+    """The clerk of a call asks a free clerk about it first (a warm transfer): the session
+    stays in the call with its clerk; the consulted clerk is "consulting" (the matcher never
+    rings them) until the consultation ends. :class:`TransferRefused` says why not."""
+    if to_clerk_id == from_clerk_id:
+        raise TransferRefused("You cannot consult yourself about a call; choose another clerk")
+    async with db.reads() as db_session:
+        account = await db_session.get(Clerk, to_clerk_id)
+        if account is None or account.disabled:
+            raise TransferRefused(f"There is no clerk {to_clerk_id} to consult; choose another")
+        if department_id is not None and await db_session.get(Department, department_id) is None:
+            raise TransferRefused(f"There is no department {department_id!r} to transfer to")
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id, clerk=True)
+        if (
+            found is None
+            or found.row.state not in CALL_STATES
+            or found.row.clerk_id != from_clerk_id
+        ):
+            raise TransferRefused(
+                f"Session {session_id} is not a call of yours in progress; nothing to transfer"
+            )
+        row, dept, now = found.row, found.department_id, found.now
+        if row.consult_clerk_id is not None:
+            raise TransferRefused(
+                "This call is already being discussed with another clerk; end that first"
+            )
+        to_department = department_id or dept
+        consulted = await _consulted_row(tx, to_clerk_id)
+        if consulted is None or not consulted.connected or consulted.state == "offline":
+            raise TransferRefused(
+                f"Clerk {account.username} is not signed in; choose a clerk on duty"
+            )
+        if consulted.state != "available":
+            raise TransferRefused(
+                f"Clerk {account.username} is not free now ({consulted.state}); choose a free"
+                " clerk or transfer without consulting"
+            )
+        if to_department not in (consulted.departments or []):
+            raise TransferRefused(
+                f"Clerk {account.username} does not serve department {to_department!r};"
+                " choose a clerk of that department"
+            )
+        before = snap(row, dept)
+        move_clerk(consulted, "consulting")
+        consulted.state_since = now
+        consulted.version = consulted.version + 1
+        row.consult_clerk_id = to_clerk_id
+        row.consult_state = CONSULT_RINGING
+        row.consult_department = to_department
+        row.version = row.version + 1
+        tx.chain(
+            row,
+            "transfer.requested",
+            actor,
+            {
+                "kind": "warm",
+                "from_clerk_id": from_clerk_id,
+                "to_department": to_department,
+                "to_clerk_id": to_clerk_id,
+                "to_clerk": account.username,
+            },
+        )
+        return Consulted(snap(row, dept), before, clerk_snap(consulted))
+
+
+async def consult_answer(
+    db: Database, session_id: str, clerk_id: int, *, accept: bool, actor: str
+) -> Consulted:
+    """The consulted clerk takes the consultation up (the two consoles connect) or declines
+    it (the call goes on with its clerk). :class:`TransferRefused` if it is not theirs."""
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id, clerk=True)
+        if (
+            found is None
+            or found.row.consult_clerk_id != clerk_id
+            or found.row.consult_state != CONSULT_RINGING
+        ):
+            raise TransferRefused(f"Nobody is asking you about session {session_id} now")
+        row, dept, now = found.row, found.department_id, found.now
+        before = snap(row, dept)
+        consulted = await _consulted_row(tx, clerk_id)
+        row.version = row.version + 1
+        if accept:
+            row.consult_state = CONSULT_TALKING
+            tx.chain(
+                row,
+                "consult.started",
+                actor,
+                {"from_clerk_id": row.clerk_id, "to_clerk_id": clerk_id},
+            )
+        else:
+            _clear_consult(row)
+            _free_consulted(consulted, now)
+            tx.chain(
+                row,
+                "consult.ended",
+                actor,
+                {"outcome": "declined", "from_clerk_id": row.clerk_id, "to_clerk_id": clerk_id},
+            )
+        return Consulted(snap(row, dept), before, clerk_snap(consulted) if consulted else None)
+
+
+def _clear_consult(row: Record) -> None:
+    row.consult_clerk_id = None
+    row.consult_state = None
+    row.consult_department = None
+
+
+async def consult_end(
+    db: Database, session_id: str, clerk_id: int, *, outcome: str, actor: str
+) -> Consulted:
+    """A clerk ends the consultation (``taken_back`` by the call's clerk, ``left`` by the
+    consulted one): the call goes on with its clerk, the consulted clerk is free."""
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id, clerk=True)
+        if found is None or found.row.consult_clerk_id is None:
+            raise TransferRefused(f"Session {session_id} has no consultation to end")
+        row, dept, now = found.row, found.department_id, found.now
+        # the call's clerk takes it back; the consulted clerk leaves
+        if clerk_id != (row.consult_clerk_id if outcome == "left" else row.clerk_id):
+            raise TransferRefused(
+                f"The consultation about session {session_id} is not yours to end that way"
+            )
+        before = snap(row, dept)
+        consulted_id = int(row.consult_clerk_id)
+        consulted = await _consulted_row(tx, consulted_id)
+        _clear_consult(row)
+        _free_consulted(consulted, now)
+        row.version = row.version + 1
+        tx.chain(
+            row,
+            "consult.ended",
+            actor,
+            {"outcome": outcome, "from_clerk_id": row.clerk_id, "to_clerk_id": consulted_id},
+        )
+        return Consulted(snap(row, dept), before, clerk_snap(consulted) if consulted else None)
+
+
+@dataclass(frozen=True)
+class HandedOver:
+    """A warm transfer done: the session in the call with its new clerk (a new peer
+    connection, ``media_attempt``), the clerk who handed it over (freed) and the new one."""
+
+    session: SessionSnap
+    before: SessionSnap
+    clerk: ClerkSnap | None
+    taker: ClerkSnap
+    attempt: int
+
+
+async def consult_hand_over(
+    db: Database, session_id: str, from_clerk_id: int, *, actor: str, clerk_next: str | None = None
+) -> HandedOver:
+    """The call's clerk hands the call to the clerk they are talking to: that clerk is in the
+    call from now (busy), the kiosk makes a new peer connection for them; the first clerk is
+    freed as by a hang-up."""
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id, clerk=True)
+        if (
+            found is None
+            or found.row.clerk_id != from_clerk_id
+            or found.row.state not in CALL_STATES
+            or found.row.consult_state != CONSULT_TALKING
+        ):
+            raise TransferRefused(
+                f"Session {session_id} is not a call of yours with a consultation under way;"
+                " the other clerk must have taken the consultation up first"
+            )
+        row, dept, now, presence = found.row, found.department_id, found.now, found.clerk
+        before = snap(row, dept)
+        taker_id = int(row.consult_clerk_id)
+        taker = await _consulted_row(tx, taker_id)
+        if taker is None or taker.state != "consulting" or not taker.connected:
+            raise TransferRefused("The other clerk has left; take the call back")
+        to_department = row.consult_department or dept
+        release_clerk(presence, session_id, now, clerk_next)
+        move_clerk(taker, "busy")
+        taker.session_id = session_id
+        taker.state_since = now
+        taker.version = taker.version + 1
+        row.clerk_id = taker_id
+        row.department_id = to_department
+        row.answered_at = now
+        row.media_attempt = (row.media_attempt or 0) + 1
+        row.media_down_since = None
+        row.media_break = None
+        row.transfers = (row.transfers or 0) + 1
+        _clear_consult(row)
+        row.version = row.version + 1
+        tx.chain(
+            row,
+            "consult.ended",
+            actor,
+            {"outcome": "handed_over", "from_clerk_id": from_clerk_id, "to_clerk_id": taker_id},
+        )
+        tx.chain(row, "call.accepted", actor, {"clerk_id": taker_id, "waited_s": 0.0})
+        tx.chain(
+            row,
+            "transfer.completed",
+            actor,
+            {"kind": "warm", "from_clerk_id": from_clerk_id, "to_clerk_id": taker_id},
+        )
+        return HandedOver(
+            snap(row, to_department),
+            before,
+            clerk_snap(presence) if presence is not None else None,
+            clerk_snap(taker),
+            row.media_attempt,
+        )
+
+
+async def consult_of(db: Database, clerk_id: int) -> str | None:
+    """The session ``clerk_id`` is being consulted about, or None."""
+    async with db.reads() as db_session:
+        found = await db_session.scalar(
+            select(CallSession.id).where(
+                CallSession.consult_clerk_id == clerk_id,
+                CallSession.state.in_(ACTIVE_STATES),
+            )
+        )
+    return str(found) if found else None
+
+
+async def release_consult(
+    db: Database, session_id: str, outcome: str, actor: str
+) -> Consulted | None:
+    """A session that ended (or was handed on) with a consultation still open: the consulted
+    clerk is freed and the chain says so; None when there was none."""
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id)
+        if found is None or found.row.consult_clerk_id is None:
+            return None
+        row, dept, now = found.row, found.department_id, found.now
+        before = snap(row, dept)
+        consulted_id = int(row.consult_clerk_id)
+        consulted = await _consulted_row(tx, consulted_id)
+        _clear_consult(row)
+        _free_consulted(consulted, now)
+        row.version = row.version + 1
+        tx.chain(
+            row,
+            "consult.ended",
+            actor,
+            {"outcome": outcome, "from_clerk_id": row.clerk_id, "to_clerk_id": consulted_id},
+        )
+        return Consulted(snap(row, dept), before, clerk_snap(consulted) if consulted else None)

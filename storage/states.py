@@ -33,10 +33,13 @@ SESSION_TRANSITIONS: dict[str, frozenset[str]] = {
 CLERK_TRANSITIONS: dict[str, frozenset[str]] = {
     "offline": frozenset({"away"}),
     "away": frozenset({"available", "offline"}),
-    "available": frozenset({"away", "ringing", "offline"}),
+    "available": frozenset({"away", "ringing", "consulting", "offline"}),
     # ringing -> away: an unanswered offer parks the clerk so calls stop ringing at an empty desk
     "ringing": frozenset({"busy", "available", "away", "offline"}),
     "busy": frozenset({"available", "away", "offline"}),
+    # consulting: asked by the clerk of a call about it (a warm transfer); never rung by the
+    # matcher; busy when the call is handed over to them
+    "consulting": frozenset({"available", "busy", "away", "offline"}),
 }
 
 

@@ -46,6 +46,7 @@ from signaling.messages import (
     ErrorEvent,
     Event,
     Hangup,
+    Hold,
     IceCandidate,
     IcePolicy,
     IceServer,
@@ -182,6 +183,8 @@ class TerminalClient:
         self.end_reason: str | None = None
         # the clerk handed the call on: to whom, until the next clerk answers
         self.transfer: CallTransferred | None = None
+        # the clerk is consulting a colleague about the call: the applicant holds
+        self.on_hold = False
         self.recall_of: str | None = None
         self.clerks_on_duty: int | None = None
         self.errors: list[ErrorEvent] = []
@@ -224,6 +227,7 @@ class TerminalClient:
             Event.ICE_CANDIDATE: self._on_ice_candidate,
             Event.CALL_ENDED: self._on_call_ended,
             Event.CALL_TRANSFERRED: self._on_call_transferred,
+            Event.HOLD: self._on_hold,
             Event.ERROR: self._on_error,
             Event.PROMPT: self._on_prompt,
             Event.STEP: self._on_step,
@@ -437,6 +441,7 @@ class TerminalClient:
         self.prompts = []
         self.end_reason = None
         self.transfer = None
+        self.on_hold = False
         self.media_attempt = 0
         self.media_state = None
         self._supervision = None
@@ -830,6 +835,24 @@ class TerminalClient:
         # a fresh offer now, held by the server for whoever takes the call up
         servers = self._ice[0] if self._ice else self._call_ice
         await self._open_peer(moved.session_id, servers)
+
+    async def _on_hold(self, data: dict[str, Any]) -> None:
+        hold = Hold.model_validate(data)
+        in_call = self.state in (TerminalState.CONNECTING, TerminalState.IN_CALL)
+        if hold.session_id != self.session_id or not in_call:
+            return
+        self.on_hold = hold.on
+        if hold.clerk_name is not None:
+            self.clerk_name = hold.clerk_name  # handed over: the call goes on with them
+        self._log().info(
+            "hold %s%s",
+            "on" if hold.on else "off",
+            f" (now {hold.clerk_name})" if hold.clerk_name else "",
+        )
+        await self._notify()
+        if hold.attempt is not None and self.media is not None and not self._closing:
+            # the new clerk's console answers this peer connection
+            await self.restart_media(hold.attempt)
 
     async def _on_prompt(self, data: dict[str, Any]) -> None:
         prompt = Prompt.model_validate(data)

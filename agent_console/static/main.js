@@ -15,6 +15,7 @@ import { Ringer } from "./ringer.js";
 import { WarmPeer } from "./warm-peer.js";
 import { Supervision } from "./supervision.js";
 import { TransferPanel } from "./transfer.js";
+import { Consultation } from "./consult.js";
 import {
   ClerkConnection,
   fetchCatalogue,
@@ -31,7 +32,7 @@ import { describeEnd, describeServerError, View } from "./ui.js";
 const SETUP_RENDER_WAIT_MS = 400;
 
 // States in which the clerk wanted calls; after a dropped connection they are restored.
-const WANTED_CALLS = new Set(["available", "ringing", "busy"]);
+const WANTED_CALLS = new Set(["available", "ringing", "busy", "consulting"]);
 
 class ClerkConsole {
   constructor(view) {
@@ -84,10 +85,22 @@ class ClerkConsole {
       return missing;
     };
     this.workNav = new WorkNav(document);
+    this.consult = new Consultation(document, {
+      send: (event, payload) => this.#send(event, payload),
+      camera: this.camera,
+      currentCall: () => this.call,
+      consulting: (message) => this.#consulting(message),
+      notice: (desc) => {
+        this.m.notice = desc;
+        this.render();
+      },
+      failed: (message) => this.#showError({ key: "error.webrtc", params: { message } }),
+    });
     this.transfer = new TransferPanel(
       document,
       () => (this.m.session ? this.m.session.token : null),
       (event, payload) => this.#send(event, payload),
+      (sessionId, clerk, departmentId) => this.consult.start(sessionId, clerk, departmentId),
     );
     this.supervision = new Supervision(document, (event, payload) => this.#send(event, payload), () => this.call);
     window.setInterval(() => this.render(), 1000);
@@ -111,7 +124,8 @@ class ClerkConsole {
     if (this.documents) this.documents.render(this.m.callInfo);
     if (this.paperwork) this.paperwork.render(this.m);
     if (this.workNav) this.workNav.render(Boolean(this.m.callInfo));
-    if (this.transfer) this.transfer.render(this.m.callInfo);
+    if (this.transfer) this.transfer.render(this.m.callInfo, this.consult.active);
+    if (this.consult) this.consult.render();
     if (this.supervision) this.supervision.render();
   }
 
@@ -374,6 +388,11 @@ class ClerkConsole {
         return this.#onEnded(payload);
       case EVENTS.CALL_TRANSFERRED:
         return this.#onTransferred(payload);
+      case EVENTS.CONSULT:
+        this.consult.onConsult(payload);
+        return this.render();
+      case EVENTS.CONSULT_SIGNAL:
+        return this.consult.onSignal(payload);
       case EVENTS.DESCRIPTION:
         if (this.#isCurrent(payload)) this.call.handleDescription(payload);
         return undefined;
@@ -453,7 +472,8 @@ class ClerkConsole {
     if (status.state === "busy" && status.call && !this.call && !this.m.callInfo) this.#resumeCall(status.call);
     // call_ended / call_withdrawn always come before the status that follows them; a status
     // without them means they were lost, and the console must not keep a dead call open.
-    if (this.m.callInfo && status.state !== "busy") this.#finishCall("hangup");
+    const consulting = this.m.callInfo && this.m.callInfo.consult && status.state === "consulting";
+    if (this.m.callInfo && status.state !== "busy" && !consulting) this.#finishCall("hangup");
     if (this.m.offer && status.state !== "ringing" && !this.m.offer.pending) this.#dropOffer();
     const resync = this.m.resync;
     this.m.resync = null;
@@ -502,6 +522,11 @@ class ClerkConsole {
   }
 
   #onAccepted(message) {
+    const info = this.m.callInfo;
+    if (!this.m.offer && info && info.consult && info.sessionId === message.session_id) {
+      this.#takeOver(message);
+      return;
+    }
     const offer = this.m.offer;
     if (!offer || offer.message.session_id !== message.session_id || !this.call) return;
     this.ringer.stop();
@@ -509,6 +534,32 @@ class ClerkConsole {
     this.m.callInfo = this.#callInfo(message, offer.message.service_id);
     if (message.ice_transport_policy) icePolicy.value = message.ice_transport_policy;
     this.call.start(message.ice_servers);
+    this.render();
+  }
+
+  /** The consulted side of a warm transfer: the call panel opens for the call discussed (its
+   * identity result and materials), with the other clerk's picture; null closes it. */
+  #consulting(message) {
+    if (!message) {
+      if (this.m.callInfo && this.m.callInfo.consult) this.m.callInfo = null;
+      this.render();
+      return;
+    }
+    this.m.offer = null;
+    this.m.callInfo = {
+      ...this.#callInfo({ ...message, peer_name: message.peer_name }, message.service_id),
+      consult: true,
+    };
+    this.render();
+  }
+
+  /** The call discussed is handed over to this console: its kiosk offers a new peer
+   * connection, answered here. */
+  #takeOver(message) {
+    this.call = this.#newCall(message.session_id);
+    this.m.callInfo = this.#callInfo(message, message.service_id);
+    if (message.ice_transport_policy) icePolicy.value = message.ice_transport_policy;
+    this.call.takeOver(message.ice_servers, message.attempt ?? 0);
     this.render();
   }
 
@@ -580,7 +631,7 @@ class ClerkConsole {
     // already over (a report crossed the server's end of the call): call_ended says so
     if (error.code === "not_your_session" && [EVENTS.HANGUP, EVENTS.MEDIA_STATUS].includes(error.event)) return;
     if (error.event === EVENTS.SET_AVAILABILITY) this.m.availabilityPending = false;
-    if (error.event === EVENTS.TRANSFER && this.transfer) {
+    if ([EVENTS.TRANSFER, EVENTS.CONSULT_START].includes(error.event) && this.transfer) {
       // said in the transfer form, which stays open to choose again
       this.transfer.refused(error);
       return;
@@ -622,6 +673,7 @@ class ClerkConsole {
 
   #closeCall() {
     if (this.supervision) this.supervision.closeAll();
+    if (this.consult && !(this.m.callInfo && this.m.callInfo.consult)) this.consult.closeAll();
     if (this.call) this.call.close();
     this.call = null;
     // the next call's peer, made now while nobody waits (not while signing out or away)
@@ -664,6 +716,7 @@ const consoleApp = new ClerkConsole(new View(document));
 // For tests, benchmarks and the curious: read-only views of the live state.
 window.vcounterConsole = Object.freeze({
   peerConnection: () => (consoleApp.call ? consoleApp.call.pc : null),
+  consultPeerConnection: () => consoleApp.consult.peerConnection(), // a warm transfer's
   warmStart: () => (consoleApp.call ? consoleApp.call.warmStart : null),
   // the figures on the call panel and whether the link counts as weak (link-quality.js)
   linkFigures: () => (consoleApp.call ? consoleApp.call.link.snapshot() : null),

@@ -32,5 +32,7 @@ export function eventText(event, st, has) {
     link: has(`link.${p.link}`) ? st(`link.${p.link}`) : "–",
     // a transfer: the clerk it is kept for and their department, or the department
     target: p.to_clerk ? `${p.to_clerk} · ${p.to_department}` : (p.to_department ?? "–"),
+    // a warm transfer's consultation: how it ended
+    outcome: has(`consult.outcome.${p.outcome}`) ? st(`consult.outcome.${p.outcome}`) : (p.outcome ?? "–"),
   });
 }

@@ -13,9 +13,10 @@ import { errorSentence } from "./server-errors.js";
 
 export class TransferPanel {
   /** ``tokenOf()`` gives the clerk's token; ``send(event, payload)`` sends on the socket. */
-  constructor(doc, tokenOf, send) {
+  constructor(doc, tokenOf, send, consult) {
     this.tokenOf = tokenOf;
     this.send = send;
+    this.consult = consult; // (sessionId, clerk, departmentId): ask them first (consult.js)
     this.sessionId = null;
     this.departmentId = null; // the call's own department, the form's first choice
     this.targets = null; // {departments: [{id, names}], clerks: [{username, display_name, departments, state}]}
@@ -27,6 +28,7 @@ export class TransferPanel {
       department: $("transfer-department"),
       clerk: $("transfer-clerk"),
       submit: $("transfer-submit"),
+      consultButton: $("transfer-consult"),
       cancel: $("transfer-cancel"),
       error: $("transfer-error"),
     };
@@ -35,6 +37,8 @@ export class TransferPanel {
     );
     this.el.cancel.addEventListener("click", () => this.#close());
     this.el.department.addEventListener("change", () => this.#fillClerks());
+    this.el.clerk.addEventListener("change", () => this.#label());
+    this.el.consultButton.addEventListener("click", () => this.#askFirst());
     this.el.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.#submit();
@@ -42,7 +46,7 @@ export class TransferPanel {
   }
 
   /** Follow the call in progress (``info``: the console's callInfo, or null). */
-  render(info) {
+  render(info, consulting = false) {
     const sessionId = info ? info.sessionId : null;
     if (sessionId !== this.sessionId) {
       this.sessionId = sessionId;
@@ -50,9 +54,13 @@ export class TransferPanel {
       this.pending = null;
       this.#close();
     }
-    this.el.open.hidden = !info;
+    // a consultation under way (either side) is finished in its own bar (consult.js)
+    if (consulting && !this.el.form.hidden) this.#close();
+    if (consulting) this.pending = null;
+    this.el.open.hidden = !info || Boolean(info.consult) || consulting;
     this.el.open.disabled = !info || info.hangingUp || !this.el.form.hidden;
     this.el.submit.disabled = this.pending !== null;
+    this.el.consultButton.disabled = this.pending !== null || !this.el.clerk.value;
     if (!this.el.form.hidden && this.targets) this.#label();
   }
 
@@ -60,6 +68,7 @@ export class TransferPanel {
   refused(error) {
     this.pending = null;
     this.el.submit.disabled = false;
+    this.el.consultButton.disabled = !this.el.clerk.value;
     this.el.submit.textContent = t("transfer.submit");
     this.#showError(errorSentence(error, language()) ?? error.message);
   }
@@ -117,6 +126,10 @@ export class TransferPanel {
       if (!option.value) option.textContent = t("transfer.anyone");
       else option.textContent = t("transfer.clerkOption", { name: option.dataset.name, state: t(`state.${option.dataset.state}`) });
     }
+    // only a free clerk can be asked first; anyone named can be sent the call
+    const chosen = this.el.clerk.selectedOptions[0];
+    const free = chosen && chosen.value && chosen.dataset.state === "available";
+    this.el.consultButton.disabled = this.pending !== null || !free;
   }
 
   #submit() {
@@ -128,6 +141,15 @@ export class TransferPanel {
     this.el.submit.textContent = t("transfer.sending");
     this.#showError(null);
     this.send(EVENTS.TRANSFER, payload);
+  }
+
+  /** Talk to the chosen clerk first (a warm transfer): the applicant holds meanwhile. */
+  #askFirst() {
+    if (!this.sessionId || this.pending || !this.el.clerk.value) return;
+    this.pending = this.sessionId;
+    this.el.consultButton.disabled = true;
+    this.#showError(null);
+    this.consult(this.sessionId, this.el.clerk.value, this.el.department.value);
   }
 
   #close() {

@@ -230,6 +230,7 @@ class KioskController:
                 connected=client.state == TerminalState.IN_CALL,
                 reconnecting=client.media_broken,
                 weak_connection=client.link.weak and not client.media_broken,
+                on_hold=client.on_hold,
                 supervision=_supervision_view(client.supervision),
             )
         return KioskView(

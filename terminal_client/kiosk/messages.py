@@ -79,6 +79,8 @@ class CallView(_Model):
     # the link is poor (long round trip, loss, few pictures): the picture may lag or blur
     weak_connection: bool = False
     supervision: SupervisionView | None = None
+    # the clerk is consulting a colleague about the call (a warm transfer): please hold
+    on_hold: bool = False
 
 
 class Notice(_Model):

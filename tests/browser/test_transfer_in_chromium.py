@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from media import sources
+from media.sources import create_local_tracks
 from storage import presence, routing, store
 from storage.audit import AuditLog
 from terminal_client.client import TerminalClient, TerminalState
@@ -25,6 +26,7 @@ from tests.conftest import RunningServer
 from tests.documents.conftest import meta
 from tests.documents.samples import page_jpeg
 from tests.teardown import bounded
+from tests.tones import ToneMeter
 
 T = TypeVar("T")
 
@@ -227,3 +229,170 @@ async def test_a_transfer_the_server_refuses_is_said_in_the_form_and_the_call_go
         await terminal.close()
     events = await AuditLog(server.db).events(session_id)
     assert not [e for e in events if e.kind.startswith("transfer.")]
+
+
+# the hold music the first clerk's console sends the kiosk (consult.js HOLD_NOTES)
+HOLD_NOTES = [523.25, 659.25, 783.99]
+HOLD_HEARD = 0.5  # at least this share of what the kiosk hears is the hold music
+
+CONSULT_FRAMES = """
+async () => {
+  const pc = window.vcounterConsole.consultPeerConnection();
+  if (!pc) return 0;
+  let decoded = 0;
+  (await pc.getStats()).forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video') decoded += s.framesDecoded || 0;
+  });
+  return decoded;
+}
+"""
+
+
+async def consulting(
+    server: RunningServer, alice: Page, bob: Page, terminal: TerminalClient, meter: ToneMeter
+) -> None:
+    """Alice asks bob about the call: the kiosk holds and hears the hold music, bob takes the
+    consultation up and the two consoles see each other."""
+    await alice.click("[data-testid=transfer-open]")
+    await alice.select_option("[data-testid=transfer-clerk]", "bob")
+    await alice.click("[data-testid=transfer-consult]")
+    await until(lambda: _value(terminal.on_hold), bool)
+    await expect(alice.locator("[data-testid=consult-bar]")).to_be_visible()
+    await expect(bob.locator("[data-testid=consult-incoming]")).to_contain_text("Clerk alice")
+    # bob is not rung by the matcher meanwhile: he is consulting, not available
+    await wait_state(bob, "consulting")
+    await bob.click("[data-testid=consult-accept]")
+    levels = await meter.wait_until(
+        HOLD_NOTES, lambda lv: sum(lv.values()) >= HOLD_HEARD, 20, "the hold music at the kiosk"
+    )
+    assert sum(levels.values()) >= HOLD_HEARD, levels
+    # the two consoles see each other, browser to browser
+    await until_async(alice, f"async () => (await ({CONSULT_FRAMES})()) >= 20", 20000)
+    await until_async(bob, f"async () => (await ({CONSULT_FRAMES})()) >= 20", 20000)
+    # bob sees what the call gathered at once
+    await expect(bob.locator("[data-testid=identity-status]")).to_have_attribute(
+        "data-status", "verified"
+    )
+    await bob.wait_for_selector("[data-testid=doc-item-business-licence][data-status=received]")
+
+
+async def _value(value: Any) -> Any:
+    return value
+
+
+def holding_kiosk(server: RunningServer, token: str, meter: ToneMeter) -> TerminalClient:
+    return TerminalClient(
+        server.url,
+        token,
+        lambda: create_local_tracks(True, "", "", label="kiosk"),
+        name="kiosk",
+        on_audio_frame=meter.listener(),
+    )
+
+
+async def warm_start(
+    server: RunningServer, alice: Page, bob: Page
+) -> tuple[str, ToneMeter, TerminalClient]:
+    await server.add_clerk("alice", [TAXATION])
+    await server.add_clerk("bob", [TAXATION])
+    token = await server.add_terminal("kiosk-warm")
+    await sign_in(alice, server, "alice")
+    await go_available(alice)
+    meter = ToneMeter(window_s=1.0)
+    return token, meter, holding_kiosk(server, token, meter)
+
+
+async def test_a_warm_transfer_holds_the_applicant_then_hands_the_call_over(
+    server: RunningServer, page: Page, second_page: Page
+) -> None:
+    alice, bob = page, second_page
+    token, meter, terminal = await warm_start(server, alice, bob)
+    try:
+        session_id = await call_with_alice(server, alice, terminal, token)
+        await sign_in(bob, server, "bob")
+        await go_available(bob)
+        await consulting(server, alice, bob, terminal, meter)
+
+        await alice.click("[data-testid=consult-hand-over]")
+        # the kiosk's media moves to bob: a new peer connection, answered by his console
+        await until(lambda: _value(terminal.clerk_name), lambda name: name == "Clerk bob")
+        await until(lambda: _value(terminal.on_hold), lambda on: not on)
+        await receives_kiosk_media(bob)
+        frames = terminal.video_in.count
+        await terminal.video_in.wait_for(frames + 30, timeout=20)
+        assert terminal.state == TerminalState.IN_CALL
+        await wait_state(bob, "busy")
+        # alice is out of the call as after a hang-up, told to whom it went
+        await expect(alice.locator("[data-testid=call-panel]")).to_be_hidden()
+        await expect(alice.locator("[data-testid=notice-text]")).to_contain_text("Clerk bob")
+        await wait_state(alice, "available")
+        await expect(bob.locator("[data-testid=consult-bar]")).to_be_hidden()
+        await expect(bob.locator("[data-testid=hangup]")).to_be_visible()
+
+        await bob.click("[data-testid=hangup]")
+        await terminal.wait_for(TerminalState.ENDED, timeout=10)
+    finally:
+        await terminal.close()
+
+    await server.stored()
+    alice_id = (await store.find_clerk(server.db, "alice")).id
+    bob_id = (await store.find_clerk(server.db, "bob")).id
+    events = await AuditLog(server.db).events(session_id)
+    # the hand-over's events in order (the kiosk's recording segments come in between)
+    moves = [e for e in events if e.kind.startswith(("transfer.", "consult.", "call.accepted"))]
+    assert [e.kind for e in moves] == [
+        "call.accepted", "transfer.requested", "consult.started", "consult.ended",
+        "call.accepted", "transfer.completed",
+    ]  # fmt: skip
+    assert moves[1].payload["kind"] == "warm" and moves[1].payload["to_clerk"] == "bob"
+    assert [e.payload["clerk_id"] for e in moves if e.kind == "call.accepted"] == [
+        alice_id,
+        bob_id,
+    ]
+    assert moves[3].payload["outcome"] == "handed_over"
+    assert moves[5].payload == {"kind": "warm", "from_clerk_id": alice_id, "to_clerk_id": bob_id}
+    assert (await AuditLog(server.db).verify(session_id)).ok
+    row = await store.get_session(server.db, session_id)
+    assert row.state == "ended" and row.clerk_id == bob_id
+    assert not real_errors(alice) and not real_errors(bob), (alice.errors, bob.errors)  # type: ignore[attr-defined]
+
+
+async def test_a_warm_transfer_taken_back_goes_on_with_the_first_clerk(
+    server: RunningServer, page: Page, second_page: Page
+) -> None:
+    alice, bob = page, second_page
+    token, meter, terminal = await warm_start(server, alice, bob)
+    try:
+        session_id = await call_with_alice(server, alice, terminal, token)
+        await sign_in(bob, server, "bob")
+        await go_available(bob)
+        await consulting(server, alice, bob, terminal, meter)
+
+        await alice.click("[data-testid=consult-take-back]")
+        await until(lambda: _value(terminal.on_hold), lambda on: not on)
+        # the hold music stops: alice's own microphone reaches the kiosk again
+        await meter.wait_until(
+            HOLD_NOTES, lambda lv: sum(lv.values()) < 0.05, 20, "the hold music gone"
+        )
+        await expect(alice.locator("[data-testid=consult-bar]")).to_be_hidden()
+        await expect(bob.locator("[data-testid=consult-bar]")).to_be_hidden()
+        await wait_state(bob, "available")
+        assert terminal.state == TerminalState.IN_CALL and terminal.clerk_name == "Clerk alice"
+        assert await alice.evaluate("() => window.vcounterConsole.state()") == "busy"
+        frames = terminal.video_in.count
+        await terminal.video_in.wait_for(frames + 30, timeout=20)  # alice's picture, same call
+        await alice.click("[data-testid=hangup]")
+        await terminal.wait_for(TerminalState.ENDED, timeout=10)
+    finally:
+        await terminal.close()
+
+    await server.stored()
+    events = await AuditLog(server.db).events(session_id)
+    ended = [e.payload["outcome"] for e in events if e.kind == "consult.ended"]
+    assert ended == ["taken_back"]
+    assert "consult.started" in [e.kind for e in events]
+    assert not [e for e in events if e.kind == "transfer.completed"]
+    assert (await AuditLog(server.db).verify(session_id)).ok
+    row = await store.get_session(server.db, session_id)
+    assert row.clerk_id == (await store.find_clerk(server.db, "alice")).id
+    assert not real_errors(alice) and not real_errors(bob), (alice.errors, bob.errors)  # type: ignore[attr-defined]

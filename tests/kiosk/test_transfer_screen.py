@@ -76,3 +76,42 @@ async def test_the_applicant_is_told_whom_they_are_transferred_to_then_the_next_
         await shown(page, "call")
     finally:
         await bounded(bob.close(), "clerk peer")
+
+
+async def test_the_applicant_holds_while_the_clerk_consults_a_colleague(
+    server: RunningServer, kiosk: RunningKiosk, clerk: Clerk, page: Any
+) -> None:
+    await server.add_clerk("bob")
+    bob = ClerkPeer(server.url, await login(server.url, "bob", CLERK_PASSWORD), auto_accept=False)
+    await bob.connect()
+    await bob.wait(lambda: bob.status is not None)
+    try:
+        await open_kiosk(page, kiosk)
+        await call_clerk(kiosk, clerk)
+        await shown(page, "call")
+        # free once alice has the call (free before, he would have been rung for it)
+        await bob.emit("set_availability", {"available": True})
+        await bob.wait(lambda: bob.status is not None and bob.status.state == "available")
+        session_id = clerk.peer.session_id
+        await clerk.peer.emit("consult_start", {"session_id": session_id, "clerk": "bob"})
+        await kiosk.wait_view(lambda v: v.call is not None and v.call.on_hold, what="hold")
+        hold = page.locator("[data-testid=call-hold]")
+        await hold.wait_for(state="visible")
+        assert "請稍候" in await hold.inner_text()
+        assert await page.evaluate(FONT_PX, ".call-hold-title") >= 40
+        assert await layout_problems(page, "hold") == []
+        await shot(page, "hold-zh-Hant")
+        await set_language(page, "en")
+        await page.wait_for_function(
+            "() => document.querySelector('[data-testid=call-hold]').innerText"
+            ".includes('Please hold')"
+        )
+        # bob declines: the call goes on with alice, the hold screen goes
+        await bob.emit("consult_answer", {"session_id": session_id, "accept": False})
+        view = await kiosk.wait_view(
+            lambda v: v.call is not None and not v.call.on_hold, what="the call again"
+        )
+        assert view.call is not None and view.call.clerk_name == "Clerk alice"
+        await hold.wait_for(state="hidden")
+    finally:
+        await bounded(bob.close(), "clerk peer")

@@ -197,3 +197,102 @@ async def test_only_the_clerk_in_the_call_can_transfer_it(
             actor="clerk:c2",
         )  # fmt: skip
     assert (await routing.get(db, session_id)).clerk_id == 1  # type: ignore[union-attr]
+
+
+async def test_a_warm_transfer_hands_the_call_over_after_the_consultation(
+    db_and_kiosks: tuple[Database, list[int]],
+) -> None:
+    db, kiosks = db_and_kiosks
+    session_id = await in_call_with_clerk_1(db, kiosks[0])
+    await on_duty(db, 2, TAXATION)
+    started = await routing.consult_start(
+        db, session_id, 1, 2, department_id=None, actor="clerk:c1"
+    )
+    assert started.consulted is not None and started.consulted.state == "consulting"
+    assert started.session.consult_state == "ringing" and started.session.clerk_id == 1
+    # consulting, clerk 2 is never rung: a call queued now waits
+    waiting = await queue(db, kiosks[1])
+    assert await offers(db) == []
+    # nor can the call be handed over before clerk 2 took the consultation up
+    with pytest.raises(TransferRefused, match="taken the consultation up"):
+        await routing.consult_hand_over(db, session_id, 1, actor="clerk:c1")
+    talking = await routing.consult_answer(db, session_id, 2, accept=True, actor="clerk:c2")
+    assert talking.session.consult_state == "talking"
+
+    done = await routing.consult_hand_over(db, session_id, 1, actor="clerk:c1")
+    assert done.session.clerk_id == 2 and done.session.state == "connecting"
+    assert done.session.consult_clerk_id is None and done.session.transfers == 1
+    assert done.taker.state == "busy" and done.taker.session_id == session_id
+    assert done.clerk is not None and done.clerk.state == "available"
+    row = await store.get_session(db, session_id)
+    assert row.media_attempt == 1  # the kiosk makes a new peer connection for clerk 2
+    # clerk 1 is free again and takes the waiting call
+    assert await offers(db) == [(waiting, 1)]
+
+    events = await AuditLog(db).events(session_id)
+    kinds = [e.kind for e in events]
+    assert kinds[-5:] == [
+        "transfer.requested", "consult.started", "consult.ended", "call.accepted",
+        "transfer.completed",
+    ]  # fmt: skip
+    assert events[-5].payload["kind"] == "warm" and events[-5].payload["to_clerk"] == "c2"
+    assert events[-3].payload == {"outcome": "handed_over", "from_clerk_id": 1, "to_clerk_id": 2}
+    assert events[-2].payload["clerk_id"] == 2
+    assert events[-1].payload == {"kind": "warm", "from_clerk_id": 1, "to_clerk_id": 2}
+    assert (await AuditLog(db).verify(session_id)).ok
+
+
+async def test_a_consultation_declined_or_taken_back_leaves_the_call_with_its_clerk(
+    db_and_kiosks: tuple[Database, list[int]],
+) -> None:
+    db, kiosks = db_and_kiosks
+    session_id = await in_call_with_clerk_1(db, kiosks[0])
+    await on_duty(db, 2, TAXATION)
+    with pytest.raises(TransferRefused, match="consult yourself"):
+        await routing.consult_start(db, session_id, 1, 1, department_id=None, actor="clerk:c1")
+    with pytest.raises(TransferRefused, match="c3 is not signed in"):
+        await routing.consult_start(db, session_id, 1, 3, department_id=None, actor="clerk:c1")
+
+    await routing.consult_start(db, session_id, 1, 2, department_id=None, actor="clerk:c1")
+    with pytest.raises(TransferRefused, match="already being discussed"):
+        await routing.consult_start(db, session_id, 1, 2, department_id=None, actor="clerk:c1")
+    with pytest.raises(TransferRefused, match="end that consultation first"):
+        await routing.transfer(
+            db, session_id, 1, department_id=OTHER, to_clerk_id=None, reserve_s=60.0,
+            actor="clerk:c1",
+        )  # fmt: skip
+    declined = await routing.consult_answer(db, session_id, 2, accept=False, actor="clerk:c2")
+    assert declined.consulted is not None and declined.consulted.state == "available"
+    assert declined.session.consult_clerk_id is None and declined.session.clerk_id == 1
+
+    await routing.consult_start(db, session_id, 1, 2, department_id=None, actor="clerk:c1")
+    await routing.consult_answer(db, session_id, 2, accept=True, actor="clerk:c2")
+    back = await routing.consult_end(db, session_id, 1, outcome="taken_back", actor="clerk:c1")
+    assert back.consulted is not None and back.consulted.state == "available"
+    assert back.session.clerk_id == 1 and back.session.state == "connecting"
+    assert (await presence.clerk(db, 1)).state == "busy"  # type: ignore[union-attr]
+
+    events = await AuditLog(db).events(session_id)
+    ended = [e.payload["outcome"] for e in events if e.kind == "consult.ended"]
+    assert ended == ["declined", "taken_back"]
+    assert not [e for e in events if e.kind == "transfer.completed"]
+    assert (await AuditLog(db).verify(session_id)).ok
+
+
+async def test_only_the_calls_clerk_takes_it_back_and_only_the_consulted_clerk_leaves(
+    db_and_kiosks: tuple[Database, list[int]],
+) -> None:
+    db, kiosks = db_and_kiosks
+    session_id = await in_call_with_clerk_1(db, kiosks[0])
+    await on_duty(db, 2, TAXATION)
+    await routing.consult_start(db, session_id, 1, 2, department_id=None, actor="clerk:c1")
+    await routing.consult_answer(db, session_id, 2, accept=True, actor="clerk:c2")
+    with pytest.raises(TransferRefused, match="not yours to end that way"):
+        await routing.consult_end(db, session_id, 2, outcome="taken_back", actor="clerk:c2")
+    with pytest.raises(TransferRefused, match="not yours to end that way"):
+        await routing.consult_end(db, session_id, 1, outcome="left", actor="clerk:c1")
+    with pytest.raises(TransferRefused, match="Nobody is asking you"):
+        await routing.consult_answer(db, session_id, 1, accept=True, actor="clerk:c1")
+    left = await routing.consult_end(db, session_id, 2, outcome="left", actor="clerk:c2")
+    assert left.session.consult_clerk_id is None and left.session.clerk_id == 1
+    assert left.consulted is not None and left.consulted.state == "available"

@@ -4,7 +4,8 @@
 the line; the count marks it as transferred for whoever ranks the line). While a transferred
 session waits: ``transferred_from`` (the clerk who handed it on, for the chain's
 ``transfer.completed``), ``reserved_for`` and ``reserved_until`` (a transfer to a named clerk
-rings only that clerk until then, and then their department).
+rings only that clerk until then, and then their department). A warm transfer's consultation:
+``consult_clerk_id``, ``consult_state`` (ringing, talking) and ``consult_department``.
 
 Revision ID: 0126_transfers
 Revises: 0122_queue_line
@@ -30,10 +31,16 @@ def upgrade() -> None:
         batch.add_column(sa.Column("transferred_from", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("reserved_for", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("reserved_until", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("consult_clerk_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("consult_state", sa.String(16), nullable=True))
+        batch.add_column(sa.Column("consult_department", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("sessions") as batch:
+        batch.drop_column("consult_department")
+        batch.drop_column("consult_state")
+        batch.drop_column("consult_clerk_id")
         batch.drop_column("reserved_until")
         batch.drop_column("reserved_for")
         batch.drop_column("transferred_from")

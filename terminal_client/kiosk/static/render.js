@@ -254,6 +254,7 @@ function renderCall(view, ui) {
   reconnecting.hidden = !call.reconnecting;
   reconnecting.textContent = t('call.reconnecting', { name: call.clerk_name });
   $('[data-testid=call-weak]').hidden = !call.weak_connection;
+  $('[data-testid=call-hold]').hidden = !call.on_hold;
   renderSupervision(call);
   $$('[data-testid=step-indicator] li').forEach((item) => {
     const step = Number(item.dataset.step);
