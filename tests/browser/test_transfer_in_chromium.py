@@ -22,9 +22,10 @@ from tests.browser.conftest import attach_error_log
 from tests.browser.polling import until_async
 from tests.browser.test_call_in_chromium import FRAMES_DECODED
 from tests.browser.test_console_ui import go_available, kiosk, real_errors, sign_in, wait_state
-from tests.conftest import RunningServer
+from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.documents.conftest import meta
 from tests.documents.samples import page_jpeg
+from tests.supervision.test_supervisor_console import sign_in as supervisor_sign_in
 from tests.teardown import bounded
 from tests.tones import ToneMeter
 
@@ -355,6 +356,19 @@ async def test_a_warm_transfer_holds_the_applicant_then_hands_the_call_over(
     row = await store.get_session(server.db, session_id)
     assert row.state == "ended" and row.clerk_id == bob_id
     assert not real_errors(alice) and not real_errors(bob), (alice.errors, bob.errors)  # type: ignore[attr-defined]
+
+    # a supervisor's replay tells the hand-over in words
+    await store.create_clerk(server.db, "sue", CLERK_PASSWORD, "Sue", [TAXATION], "supervisor")
+    await supervisor_sign_in(bob, server, "sue")
+    await expect(bob.locator("[data-testid=tab-sessions]")).to_be_visible()
+    await bob.goto(f"{server.url}/supervisor?session={session_id}")
+    timeline = bob.locator("[data-testid=replay-timeline]")
+    await expect(timeline.locator("li[data-kind='transfer.requested']")).to_contain_text(
+        "转接来电:转至 bob · taxation"
+    )
+    await expect(timeline.locator("li[data-kind='consult.started']")).to_contain_text("商量")
+    await expect(timeline.locator("li[data-kind='consult.ended']")).to_contain_text("通话转给同事")
+    await expect(timeline.locator("li[data-kind='transfer.completed']")).to_contain_text("转接完成")
 
 
 async def test_a_warm_transfer_taken_back_goes_on_with_the_first_clerk(
