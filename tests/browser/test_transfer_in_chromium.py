@@ -14,8 +14,10 @@ from playwright.async_api import Browser, Page, expect
 
 from media import sources
 from media.sources import create_local_tracks
+from signaling.keys import BLOBS
 from storage import presence, routing, store
 from storage.audit import AuditLog
+from storage.verify import verify_session
 from terminal_client.client import TerminalClient, TerminalState
 from terminal_client.uploads import DocumentUploader
 from tests.browser.conftest import attach_error_log
@@ -192,8 +194,9 @@ async def test_a_call_handed_on_to_a_named_clerk_reaches_them_with_its_evidence(
     assert requested.payload["to_clerk_id"] == bob_id and requested.payload["to_department"] == HR
     completed = next(e for e in events if e.kind == "transfer.completed")
     assert completed.payload == {"from_clerk_id": alice_id, "to_clerk_id": bob_id}
-    report = await AuditLog(server.db).verify(session_id)
-    assert report.ok
+    # what `vcounter verify` checks: the chain, the files it names, the row's head
+    report = await verify_session(server.db, server.app[BLOBS], session_id)
+    assert report.ok and report.blobs >= 2, report.problems
     row = await store.get_session(server.db, session_id)
     assert row.state == "ended" and row.clerk_id == bob_id and row.transfers == 1
     assert not real_errors(alice) and not real_errors(bob), (alice.errors, bob.errors)  # type: ignore[attr-defined]
@@ -352,7 +355,8 @@ async def test_a_warm_transfer_holds_the_applicant_then_hands_the_call_over(
     ]
     assert moves[3].payload["outcome"] == "handed_over"
     assert moves[5].payload == {"kind": "warm", "from_clerk_id": alice_id, "to_clerk_id": bob_id}
-    assert (await AuditLog(server.db).verify(session_id)).ok
+    report = await verify_session(server.db, server.app[BLOBS], session_id)
+    assert report.ok and report.blobs >= 2, report.problems
     row = await store.get_session(server.db, session_id)
     assert row.state == "ended" and row.clerk_id == bob_id
     assert not real_errors(alice) and not real_errors(bob), (alice.errors, bob.errors)  # type: ignore[attr-defined]
