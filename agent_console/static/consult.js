@@ -265,7 +265,8 @@ export class Consultation {
     const was = this.state;
     this.#close();
     if (was && was.role === "consulted" && message.outcome !== "handed_over") this.hooks.consulting(null);
-    if (message.outcome && message.outcome !== "handed_over") {
+    // (nothing to say to a clerk who declined: they know)
+    if (was && message.outcome && message.outcome !== "handed_over") {
       this.hooks.notice({ key: `consult.ended.${message.outcome}`, params: { name: message.peer_name } });
     }
     this.render();

@@ -414,3 +414,36 @@ async def test_a_warm_transfer_taken_back_goes_on_with_the_first_clerk(
     row = await store.get_session(server.db, session_id)
     assert row.clerk_id == (await store.find_clerk(server.db, "alice")).id
     assert not real_errors(alice) and not real_errors(bob), (alice.errors, bob.errors)  # type: ignore[attr-defined]
+
+
+async def test_a_consultation_the_other_clerk_declines_ends_the_hold(
+    server: RunningServer, page: Page, second_page: Page
+) -> None:
+    alice, bob = page, second_page
+    token, meter, terminal = await warm_start(server, alice, bob)
+    try:
+        session_id = await call_with_alice(server, alice, terminal, token)
+        await sign_in(bob, server, "bob")
+        await go_available(bob)
+        await alice.click("[data-testid=transfer-open]")
+        await alice.select_option("[data-testid=transfer-clerk]", "bob")
+        await alice.click("[data-testid=transfer-consult]")
+        await meter.wait_until(
+            HOLD_NOTES, lambda lv: sum(lv.values()) >= HOLD_HEARD, 20, "the hold music"
+        )
+        await bob.click("[data-testid=consult-decline]")
+        await until(lambda: _value(terminal.on_hold), lambda on: not on)
+        await meter.wait_until(
+            HOLD_NOTES, lambda lv: sum(lv.values()) < 0.05, 20, "the hold music gone"
+        )
+        await expect(alice.locator("[data-testid=notice-text]")).to_contain_text("婉拒")
+        await expect(alice.locator("[data-testid=consult-bar]")).to_be_hidden()
+        await expect(bob.locator("[data-testid=consult-incoming]")).to_be_hidden()
+        await wait_state(bob, "available")
+        assert await alice.evaluate("() => window.vcounterConsole.state()") == "busy"
+        assert terminal.state == TerminalState.IN_CALL
+    finally:
+        await terminal.close()
+    events = await AuditLog(server.db).events(session_id)
+    assert [e.payload["outcome"] for e in events if e.kind == "consult.ended"] == ["declined"]
+    assert "consult.started" not in [e.kind for e in events]
