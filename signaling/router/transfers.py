@@ -10,7 +10,6 @@ after a hang-up (the store frees them the same way, see ``storage.routing.releas
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from signaling.errors import NotYourSession
@@ -74,16 +73,11 @@ class Transfers(Outcomes):
             session.department_id,
             f" (kept for clerk {to_clerk_id} {self.transfer_reserve_s:g} s)" if to_clerk_id else "",
         )
-        if to_clerk_id is not None:
-            # the reservation runs out with nothing else happening: the matcher looks again
-            self.spawn(self._dispatch_after(self.transfer_reserve_s))
+        # a reservation running out needs nothing here: every process's sweeper asks the
+        # matcher to look each round (signaling/sweeper.py)
         self.request_dispatch()
         self.on_queue_change()
         return told
-
-    async def _dispatch_after(self, delay_s: float) -> None:
-        await asyncio.sleep(delay_s + 0.05)
-        self.request_dispatch()
 
     # ------------------------------------------------------------------ warm transfers
 
