@@ -40,6 +40,7 @@ from signaling.socket_server import SOCKET_SERVER, GuardedServer
 from signaling.supervision import setup_supervision
 from signaling.sweeper import Sweeper
 from signaling.trail_check import trail_check
+from signaling.transfer_targets import setup_transfer_targets
 from signaling.wallboard import WALLBOARD, setup_wallboard
 from signaling.workers import worker_pools
 from storage import store
@@ -184,6 +185,7 @@ def create_app(settings: Settings) -> web.Application:
             wrap_up_extend_s=settings.wrap_up_extend_s,
             wrap_up_max_s=settings.wrap_up_max_s,
             away_reasons=settings.away_reasons,
+            transfer_reserve_s=settings.transfer_reserve_s,
         )
         sweeper = Sweeper(
             router,
@@ -252,6 +254,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_wallboard(app)
     setup_identity(app)
     setup_kiosk_devices(app)
+    setup_transfer_targets(app)
     setup_documents(app)
     setup_callbacks(app)
     setup_phone(app)

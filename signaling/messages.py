@@ -94,6 +94,8 @@ class ClerkState(StrEnum):
     BUSY = "busy"
     # after a call, until its disposition is filed: never rung
     WRAP_UP = "wrap_up"
+    # asked about another clerk's call (a warm transfer); never rung meanwhile
+    CONSULTING = "consulting"
 
 
 class Role(StrEnum):
@@ -329,6 +331,58 @@ class SetStep(Message):
     step: StrictInt = Field(ge=1, le=STEP_COUNT)
 
 
+class TransferCall(Message):
+    """The clerk hands their call on (blind): to a department, or to a named clerk (of the
+    department given, else of the call's own), who takes it up when free."""
+
+    session_id: SessionId
+    department_id: ServiceId | None = None
+    clerk: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class ConsultStart(Message):
+    """The clerk asks a free clerk about their call first (a warm transfer): the applicant
+    holds while the two talk; then the call is handed over or taken back."""
+
+    session_id: SessionId
+    clerk: str = Field(min_length=1, max_length=64)
+    # the department the clerk would take the call up for (the call's own if None)
+    department_id: ServiceId | None = None
+
+
+class ConsultAnswer(Message):
+    """The consulted clerk takes the consultation up or declines it."""
+
+    session_id: SessionId
+    accept: StrictBool
+
+
+class ConsultFinish(Message):
+    """``hand_over`` or ``take_back`` (the call's clerk), ``leave`` (the consulted clerk)."""
+
+    session_id: SessionId
+    outcome: Literal["hand_over", "take_back", "leave"]
+
+
+class ConsultDescription(Message):
+    type: Literal["offer", "answer"]
+    sdp: Sdp
+
+
+class ConsultCandidate(Message):
+    candidate: str = Field(max_length=1024)
+    sdp_mid: str | None = Field(default=None, max_length=32)
+    sdp_mline_index: StrictInt | None = Field(default=None, ge=0, le=64)
+
+
+class ConsultSignal(Message):
+    """WebRTC between the two clerks' consoles, relayed by the server to the other one."""
+
+    session_id: SessionId
+    description: ConsultDescription | None = None
+    candidate: ConsultCandidate | None = None
+
+
 # ---------------------------------------------------------------- server -> client
 
 
@@ -450,6 +504,48 @@ class WrapUpView(Message):
     extend_s: float
     max_s: float
     codes: list[DispositionCode]
+
+
+class CallTransferred(Message):
+    """A clerk handed the call on: the kiosk waits for the next clerk (a fresh offer), the
+    clerk who handed it on is out of the call."""
+
+    session_id: SessionId
+    department_id: str
+    department_name: LocalizedText
+    # the clerk it is kept for (their display name); None: anyone of the department
+    clerk_name: str | None = None
+    # the display name of the clerk who handed it on
+    from_name: str = ""
+    version: int = 0
+
+
+class Consult(Message):
+    """A consultation about a call, to both clerks' consoles: ``ringing`` (asked),
+    ``talking`` (the consoles connect: the caller offers), ``ended`` (``outcome`` says how)."""
+
+    session_id: SessionId
+    state: Literal["ringing", "talking", "ended"]
+    role: Literal["caller", "consulted"]
+    peer_name: str
+    outcome: str | None = None
+    service_id: ServiceId
+    service_name: LocalizedText
+    department_id: str
+    language: Language
+    care_mode: bool = False
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    ice_transport_policy: IcePolicy = "all"
+
+
+class Hold(Message):
+    """To the kiosk: its clerk is consulting a colleague (``on``), or the call goes on; after
+    a hand-over with ``clerk_name`` and the ``attempt`` of the peer connection to make."""
+
+    session_id: SessionId
+    on: StrictBool
+    clerk_name: str | None = None
+    attempt: MediaAttempt | None = None
 
 
 class ClerkStatus(Message):
@@ -668,6 +764,14 @@ class Event(StrEnum):
     CALL_OFFERED = "call_offered"
     CALL_WITHDRAWN = "call_withdrawn"
     CALL_ENDED = "call_ended"
+    TRANSFER = "transfer"  # clerk -> server
+    CONSULT_START = "consult_start"  # clerk -> server
+    CONSULT_ANSWER = "consult_answer"  # clerk -> server
+    CONSULT_FINISH = "consult_finish"  # clerk -> server
+    CONSULT_SIGNAL = "consult_signal"  # clerk <-> server <-> clerk
+    CONSULT = "consult"  # server -> both clerks
+    HOLD = "hold"  # server -> kiosk
+    CALL_TRANSFERRED = "call_transferred"  # server -> kiosk and the clerk who handed it on
     CLERK_STATUS = "clerk_status"
     ERROR = "error"
     RATE = "rate"
@@ -719,6 +823,11 @@ CLERK_EVENTS: dict[Event, type[Message]] = {
     Event.PUSH_PROMPT: PushPrompt,
     Event.SET_STEP: SetStep,
     Event.SYNC: SyncRequest,
+    Event.TRANSFER: TransferCall,
+    Event.CONSULT_START: ConsultStart,
+    Event.CONSULT_ANSWER: ConsultAnswer,
+    Event.CONSULT_FINISH: ConsultFinish,
+    Event.CONSULT_SIGNAL: ConsultSignal,
 }
 
 SERVER_EVENTS: dict[Event, type[Message]] = {
@@ -730,6 +839,10 @@ SERVER_EVENTS: dict[Event, type[Message]] = {
     Event.CALL_OFFERED: CallOffered,
     Event.CALL_WITHDRAWN: CallWithdrawn,
     Event.CALL_ENDED: CallEnded,
+    Event.CALL_TRANSFERRED: CallTransferred,
+    Event.CONSULT: Consult,
+    Event.CONSULT_SIGNAL: ConsultSignal,
+    Event.HOLD: Hold,
     Event.CLERK_STATUS: ClerkStatus,
     Event.DESCRIPTION: SessionDescription,
     Event.ICE_CANDIDATE: IceCandidate,

@@ -24,6 +24,10 @@ from signaling.messages import (
     NAMESPACE_CLERK,
     NAMESPACE_TERMINAL,
     TERMINAL_EVENTS,
+    ConsultAnswer,
+    ConsultFinish,
+    ConsultSignal,
+    ConsultStart,
     ErrorEvent,
     Event,
     ExtendWrapUp,
@@ -41,6 +45,7 @@ from signaling.messages import (
     SessionSnapshot,
     SetAvailability,
     SetStep,
+    TransferCall,
 )
 from signaling.monitor_messages import CONSOLE_EVENTS, MonitorSignal
 from signaling.ratelimit import TokenBucket
@@ -323,6 +328,11 @@ class ClerkNamespace(RoleNamespace):
             Event.PUSH_PROMPT: self.on_push_prompt,
             Event.SET_STEP: self.on_set_step,
             Event.MONITOR_SIGNAL: self.on_monitor_signal,
+            Event.TRANSFER: self.on_transfer,
+            Event.CONSULT_START: self.on_consult_start,
+            Event.CONSULT_ANSWER: self.on_consult_answer,
+            Event.CONSULT_FINISH: self.on_consult_finish,
+            Event.CONSULT_SIGNAL: self.on_consult_signal,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
@@ -404,6 +414,26 @@ class ClerkNamespace(RoleNamespace):
     async def on_set_step(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, SetStep)
         await self.ctx.router().set_step(member.id, message)
+
+    async def on_transfer(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, TransferCall)
+        await self.ctx.router().transfer(member.id, message)
+
+    async def on_consult_start(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, ConsultStart)
+        await self.ctx.router().consult_start(member.id, message)
+
+    async def on_consult_answer(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, ConsultAnswer)
+        await self.ctx.router().consult_answer(member.id, message)
+
+    async def on_consult_finish(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, ConsultFinish)
+        await self.ctx.router().consult_finish(member.id, message)
+
+    async def on_consult_signal(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, ConsultSignal)
+        await self.ctx.router().consult_signal(member.id, message)
 
     async def on_monitor_signal(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, MonitorSignal)

@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     # the most a call waits behind calls that came after it: a recall's head start in line (a
     # care-mode call gets half); waiting ages every call alike (storage/routing.rank_time)
     aging_ceiling_s: float = Field(default=300.0, ge=0)
+    # a call transferred to a named clerk rings only them this long (also after they pass on
+    # it or it rings out), then any clerk of their department
+    transfer_reserve_s: float = Field(default=60.0, ge=0)
     # at SIGTERM: readiness goes false at once, and the process keeps serving this long before
     # it closes its sockets, so the proxy's health check takes it out of rotation first
     drain_s: float = Field(default=0.0, ge=0)

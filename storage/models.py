@@ -182,6 +182,18 @@ class CallSession(Base):
     media_break: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # the call's peer connection: 0 the first, +1 each time the kiosk makes a new one
     media_attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # --- transfers (migration 0126_transfers): how often a clerk handed the session on (it
+    # keeps its enqueued_at, so its place in the line); while one waits to be taken up, who
+    # handed it on, and the clerk it is kept for until reserved_until (then its department's)
+    transfers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    transferred_from: Mapped[int | None] = mapped_column(Integer, default=None)
+    reserved_for: Mapped[int | None] = mapped_column(Integer, default=None)
+    reserved_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # a warm transfer: the clerk consulted (their presence is "consulting", so the matcher
+    # never rings them), "ringing" or "talking", and the department they would take it up for
+    consult_clerk_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    consult_state: Mapped[str | None] = mapped_column(String(16), default=None)
+    consult_department: Mapped[str | None] = mapped_column(String(64), default=None)
 
     # Two rows cannot be active for one clerk or one kiosk: a double assignment is impossible
     # in the database whatever any process believes (partial unique indexes, both backends).

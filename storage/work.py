@@ -9,7 +9,7 @@ from datetime import timedelta
 from storage import rows
 from storage.db import Database
 from storage.errors import WrapUpRefused
-from storage.routing import ClerkSnap, clerk_snap
+from storage.routing import ClerkSnap, clerk_snap, locked_presence
 from storage.state_log import state_record
 from storage.states import move_clerk
 
@@ -38,11 +38,12 @@ async def file_wrap_up(
     """File the disposition of the clerk's wrap-up for ``session_id`` (a ``wrap_up.filed``
     event in its chain) and make them available, or away for ``away_reason``."""
     async with rows.transaction(db) as tx:
-        found = await tx.session(session_id, clerk=True)
-        presence = found.clerk if found is not None else None
+        # the clerk's own row, not the call's clerk's: a call handed on (a transfer) has
+        # another clerk by the time its first clerk files their wrap-up
+        found = await tx.session(session_id)
+        presence = await locked_presence(tx, clerk_id) if found is not None else None
         if (
             found is None
-            or found.row.clerk_id != clerk_id
             or presence is None
             or presence.state != "wrap_up"
             or presence.wrap_up_session_id != session_id
@@ -94,8 +95,8 @@ async def extend_wrap_up(
     """Give the clerk's wrap-up ``extend_s`` more (a ``wrap_up.extended`` event), up to
     ``max_s`` from its start in all; :class:`WrapUpRefused` beyond that."""
     async with rows.transaction(db) as tx:
-        found = await tx.session(session_id, clerk=True)
-        presence = found.clerk if found is not None else None
+        found = await tx.session(session_id)
+        presence = await locked_presence(tx, clerk_id) if found is not None else None
         if (
             found is None
             or presence is None

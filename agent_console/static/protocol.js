@@ -5,11 +5,17 @@ export const EVENTS = Object.freeze({
   "CALL_ACCEPTED": "call_accepted",
   "CALL_ENDED": "call_ended",
   "CALL_OFFERED": "call_offered",
+  "CALL_TRANSFERRED": "call_transferred",
   "CALL_WITHDRAWN": "call_withdrawn",
   "CANCEL": "cancel",
   "CAPTURE_REQUESTED": "capture_requested",
   "CHECKLIST": "checklist",
   "CLERK_STATUS": "clerk_status",
+  "CONSULT": "consult",
+  "CONSULT_ANSWER": "consult_answer",
+  "CONSULT_FINISH": "consult_finish",
+  "CONSULT_SIGNAL": "consult_signal",
+  "CONSULT_START": "consult_start",
   "DECLINE": "decline",
   "DESCRIPTION": "description",
   "DOCUMENT_ADDED": "document_added",
@@ -17,6 +23,7 @@ export const EVENTS = Object.freeze({
   "EXTEND_WRAP_UP": "extend_wrap_up",
   "FILE_WRAP_UP": "file_wrap_up",
   "HANGUP": "hangup",
+  "HOLD": "hold",
   "ICE_CANDIDATE": "ice_candidate",
   "IDENTITY": "identity",
   "KIOSK_DEVICES": "kiosk_devices",
@@ -38,7 +45,8 @@ export const EVENTS = Object.freeze({
   "STEP": "step",
   "SUPERVISION": "supervision",
   "SUPERVISION_NOTICE": "supervision_notice",
-  "SYNC": "sync"
+  "SYNC": "sync",
+  "TRANSFER": "transfer"
 });
 export const SCHEMAS = {
   "clerk_to_server": {
@@ -56,6 +64,197 @@ export const SCHEMAS = {
         "session_id"
       ],
       "title": "SessionRef",
+      "type": "object"
+    },
+    "consult_answer": {
+      "additionalProperties": false,
+      "description": "The consulted clerk takes the consultation up or declines it.",
+      "properties": {
+        "accept": {
+          "title": "Accept",
+          "type": "boolean"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id",
+        "accept"
+      ],
+      "title": "ConsultAnswer",
+      "type": "object"
+    },
+    "consult_finish": {
+      "additionalProperties": false,
+      "description": "``hand_over`` or ``take_back`` (the call's clerk), ``leave`` (the consulted clerk).",
+      "properties": {
+        "outcome": {
+          "enum": [
+            "hand_over",
+            "take_back",
+            "leave"
+          ],
+          "title": "Outcome",
+          "type": "string"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id",
+        "outcome"
+      ],
+      "title": "ConsultFinish",
+      "type": "object"
+    },
+    "consult_signal": {
+      "$defs": {
+        "ConsultCandidate": {
+          "additionalProperties": false,
+          "properties": {
+            "candidate": {
+              "maxLength": 1024,
+              "title": "Candidate",
+              "type": "string"
+            },
+            "sdp_mid": {
+              "anyOf": [
+                {
+                  "maxLength": 32,
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Sdp Mid"
+            },
+            "sdp_mline_index": {
+              "anyOf": [
+                {
+                  "maximum": 64,
+                  "minimum": 0,
+                  "type": "integer"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Sdp Mline Index"
+            }
+          },
+          "required": [
+            "candidate"
+          ],
+          "title": "ConsultCandidate",
+          "type": "object"
+        },
+        "ConsultDescription": {
+          "additionalProperties": false,
+          "properties": {
+            "sdp": {
+              "maxLength": 49152,
+              "minLength": 10,
+              "pattern": "^v=0\\r?\\n",
+              "title": "Sdp",
+              "type": "string"
+            },
+            "type": {
+              "enum": [
+                "offer",
+                "answer"
+              ],
+              "title": "Type",
+              "type": "string"
+            }
+          },
+          "required": [
+            "type",
+            "sdp"
+          ],
+          "title": "ConsultDescription",
+          "type": "object"
+        }
+      },
+      "additionalProperties": false,
+      "description": "WebRTC between the two clerks' consoles, relayed by the server to the other one.",
+      "properties": {
+        "candidate": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/ConsultCandidate"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null
+        },
+        "description": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/ConsultDescription"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id"
+      ],
+      "title": "ConsultSignal",
+      "type": "object"
+    },
+    "consult_start": {
+      "additionalProperties": false,
+      "description": "The clerk asks a free clerk about their call first (a warm transfer): the applicant\nholds while the two talk; then the call is handed over or taken back.",
+      "properties": {
+        "clerk": {
+          "maxLength": 64,
+          "minLength": 1,
+          "title": "Clerk",
+          "type": "string"
+        },
+        "department_id": {
+          "anyOf": [
+            {
+              "pattern": "^[a-z0-9][a-z0-9_-]{1,63}$",
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Department Id"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id",
+        "clerk"
+      ],
+      "title": "ConsultStart",
       "type": "object"
     },
     "decline": {
@@ -634,6 +833,49 @@ export const SCHEMAS = {
       "properties": {},
       "title": "SyncRequest",
       "type": "object"
+    },
+    "transfer": {
+      "additionalProperties": false,
+      "description": "The clerk hands their call on (blind): to a department, or to a named clerk (of the\ndepartment given, else of the call's own), who takes it up when free.",
+      "properties": {
+        "clerk": {
+          "anyOf": [
+            {
+              "maxLength": 64,
+              "minLength": 1,
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Clerk"
+        },
+        "department_id": {
+          "anyOf": [
+            {
+              "pattern": "^[a-z0-9][a-z0-9_-]{1,63}$",
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Department Id"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id"
+      ],
+      "title": "TransferCall",
+      "type": "object"
     }
   },
   "server_to_clerk": {
@@ -1007,6 +1249,79 @@ export const SCHEMAS = {
       "title": "CallOffered",
       "type": "object"
     },
+    "call_transferred": {
+      "$defs": {
+        "LocalizedText": {
+          "additionalProperties": false,
+          "properties": {
+            "en": {
+              "title": "En",
+              "type": "string"
+            },
+            "zh-Hans": {
+              "title": "Zh-Hans",
+              "type": "string"
+            },
+            "zh-Hant": {
+              "title": "Zh-Hant",
+              "type": "string"
+            }
+          },
+          "required": [
+            "zh-Hant",
+            "zh-Hans",
+            "en"
+          ],
+          "title": "LocalizedText",
+          "type": "object"
+        }
+      },
+      "additionalProperties": false,
+      "description": "A clerk handed the call on: the kiosk waits for the next clerk (a fresh offer), the\nclerk who handed it on is out of the call.",
+      "properties": {
+        "clerk_name": {
+          "anyOf": [
+            {
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Clerk Name"
+        },
+        "department_id": {
+          "title": "Department Id",
+          "type": "string"
+        },
+        "department_name": {
+          "$ref": "#/$defs/LocalizedText"
+        },
+        "from_name": {
+          "default": "",
+          "title": "From Name",
+          "type": "string"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        },
+        "version": {
+          "default": 0,
+          "title": "Version",
+          "type": "integer"
+        }
+      },
+      "required": [
+        "session_id",
+        "department_id",
+        "department_name"
+      ],
+      "title": "CallTransferred",
+      "type": "object"
+    },
     "call_withdrawn": {
       "additionalProperties": false,
       "description": "An offered call is gone from this clerk (cancelled, timed out, declined).",
@@ -1278,7 +1593,8 @@ export const SCHEMAS = {
             "available",
             "ringing",
             "busy",
-            "wrap_up"
+            "wrap_up",
+            "consulting"
           ],
           "title": "ClerkState",
           "type": "string"
@@ -1544,6 +1860,280 @@ export const SCHEMAS = {
       "title": "ClerkStatus",
       "type": "object"
     },
+    "consult": {
+      "$defs": {
+        "IceServer": {
+          "additionalProperties": false,
+          "properties": {
+            "credential": {
+              "anyOf": [
+                {
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Credential"
+            },
+            "urls": {
+              "items": {
+                "type": "string"
+              },
+              "minItems": 1,
+              "title": "Urls",
+              "type": "array"
+            },
+            "username": {
+              "anyOf": [
+                {
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Username"
+            }
+          },
+          "required": [
+            "urls"
+          ],
+          "title": "IceServer",
+          "type": "object"
+        },
+        "LocalizedText": {
+          "additionalProperties": false,
+          "properties": {
+            "en": {
+              "title": "En",
+              "type": "string"
+            },
+            "zh-Hans": {
+              "title": "Zh-Hans",
+              "type": "string"
+            },
+            "zh-Hant": {
+              "title": "Zh-Hant",
+              "type": "string"
+            }
+          },
+          "required": [
+            "zh-Hant",
+            "zh-Hans",
+            "en"
+          ],
+          "title": "LocalizedText",
+          "type": "object"
+        }
+      },
+      "additionalProperties": false,
+      "description": "A consultation about a call, to both clerks' consoles: ``ringing`` (asked),\n``talking`` (the consoles connect: the caller offers), ``ended`` (``outcome`` says how).",
+      "properties": {
+        "care_mode": {
+          "default": false,
+          "title": "Care Mode",
+          "type": "boolean"
+        },
+        "department_id": {
+          "title": "Department Id",
+          "type": "string"
+        },
+        "ice_servers": {
+          "items": {
+            "$ref": "#/$defs/IceServer"
+          },
+          "title": "Ice Servers",
+          "type": "array"
+        },
+        "ice_transport_policy": {
+          "default": "all",
+          "enum": [
+            "all",
+            "relay"
+          ],
+          "title": "Ice Transport Policy",
+          "type": "string"
+        },
+        "language": {
+          "enum": [
+            "zh-Hant",
+            "zh-Hans",
+            "en"
+          ],
+          "title": "Language",
+          "type": "string"
+        },
+        "outcome": {
+          "anyOf": [
+            {
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Outcome"
+        },
+        "peer_name": {
+          "title": "Peer Name",
+          "type": "string"
+        },
+        "role": {
+          "enum": [
+            "caller",
+            "consulted"
+          ],
+          "title": "Role",
+          "type": "string"
+        },
+        "service_id": {
+          "pattern": "^[a-z0-9][a-z0-9_-]{1,63}$",
+          "title": "Service Id",
+          "type": "string"
+        },
+        "service_name": {
+          "$ref": "#/$defs/LocalizedText"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        },
+        "state": {
+          "enum": [
+            "ringing",
+            "talking",
+            "ended"
+          ],
+          "title": "State",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id",
+        "state",
+        "role",
+        "peer_name",
+        "service_id",
+        "service_name",
+        "department_id",
+        "language"
+      ],
+      "title": "Consult",
+      "type": "object"
+    },
+    "consult_signal": {
+      "$defs": {
+        "ConsultCandidate": {
+          "additionalProperties": false,
+          "properties": {
+            "candidate": {
+              "maxLength": 1024,
+              "title": "Candidate",
+              "type": "string"
+            },
+            "sdp_mid": {
+              "anyOf": [
+                {
+                  "maxLength": 32,
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Sdp Mid"
+            },
+            "sdp_mline_index": {
+              "anyOf": [
+                {
+                  "maximum": 64,
+                  "minimum": 0,
+                  "type": "integer"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Sdp Mline Index"
+            }
+          },
+          "required": [
+            "candidate"
+          ],
+          "title": "ConsultCandidate",
+          "type": "object"
+        },
+        "ConsultDescription": {
+          "additionalProperties": false,
+          "properties": {
+            "sdp": {
+              "maxLength": 49152,
+              "minLength": 10,
+              "pattern": "^v=0\\r?\\n",
+              "title": "Sdp",
+              "type": "string"
+            },
+            "type": {
+              "enum": [
+                "offer",
+                "answer"
+              ],
+              "title": "Type",
+              "type": "string"
+            }
+          },
+          "required": [
+            "type",
+            "sdp"
+          ],
+          "title": "ConsultDescription",
+          "type": "object"
+        }
+      },
+      "additionalProperties": false,
+      "description": "WebRTC between the two clerks' consoles, relayed by the server to the other one.",
+      "properties": {
+        "candidate": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/ConsultCandidate"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null
+        },
+        "description": {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/ConsultDescription"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id"
+      ],
+      "title": "ConsultSignal",
+      "type": "object"
+    },
     "description": {
       "additionalProperties": false,
       "description": "SDP offer (terminal -> clerk) or answer (clerk -> terminal), relayed by the server.",
@@ -1730,6 +2320,53 @@ export const SCHEMAS = {
         "message"
       ],
       "title": "ErrorEvent",
+      "type": "object"
+    },
+    "hold": {
+      "additionalProperties": false,
+      "description": "To the kiosk: its clerk is consulting a colleague (``on``), or the call goes on; after\na hand-over with ``clerk_name`` and the ``attempt`` of the peer connection to make.",
+      "properties": {
+        "attempt": {
+          "anyOf": [
+            {
+              "maximum": 1000,
+              "minimum": 0,
+              "type": "integer"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Attempt"
+        },
+        "clerk_name": {
+          "anyOf": [
+            {
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Clerk Name"
+        },
+        "on": {
+          "title": "On",
+          "type": "boolean"
+        },
+        "session_id": {
+          "pattern": "^[0-9a-f]{32}$",
+          "title": "Session Id",
+          "type": "string"
+        }
+      },
+      "required": [
+        "session_id",
+        "on"
+      ],
+      "title": "Hold",
       "type": "object"
     },
     "ice_candidate": {

@@ -164,7 +164,7 @@ export class View {
     toggle.setAttribute("aria-pressed", String(active || state === "busy"));
     toggle.classList.toggle("btn-primary", !active);
     toggle.classList.toggle("btn-secondary", active);
-    toggle.disabled = m.availabilityPending || state === "busy" || state === "offline" || state === "wrap_up";
+    toggle.disabled = m.availabilityPending || ["busy", "consulting", "offline", "wrap_up"].includes(state);
     e.availabilityHint.hidden = state !== "busy";
     e.autoAnswer.checked = m.autoAnswer;
     e.signout.disabled = Boolean(m.callInfo);
@@ -225,6 +225,8 @@ export class View {
     e.callStatus.dataset.phase = phase;
     e.callStatus.textContent = text;
     e.hangup.disabled = info.hangingUp || !call || call.closed;
+    // the consulted side of a warm transfer: not their call to hang up (consult.js ends it)
+    e.hangup.hidden = Boolean(info.consult);
     this.#renderLink(info, call, now);
     this.#renderMaterials(m, info);
   }
@@ -285,6 +287,7 @@ export class View {
 }
 
 function callStatus(info, call, now) {
+  if (info.consult) return { phase: "consult", text: t("state.consulting") };
   if (info.hangingUp || !call) return { phase: "ending", text: t("call.phase.ending") };
   const length = { duration: duration(call.connectedSeconds(now)) };
   switch (call.phase) {

@@ -63,6 +63,7 @@ class RouterBase:
         wrap_up_extend_s: float = 30.0,
         wrap_up_max_s: float = 300.0,
         away_reasons: Sequence[str] = ("break", "meal", "training", "meeting"),
+        transfer_reserve_s: float = 60.0,
     ) -> None:
         self.catalogue = catalogue
         self.db = db
@@ -79,6 +80,8 @@ class RouterBase:
         self.wrap_up_extend_s = wrap_up_extend_s
         self.wrap_up_max_s = wrap_up_max_s
         self.away_reasons = list(away_reasons)
+        # a call transferred to a named clerk is kept for them this long, then their department's
+        self.transfer_reserve_s = transfer_reserve_s
         self.process_id = process_id or uuid.uuid4().hex
         self.decline_pause_s = decline_pause_s
         self.aging_ceiling_s = aging_ceiling_s

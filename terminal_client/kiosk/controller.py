@@ -82,6 +82,7 @@ from terminal_client.kiosk.messages import (
     SignatureInk,
     SimpleCommand,
     SupervisionView,
+    TransferView,
     UiCommand,
     ViewMessage,
 )
@@ -221,12 +222,17 @@ class KioskController:
     def view(self) -> KioskView:
         """What the page shows now."""
         entered, client = self.entered, self.client
-        queue = call = None
+        queue = call = transfer = None
         if self.screen == Screen.QUEUE and client.position is not None and not self._joining:
             queue = QueueView(
                 position=client.position,
                 estimated_wait_s=client.estimated_wait_s,
                 callback_offered=client.callback_offered,
+            )
+        if self.screen == Screen.QUEUE and client.transfer is not None:
+            transfer = TransferView(
+                department=client.transfer.department_name.get(entered.language),
+                clerk=client.transfer.clerk_name,
             )
         if self.screen == Screen.CALL:
             call = CallView(
@@ -236,6 +242,7 @@ class KioskController:
                 connected=client.state == TerminalState.IN_CALL,
                 reconnecting=client.media_broken,
                 weak_connection=client.link.weak and not client.media_broken,
+                on_hold=client.on_hold,
                 supervision=_supervision_view(client.supervision),
             )
         return KioskView(
@@ -246,6 +253,7 @@ class KioskController:
             department_id=entered.department_id,
             search=entered.search,
             queue=queue,
+            transfer=transfer,
             call=call,
             prompts=list(entered.prompts) if self.screen == Screen.CALL else [],
             session_id=entered.session_id,
@@ -689,6 +697,9 @@ class KioskController:
                 self._spawn(self._hangup_unseen())
         elif state == TerminalState.ENDED:
             self._call_ended()
+        elif self.screen == Screen.CALL and self.client.transfer is not None:
+            # handed on to another clerk: back to waiting (the screen says to whom)
+            self._go(Screen.QUEUE)
         if self.identity is not None:
             if self.screen == Screen.CALL:
                 self.identity.follow_step(self.entered.session_id, self.client.step)

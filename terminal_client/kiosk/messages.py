@@ -73,6 +73,14 @@ class CallbackView(_Model):
     expect_within_s: int | None = None
 
 
+class TransferView(_Model):
+    """The clerk handed the call on: to which department (its name in the applicant's
+    language) and, when it is kept for one, which clerk."""
+
+    department: str
+    clerk: str | None = None
+
+
 class SupervisionView(_Model):
     """A supervisor in the call: ``joined`` (the applicant hears them) or ``monitored``
     (listening only). ``name`` and ``role`` are empty when the server did not say who."""
@@ -92,6 +100,8 @@ class CallView(_Model):
     # the link is poor (long round trip, loss, few pictures): the picture may lag or blur
     weak_connection: bool = False
     supervision: SupervisionView | None = None
+    # the clerk is consulting a colleague about the call (a warm transfer): please hold
+    on_hold: bool = False
 
 
 class Notice(_Model):
@@ -192,6 +202,8 @@ class KioskView(_Model):
     department_id: str | None = None  # the department being browsed on SERVICES
     search: str = ""
     queue: QueueView | None = None
+    # on QUEUE after the clerk transferred the call: "you are being transferred to ..."
+    transfer: TransferView | None = None
     call: CallView | None = None
     prompts: list[Prompt] = Field(default_factory=list)
     session_id: str | None = None

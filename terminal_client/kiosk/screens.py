@@ -19,7 +19,8 @@ SCREEN_TRANSITIONS: dict[Screen, frozenset[Screen]] = {
     _S.SERVICES: frozenset({_S.LANGUAGE, _S.MATERIALS, _S.OFFLINE}),
     _S.MATERIALS: frozenset({_S.LANGUAGE, _S.SERVICES, _S.QUEUE, _S.OFFLINE}),
     _S.QUEUE: frozenset({_S.MATERIALS, _S.CALL, _S.OFFLINE}),
-    _S.CALL: frozenset({_S.ENDED, _S.INTERRUPTED, _S.OFFLINE}),
+    # CALL -> QUEUE: the clerk transferred the call; the applicant waits for the next clerk
+    _S.CALL: frozenset({_S.QUEUE, _S.ENDED, _S.INTERRUPTED, _S.OFFLINE}),
     # a cut-off call is offered again, never rated: the applicant did not get the service
     _S.INTERRUPTED: frozenset({_S.QUEUE, _S.LANGUAGE, _S.OFFLINE}),
     _S.ENDED: frozenset({_S.LANGUAGE, _S.THANKS, _S.OFFLINE}),

@@ -134,6 +134,14 @@ function renderQueue(view, ui) {
   const position = $('[data-testid=queue-position]');
   const wait = $('[data-testid=queue-wait]');
   const queue = view.queue;
+  const transfer = $('[data-testid=queue-transfer]');
+  transfer.hidden = !view.transfer;
+  $('[data-testid=queue-title]').hidden = Boolean(view.transfer);
+  if (view.transfer) {
+    transfer.textContent = view.transfer.clerk
+      ? t('transfer.to_clerk', { clerk: view.transfer.clerk, department: view.transfer.department })
+      : t('transfer.to_department', { department: view.transfer.department });
+  }
   if (!queue) {
     position.textContent = t('queue.joining');
     wait.textContent = '';
@@ -280,6 +288,7 @@ function renderCall(view, ui) {
   reconnecting.hidden = !call.reconnecting;
   reconnecting.textContent = t('call.reconnecting', { name: call.clerk_name });
   $('[data-testid=call-weak]').hidden = !call.weak_connection;
+  $('[data-testid=call-hold]').hidden = !call.on_hold;
   renderSupervision(call);
   $$('[data-testid=step-indicator] li').forEach((item) => {
     const step = Number(item.dataset.step);
