@@ -24,6 +24,7 @@ from signaling.messages import (
     QueueStatus,
     Role,
     SessionState,
+    TransferCall,
 )
 from signaling.rooms import clerk_room, terminal_room
 from signaling.router import Router
@@ -309,3 +310,27 @@ async def test_the_wait_estimate_counts_each_calls_wrap_up_with_its_talk(
     await harness.router.file_wrap_up(1, FileWrapUp(session_id=s.id, code="resolved"))
     [handled] = (await routing.recent_handling_s(harness.db))[dept]
     assert handled == pytest.approx(talk[dept][0] + 40, abs=1)
+
+
+async def test_a_call_handed_on_leaves_its_first_clerk_in_wrap_up_to_file_as_after_a_hang_up(
+    harness: Harness,
+) -> None:
+    dept = dept_of(harness.catalogue, TAX)
+    await harness.clerk(1, {dept})
+    s = await in_call(harness)
+    await harness.router.transfer(1, TransferCall(session_id=s.id, department_id=dept))
+    assert await harness.state_of(1) == ClerkState.WRAP_UP
+    # the call waits for another clerk; a second clerk takes it up meanwhile
+    await harness.clerk(2, {dept})
+    await harness.settle()
+    moved = await harness.session(s.id)
+    assert moved.state == SessionState.OFFERED and moved.clerk_id == 2
+    # the first clerk's wrap-up is theirs to extend and file, whoever has the call now
+    await harness.router.extend_wrap_up(1, ExtendWrapUp(session_id=s.id))
+    await harness.router.file_wrap_up(1, FileWrapUp(session_id=s.id, code="referred"))
+    assert await harness.state_of(1) == ClerkState.AVAILABLE
+    assert (await harness.session(s.id)).clerk_id == 2
+    kinds = [(e.kind, e.payload.get("clerk_id")) for e in await AuditLog(harness.db).events(s.id)]
+    assert [k for k, _ in kinds].index("transfer.requested") < kinds.index(("wrap_up.filed", 1))
+    assert ("wrap_up.extended", 1) in kinds
+    assert (await AuditLog(harness.db).verify(s.id)).ok
