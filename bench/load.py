@@ -426,6 +426,8 @@ async def run_config(name: str, shape: dict[str, Any], opts: Options, kill: bool
         "VCOUNTER_OFFER_TIMEOUT_S": str(opts.offer_timeout_s),
         "VCOUNTER_GRACE_S": str(opts.grace_s),
         "VCOUNTER_CHECKPOINT_INTERVAL_S": "0",
+        # no wrap-up: the load measures routing and calls, clerks free as soon as one ends
+        "VCOUNTER_WRAP_UP_S": "0",
         # every simulated kiosk comes from this one address (a hall behind one NAT, larger)
         "VCOUNTER_SOCKET_CONNECTS_PER_MINUTE": "1000000",
         "VCOUNTER_SOCKET_CONNECT_BURST": "100000",

@@ -512,7 +512,11 @@ class SimClerk(SimClient):
     async def set_working(self, working: bool) -> None:
         """Start or stop taking calls."""
         self.working = working
-        await self.emit("set_availability", {"available": working})
+        # going away needs a reason (the server's away_reasons; "break" is a default one)
+        await self.emit(
+            "set_availability",
+            {"available": True} if working else {"available": False, "reason": "break"},
+        )
 
     async def _on_status(self, data: dict[str, Any]) -> None:
         self._note_resume(data)

@@ -87,7 +87,8 @@ async def bench_server(prefix: str = "vcounter-bench-") -> AsyncIterator[BenchSe
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         data = Path(tmp)
         port = free_port()
-        env = {**os.environ, "VCOUNTER_LOG_LEVEL": "WARNING"}
+        # no wrap-up: the benchmarks' clerks take one call after another
+        env = {**os.environ, "VCOUNTER_LOG_LEVEL": "WARNING", "VCOUNTER_WRAP_UP_S": "0"}
         process = subprocess.Popen(
             [sys.executable, "-m", "signaling.cli", "--data-dir", str(data), "serve",
              "--port", str(port)],

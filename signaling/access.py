@@ -3,7 +3,8 @@ every look.
 
 Access follows the session:
 
-- **its clerk while the call is live** (connecting or in call);
+- **its clerk while the call is live** (connecting or in call), and a clerk it is being
+  discussed with then (a warm transfer's consultation, to see what the call gathered);
 - **a clerk whose work the case waits for**, also after the call: the session's clerk until
   the first decision, another clerk of the department for a second approval; once decided,
   the case is closed to clerks;
@@ -41,6 +42,8 @@ class SessionFacts:
     clerk_id: int | None
     department_id: str
     live: bool
+    # a clerk the call is being discussed with (warm transfer): they read while it is live
+    consulted_by: int | None = None
 
 
 def is_live(row: CallSession) -> bool:
@@ -67,7 +70,7 @@ async def may_read(app: web.Application, who: ClerkClaims, session: SessionFacts
     if who.role in READER_ROLES:
         return in_department
     mine = session.clerk_id == who.clerk_id
-    if mine and session.live:
+    if (mine or session.consulted_by == who.clerk_id) and session.live:
         return True
     return in_department and await waits_for(app, session.id, who.clerk_id, mine)
 

@@ -13,6 +13,7 @@ from signaling.admin import setup_admin
 from signaling.admission import Admission
 from signaling.api import setup_api
 from signaling.auth import turn_credentials
+from signaling.callbacks import setup_callbacks
 from signaling.catalogue import load_catalogue
 from signaling.checkpointer import checkpointer
 from signaling.client_address import client_address
@@ -39,6 +40,7 @@ from signaling.socket_server import SOCKET_SERVER, GuardedServer
 from signaling.supervision import setup_supervision
 from signaling.sweeper import Sweeper
 from signaling.trail_check import trail_check
+from signaling.transfer_targets import setup_transfer_targets
 from signaling.wallboard import WALLBOARD, setup_wallboard
 from signaling.workers import worker_pools
 from storage import store
@@ -179,6 +181,11 @@ def create_app(settings: Settings) -> web.Application:
             ice_policy=settings.ice_transport_policy,
             media_recovery_s=settings.media_recovery_s,
             media_restart_s=settings.media_restart_s,
+            wrap_up_s=settings.wrap_up_s,
+            wrap_up_extend_s=settings.wrap_up_extend_s,
+            wrap_up_max_s=settings.wrap_up_max_s,
+            away_reasons=settings.away_reasons,
+            transfer_reserve_s=settings.transfer_reserve_s,
         )
         sweeper = Sweeper(
             router,
@@ -187,8 +194,9 @@ def create_app(settings: Settings) -> web.Application:
             lease_s=settings.process_lease_s,
         )
         notifier = QueueNotifier(
-            app[DATABASE], router.emitter, app[CATALOGUE], lambda: router.local_terminals
-        )
+            app[DATABASE], router.emitter, app[CATALOGUE], lambda: router.local_terminals,
+            callback_offer_after_s=settings.callback_offer_after_s,
+        )  # fmt: skip
         wallboard = app[WALLBOARD]
 
         def queue_changed() -> None:
@@ -246,7 +254,9 @@ def create_app(settings: Settings) -> web.Application:
     setup_wallboard(app)
     setup_identity(app)
     setup_kiosk_devices(app)
+    setup_transfer_targets(app)
     setup_documents(app)
+    setup_callbacks(app)
     setup_phone(app)
     setup_paperwork(app, sio)
     setup_console(app)

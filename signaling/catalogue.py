@@ -11,9 +11,9 @@ from collections import Counter
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from signaling.errors import ConfigError, UnknownService
 from signaling.messages import LANGUAGES, Language, LocalizedText, ServiceId
@@ -37,6 +37,30 @@ class Material(_Entry):
     note: LocalizedText | None = None
 
 
+class DispositionCode(_Entry):
+    """How a call ended, as the clerk files it in the wrap-up."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+    names: LocalizedText
+
+
+def _code(code_id: str, zh_hant: str, zh_hans: str, en: str) -> DispositionCode:
+    return DispositionCode(
+        id=code_id,
+        names=LocalizedText.model_validate({"zh-Hant": zh_hant, "zh-Hans": zh_hans, "en": en}),
+    )
+
+
+# the codes of a department whose entry lists none
+DEFAULT_DISPOSITION_CODES = (
+    _code("resolved", "已辦結", "已办结", "Resolved"),
+    _code("needs-documents", "需補交材料", "需补交材料", "Needs documents"),
+    _code("referred", "已轉介", "已转介", "Referred"),
+    _code("applicant-left", "申請人已離開", "申请人已离开", "Applicant left"),
+    _code("other", "其他", "其他", "Other"),
+)
+
+
 class Department(_Entry):
     id: CatalogueId
     names: LocalizedText
@@ -44,6 +68,13 @@ class Department(_Entry):
     # whether the applicant is told when a supervisor monitors or whispers (a barge, where
     # they hear the supervisor, is always shown): a department's own policy
     announce_monitoring: bool = False
+    # what a clerk may file as a call's disposition (empty: DEFAULT_DISPOSITION_CODES)
+    disposition_codes: list[DispositionCode] = Field(default_factory=list)
+
+    @property
+    def dispositions(self) -> list[DispositionCode]:
+        """The department's disposition codes, or the default ones when it lists none."""
+        return list(self.disposition_codes or DEFAULT_DISPOSITION_CODES)
 
 
 Requirement = Literal["service", "language", "care"]
@@ -155,6 +186,11 @@ def _check(catalogue: Catalogue) -> list[str]:
             problems.append(f"service {service.id!r}: {exc.message}")
         if dup := _duplicates(m.id for m in service.materials):
             problems.append(f"service {service.id!r} has duplicate material id(s) {', '.join(dup)}")
+    for department in catalogue.departments:
+        if dup := _duplicates(c.id for c in department.disposition_codes):
+            problems.append(
+                f"department {department.id!r} has duplicate disposition code(s) {', '.join(dup)}"
+            )
     named: list[Department | Service] = [*catalogue.departments, *catalogue.services]
     for entry in named:
         if blank := [lang for lang in LANGUAGES if not entry.names.get(lang).strip()]:

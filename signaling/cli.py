@@ -22,9 +22,10 @@ from signaling.catalogue import load_catalogue
 from signaling.logs import configure_logging
 from signaling.messages import LANGUAGES, Language
 from signaling.paperwork.cli import keys, verify
+from signaling.report_cli import report
 from signaling.settings import Settings, load_settings
 from signaling.skills_cli import add_skill_commands
-from storage import store
+from storage import callbacks, store
 from storage.db import Database, upgrade_database
 from storage.errors import VcounterError
 
@@ -485,11 +486,53 @@ def db_upgrade(ctx: click.Context) -> None:
     click.echo(f"database at {settings.db_url} is up to date")
 
 
+@main.group("callbacks")
+def callbacks_group() -> None:
+    """Callback tasks: applicants who left a phone number instead of waiting."""
+
+
+@callbacks_group.command("list")
+@click.option(
+    "--state",
+    type=click.Choice(["open", "taken", "closed"]),
+    default=None,
+    help="Only tasks in this state (default: all), oldest first.",
+)
+@click.pass_context
+def callbacks_list(ctx: click.Context, state: str | None) -> None:
+    """List callback tasks: reference, state, department, service, waiting since, attempts,
+    clerk, outcome. Phone numbers are not shown (the clerk who takes a task sees it)."""
+    settings = _settings(ctx)
+
+    async def run() -> list[callbacks.CallbackSnap]:
+        async with Database(settings.db_url) as db:
+            await db.upgrade()
+            states = [state] if state else list(callbacks.STATES)
+            return await callbacks.listed(db, states=states)
+
+    try:
+        tasks = asyncio.run(run())
+    except VcounterError as exc:
+        _fail(exc)
+    if not tasks:
+        click.echo(f"no {state or ''} callbacks".replace("  ", " "))
+        return
+    click.echo(
+        "reference  state   department      service                  since             attempts clerk outcome"
+    )
+    for t in tasks:
+        click.echo(
+            f"{t.reference:<10} {t.state:<7} {t.department_id:<15} {t.service_id:<24} "
+            f"{t.created_at:%Y-%m-%d %H:%M} {t.attempts:>8} {t.taken_by or '-':>5} {t.outcome or '-'}"
+        )
+
+
 add_account_commands(clerk, terminal)
 add_skill_commands(clerk)
 main.add_command(audit)
 main.add_command(keys)
 main.add_command(verify)
+main.add_command(report)
 
 if __name__ == "__main__":
     main()

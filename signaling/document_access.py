@@ -68,6 +68,8 @@ class SessionView:
     language: str
     service: Service
     active: bool
+    # the clerk the call is being discussed with now (a warm transfer's consultation)
+    consulted_by: int | None = None
 
 
 async def session_view(app: web.Application, session_id: str) -> SessionView:
@@ -80,7 +82,10 @@ async def session_view(app: web.Application, session_id: str) -> SessionView:
             f"no session {session_id!r}; it was never created in this database",
         )
     service = app[CATALOGUE].service(row.service_id)
-    return SessionView(row.id, row.terminal_id, row.clerk_id, row.language, service, row.in_call)
+    talking = row.consult_clerk_id if row.consult_state == "talking" else None
+    return SessionView(
+        row.id, row.terminal_id, row.clerk_id, row.language, service, row.in_call, talking
+    )
 
 
 def refuse(
@@ -149,7 +154,9 @@ async def clerk_view(
                 f"the documents of session {view.id} are open only to its clerk",
             )
         return view, claims
-    facts = SessionFacts(view.id, view.clerk_id, view.service.department_id, view.active)
+    facts = SessionFacts(
+        view.id, view.clerk_id, view.service.department_id, view.active, view.consulted_by
+    )
     await check_read(request.app, claims, facts, what)
     return view, claims
 

@@ -95,7 +95,11 @@ def is_news(last: Place | None, place: Place, since_sent_s: float) -> bool:
 
 _QUEUED, _OFFERED = SessionState.QUEUED.value, SessionState.OFFERED.value
 _AVAILABLE = ClerkState.AVAILABLE.value
-_ON_DUTY = frozenset(s.value for s in (ClerkState.AVAILABLE, ClerkState.RINGING, ClerkState.BUSY))
+# a clerk in wrap-up is on duty: their next call follows it (a kiosk whose only clerk is
+# filing a disposition is not told that nobody is there)
+_ON_DUTY = frozenset(
+    s.value for s in (ClerkState.AVAILABLE, ClerkState.RINGING, ClerkState.BUSY, ClerkState.WRAP_UP)
+)
 
 
 def places(
@@ -165,8 +169,11 @@ class QueueNotifier:
         local_terminals: Callable[[], dict[int, str]],
         tick_s: float = 1.0,
         min_interval_s: float = 1.0,
+        callback_offer_after_s: float | None = None,
     ) -> None:
         self.db = db
+        # None: callbacks are not offered (a process without the setting)
+        self.callback_offer_after_s = callback_offer_after_s
         self.emitter = emitter
         self.catalogue = catalogue
         self.local_terminals = local_terminals
@@ -185,6 +192,15 @@ class QueueNotifier:
     def forget(self, session_id: str) -> None:
         """Send this session's place again next time (its kiosk reconnected)."""
         self._last.pop(session_id, None)
+
+    def offers_callback(self, place: Place) -> bool:
+        """Whether a kiosk at ``place`` may leave a phone number instead of waiting: still in
+        line, and nobody is on duty or the estimate is past the setting."""
+        limit = self.callback_offer_after_s
+        if limit is None or place.state != _QUEUED:
+            return False
+        wait = place.estimated_wait_s
+        return place.clerks_on_duty == 0 or wait is None or wait > limit
 
     async def run(self) -> None:
         """Recompute on every nudge (coalesced) and on every tick, until cancelled."""
@@ -244,6 +260,7 @@ class QueueNotifier:
                 estimated_wait_s=place.estimated_wait_s,
                 clerks_on_duty=place.clerks_on_duty,
                 version=place.version,
+                callback_offered=self.offers_callback(place),
             )
             sid = local.get(s.terminal_id)
             if sid is not None:

@@ -221,8 +221,8 @@ async def _notify(app: web.Application, row: CallSession, panel: IdentityPanel) 
 
 
 async def get_panel(request: web.Request) -> web.Response:
-    """The identity panel of a session, for its clerk."""
-    row, claims = await clerk_session(request, "identity details")
+    """The identity panel of a session, for its clerk (and a clerk consulted about it)."""
+    row, claims = await clerk_session(request, "identity details", consulted=True)
     panel = await _panel(request.app, row.id)
     await StaffLog(request.app[DATABASE]).append(
         f"clerk:{claims.clerk_id}", READ_EVENT, {"what": "identity"}, row.id
@@ -232,7 +232,7 @@ async def get_panel(request: web.Request) -> web.Response:
 
 async def get_evidence(request: web.Request) -> web.Response:
     """One evidence picture named by the session's chain."""
-    row, claims = await clerk_session(request, "identity details")
+    row, claims = await clerk_session(request, "identity details", consulted=True)
     digest = request.match_info["sha256"]
     events = await AuditLog(request.app[DATABASE]).events(row.id)
     named = any(

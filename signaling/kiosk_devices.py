@@ -63,7 +63,7 @@ async def _tell_clerk(app: web.Application, session_id: str, devices: KioskDevic
 
 async def get_devices(request: web.Request) -> web.Response:
     """The session's kiosk devices, for the clerk who has the call."""
-    row, _ = await clerk_session(request, "a kiosk's devices")
+    row, _ = await clerk_session(request, "a kiosk's devices", consulted=True)
     events = await AuditLog(request.app[DATABASE]).events(row.id)
     said = [e for e in events if e.kind == DEVICES_EVENT]
     if not said:

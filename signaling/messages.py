@@ -8,6 +8,7 @@ the clerk console all use these models. Event names live in :data:`TERMINAL_EVEN
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -91,6 +92,10 @@ class ClerkState(StrEnum):
     AVAILABLE = "available"
     RINGING = "ringing"
     BUSY = "busy"
+    # after a call, until its disposition is filed: never rung
+    WRAP_UP = "wrap_up"
+    # asked about another clerk's call (a warm transfer); never rung meanwhile
+    CONSULTING = "consulting"
 
 
 class Role(StrEnum):
@@ -276,8 +281,32 @@ class Hangup(Message):
 # ---------------------------------------------------------------- clerk -> server
 
 
+# an away reason or a disposition code: an id of the settings or the catalogue
+WorkCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+MAX_WRAP_UP_NOTE = 1000
+
+
 class SetAvailability(Message):
+    """Available, or away for one of the away reasons (required when going away)."""
+
     available: StrictBool
+    reason: WorkCode | None = None
+
+
+class FileWrapUp(Message):
+    """The clerk files the disposition of the call just ended; then available, or away for
+    ``away_reason`` ("then take a break")."""
+
+    session_id: SessionId
+    code: WorkCode
+    note: str = Field(default="", max_length=MAX_WRAP_UP_NOTE)
+    away_reason: WorkCode | None = None
+
+
+class ExtendWrapUp(Message):
+    """The clerk asks for more wrap-up time (the server's ``wrap_up_extend_s``)."""
+
+    session_id: SessionId
 
 
 STEP_COUNT = 7  # the seven steps of every session (see ARCHITECTURE.md)
@@ -302,6 +331,58 @@ class SetStep(Message):
     step: StrictInt = Field(ge=1, le=STEP_COUNT)
 
 
+class TransferCall(Message):
+    """The clerk hands their call on (blind): to a department, or to a named clerk (of the
+    department given, else of the call's own), who takes it up when free."""
+
+    session_id: SessionId
+    department_id: ServiceId | None = None
+    clerk: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class ConsultStart(Message):
+    """The clerk asks a free clerk about their call first (a warm transfer): the applicant
+    holds while the two talk; then the call is handed over or taken back."""
+
+    session_id: SessionId
+    clerk: str = Field(min_length=1, max_length=64)
+    # the department the clerk would take the call up for (the call's own if None)
+    department_id: ServiceId | None = None
+
+
+class ConsultAnswer(Message):
+    """The consulted clerk takes the consultation up or declines it."""
+
+    session_id: SessionId
+    accept: StrictBool
+
+
+class ConsultFinish(Message):
+    """``hand_over`` or ``take_back`` (the call's clerk), ``leave`` (the consulted clerk)."""
+
+    session_id: SessionId
+    outcome: Literal["hand_over", "take_back", "leave"]
+
+
+class ConsultDescription(Message):
+    type: Literal["offer", "answer"]
+    sdp: Sdp
+
+
+class ConsultCandidate(Message):
+    candidate: str = Field(max_length=1024)
+    sdp_mid: str | None = Field(default=None, max_length=32)
+    sdp_mline_index: StrictInt | None = Field(default=None, ge=0, le=64)
+
+
+class ConsultSignal(Message):
+    """WebRTC between the two clerks' consoles, relayed by the server to the other one."""
+
+    session_id: SessionId
+    description: ConsultDescription | None = None
+    candidate: ConsultCandidate | None = None
+
+
 # ---------------------------------------------------------------- server -> client
 
 
@@ -317,6 +398,9 @@ class QueueStatus(Message):
     clerks_on_duty: StrictInt | None = None
     # the session's version when this was computed (see SessionSnapshot)
     version: StrictInt = 0
+    # the wait is long (over ``callback_offer_after_s``, or nobody on duty): the kiosk offers
+    # to leave a phone number for a callback instead (POST /api/callbacks)
+    callback_offered: bool = False
 
 
 class SessionOpened(Message):
@@ -403,6 +487,67 @@ class CallEnded(Message):
     recall: bool = False
 
 
+class DispositionCode(Message):
+    """One of a department's disposition codes, as the wrap-up panel lists it."""
+
+    id: WorkCode
+    names: LocalizedText
+
+
+class WrapUpView(Message):
+    """The clerk's wrap-up: its call, its time left (negative: over time) and the codes."""
+
+    session_id: SessionId
+    started_at: datetime
+    deadline: datetime
+    remaining_s: float
+    extend_s: float
+    max_s: float
+    codes: list[DispositionCode]
+
+
+class CallTransferred(Message):
+    """A clerk handed the call on: the kiosk waits for the next clerk (a fresh offer), the
+    clerk who handed it on is out of the call."""
+
+    session_id: SessionId
+    department_id: str
+    department_name: LocalizedText
+    # the clerk it is kept for (their display name); None: anyone of the department
+    clerk_name: str | None = None
+    # the display name of the clerk who handed it on
+    from_name: str = ""
+    version: int = 0
+
+
+class Consult(Message):
+    """A consultation about a call, to both clerks' consoles: ``ringing`` (asked),
+    ``talking`` (the consoles connect: the caller offers), ``ended`` (``outcome`` says how)."""
+
+    session_id: SessionId
+    state: Literal["ringing", "talking", "ended"]
+    role: Literal["caller", "consulted"]
+    peer_name: str
+    outcome: str | None = None
+    service_id: ServiceId
+    service_name: LocalizedText
+    department_id: str
+    language: Language
+    care_mode: bool = False
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    ice_transport_policy: IcePolicy = "all"
+
+
+class Hold(Message):
+    """To the kiosk: its clerk is consulting a colleague (``on``), or the call goes on; after
+    a hand-over with ``clerk_name`` and the ``attempt`` of the peer connection to make."""
+
+    session_id: SessionId
+    on: StrictBool
+    clerk_name: str | None = None
+    attempt: MediaAttempt | None = None
+
+
 class ClerkStatus(Message):
     """The clerk's own state, sent on connect and on every change."""
 
@@ -420,6 +565,11 @@ class ClerkStatus(Message):
     resume_token: str | None = None
     # on connect while a call is in progress: the call, to carry on with
     call: CallAccepted | None = None
+    # why the clerk is away (also kept through a wrap-up that began while away)
+    away_reason: WorkCode | None = None
+    # the reasons the clerk may give for stepping away
+    away_reasons: list[WorkCode] = Field(default_factory=list)
+    wrap_up: WrapUpView | None = None
 
 
 class SupervisorInfo(Message):
@@ -602,6 +752,8 @@ class Event(StrEnum):
     ACCEPT = "accept"
     DECLINE = "decline"
     SET_AVAILABILITY = "set_availability"
+    FILE_WRAP_UP = "file_wrap_up"
+    EXTEND_WRAP_UP = "extend_wrap_up"
     DESCRIPTION = "description"
     ICE_CANDIDATE = "ice_candidate"
     MEDIA_STATUS = "media_status"
@@ -612,6 +764,14 @@ class Event(StrEnum):
     CALL_OFFERED = "call_offered"
     CALL_WITHDRAWN = "call_withdrawn"
     CALL_ENDED = "call_ended"
+    TRANSFER = "transfer"  # clerk -> server
+    CONSULT_START = "consult_start"  # clerk -> server
+    CONSULT_ANSWER = "consult_answer"  # clerk -> server
+    CONSULT_FINISH = "consult_finish"  # clerk -> server
+    CONSULT_SIGNAL = "consult_signal"  # clerk <-> server <-> clerk
+    CONSULT = "consult"  # server -> both clerks
+    HOLD = "hold"  # server -> kiosk
+    CALL_TRANSFERRED = "call_transferred"  # server -> kiosk and the clerk who handed it on
     CLERK_STATUS = "clerk_status"
     ERROR = "error"
     RATE = "rate"
@@ -635,6 +795,8 @@ class Event(StrEnum):
     MONITOR_START = "monitor_start"  # supervisor -> server
     MONITOR_CHANGE = "monitor_change"  # supervisor -> server
     MONITOR_STATE = "monitor_state"  # server -> supervisor
+    # callbacks (signaling/callbacks.py): a task of the clerk's departments changed
+    CALLBACKS_CHANGED = "callbacks_changed"  # server -> console
 
 
 TERMINAL_EVENTS: dict[Event, type[Message]] = {
@@ -650,6 +812,8 @@ TERMINAL_EVENTS: dict[Event, type[Message]] = {
 
 CLERK_EVENTS: dict[Event, type[Message]] = {
     Event.SET_AVAILABILITY: SetAvailability,
+    Event.FILE_WRAP_UP: FileWrapUp,
+    Event.EXTEND_WRAP_UP: ExtendWrapUp,
     Event.ACCEPT: SessionRef,
     Event.DECLINE: SessionRef,
     Event.DESCRIPTION: SessionDescription,
@@ -659,6 +823,11 @@ CLERK_EVENTS: dict[Event, type[Message]] = {
     Event.PUSH_PROMPT: PushPrompt,
     Event.SET_STEP: SetStep,
     Event.SYNC: SyncRequest,
+    Event.TRANSFER: TransferCall,
+    Event.CONSULT_START: ConsultStart,
+    Event.CONSULT_ANSWER: ConsultAnswer,
+    Event.CONSULT_FINISH: ConsultFinish,
+    Event.CONSULT_SIGNAL: ConsultSignal,
 }
 
 SERVER_EVENTS: dict[Event, type[Message]] = {
@@ -670,6 +839,10 @@ SERVER_EVENTS: dict[Event, type[Message]] = {
     Event.CALL_OFFERED: CallOffered,
     Event.CALL_WITHDRAWN: CallWithdrawn,
     Event.CALL_ENDED: CallEnded,
+    Event.CALL_TRANSFERRED: CallTransferred,
+    Event.CONSULT: Consult,
+    Event.CONSULT_SIGNAL: ConsultSignal,
+    Event.HOLD: Hold,
     Event.CLERK_STATUS: ClerkStatus,
     Event.DESCRIPTION: SessionDescription,
     Event.ICE_CANDIDATE: IceCandidate,
@@ -794,3 +967,70 @@ SERVER_EVENTS.update(
         Event.CAPTURE_REQUESTED: CaptureRequested,
     }
 )
+
+
+# ---------------------------------------------------------------- callbacks (issue 15)
+# The kiosk leaves a phone number instead of waiting (REST, signaling/callbacks.py); clerks
+# list, take and record their call attempts over REST, nudged by ``callbacks_changed``. The
+# phone number goes only to the clerk who took the task.
+
+CallbackRegion = Literal["HK", "MO", "CN"]
+CallbackOutcome = Literal["resolved", "needs_visit", "no_answer", "wrong_number"]
+
+
+class RequestCallback(Message):
+    """``POST /api/callbacks`` (kiosk): stop waiting, be called back at ``phone``."""
+
+    session_id: SessionId
+    # as typed: local to ``region`` or with a + country code; the server checks it
+    phone: str = Field(max_length=32)
+    region: CallbackRegion
+
+
+class CallbackCreated(Message):
+    """The callback task is stored; the kiosk shows its reference and when to expect the call."""
+
+    reference: str
+    expect_within_s: StrictInt
+
+
+class CallbackTask(Message):
+    """One callback task as a clerk's console lists it."""
+
+    reference: str
+    department_id: str
+    service_id: str
+    service_name: LocalizedText
+    language: Language
+    state: Literal["open", "taken", "closed"]
+    created_at: datetime
+    attempts: StrictInt
+    taken_by: StrictInt | None = None
+    # shown only to the clerk who took the task
+    phone: str | None = None
+    outcome: str | None = None
+
+
+class CallbackList(Message):
+    """``GET /api/callbacks``: the open tasks of the clerk's departments, oldest first, and
+    the ones they hold."""
+
+    tasks: list[CallbackTask]
+    max_attempts: StrictInt
+
+
+class RecordAttempt(Message):
+    """``POST /api/callbacks/{reference}/attempt``: how the clerk's call went."""
+
+    outcome: CallbackOutcome
+    note: str = Field(default="", max_length=500)
+
+
+class CallbacksChanged(Message):
+    """A task of ``department_id`` was opened, taken, returned or closed: list them again."""
+
+    department_id: str
+    open: StrictInt
+
+
+SERVER_EVENTS[Event.CALLBACKS_CHANGED] = CallbacksChanged

@@ -209,7 +209,13 @@ class Monitors:
                 for sid, held in list(self.by_sid.items()):
                     for watching in list(held.values()):
                         session = await routing.get(self.ctx.db(), watching.ticket.session_id)
-                        if session is None or not session.in_call:
+                        # handed over to another clerk (a warm transfer): the monitor was of
+                        # the first clerk's console, which has left the call
+                        if (
+                            session is None
+                            or not session.in_call
+                            or session.clerk_id != watching.ticket.clerk_id
+                        ):
                             await self._leave(sid, watching, "call_ended")
             except (SQLAlchemyError, OSError):
                 # the database away for a moment: the next round tries again

@@ -24,8 +24,14 @@ from signaling.messages import (
     NAMESPACE_CLERK,
     NAMESPACE_TERMINAL,
     TERMINAL_EVENTS,
+    ConsultAnswer,
+    ConsultFinish,
+    ConsultSignal,
+    ConsultStart,
     ErrorEvent,
     Event,
+    ExtendWrapUp,
+    FileWrapUp,
     Hangup,
     IceCandidate,
     MediaStatus,
@@ -39,6 +45,7 @@ from signaling.messages import (
     SessionSnapshot,
     SetAvailability,
     SetStep,
+    TransferCall,
 )
 from signaling.monitor_messages import CONSOLE_EVENTS, MonitorSignal
 from signaling.ratelimit import TokenBucket
@@ -314,11 +321,18 @@ class ClerkNamespace(RoleNamespace):
             **self._common_handlers(),
             Event.SYNC: self.on_sync,
             Event.SET_AVAILABILITY: self.on_set_availability,
+            Event.FILE_WRAP_UP: self.on_file_wrap_up,
+            Event.EXTEND_WRAP_UP: self.on_extend_wrap_up,
             Event.ACCEPT: self.on_accept,
             Event.DECLINE: self.on_decline,
             Event.PUSH_PROMPT: self.on_push_prompt,
             Event.SET_STEP: self.on_set_step,
             Event.MONITOR_SIGNAL: self.on_monitor_signal,
+            Event.TRANSFER: self.on_transfer,
+            Event.CONSULT_START: self.on_consult_start,
+            Event.CONSULT_ANSWER: self.on_consult_answer,
+            Event.CONSULT_FINISH: self.on_consult_finish,
+            Event.CONSULT_SIGNAL: self.on_consult_signal,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
@@ -375,7 +389,15 @@ class ClerkNamespace(RoleNamespace):
 
     async def on_set_availability(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, SetAvailability)
-        await self.ctx.router().set_availability(member.id, message.available)
+        await self.ctx.router().set_availability(member.id, message.available, message.reason)
+
+    async def on_file_wrap_up(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, FileWrapUp)
+        await self.ctx.router().file_wrap_up(member.id, message)
+
+    async def on_extend_wrap_up(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, ExtendWrapUp)
+        await self.ctx.router().extend_wrap_up(member.id, message)
 
     async def on_accept(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, SessionRef)
@@ -392,6 +414,26 @@ class ClerkNamespace(RoleNamespace):
     async def on_set_step(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, SetStep)
         await self.ctx.router().set_step(member.id, message)
+
+    async def on_transfer(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, TransferCall)
+        await self.ctx.router().transfer(member.id, message)
+
+    async def on_consult_start(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, ConsultStart)
+        await self.ctx.router().consult_start(member.id, message)
+
+    async def on_consult_answer(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, ConsultAnswer)
+        await self.ctx.router().consult_answer(member.id, message)
+
+    async def on_consult_finish(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, ConsultFinish)
+        await self.ctx.router().consult_finish(member.id, message)
+
+    async def on_consult_signal(self, member: Member, sid: str, message: Message) -> None:
+        assert isinstance(message, ConsultSignal)
+        await self.ctx.router().consult_signal(member.id, message)
 
     async def on_monitor_signal(self, member: Member, sid: str, message: Message) -> None:
         assert isinstance(message, MonitorSignal)

@@ -38,12 +38,16 @@ async def kiosk_session(request: web.Request, only: str) -> tuple[CallSession, T
     return row, terminal
 
 
-async def clerk_session(request: web.Request, what: str) -> tuple[CallSession, ClerkClaims]:
-    """The session and the signed-in clerk, who must be the clerk who took its call; ``what``
-    names what is refused (e.g. "identity details")."""
+async def clerk_session(
+    request: web.Request, what: str, *, consulted: bool = False
+) -> tuple[CallSession, ClerkClaims]:
+    """The session and the signed-in clerk, who must be the clerk who took its call (or, with
+    ``consulted``, for reading, the clerk the call is being discussed with in a warm
+    transfer); ``what`` names what is refused (e.g. "identity details")."""
     claims = await clerk_of(request)
     row = await session_of(request)
-    if row.clerk_id != claims.clerk_id:
+    asked = consulted and row.consult_clerk_id == claims.clerk_id and row.consult_state == "talking"
+    if row.clerk_id != claims.clerk_id and not asked:
         raise http_error(
             web.HTTPForbidden,
             "not_your_session",

@@ -8,6 +8,7 @@ files under ``./.data``, one process, no TURN.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,12 @@ class Settings(BaseSettings):
     login_checks_burst: int = Field(default=5, ge=1)
     # public /verify: requests per minute per address
     verify_per_minute: float = Field(default=20.0, gt=0)
+    # callbacks: a kiosk whose estimated wait exceeds this (or with nobody on duty) offers to
+    # leave a phone number instead; a task closes as unreachable after this many unanswered
+    # attempts; the applicant is told to expect the call within callback_expect_within_s
+    callback_offer_after_s: float = Field(default=600.0, ge=0)
+    callback_max_attempts: int = Field(default=3, ge=1)
+    callback_expect_within_s: int = Field(default=4 * 3600, ge=60)
     # how long a signed media link (a recording, a file in a new tab) works
     media_url_ttl_s: int = Field(default=300, ge=10)
     # partial uploads: how long one may wait for its rest, and how many one kiosk may hold
@@ -121,6 +128,9 @@ class Settings(BaseSettings):
     # the most a call waits behind calls that came after it: a recall's head start in line (a
     # care-mode call gets half); waiting ages every call alike (storage/routing.rank_time)
     aging_ceiling_s: float = Field(default=300.0, ge=0)
+    # a call transferred to a named clerk rings only them this long (also after they pass on
+    # it or it rings out), then any clerk of their department
+    transfer_reserve_s: float = Field(default=60.0, ge=0)
     # at SIGTERM: readiness goes false at once, and the process keeps serving this long before
     # it closes its sockets, so the proxy's health check takes it out of rotation first
     drain_s: float = Field(default=0.0, ge=0)
@@ -148,6 +158,28 @@ class Settings(BaseSettings):
     # how long a throttled caller (429) waits for its refusal, at most its Retry-After: a
     # script that asks again at once then asks a few times a minute (0: answer at once)
     refusal_delay_s: float = Field(default=2.0, ge=0)
+    # after each call the clerk is in wrap-up, not rung, until they file the call's
+    # disposition; this long before the console says the time is over (0: no wrap-up, the
+    # clerk is available at once, as the load generator and most tests run)
+    wrap_up_s: float = Field(default=60.0, ge=0)
+    # each press of "more time" adds this much, up to wrap_up_max_s from the start in all
+    wrap_up_extend_s: float = Field(default=30.0, gt=0)
+    wrap_up_max_s: float = Field(default=300.0, gt=0)
+    # what a clerk stepping away says why (ids; the consoles name the default ones)
+    away_reasons: list[str] = Field(
+        default_factory=lambda: ["break", "meal", "training", "meeting"], min_length=1
+    )
+
+    @field_validator("away_reasons")
+    @classmethod
+    def _reason_ids(cls, reasons: list[str]) -> list[str]:
+        for reason in reasons:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", reason):
+                raise ValueError(
+                    f"{reason!r} is not a reason id; use lowercase letters, digits, - and _"
+                    " (at most 32), e.g. break"
+                )
+        return reasons
 
     @field_validator("public_url")
     @classmethod
@@ -175,6 +207,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ice_transport_policy is relay but no TURN server is configured; set turn_urls"
                 " and turn_secret (or put a turn: URL in ice_servers), or use all"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _wrap_up_fits(self) -> Settings:
+        if self.wrap_up_max_s < self.wrap_up_s:
+            raise ValueError(
+                f"wrap_up_max_s ({self.wrap_up_max_s:g}) is shorter than wrap_up_s"
+                f" ({self.wrap_up_s:g}); make the longest wrap-up at least the first one"
             )
         return self
 

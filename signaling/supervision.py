@@ -24,9 +24,16 @@ from signaling.messages import ClerkState, Message, SessionState
 from signaling.recordings import side_file
 from signaling.replay import SearchFilter, replay_view, search_by_id, search_sessions
 from signaling.service_level import service_level
-from signaling.supervisor_messages import ClerkFigure, LiveSessionFigure, Overview, QueueFigure
+from signaling.supervisor_messages import (
+    CallbackFigure,
+    ClerkFigure,
+    LiveSessionFigure,
+    Overview,
+    QueueFigure,
+)
 from signaling.trail_check import TRAIL
-from storage import presence, routing, store
+from signaling.work_figures import work_figures
+from storage import callbacks, presence, routing, store
 from storage.audit import AuditLog
 from storage.blobs import check_digest
 from storage.errors import BlobCorrupt, InvalidValue, NotFound
@@ -72,6 +79,28 @@ def _when(request: web.Request, name: str, default: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _left(clerk: routing.ClerkSnap, now: datetime) -> float | None:
+    """Seconds left of the clerk's wrap-up (negative: over time), None outside one."""
+    if clerk.state != ClerkState.WRAP_UP or clerk.wrap_up_deadline is None:
+        return None
+    return round((clerk.wrap_up_deadline - now).total_seconds(), 1)
+
+
+def _period(request: web.Request) -> tuple[datetime, datetime]:
+    """``since`` and ``until`` of the query (default: today so far), in order."""
+    now = datetime.now(UTC)
+    since = _when(request, "since", now.replace(hour=0, minute=0, second=0, microsecond=0))
+    until = _when(request, "until", now + timedelta(seconds=1))
+    if until <= since:
+        raise http_error(
+            web.HTTPBadRequest,
+            "invalid_query",
+            f"the period ends ({until.isoformat()}) before it starts ({since.isoformat()});"
+            " swap since and until",
+        )
+    return since, until
+
+
 async def overview(request: web.Request) -> web.Response:
     """Queues per service, clerks and active sessions, as they are now."""
     who = await clerk_of(request, SUPERVISOR)
@@ -109,6 +138,9 @@ async def overview(request: web.Request) -> web.Response:
             state=ClerkState(state.state) if state.connected else ClerkState.OFFLINE,
             session_id=state.session_id,
             in_state_s=round((now - state.state_since).total_seconds(), 1),
+            away_reason=state.away_reason if state.state == ClerkState.AWAY else None,
+            wrap_up_left_s=_left(state, now),
+            wrap_up_overtime=(_left(state, now) or 0.0) < 0,
         )
         for state, account in sorted(people, key=lambda p: p[1].username)
     ]
@@ -127,24 +159,27 @@ async def overview(request: web.Request) -> web.Response:
         )
         for s in sorted(active, key=lambda s: s.enqueued_at or s.created_at)
     ]
-    return _json(
-        Overview(generated_at=datetime.now(UTC), queues=queues, clerks=clerks, sessions=sessions)
+    open_tasks = await callbacks.open_by_department(db)
+    called_back = [
+        CallbackFigure(
+            department_id=dept, department_name=catalogue.department(dept).names, open=count
+        )
+        for dept, count in sorted(open_tasks.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    body = Overview(
+        generated_at=datetime.now(UTC),
+        queues=queues,
+        clerks=clerks,
+        sessions=sessions,
+        callbacks=called_back,
     )
+    return _json(body)
 
 
 async def figures(request: web.Request) -> web.Response:
     """Service-level figures over ``since``..``until`` (default: today so far)."""
     who = await clerk_of(request, SUPERVISOR)
-    now = datetime.now(UTC)
-    since = _when(request, "since", now.replace(hour=0, minute=0, second=0, microsecond=0))
-    until = _when(request, "until", now + timedelta(seconds=1))
-    if until <= since:
-        raise http_error(
-            web.HTTPBadRequest,
-            "invalid_query",
-            f"the period ends ({until.isoformat()}) before it starts ({since.isoformat()});"
-            " swap since and until",
-        )
+    since, until = _period(request)
     raw_target = request.query.get("target_s", "60")
     if not raw_target.isdigit() or not 1 <= int(raw_target) <= 3600:
         raise http_error(
@@ -158,6 +193,17 @@ async def figures(request: web.Request) -> web.Response:
         who,
         "figures.viewed",
         {"since": since.isoformat(), "until": until.isoformat(), "target_s": int(raw_target)},
+    )
+    return _json(result)
+
+
+async def work(request: web.Request) -> web.Response:
+    """Occupancy and handling time per clerk and per service over ``since``..``until``."""
+    who = await clerk_of(request, SUPERVISOR)
+    since, until = _period(request)
+    result = await work_figures(request.app[DATABASE], request.app[CATALOGUE], since, until)
+    await _audit(
+        request, who, "work.viewed", {"since": since.isoformat(), "until": until.isoformat()}
     )
     return _json(result)
 
@@ -282,6 +328,7 @@ def setup_supervision(app: web.Application) -> None:
     sid = r"{session_id:[0-9a-f]{32}}"
     app.router.add_get("/api/supervisor/overview", overview)
     app.router.add_get("/api/supervisor/figures", figures)
+    app.router.add_get("/api/supervisor/work", work)
     app.router.add_get("/api/supervisor/sessions", sessions)
     app.router.add_get(f"/api/supervisor/sessions/{sid}", replay)
     app.router.add_get(

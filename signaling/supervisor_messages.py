@@ -35,6 +35,10 @@ class ClerkFigure(Message):
     state: ClerkState
     session_id: str | None
     in_state_s: float
+    # away: why; in wrap-up: the seconds left (negative: over time) and whether over time
+    away_reason: str | None = None
+    wrap_up_left_s: float | None = None
+    wrap_up_overtime: bool = False
 
 
 class LiveSessionFigure(Message):
@@ -51,6 +55,14 @@ class LiveSessionFigure(Message):
     language: str
 
 
+class CallbackFigure(Message):
+    """Applicants of one department waiting to be called back (open callback tasks)."""
+
+    department_id: str
+    department_name: LocalizedText
+    open: int
+
+
 class Overview(Message):
     """The live picture: queues per service, clerks and active sessions."""
 
@@ -58,6 +70,8 @@ class Overview(Message):
     queues: list[QueueFigure]
     clerks: list[ClerkFigure]
     sessions: list[LiveSessionFigure]
+    # open callback tasks per department (signaling/callbacks.py), most first
+    callbacks: list[CallbackFigure] = Field(default_factory=list)
 
 
 class ServiceLevelRow(Message):
@@ -185,3 +199,38 @@ class WallboardView(Message):
     answered_today: int
     abandoned_today: int
     within_target_rate: float | None
+
+
+class ClerkWorkFigure(Message):
+    """One clerk's time over a period, in seconds; occupancy = (talk + wrap-up) / (on duty -
+    away), None with no time available for calls."""
+
+    clerk_id: int
+    username: str
+    display_name: str
+    on_duty_s: float
+    talk_s: float
+    wrap_up_s: float
+    away_s: dict[str, float]
+    calls: int
+    occupancy: float | None
+
+
+class ServiceWorkFigure(Message):
+    """One service's calls over a period and their average talk, wrap-up and handling time."""
+
+    service_id: str
+    service_name: LocalizedText | None
+    calls: int
+    average_talk_s: float
+    average_wrap_up_s: float
+    average_handling_s: float
+
+
+class WorkFigures(Message):
+    """``GET /api/supervisor/work`` and ``vcounter report work --json``."""
+
+    since: datetime
+    until: datetime
+    clerks: list[ClerkWorkFigure]
+    services: list[ServiceWorkFigure]

@@ -179,12 +179,15 @@ class WallboardHub:
         queues.sort(key=lambda q: (-q.waiting, q.oldest_enqueued_at, q.service_id))
         counts = dict.fromkeys(("available", "ringing", "busy", "away"), 0)
         for c in clerks:
+            # a clerk in wrap-up is still on their last call (its disposition): counted busy,
+            # so the board's counts add up without another box on a full screen
+            state = "busy" if c.state == "wrap_up" else c.state
             if (
                 c.connected
-                and c.state in counts
+                and state in counts
                 and (department_id is None or department_id in c.departments)
             ):
-                counts[c.state] += 1
+                counts[state] += 1
         services = {
             s.id
             for s in self.catalogue.services

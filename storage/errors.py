@@ -10,7 +10,11 @@ Every package's ``errors.py`` derives from :class:`VcounterError`::
     │   ├── ChainMoved                 a conditional append found newer events (a race lost)
     │   ├── BlobCorrupt
     │   ├── InvalidValue
-    │   └── BadDatabaseUrl
+    │   │   └── InvalidPhone           (storage.callbacks) a number a clerk cannot call back
+    │   ├── CallbackConflict           (storage.callbacks) the task was taken or closed first
+    │   ├── ClerkInCall                (storage.callbacks) no callback while in a call
+    │   ├── BadDatabaseUrl
+    │   └── WrapUpRefused              no wrap-up to file or extend, or past its longest
     ├── SignalingError                 (signaling.errors)
     │   ├── AuthError
     │   │   └── SignInExpired
@@ -95,3 +99,9 @@ class BadDatabaseUrl(StorageError):
     """The database URL cannot be parsed or names a database vcounter does not support."""
 
     code = "bad_database_url"
+
+
+class WrapUpRefused(StorageError):
+    """A wrap-up that cannot be filed or extended: none for that call, or no more time."""
+
+    code = "wrap_up_refused"

@@ -7,6 +7,7 @@ SQLite as on PostgreSQL (see :class:`UTCDateTime`). Migrations live in
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -181,6 +182,18 @@ class CallSession(Base):
     media_break: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # the call's peer connection: 0 the first, +1 each time the kiosk makes a new one
     media_attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # --- transfers (migration 0126_transfers): how often a clerk handed the session on (it
+    # keeps its enqueued_at, so its place in the line); while one waits to be taken up, who
+    # handed it on, and the clerk it is kept for until reserved_until (then its department's)
+    transfers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    transferred_from: Mapped[int | None] = mapped_column(Integer, default=None)
+    reserved_for: Mapped[int | None] = mapped_column(Integer, default=None)
+    reserved_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # a warm transfer: the clerk consulted (their presence is "consulting", so the matcher
+    # never rings them), "ringing" or "talking", and the department they would take it up for
+    consult_clerk_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    consult_state: Mapped[str | None] = mapped_column(String(16), default=None)
+    consult_department: Mapped[str | None] = mapped_column(String(64), default=None)
 
     # Two rows cannot be active for one clerk or one kiosk: a double assignment is impossible
     # in the database whatever any process believes (partial unique indexes, both backends).
@@ -213,6 +226,33 @@ class CallSession(Base):
     )
 
 
+class Callback(Base):
+    """An applicant who left a phone number instead of waiting: a clerk calls them back
+    (migration 0125_callbacks). Every change is an event in the originating session's chain."""
+
+    __tablename__ = "callbacks"
+
+    # what the applicant is shown and a clerk reads out: short, no look-alike characters
+    reference: Mapped[str] = mapped_column(String(16), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), unique=True)
+    department_id: Mapped[str] = mapped_column(String(64))
+    service_id: Mapped[str] = mapped_column(ForeignKey("services.id"))
+    language: Mapped[str] = mapped_column(String(16))
+    # personal data (E.164): shown only to the clerk who took the task, never logged
+    phone: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    taken_by: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"), default=None)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(String(32), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    # the open tasks of a department, oldest first: what every clerk's panel reads
+    __table_args__ = (Index("ix_callbacks_line", "state", "department_id", "created_at"),)
+
+
 class ClerkPresence(Base):
     """A clerk's work state and where their console is connected; the routing's view of them."""
 
@@ -233,6 +273,31 @@ class ClerkPresence(Base):
     disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     resume_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     version: Mapped[int] = mapped_column(Integer, default=0)
+    # why the clerk stepped away (one of the away_reasons setting), while away
+    away_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    # in wrap-up: the call it is for and when its time is up (extended by the clerk)
+    wrap_up_session_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    wrap_up_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+def _log_id() -> str:
+    return uuid.uuid4().hex
+
+
+class ClerkStateLog(Base):
+    """One clerk's work state from ``started_at`` until their next row: the work report's
+    record, written in the transaction that changes the state."""
+
+    __tablename__ = "clerk_state_log"
+    __table_args__ = (Index("ix_clerk_state_log_clerk_started", "clerk_id", "started_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_log_id)
+    clerk_id: Mapped[int] = mapped_column(ForeignKey("clerks.id"))
+    state: Mapped[str] = mapped_column(String(16))
+    # the away reason while away; the call while ringing, busy or in its wrap-up
+    reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    session_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class TerminalPresence(Base):

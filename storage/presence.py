@@ -32,6 +32,7 @@ from storage.routing import (
     db_now,
     token_hash,
 )
+from storage.state_log import state_entry
 from storage.states import move_clerk
 
 log = logging.getLogger(__name__)
@@ -239,6 +240,7 @@ async def clerk_attach(
                 version=0,
             )
             s.add(row)
+            s.add(state_entry(clerk_id, "away", now))
         resumed = bool(
             resume_token and row.resume_hash and token_hash(resume_token) == row.resume_hash
         )
@@ -247,6 +249,8 @@ async def clerk_attach(
         if row.state == "offline":
             move_clerk(row, "away")
             row.state_since = now
+            row.away_reason = None
+            s.add(state_entry(clerk_id, "away", now))
         row.departments = sorted(departments)
         if skills is not None:
             row.skills = dict(skills)
@@ -277,21 +281,34 @@ async def clerk_detach(db: Database, clerk_id: int, sid: str) -> ClerkSnap | Non
 
 
 async def set_clerk_state(
-    db: Database, clerk_id: int, state: str, allowed_from: Collection[str]
+    db: Database,
+    clerk_id: int,
+    state: str,
+    allowed_from: Collection[str],
+    *,
+    reason: str | None = None,
 ) -> ClerkSnap | None:
-    """Change the clerk's work state if it is one of ``allowed_from``; None otherwise."""
+    """Change the clerk's work state if it is one of ``allowed_from``; None otherwise.
+    ``reason``: why they are away (another reason while away starts a new interval)."""
     async with db.transaction() as tx:
         s = tx.session
         now = await db_now(s)
         row = await _presence_row(s, clerk_id)
         if row is None or row.state not in allowed_from:
             return None
-        if row.state != state:
-            move_clerk(row, state)
+        reason = reason if state == "away" else None
+        if row.state != state or row.away_reason != reason:
+            if row.state != state:
+                move_clerk(row, state)
+                if state != "wrap_up":
+                    row.wrap_up_session_id = None
+                    row.wrap_up_deadline = None
             row.state_since = now
+            row.away_reason = reason
             if state == "available":
                 row.idle_since = now
             row.version = row.version + 1
+            s.add(state_entry(clerk_id, state, now, reason=reason, session_id=row.session_id))
         return await _reload_clerk(s, clerk_id)
 
 

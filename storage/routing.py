@@ -33,9 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import rows
 from storage.db import Database
 from storage.errors import DuplicateEntry, InvalidValue, NotFound, StorageError
-from storage.models import CallSession, ClerkPresence, Service
+from storage.models import CallSession, Clerk, ClerkPresence, Department, Service, SessionEvent
 from storage.rows import PRESENCE, SESSIONS, Record
 from storage.skills import DEFAULT_RULE, Need, SkillRule, fit
+from storage.state_log import state_record
 from storage.states import CLERK_TRANSITIONS, SESSION_TRANSITIONS, move_clerk, move_session
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,12 @@ class RoutingConflict(StorageError):
     code = "conflict"
 
 
+class TransferRefused(StorageError):
+    """A transfer the rules refuse; the message names the rule and what to do instead."""
+
+    code = "transfer_refused"
+
+
 class AlreadyActive(StorageError):
     """The kiosk already has an active session."""
 
@@ -108,6 +115,15 @@ class SessionSnap:
     recall_of: str | None
     # (clerk_id, when) for each clerk who passed on the call
     declined_by: tuple[tuple[int, datetime], ...] = ()
+    # how often a clerk handed it on; while a transfer waits to be taken up, by whom, and the
+    # clerk it is kept for until when (see :func:`transfer`)
+    transfers: int = 0
+    transferred_from: int | None = None
+    reserved_for: int | None = None
+    reserved_until: datetime | None = None
+    # a warm transfer's consultation: the clerk consulted, and "ringing" or "talking"
+    consult_clerk_id: int | None = None
+    consult_state: str | None = None
 
     @property
     def active(self) -> bool:
@@ -116,6 +132,12 @@ class SessionSnap:
     @property
     def in_call(self) -> bool:
         return self.state in CALL_STATES
+
+    def reserved_at(self, now: datetime) -> int | None:
+        """The clerk the session is kept for at ``now`` (a transfer to them), or None."""
+        if self.reserved_for is None or self.reserved_until is None or self.reserved_until <= now:
+            return None
+        return self.reserved_for
 
     def waited_s(self, now: datetime) -> float:
         start = self.enqueued_at or self.created_at
@@ -149,6 +171,12 @@ def snap(row: CallSession | Row[Any] | Record | SimpleNamespace, department_id: 
         declined_by=tuple(
             (int(item[0]), datetime.fromisoformat(str(item[1]))) for item in row.declined_by or []
         ),
+        transfers=row.transfers or 0,
+        transferred_from=row.transferred_from,
+        reserved_for=row.reserved_for,
+        reserved_until=row.reserved_until,
+        consult_clerk_id=row.consult_clerk_id,
+        consult_state=row.consult_state,
     )
 
 
@@ -176,7 +204,14 @@ SNAP_COLUMNS = (
     CallSession.end_reason,
     CallSession.recall_of,
     CallSession.declined_by,
-    Service.department_id,
+    CallSession.transfers,
+    CallSession.transferred_from,
+    CallSession.reserved_for,
+    CallSession.reserved_until,
+    CallSession.consult_clerk_id,
+    CallSession.consult_state,
+    # a transfer gives the session another department than its service's
+    func.coalesce(CallSession.department_id, Service.department_id).label("department_id"),
 )
 
 
@@ -196,6 +231,9 @@ class ClerkSnap:
     process_id: str | None
     disconnected_at: datetime | None
     skills: dict[str, int]
+    away_reason: str | None = None
+    wrap_up_session_id: str | None = None
+    wrap_up_deadline: datetime | None = None
 
 
 def clerk_snap(row: ClerkPresence | Row[Any] | Record | SimpleNamespace) -> ClerkSnap:
@@ -213,6 +251,9 @@ def clerk_snap(row: ClerkPresence | Row[Any] | Record | SimpleNamespace) -> Cler
         process_id=row.process_id,
         disconnected_at=row.disconnected_at,
         skills=dict(row.skills or {}),
+        away_reason=row.away_reason,
+        wrap_up_session_id=row.wrap_up_session_id,
+        wrap_up_deadline=row.wrap_up_deadline,
     )
 
 
@@ -229,6 +270,9 @@ CLERK_COLUMNS: tuple[Any, ...] = (
     ClerkPresence.process_id,
     ClerkPresence.disconnected_at,
     ClerkPresence.skills,
+    ClerkPresence.away_reason,
+    ClerkPresence.wrap_up_session_id,
+    ClerkPresence.wrap_up_deadline,
 )
 
 
@@ -269,34 +313,33 @@ _FREE = rows.Query(
         " WHERE connected AND state = 'available'"
     ),
 )
-# every clerk on duty: only the decline rule needs them (whether someone who has not passed
+# every clerk on duty (in wrap-up too: free again soon): only the decline rule needs them (whether someone who has not passed
 # on a call will be free), so only a round with a declined call at a head reads them; read
 # on every round they were 200 rows decoded (departments as JSON) dozens of times a second
 _ON_DUTY = rows.Query(
     core=select(ClerkPresence.clerk_id, ClerkPresence.departments, ClerkPresence.skills).where(
         ClerkPresence.connected.is_(True),
-        ClerkPresence.state.in_(("available", "ringing", "busy")),
+        ClerkPresence.state.in_(("available", "ringing", "busy", "wrap_up")),
     ),
     pg=(
         "SELECT clerk_id, departments, skills FROM clerk_presence"
-        " WHERE connected AND state IN ('available', 'ringing', 'busy')"
+        " WHERE connected AND state IN ('available', 'ringing', 'busy', 'wrap_up')"
     ),
 )
 _HEAD_ORDER = (CallSession.rank_at, CallSession.id)
+_DEPARTMENT = func.coalesce(CallSession.department_id, Service.department_id)
 _RANKED = (
     select(
         *SNAP_COLUMNS,
         CallSession.chain_seq,
         CallSession.chain_hash,
         CallSession.rank_at,
-        func.row_number()
-        .over(partition_by=Service.department_id, order_by=_HEAD_ORDER)
-        .label("place"),
+        func.row_number().over(partition_by=_DEPARTMENT, order_by=_HEAD_ORDER).label("place"),
     )
     .join(Service, Service.id == CallSession.service_id)
     .where(
         CallSession.state == "queued",
-        Service.department_id.in_(bindparam("departments", expanding=True)),
+        _DEPARTMENT.in_(bindparam("departments", expanding=True)),
     )
     .subquery()
 )
@@ -463,7 +506,7 @@ async def queue_entries(db: Database) -> list[QueueEntry]:
                     CallSession.id,
                     CallSession.terminal_id,
                     CallSession.service_id,
-                    Service.department_id,
+                    _DEPARTMENT.label("department_id"),
                     CallSession.state,
                     CallSession.answered_at,
                     CallSession.version,
@@ -477,12 +520,23 @@ async def queue_entries(db: Database) -> list[QueueEntry]:
 
 
 async def recent_handling_s(db: Database, limit: int = 400) -> dict[str, list[float]]:
-    """Lengths of the most recent answered calls per department, newest first."""
+    """How long the most recent answered calls kept their clerk, per department, newest
+    first: the talk, and the wrap-up after it once filed (a clerk in wrap-up takes no call)."""
     async with db.reads() as db_session:
         rows = (
             await db_session.execute(
-                select(Service.department_id, CallSession.answered_at, CallSession.ended_at)
+                select(
+                    Service.department_id,
+                    CallSession.answered_at,
+                    CallSession.ended_at,
+                    SessionEvent.payload,
+                )
                 .join(Service, Service.id == CallSession.service_id)
+                .outerjoin(
+                    SessionEvent,
+                    (SessionEvent.session_id == CallSession.id)
+                    & (SessionEvent.kind == "wrap_up.filed"),
+                )
                 .where(
                     CallSession.answered_at.is_not(None),
                     CallSession.ended_at.is_not(None),
@@ -493,9 +547,11 @@ async def recent_handling_s(db: Database, limit: int = 400) -> dict[str, list[fl
             )
         ).all()
     lengths: dict[str, list[float]] = {}
-    for dept, answered, ended in rows:
+    for dept, answered, ended, filed in rows:
         if answered is not None and ended is not None:
-            lengths.setdefault(dept, []).append(max(0.0, (ended - answered).total_seconds()))
+            talk = max(0.0, (ended - answered).total_seconds())
+            wrap_up = float(filed.get("seconds") or 0) if isinstance(filed, dict) else 0.0
+            lengths.setdefault(dept, []).append(talk + max(0.0, wrap_up))
     return lengths
 
 
@@ -604,11 +660,20 @@ def pick_clerk(
 ) -> Candidate | None:
     """The clerk to offer ``session`` to: the best match at the levels its wait wants (the
     longest idle on a tie) who has not passed on it. A clerk who passed comes back, after a
-    pause, only when nobody else on duty could ever take it.
+    pause, only when nobody else on duty could ever take it. A call transferred to a named
+    clerk rings only them, at whatever level, until its reservation runs out.
 
     ``free`` is in idle order; ``on_duty`` is read only for a call someone passed on."""
     need = Need(session.service_id, session.department_id, session.language, session.care_mode)
     wanted = rule.wanted_at(session.waited_s(now))
+    widest = rule.widest
+    reserved = session.reserved_at(now)
+    if reserved is not None:
+        # transferred to a named clerk: only they are rung (again after the decline pause if
+        # they passed) until the reservation runs out; then anyone of the department
+        free = [c for c in free if c.clerk_id == reserved]
+        on_duty = [c for c in on_duty if c.clerk_id == reserved]
+        wanted = widest = dict.fromkeys(wanted, 0)
     declined = dict(session.declined_by)
     best: Candidate | None = None
     best_score = -1
@@ -626,7 +691,6 @@ def pick_clerk(
             rested, rested_score = clerk, score
     if best is not None or rested is None:
         return best
-    widest = rule.widest
     if any(
         c.clerk_id not in declined and fit(c.skills, c.departments, need, widest) is not None
         for c in on_duty
@@ -810,6 +874,7 @@ async def _claim_in(
                 version=clerk_version,
             )
         )
+        tx.add(state_record(choice.clerk_id, "ringing", now, session_id=waiting.id))
         session = replace(
             waiting,
             state="offered",
@@ -893,7 +958,18 @@ async def accept(db: Database, clerk_id: int, session_id: str, actor: str) -> Ac
         move_clerk(presence, "busy")
         presence.state_since = now
         presence.version = presence.version + 1
+        tx.add(state_record(clerk_id, "busy", now, session_id=session_id))
         tx.chain(row, "call.accepted", actor, {"clerk_id": clerk_id, "waited_s": waited})
+        if row.transferred_from is not None:
+            tx.chain(
+                row,
+                "transfer.completed",
+                actor,
+                {"from_clerk_id": row.transferred_from, "to_clerk_id": clerk_id},
+            )
+            row.transferred_from = None
+            row.reserved_for = None
+            row.reserved_until = None
         return Accepted(snap(row, dept), clerk_snap(presence), early, shown, waited)
 
 
@@ -933,6 +1009,7 @@ async def withdraw(
                 presence.state_since = now
                 if clerk_next == "available":
                     presence.idle_since = now
+                tx.add(state_record(clerk_id, clerk_next, now))
             presence.version = presence.version + 1
         tx.chain(row, f"call.{reason}", actor, {"clerk_id": clerk_id})
         return snap(row, dept), clerk_snap(presence) if presence is not None else None
@@ -952,6 +1029,45 @@ async def expired_offers(db: Database) -> list[tuple[str, int]]:
             )
         ).all()
     return [(r[0], r[1]) for r in rows if r[1] is not None]
+
+
+def release_clerk(
+    tx: rows.RowTransaction,
+    presence: Record | None,
+    session_id: str,
+    now: datetime,
+    clerk_next: str | None,
+    *,
+    in_call: bool,
+    wrap_up_s: float,
+) -> None:
+    """The clerk's side of a call that is over for them (ended, or handed on by a transfer):
+    free of ``session_id``; a clerk who was ``in_call`` goes to wrap-up for ``wrap_up_s`` (0:
+    none) unless ``clerk_next`` says where, anyone else to ``clerk_next`` (available unless
+    said). Each state entered is in the clerk's state log."""
+    if presence is None or presence.session_id != session_id:
+        return
+    presence.session_id = None
+    talked = in_call and presence.state in ("busy", "away")
+    if talked and wrap_up_s > 0 and clerk_next is None:
+        # the away reason of a clerk who stepped away during the call is kept: the
+        # console offers it as where to go once the disposition is filed
+        move_clerk(presence, "wrap_up")
+        presence.state_since = now
+        presence.wrap_up_session_id = session_id
+        presence.wrap_up_deadline = now + timedelta(seconds=wrap_up_s)
+        tx.add(state_record(presence.clerk_id, "wrap_up", now, session_id=session_id))
+    elif presence.state in ("ringing", "busy"):
+        clerk_state = clerk_next or "available"
+        move_clerk(presence, clerk_state)
+        presence.state_since = now
+        presence.idle_since = now
+        tx.add(state_record(presence.clerk_id, clerk_state, now))
+    elif presence.state == "away" and in_call:
+        # stepped away during the call: their talk ended here, their away starts
+        presence.state_since = now
+        tx.add(state_record(presence.clerk_id, "away", now, reason=presence.away_reason))
+    presence.version = presence.version + 1
 
 
 class Finished(NamedTuple):
@@ -974,11 +1090,13 @@ async def finish(
     cancel_if_waiting: bool = False,
     terminal_id: int | None = None,
     clerk_id: int | None = None,
+    wrap_up_s: float = 0.0,
 ) -> Finished | None:
     """End the session as ``state`` (ended, failed, cancelled; ``cancelled`` whatever
     ``state`` says if ``cancel_if_waiting`` and it is still waiting) and free its clerk; None
     if it is not in one of ``allowed_from`` any more, or not ``terminal_id``'s or
-    ``clerk_id``'s."""
+    ``clerk_id``'s. A clerk who was in the call goes to wrap-up for ``wrap_up_s`` (0: none)
+    unless ``clerk_next`` says where."""
     async with rows.transaction(db) as tx:
         found = await tx.session(session_id, clerk=True)
         if found is None:
@@ -999,13 +1117,15 @@ async def finish(
         row.early_offer = None
         row.offer_deadline = None
         row.version = row.version + 1
-        if presence is not None and presence.session_id == session_id:
-            presence.session_id = None
-            if presence.state in ("ringing", "busy"):
-                move_clerk(presence, clerk_next or "available")
-                presence.state_since = now
-                presence.idle_since = now
-            presence.version = presence.version + 1
+        release_clerk(
+            tx,
+            presence,
+            session_id,
+            now,
+            clerk_next,
+            in_call=before.state in CALL_STATES,
+            wrap_up_s=wrap_up_s,
+        )
         kind = "session.cancelled" if state == "cancelled" else f"session.{state}"
         tx.chain(row, kind, actor, {"reason": reason})
         clerk = clerk_snap(presence) if presence is not None else None
@@ -1037,3 +1157,428 @@ async def record(
         if found is None:
             raise NotFound(f"no session {session_id!r} to record {kind!r} for")
         tx.chain(found.row, kind, actor, payload)
+
+
+@dataclass(frozen=True)
+class Transferred:
+    """A call handed on: the session waiting again, the clerk who handed it on (freed), the
+    session as it was, and the clerk it is kept for (None: anyone of its department)."""
+
+    session: SessionSnap
+    clerk: ClerkSnap | None
+    before: SessionSnap
+    to_clerk_id: int | None
+
+
+async def transfer(
+    db: Database,
+    session_id: str,
+    from_clerk_id: int,
+    *,
+    department_id: str | None,
+    to_clerk_id: int | None,
+    reserve_s: float,
+    actor: str,
+    kind: str = "blind",
+    clerk_next: str | None = None,
+    wrap_up_s: float = 0.0,
+) -> Transferred:
+    """Hand ``from_clerk_id``'s call on to a department (its own if None) or a named clerk
+    (kept for them ``reserve_s``, then their department's): the session waits again with its
+    ``enqueued_at`` (its place) and everything it gathered; the clerk is freed as by a hang-up.
+    :class:`TransferRefused` says why not."""
+    if department_id is None and to_clerk_id is None:
+        raise TransferRefused("Name a department or a clerk to transfer the call to")
+    if to_clerk_id is not None and to_clerk_id == from_clerk_id:
+        raise TransferRefused("You cannot transfer a call to yourself; choose another clerk")
+    serves: frozenset[str] = frozenset()
+    username = ""
+    async with db.reads() as db_session:
+        if department_id is not None and await db_session.get(Department, department_id) is None:
+            known = sorted(await db_session.scalars(select(Department.id)))
+            raise TransferRefused(
+                f"There is no department {department_id!r} to transfer to;"
+                f" choose one of {', '.join(known)}"
+            )
+        if to_clerk_id is not None:
+            account = await db_session.get(Clerk, to_clerk_id)
+            if account is None or account.disabled:
+                raise TransferRefused(
+                    f"There is no clerk {to_clerk_id} to transfer to; choose a signed-in clerk"
+                )
+            username = account.username
+            target = await _presence_row(db_session, to_clerk_id, lock=False)
+            if target is None or not target.connected or target.state == "offline":
+                raise TransferRefused(
+                    f"Clerk {username} is not signed in; choose a clerk on duty or transfer"
+                    " to the department"
+                )
+            serves = frozenset(target.departments or [])
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id, clerk=True)
+        if (
+            found is None
+            or found.row.state not in CALL_STATES
+            or found.row.clerk_id != from_clerk_id
+        ):
+            raise TransferRefused(
+                f"Session {session_id} is not a call of yours in progress; nothing to transfer"
+            )
+        row, dept, now, presence = found.row, found.department_id, found.now, found.clerk
+        if row.consult_clerk_id is not None:
+            raise TransferRefused(
+                "This call is being discussed with another clerk; end that consultation first"
+            )
+        to_department = department_id or dept
+        if to_clerk_id is not None and to_department not in serves:
+            raise TransferRefused(
+                f"Clerk {username} does not serve department {to_department!r};"
+                " choose a clerk of that department"
+            )
+        before = snap(row, dept)
+        move_session(row, "queued")
+        row.clerk_id = None
+        row.department_id = to_department
+        # answered again by whoever takes it up; enqueued_at stays: its place in the line
+        row.answered_at = None
+        row.early_offer = None
+        row.offer_deadline = None
+        row.offer_shown_to = None
+        # the clerk who handed it on is rung again only when nobody else could take it
+        row.declined_by = [[from_clerk_id, now.isoformat()]]
+        row.media_attempt = 0
+        row.media_down_since = None
+        row.media_break = None
+        row.transfers = (row.transfers or 0) + 1
+        row.transferred_from = from_clerk_id
+        row.reserved_for = to_clerk_id
+        row.reserved_until = now + timedelta(seconds=reserve_s) if to_clerk_id is not None else None
+        row.version = row.version + 1
+        tx.chain(
+            row,
+            "transfer.requested",
+            actor,
+            {
+                "kind": kind,
+                "from_clerk_id": from_clerk_id,
+                "to_department": to_department,
+                "to_clerk_id": to_clerk_id,
+                "to_clerk": username or None,
+                "reserved_until": row.reserved_until.isoformat() if row.reserved_until else None,
+            },
+        )
+        release_clerk(tx, presence, session_id, now, clerk_next, in_call=True, wrap_up_s=wrap_up_s)
+        clerk = clerk_snap(presence) if presence is not None else None
+        return Transferred(snap(row, to_department), clerk, before, to_clerk_id)
+
+
+# ---------------------------------------------------------------------- warm transfers
+
+CONSULT_RINGING = "ringing"
+CONSULT_TALKING = "talking"
+
+# one clerk's presence row, locked (PostgreSQL); SQLite's writers take turns
+_PRESENCE_LOCKED = rows.Query(
+    core=select(*CLERK_COLUMNS).where(ClerkPresence.clerk_id == bindparam("clerk_id")),
+    pg=f"SELECT {_CLERK_NAMES} FROM clerk_presence WHERE clerk_id = $1 FOR UPDATE",
+    params=("clerk_id",),
+)
+
+
+@dataclass(frozen=True)
+class Consulted:
+    """A consultation changed: the session after, as it was, and the consulted clerk's
+    presence after (None when the consultation had nobody to free)."""
+
+    session: SessionSnap
+    before: SessionSnap
+    consulted: ClerkSnap | None
+
+
+async def locked_presence(tx: rows.RowTransaction, clerk_id: int) -> Record | None:
+    """A clerk's presence, locked, as a row to change (it is written on exit): one who is
+    not the session's clerk (a consulted colleague, the clerk of a call handed on)."""
+    found = await tx.fetch(_PRESENCE_LOCKED, lock=True, clerk_id=clerk_id)
+    if not found:
+        return None
+    values = {c.key: found[0][c.key] for c in CLERK_COLUMNS}
+    values["departments"] = list(values["departments"] or [])
+    row = Record(PRESENCE, values)
+    tx.add(row)
+    return row
+
+
+def _free_consulted(tx: rows.RowTransaction, row: Record | None, now: datetime) -> None:
+    """The consulted clerk is free again (available), unless they left meanwhile."""
+    if row is None or row.state != "consulting":
+        return
+    move_clerk(row, "available")
+    row.state_since = now
+    row.idle_since = now
+    row.version = row.version + 1
+    tx.add(state_record(row.clerk_id, "available", now))
+
+
+async def consult_start(
+    db: Database,
+    session_id: str,
+    from_clerk_id: int,
+    to_clerk_id: int,
+    *,
+    department_id: str | None,
+    actor: str,
+) -> Consulted:
+    """The clerk of a call asks a free clerk about it first (a warm transfer): the session
+    stays in the call with its clerk; the consulted clerk is "consulting" (the matcher never
+    rings them) until the consultation ends. :class:`TransferRefused` says why not."""
+    if to_clerk_id == from_clerk_id:
+        raise TransferRefused("You cannot consult yourself about a call; choose another clerk")
+    async with db.reads() as db_session:
+        account = await db_session.get(Clerk, to_clerk_id)
+        if account is None or account.disabled:
+            raise TransferRefused(f"There is no clerk {to_clerk_id} to consult; choose another")
+        if department_id is not None and await db_session.get(Department, department_id) is None:
+            raise TransferRefused(f"There is no department {department_id!r} to transfer to")
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id, clerk=True)
+        if (
+            found is None
+            or found.row.state not in CALL_STATES
+            or found.row.clerk_id != from_clerk_id
+        ):
+            raise TransferRefused(
+                f"Session {session_id} is not a call of yours in progress; nothing to transfer"
+            )
+        row, dept, now = found.row, found.department_id, found.now
+        if row.consult_clerk_id is not None:
+            raise TransferRefused(
+                "This call is already being discussed with another clerk; end that first"
+            )
+        to_department = department_id or dept
+        consulted = await locked_presence(tx, to_clerk_id)
+        if consulted is None or not consulted.connected or consulted.state == "offline":
+            raise TransferRefused(
+                f"Clerk {account.username} is not signed in; choose a clerk on duty"
+            )
+        if consulted.state != "available":
+            raise TransferRefused(
+                f"Clerk {account.username} is not free now ({consulted.state}); choose a free"
+                " clerk or transfer without consulting"
+            )
+        if to_department not in (consulted.departments or []):
+            raise TransferRefused(
+                f"Clerk {account.username} does not serve department {to_department!r};"
+                " choose a clerk of that department"
+            )
+        before = snap(row, dept)
+        move_clerk(consulted, "consulting")
+        consulted.state_since = now
+        consulted.version = consulted.version + 1
+        tx.add(state_record(to_clerk_id, "consulting", now, session_id=session_id))
+        row.consult_clerk_id = to_clerk_id
+        row.consult_state = CONSULT_RINGING
+        row.consult_department = to_department
+        row.version = row.version + 1
+        tx.chain(
+            row,
+            "transfer.requested",
+            actor,
+            {
+                "kind": "warm",
+                "from_clerk_id": from_clerk_id,
+                "to_department": to_department,
+                "to_clerk_id": to_clerk_id,
+                "to_clerk": account.username,
+            },
+        )
+        return Consulted(snap(row, dept), before, clerk_snap(consulted))
+
+
+async def consult_answer(
+    db: Database, session_id: str, clerk_id: int, *, accept: bool, actor: str
+) -> Consulted:
+    """The consulted clerk takes the consultation up (the two consoles connect) or declines
+    it (the call goes on with its clerk). :class:`TransferRefused` if it is not theirs."""
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id, clerk=True)
+        if (
+            found is None
+            or found.row.consult_clerk_id != clerk_id
+            or found.row.consult_state != CONSULT_RINGING
+        ):
+            raise TransferRefused(f"Nobody is asking you about session {session_id} now")
+        row, dept, now = found.row, found.department_id, found.now
+        before = snap(row, dept)
+        consulted = await locked_presence(tx, clerk_id)
+        row.version = row.version + 1
+        if accept:
+            row.consult_state = CONSULT_TALKING
+            tx.chain(
+                row,
+                "consult.started",
+                actor,
+                {"from_clerk_id": row.clerk_id, "to_clerk_id": clerk_id},
+            )
+        else:
+            _clear_consult(row)
+            _free_consulted(tx, consulted, now)
+            tx.chain(
+                row,
+                "consult.ended",
+                actor,
+                {"outcome": "declined", "from_clerk_id": row.clerk_id, "to_clerk_id": clerk_id},
+            )
+        return Consulted(snap(row, dept), before, clerk_snap(consulted) if consulted else None)
+
+
+def _clear_consult(row: Record) -> None:
+    row.consult_clerk_id = None
+    row.consult_state = None
+    row.consult_department = None
+
+
+async def consult_end(
+    db: Database, session_id: str, clerk_id: int, *, outcome: str, actor: str
+) -> Consulted:
+    """A clerk ends the consultation (``taken_back`` by the call's clerk, ``left`` by the
+    consulted one): the call goes on with its clerk, the consulted clerk is free."""
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id, clerk=True)
+        if found is None or found.row.consult_clerk_id is None:
+            raise TransferRefused(f"Session {session_id} has no consultation to end")
+        row, dept, now = found.row, found.department_id, found.now
+        # the call's clerk takes it back; the consulted clerk leaves
+        if clerk_id != (row.consult_clerk_id if outcome == "left" else row.clerk_id):
+            raise TransferRefused(
+                f"The consultation about session {session_id} is not yours to end that way"
+            )
+        before = snap(row, dept)
+        consulted_id = int(row.consult_clerk_id)
+        consulted = await locked_presence(tx, consulted_id)
+        _clear_consult(row)
+        _free_consulted(tx, consulted, now)
+        row.version = row.version + 1
+        tx.chain(
+            row,
+            "consult.ended",
+            actor,
+            {"outcome": outcome, "from_clerk_id": row.clerk_id, "to_clerk_id": consulted_id},
+        )
+        return Consulted(snap(row, dept), before, clerk_snap(consulted) if consulted else None)
+
+
+@dataclass(frozen=True)
+class HandedOver:
+    """A warm transfer done: the session in the call with its new clerk (a new peer
+    connection, ``media_attempt``), the clerk who handed it over (freed) and the new one."""
+
+    session: SessionSnap
+    before: SessionSnap
+    clerk: ClerkSnap | None
+    taker: ClerkSnap
+    attempt: int
+
+
+async def consult_hand_over(
+    db: Database,
+    session_id: str,
+    from_clerk_id: int,
+    *,
+    actor: str,
+    clerk_next: str | None = None,
+    wrap_up_s: float = 0.0,
+) -> HandedOver:
+    """The call's clerk hands the call to the clerk they are talking to: that clerk is in the
+    call from now (busy), the kiosk makes a new peer connection for them; the first clerk is
+    freed as by a hang-up."""
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id, clerk=True)
+        if (
+            found is None
+            or found.row.clerk_id != from_clerk_id
+            or found.row.state not in CALL_STATES
+            or found.row.consult_state != CONSULT_TALKING
+        ):
+            raise TransferRefused(
+                f"Session {session_id} is not a call of yours with a consultation under way;"
+                " the other clerk must have taken the consultation up first"
+            )
+        row, dept, now, presence = found.row, found.department_id, found.now, found.clerk
+        before = snap(row, dept)
+        taker_id = int(row.consult_clerk_id)
+        taker = await locked_presence(tx, taker_id)
+        if taker is None or taker.state != "consulting" or not taker.connected:
+            raise TransferRefused("The other clerk has left; take the call back")
+        to_department = row.consult_department or dept
+        release_clerk(tx, presence, session_id, now, clerk_next, in_call=True, wrap_up_s=wrap_up_s)
+        move_clerk(taker, "busy")
+        taker.session_id = session_id
+        taker.state_since = now
+        taker.version = taker.version + 1
+        tx.add(state_record(taker_id, "busy", now, session_id=session_id))
+        row.clerk_id = taker_id
+        row.department_id = to_department
+        row.answered_at = now
+        row.media_attempt = (row.media_attempt or 0) + 1
+        row.media_down_since = None
+        row.media_break = None
+        row.transfers = (row.transfers or 0) + 1
+        _clear_consult(row)
+        row.version = row.version + 1
+        tx.chain(
+            row,
+            "consult.ended",
+            actor,
+            {"outcome": "handed_over", "from_clerk_id": from_clerk_id, "to_clerk_id": taker_id},
+        )
+        tx.chain(row, "call.accepted", actor, {"clerk_id": taker_id, "waited_s": 0.0})
+        tx.chain(
+            row,
+            "transfer.completed",
+            actor,
+            {"kind": "warm", "from_clerk_id": from_clerk_id, "to_clerk_id": taker_id},
+        )
+        return HandedOver(
+            snap(row, to_department),
+            before,
+            clerk_snap(presence) if presence is not None else None,
+            clerk_snap(taker),
+            row.media_attempt,
+        )
+
+
+async def consult_of(db: Database, clerk_id: int) -> str | None:
+    """The session ``clerk_id`` is being consulted about, or None."""
+    async with db.reads() as db_session:
+        found = await db_session.scalar(
+            select(CallSession.id).where(
+                CallSession.consult_clerk_id == clerk_id,
+                CallSession.state.in_(ACTIVE_STATES),
+            )
+        )
+    return str(found) if found else None
+
+
+async def release_consult(
+    db: Database, session_id: str, outcome: str, actor: str
+) -> Consulted | None:
+    """A session that ended (or was handed on) with a consultation still open: the consulted
+    clerk is freed and the chain says so; None when there was none."""
+    async with rows.transaction(db) as tx:
+        found = await tx.session(session_id)
+        if found is None or found.row.consult_clerk_id is None:
+            return None
+        row, dept, now = found.row, found.department_id, found.now
+        before = snap(row, dept)
+        consulted_id = int(row.consult_clerk_id)
+        consulted = await locked_presence(tx, consulted_id)
+        _clear_consult(row)
+        _free_consulted(tx, consulted, now)
+        row.version = row.version + 1
+        tx.chain(
+            row,
+            "consult.ended",
+            actor,
+            {"outcome": outcome, "from_clerk_id": row.clerk_id, "to_clerk_id": consulted_id},
+        )
+        return Consulted(snap(row, dept), before, clerk_snap(consulted) if consulted else None)

@@ -35,11 +35,23 @@ from sqlalchemy.exc import IntegrityError
 from storage.audit import EVENT_COLUMNS, GENESIS_HASH, insert_events, link_event
 from storage.db import Database, Transaction
 from storage.errors import DuplicateEntry
-from storage.models import CallSession, ClerkPresence, Service, SessionEvent, utcnow
+from storage.models import (
+    Callback,
+    CallSession,
+    ClerkPresence,
+    ClerkStateLog,
+    Service,
+    SessionEvent,
+    utcnow,
+)
 
 SESSIONS = cast(Table, CallSession.__table__)
 PRESENCE = cast(Table, ClerkPresence.__table__)
 _EVENTS = cast(Table, SessionEvent.__table__)
+# clerks' state log rows are inserted along with the presence changes they record
+_STATE_LOG = cast(Table, ClerkStateLog.__table__)
+# written by storage.callbacks in the same transitions
+_CALLBACKS = cast(Table, Callback.__table__)
 
 
 class Record:
@@ -256,7 +268,11 @@ class _CoreTransaction(RowTransaction):
         s = self.tx.session
         found = (
             await s.execute(
-                select(SESSIONS, Service.department_id)
+                select(
+                    SESSIONS,
+                    # a transfer gives the session another department than its service's
+                    func.coalesce(SESSIONS.c.department_id, Service.department_id).label("dept"),
+                )
                 .join(Service, Service.id == SESSIONS.c.service_id)
                 .where(SESSIONS.c.id == session_id)
             )
@@ -270,7 +286,7 @@ class _CoreTransaction(RowTransaction):
                 await s.execute(select(PRESENCE).where(PRESENCE.c.clerk_id == values["clerk_id"]))
             ).first()
             presence = dict(read._mapping) if read is not None else None
-        return values, found.department_id, datetime.now(UTC), presence
+        return values, found.dept, datetime.now(UTC), presence
 
     async def last_event_at(self, session_id: str, kind: str) -> datetime | None:
         at = await self.tx.session.scalar(
@@ -307,14 +323,14 @@ def _columns(table: Table, alias: str) -> str:
 
 _READ_SESSION = (
     "WITH s AS (SELECT * FROM sessions WHERE id = $1 FOR UPDATE) "
-    f"SELECT {_columns(SESSIONS, 's')}, v.department_id, clock_timestamp() "
+    f"SELECT {_columns(SESSIONS, 's')}, coalesce(s.department_id, v.department_id), clock_timestamp() "
     "FROM s JOIN services v ON v.id = s.service_id"
 )
 # the clerk's row locked after the session's, as every writer of both does (no deadlock)
 _READ_SESSION_AND_CLERK = (
     "WITH s AS (SELECT * FROM sessions WHERE id = $1 FOR UPDATE), "
     "p AS (SELECT * FROM clerk_presence WHERE clerk_id = (SELECT clerk_id FROM s) FOR UPDATE) "
-    f"SELECT {_columns(SESSIONS, 's')}, v.department_id, clock_timestamp(), "
+    f"SELECT {_columns(SESSIONS, 's')}, coalesce(s.department_id, v.department_id), clock_timestamp(), "
     f"{_columns(PRESENCE, 'p')} "
     "FROM s JOIN services v ON v.id = s.service_id LEFT JOIN p ON true"
 )
@@ -328,7 +344,7 @@ class _Types:
         self.bind: dict[tuple[str, str], Callable[[Any], Any] | None] = {}
         self.result: dict[str, list[Callable[[Any], Any] | None]] = {}
         self.names = {t.name: [c.name for c in t.columns] for t in (SESSIONS, PRESENCE)}
-        for table in (SESSIONS, PRESENCE, _EVENTS):
+        for table in (SESSIONS, PRESENCE, _EVENTS, _STATE_LOG, _CALLBACKS):
             for c in table.columns:
                 self.bind[(table.name, c.name)] = c.type.bind_processor(dialect)
             self.result[table.name] = [

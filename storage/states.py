@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 SESSION_TRANSITIONS: dict[str, frozenset[str]] = {
     "queued": frozenset({"offered", "cancelled", "failed"}),
     "offered": frozenset({"queued", "connecting", "cancelled", "failed"}),
-    "connecting": frozenset({"in_call", "ended", "failed"}),
-    "in_call": frozenset({"ended", "failed"}),
+    # connecting/in_call -> queued: a clerk transferred the call (storage.routing.transfer)
+    "connecting": frozenset({"in_call", "queued", "ended", "failed"}),
+    "in_call": frozenset({"queued", "ended", "failed"}),
     "ended": frozenset(),
     "cancelled": frozenset(),
     "failed": frozenset(),
@@ -31,11 +32,18 @@ SESSION_TRANSITIONS: dict[str, frozenset[str]] = {
 
 CLERK_TRANSITIONS: dict[str, frozenset[str]] = {
     "offline": frozenset({"away"}),
-    "away": frozenset({"available", "offline"}),
-    "available": frozenset({"away", "ringing", "offline"}),
+    # away -> wrap_up: a clerk who stepped away during a call still files its disposition
+    "away": frozenset({"available", "offline", "wrap_up"}),
+    "available": frozenset({"away", "ringing", "consulting", "offline"}),
     # ringing -> away: an unanswered offer parks the clerk so calls stop ringing at an empty desk
     "ringing": frozenset({"busy", "available", "away", "offline"}),
-    "busy": frozenset({"available", "away", "offline"}),
+    # busy -> available: when wrap-up is switched off (wrap_up_s = 0)
+    "busy": frozenset({"available", "away", "offline", "wrap_up"}),
+    # out of wrap-up only by filing the call's disposition (or signing off)
+    "wrap_up": frozenset({"available", "away", "offline"}),
+    # consulting: asked by the clerk of a call about it (a warm transfer); never rung by the
+    # matcher; busy when the call is handed over to them
+    "consulting": frozenset({"available", "busy", "away", "offline"}),
 }
 
 
@@ -61,6 +69,7 @@ def check_clerk(clerk: str, old: str, new: str) -> None:
         raise IllegalMove(
             f'Cannot change clerk {clerk} from "{old}" to "{new}"'
             + ("; hang up first" if old == "busy" else "")
+            + ("; file the call's disposition first" if old == "wrap_up" else "")
         )
 
 

@@ -361,6 +361,8 @@ async def sync_catalogue(
                     CallSession.service_id == service_id,
                     CallSession.state.in_(ACTIVE_STATES),
                     CallSession.department_id.is_distinct_from(department_id),
+                    # a transferred one was sent to its department by a clerk
+                    CallSession.transfers == 0,
                 )
                 .values(department_id=department_id)
             )

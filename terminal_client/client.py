@@ -42,9 +42,11 @@ from signaling.messages import (
     NAMESPACE_TERMINAL,
     CallAccepted,
     CallEnded,
+    CallTransferred,
     ErrorEvent,
     Event,
     Hangup,
+    Hold,
     IceCandidate,
     IcePolicy,
     IceServer,
@@ -100,8 +102,9 @@ _TRANSITIONS: dict[TerminalState, frozenset[TerminalState]] = {
     _T.IDLE: frozenset({_T.QUEUED, _T.RINGING, _T.CONNECTING, _T.DISCONNECTED}),
     _T.QUEUED: frozenset({_T.RINGING, _T.CONNECTING, _T.ENDED, _T.DISCONNECTED}),
     _T.RINGING: frozenset({_T.QUEUED, _T.CONNECTING, _T.ENDED, _T.DISCONNECTED}),
-    _T.CONNECTING: frozenset({_T.IN_CALL, _T.ENDED, _T.DISCONNECTED}),
-    _T.IN_CALL: frozenset({_T.ENDED, _T.DISCONNECTED}),
+    # back to QUEUED: the clerk transferred the call (it waits for the next clerk)
+    _T.CONNECTING: frozenset({_T.IN_CALL, _T.QUEUED, _T.ENDED, _T.DISCONNECTED}),
+    _T.IN_CALL: frozenset({_T.QUEUED, _T.ENDED, _T.DISCONNECTED}),
     _T.ENDED: frozenset({_T.IDLE, _T.DISCONNECTED}),
 }
 
@@ -171,6 +174,7 @@ class TerminalClient:
         self.session_id: str | None = None
         self.position: int | None = None
         self.estimated_wait_s: int | None = None
+        self.callback_offered = False
         self.clerk_name: str | None = None
         self.department_id: str | None = None
         self.service_name: LocalizedText | None = None
@@ -178,6 +182,10 @@ class TerminalClient:
         self.step = 1
         self.prompts: list[Prompt] = []
         self.end_reason: str | None = None
+        # the clerk handed the call on: to whom, until the next clerk answers
+        self.transfer: CallTransferred | None = None
+        # the clerk is consulting a colleague about the call: the applicant holds
+        self.on_hold = False
         self.recall_of: str | None = None
         self.clerks_on_duty: int | None = None
         self.errors: list[ErrorEvent] = []
@@ -219,6 +227,8 @@ class TerminalClient:
             Event.DESCRIPTION: self._on_description,
             Event.ICE_CANDIDATE: self._on_ice_candidate,
             Event.CALL_ENDED: self._on_call_ended,
+            Event.CALL_TRANSFERRED: self._on_call_transferred,
+            Event.HOLD: self._on_hold,
             Event.ERROR: self._on_error,
             Event.PROMPT: self._on_prompt,
             Event.STEP: self._on_step,
@@ -425,12 +435,15 @@ class TerminalClient:
         self.session_id = None
         self.position = None
         self.estimated_wait_s = None
+        self.callback_offered = False
         self.clerk_name = None
         self.department_id = None
         self.service_name = None
         self.step = 1
         self.prompts = []
         self.end_reason = None
+        self.transfer = None
+        self.on_hold = False
         self.media_attempt = 0
         self.media_state = None
         self._supervision = None
@@ -465,6 +478,7 @@ class TerminalClient:
         self.session_id = status.session_id
         self.position = status.position
         self.estimated_wait_s = status.estimated_wait_s
+        self.callback_offered = status.callback_offered
         target = TerminalState.RINGING if status.state == "offered" else TerminalState.QUEUED
         if target == self.state:
             await self._notify()  # same state, new place in the queue
@@ -476,6 +490,7 @@ class TerminalClient:
         self.session_id = accepted.session_id
         self.version = max(self.version, accepted.version)
         self.clerk_name = accepted.peer_name
+        self.transfer = None
         self.department_id = accepted.department_id
         self.service_name = accepted.service_name
         self.step = FIRST_CALL_STEP
@@ -796,6 +811,51 @@ class TerminalClient:
         await self._close_peer()
         await self._set_state(TerminalState.ENDED)
         self._spawn(self._warm_up())
+
+    async def _on_call_transferred(self, data: dict[str, Any]) -> None:
+        moved = CallTransferred.model_validate(data)
+        in_call = self.state in (TerminalState.CONNECTING, TerminalState.IN_CALL)
+        if moved.session_id != self.session_id or not in_call:
+            return
+        self.version = max(self.version, moved.version)
+        self.transfer = moved
+        self.clerk_name = None
+        self.position = None
+        self.estimated_wait_s = None
+        self.media_state = None
+        self._supervision = None
+        self._reported = None
+        self.media_stalled = False
+        self._log().info(
+            "transferred to %s%s",
+            moved.department_id,
+            f" ({moved.clerk_name})" if moved.clerk_name else "",
+        )
+        # the last clerk's peer connection goes; the next clerk's starts from attempt 0
+        await self._close_peer()
+        self.media_attempt = 0
+        await self._set_state(TerminalState.QUEUED)
+        # a fresh offer now, held by the server for whoever takes the call up
+        servers = self._ice[0] if self._ice else self._call_ice
+        await self._open_peer(moved.session_id, servers)
+
+    async def _on_hold(self, data: dict[str, Any]) -> None:
+        hold = Hold.model_validate(data)
+        in_call = self.state in (TerminalState.CONNECTING, TerminalState.IN_CALL)
+        if hold.session_id != self.session_id or not in_call:
+            return
+        self.on_hold = hold.on
+        if hold.clerk_name is not None:
+            self.clerk_name = hold.clerk_name  # handed over: the call goes on with them
+        self._log().info(
+            "hold %s%s",
+            "on" if hold.on else "off",
+            f" (now {hold.clerk_name})" if hold.clerk_name else "",
+        )
+        await self._notify()
+        if hold.attempt is not None and self.media is not None and not self._closing:
+            # the new clerk's console answers this peer connection
+            await self.restart_media(hold.attempt)
 
     async def _on_prompt(self, data: dict[str, Any]) -> None:
         prompt = Prompt.model_validate(data)

@@ -91,6 +91,9 @@ def make_settings(tmp_path: Path, database_url: str | None = None, **extra: obje
         database_url=database_url,
         port=0,
         offer_timeout_s=extra.pop("offer_timeout_s", 5.0),  # type: ignore[arg-type]
+        # no wrap-up after a call unless a test is about it (tests of work states set it):
+        # most tests make one call after another with the same clerk
+        wrap_up_s=extra.pop("wrap_up_s", 0.0),  # type: ignore[arg-type]
         secret_key="test-secret-key-0123456789-abcdefghijklmnop",
         **extra,  # type: ignore[arg-type]
     )
@@ -100,6 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "real_password_hashing: hash clerk passwords at the production cost"
     )
+
     config.addinivalue_line(
         "markers",
         "call_media: kiosk pages receive the call's video and sound (see without_call_media)",
@@ -176,6 +180,9 @@ async def server(
     grace = request.node.get_closest_marker("grace")
     if grace is not None:
         extra["grace_s"] = float(grace.args[0])
+    wrap_up = request.node.get_closest_marker("wrap_up")
+    if wrap_up is not None:
+        extra["wrap_up_s"] = float(wrap_up.args[0])
     if backend == "postgresql":
         if not dbutil.postgres_available():
             if os.environ.get("CI") == "true":

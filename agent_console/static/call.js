@@ -215,6 +215,32 @@ export class Call {
     this.link.connectionState("failed");
   }
 
+  /**
+   * A call handed over to this console (a warm transfer): the kiosk makes peer connection
+   * ``attempt`` for it, answered here as any offer.
+   */
+  takeOver(iceServers, attempt) {
+    if (this.closed) return;
+    this.attempt = attempt;
+    this.link.restarted(attempt);
+    this.start(iceServers);
+  }
+
+  /**
+   * A warm transfer's hold: the kiosk gets ``media`` ({audio, video}) instead of this
+   * console's camera and microphone, or them again (null). No renegotiation (replaceTrack).
+   */
+  hold(media) {
+    if (!this.pc) return;
+    if (media) {
+      this.held = this.pc.getSenders().filter((s) => s.track).map((s) => [s, s.track]);
+      for (const [sender, track] of this.held) sender.replaceTrack(media[track.kind] || null).catch(() => undefined);
+    } else if (this.held) {
+      for (const [sender, track] of this.held) sender.replaceTrack(track).catch(() => undefined);
+      this.held = null;
+    }
+  }
+
   /** A relayed ``description`` for this session (the kiosk's offer). */
   handleDescription(message) {
     if (this.closed) return;

@@ -2,7 +2,7 @@
 // State lives in one object (``this.m``); every change goes through a handler here and ends
 // with render(). The clerk's state is the server's (clerk_status): the console never guesses.
 
-import { initLanguage, language, setLanguage } from "./i18n.js";
+import { initLanguage, language, localized, setLanguage } from "./i18n.js";
 import { EVENTS } from "./protocol.js";
 import { Call, icePolicy } from "./call.js";
 import { Camera } from "./camera.js";
@@ -13,7 +13,11 @@ import { Paperwork } from "./paperwork.js";
 import { WorkNav } from "./worknav.js";
 import { Ringer } from "./ringer.js";
 import { WarmPeer } from "./warm-peer.js";
+import { CallbacksPanel } from "./callbacks.js";
 import { Supervision } from "./supervision.js";
+import { WorkStates } from "./wrap-up.js";
+import { TransferPanel } from "./transfer.js";
+import { Consultation } from "./consult.js";
 import {
   ClerkConnection,
   fetchCatalogue,
@@ -24,13 +28,13 @@ import {
   saveSession,
   savedSession,
 } from "./session.js";
-import { describeEnd, describeServerError, View } from "./ui.js";
+import { describeEnd, describeServerError, resolve, View } from "./ui.js";
 
 // The longest a taken call's screen waits for its media to connect before it is drawn.
 const SETUP_RENDER_WAIT_MS = 400;
 
 // States in which the clerk wanted calls; after a dropped connection they are restored.
-const WANTED_CALLS = new Set(["available", "ringing", "busy"]);
+const WANTED_CALLS = new Set(["available", "ringing", "busy", "wrap_up", "consulting"]);
 
 class ClerkConsole {
   constructor(view) {
@@ -83,7 +87,35 @@ class ClerkConsole {
       return missing;
     };
     this.workNav = new WorkNav(document);
+    this.callbacks = new CallbacksPanel(
+      document,
+      () => (this.m.session ? this.m.session.token : null),
+      () => Boolean(this.m.callInfo || this.m.offer || ["ringing", "busy", "consulting"].includes(this.m.clerk.state)),
+      (notice) => {
+        this.m.notice = notice;
+        this.render();
+      },
+    );
+    this.consult = new Consultation(document, {
+      send: (event, payload) => this.#send(event, payload),
+      camera: this.camera,
+      currentCall: () => this.call,
+      consulting: (message) => this.#consulting(message),
+      notice: (desc) => {
+        this.m.notice = desc;
+        this.render();
+      },
+      failed: (message) => this.#showError({ key: "error.webrtc", params: { message } }),
+    });
+    this.transfer = new TransferPanel(
+      document,
+      () => (this.m.session ? this.m.session.token : null),
+      (event, payload) => this.#send(event, payload),
+      (sessionId, clerk, departmentId) => this.consult.start(sessionId, clerk, departmentId),
+    );
     this.supervision = new Supervision(document, (event, payload) => this.#send(event, payload), () => this.call);
+    this.workStates = new WorkStates(document, (event, payload) => this.#send(event, payload));
+    this.workStates.onChange = () => this.render();
     window.setInterval(() => this.render(), 1000);
     const saved = savedSession();
     if (saved) this.#enter(saved);
@@ -105,7 +137,14 @@ class ClerkConsole {
     if (this.documents) this.documents.render(this.m.callInfo);
     if (this.paperwork) this.paperwork.render(this.m);
     if (this.workNav) this.workNav.render(Boolean(this.m.callInfo));
+    if (this.callbacks) this.callbacks.render();
+    if (this.transfer) this.transfer.render(this.m.callInfo, this.consult.active);
+    if (this.consult) this.consult.render();
     if (this.supervision) this.supervision.render();
+    if (this.workStates) {
+      const state = this.m.connection === "connected" ? this.m.clerk.state : "offline";
+      this.workStates.render(state, resolve);
+    }
   }
 
   /**
@@ -181,10 +220,10 @@ class ClerkConsole {
 
   toggleAvailability() {
     const state = this.m.clerk.state;
-    if (this.m.availabilityPending || state === "busy" || state === "offline") return;
+    if (this.m.availabilityPending || state === "busy" || state === "offline" || state === "wrap_up") return;
     this.m.availabilityPending = true;
     const available = !(state === "available" || state === "ringing");
-    this.#send(EVENTS.SET_AVAILABILITY, { available });
+    this.#send(EVENTS.SET_AVAILABILITY, available ? { available } : { available, reason: this.workStates.awayReason() });
     this.render();
   }
 
@@ -284,6 +323,7 @@ class ClerkConsole {
     this.lastIceServers = null; // the next clerk to sign in here gets their own
     if (this.connection) this.connection.close();
     this.connection = null;
+    if (this.callbacks) this.callbacks.clear();
     Object.assign(this.m, {
       view: "login", session: null, connection: "idle", offer: null, callInfo: null,
       availabilityPending: false, resync: null, expired: false, error, notice: null,
@@ -329,6 +369,8 @@ class ClerkConsole {
 
   #onConnected(again) {
     this.m.connection = "connected";
+    // what changed while the socket was down came with no callbacks_changed: list again
+    this.callbacks.refresh();
     if (again) this.m.notice = "conn.restored";
     this.render();
   }
@@ -365,6 +407,13 @@ class ClerkConsole {
         return this.#onAccepted(payload);
       case EVENTS.CALL_ENDED:
         return this.#onEnded(payload);
+      case EVENTS.CALL_TRANSFERRED:
+        return this.#onTransferred(payload);
+      case EVENTS.CONSULT:
+        this.consult.onConsult(payload);
+        return this.render();
+      case EVENTS.CONSULT_SIGNAL:
+        return this.consult.onSignal(payload);
       case EVENTS.DESCRIPTION:
         if (this.#isCurrent(payload)) this.call.handleDescription(payload);
         return undefined;
@@ -377,6 +426,8 @@ class ClerkConsole {
         return this.#onServerError(payload);
       case EVENTS.IDENTITY:
         return this.identity.changed(payload);
+      case EVENTS.CALLBACKS_CHANGED:
+        return this.callbacks.refresh();
       case EVENTS.KIOSK_DEVICES:
         // the kiosk said what it has, maybe after the panels first asked: both redraw
         this.identity.devicesReported(payload);
@@ -434,7 +485,9 @@ class ClerkConsole {
       displayName: status.display_name,
       departments: status.departments,
       sessionId: status.session_id ?? null,
+      awayReason: status.away_reason ?? null,
     };
+    this.workStates.status(status);
     this.m.availabilityPending = false;
     // on connect: the servers a call will use, for the first call's warm peer
     if (status.ice_servers && !this.lastIceServers) this.lastIceServers = status.ice_servers;
@@ -444,7 +497,8 @@ class ClerkConsole {
     if (status.state === "busy" && status.call && !this.call && !this.m.callInfo) this.#resumeCall(status.call);
     // call_ended / call_withdrawn always come before the status that follows them; a status
     // without them means they were lost, and the console must not keep a dead call open.
-    if (this.m.callInfo && status.state !== "busy") this.#finishCall("hangup");
+    const consulting = this.m.callInfo && this.m.callInfo.consult && status.state === "consulting";
+    if (this.m.callInfo && status.state !== "busy" && !consulting) this.#finishCall("hangup");
     if (this.m.offer && status.state !== "ringing" && !this.m.offer.pending) this.#dropOffer();
     const resync = this.m.resync;
     this.m.resync = null;
@@ -493,6 +547,11 @@ class ClerkConsole {
   }
 
   #onAccepted(message) {
+    const info = this.m.callInfo;
+    if (!this.m.offer && info && info.consult && info.sessionId === message.session_id) {
+      this.#takeOver(message);
+      return;
+    }
     const offer = this.m.offer;
     if (!offer || offer.message.session_id !== message.session_id || !this.call) return;
     this.ringer.stop();
@@ -500,6 +559,32 @@ class ClerkConsole {
     this.m.callInfo = this.#callInfo(message, offer.message.service_id);
     if (message.ice_transport_policy) icePolicy.value = message.ice_transport_policy;
     this.call.start(message.ice_servers);
+    this.render();
+  }
+
+  /** The consulted side of a warm transfer: the call panel opens for the call discussed (its
+   * identity result and materials), with the other clerk's picture; null closes it. */
+  #consulting(message) {
+    if (!message) {
+      if (this.m.callInfo && this.m.callInfo.consult) this.m.callInfo = null;
+      this.render();
+      return;
+    }
+    this.m.offer = null;
+    this.m.callInfo = {
+      ...this.#callInfo({ ...message, peer_name: message.peer_name }, message.service_id),
+      consult: true,
+    };
+    this.render();
+  }
+
+  /** The call discussed is handed over to this console: its kiosk offers a new peer
+   * connection, answered here. */
+  #takeOver(message) {
+    this.call = this.#newCall(message.session_id);
+    this.m.callInfo = this.#callInfo(message, message.service_id);
+    if (message.ice_transport_policy) icePolicy.value = message.ice_transport_policy;
+    this.call.takeOver(message.ice_servers, message.attempt ?? 0);
     this.render();
   }
 
@@ -533,6 +618,19 @@ class ClerkConsole {
     this.#finishCall(message.reason);
   }
 
+  /** This clerk handed the call on: it is over here as after a hang-up, and the notice says
+   * to whom (the department, and the clerk it is kept for). */
+  #onTransferred(message) {
+    const info = this.m.callInfo;
+    if (!info || info.sessionId !== message.session_id) return;
+    this.#finishCall("transferred");
+    const department = localized(message.department_name);
+    this.m.notice = message.clerk_name
+      ? { key: "transfer.doneClerk", params: { clerk: message.clerk_name, department } }
+      : { key: "transfer.done", params: { department } };
+    this.render();
+  }
+
   /** The server says how the call's media stands after a break: the call panel shows it. */
   #onMediaState(message) {
     const info = this.m.callInfo;
@@ -558,6 +656,14 @@ class ClerkConsole {
     // already over (a report crossed the server's end of the call): call_ended says so
     if (error.code === "not_your_session" && [EVENTS.HANGUP, EVENTS.MEDIA_STATUS].includes(error.event)) return;
     if (error.event === EVENTS.SET_AVAILABILITY) this.m.availabilityPending = false;
+    if ([EVENTS.FILE_WRAP_UP, EVENTS.EXTEND_WRAP_UP].includes(error.event)) {
+      this.workStates.refused(describeServerError(error));
+    }
+    if ([EVENTS.TRANSFER, EVENTS.CONSULT_START].includes(error.event) && this.transfer) {
+      // said in the transfer form, which stays open to choose again
+      this.transfer.refused(error);
+      return;
+    }
     if (offer && (error.event === EVENTS.ACCEPT || error.event === EVENTS.DECLINE)) {
       if (error.code === "not_your_session") this.#dropOffer();
       else offer.pending = null;
@@ -595,6 +701,7 @@ class ClerkConsole {
 
   #closeCall() {
     if (this.supervision) this.supervision.closeAll();
+    if (this.consult && !(this.m.callInfo && this.m.callInfo.consult)) this.consult.closeAll();
     if (this.call) this.call.close();
     this.call = null;
     // the next call's peer, made now while nobody waits (not while signing out or away)
@@ -637,6 +744,7 @@ const consoleApp = new ClerkConsole(new View(document));
 // For tests, benchmarks and the curious: read-only views of the live state.
 window.vcounterConsole = Object.freeze({
   peerConnection: () => (consoleApp.call ? consoleApp.call.pc : null),
+  consultPeerConnection: () => consoleApp.consult.peerConnection(), // a warm transfer's
   warmStart: () => (consoleApp.call ? consoleApp.call.warmStart : null),
   // the figures on the call panel and whether the link counts as weak (link-quality.js)
   linkFigures: () => (consoleApp.call ? consoleApp.call.link.snapshot() : null),

@@ -30,5 +30,13 @@ export function eventText(event, st, has) {
     attempt: p.attempt ?? "–",
     gap: typeof p.gap_ms === "number" ? (p.gap_ms / 1000).toFixed(1) : "–",
     link: has(`link.${p.link}`) ? st(`link.${p.link}`) : "–",
+    // a transfer: the clerk it is kept for and their department, or the department
+    target: p.to_clerk ? `${p.to_clerk} · ${p.to_department}` : (p.to_department ?? "–"),
+    // a warm transfer's consultation, or a callback's call: how it ended
+    outcome: has(`consult.outcome.${p.outcome}`)
+      ? st(`consult.outcome.${p.outcome}`)
+      : has(`outcome.${p.outcome}`)
+        ? st(`outcome.${p.outcome}`)
+        : (p.outcome ?? "–"),
   });
 }

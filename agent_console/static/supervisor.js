@@ -63,6 +63,11 @@ function when(iso) {
   return new Date(iso).toLocaleString(locales[language()] ?? "zh-CN");
 }
 
+/** An away reason in the page's language (one the page has no words for: its id). */
+function reasonName(id) {
+  return has(`away.reason.${id}`) ? st(`away.reason.${id}`) : id;
+}
+
 function pct(rate) {
   return rate === null ? "–" : `${(rate * 100).toFixed(1)} %`;
 }
@@ -120,6 +125,7 @@ class SupervisorApp {
         // every table on the page is drawn again in the new language
         if (this.lastOverview) this.#renderOverview(this.lastOverview);
         if (this.lastFigures) this.#renderFigures(this.lastFigures);
+        if (this.lastWork) this.#renderWork(this.lastWork);
         if (this.lastSearch) this.#renderSearch(this.lastSearch);
         if (this.replay) this.#renderReplay(this.replay.view);
         this.skills.render();
@@ -328,14 +334,35 @@ class SupervisorApp {
       queues.append(row);
     }
     $("queues-empty").hidden = o.queues.length > 0;
+    const waitingCalls = $("callbacks-body");
+    waitingCalls.replaceChildren();
+    for (const c of o.callbacks ?? []) {
+      const row = document.createElement("tr");
+      row.dataset.department = c.department_id;
+      cell(row, localized(c.department_name));
+      cell(row, String(c.open), "num");
+      waitingCalls.append(row);
+    }
+    $("callbacks-empty").hidden = (o.callbacks ?? []).length > 0;
     const clerks = $("clerks-body");
     clerks.replaceChildren();
     for (const c of o.clerks) {
       const row = document.createElement("tr");
       row.dataset.clerk = c.username;
       cell(row, `${c.display_name} (${c.username})`);
-      cell(row, st(`state.${c.state}`), `state-${c.state}`);
-      cell(row, duration(c.in_state_s), "num");
+      const said = [st(`state.${c.state}`)];
+      if (c.state === "away" && c.away_reason) said.push(reasonName(c.away_reason));
+      if (c.state === "wrap_up" && c.wrap_up_left_s !== null) {
+        said.push(c.wrap_up_overtime ? st("live.overtime") : st("live.left", { duration: duration(c.wrap_up_left_s) }));
+      }
+      const stateCell = cell(row, said.join(" · "), `state-${c.state}`);
+      stateCell.dataset.testid = "clerk-state";
+      if (c.wrap_up_overtime) {
+        row.dataset.overtime = "true";
+        stateCell.classList.add("overtime");
+      }
+      const inState = cell(row, duration(c.in_state_s), "num");
+      inState.dataset.testid = "clerk-in-state";
       cell(row, c.session_id ? c.session_id.slice(0, 8) : "–");
       clerks.append(row);
     }
@@ -376,12 +403,46 @@ class SupervisorApp {
       until: until.toISOString(),
       target_s: $("fig-target").value,
     });
+    const period = new URLSearchParams({ since: since.toISOString(), until: until.toISOString() });
     try {
       this.lastFigures = await this.api(`/api/supervisor/figures?${q}`);
       this.#renderFigures(this.lastFigures);
+      this.lastWork = await this.api(`/api/supervisor/work?${period}`);
+      this.#renderWork(this.lastWork);
       this.showError("");
     } catch (err) {
       this.#failed(err);
+    }
+  }
+
+  #renderWork(w) {
+    const clerks = $("work-clerks-body");
+    clerks.replaceChildren();
+    for (const c of w.clerks) {
+      const row = document.createElement("tr");
+      row.dataset.clerk = c.username;
+      cell(row, `${c.display_name} (${c.username})`);
+      cell(row, duration(c.on_duty_s), "num");
+      cell(row, duration(c.talk_s), "num");
+      cell(row, duration(c.wrap_up_s), "num");
+      const away = Object.entries(c.away_s).map(([reason, s]) => `${reasonName(reason)} ${duration(s)}`);
+      cell(row, away.length ? away.join(", ") : "–");
+      cell(row, String(c.calls), "num");
+      cell(row, pct(c.occupancy), "num");
+      clerks.append(row);
+    }
+    $("work-empty").hidden = w.clerks.length > 0;
+    const services = $("work-services-body");
+    services.replaceChildren();
+    for (const s of w.services) {
+      const row = document.createElement("tr");
+      row.dataset.service = s.service_id;
+      cell(row, s.service_name ? localized(s.service_name) : s.service_id);
+      cell(row, String(s.calls), "num");
+      cell(row, duration(s.average_talk_s), "num");
+      cell(row, duration(s.average_wrap_up_s), "num");
+      cell(row, duration(s.average_handling_s), "num");
+      services.append(row);
     }
   }
 

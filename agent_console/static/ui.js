@@ -156,19 +156,20 @@ export class View {
     this.#renderDepartments(m);
     e.clerkState.dataset.state = state;
     e.clerkStateLabel.dataset.state = state;
-    e.clerkStateLabel.textContent = t(`state.${state}`);
+    const reason = state === "away" && m.clerk.awayReason ? maybe(`away.reason.${m.clerk.awayReason}`) ?? m.clerk.awayReason : null;
+    e.clerkStateLabel.textContent = reason ? t("state.awayBecause", { reason }) : t(`state.${state}`);
     const active = state === "available" || state === "ringing";
     const toggle = e.availabilityToggle;
     toggle.textContent = t(active ? "availability.goAway" : "availability.goAvailable");
     toggle.setAttribute("aria-pressed", String(active || state === "busy"));
     toggle.classList.toggle("btn-primary", !active);
     toggle.classList.toggle("btn-secondary", active);
-    toggle.disabled = m.availabilityPending || state === "busy" || state === "offline";
+    toggle.disabled = m.availabilityPending || ["busy", "consulting", "offline", "wrap_up"].includes(state);
     e.availabilityHint.hidden = state !== "busy";
     e.autoAnswer.checked = m.autoAnswer;
     e.signout.disabled = Boolean(m.callInfo);
 
-    e.idlePanel.hidden = Boolean(m.offer || m.callInfo);
+    e.idlePanel.hidden = Boolean(m.offer || m.callInfo) || state === "wrap_up";
     const idle = { available: "idle.available", offline: "idle.offline" }[state] ?? "idle.away";
     e.idleText.textContent = t(idle);
 
@@ -224,6 +225,8 @@ export class View {
     e.callStatus.dataset.phase = phase;
     e.callStatus.textContent = text;
     e.hangup.disabled = info.hangingUp || !call || call.closed;
+    // the consulted side of a warm transfer: not their call to hang up (consult.js ends it)
+    e.hangup.hidden = Boolean(info.consult);
     this.#renderLink(info, call, now);
     this.#renderMaterials(m, info);
   }
@@ -284,6 +287,7 @@ export class View {
 }
 
 function callStatus(info, call, now) {
+  if (info.consult) return { phase: "consult", text: t("state.consulting") };
   if (info.hangingUp || !call) return { phase: "ending", text: t("call.phase.ending") };
   const length = { duration: duration(call.connectedSeconds(now)) };
   switch (call.phase) {

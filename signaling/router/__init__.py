@@ -13,16 +13,17 @@ from signaling.router.calls import check_description_role
 from signaling.router.media import Media
 from signaling.router.offers import Offers
 from signaling.router.presence import ClerkGreeting, Presence
+from signaling.router.transfers import Transfers
 from signaling.router.waiting import Waiting
 
 log = logging.getLogger(__name__)
 
 
-class Router(Waiting, Presence, Offers, Media):
+class Router(Waiting, Presence, Offers, Transfers, Media):
     """The routing of one process over the shared store; its parts, by what each holds:
     ``waiting`` (the kiosk's side of the queue), ``presence`` (clerks reachable or not),
     ``matching`` (offers made in batches), ``offers`` (answers to an offer), ``calls`` (a call
-    in progress), ``media`` (its media breaking and recovering) and ``outcomes`` (withdrawals
+    in progress), ``media`` (its media breaking and recovering), ``transfers`` (a call handed on) and ``outcomes`` (withdrawals
     and endings), over ``base`` (shared state)."""
 
     async def resync_local(self, gone: set[str]) -> None:

@@ -8,7 +8,8 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from signaling.catalogue import Catalogue
@@ -17,10 +18,12 @@ from signaling.messages import (
     CallAccepted,
     ClerkState,
     ClerkStatus,
+    DispositionCode,
     Event,
     IcePolicy,
     IceServer,
     Role,
+    WrapUpView,
 )
 from signaling.rooms import Emitter, clerk_room
 from storage import presence, routing, store
@@ -56,6 +59,11 @@ class RouterBase:
         ice_policy: IcePolicy = "all",
         media_recovery_s: float = 60.0,
         media_restart_s: float = 8.0,
+        wrap_up_s: float = 0.0,
+        wrap_up_extend_s: float = 30.0,
+        wrap_up_max_s: float = 300.0,
+        away_reasons: Sequence[str] = ("break", "meal", "training", "meeting"),
+        transfer_reserve_s: float = 60.0,
     ) -> None:
         self.catalogue = catalogue
         self.db = db
@@ -67,6 +75,13 @@ class RouterBase:
         self.ice_policy: IcePolicy = ice_policy
         self.media_recovery_s = media_recovery_s
         self.media_restart_s = media_restart_s
+        # after a call, the clerk's wrap-up (0: none; the server's setting defaults to 60 s)
+        self.wrap_up_s = wrap_up_s
+        self.wrap_up_extend_s = wrap_up_extend_s
+        self.wrap_up_max_s = wrap_up_max_s
+        self.away_reasons = list(away_reasons)
+        # a call transferred to a named clerk is kept for them this long, then their department's
+        self.transfer_reserve_s = transfer_reserve_s
         self.process_id = process_id or uuid.uuid4().hex
         self.decline_pause_s = decline_pause_s
         self.aging_ceiling_s = aging_ceiling_s
@@ -147,6 +162,9 @@ class RouterBase:
                     update={"peer_name": await self._terminal_name(session.terminal_id)}
                 )
         return ClerkStatus(
+            away_reason=clerk.away_reason,
+            away_reasons=self.away_reasons,
+            wrap_up=await self._wrap_up_view(clerk),
             state=ClerkState(clerk.state),
             display_name=await self._display_name(clerk.clerk_id),
             departments=sorted(clerk.departments),
@@ -156,6 +174,24 @@ class RouterBase:
             version=clerk.version,
             resume_token=resume_token,
             call=call,
+        )
+
+    async def _wrap_up_view(self, clerk: ClerkSnap) -> WrapUpView | None:
+        """The clerk's wrap-up as their console shows it, if they are in one."""
+        if clerk.state != ClerkState.WRAP_UP or not clerk.wrap_up_session_id:
+            return None
+        session = await routing.get(self.db, clerk.wrap_up_session_id)
+        if session is None or clerk.wrap_up_deadline is None:
+            return None
+        codes = self.catalogue.department(session.department_id).dispositions
+        return WrapUpView(
+            session_id=session.id,
+            started_at=clerk.state_since,
+            deadline=clerk.wrap_up_deadline,
+            remaining_s=round((clerk.wrap_up_deadline - datetime.now(UTC)).total_seconds(), 1),
+            extend_s=self.wrap_up_extend_s,
+            max_s=self.wrap_up_max_s,
+            codes=[DispositionCode(id=c.id, names=c.names) for c in codes],
         )
 
     async def _send_clerk_status(self, clerk: ClerkSnap, call: CallAccepted | None = None) -> None:

@@ -17,6 +17,10 @@ class Calls(Outcomes):
     async def peer_room(self, role: Role, member_id: int, session_id: str) -> tuple[Role, str]:
         """The other member's room, checking that ``member_id`` is in the live call."""
         parties = self._fresh_parties(session_id)
+        if parties is not None and member_id != parties[0 if role == Role.TERMINAL else 1]:
+            # not a party as cached: the call may have been handed to them a moment ago
+            # (a warm transfer made by another process); the store says
+            parties = None
         if parties is None:
             session = await routing.get(self.db, session_id)
             if session is None or not session.in_call:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Collection
 
 from signaling.logs import context_log
-from signaling.messages import CallEnded, CallWithdrawn, ClerkState, Event, Role, SessionState
+from signaling.messages import (
+    CallEnded,
+    CallWithdrawn,
+    ClerkState,
+    Consult,
+    Event,
+    Hold,
+    IceServer,
+    Role,
+    SessionState,
+)
 from signaling.rooms import clerk_room, terminal_room
 from signaling.router.matching import Matching
 from storage import presence, routing
@@ -101,6 +112,7 @@ class Outcomes(Matching):
             cancel_if_waiting=True,
             terminal_id=terminal_id,
             clerk_id=clerk_id,
+            wrap_up_s=self.wrap_up_s,
         )
         if done is None:
             return False
@@ -139,16 +151,86 @@ class Outcomes(Matching):
             if clerk is not None:
                 await self._send_clerk_status(clerk)
         context_log(log, session.id, actor).info("session %s (%s)", after.state, reason)
+        if session.consult_clerk_id is not None:
+            # a consultation about it was under way: the consulted clerk is free again
+            released = await routing.release_consult(self.db, session.id, "call_ended", actor)
+            if released is not None and session.clerk_id is not None:
+                await self._tell_consult(
+                    released.session, "ended", session.clerk_id, session.consult_clerk_id,
+                    outcome="call_ended",
+                )  # fmt: skip
+                if released.consulted is not None:
+                    await self._send_clerk_status(released.consulted)
         if clerk is not None:
             # a clerk was freed; a waiting session that leaves frees nobody to route to
             # (a thousand kiosks cancelling at once were a thousand routing rounds for nothing)
             self.request_dispatch()
         self.on_queue_change()
 
+    async def _tell_consult(
+        self,
+        session: SessionSnap,
+        state: str,
+        caller_id: int,
+        consulted_id: int,
+        outcome: str | None = None,
+    ) -> None:
+        """Tell both clerks of a consultation (a warm transfer) how it stands."""
+        service = self.catalogue.service(session.service_id)
+        base = Consult(
+            session_id=session.id,
+            state=state,
+            role="caller",
+            peer_name=await self._display_name(consulted_id),
+            outcome=outcome,
+            service_id=session.service_id,
+            service_name=service.names,
+            department_id=session.department_id,
+            language=session.language,
+            care_mode=session.care_mode,
+            ice_servers=[IceServer.model_validate(i) for i in session.ice_servers],
+            ice_transport_policy=self.ice_policy,
+        )
+        to_consulted = base.model_copy(
+            update={"role": "consulted", "peer_name": await self._display_name(caller_id)}
+        )
+        await self.emitter.to_room(Role.CLERK, clerk_room(caller_id), Event.CONSULT, base)
+        await self.emitter.to_room(
+            Role.CLERK, clerk_room(consulted_id), Event.CONSULT, to_consulted
+        )
+
+    async def _hold(
+        self,
+        session: SessionSnap,
+        *,
+        on: bool,
+        clerk_name: str | None = None,
+        attempt: int | None = None,
+    ) -> None:
+        """Tell the kiosk its clerk is consulting a colleague (or no longer)."""
+        hold = Hold(session_id=session.id, on=on, clerk_name=clerk_name, attempt=attempt)
+        await self.emitter.to_room(
+            Role.TERMINAL, terminal_room(session.terminal_id), Event.HOLD, hold
+        )
+
     async def _sign_off(self, clerk_id: int, reason: str, actor: str) -> None:
         clerk = await presence.clerk(self.db, clerk_id)
         if clerk is None:
             return
+        consulted_about = await routing.consult_of(self.db, clerk_id)
+        if consulted_about is not None:
+            # asked about another clerk's call: that call goes on with its clerk
+            with contextlib.suppress(routing.TransferRefused):
+                done = await routing.consult_end(
+                    self.db, consulted_about, clerk_id, outcome="left", actor=actor
+                )
+                before = done.before
+                if before.clerk_id is not None:
+                    await self._tell_consult(
+                        done.session, "ended", before.clerk_id, clerk_id, outcome="left"
+                    )
+                if done.session.in_call:
+                    await self._hold(done.session, on=False)
         if clerk.session_id:
             session = await routing.get(self.db, clerk.session_id)
             if session is not None and session.state == SessionState.OFFERED:
@@ -159,6 +241,15 @@ class Outcomes(Matching):
             self.db,
             clerk_id,
             ClerkState.OFFLINE,
-            (ClerkState.AWAY, ClerkState.AVAILABLE, ClerkState.BUSY, ClerkState.RINGING),
+            (
+                ClerkState.AWAY,
+                ClerkState.AVAILABLE,
+                ClerkState.BUSY,
+                ClerkState.RINGING,
+                # a wrap-up not filed is left, as any other state: the call's chain shows
+                # no wrap_up.filed
+                ClerkState.WRAP_UP,
+                ClerkState.CONSULTING,
+            ),
         )
         self.on_queue_change()

@@ -184,16 +184,23 @@ class Waiting(Media):
         A clerk the call is ringing for gets it at once, to build the answer while it rings.
         """
         parties = self._fresh_parties(offer.session_id)
-        if parties is not None and parties[0] == terminal_id and parties[1] is not None:
+        if (
+            parties is not None
+            and parties[0] == terminal_id
+            and parties[1] is not None
+            and offer.attempt == 0
+        ):
             return False  # this process saw the call start a moment ago: relay, no read
+        # read: a later peer connection (attempt > 0) may be for the clerk a warm transfer
+        # handed the call to a moment ago, on another process (rare: no cost to speak of)
         current = await routing.get(self.db, offer.session_id)
         if current is None or current.terminal_id != terminal_id:
             raise NotYourSession(
                 f"Session {offer.session_id} is not yours; you can only signal your own call"
             )
         if current.state not in (SessionState.QUEUED, SessionState.OFFERED):
-            # a call never goes back to waiting: relay it, without a write transaction for
-            # every offer of every call (nor a second read to find the clerk)
+            # a call in progress: relay it, without a write transaction for every offer of
+            # every call (nor a second read to find the clerk)
             if current.in_call:
                 self._remember_parties(current)
             return False
@@ -224,6 +231,11 @@ class Waiting(Media):
         raise IllegalTransition(
             f'Cannot cancel session {session_id} in state "{session.state}"; hang up instead'
         )
+
+    async def callback_left(self, done: routing.Finished, actor: str) -> None:
+        """The applicant left a phone number instead of waiting (the store ended the session
+        with the callback task): tell the kiosk, and the queue behind it moves up."""
+        await self._tell_ended(done, "callback", Role.TERMINAL, actor)
 
     def on_session_resync(self, session_id: str) -> None:
         """A kiosk asked for its state again: its place is sent again too."""

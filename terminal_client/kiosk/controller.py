@@ -33,14 +33,18 @@ from signaling.catalogue import Catalogue
 from signaling.logs import context_log
 from signaling.messages import (
     NAMESPACE_TERMINAL,
+    CallbackCreated,
+    CallbackRegion,
     ErrorEvent,
     Event,
     IdentityUpdated,
     KioskDevices,
     Language,
+    RequestCallback,
     SupervisionNotice,
 )
 from signaling.messages import Prompt as WirePrompt
+from storage.callbacks import InvalidPhone, parse_phone
 from terminal_client.client import TerminalClient, TerminalState
 from terminal_client.errors import (
     CatalogueUnavailable,
@@ -55,6 +59,7 @@ from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.idle import IdleTimer
 from terminal_client.kiosk.messages import (
     Browse,
+    CallbackView,
     CallView,
     Capture,
     ChooseService,
@@ -64,6 +69,7 @@ from terminal_client.kiosk.messages import (
     IdentityCommand,
     ImportUsb,
     KioskView,
+    LeaveNumber,
     LookUp,
     Notice,
     OpenResult,
@@ -76,6 +82,7 @@ from terminal_client.kiosk.messages import (
     SignatureInk,
     SimpleCommand,
     SupervisionView,
+    TransferView,
     UiCommand,
     ViewMessage,
 )
@@ -164,6 +171,8 @@ class KioskController:
         self._disconnected = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._thanks_task: asyncio.Task[None] | None = None
+        # the CALLBACK screen's state (None elsewhere)
+        self.callback: CallbackView | None = None
         self._http: aiohttp.ClientSession | None = None
         self._closing = False
 
@@ -213,9 +222,18 @@ class KioskController:
     def view(self) -> KioskView:
         """What the page shows now."""
         entered, client = self.entered, self.client
-        queue = call = None
+        queue = call = transfer = None
         if self.screen == Screen.QUEUE and client.position is not None and not self._joining:
-            queue = QueueView(position=client.position, estimated_wait_s=client.estimated_wait_s)
+            queue = QueueView(
+                position=client.position,
+                estimated_wait_s=client.estimated_wait_s,
+                callback_offered=client.callback_offered,
+            )
+        if self.screen == Screen.QUEUE and client.transfer is not None:
+            transfer = TransferView(
+                department=client.transfer.department_name.get(entered.language),
+                clerk=client.transfer.clerk_name,
+            )
         if self.screen == Screen.CALL:
             call = CallView(
                 clerk_name=client.clerk_name or "",
@@ -224,6 +242,7 @@ class KioskController:
                 connected=client.state == TerminalState.IN_CALL,
                 reconnecting=client.media_broken,
                 weak_connection=client.link.weak and not client.media_broken,
+                on_hold=client.on_hold,
                 supervision=_supervision_view(client.supervision),
             )
         return KioskView(
@@ -234,6 +253,7 @@ class KioskController:
             department_id=entered.department_id,
             search=entered.search,
             queue=queue,
+            transfer=transfer,
             call=call,
             prompts=list(entered.prompts) if self.screen == Screen.CALL else [],
             session_id=entered.session_id,
@@ -251,6 +271,7 @@ class KioskController:
             ),
             signing=self.signing.signing if self.screen == Screen.CALL else None,
             lookup=self.signing.lookup if self.screen == Screen.RESULT else None,
+            callback=self.callback if self.screen == Screen.CALLBACK else None,
         )
 
     def _hello(self) -> HelloMessage:
@@ -296,6 +317,7 @@ class KioskController:
         self._log().info("reset: back to the start, entered data cleared")
         self.entered = Entered(self.settings.default_language)
         self.signing.forget()
+        self.callback = None
         self._go(Screen.LANGUAGE)
 
     # ------------------------------------------------------------------ commands
@@ -335,6 +357,8 @@ class KioskController:
             case SignatureInk(type="submit_signature"):
                 self._require("sign", Screen.CALL)
                 await self.signing.submit(command)
+            case LeaveNumber():
+                await self._leave_number(command)
             case OpenResult():
                 self._require("look up a result", Screen.LANGUAGE)
                 self.signing.open_lookup()
@@ -403,7 +427,9 @@ class KioskController:
             case "home":
                 self._require("start again", Screen.SERVICES, Screen.MATERIALS, Screen.ENDED,
                               Screen.THANKS, Screen.LANGUAGE, Screen.RESULT,
-                              Screen.INTERRUPTED)  # fmt: skip
+                              Screen.INTERRUPTED, Screen.CALLBACK)  # fmt: skip
+                if self.screen == Screen.CALLBACK and not self._callback_done():
+                    raise CommandRefused("you are still in the queue: go back to it, or cancel")
                 self._reset()
             case "call":
                 self._call()
@@ -411,6 +437,14 @@ class KioskController:
                 self._call_again()
             case "cancel":
                 await self._cancel()
+            case "callback":
+                self._open_callback()
+            case "callback_back":
+                self._require("go back to the queue", Screen.CALLBACK)
+                if self._callback_done():
+                    raise CommandRefused("the callback is stored; press Finish")
+                self.callback = None
+                self._go(Screen.QUEUE)
             case "hangup":
                 self._require("hang up", Screen.CALL)
                 await self.client.hangup()
@@ -551,6 +585,85 @@ class KioskController:
         except TerminalError as exc:
             self._log().warning("cancel not sent: %s", exc.message)
 
+    # ------------------------------------------------------------------ callbacks
+
+    def _callback_done(self) -> bool:
+        return self.callback is not None and self.callback.state == "done"
+
+    def _open_callback(self) -> None:
+        self._require("leave a phone number", Screen.QUEUE)
+        if self._joining or self.entered.session_id is None or not self.client.callback_offered:
+            raise CommandRefused("a callback is offered only while you wait a long time")
+        self.callback = CallbackView(state="enter")
+        self._go(Screen.CALLBACK)
+
+    async def _leave_number(self, command: LeaveNumber) -> None:
+        """Check the number here (the applicant's words in their language at once), then the
+        server ends the wait and stores the callback; the reference is shown."""
+        self._require("leave a phone number", Screen.CALLBACK)
+        if self.callback is None or self.callback.state != "enter":
+            raise CommandRefused("the phone number is already being sent")
+        session_id = self.entered.session_id
+        if session_id is None:
+            raise CommandRefused("you are no longer in the queue")
+        try:
+            parse_phone(command.phone, command.region)
+        except InvalidPhone as exc:
+            self._callback_error(command.region, f"callback.error.{exc.reason}", exc.message)
+            return
+        self.callback = CallbackView(state="sending", region=command.region)
+        self._publish()
+        assert self._http is not None
+        body = RequestCallback(session_id=session_id, phone=command.phone, region=command.region)
+        url = f"{self.client.server_url}/api/callbacks"
+        headers = {"Authorization": f"Bearer {self.client.token}"}
+        try:
+            async with self._http.post(url, data=body.model_dump_json(), headers=headers) as r:
+                text = await r.text()
+                status = r.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._log().warning("callback not sent: %s", exc)
+            self._callback_error(command.region, "callback.error.unreachable", "")
+            return
+        if status != 201:
+            try:
+                refusal = ErrorEvent.model_validate_json(text)
+            except ValidationError:
+                refusal = ErrorEvent(code="error", message=text[:200])
+            self._log().warning("callback refused: %s %s", status, refusal.code)
+            key = (
+                "callback.error.invalid"
+                if refusal.code == "invalid_phone"
+                else ("callback.error.refused")
+            )
+            self._callback_error(command.region, key, refusal.message)
+            return
+        created = CallbackCreated.model_validate_json(text)
+        self._log().info("callback %s left: back to the start later", created.reference)
+        if self.screen != Screen.CALLBACK:
+            return  # the kiosk went offline meanwhile; the callback is stored all the same
+        self.callback = CallbackView(
+            state="done", region=command.region, reference=created.reference,
+            expect_within_s=created.expect_within_s,
+        )  # fmt: skip
+        self.entered.session_id = None
+        self._publish()
+        self._spawn(self._after_callback(created.reference))
+
+    def _callback_error(self, region: CallbackRegion, key: str, detail: str) -> None:
+        if self.screen != Screen.CALLBACK:
+            return
+        self.callback = CallbackView(
+            state="enter", region=region, error_key=key, error_detail=detail
+        )
+        self._publish()
+
+    async def _after_callback(self, reference: str) -> None:
+        await asyncio.sleep(self.settings.callback_done_s)
+        done = self.callback
+        if self.screen == Screen.CALLBACK and done is not None and done.reference == reference:
+            self._reset()
+
     # ------------------------------------------------------------------ the call
 
     def _client_changed(self) -> None:
@@ -567,6 +680,10 @@ class KioskController:
                 self._go(Screen.OFFLINE)
             return
         if state in (TerminalState.CONNECTING, TerminalState.IN_CALL):
+            if self.screen == Screen.CALLBACK and not self._callback_done():
+                # a clerk answered while the applicant typed a number: the call it is
+                self.callback = None
+                self._go(Screen.QUEUE)
             if self.screen == Screen.QUEUE:
                 self.entered.session_id = self.client.session_id
                 if self.documents is not None:
@@ -580,6 +697,9 @@ class KioskController:
                 self._spawn(self._hangup_unseen())
         elif state == TerminalState.ENDED:
             self._call_ended()
+        elif self.screen == Screen.CALL and self.client.transfer is not None:
+            # handed on to another clerk: back to waiting (the screen says to whom)
+            self._go(Screen.QUEUE)
         if self.identity is not None:
             if self.screen == Screen.CALL:
                 self.identity.follow_step(self.entered.session_id, self.client.step)
@@ -597,6 +717,13 @@ class KioskController:
                 # way straight back to a clerk, at the front of the queue
                 self.entered.recall_of = self.entered.session_id
                 self._go(Screen.INTERRUPTED)
+        elif self.screen == Screen.CALLBACK:
+            if self.callback is None or self.callback.state == "enter":
+                # the wait ended otherwise (the server's doing) while the pad was open
+                self.callback = None
+                self.entered.session_id = None
+                self._go(Screen.MATERIALS, Notice(key="notice.queue_ended"))
+            # sending or done: the end is the callback's own
         elif self.screen == Screen.QUEUE and not self._joining:
             cancelled = self._cancel_requested
             self._cancel_requested = False

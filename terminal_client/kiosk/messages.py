@@ -34,6 +34,8 @@ class Screen(StrEnum):
     THANKS = "thanks"  # after rating; returns to LANGUAGE by itself
     OFFLINE = "offline"  # the server cannot be reached; retrying
     RESULT = "result"  # print a result later: acceptance number + ID re-check
+    # a long wait: leave a phone number on a number pad and be called back instead
+    CALLBACK = "callback"
 
 
 class Prompt(_Model):
@@ -50,6 +52,33 @@ class Prompt(_Model):
 class QueueView(_Model):
     position: int
     estimated_wait_s: int | None = None
+    # the server offers a callback instead of waiting (a long wait, or nobody on duty)
+    callback_offered: bool = False
+
+
+class CallbackView(_Model):
+    """The CALLBACK screen: the number pad (``enter``), sending, then the reference (``done``).
+
+    The number typed stays on the page until the applicant confirms; only then does it come
+    here, to be checked and sent (it is never logged)."""
+
+    state: Literal["enter", "sending", "done"]
+    # the page's region buttons: where the number is local to
+    region: Literal["HK", "MO", "CN"] = "HK"
+    # translation key of what is wrong with the number (``callback.error.<reason>``), with
+    # the server's own sentence when the key is the generic one
+    error_key: str | None = None
+    error_detail: str = ""
+    reference: str | None = None
+    expect_within_s: int | None = None
+
+
+class TransferView(_Model):
+    """The clerk handed the call on: to which department (its name in the applicant's
+    language) and, when it is kept for one, which clerk."""
+
+    department: str
+    clerk: str | None = None
 
 
 class SupervisionView(_Model):
@@ -71,6 +100,8 @@ class CallView(_Model):
     # the link is poor (long round trip, loss, few pictures): the picture may lag or blur
     weak_connection: bool = False
     supervision: SupervisionView | None = None
+    # the clerk is consulting a colleague about the call (a warm transfer): please hold
+    on_hold: bool = False
 
 
 class Notice(_Model):
@@ -171,6 +202,8 @@ class KioskView(_Model):
     department_id: str | None = None  # the department being browsed on SERVICES
     search: str = ""
     queue: QueueView | None = None
+    # on QUEUE after the clerk transferred the call: "you are being transferred to ..."
+    transfer: TransferView | None = None
     call: CallView | None = None
     prompts: list[Prompt] = Field(default_factory=list)
     session_id: str | None = None
@@ -187,6 +220,8 @@ class KioskView(_Model):
     signing: SigningView | None = None
     # the RESULT screen: looking an application up by acceptance number
     lookup: LookupView | None = None
+    # the CALLBACK screen
+    callback: CallbackView | None = None
 
 
 class ViewMessage(_Model):
@@ -245,12 +280,13 @@ class SimpleCommand(_Model):
     """``start`` (language chosen: go to SERVICES), ``back``, ``home``, ``call`` (join the
     queue for the chosen service), ``call_again`` (after an interrupted call: the same service
     at the front of the queue), ``cancel`` (leave the queue), ``hangup``, ``touch`` (any
-    touch: resets the idle timer), ``dismiss_notice`` (close the view's notice);
+    touch: resets the idle timer), ``dismiss_notice`` (close the view's notice),
+    ``callback`` (from the queue: open the number pad), ``callback_back`` (back to the queue);
     ``dismiss_prompt`` is :class:`DismissPrompt`."""
 
     type: Literal[
         "start", "back", "home", "call", "call_again", "cancel", "hangup", "touch",
-        "dismiss_notice",
+        "dismiss_notice", "callback", "callback_back",
     ]  # fmt: skip
 
 
@@ -324,6 +360,15 @@ class LookUp(_Model):
     acceptance_number: str = Field(min_length=1, max_length=40)
 
 
+class LeaveNumber(_Model):
+    """On CALLBACK: stop waiting and be called back at ``phone`` (local to ``region``, or
+    with a + country code)."""
+
+    type: Literal["leave_number"]
+    phone: str = Field(max_length=32)
+    region: Literal["HK", "MO", "CN"]
+
+
 class OpenResult(_Model):
     """From the start screen: print a result by acceptance number."""
 
@@ -344,6 +389,7 @@ UiCommand = Annotated[
     | DocumentsCommand
     | SignatureInk
     | LookUp
+    | LeaveNumber
     | OpenResult,
     Field(discriminator="type"),
 ]

@@ -19,7 +19,8 @@ SCREEN_TRANSITIONS: dict[Screen, frozenset[Screen]] = {
     _S.SERVICES: frozenset({_S.LANGUAGE, _S.MATERIALS, _S.OFFLINE}),
     _S.MATERIALS: frozenset({_S.LANGUAGE, _S.SERVICES, _S.QUEUE, _S.OFFLINE}),
     _S.QUEUE: frozenset({_S.MATERIALS, _S.CALL, _S.OFFLINE}),
-    _S.CALL: frozenset({_S.ENDED, _S.INTERRUPTED, _S.OFFLINE}),
+    # CALL -> QUEUE: the clerk transferred the call; the applicant waits for the next clerk
+    _S.CALL: frozenset({_S.QUEUE, _S.ENDED, _S.INTERRUPTED, _S.OFFLINE}),
     # a cut-off call is offered again, never rated: the applicant did not get the service
     _S.INTERRUPTED: frozenset({_S.QUEUE, _S.LANGUAGE, _S.OFFLINE}),
     _S.ENDED: frozenset({_S.LANGUAGE, _S.THANKS, _S.OFFLINE}),
@@ -31,6 +32,12 @@ IDLE_SCREENS = frozenset({_S.LANGUAGE, _S.SERVICES, _S.MATERIALS, _S.ENDED, _S.I
 SCREEN_TRANSITIONS[_S.LANGUAGE] = SCREEN_TRANSITIONS[_S.LANGUAGE] | {_S.RESULT}
 SCREEN_TRANSITIONS[_S.RESULT] = frozenset({_S.LANGUAGE, _S.OFFLINE})
 IDLE_SCREENS = IDLE_SCREENS | {_S.RESULT}
+# a long wait: the number pad from the queue; back to it, into the call if a clerk answers
+# meanwhile, or (the callback stored, or the session ended) on to the start
+SCREEN_TRANSITIONS[_S.QUEUE] = SCREEN_TRANSITIONS[_S.QUEUE] | {_S.CALLBACK}
+SCREEN_TRANSITIONS[_S.CALLBACK] = frozenset(
+    {_S.QUEUE, _S.CALL, _S.MATERIALS, _S.LANGUAGE, _S.OFFLINE}
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,8 @@ class KioskSettings:
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 15.0
     max_prompts: int = 10
+    # how long the callback's reference stays on screen before the kiosk returns to the start
+    callback_done_s: float = 60.0
 
 
 @dataclass

@@ -115,6 +115,15 @@ async def test_every_screen_fits(kiosk: RunningKiosk, clerk: Clerk, page: Page, 
     await tap(page, "call-clerk")
     await kiosk.wait_view(lambda v: v.queue is not None)
     await check("queue")
+    # nobody on duty: the callback is offered; its number pad, with an error showing
+    await tap(page, "callback-offer")
+    await shown(page, "callback")
+    await tap(page, "callback-key-9")
+    await tap(page, "callback-confirm")
+    await page.wait_for_selector("[data-testid=callback-error]:not([hidden])")
+    await check("leave-number")
+    await tap(page, "callback-back")
+    await shown(page, "queue")
 
     await clerk.available()
     await kiosk.wait_view(lambda v: v.call is not None and v.call.connected, 20)

@@ -265,6 +265,9 @@ class Cluster:
             # quiet unless asked: at INFO a load run writes a line per event
             "VCOUNTER_LOG_LEVEL": os.environ.get("VCOUNTER_CLUSTER_LOG_LEVEL", "WARNING"),
             "VCOUNTER_SECRET_KEY": SECRET,
+            # clerks free at once after a call, as the single-process test server has them
+            # (tests/conftest.py make_settings); a test of wrap-up sets it in settings
+            "VCOUNTER_WRAP_UP_S": "0",
             **self.settings,
         }
         if self.database_url:

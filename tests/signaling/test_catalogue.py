@@ -183,6 +183,11 @@ def _widening_out_of_order(data: dict[str, Any]) -> None:
     ]
 
 
+def _duplicate_disposition(data: dict[str, Any]) -> None:
+    taxation = next(d for d in data["departments"] if d["id"] == "taxation")
+    taxation["disposition_codes"].append(taxation["disposition_codes"][0])
+
+
 @pytest.mark.parametrize(
     ("breakage", "expected"),
     [
@@ -200,6 +205,10 @@ def _widening_out_of_order(data: dict[str, Any]) -> None:
         (_bad_id, "services.0.id: String should match pattern"),
         (_unknown_field, "services.0.fee: Extra inputs are not permitted"),
         (_blank_name, "'market-regulation' has a blank name in en"),
+        (
+            _duplicate_disposition,
+            "department 'taxation' has duplicate disposition code(s) resolved",
+        ),
     ],
 )
 def test_broken_catalogue_names_the_problem(
@@ -229,3 +238,12 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_catalogue(path)
     assert str(caught.value).startswith(f"cannot read catalogue {path}: ")
+
+
+def test_a_department_without_disposition_codes_gets_the_default_ones() -> None:
+    catalogue = load_catalogue()
+    assert [c.id for c in catalogue.department("market-regulation").dispositions] == [
+        "resolved", "needs-documents", "referred", "applicant-left", "other"
+    ]  # fmt: skip
+    taxation = catalogue.department("taxation").dispositions
+    assert taxation[1].id == "return-filed" and taxation[1].names.en == "Tax return filed"

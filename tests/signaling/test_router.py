@@ -267,7 +267,7 @@ async def test_a_clerk_who_steps_away_as_a_call_rings_is_away_and_the_call_goes_
         return stale.pop() if stale else await read(clerk_id)
 
     monkeypatch.setattr(harness.router, "_clerk", read_before_the_offer)
-    await harness.router.set_availability(1, False)
+    await harness.router.set_availability(1, False, "break")
     assert await harness.state_of(1) == ClerkState.AWAY
     stored = await harness.session(session.id)
     assert stored.state == SessionState.QUEUED and stored.clerk_id is None

@@ -57,3 +57,14 @@ def test_clerk_cannot_go_away_and_back_mid_call_silently() -> None:
     assert "ringing" not in CLERK_TRANSITIONS["busy"]
     with pytest.raises(IllegalMove, match="hang up first"):
         move_clerk(c, "ringing")
+
+
+def test_a_clerk_in_wrap_up_is_never_rung_and_leaves_it_only_by_filing_or_signing_off() -> None:
+    c = ClerkPresence(clerk_id=1, state="busy")
+    move_clerk(c, "wrap_up")
+    for target in ("ringing", "busy"):
+        with pytest.raises(IllegalMove, match="file the call's disposition first"):
+            move_clerk(c, target)
+    assert CLERK_TRANSITIONS["wrap_up"] == {"available", "away", "offline"}
+    assert "wrap_up" not in CLERK_TRANSITIONS["available"]
+    assert "wrap_up" not in CLERK_TRANSITIONS["ringing"]

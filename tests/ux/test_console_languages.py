@@ -38,8 +38,8 @@ USES = {
         [r'data-i18n="([^"]+)"', r"data-i18n-attr=\"[^\"]*?:([^\";]+)"],
         ["index.html"],
         [r'\b(?:t|maybe)\(\s*"([^"$`]+)"'],
-        ["main.js", "ui.js", "call.js", "identity.js", "paperwork.js", "guidance.js",
-         "worknav.js", "session.js", "wire.js", "ringer.js"],
+        ["main.js", "ui.js", "call.js", "identity.js", "paperwork.js", "guidance.js", "wrap-up.js",
+         "worknav.js", "session.js", "wire.js", "ringer.js", "callbacks.js"],
     ),
     "supervisor": (
         [r'data-st="([^"]+)"'],

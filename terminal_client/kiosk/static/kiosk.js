@@ -25,7 +25,10 @@ const ui = {
   orientation: '',
   notices: [], // every notice received, for tests and the developer console
   material: null, // the material the applicant picked to hand over (documents.js)
+  // the phone number being typed on the callback pad: it leaves the page only when confirmed
+  callback: { digits: '', region: null },
 };
+const PHONE_MAX = 15;
 let socket = null;
 let noticeTimer = 0;
 let lastTouch = 0;
@@ -52,7 +55,10 @@ function receive(message) {
     ui.catalogue = new Catalogue(message.catalogue);
     media.available = message.media;
   } else if (message.type === 'view') {
-    if (ui.view && ui.view.screen !== message.view.screen) ui.rating = 0;
+    if (ui.view && ui.view.screen !== message.view.screen) {
+      ui.rating = 0;
+      ui.callback = { digits: '', region: null };
+    }
     ui.view = message.view;
   } else if (message.type === 'notice') {
     ui.notices.push(message.notice);
@@ -119,6 +125,23 @@ const actions = {
     update();
   },
   'open-result': () => send({ type: 'open_result' }),
+  'callback-key': (digit) => {
+    if (ui.callback.digits.length < PHONE_MAX) ui.callback.digits += digit;
+    update();
+  },
+  'callback-delete': () => {
+    ui.callback.digits = ui.callback.digits.slice(0, -1);
+    update();
+  },
+  'callback-clear': () => {
+    ui.callback.digits = '';
+    update();
+  },
+  'callback-region': (region) => {
+    ui.callback.region = region;
+    update();
+  },
+  'callback-confirm': () => send({ type: 'leave_number', phone: ui.callback.digits, region: ui.callback.region || 'HK' }),
   'sign-clear': () => ui.pad.clear(),
   'sign-zoom': () => {
     ui.formZoomed = !ui.formZoomed;
@@ -131,7 +154,7 @@ const actions = {
   },
 };
 Object.assign(actions, documentActions(ui, send, update));
-for (const simple of ['back', 'home', 'call', 'call_again', 'cancel', 'hangup', 'touch']) {
+for (const simple of ['back', 'home', 'call', 'call_again', 'cancel', 'hangup', 'touch', 'callback', 'callback_back']) {
   actions[simple] = () => send({ type: simple });
 }
 

@@ -134,6 +134,14 @@ function renderQueue(view, ui) {
   const position = $('[data-testid=queue-position]');
   const wait = $('[data-testid=queue-wait]');
   const queue = view.queue;
+  const transfer = $('[data-testid=queue-transfer]');
+  transfer.hidden = !view.transfer;
+  $('[data-testid=queue-title]').hidden = Boolean(view.transfer);
+  if (view.transfer) {
+    transfer.textContent = view.transfer.clerk
+      ? t('transfer.to_clerk', { clerk: view.transfer.clerk, department: view.transfer.department })
+      : t('transfer.to_department', { department: view.transfer.department });
+  }
   if (!queue) {
     position.textContent = t('queue.joining');
     wait.textContent = '';
@@ -151,6 +159,40 @@ function renderQueue(view, ui) {
     }
   }
   wait.hidden = !wait.textContent;
+  $('[data-testid=callback-offer]').hidden = !(queue && queue.callback_offered);
+}
+
+/** The number pad: the digits stay on the page (ui.callback) until "Call me back". */
+function renderCallback(view, ui) {
+  const callback = view.callback || { state: 'enter', region: 'HK' };
+  const entering = callback.state !== 'done';
+  if (ui.callback.region === null) ui.callback.region = callback.region;
+  $('[data-testid=callback-enter]').hidden = !entering;
+  $('[data-testid=callback-done]').hidden = entering;
+  $$('[data-action=callback-region]').forEach((button) => {
+    button.setAttribute('aria-checked', String(button.dataset.arg === ui.callback.region));
+  });
+  $('[data-testid=callback-number]').textContent = ui.callback.digits;
+  const error = $('[data-testid=callback-error]');
+  const key = callback.error_key;
+  error.hidden = !key;
+  error.textContent = key ? t(has(key) ? key : 'callback.error.refused') : '';
+  if (key) error.dataset.key = key;
+  const sending = callback.state === 'sending';
+  $('[data-testid=callback-sending]').hidden = !sending;
+  $$('[data-testid=callback-pad] button').forEach((button) => { button.disabled = sending; });
+  $('[data-testid=callback-confirm]').hidden = !entering;
+  $('[data-testid=callback-confirm]').disabled = sending;
+  $('[data-testid=callback-back]').hidden = !entering;
+  $('[data-testid=callback-back]').disabled = sending;
+  $('[data-testid=callback-finish]').hidden = entering;
+  if (!entering) {
+    $('[data-testid=callback-reference]').textContent = t('callback.reference', { reference: callback.reference });
+    const seconds = callback.expect_within_s || 0;
+    $('[data-testid=callback-expect]').textContent = seconds >= 7200
+      ? t('callback.expect_hours', { hours: Math.round(seconds / 3600) })
+      : t('callback.expect_minutes', { minutes: Math.ceil(seconds / 60) });
+  }
 }
 
 function renderPrompt(view, ui) {
@@ -246,6 +288,7 @@ function renderCall(view, ui) {
   reconnecting.hidden = !call.reconnecting;
   reconnecting.textContent = t('call.reconnecting', { name: call.clerk_name });
   $('[data-testid=call-weak]').hidden = !call.weak_connection;
+  $('[data-testid=call-hold]').hidden = !call.on_hold;
   renderSupervision(call);
   $$('[data-testid=step-indicator] li').forEach((item) => {
     const step = Number(item.dataset.step);
@@ -389,6 +432,7 @@ const SCREENS = {
   ended: renderEnded,
   interrupted: renderInterrupted,
   result: renderResult,
+  callback: renderCallback,
 };
 
 /** Show `ui.view` (the page's own OFFLINE screen while its websocket is down). */
