@@ -28,15 +28,11 @@ from signaling.logs import context_log
 from signaling.messages import (
     CallbackCreated,
     CallbackList,
-    CallbacksChanged,
     CallbackTask,
-    Event,
     RecordAttempt,
     RequestCallback,
-    Role,
 )
-from signaling.rooms import clerk_room
-from storage import callbacks, presence
+from storage import callbacks
 from storage.callbacks import CallbackConflict, CallbackSnap, ClerkInCall, InvalidPhone
 from storage.db import Database
 from storage.errors import InvalidValue, NotFound
@@ -78,16 +74,7 @@ def task_message(task: CallbackSnap, catalogue: Catalogue, clerk_id: int | None)
 
 async def _nudge(app: web.Application, department_id: str) -> None:
     """Tell every connected clerk of the department to list the tasks again."""
-    db = app[DATABASE]
-    router = app[ROUTER]
-    count = (await callbacks.open_by_department(db)).get(department_id, 0)
-    news = CallbacksChanged(department_id=department_id, open=count)
-    for clerk in await presence.snapshots(db):
-        if clerk.connected and department_id in clerk.departments:
-            await router.emitter.to_room(
-                Role.CLERK, clerk_room(clerk.clerk_id), Event.CALLBACKS_CHANGED, news
-            )
-    router.on_queue_change()  # the supervisors' and wallboard's figures count open tasks
+    await app[ROUTER].nudge_callbacks(department_id)
 
 
 def _refused(exc: CallbackConflict | ClerkInCall | NotFound | InvalidValue) -> web.HTTPException:

@@ -347,6 +347,38 @@ async def attempt(
         return _snap(task)
 
 
+async def release_taken(
+    db: Database, clerk_id: int, *, reason: str, actor: str
+) -> list[CallbackSnap]:
+    """Every task ``clerk_id`` holds goes back to the line, a ``callback.released`` event
+    each: they signed off or were lost, and nobody else could take it up meanwhile."""
+    async with db.reads() as s:
+        held = (
+            await s.execute(
+                select(Callback.reference, Callback.session_id).where(
+                    Callback.state == "taken", Callback.taken_by == clerk_id
+                )
+            )
+        ).all()
+    released: list[CallbackSnap] = []
+    for reference, session_id in held:
+        async with rows.transaction(db) as tx:
+            session, task = await _locked(tx, reference, session_id)
+            if task.state != "taken" or task.taken_by != clerk_id:
+                continue  # recorded or released meanwhile
+            move_callback(task, "open")
+            task.taken_by = None
+            task.taken_at = None
+            tx.chain(
+                session,
+                "callback.released",
+                actor,
+                {"reference": reference, "clerk_id": clerk_id, "reason": reason},
+            )
+            released.append(_snap(task))
+    return released
+
+
 async def get(db: Database, reference: str) -> CallbackSnap | None:
     """The task as stored now, or None."""
     async with db.reads() as s:

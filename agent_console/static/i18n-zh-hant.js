@@ -558,6 +558,7 @@ export const ZH_HANT_SUPERVISOR = Object.freeze({
   "event.callback.taken": "辦事員接手回電(第 {attempt} 次)",
   "event.callback.attempted": "辦事員回電(第 {attempt} 次):{outcome}",
   "event.callback.closed": "回電任務結束:{outcome}",
+  "event.callback.released": "辦事員離開,回電任務退回待辦",
   "outcome.resolved": "已接通,已解決",
   "outcome.needs_visit": "已接通,須親臨辦理",
   "outcome.no_answer": "無人接聽",

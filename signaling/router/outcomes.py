@@ -8,6 +8,7 @@ from collections.abc import Collection
 
 from signaling.logs import context_log
 from signaling.messages import (
+    CallbacksChanged,
     CallEnded,
     CallWithdrawn,
     ClerkState,
@@ -20,7 +21,7 @@ from signaling.messages import (
 )
 from signaling.rooms import clerk_room, terminal_room
 from signaling.router.matching import Matching
-from storage import presence, routing
+from storage import callbacks, presence, routing
 from storage.routing import SessionSnap
 
 log = logging.getLogger(__name__)
@@ -252,4 +253,21 @@ class Outcomes(Matching):
                 ClerkState.CONSULTING,
             ),
         )
+        # callbacks they had taken and not recorded go back to the line for the others
+        released = await callbacks.release_taken(self.db, clerk_id, reason=reason, actor=actor)
+        for department_id in sorted({task.department_id for task in released}):
+            await self.nudge_callbacks(department_id)
+        for task in released:
+            context_log(log, task.session_id, actor).info("callback %s released", task.reference)
         self.on_queue_change()
+
+    async def nudge_callbacks(self, department_id: str) -> None:
+        """Tell every connected clerk of the department to list the callbacks again."""
+        count = (await callbacks.open_by_department(self.db)).get(department_id, 0)
+        news = CallbacksChanged(department_id=department_id, open=count)
+        for clerk in await presence.snapshots(self.db):
+            if clerk.connected and department_id in clerk.departments:
+                await self.emitter.to_room(
+                    Role.CLERK, clerk_room(clerk.clerk_id), Event.CALLBACKS_CHANGED, news
+                )
+        self.on_queue_change()  # the supervisors' and wallboard's figures count open tasks

@@ -18,6 +18,7 @@ from signaling.catalogue import Catalogue, load_catalogue
 from signaling.errors import IllegalTransition, InvalidMessage, NotYourSession, UnknownService
 from signaling.fanout import QueueNotifier
 from signaling.messages import (
+    CallbacksChanged,
     CallEnded,
     CallOffered,
     CallWithdrawn,
@@ -36,7 +37,7 @@ from signaling.messages import (
 from signaling.rooms import clerk_room, terminal_room
 from signaling.router import Router
 from signaling.sweeper import Sweeper
-from storage import media_breaks, presence, routing, store
+from storage import callbacks, media_breaks, presence, routing, store
 from storage.audit import AuditLog
 from storage.db import Database, default_sqlite_url
 from storage.models import CallSession
@@ -934,3 +935,25 @@ async def test_the_relay_cache_of_calls_stays_bounded(
         f"s{i}" in router._parties
         for i in range(10 * base.PARTIES_PRUNE_MIN - live + 1, 10 * base.PARTIES_PRUNE_MIN)
     )
+
+
+async def test_a_clerk_who_signs_out_holding_a_callback_gives_it_back(harness: Harness) -> None:
+    dept = dept_of(harness.catalogue, TAX)
+    await harness.clerk(1, {dept})
+    await harness.clerk(2, {dept}, available=False)
+    waiting = await harness.request(0)
+    await harness.router.set_availability(1, False, "break")
+    task = (
+        await callbacks.request(
+            harness.db, waiting.id, terminal_id=harness.terminal_ids[0], phone="9123 4567",
+            region="HK", actor="terminal:1",
+        )
+    ).task  # fmt: skip
+    await callbacks.take(harness.db, task.reference, 1, "clerk:c1")
+    harness.outbox.sent.clear()
+    await harness.router.clerk_disconnected(1, "clerk-sid-1", left=True)
+    found = await callbacks.get(harness.db, task.reference)
+    assert found is not None and (found.state, found.taken_by) == ("open", None)
+    # the other clerk of the department is told to list the tasks again
+    [news] = harness.outbox.to(clerk_room(2), Event.CALLBACKS_CHANGED)
+    assert isinstance(news, CallbacksChanged) and news.open == 1

@@ -197,3 +197,30 @@ async def test_a_clerk_in_a_call_cannot_take_one(db: Database, terminal: int) ->
     stored = await callbacks.get(db, ref)
     assert stored is not None and (stored.state, stored.taken_by) == ("open", None)
     assert (await callbacks.take(db, ref, 2, "clerk:2")).taken_by == 2
+
+
+async def test_a_task_its_clerk_left_holding_goes_back_to_the_line(
+    db: Database, terminal: int, tmp_path: Path
+) -> None:
+    session_id = await queued(db, terminal)
+    task = await request(db, terminal, session_id)
+    await callbacks.take(db, task.reference, 1, "clerk:c1")
+    assert await callbacks.release_taken(db, 2, reason="clerk_left", actor="clerk:c2") == []
+    [back] = await callbacks.release_taken(db, 1, reason="clerk_left", actor="clerk:c1")
+    assert (back.reference, back.state, back.taken_by) == (task.reference, "open", None)
+    events = await AuditLog(db).events(session_id)
+    assert events[-1].kind == "callback.released"
+    assert events[-1].payload == {
+        "reference": task.reference,
+        "clerk_id": 1,
+        "reason": "clerk_left",
+    }
+    # another clerk takes it up and closes it; nothing is released twice
+    assert await callbacks.release_taken(db, 1, reason="clerk_left", actor="clerk:c1") == []
+    await callbacks.take(db, task.reference, 2, "clerk:c2")
+    closed = await callbacks.attempt(
+        db, task.reference, 2, outcome="resolved", note="", max_attempts=3, actor="clerk:c2"
+    )
+    assert closed.state == "closed"
+    report = await verify_session(db, FileBlobStore(tmp_path / "blobs"), session_id)
+    assert report.problems == []
