@@ -148,6 +148,8 @@ async def take_callback(request: web.Request) -> web.Response:
     except (CallbackConflict, ClerkInCall, NotFound) as exc:
         raise _refused(exc) from exc
     context_log(log, task.session_id, actor).info("callback %s taken", reference)
+    # an available clerk is away while they phone: their console is told
+    await app[ROUTER].sync_clerk(claims.clerk_id)
     await _nudge(app, task.department_id)
     body = task_message(task, app[CATALOGUE], claims.clerk_id)
     return web.json_response(text=body.model_dump_json())
@@ -169,6 +171,9 @@ async def record_attempt(request: web.Request) -> web.Response:
     context_log(log, task.session_id, actor).info(
         "callback %s: %s (attempt %d, now %s)", reference, body.outcome, task.attempts, task.state
     )
+    # back from the phone to calls: their console is told, and the line may ring them
+    await app[ROUTER].sync_clerk(claims.clerk_id)
+    app[ROUTER].request_dispatch()
     await _nudge(app, task.department_id)
     return web.json_response(
         text=task_message(task, app[CATALOGUE], claims.clerk_id).model_dump_json()

@@ -25,10 +25,11 @@ from sqlalchemy import Table, bindparam, func, select
 from storage import rows
 from storage.db import Database
 from storage.errors import DuplicateEntry, InvalidValue, NotFound, StorageError
-from storage.models import Callback, ClerkPresence
-from storage.routing import Finished, snap
+from storage.models import Callback
+from storage.routing import Finished, locked_presence, snap
 from storage.rows import Record
-from storage.states import move_session
+from storage.state_log import state_record
+from storage.states import move_clerk, move_session
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     "taken": frozenset({"open", "closed"}),
     "closed": frozenset(),
 }
+# the away reason of a clerk who was available when they took a callback: no video call rings
+# while they phone; recording the attempt brings them back
+CALLBACK_AWAY: Final = "callback"
 # what a clerk records after a call attempt; "no_answer" may leave the task open
 OUTCOMES: Final = ("resolved", "needs_visit", "no_answer", "wrong_number")
 # the outcome of a task closed after its last unanswered attempt
@@ -174,13 +178,17 @@ _LOCK = rows.Query(
     " WHERE reference = $1 FOR UPDATE",
     params=("reference",),
 )
-_CLERK = rows.Query(
-    core=select(ClerkPresence.state, ClerkPresence.session_id).where(
-        ClerkPresence.clerk_id == bindparam("clerk_id")
-    ),
-    pg="SELECT state, session_id FROM clerk_presence WHERE clerk_id = $1",
-    params=("clerk_id",),
-)
+def _clerk_moves(
+    tx: rows.RowTransaction, clerk: Record, state: str, now: datetime, reason: str | None
+) -> None:
+    """The clerk goes ``state`` (away for a callback, or back), in their state log too."""
+    move_clerk(clerk, state)
+    clerk.state_since = now
+    clerk.away_reason = reason
+    if state == "available":
+        clerk.idle_since = now
+    clerk.version = clerk.version + 1
+    tx.add(state_record(clerk.clerk_id, state, now, reason=reason))
 
 
 async def _session_of(db: Database, reference: str) -> str:
@@ -281,12 +289,16 @@ async def take(db: Database, reference: str, clerk_id: int, actor: str) -> Callb
             who = "another clerk" if task.taken_by != clerk_id else "you"
             state = "taken by " + who if task.state == "taken" else "closed"
             raise CallbackConflict(f"Callback {reference} is already {state}; pick another one")
-        clerk = await tx.fetch(_CLERK, clerk_id=clerk_id)
-        if clerk and (clerk[0]["session_id"] or clerk[0]["state"] in ("ringing", "busy")):
+        clerk = await locked_presence(tx, clerk_id)
+        if clerk is not None and (clerk.session_id or clerk.state in ("ringing", "busy")):
             raise ClerkInCall(f"You are in a call; finish it before taking callback {reference}")
+        now = await tx.clock()
         move_callback(task, "taken")
         task.taken_by = clerk_id
-        task.taken_at = await tx.clock()
+        task.taken_at = now
+        if clerk is not None and clerk.state == "available":
+            # on the phone to the applicant: no video call rings meanwhile
+            _clerk_moves(tx, clerk, "away", now, CALLBACK_AWAY)
         tx.chain(
             session,
             "callback.taken",
@@ -320,6 +332,9 @@ async def attempt(
                 f"Callback {reference} is not yours to record (it is {task.state}); take it first"
             )
         now = await tx.clock()
+        clerk = await locked_presence(tx, clerk_id)
+        if clerk is not None and clerk.state == "away" and clerk.away_reason == CALLBACK_AWAY:
+            _clerk_moves(tx, clerk, "available", now, None)  # off the phone: back to calls
         task.attempts = task.attempts + 1
         task.note = note or task.note
         tx.chain(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from signaling.catalogue import load_catalogue
-from storage import callbacks, routing
+from storage import callbacks, presence, routing, store
 from storage.audit import AuditLog
 from storage.blobs import FileBlobStore
 from storage.callbacks import CallbackConflict, ClerkInCall, InvalidPhone, parse_phone
@@ -224,3 +224,36 @@ async def test_a_task_its_clerk_left_holding_goes_back_to_the_line(
     assert closed.state == "closed"
     report = await verify_session(db, FileBlobStore(tmp_path / "blobs"), session_id)
     assert report.problems == []
+
+
+async def test_an_available_clerk_on_a_callback_is_not_rung_until_they_record_it(
+    db: Database, terminal: int
+) -> None:
+    dept = dept_of(load_catalogue(), TAX)
+    await presence.clerk_attach(db, 1, {dept}, "p", "s1", None)
+    await presence.set_clerk_state(db, 1, "available", ("away",))
+    task = await request(db, terminal, await queued(db, terminal))
+    await callbacks.take(db, task.reference, 1, "clerk:c1")
+    clerk = await presence.clerk(db, 1)
+    assert clerk is not None and (clerk.state, clerk.away_reason) == ("away", "callback")
+    # a call that comes meanwhile waits for them
+    other = await queued(db, (await store.register_terminal(db, "k2"))[0].id)
+    assert await routing.claim_batch(db, offer_timeout_s=30.0, decline_pause_s=0.0) == []
+    await callbacks.attempt(
+        db, task.reference, 1, outcome="no_answer", note="", max_attempts=3, actor="clerk:c1"
+    )
+    clerk = await presence.clerk(db, 1)
+    assert clerk is not None and (clerk.state, clerk.away_reason) == ("available", None)
+    [(offered, _clerk)] = await routing.claim_batch(db, offer_timeout_s=30.0, decline_pause_s=0.0)
+    assert offered.id == other
+    # a clerk already away for a break stays on their break
+    await routing.withdraw(
+        db, other, 1, reason="declined", clerk_next="away", count_decline=False, actor="c"
+    )
+    await presence.set_clerk_state(db, 1, "away", ("away",))
+    await callbacks.take(db, task.reference, 1, "clerk:c1")
+    await callbacks.attempt(
+        db, task.reference, 1, outcome="resolved", note="", max_attempts=3, actor="clerk:c1"
+    )
+    clerk = await presence.clerk(db, 1)
+    assert clerk is not None and clerk.state == "away"
