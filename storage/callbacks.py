@@ -178,6 +178,8 @@ _LOCK = rows.Query(
     " WHERE reference = $1 FOR UPDATE",
     params=("reference",),
 )
+
+
 def _clerk_moves(
     tx: rows.RowTransaction, clerk: Record, state: str, now: datetime, reason: str | None
 ) -> None:
