@@ -35,7 +35,7 @@ from storage.db import Database
 from storage.errors import DuplicateEntry, InvalidValue, NotFound, StorageError
 from storage.models import CallSession, Clerk, ClerkPresence, Department, Service, SessionEvent
 from storage.rows import PRESENCE, SESSIONS, Record
-from storage.skills import DEFAULT_RULE, Need, SkillRule, fit
+from storage.skills import DEFAULT_RULE, REQUIREMENTS, Need, SkillRule, fit
 from storage.state_log import state_record
 from storage.states import CLERK_TRANSITIONS, SESSION_TRANSITIONS, move_clerk, move_session
 
@@ -650,6 +650,10 @@ class Candidate:
     skills: dict[str, int]
 
 
+# a named clerk's reserved call: they are rung whatever their levels
+_ANY_LEVEL: Mapping[str, int] = dict.fromkeys(REQUIREMENTS, 0)
+
+
 def pick_clerk(
     session: SessionSnap,
     free: Sequence[Candidate],
@@ -666,14 +670,13 @@ def pick_clerk(
     ``free`` is in idle order; ``on_duty`` is read only for a call someone passed on."""
     need = Need(session.service_id, session.department_id, session.language, session.care_mode)
     wanted = rule.wanted_at(session.waited_s(now))
-    widest = rule.widest
     reserved = session.reserved_at(now)
     if reserved is not None:
         # transferred to a named clerk: only they are rung (again after the decline pause if
         # they passed) until the reservation runs out; then anyone of the department
         free = [c for c in free if c.clerk_id == reserved]
         on_duty = [c for c in on_duty if c.clerk_id == reserved]
-        wanted = widest = dict.fromkeys(wanted, 0)
+        wanted = _ANY_LEVEL
     declined = dict(session.declined_by)
     best: Candidate | None = None
     best_score = -1
@@ -691,6 +694,7 @@ def pick_clerk(
             rested, rested_score = clerk, score
     if best is not None or rested is None:
         return best
+    widest = wanted if reserved is not None else rule.widest
     if any(
         c.clerk_id not in declined and fit(c.skills, c.departments, need, widest) is not None
         for c in on_duty

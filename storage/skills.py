@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 from sqlalchemy import select, update
@@ -52,20 +53,27 @@ class SkillRule:
     floors: Mapping[str, int] = field(default_factory=lambda: {"service": 1})
     widening: tuple[WideningStep, ...] = ()
 
-    def wanted_at(self, waited_s: float) -> dict[str, int]:
-        """The level wanted of each requirement after ``waited_s`` seconds of waiting."""
-        wanted = {r: self.floors.get(r, 0) for r in REQUIREMENTS}
+    def wanted_at(self, waited_s: float) -> Mapping[str, int]:
+        """The level wanted of each requirement after ``waited_s`` seconds of waiting (read
+        only: the matcher asks this of every call at a line's head, every round)."""
         step = None
         for candidate in self.widening:
             if candidate.after_s <= waited_s:
                 step = candidate
-        if step is not None:
-            for requirement, level in step.levels.items():
-                wanted[requirement] = max(wanted[requirement], level)
+        if step is None:
+            return self.floors_wanted
+        wanted = dict(self.floors_wanted)
+        for requirement, level in step.levels.items():
+            wanted[requirement] = max(wanted[requirement], level)
         return wanted
 
-    @property
-    def widest(self) -> dict[str, int]:
+    @cached_property
+    def floors_wanted(self) -> Mapping[str, int]:
+        """The floor of every requirement (0 where the service names none)."""
+        return {r: self.floors.get(r, 0) for r in REQUIREMENTS}
+
+    @cached_property
+    def widest(self) -> Mapping[str, int]:
         """The least ever wanted, once the last step is reached: who *can* take the call."""
         return self.wanted_at(float("inf"))
 
