@@ -1424,14 +1424,7 @@ async def consult_answer(
                 {"from_clerk_id": row.clerk_id, "to_clerk_id": clerk_id},
             )
         else:
-            _clear_consult(row)
-            _free_consulted(tx, consulted, now)
-            tx.chain(
-                row,
-                "consult.ended",
-                actor,
-                {"outcome": "declined", "from_clerk_id": row.clerk_id, "to_clerk_id": clerk_id},
-            )
+            _close_consult(tx, row, consulted, now, "declined", actor)
         return Consulted(snap(row, dept), before, clerk_snap(consulted) if consulted else None)
 
 
@@ -1439,6 +1432,27 @@ def _clear_consult(row: Record) -> None:
     row.consult_clerk_id = None
     row.consult_state = None
     row.consult_department = None
+
+
+def _close_consult(
+    tx: rows.RowTransaction,
+    row: Record,
+    consulted: Record | None,
+    now: datetime,
+    outcome: str,
+    actor: str,
+) -> None:
+    """The consultation about ``row``'s call ends with ``outcome``: the consulted clerk is
+    free again and the chain says so (the call goes on with its own clerk)."""
+    consulted_id = row.consult_clerk_id
+    _clear_consult(row)
+    _free_consulted(tx, consulted, now)
+    tx.chain(
+        row,
+        "consult.ended",
+        actor,
+        {"outcome": outcome, "from_clerk_id": row.clerk_id, "to_clerk_id": consulted_id},
+    )
 
 
 async def consult_end(
@@ -1457,17 +1471,9 @@ async def consult_end(
                 f"The consultation about session {session_id} is not yours to end that way"
             )
         before = snap(row, dept)
-        consulted_id = int(row.consult_clerk_id)
-        consulted = await locked_presence(tx, consulted_id)
-        _clear_consult(row)
-        _free_consulted(tx, consulted, now)
+        consulted = await locked_presence(tx, int(row.consult_clerk_id))
+        _close_consult(tx, row, consulted, now, outcome, actor)
         row.version = row.version + 1
-        tx.chain(
-            row,
-            "consult.ended",
-            actor,
-            {"outcome": outcome, "from_clerk_id": row.clerk_id, "to_clerk_id": consulted_id},
-        )
         return Consulted(snap(row, dept), before, clerk_snap(consulted) if consulted else None)
 
 
@@ -1574,15 +1580,7 @@ async def release_consult(
             return None
         row, dept, now = found.row, found.department_id, found.now
         before = snap(row, dept)
-        consulted_id = int(row.consult_clerk_id)
-        consulted = await locked_presence(tx, consulted_id)
-        _clear_consult(row)
-        _free_consulted(tx, consulted, now)
+        consulted = await locked_presence(tx, int(row.consult_clerk_id))
+        _close_consult(tx, row, consulted, now, outcome, actor)
         row.version = row.version + 1
-        tx.chain(
-            row,
-            "consult.ended",
-            actor,
-            {"outcome": outcome, "from_clerk_id": row.clerk_id, "to_clerk_id": consulted_id},
-        )
         return Consulted(snap(row, dept), before, clerk_snap(consulted) if consulted else None)
