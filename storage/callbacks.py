@@ -28,8 +28,8 @@ from storage.errors import DuplicateEntry, InvalidValue, NotFound, StorageError
 from storage.models import Callback
 from storage.routing import Finished, locked_presence, snap
 from storage.rows import Record
-from storage.state_log import state_record
-from storage.states import move_clerk, move_session
+from storage.state_log import enter_state
+from storage.states import move_session
 
 log = logging.getLogger(__name__)
 
@@ -184,13 +184,9 @@ def _clerk_moves(
     tx: rows.RowTransaction, clerk: Record, state: str, now: datetime, reason: str | None
 ) -> None:
     """The clerk goes ``state`` (away for a callback, or back), in their state log too."""
-    move_clerk(clerk, state)
-    clerk.state_since = now
+    enter_state(tx, clerk, state, now, reason=reason)
     clerk.away_reason = reason
-    if state == "available":
-        clerk.idle_since = now
     clerk.version = clerk.version + 1
-    tx.add(state_record(clerk.clerk_id, state, now, reason=reason))
 
 
 async def _session_of(db: Database, reference: str) -> str:

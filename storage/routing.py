@@ -36,8 +36,8 @@ from storage.errors import DuplicateEntry, InvalidValue, NotFound, StorageError
 from storage.models import CallSession, Clerk, ClerkPresence, Department, Service, SessionEvent
 from storage.rows import PRESENCE, SESSIONS, Record
 from storage.skills import DEFAULT_RULE, REQUIREMENTS, Need, SkillRule, fit
-from storage.state_log import state_record
-from storage.states import CLERK_TRANSITIONS, SESSION_TRANSITIONS, move_clerk, move_session
+from storage.state_log import enter_state, state_record
+from storage.states import CLERK_TRANSITIONS, SESSION_TRANSITIONS, move_session
 
 log = logging.getLogger(__name__)
 
@@ -959,10 +959,8 @@ async def accept(db: Database, clerk_id: int, session_id: str, actor: str) -> Ac
         row.early_offer = None
         row.offer_deadline = None
         row.version = row.version + 1
-        move_clerk(presence, "busy")
-        presence.state_since = now
+        enter_state(tx, presence, "busy", now, session_id=session_id)
         presence.version = presence.version + 1
-        tx.add(state_record(clerk_id, "busy", now, session_id=session_id))
         tx.chain(row, "call.accepted", actor, {"clerk_id": clerk_id, "waited_s": waited})
         if row.transferred_from is not None:
             tx.chain(
@@ -1009,11 +1007,7 @@ async def withdraw(
         if presence is not None and presence.session_id == session_id:
             presence.session_id = None
             if presence.state == "ringing":
-                move_clerk(presence, clerk_next)
-                presence.state_since = now
-                if clerk_next == "available":
-                    presence.idle_since = now
-                tx.add(state_record(clerk_id, clerk_next, now))
+                enter_state(tx, presence, clerk_next, now)
             presence.version = presence.version + 1
         tx.chain(row, f"call.{reason}", actor, {"clerk_id": clerk_id})
         return snap(row, dept), clerk_snap(presence) if presence is not None else None
@@ -1056,17 +1050,11 @@ def release_clerk(
     if talked and wrap_up_s > 0 and clerk_next is None:
         # the away reason of a clerk who stepped away during the call is kept: the
         # console offers it as where to go once the disposition is filed
-        move_clerk(presence, "wrap_up")
-        presence.state_since = now
+        enter_state(tx, presence, "wrap_up", now, session_id=session_id)
         presence.wrap_up_session_id = session_id
         presence.wrap_up_deadline = now + timedelta(seconds=wrap_up_s)
-        tx.add(state_record(presence.clerk_id, "wrap_up", now, session_id=session_id))
     elif presence.state in ("ringing", "busy"):
-        clerk_state = clerk_next or "available"
-        move_clerk(presence, clerk_state)
-        presence.state_since = now
-        presence.idle_since = now
-        tx.add(state_record(presence.clerk_id, clerk_state, now))
+        enter_state(tx, presence, clerk_next or "available", now)
     elif presence.state == "away" and in_call:
         # stepped away during the call: their talk ended here, their away starts
         presence.state_since = now
@@ -1316,11 +1304,8 @@ def _free_consulted(tx: rows.RowTransaction, row: Record | None, now: datetime) 
     """The consulted clerk is free again (available), unless they left meanwhile."""
     if row is None or row.state != "consulting":
         return
-    move_clerk(row, "available")
-    row.state_since = now
-    row.idle_since = now
+    enter_state(tx, row, "available", now)
     row.version = row.version + 1
-    tx.add(state_record(row.clerk_id, "available", now))
 
 
 async def consult_start(
@@ -1375,10 +1360,8 @@ async def consult_start(
                 " choose a clerk of that department"
             )
         before = snap(row, dept)
-        move_clerk(consulted, "consulting")
-        consulted.state_since = now
+        enter_state(tx, consulted, "consulting", now, session_id=session_id)
         consulted.version = consulted.version + 1
-        tx.add(state_record(to_clerk_id, "consulting", now, session_id=session_id))
         row.consult_clerk_id = to_clerk_id
         row.consult_state = CONSULT_RINGING
         row.consult_department = to_department
@@ -1521,11 +1504,9 @@ async def consult_hand_over(
             raise TransferRefused("The other clerk has left; take the call back")
         to_department = row.consult_department or dept
         release_clerk(tx, presence, session_id, now, clerk_next, in_call=True, wrap_up_s=wrap_up_s)
-        move_clerk(taker, "busy")
+        enter_state(tx, taker, "busy", now, session_id=session_id)
         taker.session_id = session_id
-        taker.state_since = now
         taker.version = taker.version + 1
-        tx.add(state_record(taker_id, "busy", now, session_id=session_id))
         row.clerk_id = taker_id
         row.department_id = to_department
         row.answered_at = now

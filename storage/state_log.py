@@ -13,7 +13,8 @@ from typing import cast
 from sqlalchemy import Table
 
 from storage.models import ClerkStateLog
-from storage.rows import Record
+from storage.rows import Record, RowTransaction
+from storage.states import move_clerk
 
 STATE_LOG = cast(Table, ClerkStateLog.__table__)
 
@@ -49,3 +50,22 @@ def state_record(
         session_id=session_id,
         started_at=at,
     )
+
+
+def enter_state(
+    tx: RowTransaction,
+    clerk: Record,
+    state: str,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    session_id: str | None = None,
+) -> None:
+    """The clerk (their presence row, written with ``tx``) goes ``state`` at ``now``: the move
+    checked, its time restarted (idle time too, for available) and the state log's row added.
+    The caller bumps the row's version once for the whole change."""
+    move_clerk(clerk, state)
+    clerk.state_since = now
+    if state == "available":
+        clerk.idle_since = now
+    tx.add(state_record(clerk.clerk_id, state, now, reason=reason, session_id=session_id))

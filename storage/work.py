@@ -10,8 +10,7 @@ from storage import rows
 from storage.db import Database
 from storage.errors import WrapUpRefused
 from storage.routing import ClerkSnap, clerk_snap, locked_presence
-from storage.state_log import state_record
-from storage.states import move_clerk
+from storage.state_log import enter_state
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +55,11 @@ async def file_wrap_up(
         seconds = round((now - presence.state_since).total_seconds(), 1)
         overtime = presence.wrap_up_deadline is not None and now > presence.wrap_up_deadline
         then = "away" if away_reason else "available"
-        move_clerk(presence, then)
-        presence.state_since = now
+        enter_state(tx, presence, then, now, reason=away_reason)
         presence.away_reason = away_reason
         presence.wrap_up_session_id = None
         presence.wrap_up_deadline = None
-        if then == "available":
-            presence.idle_since = now
         presence.version = presence.version + 1
-        tx.add(state_record(clerk_id, then, now, reason=away_reason))
         tx.chain(
             found.row,
             "wrap_up.filed",
