@@ -10,6 +10,7 @@ from storage import rows
 from storage.db import Database
 from storage.errors import WrapUpRefused
 from storage.routing import ClerkSnap, clerk_snap, locked_presence
+from storage.rows import Record
 from storage.state_log import enter_state
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,25 @@ class Filed:
     clerk: ClerkSnap
     seconds: float
     overtime: bool
+
+
+async def _wrap_up_of(
+    tx: rows.RowTransaction, clerk_id: int, session_id: str, refusal: str
+) -> tuple[rows.Locked, Record]:
+    """The call and the clerk's own presence row (locked), the clerk in wrap-up for that
+    call; :class:`WrapUpRefused` with ``refusal`` otherwise. The clerk's own row, not the
+    call's clerk's: a call handed on (a transfer) has another clerk by then."""
+    found = await tx.session(session_id)
+    presence = await locked_presence(tx, clerk_id) if found is not None else None
+    if (
+        found is None
+        or presence is None
+        or presence.state != "wrap_up"
+        or presence.wrap_up_session_id != session_id
+        or presence.wrap_up_deadline is None
+    ):
+        raise WrapUpRefused(refusal)
+    return found, presence
 
 
 async def file_wrap_up(
@@ -37,20 +57,13 @@ async def file_wrap_up(
     """File the disposition of the clerk's wrap-up for ``session_id`` (a ``wrap_up.filed``
     event in its chain) and make them available, or away for ``away_reason``."""
     async with rows.transaction(db) as tx:
-        # the clerk's own row, not the call's clerk's: a call handed on (a transfer) has
-        # another clerk by the time its first clerk files their wrap-up
-        found = await tx.session(session_id)
-        presence = await locked_presence(tx, clerk_id) if found is not None else None
-        if (
-            found is None
-            or presence is None
-            or presence.state != "wrap_up"
-            or presence.wrap_up_session_id != session_id
-        ):
-            raise WrapUpRefused(
-                f"You have no wrap-up for call {session_id} to file; its disposition was"
-                " filed already, or the call was not yours"
-            )
+        found, presence = await _wrap_up_of(
+            tx,
+            clerk_id,
+            session_id,
+            f"You have no wrap-up for call {session_id} to file; its disposition was"
+            " filed already, or the call was not yours",
+        )
         now = found.now
         seconds = round((now - presence.state_since).total_seconds(), 1)
         overtime = presence.wrap_up_deadline is not None and now > presence.wrap_up_deadline
@@ -90,16 +103,9 @@ async def extend_wrap_up(
     """Give the clerk's wrap-up ``extend_s`` more (a ``wrap_up.extended`` event), up to
     ``max_s`` from its start in all; :class:`WrapUpRefused` beyond that."""
     async with rows.transaction(db) as tx:
-        found = await tx.session(session_id)
-        presence = await locked_presence(tx, clerk_id) if found is not None else None
-        if (
-            found is None
-            or presence is None
-            or presence.state != "wrap_up"
-            or presence.wrap_up_session_id != session_id
-            or presence.wrap_up_deadline is None
-        ):
-            raise WrapUpRefused(f"You have no wrap-up for call {session_id} to extend")
+        found, presence = await _wrap_up_of(
+            tx, clerk_id, session_id, f"You have no wrap-up for call {session_id} to extend"
+        )
         now = found.now
         deadline = max(presence.wrap_up_deadline, now) + timedelta(seconds=extend_s)
         total = (deadline - presence.state_since).total_seconds()
