@@ -15,14 +15,12 @@ them again, and the supervisors' figures are refreshed. The phone number is neve
 from __future__ import annotations
 
 import logging
-from typing import TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
 from signaling.catalogue import Catalogue
-from signaling.http_auth import clerk_of, http_error, json_body, terminal_of
+from signaling.http_auth import body_as, clerk_of, http_error, terminal_of
 from signaling.keys import CATALOGUE, DATABASE, ROUTER, SETTINGS
 from signaling.logs import context_log
 from signaling.messages import (
@@ -39,19 +37,6 @@ from storage.errors import InvalidValue, NotFound
 from storage.models import Clerk
 
 log = logging.getLogger(__name__)
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _parsed(model: type[M], raw: bytes) -> M:
-    try:
-        return model.model_validate(json_body(raw))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise http_error(
-            web.HTTPBadRequest, "invalid_message", f'field "{where}": {first["msg"]}'
-        ) from exc
 
 
 def task_message(task: CallbackSnap, catalogue: Catalogue, clerk_id: int | None) -> CallbackTask:
@@ -88,7 +73,7 @@ def _refused(exc: CallbackConflict | ClerkInCall | NotFound | InvalidValue) -> w
 async def request_callback(request: web.Request) -> web.Response:
     """``POST /api/callbacks``: the kiosk's applicant stops waiting and will be called back."""
     terminal = await terminal_of(request)
-    body = _parsed(RequestCallback, await request.read())
+    body = body_as(RequestCallback, await request.read())
     app, actor = request.app, f"terminal:{terminal.id}"
     try:
         made = await callbacks.request(
@@ -159,7 +144,7 @@ async def record_attempt(request: web.Request) -> web.Response:
     """``POST /api/callbacks/{reference}/attempt``: how the call went (the taker only)."""
     claims = await clerk_of(request)
     app, reference = request.app, request.match_info["reference"]
-    body = _parsed(RecordAttempt, await request.read())
+    body = body_as(RecordAttempt, await request.read())
     actor = f"clerk:{claims.clerk_id}"
     try:
         task = await callbacks.attempt(

@@ -8,8 +8,10 @@ Both send ``Authorization: Bearer TOKEN``. Routes call :func:`terminal_of` or
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
 from signaling.auth import ClerkClaims, authorize_clerk
 from signaling.errors import AuthError
@@ -17,6 +19,8 @@ from signaling.keys import DATABASE, SETTINGS
 from signaling.messages import ErrorEvent
 from storage import store
 from storage.models import Terminal
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def http_error(kind: type[web.HTTPException], code: str, message: str) -> web.HTTPException:
@@ -87,4 +91,16 @@ def json_body(raw: bytes) -> object:
         # bytes that are no text, or nesting deep enough to exhaust the parser
         raise http_error(
             web.HTTPBadRequest, "invalid_json", "the request body is not JSON text (UTF-8)"
+        ) from exc
+
+
+def body_as(model: type[M], raw: bytes) -> M:
+    """A JSON request body as ``model``; a 400 naming the first field that is wrong."""
+    try:
+        return model.model_validate(json_body(raw))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise http_error(
+            web.HTTPBadRequest, "invalid_message", f'field "{where}": {first["msg"]}'
         ) from exc

@@ -23,13 +23,11 @@ import binascii
 import hashlib
 import logging
 from datetime import UTC, date, datetime
-from typing import TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
 
 from signaling.access import READ_EVENT, is_live
-from signaling.http_auth import http_error, json_body
+from signaling.http_auth import body_as, http_error
 from signaling.keys import BLOBS, DATABASE, ROUTER
 from signaling.logs import context_log
 from signaling.messages import (
@@ -52,24 +50,12 @@ from storage.staff_audit import StaffLog
 
 log = logging.getLogger(__name__)
 
-M = TypeVar("M", bound=BaseModel)
 
 RESULT_EVENT = "identity.result"
 OVERRIDE_EVENT = "identity.override"
 JPEG_MAGIC = b"\xff\xd8\xff"
 MAX_EVIDENCE_BYTES = 512 * 1024
 _SESSION = r"{session_id:[0-9a-f]{32}}"
-
-
-def _parse(model: type[M], raw: object) -> M:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise http_error(
-            web.HTTPBadRequest, "invalid_message", f'field "{where}": {first["msg"]}'
-        ) from exc
 
 
 def _check_consistent(report: IdentityReport) -> None:
@@ -135,7 +121,7 @@ async def post_report(request: web.Request) -> web.Response:
             f"session {row.id} is not in a call (it is {row.state}); identity is checked"
             " during the call only",
         )
-    report = _parse(IdentityReport, json_body(await request.read()))
+    report = body_as(IdentityReport, await request.read())
     _check_consistent(report)
     blobs = request.app[BLOBS]
     refs = []
@@ -267,7 +253,7 @@ async def post_override(request: web.Request) -> web.Response:
             f"session {row.id} is no longer in a call; an identity check is overridden during"
             " the call only",
         )
-    body = _parse(IdentityOverride, json_body(await request.read()))
+    body = body_as(IdentityOverride, await request.read())
     reason = body.reason.strip()
     if len(reason) < 10:
         raise http_error(

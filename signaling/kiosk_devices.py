@@ -14,9 +14,8 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from pydantic import ValidationError
 
-from signaling.http_auth import http_error, json_body
+from signaling.http_auth import body_as
 from signaling.keys import DATABASE, ROUTER
 from signaling.logs import context_log
 from signaling.messages import Event, KioskDevices, KioskDevicesReported, Role
@@ -34,14 +33,7 @@ _SESSION = r"{session_id:[0-9a-f]{32}}"
 async def post_devices(request: web.Request) -> web.Response:
     """The kiosk says what it has, for its own session; the clerk in the call is told."""
     row, terminal = await kiosk_session(request, "describe only your own devices")
-    try:
-        devices = KioskDevices.model_validate(json_body(await request.read()))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise http_error(
-            web.HTTPBadRequest, "invalid_message", f'field "{where}": {first["msg"]}'
-        ) from exc
+    devices = body_as(KioskDevices, await request.read())
     actor = f"terminal:{terminal.id}"
     await AuditLog(request.app[DATABASE]).append(row.id, DEVICES_EVENT, actor, devices.model_dump())
     context_log(log, row.id, actor).info("kiosk devices: %s", devices.model_dump())
