@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -142,25 +143,38 @@ async def prepare(db: Database, catalogue: Catalogue, terminals: int) -> list[in
 
 
 def make_router(db: Database, catalogue: Catalogue, outbox: Outbox, **kw: float) -> Router:
+    """A router of its own; ``kw``: its settings (offer_timeout_s 30 s, decline_pause_s 0 s
+    unless given, wrap_up_s...)."""
     return Router(
         catalogue,
         db,
         outbox,
-        kw.get("offer_timeout_s", 30.0),
+        kw.pop("offer_timeout_s", 30.0),
         lambda _: [],
-        decline_pause_s=kw.get("decline_pause_s", 0.0),
+        decline_pause_s=kw.pop("decline_pause_s", 0.0),
+        **kw,  # type: ignore[arg-type]
     )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def harness(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    async with running_harness(tmp_path, str(request.param)) as running:
+        yield running
+
+
+@asynccontextmanager
+async def running_harness(
+    tmp_path: Path, backend: str, **router_kw: float
+) -> AsyncIterator[Harness]:
+    """A router with its notifier and sweeper on a fresh database of ``backend`` with three
+    kiosks and three clerks; ``router_kw``: see :func:`make_router`."""
     catalogue = load_catalogue()
-    db, url = await make_db(tmp_path, str(request.param))
+    db, url = await make_db(tmp_path, backend)
     try:
         async with db:
             ids = await prepare(db, catalogue, 3)
             outbox = Outbox()
-            router = make_router(db, catalogue, outbox)
+            router = make_router(db, catalogue, outbox, **router_kw)
             notifier = QueueNotifier(db, outbox, catalogue, lambda: router.local_terminals)
             sweeper = Sweeper(router, interval_s=0.05, grace_s=0.5, lease_s=1.0)
             router.on_offer = lambda after: sweeper.offer_due(after + 0.02)

@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from signaling.catalogue import load_catalogue
 from signaling.errors import ConfigError, IllegalTransition, InvalidMessage
-from signaling.fanout import QueueNotifier
 from signaling.messages import (
     ClerkState,
     ClerkStatus,
@@ -27,24 +25,19 @@ from signaling.messages import (
     TransferCall,
 )
 from signaling.rooms import clerk_room, terminal_room
-from signaling.router import Router
 from signaling.settings import load_settings
-from signaling.sweeper import Sweeper
 from storage import presence, routing
 from storage.audit import AuditLog
 from storage.errors import WrapUpRefused
 from storage.models import ClerkPresence, ClerkStateLog
 from storage.routing import SessionSnap
 from storage.staff_audit import StaffLog
-from tests import dbutil
 from tests.signaling.test_router import (
     TAX,
     Harness,
-    Outbox,
     dept_of,
     last,
-    make_db,
-    prepare,
+    running_harness,
     wait_until,
 )
 
@@ -52,34 +45,10 @@ from tests.signaling.test_router import (
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def harness(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     """The router of tests/signaling/test_router.py with a 60 s wrap-up extendable to 120 s."""
-    catalogue = load_catalogue()
-    db, url = await make_db(tmp_path, str(request.param))
-    try:
-        async with db:
-            ids = await prepare(db, catalogue, 3)
-            outbox = Outbox()
-            router = Router(
-                catalogue,
-                db,
-                outbox,
-                30.0,
-                lambda _: [],
-                decline_pause_s=0.0,
-                wrap_up_s=60.0,
-                wrap_up_extend_s=30.0,
-                wrap_up_max_s=120.0,
-            )
-            notifier = QueueNotifier(db, outbox, catalogue, lambda: router.local_terminals)
-            sweeper = Sweeper(router, interval_s=0.05, grace_s=0.5, lease_s=1.0)
-            await sweeper.start()
-            router.spawn(sweeper.run())
-            try:
-                yield Harness(router, notifier, sweeper, outbox, db, catalogue, ids)
-            finally:
-                await router.close()
-    finally:
-        if url:
-            await dbutil.drop_pg_database(url)
+    async with running_harness(
+        tmp_path, str(request.param), wrap_up_s=60.0, wrap_up_extend_s=30.0, wrap_up_max_s=120.0
+    ) as running:
+        yield running
 
 
 async def in_call(harness: Harness, index: int = 0) -> SessionSnap:
