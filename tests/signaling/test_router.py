@@ -142,6 +142,21 @@ async def prepare(db: Database, catalogue: Catalogue, terminals: int) -> list[in
     return ids
 
 
+@asynccontextmanager
+async def prepared_db(
+    tmp_path: Path, backend: str, terminals: int
+) -> AsyncIterator[tuple[Database, list[int]]]:
+    """A fresh, open database of ``backend`` with the catalogue, ``terminals`` kiosks and three
+    clerks (:func:`prepare`); a PostgreSQL one is dropped afterwards."""
+    db, url = await make_db(tmp_path, backend)
+    try:
+        async with db:
+            yield db, await prepare(db, load_catalogue(), terminals)
+    finally:
+        if url is not None:
+            await dbutil.drop_pg_database(url)
+
+
 def make_router(db: Database, catalogue: Catalogue, outbox: Outbox, **kw: float) -> Router:
     """A router of its own; ``kw``: its settings (offer_timeout_s 30 s, decline_pause_s 0 s
     unless given, wrap_up_s...)."""

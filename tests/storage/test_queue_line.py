@@ -14,8 +14,7 @@ from signaling.catalogue import load_catalogue
 from storage import presence, routing, store
 from storage.db import Database
 from storage.errors import InvalidValue
-from tests import dbutil
-from tests.signaling.test_router import TAX, dept_of, make_db, prepare
+from tests.signaling.test_router import TAX, dept_of, prepared_db
 
 LINE = routing.HEAD_PER_DEPARTMENT + 10
 
@@ -24,13 +23,8 @@ LINE = routing.HEAD_PER_DEPARTMENT + 10
 async def db_and_kiosks(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[tuple[Database, list[int]]]:
-    db, url = await make_db(tmp_path, str(request.param))
-    try:
-        async with db:
-            yield db, await prepare(db, load_catalogue(), LINE + 1)
-    finally:
-        if url is not None:
-            await dbutil.drop_pg_database(url)
+    async with prepared_db(tmp_path, str(request.param), LINE + 1) as prepared:
+        yield prepared
 
 
 async def queue(db: Database, terminal: int, *, priority: int = 0, service: str = TAX) -> str:

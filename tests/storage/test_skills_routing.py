@@ -17,8 +17,7 @@ from storage import presence, routing
 from storage.db import Database
 from storage.models import CallSession
 from storage.skills import SkillRule, WideningStep
-from tests import dbutil
-from tests.signaling.test_router import TAX, dept_of, make_db, prepare
+from tests.signaling.test_router import TAX, dept_of, prepared_db
 
 DEPT = dept_of(load_catalogue(), TAX)
 
@@ -27,13 +26,8 @@ DEPT = dept_of(load_catalogue(), TAX)
 async def db_and_kiosks(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[tuple[Database, list[int]]]:
-    db, url = await make_db(tmp_path, str(request.param))
-    try:
-        async with db:
-            yield db, await prepare(db, load_catalogue(), 30)
-    finally:
-        if url is not None:
-            await dbutil.drop_pg_database(url)
+    async with prepared_db(tmp_path, str(request.param), 30) as prepared:
+        yield prepared
 
 
 async def queue(

@@ -17,8 +17,7 @@ from storage.audit import AuditLog
 from storage.db import Database
 from storage.models import CallSession
 from storage.routing import TransferRefused
-from tests import dbutil
-from tests.signaling.test_router import TAX, dept_of, make_db, prepare
+from tests.signaling.test_router import TAX, dept_of, prepared_db
 
 TAXATION = dept_of(load_catalogue(), TAX)
 # a service of another department, and that department
@@ -30,13 +29,8 @@ OTHER = dept_of(load_catalogue(), HOUSING)
 async def db_and_kiosks(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[tuple[Database, list[int]]]:
-    db, url = await make_db(tmp_path, str(request.param))
-    try:
-        async with db:
-            yield db, await prepare(db, load_catalogue(), 3)
-    finally:
-        if url is not None:
-            await dbutil.drop_pg_database(url)
+    async with prepared_db(tmp_path, str(request.param), 3) as prepared:
+        yield prepared
 
 
 async def queue(db: Database, terminal: int, service: str = TAX) -> str:
