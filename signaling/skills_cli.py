@@ -45,15 +45,15 @@ def add_skill_commands(clerk: click.Group) -> None:
     ) -> None:
         """Show or change USERNAME's skills: service:<id>, dept:<id>, lang:yue|cmn|en or
         care, each at a level 1-5 (5: expert)."""
-        changes: dict[str, int | None] = dict(_parse(a) for a in assignments)
-        changes.update({name: None for name in removals})
+        assigned = dict(_parse(a) for a in assignments)
+        changes: dict[str, int | None] = {**assigned, **dict.fromkeys(removals)}
         settings: Settings = ctx.obj["settings"]
         catalogue = load_catalogue(settings.catalogue_file)
 
         async def work(db: Database) -> dict[str, int]:
             if not changes:
                 return dict((await find_clerk(db, username)).skills or {})
-            if both := set(dict(_parse(a) for a in assignments)) & set(removals):
+            if both := set(assigned) & set(removals):
                 raise InvalidValue(f"{', '.join(sorted(both))}: both set and removed; pick one")
             before, after = await clerk_skills.set_clerk_skills(
                 db,
