@@ -12,6 +12,7 @@ from agent_console.routes import setup_console
 from signaling.admin import setup_admin
 from signaling.admission import Admission
 from signaling.api import setup_api
+from signaling.appointments import setup_appointments
 from signaling.auth import turn_credentials
 from signaling.callbacks import setup_callbacks
 from signaling.catalogue import load_catalogue
@@ -257,6 +258,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_transfer_targets(app)
     setup_documents(app)
     setup_callbacks(app)
+    setup_appointments(app)
     setup_phone(app)
     setup_paperwork(app, sio)
     setup_console(app)

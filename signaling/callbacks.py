@@ -95,7 +95,8 @@ async def request_callback(request: web.Request) -> web.Response:
     return web.json_response(text=created.model_dump_json(), status=201)
 
 
-async def _departments(db: Database, clerk_id: int) -> list[str]:
+async def clerk_departments(db: Database, clerk_id: int) -> list[str]:
+    """The departments the clerk (or supervisor) serves, as their account says."""
     async with db.reads() as s:
         found = await s.scalar(select(Clerk.departments).where(Clerk.id == clerk_id))
     return list(found or [])
@@ -105,7 +106,7 @@ async def list_callbacks(request: web.Request) -> web.Response:
     """``GET /api/callbacks``: open tasks of the clerk's departments, and the ones they hold."""
     claims = await clerk_of(request)
     db, catalogue = request.app[DATABASE], request.app[CATALOGUE]
-    departments = await _departments(db, claims.clerk_id)
+    departments = await clerk_departments(db, claims.clerk_id)
     found = await callbacks.listed(db, states=("open", "taken"), departments=departments)
     tasks = [
         task_message(t, catalogue, claims.clerk_id)
@@ -121,7 +122,7 @@ async def take_callback(request: web.Request) -> web.Response:
     claims = await clerk_of(request)
     app, reference = request.app, request.match_info["reference"]
     found = await callbacks.get(app[DATABASE], reference)
-    if found is None or found.department_id not in await _departments(
+    if found is None or found.department_id not in await clerk_departments(
         app[DATABASE], claims.clerk_id
     ):
         raise http_error(

@@ -10,11 +10,13 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from signaling.booking_rules import BookingRules, booking_problems
 from signaling.errors import ConfigError, UnknownService
 from signaling.messages import LANGUAGES, Language, LocalizedText, ServiceId
 from storage.errors import InvalidValue
@@ -118,6 +120,9 @@ class Service(_Entry):
 class Catalogue(_Entry):
     departments: list[Department] = Field(min_length=1)
     services: list[Service] = Field(min_length=1)
+    # booking rules by department id, from booking_rules.json beside the catalogue
+    # (signaling/booking_rules.py); public, like the rest of the catalogue
+    bookings: dict[str, BookingRules] = Field(default_factory=dict)
 
     def department(self, department_id: str) -> Department:
         """The department with ``department_id``; raises :class:`KeyError` if there is none."""
@@ -163,6 +168,16 @@ class Catalogue(_Entry):
         return first + rest
 
 
+BOOKING_FILE = "booking_rules.json"
+
+
+class BookingFile(_Entry):
+    """``booking_rules.json``: what it is for, and the rules by department id."""
+
+    about: str = ""
+    departments: dict[str, BookingRules]
+
+
 def _duplicates(ids: Iterable[str]) -> list[str]:
     return sorted(i for i, n in Counter(ids).items() if n > 1)
 
@@ -195,6 +210,7 @@ def _check(catalogue: Catalogue) -> list[str]:
     for entry in named:
         if blank := [lang for lang in LANGUAGES if not entry.names.get(lang).strip()]:
             problems.append(f"{entry.id!r} has a blank name in {', '.join(blank)}")
+    problems.extend(booking_problems(catalogue.bookings, catalogue.services, department_ids))
     used = {s.department_id for s in catalogue.services}
     for department in catalogue.departments:
         if department.id not in used:
@@ -208,6 +224,24 @@ def _format_validation(error: ValidationError) -> str:
         where = ".".join(str(part) for part in e["loc"]) or "(top level)"
         lines.append(f"{where}: {e['msg']}")
     return "; ".join(lines)
+
+
+def _booking_rules(catalogue: Traversable | Path, where: str) -> dict[str, BookingRules]:
+    """The booking rules beside the catalogue (``booking_rules.json``); none if absent."""
+    source = catalogue.parent if isinstance(catalogue, Path) else None
+    path = (source / BOOKING_FILE) if source is not None else None
+    shipped = resources.files("signaling").joinpath("data", BOOKING_FILE)
+    rules_file: Traversable | Path = path if path is not None else shipped
+    name = str(path) if path is not None else f"signaling/data/{BOOKING_FILE}"
+    if not rules_file.is_file():
+        return {}
+    try:
+        data = json.loads(rules_file.read_text(encoding="utf-8"))
+        return BookingFile.model_validate(data).departments
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read booking rules {name} (beside {where}): {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"booking rules {name} are invalid: {_format_validation(exc)}") from exc
 
 
 def load_catalogue(path: Path | None = None) -> Catalogue:
@@ -235,6 +269,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
         catalogue = Catalogue.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"catalogue {where} is invalid: {_format_validation(exc)}") from exc
+    catalogue = catalogue.model_copy(update={"bookings": _booking_rules(source, where)})
     if problems := _check(catalogue):
         raise ConfigError(f"catalogue {where} is invalid: {'; '.join(problems)}")
     return catalogue

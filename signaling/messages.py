@@ -170,6 +170,8 @@ class RequestService(Message):
     # "Call again" after an interrupted call (server, clerk or network gone): the session that
     # was lost; the router puts the new call at the front of the queue.
     recall_of: SessionId | None = None
+    # an appointment checked in at this kiosk (signaling/appointment_desk.py): its number
+    appointment: Annotated[str, StringConstraints(pattern=r"^AP\d{10}[0-9X]$")] | None = None
 
 
 class KioskDevices(Message):
@@ -797,6 +799,8 @@ class Event(StrEnum):
     MONITOR_STATE = "monitor_state"  # server -> supervisor
     # callbacks (signaling/callbacks.py): a task of the clerk's departments changed
     CALLBACKS_CHANGED = "callbacks_changed"  # server -> console
+    # appointments (signaling/appointment_desk.py): an early arrival's slot has begun
+    APPOINTMENT_DUE = "appointment_due"  # server -> kiosk
 
 
 TERMINAL_EVENTS: dict[Event, type[Message]] = {
@@ -1034,3 +1038,18 @@ class CallbacksChanged(Message):
 
 
 SERVER_EVENTS[Event.CALLBACKS_CHANGED] = CallbacksChanged
+
+
+# ---------------------------------------------------------------- appointments
+# The booking page's and panels' REST bodies are in signaling/appointment_messages.py.
+
+
+class AppointmentDue(Message):
+    """An early arrival's slot has begun: the kiosk that checked them in asks for the
+    service now, with the booking's number (``request_service.appointment``)."""
+
+    number: Annotated[str, StringConstraints(pattern=r"^AP\d{10}[0-9X]$")]
+    service_id: ServiceId
+
+
+SERVER_EVENTS[Event.APPOINTMENT_DUE] = AppointmentDue

@@ -295,7 +295,7 @@ class TerminalNamespace(RoleNamespace):
         assert isinstance(message, RequestService)
         await self.ctx.router().request_service(
             member.id, member.name, sid, message.service_id, message.language,
-            message.care_mode, message.offer, message.recall_of,
+            message.care_mode, message.offer, message.recall_of, message.appointment,
         )  # fmt: skip
 
     async def on_cancel(self, member: Member, sid: str, message: Message) -> None:

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     callback_offer_after_s: float = Field(default=600.0, ge=0)
     callback_max_attempts: int = Field(default=3, ge=1)
     callback_expect_within_s: int = Field(default=4 * 3600, ge=60)
+    # appointments (README "Appointments"): the public booking page's requests per address
+    # a minute (reads: the slots; changes: book, look up, cancel, and a kiosk's check-ins),
+    # and how often no-shows are recorded and early arrivals' kiosks told their slot began
+    appointment_reads_per_minute: float = Field(default=60.0, gt=0)
+    appointment_changes_per_minute: float = Field(default=12.0, gt=0)
+    appointment_sweep_s: float = Field(default=5.0, gt=0)
     # how long a signed media link (a recording, a file in a new tab) works
     media_url_ttl_s: int = Field(default=300, ge=10)
     # partial uploads: how long one may wait for its rest, and how many one kiosk may hold

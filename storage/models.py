@@ -411,3 +411,43 @@ class AcceptanceNumber(Base):
     day: Mapped[str] = mapped_column(String(8))
     serial: Mapped[int]
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- appointments (migration 0128_appointments) ----------------------------------------------
+
+
+class Appointment(Base):
+    """A booked slot of a service (办事预约): booked on the phone page, checked in at a kiosk.
+
+    ``state`` moves ``booked -> cancelled | checked_in | late | no_show``, ``no_show -> late``
+    (storage/appointments.py). The person is ``person_key``, a keyed hash of their document
+    number: the number itself is never stored.
+    """
+
+    __tablename__ = "appointments"
+
+    # AP + 10 digits + a check character (signaling/appointment_numbers.py)
+    number: Mapped[str] = mapped_column(String(16), primary_key=True)
+    department_id: Mapped[str] = mapped_column(String(64))
+    service_id: Mapped[str] = mapped_column(ForeignKey("services.id"))
+    slot_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    slot_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), default="booked")
+    person_key: Mapped[str] = mapped_column(String(64), index=True)
+    # personal data: shown to the person who books, masked to clerks, never logged
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(32), default=None)
+    language: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    checked_in_terminal: Mapped[int | None] = mapped_column(Integer, default=None)
+    no_show_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # the call the booking was taken up by (with priority, or as a walk-in when late)
+    session_id: Mapped[str | None] = mapped_column(String(32), default=None)
+
+    __table_args__ = (
+        # a slot's bookings (capacity), and a day's bookings of a department (the panels)
+        Index("ix_appointments_slot", "service_id", "slot_start", "state"),
+        Index("ix_appointments_day", "department_id", "slot_start"),
+    )

@@ -57,7 +57,12 @@ CLAIM_BATCH = 32
 
 PRIORITY_RECALL = 2
 PRIORITY_CARE = 1
-PRIORITIES = [PRIORITY_RECALL, PRIORITY_CARE, 0]
+# a booked applicant at their slot time (signaling/appointment_desk.py)
+PRIORITY_APPOINTMENT = 3
+PRIORITIES = [PRIORITY_APPOINTMENT, PRIORITY_RECALL, PRIORITY_CARE, 0]
+# each priority's head start as a share of the ceiling: a recall and an appointment the
+# whole of it, care mode half
+HEAD_START_SHARE = {PRIORITY_APPOINTMENT: 1.0, PRIORITY_RECALL: 1.0, PRIORITY_CARE: 0.5, 0: 0.0}
 # the head start of the highest priority, the most any call waits behind calls that came
 # after it (settings.aging_ceiling_s); a lower priority gets its share
 AGING_CEILING_S = 300.0
@@ -68,7 +73,7 @@ def rank_time(enqueued_at: datetime, priority: int, ceiling_s: float = AGING_CEI
 
     Waiting ages every call alike, so one queued at ``t`` is behind only calls that came
     before ``t + ceiling_s``: a stream of priority calls cannot keep it waiting longer."""
-    return enqueued_at - timedelta(seconds=ceiling_s * priority / max(PRIORITIES))
+    return enqueued_at - timedelta(seconds=ceiling_s * HEAD_START_SHARE[priority])
 
 
 class RoutingConflict(StorageError):
@@ -590,9 +595,11 @@ async def open_session(
     early_offer: str | None,
     actor: str,
     aging_ceiling_s: float = AGING_CEILING_S,
+    events: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> SessionSnap:
-    """Queue a new session with its first chain event; :class:`AlreadyActive` if the kiosk
-    has one. Its place in line is :func:`rank_time`."""
+    """Queue a new session with its first chain event (and ``events`` after it: an
+    appointment's check-in); :class:`AlreadyActive` if the kiosk has one. Its place in line
+    is :func:`rank_time`."""
     if priority not in PRIORITIES:
         # the matcher reads each line at the priorities it knows: another would never ring
         raise InvalidValue(f"priority {priority} is not one of {PRIORITIES}")
@@ -631,6 +638,8 @@ async def open_session(
                 payload["recall_of"] = recall_of
             # the row and its first event go in one write (the head set on the row before it)
             tx.chain(row, "session.created", actor, payload, first=True)
+            for kind, details in events:
+                tx.chain(row, kind, actor, details)
             # every column was set above (the clock is the database's): no read-back needed
             return snap(row, department_id)
     except DuplicateEntry as exc:

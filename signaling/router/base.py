@@ -9,8 +9,9 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from signaling.catalogue import Catalogue
 from signaling.errors import NotYourSession
@@ -38,6 +39,23 @@ PARTIES_TTL_S = 2.0
 # the cache is swept of stale entries when it reaches this size, then twice what is left:
 # a call that ended on another process is never popped here
 PARTIES_PRUNE_MIN = 1024
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A booked applicant's call as the appointments desk lets it in: its priority and the
+    chain events that follow ``session.created`` (the check-in, the priority given or lost)."""
+
+    priority: int
+    events: list[tuple[str, dict[str, Any]]]
+
+
+class Admissions(Protocol):
+    """The appointments desk as the queue sees it (signaling/appointment_desk.py)."""
+
+    async def admit(self, terminal_id: int, number: str, service_id: str) -> Admitted: ...
+
+    async def queued(self, number: str, session_id: str, actor: str) -> None: ...
 
 
 class RouterBase:
@@ -106,6 +124,8 @@ class RouterBase:
         self.on_timeout: Callable[[], None] = lambda: None
         # what else holds state of other processes' making (the supervisors' monitors)
         self.on_processes_gone: Callable[[set[str]], Awaitable[None]] | None = None
+        # booked applicants' calls are let in with priority by the appointments desk
+        self.appointments: Admissions | None = None
         self.offers_made = 0
         self.offers_timed_out = 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from signaling.draining import refuse_if_draining
 from signaling.errors import IllegalTransition, NotYourSession
@@ -123,10 +124,12 @@ class Waiting(Media):
         care_mode: bool = False,
         offer: str | None = None,
         recall_of: str | None = None,
+        appointment: str | None = None,
     ) -> SessionSnap:
         """Queue a new session for ``service_id``; one active session per terminal.
 
         ``offer`` is the terminal's SDP offer if it made one ahead; the accepting clerk gets it.
+        ``appointment``: the booking checked in at this kiosk (its priority, if kept).
         """
         if self.draining is not None:
             refuse_if_draining(self.draining)
@@ -140,6 +143,12 @@ class Waiting(Media):
                 )
             priority = PRIORITY_RECALL
         actor = f"terminal:{terminal_id}"
+        booked_events: list[tuple[str, dict[str, Any]]] = []
+        if appointment is not None:
+            if self.appointments is None:
+                raise IllegalTransition("This server takes no appointments; ask as a walk-in")
+            admitted = await self.appointments.admit(terminal_id, appointment, service.id)
+            priority, booked_events = max(priority, admitted.priority), admitted.events
         session_id = uuid.uuid4().hex
         ice = self.ice_servers_for(session_id)
         try:
@@ -157,9 +166,12 @@ class Waiting(Media):
                 early_offer=offer,
                 actor=actor,
                 aging_ceiling_s=self.aging_ceiling_s,
+                events=booked_events,
             )
         except AlreadyActive as exc:
             raise IllegalTransition(exc.message) from exc
+        if appointment is not None and self.appointments is not None:
+            await self.appointments.queued(appointment, session_id, actor)
         context_log(log, session_id, actor).info(
             "queued for %s%s", service.id, " (care mode)" if care_mode else ""
         )
