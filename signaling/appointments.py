@@ -151,7 +151,8 @@ def _view(app: web.Application, snap: AppointmentSnap, qr: bool = True) -> Booki
         name=snap.name,
         check_in_from=clock_label(rules, snap.slot_start - rules.early),
         grace_until=clock_label(rules, snap.slot_start + rules.grace),
-        qr_svg=segno.make(snap.number, error="m").svg_data_uri(scale=8, border=2) if qr else "",
+        # make_qr: for data this short segno would pick a Micro QR, which few scanners read
+        qr_svg=segno.make_qr(snap.number, error="m").svg_data_uri(scale=8, border=4) if qr else "",
     )
 
 
@@ -232,7 +233,9 @@ async def list_services(request: web.Request) -> web.Response:
         )
         for department_id, rules in catalogue.bookings.items()
     ]
-    return web.json_response(text=BookingOffer(departments=departments).model_dump_json())
+    return web.json_response(
+        text=BookingOffer(departments=departments).model_dump_json(by_alias=True)
+    )
 
 
 def _slot_state(start: datetime, now: datetime, taken: int, capacity: int) -> SlotState:
@@ -281,7 +284,7 @@ async def list_slots(request: web.Request) -> web.Response:
         )
         day += timedelta(days=1)
     body = SlotList(service_id=service_id, zone_label=zone_label(rules.timezone, now), days=days)
-    return web.json_response(text=body.model_dump_json())
+    return web.json_response(text=body.model_dump_json(by_alias=True))
 
 
 async def make_booking(request: web.Request) -> web.Response:
@@ -320,7 +323,7 @@ async def make_booking(request: web.Request) -> web.Response:
     except (InvalidValue, AppointmentError) as exc:
         log.info("booking refused: %s", exc.code)  # the reason, never what was typed
         raise _refusal(exc) from exc
-    return web.json_response(text=_view(app, snap).model_dump_json(), status=201)
+    return web.json_response(text=_view(app, snap).model_dump_json(by_alias=True), status=201)
 
 
 async def _owned(request: web.Request) -> tuple[AppointmentSnap, str]:
@@ -339,7 +342,7 @@ async def _owned(request: web.Request) -> tuple[AppointmentSnap, str]:
 async def look_up(request: web.Request) -> web.Response:
     """``POST /api/appointments/lookup``: the booking, for its holder."""
     snap, _ = await _owned(request)
-    return web.json_response(text=_view(request.app, snap).model_dump_json())
+    return web.json_response(text=_view(request.app, snap).model_dump_json(by_alias=True))
 
 
 async def cancel_booking(request: web.Request) -> web.Response:
@@ -352,7 +355,7 @@ async def cancel_booking(request: web.Request) -> web.Response:
         )
     except (AppointmentError, NotFound) as exc:
         raise _refusal(exc) from exc
-    return web.json_response(text=_view(app, done, qr=False).model_dump_json())
+    return web.json_response(text=_view(app, done, qr=False).model_dump_json(by_alias=True))
 
 
 # ---------------------------------------------------------------------- kiosk
@@ -369,7 +372,7 @@ async def check_in(request: web.Request) -> web.Response:
         code = exc.code if isinstance(exc, TooEarly | AppointmentConflict) else "refused"
         log.info("check-in refused at terminal %d: %s", terminal.id, code)
         raise _refusal(exc) from exc
-    return web.json_response(text=done.model_dump_json())
+    return web.json_response(text=done.model_dump_json(by_alias=True))
 
 
 # ---------------------------------------------------------------------- consoles
@@ -422,7 +425,7 @@ async def day_bookings(request: web.Request) -> web.Response:
     found = await appointments.between(app[DATABASE], bookable, start, start + timedelta(days=1))
     rows = [await _row(app, snap) for snap in found]
     body = DayBookings(date=day, zone_label=zone_label(timezone, start), bookings=rows)
-    return web.json_response(text=body.model_dump_json())
+    return web.json_response(text=body.model_dump_json(by_alias=True))
 
 
 def setup_appointments(app: web.Application) -> None:
