@@ -124,7 +124,7 @@ class AppointmentDesk:
         snap = await appointments.check_in(
             self.db, number, terminal_id, now, late=late, actor=actor
         )
-        outcome = "late" if late else ("wait" if now < snap.slot_start else "now")
+        outcome = "late" if snap.state == "late" else ("wait" if now < snap.slot_start else "now")
         log.info("appointment %s checked in at terminal %d: %s", number, terminal_id, outcome)
         return CheckedIn(
             number=number,
@@ -133,6 +133,7 @@ class AppointmentDesk:
             outcome=outcome,
             local_time=clock_label(rules, snap.slot_start),
             zone_label=zone_label(rules.timezone, snap.slot_start),
+            grace_minutes=rules.grace_minutes,
         )
 
     async def admit(self, terminal_id: int, number: str, service_id: str) -> Admitted:

@@ -123,6 +123,7 @@ class CheckedIn(Message):
     outcome: Literal["wait", "now", "late"]
     local_time: str
     zone_label: str
+    grace_minutes: StrictInt
 
 
 class BookingRow(Message):

@@ -278,7 +278,18 @@ async def check_in(
     db: Database, number: str, terminal_id: int, now: datetime, *, late: bool, actor: str
 ) -> AppointmentSnap:
     """Record the person at a kiosk, once: ``checked_in`` (in time), or ``late`` (past the
-    grace time: the priority is lost, from ``booked`` or after a recorded no-show)."""
+    grace time: the priority is lost, from ``booked`` or after a recorded no-show). Shown
+    again at the same kiosk before it has queued (the kiosk restarted), it is taken up
+    again as it was, without a second check-in."""
+    found = await get(db, number)
+    if (
+        found is not None
+        and found.state in ("checked_in", "late")
+        and found.checked_in_terminal == terminal_id
+        and found.session_id is None
+    ):
+        log.info("appointment %s: shown again at terminal %d", number, terminal_id)
+        return found
 
     def change(row: Appointment) -> None:
         allowed = ("booked", "no_show") if late else ("booked",)

@@ -305,11 +305,13 @@ class TerminalClient:
         language: Language = "zh-Hant",
         care_mode: bool = False,
         recall_of: str | None = None,
+        appointment: str | None = None,
     ) -> str:
         """Ask for a clerk for ``service_id``; returns the session id once queued.
 
         ``care_mode`` (关爱模式) gives the call queue priority and tells the clerk;
-        ``recall_of`` names an interrupted call this one takes up again (front of the queue). Raises
+        ``recall_of`` names an interrupted call this one takes up again (front of the queue);
+        ``appointment`` a booking checked in at this kiosk (its priority at the slot). Raises
         :class:`ServiceRefused` with the server's code and message if the request is refused.
         """
         if self.state == TerminalState.ENDED:
@@ -336,6 +338,7 @@ class TerminalClient:
             care_mode=care_mode,
             offer=warm.offer_sdp if warm else None,
             recall_of=recall_of,
+            appointment=appointment,
         )
         await self._emit(Event.REQUEST_SERVICE, request)
         async with self._changed:

@@ -29,10 +29,12 @@ from pydantic import ValidationError
 
 from media.sinks import FrameListener
 from media.sources import LocalMedia
+from signaling.appointment_messages import CheckedIn
 from signaling.catalogue import Catalogue
 from signaling.logs import context_log
 from signaling.messages import (
     NAMESPACE_TERMINAL,
+    AppointmentDue,
     CallbackCreated,
     CallbackRegion,
     ErrorEvent,
@@ -53,15 +55,18 @@ from terminal_client.errors import (
     ServiceRefused,
     TerminalError,
 )
+from terminal_client.kiosk.appointment_step import KioskAppointment
 from terminal_client.kiosk.documents_ui import DocumentDevices, DocumentsScreen
 from terminal_client.kiosk.feed import Feed, Subscription
 from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.idle import IdleTimer
 from terminal_client.kiosk.messages import (
+    AppointmentCommand,
     Browse,
     CallbackView,
     CallView,
     Capture,
+    CheckInAppointment,
     ChooseService,
     DismissPrompt,
     DocumentsCommand,
@@ -175,6 +180,15 @@ class KioskController:
         self.callback: CallbackView | None = None
         self._http: aiohttp.ClientSession | None = None
         self._closing = False
+        # "I have an appointment": the APPOINTMENT screen's state; the early arrival's kiosk
+        # is told when the slot begins
+        self.appointment = KioskAppointment(
+            server_url, token, self._session, documents.scanner if documents else None,
+            self._publish,
+        )  # fmt: skip
+        self.client.sio.on(
+            Event.APPOINTMENT_DUE.value, self._appointment_due, namespace=NAMESPACE_TERMINAL
+        )
 
     # ------------------------------------------------------------------ lifetime
 
@@ -272,6 +286,7 @@ class KioskController:
             signing=self.signing.signing if self.screen == Screen.CALL else None,
             lookup=self.signing.lookup if self.screen == Screen.RESULT else None,
             callback=self.callback if self.screen == Screen.CALLBACK else None,
+            appointment=self.appointment.view if self.screen == Screen.APPOINTMENT else None,
         )
 
     def _hello(self) -> HelloMessage:
@@ -318,6 +333,7 @@ class KioskController:
         self.entered = Entered(self.settings.default_language)
         self.signing.forget()
         self.callback = None
+        self.appointment.forget()
         self._go(Screen.LANGUAGE)
 
     # ------------------------------------------------------------------ commands
@@ -366,6 +382,11 @@ class KioskController:
             case LookUp(acceptance_number=number):
                 self._require("look up a result", Screen.RESULT)
                 self.signing.look_up(number)
+            case AppointmentCommand(action=action):
+                await self._appointment(action)
+            case CheckInAppointment(number=number):
+                self._require("check in an appointment", Screen.APPOINTMENT)
+                self._checked_in(await self.appointment.check_in(number))
 
     def _require(self, action: str, *screens: Screen) -> None:
         if self.screen not in screens:
@@ -427,7 +448,8 @@ class KioskController:
             case "home":
                 self._require("start again", Screen.SERVICES, Screen.MATERIALS, Screen.ENDED,
                               Screen.THANKS, Screen.LANGUAGE, Screen.RESULT,
-                              Screen.INTERRUPTED, Screen.CALLBACK)  # fmt: skip
+                              Screen.INTERRUPTED, Screen.CALLBACK,
+                              Screen.APPOINTMENT)  # fmt: skip
                 if self.screen == Screen.CALLBACK and not self._callback_done():
                     raise CommandRefused("you are still in the queue: go back to it, or cancel")
                 self._reset()
@@ -548,12 +570,15 @@ class KioskController:
         self._go(Screen.QUEUE)
         self._spawn(self._join(entered.service_id, recall_of))
 
-    async def _join(self, service_id: str, recall_of: str | None = None) -> None:
+    async def _join(
+        self, service_id: str, recall_of: str | None = None, appointment: str | None = None
+    ) -> None:
         entered = self.entered
         try:
             session_id = await self.client.request_service(
-                service_id, entered.language, entered.care_mode, recall_of=recall_of
-            )
+                service_id, entered.language, entered.care_mode, recall_of=recall_of,
+                appointment=appointment,
+            )  # fmt: skip
         except TerminalError as exc:  # refused, no answer, or the connection dropped
             self._joining = False
             self._log().warning("could not queue: %s", exc.message)
@@ -584,6 +609,64 @@ class KioskController:
             await self.client.cancel()
         except TerminalError as exc:
             self._log().warning("cancel not sent: %s", exc.message)
+
+    # ------------------------------------------------------------------ appointments
+
+    def _session(self) -> aiohttp.ClientSession:
+        assert self._http is not None, "the kiosk is not started"
+        return self._http
+
+    async def _appointment(self, action: str) -> None:
+        if action == "open":
+            self._require("check in an appointment", Screen.LANGUAGE)
+            self.appointment.open()
+            self._go(Screen.APPOINTMENT)
+            return
+        self._require("check in an appointment", Screen.APPOINTMENT)
+        view = self.appointment.view
+        if action == "scan":
+            if view is None or view.state != "enter":
+                raise CommandRefused("the booking is being checked already")
+            number = await self.appointment.scan()
+            if number is not None and self.screen == Screen.APPOINTMENT:
+                self._checked_in(await self.appointment.check_in(number))
+        elif action == "walk_in":
+            if view is None or view.state != "late":
+                raise CommandRefused("only a late arrival joins the queue as a walk-in from here")
+            self._join_booked()
+
+    def _checked_in(self, done: CheckedIn | None) -> None:
+        """After the server's answer: queue now (on time), or stay to wait or hear why not."""
+        if done is not None and done.outcome == "now" and self.screen == Screen.APPOINTMENT:
+            self._join_booked()
+
+    def _join_booked(self) -> None:
+        """Queue for the booking's service with its number (priority, unless late)."""
+        view = self.appointment.view
+        assert view is not None and view.number is not None and view.service_id is not None
+        service = next((s for s in self._catalogue().services if s.id == view.service_id), None)
+        self.entered.service_id = view.service_id
+        self.entered.department_id = service.department_id if service else None
+        self._joining, self._cancel_requested = True, False
+        self._log().info("appointment %s: joining the queue", view.number)
+        self._go(Screen.QUEUE)
+        self._spawn(self._join(view.service_id, appointment=view.number))
+
+    async def _appointment_due(self, data: Any) -> None:
+        """The server says an early arrival's slot has begun: queue them now."""
+        try:
+            due = AppointmentDue.model_validate(data)
+        except ValidationError as exc:
+            self._log().warning("appointment notice not understood: %s", exc)
+            return
+        view = self.appointment.view
+        if (
+            self.screen == Screen.APPOINTMENT
+            and view is not None
+            and view.state == "waiting"
+            and view.number == due.number
+        ):
+            self._join_booked()
 
     # ------------------------------------------------------------------ callbacks
 
@@ -860,6 +943,10 @@ class KioskController:
     def _idle_applies(self) -> bool:
         if self.screen not in IDLE_SCREENS:
             return False
+        if self.screen == Screen.APPOINTMENT:
+            # checked in and waiting for the slot: like the queue, never reset under them
+            view = self.appointment.view
+            return view is None or view.state in ("enter", "late")
         if self.screen == Screen.LANGUAGE:
             return self.entered != Entered(self.settings.default_language)
         return True

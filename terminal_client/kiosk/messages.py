@@ -36,6 +36,8 @@ class Screen(StrEnum):
     RESULT = "result"  # print a result later: acceptance number + ID re-check
     # a long wait: leave a phone number on a number pad and be called back instead
     CALLBACK = "callback"
+    # "I have an appointment": scan or type the booking number, wait for the slot if early
+    APPOINTMENT = "appointment"
 
 
 class Prompt(_Model):
@@ -71,6 +73,24 @@ class CallbackView(_Model):
     error_detail: str = ""
     reference: str | None = None
     expect_within_s: int | None = None
+
+
+class AppointmentView(_Model):
+    """The APPOINTMENT screen: the number pad (``enter``), being checked (``checking``) or
+    read from the scanner (``scanning``), checked in early and ``waiting`` for the slot, or
+    ``late`` (past the grace time: the priority is lost, join as a walk-in)."""
+
+    state: Literal["enter", "checking", "scanning", "waiting", "late"]
+    can_scan: bool = False
+    # translation key of what is wrong (``appointment.error.<code>``), with the server's
+    # sentence when there is no key for it
+    error_key: str | None = None
+    error_detail: str = ""
+    number: str | None = None
+    service_id: str | None = None
+    local_time: str = ""
+    zone_label: str = ""
+    grace_minutes: int = 0
 
 
 class TransferView(_Model):
@@ -222,6 +242,8 @@ class KioskView(_Model):
     lookup: LookupView | None = None
     # the CALLBACK screen
     callback: CallbackView | None = None
+    # the APPOINTMENT screen
+    appointment: AppointmentView | None = None
 
 
 class ViewMessage(_Model):
@@ -375,6 +397,21 @@ class OpenResult(_Model):
     type: Literal["open_result"]
 
 
+class CheckInAppointment(_Model):
+    """On APPOINTMENT: check in the booking ``number`` as typed on the pad."""
+
+    type: Literal["check_in"]
+    number: str = Field(max_length=40)
+
+
+class AppointmentCommand(_Model):
+    """``open`` (from the start screen), ``scan`` (read the QR code on the scanner),
+    ``walk_in`` (late: join the queue without the priority)."""
+
+    type: Literal["appointment"]
+    action: Literal["open", "scan", "walk_in"]
+
+
 UiCommand = Annotated[
     SetLanguage
     | SetCareMode
@@ -390,6 +427,8 @@ UiCommand = Annotated[
     | SignatureInk
     | LookUp
     | LeaveNumber
-    | OpenResult,
+    | OpenResult
+    | CheckInAppointment
+    | AppointmentCommand,
     Field(discriminator="type"),
 ]

@@ -39,6 +39,12 @@ SCREEN_TRANSITIONS[_S.CALLBACK] = frozenset(
     {_S.QUEUE, _S.CALL, _S.MATERIALS, _S.LANGUAGE, _S.OFFLINE}
 )
 
+# an appointment: from the start screen; checked in, into the queue (at once, at the slot
+# time, or as a walk-in when late), or back to the start
+SCREEN_TRANSITIONS[_S.LANGUAGE] = SCREEN_TRANSITIONS[_S.LANGUAGE] | {_S.APPOINTMENT}
+SCREEN_TRANSITIONS[_S.APPOINTMENT] = frozenset({_S.LANGUAGE, _S.QUEUE, _S.OFFLINE})
+IDLE_SCREENS = IDLE_SCREENS | {_S.APPOINTMENT}
+
 
 @dataclass(frozen=True)
 class KioskSettings:

@@ -20,6 +20,7 @@ from signaling.messages import PushPrompt, SetAvailability
 from storage.models import CallSession
 from storage.store import get_session
 from terminal_client.kiosk.controller import KioskController
+from terminal_client.kiosk.documents_ui import DocumentDevices
 from terminal_client.kiosk.messages import KioskView, Screen, ViewMessage
 from terminal_client.kiosk.run import build_kiosk
 from terminal_client.kiosk.screens import KioskSettings
@@ -94,15 +95,20 @@ def speech_file(kiosk: RunningKiosk, url: str) -> Path:
 
 
 async def start_kiosk(
-    server: RunningServer, tmp_path: Path, settings: KioskSettings, server_url: str | None = None
+    server: RunningServer,
+    tmp_path: Path,
+    settings: KioskSettings,
+    server_url: str | None = None,
+    documents: DocumentDevices | None = None,
 ) -> tuple[RunningKiosk, web.AppRunner]:
-    """A started kiosk controller and its page server on a free loopback port."""
+    """A started kiosk controller and its page server on a free loopback port (with
+    ``documents``: those devices)."""
     token = await server.add_terminal(f"kiosk-{tmp_path.name[-12:]}")
     speech_dir = tmp_path / "tts"
     controller, app = build_kiosk(
         server_url or server.url, token,
         lambda: create_local_tracks(True, "", "", label="kiosk"),
-        Speech(speech_dir), settings, name="test-kiosk",
+        Speech(speech_dir), settings, name="test-kiosk", documents=documents,
     )  # fmt: skip
     await controller.start()
     runner = web.AppRunner(app, access_log=None)

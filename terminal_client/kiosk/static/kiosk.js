@@ -9,6 +9,7 @@ import { Speaker } from './speech.js';
 import { CallMedia } from './call-media.js';
 import { documentActions } from './documents.js';
 import { SignaturePad } from './signature-pad.js';
+import { appointmentActions } from './appointment.js';
 
 const RECONNECT_MS = 1000;
 const NOTICE_MS = 6000;
@@ -27,6 +28,8 @@ const ui = {
   material: null, // the material the applicant picked to hand over (documents.js)
   // the phone number being typed on the callback pad: it leaves the page only when confirmed
   callback: { digits: '', region: null },
+  // the booking number being typed on the appointment pad (without its printed "AP")
+  appointment: { digits: '' },
 };
 const PHONE_MAX = 15;
 let socket = null;
@@ -58,6 +61,7 @@ function receive(message) {
     if (ui.view && ui.view.screen !== message.view.screen) {
       ui.rating = 0;
       ui.callback = { digits: '', region: null };
+      ui.appointment = { digits: '' };
     }
     ui.view = message.view;
   } else if (message.type === 'notice') {
@@ -154,6 +158,7 @@ const actions = {
   },
 };
 Object.assign(actions, documentActions(ui, send, update));
+Object.assign(actions, appointmentActions(ui, send, update));
 for (const simple of ['back', 'home', 'call', 'call_again', 'cancel', 'hangup', 'touch', 'callback', 'callback_back']) {
   actions[simple] = () => send({ type: simple });
 }

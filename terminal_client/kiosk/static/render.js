@@ -5,6 +5,7 @@
 import { t, has, applyTranslations, setLanguage } from './i18n.js';
 import { localized } from './catalogue.js';
 import { renderDocuments } from './documents.js';
+import { renderAppointment } from './appointment.js';
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
@@ -433,6 +434,7 @@ const SCREENS = {
   interrupted: renderInterrupted,
   result: renderResult,
   callback: renderCallback,
+  appointment: renderAppointment,
 };
 
 /** Show `ui.view` (the page's own OFFLINE screen while its websocket is down). */
