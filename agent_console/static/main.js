@@ -2,7 +2,7 @@
 // State lives in one object (``this.m``); every change goes through a handler here and ends
 // with render(). The clerk's state is the server's (clerk_status): the console never guesses.
 
-import { initLanguage, language, localized, setLanguage } from "./i18n.js";
+import { initLanguage, language, localized, setLanguage, t } from "./i18n.js";
 import { EVENTS } from "./protocol.js";
 import { Call, icePolicy } from "./call.js";
 import { Camera } from "./camera.js";
@@ -14,6 +14,7 @@ import { WorkNav } from "./worknav.js";
 import { Ringer } from "./ringer.js";
 import { WarmPeer } from "./warm-peer.js";
 import { CallbacksPanel } from "./callbacks.js";
+import { BookingsPanel, fetchDay } from "./bookings.js";
 import { Supervision } from "./supervision.js";
 import { WorkStates } from "./wrap-up.js";
 import { TransferPanel } from "./transfer.js";
@@ -96,6 +97,11 @@ class ClerkConsole {
         this.render();
       },
     );
+    this.bookings = new BookingsPanel(document.getElementById("bookings-panel"), {
+      load: (day) => fetchDay(day, this.m.session ? this.m.session.token : null, t),
+      text: t,
+      localized,
+    });
     this.consult = new Consultation(document, {
       send: (event, payload) => this.#send(event, payload),
       camera: this.camera,
@@ -138,6 +144,7 @@ class ClerkConsole {
     if (this.paperwork) this.paperwork.render(this.m);
     if (this.workNav) this.workNav.render(Boolean(this.m.callInfo));
     if (this.callbacks) this.callbacks.render();
+    if (this.bookings) this.bookings.render();
     if (this.transfer) this.transfer.render(this.m.callInfo, this.consult.active);
     if (this.consult) this.consult.render();
     if (this.supervision) this.supervision.render();
@@ -324,6 +331,7 @@ class ClerkConsole {
     if (this.connection) this.connection.close();
     this.connection = null;
     if (this.callbacks) this.callbacks.clear();
+    if (this.bookings) this.bookings.clear();
     Object.assign(this.m, {
       view: "login", session: null, connection: "idle", offer: null, callInfo: null,
       availabilityPending: false, resync: null, expired: false, error, notice: null,
@@ -371,6 +379,7 @@ class ClerkConsole {
     this.m.connection = "connected";
     // what changed while the socket was down came with no callbacks_changed: list again
     this.callbacks.refresh();
+    this.bookings.refresh();
     if (again) this.m.notice = "conn.restored";
     this.render();
   }

@@ -11,6 +11,7 @@ import { forgetSession, keepFresh, loadSession, postLogin, startSession } from "
 import { SUPERVISOR_TEXT } from "./supervisor-text.js";
 import { MonitorView } from "./monitor-view.js";
 import { SkillsPanel } from "./supervisor-skills.js";
+import { BookingsPanel, fetchDay } from "./bookings.js";
 
 const LIVE_POLL_MS = 1000;
 const DRIFT_S = 0.2;
@@ -104,6 +105,11 @@ class SupervisorApp {
       failed: (err) => this.#failed(err),
       showError: (text) => this.showError(text),
     });
+    this.bookings = new BookingsPanel($("tab-bookings"), {
+      load: (day) => fetchDay(day, this.session ? this.session.token : null, st),
+      text: st,
+      localized,
+    });
   }
 
   async start() {
@@ -129,6 +135,7 @@ class SupervisorApp {
         if (this.lastSearch) this.#renderSearch(this.lastSearch);
         if (this.replay) this.#renderReplay(this.replay.view);
         this.skills.render();
+        this.bookings.render();
       });
     }
     $("login-form").addEventListener("submit", (e) => {
@@ -261,6 +268,7 @@ class SupervisorApp {
     this.session = null;
     clearInterval(this.pollTimer);
     this.pollTimer = null;
+    this.bookings.clear();
     this.closeReplay();
     this.#showLogin();
     this.showError(message);
@@ -307,6 +315,7 @@ class SupervisorApp {
       this.pollTimer = setInterval(() => this.refreshLive(), LIVE_POLL_MS);
     }
     if (name === "skills" && this.replay === null) this.skills.load();
+    if (name === "bookings" && this.replay === null) this.bookings.refresh();
   }
 
   async refreshLive() {
