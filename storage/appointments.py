@@ -61,6 +61,12 @@ class BookingLimit(AppointmentError):
     code = "booking_limit"
 
 
+class AlreadyBooked(AppointmentError):
+    """The person holds a place in this slot already: one each."""
+
+    code = "already_booked"
+
+
 class AppointmentConflict(AppointmentError):
     """The booking is not in the state the change needs (cancelled, checked in already)."""
 
@@ -153,7 +159,8 @@ async def book(
     actor: str,
 ) -> AppointmentSnap:
     """Book a place in the slot: :class:`SlotFull` when every place is taken,
-    :class:`BookingLimit` when the person holds ``max_open`` open bookings."""
+    :class:`BookingLimit` when the person holds ``max_open`` open bookings of the
+    department, :class:`AlreadyBooked` when they hold a place in this slot."""
     for _ in range(5):
         try:
             async with db.transaction() as tx:
@@ -163,15 +170,23 @@ async def book(
                     f"appointment-slot:{new.service_id}:{new.slot_start.isoformat()}",
                 )
                 s = tx.session
-                held = await s.scalar(
-                    select(func.count()).where(
-                        Appointment.person_key == person,
-                        Appointment.state.in_(OPEN_STATES),
-                        Appointment.session_id.is_(None),
-                        Appointment.slot_end > now,
+                mine = (
+                    await s.execute(
+                        select(Appointment.service_id, Appointment.slot_start).where(
+                            Appointment.person_key == person,
+                            Appointment.department_id == new.department_id,
+                            Appointment.state.in_(OPEN_STATES),
+                            Appointment.session_id.is_(None),
+                            Appointment.slot_end > now,
+                        )
                     )
-                )
-                if (held or 0) >= new.max_open:
+                ).all()
+                if any(
+                    service == new.service_id and start == new.slot_start for service, start in mine
+                ):
+                    raise AlreadyBooked("You have a booking at this time already; one place each")
+                held = len(mine)
+                if held >= new.max_open:
                     raise BookingLimit(
                         f"You already hold {held} open booking(s), the most one person may"
                         f" hold ({new.max_open}); cancel one, or wait until it has passed"

@@ -19,6 +19,7 @@ const TEXT = {
     sending: '正在處理…',
     errors: {
       slot_full: '這個時段剛剛已滿,請選擇其他時間。',
+      already_booked: '您在這個時段已有預約,每人一個名額。',
       booking_limit: '您持有的有效預約已達上限,請先取消一項或待其完結。',
       not_found: '找不到與此證件號碼相符的預約,請核對預約號碼和證件號碼。',
       bad_number_empty: '請輸入預約號碼。',
@@ -48,6 +49,7 @@ const TEXT = {
     sending: '正在处理…',
     errors: {
       slot_full: '这个时段刚刚已满,请选择其他时间。',
+      already_booked: '您在这个时段已有预约,每人一个名额。',
       booking_limit: '您持有的有效预约已达上限,请先取消一项或待其结束。',
       not_found: '找不到与此证件号码相符的预约,请核对预约号和证件号码。',
       bad_number_empty: '请输入预约号。',
@@ -77,6 +79,7 @@ const TEXT = {
     sending: 'Working…',
     errors: {
       slot_full: 'This time has just filled up; choose another.',
+      already_booked: 'You have a booking at this time already; one place each.',
       booking_limit: 'You hold as many open bookings as one person may; cancel one, or wait until it has passed.',
       not_found: 'There is no booking with this number for this document number; check both.',
       bad_number_empty: 'Enter the booking number.',

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from signaling.appointment_numbers import normalise
 from signaling.appointments import CLOCK, DESK, WRITE_LIMIT
@@ -153,6 +153,13 @@ async def test_bad_input_is_refused_in_sentences_and_numbers_cannot_be_probed(
     limit(server, per_minute=6000, burst=100)  # this test sends many on purpose
     number = await book(server, TAX, at(9), "A1234563")
     assert normalise(number.lower()) == number
+    status, refused = await call(
+        server, "POST", "/api/appointments", booking(TAX, at(9), "a-123456-3")
+    )
+    assert (status, refused["message"]) == (
+        409,
+        "You have a booking at this time already; one place each",
+    )
 
     status, refused = await call(
         server,
@@ -236,12 +243,23 @@ async def test_an_early_arrival_waits_then_goes_ahead_of_walk_ins_who_waited_lon
         server, "POST", "/api/appointments/check-in", {"number": number}, token
     )
     assert status == 200 and (checked["outcome"], checked["local_time"]) == ("wait", "09:30")
+    # shown again at the same kiosk (it restarted): taken up as it was; elsewhere: refused
     status, again = await call(
         server, "POST", "/api/appointments/check-in", {"number": number}, token
+    )
+    assert status == 200 and again["outcome"] == "wait"
+    _, other_token = await kiosk(server, "kiosk-other")
+    status, again = await call(
+        server, "POST", "/api/appointments/check-in", {"number": number}, other_token
     )
     assert status == 409 and again["message"] == (
         f"Booking {number} is checked in already; it cannot be checked in"
     )
+    async with server.db.reads() as s:
+        checked_ins = await s.scalar(
+            select(func.count()).where(StaffEvent.kind == "appointment.checked_in")
+        )
+    assert checked_ins == 1
     with pytest.raises(IllegalTransition, match="slot begins at 09:30; the kiosk calls you then"):
         await router.request_service(booked_kiosk, "k", "sid", TAX, "en", appointment=number)
 
