@@ -21,7 +21,7 @@ import logging
 import math
 import re
 import unicodedata
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal, cast
@@ -58,6 +58,7 @@ from signaling.throttle import RateLimit
 from storage import appointments, routing
 from storage.appointments import AppointmentConflict, AppointmentError, AppointmentSnap, NewBooking
 from storage.callbacks import InvalidPhone, parse_phone
+from storage.db import Database
 from storage.errors import InvalidValue, NotFound
 
 log = logging.getLogger(__name__)
@@ -378,14 +379,14 @@ async def check_in(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------------- consoles
 
 
-async def _row(app: web.Application, snap: AppointmentSnap) -> BookingRow:
-    rules = app[CATALOGUE].bookings[snap.department_id]
+async def _row(db: Database, catalogue: Catalogue, snap: AppointmentSnap) -> BookingRow:
+    rules = catalogue.bookings[snap.department_id]
     state: RowState = "booked"
     if snap.state in ("booked", "cancelled", "no_show"):
         state = cast(RowState, snap.state)
     else:
         state = "checked_in"
-        session = await routing.get(app[DATABASE], snap.session_id) if snap.session_id else None
+        session = await routing.get(db, snap.session_id) if snap.session_id else None
         if session is not None and session.in_call:
             state = "in_call"
         elif session is not None and not session.active:
@@ -396,11 +397,28 @@ async def _row(app: web.Application, snap: AppointmentSnap) -> BookingRow:
         local_time=clock_label(rules, snap.slot_start),
         department_id=snap.department_id,
         service_id=snap.service_id,
-        service_names=app[CATALOGUE].service(snap.service_id).names,
+        service_names=catalogue.service(snap.service_id).names,
         state=state,
         late=snap.state == "late",
         name=mask_name(snap.name),
     )
+
+
+async def day_list(
+    db: Database, catalogue: Catalogue, departments: Collection[str], day: date | None,
+    now: datetime,
+) -> DayBookings:  # fmt: skip
+    """The bookings of ``departments`` on ``day`` (default: today on their clock), in time
+    order, as the consoles and ``vcounter appointments day`` show them."""
+    bookable = {d: r for d, r in catalogue.bookings.items() if d in departments}
+    # the day on the first department's clock (the kiosks' zone, UTC+8, for all shipped)
+    timezone = next((r.timezone for r in bookable.values()), DEFAULT_TIMEZONE)
+    zone = ZoneInfo(timezone)
+    day = day or now.astimezone(zone).date()
+    start = datetime.combine(day, datetime.min.time(), zone)
+    found = await appointments.between(db, bookable, start, start + timedelta(days=1))
+    rows = [await _row(db, catalogue, snap) for snap in found]
+    return DayBookings(date=day, zone_label=zone_label(timezone, start), bookings=rows)
 
 
 async def day_bookings(request: web.Request) -> web.Response:
@@ -408,23 +426,14 @@ async def day_bookings(request: web.Request) -> web.Response:
     departments' bookings of that day, in time order."""
     claims = await clerk_of(request)
     app = request.app
-    mine = set(await clerk_departments(app[DATABASE], claims.clerk_id))
-    bookable = {d: r for d, r in app[CATALOGUE].bookings.items() if d in mine}
-    now = app[CLOCK].now()
-    # the day of the first of their departments' clocks (they are all the kiosks' zone here)
-    timezone = next((r.timezone for r in bookable.values()), DEFAULT_TIMEZONE)
-    zone = ZoneInfo(timezone)
     try:
         day = date.fromisoformat(request.query["date"]) if "date" in request.query else None
     except ValueError as exc:
         raise http_error(
             web.HTTPBadRequest, "invalid_date", "date must be YYYY-MM-DD, e.g. 2026-12-07"
         ) from exc
-    day = day or now.astimezone(zone).date()
-    start = datetime.combine(day, datetime.min.time(), zone)
-    found = await appointments.between(app[DATABASE], bookable, start, start + timedelta(days=1))
-    rows = [await _row(app, snap) for snap in found]
-    body = DayBookings(date=day, zone_label=zone_label(timezone, start), bookings=rows)
+    mine = await clerk_departments(app[DATABASE], claims.clerk_id)
+    body = await day_list(app[DATABASE], app[CATALOGUE], mine, day, app[CLOCK].now())
     return web.json_response(text=body.model_dump_json(by_alias=True))
 
 

@@ -17,6 +17,7 @@ import click
 from aiohttp import web
 
 from signaling.accounts_cli import add_account_commands
+from signaling.appointments_cli import appointments
 from signaling.audit_cli import audit
 from signaling.catalogue import load_catalogue
 from signaling.logs import configure_logging
@@ -533,6 +534,7 @@ main.add_command(audit)
 main.add_command(keys)
 main.add_command(verify)
 main.add_command(report)
+main.add_command(appointments)
 
 if __name__ == "__main__":
     main()

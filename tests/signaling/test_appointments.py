@@ -16,11 +16,13 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from signaling.appointment_numbers import normalise
 from signaling.appointments import CLOCK, DESK, WRITE_LIMIT
 from signaling.catalogue import load_catalogue
+from signaling.cli import main
 from signaling.errors import ConfigError, IllegalTransition
 from signaling.paperwork.acceptance import check_character
 from signaling.throttle import RateLimit
@@ -346,6 +348,27 @@ async def test_clerks_see_their_departments_bookings_of_the_day_with_names_maske
     ]
     status, _ = await call(server, "GET", "/api/appointments/day?date=2026-12-07")
     assert status == 401
+    status, refused = await call(server, "GET", "/api/appointments/day?date=7.12.", token=token)
+    assert (status, refused["code"]) == (400, "invalid_date")
+
+    # the same list from the command line (every department that takes bookings)
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        main,
+        ["--data-dir", str(server.settings.data_dir), "appointments", "day", "--date",
+         "2026-12-07"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    lines = lines[lines.index("Bookings on 2026-12-07 (HKT (UTC+8)): 2") :]
+    assert lines[0] == "Bookings on 2026-12-07 (HKT (UTC+8)): 2"
+    assert lines[1].split()[::2] == ["09:00", TAX, "陳＊＊"] and lines[1].split()[3] == "booked"
+    assert "Chan Tai Man" not in result.output and "C*** T** M**" in lines[2]
+    refused_cli = CliRunner().invoke(
+        main, ["--data-dir", str(server.settings.data_dir), "appointments", "day",
+               "--department", "notary-public"],
+    )  # fmt: skip
+    assert refused_cli.exit_code == 2 and "notary-public take(s) no bookings" in refused_cli.output
 
 
 async def test_public_requests_are_limited_per_address(server: RunningServer) -> None:
