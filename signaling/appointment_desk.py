@@ -198,7 +198,10 @@ class AppointmentDesk:
             self.db, now, lambda department: self.rules(department).grace, "server"
         )
         for booking in await appointments.due(self.db, now):
-            if booking.checked_in_terminal is None:
+            rules = self.rules(booking.department_id)
+            if booking.checked_in_terminal is None or now > booking.slot_start + rules.grace:
+                # past the grace time the kiosk has long gone back to its start screen (a
+                # restart, a reconnect): the applicant shows the booking again to be queued
                 continue
             due = AppointmentDue(number=booking.number, service_id=booking.service_id)
             room = terminal_room(booking.checked_in_terminal)

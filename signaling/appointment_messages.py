@@ -11,8 +11,9 @@ from pydantic import Field, StrictInt, StringConstraints
 from signaling.messages import Language, LocalizedText, Message, ServiceId
 
 AppointmentNumber = Annotated[str, StringConstraints(pattern=r"^AP\d{10}[0-9X]$")]
-# what a person types: checked and normalised by the server, which says what is wrong
-Typed = Annotated[str, StringConstraints(max_length=40)]
+# what a person types: checked and normalised by the server, which says what is wrong (this
+# bound only keeps junk out; the checks' own limits are tighter and said in a sentence)
+Typed = Annotated[str, StringConstraints(max_length=200)]
 Region = Literal["HK", "MO", "CN"]
 
 

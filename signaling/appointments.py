@@ -379,17 +379,18 @@ async def check_in(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------------- consoles
 
 
-async def _row(db: Database, catalogue: Catalogue, snap: AppointmentSnap) -> BookingRow:
+def _row(catalogue: Catalogue, snap: AppointmentSnap, calls: dict[str, str]) -> BookingRow:
+    """The console's row of a booking; ``calls``: the state of each booking's call."""
     rules = catalogue.bookings[snap.department_id]
     state: RowState = "booked"
     if snap.state in ("booked", "cancelled", "no_show"):
         state = cast(RowState, snap.state)
     else:
         state = "checked_in"
-        session = await routing.get(db, snap.session_id) if snap.session_id else None
-        if session is not None and session.in_call:
+        call = calls.get(snap.session_id or "")
+        if call in routing.CALL_STATES:
             state = "in_call"
-        elif session is not None and not session.active:
+        elif call is not None and call not in routing.ACTIVE_STATES:
             state = "done"
     return BookingRow(
         number=snap.number,
@@ -417,7 +418,8 @@ async def day_list(
     day = day or now.astimezone(zone).date()
     start = datetime.combine(day, datetime.min.time(), zone)
     found = await appointments.between(db, bookable, start, start + timedelta(days=1))
-    rows = [await _row(db, catalogue, snap) for snap in found]
+    calls = await appointments.session_states(db, [s.session_id for s in found if s.session_id])
+    rows = [_row(catalogue, snap, calls) for snap in found]
     return DayBookings(date=day, zone_label=zone_label(timezone, start), bookings=rows)
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database, Transaction
 from storage.errors import NotFound, StorageError
-from storage.models import Appointment
+from storage.models import Appointment, CallSession
 from storage.staff_audit import StaffLog
 
 log = logging.getLogger(__name__)
@@ -397,6 +397,17 @@ async def between(
             .order_by(APPOINTMENTS.c.slot_start, APPOINTMENTS.c.number)
         )
         return [_snap(r) for r in found.all()]
+
+
+async def session_states(db: Database, session_ids: Collection[str]) -> dict[str, str]:
+    """The state of each of these sessions (the calls bookings became), in one read."""
+    if not session_ids:
+        return {}
+    async with db.reads() as s:
+        found = await s.execute(
+            select(CallSession.id, CallSession.state).where(CallSession.id.in_(list(session_ids)))
+        )
+        return {str(i): str(state) for i, state in found.all()}
 
 
 async def taken_places(

@@ -17,7 +17,8 @@ import pytest
 import segno
 from playwright.async_api import Page, expect
 
-from signaling.appointments import CLOCK, DESK
+from signaling.appointments import CLOCK, DESK, day_list
+from signaling.keys import CATALOGUE
 from storage import appointments, routing, store
 from storage.audit import AuditLog
 from terminal_client.kiosk.documents_ui import DocumentDevices
@@ -133,6 +134,16 @@ async def test_an_early_arrival_scans_waits_for_the_slot_and_is_called_first(
     assert (await server.session(first)).state == "queued"
     kinds = [e.kind for e in await AuditLog(server.db).events(session_id)]
     assert kinds[:3] == ["session.created", "appointment.checked_in", "appointment.priority_given"]
+
+    # the consoles' list follows the call: in call, then done
+    async def listed_state() -> str:
+        day = await day_list(server.db, server.app[CATALOGUE], ["taxation"], None, at(9, 31))
+        return next(b.state for b in day.bookings if b.number == booked)
+
+    assert await listed_state() == "in_call"
+    await clerk.hangup()
+    await kiosk.wait_screen(Screen.ENDED)
+    assert await listed_state() == "done"
 
 
 async def test_a_mistyped_number_is_refused_and_a_late_arrival_joins_as_a_walk_in(
