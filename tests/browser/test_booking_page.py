@@ -78,6 +78,7 @@ async def test_book_on_a_phone_find_it_and_cancel_it(phone: Page, server: Runnin
     await expect(phone.locator("[data-testid=slot-0900]")).to_be_disabled()
     await expect(phone.locator("[data-testid=slot-0900]")).to_contain_text("Full")
     await fits(phone)
+    await phone.screenshot(path="test-artifacts/booking-slots.png", full_page=True)
 
     await phone.click("[data-testid=slot-0930]")
     await phone.click("[data-testid=lang-zh-Hans]")
@@ -87,7 +88,7 @@ async def test_book_on_a_phone_find_it_and_cancel_it(phone: Page, server: Runnin
     number = await phone.locator("[data-testid=booking-number]").inner_text()
     assert number.startswith("AP") and len(number) == 13 and number != other
     await expect(phone.locator("[data-testid=step-done]")).to_contain_text(
-        "请于 09:00 起到任一自助服务终端“我有预约”签到;09:40 后未签到,预约将失效。"
+        "请于 09:00 起到任一自助服务终端“我有预约”签到；09:40 后未签到，预约将失效。"
     )
     await fits(phone)
     await phone.screenshot(path="test-artifacts/booking-done.png", full_page=True)
@@ -107,14 +108,14 @@ async def test_book_on_a_phone_find_it_and_cancel_it(phone: Page, server: Runnin
     phone.on("request", lambda r: looked_up.append(r.url) if "lookup" in r.url else None)
     await phone.click("[data-testid=lookup-submit]")
     await expect(phone.locator("[data-testid=book-error]")).to_have_text(
-        "預約號碼有誤:最後一個字元與其他字元不符,可能輸入錯了一個字元,請核對。"
+        "預約號碼有誤：最後一個字元與其他字元不符，可能輸入錯了一個字元，請核對。"
     )
     assert looked_up == []
     await phone.fill("[data-testid=lookup-number]", number.lower())
     await phone.fill("[data-testid=lookup-document]", "B7654321")
     await phone.click("[data-testid=lookup-submit]")
     await expect(phone.locator("[data-testid=book-error]")).to_have_text(
-        "找不到與此證件號碼相符的預約,請核對預約號碼和證件號碼。"
+        "找不到與此證件號碼相符的預約，請核對預約號碼和證件號碼。"
     )
     await phone.fill("[data-testid=lookup-document]", "a123456(3)")
     await phone.click("[data-testid=lookup-submit]")
