@@ -148,6 +148,7 @@ async def test_capacity_and_the_per_person_limit_hold_when_people_race(
     assert await book(server, TRANSFER, at(10), "C2223334")
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_bad_input_is_refused_in_sentences_and_numbers_cannot_be_probed(
     server: RunningServer,
 ) -> None:
@@ -225,6 +226,7 @@ async def test_bad_input_is_refused_in_sentences_and_numbers_cannot_be_probed(
     assert day["2026-12-25"]["holiday"] and day["2026-12-25"]["slots"] == []
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_an_early_arrival_waits_then_goes_ahead_of_walk_ins_who_waited_longer(
     server: RunningServer,
 ) -> None:
@@ -288,6 +290,7 @@ async def test_an_early_arrival_waits_then_goes_ahead_of_walk_ins_who_waited_lon
         await router.request_service(booked_kiosk, "k", "sid2", TAX, "en", appointment=number)
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_a_late_arrival_loses_the_priority_and_a_no_show_is_recorded(
     server: RunningServer,
 ) -> None:
