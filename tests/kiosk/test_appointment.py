@@ -27,10 +27,13 @@ from terminal_client.kiosk.screens import KioskSettings
 from terminal_client.scanner import SimulatedScanner
 from tests.conftest import RunningServer
 from tests.kiosk.conftest import (
+    LANDSCAPE,
+    PORTRAIT,
     Clerk,
     RunningKiosk,
     layout_problems,
     open_kiosk,
+    resize,
     shot,
     shown,
     start_kiosk,
@@ -159,6 +162,13 @@ async def test_a_mistyped_number_is_refused_and_a_late_arrival_joins_as_a_walk_i
     await tap(page, "appointment-open")
     await shown(page, "appointment")
     await expect(page.locator("[data-testid=appointment-scan]")).to_be_hidden()  # no scanner
+    # the pad fits in care mode (large keys) and in portrait
+    await tap(page, "care-toggle")
+    for size in (PORTRAIT, LANDSCAPE):
+        await resize(page, size)
+        assert await layout_problems(page, f"appointment pad, care mode, {size}") == []
+    await shot(page, "appointment-care")
+    await tap(page, "care-toggle")
 
     server.app[CLOCK].set(at(9, 25))  # the grace time (10 minutes) has passed
     digits = number.removeprefix("AP")
