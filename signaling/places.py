@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import Field, StringConstraints, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from signaling.catalogue import Catalogue
 from signaling.errors import InvalidPlace
@@ -48,7 +48,7 @@ DIRECTIONS: tuple[Direction, ...] = (
 )  # fmt: skip
 Status = Literal["online", "in_call", "offline"]
 Printer = Literal["ok", "out_of_paper", "fault"]
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")]
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 
 DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 _TIME = r"(?:(?:[01]\d|2[0-3]):[0-5]\d-(?:(?:[01]\d|2[0-3]):[0-5]\d|24:00))"
@@ -69,7 +69,7 @@ class PlaceSpec(Message):
     """A place as the CLI, the seed file and the store exchange it (checked shapes; the
     catalogue and the map are checked by :func:`check_place`)."""
 
-    slug: Slug
+    slug: str
     kind: Kind
     names: PlaceText
     addresses: PlaceText
@@ -82,6 +82,16 @@ class PlaceSpec(Message):
     services: list[str] = Field(min_length=1, max_length=200)
     phone: str = Field(default="", pattern=r"^(\+?[0-9][0-9 -]{5,30})?$")
     terminal: str | None = Field(default=None, max_length=128)
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError(
+                f"{value!r} is not a place slug: use 3-64 lowercase letters, digits and dashes,"
+                " e.g. hk-wan-chai"
+            )
+        return value
 
     @field_validator("hours")
     @classmethod

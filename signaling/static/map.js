@@ -145,7 +145,7 @@
     return hours.split(";").map((rule) => {
       const [span, times] = rule.trim().split(" ");
       const named = span.split(",").map((part) => part.split("-")
-        .map((d) => text("dayPrefix") + days[DAY_IDS.indexOf(d)]).join("–")));
+        .map((d) => text("dayPrefix") + days[DAY_IDS.indexOf(d)]).join("–"));
       return `${list(named)} ${list(times.split(","))}`;
     }).join(state.lang === "en" ? "; " : "；");
   }
