@@ -16,10 +16,10 @@ from media.sources import create_local_tracks
 from signaling.places import kiosk_status
 from storage import places as stored
 from storage import store
-from terminal_client.client import TerminalClient
+from terminal_client.client import TerminalClient, TerminalState
 from tests.conftest import CLERK_PASSWORD, RunningServer, make_settings, start_server
 from tests.peers import login
-from tests.places.conftest import public_places, seed_with_kiosk
+from tests.places.conftest import Clerk, public_places, seed_with_kiosk
 from tests.teardown import bounded
 
 PUBLIC_FIELDS = {
@@ -37,7 +37,9 @@ async def _status(
             await asyncio.sleep(0.1)
 
 
-async def test_a_kiosk_is_online_in_a_call_or_offline_as_it_reports(server: RunningServer) -> None:
+async def test_a_kiosk_is_online_in_a_call_or_offline_as_it_reports(
+    server: RunningServer, clerk: Clerk
+) -> None:
     token = await seed_with_kiosk(server, "hk-mong-kok", "mong-kok-1")
     places = await public_places(server)
     assert places["hk-mong-kok"]["status"] == "offline"
@@ -51,6 +53,12 @@ async def test_a_kiosk_is_online_in_a_call_or_offline_as_it_reports(server: Runn
         await kiosk.request_service("tax-filing", "en")
         # queued is not yet a call: the kiosk is online
         assert (await public_places(server))["hk-mong-kok"]["status"] == "online"
+        await clerk.available()
+        await kiosk.wait_for(TerminalState.IN_CALL, timeout=20)
+        await _status(server, "hk-mong-kok", "in_call")
+        await clerk.hangup()
+        await kiosk.wait_for(TerminalState.ENDED)
+        await _status(server, "hk-mong-kok", "online")
     finally:
         await kiosk.close()
     await _status(server, "hk-mong-kok", "offline")

@@ -151,6 +151,10 @@ async def test_print_reports_reach_the_chain(
     try:
         await kiosk.print_document(counter.session_id, receipt)
         await asyncio.sleep(0.3)
+        # the service map's printer status is the newest report (signaling/places.py)
+        async with asyncio.timeout(10):
+            while await _printer_of(server) != ("retrying", "printer_out_of_paper"):
+                await asyncio.sleep(0.05)
         device.load_paper(1)
         await queue.wait_idle(10)
     finally:
@@ -163,3 +167,11 @@ async def test_print_reports_reach_the_chain(
         next(e for e in events if e.kind == "print.reported").payload["error_code"]
         == "printer_out_of_paper"
     )
+    assert await _printer_of(server) == ("printed", "")
+
+
+async def _printer_of(server: RunningServer) -> tuple[str | None, str]:
+    from storage.places import kiosk_facts
+
+    reported = [f for f in (await kiosk_facts(server.db)).values() if f.printer_status]
+    return (reported[0].printer_status, reported[0].printer_error) if reported else (None, "")
