@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -432,8 +433,8 @@ class Place(Base):
     addresses: Mapped[dict[str, str]] = mapped_column(JSON)
     city: Mapped[str] = mapped_column(String(32), index=True)
     # WGS84 degrees, as a phone's Geolocation API reports them
-    latitude: Mapped[float]
-    longitude: Mapped[float]
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
     # opening hours, e.g. "Mo-Fr 09:00-18:00; Sa 09:00-12:00" (Asia/Shanghai time)
     hours: Mapped[str] = mapped_column(String(200))
     directions: Mapped[list[str]] = mapped_column(JSON)
