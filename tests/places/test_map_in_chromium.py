@@ -109,9 +109,13 @@ async def test_the_registrys_places_are_on_the_map_and_in_the_list(
     # a click on a dot shows the place's details; the language switch re-words them
     await map_page.locator("circle[data-place='sz-civic-centre']").dispatch_event("click")
     details = map_page.locator("[data-testid=details]")
-    await expect(details.locator("h2")).to_have_text("Shenzhen Civic Centre, Hong Kong and Macao window")
+    await expect(details.locator("h2")).to_have_text(
+        "Shenzhen Civic Centre, Hong Kong and Macao window"
+    )
     await expect(details.locator("[data-field=address]")).to_contain_text("Fuzhong 3rd Road")
-    await expect(details.locator("[data-field=hours]")).to_contain_text("Mon–Fri 09:00-12:00, 13:30-17:30")
+    await expect(details.locator("[data-field=hours]")).to_contain_text(
+        "Mon–Fri 09:00-12:00, 13:30-17:30"
+    )
     await expect(details.locator("[data-field=phone]")).to_have_text("+86 755 12345")
     await expect(details.locator("[data-field=directions]")).to_contain_text("Hong Kong residents")
     await map_page.click("[data-language=zh-Hant]")
@@ -171,7 +175,9 @@ async def test_filter_by_service_and_by_city(server: RunningServer, map_page: Pa
     await expect(map_page.locator("[data-testid=count]")).to_have_text(f"{len(macau)} places")
     # a filter that leaves nothing says so
     await map_page.select_option("[data-testid=service-filter]", "enterprise-deregistration")
-    await expect(map_page.locator("[data-testid=count]")).to_have_text("No place matches these filters")
+    await expect(map_page.locator("[data-testid=count]")).to_have_text(
+        "No place matches these filters"
+    )
 
 
 async def test_nearest_to_me_sorts_by_great_circle_distance(
@@ -180,14 +186,20 @@ async def test_nearest_to_me_sorts_by_great_circle_distance(
     await seed_with_kiosk(server, "hk-sheung-wan", "sheung-wan-1")
     await open_map(map_page, server)
     await map_page.click("[data-testid=nearest]")
-    await expect(map_page.locator("[data-testid=notice]")).to_have_text("Sorted by distance from you")
-    order = await map_page.locator("#places li").evaluate_all("li => li.map((x) => x.dataset.place)")
+    await expect(map_page.locator("[data-testid=notice]")).to_have_text(
+        "Sorted by distance from you"
+    )
+    order = await map_page.locator("#places li").evaluate_all(
+        "li => li.map((x) => x.dataset.place)"
+    )
     here = (MONG_KOK["latitude"], MONG_KOK["longitude"])
     km = {p["slug"]: great_circle_km(*here, p["latitude"], p["longitude"]) for p in seeded()}
     assert order == sorted(km, key=km.__getitem__)
     assert order[0] == "hk-mong-kok"
     # the nearest is shown, with its distance
-    await expect(map_page.locator("[data-testid=details] h2")).to_have_text("Mong Kok cross-border kiosk")
+    await expect(map_page.locator("[data-testid=details] h2")).to_have_text(
+        "Mong Kok cross-border kiosk"
+    )
     first = map_page.locator("#places li [data-testid=distance]").first
     await expect(first).to_have_text("0 m")
     sheung_wan = map_page.locator("li[data-place='hk-sheung-wan'] [data-testid=distance]")

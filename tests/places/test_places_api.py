@@ -4,7 +4,6 @@ reports becomes its status; nothing secret or internal is shown; the list is cac
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from signaling.places import kiosk_status
 from storage import places as stored
 from storage import store
 from terminal_client.client import TerminalClient, TerminalState
+from tests.browser.test_transfer_in_chromium import until
 from tests.conftest import CLERK_PASSWORD, RunningServer, make_settings, start_server
 from tests.peers import login
 from tests.places.conftest import Clerk, public_places, seed_with_kiosk
@@ -28,13 +28,9 @@ PUBLIC_FIELDS = {
 }  # fmt: skip
 
 
-async def _status(
-    server: RunningServer, slug: str, wanted: str, field: str = "status", within_s: float = 10
-) -> None:
+async def _status(server: RunningServer, slug: str, wanted: str, field: str = "status") -> None:
     """Poll the public list until place ``slug`` shows ``wanted`` (a generous bound)."""
-    async with asyncio.timeout(within_s):
-        while (await public_places(server))[slug][field] != wanted:
-            await asyncio.sleep(0.1)
+    await until(lambda: public_places(server), lambda places: places[slug][field] == wanted)
 
 
 async def test_a_kiosk_is_online_in_a_call_or_offline_as_it_reports(

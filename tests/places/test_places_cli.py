@@ -55,8 +55,15 @@ def cli(tmp_path: Path) -> Cli:
 
 
 @pytest.mark.parametrize(
-    "command", [["place"], ["place", "add"], ["place", "edit"], ["place", "list"],
-                ["place", "remove"], ["place", "seed"]],  # fmt: skip
+    "command",
+    [
+        ["place"],
+        ["place", "add"],
+        ["place", "edit"],
+        ["place", "list"],
+        ["place", "remove"],
+        ["place", "seed"],
+    ],
     ids=" ".join,
 )
 def test_every_place_command_has_help(command: list[str]) -> None:
@@ -78,11 +85,23 @@ def test_add_edit_list_remove_and_every_change_is_in_the_staff_chain(cli: Cli) -
     listed = cli("terminal", "list")
     assert "wan-chai-1\tactive" in listed.output and "place hk-wan-chai\toffline" in listed.output
 
-    edited = cli("place", "edit", "hk-wan-chai", "--hours", "Mo-Su 08:00-22:00", "--name", "en=Wan Chai kiosk")
+    edited = cli(
+        "place",
+        "edit",
+        "hk-wan-chai",
+        "--hours",
+        "Mo-Su 08:00-22:00",
+        "--name",
+        "en=Wan Chai kiosk",
+    )
     assert edited.exit_code == 0, edited.output
     place = cli.places()["hk-wan-chai"]
     # the languages not given keep their names
-    assert place["names"] == {"zh-Hant": "灣仔服務處", "zh-Hans": "湾仔服务处", "en": "Wan Chai kiosk"}
+    assert place["names"] == {
+        "zh-Hant": "灣仔服務處",
+        "zh-Hans": "湾仔服务处",
+        "en": "Wan Chai kiosk",
+    }
     assert place["hours"] == "Mo-Su 08:00-22:00"
 
     removed = cli("place", "remove", "hk-wan-chai")
@@ -113,8 +132,19 @@ def _with(option: str, value: str, base: list[str] = GOOD) -> list[str]:
         ([*GOOD, "--phone", "+852 2345 6789"], "a kiosk has no phone number"),
         ([a for a in GOOD if a not in ADDRESSES], "place field 'addresses': Field required"),
     ],
-    ids=["swapped", "far", "nan", "city", "service", "hours", "backwards", "slug", "lang",
-         "kiosk-phone", "no-address"],  # fmt: skip
+    ids=[
+        "swapped",
+        "far",
+        "nan",
+        "city",
+        "service",
+        "hours",
+        "backwards",
+        "slug",
+        "lang",
+        "kiosk-phone",
+        "no-address",
+    ],
 )
 def test_bad_input_is_refused_with_a_sentence_and_nothing_is_saved(
     cli: Cli, args: list[str], sentence: str
@@ -128,7 +158,12 @@ def test_bad_input_is_refused_with_a_sentence_and_nothing_is_saved(
 def test_a_refused_edit_leaves_the_place_as_it_was(cli: Cli) -> None:
     assert cli(*GOOD).exit_code == 0
     before = cli.places()
-    for bad in (["--lat", "95"], ["--city", "tokyo"], ["--service", "nothing"], ["--hours", "always"]):
+    for bad in (
+        ["--lat", "95"],
+        ["--city", "tokyo"],
+        ["--service", "nothing"],
+        ["--hours", "always"],
+    ):
         refused = cli("place", "edit", "hk-wan-chai", *bad)
         assert refused.exit_code == 2 and "place" in refused.output.lower(), refused.output
     assert cli.places() == before

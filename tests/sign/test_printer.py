@@ -19,6 +19,7 @@ from terminal_client.printer import (
     SpoolPrinter,
     Status,
 )
+from tests.browser.test_transfer_in_chromium import until
 from tests.conftest import RunningServer
 from tests.sign.conftest import Counter, sign
 
@@ -152,9 +153,9 @@ async def test_print_reports_reach_the_chain(
         await kiosk.print_document(counter.session_id, receipt)
         await asyncio.sleep(0.3)
         # the service map's printer status is the newest report (signaling/places.py)
-        async with asyncio.timeout(10):
-            while await _printer_of(server) != ("retrying", "printer_out_of_paper"):
-                await asyncio.sleep(0.05)
+        await until(
+            lambda: _printer_of(server), lambda p: p == ("retrying", "printer_out_of_paper")
+        )
         device.load_paper(1)
         await queue.wait_idle(10)
     finally:
@@ -171,7 +172,7 @@ async def test_print_reports_reach_the_chain(
 
 
 async def _printer_of(server: RunningServer) -> tuple[str | None, str]:
-    from storage.places import kiosk_facts
+    from storage.places import kiosk_facts  # the service map's store (signaling/places.py)
 
     reported = [f for f in (await kiosk_facts(server.db)).values() if f.printer_status]
     return (reported[0].printer_status, reported[0].printer_error) if reported else (None, "")
