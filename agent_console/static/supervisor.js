@@ -11,6 +11,7 @@ import { forgetSession, keepFresh, loadSession, postLogin, startSession } from "
 import { SUPERVISOR_TEXT } from "./supervisor-text.js";
 import { MonitorView } from "./monitor-view.js";
 import { SkillsPanel } from "./supervisor-skills.js";
+import { PlacesPanel } from "./supervisor-places.js";
 
 const LIVE_POLL_MS = 1000;
 const DRIFT_S = 0.2;
@@ -104,6 +105,13 @@ class SupervisorApp {
       failed: (err) => this.#failed(err),
       showError: (text) => this.showError(text),
     });
+    this.places = new PlacesPanel({
+      api: (path, options) => this.api(path, options),
+      st,
+      localized,
+      serviceName: (id) => this.serviceName(id),
+      failed: (err) => this.#failed(err),
+    });
   }
 
   async start() {
@@ -129,6 +137,7 @@ class SupervisorApp {
         if (this.lastSearch) this.#renderSearch(this.lastSearch);
         if (this.replay) this.#renderReplay(this.replay.view);
         this.skills.render();
+        this.places.render();
       });
     }
     $("login-form").addEventListener("submit", (e) => {
@@ -140,6 +149,7 @@ class SupervisorApp {
     $("login-form").querySelector("[type=submit]").disabled = false;
     $("signout").addEventListener("click", () => this.signOut());
     this.skills.bind();
+    this.places.bind();
     for (const tab of document.querySelectorAll(".sup-tab")) {
       tab.addEventListener("click", () => this.showTab(tab.dataset.tab));
     }
@@ -307,6 +317,8 @@ class SupervisorApp {
       this.pollTimer = setInterval(() => this.refreshLive(), LIVE_POLL_MS);
     }
     if (name === "skills" && this.replay === null) this.skills.load();
+    if (name === "places" && this.replay === null) this.places.start();
+    else this.places.stop();
   }
 
   async refreshLive() {

@@ -10,7 +10,7 @@ import aiohttp
 from signaling.keys import CATALOGUE
 from signaling.places import SEED_FILE, seed_places
 from storage import places as stored
-from tests.browser.conftest import browser, chromium_path  # noqa: F401
+from tests.browser.conftest import browser, chromium_path, page  # noqa: F401
 from tests.conftest import RunningServer
 from tests.kiosk.conftest import Clerk, clerk  # noqa: F401
 
