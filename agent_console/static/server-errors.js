@@ -83,6 +83,8 @@ export const ERROR_TEXT = Object.freeze({
     too_large: "文件或请求过大,请缩小后重试。",
     too_many_attempts: "登录失败次数过多,请过几分钟再试,或请管理员重置密码。",
     too_many_uploads: "终端未完成的上传过多,请等待当前上传完成。",
+    // the service map's registry (signaling/places.py)
+    invalid_place: "服务点资料有误(城市、服务、坐标或办公时间),请按提示修改后再保存。",
   },
   "zh-Hant": {
     error: "伺服器無法完成此操作,請稍後重試。",
@@ -161,6 +163,8 @@ export const ERROR_TEXT = Object.freeze({
     too_large: "檔案或要求過大,請縮小後重試。",
     too_many_attempts: "登入失敗次數過多,請過幾分鐘再試,或請管理員重設密碼。",
     too_many_uploads: "終端未完成的上傳過多,請等待目前上傳完成。",
+    // the service map's registry (signaling/places.py)
+    invalid_place: "服務點資料有誤(城市、服務、座標或辦公時間),請按提示修改後再儲存。",
   },
   en: {
     error: "The server could not do this; try again in a moment.",
@@ -239,6 +243,8 @@ export const ERROR_TEXT = Object.freeze({
     too_large: "The file or request is too large; make it smaller and try again.",
     too_many_attempts: "Too many failed sign-ins; try again in a few minutes, or ask an administrator to reset the password.",
     too_many_uploads: "The kiosk has too many unfinished uploads; wait for them to finish.",
+    // the service map's registry (signaling/places.py)
+    invalid_place: "The place's details are wrong (city, service, coordinates or opening hours); correct what the message names and save again.",
   },
 });
 
