@@ -172,8 +172,8 @@ class Settings(BaseSettings):
     # --- the service map (signaling/places.py) ---
     # socket.io pings: a kiosk whose network is cut is offline on the map within their sum
     # (plus the map's refresh); the library's defaults (25 s + 20 s) would take 45 s
-    socket_ping_interval_s: float = Field(default=3.0, gt=0)
-    socket_ping_timeout_s: float = Field(default=4.0, gt=0)
+    socket_ping_interval_s: float = Field(default=2.0, gt=0)
+    socket_ping_timeout_s: float = Field(default=3.0, gt=0)
     # the public map's list per client address (a page polls it every 1.5 s while shown)
     places_per_minute: float = Field(default=300.0, gt=0)
     places_burst: int = Field(default=60, ge=1)
