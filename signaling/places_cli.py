@@ -131,11 +131,17 @@ def add_place_commands(main: click.Group) -> None:
                 given[key] = _texts(values[key], what)
 
         async def work(db: Database) -> None:
-            current = stored.as_dict(await stored.get_place(db, slug))
+            found = await stored.get_place(db, slug)
+            current = stored.as_dict(found)
             for key in ("names", "addresses"):
                 if key in given:  # a language not given keeps its text
                     given[key] = {**current[key], **given[key]}
             spec = _checked({**current, **given}, catalogue)
+            if spec.kind == "window" and found.terminal_id is not None:
+                raise click.UsageError(
+                    f"place {slug!r} has a terminal; a staffed window has none: remove the"
+                    " place and add it again as a window"
+                )
             changes = {k: v for k, v in fields_of(spec).items() if k in given}
             before, after = await stored.edit_place(db, slug, changes, spec.terminal)
             await StaffLog(db).append(

@@ -85,6 +85,9 @@ def test_add_edit_list_remove_and_every_change_is_in_the_staff_chain(cli: Cli) -
     listed = cli("terminal", "list")
     assert "wan-chai-1\tactive" in listed.output and "place hk-wan-chai\toffline" in listed.output
 
+    to_window = cli("place", "edit", "hk-wan-chai", "--kind", "window")
+    assert to_window.exit_code == 2 and "a staffed window has none" in to_window.output
+
     edited = cli(
         "place",
         "edit",
