@@ -20,6 +20,7 @@ from signaling.client_address import client_address
 from signaling.guard import TARPIT
 from signaling.http_auth import clerk_of, http_error
 from signaling.keys import DATABASE, SETTINGS
+from signaling.kiosk_liveness import quiet_watch
 from signaling.places import CITIES_FILE, PlaceBoard, staff_places
 from signaling.throttle import RateLimit
 
@@ -89,6 +90,8 @@ def setup_places(app: web.Application) -> None:
     settings = app[SETTINGS]
     app[PLACE_BOARD] = PlaceBoard(lambda: app[DATABASE])
     app[PLACES_LIMIT] = RateLimit(settings.places_per_minute, settings.places_burst)
+    # after the router's context (create_app adds it before the routes): it reads its kiosks
+    app.cleanup_ctx.append(quiet_watch)
     app.router.add_get("/map", map_page)
     app.router.add_get(r"/map-static/{name:map(-text)?\.(js|css)}", map_asset)
     app.router.add_get("/api/map/cities", map_cities)

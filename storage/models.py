@@ -459,3 +459,15 @@ class TerminalPrinter(Base):
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str] = mapped_column(String(64), default="")
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KioskQuiet(Base):
+    """A kiosk socket that stopped answering pings (its pong is overdue) but is not closed
+    yet: the map shows the kiosk offline at once, while the socket keeps its grace to come
+    back. ``sid`` ties it to that socket: a reconnected kiosk is not quiet."""
+
+    __tablename__ = "kiosk_quiet"
+
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -18,7 +18,15 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
 from storage.errors import DuplicateEntry, NotFound
-from storage.models import CallSession, Place, Terminal, TerminalPresence, TerminalPrinter, utcnow
+from storage.models import (
+    CallSession,
+    KioskQuiet,
+    Place,
+    Terminal,
+    TerminalPresence,
+    TerminalPrinter,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -142,18 +150,21 @@ async def count_places(db: Database) -> int:
 
 
 async def kiosk_facts(db: Database) -> dict[int, KioskFacts]:
-    """Every terminal's live facts by terminal id: three reads, whatever the number of kiosks."""
+    """Every terminal's live facts by terminal id: five reads, whatever the number of kiosks."""
     async with db.reads() as s:
         terminals = (
             await s.execute(
                 select(Terminal.id, Terminal.name, Terminal.revoked_at, Terminal.last_seen_at)
             )
         ).all()
-        connected = set(
-            await s.scalars(
-                select(TerminalPresence.terminal_id).where(TerminalPresence.connected.is_(True))
-            )
+        present = select(TerminalPresence.terminal_id, TerminalPresence.sid).where(
+            TerminalPresence.connected.is_(True)
         )
+        sockets = {row[0]: row[1] for row in (await s.execute(present)).all()}
+        quiet_rows = (await s.execute(select(KioskQuiet.terminal_id, KioskQuiet.sid))).all()
+        quiet = {(row[0], row[1]) for row in quiet_rows}
+        # connected and answering: a quiet row counts only for the socket it was seen on
+        connected = {t for t, sid in sockets.items() if (t, sid) not in quiet}
         calling = set(
             await s.scalars(
                 select(CallSession.terminal_id).where(
@@ -187,4 +198,19 @@ async def note_printer(db: Database, terminal_id: int, status: str, error_code: 
             row = TerminalPrinter(terminal_id=terminal_id, status=status)
             s.add(row)
         row.status, row.error_code, row.reported_at = status, error_code, utcnow()
+        await s.commit()
+
+
+async def note_quiet(db: Database, quiet: dict[int, str], answering: list[int]) -> None:
+    """Record kiosk sockets gone quiet (terminal id -> socket id) and forget the ones that
+    answer again or went away (called by :class:`signaling.kiosk_liveness.QuietWatch`)."""
+    async with db.sessions() as s:
+        if answering:
+            await s.execute(delete(KioskQuiet).where(KioskQuiet.terminal_id.in_(answering)))
+        for terminal_id, sid in quiet.items():
+            row = await s.get(KioskQuiet, terminal_id)
+            if row is None:
+                s.add(KioskQuiet(terminal_id=terminal_id, sid=sid))
+            else:
+                row.sid, row.since = sid, utcnow()
         await s.commit()

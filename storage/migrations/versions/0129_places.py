@@ -1,5 +1,6 @@
-"""The service map: ``places`` (kiosks and staffed windows) and ``terminal_printers`` (each
-kiosk's newest printer report, for its live status).
+"""The service map: ``places`` (kiosks and staffed windows), ``terminal_printers`` (each
+kiosk's newest printer report) and ``kiosk_quiet`` (kiosk sockets whose pong is overdue), for
+each kiosk's live status.
 
 Revision ID: 0129_places
 Revises: 0126_transfers
@@ -57,8 +58,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("terminal_id", name="pk_terminal_printers"),
     )
 
+    op.create_table(
+        "kiosk_quiet",
+        sa.Column("terminal_id", sa.Integer(), nullable=False),
+        sa.Column("sid", sa.String(64), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["terminal_id"], ["terminals.id"], name="fk_kiosk_quiet_terminal_id_terminals"
+        ),
+        sa.PrimaryKeyConstraint("terminal_id", name="pk_kiosk_quiet"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("kiosk_quiet")
     op.drop_table("terminal_printers")
     op.drop_index("ix_places_city", table_name="places")
     op.drop_table("places")
