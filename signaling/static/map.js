@@ -4,7 +4,7 @@
 (() => {
   const SVG = "http://www.w3.org/2000/svg";
   const UNITS = 100; // SVG units per degree of latitude
-  const POLL_MS = 1500; // with the 0.5 s cache and 5 s of socket pings (README): offline in 10 s
+  const POLL_MS = 1500; // with the 0.5 s cache and a pong 3 s overdue (README): offline in 10 s
   const CHINA_OFFSET_MIN = 8 * 60; // opening hours are local time (UTC+8, no summer time)
   const LANGS = ["zh-Hant", "zh-Hans", "en"];
   const state = {
