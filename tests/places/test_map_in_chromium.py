@@ -148,7 +148,7 @@ async def test_a_kiosk_cut_off_the_network_shows_offline_within_10_s(
     dot = map_page.locator("circle[data-place='hk-mong-kok']")
     await expect(dot).to_have_attribute("data-status", "online")
     # a stopped process keeps its connection open and answers nothing, as a cut cable does:
-    # only its missing answers to the server.s pings can tell
+    # only its missing answers to the server's pings can tell
     os.kill(kiosk.pid, signal.SIGSTOP)
     await expect(dot).to_have_attribute("data-status", "offline", timeout=OFFLINE_WITHIN_MS)
 
