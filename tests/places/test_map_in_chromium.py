@@ -204,3 +204,22 @@ async def test_nearest_to_me_sorts_by_great_circle_distance(
     await expect(first).to_have_text("0 m")
     sheung_wan = map_page.locator("li[data-place='hk-sheung-wan'] [data-testid=distance]")
     await expect(sheung_wan).to_have_text(f"{km['hk-sheung-wan']:.1f} km")
+    assert map_page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_nearest_without_the_location_says_what_to_do(
+    server: RunningServer, browser: Browser
+) -> None:
+    await seed_with_kiosk(server, "mo-taipa", "taipa-1")
+    context = await browser.new_context()  # no geolocation permission: the browser refuses
+    try:
+        page = await context.new_page()
+        await open_map(page, server, language="zh-Hant")
+        await page.click("[data-testid=nearest]")
+        await expect(page.locator("[data-testid=notice]")).to_have_text(
+            "未能取得您的位置，請允許瀏覽器使用定位，或按城市篩選。"
+        )
+        # the list keeps its order and shows no distances
+        await expect(page.locator("[data-testid=distance]")).to_have_count(0)
+    finally:
+        await bounded(context.close(), "browser context")
