@@ -16,10 +16,12 @@ from typing import TypeVar
 
 import click
 
+from signaling.places import StaffPlace, staff_places
 from signaling.settings import Settings
 from storage import store
 from storage.db import Database
 from storage.errors import VcounterError
+from storage.models import Terminal
 
 T = TypeVar("T")
 
@@ -87,10 +89,23 @@ def add_account_commands(clerk: click.Group, terminal: click.Group) -> None:
     @terminal.command("list")
     @click.pass_context
     def terminal_list(ctx: click.Context) -> None:
-        """List every kiosk: name, location, last seen, revoked or active."""
-        for t in _run(ctx, store.list_terminals):
+        """List every kiosk: name, revoked or active, last seen, location, its place on the
+        service map and its live status there (online, in_call, offline; printer trouble)."""
+
+        async def work(db: Database) -> tuple[list[Terminal], dict[str, StaffPlace]]:
+            at = {p.terminal: p for p in await staff_places(db) if p.terminal}
+            return await store.list_terminals(db), at
+
+        terminals, at = _run(ctx, work)
+        for t in terminals:
             state = f"revoked {_when(t.revoked_at)}" if t.revoked_at else "active"
-            click.echo(f"{t.name}\t{state}\tlast seen {_when(t.last_seen_at)}\t{t.location}")
+            place = at.get(t.name)
+            where = f"place {place.id}\t{place.status}" if place else "no place\t-"
+            if place and place.printer and place.printer != "ok":
+                where += f",printer {place.printer}"
+            click.echo(
+                f"{t.name}\t{state}\tlast seen {_when(t.last_seen_at)}\t{t.location}\t{where}"
+            )
 
     @terminal.command("revoke")
     @click.argument("name")

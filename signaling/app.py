@@ -31,6 +31,7 @@ from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
 from signaling.operations import setup_operations
 from signaling.paperwork.routes import setup_paperwork
 from signaling.phone import setup_phone
+from signaling.places_routes import setup_places
 from signaling.public_url import socket_origin_check
 from signaling.recordings import setup_recordings
 from signaling.rooms import NAMESPACES
@@ -121,6 +122,9 @@ def create_app(settings: Settings) -> web.Application:
         max_http_buffer_size=MAX_SOCKET_FRAME,
         # One socket's events are handled in order (an answer before its ICE candidates).
         async_handlers=False,
+        # short pings: the service map shows a kiosk whose network is cut offline in 10 s
+        ping_interval=settings.socket_ping_interval_s,
+        ping_timeout=settings.socket_ping_timeout_s,
         logger=False,
         engineio_logger=False,
     )
@@ -260,6 +264,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_callbacks(app)
     setup_appointments(app)
     setup_phone(app)
+    setup_places(app)
     setup_paperwork(app, sio)
     setup_console(app)
     setup_guard(app)

@@ -23,6 +23,12 @@ from signaling.catalogue import load_catalogue
 from signaling.logs import configure_logging
 from signaling.messages import LANGUAGES, Language
 from signaling.paperwork.cli import keys, verify
+from signaling.places_cli import (
+    add_place_commands,
+    attach_terminal,
+    place_for_terminal,
+    seed_demo_map,
+)
 from signaling.report_cli import report
 from signaling.settings import Settings, load_settings
 from signaling.skills_cli import add_skill_commands
@@ -196,6 +202,7 @@ async def _demo(settings: Settings, language: Language) -> None:
                     count += 1
             token_file.write_text(token)
             token_file.chmod(0o600)
+        await seed_demo_map(db, catalogue, token)
 
     async def kiosk(url: str) -> None:
         click.echo("")
@@ -203,6 +210,7 @@ async def _demo(settings: Settings, language: Language) -> None:
         click.echo(f"  Sign in as:              {DEMO_CLERK} / {DEMO_PASSWORD}")
         click.echo("  Click 'Available' and take the calls the demo kiosk keeps making.")
         click.echo(f"  Supervisor console:      {url}/supervisor")
+        click.echo(f"  Public service map:      {url}/map")
         click.echo(f"  Sign in as:              {DEMO_SUPERVISOR} / {DEMO_SUPERVISOR_PASSWORD}")
         click.echo("")
         services = [s.id for s in catalogue.services]
@@ -394,15 +402,25 @@ def terminal(
 @terminal.command("register")
 @click.argument("name")
 @click.option("--location", default="", help="Where the kiosk stands, e.g. 'Wan Chai hall 2'.")
+@click.option(
+    "--place",
+    default=None,
+    help="The service map's kiosk place it stands at (`vcounter place list`); its live status"
+    " shows there.",
+)
 @click.pass_context
-def terminal_register(ctx: click.Context, name: str, location: str) -> None:
+def terminal_register(ctx: click.Context, name: str, location: str, place: str | None) -> None:
     """Register a kiosk NAME and print its device token (shown once; store it on the kiosk)."""
     settings = _settings(ctx)
 
     async def run() -> str:
         async with Database(settings.db_url) as db:
             await db.upgrade()
+            if place is not None:
+                await place_for_terminal(db, place)  # refused before anything is registered
             _, token = await store.register_terminal(db, name, location)
+            if place is not None:
+                await attach_terminal(db, place, name)
             return token
 
     try:
@@ -530,6 +548,7 @@ def callbacks_list(ctx: click.Context, state: str | None) -> None:
 
 add_account_commands(clerk, terminal)
 add_skill_commands(clerk)
+add_place_commands(main)
 main.add_command(audit)
 main.add_command(keys)
 main.add_command(verify)

@@ -59,3 +59,9 @@ class ServerBusy(SignalingError):
     """Too many handshakes at once here; the client retries after a short, random pause."""
 
     code = "server_busy"
+
+
+class InvalidPlace(SignalingError):
+    """A place for the service map that cannot be saved: the message names the field and why."""
+
+    code = "invalid_place"

@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -451,3 +452,60 @@ class Appointment(Base):
         Index("ix_appointments_slot", "service_id", "slot_start", "state"),
         Index("ix_appointments_day", "department_id", "slot_start"),
     )
+# --- the service map (migration 0129_places) -------------------------------------------
+
+
+class Place(Base):
+    """A place that serves applicants: a kiosk (one terminal) or a staffed window (服务窗口).
+
+    ``slug`` is what the public map and the CLI call it; the row id never leaves the server.
+    Names and addresses are {language: text} for zh-Hant, zh-Hans and en.
+    """
+
+    __tablename__ = "places"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    names: Mapped[dict[str, str]] = mapped_column(JSON)
+    addresses: Mapped[dict[str, str]] = mapped_column(JSON)
+    city: Mapped[str] = mapped_column(String(32), index=True)
+    # WGS84 degrees, as a phone's Geolocation API reports them
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    # opening hours, e.g. "Mo-Fr 09:00-18:00; Sa 09:00-12:00" (Asia/Shanghai time)
+    hours: Mapped[str] = mapped_column(String(200))
+    directions: Mapped[list[str]] = mapped_column(JSON)
+    services: Mapped[list[str]] = mapped_column(JSON)
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    # the kiosk's terminal (kiosks only); one place per terminal
+    terminal_id: Mapped[int | None] = mapped_column(
+        ForeignKey("terminals.id"), unique=True, default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TerminalPrinter(Base):
+    """The newest printer report of a kiosk (from its ``print.reported``): the map's
+    "out of paper" without reading every session's chain."""
+
+    __tablename__ = "terminal_printers"
+
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"), primary_key=True)
+    # printed | retrying | failed, and the printer's error code when not printed
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str] = mapped_column(String(64), default="")
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KioskQuiet(Base):
+    """A kiosk socket that stopped answering pings (its pong is overdue) but is not closed
+    yet: the map shows the kiosk offline at once, while the socket keeps its grace to come
+    back. ``sid`` ties it to that socket: a reconnected kiosk is not quiet."""
+
+    __tablename__ = "kiosk_quiet"
+
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -92,6 +92,8 @@ export const ERROR_TEXT = Object.freeze({
     not_bookable: "该时段不能预约。",
     slot_full: "该时段已满。",
     too_early: "现在签到太早。",
+    // the service map's registry (signaling/places.py)
+    invalid_place: "服务点资料有误(城市、服务、坐标或办公时间),请按提示修改后再保存。",
   },
   "zh-Hant": {
     error: "伺服器無法完成此操作,請稍後重試。",
@@ -179,6 +181,8 @@ export const ERROR_TEXT = Object.freeze({
     not_bookable: "該時段不能預約。",
     slot_full: "該時段已滿。",
     too_early: "現在報到太早。",
+    // the service map's registry (signaling/places.py)
+    invalid_place: "服務點資料有誤(城市、服務、座標或辦公時間),請按提示修改後再儲存。",
   },
   en: {
     error: "The server could not do this; try again in a moment.",
@@ -266,6 +270,8 @@ export const ERROR_TEXT = Object.freeze({
     not_bookable: "This time cannot be booked.",
     slot_full: "This time is full.",
     too_early: "It is too early to check in.",
+    // the service map's registry (signaling/places.py)
+    invalid_place: "The place's details are wrong (city, service, coordinates or opening hours); correct what the message names and save again.",
   },
 });
 

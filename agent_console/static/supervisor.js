@@ -12,6 +12,7 @@ import { SUPERVISOR_TEXT } from "./supervisor-text.js";
 import { MonitorView } from "./monitor-view.js";
 import { SkillsPanel } from "./supervisor-skills.js";
 import { BookingsPanel, fetchDay } from "./bookings.js";
+import { PlacesPanel } from "./supervisor-places.js";
 
 const LIVE_POLL_MS = 1000;
 const DRIFT_S = 0.2;
@@ -110,6 +111,13 @@ class SupervisorApp {
       text: st,
       localized,
     });
+    this.places = new PlacesPanel({
+      api: (path, options) => this.api(path, options),
+      st,
+      localized,
+      serviceName: (id) => this.serviceName(id),
+      failed: (err) => this.#failed(err),
+    });
   }
 
   async start() {
@@ -136,6 +144,7 @@ class SupervisorApp {
         if (this.replay) this.#renderReplay(this.replay.view);
         this.skills.render();
         this.bookings.render();
+        this.places.render();
       });
     }
     $("login-form").addEventListener("submit", (e) => {
@@ -147,6 +156,7 @@ class SupervisorApp {
     $("login-form").querySelector("[type=submit]").disabled = false;
     $("signout").addEventListener("click", () => this.signOut());
     this.skills.bind();
+    this.places.bind();
     for (const tab of document.querySelectorAll(".sup-tab")) {
       tab.addEventListener("click", () => this.showTab(tab.dataset.tab));
     }
@@ -316,6 +326,8 @@ class SupervisorApp {
     }
     if (name === "skills" && this.replay === null) this.skills.load();
     if (name === "bookings" && this.replay === null) this.bookings.refresh();
+    if (name === "places" && this.replay === null) this.places.start();
+    else this.places.stop();
   }
 
   async refreshLive() {

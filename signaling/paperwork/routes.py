@@ -47,6 +47,7 @@ from signaling.public_url import public_base
 from signaling.rooms import clerk_room, terminal_room
 from storage import presence, store
 from storage.errors import ChainMoved, NotFound, VcounterError
+from storage.places import note_printer
 
 log = logging.getLogger(__name__)
 
@@ -349,6 +350,8 @@ async def print_report(request: web.Request) -> web.Response:
     doc, _ = await work.document_bytes(session_id, body.doc_id)
     payload = {**body.model_dump(), "terminal_id": terminal.id, "kind": doc.kind}
     await work.record_print(session_id, f"terminal:{terminal.id}", "print.reported", payload)
+    # the service map's "printer out of paper" (storage/places.py) reads the newest report
+    await note_printer(request.app[DATABASE], terminal.id, body.status, body.error_code)
     loaded = await work.load(session_id)
     if loaded.row.clerk_id is not None:
         await _emit(request, PaperEvent.APPLICATION, work.view(loaded), clerk=loaded.row.clerk_id)

@@ -19,6 +19,7 @@ from terminal_client.printer import (
     SpoolPrinter,
     Status,
 )
+from tests.browser.test_transfer_in_chromium import until
 from tests.conftest import RunningServer
 from tests.sign.conftest import Counter, sign
 
@@ -151,6 +152,10 @@ async def test_print_reports_reach_the_chain(
     try:
         await kiosk.print_document(counter.session_id, receipt)
         await asyncio.sleep(0.3)
+        # the service map's printer status is the newest report (signaling/places.py)
+        await until(
+            lambda: _printer_of(server), lambda p: p == ("retrying", "printer_out_of_paper")
+        )
         device.load_paper(1)
         await queue.wait_idle(10)
     finally:
@@ -163,3 +168,11 @@ async def test_print_reports_reach_the_chain(
         next(e for e in events if e.kind == "print.reported").payload["error_code"]
         == "printer_out_of_paper"
     )
+    assert await _printer_of(server) == ("printed", "")
+
+
+async def _printer_of(server: RunningServer) -> tuple[str | None, str]:
+    from storage.places import kiosk_facts  # the service map's store (signaling/places.py)
+
+    reported = [f for f in (await kiosk_facts(server.db)).values() if f.printer_status]
+    return (reported[0].printer_status, reported[0].printer_error) if reported else (None, "")
