@@ -452,6 +452,8 @@ class Appointment(Base):
         Index("ix_appointments_slot", "service_id", "slot_start", "state"),
         Index("ix_appointments_day", "department_id", "slot_start"),
     )
+
+
 # --- the service map (migration 0129_places) -------------------------------------------
 
 
