@@ -29,6 +29,7 @@ from signaling.monitor import Monitors, SupervisorNamespace
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
 from signaling.operations import setup_operations
 from signaling.paperwork.routes import setup_paperwork
+from signaling.payments.routes import setup_payments
 from signaling.phone import setup_phone
 from signaling.public_url import socket_origin_check
 from signaling.recordings import setup_recordings
@@ -259,6 +260,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_callbacks(app)
     setup_phone(app)
     setup_paperwork(app, sio)
+    setup_payments(app)
     setup_console(app)
     setup_guard(app)
     return app
