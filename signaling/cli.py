@@ -22,6 +22,7 @@ from signaling.catalogue import load_catalogue
 from signaling.logs import configure_logging
 from signaling.messages import LANGUAGES, Language
 from signaling.paperwork.cli import keys, verify
+from signaling.payments.cli import payments_group
 from signaling.report_cli import report
 from signaling.settings import Settings, load_settings
 from signaling.skills_cli import add_skill_commands
@@ -533,6 +534,7 @@ main.add_command(audit)
 main.add_command(keys)
 main.add_command(verify)
 main.add_command(report)
+main.add_command(payments_group)
 
 if __name__ == "__main__":
     main()

@@ -78,8 +78,22 @@ class Sandbox:
         self.by_key: dict[str, str] = {}  # idempotency key -> out_trade_no
         self.refunds: dict[str, Refund] = {}  # out_refund_no -> refund
         self.deliveries = 0  # notification POSTs attempted (tests watch duplicates)
+        # how far the sandbox's clock is ahead of the real one (advance(): expiry in tests)
+        self.offset = timedelta(0)
         self._tasks: set[asyncio.Task[None]] = set()
         self._http: aiohttp.ClientSession | None = None
+
+    def now(self) -> datetime:
+        return _now() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox's clock on (orders expire as if that much time had passed)."""
+        self.offset += timedelta(seconds=seconds)
+
+    @property
+    def delivering(self) -> int:
+        """Notifications not yet acknowledged (still being retried)."""
+        return len(self._tasks)
 
     # ------------------------------------------------------------------ merchant API
 
@@ -134,7 +148,7 @@ class Sandbox:
             raise self._error(web.HTTPConflict, "DUPLICATE_OUT_TRADE_NO", "out_trade_no is taken")
         order_id = f"SB{secrets.token_hex(12)}"
         token = secrets.token_urlsafe(16)
-        now = _now()
+        now = self.now()
         order = Order(
             out_trade_no=create.out_trade_no, order_id=order_id, amount=create.amount,
             state="open", code_url=f"{self.base_url}/pay/{order_id}?t={token}", created_at=now,
@@ -243,7 +257,7 @@ class Sandbox:
         action = request.match_info["action"]
         if entry.order.state != "open":
             return web.json_response({"state": entry.order.state}, status=409)
-        now = _now()
+        now = self.now()
         if action == "pay":
             entry.order = entry.order.model_copy(
                 update={"state": "paid", "paid_at": now,
@@ -260,7 +274,7 @@ class Sandbox:
     # ------------------------------------------------------------------ expiry and notices
 
     def _expire(self, entry: _Entry) -> _Entry:
-        if entry.order.state == "open" and _now() >= entry.order.expires_at:
+        if entry.order.state == "open" and self.now() >= entry.order.expires_at:
             entry.order = entry.order.model_copy(update={"state": "expired"})
             self._notify(entry, "TRANSACTION.CLOSED")
         return entry
@@ -273,7 +287,10 @@ class Sandbox:
 
     def _notify(self, entry: _Entry, event: EventType) -> None:
         notice = Notification(
-            id=secrets.token_hex(16), event_type=event, created_at=_now(), resource=entry.order
+            id=secrets.token_hex(16),
+            event_type=event,
+            created_at=self.now(),
+            resource=entry.order,
         )
         task = asyncio.get_running_loop().create_task(self._deliver(entry.notify_url, notice))
         self._tasks.add(task)

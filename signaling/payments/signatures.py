@@ -146,9 +146,10 @@ def check_request(
     _check(key, request_message(method, path, s.timestamp, s.nonce, body), s.signature)
 
 
-def sign_body(key: Ed25519PrivateKey, body: str) -> dict[str, str]:
-    """Headers that sign a provider response or notification body."""
-    timestamp, nonce = int(time.time()), new_nonce()
+def sign_body(key: Ed25519PrivateKey, body: str, timestamp: int | None = None) -> dict[str, str]:
+    """Headers that sign a provider response or notification body (now, unless
+    ``timestamp`` says when)."""
+    timestamp, nonce = timestamp or int(time.time()), new_nonce()
     return {
         TIMESTAMP_HEADER: str(timestamp),
         NONCE_HEADER: nonce,

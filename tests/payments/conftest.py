@@ -1,0 +1,113 @@
+"""A payment sandbox on a free port, and the server pointed at it (``server_extra``).
+
+The sandbox runs in the test's event loop as its own aiohttp server, as ``python -m
+signaling.payments.sandbox`` runs it (the demo starts it that way). Store-touching tests
+run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from signaling.payments import signatures as sig
+from signaling.payments.sandbox import Sandbox
+from tests.sign.conftest import Counter, open_counter, strokes
+from tests.signaling.test_router import wait_until
+
+MERCHANT = "vcounter"
+FEE_SERVICE = "driving-licence-exchange"  # CNY 10.00 before submission
+
+
+@dataclass
+class RunningSandbox:
+    url: str
+    box: Sandbox
+    key: Ed25519PrivateKey  # the provider's: tests sign notifications with it
+    merchant_key: Path
+    public_key: Path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[RunningSandbox]:
+    keys = tmp_path / "payment-keys"
+    merchant = sig.load_or_create_key(keys / "merchant.pem")
+    provider = sig.load_or_create_key(keys / "provider.pem")
+    box = Sandbox(provider, {MERCHANT: merchant.public_key()})
+    runner = web.AppRunner(box.app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    box.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield RunningSandbox(
+            box.base_url, box, provider, keys / "merchant.pem",
+            sig.public_path(keys / "provider.pem"),
+        )  # fmt: skip
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+def server_extra(sandbox: RunningSandbox) -> dict[str, object]:
+    return {
+        "payments_url": sandbox.url,
+        "payments_merchant_id": MERCHANT,
+        "payments_merchant_key": sandbox.merchant_key,
+        "payments_provider_public_key": sandbox.public_key,
+        "payments_order_ttl_s": 60,
+    }
+
+
+async def signed_at_counter(c: Counter) -> tuple[int, dict[str, Any]]:
+    """Show the form and sign it at the kiosk; returns the signature answer."""
+    status, form = await c.as_clerk("POST", f"/api/sessions/{c.session_id}/form")
+    assert status == 201, form
+    body = {"form_sha256": form["form"]["sha256"], "width": 600, "height": 200,
+            "strokes": strokes()}  # fmt: skip
+    status, signed = await c.as_kiosk("POST", f"/api/sessions/{c.session_id}/signature", body)
+    return status, dict(signed)
+
+
+async def fee_counter(server: Any) -> Counter:
+    """A session of the fee service in call with its clerk."""
+    return await open_counter(server, service=FEE_SERVICE)
+
+
+async def payer(code_url: str, action: str = "pay") -> dict[str, Any]:
+    """What the payer's phone page does when "Pay" (or "Decline") is pressed."""
+    base, _, query = code_url.partition("?")
+    async with aiohttp.ClientSession() as http, http.post(f"{base}/{action}?{query}") as r:
+        return dict(await r.json())
+
+
+async def application(c: Counter) -> dict[str, Any]:
+    status, view = await c.as_clerk("GET", f"/api/sessions/{c.session_id}/application")
+    assert status == 200, view
+    return dict(view)
+
+
+async def wait_application(
+    c: Counter, check: Callable[[dict[str, Any]], bool], what: str
+) -> dict[str, Any]:
+    """Poll the application (as the clerk) until ``check`` holds; returns it."""
+    seen: dict[str, Any] = {}
+
+    async def ok() -> bool:
+        seen.clear()
+        seen.update(await application(c))
+        return check(seen)
+
+    await wait_until(ok, what, tries=1500)  # sealing PDFs on a shared machine: seconds
+    return seen
