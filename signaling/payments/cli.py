@@ -22,13 +22,18 @@ def payments_group() -> None:
 
 
 @payments_group.command("reconcile")
-@click.argument("day", metavar="DATE", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.argument("day", metavar="DATE")
 @click.pass_context
-def reconcile_command(ctx: click.Context, day: object) -> None:
+def reconcile_command(ctx: click.Context, day: str) -> None:
     """Compare the provider's settlement file of DATE (YYYY-MM-DD, UTC) with our records;
     prints every difference and exits 1 when there is any."""
     settings: Settings = ctx.obj["settings"]
-    when: date = day.date()  # type: ignore[attr-defined]
+    try:
+        when = date.fromisoformat(day)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{day!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-12-05", param_hint="DATE"
+        ) from exc
 
     async def run() -> list[str]:
         async with Database(settings.db_url) as db:

@@ -80,9 +80,9 @@ async def signed_at_counter(c: Counter) -> tuple[int, dict[str, Any]]:
     return status, dict(signed)
 
 
-async def fee_counter(server: Any) -> Counter:
-    """A session of the fee service in call with its clerk."""
-    return await open_counter(server, service=FEE_SERVICE)
+async def fee_counter(server: Any, n: int = 1) -> Counter:
+    """The ``n``-th session of the fee service (its own kiosk and clerk), in call."""
+    return await open_counter(server, f"clerk{n}", f"kiosk-{n}", FEE_SERVICE)
 
 
 async def payer(code_url: str, action: str = "pay") -> dict[str, Any]:
