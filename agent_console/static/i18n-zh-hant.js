@@ -578,4 +578,13 @@ export const ZH_HANT_SUPERVISOR = Object.freeze({
   "event.other": "其他記錄",
   "event.wrap_up.filed": "辦事員提交了話後整理(處理結果與備註)",
   "event.wrap_up.extended": "辦事員延長了話後整理時間",
+  "paper.fee": "費用 {amount}",
+  "paper.pay.due": "未繳",
+  "paper.pay.pending": "正在建立支付訂單",
+  "paper.pay.open": "已顯示繳費二維碼,等待付款",
+  "paper.pay.paid": "已付款",
+  "paper.pay.failed": "付款未成功",
+  "paper.pay.expired": "二維碼已過期",
+  "paper.pay.refunded": "已退款",
+  "paper.pay.refund_failed": "退款失敗,需人手跟進",
 });

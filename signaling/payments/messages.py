@@ -25,3 +25,10 @@ class PaymentView(Message):
     provider_order_id: str | None = None
     transaction_id: str | None = None
     refund_id: str | None = None
+
+
+class PaymentAsk(Message):
+    """From the kiosk: the order to show for this fee (a new one if the last failed). No
+    amount: the server takes it from the catalogue."""
+
+    purpose: Literal["submission", "result"] = "submission"

@@ -23,7 +23,6 @@ from signaling.errors import NotYourSession
 from signaling.http_auth import body_as, terminal_of
 from signaling.keys import DATABASE, SETTINGS
 from signaling.logs import context_log
-from signaling.messages import Message
 from signaling.paperwork.errors import NotReady
 from signaling.paperwork.messages import PaperEvent
 from signaling.paperwork.routes import _handled, _json, emit, notify_application, paperwork
@@ -36,6 +35,7 @@ from signaling.payments.errors import (
     PaymentUnavailable,
 )
 from signaling.payments.keys import PAYMENTS
+from signaling.payments.messages import PaymentAsk
 from signaling.payments.provider import HttpProvider
 from signaling.payments.service import Payments
 from signaling.payments.wire import Ack
@@ -48,12 +48,6 @@ log = logging.getLogger(__name__)
 
 NOTIFY_LIMIT = web.AppKey("payments_notify_limit", RateLimit)
 MAX_NOTIFICATION_BYTES = 64 * 1024
-
-
-class PaymentAsk(Message):
-    """From the kiosk: show me the order for this fee (a new one if the last failed)."""
-
-    purpose: Literal["submission", "result"] = "submission"
 
 
 def _ack(code: Literal["SUCCESS", "FAIL"], message: str = "", status: int = 200) -> web.Response:

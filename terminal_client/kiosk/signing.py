@@ -21,15 +21,23 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import segno
 from aiohttp import web
 
 from signaling.paperwork.messages import ApplicationView, SignatureSubmission, SignRequest, Stroke
+from signaling.payments.messages import PaymentView
 from storage.errors import VcounterError
 from terminal_client.client import TerminalClient
 from terminal_client.errors import CommandRefused, PaperworkRefused, PrinterError
 from terminal_client.id_recheck import Recheck
 from terminal_client.identity import Progress
-from terminal_client.kiosk.messages import LookupView, Notice, SignatureInk, SigningView
+from terminal_client.kiosk.messages import (
+    LookupView,
+    Notice,
+    PayingView,
+    SignatureInk,
+    SigningView,
+)
 from terminal_client.paperwork import KioskPaperwork
 from terminal_client.printer import Printer, PrintJob, PrintQueue, SpoolPrinter, Status
 
@@ -70,7 +78,7 @@ class KioskSigning:
         self.paperwork = KioskPaperwork(
             server_url, token, self.queue,
             on_sign_request=self._sign_request, on_print=self._printed,
-            on_application=self._application,
+            on_application=self._application, on_payment=self._payment,
         )  # fmt: skip
         self.paperwork.attach(client)
         self.client = client
@@ -119,9 +127,17 @@ class KioskSigning:
         self.spawn(self._load_preview(request))
 
     def _application(self, view: ApplicationView) -> None:
-        """The application changed (the department decided): show the decision on screen."""
+        """The application changed: its fee's payment, its submission once paid, the
+        department's decision; each shown on screen."""
         request, signing = self.request, self.signing
         if request is None or signing is None or view.session_id != request.session_id:
+            return
+        mine = [p for p in view.payments if p.purpose == "submission"]
+        if signing.state == "paying" and mine:
+            # the push of the payment itself may have been lost: the application carries it
+            self._payment(mine[-1])
+        if self.signing is not None and self.signing.state == "paying" and view.acceptance_number:
+            self.spawn(self._submitted(view))
             return
         if view.state not in DECISIONS:
             return
@@ -130,6 +146,56 @@ class KioskSigning:
             update={"decision": view.state, "decision_reason": reason}
         )
         self.publish()
+
+    def _payment(self, payment: PaymentView) -> None:
+        """A payment of this call changed (the provider told the server): show it at once."""
+        request, signing = self.request, self.signing
+        if request is None or signing is None or payment.session_id != request.session_id:
+            return
+        if signing.state != "paying" or payment.purpose != "submission":
+            return
+        shown = signing.payment
+        if shown is not None and shown.attempt > payment.attempt:
+            return  # news of an older order
+        self.signing = signing.model_copy(update={"payment": paying_view(payment)})
+        self.publish()
+
+    async def _submitted(self, view: ApplicationView) -> None:
+        """Paid and submitted: the number on screen, the receipt printed at once."""
+        signing = self.signing
+        if signing is None or signing.state != "paying" or self.request is None:
+            return
+        self.signing = signing.model_copy(
+            update={"state": "signed", "acceptance_number": view.acceptance_number,
+                    "printing": "queued"}
+        )  # fmt: skip
+        self.publish()
+        receipt = next((d for d in reversed(view.documents) if d.kind == "receipt"), None)
+        if receipt is not None:
+            job = await self.paperwork.print_document(self.request.session_id, receipt)
+            self._receipt_job = job.job_id
+
+    async def pay_again(self) -> None:
+        """A new code after a failed or expired payment (the server makes a new order)."""
+        request, signing = self.request, self.signing
+        if request is None or signing is None or signing.state != "paying":
+            raise CommandRefused("there is no fee to pay now")
+        if signing.payment is not None and signing.payment.state in ("open", "paid"):
+            raise CommandRefused("the payment code on screen is still valid; scan it to pay")
+        try:
+            payment = await self.paperwork.ask_payment(request.session_id)
+        except PaperworkRefused as exc:
+            self.notice(Notice(key=f"error.{exc.code}", detail=exc.message))
+            return
+        self.signing = signing.model_copy(update={"payment": paying_view(payment)})
+        self.publish()
+        await self._shown(payment)
+
+    async def _shown(self, payment: PaymentView) -> None:
+        try:
+            await self.paperwork.payment_shown(payment)
+        except (PaperworkRefused, aiohttp.ClientError) as exc:
+            log.info("QR shown not recorded: %s", exc)  # the order and its payment stand
 
     async def _load_preview(self, request: SignRequest) -> None:
         try:
@@ -177,16 +243,25 @@ class KioskSigning:
         self.signing = view.model_copy(update={"state": "sending"})
         self.publish()
         try:
-            number, documents = await self.paperwork.sign(request.session_id, body)
+            signed = await self.paperwork.submit_signature(request.session_id, body)
         except PaperworkRefused as exc:
             self.signing = view
             self.notice(Notice(key=f"error.{exc.code}", detail=exc.message))
             return
-        self.signing = view.model_copy(
-            update={"state": "signed", "acceptance_number": number, "printing": "queued"}
-        )
         self.notice(None)  # an earlier refusal (an empty signature) is over
-        receipt = next((d for d in documents if d.kind == "receipt"), None)
+        if signed.payment is not None:
+            # a fee due before submission: its QR code until the provider confirms payment
+            self.signing = view.model_copy(
+                update={"state": "paying", "payment": paying_view(signed.payment)}
+            )
+            self.publish()
+            await self._shown(signed.payment)
+            return
+        self.signing = view.model_copy(
+            update={"state": "signed", "acceptance_number": signed.acceptance_number,
+                    "printing": "queued"}
+        )  # fmt: skip
+        receipt = next((d for d in signed.documents if d.kind == "receipt"), None)
         if receipt is not None:
             job = await self.paperwork.print_document(request.session_id, receipt)
             self._receipt_job = job.job_id
@@ -274,3 +349,15 @@ class KioskSigning:
             )
             self.lookup = self.lookup.model_copy(update={"printing": state, "print_error": problem})
         self.publish()
+
+
+def paying_view(payment: PaymentView) -> PayingView:
+    """What the screen shows of a payment order: its QR code only while it can be paid."""
+    qr = None
+    if payment.state == "open" and payment.code_url:
+        qr = segno.make(payment.code_url, error="m").svg_data_uri(scale=6, border=2)
+    return PayingView(
+        state=payment.state, amount=payment.amount, qr=qr,
+        expires_at=payment.expires_at.isoformat() if payment.expires_at else None,
+        attempt=payment.attempt,
+    )  # fmt: skip

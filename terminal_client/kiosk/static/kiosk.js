@@ -154,7 +154,7 @@ const actions = {
   },
 };
 Object.assign(actions, documentActions(ui, send, update));
-for (const simple of ['back', 'home', 'call', 'call_again', 'cancel', 'hangup', 'touch', 'callback', 'callback_back']) {
+for (const simple of ['back', 'home', 'call', 'call_again', 'cancel', 'hangup', 'touch', 'callback', 'callback_back', 'pay_again']) {
   actions[simple] = () => send({ type: simple });
 }
 

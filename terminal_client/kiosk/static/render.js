@@ -5,6 +5,7 @@
 import { t, has, applyTranslations, setLanguage } from './i18n.js';
 import { localized } from './catalogue.js';
 import { renderDocuments } from './documents.js';
+import { renderPayment } from './payment.js';
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
@@ -319,6 +320,7 @@ function renderSigning(view, ui) {
   // the form gets a column of its own: the clerk's video stays in sight through signing
   $('[data-testid=screen-call]').classList.toggle('has-signing', Boolean(signing));
   $('[data-testid=screen-call]').classList.toggle('signed', Boolean(signing && signing.state === 'signed'));
+  renderPayment(signing);
   if (!signing) {
     ui.pad?.reset('');
     ui.formZoomed = false;
