@@ -380,6 +380,11 @@ async def reprint(request: web.Request) -> web.Response:
     body = _body(ReprintRequest, json_body(await request.read()))
     work = paperwork(request)
     loaded = await reprint_application(work, body, terminal.id)
+    if await work.result_fee_open(loaded, terminal.id):
+        # the fee falls due now: nothing prints until it is paid; the view carries its order
+        loaded = await work.load(loaded.row.id)
+        view = work.view(loaded, with_ink=False)
+        return _json(view.model_copy(update={"documents": []}))
     view = work.view(loaded, with_ink=False)
     ticket = _ticket(request, loaded.row.id)
     docs = [

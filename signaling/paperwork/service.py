@@ -439,6 +439,26 @@ class Paperwork:
         fee = pay.fee_due(loaded.service, "result")
         return {"fee_due": format_amount(fee.minor, fee.currency)} if fee else {}
 
+    async def result_fee_open(self, loaded: Loaded, terminal_id: int) -> bool:
+        """Step 7 for a fee due on approval: True (with its order open for this kiosk) while
+        the approved result's fee is unpaid; False when there is nothing to pay."""
+        fee = pay.fee_due(loaded.service, "result")
+        if fee is None or loaded.app.state != d.A.APPROVED:
+            return False
+        if self.payments is None:
+            raise PaymentUnavailable(
+                f"the result of {loaded.service.id} has a fee of"
+                f" {format_amount(fee.minor, fee.currency)} but this server takes no payments"
+                " (payments_url is not set); ask at the counter"
+            )
+        if await self.payments.settled(loaded.row.id, "result") is not None:
+            return False
+        await self.payments.order(
+            loaded.row.id, "result", fee, loaded.service.names.get("en"), self.base_url,
+            terminal_id,
+        )  # fmt: skip
+        return True
+
     # ------------------------------------------------------------------ step 6: decision
 
     async def decide(

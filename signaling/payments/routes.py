@@ -128,9 +128,13 @@ async def ask(request: web.Request) -> web.Response:
         )
     if body.purpose == "submission" and loaded.row.terminal_id != terminal.id:
         raise NotYourSession(f"session {session_id} is not this kiosk's")
-    if body.purpose == "result" and loaded.app.state != "approved":
-        raise NotReady(
-            f"session {session_id} is {loaded.app.state}; a result fee is due once approved"
+    if body.purpose == "result" and (
+        loaded.app.state != "approved"
+        # only a kiosk given the result's order (after the ID re-check) asks for a new one
+        or not any(p.purpose == "result" and p.terminal_id == terminal.id for p in loaded.payments)
+    ):
+        raise NotYourSession(
+            f"look the application of session {session_id} up by its acceptance number first"
         )
     record = await payments.settled(session_id, body.purpose) or await payments.order(
         session_id, body.purpose, fee, loaded.service.names.get("en"), work.base_url, terminal.id

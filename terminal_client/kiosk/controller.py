@@ -449,7 +449,7 @@ class KioskController:
                 self._require("hang up", Screen.CALL)
                 await self.client.hangup()
             case "pay_again":
-                self._require("pay", Screen.CALL)
+                self._require("pay", Screen.CALL, Screen.RESULT)
                 await self.signing.pay_again()
 
     async def _identity(self, action: str) -> None:

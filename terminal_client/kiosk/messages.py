@@ -194,7 +194,7 @@ class LookupView(_Model):
 
     state: Literal[
         "unavailable", "enter", "document", "reading", "face", "challenge", "checking",
-        "found", "failed",
+        "paying", "found", "failed",
     ]  # fmt: skip
     acceptance_number: str = ""
     action: Literal["blink", "turn_left", "turn_right"] | None = None
@@ -205,6 +205,8 @@ class LookupView(_Model):
     documents: int = 0
     printing: PrintState | None = None
     print_error: str = ""
+    # ``paying``: the result's fee falls due now; it prints once the fee is paid
+    payment: PayingView | None = None
 
 
 class KioskView(_Model):

@@ -24,7 +24,13 @@ import aiohttp
 import segno
 from aiohttp import web
 
-from signaling.paperwork.messages import ApplicationView, SignatureSubmission, SignRequest, Stroke
+from signaling.paperwork.messages import (
+    ApplicationView,
+    ReprintRequest,
+    SignatureSubmission,
+    SignRequest,
+    Stroke,
+)
 from signaling.payments.messages import PaymentView
 from storage.errors import VcounterError
 from terminal_client.client import TerminalClient
@@ -94,6 +100,9 @@ class KioskSigning:
         # the ID re-check of a reprint (the identity step's reader and camera); None: no reader
         self.recheck = recheck
         self._lookup_task: asyncio.Task[None] | None = None
+        # a result whose fee is being paid: the checked request that prints it once paid
+        self._paying_for: ReprintRequest | None = None
+        self._paying_session: str | None = None
 
     async def start(self) -> None:
         await self.queue.start()
@@ -105,6 +114,7 @@ class KioskSigning:
         """The kiosk reset: nothing about the last applicant stays on screen."""
         self.request, self.signing, self.preview = None, None, b""
         self.lookup = None
+        self._paying_for = self._paying_session = None
         if self._lookup_task is not None:
             self._lookup_task.cancel()  # the applicant left: the reader and camera stop
             self._lookup_task = None
@@ -149,10 +159,13 @@ class KioskSigning:
 
     def _payment(self, payment: PaymentView) -> None:
         """A payment of this call changed (the provider told the server): show it at once."""
+        if payment.purpose == "result":
+            self._result_payment(payment)
+            return
         request, signing = self.request, self.signing
         if request is None or signing is None or payment.session_id != request.session_id:
             return
-        if signing.state != "paying" or payment.purpose != "submission":
+        if signing.state != "paying":
             return
         shown = signing.payment
         if shown is not None and shown.attempt > payment.attempt:
@@ -175,8 +188,46 @@ class KioskSigning:
             job = await self.paperwork.print_document(self.request.session_id, receipt)
             self._receipt_job = job.job_id
 
+    def _result_payment(self, payment: PaymentView) -> None:
+        """The fee of a result being looked up changed: paid, it prints now."""
+        lookup, checked = self.lookup, self._paying_for
+        if lookup is None or lookup.state != "paying" or checked is None:
+            return
+        if payment.session_id != self._paying_session:
+            return
+        self.lookup = lookup.model_copy(update={"payment": paying_view(payment)})
+        self.publish()
+        if payment.state == "paid":
+            self._lookup_task = self.spawn(self._print_paid(checked))
+
+    async def _print_paid(self, checked: ReprintRequest) -> None:
+        number = checked.acceptance_number
+        try:
+            view = await self.paperwork.reprint(checked)
+        except PaperworkRefused as exc:
+            self._failed(number, exc.code, exc.message)
+            return
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._failed(number, "network", str(exc))
+            return
+        self._paying_for = self._paying_session = None
+        await self._found(view, number)
+
     async def pay_again(self) -> None:
         """A new code after a failed or expired payment (the server makes a new order)."""
+        lookup = self.lookup
+        if lookup is not None and lookup.state == "paying" and self._paying_session:
+            if lookup.payment is not None and lookup.payment.state in ("open", "paid"):
+                raise CommandRefused("the payment code on screen is still valid; scan it to pay")
+            try:
+                payment = await self.paperwork.ask_payment(self._paying_session, "result")
+            except PaperworkRefused as exc:
+                self.notice(Notice(key=f"error.{exc.code}", detail=exc.message))
+                return
+            self.lookup = lookup.model_copy(update={"payment": paying_view(payment)})
+            self.publish()
+            await self._shown(payment)
+            return
         request, signing = self.request, self.signing
         if request is None or signing is None or signing.state != "paying":
             raise CommandRefused("there is no fee to pay now")
@@ -297,7 +348,8 @@ class KioskSigning:
             checked = await recheck(progress)
             self.lookup = LookupView(state="checking", acceptance_number=number)
             self.publish()
-            view = await self.paperwork.reprint(checked.request(number))
+            asked = checked.request(number)
+            view = await self.paperwork.reprint(asked)
         except PaperworkRefused as exc:
             if exc.code in ("bad_acceptance_number", "unknown_acceptance_number"):
                 # the number is what is wrong: type it again (the notice says how)
@@ -312,6 +364,20 @@ class KioskSigning:
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._failed(number, "network", str(exc))
             return
+        due = [p for p in view.payments if p.purpose == "result" and p.state == "open"]
+        if not view.documents and due:
+            # the result's fee first: its QR code; the result prints once it is paid
+            self._paying_for, self._paying_session = asked, view.session_id
+            self.lookup = LookupView(
+                state="paying", acceptance_number=view.acceptance_number or number,
+                outcome=view.state, payment=paying_view(due[-1]),
+            )  # fmt: skip
+            self.publish()
+            await self._shown(due[-1])
+            return
+        await self._found(view, number)
+
+    async def _found(self, view: ApplicationView, number: str) -> None:
         if view.documents:
             mine = {j.job_id for j in self.paperwork.jobs[-len(view.documents) :]}
             # the first may have printed while the second was being fetched

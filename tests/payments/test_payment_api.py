@@ -285,3 +285,55 @@ async def test_the_amount_is_the_catalogue_s_never_the_kiosk_s(server: RunningSe
     async with server.db.sessions() as s:
         rows = list(await s.scalars(select(Payment)))
     assert [r.amount_minor for r in rows] == [1000]
+
+
+# ---------------------------------------------------------------------- fee due on approval
+
+
+async def test_a_fee_due_on_approval_is_paid_before_the_result_prints(
+    server: RunningServer, sandbox: RunningSandbox
+) -> None:
+    from tests.peers import login
+    from tests.sign.conftest import DOCUMENT_NUMBER, append_stand_in_identity
+
+    c = await open_counter(server, service="property-transfer-registration")  # CNY 80.00
+    await append_stand_in_identity(server, c.session_id)
+    status, signed = await signed_at_counter(c)
+    # nothing due at submission: the number at once, the receipt names the fee to come
+    assert status == 201 and signed["payment"] is None
+    receipt = next(d for d in signed["documents"] if d["kind"] == "receipt")
+    _, pdf = await c.as_clerk("GET", receipt["url"].split(server.url, 1)[1])
+    from tests.sign.test_full_flow import pdf_text
+
+    assert "CNY80.00" in pdf_text(pdf)
+    decide = f"/api/sessions/{c.session_id}/decision"
+    assert (await c.as_clerk("POST", decide, {"outcome": "approved", "reason": "ok"}))[0] == 200
+    await server.add_clerk("bob")  # the service needs a second approver
+    second = await login(server.url, "bob", "correct horse battery")
+    status, view = await c.call("POST", decide, second, {"outcome": "approved", "reason": "ok"})
+    assert status == 200 and view["state"] == "approved", view
+
+    # at another kiosk, after the ID re-check: the fee's order, and nothing printed yet
+    other = await server.add_terminal("kiosk-hall")
+    ask = {"acceptance_number": signed["acceptance_number"], "document_number": DOCUMENT_NUMBER,
+           "source": "chip"}  # fmt: skip
+    status, found = await c.call("POST", "/api/reprint", other, ask)
+    assert status == 200, found
+    assert found["documents"] == []
+    order = found["payments"][-1]
+    assert (order["purpose"], order["state"], order["amount"]) == ("result", "open", "CNY 80.00")
+    # the kiosk in the call cannot ask for the result's order; the reprinting one can
+    status, _ = await c.as_kiosk("POST", f"/api/sessions/{c.session_id}/payment",
+                                 {"purpose": "result"})  # fmt: skip
+    assert status == 403
+    status, again = await c.call(
+        "POST", f"/api/sessions/{c.session_id}/payment", other, {"purpose": "result"}
+    )
+    assert status == 200 and again["payment_id"] == order["payment_id"]
+    await payer(order["code_url"])
+    await wait_application(
+        c, lambda v: v["payments"][-1]["state"] == "paid", "the result's fee paid"
+    )
+    status, found = await c.call("POST", "/api/reprint", other, ask)
+    assert status == 200
+    assert sorted(d["kind"] for d in found["documents"]) == ["receipt", "result"]
