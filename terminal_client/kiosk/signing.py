@@ -101,6 +101,8 @@ class KioskSigning:
         self.recheck = recheck
         self._lookup_task: asyncio.Task[None] | None = None
         # a result whose fee is being paid: the checked request that prints it once paid
+        # the payment order shown last (its code URL is in the QR code; the benchmark pays it)
+        self.order: PaymentView | None = None
         self._paying_for: ReprintRequest | None = None
         self._paying_session: str | None = None
 
@@ -243,6 +245,7 @@ class KioskSigning:
         await self._shown(payment)
 
     async def _shown(self, payment: PaymentView) -> None:
+        self.order = payment
         try:
             await self.paperwork.payment_shown(payment)
         except (PaperworkRefused, aiohttp.ClientError) as exc:
