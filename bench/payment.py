@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -27,9 +25,9 @@ from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from bench.cli import bench_parser, parse, report
-from bench.server import BenchServer, bench_server, chromium, free_port, login_console, pct
+from bench.server import BenchServer, bench_server, chromium, login_console, pct
 from media.sources import create_local_tracks
-from signaling.payments import signatures as sig
+from signaling.payments.sandbox import sandbox_process
 from terminal_client.kiosk.controller import KioskController
 from terminal_client.kiosk.messages import (
     ChooseService,
@@ -46,34 +44,6 @@ from terminal_client.kiosk.screens import KioskSettings
 KEYS = ("n", "paid_shown_p50_ms", "paid_shown_p95_ms", "paid_shown_max_ms")
 SERVICE = "driving-licence-exchange"
 FORM_READY = "() => !document.querySelector('[data-testid=paper-form]').hidden"
-
-
-@contextlib.asynccontextmanager
-async def sandbox(keys: Path) -> AsyncIterator[str]:
-    """The sandbox as its own process on a free port, trusting the merchant key in ``keys``."""
-    sig.load_or_create_key(keys / "merchant.pem")
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "signaling.payments.sandbox", "--port", str(port),
-         "--key", str(keys / "provider.pem"),
-         "--merchant-key", str(sig.public_path(keys / "merchant.pem"))],
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(200):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"{url}/pay/none") as r:
-                        if r.status == 404 and (keys / "provider.pem.pub").exists():
-                            break
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError(f"the sandbox at {url} did not start")
-        yield url
-    finally:
-        process.terminate()
-        await asyncio.to_thread(process.wait)
 
 
 async def wait_view(
@@ -144,7 +114,7 @@ async def one_payment(kiosk: KioskController, page: Page, http: aiohttp.ClientSe
 async def main(n: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="vcounter-bench-pay-") as tmp:
         keys = Path(tmp) / "keys"
-        async with sandbox(keys) as provider_url:
+        async with sandbox_process(keys / "provider.pem", keys / "merchant.pem") as provider_url:
             settings = {
                 "VCOUNTER_PAYMENTS_URL": provider_url,
                 "VCOUNTER_PAYMENTS_MERCHANT_KEY": str(keys / "merchant.pem"),

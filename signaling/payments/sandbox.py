@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import hashlib
 import io
 import logging
 import secrets
+import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -336,6 +339,43 @@ class Sandbox:
         app.router.add_get("/pay/{order_id}/order", self.payer_order)
         app.router.add_post("/pay/{order_id}/{action:pay|decline}", self.payer_action)
         return app
+
+
+@contextlib.asynccontextmanager
+async def sandbox_process(
+    provider_key: Path, merchant_key: Path, merchant: str = "vcounter", port: int = 0
+) -> AsyncIterator[str]:
+    """Run the sandbox as its own process (``./run demo``, the benchmark) trusting the
+    merchant key at ``merchant_key`` (made if missing); yields its URL once it answers."""
+    sig.load_or_create_key(merchant_key)
+    if not port:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "signaling.payments.sandbox", "--port", str(port),
+        "--key", str(provider_key), "--merchant", merchant,
+        "--merchant-key", str(sig.public_path(merchant_key)),
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(f"{url}/pay/none") as r:
+                        if r.status == 404 and sig.public_path(provider_key).exists():
+                            break
+                if process.returncode is not None:
+                    raise RuntimeError(f"the payment sandbox exited ({process.returncode})")
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError(f"the payment sandbox at {url} did not start within 30 s")
+        yield url
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await process.wait()
 
 
 def main(argv: list[str] | None = None) -> None:
