@@ -134,6 +134,15 @@ async def get(db: Database, payment_id: str) -> PaymentRecord:
     return _record(row)
 
 
+async def in_state(db: Database, state: PaymentState) -> list[PaymentRecord]:
+    """Every payment in ``state``, oldest first (e.g. the refunds a person must follow up)."""
+    async with db.reads() as s:
+        rows = await s.scalars(
+            select(Payment).where(Payment.state == state.value).order_by(Payment.created_at)
+        )
+        return [_record(r) for r in rows]
+
+
 async def on_day(db: Database, start: datetime, end: datetime) -> list[PaymentRecord]:
     """Payments paid or refunded in ``[start, end)``: what a settlement file of the day lists."""
     async with db.reads() as s:

@@ -7,6 +7,7 @@ run on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from signaling.cli import main
 from signaling.payments import signatures as sig
 from signaling.payments.sandbox import Sandbox
 from tests.sign.conftest import Counter, open_counter, strokes
@@ -111,3 +114,18 @@ async def wait_application(
 
     await wait_until(ok, what, tries=1500)  # sealing PDFs on a shared machine: seconds
     return seen
+
+
+async def payments_cli(server: Any, sandbox: RunningSandbox, *args: str) -> Result:
+    """``vcounter payments ARGS`` on the server's store and sandbox, as an operator runs it."""
+    s = server.settings
+    env = {
+        "VCOUNTER_SECRET_KEY": "x" * 40,
+        "VCOUNTER_PAYMENTS_URL": sandbox.url,
+        "VCOUNTER_PAYMENTS_MERCHANT_KEY": str(sandbox.merchant_key),
+        "VCOUNTER_PAYMENTS_PROVIDER_PUBLIC_KEY": str(sandbox.public_key),
+        **({"VCOUNTER_DATABASE_URL": s.database_url} if s.database_url else {}),
+    }
+    command = ["--data-dir", str(s.data_dir), "payments", *args]
+    # the CLI runs its own event loop: give it a thread of its own
+    return await asyncio.to_thread(CliRunner().invoke, main, command, env=env)

@@ -28,6 +28,7 @@ from tests.payments.conftest import (
     application,
     fee_counter,
     payer,
+    payments_cli,
     signed_at_counter,
     wait_application,
 )
@@ -337,3 +338,34 @@ async def test_a_fee_due_on_approval_is_paid_before_the_result_prints(
     status, found = await c.call("POST", "/api/reprint", other, ask)
     assert status == 200
     assert sorted(d["kind"] for d in found["documents"]) == ["receipt", "result"]
+
+
+async def test_a_refund_the_provider_cannot_take_is_refund_failed_in_the_chain(
+    server: RunningServer, sandbox: RunningSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = await fee_counter(server)
+    _, signed = await signed_at_counter(c)
+    await payer(signed["payment"]["code_url"])
+    await wait_application(c, lambda v: v["state"] == "submitted", "submitted once paid")
+    provider = server.app[PAYMENTS].provider
+    reachable = provider.base_url  # type: ignore[attr-defined]
+    provider.base_url = "http://127.0.0.1:9"  # type: ignore[attr-defined]  # nobody listens
+    status, decided = await c.as_clerk(
+        "POST", f"/api/sessions/{c.session_id}/decision", {"outcome": "rejected", "reason": "no"}
+    )
+    provider.base_url = reachable  # type: ignore[attr-defined]
+    # the decision stands; the refund is recorded as failed, for a person to follow up
+    assert status == 200 and decided["state"] == "rejected"
+    assert decided["payments"][-1]["state"] == "refund_failed"
+    events = await AuditLog(server.db).events(c.session_id)
+    failed = next(e for e in events if e.kind == "payment.refund_failed")
+    assert "did not answer" in failed.payload["error"]
+    assert any("refund of payment" in r.getMessage() for r in caplog.records)
+    # staff retry once the provider answers again: refunded, in the chain
+    result = await payments_cli(server, sandbox, "retry-refunds")
+    assert result.exit_code == 0, result.output
+    assert "refunded" in result.output
+    assert (await application(c))["payments"][-1]["state"] == "refunded"
+    assert "payment.refunded" in await kinds(server, c.session_id)
+    result = await payments_cli(server, sandbox, "retry-refunds")
+    assert result.output.strip().endswith("no refunds waiting to be retried")

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
-from click.testing import CliRunner, Result
 from sqlalchemy import update
 
-from signaling.cli import main
 from storage.models import Payment
 from tests.conftest import RunningServer
 from tests.payments.conftest import (
     RunningSandbox,
     fee_counter,
     payer,
+    payments_cli,
     signed_at_counter,
     wait_application,
 )
-
-
-async def _run(server: RunningServer, sandbox: RunningSandbox, day: str) -> Result:
-    s = server.settings
-    env = {
-        "VCOUNTER_SECRET_KEY": "x" * 40,
-        "VCOUNTER_PAYMENTS_URL": sandbox.url,
-        "VCOUNTER_PAYMENTS_MERCHANT_KEY": str(sandbox.merchant_key),
-        "VCOUNTER_PAYMENTS_PROVIDER_PUBLIC_KEY": str(sandbox.public_key),
-        **({"VCOUNTER_DATABASE_URL": s.database_url} if s.database_url else {}),
-    }
-    args = ["--data-dir", str(s.data_dir), "payments", "reconcile", day]
-    # the CLI runs its own event loop: give it a thread of its own
-    return await asyncio.to_thread(CliRunner().invoke, main, args, env=env)
 
 
 async def test_reconcile_agrees_then_finds_planted_differences(
@@ -49,7 +33,7 @@ async def test_reconcile_agrees_then_finds_planted_differences(
     )
     assert status == 200
     today = datetime.now(UTC).date().isoformat()
-    result = await _run(server, sandbox, today)
+    result = await payments_cli(server, sandbox, "reconcile", today)
     assert result.exit_code == 0, result.output
     assert "agree" in result.output
     # planted: our record of the first payment says CNY 9.00; the refund of the second
@@ -60,7 +44,7 @@ async def test_reconcile_agrees_then_finds_planted_differences(
             update(Payment).where(Payment.id == paid_ids[1])
             .values(state="paid", refunded_at=None, refunded_minor=0)
         )  # fmt: skip
-    result = await _run(server, sandbox, today)
+    result = await payments_cli(server, sandbox, "reconcile", today)
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.startswith("- ")]
     assert len(lines) == 2, result.output
@@ -70,9 +54,9 @@ async def test_reconcile_agrees_then_finds_planted_differences(
     assert f"The provider settled refund {paid_ids[1]}" in result.output
     assert "(we have it as paid)" in result.output
     # a day with nothing on either side agrees
-    assert (await _run(server, sandbox, "2020-01-01")).exit_code == 0
+    assert (await payments_cli(server, sandbox, "reconcile", "2020-01-01")).exit_code == 0
 
 
 async def test_reconcile_refuses_a_bad_date(server: RunningServer, sandbox: RunningSandbox) -> None:
-    result = await _run(server, sandbox, "05/12/2026")
+    result = await payments_cli(server, sandbox, "reconcile", "05/12/2026")
     assert result.exit_code == 2 and "YYYY-MM-DD" in result.output
