@@ -22,7 +22,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from signaling.cli import main
 from signaling.payments import signatures as sig
 from signaling.payments.sandbox import Sandbox
-from tests.sign.conftest import Counter, open_counter, strokes
+from tests.conftest import CLERK_PASSWORD
+from tests.peers import login
+from tests.sign.conftest import (
+    DOCUMENT_NUMBER,
+    Counter,
+    append_stand_in_identity,
+    open_counter,
+    strokes,
+)
 from tests.signaling.test_router import wait_until
 
 MERCHANT = "vcounter"
@@ -129,3 +137,21 @@ async def payments_cli(server: Any, sandbox: RunningSandbox, *args: str) -> Resu
     command = ["--data-dir", str(s.data_dir), "payments", *args]
     # the CLI runs its own event loop: give it a thread of its own
     return await asyncio.to_thread(CliRunner().invoke, main, command, env=env)
+
+
+async def approved_with_fee_on_approval(
+    server: Any, document_number: str = DOCUMENT_NUMBER
+) -> tuple[Counter, dict[str, Any]]:
+    """A signed, approved application of a service whose fee (CNY 80.00) is due on approval;
+    its service needs a second approver (bob). Returns the counter and the signature answer."""
+    c = await open_counter(server, service="property-transfer-registration")
+    await append_stand_in_identity(server, c.session_id, document_number)
+    status, signed = await signed_at_counter(c)
+    assert status == 201 and signed["payment"] is None, signed
+    decide = f"/api/sessions/{c.session_id}/decision"
+    assert (await c.as_clerk("POST", decide, {"outcome": "approved", "reason": "ok"}))[0] == 200
+    await server.add_clerk("bob")
+    second = await login(server.url, "bob", CLERK_PASSWORD)
+    status, view = await c.call("POST", decide, second, {"outcome": "approved", "reason": "ok"})
+    assert status == 200 and view["state"] == "approved", view
+    return c, signed

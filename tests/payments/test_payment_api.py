@@ -26,6 +26,7 @@ from tests.conftest import RunningServer
 from tests.payments.conftest import (
     RunningSandbox,
     application,
+    approved_with_fee_on_approval,
     fee_counter,
     payer,
     payments_cli,
@@ -294,25 +295,15 @@ async def test_the_amount_is_the_catalogue_s_never_the_kiosk_s(server: RunningSe
 async def test_a_fee_due_on_approval_is_paid_before_the_result_prints(
     server: RunningServer, sandbox: RunningSandbox
 ) -> None:
-    from tests.peers import login
-    from tests.sign.conftest import DOCUMENT_NUMBER, append_stand_in_identity
+    from tests.sign.conftest import DOCUMENT_NUMBER
 
-    c = await open_counter(server, service="property-transfer-registration")  # CNY 80.00
-    await append_stand_in_identity(server, c.session_id)
-    status, signed = await signed_at_counter(c)
-    # nothing due at submission: the number at once, the receipt names the fee to come
-    assert status == 201 and signed["payment"] is None
+    c, signed = await approved_with_fee_on_approval(server)
+    # nothing was due at submission: the number at once, the receipt names the fee to come
     receipt = next(d for d in signed["documents"] if d["kind"] == "receipt")
     _, pdf = await c.as_clerk("GET", receipt["url"].split(server.url, 1)[1])
     from tests.sign.test_full_flow import pdf_text
 
     assert "CNY80.00" in pdf_text(pdf)
-    decide = f"/api/sessions/{c.session_id}/decision"
-    assert (await c.as_clerk("POST", decide, {"outcome": "approved", "reason": "ok"}))[0] == 200
-    await server.add_clerk("bob")  # the service needs a second approver
-    second = await login(server.url, "bob", "correct horse battery")
-    status, view = await c.call("POST", decide, second, {"outcome": "approved", "reason": "ok"})
-    assert status == 200 and view["state"] == "approved", view
 
     # at another kiosk, after the ID re-check: the fee's order, and nothing printed yet
     other = await server.add_terminal("kiosk-hall")
