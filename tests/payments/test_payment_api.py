@@ -360,4 +360,3 @@ async def test_a_refund_the_provider_cannot_take_is_refund_failed_in_the_chain(
     assert "payment.refunded" in await kinds(server, c.session_id)
     result = await payments_cli(server, sandbox, "retry-refunds")
     assert result.output.strip().endswith("no refunds waiting to be retried")
-
