@@ -80,6 +80,7 @@ class Sandbox:
         self.orders: dict[str, _Entry] = {}
         self.by_key: dict[str, str] = {}  # idempotency key -> out_trade_no
         self.refunds: dict[str, Refund] = {}  # out_refund_no -> refund
+        self.nonces: dict[str, float] = {}  # merchant request nonces inside the window
         self.deliveries = 0  # notification POSTs attempted (tests watch duplicates)
         # how far the sandbox's clock is ahead of the real one (advance(): expiry in tests)
         self.offset = timedelta(0)
@@ -110,6 +111,11 @@ class Sandbox:
             if abs(auth.stamp.timestamp - _now().timestamp()) > REQUEST_WINDOW_S:
                 raise BadSignature("the request's timestamp is outside the 5-minute window")
             sig.check_request(key, auth, request.method, request.path_qs, body)
+            now = _now().timestamp()
+            self.nonces = {n: t for n, t in self.nonces.items() if t > now - REQUEST_WINDOW_S}
+            if auth.stamp.nonce in self.nonces:
+                raise BadSignature("this request's nonce was used before (a replay)")
+            self.nonces[auth.stamp.nonce] = now
         except BadSignature as exc:
             raise self._error(web.HTTPUnauthorized, "SIGN_ERROR", exc.message) from exc
         return body

@@ -360,3 +360,30 @@ async def test_a_refund_the_provider_cannot_take_is_refund_failed_in_the_chain(
     assert "payment.refunded" in await kinds(server, c.session_id)
     result = await payments_cli(server, sandbox, "retry-refunds")
     assert result.output.strip().endswith("no refunds waiting to be retried")
+
+
+async def test_the_sandbox_takes_only_signed_fresh_merchant_requests(
+    sandbox: RunningSandbox,
+) -> None:
+    body = CreateOrder(
+        mchid="vcounter", out_trade_no=uuid.uuid4().hex, description="Exchange of a licence",
+        amount=Amount(total=1000, currency="CNY"), notify_url="http://127.0.0.1:9/n", expire_s=60,
+    ).model_dump_json()  # fmt: skip
+    key = sig.load_or_create_key(sandbox.merchant_key)
+    auth = sig.authorization(key, "vcounter", "POST", "/v3/orders", body)
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "sandbox-key-1"}
+    async with aiohttp.ClientSession() as http:
+
+        async def create(extra: dict[str, str]) -> tuple[int, Any]:
+            async with http.post(
+                f"{sandbox.url}/v3/orders", data=body, headers={**headers, **extra}
+            ) as r:
+                return r.status, await r.json()
+
+        assert (await create({}))[0] == 401  # unsigned
+        other = sig.authorization(sig.load_or_create_key(sandbox.merchant_key.with_name("x.pem")),
+                                  "vcounter", "POST", "/v3/orders", body)  # fmt: skip
+        assert (await create({"Authorization": other}))[1]["code"] == "SIGN_ERROR"
+        assert (await create({"Authorization": auth}))[0] == 201
+        status, answer = await create({"Authorization": auth})  # the same request again
+        assert status == 401 and "replay" in answer["message"]
