@@ -146,7 +146,7 @@ async def test_a_fee_paid_on_the_phone_then_refunded_on_rejection(
     await console.fill("[data-testid=paper-reason]", "證件不符合換領條件")
     await console.click("[data-testid=paper-decide]")
     await expect(payment).to_have_attribute("data-state", "refunded", timeout=20000)
-    await console.screenshot(path=str(tmp_path / "console-refunded.png"))
+    await shot(console, "payment-console-refunded")
     order = sandbox.box.orders[paid.id].order
     assert order.state == "refunded"
 
