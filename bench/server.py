@@ -82,13 +82,17 @@ async def wait_http(url: str, timeout_s: float = 30.0) -> None:
 
 
 @contextlib.asynccontextmanager
-async def bench_server(prefix: str = "vcounter-bench-") -> AsyncIterator[BenchServer]:
-    """A fresh data dir and the real server on it (quiet logs); stopped and removed after."""
+async def bench_server(
+    prefix: str = "vcounter-bench-", settings: dict[str, str] | None = None
+) -> AsyncIterator[BenchServer]:
+    """A fresh data dir and the real server on it (quiet logs); stopped and removed after.
+    ``settings``: more VCOUNTER_* variables for the server (bench/payment.py: its sandbox)."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         data = Path(tmp)
         port = free_port()
         # no wrap-up: the benchmarks' clerks take one call after another
-        env = {**os.environ, "VCOUNTER_LOG_LEVEL": "WARNING", "VCOUNTER_WRAP_UP_S": "0"}
+        env = {**os.environ, "VCOUNTER_LOG_LEVEL": "WARNING", "VCOUNTER_WRAP_UP_S": "0",
+               **(settings or {})}  # fmt: skip
         process = subprocess.Popen(
             [sys.executable, "-m", "signaling.cli", "--data-dir", str(data), "serve",
              "--port", str(port)],

@@ -30,6 +30,7 @@ from signaling.monitor import Monitors, SupervisorNamespace
 from signaling.namespaces import ClerkNamespace, Context, TerminalNamespace
 from signaling.operations import setup_operations
 from signaling.paperwork.routes import setup_paperwork
+from signaling.payments.routes import setup_payments
 from signaling.phone import setup_phone
 from signaling.places_routes import setup_places
 from signaling.public_url import socket_origin_check
@@ -266,6 +267,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_phone(app)
     setup_places(app)
     setup_paperwork(app, sio)
+    setup_payments(app)
     setup_console(app)
     setup_guard(app)
     return app

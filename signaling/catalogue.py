@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from signaling.booking_rules import BookingRules, booking_problems
 from signaling.errors import ConfigError, UnknownService
 from signaling.messages import LANGUAGES, Language, LocalizedText, ServiceId
+from signaling.payments.fees import Fee
 from storage.errors import InvalidValue
 from storage.skills import SkillRule, WideningStep, check_rule
 
@@ -108,6 +109,8 @@ class Service(_Entry):
     # not needed), and the steps by which a waiting call asks less (storage/skills.py)
     skills: dict[Requirement, int] = Field(default_factory=lambda: _SERVICE_ONLY.copy())
     widening: list[Widening] = Field(default_factory=list)
+    # what the applicant pays, and when (signaling/payments); None: the service is free
+    fee: Fee | None = None
 
     def skill_rule(self) -> SkillRule:
         """The rule the matcher applies to this service's calls (:class:`InvalidValue` if bad)."""
@@ -218,10 +221,17 @@ def _check(catalogue: Catalogue) -> list[str]:
     return problems
 
 
-def _format_validation(error: ValidationError) -> str:
+def _format_validation(error: ValidationError, data: object) -> str:
     lines = []
+    services = data.get("services") if isinstance(data, dict) else None
     for e in error.errors():
-        where = ".".join(str(part) for part in e["loc"]) or "(top level)"
+        loc = e["loc"]
+        where = ".".join(str(part) for part in loc) or "(top level)"
+        # "services.23.fee.currency" says little to whoever edits the file: name the service
+        if len(loc) > 1 and loc[0] == "services" and isinstance(loc[1], int):
+            entry = services[loc[1]] if isinstance(services, list) else None
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                where = f"service {entry['id']!r} at {where}"
         lines.append(f"{where}: {e['msg']}")
     return "; ".join(lines)
 
@@ -268,7 +278,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     try:
         catalogue = Catalogue.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"catalogue {where} is invalid: {_format_validation(exc)}") from exc
+        raise ConfigError(f"catalogue {where} is invalid: {_format_validation(exc, data)}") from exc
     catalogue = catalogue.model_copy(update={"bookings": _booking_rules(source, where)})
     if problems := _check(catalogue):
         raise ConfigError(f"catalogue {where} is invalid: {'; '.join(problems)}")

@@ -29,6 +29,7 @@ from signaling.places_cli import (
     place_for_terminal,
     seed_demo_map,
 )
+from signaling.payments.cli import payments_group
 from signaling.report_cli import report
 from signaling.settings import Settings, load_settings
 from signaling.skills_cli import add_skill_commands
@@ -219,7 +220,26 @@ async def _demo(settings: Settings, language: Language) -> None:
             repeat=True, name="demo-kiosk",
         )  # fmt: skip
 
-    await _serve(settings, kiosk)
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.payments_url is None:
+            settings = await _demo_payments(stack, settings)
+        await _serve(settings, kiosk)
+
+
+async def _demo_payments(stack: contextlib.AsyncExitStack, settings: Settings) -> Settings:
+    """The payment sandbox as its own process, and the server's settings pointed at it."""
+    from signaling.payments.sandbox import sandbox_process
+    from signaling.payments.signatures import public_path
+
+    provider_key = settings.data_dir / "payments-sandbox.pem"
+    url = await stack.enter_async_context(
+        sandbox_process(provider_key, settings.payments_merchant_key_path,
+                        settings.payments_merchant_id)
+    )  # fmt: skip
+    click.echo(f"  Payment sandbox:         {url}  (the kiosk's QR codes open its payer page)")
+    return settings.model_copy(
+        update={"payments_url": url, "payments_provider_public_key": public_path(provider_key)}
+    )
 
 
 @main.group(invoke_without_command=True)
@@ -554,6 +574,7 @@ main.add_command(keys)
 main.add_command(verify)
 main.add_command(report)
 main.add_command(appointments)
+main.add_command(payments_group)
 
 if __name__ == "__main__":
     main()

@@ -184,6 +184,19 @@ class Settings(BaseSettings):
     # the public map's list per client address (a page polls it every 1.5 s while shown)
     places_per_minute: float = Field(default=300.0, gt=0)
     places_burst: int = Field(default=60, ge=1)
+    # fees and payment (signaling/payments): the provider's API (None: fees cannot be taken,
+    # and a service with a fee stops at payment with a sentence saying so); its name is the
+    # last part of the notify URL, /api/payments/notify/<name>
+    payments_url: str | None = None
+    payments_provider: str = Field(default="sandbox", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    payments_merchant_id: str = Field(default="vcounter", min_length=1, max_length=32)
+    # our Ed25519 request-signing key (made on first start; give its .pub to the provider)
+    payments_merchant_key: Path | None = None
+    # the provider's public key (PEM), pinned: notifications and answers must verify with it
+    payments_provider_public_key: Path | None = None
+    payments_order_ttl_s: int = Field(default=300, ge=30, le=7200)
+    # a notification's timestamp must be this close to our clock; its nonce is kept as long
+    payments_notify_window_s: float = Field(default=300.0, ge=10)
 
     @field_validator("away_reasons")
     @classmethod
@@ -248,6 +261,11 @@ class Settings(BaseSettings):
         if config:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config)))
         return tuple(sources)
+
+    @property
+    def payments_merchant_key_path(self) -> Path:
+        """Our payment request-signing key: ``payments_merchant_key`` or under ``data_dir``."""
+        return self.payments_merchant_key or self.data_dir / "payments-merchant.pem"
 
     @property
     def db_url(self) -> str:

@@ -484,6 +484,40 @@ class Place(Base):
     terminal_id: Mapped[int | None] = mapped_column(
         ForeignKey("terminals.id"), unique=True, default=None
     )
+# ---------------------------------------------------------------------- payments (0127_payments)
+
+
+class Payment(Base):
+    """One payment order of a session's fee, from its creation to paid, refunded or closed.
+
+    ``id`` is our order number at the provider (``out_trade_no``); ``idempotency_key`` makes
+    a retried create return the provider's same order. Amounts are minor units copied from
+    the catalogue by the server, never taken from a kiosk. States: ``storage.payments``.
+    """
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("session_id", "purpose", "attempt"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    # submission (due before the acceptance number) or result (due when it is printed)
+    purpose: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int]
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    # the kiosk that shows the order's QR code (a result may be paid at another kiosk)
+    terminal_id: Mapped[int | None] = mapped_column(ForeignKey("terminals.id"), default=None)
+    amount_minor: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    provider_order_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    transaction_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    code_url: Mapped[str | None] = mapped_column(Text, default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    refund_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    refunded_minor: Mapped[int] = mapped_column(default=0)
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -511,3 +545,12 @@ class KioskQuiet(Base):
     terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"), primary_key=True)
     sid: Mapped[str] = mapped_column(String(64))
     since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+class PaymentNotice(Base):
+    """A provider notification's nonce, kept while its timestamp is inside the window: a
+    second notification with the same nonce is a replay and is refused."""
+
+    __tablename__ = "payment_notices"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -12,13 +12,13 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import BaseModel
 
-from signaling.messages import NAMESPACE_TERMINAL
+from signaling.messages import NAMESPACE_TERMINAL, Message
 from signaling.paperwork.messages import (
     ApplicationView,
     DocumentRef,
@@ -30,6 +30,7 @@ from signaling.paperwork.messages import (
     SignRequest,
     Stroke,
 )
+from signaling.payments.messages import PaymentAsk, PaymentView
 from terminal_client.client import TerminalClient
 from terminal_client.errors import PaperworkRefused, PrinterError
 from terminal_client.printer import PrintJob, PrintQueue, Status
@@ -37,6 +38,15 @@ from terminal_client.printer import PrintJob, PrintQueue, Status
 log = logging.getLogger(__name__)
 
 TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+class Signed(Message):
+    """The server's answer to a signature: the acceptance number and documents, or the
+    order of a fee to pay first (then the number comes with the ``application`` push)."""
+
+    acceptance_number: str | None
+    documents: list[DocumentRef]
+    payment: PaymentView | None = None
 
 
 def origin_of(url: str) -> str:
@@ -57,6 +67,7 @@ class KioskPaperwork:
         on_sign_request: Callable[[SignRequest], None] | None = None,
         on_application: Callable[[ApplicationView], None] | None = None,
         on_print: Callable[[PrintJob, Status, PrinterError | None], None] | None = None,
+        on_payment: Callable[[PaymentView], None] | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self.token = token
@@ -64,6 +75,8 @@ class KioskPaperwork:
         self.on_sign_request = on_sign_request
         self.on_application = on_application
         self.on_print = on_print
+        self.on_payment = on_payment
+        self.payments: list[PaymentView] = []  # every payment push, in order
         self.sign_requests: list[SignRequest] = []
         self.applications: list[ApplicationView] = []
         self.print_pushes: list[PrintDocument] = []
@@ -90,6 +103,7 @@ class KioskPaperwork:
         client.sio.on(
             PaperEvent.APPLICATION.value, self._on_application, namespace=NAMESPACE_TERMINAL
         )
+        client.sio.on(PaperEvent.PAYMENT.value, self._on_payment, namespace=NAMESPACE_TERMINAL)
 
     @property
     def _auth(self) -> dict[str, str]:
@@ -155,10 +169,33 @@ class KioskPaperwork:
     async def sign(
         self, session_id: str, submission: SignatureSubmission
     ) -> tuple[str, list[DocumentRef]]:
-        """Submit the signature; returns the acceptance number and the sealed documents."""
+        """Submit the signature of a free service; returns the acceptance number and the
+        sealed documents (:meth:`submit_signature` when a fee may be due)."""
+        signed = await self.submit_signature(session_id, submission)
+        if signed.acceptance_number is None:
+            raise PaperworkRefused(
+                "payment_due", "a fee is due before the application is submitted"
+            )
+        return signed.acceptance_number, signed.documents
+
+    async def submit_signature(self, session_id: str, submission: SignatureSubmission) -> Signed:
+        """Submit the signature; the number and documents, or the fee's payment order."""
         data = await self._call("POST", f"/api/sessions/{session_id}/signature", submission)
-        docs = [DocumentRef.model_validate(x) for x in data["documents"]]
-        return str(data["acceptance_number"]), docs
+        return Signed.model_validate(data)
+
+    async def ask_payment(
+        self, session_id: str, purpose: Literal["submission", "result"] = "submission"
+    ) -> PaymentView:
+        """The order to show for the session's fee (a new one after a failed or expired one)."""
+        ask = PaymentAsk(purpose=purpose)
+        data = await self._call("POST", f"/api/sessions/{session_id}/payment", ask)
+        return PaymentView.model_validate(data)
+
+    async def payment_shown(self, payment: PaymentView) -> None:
+        """Tell the server the order's QR code is on screen (an event in the chain)."""
+        await self._call(
+            "POST", f"/api/sessions/{payment.session_id}/payment/{payment.payment_id}/shown"
+        )
 
     async def print_document(
         self, session_id: str, document: DocumentRef, job_id: str | None = None
@@ -208,6 +245,13 @@ class KioskPaperwork:
         self.changed.set()
         if self.on_application is not None:
             self.on_application(view)
+
+    async def _on_payment(self, data: dict[str, Any]) -> None:
+        view = PaymentView.model_validate(data)
+        self.payments.append(view)
+        self.changed.set()
+        if self.on_payment is not None:
+            self.on_payment(view)
 
     async def _on_print(self, data: dict[str, Any]) -> None:
         push = PrintDocument.model_validate(data)

@@ -167,8 +167,15 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def server_extra() -> dict[str, object]:
+    """More settings for :func:`server`; a package's conftest overrides it (tests/payments
+    points the server at its payment sandbox)."""
+    return {}
+
+
+@pytest.fixture
 async def server(
-    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest, server_extra: dict[str, object]
 ) -> AsyncIterator[RunningServer]:
     """The real signalling server on a free loopback port, with its own fresh database.
 
@@ -176,7 +183,7 @@ async def server(
     happens once a party is gone for good.
     """
     url = None
-    extra: dict[str, object] = {}
+    extra: dict[str, object] = dict(server_extra)
     grace = request.node.get_closest_marker("grace")
     if grace is not None:
         extra["grace_s"] = float(grace.args[0])

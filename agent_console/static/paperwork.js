@@ -64,6 +64,7 @@ export class Paperwork {
     this.el = {
       makeForm: $("paper-form"),
       state: $("paper-state"),
+      payment: $("paper-payment"),
       preview: $("paper-preview"),
       ink: $("paper-ink"),
       decision: $("paper-decision"),
@@ -249,6 +250,7 @@ export class Paperwork {
     this.el.state.dataset.state = state;
     const number = app && app.acceptance_number ? ` · ${t("paper.number")} ${app.acceptance_number}` : "";
     this.el.state.textContent = `${t(`paper.state.${state}`)}${number}`;
+    this.#renderPayment(app);
     this.el.decision.hidden = !(state === "submitted" || state === "awaiting_second_approval");
     // a new form only before signing, or when the applicant brings more materials
     this.el.makeForm.hidden = !["none", "form_shown", "returned"].includes(state);
@@ -268,6 +270,19 @@ export class Paperwork {
         return li;
       });
     this.el.docs.replaceChildren(...items);
+  }
+
+  /** The service's fee and where its latest payment order stands (paid, refunded, ...). */
+  #renderPayment(app) {
+    const el = this.el.payment;
+    el.hidden = !(app && app.fee);
+    if (el.hidden) return;
+    const pay = app.payments.length ? app.payments[app.payments.length - 1] : null;
+    const state = pay ? pay.state : "due";
+    el.dataset.state = state;
+    const refs = pay ? [pay.provider_order_id, pay.transaction_id, pay.refund_id].filter(Boolean) : [];
+    const tail = refs.length ? ` · ${refs.join(" / ")}` : "";
+    el.textContent = `${t("paper.fee", { amount: app.fee })} · ${t(`paper.pay.${state}`)}${tail}`;
   }
 
   #renderPending() {

@@ -83,6 +83,11 @@ class ReceiptData:
     accepted_at: datetime
     materials: list[MaterialLine]
     verify_url: str
+    # the fee paid before submission ("CNY 10.00", provider order / transaction), or the fee
+    # that falls due when the result is printed
+    paid: str = ""
+    paid_ref: str = ""
+    fee_due: str = ""
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,11 @@ def receipt(data: ReceiptData) -> bytes:
     pdf.row(pdf.t("form.service"), data.service_name)
     pdf.row(pdf.t("form.department"), data.department_name)
     pdf.row(pdf.t("receipt.time"), _when(data.accepted_at))
+    if data.paid:
+        pdf.row(pdf.t("receipt.paid"), data.paid)
+        pdf.row(pdf.t("receipt.paid_ref"), data.paid_ref)
+    if data.fee_due:
+        pdf.row(pdf.t("receipt.fee_due"), data.fee_due)
     pdf.section(pdf.t("form.materials"))
     pdf.materials(data.materials, "form.no_materials")
     pdf.ln(12)

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StringConstraints
 
 from signaling.messages import Message, SessionId
+from signaling.payments.messages import PaymentView
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 DocId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
@@ -28,6 +29,7 @@ class PaperEvent(StrEnum):
     SIGNATURE_INK = "signature_ink"  # to the clerk: strokes as the applicant draws them
     APPLICATION = "application"  # to both: the application changed (signed, decided)
     PRINT_DOCUMENT = "print_document"  # to the terminal: print this document now
+    PAYMENT = "payment"  # to the terminal showing its QR code: a payment order changed
 
 
 class StrokePoint(Message):
@@ -152,6 +154,9 @@ class ApplicationView(Message):
     documents: list[DocumentRef] = Field(default_factory=list)
     decisions: list[DecisionView] = Field(default_factory=list)
     signature: SignatureInk | None = None
+    # the service's fee ("CNY 10.00") and its payment orders, oldest first
+    fee: str | None = None
+    payments: list[PaymentView] = Field(default_factory=list)
 
 
 class PendingList(Message):

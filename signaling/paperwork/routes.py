@@ -43,11 +43,14 @@ from signaling.paperwork.reprint import reprint as reprint_application
 from signaling.paperwork.seal_keys import init_keys, trust_roots
 from signaling.paperwork.service import ClerkInfo, Paperwork
 from signaling.paperwork.verify_page import setup_verify_page
+from signaling.payments.errors import PaymentNotDue, PaymentUnavailable, ProviderRefused
+from signaling.payments.keys import PAYMENTS
 from signaling.public_url import public_base
 from signaling.rooms import clerk_room, terminal_room
 from storage import presence, store
 from storage.errors import ChainMoved, NotFound, VcounterError
 from storage.places import note_printer
+from storage.payments import PaymentConflict
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,10 @@ _STATUS: list[tuple[type[VcounterError], type[web.HTTPException]]] = [
     (pe.FormMismatch, web.HTTPConflict),
     (IllegalTransition, web.HTTPConflict),
     (ChainMoved, web.HTTPConflict),
+    (PaymentUnavailable, web.HTTPServiceUnavailable),
+    (ProviderRefused, web.HTTPBadGateway),
+    (PaymentNotDue, web.HTTPConflict),
+    (PaymentConflict, web.HTTPConflict),
 ]
 SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("paperwork_sio", socketio.AsyncServer)
 
@@ -107,6 +114,7 @@ def paperwork(request: web.Request) -> Paperwork:
     return Paperwork(
         app[DATABASE], app[BLOBS], app[CATALOGUE], settings.data_dir, settings.seals, base,
         tsa_url=settings.tsa_url, tsa_roots=tuple(p.read_bytes() for p in settings.tsa_roots),
+        payments=app.get(PAYMENTS),
     )  # fmt: skip
 
 
@@ -116,7 +124,7 @@ async def _clerk(request: web.Request) -> ClerkInfo:
     return ClerkInfo(clerk.id, clerk.username, clerk.display_name, frozenset(clerk.departments))
 
 
-async def _emit(
+async def emit(
     request: web.Request,
     event: PaperEvent,
     message: Message,
@@ -142,12 +150,12 @@ async def _emit(
     return True
 
 
-async def _notify_application(request: web.Request, work: Paperwork, session_id: str) -> None:
+async def notify_application(request: web.Request, work: Paperwork, session_id: str) -> None:
     loaded = await work.load(session_id)
     view = work.view(loaded)
-    await _emit(request, PaperEvent.APPLICATION, view, terminal=loaded.row.terminal_id)
+    await emit(request, PaperEvent.APPLICATION, view, terminal=loaded.row.terminal_id)
     if loaded.row.clerk_id is not None:
-        await _emit(request, PaperEvent.APPLICATION, view, clerk=loaded.row.clerk_id)
+        await emit(request, PaperEvent.APPLICATION, view, clerk=loaded.row.clerk_id)
 
 
 # ---------------------------------------------------------------------- clerk
@@ -163,7 +171,7 @@ async def make_form(request: web.Request) -> web.Response:
     loaded = await work.load(session_id)
     preview = f"{work.base_url}/api/sessions/{session_id}/documents/{form.doc_id}.png"
     sign = SignRequest(session_id=session_id, form=form, preview_url=preview)
-    await _emit(request, PaperEvent.SIGN_REQUEST, sign, terminal=loaded.row.terminal_id)
+    await emit(request, PaperEvent.SIGN_REQUEST, sign, terminal=loaded.row.terminal_id)
     return _json(sign, 201)
 
 
@@ -175,7 +183,7 @@ async def decide(request: web.Request) -> web.Response:
     body = _body(DecisionRequest, json_body(await request.read()))
     work = paperwork(request)
     await work.decide(session_id, clerk, body.outcome, body.reason)
-    await _notify_application(request, work, session_id)
+    await notify_application(request, work, session_id)
     return _json(work.view(await work.load(session_id), with_ink=False))
 
 
@@ -207,7 +215,7 @@ async def push_print(request: web.Request) -> web.Response:
     job = PrintDocument(
         session_id=session_id, job_id=uuid.uuid4().hex, document=work.ref(session_id, doc)
     )
-    if not await _emit(request, PaperEvent.PRINT_DOCUMENT, job, terminal=loaded.row.terminal_id):
+    if not await emit(request, PaperEvent.PRINT_DOCUMENT, job, terminal=loaded.row.terminal_id):
         raise pe.NotReady(
             "the kiosk of this session is not connected; the applicant can print it at any"
             f" kiosk with acceptance number {loaded.app.acceptance_number}"
@@ -321,22 +329,27 @@ async def ink(request: web.Request) -> web.Response:
     if loaded.row.terminal_id != terminal.id:
         raise NotYourSession(f"session {session_id} is not this kiosk's")
     if loaded.row.clerk_id is not None:
-        await _emit(request, PaperEvent.SIGNATURE_INK, body, clerk=loaded.row.clerk_id)
+        await emit(request, PaperEvent.SIGNATURE_INK, body, clerk=loaded.row.clerk_id)
     return web.json_response({"relayed": loaded.row.clerk_id is not None})
 
 
 @_handled
 async def signature(request: web.Request) -> web.Response:
-    """Step 5: the applicant's signature; returns the acceptance number and documents."""
+    """Step 5: the applicant's signature; returns the acceptance number and documents, or
+    (202) the payment order of a fee due before submission."""
     terminal = await terminal_of(request)
     session_id = request.match_info["session_id"]
     body = _body(SignatureSubmission, json_body(await request.read()))
     work = paperwork(request)
-    number, docs = await work.submit_signature(session_id, terminal.id, body)
-    await _notify_application(request, work, session_id)
+    done = await work.submit_signature(session_id, terminal.id, body)
+    await notify_application(request, work, session_id)
     return web.json_response(
-        {"acceptance_number": number, "documents": [x.model_dump(mode="json") for x in docs]},
-        status=201,
+        {
+            "acceptance_number": done.acceptance_number,
+            "documents": [x.model_dump(mode="json") for x in done.documents],
+            "payment": done.payment.model_dump(mode="json") if done.payment else None,
+        },
+        status=201 if done.payment is None else 202,
     )
 
 
@@ -354,7 +367,7 @@ async def print_report(request: web.Request) -> web.Response:
     await note_printer(request.app[DATABASE], terminal.id, body.status, body.error_code)
     loaded = await work.load(session_id)
     if loaded.row.clerk_id is not None:
-        await _emit(request, PaperEvent.APPLICATION, work.view(loaded), clerk=loaded.row.clerk_id)
+        await emit(request, PaperEvent.APPLICATION, work.view(loaded), clerk=loaded.row.clerk_id)
     return web.json_response({"recorded": True}, status=201)
 
 
@@ -370,6 +383,11 @@ async def reprint(request: web.Request) -> web.Response:
     body = _body(ReprintRequest, json_body(await request.read()))
     work = paperwork(request)
     loaded = await reprint_application(work, body, terminal.id)
+    if await work.result_fee_open(loaded, terminal.id):
+        # the fee falls due now: nothing prints until it is paid; the view carries its order
+        loaded = await work.load(loaded.row.id)
+        view = work.view(loaded, with_ink=False)
+        return _json(view.model_copy(update={"documents": []}))
     view = work.view(loaded, with_ink=False)
     ticket = _ticket(request, loaded.row.id)
     docs = [

@@ -14,6 +14,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from sqlalchemy import select
@@ -33,18 +34,34 @@ from signaling.paperwork.messages import (
     DocumentRef,
     SignatureInk,
     SignatureSubmission,
+    Stroke,
 )
 from signaling.paperwork.seal import InkPoint, ink_content, seal_pdf
 from signaling.paperwork.seal_keys import SealFiles, seal_for, trust_roots
 from signaling.paperwork.session_facts import facts_of
 from signaling.paperwork.texts import text
+from signaling.payments import service as pay
+from signaling.payments.errors import PaymentUnavailable
+from signaling.payments.fees import format_amount
+from signaling.payments.messages import PaymentView
+from storage import payments as payment_store
 from storage.audit import AuditLog
 from storage.blobs import FileBlobStore
 from storage.db import Database
 from storage.errors import ChainMoved
 from storage.models import AcceptanceNumber, CallSession, SessionEvent, utcnow
+from storage.payments import PaymentRecord
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A signature's outcome: the acceptance number and documents, or the fee to pay first."""
+
+    acceptance_number: str | None
+    documents: list[DocumentRef]
+    payment: PaymentView | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,7 @@ class Loaded:
     events: list[SessionEvent]
     app: d.Application
     service: Service
+    payments: list[PaymentRecord]
 
     @property
     def language(self) -> Language:
@@ -82,6 +100,7 @@ class Paperwork:
         *,
         tsa_url: str | None = None,
         tsa_roots: tuple[bytes, ...] = (),
+        payments: pay.Payments | None = None,
     ) -> None:
         self.db = db
         self.blobs = blobs
@@ -93,6 +112,8 @@ class Paperwork:
         self.tsa_url = tsa_url
         self.tsa_roots = tsa_roots
         self.audit = AuditLog(db)
+        # the fee's provider (signaling/payments); None when payments are not configured
+        self.payments = payments
 
     # ------------------------------------------------------------------ reading
 
@@ -103,8 +124,9 @@ class Paperwork:
         row = await get_session(self.db, session_id)
         events = await self.audit.events(session_id)
         return Loaded(
-            row, events, d.fold(session_id, events), self.catalogue.service(row.service_id)
-        )
+            row, events, d.fold(session_id, events), self.catalogue.service(row.service_id),
+            await payment_store.of_session(self.db, session_id),
+        )  # fmt: skip
 
     def doc_url(self, session_id: str, doc_id: str) -> str:
         return f"{self.base_url}/api/sessions/{session_id}/documents/{doc_id}.pdf"
@@ -142,6 +164,12 @@ class Paperwork:
                 for x in app.decisions
             ],
             signature=signature,
+            fee=(
+                format_amount(loaded.service.fee.minor, loaded.service.fee.currency)
+                if loaded.service.fee
+                else None
+            ),
+            payments=[pay.view(p) for p in loaded.payments],
         )
 
     async def document_bytes(self, session_id: str, doc_id: str) -> tuple[d.StoredDocument, bytes]:
@@ -253,8 +281,13 @@ class Paperwork:
 
     async def submit_signature(
         self, session_id: str, terminal_id: int, submission: SignatureSubmission
-    ) -> tuple[str, list[DocumentRef]]:
-        """Record the signature, issue the acceptance number, seal the form, make the receipt."""
+    ) -> Submitted:
+        """Record the signature; then, once any fee due before submission is paid, issue the
+        acceptance number, seal the form and make the receipt (:meth:`complete_submission`).
+
+        The fee is taken after the signature (the applicant has confirmed what they apply
+        for, so they pay for a confirmed application) and before the number (a number is
+        issued only for an application that may be decided)."""
         loaded = await self.load(session_id)
         if loaded.row.terminal_id != terminal_id:
             raise NotYourSession(
@@ -284,6 +317,12 @@ class Paperwork:
                         f" {submission.width:g}x{submission.height:g} canvas",
                         field=f"strokes.{index}",
                     )
+        fee = pay.fee_due(loaded.service, "submission")
+        if fee is not None and self.payments is None:
+            raise PaymentUnavailable(
+                f"{loaded.service.id} has a fee of {format_amount(fee.minor, fee.currency)} but"
+                " this server takes no payments (payments_url is not set); ask the clerk"
+            )
         actor = f"terminal:{terminal_id}"
         ink = {
             "width": submission.width,
@@ -300,12 +339,52 @@ class Paperwork:
                 "points": sum(len(s.points) for s in strokes), "ink": ink,
             },
         )  # fmt: skip
+        paid = fee is None or self.payments is None
+        if not paid and self.payments is not None and fee is not None:
+            paid = await self.payments.settled(session_id, "submission") is not None
+        if not paid and self.payments is not None and fee is not None:
+            order = await self.payments.order(
+                session_id, "submission", fee, loaded.service.names.get("en"),
+                self.base_url, terminal_id,
+            )  # fmt: skip
+            context_log(log, session_id, actor).info(
+                "signed; fee %s due before submission (payment %s)",
+                format_amount(fee.minor, fee.currency), order.id,
+            )  # fmt: skip
+            return Submitted(None, [], pay.view(order))
+        return await self.complete_submission(session_id, actor)
+
+    async def complete_submission(self, session_id: str, actor: str) -> Submitted:
+        """Submit the signed application: the acceptance number, the sealed application and
+        the receipt. Called after the signature, or when its fee is paid; a second call for
+        a submitted application returns what the first made."""
+        async with self.db.lock(f"submit:{session_id}"):
+            loaded = await self.load(session_id)
+            app = loaded.app
+            if app.state == d.A.SUBMITTED and app.acceptance_number:
+                docs = [d_ for d_ in (app.latest("application"), app.latest("receipt")) if d_]
+                return Submitted(app.acceptance_number, [self.ref(session_id, doc) for doc in docs])
+            form, signed = app.form, app.signature
+            if app.state != d.A.FORM_SHOWN or form is None or signed is None:
+                raise NotReady(
+                    f"session {session_id} has no signed form to submit (it is {app.state});"
+                    " the clerk shows the form and the applicant signs"
+                )
+            return await self._submit(loaded, form, signed, actor)
+
+    async def _submit(
+        self, loaded: Loaded, form: dict[str, Any], signed: dict[str, Any], actor: str
+    ) -> Submitted:
+        session_id = loaded.row.id
+        ink = signed["ink"]
+        strokes = [Stroke.model_validate(x) for x in ink["strokes"]]
+        strokes_digest = str(signed["sha256"])
         number = await acceptance.issue(self.db, session_id)
         loaded = await self.load(session_id)
         box = form["signature_box"]
         page_box = forms.PageBox(box["x"], box["y"], box["w"], box["h"], box["page"])
         points = [[InkPoint(p.x, p.y, p.t, p.p) for p in s.points] for s in strokes]
-        stream = ink_content(points, submission.width, submission.height, page_box)
+        stream = ink_content(points, ink["width"], ink["height"], page_box)
         form_pdf = await self.blobs.get(form["sha256"])
         lang = loaded.language
         app_id = uuid.uuid4().hex
@@ -332,7 +411,7 @@ class Paperwork:
             {"acceptance_number": number, "application_doc_id": app_id, "receipt_doc_id": receipt_doc.doc_id},
         )  # fmt: skip
         context_log(log, session_id, actor).info("signed; acceptance number %s", number)
-        return number, [self.ref(session_id, app_doc), self.ref(session_id, receipt_doc)]
+        return Submitted(number, [self.ref(session_id, app_doc), self.ref(session_id, receipt_doc)])
 
     async def _receipt(self, loaded: Loaded, number: str) -> d.StoredDocument:
         doc_id = uuid.uuid4().hex
@@ -341,13 +420,44 @@ class Paperwork:
             session_id=loaded.row.id, doc_id=doc_id, language=lang, acceptance_number=number,
             service_name=loaded.service.names.get(lang), department_name=self._department_name(loaded),
             accepted_at=utcnow(), materials=self._material_lines(loaded),
-            verify_url=self.verify_url(loaded.row.id, doc_id),
+            verify_url=self.verify_url(loaded.row.id, doc_id), **self._fee_lines(loaded),
         )  # fmt: skip
         pdf = await asyncio.to_thread(forms.receipt, data)
         sealed = await self._seal(loaded, pdf, doc_id, reason=f"receipt {number}")
         return await self._store(
             loaded.row.id, "server", "receipt", doc_id, sealed, text("receipt.title", lang), True
         )
+
+    def _fee_lines(self, loaded: Loaded) -> dict[str, str]:
+        """What the receipt says of the fee: what was paid (with the provider's order and
+        transaction), or what falls due when the result is printed."""
+        paid = [p for p in loaded.payments if p.purpose == "submission" and p.state == "paid"]
+        if paid:
+            p = paid[-1]
+            ref = f"{p.provider} {p.provider_order_id or p.id} / {p.transaction_id or '—'}"
+            return {"paid": format_amount(p.amount_minor, p.currency), "paid_ref": ref}
+        fee = pay.fee_due(loaded.service, "result")
+        return {"fee_due": format_amount(fee.minor, fee.currency)} if fee else {}
+
+    async def result_fee_open(self, loaded: Loaded, terminal_id: int) -> bool:
+        """Step 7 for a fee due on approval: True (with its order open for this kiosk) while
+        the approved result's fee is unpaid; False when there is nothing to pay."""
+        fee = pay.fee_due(loaded.service, "result")
+        if fee is None or loaded.app.state != d.A.APPROVED:
+            return False
+        if self.payments is None:
+            raise PaymentUnavailable(
+                f"the result of {loaded.service.id} has a fee of"
+                f" {format_amount(fee.minor, fee.currency)} but this server takes no payments"
+                " (payments_url is not set); ask at the counter"
+            )
+        if await self.payments.settled(loaded.row.id, "result") is not None:
+            return False
+        await self.payments.order(
+            loaded.row.id, "result", fee, loaded.service.names.get("en"), self.base_url,
+            terminal_id,
+        )  # fmt: skip
+        return True
 
     # ------------------------------------------------------------------ step 6: decision
 
@@ -389,6 +499,10 @@ class Paperwork:
         loaded = await self.load(session_id)
         if new_state.value in d.OUTCOMES:
             await self._result(loaded, new_state.value, reason, clerk)
+            loaded = await self.load(session_id)
+        if new_state == d.A.REJECTED and self.payments is not None:
+            # a rejected application's fee goes back at once, each refund in the chain
+            await self.payments.refund_session(session_id, f"application rejected: {reason}")
             loaded = await self.load(session_id)
         return loaded.app
 

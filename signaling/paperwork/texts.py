@@ -30,6 +30,9 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
     "form.reference": ("表格編號", "表格编号", "Form reference"),
     "form.generated": ("生成時間", "生成时间", "Generated"),
     "receipt.title": ("受理回執", "受理回执", "Acceptance receipt"),
+    "receipt.paid": ("已繳費用", "已缴费用", "Fee paid"),
+    "receipt.paid_ref": ("支付單號", "支付单号", "Payment ref."),
+    "receipt.fee_due": ("領取結果時繳費", "领取结果时缴费", "Fee at result"),
     "receipt.number": ("受理號", "受理号", "Acceptance number"),
     "receipt.time": ("受理時間", "受理时间", "Accepted at"),
     "receipt.verify": (

@@ -470,6 +470,9 @@ class KioskController:
             case "hangup":
                 self._require("hang up", Screen.CALL)
                 await self.client.hangup()
+            case "pay_again":
+                self._require("pay", Screen.CALL, Screen.RESULT)
+                await self.signing.pay_again()
 
     async def _identity(self, action: str) -> None:
         self._require("check your identity", Screen.CALL)

@@ -173,10 +173,23 @@ class DocumentsView(_Model):
 PrintState = Literal["queued", "printed", "retrying"]
 
 
+class PayingView(_Model):
+    """A fee to pay before submission: the order's QR code, amount, expiry and state.
+
+    ``open``: scan and pay; ``paid``: the provider confirmed it (the number follows);
+    ``failed`` / ``expired``: the screen offers a new code (``pay_again``)."""
+
+    state: Literal["pending", "open", "paid", "failed", "expired", "refunded", "refund_failed"]
+    amount: str  # "CNY 10.00"
+    qr: str | None = None  # data: URI of the code URL's QR code, while it can be paid
+    expires_at: str | None = None  # ISO time: the page counts down to it
+    attempt: int = 1
+
+
 class SigningView(_Model):
     """The form shown for signing, then the acceptance number and the receipt's printing."""
 
-    state: Literal["sign", "sending", "signed"]
+    state: Literal["sign", "sending", "paying", "signed"]
     form_sha256: str
     preview_url: str  # the form's first page as an image, served by the kiosk itself
     acceptance_number: str | None = None
@@ -187,6 +200,8 @@ class SigningView(_Model):
     # the department's decision once it comes (during the call), and the clerk's reason
     decision: Literal["approved", "returned", "rejected", "awaiting_second_approval"] | None = None
     decision_reason: str = ""
+    # a fee due before submission: shown between the signature and the number
+    payment: PayingView | None = None
 
 
 class LookupView(_Model):
@@ -199,7 +214,7 @@ class LookupView(_Model):
 
     state: Literal[
         "unavailable", "enter", "document", "reading", "face", "challenge", "checking",
-        "found", "failed",
+        "paying", "found", "failed",
     ]  # fmt: skip
     acceptance_number: str = ""
     action: Literal["blink", "turn_left", "turn_right"] | None = None
@@ -210,6 +225,8 @@ class LookupView(_Model):
     documents: int = 0
     printing: PrintState | None = None
     print_error: str = ""
+    # ``paying``: the result's fee falls due now; it prints once the fee is paid
+    payment: PayingView | None = None
 
 
 class KioskView(_Model):
@@ -303,12 +320,13 @@ class SimpleCommand(_Model):
     queue for the chosen service), ``call_again`` (after an interrupted call: the same service
     at the front of the queue), ``cancel`` (leave the queue), ``hangup``, ``touch`` (any
     touch: resets the idle timer), ``dismiss_notice`` (close the view's notice),
-    ``callback`` (from the queue: open the number pad), ``callback_back`` (back to the queue);
+    ``callback`` (from the queue: open the number pad), ``callback_back`` (back to the queue),
+    ``pay_again`` (a new payment code after a failed or expired one);
     ``dismiss_prompt`` is :class:`DismissPrompt`."""
 
     type: Literal[
         "start", "back", "home", "call", "call_again", "cancel", "hangup", "touch",
-        "dismiss_notice", "callback", "callback_back",
+        "dismiss_notice", "callback", "callback_back", "pay_again",
     ]  # fmt: skip
 
 

@@ -21,15 +21,29 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import segno
 from aiohttp import web
 
-from signaling.paperwork.messages import ApplicationView, SignatureSubmission, SignRequest, Stroke
+from signaling.paperwork.messages import (
+    ApplicationView,
+    ReprintRequest,
+    SignatureSubmission,
+    SignRequest,
+    Stroke,
+)
+from signaling.payments.messages import PaymentView
 from storage.errors import VcounterError
 from terminal_client.client import TerminalClient
 from terminal_client.errors import CommandRefused, PaperworkRefused, PrinterError
 from terminal_client.id_recheck import Recheck
 from terminal_client.identity import Progress
-from terminal_client.kiosk.messages import LookupView, Notice, SignatureInk, SigningView
+from terminal_client.kiosk.messages import (
+    LookupView,
+    Notice,
+    PayingView,
+    SignatureInk,
+    SigningView,
+)
 from terminal_client.paperwork import KioskPaperwork
 from terminal_client.printer import Printer, PrintJob, PrintQueue, SpoolPrinter, Status
 
@@ -70,7 +84,7 @@ class KioskSigning:
         self.paperwork = KioskPaperwork(
             server_url, token, self.queue,
             on_sign_request=self._sign_request, on_print=self._printed,
-            on_application=self._application,
+            on_application=self._application, on_payment=self._payment,
         )  # fmt: skip
         self.paperwork.attach(client)
         self.client = client
@@ -86,6 +100,11 @@ class KioskSigning:
         # the ID re-check of a reprint (the identity step's reader and camera); None: no reader
         self.recheck = recheck
         self._lookup_task: asyncio.Task[None] | None = None
+        # a result whose fee is being paid: the checked request that prints it once paid
+        # the payment order shown last (its code URL is in the QR code; the benchmark pays it)
+        self.order: PaymentView | None = None
+        self._paying_for: ReprintRequest | None = None
+        self._paying_session: str | None = None
 
     async def start(self) -> None:
         await self.queue.start()
@@ -97,6 +116,7 @@ class KioskSigning:
         """The kiosk reset: nothing about the last applicant stays on screen."""
         self.request, self.signing, self.preview = None, None, b""
         self.lookup = None
+        self._paying_for = self._paying_session = None
         if self._lookup_task is not None:
             self._lookup_task.cancel()  # the applicant left: the reader and camera stop
             self._lookup_task = None
@@ -119,9 +139,17 @@ class KioskSigning:
         self.spawn(self._load_preview(request))
 
     def _application(self, view: ApplicationView) -> None:
-        """The application changed (the department decided): show the decision on screen."""
+        """The application changed: its fee's payment, its submission once paid, the
+        department's decision; each shown on screen."""
         request, signing = self.request, self.signing
         if request is None or signing is None or view.session_id != request.session_id:
+            return
+        mine = [p for p in view.payments if p.purpose == "submission"]
+        if signing.state == "paying" and mine:
+            # the push of the payment itself may have been lost: the application carries it
+            self._payment(mine[-1])
+        if self.signing is not None and self.signing.state == "paying" and view.acceptance_number:
+            self.spawn(self._submitted(view))
             return
         if view.state not in DECISIONS:
             return
@@ -130,6 +158,98 @@ class KioskSigning:
             update={"decision": view.state, "decision_reason": reason}
         )
         self.publish()
+
+    def _payment(self, payment: PaymentView) -> None:
+        """A payment of this call changed (the provider told the server): show it at once."""
+        if payment.purpose == "result":
+            self._result_payment(payment)
+            return
+        request, signing = self.request, self.signing
+        if request is None or signing is None or payment.session_id != request.session_id:
+            return
+        if signing.state != "paying":
+            return
+        shown = signing.payment
+        if shown is not None and shown.attempt > payment.attempt:
+            return  # news of an older order
+        self.signing = signing.model_copy(update={"payment": paying_view(payment)})
+        self.publish()
+
+    async def _submitted(self, view: ApplicationView) -> None:
+        """Paid and submitted: the number on screen, the receipt printed at once."""
+        signing = self.signing
+        if signing is None or signing.state != "paying" or self.request is None:
+            return
+        self.signing = signing.model_copy(
+            update={"state": "signed", "acceptance_number": view.acceptance_number,
+                    "printing": "queued"}
+        )  # fmt: skip
+        self.publish()
+        receipt = next((d for d in reversed(view.documents) if d.kind == "receipt"), None)
+        if receipt is not None:
+            job = await self.paperwork.print_document(self.request.session_id, receipt)
+            self._receipt_job = job.job_id
+
+    def _result_payment(self, payment: PaymentView) -> None:
+        """The fee of a result being looked up changed: paid, it prints now."""
+        lookup, checked = self.lookup, self._paying_for
+        if lookup is None or lookup.state != "paying" or checked is None:
+            return
+        if payment.session_id != self._paying_session:
+            return
+        self.lookup = lookup.model_copy(update={"payment": paying_view(payment)})
+        self.publish()
+        if payment.state == "paid":
+            self._lookup_task = self.spawn(self._print_paid(checked))
+
+    async def _print_paid(self, checked: ReprintRequest) -> None:
+        number = checked.acceptance_number
+        try:
+            view = await self.paperwork.reprint(checked)
+        except PaperworkRefused as exc:
+            self._failed(number, exc.code, exc.message)
+            return
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._failed(number, "network", str(exc))
+            return
+        self._paying_for = self._paying_session = None
+        await self._found(view, number)
+
+    async def pay_again(self) -> None:
+        """A new code after a failed or expired payment (the server makes a new order)."""
+        lookup = self.lookup
+        if lookup is not None and lookup.state == "paying" and self._paying_session:
+            if lookup.payment is not None and lookup.payment.state in ("open", "paid"):
+                raise CommandRefused("the payment code on screen is still valid; scan it to pay")
+            try:
+                payment = await self.paperwork.ask_payment(self._paying_session, "result")
+            except PaperworkRefused as exc:
+                self.notice(Notice(key=f"error.{exc.code}", detail=exc.message))
+                return
+            self.lookup = lookup.model_copy(update={"payment": paying_view(payment)})
+            self.publish()
+            await self._shown(payment)
+            return
+        request, signing = self.request, self.signing
+        if request is None or signing is None or signing.state != "paying":
+            raise CommandRefused("there is no fee to pay now")
+        if signing.payment is not None and signing.payment.state in ("open", "paid"):
+            raise CommandRefused("the payment code on screen is still valid; scan it to pay")
+        try:
+            payment = await self.paperwork.ask_payment(request.session_id)
+        except PaperworkRefused as exc:
+            self.notice(Notice(key=f"error.{exc.code}", detail=exc.message))
+            return
+        self.signing = signing.model_copy(update={"payment": paying_view(payment)})
+        self.publish()
+        await self._shown(payment)
+
+    async def _shown(self, payment: PaymentView) -> None:
+        self.order = payment
+        try:
+            await self.paperwork.payment_shown(payment)
+        except (PaperworkRefused, aiohttp.ClientError) as exc:
+            log.info("QR shown not recorded: %s", exc)  # the order and its payment stand
 
     async def _load_preview(self, request: SignRequest) -> None:
         try:
@@ -177,16 +297,25 @@ class KioskSigning:
         self.signing = view.model_copy(update={"state": "sending"})
         self.publish()
         try:
-            number, documents = await self.paperwork.sign(request.session_id, body)
+            signed = await self.paperwork.submit_signature(request.session_id, body)
         except PaperworkRefused as exc:
             self.signing = view
             self.notice(Notice(key=f"error.{exc.code}", detail=exc.message))
             return
-        self.signing = view.model_copy(
-            update={"state": "signed", "acceptance_number": number, "printing": "queued"}
-        )
         self.notice(None)  # an earlier refusal (an empty signature) is over
-        receipt = next((d for d in documents if d.kind == "receipt"), None)
+        if signed.payment is not None:
+            # a fee due before submission: its QR code until the provider confirms payment
+            self.signing = view.model_copy(
+                update={"state": "paying", "payment": paying_view(signed.payment)}
+            )
+            self.publish()
+            await self._shown(signed.payment)
+            return
+        self.signing = view.model_copy(
+            update={"state": "signed", "acceptance_number": signed.acceptance_number,
+                    "printing": "queued"}
+        )  # fmt: skip
+        receipt = next((d for d in signed.documents if d.kind == "receipt"), None)
         if receipt is not None:
             job = await self.paperwork.print_document(request.session_id, receipt)
             self._receipt_job = job.job_id
@@ -222,7 +351,8 @@ class KioskSigning:
             checked = await recheck(progress)
             self.lookup = LookupView(state="checking", acceptance_number=number)
             self.publish()
-            view = await self.paperwork.reprint(checked.request(number))
+            asked = checked.request(number)
+            view = await self.paperwork.reprint(asked)
         except PaperworkRefused as exc:
             if exc.code in ("bad_acceptance_number", "unknown_acceptance_number"):
                 # the number is what is wrong: type it again (the notice says how)
@@ -237,6 +367,20 @@ class KioskSigning:
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._failed(number, "network", str(exc))
             return
+        due = [p for p in view.payments if p.purpose == "result" and p.state == "open"]
+        if not view.documents and due:
+            # the result's fee first: its QR code; the result prints once it is paid
+            self._paying_for, self._paying_session = asked, view.session_id
+            self.lookup = LookupView(
+                state="paying", acceptance_number=view.acceptance_number or number,
+                outcome=view.state, payment=paying_view(due[-1]),
+            )  # fmt: skip
+            self.publish()
+            await self._shown(due[-1])
+            return
+        await self._found(view, number)
+
+    async def _found(self, view: ApplicationView, number: str) -> None:
         if view.documents:
             mine = {j.job_id for j in self.paperwork.jobs[-len(view.documents) :]}
             # the first may have printed while the second was being fetched
@@ -274,3 +418,15 @@ class KioskSigning:
             )
             self.lookup = self.lookup.model_copy(update={"printing": state, "print_error": problem})
         self.publish()
+
+
+def paying_view(payment: PaymentView) -> PayingView:
+    """What the screen shows of a payment order: its QR code only while it can be paid."""
+    qr = None
+    if payment.state == "open" and payment.code_url:
+        qr = segno.make(payment.code_url, error="m").svg_data_uri(scale=6, border=2)
+    return PayingView(
+        state=payment.state, amount=payment.amount, qr=qr,
+        expires_at=payment.expires_at.isoformat() if payment.expires_at else None,
+        attempt=payment.attempt,
+    )  # fmt: skip

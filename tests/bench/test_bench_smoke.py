@@ -62,6 +62,7 @@ def test_every_benchmark_is_found() -> None:
         "identity",
         "kiosk_display",
         "monitor",
+        "payment",
         "recording",
     } <= set(BENCHMARKS)
 

@@ -158,7 +158,7 @@ def _bad_id(data: dict[str, Any]) -> None:
 
 
 def _unknown_field(data: dict[str, Any]) -> None:
-    data["services"][0]["fee"] = 100
+    data["services"][0]["price"] = 100
 
 
 def _blank_name(data: dict[str, Any]) -> None:
@@ -203,7 +203,7 @@ def _duplicate_disposition(data: dict[str, Any]) -> None:
         (_duplicate_department, "duplicate department id(s) market-regulation"),
         (_empty_department, "department 'lonely' has no services"),
         (_bad_id, "services.0.id: String should match pattern"),
-        (_unknown_field, "services.0.fee: Extra inputs are not permitted"),
+        (_unknown_field, "services.0.price: Extra inputs are not permitted"),
         (_blank_name, "'market-regulation' has a blank name in en"),
         (
             _duplicate_disposition,

@@ -159,7 +159,7 @@ const actions = {
 };
 Object.assign(actions, documentActions(ui, send, update));
 Object.assign(actions, appointmentActions(ui, send, update));
-for (const simple of ['back', 'home', 'call', 'call_again', 'cancel', 'hangup', 'touch', 'callback', 'callback_back']) {
+for (const simple of ['back', 'home', 'call', 'call_again', 'cancel', 'hangup', 'touch', 'callback', 'callback_back', 'pay_again']) {
   actions[simple] = () => send({ type: simple });
 }
 

@@ -6,6 +6,7 @@ import { t, has, applyTranslations, setLanguage } from './i18n.js';
 import { localized } from './catalogue.js';
 import { renderDocuments } from './documents.js';
 import { renderAppointment } from './appointment.js';
+import { renderPayment } from './payment.js';
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
@@ -320,6 +321,7 @@ function renderSigning(view, ui) {
   // the form gets a column of its own: the clerk's video stays in sight through signing
   $('[data-testid=screen-call]').classList.toggle('has-signing', Boolean(signing));
   $('[data-testid=screen-call]').classList.toggle('signed', Boolean(signing && signing.state === 'signed'));
+  renderPayment('pay', signing && signing.state === 'paying' ? signing.payment : null);
   if (!signing) {
     ui.pad?.reset('');
     ui.formZoomed = false;
@@ -361,12 +363,15 @@ function renderResult(view) {
   $('[data-testid=result-submit]').disabled = busy || state === 'unavailable';
   $('[data-testid=result-number]').disabled = busy || state === 'unavailable';
   renderRecheck(lookup);
+  renderPayment('result-pay', state === 'paying' ? lookup.payment : null);
   status.dataset.state = state;
   status.dataset.printing = (lookup && lookup.printing) || '';
   if (state === 'unavailable') {
     status.textContent = t('reprint.unavailable');
   } else if (state === 'checking') {
     status.textContent = t('result.checking');
+  } else if (state === 'paying') {
+    status.textContent = t('result.paying', { number: lookup.acceptance_number });
   } else if (state === 'found') {
     const found = t('result.found', { number: lookup.acceptance_number, outcome: t(`outcome.${lookup.outcome}`) });
     status.textContent = `${found} ${printingText(lookup.printing, lookup.print_error)}`.trim();
