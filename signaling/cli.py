@@ -23,13 +23,13 @@ from signaling.catalogue import load_catalogue
 from signaling.logs import configure_logging
 from signaling.messages import LANGUAGES, Language
 from signaling.paperwork.cli import keys, verify
+from signaling.payments.cli import payments_group
 from signaling.places_cli import (
     add_place_commands,
     attach_terminal,
     place_for_terminal,
     seed_demo_map,
 )
-from signaling.payments.cli import payments_group
 from signaling.report_cli import report
 from signaling.settings import Settings, load_settings
 from signaling.skills_cli import add_skill_commands

@@ -484,6 +484,8 @@ class Place(Base):
     terminal_id: Mapped[int | None] = mapped_column(
         ForeignKey("terminals.id"), unique=True, default=None
     )
+
+
 # ---------------------------------------------------------------------- payments (0127_payments)
 
 
@@ -545,6 +547,8 @@ class KioskQuiet(Base):
     terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"), primary_key=True)
     sid: Mapped[str] = mapped_column(String(64))
     since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class PaymentNotice(Base):
     """A provider notification's nonce, kept while its timestamp is inside the window: a
     second notification with the same nonce is a replay and is refused."""

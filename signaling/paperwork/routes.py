@@ -49,8 +49,8 @@ from signaling.public_url import public_base
 from signaling.rooms import clerk_room, terminal_room
 from storage import presence, store
 from storage.errors import ChainMoved, NotFound, VcounterError
-from storage.places import note_printer
 from storage.payments import PaymentConflict
+from storage.places import note_printer
 
 log = logging.getLogger(__name__)
 
