@@ -484,6 +484,33 @@ class Place(Base):
     terminal_id: Mapped[int | None] = mapped_column(
         ForeignKey("terminals.id"), unique=True, default=None
     )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TerminalPrinter(Base):
+    """The newest printer report of a kiosk (from its ``print.reported``): the map's
+    "out of paper" without reading every session's chain."""
+
+    __tablename__ = "terminal_printers"
+
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"), primary_key=True)
+    # printed | retrying | failed, and the printer's error code when not printed
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str] = mapped_column(String(64), default="")
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KioskQuiet(Base):
+    """A kiosk socket that stopped answering pings (its pong is overdue) but is not closed
+    yet: the map shows the kiosk offline at once, while the socket keeps its grace to come
+    back. ``sid`` ties it to that socket: a reconnected kiosk is not quiet."""
+
+    __tablename__ = "kiosk_quiet"
+
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # ---------------------------------------------------------------------- payments (0127_payments)
@@ -522,31 +549,6 @@ class Payment(Base):
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class TerminalPrinter(Base):
-    """The newest printer report of a kiosk (from its ``print.reported``): the map's
-    "out of paper" without reading every session's chain."""
-
-    __tablename__ = "terminal_printers"
-
-    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"), primary_key=True)
-    # printed | retrying | failed, and the printer's error code when not printed
-    status: Mapped[str] = mapped_column(String(16))
-    error_code: Mapped[str] = mapped_column(String(64), default="")
-    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class KioskQuiet(Base):
-    """A kiosk socket that stopped answering pings (its pong is overdue) but is not closed
-    yet: the map shows the kiosk offline at once, while the socket keeps its grace to come
-    back. ``sid`` ties it to that socket: a reconnected kiosk is not quiet."""
-
-    __tablename__ = "kiosk_quiet"
-
-    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"), primary_key=True)
-    sid: Mapped[str] = mapped_column(String(64))
-    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class PaymentNotice(Base):
