@@ -39,6 +39,10 @@ _ANONYMOUS = (
     "/api/appointments",
     "/api/appointments/lookup",
     "/api/appointments/cancel",
+    # the public service map (README "The service map"), cached and limited per address
+    "/map",
+    "/api/map/cities",
+    "/api/places",
 )
 
 
@@ -84,7 +88,7 @@ async def test_the_token_is_checked_before_a_session_is_looked_up(server: Runnin
         for method, path in routes(server.app):
             if path in _ANONYMOUS or path.startswith(("/verify", "/api/verify", "/phone")):
                 continue
-            if path.startswith(("/api/phone/", "/static", "/vendor", "/book-static")):
+            if path.startswith(("/api/phone/", "/static", "/vendor", "/book-static", "/map-static")):
                 continue
             async with await _send(http, f"{server.url}{path}", method) as r:
                 # an unknown session and no token: "sign in", never "no such session"
