@@ -16,7 +16,7 @@ from tests.security.conftest import assert_responsive
 _VALUES = {
     "session_id": "0" * 32, "doc_id": "1" * 32, "sha256": "2" * 64, "token": "t" * 32,
     "index": "0", "side": "applicant", "material_id": "business-licence", "name": "phone.js",
-    "reference": "CB7K2M9Q",
+    "reference": "CB7K2M9Q", "payment_id": "3" * 32,
 }  # fmt: skip
 _ANONYMOUS = (
     "/",
