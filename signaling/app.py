@@ -17,6 +17,7 @@ from signaling.callbacks import setup_callbacks
 from signaling.catalogue import load_catalogue
 from signaling.checkpointer import checkpointer
 from signaling.client_address import client_address
+from signaling.complaints.routes import setup_complaints
 from signaling.documents import setup_documents
 from signaling.fanout import QueueNotifier
 from signaling.guard import setup_guard
@@ -258,6 +259,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_documents(app)
     setup_callbacks(app)
     setup_phone(app)
+    setup_complaints(app)
     setup_paperwork(app, sio)
     setup_console(app)
     setup_guard(app)

@@ -19,6 +19,7 @@ from aiohttp import web
 from signaling.accounts_cli import add_account_commands
 from signaling.audit_cli import audit
 from signaling.catalogue import load_catalogue
+from signaling.complaints.cli import complaints_group
 from signaling.logs import configure_logging
 from signaling.messages import LANGUAGES, Language
 from signaling.paperwork.cli import keys, verify
@@ -533,6 +534,7 @@ main.add_command(audit)
 main.add_command(keys)
 main.add_command(verify)
 main.add_command(report)
+main.add_command(complaints_group)
 
 if __name__ == "__main__":
     main()

@@ -53,6 +53,7 @@ from terminal_client.errors import (
     ServiceRefused,
     TerminalError,
 )
+from terminal_client.kiosk.complaints_ui import KioskComplaints
 from terminal_client.kiosk.documents_ui import DocumentDevices, DocumentsScreen
 from terminal_client.kiosk.feed import Feed, Subscription
 from terminal_client.kiosk.identity_step import KioskIdentity
@@ -62,7 +63,9 @@ from terminal_client.kiosk.messages import (
     CallbackView,
     CallView,
     Capture,
+    CheckComplaint,
     ChooseService,
+    ComplaintCommand,
     DismissPrompt,
     DocumentsCommand,
     HelloMessage,
@@ -77,6 +80,7 @@ from terminal_client.kiosk.messages import (
     QueueView,
     Rate,
     Screen,
+    SendComplaint,
     SetCareMode,
     SetLanguage,
     SignatureInk,
@@ -100,6 +104,10 @@ from terminal_client.printer import Printer
 from terminal_client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
+
+# a rating this low opens the complaint form at once
+LOW_RATING = 2
+COMPLAINT_SCREENS = (Screen.COMPLAINT, Screen.COMPLAINT_STATUS)
 
 
 class KioskController:
@@ -155,6 +163,12 @@ class KioskController:
             self.client, server_url, token, publish=self._publish, notice=self._paper_notice,
             spawn=self._spawn, printer=printer, print_dir=print_dir, recheck=recheck,
         )  # fmt: skip
+        # a complaint after the session, and a complaint's status (signaling.complaints)
+        self.complaints = KioskComplaints(
+            server_url, token, http=self._session, queue=self.signing.queue,
+            publish=self._publish, spawn=self._spawn,
+        )  # fmt: skip
+        self.signing.also_printed = self.complaints.printed
         self.catalogue: Catalogue | None = None
         self.screen = Screen.OFFLINE
         self.entered = Entered(self.settings.default_language)
@@ -272,6 +286,12 @@ class KioskController:
             signing=self.signing.signing if self.screen == Screen.CALL else None,
             lookup=self.signing.lookup if self.screen == Screen.RESULT else None,
             callback=self.callback if self.screen == Screen.CALLBACK else None,
+            complaint=(
+                self.complaints.view(entered.language) if self.screen == Screen.COMPLAINT else None
+            ),
+            complaint_status=(
+                self.complaints.status if self.screen == Screen.COMPLAINT_STATUS else None
+            ),
         )
 
     def _hello(self) -> HelloMessage:
@@ -317,6 +337,7 @@ class KioskController:
         self._log().info("reset: back to the start, entered data cleared")
         self.entered = Entered(self.settings.default_language)
         self.signing.forget()
+        self.complaints.forget()
         self.callback = None
         self._go(Screen.LANGUAGE)
 
@@ -366,6 +387,8 @@ class KioskController:
             case LookUp(acceptance_number=number):
                 self._require("look up a result", Screen.RESULT)
                 self.signing.look_up(number)
+            case ComplaintCommand() | SendComplaint() | CheckComplaint():
+                await self._complaint(command)
 
     def _require(self, action: str, *screens: Screen) -> None:
         if self.screen not in screens:
@@ -410,6 +433,11 @@ class KioskController:
             raise CommandRefused("this call has been rated already; press start again")
         await self.client.rate(session_id, command.rating, command.comment)
         self.entered.rated = True
+        if command.rating <= LOW_RATING:
+            # something went wrong for them: the complaint form at once, not "thank you"
+            self.complaints.open(after_low_rating=True)
+            self._go(Screen.COMPLAINT)
+            return
         self._go(Screen.THANKS)
 
     async def _simple(self, kind: str) -> None:
@@ -427,7 +455,10 @@ class KioskController:
             case "home":
                 self._require("start again", Screen.SERVICES, Screen.MATERIALS, Screen.ENDED,
                               Screen.THANKS, Screen.LANGUAGE, Screen.RESULT,
-                              Screen.INTERRUPTED, Screen.CALLBACK)  # fmt: skip
+                              Screen.INTERRUPTED, Screen.CALLBACK, *COMPLAINT_SCREENS)  # fmt: skip
+                sending = self.complaints.complaint and self.complaints.complaint.state == "sending"
+                if self.screen == Screen.COMPLAINT and sending:
+                    raise CommandRefused("the complaint is being sent; wait for its number")
                 if self.screen == Screen.CALLBACK and not self._callback_done():
                     raise CommandRefused("you are still in the queue: go back to it, or cancel")
                 self._reset()
@@ -663,6 +694,35 @@ class KioskController:
         done = self.callback
         if self.screen == Screen.CALLBACK and done is not None and done.reference == reference:
             self._reset()
+
+    # ------------------------------------------------------------------ complaints
+
+    async def _complaint(self, command: ComplaintCommand | SendComplaint | CheckComplaint) -> None:
+        match command:
+            case ComplaintCommand(type="complain"):
+                self._require("make a complaint", Screen.ENDED, Screen.THANKS)
+                if self.entered.session_id is None:
+                    raise CommandRefused(
+                        "there is no session to complain about; ask at the counter"
+                    )
+                self.complaints.open(after_low_rating=False)
+                self._go(Screen.COMPLAINT)
+            case ComplaintCommand(type="complaint_status"):
+                self._require("check a complaint", Screen.LANGUAGE)
+                self.complaints.open_status()
+                self._go(Screen.COMPLAINT_STATUS)
+            case SendComplaint():
+                self._require("send a complaint", Screen.COMPLAINT)
+                if self.complaints.busy() or self.entered.session_id is None:
+                    raise CommandRefused("this complaint is sent already; press Finish")
+                await self.complaints.send(command, self.entered.session_id, self.entered.language)
+            case CheckComplaint():
+                self._require("check a complaint", Screen.COMPLAINT_STATUS)
+                await self.complaints.check(command, self.entered.language)
+
+    def _session(self) -> aiohttp.ClientSession:
+        assert self._http is not None, "the kiosk is not started"
+        return self._http
 
     # ------------------------------------------------------------------ the call
 

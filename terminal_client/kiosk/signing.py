@@ -86,6 +86,8 @@ class KioskSigning:
         # the ID re-check of a reprint (the identity step's reader and camera); None: no reader
         self.recheck = recheck
         self._lookup_task: asyncio.Task[None] | None = None
+        # told of the queue's other jobs (a complaint's slip: terminal_client.kiosk.complaints_ui)
+        self.also_printed: Callable[[PrintJob, Status, PrinterError | None], None] | None = None
 
     async def start(self) -> None:
         await self.queue.start()
@@ -273,4 +275,6 @@ class KioskSigning:
                 else ("queued" if self._lookup_jobs else "printed")
             )
             self.lookup = self.lookup.model_copy(update={"printing": state, "print_error": problem})
+        elif self.also_printed is not None:
+            self.also_printed(job, status, error)
         self.publish()
