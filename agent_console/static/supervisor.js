@@ -11,6 +11,7 @@ import { forgetSession, keepFresh, loadSession, postLogin, startSession } from "
 import { SUPERVISOR_TEXT } from "./supervisor-text.js";
 import { MonitorView } from "./monitor-view.js";
 import { SkillsPanel } from "./supervisor-skills.js";
+import { ComplaintsPanel } from "./supervisor-complaints.js";
 
 const LIVE_POLL_MS = 1000;
 const DRIFT_S = 0.2;
@@ -104,6 +105,15 @@ class SupervisorApp {
       failed: (err) => this.#failed(err),
       showError: (text) => this.showError(text),
     });
+    this.complaints = new ComplaintsPanel({
+      api: (path, options) => this.api(path, options),
+      st,
+      token: () => (this.session ? this.session.token : null),
+      shown: () => this.tab === "complaints" && this.replay === null,
+      names: { service: (id) => this.serviceName(id) },
+      when,
+      failed: (err) => this.#failed(err),
+    });
   }
 
   async start() {
@@ -129,6 +139,7 @@ class SupervisorApp {
         if (this.lastSearch) this.#renderSearch(this.lastSearch);
         if (this.replay) this.#renderReplay(this.replay.view);
         this.skills.render();
+        this.complaints.render();
       });
     }
     $("login-form").addEventListener("submit", (e) => {
@@ -140,6 +151,7 @@ class SupervisorApp {
     $("login-form").querySelector("[type=submit]").disabled = false;
     $("signout").addEventListener("click", () => this.signOut());
     this.skills.bind();
+    this.complaints.bind();
     for (const tab of document.querySelectorAll(".sup-tab")) {
       tab.addEventListener("click", () => this.showTab(tab.dataset.tab));
     }
@@ -257,6 +269,7 @@ class SupervisorApp {
 
   signOut(message = "") {
     this.monitor.disconnect();
+    this.complaints.stop();
     forgetSession();
     this.session = null;
     clearInterval(this.pollTimer);
@@ -307,6 +320,7 @@ class SupervisorApp {
       this.pollTimer = setInterval(() => this.refreshLive(), LIVE_POLL_MS);
     }
     if (name === "skills" && this.replay === null) this.skills.load();
+    if (name === "complaints" && this.replay === null) this.complaints.load();
   }
 
   async refreshLive() {

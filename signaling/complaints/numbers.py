@@ -46,7 +46,7 @@ def normalise(typed: str) -> str:
     match = PATTERN.fullmatch(value)
     if match is None:
         raise BadComplaintNumber(
-            f"{typed!r} is not a complaint number: it is 14 digits and a last digit or X,"
+            f"{typed!r} is not a complaint number: it is CP, 13 digits and a last digit or X,"
             f" e.g. {EXAMPLE}; copy it from the slip"
         )
     day, serial, check = match.groups()

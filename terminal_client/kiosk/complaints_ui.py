@@ -14,7 +14,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import aiohttp
 from pydantic import BaseModel, ValidationError
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from signaling.complaints.numbers import CODE_DIGITS, BadComplaintNumber, normalise
 from signaling.complaints.slip import SlipData, complaint_slip
 from signaling.messages import (
+    ComplaintCategory,
     ComplaintFiled,
     ComplaintLookup,
     ComplaintStatus,
@@ -31,7 +32,13 @@ from signaling.messages import (
     LocalizedText,
 )
 from storage.callbacks import InvalidPhone
-from storage.complaints import InvalidComplaint, check_category, check_phone, check_text
+from storage.complaints import (
+    CATEGORIES,
+    InvalidComplaint,
+    check_category,
+    check_phone,
+    check_text,
+)
 from terminal_client.errors import PrinterError
 from terminal_client.kiosk.messages import (
     CheckComplaint,
@@ -98,7 +105,7 @@ class KioskComplaints:
         assert self.complaint is not None
         low = self.complaint.after_low_rating
         try:
-            check_category(command.category)
+            category = cast(ComplaintCategory, check_category(command.category))
             check_text(command.text)
         except InvalidComplaint as exc:
             which: Literal["category", "text"] = "category" if exc.reason == "category" else "text"
@@ -109,12 +116,12 @@ class KioskComplaints:
             # the callback's words for a bad number: the same check, the same sentences
             return self._refused(command, f"callback.error.{exc.reason}", exc.message, "phone")
         self.complaint = ComplaintView(
-            state="sending", after_low_rating=low, category=command.category,
+            state="sending", after_low_rating=low, category=category,
             region=command.region,
         )  # fmt: skip
         self.publish()
         body = FileComplaint(
-            session_id=session_id, category=command.category, text=command.text,
+            session_id=session_id, category=category, text=command.text,
             phone=command.phone, region=command.region,
         )  # fmt: skip
         answer = await self._post("/api/complaints", body)
@@ -134,12 +141,12 @@ class KioskComplaints:
         log.info("complaint %s filed; printing its slip", filed.number)
         self._department = filed.department_name
         self.complaint = ComplaintView(
-            state="done", after_low_rating=low, category=command.category,
+            state="done", after_low_rating=low, category=category,
             number=filed.number, access_code=filed.access_code, due_on=filed.due_on,
             printing="queued",
         )  # fmt: skip
         self.publish()
-        self.spawn(self._print(filed, command, session_id, language))
+        self.spawn(self._print(filed, category, session_id, language))
 
     def _refused(
         self,
@@ -153,18 +160,23 @@ class KioskComplaints:
             return
         self.complaint = ComplaintView(
             state="enter", after_low_rating=self.complaint.after_low_rating,
-            category=command.category, region=command.region, error_key=key,
+            category=command.category if command.category in CATEGORIES else None,
+            region=command.region, error_key=key,
             error_detail=detail, error_field=field,
         )  # fmt: skip
         self.publish()
 
     async def _print(
-        self, filed: ComplaintFiled, command: SendComplaint, session_id: str, language: Language
+        self,
+        filed: ComplaintFiled,
+        category: ComplaintCategory,
+        session_id: str,
+        language: Language,
     ) -> None:
         data = SlipData(
             language=language, session_id=session_id, number=filed.number,
             access_code=filed.access_code, department_name=filed.department_name.get(language),
-            category=command.category, filed_at=filed.filed_at, due_on=filed.due_on,
+            category=category, filed_at=filed.filed_at, due_on=filed.due_on,
         )  # fmt: skip
         pdf = await asyncio.to_thread(complaint_slip, data)
         job = PrintJob(

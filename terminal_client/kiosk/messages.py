@@ -432,7 +432,8 @@ class SendComplaint(_Model):
     """On COMPLAINT: file it (the server checks the text's length and the phone number)."""
 
     type: Literal["send_complaint"]
-    category: ComplaintCategory
+    # checked by the kiosk, so that none chosen is said in a sentence, not refused as malformed
+    category: str = Field(default="", max_length=32)
     text: str = Field(max_length=4000)
     phone: str = Field(default="", max_length=32)
     region: Literal["HK", "MO", "CN"] = "HK"

@@ -9,6 +9,7 @@ import { Speaker } from './speech.js';
 import { CallMedia } from './call-media.js';
 import { documentActions } from './documents.js';
 import { SignaturePad } from './signature-pad.js';
+import { fillPads, padActions } from './number-pad.js';
 
 const RECONNECT_MS = 1000;
 const NOTICE_MS = 6000;
@@ -27,8 +28,14 @@ const ui = {
   material: null, // the material the applicant picked to hand over (documents.js)
   // the phone number being typed on the callback pad: it leaves the page only when confirmed
   callback: { digits: '', region: null },
+  // the complaint form's choices and phone number, and the status lookup's two entries: they
+  // leave the page only when sent
+  complaint: { category: null, phone: '', region: null },
+  complaintStatus: { number: '', code: '', field: 'number' },
 };
 const PHONE_MAX = 15;
+const COMPLAINT_NUMBER_MAX = 16; // CP + 14, typed without the CP
+const ACCESS_CODE_MAX = 6;
 let socket = null;
 let noticeTimer = 0;
 let lastTouch = 0;
@@ -58,6 +65,9 @@ function receive(message) {
     if (ui.view && ui.view.screen !== message.view.screen) {
       ui.rating = 0;
       ui.callback = { digits: '', region: null };
+      ui.complaint = { category: null, phone: '', region: null };
+      ui.complaintStatus = { number: '', code: '', field: 'number' };
+      complaintText().value = '';
     }
     ui.view = message.view;
   } else if (message.type === 'notice') {
@@ -88,6 +98,19 @@ function connect() {
 }
 
 const commentBox = () => document.querySelector('[data-testid=rating-comment]');
+const complaintText = () => document.querySelector('[data-testid=complaint-text]');
+
+// where each number pad types (number-pad.js)
+function padSlot(name) {
+  const slot = (holder, field, max) => ({ get: () => holder[field], set: (v) => { holder[field] = v; }, max });
+  if (name === 'callback') return slot(ui.callback, 'digits', PHONE_MAX);
+  if (name === 'complaint') return slot(ui.complaint, 'phone', PHONE_MAX);
+  if (name === 'lookup') {
+    const field = ui.complaintStatus.field;
+    return slot(ui.complaintStatus, field, field === 'number' ? COMPLAINT_NUMBER_MAX : ACCESS_CODE_MAX);
+  }
+  return null;
+}
 
 // Each action is a data-action on a button; a touch on anything else just keeps us awake.
 const actions = {
@@ -125,18 +148,6 @@ const actions = {
     update();
   },
   'open-result': () => send({ type: 'open_result' }),
-  'callback-key': (digit) => {
-    if (ui.callback.digits.length < PHONE_MAX) ui.callback.digits += digit;
-    update();
-  },
-  'callback-delete': () => {
-    ui.callback.digits = ui.callback.digits.slice(0, -1);
-    update();
-  },
-  'callback-clear': () => {
-    ui.callback.digits = '';
-    update();
-  },
   'callback-region': (region) => {
     ui.callback.region = region;
     update();
@@ -148,13 +159,38 @@ const actions = {
     update();
   },
   'sign-submit': () => send({ type: 'submit_signature', ...ui.pad.ink() }),
+  'complaint-category': (category) => {
+    ui.complaint.category = category;
+    update();
+  },
+  'complaint-region': (region) => {
+    ui.complaint.region = region;
+    update();
+  },
+  'complaint-send': () => send({
+    type: 'send_complaint',
+    category: ui.complaint.category || ui.view.complaint?.category || '',
+    text: complaintText().value.slice(0, 4000),
+    phone: ui.complaint.phone,
+    region: ui.complaint.region || ui.view.complaint?.region || 'HK',
+  }),
+  'complaint-field': (field) => {
+    ui.complaintStatus.field = field;
+    update();
+  },
+  'complaint-check': () => send({
+    type: 'check_complaint', number: ui.complaintStatus.number, access_code: ui.complaintStatus.code,
+  }),
   'submit-rating': () => {
     send({ type: 'rate', rating: ui.rating, comment: commentBox().value.trim() });
     commentBox().value = '';
   },
 };
 Object.assign(actions, documentActions(ui, send, update));
-for (const simple of ['back', 'home', 'call', 'call_again', 'cancel', 'hangup', 'touch', 'callback', 'callback_back']) {
+Object.assign(actions, padActions(padSlot, update));
+fillPads(document);
+complaintText().addEventListener('input', update);
+for (const simple of ['back', 'home', 'call', 'call_again', 'cancel', 'hangup', 'touch', 'callback', 'callback_back', 'complain', 'complaint_status']) {
   actions[simple] = () => send({ type: simple });
 }
 
