@@ -77,6 +77,7 @@ class KioskComplaints:
         self.status: ComplaintStatusView | None = None
         self._department: LocalizedText | None = None
         self._slip_job: str | None = None
+        self._refusals = 0
 
     def forget(self) -> None:
         """The kiosk reset: nothing of the last applicant's complaint stays on screen."""
@@ -94,6 +95,7 @@ class KioskComplaints:
         """A blank form (offered at once after a low rating)."""
         self.complaint = ComplaintView(state="enter", after_low_rating=after_low_rating)
         self._department = self._slip_job = None
+        self._refusals = 0
 
     def busy(self) -> bool:
         """The complaint is being sent or was filed: the form is closed."""
@@ -158,11 +160,12 @@ class KioskComplaints:
         log.info("complaint not filed: %s", key)
         if self.complaint is None:
             return
+        self._refusals += 1
         self.complaint = ComplaintView(
             state="enter", after_low_rating=self.complaint.after_low_rating,
             category=command.category if command.category in CATEGORIES else None,
             region=command.region, error_key=key,
-            error_detail=detail, error_field=field,
+            error_detail=detail, error_field=field, refusals=self._refusals,
         )  # fmt: skip
         self.publish()
 

@@ -212,6 +212,8 @@ class ComplaintView(_Model):
     error_key: str | None = None
     error_detail: str = ""
     error_field: Literal["category", "text", "phone"] | None = None
+    # how many times sending was refused: the page turns to the part of the form at fault
+    refusals: int = 0
     number: str | None = None
     access_code: str | None = None
     due_on: date | None = None

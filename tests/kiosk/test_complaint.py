@@ -20,12 +20,23 @@ from terminal_client.kiosk.messages import (
     ComplaintCommand,
     Rate,
     Screen,
+    SetCareMode,
     SetLanguage,
     SimpleCommand,
 )
 from tests.browser.conftest import attach_error_log
 from tests.conftest import CLERK_PASSWORD, RunningServer
-from tests.kiosk.conftest import Clerk, RunningKiosk, layout_problems, open_kiosk, shown, tap
+from tests.kiosk.conftest import (
+    LANDSCAPE,
+    PORTRAIT,
+    Clerk,
+    RunningKiosk,
+    layout_problems,
+    open_kiosk,
+    resize,
+    shown,
+    tap,
+)
 from tests.kiosk.test_call import call_clerk
 
 ANSWER = "We are sorry. The clerk has been spoken to, and calls now start within 5 minutes."
@@ -68,6 +79,12 @@ async def type_on_pad(page: Page, pad: str, digits: str) -> None:
         await tap(page, f"{pad}-key-{digit}")
 
 
+async def send(page: Page) -> None:
+    """From the first part of the form: on to the phone number, and send."""
+    await tap(page, "complaint-next")
+    await tap(page, "complaint-send")
+
+
 async def refused(page: Page, testid: str, sentence: str) -> None:
     error = page.locator(f"[data-testid={testid}]")
     await expect(error).to_be_visible()
@@ -100,23 +117,25 @@ async def test_a_low_rating_becomes_a_complaint_answered_by_its_supervisor_and_l
     await expect(page.locator("[data-testid=complaint-lead]")).to_contain_text("We are sorry")
     assert await layout_problems(page, "the complaint form") == []
 
-    # bad entries: a sentence each, and what was entered stays
-    await tap(page, "complaint-send")
+    # bad entries: a sentence each, the form turns to the part at fault, what was entered stays
+    await send(page)
     await refused(page, "complaint-error", "Please choose what your complaint is about.")
+    await expect(page.locator("[data-testid=complaint-step-words]")).to_be_visible()
     await tap(page, "complaint-category-staff")
     await page.fill("[data-testid=complaint-text]", "   ")
-    await tap(page, "complaint-send")
+    await send(page)
     await refused(page, "complaint-error", "Please write what happened.")
     long_text = "The clerk was rude to me. " * 20  # 520 characters
     await page.fill("[data-testid=complaint-text]", long_text)
     await expect(page.locator("[data-testid=complaint-count]")).to_have_text("519 / 500 characters")
-    await tap(page, "complaint-send")
+    await send(page)
     await refused(
         page, "complaint-error", "Your text is too long. Please shorten it to 500 characters."
     )
     await expect(page.locator("[data-testid=complaint-text]")).to_have_value(long_text)
     words = "The clerk was rude to me and did not explain what was missing."
     await page.fill("[data-testid=complaint-text]", words)
+    await tap(page, "complaint-next")
     await tap(page, "complaint-region-MO")
     await type_on_pad(page, "complaint", "1234")
     await tap(page, "complaint-send")
@@ -124,9 +143,9 @@ async def test_a_low_rating_becomes_a_complaint_answered_by_its_supervisor_and_l
         page, "complaint-error",
         "This number is too short for the area you chose. Check it, or choose another area.",
     )  # fmt: skip
-    await expect(page.locator("[data-testid=complaint-error]")).to_have_attribute(
-        "data-field", "phone"
-    )
+    await expect(page.locator("[data-testid=complaint-step-phone]")).to_be_visible()
+    await expect(page.locator("[data-testid=complaint-phone]")).to_have_text("1234")
+    await tap(page, "complaint-back")
     await expect(page.locator("[data-testid=complaint-text]")).to_have_value(words)
     await expect(page.locator("[data-testid=complaint-category-staff]")).to_have_attribute(
         "aria-checked", "true"
@@ -135,6 +154,7 @@ async def test_a_low_rating_becomes_a_complaint_answered_by_its_supervisor_and_l
         e for e in await AuditLog(server.db).events(session_id) if e.kind == "complaint.filed"
     ]
 
+    await tap(page, "complaint-next")
     await type_on_pad(page, "complaint", "66123456")
     await tap(page, "complaint-send")
     await expect(page.locator("[data-testid=complaint-done]")).to_be_visible()
@@ -260,3 +280,45 @@ async def test_a_complaint_is_offered_after_any_rating_and_only_about_this_visit
         await kiosk.controller.handle(ComplaintCommand(type="complain"))
     await kiosk.controller.handle(ComplaintCommand(type="complaint_status"))
     assert kiosk.controller.view().screen == Screen.COMPLAINT_STATUS
+
+
+# nothing of the screen's content may run under its buttons (the layout check sees only
+# boxes that clip or leave the screen)
+UNDER_BUTTONS = """
+(screen) => {
+  const section = document.querySelector(`section[data-screen="${screen}"]`);
+  const top = section.querySelector('.actions').getBoundingClientRect().top;
+  return [...section.querySelectorAll('*')]
+    .filter((el) => !el.closest('.actions, [hidden]') && el.getClientRects().length)
+    .filter((el) => el.getBoundingClientRect().bottom > top + 1)
+    .map((el) => el.dataset.testid || el.className || el.tagName);
+}
+"""
+
+
+@pytest.mark.parametrize("size", [LANDSCAPE, PORTRAIT], ids=["landscape", "portrait"])
+async def test_the_complaint_screens_fit_in_care_mode(
+    kiosk: RunningKiosk, page: Page, clerk: Clerk, size: dict[str, int]
+) -> None:
+    await resize(page, size)
+    await open_kiosk(page, kiosk)
+    await call_clerk(kiosk, clerk)
+    await clerk.hangup()
+    await kiosk.wait_screen(Screen.ENDED)
+    await kiosk.controller.handle(SetCareMode(type="set_care_mode", on=True))
+    await kiosk.controller.handle(Rate(type="rate", rating=2))
+    await shown(page, "complaint")
+    for language in ("en", "zh-Hant"):
+        await kiosk.controller.handle(SetLanguage(type="set_language", language=language))
+        await send(page)  # no subject chosen: the sentence takes room of its own
+        await expect(page.locator("[data-testid=complaint-error]")).to_be_visible()
+        await page.fill("[data-testid=complaint-text]", "x")
+        for step in ("complaint-next", "complaint-back"):
+            assert await layout_problems(page, f"{language} complaint, care") == []
+            assert await page.evaluate(UNDER_BUTTONS, "complaint") == []
+            await tap(page, step)
+    await kiosk.controller.handle(SimpleCommand(type="home"))
+    await kiosk.controller.handle(ComplaintCommand(type="complaint_status"))
+    await shown(page, "complaint_status")
+    assert await layout_problems(page, "complaint status, care") == []
+    assert await page.evaluate(UNDER_BUTTONS, "complaint_status") == []

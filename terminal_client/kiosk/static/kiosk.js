@@ -30,7 +30,7 @@ const ui = {
   callback: { digits: '', region: null },
   // the complaint form's choices and phone number, and the status lookup's two entries: they
   // leave the page only when sent
-  complaint: { category: null, phone: '', region: null },
+  complaint: { category: null, phone: '', region: null, step: 'words', refusals: 0 },
   complaintStatus: { number: '', code: '', field: 'number' },
 };
 const PHONE_MAX = 15;
@@ -65,9 +65,15 @@ function receive(message) {
     if (ui.view && ui.view.screen !== message.view.screen) {
       ui.rating = 0;
       ui.callback = { digits: '', region: null };
-      ui.complaint = { category: null, phone: '', region: null };
+      ui.complaint = { category: null, phone: '', region: null, step: 'words', refusals: 0 };
       ui.complaintStatus = { number: '', code: '', field: 'number' };
       complaintText().value = '';
+    }
+    // a refused complaint: back to the part of the form that holds what was wrong
+    const refused = message.view.complaint;
+    if (refused && refused.refusals !== ui.complaint.refusals) {
+      ui.complaint.refusals = refused.refusals;
+      ui.complaint.step = refused.error_field === 'phone' ? 'phone' : 'words';
     }
     ui.view = message.view;
   } else if (message.type === 'notice') {
@@ -174,6 +180,10 @@ const actions = {
     phone: ui.complaint.phone,
     region: ui.complaint.region || ui.view.complaint?.region || 'HK',
   }),
+  'complaint-step': (step) => {
+    ui.complaint.step = step;
+    update();
+  },
   'complaint-field': (field) => {
     ui.complaintStatus.field = field;
     update();

@@ -439,9 +439,16 @@ function renderComplaint(view, ui) {
   error.textContent = key ? t(has(key) ? key : 'complaint.error.refused') : '';
   error.dataset.field = complaint.error_field || '';
   $('[data-testid=complaint-sending]').hidden = !sending;
-  $('[data-testid=complaint-send]').hidden = !entering;
+  // two parts: what it is about and what happened, then the optional phone number
+  const words = ui.complaint.step !== 'phone';
+  $('[data-testid=complaint-step-words]').hidden = !words;
+  $('[data-testid=complaint-step-phone]').hidden = words;
+  $('[data-testid=complaint-next]').hidden = !entering || !words;
+  $('[data-testid=complaint-back]').hidden = !entering || words;
+  $('[data-testid=complaint-back]').disabled = sending;
+  $('[data-testid=complaint-send]').hidden = !entering || words;
   $('[data-testid=complaint-send]').disabled = sending;
-  $('[data-testid=complaint-cancel]').hidden = !entering;
+  $('[data-testid=complaint-cancel]').hidden = !entering || !words;
   $('[data-testid=complaint-cancel]').disabled = sending;
   $('[data-testid=complaint-finish]').hidden = entering;
   if (!entering) {
