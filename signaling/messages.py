@@ -1090,6 +1090,8 @@ class ComplaintStatus(Message):
     department_name: LocalizedText
     answer: str | None = None
     answered_at: datetime | None = None
+    # the day of the answer on the department's calendar (what the applicant is told)
+    answered_on: date | None = None
 
 
 class ComplaintTicket(Message):

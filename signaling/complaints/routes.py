@@ -174,14 +174,18 @@ async def _too_many(request: web.Request, wait_s: float, message: str) -> web.Re
     return response
 
 
-def status_message(ticket: ComplaintSnap, catalogue: Catalogue, today: date) -> ComplaintStatus:
+def status_message(
+    ticket: ComplaintSnap, catalogue: Catalogue, today: date, zone: str
+) -> ComplaintStatus:
     """What the applicant may see of ``ticket``: no text of theirs, no staff names."""
+    answered_at = ticket.answered_at if ticket.state != "open" else None
     return ComplaintStatus(
         number=ticket.number, state=ticket.state, category=ticket.category,
         filed_at=ticket.filed_at, due_on=ticket.due_on, overdue=ticket.overdue(today),
         department_name=catalogue.department(ticket.department_id).names,
         answer=ticket.answer if ticket.state != "open" else None,
-        answered_at=ticket.answered_at if ticket.state != "open" else None,
+        answered_at=answered_at,
+        answered_on=numbers.today(zone, answered_at) if answered_at else None,
     )  # fmt: skip
 
 
@@ -221,7 +225,8 @@ async def complaint_status(request: web.Request) -> web.Response:
         raise http_error(web.HTTPNotFound, "complaint_not_found", NO_MATCH)
     log.info("complaint %s looked up (from %s)", number, who)
     assert ticket is not None
-    return _json(status_message(ticket, app[CATALOGUE], _today(app)))
+    zone = app[SETTINGS].complaint_timezone
+    return _json(status_message(ticket, app[CATALOGUE], _today(app), zone))
 
 
 async def status_page(request: web.Request) -> web.FileResponse:

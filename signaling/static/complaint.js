@@ -4,7 +4,7 @@ const TEXT = {
   'zh-Hant': {
     title: '投訴查詢', lead: '請輸入回條上的投訴編號及查詢碼。', number: '投訴編號', code: '查詢碼（6 位數字）',
     check: '查詢', checking: '正在查詢…', state: '投訴 {number}：{state}', due: '{department}會於 {date} 或之前答覆。',
-    overdue: '答覆已逾期，謹此致歉。', answer: '答覆',
+    overdue: '答覆已逾期，謹此致歉。', answer: '答覆', answered_on: '{department}已於 {date} 答覆。',
     'state.open': '處理中', 'state.answered': '已答覆', 'state.closed': '已完結',
     empty: '請輸入投訴編號及查詢碼。',
     complaint_not_found: '找不到與此編號及查詢碼相符的投訴，請對照回條檢查兩者。',
@@ -16,7 +16,7 @@ const TEXT = {
   'zh-Hans': {
     title: '投诉查询', lead: '请输入回执上的投诉编号及查询码。', number: '投诉编号', code: '查询码（6 位数字）',
     check: '查询', checking: '正在查询…', state: '投诉 {number}：{state}', due: '{department}会于 {date} 或之前答复。',
-    overdue: '答复已逾期，谨此致歉。', answer: '答复',
+    overdue: '答复已逾期，谨此致歉。', answer: '答复', answered_on: '{department}已于 {date} 答复。',
     'state.open': '处理中', 'state.answered': '已答复', 'state.closed': '已办结',
     empty: '请输入投诉编号及查询码。',
     complaint_not_found: '找不到与此编号及查询码相符的投诉，请对照回执检查两者。',
@@ -30,6 +30,7 @@ const TEXT = {
     number: 'Complaint number', code: 'Access code (6 digits)', check: 'Check', checking: 'Looking it up…',
     state: 'Complaint {number}: {state}', due: '{department} will answer by {date}.',
     overdue: 'The answer is overdue. We apologise for the delay.', answer: 'Answer',
+    answered_on: '{department} answered on {date}.',
     'state.open': 'Being handled', 'state.answered': 'Answered', 'state.closed': 'Closed',
     empty: 'Type the complaint number and the access code.',
     complaint_not_found: 'No complaint matches this number and access code. Check both against your slip.',
@@ -79,7 +80,9 @@ function draw(status) {
   $('state').textContent = t('state', { number: status.number, state: t(`state.${status.state}`) });
   $('state').dataset.state = status.state;
   const department = status.department_name[language] ?? status.department_name.en;
-  $('due').textContent = t('due', { department, date: status.due_on });
+  $('due').textContent = status.answered_on
+    ? t('answered_on', { department, date: status.answered_on })
+    : t('due', { department, date: status.due_on });
   $('overdue').hidden = !status.overdue;
   $('overdue').textContent = t('overdue');
   $('answer-label').hidden = !status.answer;

@@ -229,7 +229,7 @@ class KioskComplaints:
         self.status = ComplaintStatusView(
             state="found", number=found.number, ticket_state=found.state, due_on=found.due_on,
             overdue=found.overdue, department=found.department_name.get(language),
-            answer=found.answer,
+            answer=found.answer, answered_on=found.answered_on,
         )  # fmt: skip
         self.publish()
 

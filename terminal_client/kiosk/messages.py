@@ -232,6 +232,7 @@ class ComplaintStatusView(_Model):
     overdue: bool = False
     department: str = ""
     answer: str | None = None
+    answered_on: date | None = None
     # translation key of the refusal (``complaint_status.error.<code>``), with the server's text
     error_key: str | None = None
     error_detail: str = ""

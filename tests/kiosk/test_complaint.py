@@ -34,6 +34,7 @@ from tests.kiosk.conftest import (
     layout_problems,
     open_kiosk,
     resize,
+    shot,
     shown,
     tap,
 )
@@ -165,6 +166,7 @@ async def test_a_low_rating_becomes_a_complaint_answered_by_its_supervisor_and_l
     await expect(page.locator("[data-testid=complaint-printing]")).to_have_attribute(
         "data-printing", "printed"
     )
+    await shot(page, "complaint-filed")
     # the slip: a real PDF in the kiosk's printer, in English, marked with the complaint
     spool = Path(kiosk.controller.signing.queue.device.folder)  # type: ignore[attr-defined]
     [slip] = await asyncio.to_thread(
@@ -190,6 +192,7 @@ async def test_a_low_rating_becomes_a_complaint_answered_by_its_supervisor_and_l
     await expect(sue.locator("[data-testid=complaint-detail-text]")).to_have_text(words)
     await expect(sue.locator("[data-testid=complaint-detail-phone]")).to_have_text("+85366123456")
     await expect(sue.locator("[data-testid=complaint-detail-served]")).to_have_text("Clerk alice")
+    await shot(sue, "complaint-console")
     await sue.click("[data-testid=complaint-close]")
     await expect(sue.locator("[data-testid=complaints-status]")).to_contain_text(
         "an unanswered complaint cannot be closed"
@@ -232,6 +235,8 @@ async def test_a_low_rating_becomes_a_complaint_answered_by_its_supervisor_and_l
         f"投訴 {number}：已完結"
     )
     await expect(page.locator("[data-testid=complaint-status-answer]")).to_have_text(ANSWER)
+    await expect(page.locator("[data-testid=complaint-status-due]")).to_contain_text("答覆。")
+    await shot(page, "complaint-status")
     assert await layout_problems(page, "the complaint status") == []
     assert [e for e in page.errors if "Failed to load resource" not in e] == []  # type: ignore[attr-defined]
 
@@ -252,6 +257,8 @@ async def test_a_low_rating_becomes_a_complaint_answered_by_its_supervisor_and_l
         await tab.click("[data-testid=check]")
         await expect(tab.locator("[data-testid=state]")).to_have_text(f"投訴 {number}：已完結")
         await expect(tab.locator("[data-testid=answer]")).to_have_text(ANSWER)
+        await expect(tab.locator("[data-testid=due]")).to_contain_text("稅務局已於")
+        await shot(tab, "complaint-phone")
         await tab.click("[data-testid=lang-en]")
         await expect(tab.locator("[data-testid=state]")).to_have_text(f"Complaint {number}: Closed")
         width = await tab.evaluate("document.documentElement.scrollWidth")

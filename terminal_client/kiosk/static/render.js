@@ -485,7 +485,9 @@ function renderComplaintStatus(view, ui) {
     number: status.number, state: t(`complaint_status.state.${status.ticket_state}`),
   });
   $('[data-testid=complaint-status-state]').dataset.state = status.ticket_state;
-  $('[data-testid=complaint-status-due]').textContent = t('complaint.due', { department: status.department, date: status.due_on });
+  $('[data-testid=complaint-status-due]').textContent = status.answered_on
+    ? t('complaint_status.answered_on', { department: status.department, date: status.answered_on })
+    : t('complaint.due', { department: status.department, date: status.due_on });
   $('[data-testid=complaint-status-overdue]').hidden = !status.overdue;
   $('[data-testid=complaint-status-answer-label]').hidden = !status.answer;
   const answer = $('[data-testid=complaint-status-answer]');
