@@ -8,7 +8,7 @@ import click
 
 from signaling.complaints.numbers import today
 from signaling.settings import Settings
-from storage import complaints
+from storage import complaints, store
 from storage.complaints import ComplaintSnap
 from storage.db import Database
 from storage.errors import VcounterError
@@ -40,18 +40,19 @@ def complaints_list(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     day = today(settings.complaint_timezone, utcnow())
 
-    async def run() -> list[ComplaintSnap]:
+    async def run() -> tuple[list[ComplaintSnap], dict[int, str]]:
         async with Database(settings.db_url) as db:
             await db.upgrade()
-            return await complaints.listed(
+            found = await complaints.listed(
                 db,
                 states=[state] if state else complaints.STATES,
                 departments=[department] if department else None,
                 overdue_on=day if overdue else None,
             )
+            return found, {c.id: c.username for c in await store.list_clerks(db)}
 
     try:
-        found = asyncio.run(run())
+        found, usernames = asyncio.run(run())
     except VcounterError as exc:
         raise click.ClickException(exc.message) from exc
     if not found:
@@ -65,5 +66,6 @@ def complaints_list(
         click.echo(
             f"{t.number:<17} {t.state:<9} {t.department_id:<24} {t.category:<10}"
             f" {t.filed_at:%Y-%m-%d %H:%M} {t.due_on.isoformat():<10}"
-            f" {'yes' if t.overdue(day) else 'no':<7} {t.assigned_to or '-'}"
+            f" {'yes' if t.overdue(day) else 'no':<7}"
+            f" {usernames.get(t.assigned_to, '-') if t.assigned_to else '-'}"
         )

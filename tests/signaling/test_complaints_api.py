@@ -200,7 +200,8 @@ async def test_a_complaint_is_filed_answered_closed_and_looked_up(
         env={"VCOUNTER_DATABASE_URL": server.db.url},
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert number in result.output and "closed" in result.output
+    [line] = [x for x in result.output.splitlines() if x.startswith(number)]
+    assert line.split()[1:3] == ["closed", "taxation"] and line.split()[-1] == "carl"
 
 
 async def store_row(server: RunningServer, number: str) -> Complaint:
