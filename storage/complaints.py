@@ -2,10 +2,11 @@
 supervisors assign, answer and close it.
 
 A ticket moves ``open -> answered -> closed`` (an answer may be amended while it is
-``answered``; closing needs an answer). Each change is one transaction that locks the
+``answered``; closing needs an answer); a closed ticket may be reopened (``open`` again, with
+a new due date) when the applicant's matter is not settled after all. Each change is one transaction that locks the
 session's row (the head of its chain), checks the ticket's state *in the database*, changes
 it and appends the chain event (``complaint.filed``, ``complaint.assigned``,
-``complaint.answered``, ``complaint.closed``), or changes nothing.
+``complaint.answered``, ``complaint.closed``, ``complaint.reopened``), or changes nothing.
 
 The complaint's text and phone number are personal data: they are stored with the ticket and
 shown to the department's supervisors, but never put in a chain event or a log line (a
@@ -36,7 +37,7 @@ STATES: Final = ("open", "answered", "closed")
 TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     "open": frozenset({"answered"}),
     "answered": frozenset({"answered", "closed"}),
-    "closed": frozenset(),
+    "closed": frozenset({"open"}),
 }
 # what the kiosk offers, in this order; the words are the kiosk's and the console's
 CATEGORIES: Final = ("staff", "waiting", "equipment", "result", "other")
@@ -319,10 +320,24 @@ async def close(db: Database, number: str, by: int, actor: str) -> ComplaintSnap
         if ticket.state == "open":
             raise ComplaintConflict(
                 f"Complaint {number} has no answer yet; write the answer before closing it"
+                if ticket.answer is None
+                else f"Complaint {number} was reopened; amend the answer before closing it again"
             )
         move_complaint(ticket, "closed")
         ticket.closed_at = now
         return "complaint.closed", {"closed_by": by}
+
+    return await _change(db, number, change, actor)
+
+
+async def reopen(db: Database, number: str, due_on: date, by: int, actor: str) -> ComplaintSnap:
+    """Open a closed ticket again, due anew on ``due_on``; the applicant sees it being handled
+    (the earlier answer is kept for the supervisors, shown again once amended)."""
+
+    def change(ticket: Complaint, now: datetime) -> tuple[str, dict[str, Any]]:
+        move_complaint(ticket, "open")
+        ticket.closed_at, ticket.due_on = None, due_on
+        return "complaint.reopened", {"reopened_by": by, "due_on": due_on.isoformat()}
 
     return await _change(db, number, change, actor)
 

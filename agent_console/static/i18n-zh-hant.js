@@ -421,6 +421,8 @@ export const ZH_HANT_SUPERVISOR = Object.freeze({
   "complaints.assignedTo": "已指派給 {name}。",
   "complaints.answerSaved": "已儲存投訴 {number} 的答覆。",
   "complaints.closedDone": "投訴 {number} 已辦結。",
+  "complaints.reopen": "重新處理",
+  "complaints.reopened": "投訴 {number} 已重新處理,答覆期限為 {date}。",
   "skills.kind.service": "辦理事項",
   "skills.kind.dept": "部門(全部事項)",
   "skills.kind.lang": "語言",

@@ -1,7 +1,7 @@
 // The supervisor's Complaints tab: the tickets of their departments (GET
 // /api/supervisor/complaints), soonest due first and overdue marked; a ticket chosen shows what
 // the applicant wrote, and is assigned, answered and closed (POST .../{number}/assign, /answer,
-// /close). The server tells the page of every change (``complaints_changed`` on the
+// /close), or reopened once closed (/reopen). The server tells the page of every change (``complaints_changed`` on the
 // /supervisor socket), so the list stays current while the tab is open.
 
 import { io } from "/vendor/socket.io/socket.io.esm.min.js";
@@ -35,6 +35,7 @@ export class ComplaintsPanel {
       this.#act("answer", { answer: $("complaint-answer").value }, "complaints.answerSaved"),
     );
     $("complaint-close").addEventListener("click", () => this.#act("close", {}, "complaints.closedDone"));
+    $("complaint-reopen").addEventListener("click", () => this.#act("reopen", {}, "complaints.reopened"));
   }
 
   async load() {
@@ -92,7 +93,11 @@ export class ComplaintsPanel {
         method: "POST",
         send: body,
       });
-      status.textContent = this.page.st(doneKey, { number: changed.number, name: changed.assigned_to ?? "" });
+      status.textContent = this.page.st(doneKey, {
+        number: changed.number,
+        name: changed.assigned_to ?? "",
+        date: changed.due_on,
+      });
     } catch (err) {
       // a refusal is said next to the form, which keeps what was typed
       if (err.status === undefined) throw err;
@@ -160,5 +165,7 @@ export class ComplaintsPanel {
       $(id).disabled = closed;
     }
     $("complaint-assign-form").querySelector("button").disabled = closed;
+    $("complaint-close").hidden = closed;
+    $("complaint-reopen").hidden = !closed;
   }
 }

@@ -7,7 +7,8 @@
   -> :class:`ComplaintStatus`. A wrong number and a wrong code get the same 404 sentence;
   lookups are limited per kiosk or address and per complaint number (429).
 - ``GET /api/supervisor/complaints`` and ``POST /api/supervisor/complaints/{number}/assign``,
-  ``/answer``, ``/close`` (supervisors, their departments' tickets only; others' are 404).
+  ``/answer``, ``/close``, ``/reopen`` (supervisors, their departments' tickets only; others'
+  are 404).
 - ``GET /complaint``: the public phone page that looks a ticket up.
 
 After each change the supervisors of the department are told (``complaints_changed``).
@@ -84,6 +85,15 @@ def _problem(
     return kind(text=body, content_type="application/json")
 
 
+def _due(app: web.Application) -> date:
+    """The due date of a ticket filed (or reopened) now."""
+    settings = app[SETTINGS]
+    return numbers.due_date(
+        utcnow(), settings.complaint_working_days, settings.complaint_holidays,
+        settings.complaint_timezone,
+    )  # fmt: skip
+
+
 def _today(app: web.Application) -> date:
     return numbers.today(app[SETTINGS].complaint_timezone, utcnow())
 
@@ -119,10 +129,7 @@ async def file_complaint(request: web.Request) -> web.Response:
     department_id = session.department_id or catalogue.service(session.service_id).department_id
     code = numbers.new_access_code()
     key = settings.signing_key()
-    due = numbers.due_date(
-        utcnow(), settings.complaint_working_days, settings.complaint_holidays,
-        settings.complaint_timezone,
-    )  # fmt: skip
+    due = _due(app)
     try:
         ticket = await complaints.file(
             db, body.session_id, terminal_id=terminal.id, department_id=department_id,
@@ -388,6 +395,20 @@ async def close(request: web.Request) -> web.Response:
     return await _changed(request, changed, actor, "closed")
 
 
+async def reopen(request: web.Request) -> web.Response:
+    """``POST .../reopen``: a closed ticket is open again, due in the full working days anew."""
+    actor, account = await _supervisor(request)
+    ticket = await _own_ticket(request, account)
+    due = _due(request.app)
+    try:
+        changed = await complaints.reopen(
+            request.app[DATABASE], ticket.number, due, account.id, actor
+        )
+    except (ComplaintConflict, NotFound) as exc:
+        raise _refused(exc) from exc
+    return await _changed(request, changed, actor, f"reopened, due {due}")
+
+
 def setup_complaints(app: web.Application) -> None:
     """Mount the complaint routes and their rate limits."""
     settings = app[SETTINGS]
@@ -402,3 +423,4 @@ def setup_complaints(app: web.Application) -> None:
     app.router.add_post(f"/api/supervisor/complaints/{_NUMBER}/assign", assign)
     app.router.add_post(f"/api/supervisor/complaints/{_NUMBER}/answer", answer)
     app.router.add_post(f"/api/supervisor/complaints/{_NUMBER}/close", close)
+    app.router.add_post(f"/api/supervisor/complaints/{_NUMBER}/reopen", reopen)

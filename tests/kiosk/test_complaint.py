@@ -39,6 +39,7 @@ from tests.kiosk.conftest import (
     tap,
 )
 from tests.kiosk.test_call import call_clerk
+from tests.supervision.test_supervisor_console import real_errors
 
 ANSWER = "We are sorry. The clerk has been spoken to, and calls now start within 5 minutes."
 PHONE = {"width": 390, "height": 844}
@@ -266,6 +267,17 @@ async def test_a_low_rating_becomes_a_complaint_answered_by_its_supervisor_and_l
         assert [e for e in errors if "Failed to load resource" not in e] == []
     finally:
         await phone.close()
+
+    # not settled after all: the supervisor finds it among the closed ones and reopens it
+    await sue.select_option("[data-testid=complaints-state]", "all")
+    await expect(row).to_have_count(1)
+    await row.first.click()
+    await sue.click("[data-testid=complaint-reopen]")
+    await expect(sue.locator("[data-testid=complaints-status]")).to_contain_text(
+        f"Complaint {number} is open again, due by"
+    )
+    await expect(row.first.locator("[data-testid=complaint-state]")).to_have_text("Open")
+    assert real_errors(sue) == []
 
 
 async def test_a_complaint_is_offered_after_any_rating_and_only_about_this_visit(

@@ -156,6 +156,25 @@ async def test_a_complaint_is_filed_answered_closed_and_looked_up(
     assert got == 200 and answered["state"] == "answered"
     got, closed = await call(server, "POST", f"{base}/close", sue, {})
     assert got == 200 and closed["state"] == "closed"
+    got, refused = await call(server, "POST", f"{base}/answer", sue, {"answer": "More."})
+    assert got == 409 and refused["message"] == (
+        f'Complaint {number} is "closed"; it cannot become "answered"'
+    )
+    # not settled after all: open again, due anew, and answered again before it closes
+    got, reopened = await call(server, "POST", f"{base}/reopen", sue, {})
+    assert got == 200 and (reopened["state"], reopened["due_on"]) == ("open", filed["due_on"])
+    got, open_status = await call(
+        server, "POST", "/api/complaints/status", token, {"number": number, "access_code": code}
+    )
+    assert (open_status["state"], open_status["answer"]) == ("open", None)
+    got, refused = await call(server, "POST", f"{base}/close", sue, {})
+    assert got == 409 and refused["message"] == (
+        f"Complaint {number} was reopened; amend the answer before closing it again"
+    )
+    answer = answer + " A supervisor will call you this week."
+    got, _ = await call(server, "POST", f"{base}/answer", sue, {"answer": answer})
+    got, closed = await call(server, "POST", f"{base}/close", sue, {})
+    assert got == 200 and closed["state"] == "closed"
 
     # the status: by number and code only, the same sentence for a wrong code or number
     lookup = "/api/complaints/status"
@@ -183,6 +202,9 @@ async def test_a_complaint_is_filed_answered_closed_and_looked_up(
     assert [e for e in events if e[0].startswith("complaint.")] == [
         ("complaint.filed", "terminal:1"),
         ("complaint.assigned", "supervisor:sue"),
+        ("complaint.answered", "supervisor:sue"),
+        ("complaint.closed", "supervisor:sue"),
+        ("complaint.reopened", "supervisor:sue"),
         ("complaint.answered", "supervisor:sue"),
         ("complaint.closed", "supervisor:sue"),
     ]
