@@ -16,7 +16,7 @@ from tests.security.conftest import assert_responsive
 _VALUES = {
     "session_id": "0" * 32, "doc_id": "1" * 32, "sha256": "2" * 64, "token": "t" * 32,
     "index": "0", "side": "applicant", "material_id": "business-licence", "name": "phone.js",
-    "reference": "CB7K2M9Q",
+    "reference": "CB7K2M9Q", "number": "CP20261205000014",
 }  # fmt: skip
 _ANONYMOUS = (
     "/",
@@ -32,6 +32,9 @@ _ANONYMOUS = (
     "/livez",
     "/readyz",
     "/metrics",
+    # a complaint's status, for its number and access code (README "Complaints")
+    "/complaint",
+    "/api/complaints/status",
 )
 
 
@@ -77,7 +80,7 @@ async def test_the_token_is_checked_before_a_session_is_looked_up(server: Runnin
         for method, path in routes(server.app):
             if path in _ANONYMOUS or path.startswith(("/verify", "/api/verify", "/phone")):
                 continue
-            if path.startswith("/api/phone/") or path.startswith(("/static", "/vendor")):
+            if path.startswith(("/api/phone/", "/static", "/vendor", "/complaint-static")):
                 continue
             async with await _send(http, f"{server.url}{path}", method) as r:
                 # an unknown session and no token: "sign in", never "no such session"
