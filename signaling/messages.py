@@ -1069,6 +1069,8 @@ class ComplaintFiled(Message):
     due_on: date
     department_id: str
     department_name: LocalizedText
+    # the public page that looks it up (printed on the slip with its QR code)
+    status_url: str
 
 
 class ComplaintLookup(Message):

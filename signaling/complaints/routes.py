@@ -47,6 +47,7 @@ from signaling.messages import (
     Message,
     Role,
 )
+from signaling.public_url import public_base
 from signaling.rooms import supervisor_room
 from signaling.throttle import RateLimit
 from storage import complaints, store
@@ -156,6 +157,7 @@ async def file_complaint(request: web.Request) -> web.Response:
         number=ticket.number, access_code=code, filed_at=ticket.filed_at, due_on=ticket.due_on,
         department_id=ticket.department_id,
         department_name=catalogue.department(ticket.department_id).names,
+        status_url=f"{public_base(request)}/complaint",
     )  # fmt: skip
     return _json(filed, 201)
 

@@ -23,6 +23,7 @@ class SlipData:
     category: ComplaintCategory
     filed_at: datetime
     due_on: date
+    status_url: str
 
 
 def complaint_slip(data: SlipData) -> bytes:
@@ -39,8 +40,13 @@ def complaint_slip(data: SlipData) -> bytes:
     pdf.row(pdf.t("complaint.category"), pdf.t(f"complaint.category.{data.category}"))
     pdf.row(pdf.t("complaint.filed"), _when(data.filed_at))
     pdf.row(pdf.t("complaint.due"), data.due_on.isoformat())
-    pdf.ln(10)
-    pdf.set_x(MARGIN)
+    pdf.ln(12)
+    y = pdf.get_y()
+    # the phone page, in the applicant's language, as a QR code and as text
+    pdf.qr(f"{data.status_url}?lang={data.language}", MARGIN, y, 110)
+    pdf.set_xy(MARGIN + 124, y + 10)
     pdf.set_font("cjk", size=10.5)
     pdf.multi_cell(0, 16, pdf.t("complaint.keep"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_x(MARGIN + 124)
+    pdf.small(data.status_url, 8)
     return pdf.finish(data.filed_at)

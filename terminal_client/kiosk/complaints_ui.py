@@ -145,7 +145,7 @@ class KioskComplaints:
         self.complaint = ComplaintView(
             state="done", after_low_rating=low, category=category,
             number=filed.number, access_code=filed.access_code, due_on=filed.due_on,
-            printing="queued",
+            status_url=filed.status_url, printing="queued",
         )  # fmt: skip
         self.publish()
         self.spawn(self._print(filed, category, session_id, language))
@@ -180,6 +180,7 @@ class KioskComplaints:
             language=language, session_id=session_id, number=filed.number,
             access_code=filed.access_code, department_name=filed.department_name.get(language),
             category=category, filed_at=filed.filed_at, due_on=filed.due_on,
+            status_url=filed.status_url,
         )  # fmt: skip
         pdf = await asyncio.to_thread(complaint_slip, data)
         job = PrintJob(

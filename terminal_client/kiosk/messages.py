@@ -218,6 +218,7 @@ class ComplaintView(_Model):
     access_code: str | None = None
     due_on: date | None = None
     department: str = ""  # in the applicant's language
+    status_url: str = ""  # the public page that looks it up
     printing: PrintState | None = None
     print_error: str = ""
 

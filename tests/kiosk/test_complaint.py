@@ -164,6 +164,9 @@ async def test_a_low_rating_becomes_a_complaint_answered_by_its_supervisor_and_l
     code = (await page.locator("[data-testid=complaint-code]").inner_text()).strip()
     assert number.startswith("CP") and len(number) == 16 and code.isdigit() and len(code) == 6
     await expect(page.locator("[data-testid=complaint-due]")).to_contain_text("will answer by")
+    await expect(page.locator("[data-testid=complaint-keep]")).to_contain_text(
+        f"on your phone at {server.url}/complaint."
+    )
     await expect(page.locator("[data-testid=complaint-printing]")).to_have_attribute(
         "data-printing", "printed"
     )

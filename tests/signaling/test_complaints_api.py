@@ -104,6 +104,7 @@ async def test_a_complaint_is_filed_answered_closed_and_looked_up(
     number, code = filed["number"], filed["access_code"]
     assert re.fullmatch(r"CP\d{8}\d{5}[0-9X]", number) and numbers.normalise(number) == number
     assert re.fullmatch(r"\d{6}", code)
+    assert filed["status_url"] == f"{server.url}/complaint"
     expected_due = numbers.due_date(utcnow(), 10, [], "Asia/Hong_Kong")
     assert filed["due_on"] == expected_due.isoformat()
     assert (

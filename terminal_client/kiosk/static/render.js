@@ -455,6 +455,7 @@ function renderComplaint(view, ui) {
     $('[data-testid=complaint-number]').textContent = complaint.number;
     $('[data-testid=complaint-code]').textContent = complaint.access_code;
     $('[data-testid=complaint-due]').textContent = t('complaint.due', { department: complaint.department, date: complaint.due_on });
+    $('[data-testid=complaint-keep]').textContent = t('complaint.keep_url', { url: complaint.status_url });
     const printing = $('[data-testid=complaint-printing]');
     printing.textContent = printingText(complaint.printing, complaint.print_error);
     printing.dataset.printing = complaint.printing || '';
