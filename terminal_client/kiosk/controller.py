@@ -9,6 +9,7 @@ Screens (``messages.Screen``) move only along :data:`~terminal_client.kiosk.scre
     OFFLINE -> LANGUAGE -> SERVICES -> MATERIALS -> QUEUE -> CALL -> ENDED -> THANKS
                    ^__________ home / idle / after THANKS: everything entered is forgotten
     CALL -> INTERRUPTED -> QUEUE (call again, at the front: ``recall_of``) or LANGUAGE
+    ENDED / THANKS -> COMPLAINT -> LANGUAGE;  LANGUAGE -> COMPLAINT_STATUS -> LANGUAGE
 
 Idle: after ``idle_timeout_s`` without a touch the page warns for ``idle_warning_s``, then the
 kiosk resets. Never while waiting in the queue or in a call: an applicant may sit still for

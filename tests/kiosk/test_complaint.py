@@ -40,6 +40,7 @@ from tests.kiosk.conftest import (
 )
 from tests.kiosk.test_call import call_clerk
 from tests.supervision.test_supervisor_console import real_errors
+from tests.ux.test_item3_form import pdf_text
 
 ANSWER = "We are sorry. The clerk has been spoken to, and calls now start within 5 minutes."
 PHONE = {"width": 390, "height": 844}
@@ -176,7 +177,9 @@ async def test_a_low_rating_becomes_a_complaint_answered_by_its_supervisor_and_l
     [slip] = await asyncio.to_thread(
         lambda: [p.read_bytes() for p in spool.glob("*.pdf") if number.encode() in p.read_bytes()]
     )
-    assert slip.startswith(b"%PDF")
+    words_on_slip = pdf_text(slip)
+    for expected in (number, code, "Complaint slip", "Taxation", "Attitude of staff"):
+        assert expected in words_on_slip, (expected, words_on_slip)
     events = await AuditLog(server.db).events(session_id)
     [filed] = [e for e in events if e.kind == "complaint.filed"]
     alice = await store.find_clerk(server.db, "alice")
