@@ -251,7 +251,9 @@ def _booking_rules(catalogue: Traversable | Path, where: str) -> dict[str, Booki
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(f"cannot read booking rules {name} (beside {where}): {exc}") from exc
     except ValidationError as exc:
-        raise ConfigError(f"booking rules {name} are invalid: {_format_validation(exc, data)}") from exc
+        raise ConfigError(
+            f"booking rules {name} are invalid: {_format_validation(exc, data)}"
+        ) from exc
 
 
 def load_catalogue(path: Path | None = None) -> Catalogue:

@@ -20,6 +20,7 @@ from signaling.accounts_cli import add_account_commands
 from signaling.appointments_cli import appointments
 from signaling.audit_cli import audit
 from signaling.catalogue import load_catalogue
+from signaling.complaints.cli import complaints_group
 from signaling.logs import configure_logging
 from signaling.messages import LANGUAGES, Language
 from signaling.paperwork.cli import keys, verify
@@ -575,6 +576,7 @@ main.add_command(verify)
 main.add_command(report)
 main.add_command(appointments)
 main.add_command(payments_group)
+main.add_command(complaints_group)
 
 if __name__ == "__main__":
     main()

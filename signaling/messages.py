@@ -8,7 +8,7 @@ the clerk console all use these models. Event names live in :data:`TERMINAL_EVEN
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -801,6 +801,8 @@ class Event(StrEnum):
     CALLBACKS_CHANGED = "callbacks_changed"  # server -> console
     # appointments (signaling/appointment_desk.py): an early arrival's slot has begun
     APPOINTMENT_DUE = "appointment_due"  # server -> kiosk
+    # complaints (signaling/complaints/): a ticket of the supervisor's departments changed
+    COMPLAINTS_CHANGED = "complaints_changed"  # server -> supervisor
 
 
 TERMINAL_EVENTS: dict[Event, type[Message]] = {
@@ -1053,3 +1055,120 @@ class AppointmentDue(Message):
 
 
 SERVER_EVENTS[Event.APPOINTMENT_DUE] = AppointmentDue
+# ---------------------------------------------------------------- complaints (issue 17)
+# The kiosk files a complaint about an ended session (REST, signaling/complaints/routes.py);
+# supervisors of the department list, assign, answer and close tickets over REST, nudged by
+# ``complaints_changed`` on their /supervisor socket. Anyone with the number and the access
+# code looks its status up, at a kiosk or on the public phone page.
+
+ComplaintCategory = Literal["staff", "waiting", "equipment", "result", "other"]
+ComplaintState = Literal["open", "answered", "closed"]
+
+
+class FileComplaint(Message):
+    """``POST /api/complaints`` (kiosk): a complaint about the kiosk's ended session."""
+
+    session_id: SessionId
+    category: ComplaintCategory
+    # bounds here only stop abuse; the server says in a sentence what is too long or empty
+    text: str = Field(max_length=4000)
+    phone: str = Field(default="", max_length=32)
+    region: CallbackRegion = "HK"
+
+
+class ComplaintFiled(Message):
+    """The ticket is stored: its number and access code (shown and printed once; the server
+    keeps only a keyed hash of the code) and the day it is due to be answered."""
+
+    number: str
+    access_code: str
+    filed_at: datetime
+    due_on: date
+    department_id: str
+    department_name: LocalizedText
+    # the public page that looks it up (printed on the slip with its QR code)
+    status_url: str
+
+
+class ComplaintLookup(Message):
+    """``POST /api/complaints/status`` (kiosk or phone page): number and access code."""
+
+    number: str = Field(max_length=40)
+    access_code: str = Field(max_length=20)
+
+
+class ComplaintStatus(Message):
+    """What the applicant may see of their ticket."""
+
+    number: str
+    state: ComplaintState
+    category: ComplaintCategory
+    filed_at: datetime
+    due_on: date
+    overdue: bool
+    department_name: LocalizedText
+    answer: str | None = None
+    answered_at: datetime | None = None
+    # the day of the answer on the department's calendar (what the applicant is told)
+    answered_on: date | None = None
+
+
+class ComplaintTicket(Message):
+    """One ticket as the supervisors' Complaints tab shows it."""
+
+    number: str
+    session_id: str
+    department_id: str
+    service_id: str
+    category: ComplaintCategory
+    language: Language
+    text: str
+    phone: str | None = None
+    state: ComplaintState
+    filed_at: datetime
+    due_on: date
+    overdue: bool
+    served_by: str | None = None  # the clerk of the session (display name)
+    assigned_to: str | None = None  # username
+    answer: str | None = None
+    answered_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class ComplaintStaff(Message):
+    """Someone a ticket may be assigned to."""
+
+    username: str
+    display_name: str
+    departments: list[str]
+
+
+class ComplaintBoard(Message):
+    """``GET /api/supervisor/complaints``: the tickets of the supervisor's departments."""
+
+    tickets: list[ComplaintTicket]
+    staff: list[ComplaintStaff]
+    today: date
+
+
+class AssignComplaint(Message):
+    """``POST /api/supervisor/complaints/{number}/assign``."""
+
+    username: str = Field(min_length=1, max_length=64)
+
+
+class AnswerComplaint(Message):
+    """``POST /api/supervisor/complaints/{number}/answer``: the answer the applicant sees."""
+
+    answer: str = Field(max_length=8000)
+
+
+class ComplaintsChanged(Message):
+    """A ticket of ``department_id`` was filed or changed: list them again."""
+
+    department_id: str
+    number: str
+    state: ComplaintState
+
+
+SERVER_EVENTS[Event.COMPLAINTS_CHANGED] = ComplaintsChanged

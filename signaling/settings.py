@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -89,6 +91,27 @@ class Settings(BaseSettings):
     appointment_reads_per_minute: float = Field(default=60.0, gt=0)
     appointment_changes_per_minute: float = Field(default=12.0, gt=0)
     appointment_sweep_s: float = Field(default=5.0, gt=0)
+    # complaints: the department answers within this many working days (Monday to Friday,
+    # not complaint_holidays) after the day of filing, on the calendar of complaint_timezone;
+    # status lookups by number and access code allowed per minute per kiosk or address, and
+    # per complaint number per hour (whoever asks: guessing one number's code gets nowhere)
+    complaint_working_days: int = Field(default=10, ge=1, le=60)
+    complaint_holidays: list[date] = Field(default_factory=list)
+    complaint_timezone: str = "Asia/Hong_Kong"
+    complaint_lookups_per_minute: float = Field(default=10.0, gt=0)
+    complaint_number_lookups_per_hour: int = Field(default=10, ge=1)
+
+    @field_validator("complaint_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"{value!r} is not a time zone name; use one like Asia/Hong_Kong or Asia/Macau"
+            ) from exc
+        return value
+
     # how long a signed media link (a recording, a file in a new tab) works
     media_url_ttl_s: int = Field(default=300, ge=10)
     # partial uploads: how long one may wait for its rest, and how many one kiosk may hold

@@ -8,13 +8,14 @@ SQLite as on PostgreSQL (see :class:`UTCDateTime`). Migrations live in
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -560,3 +561,48 @@ class PaymentNotice(Base):
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     provider: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+# ---------------------------------------------------------------- complaints (issue 17)
+
+
+class Complaint(Base):
+    """A complaint filed at a kiosk after a session: a ticket for the session's department,
+    answered and closed by its supervisors (migration 0130_complaints). Every change is an
+    event in the session's chain (``complaint.*``)."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (
+        UniqueConstraint("day", "serial"),
+        # a department's tickets by state, due first: what the supervisors' tab reads
+        Index("ix_complaints_line", "department_id", "state", "due_on"),
+    )
+
+    # what the applicant types to look it up: day, running number and a check character
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[str] = mapped_column(String(8))
+    serial: Mapped[int] = mapped_column(Integer)
+    # keyed hash (HMAC-SHA256 with the server's key) of number and access code: a copy of the
+    # database does not give away the codes
+    code_hash: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), unique=True)
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"))
+    department_id: Mapped[str] = mapped_column(String(64))
+    service_id: Mapped[str] = mapped_column(String(64))
+    # the clerk who served, when the complaint follows a call
+    clerk_id: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"), default=None)
+    language: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32))
+    # personal data: kept with the ticket, never put in a chain event or a log line
+    text: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(32), default=None)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the last working day the department has to answer (the kiosk's local calendar)
+    due_on: Mapped[date] = mapped_column(Date)
+    assigned_to: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"), default=None)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    answer: Mapped[str | None] = mapped_column(Text, default=None)
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"), default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -221,6 +221,8 @@ class KioskPaperwork:
     async def _report(self, job: PrintJob, status: Status, error: PrinterError | None) -> None:
         if self.on_print is not None:
             self.on_print(job, status, error)
+        if job.extra.get("report") == "no":
+            return  # not one of the session's documents (a complaint's slip)
         report = PrintReport(
             job_id=job.job_id, doc_id=job.doc_id, status=status, attempts=job.attempts,
             printer=self.queue.device.name, error=error.message if error else "",

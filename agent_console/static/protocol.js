@@ -12,6 +12,7 @@ export const EVENTS = Object.freeze({
   "CAPTURE_REQUESTED": "capture_requested",
   "CHECKLIST": "checklist",
   "CLERK_STATUS": "clerk_status",
+  "COMPLAINTS_CHANGED": "complaints_changed",
   "CONSULT": "consult",
   "CONSULT_ANSWER": "consult_answer",
   "CONSULT_FINISH": "consult_finish",
@@ -1881,6 +1882,36 @@ export const SCHEMAS = {
         "departments"
       ],
       "title": "ClerkStatus",
+      "type": "object"
+    },
+    "complaints_changed": {
+      "additionalProperties": false,
+      "description": "A ticket of ``department_id`` was filed or changed: list them again.",
+      "properties": {
+        "department_id": {
+          "title": "Department Id",
+          "type": "string"
+        },
+        "number": {
+          "title": "Number",
+          "type": "string"
+        },
+        "state": {
+          "enum": [
+            "open",
+            "answered",
+            "closed"
+          ],
+          "title": "State",
+          "type": "string"
+        }
+      },
+      "required": [
+        "department_id",
+        "number",
+        "state"
+      ],
+      "title": "ComplaintsChanged",
       "type": "object"
     },
     "consult": {

@@ -13,6 +13,7 @@ import { MonitorView } from "./monitor-view.js";
 import { SkillsPanel } from "./supervisor-skills.js";
 import { BookingsPanel, fetchDay } from "./bookings.js";
 import { PlacesPanel } from "./supervisor-places.js";
+import { ComplaintsPanel } from "./supervisor-complaints.js";
 
 const LIVE_POLL_MS = 1000;
 const DRIFT_S = 0.2;
@@ -118,6 +119,15 @@ class SupervisorApp {
       serviceName: (id) => this.serviceName(id),
       failed: (err) => this.#failed(err),
     });
+    this.complaints = new ComplaintsPanel({
+      api: (path, options) => this.api(path, options),
+      st,
+      token: () => (this.session ? this.session.token : null),
+      shown: () => this.tab === "complaints" && this.replay === null,
+      names: { service: (id) => this.serviceName(id) },
+      when,
+      failed: (err) => this.#failed(err),
+    });
   }
 
   async start() {
@@ -145,6 +155,7 @@ class SupervisorApp {
         this.skills.render();
         this.bookings.render();
         this.places.render();
+        this.complaints.render();
       });
     }
     $("login-form").addEventListener("submit", (e) => {
@@ -157,6 +168,7 @@ class SupervisorApp {
     $("signout").addEventListener("click", () => this.signOut());
     this.skills.bind();
     this.places.bind();
+    this.complaints.bind();
     for (const tab of document.querySelectorAll(".sup-tab")) {
       tab.addEventListener("click", () => this.showTab(tab.dataset.tab));
     }
@@ -274,6 +286,7 @@ class SupervisorApp {
 
   signOut(message = "") {
     this.monitor.disconnect();
+    this.complaints.stop();
     forgetSession();
     this.session = null;
     clearInterval(this.pollTimer);
@@ -328,6 +341,7 @@ class SupervisorApp {
     if (name === "bookings" && this.replay === null) this.bookings.refresh();
     if (name === "places" && this.replay === null) this.places.start();
     else this.places.stop();
+    if (name === "complaints" && this.replay === null) this.complaints.load();
   }
 
   async refreshLive() {

@@ -133,6 +133,29 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "the automatic check did not pass, and the clerk checked the document in person and"
         " confirmed the applicant's identity",
     ),
+    # the complaint slip (signaling/complaints/slip.py)
+    "complaint.title": ("投訴回條", "投诉回执", "Complaint slip"),
+    "complaint.number": ("投訴編號", "投诉编号", "Complaint number"),
+    "complaint.code": ("查詢碼", "查询码", "Access code"),
+    "complaint.department": ("處理部門", "处理部门", "Department"),
+    "complaint.category": ("投訴類別", "投诉类别", "About"),
+    "complaint.filed": ("提交時間", "提交时间", "Filed"),
+    "complaint.due": ("答覆期限", "答复期限", "Answer due by"),
+    "complaint.keep": (
+        "請妥善保存本回條。憑投訴編號及查詢碼，可於任何自助終端或手機查詢處理進度及答覆。",
+        "请妥善保存本回执。凭投诉编号及查询码，可于任何自助终端或手机查询处理进度及答复。",
+        "Keep this slip. With the complaint number and the access code you can check its"
+        " progress and read the answer at any kiosk or on your phone.",
+    ),
+    "complaint.category.staff": ("工作人員態度", "工作人员态度", "Attitude of staff"),
+    "complaint.category.waiting": ("等候時間", "等候时间", "Waiting time"),
+    "complaint.category.equipment": (
+        "自助終端或設備",
+        "自助终端或设备",
+        "The kiosk or its equipment",
+    ),
+    "complaint.category.result": ("辦理結果", "办理结果", "Result of the application"),
+    "complaint.category.other": ("其他", "其他", "Other"),
 }
 
 _INDEX = {"zh-Hant": 0, "zh-Hans": 1, "en": 2}

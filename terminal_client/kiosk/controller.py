@@ -9,6 +9,7 @@ Screens (``messages.Screen``) move only along :data:`~terminal_client.kiosk.scre
     OFFLINE -> LANGUAGE -> SERVICES -> MATERIALS -> QUEUE -> CALL -> ENDED -> THANKS
                    ^__________ home / idle / after THANKS: everything entered is forgotten
     CALL -> INTERRUPTED -> QUEUE (call again, at the front: ``recall_of``) or LANGUAGE
+    ENDED / THANKS -> COMPLAINT -> LANGUAGE;  LANGUAGE -> COMPLAINT_STATUS -> LANGUAGE
 
 Idle: after ``idle_timeout_s`` without a touch the page warns for ``idle_warning_s``, then the
 kiosk resets. Never while waiting in the queue or in a call: an applicant may sit still for
@@ -56,6 +57,7 @@ from terminal_client.errors import (
     TerminalError,
 )
 from terminal_client.kiosk.appointment_step import KioskAppointment
+from terminal_client.kiosk.complaints_ui import KioskComplaints
 from terminal_client.kiosk.documents_ui import DocumentDevices, DocumentsScreen
 from terminal_client.kiosk.feed import Feed, Subscription
 from terminal_client.kiosk.identity_step import KioskIdentity
@@ -66,8 +68,10 @@ from terminal_client.kiosk.messages import (
     CallbackView,
     CallView,
     Capture,
+    CheckComplaint,
     CheckInAppointment,
     ChooseService,
+    ComplaintCommand,
     DismissPrompt,
     DocumentsCommand,
     HelloMessage,
@@ -82,6 +86,7 @@ from terminal_client.kiosk.messages import (
     QueueView,
     Rate,
     Screen,
+    SendComplaint,
     SetCareMode,
     SetLanguage,
     SignatureInk,
@@ -105,6 +110,10 @@ from terminal_client.printer import Printer
 from terminal_client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
+
+# a rating this low opens the complaint form at once
+LOW_RATING = 2
+COMPLAINT_SCREENS = (Screen.COMPLAINT, Screen.COMPLAINT_STATUS)
 
 
 class KioskController:
@@ -160,6 +169,12 @@ class KioskController:
             self.client, server_url, token, publish=self._publish, notice=self._paper_notice,
             spawn=self._spawn, printer=printer, print_dir=print_dir, recheck=recheck,
         )  # fmt: skip
+        # a complaint after the session, and a complaint's status (signaling.complaints)
+        self.complaints = KioskComplaints(
+            server_url, token, http=self._session, queue=self.signing.queue,
+            publish=self._publish, spawn=self._spawn,
+        )  # fmt: skip
+        self.signing.also_printed = self.complaints.printed
         self.catalogue: Catalogue | None = None
         self.screen = Screen.OFFLINE
         self.entered = Entered(self.settings.default_language)
@@ -287,6 +302,12 @@ class KioskController:
             lookup=self.signing.lookup if self.screen == Screen.RESULT else None,
             callback=self.callback if self.screen == Screen.CALLBACK else None,
             appointment=self.appointment.view if self.screen == Screen.APPOINTMENT else None,
+            complaint=(
+                self.complaints.view(entered.language) if self.screen == Screen.COMPLAINT else None
+            ),
+            complaint_status=(
+                self.complaints.status if self.screen == Screen.COMPLAINT_STATUS else None
+            ),
         )
 
     def _hello(self) -> HelloMessage:
@@ -332,6 +353,7 @@ class KioskController:
         self._log().info("reset: back to the start, entered data cleared")
         self.entered = Entered(self.settings.default_language)
         self.signing.forget()
+        self.complaints.forget()
         self.callback = None
         self.appointment.forget()
         self._go(Screen.LANGUAGE)
@@ -387,6 +409,8 @@ class KioskController:
             case CheckInAppointment(number=number):
                 self._require("check in an appointment", Screen.APPOINTMENT)
                 self._checked_in(await self.appointment.check_in(number))
+            case ComplaintCommand() | SendComplaint() | CheckComplaint():
+                await self._complaint(command)
 
     def _require(self, action: str, *screens: Screen) -> None:
         if self.screen not in screens:
@@ -431,6 +455,11 @@ class KioskController:
             raise CommandRefused("this call has been rated already; press start again")
         await self.client.rate(session_id, command.rating, command.comment)
         self.entered.rated = True
+        if command.rating <= LOW_RATING:
+            # something went wrong for them: the complaint form at once, not "thank you"
+            self.complaints.open(after_low_rating=True)
+            self._go(Screen.COMPLAINT)
+            return
         self._go(Screen.THANKS)
 
     async def _simple(self, kind: str) -> None:
@@ -449,7 +478,10 @@ class KioskController:
                 self._require("start again", Screen.SERVICES, Screen.MATERIALS, Screen.ENDED,
                               Screen.THANKS, Screen.LANGUAGE, Screen.RESULT,
                               Screen.INTERRUPTED, Screen.CALLBACK,
-                              Screen.APPOINTMENT)  # fmt: skip
+                              Screen.APPOINTMENT, *COMPLAINT_SCREENS)  # fmt: skip
+                sending = self.complaints.complaint and self.complaints.complaint.state == "sending"
+                if self.screen == Screen.COMPLAINT and sending:
+                    raise CommandRefused("the complaint is being sent; wait for its number")
                 if self.screen == Screen.CALLBACK and not self._callback_done():
                     raise CommandRefused("you are still in the queue: go back to it, or cancel")
                 self._reset()
@@ -613,11 +645,12 @@ class KioskController:
         except TerminalError as exc:
             self._log().warning("cancel not sent: %s", exc.message)
 
-    # ------------------------------------------------------------------ appointments
-
     def _session(self) -> aiohttp.ClientSession:
+        """The kiosk's HTTP session to the server (appointments, complaints)."""
         assert self._http is not None, "the kiosk is not started"
         return self._http
+
+    # ------------------------------------------------------------------ appointments
 
     async def _appointment(self, action: str) -> None:
         if action == "open":
@@ -749,6 +782,31 @@ class KioskController:
         done = self.callback
         if self.screen == Screen.CALLBACK and done is not None and done.reference == reference:
             self._reset()
+
+    # ------------------------------------------------------------------ complaints
+
+    async def _complaint(self, command: ComplaintCommand | SendComplaint | CheckComplaint) -> None:
+        match command:
+            case ComplaintCommand(type="complain"):
+                self._require("make a complaint", Screen.ENDED, Screen.THANKS)
+                if self.entered.session_id is None:
+                    raise CommandRefused(
+                        "there is no session to complain about; ask at the counter"
+                    )
+                self.complaints.open(after_low_rating=False)
+                self._go(Screen.COMPLAINT)
+            case ComplaintCommand(type="complaint_status"):
+                self._require("check a complaint", Screen.LANGUAGE)
+                self.complaints.open_status()
+                self._go(Screen.COMPLAINT_STATUS)
+            case SendComplaint():
+                self._require("send a complaint", Screen.COMPLAINT)
+                if self.complaints.busy() or self.entered.session_id is None:
+                    raise CommandRefused("this complaint is sent already; press Finish")
+                await self.complaints.send(command, self.entered.session_id, self.entered.language)
+            case CheckComplaint():
+                self._require("check a complaint", Screen.COMPLAINT_STATUS)
+                await self.complaints.check(command, self.entered.language)
 
     # ------------------------------------------------------------------ the call
 

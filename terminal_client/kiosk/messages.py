@@ -9,12 +9,13 @@ page as JPEG frames over ``/media/video``, the clerk's audio as PCM over ``/medi
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from signaling.messages import Language, ServiceId
+from signaling.messages import ComplaintCategory, Language, ServiceId
 
 STEPS = 7  # the seven steps of every session, shown as the in-call step indicator
 
@@ -38,6 +39,9 @@ class Screen(StrEnum):
     CALLBACK = "callback"
     # "I have an appointment": scan or type the booking number, wait for the slot if early
     APPOINTMENT = "appointment"
+    # a complaint about the session just ended, and a complaint's status by number and code
+    COMPLAINT = "complaint"
+    COMPLAINT_STATUS = "complaint_status"
 
 
 class Prompt(_Model):
@@ -229,6 +233,49 @@ class LookupView(_Model):
     payment: PayingView | None = None
 
 
+class ComplaintView(_Model):
+    """The COMPLAINT screen: the form (``enter``), sending, then the number, the access code
+    and the slip's printing (``done``).
+
+    The text typed stays on the page until the applicant sends it; a refusal names the field
+    (``error_field``) and the page keeps everything entered."""
+
+    state: Literal["enter", "sending", "done"]
+    # offered at once after a rating of 1 or 2 (the page says "we are sorry")
+    after_low_rating: bool = False
+    category: ComplaintCategory | None = None
+    region: Literal["HK", "MO", "CN"] = "HK"
+    # translation key (``complaint.error.<reason>``) and the server's own sentence
+    error_key: str | None = None
+    error_detail: str = ""
+    error_field: Literal["category", "text", "phone"] | None = None
+    # how many times sending was refused: the page turns to the part of the form at fault
+    refusals: int = 0
+    number: str | None = None
+    access_code: str | None = None
+    due_on: date | None = None
+    department: str = ""  # in the applicant's language
+    status_url: str = ""  # the public page that looks it up
+    printing: PrintState | None = None
+    print_error: str = ""
+
+
+class ComplaintStatusView(_Model):
+    """The COMPLAINT_STATUS screen: number and access code on a pad, then what was found."""
+
+    state: Literal["enter", "checking", "found", "failed"]
+    number: str = ""
+    ticket_state: Literal["open", "answered", "closed"] | None = None
+    due_on: date | None = None
+    overdue: bool = False
+    department: str = ""
+    answer: str | None = None
+    answered_on: date | None = None
+    # translation key of the refusal (``complaint_status.error.<code>``), with the server's text
+    error_key: str | None = None
+    error_detail: str = ""
+
+
 class KioskView(_Model):
     """Everything the UI shows; sent whole on every change."""
 
@@ -261,6 +308,9 @@ class KioskView(_Model):
     callback: CallbackView | None = None
     # the APPOINTMENT screen
     appointment: AppointmentView | None = None
+    # the COMPLAINT and COMPLAINT_STATUS screens
+    complaint: ComplaintView | None = None
+    complaint_status: ComplaintStatusView | None = None
 
 
 class ViewMessage(_Model):
@@ -430,6 +480,32 @@ class AppointmentCommand(_Model):
     action: Literal["open", "scan", "walk_in"]
 
 
+class ComplaintCommand(_Model):
+    """``complain`` (from the rating or thank-you screen: open the complaint form),
+    ``complaint_status`` (from the start screen: look a complaint up)."""
+
+    type: Literal["complain", "complaint_status"]
+
+
+class SendComplaint(_Model):
+    """On COMPLAINT: file it (the server checks the text's length and the phone number)."""
+
+    type: Literal["send_complaint"]
+    # checked by the kiosk, so that none chosen is said in a sentence, not refused as malformed
+    category: str = Field(default="", max_length=32)
+    text: str = Field(max_length=4000)
+    phone: str = Field(default="", max_length=32)
+    region: Literal["HK", "MO", "CN"] = "HK"
+
+
+class CheckComplaint(_Model):
+    """On COMPLAINT_STATUS: look a complaint up by number and access code."""
+
+    type: Literal["check_complaint"]
+    number: str = Field(max_length=40)
+    access_code: str = Field(max_length=20)
+
+
 UiCommand = Annotated[
     SetLanguage
     | SetCareMode
@@ -447,6 +523,9 @@ UiCommand = Annotated[
     | LeaveNumber
     | OpenResult
     | CheckInAppointment
-    | AppointmentCommand,
+    | AppointmentCommand
+    | ComplaintCommand
+    | SendComplaint
+    | CheckComplaint,
     Field(discriminator="type"),
 ]

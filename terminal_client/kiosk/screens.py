@@ -38,6 +38,14 @@ SCREEN_TRANSITIONS[_S.QUEUE] = SCREEN_TRANSITIONS[_S.QUEUE] | {_S.CALLBACK}
 SCREEN_TRANSITIONS[_S.CALLBACK] = frozenset(
     {_S.QUEUE, _S.CALL, _S.MATERIALS, _S.LANGUAGE, _S.OFFLINE}
 )
+# a complaint: from the rating screen (at once after a low rating) or the thank-you screen,
+# then back to the start; its status by number and access code from the start screen
+SCREEN_TRANSITIONS[_S.ENDED] = SCREEN_TRANSITIONS[_S.ENDED] | {_S.COMPLAINT}
+SCREEN_TRANSITIONS[_S.THANKS] = SCREEN_TRANSITIONS[_S.THANKS] | {_S.COMPLAINT}
+SCREEN_TRANSITIONS[_S.COMPLAINT] = frozenset({_S.LANGUAGE, _S.OFFLINE})
+SCREEN_TRANSITIONS[_S.LANGUAGE] = SCREEN_TRANSITIONS[_S.LANGUAGE] | {_S.COMPLAINT_STATUS}
+SCREEN_TRANSITIONS[_S.COMPLAINT_STATUS] = frozenset({_S.LANGUAGE, _S.OFFLINE})
+IDLE_SCREENS = IDLE_SCREENS | {_S.COMPLAINT, _S.COMPLAINT_STATUS}
 
 # an appointment: from the start screen; checked in, into the queue (at once, at the slot
 # time, or as a walk-in when late), or back to the start

@@ -105,6 +105,8 @@ class KioskSigning:
         self.order: PaymentView | None = None
         self._paying_for: ReprintRequest | None = None
         self._paying_session: str | None = None
+        # told of the queue's other jobs (a complaint's slip: terminal_client.kiosk.complaints_ui)
+        self.also_printed: Callable[[PrintJob, Status, PrinterError | None], None] | None = None
 
     async def start(self) -> None:
         await self.queue.start()
@@ -417,6 +419,8 @@ class KioskSigning:
                 else ("queued" if self._lookup_jobs else "printed")
             )
             self.lookup = self.lookup.model_copy(update={"printing": state, "print_error": problem})
+        elif self.also_printed is not None:
+            self.also_printed(job, status, error)
         self.publish()
 
 

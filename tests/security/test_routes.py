@@ -16,7 +16,7 @@ from tests.security.conftest import assert_responsive
 _VALUES = {
     "session_id": "0" * 32, "doc_id": "1" * 32, "sha256": "2" * 64, "token": "t" * 32,
     "index": "0", "side": "applicant", "material_id": "business-licence", "name": "phone.js",
-    "reference": "CB7K2M9Q", "payment_id": "3" * 32,
+    "reference": "CB7K2M9Q", "payment_id": "3" * 32, "number": "CP20261205000014",
 }  # fmt: skip
 _ANONYMOUS = (
     "/",
@@ -43,6 +43,9 @@ _ANONYMOUS = (
     "/map",
     "/api/map/cities",
     "/api/places",
+    # a complaint's status, for its number and access code (README "Complaints")
+    "/complaint",
+    "/api/complaints/status",
 )
 # the payment provider's notifications: believed only with the provider's signature
 # (tests/payments/test_payment_api.py refuses forged, replayed and unknown ones)
@@ -93,7 +96,7 @@ async def test_the_token_is_checked_before_a_session_is_looked_up(server: Runnin
                 continue
             if path.startswith(
                 ("/api/phone/", "/static", "/vendor", "/book-static", "/map-static", *_SIGNED)
-            ):
+            ) or path.startswith("/complaint-static"):
                 continue
             async with await _send(http, f"{server.url}{path}", method) as r:
                 # an unknown session and no token: "sign in", never "no such session"

@@ -10,6 +10,7 @@ import { CallMedia } from './call-media.js';
 import { documentActions } from './documents.js';
 import { SignaturePad } from './signature-pad.js';
 import { appointmentActions } from './appointment.js';
+import { fillPads, padActions } from './number-pad.js';
 
 const RECONNECT_MS = 1000;
 const NOTICE_MS = 6000;
@@ -30,8 +31,14 @@ const ui = {
   callback: { digits: '', region: null },
   // the booking number being typed on the appointment pad (without its printed "AP")
   appointment: { digits: '' },
+  // the complaint form's choices and phone number, and the status lookup's two entries: they
+  // leave the page only when sent
+  complaint: { category: null, phone: '', region: null, step: 'words', refusals: 0 },
+  complaintStatus: { number: '', code: '', field: 'number' },
 };
 const PHONE_MAX = 15;
+const COMPLAINT_NUMBER_MAX = 16; // CP + 14, typed without the CP
+const ACCESS_CODE_MAX = 6;
 let socket = null;
 let noticeTimer = 0;
 let lastTouch = 0;
@@ -62,6 +69,15 @@ function receive(message) {
       ui.rating = 0;
       ui.callback = { digits: '', region: null };
       ui.appointment = { digits: '' };
+      ui.complaint = { category: null, phone: '', region: null, step: 'words', refusals: 0 };
+      ui.complaintStatus = { number: '', code: '', field: 'number' };
+      complaintText().value = '';
+    }
+    // a refused complaint: back to the part of the form that holds what was wrong
+    const refused = message.view.complaint;
+    if (refused && refused.refusals !== ui.complaint.refusals) {
+      ui.complaint.refusals = refused.refusals;
+      ui.complaint.step = refused.error_field === 'phone' ? 'phone' : 'words';
     }
     ui.view = message.view;
   } else if (message.type === 'notice') {
@@ -92,6 +108,19 @@ function connect() {
 }
 
 const commentBox = () => document.querySelector('[data-testid=rating-comment]');
+const complaintText = () => document.querySelector('[data-testid=complaint-text]');
+
+// where each number pad types (number-pad.js)
+function padSlot(name) {
+  const slot = (holder, field, max) => ({ get: () => holder[field], set: (v) => { holder[field] = v; }, max });
+  if (name === 'callback') return slot(ui.callback, 'digits', PHONE_MAX);
+  if (name === 'complaint') return slot(ui.complaint, 'phone', PHONE_MAX);
+  if (name === 'lookup') {
+    const field = ui.complaintStatus.field;
+    return slot(ui.complaintStatus, field, field === 'number' ? COMPLAINT_NUMBER_MAX : ACCESS_CODE_MAX);
+  }
+  return null;
+}
 
 // Each action is a data-action on a button; a touch on anything else just keeps us awake.
 const actions = {
@@ -129,18 +158,6 @@ const actions = {
     update();
   },
   'open-result': () => send({ type: 'open_result' }),
-  'callback-key': (digit) => {
-    if (ui.callback.digits.length < PHONE_MAX) ui.callback.digits += digit;
-    update();
-  },
-  'callback-delete': () => {
-    ui.callback.digits = ui.callback.digits.slice(0, -1);
-    update();
-  },
-  'callback-clear': () => {
-    ui.callback.digits = '';
-    update();
-  },
   'callback-region': (region) => {
     ui.callback.region = region;
     update();
@@ -152,6 +169,32 @@ const actions = {
     update();
   },
   'sign-submit': () => send({ type: 'submit_signature', ...ui.pad.ink() }),
+  'complaint-category': (category) => {
+    ui.complaint.category = category;
+    update();
+  },
+  'complaint-region': (region) => {
+    ui.complaint.region = region;
+    update();
+  },
+  'complaint-send': () => send({
+    type: 'send_complaint',
+    category: ui.complaint.category || ui.view.complaint?.category || '',
+    text: complaintText().value.slice(0, 4000),
+    phone: ui.complaint.phone,
+    region: ui.complaint.region || ui.view.complaint?.region || 'HK',
+  }),
+  'complaint-step': (step) => {
+    ui.complaint.step = step;
+    update();
+  },
+  'complaint-field': (field) => {
+    ui.complaintStatus.field = field;
+    update();
+  },
+  'complaint-check': () => send({
+    type: 'check_complaint', number: ui.complaintStatus.number, access_code: ui.complaintStatus.code,
+  }),
   'submit-rating': () => {
     send({ type: 'rate', rating: ui.rating, comment: commentBox().value.trim() });
     commentBox().value = '';
@@ -159,7 +202,10 @@ const actions = {
 };
 Object.assign(actions, documentActions(ui, send, update));
 Object.assign(actions, appointmentActions(ui, send, update));
-for (const simple of ['back', 'home', 'call', 'call_again', 'cancel', 'hangup', 'touch', 'callback', 'callback_back', 'pay_again']) {
+Object.assign(actions, padActions(padSlot, update));
+fillPads(document);
+complaintText().addEventListener('input', update);
+for (const simple of ['back', 'home', 'call', 'call_again', 'cancel', 'hangup', 'touch', 'callback', 'callback_back', 'pay_again', 'complain', 'complaint_status']) {
   actions[simple] = () => send({ type: simple });
 }
 

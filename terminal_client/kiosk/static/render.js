@@ -413,6 +413,95 @@ function renderEnded(view, ui) {
   $('[data-testid=rating-submit]').disabled = !ui.rating || view.rated;
 }
 
+const COMPLAINT_TEXT_MAX = 500;
+
+/** The complaint form (what is typed stays on the page), then the number, code and slip. */
+function renderComplaint(view, ui) {
+  const complaint = view.complaint || { state: 'enter', region: 'HK' };
+  const entering = complaint.state !== 'done';
+  const sending = complaint.state === 'sending';
+  if (ui.complaint.region === null) ui.complaint.region = complaint.region;
+  if (ui.complaint.category === null && complaint.category) ui.complaint.category = complaint.category;
+  $('[data-testid=complaint-enter]').hidden = !entering;
+  $('[data-testid=complaint-done]').hidden = entering;
+  $('[data-testid=complaint-lead]').textContent = t(complaint.after_low_rating ? 'complaint.sorry' : 'complaint.lead');
+  $$('[data-action=complaint-category]').forEach((button) => {
+    button.setAttribute('aria-checked', String(button.dataset.arg === ui.complaint.category));
+    button.disabled = sending;
+  });
+  $$('[data-action=complaint-region]').forEach((button) => {
+    button.setAttribute('aria-checked', String(button.dataset.arg === ui.complaint.region));
+  });
+  const text = $('[data-testid=complaint-text]');
+  text.disabled = sending;
+  const count = $('[data-testid=complaint-count]');
+  count.textContent = t('complaint.count', { count: text.value.trim().length, max: COMPLAINT_TEXT_MAX });
+  count.classList.toggle('over', text.value.trim().length > COMPLAINT_TEXT_MAX);
+  $('[data-testid=complaint-phone]').textContent = ui.complaint.phone;
+  $$('[data-testid=complaint-pad] button').forEach((button) => { button.disabled = sending; });
+  const error = $('[data-testid=complaint-error]');
+  const key = complaint.error_key;
+  error.hidden = !key;
+  error.textContent = key ? t(has(key) ? key : 'complaint.error.refused') : '';
+  error.dataset.field = complaint.error_field || '';
+  $('[data-testid=complaint-sending]').hidden = !sending;
+  // two parts: what it is about and what happened, then the optional phone number
+  const words = ui.complaint.step !== 'phone';
+  $('[data-testid=complaint-step-words]').hidden = !words;
+  $('[data-testid=complaint-step-phone]').hidden = words;
+  $('[data-testid=complaint-next]').hidden = !entering || !words;
+  $('[data-testid=complaint-back]').hidden = !entering || words;
+  $('[data-testid=complaint-back]').disabled = sending;
+  $('[data-testid=complaint-send]').hidden = !entering || words;
+  $('[data-testid=complaint-send]').disabled = sending;
+  $('[data-testid=complaint-cancel]').hidden = !entering || !words;
+  $('[data-testid=complaint-cancel]').disabled = sending;
+  $('[data-testid=complaint-finish]').hidden = entering;
+  if (!entering) {
+    $('[data-testid=complaint-number]').textContent = complaint.number;
+    $('[data-testid=complaint-code]').textContent = complaint.access_code;
+    $('[data-testid=complaint-due]').textContent = t('complaint.due', { department: complaint.department, date: complaint.due_on });
+    $('[data-testid=complaint-keep]').textContent = t('complaint.keep_url', { url: complaint.status_url });
+    const printing = $('[data-testid=complaint-printing]');
+    printing.textContent = printingText(complaint.printing, complaint.print_error);
+    printing.dataset.printing = complaint.printing || '';
+  }
+}
+
+/** A complaint's status: the two entries on one pad, then the state, due date and answer. */
+function renderComplaintStatus(view, ui) {
+  const status = view.complaint_status || { state: 'enter' };
+  const entries = ui.complaintStatus;
+  $$('[data-action=complaint-field]').forEach((button) => {
+    button.setAttribute('aria-checked', String(button.dataset.arg === entries.field));
+  });
+  $('[data-testid=complaint-status-number]').textContent = entries.number ? `CP ${entries.number}` : '';
+  $('[data-testid=complaint-status-code]').textContent = entries.code;
+  const checking = status.state === 'checking';
+  $('[data-testid=complaint-status-check]').disabled = checking;
+  $('[data-testid=complaint-status-checking]').hidden = !checking;
+  const error = $('[data-testid=complaint-status-error]');
+  error.hidden = status.state !== 'failed';
+  const key = status.error_key;
+  error.textContent = status.state === 'failed' ? t(has(key) ? key : 'complaint_status.error.refused') : '';
+  error.dataset.key = key || '';
+  const found = status.state === 'found';
+  $('[data-testid=complaint-status-found]').hidden = !found;
+  if (!found) return;
+  $('[data-testid=complaint-status-state]').textContent = t('complaint_status.state_line', {
+    number: status.number, state: t(`complaint_status.state.${status.ticket_state}`),
+  });
+  $('[data-testid=complaint-status-state]').dataset.state = status.ticket_state;
+  $('[data-testid=complaint-status-due]').textContent = status.answered_on
+    ? t('complaint_status.answered_on', { department: status.department, date: status.answered_on })
+    : t('complaint.due', { department: status.department, date: status.due_on });
+  $('[data-testid=complaint-status-overdue]').hidden = !status.overdue;
+  $('[data-testid=complaint-status-answer-label]').hidden = !status.answer;
+  const answer = $('[data-testid=complaint-status-answer]');
+  answer.hidden = !status.answer;
+  answer.textContent = status.answer || '';
+}
+
 function renderNotice(view, ui) {
   const notice = ui.notice || view.notice;
   const box = $('[data-testid=notice]');
@@ -440,6 +529,8 @@ const SCREENS = {
   result: renderResult,
   callback: renderCallback,
   appointment: renderAppointment,
+  complaint: renderComplaint,
+  complaint_status: renderComplaintStatus,
 };
 
 /** Show `ui.view` (the page's own OFFLINE screen while its websocket is down). */
