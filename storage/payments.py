@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from storage.audit import append_in
 from storage.db import Database
 from storage.errors import InvalidValue, NotFound, StorageError
-from storage.models import Payment, PaymentNotice, utcnow
+from storage.models import CallSession, Payment, PaymentNotice, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ class PaymentState(StrEnum):
     PAID = "paid"
     FAILED = "failed"
     EXPIRED = "expired"
+    # closed by us before it was paid: the call it was for ended (service.close_abandoned)
+    CLOSED = "closed"
     REFUNDED = "refunded"
     REFUND_FAILED = "refund_failed"
 
@@ -45,11 +47,12 @@ class PaymentState(StrEnum):
 P = PaymentState
 TRANSITIONS: Final[dict[PaymentState, frozenset[PaymentState]]] = {
     P.PENDING: frozenset({P.OPEN}),
-    P.OPEN: frozenset({P.PAID, P.FAILED, P.EXPIRED}),
+    P.OPEN: frozenset({P.PAID, P.FAILED, P.EXPIRED, P.CLOSED}),
     P.PAID: frozenset({P.REFUNDED, P.REFUND_FAILED}),
     P.REFUND_FAILED: frozenset({P.REFUNDED, P.REFUND_FAILED}),
     P.FAILED: frozenset(),
     P.EXPIRED: frozenset(),
+    P.CLOSED: frozenset(),
     P.REFUNDED: frozenset(),
 }
 # the chain event each state is entered with
@@ -58,6 +61,7 @@ EVENTS: Final[dict[PaymentState, str]] = {
     P.PAID: "payment.paid",
     P.FAILED: "payment.failed",
     P.EXPIRED: "payment.expired",
+    P.CLOSED: "payment.closed",
     P.REFUNDED: "payment.refunded",
     P.REFUND_FAILED: "payment.refund_failed",
 }
@@ -121,6 +125,24 @@ async def of_session(db: Database, session_id: str) -> list[PaymentRecord]:
     async with db.reads() as s:
         rows = await s.scalars(
             select(Payment).where(Payment.session_id == session_id).order_by(Payment.created_at)
+        )
+        return [_record(r) for r in rows]
+
+
+# a session in one of these will never submit: its open submission fee is closed
+ENDED_SESSIONS: Final = ("ended", "failed", "cancelled")
+
+
+async def abandoned(db: Database, limit: int = 100) -> list[PaymentRecord]:
+    """Open submission fees of sessions that have ended: the applicant left unpaid, so the
+    code must stop paying (a late payment would submit for someone no longer there)."""
+    async with db.reads() as s:
+        rows = await s.scalars(
+            select(Payment)
+            .join(CallSession, CallSession.id == Payment.session_id)
+            .where(Payment.state == P.OPEN.value, Payment.purpose == "submission")
+            .where(CallSession.state.in_(ENDED_SESSIONS))
+            .limit(limit)
         )
         return [_record(r) for r in rows]
 

@@ -15,7 +15,9 @@ class PaymentView(Message):
     payment_id: str
     purpose: Literal["submission", "result"]
     attempt: int
-    state: Literal["pending", "open", "paid", "failed", "expired", "refunded", "refund_failed"]
+    state: Literal[
+        "pending", "open", "paid", "failed", "expired", "closed", "refunded", "refund_failed"
+    ]
     amount_minor: int
     currency: str
     amount: str  # "CNY 10.00"

@@ -45,6 +45,8 @@ class PaymentProvider(Protocol):
 
     async def query_order(self, out_trade_no: str) -> Order: ...
 
+    async def close_order(self, out_trade_no: str) -> Order: ...
+
     async def refund(self, refund: CreateRefund) -> Refund: ...
 
     async def settlement(self, day: date) -> list[SettlementLine]: ...
@@ -133,6 +135,11 @@ class HttpProvider:
 
     async def query_order(self, out_trade_no: str) -> Order:
         return await self._signed(Order, "GET", f"/v3/orders/{out_trade_no}", None)
+
+    async def close_order(self, out_trade_no: str) -> Order:
+        """Make an unpaid order unpayable; the order as it stands after (paid if the payer
+        was quicker)."""
+        return await self._signed(Order, "POST", f"/v3/orders/{out_trade_no}/close", None)
 
     async def refund(self, refund: CreateRefund) -> Refund:
         return await self._signed(Refund, "POST", "/v3/refunds", refund)

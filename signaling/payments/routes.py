@@ -12,11 +12,14 @@ submission (acceptance number, sealed application, receipt).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Literal
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from signaling.client_address import client_address
 from signaling.errors import NotYourSession
@@ -47,6 +50,8 @@ from storage.payments import PaymentRecord, PaymentState
 log = logging.getLogger(__name__)
 
 NOTIFY_LIMIT = web.AppKey("payments_notify_limit", RateLimit)
+# how often the codes of calls that ended unpaid are closed at the provider
+CLOSE_ROUND_S = 2.0
 MAX_NOTIFICATION_BYTES = 64 * 1024
 
 
@@ -174,6 +179,20 @@ def make_payments(settings: Settings, db: Database) -> Payments | None:
     )  # fmt: skip
 
 
+async def _close_abandoned(payments: Payments) -> None:
+    """Every :data:`CLOSE_ROUND_S`: an applicant who left with the code unpaid cannot pay it
+    later (every process does it; a second close changes nothing)."""
+    while True:
+        await asyncio.sleep(CLOSE_ROUND_S)
+        try:
+            for record in await payments.close_abandoned():
+                context_log(log, record.session_id, "server").info(
+                    "payment %s closed: the call ended unpaid", record.id
+                )
+        except (OSError, SQLAlchemyError) as exc:  # the database is away: the next round
+            log.warning("closing unpaid codes of ended calls failed: %s", exc)
+
+
 def setup_payments(app: web.Application) -> None:
     """Mount the notify endpoint and the kiosk's payment routes; the provider client lives
     as long as the app (after the database, which it uses)."""
@@ -182,11 +201,16 @@ def setup_payments(app: web.Application) -> None:
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         payments = make_payments(settings, app[DATABASE])
-        if payments is not None:
-            app[PAYMENTS] = payments
+        if payments is None:
+            yield
+            return
+        app[PAYMENTS] = payments
+        closer = asyncio.create_task(_close_abandoned(payments), name="payments-closer")
         yield
-        if payments is not None:
-            await payments.provider.close()
+        closer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await closer
+        await payments.provider.close()
 
     app.cleanup_ctx.append(lifetime)
     sid = "{session_id:[0-9a-f]{32}}"

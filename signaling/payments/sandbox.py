@@ -1,6 +1,6 @@
 """A payment provider sandbox: its own HTTP service that behaves like a QR-payment provider.
 
-Run it as ``python -m signaling.payments.sandbox --port 8090 --key DIR/provider.pem
+Run it as ``python -m signaling.payments.sandbox --port 8091 --key DIR/provider.pem
 --merchant-key DIR/merchant.pem.pub``. It checks every merchant request's signature, keeps
 orders in memory, gives each a code URL whose page plays the payer's phone ("Pay" /
 "Decline"), closes orders at their expiry, and POSTs a signed notification to the order's
@@ -175,6 +175,19 @@ class Sandbox:
             raise self._error(web.HTTPNotFound, "ORDER_NOT_EXIST", "no such order")
         return self._json(self._expire(entry).order)
 
+    async def close_order(self, request: web.Request) -> web.Response:
+        """An open order is closed (its code no longer pays, a notification says so); any
+        other is answered as it stands, as the real providers do for a paid order."""
+        await self._authorised(request)
+        entry = self.orders.get(request.match_info["out_trade_no"])
+        if entry is None:
+            raise self._error(web.HTTPNotFound, "ORDER_NOT_EXIST", "no such order")
+        if self._expire(entry).order.state == "open":
+            entry.order = entry.order.model_copy(update={"state": "closed"})
+            self._notify(entry, "TRANSACTION.CLOSED")
+            log.info("order %s closed by the merchant", entry.order.order_id)
+        return self._json(entry.order)
+
     async def refund(self, request: web.Request) -> web.Response:
         body = await self._authorised(request)
         try:
@@ -339,6 +352,7 @@ class Sandbox:
         app.cleanup_ctx.append(self._lifetime)
         app.router.add_post("/v3/orders", self.create_order)
         app.router.add_get("/v3/orders/{out_trade_no}", self.query_order)
+        app.router.add_post("/v3/orders/{out_trade_no}/close", self.close_order)
         app.router.add_post("/v3/refunds", self.refund)
         app.router.add_get(r"/v3/settlements/{date:\d{4}-\d{2}-\d{2}}.csv", self.settlement)
         app.router.add_get("/pay/{order_id}", self.payer_page)
@@ -391,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
         description="A QR-payment provider sandbox with a payer's page (Pay / Decline).",
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--port", type=int, default=8091)
     parser.add_argument(
         "--public-url", help="the URL payers' phones reach (default: http://HOST:PORT)"
     )

@@ -38,7 +38,8 @@ P = PaymentState
 PURPOSE_OF: dict[Due, str] = {"before_submission": "submission", "on_approval": "result"}
 # the provider's order state -> ours
 _STATES: dict[str, PaymentState] = {
-    "paid": P.PAID, "failed": P.FAILED, "expired": P.EXPIRED, "refunded": P.REFUNDED,
+    "paid": P.PAID, "failed": P.FAILED, "expired": P.EXPIRED, "closed": P.CLOSED,
+    "refunded": P.REFUNDED,
 }  # fmt: skip
 
 
@@ -214,6 +215,25 @@ class Payments:
                 f"notification {notice.id} is for order {notice.resource.out_trade_no}, which we"
                 " never created", "unknown_order",
             ) from exc  # fmt: skip
+
+    async def close_abandoned(self) -> list[PaymentRecord]:
+        """Close at the provider every open submission fee whose call has ended; returns
+        those closed. One the payer paid meanwhile is left to its paid notification, which
+        completes the submission as for any payment."""
+        closed = []
+        for record in await store.abandoned(self.db):
+            try:
+                order = await self.provider.close_order(record.id)
+            except PaymentError as exc:  # tried again at the next round
+                log.warning("payment %s (session %s) not closed: %s",
+                            record.id, record.session_id, exc.message)  # fmt: skip
+                continue
+            if order.state != "closed":
+                continue
+            moved, old = await self.apply(order, "server")
+            if old != moved.state:
+                closed.append(moved)
+        return closed
 
     # ------------------------------------------------------------------ refunds
 

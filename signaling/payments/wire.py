@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from signaling.payments.fees import MAX_MINOR, Currency
 
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
-OrderState = Literal["open", "paid", "failed", "expired", "refunded"]
+OrderState = Literal["open", "paid", "failed", "expired", "closed", "refunded"]
 EventType = Literal[
     "TRANSACTION.SUCCESS", "TRANSACTION.FAILED", "TRANSACTION.CLOSED", "REFUND.SUCCESS"
 ]

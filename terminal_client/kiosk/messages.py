@@ -183,7 +183,9 @@ class PayingView(_Model):
     ``open``: scan and pay; ``paid``: the provider confirmed it (the number follows);
     ``failed`` / ``expired``: the screen offers a new code (``pay_again``)."""
 
-    state: Literal["pending", "open", "paid", "failed", "expired", "refunded", "refund_failed"]
+    state: Literal[
+        "pending", "open", "paid", "failed", "expired", "closed", "refunded", "refund_failed"
+    ]
     amount: str  # "CNY 10.00"
     qr: str | None = None  # data: URI of the code URL's QR code, while it can be paid
     expires_at: str | None = None  # ISO time: the page counts down to it

@@ -20,6 +20,7 @@ from signaling.payments.errors import ProviderRefused
 from signaling.payments.keys import PAYMENTS
 from signaling.payments.wire import Amount, CreateOrder, Notification
 from storage import payments as payment_store
+from storage import store
 from storage.audit import AuditLog
 from storage.models import Payment
 from tests.conftest import RunningServer
@@ -128,6 +129,37 @@ async def test_an_expired_order_is_replaced_by_a_new_one(
     view = await wait_application(c, lambda v: v["state"] == "submitted", "paid on the retry")
     assert [p["state"] for p in view["payments"]] == ["expired", "paid"]
     assert "payment.expired" in await kinds(server, c.session_id)
+
+
+async def test_a_code_left_unpaid_when_the_call_ends_is_closed(
+    server: RunningServer, sandbox: RunningSandbox
+) -> None:
+    c = await fee_counter(server)
+    _, signed = await signed_at_counter(c)
+    order = signed["payment"]
+    # the applicant walks away with the code on the screen: the call ends
+    await store.update_session(server.db, c.session_id, state="ended")
+    await wait_application(
+        c, lambda v: v["payments"][-1]["state"] == "closed", "the code closed after the call"
+    )
+    # their phone can no longer pay it, and nothing was submitted for someone who left
+    assert (await payer(order["code_url"]))["state"] == "closed"
+    assert (await application(c))["state"] == "form_shown"
+    assert "payment.closed" in await kinds(server, c.session_id)
+    assert (await AuditLog(server.db).verify(c.session_id)).ok
+
+
+async def test_a_code_paid_as_the_call_ends_still_submits(
+    server: RunningServer, sandbox: RunningSandbox
+) -> None:
+    c = await fee_counter(server)
+    _, signed = await signed_at_counter(c)
+    # the payer was quicker than the close: the payment stands and the application goes in
+    assert (await payer(signed["payment"]["code_url"]))["state"] == "paid"
+    await store.update_session(server.db, c.session_id, state="ended")
+    view = await wait_application(c, lambda v: v["state"] == "submitted", "submitted once paid")
+    assert [p["state"] for p in view["payments"]] == ["paid"]
+    assert "payment.closed" not in await kinds(server, c.session_id)
 
 
 async def test_a_declined_payment_is_failed_and_may_be_retried(server: RunningServer) -> None:
