@@ -31,8 +31,8 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 # a pong takes a round trip; one this late means the kiosk (or its network) is gone
-QUIET_AFTER_S = 3.0
-TICK_S = 1.0
+QUIET_AFTER_S = 1.5
+TICK_S = 0.5
 
 
 class QuietWatch:
