@@ -23,7 +23,6 @@ import re
 import unicodedata
 from collections.abc import AsyncIterator, Collection
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
@@ -51,9 +50,10 @@ from signaling.callbacks import clerk_departments
 from signaling.catalogue import Catalogue
 from signaling.client_address import client_address
 from signaling.errors import UnknownService
-from signaling.guard import TARPIT
+from signaling.guard import too_many
 from signaling.http_auth import body_as, clerk_of, http_error, terminal_of
 from signaling.keys import CATALOGUE, DATABASE, ROUTER, SETTINGS
+from signaling.public_pages import add_public_page
 from signaling.throttle import RateLimit
 from storage import appointments, routing
 from storage.appointments import AppointmentConflict, AppointmentError, AppointmentSnap, NewBooking
@@ -63,11 +63,6 @@ from storage.errors import InvalidValue, NotFound
 
 log = logging.getLogger(__name__)
 
-STATIC = Path(__file__).resolve().parent / "static"
-PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
-    " connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
-)
 DESK = web.AppKey("appointment_desk", AppointmentDesk)
 CLOCK = web.AppKey("appointment_clock", Clock)
 # reads (the slots) and changes (book, look up, cancel, check in) are limited apart
@@ -174,16 +169,10 @@ def _refusal(exc: Exception) -> web.HTTPException:
 async def _limit(request: web.Request, limit: web.AppKey[RateLimit], key: str) -> None:
     """429 with a sentence when ``key`` asked too often (held back a while first)."""
     wait = request.app[limit].take(key)
-    if wait <= 0:
-        return
-    await request.app[TARPIT].hold(wait)
-    refusal = http_error(
-        web.HTTPTooManyRequests,
-        "rate_limited",
-        f"Too many requests from here; try again in {math.ceil(wait)} seconds.",
-    )
-    refusal.headers["Retry-After"] = str(math.ceil(wait))
-    raise refusal
+    if wait > 0:
+        raise await too_many(
+            request, wait, f"Too many requests from here; try again in {math.ceil(wait)} seconds."
+        )
 
 
 def _address(request: web.Request) -> str:
@@ -191,22 +180,6 @@ def _address(request: web.Request) -> str:
 
 
 # ---------------------------------------------------------------------- public
-
-
-async def book_page(request: web.Request) -> web.FileResponse:
-    """The phone page (its script reads the API)."""
-    return web.FileResponse(
-        STATIC / "book.html",
-        headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store",
-                 "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"},
-    )  # fmt: skip
-
-
-async def book_asset(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(
-        STATIC / request.match_info["name"],
-        headers={"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff"},
-    )
 
 
 async def list_services(request: web.Request) -> web.Response:
@@ -457,8 +430,7 @@ def setup_appointments(app: web.Application) -> None:
         yield
 
     app.cleanup_ctx.append(desk)
-    app.router.add_get("/book", book_page)
-    app.router.add_get(r"/book-static/{name:book\.(js|css)}", book_asset)
+    add_public_page(app, "/book", "book.html", r"/book-static/{name:book\.(js|css)}")
     app.router.add_get("/api/appointments/services", list_services)
     app.router.add_get("/api/appointments/slots", list_slots)
     app.router.add_post("/api/appointments", make_booking)

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -117,6 +118,16 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 SOCKET_CONNECTS = web.AppKey("socket_connects", RateLimit)
 # refusals of throttled callers (429) are held back a while: see Tarpit
 TARPIT = web.AppKey("tarpit", Tarpit)
+
+
+async def too_many(request: web.Request, wait_s: float, message: str) -> web.HTTPException:
+    """The ``rate_limited`` refusal (429, ``message``, Retry-After) for a public route to
+    raise, given only after the tarpit's hold; its connection is closed."""
+    await request.app[TARPIT].hold(wait_s)
+    refusal = http_error(web.HTTPTooManyRequests, "rate_limited", message)
+    refusal.headers["Retry-After"] = str(max(1, math.ceil(wait_s)))
+    refusal.force_close()
+    return refusal
 
 
 @web.middleware

@@ -14,7 +14,6 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import segno
 from aiohttp import web
@@ -27,15 +26,11 @@ from signaling.document_intake import store_upload
 from signaling.http_auth import http_error
 from signaling.keys import DATABASE
 from signaling.messages import DocumentMeta, PhoneLink, UploadStatus
+from signaling.public_pages import add_public_page
 from signaling.public_url import public_base
 from storage.audit import AuditLog
 
 LINK_TTL_S = 600
-STATIC = Path(__file__).resolve().parent / "static"
-PHONE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
-    " connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
-)
 
 
 @dataclass
@@ -84,23 +79,6 @@ def _grant(request: web.Request) -> PhoneGrant:
             "this upload link was already used; ask for a new QR code at the kiosk",
         )  # fmt: skip
     return grant
-
-
-async def phone_page(request: web.Request) -> web.FileResponse:
-    """The phone's upload page (its script asks the API what the link is for)."""
-    return web.FileResponse(
-        STATIC / "phone.html",
-        headers={"Content-Security-Policy": PHONE_CSP, "Cache-Control": "no-store",
-                 "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"},
-    )  # fmt: skip
-
-
-async def phone_asset(request: web.Request) -> web.FileResponse:
-    name = request.match_info["name"]
-    return web.FileResponse(
-        STATIC / name,
-        headers={"Content-Security-Policy": PHONE_CSP, "X-Content-Type-Options": "nosniff"},
-    )
 
 
 async def link_info(request: web.Request) -> web.Response:
@@ -169,7 +147,10 @@ def setup_phone(app: web.Application) -> None:
     """Mount the phone-link routes."""
     app[PHONE_LINKS] = {}
     app.router.add_post(r"/api/sessions/{session_id:[0-9a-f]{32}}/phone-link", issue_link)
-    app.router.add_get(r"/phone/{token:[A-Za-z0-9_-]{20,64}}", phone_page)
-    app.router.add_get(r"/phone-static/{name:phone\.(js|css)}", phone_asset)
+    # the upload page of one link (its script asks the API what the link is for)
+    add_public_page(
+        app, r"/phone/{token:[A-Za-z0-9_-]{20,64}}", "phone.html",
+        r"/phone-static/{name:phone\.(js|css)}",
+    )  # fmt: skip
     app.router.add_get(r"/api/phone/{token:[A-Za-z0-9_-]{20,64}}", link_info)
     app.router.add_post(r"/api/phone/{token:[A-Za-z0-9_-]{20,64}}/upload", phone_upload)

@@ -17,36 +17,18 @@ import math
 from aiohttp import web
 
 from signaling.client_address import client_address
-from signaling.guard import TARPIT
-from signaling.http_auth import clerk_of, http_error
+from signaling.guard import too_many
+from signaling.http_auth import clerk_of
 from signaling.keys import DATABASE, SETTINGS
 from signaling.kiosk_liveness import quiet_watch
 from signaling.places import CITIES_FILE, PlaceBoard, staff_places
+from signaling.public_pages import add_public_page
 from signaling.throttle import RateLimit
 
-STATIC = CITIES_FILE.parent.parent / "static"
-MAP_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
-    " connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
-)
-PAGE_HEADERS = {
-    "Content-Security-Policy": MAP_CSP, "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache",
-}  # fmt: skip
 STAFF_ROLES = ("supervisor", "admin")
 
 PLACE_BOARD = web.AppKey("place_board", PlaceBoard)
 PLACES_LIMIT = web.AppKey("places_limit", RateLimit)
-
-
-async def map_page(request: web.Request) -> web.FileResponse:
-    """The public map page."""
-    return web.FileResponse(STATIC / "map.html", headers=PAGE_HEADERS)
-
-
-async def map_asset(request: web.Request) -> web.FileResponse:
-    """The page's script, style and texts."""
-    return web.FileResponse(STATIC / request.match_info["name"], headers=PAGE_HEADERS)
 
 
 async def map_cities(request: web.Request) -> web.FileResponse:
@@ -61,13 +43,10 @@ async def public_places(request: web.Request) -> web.Response:
     """Every place and its status, for anyone (no secrets in it: see PublicPlace)."""
     wait = request.app[PLACES_LIMIT].take(client_address(request, request.app[SETTINGS]))
     if wait > 0:
-        await request.app[TARPIT].hold(wait)
-        refusal = http_error(
-            web.HTTPTooManyRequests, "rate_limited",
+        raise await too_many(
+            request, wait,
             f"too many requests for the map from this address; wait {math.ceil(wait)} s",
         )  # fmt: skip
-        refusal.headers["Retry-After"] = str(math.ceil(wait))
-        raise refusal
     body, etag = await request.app[PLACE_BOARD].current()
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if etag in request.headers.get("If-None-Match", ""):
@@ -92,8 +71,7 @@ def setup_places(app: web.Application) -> None:
     app[PLACES_LIMIT] = RateLimit(settings.places_per_minute, settings.places_burst)
     # after the router's context (create_app adds it before the routes): it reads its kiosks
     app.cleanup_ctx.append(quiet_watch)
-    app.router.add_get("/map", map_page)
-    app.router.add_get(r"/map-static/{name:map(-text)?\.(js|css)}", map_asset)
+    add_public_page(app, "/map", "map.html", r"/map-static/{name:map(-text)?\.(js|css)}")
     app.router.add_get("/api/map/cities", map_cities)
     app.router.add_get("/api/places", public_places)
     app.router.add_get("/api/places/staff", staff_view)

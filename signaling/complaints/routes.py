@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import math
 from datetime import date
-from pathlib import Path
 
 from aiohttp import web
 
@@ -27,7 +26,7 @@ from signaling.catalogue import Catalogue
 from signaling.client_address import client_address
 from signaling.complaints import numbers
 from signaling.complaints.numbers import BadComplaintNumber
-from signaling.guard import TARPIT
+from signaling.guard import too_many
 from signaling.http_auth import bearer, body_as, clerk_of, http_error, terminal_of
 from signaling.keys import CATALOGUE, DATABASE, ROUTER, SETTINGS
 from signaling.logs import context_log
@@ -47,6 +46,7 @@ from signaling.messages import (
     Message,
     Role,
 )
+from signaling.public_pages import add_public_page
 from signaling.public_url import public_base
 from signaling.rooms import supervisor_room
 from signaling.throttle import RateLimit
@@ -60,11 +60,6 @@ from storage.staff_audit import StaffLog
 log = logging.getLogger(__name__)
 
 SUPERVISOR = "supervisor"
-STATIC = Path(__file__).resolve().parents[1] / "static"
-PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
-    " connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
-)
 # the same sentence whether the number exists or the code is wrong: nothing to enumerate
 NO_MATCH = (
     "No complaint matches this number and access code; check both against your slip, or ask"
@@ -172,17 +167,6 @@ async def _lookup_key(request: web.Request) -> str:
     return f"address:{client_address(request, request.app[SETTINGS])}"
 
 
-async def _too_many(request: web.Request, wait_s: float, message: str) -> web.Response:
-    # held back a while, then 429 and close (as every public endpoint here)
-    await request.app[TARPIT].hold(wait_s)
-    response = web.json_response(
-        text=ErrorEvent(code="rate_limited", message=message).model_dump_json(), status=429
-    )
-    response.headers["Retry-After"] = str(max(1, math.ceil(wait_s)))
-    response.force_close()
-    return response
-
-
 def status_message(
     ticket: ComplaintSnap, catalogue: Catalogue, today: date, zone: str
 ) -> ComplaintStatus:
@@ -205,7 +189,7 @@ async def complaint_status(request: web.Request) -> web.Response:
     who = await _lookup_key(request)
     if (wait := app[LOOKUPS].take(who)) > 0:
         log.warning("complaint lookups from %s: too many", who)
-        return await _too_many(
+        raise await too_many(
             request, wait, f"Too many lookups from here; try again in {math.ceil(wait)} s."
         )
     body = body_as(ComplaintLookup, await request.read())
@@ -223,7 +207,7 @@ async def complaint_status(request: web.Request) -> web.Response:
     # every lookup of a number counts, found or not: one number's code cannot be guessed
     if (wait := app[NUMBER_LOOKUPS].take(number)) > 0:
         log.warning("complaint lookups of %s: too many (last from %s)", number, who)
-        return await _too_many(
+        raise await too_many(
             request, wait,
             "This number was looked up too often; try again later, or ask at the counter.",
         )  # fmt: skip
@@ -236,22 +220,6 @@ async def complaint_status(request: web.Request) -> web.Response:
     assert ticket is not None
     zone = app[SETTINGS].complaint_timezone
     return _json(status_message(ticket, app[CATALOGUE], _today(app), zone))
-
-
-async def status_page(request: web.Request) -> web.FileResponse:
-    """The public phone page (its script asks ``/api/complaints/status``)."""
-    return web.FileResponse(
-        STATIC / "complaint.html",
-        headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store",
-                 "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"},
-    )  # fmt: skip
-
-
-async def status_asset(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(
-        STATIC / request.match_info["name"],
-        headers={"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff"},
-    )
 
 
 # ---------------------------------------------------------------- supervisors
@@ -419,8 +387,10 @@ def setup_complaints(app: web.Application) -> None:
     app[NUMBER_LOOKUPS] = RateLimit(per_hour / 60.0, burst=per_hour)
     app.router.add_post("/api/complaints", file_complaint)
     app.router.add_post("/api/complaints/status", complaint_status)
-    app.router.add_get("/complaint", status_page)
-    app.router.add_get(r"/complaint-static/{name:complaint\.(js|css)}", status_asset)
+    # the public phone page (its script asks /api/complaints/status)
+    add_public_page(
+        app, "/complaint", "complaint.html", r"/complaint-static/{name:complaint\.(js|css)}"
+    )
     app.router.add_get("/api/supervisor/complaints", board)
     app.router.add_post(f"/api/supervisor/complaints/{_NUMBER}/assign", assign)
     app.router.add_post(f"/api/supervisor/complaints/{_NUMBER}/answer", answer)
