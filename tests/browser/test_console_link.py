@@ -281,6 +281,11 @@ async def test_a_break_while_the_console_was_offline_is_reported_when_it_is_back
     await page.wait_for_function(
         "() => document.querySelector('[data-testid=connection-banner]').hidden", timeout=20_000
     )
+    # the picture comes back only after the console, back online, has said it was still:
+    # put back at once, it could be moving again before the console's first report
+    await in_call.sent.until(
+        lambda: any(r["state"] == "interrupted" for r in in_call.sent.of("media_status"))
+    )
     video.replaceTrack(camera)
     await page.wait_for_function(f"() => ({FIGURES})().fps > 0", timeout=20_000)
     await in_call.sent.until(
