@@ -222,7 +222,11 @@ export function playAudio(url, { targetMs = 60, maxMs = 200 } = {}) {
     }, audioStats);
   };
 
-  start().catch((error) => console.error(`kiosk: the clerk's audio cannot play: ${error.message}`));
+  start().catch((error) => {
+    // a call that ends while the module loads closes the context, which aborts the load:
+    // nothing failed then
+    if (!stopped) console.error(`kiosk: the clerk's audio cannot play: ${error.message}`);
+  });
 
   return {
     stop() {
