@@ -38,6 +38,7 @@ from signaling.public_url import socket_origin_check
 from signaling.recordings import setup_recordings
 from signaling.rooms import NAMESPACES
 from signaling.router import Router
+from signaling.self_service.routes import catalogue_for, setup_self_service
 from signaling.settings import Settings
 from signaling.skills_api import setup_skills_api
 from signaling.socket_server import SOCKET_SERVER, GuardedServer
@@ -102,7 +103,7 @@ def create_app(settings: Settings) -> web.Application:
     # uploads (recording segments, scanned pages) are bigger than aiohttp's 1 MiB default
     app = web.Application(client_max_size=40 * 1024 * 1024)
     app[SETTINGS] = settings
-    app[CATALOGUE] = load_catalogue(settings.catalogue_file)
+    app[CATALOGUE] = catalogue_for(load_catalogue(settings.catalogue_file), settings)
     app[BLOBS] = FileBlobStore(settings.data_dir / "blobs")
     manager: LocalManager | RedisManager = LocalManager()
     if settings.redis_url:
@@ -270,6 +271,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_complaints(app)
     setup_paperwork(app, sio)
     setup_payments(app)
+    setup_self_service(app)
     setup_console(app)
     setup_guard(app)
     return app

@@ -93,6 +93,15 @@ class Widening(_Entry):
     levels: dict[Requirement, int]
 
 
+class SelfService(_Entry):
+    """A service without a clerk: the department's connector issues the document
+    (signaling/self_service); its calls are never queued, except when the applicant asks
+    for a clerk after the department failed or refused."""
+
+    # the kind of document the department's connector is asked for
+    document: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,47}$")]
+
+
 class Service(_Entry):
     """One service a department offers at the counter."""
 
@@ -111,6 +120,8 @@ class Service(_Entry):
     widening: list[Widening] = Field(default_factory=list)
     # what the applicant pays, and when (signaling/payments); None: the service is free
     fee: Fee | None = None
+    # issued by the department's system after the identity check, with no clerk
+    self_service: SelfService | None = None
 
     def skill_rule(self) -> SkillRule:
         """The rule the matcher applies to this service's calls (:class:`InvalidValue` if bad)."""
@@ -219,6 +230,18 @@ def _check(catalogue: Catalogue) -> list[str]:
         if department.id not in used:
             problems.append(f"department {department.id!r} has no services")
     return problems
+
+
+def self_service_problems(catalogue: Catalogue, connected: Iterable[str]) -> list[str]:
+    """Self-service services whose department has no connector among ``connected``."""
+    have = set(connected)
+    return [
+        f"service {s.id!r} is self-service but department {s.department_id!r} has no connector"
+        f" configured; set department_connectors.{s.department_id} (or remove the service's"
+        " self_service)"
+        for s in catalogue.services
+        if s.self_service is not None and s.department_id not in have
+    ]
 
 
 def _format_validation(error: ValidationError, data: object) -> str:

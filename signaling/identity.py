@@ -46,6 +46,7 @@ from signaling.rooms import clerk_room, terminal_room
 from storage import routing
 from storage.audit import AuditLog
 from storage.models import CallSession, SessionEvent
+from storage.self_service import STATE as SELF_SERVICE_STATE
 from storage.staff_audit import StaffLog
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,9 @@ def _check_consistent(report: IdentityReport) -> None:
 async def post_report(request: web.Request) -> web.Response:
     """The kiosk reports one identity attempt of its own session."""
     row, terminal = await kiosk_session(request, "report only your own applicant")
-    if not is_live(row):
+    # a self-service session (signaling/self_service) has no call: its identity is checked
+    # before the department is asked, while it is open
+    if not is_live(row) and row.state != SELF_SERVICE_STATE:
         # a report after the call would change which document a later reprint accepts
         raise http_error(
             web.HTTPConflict,

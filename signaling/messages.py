@@ -84,6 +84,8 @@ class SessionState(StrEnum):
     ENDED = "ended"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    # a session without a clerk (signaling/self_service): never queued
+    SELF_SERVICE = "self_service"
 
 
 class ClerkState(StrEnum):
@@ -172,6 +174,9 @@ class RequestService(Message):
     recall_of: SessionId | None = None
     # an appointment checked in at this kiosk (signaling/appointment_desk.py): its number
     appointment: Annotated[str, StringConstraints(pattern=r"^AP\d{10}[0-9X]$")] | None = None
+    # "Ask a clerk" after a self-service service failed or was refused: its session, whose
+    # verified identity the call keeps (signaling/self_service)
+    handover_of: SessionId | None = None
 
 
 class KioskDevices(Message):

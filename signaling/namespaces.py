@@ -296,6 +296,7 @@ class TerminalNamespace(RoleNamespace):
         await self.ctx.router().request_service(
             member.id, member.name, sid, message.service_id, message.language,
             message.care_mode, message.offer, message.recall_of, message.appointment,
+            message.handover_of,
         )  # fmt: skip
 
     async def on_cancel(self, member: Member, sid: str, message: Message) -> None:

@@ -23,6 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from signaling.departments.config import ConnectorSettings
 from signaling.errors import ConfigError
 from signaling.messages import IcePolicy, IceServer
 from signaling.paperwork.seal_keys import SealFiles
@@ -222,6 +223,9 @@ class Settings(BaseSettings):
     payments_order_ttl_s: int = Field(default=300, ge=30, le=7200)
     # a notification's timestamp must be this close to our clock; its nonce is kept as long
     payments_notify_window_s: float = Field(default=300.0, ge=10)
+    # self-service (signaling/self_service): each department's system, by department id;
+    # none: the catalogue's self-service services are not offered
+    department_connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
 
     @field_validator("away_reasons")
     @classmethod

@@ -25,6 +25,8 @@ SESSION_TRANSITIONS: dict[str, frozenset[str]] = {
     # connecting/in_call -> queued: a clerk transferred the call (storage.routing.transfer)
     "connecting": frozenset({"in_call", "queued", "ended", "failed"}),
     "in_call": frozenset({"queued", "ended", "failed"}),
+    # a session without a clerk (storage/self_service.py): never queued, it just ends
+    "self_service": frozenset({"ended", "failed"}),
     "ended": frozenset(),
     "cancelled": frozenset(),
     "failed": frozenset(),

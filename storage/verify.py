@@ -42,6 +42,7 @@ _FILE_KEYS: dict[str, tuple[str, ...]] = {
     "document.stored": ("sha256",),  # a form, receipt or result PDF (signaling/paperwork)
     "form.generated": ("sha256",),
     "signature.captured": ("sha256",),  # the strokes as evidence
+    "department.answered": ("answer_sha256",),  # a department's answer (signaling/self_service)
 }
 
 

@@ -246,6 +246,16 @@ class Paperwork:
                 )  # fmt: skip
         return await asyncio.to_thread(seal_pdf, pdf, seal, name, **kw)  # type: ignore[arg-type]
 
+    async def seal_issued(
+        self, session_id: str, pdf: bytes, doc_id: str, kind: str, label: str, reason: str
+    ) -> DocumentRef:
+        """Seal and store a document issued without a clerk (signaling/self_service), with
+        the seal and chain claims a clerk's result gets."""
+        loaded = await self.load(session_id)
+        sealed = await self._seal(loaded, pdf, doc_id, reason=reason)
+        doc = await self._store(session_id, "server", kind, doc_id, sealed, label, True)
+        return self.ref(session_id, doc)
+
     # ------------------------------------------------------------------ step 5: form
 
     async def make_form(self, session_id: str, clerk: ClerkInfo) -> DocumentRef:

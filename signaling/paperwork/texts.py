@@ -156,6 +156,11 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
     ),
     "complaint.category.result": ("辦理結果", "办理结果", "Result of the application"),
     "complaint.category.other": ("其他", "其他", "Other"),
+    # a self-service document (signaling/self_service/pdf.py)
+    "self_service.reference": ("部門記錄編號", "部门记录编号", "Department reference"),
+    "self_service.issued_at": ("部門出具時間", "部门出具时间", "Issued by the department"),
+    "self_service.records": ("記錄明細", "记录明细", "Records"),
+    "self_service.answer": ("部門答覆", "部门答复", "Department answer"),
 }
 
 _INDEX = {"zh-Hant": 0, "zh-Hans": 1, "en": 2}

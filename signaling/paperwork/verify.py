@@ -20,6 +20,7 @@ import re
 
 from pyhanko.pdf_utils.misc import PdfError
 
+from signaling.paperwork import acceptance
 from signaling.paperwork import claims as c
 from signaling.paperwork import decisions as d
 from signaling.paperwork.messages import CheckLine, VerifyReport
@@ -193,5 +194,7 @@ async def verify_pdf(
         )
     return VerifyReport(
         ok=all(c.ok for c in checks), session_id=session_id, doc_id=doc_id, kind=kind,
-        acceptance_number=app.acceptance_number, checks=checks,
+        # a self-service document has its number without a signed application
+        acceptance_number=app.acceptance_number or await acceptance.number_of(db, session_id),
+        checks=checks,
     )  # fmt: skip

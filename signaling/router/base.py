@@ -58,6 +58,17 @@ class Admissions(Protocol):
     async def queued(self, number: str, session_id: str, actor: str) -> None: ...
 
 
+class Handovers(Protocol):
+    """Self-service as the queue sees it (signaling/self_service/flow.py): a self-service
+    service is called only as a hand-over of the kiosk's self-service session."""
+
+    async def admit(
+        self, terminal_id: int, service_id: str, handover_of: str | None
+    ) -> Admitted: ...
+
+    async def handed_over(self, handover_of: str, session_id: str, actor: str) -> None: ...
+
+
 class RouterBase:
     """State and helpers shared by the router's parts; see signaling/router/__init__.py."""
 
@@ -126,6 +137,8 @@ class RouterBase:
         self.on_processes_gone: Callable[[set[str]], Awaitable[None]] | None = None
         # booked applicants' calls are let in with priority by the appointments desk
         self.appointments: Admissions | None = None
+        # self-service sessions handed to a clerk ("Ask a clerk"); None: no self-service
+        self.handovers: Handovers | None = None
         self.offers_made = 0
         self.offers_timed_out = 0
 

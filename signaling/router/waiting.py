@@ -125,6 +125,7 @@ class Waiting(Media):
         offer: str | None = None,
         recall_of: str | None = None,
         appointment: str | None = None,
+        handover_of: str | None = None,
     ) -> SessionSnap:
         """Queue a new session for ``service_id``; one active session per terminal.
 
@@ -149,6 +150,16 @@ class Waiting(Media):
                 raise IllegalTransition("This server takes no appointments; ask as a walk-in")
             admitted = await self.appointments.admit(terminal_id, appointment, service.id)
             priority, booked_events = max(priority, admitted.priority), admitted.events
+        if self.handovers is not None:
+            # a self-service service is called only from its session ("Ask a clerk"), whose
+            # verified identity is carried into the call's chain
+            booked_events += (
+                await self.handovers.admit(terminal_id, service.id, handover_of)
+            ).events
+        elif handover_of is not None or service.self_service is not None:
+            raise IllegalTransition(
+                f"{service.id} is self-service, which this server does not offer"
+            )
         session_id = uuid.uuid4().hex
         ice = self.ice_servers_for(session_id)
         try:
@@ -172,6 +183,8 @@ class Waiting(Media):
             raise IllegalTransition(exc.message) from exc
         if appointment is not None and self.appointments is not None:
             await self.appointments.queued(appointment, session_id, actor)
+        if handover_of is not None and self.handovers is not None:
+            await self.handovers.handed_over(handover_of, session_id, actor)
         context_log(log, session_id, actor).info(
             "queued for %s%s", service.id, " (care mode)" if care_mode else ""
         )
