@@ -144,6 +144,7 @@ class DepartmentSandbox:
         self.nonces: dict[str, float] = {}
         self.requests = 0  # document requests that passed the signature check
         self.answered = 0  # documents issued
+        self._closing = asyncio.Event()
 
     def _signed(self, status: int, body: str) -> web.Response:
         return web.Response(
@@ -197,7 +198,9 @@ class DepartmentSandbox:
             case "unsigned":
                 return web.Response(text="{}", content_type="application/json")
             case "timeout":
-                await asyncio.sleep(3600)  # the client gives up first
+                # no answer: the client gives up first; the sandbox closing ends the wait
+                await self._closing.wait()
+                return self._error(503, "shutting_down", "the sandbox is stopping")
             case "none":
                 pass
         try:
@@ -233,6 +236,11 @@ class DepartmentSandbox:
     def app(self) -> web.Application:
         """The sandbox as an aiohttp application."""
         app = web.Application()
+
+        async def closing(app: web.Application) -> None:
+            self._closing.set()
+
+        app.on_shutdown.append(closing)
         app.router.add_post(DOCUMENTS_PATH, self.documents)
         app.router.add_get("/control", self.control)
         app.router.add_post("/control", self.control)

@@ -15,11 +15,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from click.testing import CliRunner, Result
 
 from signaling.catalogue import load_catalogue
 from signaling.cli import main
-from signaling.departments.sandbox import sandbox_process
+from signaling.departments.sandbox import DepartmentSandbox, sandbox_process
 from signaling.payments import signatures as sig
 from storage.checkpoint_keys import fingerprint, load_or_create_key
 from tests.conftest import RunningServer
@@ -53,13 +54,34 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sandbox_process: the department sandbox runs as its own process"
+    )
+
+
 @pytest.fixture
-async def department(tmp_path: Path) -> AsyncIterator[RunningDepartment]:
+async def department(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[RunningDepartment]:
+    """The sandbox in the test's event loop, or, with ``@pytest.mark.sandbox_process``, as
+    its own process (``python -m signaling.departments.sandbox``, as the demo runs it)."""
     keys = tmp_path / "department-keys"
-    async with sandbox_process(keys / "department.pem", keys / "vcounter.pem") as url:
-        yield RunningDepartment(
-            url, sig.public_path(keys / "department.pem"), keys / "vcounter.pem"
-        )
+    dept_key, client_key = keys / "department.pem", keys / "vcounter.pem"
+    if request.node.get_closest_marker("sandbox_process") is not None:
+        async with sandbox_process(dept_key, client_key) as url:
+            yield RunningDepartment(url, sig.public_path(dept_key), client_key)
+        return
+    client = sig.load_or_create_key(client_key)
+    box = DepartmentSandbox(sig.load_or_create_key(dept_key), {"vcounter": client.public_key()})
+    runner = web.AppRunner(box.app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        yield RunningDepartment(url, sig.public_path(dept_key), client_key)
+    finally:
+        await runner.cleanup()
 
 
 def connectors(department: RunningDepartment, **options: object) -> dict[str, object]:

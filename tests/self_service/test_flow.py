@@ -34,6 +34,7 @@ async def kinds(server: RunningServer, session_id: str) -> list[str]:
     return [e.kind for e in await AuditLog(server.db).events(session_id)]
 
 
+@pytest.mark.sandbox_process
 async def test_print_from_request_to_a_sealed_pdf_that_vcounter_verify_accepts(
     server: RunningServer, kiosk: Kiosk, tmp_path: Path
 ) -> None:
@@ -94,25 +95,32 @@ async def test_a_slow_department_still_prints_and_a_failed_attempt_is_retried(
     assert state["requests"] == 3  # slow one, failed one, retried one
 
 
-@pytest.mark.parametrize(
-    ("fail", "sentence"),
-    [
-        ("http_500", "failed: internal_error (the records database is unavailable)"),
-        ("bad_answer", "answered with a document that is not valid"),
-        ("unsigned", "is not signed by its pinned key"),
-        ("timeout", "did not answer within 2 s"),
-    ],
-)
+FAILURES = [
+    ("http_500", "failed: internal_error (the records database is unavailable)"),
+    ("bad_answer", "answered with a document that is not valid"),
+    ("unsigned", "is not signed by its pinned key"),
+    ("timeout", "did not answer within 2 s"),
+]
+
+
 async def test_a_failing_department_says_why_and_a_clerk_can_take_over(
-    server: RunningServer, kiosk: Kiosk, department: RunningDepartment, fail: str, sentence: str
+    server: RunningServer, kiosk: Kiosk, department: RunningDepartment
 ) -> None:
-    await department.control(fail=fail)
-    session_id = await kiosk.open(TAX)
-    assert await kiosk.identify(session_id) == 201
-    status, error = await kiosk.document(session_id)
-    assert status == 502, error
-    assert error["code"] == "department_unavailable" and sentence in error["message"]
-    assert (await kinds(server, session_id))[-1] == "department.failed"
+    failed = []
+    for fail, sentence in FAILURES:
+        await department.control(fail=fail)
+        session_id = await kiosk.open(TAX)
+        assert await kiosk.identify(session_id) == 201
+        status, error = await kiosk.document(session_id)
+        assert status == 502, (fail, error)
+        assert error["code"] == "department_unavailable" and sentence in error["message"], fail
+        assert (await kinds(server, session_id))[-1] == "department.failed"
+        failed.append(session_id)
+    # opening the next one ended the ones before (the applicant walked away)
+    for session_id in failed[:-1]:
+        row = await store.get_session(server.db, session_id)
+        assert (row.state, row.end_reason) == ("ended", "self_service_left")
+    session_id = failed[-1]
     # "Ask a clerk": a normal call for the department's clerks, the identity already done
     terminal = await store.find_terminal_by_token(server.db, kiosk.token)
     assert terminal is not None
@@ -133,25 +141,27 @@ async def test_a_failing_department_says_why_and_a_clerk_can_take_over(
     finished = (await AuditLog(server.db).events(session_id))[-1]
     assert finished.kind == "self_service.finished"
     assert finished.payload == {"reason": "handed_over", "call_session": call.id}
+    # handed over once: the ended session is not handed over again
+    await server.router.cancel(terminal.id, call.id)
+    with pytest.raises(IllegalTransition, match="has ended"):
+        await server.router.request_service(
+            terminal.id, "kiosk-ss", "sid", TAX, "zh-Hant", handover_of=session_id
+        )
 
 
-@pytest.mark.parametrize(
-    ("number", "code", "sentence"),
-    [
+async def test_a_refusing_department_says_why(server: RunningServer, kiosk: Kiosk) -> None:
+    for number, code, sentence in [
         (NOT_ELIGIBLE, "department_not_eligible", "no insured employment or tax residence"),
         (UNKNOWN, "department_no_record", f"no record for the document number {UNKNOWN}"),
-    ],
-)
-async def test_a_refusing_department_says_why(
-    server: RunningServer, kiosk: Kiosk, number: str, code: str, sentence: str
-) -> None:
-    session_id = await kiosk.open(TAX)
-    assert await kiosk.identify(session_id, number) == 201
-    status, error = await kiosk.document(session_id)
-    assert status == 422 and error["code"] == code and sentence in error["message"], error
-    events = await AuditLog(server.db).events(session_id)
-    assert events[-1].kind == "department.refused" and events[-1].payload["reason"] == code[11:]
-    assert "document.stored" not in [e.kind for e in events]
+    ]:
+        session_id = await kiosk.open(TAX)
+        assert await kiosk.identify(session_id, number) == 201
+        status, error = await kiosk.document(session_id)
+        assert status == 422 and error["code"] == code and sentence in error["message"], error
+        events = await AuditLog(server.db).events(session_id)
+        assert events[-1].kind == "department.refused"
+        assert events[-1].payload["reason"] == code.removeprefix("department_")
+        assert "document.stored" not in [e.kind for e in events]
 
 
 async def test_no_document_without_this_kiosks_verified_identity(
