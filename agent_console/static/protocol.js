@@ -1070,7 +1070,8 @@ export const SCHEMAS = {
             "in_call",
             "ended",
             "cancelled",
-            "failed"
+            "failed",
+            "self_service"
           ],
           "title": "SessionState",
           "type": "string"
@@ -2834,7 +2835,8 @@ export const SCHEMAS = {
             "in_call",
             "ended",
             "cancelled",
-            "failed"
+            "failed",
+            "self_service"
           ],
           "title": "SessionState",
           "type": "string"
@@ -3233,7 +3235,8 @@ export const SCHEMAS = {
             "in_call",
             "ended",
             "cancelled",
-            "failed"
+            "failed",
+            "self_service"
           ],
           "title": "SessionState",
           "type": "string"
