@@ -306,6 +306,7 @@ class TerminalClient:
         care_mode: bool = False,
         recall_of: str | None = None,
         appointment: str | None = None,
+        handover_of: str | None = None,
     ) -> str:
         """Ask for a clerk for ``service_id``; returns the session id once queued.
 
@@ -339,6 +340,7 @@ class TerminalClient:
             offer=warm.offer_sdp if warm else None,
             recall_of=recall_of,
             appointment=appointment,
+            handover_of=handover_of,
         )
         await self._emit(Event.REQUEST_SERVICE, request)
         async with self._changed:

@@ -52,6 +52,7 @@ from terminal_client.client import TerminalClient, TerminalState
 from terminal_client.errors import (
     CatalogueUnavailable,
     CommandRefused,
+    PrinterError,
     ScreenTransitionError,
     ServiceRefused,
     TerminalError,
@@ -102,11 +103,13 @@ from terminal_client.kiosk.screens import (
     Entered,
     KioskSettings,
 )
+from terminal_client.kiosk.self_service_ui import IdentityRunner, KioskSelfService
 from terminal_client.kiosk.signing import KioskSigning, RecheckRunner
 from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
 from terminal_client.kiosk.voice import Voice
-from terminal_client.printer import Printer
+from terminal_client.printer import Printer, PrintJob, Status
+from terminal_client.self_service import SelfServiceClient
 from terminal_client.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -137,6 +140,7 @@ class KioskController:
         print_dir: Path | None = None,
         recheck: RecheckRunner | None = None,
         recording_dir: Path | None = None,
+        self_identity: IdentityRunner | None = None,
     ) -> None:
         self.settings = settings or KioskSettings()
         # the identity step (step 3), when this kiosk has an ID reader
@@ -175,6 +179,12 @@ class KioskController:
             publish=self._publish, spawn=self._spawn,
         )  # fmt: skip
         self.signing.also_printed = self.complaints.printed
+        # services without a clerk (terminal_client/kiosk/self_service_ui.py)
+        self.self_service = KioskSelfService(
+            SelfServiceClient(server_url, token, self.signing.paperwork), self_identity,
+            publish=self._publish, spawn=self._spawn,
+        )  # fmt: skip
+        self.signing.also_printed = self._printed_elsewhere
         self.catalogue: Catalogue | None = None
         self.screen = Screen.OFFLINE
         self.entered = Entered(self.settings.default_language)
@@ -222,6 +232,7 @@ class KioskController:
             await self.identity.close()
         if self.documents is not None:
             await self.documents.close()
+        await self.self_service.close()
         await self.signing.close()
         await self.client.close()
         if self._http is not None:
@@ -308,6 +319,7 @@ class KioskController:
             complaint_status=(
                 self.complaints.status if self.screen == Screen.COMPLAINT_STATUS else None
             ),
+            self_service=self.self_service.view if self.screen == Screen.SELF_SERVICE else None,
         )
 
     def _hello(self) -> HelloMessage:
@@ -356,6 +368,7 @@ class KioskController:
         self.complaints.forget()
         self.callback = None
         self.appointment.forget()
+        self.self_service.forget()
         self._go(Screen.LANGUAGE)
 
     # ------------------------------------------------------------------ commands
@@ -478,7 +491,8 @@ class KioskController:
                 self._require("start again", Screen.SERVICES, Screen.MATERIALS, Screen.ENDED,
                               Screen.THANKS, Screen.LANGUAGE, Screen.RESULT,
                               Screen.INTERRUPTED, Screen.CALLBACK,
-                              Screen.APPOINTMENT, *COMPLAINT_SCREENS)  # fmt: skip
+                              Screen.APPOINTMENT, Screen.SELF_SERVICE,
+                              *COMPLAINT_SCREENS)  # fmt: skip
                 sending = self.complaints.complaint and self.complaints.complaint.state == "sending"
                 if self.screen == Screen.COMPLAINT and sending:
                     raise CommandRefused("the complaint is being sent; wait for its number")
@@ -502,6 +516,8 @@ class KioskController:
             case "hangup":
                 self._require("hang up", Screen.CALL)
                 await self.client.hangup()
+            case "ask_clerk":
+                self._ask_clerk()
             case "pay_again":
                 self._require("pay", Screen.CALL, Screen.RESULT)
                 await self.signing.pay_again()
@@ -588,9 +604,30 @@ class KioskController:
         service_id = self.entered.service_id
         if service_id is None:
             raise CommandRefused("choose a service before calling a clerk")
+        service = next((s for s in self._catalogue().services if s.id == service_id), None)
+        if service is not None and service.self_service is not None:
+            # no clerk: the kiosk checks the identity and prints the department's document
+            self._go(Screen.SELF_SERVICE)
+            self.self_service.start(service_id, self.entered.language, self.entered.care_mode)
+            return
         self._joining, self._cancel_requested = True, False
         self._go(Screen.QUEUE)
         self._spawn(self._join(service_id))
+
+    def _ask_clerk(self) -> None:
+        """The department failed or refused: a clerk's call that keeps the identity checked."""
+        self._require("ask a clerk", Screen.SELF_SERVICE)
+        service_id = self.entered.service_id
+        handover = self.self_service.handed_over()
+        if service_id is None or handover is None:
+            raise CommandRefused("wait for the document; a clerk is offered if it cannot print")
+        self._joining, self._cancel_requested = True, False
+        self._go(Screen.QUEUE)
+        self._spawn(self._join(service_id, handover_of=handover))
+
+    def _printed_elsewhere(self, job: PrintJob, status: Status, error: PrinterError | None) -> None:
+        if not self.self_service.printed(job, status, error):
+            self.complaints.printed(job, status, error)
 
     def _call_again(self) -> None:
         """After a cut-off call: the same service again, asking for the front of the queue."""
@@ -606,13 +643,17 @@ class KioskController:
         self._spawn(self._join(entered.service_id, recall_of))
 
     async def _join(
-        self, service_id: str, recall_of: str | None = None, appointment: str | None = None
+        self,
+        service_id: str,
+        recall_of: str | None = None,
+        appointment: str | None = None,
+        handover_of: str | None = None,
     ) -> None:
         entered = self.entered
         try:
             session_id = await self.client.request_service(
                 service_id, entered.language, entered.care_mode, recall_of=recall_of,
-                appointment=appointment,
+                appointment=appointment, handover_of=handover_of,
             )  # fmt: skip
         except TerminalError as exc:  # refused, no answer, or the connection dropped
             self._joining = False

@@ -14,15 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import date
 
+import av
 import cv2
+from aiortc.mediastreams import MediaStreamError
 
 from media.faces import DEFAULT_THRESHOLD, FaceEngine
 from media.liveness import Action
 from media.sources import LocalMedia
 from signaling.logs import context_log
+from signaling.messages import IdentityReport
 from storage.errors import VcounterError
 from terminal_client.id_reader import IdReader
 from terminal_client.id_recheck import IdRecheck, Recheck
@@ -161,6 +165,41 @@ class KioskIdentity:
             document_timeout_s=self.document_timeout_s, today=self.today,
         )  # fmt: skip
         return await check.run()
+
+    async def verify_outside_call(
+        self,
+        session_id: str,
+        camera: Callable[[], LocalMedia],
+        on_progress: Callable[[Progress], None],
+    ) -> IdentityReport:
+        """The identity step of a session without a call (a self-service service): this
+        step's reader, face engine and worker, the kiosk's camera opened for the check only;
+        the attempt is reported to the server like one in a call. Raises its failure."""
+        engine = await self._load()
+        media = await asyncio.to_thread(camera)  # opening a V4L2 device can take a while
+        latest = LatestFrame()
+
+        async def pump() -> None:
+            with contextlib.suppress(MediaStreamError):
+                while True:
+                    frame = await media.video.recv()
+                    if isinstance(frame, av.VideoFrame):
+                        latest.push(frame, time.monotonic())
+
+        feeding = asyncio.get_running_loop().create_task(pump())
+        try:
+            check = IdentityCheck(
+                engine, self.reader_factory(engine, self._worker), latest, self.server_url,
+                self.token, session_id, on_progress=on_progress,
+                document_timeout_s=self.document_timeout_s, today=self.today,
+                challenge=self.challenge, worker=self._worker,
+            )  # fmt: skip
+            return await check.run()
+        finally:
+            media.stop()
+            feeding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeding
 
     async def _run(self, session_id: str) -> None:
         role = "kiosk"

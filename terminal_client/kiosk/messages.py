@@ -42,6 +42,8 @@ class Screen(StrEnum):
     # a complaint about the session just ended, and a complaint's status by number and code
     COMPLAINT = "complaint"
     COMPLAINT_STATUS = "complaint_status"
+    # a service without a clerk: identity, the department's document, printed
+    SELF_SERVICE = "self_service"
 
 
 class Prompt(_Model):
@@ -235,6 +237,31 @@ class LookupView(_Model):
     payment: PayingView | None = None
 
 
+class SelfServiceView(_Model):
+    """A service without a clerk (terminal_client/kiosk/self_service_ui.py).
+
+    ``document`` to ``challenge``: the identity check (insert the card, look at the camera,
+    the movement asked for); ``fetching`` the department is asked (``slow``: it takes longer
+    than usual, still waiting); ``printing`` / ``printed``; ``refused`` (the department has no
+    record, or the person is not eligible) and ``failed`` (it did not answer, or the identity
+    check failed) say why in ``error_key`` and offer "Ask a clerk"; ``unavailable``: this
+    kiosk has no ID reader and camera, so only a clerk can help.
+    """
+
+    state: Literal[
+        "unavailable", "opening", "document", "reading", "face", "challenge", "sending",
+        "fetching", "slow", "printing", "printed", "refused", "failed",
+    ]  # fmt: skip
+    action: Literal["blink", "turn_left", "turn_right"] | None = None
+    error_key: str | None = None
+    error_detail: str = ""
+    acceptance_number: str = ""
+    reference: str = ""
+    print_error: str = ""
+    # "Ask a clerk" is offered (refused, failed, unavailable)
+    can_ask_clerk: bool = False
+
+
 class ComplaintView(_Model):
     """The COMPLAINT screen: the form (``enter``), sending, then the number, the access code
     and the slip's printing (``done``).
@@ -313,6 +340,8 @@ class KioskView(_Model):
     # the COMPLAINT and COMPLAINT_STATUS screens
     complaint: ComplaintView | None = None
     complaint_status: ComplaintStatusView | None = None
+    # the SELF_SERVICE screen
+    self_service: SelfServiceView | None = None
 
 
 class ViewMessage(_Model):
@@ -373,12 +402,13 @@ class SimpleCommand(_Model):
     at the front of the queue), ``cancel`` (leave the queue), ``hangup``, ``touch`` (any
     touch: resets the idle timer), ``dismiss_notice`` (close the view's notice),
     ``callback`` (from the queue: open the number pad), ``callback_back`` (back to the queue),
-    ``pay_again`` (a new payment code after a failed or expired one);
+    ``pay_again`` (a new payment code after a failed or expired one), ``ask_clerk`` (a
+    self-service service failed or was refused: a clerk's call, the identity kept);
     ``dismiss_prompt`` is :class:`DismissPrompt`."""
 
     type: Literal[
         "start", "back", "home", "call", "call_again", "cancel", "hangup", "touch",
-        "dismiss_notice", "callback", "callback_back", "pay_again",
+        "dismiss_notice", "callback", "callback_back", "pay_again", "ask_clerk",
     ]  # fmt: skip
 
 

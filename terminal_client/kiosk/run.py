@@ -30,6 +30,7 @@ from terminal_client.kiosk.display import MediaBridge
 from terminal_client.kiosk.documents_ui import DocumentDevices
 from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.screens import KioskSettings
+from terminal_client.kiosk.self_service_ui import IdentityRunner
 from terminal_client.kiosk.server import create_kiosk_app, launch_url
 from terminal_client.kiosk.signing import RecheckRunner
 from terminal_client.kiosk.translations import Translations
@@ -139,11 +140,21 @@ def build_kiosk(
     """
     bridge = MediaBridge()
     recheck: RecheckRunner | None = None
+    self_identity: IdentityRunner | None = None
     if identity is not None:
         step, camera = identity, media_factory if face_recheck else None
 
         def recheck(progress: Callable[[Progress], None]) -> Awaitable[Recheck]:
             return step.recheck(camera, progress)
+
+        if camera is not None:
+            # a service without a clerk needs the card and the live face (no clerk to look)
+            seen = camera
+
+            def self_identity(
+                session_id: str, progress: Callable[[Progress], None]
+            ) -> Awaitable[object]:
+                return step.verify_outside_call(session_id, seen, progress)
 
     def media() -> LocalMedia:
         local = media_factory()
@@ -166,6 +177,7 @@ def build_kiosk(
         print_dir=print_dir,
         recording_dir=recording_dir,
         recheck=recheck,
+        self_identity=self_identity,
     )
 
     def routes(app: web.Application) -> None:

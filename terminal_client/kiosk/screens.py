@@ -53,6 +53,12 @@ SCREEN_TRANSITIONS[_S.LANGUAGE] = SCREEN_TRANSITIONS[_S.LANGUAGE] | {_S.APPOINTM
 SCREEN_TRANSITIONS[_S.APPOINTMENT] = frozenset({_S.LANGUAGE, _S.QUEUE, _S.OFFLINE})
 IDLE_SCREENS = IDLE_SCREENS | {_S.APPOINTMENT}
 
+# a service without a clerk: from its materials screen; printed (or left) back to the start,
+# or, when the department failed or refused, "Ask a clerk" into the queue
+SCREEN_TRANSITIONS[_S.MATERIALS] = SCREEN_TRANSITIONS[_S.MATERIALS] | {_S.SELF_SERVICE}
+SCREEN_TRANSITIONS[_S.SELF_SERVICE] = frozenset({_S.LANGUAGE, _S.QUEUE, _S.MATERIALS, _S.OFFLINE})
+IDLE_SCREENS = IDLE_SCREENS | {_S.SELF_SERVICE}
+
 
 @dataclass(frozen=True)
 class KioskSettings:

@@ -159,3 +159,7 @@ async def verify_cli(server: RunningServer, pdf: Path) -> Result:
         env["VCOUNTER_DATABASE_URL"] = server.settings.database_url
     # the CLI runs its own event loop: give it a thread of its own
     return await asyncio.to_thread(CliRunner().invoke, main, args, env=env)
+
+
+# the kiosk tests' Chromium fixtures, for the SELF_SERVICE screen
+from tests.kiosk.conftest import browser, page  # noqa: E402, F401

@@ -7,6 +7,7 @@ import { localized } from './catalogue.js';
 import { renderDocuments } from './documents.js';
 import { renderAppointment } from './appointment.js';
 import { renderPayment } from './payment.js';
+import { renderSelfService } from './self-service.js';
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
@@ -127,6 +128,10 @@ function renderMaterials(view, ui) {
     return item;
   }));
   $('[data-testid=materials-none]').hidden = materials.length > 0;
+  // a service without a clerk starts at once; the others call a clerk
+  const start = $('[data-testid=call-clerk] span');
+  start.dataset.i18n = service.self_service ? 'self_service.start' : 'materials.call';
+  start.textContent = t(start.dataset.i18n);
   showPager($('[data-testid=materials-pager]'), page);
 }
 
@@ -531,6 +536,7 @@ const SCREENS = {
   appointment: renderAppointment,
   complaint: renderComplaint,
   complaint_status: renderComplaintStatus,
+  self_service: renderSelfService,
 };
 
 /** Show `ui.view` (the page's own OFFLINE screen while its websocket is down). */

@@ -1,0 +1,142 @@
+"""The SELF_SERVICE screen in Chromium: the real kiosk process (controller, page server, print
+queue) against the real server and the department sandbox. Only the ID reader and camera are
+faked (hardware): they "check" the applicant and report it as the identity step does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from playwright.async_api import Page
+
+from media.sources import create_local_tracks
+from storage import store
+from storage.audit import AuditLog
+from terminal_client.identity import Progress
+from terminal_client.kiosk.messages import Screen
+from terminal_client.kiosk.run import build_kiosk
+from terminal_client.kiosk.screens import KioskSettings
+from terminal_client.kiosk.server import launch_url, page_key
+from terminal_client.kiosk.tts import Speech
+from tests.conftest import RunningServer
+from tests.kiosk.conftest import RunningKiosk, open_kiosk, shot, tap
+from tests.self_service.conftest import KNOWN, RunningDepartment
+from tests.teardown import bounded
+
+pytestmark = pytest.mark.browser
+
+
+def card_and_face(server_url: str, token: str) -> Callable[..., object]:
+    """The kiosk's reader and camera, faked: the card is read and the face matches, and the
+    attempt is reported to the server as the identity step reports it."""
+
+    async def identify(session_id: str, progress: Callable[[Progress], None]) -> None:
+        progress(Progress("document"))
+        document = {
+            "source": "chip", "format": "TD1", "document_type": "ID", "issuing_state": "HKG",
+            "document_number": KNOWN, "surname": "CHAN", "given_names": "TAI MAN",
+            "nationality": "CHN", "birth_date": "1990-01-01", "sex": "M",
+            "expiry_date": "2034-12-31",
+        }  # fmt: skip
+        report = {
+            "outcome": "verified", "document": document,
+            "match": {"score": 0.9, "threshold": 0.4, "matched": True},
+            "liveness": {"passed": True, "challenge": ["blink"], "completed": ["blink"],
+                         "frames": 12, "matched_frames": 12},
+        }  # fmt: skip
+        progress(Progress("sending"))
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{server_url}/api/sessions/{session_id}/identity", json=report,
+                headers={"Authorization": f"Bearer {token}"},
+            ) as r,
+        ):  # fmt: skip
+            assert r.status == 201, await r.text()
+
+    return identify
+
+
+@pytest.fixture
+async def kiosk(server: RunningServer, tmp_path: Path) -> AsyncIterator[RunningKiosk]:
+    token = await server.add_terminal("kiosk-self")
+    controller, app = build_kiosk(
+        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"),
+        Speech(tmp_path / "tts"), KioskSettings(idle_timeout_s=600), name="self",
+        print_dir=tmp_path / "print",
+    )  # fmt: skip
+    controller.self_service.identify = card_and_face(server.url, token)  # type: ignore[assignment]
+    await controller.start()
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield RunningKiosk(
+            controller, url, server, tmp_path / "tts", page_key(app), launch_url(url, app)
+        )
+    finally:
+        await bounded(runner.cleanup(), "kiosk page server")
+        await bounded(controller.close(), "kiosk controller")
+
+
+async def state_is(page: Page, state: str) -> None:
+    await page.wait_for_selector(
+        f"[data-testid=self-service-status][data-state={state}]", timeout=20000
+    )
+
+
+async def choose(page: Page) -> None:
+    await tap(page, "choose-en")
+    await tap(page, "department-taxation")
+    await tap(page, "service-income-tax-record-print")
+    assert (await page.locator("[data-testid=call-clerk]").inner_text()).strip() == "Start"
+    await tap(page, "call-clerk")
+
+
+async def test_slow_department_prints_then_a_failing_one_hands_over_to_a_clerk(
+    kiosk: RunningKiosk, page: Page, department: RunningDepartment, tmp_path: Path
+) -> None:
+    server = kiosk.server
+    await department.control(delay_ms=1500)
+    await open_kiosk(page, kiosk)
+    await choose(page)
+    await state_is(page, "slow")
+    slow = await page.locator("[data-testid=self-service-status]").inner_text()
+    assert "slow" in slow and "still waiting" in slow
+    await shot(page, "self-service-slow")
+    await state_is(page, "printed")
+    number = await page.locator("[data-testid=self-service-number]").inner_text()
+    assert number.startswith("Acceptance number: VC")
+    assert await page.locator("[data-testid=self-service-ask-clerk]").is_hidden()
+    await shot(page, "self-service-printed")
+    [printed] = list((tmp_path / "print" / "spool").glob("*.pdf"))
+    assert printed.read_bytes().startswith(b"%PDF")
+    first = kiosk.controller.view()
+    await tap(page, "self-service-finish")
+    await kiosk.wait_screen(Screen.LANGUAGE)
+
+    # the department fails now: the reason in a sentence, and "Ask a clerk"
+    await department.control(fail="http_500")
+    await choose(page)
+    await state_is(page, "failed")
+    reason = page.locator("[data-testid=self-service-reason]")
+    assert "not answering" in await reason.inner_text()
+    await shot(page, "self-service-failed")
+    session_id = kiosk.controller.self_service.session_id
+    assert session_id is not None and session_id != first.session_id
+    await tap(page, "self-service-ask-clerk")
+    await page.wait_for_selector("[data-testid=screen-queue]:not([hidden])", timeout=15000)
+    view = await kiosk.wait_view(lambda v: v.session_id is not None, 15, "queued")
+    assert view.session_id is not None
+    call = await store.get_session(server.db, view.session_id)
+    assert call.state == "queued" and call.service_id == "income-tax-record-print"
+    kinds = [e.kind for e in await AuditLog(server.db).events(call.id)]
+    assert kinds == ["session.created", "self_service.handover", "identity.result"]
+    ended = await store.get_session(server.db, session_id)
+    assert ended.end_reason == "self_service_handed_over"
+    assert page.errors == []  # type: ignore[attr-defined]
