@@ -19,7 +19,7 @@ from aiohttp import web
 from signaling.accounts_cli import add_account_commands
 from signaling.appointments_cli import appointments
 from signaling.audit_cli import audit
-from signaling.catalogue import load_catalogue
+from signaling.catalogue import Catalogue, load_catalogue
 from signaling.complaints.cli import complaints_group
 from signaling.logs import configure_logging
 from signaling.messages import LANGUAGES, Language
@@ -215,7 +215,8 @@ async def _demo(settings: Settings, language: Language) -> None:
         click.echo(f"  Public service map:      {url}/map")
         click.echo(f"  Sign in as:              {DEMO_SUPERVISOR} / {DEMO_SUPERVISOR_PASSWORD}")
         click.echo("")
-        services = [s.id for s in catalogue.services]
+        # the headless demo kiosk calls clerks; self-service services are tried at a kiosk screen
+        services = [s.id for s in catalogue.services if s.self_service is None]
         await run_terminal(
             url, token, services, language, synthetic=True, camera="", microphone="",
             repeat=True, name="demo-kiosk",
@@ -224,6 +225,8 @@ async def _demo(settings: Settings, language: Language) -> None:
     async with contextlib.AsyncExitStack() as stack:
         if settings.payments_url is None:
             settings = await _demo_payments(stack, settings)
+        if not settings.department_connectors:
+            settings = await _demo_departments(stack, settings, catalogue)
         await _serve(settings, kiosk)
 
 
@@ -240,6 +243,28 @@ async def _demo_payments(stack: contextlib.AsyncExitStack, settings: Settings) -
     click.echo(f"  Payment sandbox:         {url}  (the kiosk's QR codes open its payer page)")
     return settings.model_copy(
         update={"payments_url": url, "payments_provider_public_key": public_path(provider_key)}
+    )
+
+
+async def _demo_departments(
+    stack: contextlib.AsyncExitStack, settings: Settings, catalogue: Catalogue
+) -> Settings:
+    """The department sandbox as its own process, the connector of every department with a
+    self-service service pointed at it (the self-service services then appear at the kiosk)."""
+    from signaling.departments.config import ConnectorSettings
+    from signaling.departments.sandbox import sandbox_process
+    from signaling.payments.signatures import public_path
+
+    department_key = settings.data_dir / "department-sandbox.pem"
+    client_key = settings.data_dir / "department-client.pem"
+    url = await stack.enter_async_context(sandbox_process(department_key, client_key))
+    click.echo(f"  Department sandbox:      {url}  (POST {url}/control makes it slow or fail)")
+    connector = ConnectorSettings(
+        url=url, key=client_key, department_key=public_path(department_key)
+    )
+    wanted = {s.department_id for s in catalogue.services if s.self_service is not None}
+    return settings.model_copy(
+        update={"department_connectors": dict.fromkeys(sorted(wanted), connector)}
     )
 
 
