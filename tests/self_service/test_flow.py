@@ -65,6 +65,15 @@ async def test_print_from_request_to_a_sealed_pdf_that_vcounter_verify_accepts(
     ]  # fmt: skip
     row = await store.get_session(server.db, session_id)
     assert (row.state, row.end_reason, row.clerk_id) == ("ended", "self_service_printed", None)
+    # printed again at any kiosk by its acceptance number, after the ID re-check
+    hall = Kiosk(server, await server.add_terminal("kiosk-hall"))
+    ask = {"acceptance_number": issued.acceptance_number, "document_number": KNOWN,
+           "source": "chip", "face": {"score": 0.8, "threshold": 0.4, "matched": True}}  # fmt: skip
+    status, view = await hall.call("POST", "/api/reprint", ask)
+    assert status == 200, view
+    assert [d["doc_id"] for d in view["documents"]] == [issued.document.doc_id]
+    status, refused = await hall.call("POST", "/api/reprint", {**ask, "document_number": "M7654321"})
+    assert status == 403 and refused["code"] == "identity_mismatch"
     # a changed byte is caught: the seal and the stored original say so
     changed = bytearray(printed.read_bytes())
     changed[1500] ^= 0x20
