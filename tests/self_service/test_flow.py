@@ -72,7 +72,9 @@ async def test_print_from_request_to_a_sealed_pdf_that_vcounter_verify_accepts(
     status, view = await hall.call("POST", "/api/reprint", ask)
     assert status == 200, view
     assert [d["doc_id"] for d in view["documents"]] == [issued.document.doc_id]
-    status, refused = await hall.call("POST", "/api/reprint", {**ask, "document_number": "M7654321"})
+    status, refused = await hall.call(
+        "POST", "/api/reprint", {**ask, "document_number": "M7654321"}
+    )
     assert status == 403 and refused["code"] == "identity_mismatch"
     # a changed byte is caught: the seal and the stored original say so
     changed = bytearray(printed.read_bytes())

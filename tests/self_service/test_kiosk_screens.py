@@ -98,6 +98,7 @@ async def choose(page: Page) -> None:
     await tap(page, "call-clerk")
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the store's side runs on both in test_flow.py
 async def test_slow_department_prints_then_a_failing_one_hands_over_to_a_clerk(
     kiosk: RunningKiosk, page: Page, department: RunningDepartment, tmp_path: Path
 ) -> None:
