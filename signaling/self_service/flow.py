@@ -161,12 +161,13 @@ class SelfService:
             elapsed_ms = round((time.monotonic() - began) * 1000)
             body = answer.model_dump_json().encode()
             answer_sha = await self.blobs.put(body)
+            number = await acceptance.issue(self.db, session_id)
             await self.audit.append(
                 session_id, "department.answered", "server",
                 {"request_id": query.request_id, "reference": answer.reference,
-                 "answer_sha256": answer_sha, "elapsed_ms": elapsed_ms},
+                 "answer_sha256": answer_sha, "elapsed_ms": elapsed_ms,
+                 "acceptance_number": number},
             )  # fmt: skip
-            number = await acceptance.issue(self.db, session_id)
             doc_id = uuid.uuid4().hex
             data = IssuedData(
                 session_id=session_id, doc_id=doc_id, language=loaded.language,

@@ -17,7 +17,8 @@ from storage.audit import AuditLog
 from terminal_client.paperwork import KioskPaperwork
 from terminal_client.printer import PrintQueue, SpoolPrinter
 from terminal_client.self_service import SelfServiceClient
-from tests.conftest import RunningServer
+from tests.conftest import CLERK_PASSWORD, RunningServer
+from tests.peers import login
 from tests.self_service.conftest import (
     KNOWN,
     NOT_ELIGIBLE,
@@ -65,6 +66,17 @@ async def test_print_from_request_to_a_sealed_pdf_that_vcounter_verify_accepts(
     ]  # fmt: skip
     row = await store.get_session(server.db, session_id)
     assert (row.state, row.end_reason, row.clerk_id) == ("ended", "self_service_printed", None)
+    # a supervisor finds it by its number like any session, and replays its chain
+    await store.create_clerk(server.db, "sup", CLERK_PASSWORD, "Sup", ["taxation"], "supervisor")
+    supervisor = Kiosk(server, await login(server.url, "sup", CLERK_PASSWORD))
+    status, found = await supervisor.call(
+        "GET", f"/api/supervisor/sessions?acceptance_number={issued.acceptance_number}"
+    )
+    assert status == 200, found
+    [summary] = found["sessions"]
+    assert (summary["id"], summary["state"]) == (session_id, "ended")
+    status, replay = await supervisor.call("GET", f"/api/supervisor/sessions/{session_id}")
+    assert status == 200 and "department.answered" in str(replay)
     # printed again at any kiosk by its acceptance number, after the ID re-check
     hall = Kiosk(server, await server.add_terminal("kiosk-hall"))
     ask = {"acceptance_number": issued.acceptance_number, "document_number": KNOWN,
