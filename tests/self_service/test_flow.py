@@ -236,3 +236,30 @@ async def test_the_department_refuses_a_request_not_signed_by_our_key(
     finally:
         await forger.close()
     assert (await department.control())["answered"] == 0
+
+
+async def test_bad_requests_are_refused_with_a_sentence(
+    server: RunningServer, kiosk: Kiosk
+) -> None:
+    cases = [
+        ({"service_id": "tax-filing"}, 400, "not_self_service", "it is done with a clerk"),
+        ({"service_id": "no-such-service"}, 404, "unknown_service", "valid ids are listed"),
+        ({"service_id": TAX, "language": "fr"}, 400, "invalid_message", 'field "language"'),
+        ([1, 2], 400, "invalid_message", "field"),
+    ]
+    for body, status, code, sentence in cases:
+        got, error = await kiosk.call("POST", "/api/self-service", body)
+        assert (got, error["code"]) == (status, code) and sentence in error["message"], error
+    session_id = await kiosk.open(TAX)
+    got, error = await kiosk.call(
+        "POST", f"/api/sessions/{session_id}/self-service/finish", {"reason": "bored"}
+    )
+    assert got == 400 and 'field "reason"' in error["message"]
+    got, error = await kiosk.call("POST", f"/api/sessions/{'0' * 32}/self-service/document")
+    assert got == 404 and error["code"] == "not_found"
+    # nothing stored was lost: the session is still open, and ends once
+    for expected in (True, False):
+        got, ended = await kiosk.call(
+            "POST", f"/api/sessions/{session_id}/self-service/finish", {"reason": "left"}
+        )
+        assert got == 200 and ended == {"ended": expected}
