@@ -5,7 +5,7 @@ Run it as ``python -m signaling.departments.sandbox --port 8093 --key DIR/depart
 pinned key, a 5-minute window, no nonce twice), answers ``POST /v1/documents`` for the
 people it knows (:data:`PEOPLE`) with the document's content, signed, and refuses the rest
 (404 ``no_record``, 403 ``not_eligible``). ``POST /control`` makes it slow (``delay_ms``) or
-fail (``fail``: ``http_500``, ``bad_answer``, ``unsigned``, ``timeout``; for ``fail_count``
+fail (``fail``: ``http_500``, ``bad_answer``, ``unsigned``, ``timeout``, ``other_person``; for ``fail_count``
 requests, or all): what tests and the demo use to show the kiosk's answers to a department
 that is slow, failing or refusing. ``GET /control`` tells the current behaviour and counts.
 """
@@ -43,7 +43,7 @@ from signaling.payments.errors import BadSignature
 log = logging.getLogger(__name__)
 
 REQUEST_WINDOW_S = 300
-FailMode = Literal["none", "http_500", "bad_answer", "unsigned", "timeout"]
+FailMode = Literal["none", "http_500", "bad_answer", "unsigned", "timeout", "other_person"]
 
 
 class Behaviour(BaseModel):
@@ -190,7 +190,8 @@ class DepartmentSandbox:
         self.requests += 1
         if self.behaviour.delay_ms:
             await asyncio.sleep(self.behaviour.delay_ms / 1000)
-        match self._failing():
+        failing = self._failing()
+        match failing:
             case "http_500":
                 return self._error(500, "internal_error", "the records database is unavailable")
             case "bad_answer":
@@ -201,7 +202,7 @@ class DepartmentSandbox:
                 # no answer: the client gives up first; the sandbox closing ends the wait
                 await self._closing.wait()
                 return self._error(503, "shutting_down", "the sandbox is stopping")
-            case "none":
+            case "none" | "other_person":
                 pass
         try:
             query = DocumentQuery.model_validate_json(body)
@@ -218,6 +219,9 @@ class DepartmentSandbox:
         if record.not_eligible is not None:
             return self._error(403, "not_eligible", record.not_eligible)
         document = document_for(query, record, datetime.now(UTC))
+        if failing == "other_person":
+            # a department bug: someone else's record under this request
+            document = document.model_copy(update={"holder_document_number": "X0000000"})
         self.answered += 1
         log.info("issued %s %s", query.kind, document.reference)
         return self._signed(200, document.model_dump_json())

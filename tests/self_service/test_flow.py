@@ -123,6 +123,7 @@ FAILURES = [
     ("bad_answer", "answered with a document that is not valid"),
     ("unsigned", "is not signed by its pinned key"),
     ("timeout", "did not answer within 2 s"),
+    ("other_person", "the department answered for document X0000000, not K1234567"),
 ]
 
 
