@@ -110,6 +110,13 @@ export const ERROR_TEXT = Object.freeze({
     too_early: "现在签到太早。",
     // the service map's registry (signaling/places.py)
     invalid_place: "服务点资料有误(城市、服务、坐标或办公时间),请按提示修改后再保存。",
+    // services without a clerk (signaling/self_service, signaling/departments)
+    department_error: "部门系统出现问题,请稍后重试。",
+    department_unavailable: "部门系统暂时没有回应,请稍后重试。",
+    department_refused: "部门拒绝出具此文件。",
+    connector_config_error: "此部门的系统连接未配置,请联系管理员。",
+    not_self_service: "此服务须由职员办理,不是自助服务。",
+    identity_not_verified: "申请人身份尚未核实。",
   },
   "zh-Hant": {
     error: "伺服器無法完成此操作,請稍後重試。",
@@ -215,6 +222,13 @@ export const ERROR_TEXT = Object.freeze({
     too_early: "現在報到太早。",
     // the service map's registry (signaling/places.py)
     invalid_place: "服務點資料有誤(城市、服務、座標或辦公時間),請按提示修改後再儲存。",
+    // services without a clerk (signaling/self_service, signaling/departments)
+    department_error: "部門系統出現問題,請稍後重試。",
+    department_unavailable: "部門系統暫時沒有回應,請稍後重試。",
+    department_refused: "部門拒絕出具此文件。",
+    connector_config_error: "此部門的系統連接未設定,請聯絡管理員。",
+    not_self_service: "此服務須由職員辦理,不是自助服務。",
+    identity_not_verified: "申請人身份尚未核實。",
   },
   en: {
     error: "The server could not do this; try again in a moment.",
@@ -320,6 +334,13 @@ export const ERROR_TEXT = Object.freeze({
     too_early: "It is too early to check in.",
     // the service map's registry (signaling/places.py)
     invalid_place: "The place's details are wrong (city, service, coordinates or opening hours); correct what the message names and save again.",
+    // services without a clerk (signaling/self_service, signaling/departments)
+    department_error: "The department's system had a problem; try again in a moment.",
+    department_unavailable: "The department's system is not answering; try again in a moment.",
+    department_refused: "The department refused to issue this document.",
+    connector_config_error: "This department's system is not connected; ask an administrator.",
+    not_self_service: "This service is done with a clerk; it is not self-service.",
+    identity_not_verified: "The applicant's identity is not checked yet.",
   },
 });
 
