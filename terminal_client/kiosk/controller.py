@@ -74,6 +74,7 @@ from terminal_client.kiosk.messages import (
     ComplaintCommand,
     DismissPrompt,
     DocumentsCommand,
+    FollowCommand,
     HelloMessage,
     IdentityCommand,
     ImportUsb,
@@ -103,6 +104,7 @@ from terminal_client.kiosk.screens import (
     KioskSettings,
 )
 from terminal_client.kiosk.signing import KioskSigning, RecheckRunner
+from terminal_client.kiosk.to_follow_ui import KioskFollow
 from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
 from terminal_client.kiosk.voice import Voice
@@ -204,6 +206,12 @@ class KioskController:
         self.client.sio.on(
             Event.APPOINTMENT_DUE.value, self._appointment_due, namespace=NAMESPACE_TERMINAL
         )
+        # bring a material to follow (容缺受理), with the reprint's ID re-check
+        self.follow = KioskFollow(
+            server_url, token, name=name, scanner=documents.scanner if documents else None,
+            recheck=recheck, language=lambda: self.entered.language, publish=self._publish,
+            spawn=self._spawn,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ lifetime
 
@@ -308,6 +316,7 @@ class KioskController:
             complaint_status=(
                 self.complaints.status if self.screen == Screen.COMPLAINT_STATUS else None
             ),
+            follow=self.follow.view if self.screen == Screen.FOLLOW else None,
         )
 
     def _hello(self) -> HelloMessage:
@@ -356,6 +365,7 @@ class KioskController:
         self.complaints.forget()
         self.callback = None
         self.appointment.forget()
+        self.follow.forget()
         self._go(Screen.LANGUAGE)
 
     # ------------------------------------------------------------------ commands
@@ -411,6 +421,13 @@ class KioskController:
                 self._checked_in(await self.appointment.check_in(number))
             case ComplaintCommand() | SendComplaint() | CheckComplaint():
                 await self._complaint(command)
+            case FollowCommand(action="open"):
+                self._require("bring a missing material", Screen.LANGUAGE)
+                self.follow.open()
+                self._go(Screen.FOLLOW)
+            case FollowCommand():
+                self._require("bring a missing material", Screen.FOLLOW)
+                await self.follow.handle(command)
 
     def _require(self, action: str, *screens: Screen) -> None:
         if self.screen not in screens:
@@ -478,7 +495,7 @@ class KioskController:
                 self._require("start again", Screen.SERVICES, Screen.MATERIALS, Screen.ENDED,
                               Screen.THANKS, Screen.LANGUAGE, Screen.RESULT,
                               Screen.INTERRUPTED, Screen.CALLBACK,
-                              Screen.APPOINTMENT, *COMPLAINT_SCREENS)  # fmt: skip
+                              Screen.APPOINTMENT, Screen.FOLLOW, *COMPLAINT_SCREENS)  # fmt: skip
                 sending = self.complaints.complaint and self.complaints.complaint.state == "sending"
                 if self.screen == Screen.COMPLAINT and sending:
                     raise CommandRefused("the complaint is being sent; wait for its number")

@@ -6,6 +6,7 @@ import { t, has, applyTranslations, setLanguage } from './i18n.js';
 import { localized } from './catalogue.js';
 import { renderDocuments } from './documents.js';
 import { renderAppointment } from './appointment.js';
+import { renderFollow } from './to-follow.js';
 import { renderPayment } from './payment.js';
 
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -531,6 +532,7 @@ const SCREENS = {
   appointment: renderAppointment,
   complaint: renderComplaint,
   complaint_status: renderComplaintStatus,
+  follow: renderFollow,
 };
 
 /** Show `ui.view` (the page's own OFFLINE screen while its websocket is down). */
