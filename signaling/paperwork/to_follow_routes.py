@@ -46,7 +46,7 @@ from signaling.paperwork.routes import (
     _clerk,
     _handled,
     _json,
-    notify_application,
+    emit,
     paperwork,
 )
 from signaling.paperwork.service import Loaded, Paperwork, follow_items
@@ -187,7 +187,10 @@ async def finish(request: web.Request) -> web.Response:
     body = _body(SuppliedRequest, json_body(await request.read()))
     work = paperwork(request)
     loaded = await to_follow.supplied(work, session_id, terminal_id, body.material_id)
-    await notify_application(request, work, session_id)
+    # the clerk only: the application's own kiosk may be serving someone else by now
+    if loaded.row.clerk_id is not None:
+        view = work.view(loaded, with_ink=False)
+        await emit(request, PaperEvent.APPLICATION, view, clerk=loaded.row.clerk_id)
     return _json(_lookup_view(request, loaded, terminal_id))
 
 

@@ -79,7 +79,7 @@ async def test_clerk_marks_a_material_to_follow_in_chromium(
         await page.fill("[data-testid=paper-reason]", "all in order")
         await page.click("[data-testid=paper-decide]")
         await expect(page.locator("[data-testid=paper-message]")).to_contain_text(
-            f"waits for the material to follow {FOLLOWS}", timeout=20000
+            "这份申请还在等待容缺后补的材料,补交前不能批准", timeout=20000
         )
     finally:
         await desk.close()
