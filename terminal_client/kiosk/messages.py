@@ -159,9 +159,11 @@ class MaterialView(_Model):
 
     material_id: str
     required: bool
-    status: Literal["missing", "received", "accepted", "rejected", "rescan"]
+    # to_follow: the clerk accepted the application without it; bring it by due_on (容缺受理)
+    status: Literal["missing", "received", "accepted", "rejected", "rescan", "to_follow"]
     reason: str = ""  # the clerk's words when rejected or asked to scan again
     pages: int = 0
+    due_on: str | None = None  # YYYY-MM-DD, for to_follow
 
 
 class DocumentsView(_Model):
