@@ -196,4 +196,3 @@ class KioskFollow:
             return  # the applicant left meanwhile
         self.view = FollowView(scanner=self.scanner is not None, **fields)
         self.publish()
-
