@@ -30,7 +30,15 @@ from terminal_client.printer import FakeCupsPrinter
 from terminal_client.scanner import SimulatedScanner
 from tests.conftest import RunningServer
 from tests.identity.conftest import engine, photos  # noqa: F401
-from tests.kiosk.conftest import RunningKiosk, browser, open_kiosk, page, shot, tap  # noqa: F401
+from tests.kiosk.conftest import (  # noqa: F401
+    RunningKiosk,
+    browser,
+    layout_problems,
+    open_kiosk,
+    page,
+    shot,
+    tap,
+)
 from tests.sign.conftest import (
     CARD_NUMBER,
     append_stand_in_identity,
@@ -143,6 +151,7 @@ async def test_material_to_follow_brought_at_another_kiosk_then_decided(
     await expect(item.locator(".follow-due")).to_have_text("補交期限：2026-12-14")
     await expect(page.locator(f"[data-testid=follow-finish-{FOLLOWS}]")).to_be_disabled()
     await shot(page, "follow-list")
+    assert await layout_problems(page, "follow list") == []
     await tap(page, f"follow-scan-{FOLLOWS}")
     await expect(page.locator(f"[data-testid=follow-pages-{FOLLOWS}]")).to_have_text(
         "已掃描 1 頁", timeout=20000
@@ -152,6 +161,7 @@ async def test_material_to_follow_brought_at_another_kiosk_then_decided(
     await expect(status_line).to_have_attribute("data-state", "done", timeout=20000)
     await expect(item).to_have_attribute("data-done", "true")
     await shot(page, "follow-done")
+    assert await layout_problems(page, "follow done") == []
 
     # the department decides now; the result prints at this kiosk by number
     status, decided = await desk.as_clerk("POST", decision, approve)
