@@ -317,7 +317,7 @@ export class Paperwork {
         if (this.el.pendingMessage.dataset.key === "paper.reasonNeeded") this.#say("", {}, null, this.el.pendingMessage);
       });
       const follow = this.doc.createElement("ul"); // materials to follow, and what they allow
-      follow.replaceChildren(...followLines(this.doc, app));
+      follow.replaceChildren(...followLines(this.doc, app, "pending-follow"));
       li.append(title, follow, select, " ", reason, " ", button);
       return li;
     });

@@ -84,8 +84,9 @@ export function followButton(doc, item, sessionId, token, done, fail) {
   return button;
 }
 
-/** Lines about the application's materials to follow (empty when it has none). */
-export function followLines(doc, app) {
+/** Lines about the application's materials to follow (empty when it has none); their test
+ * ids start with ``prefix`` (the call's panel and the pending list show the same application). */
+export function followLines(doc, app, prefix = "paper-follow") {
   const items = (app && app.to_follow) || [];
   if (!items.length) return [];
   const heading = doc.createElement("li");
@@ -93,7 +94,7 @@ export function followLines(doc, app) {
   heading.textContent = say("heading");
   const lines = items.map((item) => {
     const li = doc.createElement("li");
-    li.dataset.testid = `paper-follow-${item.material_id}`;
+    li.dataset.testid = `${prefix}-${item.material_id}`;
     li.dataset.state = item.state;
     const name = item.names[language()] || item.names.en;
     li.textContent = say(item.state, {
@@ -103,7 +104,7 @@ export function followLines(doc, app) {
   });
   const open = ["submitted", "awaiting_second_approval"].includes(app.state);
   const note = doc.createElement("li");
-  note.dataset.testid = "paper-follow-note";
+  note.dataset.testid = `${prefix}-note`;
   if (open && items.some((i) => i.state === "lapsed")) note.textContent = say("lapsedNote");
   else if (open && items.some((i) => i.state === "outstanding")) note.textContent = say("waits");
   return note.textContent ? [heading, ...lines, note] : [heading, ...lines];

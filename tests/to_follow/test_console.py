@@ -75,6 +75,11 @@ async def test_clerk_marks_a_material_to_follow_in_chromium(
         await expect(page.locator("[data-testid=paper-follow-note]")).to_have_text(
             "补交前不能批准;可退回或不予许可。"
         )
+        # the list of applications waiting for a decision says the same
+        waiting = page.locator(
+            f"[data-testid=pending-{session_id}] [data-testid=pending-follow-{FOLLOWS}]"
+        )
+        await expect(waiting).to_have_attribute("data-state", "outstanding", timeout=20000)
         await page.select_option("[data-testid=paper-outcome]", "approved")
         await page.fill("[data-testid=paper-reason]", "all in order")
         await page.click("[data-testid=paper-decide]")
