@@ -25,7 +25,6 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from signaling.appointment_desk import Clock
-from signaling.catalogue import Catalogue
 from signaling.checklist import fold as fold_documents
 from signaling.complaints.numbers import due_date
 from signaling.errors import InvalidMessage, NotYourSession
@@ -201,14 +200,12 @@ class FollowSweep:
     def __init__(
         self,
         db: Database,
-        catalogue: Catalogue,
         rules: FollowRules,
         clock: Clock,
         interval_s: float,
         notify: Notify | None = None,
     ) -> None:
         self.db = db
-        self.catalogue = catalogue
         self.rules = rules
         self.clock = clock
         self.interval_s = interval_s

@@ -229,7 +229,7 @@ def setup_to_follow(app: web.Application) -> None:
 
     async def sweep(app: web.Application) -> AsyncIterator[None]:
         sweeper = to_follow.FollowSweep(
-            app[DATABASE], app[CATALOGUE], to_follow.FollowRules.of(settings), app[FOLLOW_CLOCK],
+            app[DATABASE], to_follow.FollowRules.of(settings), app[FOLLOW_CLOCK],
             settings.to_follow_sweep_s, _notifier(app),
         )  # fmt: skip
         app[FOLLOW_SWEEP] = sweeper

@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 
 from signaling.appointment_desk import Clock
-from signaling.keys import CATALOGUE
 from signaling.paperwork.messages import ReprintRequest
 from signaling.paperwork.to_follow import FollowRules, FollowSweep
 from signaling.paperwork.to_follow_routes import FOLLOW_SWEEP
@@ -41,7 +40,7 @@ async def test_reminder_and_lapse_once_each_with_two_processes(counter: Counter)
     one = server.app[FOLLOW_SWEEP]
     clock = Clock()
     async with Database(server.settings.db_url) as db:
-        two = FollowSweep(db, server.app[CATALOGUE], FollowRules.of(server.settings), clock, 60.0)
+        two = FollowSweep(db, FollowRules.of(server.settings), clock, 60.0)
 
         async def both_at(days: int, hours: int = 0) -> None:
             moment = MONDAY + timedelta(days=days, hours=hours)
