@@ -19,6 +19,7 @@ from tests.to_follow.conftest import (
     ESSENTIAL,
     FOLLOWS,
     MONDAY,
+    append_scan,
     pdf_text,
     recheck,
     second_kiosk,
@@ -132,3 +133,24 @@ async def test_accepted_to_follow_supplied_at_another_kiosk_then_decided(counter
         "identity_mismatch", "ok", "ok",
     ]  # fmt: skip
     assert kinds.index("material.supplied") < kinds.index("decision.recorded")
+
+
+async def test_a_material_brought_in_the_call_after_all_voids_the_deferral(
+    counter: Counter,
+) -> None:
+    set_clock(counter.server, MONDAY)
+    status, _ = await defer(counter, FOLLOWS)
+    assert status == 201
+    await append_scan(counter.server, counter.session_id, FOLLOWS)
+    signed = await sign(counter)
+    status, view = await counter.as_clerk("GET", f"/api/sessions/{counter.session_id}/application")
+    assert [(t["material_id"], t["state"]) for t in view["to_follow"]] == [(FOLLOWS, "brought")]
+    # nothing to bring at a kiosk, and the decision does not wait
+    token, _ = await second_kiosk(counter.server)
+    with pytest.raises(PaperworkRefused) as nothing:
+        await FollowClient(counter.server.url, token).lookup(
+            ReprintRequest.model_validate(recheck(signed["acceptance_number"]))
+        )
+    assert nothing.value.code == "nothing_to_follow"
+    status, decided = await decide(counter, "approved")
+    assert status == 200 and decided["state"] == "approved"
