@@ -21,7 +21,12 @@ from media.errors import PageImageError
 from signaling.messages import Language
 from signaling.paperwork.follow_messages import FollowLookup
 from storage.errors import VcounterError
-from terminal_client.errors import CommandRefused, DocumentError, PaperworkRefused
+from terminal_client.errors import (
+    CommandRefused,
+    DocumentError,
+    DocumentUploadRefused,
+    PaperworkRefused,
+)
 from terminal_client.identity import Progress
 from terminal_client.kiosk.messages import FollowCommand, FollowItemView, FollowView
 from terminal_client.kiosk.signing import RecheckRunner
@@ -33,7 +38,10 @@ log = logging.getLogger(__name__)
 # refusals said beside the number (type it again) rather than as a failed check
 NUMBER_CODES = ("bad_acceptance_number", "unknown_acceptance_number")
 # refusals about the application with their own sentence (the rest are the ID re-check's)
-FOLLOW_CODES = (*NUMBER_CODES, "nothing_to_follow", "material_lapsed", "not_ready", "rate_limited")
+FOLLOW_CODES = (
+    *NUMBER_CODES, "nothing_to_follow", "material_lapsed", "not_ready", "rate_limited",
+    "unauthorized",  # the ticket ran out: look it up again
+)  # fmt: skip
 RECHECK_PHASES = ("document", "reading", "face", "challenge")
 
 
@@ -139,7 +147,9 @@ class KioskFollow:
             await self.client.scan(found, material_id, self.scanner, self.max_bytes)
         except (DocumentError, PageImageError, VcounterError) as exc:
             log.info("follow %s: scan of %s failed: %s", found.acceptance_number, material_id, exc)
-            self._list(error_key="follow.error.scan_failed", detail=str(exc))
+            expired = isinstance(exc, DocumentUploadRefused) and exc.reason_code == "unauthorized"
+            key = "follow.error.unauthorized" if expired else "follow.error.scan_failed"
+            self._list(error_key=key, detail=str(exc))
             return
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._list(error_key="reprint.error.network", detail=str(exc))
