@@ -10,6 +10,8 @@ import { errorBody, errorSentence } from "./server-errors.js";
 const TEXT = {
   "zh-Hans": {
     button: "容缺后补",
+    defaultDays: "默认期限",
+    days: "{n} 个工作日",
     busy: "正在记录…",
     status: "容缺后补 · 期限 {date}",
     heading: "容缺后补材料",
@@ -23,6 +25,8 @@ const TEXT = {
   },
   "zh-Hant": {
     button: "容缺後補",
+    defaultDays: "預設期限",
+    days: "{n} 個工作日",
     busy: "正在記錄…",
     status: "容缺後補 · 期限 {date}",
     heading: "容缺後補材料",
@@ -36,6 +40,8 @@ const TEXT = {
   },
   en: {
     button: "To follow",
+    defaultDays: "usual time",
+    days: "{n} working days",
     busy: "Recording…",
     status: "to follow · due {date}",
     heading: "Materials to follow",
@@ -59,9 +65,22 @@ export function followStatus(item) {
   return say("status", { date: item.due_on });
 }
 
-/** The "to follow" button of a checklist row (null when the material may not follow or is in). */
+// the due dates a clerk may pick besides the catalogue's (the server caps them)
+const DAY_CHOICES = [3, 5, 10, 15, 20];
+
+/** The "to follow" control of a checklist row: how long, and the button (null when the
+ * material may not follow or is in). */
 export function followButton(doc, item, sessionId, token, done, fail) {
   if (!item.may_follow || !["missing", "rejected"].includes(item.status)) return null;
+  const days = doc.createElement("select");
+  days.className = "follow-days";
+  days.dataset.testid = `doc-follow-days-${item.material_id}`;
+  for (const value of ["", ...DAY_CHOICES]) {
+    const option = doc.createElement("option");
+    option.value = String(value);
+    option.textContent = value === "" ? say("defaultDays") : say("days", { n: value });
+    days.append(option);
+  }
   const button = doc.createElement("button");
   button.type = "button";
   button.className = "btn btn-small";
@@ -72,7 +91,9 @@ export function followButton(doc, item, sessionId, token, done, fail) {
       const response = await fetch(`/api/sessions/${sessionId}/to-follow`, {
         method: "POST",
         headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-        body: JSON.stringify({ material_id: item.material_id }),
+        body: JSON.stringify(
+          days.value ? { material_id: item.material_id, days: Number(days.value) } : { material_id: item.material_id },
+        ),
       });
       if (!response.ok) {
         fail(errorSentence(await errorBody(response), language()) ?? `HTTP ${response.status}`);
@@ -81,7 +102,10 @@ export function followButton(doc, item, sessionId, token, done, fail) {
       done(await response.json());
     }),
   );
-  return button;
+  const control = doc.createElement("span");
+  control.className = "follow-control";
+  control.append(days, button);
+  return control;
 }
 
 /** Lines about the application's materials to follow (empty when it has none); their test

@@ -1,5 +1,5 @@
 """The clerk's console in Chromium: an essential material offers no "to follow", one that may
-follow is marked so and both screens show its due date; once signed, the application says
+follow is marked so, with 10 working days chosen, and both screens show its due date; once signed, the application says
 what it waits for and an approval in the console is refused with the server's sentence."""
 
 from __future__ import annotations
@@ -47,10 +47,11 @@ async def test_clerk_marks_a_material_to_follow_in_chromium(
         await page.wait_for_selector(f"[data-testid=doc-item-{FOLLOWS}][data-status=missing]")
         # essential: nothing to press; may follow: the button, then both screens agree
         await expect(page.locator(f"[data-testid=doc-follow-{ESSENTIAL}]")).to_have_count(0)
+        await page.select_option(f"[data-testid=doc-follow-days-{FOLLOWS}]", "10")
         await page.click(f"[data-testid=doc-follow-{FOLLOWS}]")
         await page.wait_for_selector(f"[data-testid=doc-item-{FOLLOWS}][data-status=to_follow]")
         await expect(page.locator(f"[data-testid=doc-status-{FOLLOWS}]")).to_have_text(
-            "容缺后补 · 期限 2026-12-14"
+            "容缺后补 · 期限 2026-12-21"
         )
         await expect(page.locator(f"[data-testid=doc-follow-{FOLLOWS}]")).to_have_count(0)
 
@@ -59,7 +60,7 @@ async def test_clerk_marks_a_material_to_follow_in_chromium(
             item = next(i for i in desk.checklist.items if i.material_id == FOLLOWS)
             return item.status, item.due_on.isoformat() if item.due_on else None
 
-        await until(lambda: kiosk_item() == ("to_follow", "2026-12-14"))
+        await until(lambda: kiosk_item() == ("to_follow", "2026-12-21"))
 
         # signed (the identity and the essential materials as their steps record them)
         await append_stand_in_identity(server, session_id)
@@ -71,7 +72,7 @@ async def test_clerk_marks_a_material_to_follow_in_chromium(
         await sign(Counter(server, session_id, token, clerk_token, row.id))
         line = page.locator(f"[data-testid=paper-follow-{FOLLOWS}]")
         await expect(line).to_have_attribute("data-state", "outstanding", timeout=20000)
-        await expect(line).to_contain_text("待补交,期限 2026-12-14")
+        await expect(line).to_contain_text("待补交,期限 2026-12-21")
         await expect(page.locator("[data-testid=paper-follow-note]")).to_have_text(
             "补交前不能批准;可退回或不予许可。"
         )
