@@ -14,6 +14,7 @@ from storage.audit import AuditLog
 from terminal_client.errors import DocumentUploadRefused, PaperworkRefused
 from terminal_client.scanner import SimulatedScanner
 from terminal_client.to_follow import FollowClient
+from tests.conftest import RunningServer
 from tests.sign.conftest import Counter, sign
 from tests.to_follow.conftest import (
     ESSENTIAL,
@@ -154,3 +155,23 @@ async def test_a_material_brought_in_the_call_after_all_voids_the_deferral(
     assert nothing.value.code == "nothing_to_follow"
     status, decided = await decide(counter, "approved")
     assert status == 200 and decided["state"] == "approved"
+
+
+async def test_look_ups_are_limited_per_kiosk(server: RunningServer) -> None:
+    token, _ = await second_kiosk(server)
+    unknown = recheck("VC202612020000018")  # well formed, never issued
+    answers = []
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+        for _ in range(4):
+            async with http.post(f"{server.url}/api/to-follow/lookup", json=unknown) as r:
+                answers.append((r.status, (await r.json())["code"], r.headers.get("Retry-After")))
+    assert [a[:2] for a in answers[:3]] == [(404, "unknown_acceptance_number")] * 3
+    status, code, retry = answers[3]
+    assert (status, code) == (429, "rate_limited") and retry is not None and int(retry) >= 1
+    # another kiosk is not held back by this one
+    other, _ = await second_kiosk(server, "kiosk-3")
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {other}"}) as http,
+        http.post(f"{server.url}/api/to-follow/lookup", json=unknown) as r,
+    ):
+        assert r.status == 404

@@ -31,4 +31,4 @@ async def test_the_kiosk_shows_a_material_to_follow_in_the_call(
     await expect(row).to_have_attribute("data-status", "to_follow", timeout=15000)
     await expect(row).to_contain_text("容缺後補：請於 2026-12-14 前補交")
     assert kiosk.status(FOLLOWS) == "to_follow"
-    assert not [e for e in page.errors if "Failed to load resource" not in e], page.errors
+    assert not [e for e in page.errors if "Failed to load resource" not in e], page.errors  # type: ignore[attr-defined]
