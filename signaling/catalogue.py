@@ -38,6 +38,11 @@ class Material(_Entry):
     names: LocalizedText
     required: bool
     note: LocalizedText | None = None
+    # 容缺受理: the clerk may accept the application without it, on the applicant's promise
+    # to bring it later; only a non-essential material says so (signaling/paperwork/to_follow.py)
+    may_follow: bool = False
+    # working days the applicant has to bring it, unless the clerk gives another due date
+    follow_days: int | None = Field(default=None, ge=1, le=30)
 
 
 class DispositionCode(_Entry):
@@ -215,6 +220,12 @@ def _check(catalogue: Catalogue) -> list[str]:
             problems.append(f"service {service.id!r}: {exc.message}")
         if dup := _duplicates(m.id for m in service.materials):
             problems.append(f"service {service.id!r} has duplicate material id(s) {', '.join(dup)}")
+        for material in service.materials:
+            if material.follow_days is not None and not material.may_follow:
+                problems.append(
+                    f"service {service.id!r}: material {material.id!r} has follow_days but not"
+                    " may_follow; set may_follow true or drop follow_days"
+                )
     for department in catalogue.departments:
         if dup := _duplicates(c.id for c in department.disposition_codes):
             problems.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
 from signaling.catalogue import Service
@@ -17,6 +18,7 @@ from signaling.messages import Checklist, ChecklistItem, DocumentInfo, MaterialS
 DOCUMENT_ADDED = "document.added"
 DOCUMENT_REFUSED = "document.refused"
 MATERIAL_REVIEWED = "material.reviewed"
+MATERIAL_DEFERRED = "material.deferred"  # signaling/paperwork/to_follow.py
 CAPTURE_REQUESTED = "capture.requested"
 PHONE_LINK_ISSUED = "phone_link.issued"
 
@@ -32,6 +34,7 @@ class _Material:
     status: MaterialStatus = "missing"
     reason: str = ""
     current: list[int] = field(default_factory=list)  # seq of its document.added events
+    due_on: date | None = None  # accepted "to follow" by this day
 
 
 @dataclass
@@ -67,6 +70,8 @@ class DocumentState:
                     status=state.status,
                     reason=state.reason,
                     documents=[d.sha256 for d in self.current(material.id)],
+                    may_follow=material.may_follow,
+                    due_on=state.due_on if state.status == "to_follow" else None,
                 )
             )
         complete = all(i.status == "accepted" for i in items if i.required)
@@ -85,6 +90,10 @@ def fold(events: Iterable[EventLike]) -> DocumentState:
             state = materials.setdefault(info.material_id, _Material())
             state.current.append(info.seq)
             state.status, state.reason = "received", ""
+        elif event.kind == MATERIAL_DEFERRED:
+            state = materials.setdefault(str(event.payload["material_id"]), _Material())
+            state.status, state.reason = "to_follow", ""
+            state.due_on = date.fromisoformat(str(event.payload["due_on"]))
         elif event.kind == MATERIAL_REVIEWED:
             state = materials.setdefault(str(event.payload["material_id"]), _Material())
             state.status = event.payload["decision"]

@@ -39,6 +39,8 @@ BODY_LIMITS: dict[tuple[str, str], int] = {
     ): 32 * 1024 * 1024,
     ("PUT", "/api/sessions/{session_id}/documents/{sha256}"): 20 * 1024 * 1024,
     ("POST", "/api/phone/{token}/upload"): 20 * 1024 * 1024,
+    # a material to follow, scanned at any kiosk (signaling/paperwork/to_follow_routes.py)
+    ("PUT", "/api/to-follow/{session_id}/documents/{sha256}"): 20 * 1024 * 1024,
     ("POST", "/verify"): 10 * 1024 * 1024,
     # the identity report carries a few base64 JPEGs of at most 512 KiB each
     ("POST", "/api/sessions/{session_id}/identity"): 4 * 1024 * 1024,

@@ -875,7 +875,8 @@ NAMESPACE_SUPERVISOR = "/supervisor"
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 MaterialId = ServiceId
 DocumentSource = Literal["camera", "scanner", "usb", "phone"]
-MaterialStatus = Literal["missing", "received", "accepted", "rejected", "rescan"]
+# to_follow: accepted without it, to be brought by due_on (容缺受理)
+MaterialStatus = Literal["missing", "received", "accepted", "rejected", "rescan", "to_follow"]
 
 
 class DocumentMeta(Message):
@@ -921,6 +922,9 @@ class ChecklistItem(Message):
     status: MaterialStatus
     reason: str = ""
     documents: list[Sha256] = Field(default_factory=list)  # the current (not superseded) ones
+    # 容缺受理: whether the clerk may accept without it, and the due date once they did
+    may_follow: StrictBool = False
+    due_on: date | None = None
 
 
 class Checklist(Message):

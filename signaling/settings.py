@@ -102,7 +102,20 @@ class Settings(BaseSettings):
     complaint_lookups_per_minute: float = Field(default=10.0, gt=0)
     complaint_number_lookups_per_hour: int = Field(default=10, ge=1)
 
-    @field_validator("complaint_timezone")
+    # materials to follow (容缺受理): the due date is this many working days after acceptance
+    # when the catalogue names none, at most to_follow_max_days (the clerk may shorten it);
+    # working days are Monday to Friday, not to_follow_holidays, on to_follow_timezone's
+    # calendar. The reminder is recorded to_follow_reminder_days before the due date; lookups
+    # at the kiosk are limited per kiosk per minute; the sweep runs every to_follow_sweep_s
+    to_follow_days: int = Field(default=5, ge=1, le=30)
+    to_follow_max_days: int = Field(default=30, ge=1, le=60)
+    to_follow_reminder_days: int = Field(default=2, ge=0, le=30)
+    to_follow_holidays: list[date] = Field(default_factory=list)
+    to_follow_timezone: str = "Asia/Hong_Kong"
+    to_follow_lookups_per_minute: float = Field(default=6.0, gt=0)
+    to_follow_sweep_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("complaint_timezone", "to_follow_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:

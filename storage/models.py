@@ -606,3 +606,29 @@ class Complaint(Base):
     answered_by: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"), default=None)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+# ---------------------------------------------------------------- materials to follow (issue 18)
+
+
+class MaterialToFollow(Base):
+    """A material accepted "to follow" (容缺受理) with its due date (migration
+    0134_materials_to_follow). The chain says what happened (``material.deferred``,
+    ``material.supplied``, ``material.reminder_sent``, ``material.lapsed``); this row is the
+    sweep's index and makes each reminder and lapse happen once, whichever process sweeps."""
+
+    __tablename__ = "materials_to_follow"
+    __table_args__ = (
+        # the sweep's question: which open ones fall due by a day
+        Index("ix_materials_to_follow_due", "due_on"),
+    )
+
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), primary_key=True)
+    material_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    department_id: Mapped[str] = mapped_column(String(64))
+    # the last day the applicant may bring it, on the department's local calendar
+    due_on: Mapped[date] = mapped_column(Date)
+    deferred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    supplied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    lapsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -11,6 +11,7 @@ import { whileBusy } from "./busy.js";
 import { language, t } from "./i18n.js";
 import { errorBody, errorSentence } from "./server-errors.js";
 import { ZH_HANT_DOCUMENTS } from "./i18n-zh-hant.js";
+import { followButton, followStatus } from "./to-follow.js";
 
 export const TEXT = {
   "zh-Hans": {
@@ -457,7 +458,9 @@ export class DocumentsPanel {
     const pill = this.doc.createElement("span");
     pill.className = `doc-status doc-status-${item.status}`;
     pill.dataset.testid = `doc-status-${item.material_id}`;
-    pill.textContent = say(`status.${item.status}`) + (item.reason ? ` — ${item.reason}` : "");
+    pill.textContent = item.status === "to_follow"
+      ? followStatus(item)
+      : say(`status.${item.status}`) + (item.reason ? ` — ${item.reason}` : "");
     const actions = this.doc.createElement("span");
     actions.className = "doc-item-actions";
     for (const decision of ["accepted", "rejected", "rescan"]) {
@@ -472,6 +475,10 @@ export class DocumentsPanel {
       );
       actions.append(button);
     }
+    // once recorded, the server pushes the new checklist to both screens, which redraws this
+    const follow = followButton(this.doc, item, this.sessionId, this.token(),
+      () => {}, (message) => this.#say("failed", { message }));
+    if (follow) actions.append(follow);
     const pages = this.doc.createElement("button");
     pages.type = "button";
     pages.className = "btn btn-quiet btn-small";

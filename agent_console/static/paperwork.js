@@ -9,6 +9,7 @@ import { afterSetup } from "./settle.js";
 import { whileBusy } from "./busy.js";
 import { language, t } from "./i18n.js";
 import { errorSentence } from "./server-errors.js";
+import { followLines } from "./to-follow.js";
 
 const OUTCOMES = ["approved", "returned", "rejected"];
 
@@ -269,7 +270,7 @@ export class Paperwork {
         li.append(label, " ", button);
         return li;
       });
-    this.el.docs.replaceChildren(...items);
+    this.el.docs.replaceChildren(...items, ...followLines(this.doc, app));
   }
 
   /** The service's fee and where its latest payment order stands (paid, refunded, ...). */
@@ -315,7 +316,9 @@ export class Paperwork {
       reason.addEventListener("input", () => {
         if (this.el.pendingMessage.dataset.key === "paper.reasonNeeded") this.#say("", {}, null, this.el.pendingMessage);
       });
-      li.append(title, select, " ", reason, " ", button);
+      const follow = this.doc.createElement("ul"); // materials to follow, and what they allow
+      follow.replaceChildren(...followLines(this.doc, app, "pending-follow"));
+      li.append(title, follow, select, " ", reason, " ", button);
       return li;
     });
     if (!items.length) {

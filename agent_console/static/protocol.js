@@ -1439,10 +1439,28 @@ export const SCHEMAS = {
               "title": "Documents",
               "type": "array"
             },
+            "due_on": {
+              "anyOf": [
+                {
+                  "format": "date",
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Due On"
+            },
             "material_id": {
               "pattern": "^[a-z0-9][a-z0-9_-]{1,63}$",
               "title": "Material Id",
               "type": "string"
+            },
+            "may_follow": {
+              "default": false,
+              "title": "May Follow",
+              "type": "boolean"
             },
             "names": {
               "$ref": "#/$defs/LocalizedText"
@@ -1462,7 +1480,8 @@ export const SCHEMAS = {
                 "received",
                 "accepted",
                 "rejected",
-                "rescan"
+                "rescan",
+                "to_follow"
               ],
               "title": "Status",
               "type": "string"

@@ -7,6 +7,10 @@
                  |__|  (a new form: more materials)
     returned -> form_shown (the applicant brings more materials)
 
+A material accepted "to follow" (容缺受理, :mod:`.to_follow`) keeps a submitted application
+from being approved until it is supplied; once its due date has passed (lapsed) the
+application can only be returned or rejected.
+
 The state is never stored apart from the chain: :func:`fold` replays the events, so a
 decision made after the call ended, or by another server process, is seen by everyone.
 :func:`check_transition` raises :class:`IllegalTransition` naming both states.
@@ -15,12 +19,17 @@ decision made after the call ended, or by another server process, is seen by eve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from signaling.errors import IllegalTransition
-from signaling.paperwork.errors import DecisionRefused, NotReady
+from signaling.paperwork.errors import (
+    DecisionRefused,
+    MaterialLapsed,
+    MaterialOutstanding,
+    NotReady,
+)
 from storage.models import SessionEvent
 
 FORM_EVENT = "form.generated"
@@ -31,6 +40,14 @@ DECISION_EVENT = "decision.recorded"
 PRINT_EVENT = "print.reported"
 PRINT_PUSHED_EVENT = "print.pushed"
 REPRINT_EVENT = "reprint.requested"
+# materials to follow (signaling/paperwork/to_follow.py)
+DEFERRED_EVENT = "material.deferred"
+SUPPLIED_EVENT = "material.supplied"
+REMINDER_EVENT = "material.reminder_sent"
+LAPSED_EVENT = "material.lapsed"
+FOLLOW_LOOKUP_EVENT = "material.lookup"
+# a scan stored in the call (signaling/checklist.py's DOCUMENT_ADDED)
+SCAN_EVENT = "document.added"
 
 OUTCOMES = ("approved", "returned", "rejected")
 
@@ -88,6 +105,18 @@ class Decision:
 
 
 @dataclass
+class ToFollow:
+    """A material the application was accepted without, and what became of it."""
+
+    material_id: str
+    due_on: date
+    # outstanding -> supplied | lapsed; brought: it came in the call before submission
+    state: str = "outstanding"
+    reminded: bool = False
+    documents: list[str] = field(default_factory=list)  # SHA-256 of the supplied scans
+
+
+@dataclass
 class Application:
     """Everything about one session's application, as its events tell it."""
 
@@ -99,6 +128,14 @@ class Application:
     submitted_at: datetime | None = None
     documents: list[StoredDocument] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+    to_follow: dict[str, ToFollow] = field(default_factory=dict)
+
+    def outstanding(self) -> list[ToFollow]:
+        """Materials to follow not supplied yet and not lapsed."""
+        return [t for t in self.to_follow.values() if t.state == "outstanding"]
+
+    def lapsed(self) -> list[ToFollow]:
+        return [t for t in self.to_follow.values() if t.state == "lapsed"]
 
     def document(self, doc_id: str) -> StoredDocument | None:
         return next((d for d in self.documents if d.doc_id == doc_id), None)
@@ -137,7 +174,45 @@ def fold(session_id: str, events: list[SessionEvent]) -> Application:
                     str(p.get("clerk", "")), str(p.get("stage", "first")), event.created_at,
                 )
             )  # fmt: skip
+        else:
+            _fold_to_follow(app, event.kind, p)
     return app
+
+
+def _fold_to_follow(app: Application, kind: str, p: dict[str, Any]) -> None:
+    item = app.to_follow.get(str(p.get("material_id", "")))
+    if kind == DEFERRED_EVENT:
+        mid = str(p["material_id"])
+        app.to_follow[mid] = ToFollow(mid, date.fromisoformat(str(p["due_on"])))
+    elif item is None:
+        return
+    elif kind == SCAN_EVENT and item.state == "outstanding" and app.state in (A.NONE, A.FORM_SHOWN):
+        # the applicant had it with them after all: it is part of the application as signed
+        item.state = "brought"
+    elif kind == SUPPLIED_EVENT:
+        item.state = "supplied"
+        item.documents = [str(x) for x in p.get("documents", [])]
+    elif kind == REMINDER_EVENT:
+        item.reminded = True
+    elif kind == LAPSED_EVENT and item.state == "outstanding":
+        item.state = "lapsed"
+
+
+def check_follow(app: Application) -> None:
+    """Raise while a material to follow keeps the application from being approved."""
+    if lapsed := app.lapsed():
+        names = ", ".join(f"{t.material_id} (due {t.due_on})" for t in lapsed)
+        raise MaterialLapsed(
+            f"application {app.acceptance_number or app.session_id} cannot be approved: the"
+            f" material to follow {names} did not come by its due date; it can only be"
+            " returned or rejected"
+        )
+    if outstanding := app.outstanding():
+        names = ", ".join(f"{t.material_id} (due {t.due_on})" for t in outstanding)
+        raise MaterialOutstanding(
+            f"application {app.acceptance_number or app.session_id} waits for the material to"
+            f" follow {names}; approve it once supplied, or return or reject it now"
+        )
 
 
 def next_decision_state(
@@ -150,6 +225,8 @@ def next_decision_state(
     """
     if outcome not in OUTCOMES:
         raise DecisionRefused(f"{outcome!r} is not a decision; use one of {', '.join(OUTCOMES)}")
+    if outcome == "approved" and app.state in (A.SUBMITTED, A.AWAITING_SECOND):
+        check_follow(app)
     if app.state == A.SUBMITTED:
         if clerk_id != session_clerk:
             raise DecisionRefused(

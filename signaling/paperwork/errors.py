@@ -7,12 +7,16 @@
         ├── NoStrokes              a signature with nothing drawn
         ├── FormMismatch           signed a form other than the one shown
         ├── NotReady               a step asked for before the one it needs
+        │   └── MaterialOutstanding  approve while a material to follow has not come
+        │       └── MaterialLapsed   ... and its due date has passed
         ├── DecisionRefused        not this clerk's decision to make
         ├── BadAcceptanceNumber    malformed, or its check character is wrong
         ├── UnknownAcceptanceNumber
         ├── IdentityMismatch       reprint with another person's document
         │   └── FaceNotMatched     reprint whose live face did not match the document
-        └── KeyMaterialError       seal key or certificate missing or unusable
+        ├── KeyMaterialError       seal key or certificate missing or unusable
+        ├── MaterialEssential      an essential material asked to follow
+        └── NothingToFollow        no material of this application waits to be supplied
 """
 
 from __future__ import annotations
@@ -58,3 +62,19 @@ class FaceNotMatched(IdentityMismatch):
 
 class KeyMaterialError(PaperworkError):
     code = "key_material_error"
+
+
+class MaterialOutstanding(NotReady):
+    code = "material_outstanding"
+
+
+class MaterialLapsed(MaterialOutstanding):
+    code = "material_lapsed"
+
+
+class MaterialEssential(PaperworkError):
+    code = "material_essential"
+
+
+class NothingToFollow(PaperworkError):
+    code = "nothing_to_follow"

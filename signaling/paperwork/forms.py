@@ -88,6 +88,8 @@ class ReceiptData:
     paid: str = ""
     paid_ref: str = ""
     fee_due: str = ""
+    # materials to follow (容缺受理): (name, due date YYYY-MM-DD), to bring at any kiosk
+    to_follow: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,11 @@ def receipt(data: ReceiptData) -> bytes:
         pdf.row(pdf.t("receipt.fee_due"), data.fee_due)
     pdf.section(pdf.t("form.materials"))
     pdf.materials(data.materials, "form.no_materials")
+    if data.to_follow:
+        pdf.section(pdf.t("receipt.to_follow"))
+        for number, (name, due) in enumerate(data.to_follow, start=1):
+            pdf.row(f"{number}.", f"{name} · {pdf.t('receipt.due')} {due}")
+        pdf.small(pdf.t("receipt.to_follow_how"), 10)
     pdf.ln(12)
     y = pdf.get_y()
     pdf.qr(data.verify_url, MARGIN, y, 110)

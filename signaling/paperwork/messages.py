@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StringConstraints
 
 from signaling.messages import Message, SessionId
+from signaling.paperwork.follow_messages import FollowItem
 from signaling.payments.messages import PaymentView
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -157,6 +158,8 @@ class ApplicationView(Message):
     # the service's fee ("CNY 10.00") and its payment orders, oldest first
     fee: str | None = None
     payments: list[PaymentView] = Field(default_factory=list)
+    # materials accepted "to follow" (容缺受理) and what became of them
+    to_follow: list[FollowItem] = Field(default_factory=list)
 
 
 class PendingList(Message):

@@ -23,8 +23,11 @@ from storage.models import SessionEvent
 log = logging.getLogger(__name__)
 
 
-async def reprint(work: Paperwork, request: ReprintRequest, terminal_id: int) -> Loaded:
-    """The application behind an acceptance number, once the ID document and face match."""
+async def reprint(
+    work: Paperwork, request: ReprintRequest, terminal_id: int, kind: str = d.REPRINT_EVENT
+) -> Loaded:
+    """The application behind an acceptance number, once the ID document and face match;
+    ``kind``: the event the attempt is recorded as (a material brought later uses it too)."""
     number, session_id = await acceptance.session_of(work.db, request.acceptance_number)
     loaded = await work.load(session_id)
     actor = f"terminal:{terminal_id}"
@@ -51,10 +54,10 @@ async def reprint(work: Paperwork, request: ReprintRequest, terminal_id: int) ->
         )
     result = refusal.code if refusal is not None else "ok"
     await work.audit.append(
-        session_id, d.REPRINT_EVENT, actor,
+        session_id, kind, actor,
         {"acceptance_number": number, "result": result, "recheck": recheck},
     )  # fmt: skip
-    context_log(log, session_id, actor).info("reprint of %s: %s", number, result)
+    context_log(log, session_id, actor).info("%s of %s: %s", kind, number, result)
     if refusal is not None:
         raise refusal
     return loaded

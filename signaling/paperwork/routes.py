@@ -432,3 +432,7 @@ def setup_paperwork(app: web.Application, sio: socketio.AsyncServer) -> None:
     app.router.add_get("/api/decisions/pending", pending)
     app.router.add_post("/api/reprint", reprint)
     setup_verify_page(app, roots)
+    # materials to follow (容缺受理): imported here, as it builds on these routes
+    from signaling.paperwork.to_follow_routes import setup_to_follow
+
+    setup_to_follow(app)

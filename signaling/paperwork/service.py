@@ -28,6 +28,7 @@ from signaling.paperwork import decisions as d
 from signaling.paperwork.claims import claims_for
 from signaling.paperwork.completion import certificate
 from signaling.paperwork.errors import FormMismatch, NoStrokes, NotReady
+from signaling.paperwork.follow_messages import FollowItem
 from signaling.paperwork.messages import (
     ApplicationView,
     DecisionView,
@@ -84,6 +85,19 @@ class Loaded:
     def language(self) -> Language:
         lang = self.row.language
         return lang if lang in ("zh-Hant", "zh-Hans", "en") else "zh-Hant"  # type: ignore[return-value]
+
+
+def follow_items(loaded: Loaded) -> list[FollowItem]:
+    """The application's materials to follow, named as the catalogue names them."""
+    names = {m.id: m.names for m in loaded.service.materials}
+    return [
+        FollowItem(
+            material_id=t.material_id, names=names[t.material_id], due_on=t.due_on,
+            state=t.state, reminded=t.reminded, documents=t.documents,
+        )
+        for t in loaded.app.to_follow.values()
+        if t.material_id in names
+    ]  # fmt: skip
 
 
 class Paperwork:
@@ -170,6 +184,7 @@ class Paperwork:
                 else None
             ),
             payments=[pay.view(p) for p in loaded.payments],
+            to_follow=follow_items(loaded),
         )
 
     async def document_bytes(self, session_id: str, doc_id: str) -> tuple[d.StoredDocument, bytes]:
@@ -431,6 +446,10 @@ class Paperwork:
             service_name=loaded.service.names.get(lang), department_name=self._department_name(loaded),
             accepted_at=utcnow(), materials=self._material_lines(loaded),
             verify_url=self.verify_url(loaded.row.id, doc_id), **self._fee_lines(loaded),
+            to_follow=tuple(
+                (x.names.get(lang), x.due_on.isoformat())
+                for x in follow_items(loaded) if x.state == "outstanding"
+            ),
         )  # fmt: skip
         pdf = await asyncio.to_thread(forms.receipt, data)
         sealed = await self._seal(loaded, pdf, doc_id, reason=f"receipt {number}")

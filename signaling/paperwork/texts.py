@@ -40,6 +40,16 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "扫描二维码核验本文件",
         "Scan the QR code to verify",
     ),
+    # materials to follow (容缺受理)
+    "receipt.to_follow": ("容缺後補材料", "容缺后补材料", "Materials to follow"),
+    "receipt.due": ("補交期限", "补交期限", "due by"),
+    "receipt.to_follow_how": (
+        "請於期限前憑受理號及身份證件，在任何自助終端選擇「補交材料」掃描提交。逾期未補交，申請將不予批准。",
+        "请于期限前凭受理号及身份证件，在任何自助终端选择“补交材料”扫描提交。逾期未补交，申请将不予批准。",
+        "Bring them by the date at any kiosk: choose 'Bring a missing material', enter this"
+        " number and show your identity document. If they do not come in time, the"
+        " application cannot be approved.",
+    ),
     "receipt.later": (
         "憑受理號及身份證件可於任何自助終端查詢及列印辦理結果。",
         "凭受理号及身份证件可于任何自助终端查询及打印办理结果。",

@@ -75,6 +75,7 @@ from terminal_client.kiosk.messages import (
     ComplaintCommand,
     DismissPrompt,
     DocumentsCommand,
+    FollowCommand,
     HelloMessage,
     IdentityCommand,
     ImportUsb,
@@ -105,6 +106,7 @@ from terminal_client.kiosk.screens import (
 )
 from terminal_client.kiosk.self_service_ui import IdentityRunner, KioskSelfService
 from terminal_client.kiosk.signing import KioskSigning, RecheckRunner
+from terminal_client.kiosk.to_follow_ui import KioskFollow
 from terminal_client.kiosk.translations import Translations
 from terminal_client.kiosk.tts import Speech
 from terminal_client.kiosk.voice import Voice
@@ -214,6 +216,12 @@ class KioskController:
         self.client.sio.on(
             Event.APPOINTMENT_DUE.value, self._appointment_due, namespace=NAMESPACE_TERMINAL
         )
+        # bring a material to follow (容缺受理), with the reprint's ID re-check
+        self.follow = KioskFollow(
+            server_url, token, name=name, scanner=documents.scanner if documents else None,
+            recheck=recheck, language=lambda: self.entered.language, publish=self._publish,
+            spawn=self._spawn,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ lifetime
 
@@ -320,6 +328,7 @@ class KioskController:
                 self.complaints.status if self.screen == Screen.COMPLAINT_STATUS else None
             ),
             self_service=self.self_service.view if self.screen == Screen.SELF_SERVICE else None,
+            follow=self.follow.view if self.screen == Screen.FOLLOW else None,
         )
 
     def _hello(self) -> HelloMessage:
@@ -369,6 +378,7 @@ class KioskController:
         self.callback = None
         self.appointment.forget()
         self.self_service.forget()
+        self.follow.forget()
         self._go(Screen.LANGUAGE)
 
     # ------------------------------------------------------------------ commands
@@ -424,6 +434,13 @@ class KioskController:
                 self._checked_in(await self.appointment.check_in(number))
             case ComplaintCommand() | SendComplaint() | CheckComplaint():
                 await self._complaint(command)
+            case FollowCommand(action="open"):
+                self._require("bring a missing material", Screen.LANGUAGE)
+                self.follow.open()
+                self._go(Screen.FOLLOW)
+            case FollowCommand():
+                self._require("bring a missing material", Screen.FOLLOW)
+                await self.follow.handle(command)
 
     def _require(self, action: str, *screens: Screen) -> None:
         if self.screen not in screens:
@@ -491,7 +508,7 @@ class KioskController:
                 self._require("start again", Screen.SERVICES, Screen.MATERIALS, Screen.ENDED,
                               Screen.THANKS, Screen.LANGUAGE, Screen.RESULT,
                               Screen.INTERRUPTED, Screen.CALLBACK,
-                              Screen.APPOINTMENT, Screen.SELF_SERVICE,
+                              Screen.APPOINTMENT, Screen.SELF_SERVICE, Screen.FOLLOW,
                               *COMPLAINT_SCREENS)  # fmt: skip
                 sending = self.complaints.complaint and self.complaints.complaint.state == "sending"
                 if self.screen == Screen.COMPLAINT and sending:

@@ -113,6 +113,7 @@ class DocumentsScreen:
                 status=i.status,
                 reason=i.reason,
                 pages=len(i.documents),
+                due_on=i.due_on.isoformat() if i.due_on else None,
             )
             for i in checklist.items
         ]

@@ -44,6 +44,9 @@ class Screen(StrEnum):
     COMPLAINT_STATUS = "complaint_status"
     # a service without a clerk: identity, the department's document, printed
     SELF_SERVICE = "self_service"
+    # 容缺受理: bring a material an application was accepted without (acceptance number +
+    # ID re-check, then scan it)
+    FOLLOW = "follow"
 
 
 class Prompt(_Model):
@@ -158,9 +161,11 @@ class MaterialView(_Model):
 
     material_id: str
     required: bool
-    status: Literal["missing", "received", "accepted", "rejected", "rescan"]
+    # to_follow: the clerk accepted the application without it; bring it by due_on (容缺受理)
+    status: Literal["missing", "received", "accepted", "rejected", "rescan", "to_follow"]
     reason: str = ""  # the clerk's words when rejected or asked to scan again
     pages: int = 0
+    due_on: str | None = None  # YYYY-MM-DD, for to_follow
 
 
 class DocumentsView(_Model):
@@ -262,6 +267,33 @@ class SelfServiceView(_Model):
     can_ask_clerk: bool = False
 
 
+class FollowItemView(_Model):
+    """A material the application waits for, named in the applicant's language."""
+
+    material_id: str
+    name: str
+    due_on: str  # YYYY-MM-DD
+    pages: int = 0  # pages sent from this kiosk
+    done: bool = False  # supplied
+
+
+class FollowView(_Model):
+    """Bring a missing material: the number, the ID re-check (as for a result), then each
+    material scanned and finished. ``failed`` says why in ``error_key``; ``error_key`` on
+    ``enter`` or ``list`` is a sentence beside the form or the list."""
+
+    state: Literal[
+        "unavailable", "enter", "document", "reading", "face", "challenge", "checking",
+        "list", "scanning", "finishing", "done", "failed",
+    ]  # fmt: skip
+    acceptance_number: str = ""
+    action: Literal["blink", "turn_left", "turn_right"] | None = None
+    error_key: str | None = None
+    error_detail: str = ""
+    items: list[FollowItemView] = Field(default_factory=list)
+    scanner: bool = True  # False: this kiosk has no scanner, so nothing can be brought here
+
+
 class ComplaintView(_Model):
     """The COMPLAINT screen: the form (``enter``), sending, then the number, the access code
     and the slip's printing (``done``).
@@ -342,6 +374,8 @@ class KioskView(_Model):
     complaint_status: ComplaintStatusView | None = None
     # the SELF_SERVICE screen
     self_service: SelfServiceView | None = None
+    # the FOLLOW screen
+    follow: FollowView | None = None
 
 
 class ViewMessage(_Model):
@@ -530,6 +564,16 @@ class SendComplaint(_Model):
     region: Literal["HK", "MO", "CN"] = "HK"
 
 
+class FollowCommand(_Model):
+    """``open`` (from the start screen), ``look_up`` (the number typed; the ID is re-checked
+    with the kiosk's reader and camera), ``scan`` a page of / ``finish`` ``material_id``."""
+
+    type: Literal["follow"]
+    action: Literal["open", "look_up", "scan", "finish"]
+    acceptance_number: str = Field(default="", max_length=40)
+    material_id: str = Field(default="", max_length=64)
+
+
 class CheckComplaint(_Model):
     """On COMPLAINT_STATUS: look a complaint up by number and access code."""
 
@@ -558,6 +602,7 @@ UiCommand = Annotated[
     | AppointmentCommand
     | ComplaintCommand
     | SendComplaint
-    | CheckComplaint,
+    | CheckComplaint
+    | FollowCommand,
     Field(discriminator="type"),
 ]

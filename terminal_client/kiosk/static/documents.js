@@ -14,6 +14,7 @@ const STATUS_KEYS = {
   accepted: 'documents.status.accepted',
   rejected: 'documents.status.rejected',
   rescan: 'documents.status.rescan',
+  to_follow: 'documents.status.to_follow',
 };
 
 const DEVICE_KEYS = {
@@ -86,7 +87,7 @@ export function renderDocuments(view, ui) {
     pick.dataset.arg = item.material_id;
     pick.dataset.testid = `kiosk-doc-pick-${item.material_id}`;
     if (target && target.material_id === item.material_id) pick.setAttribute('aria-pressed', 'true');
-    row.append(pick, make('span', 'doc-state', t(STATUS_KEYS[item.status])));
+    row.append(pick, make('span', 'doc-state', t(STATUS_KEYS[item.status], { date: item.due_on || '' })));
     if (item.reason) row.append(make('span', 'doc-reason', t('documents.reason', { reason: item.reason })));
     return row;
   });

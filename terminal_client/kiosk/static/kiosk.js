@@ -11,6 +11,7 @@ import { documentActions } from './documents.js';
 import { SignaturePad } from './signature-pad.js';
 import { appointmentActions } from './appointment.js';
 import { selfServiceActions } from './self-service.js';
+import { followActions } from './to-follow.js';
 import { fillPads, padActions } from './number-pad.js';
 
 const RECONNECT_MS = 1000;
@@ -204,6 +205,7 @@ const actions = {
 Object.assign(actions, documentActions(ui, send, update));
 Object.assign(actions, appointmentActions(ui, send, update));
 Object.assign(actions, selfServiceActions(send));
+Object.assign(actions, followActions(ui, send));
 Object.assign(actions, padActions(padSlot, update));
 fillPads(document);
 complaintText().addEventListener('input', update);

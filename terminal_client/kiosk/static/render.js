@@ -6,6 +6,7 @@ import { t, has, applyTranslations, setLanguage } from './i18n.js';
 import { localized } from './catalogue.js';
 import { renderDocuments } from './documents.js';
 import { renderAppointment } from './appointment.js';
+import { renderFollow } from './to-follow.js';
 import { renderPayment } from './payment.js';
 import { renderSelfService } from './self-service.js';
 
@@ -537,6 +538,7 @@ const SCREENS = {
   complaint: renderComplaint,
   complaint_status: renderComplaintStatus,
   self_service: renderSelfService,
+  follow: renderFollow,
 };
 
 /** Show `ui.view` (the page's own OFFLINE screen while its websocket is down). */
