@@ -110,6 +110,7 @@ export const ERROR_TEXT = Object.freeze({
     too_early: "现在签到太早。",
     // the service map's registry (signaling/places.py)
     invalid_place: "服务点资料有误(城市、服务、坐标或办公时间),请按提示修改后再保存。",
+    service_not_here: "这台自助终端不办理该方向的事项(服务点只办理其服务方向的事项),请申请人改选屏幕上列出的服务。",
   },
   "zh-Hant": {
     error: "伺服器無法完成此操作,請稍後重試。",
@@ -215,6 +216,7 @@ export const ERROR_TEXT = Object.freeze({
     too_early: "現在報到太早。",
     // the service map's registry (signaling/places.py)
     invalid_place: "服務點資料有誤(城市、服務、座標或辦公時間),請按提示修改後再儲存。",
+    service_not_here: "這台自助終端不辦理該方向的事項(服務點只辦理其服務方向的事項),請申請人改選螢幕上列出的服務。",
   },
   en: {
     error: "The server could not do this; try again in a moment.",
@@ -320,6 +322,7 @@ export const ERROR_TEXT = Object.freeze({
     too_early: "It is too early to check in.",
     // the service map's registry (signaling/places.py)
     invalid_place: "The place's details are wrong (city, service, coordinates or opening hours); correct what the message names and save again.",
+    service_not_here: "This kiosk does not serve that direction (a place serves only its own directions); the applicant should choose one of the services its screen lists.",
   },
 });
 

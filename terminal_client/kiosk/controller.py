@@ -948,9 +948,11 @@ class KioskController:
 
     async def _load_catalogue(self) -> None:
         assert self._http is not None
-        url = f"{self.client.server_url}/api/catalogue"
+        # the kiosk's own catalogue: what its place on the map serves (signaling/directions.py)
+        url = f"{self.client.server_url}/api/kiosk/catalogue"
+        headers = {"Authorization": f"Bearer {self.client.token}"}
         try:
-            async with self._http.get(url) as response:
+            async with self._http.get(url, headers=headers) as response:
                 response.raise_for_status()
                 catalogue = Catalogue.model_validate(await response.json())
         except (aiohttp.ClientError, TimeoutError, ValueError, ValidationError) as exc:
