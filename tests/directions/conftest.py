@@ -13,6 +13,7 @@ from signaling.places import seed_places
 from storage import places as stored
 from tests.browser.conftest import browser, chromium_path, page  # noqa: F401
 from tests.conftest import RunningServer
+from tests.kiosk.conftest import kiosk_settings  # noqa: F401
 
 # the demo map's mainland kiosk (mainland-to-hk, mainland-to-mo) and a Hong Kong one
 MAINLAND_PLACE = "sz-futian-kiosk"
