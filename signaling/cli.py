@@ -223,8 +223,9 @@ async def _demo(settings: Settings, language: Language) -> None:
         click.echo(f"  Supervisor console:      {url}/supervisor")
         click.echo(f"  Public service map:      {url}/map")
         click.echo(f"  Sign in as:              {DEMO_SUPERVISOR} / {DEMO_SUPERVISOR_PASSWORD}")
-        for username, password, name, _ in TWO_WAY_CLERKS:
-            click.echo(f"  {name + ':':<24} {username} / {password}")
+        for username, password, _, jurisdiction in TWO_WAY_CLERKS:
+            label = {"hong-kong": "Hong Kong's clerk:", "macau": "Macau's clerk:"}[jurisdiction]
+            click.echo(f"  {label:<24} {username} / {password}")
         if mainland_token is not None:
             click.echo("  Mainland kiosk (Futian Port; Hong Kong's and Macau's services):")
             click.echo(

@@ -4,15 +4,20 @@ a place for a service only when it serves that service's direction."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from aiohttp import ClientSession
 
 from media.sources import create_local_tracks
 from signaling.catalogue import Catalogue
+from signaling.directions_demo import seed_two_way
 from signaling.errors import InvalidPlace
 from signaling.keys import CATALOGUE
 from signaling.places import check_place, spec_of
+from signaling.places_cli import seed_demo_map
 from storage import places as stored
+from storage import store
 from terminal_client.client import ServiceRefused, TerminalClient
 from tests.conftest import RunningServer
 from tests.directions.conftest import (
@@ -115,3 +120,23 @@ async def test_the_map_lists_a_place_only_for_what_it_serves(server: RunningServ
         "service 'hk-company-search' runs mainland-to-hk, which this place does not serve"
         " (it serves hk-to-mainland); add that direction or leave the service out"
     )
+
+
+async def test_the_demo_seeds_a_mainland_kiosk_and_two_way_clerks(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    catalogue: Catalogue = server.app[CATALOGUE]
+    demo_token = await server.add_terminal("demo-kiosk-1")
+    await seed_demo_map(server.db, catalogue, demo_token)
+    token_file = await seed_two_way(server.db, catalogue, tmp_path)
+    assert token_file is not None
+    status, body = await kiosk_catalogue(server, token_file.read_text().strip())
+    assert status == 200 and _ids(body)[0] == two_way_ids(catalogue)
+    hk = await store.find_clerk(server.db, "demo-hk")
+    assert set(hk.departments) == {
+        d.id for d in catalogue.departments if d.jurisdiction == "hong-kong"
+    }
+    # a second start keeps the same kiosk and clerks
+    assert await seed_two_way(server.db, catalogue, tmp_path) == token_file
+    status, _ = await kiosk_catalogue(server, token_file.read_text().strip())
+    assert status == 200
