@@ -23,6 +23,14 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 
+class KioskCatalogue(Catalogue):
+    """What ``GET /api/kiosk/catalogue`` answers: the catalogue narrowed to the kiosk's
+    directions, and the clock of its place (the kiosk shows its applicants that time)."""
+
+    # the IANA time zone of the kiosk's place; None: at no place (the kiosk's own clock)
+    time_zone: str | None = None
+
+
 @dataclass(frozen=True)
 class KioskScope:
     """Where a kiosk stands and what it serves there."""

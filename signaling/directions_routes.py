@@ -2,14 +2,15 @@
 
 - ``GET /api/kiosk/catalogue`` (the kiosk's device token): the catalogue narrowed to the
   directions of the kiosk's place (:mod:`signaling.directions`), in the shape of
-  ``GET /api/catalogue``, which stays whole: the map and the consoles name every service.
+  ``GET /api/catalogue`` plus the place's ``time_zone``; ``GET /api/catalogue`` stays whole:
+  the map and the consoles name every service.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from signaling.directions import kiosk_scope
+from signaling.directions import KioskCatalogue, kiosk_scope
 from signaling.http_auth import terminal_of
 from signaling.keys import CATALOGUE, DATABASE
 
@@ -19,8 +20,11 @@ async def kiosk_catalogue(request: web.Request) -> web.Response:
     terminal = await terminal_of(request)
     scope = await kiosk_scope(request.app[DATABASE], terminal.id)
     narrowed = request.app[CATALOGUE].serving(scope.directions)
+    answer = KioskCatalogue.model_validate(
+        {**narrowed.model_dump(by_alias=True), "time_zone": scope.zone}
+    )
     return web.json_response(
-        narrowed.model_dump(mode="json", by_alias=True), headers={"Cache-Control": "no-store"}
+        answer.model_dump(mode="json", by_alias=True), headers={"Cache-Control": "no-store"}
     )
 
 

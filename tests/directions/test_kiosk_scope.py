@@ -47,13 +47,16 @@ async def test_each_kiosk_gets_the_catalogue_of_its_place(server: RunningServer)
     services, departments = _ids(body)
     assert status == 200 and services == two_way_ids(catalogue)
     assert "hk-immigration" in departments and "taxation" not in departments
+    assert body["time_zone"] == "Asia/Shanghai"  # Shenzhen's clock, for the kiosk's top bar
     status, body = await kiosk_catalogue(server, hong_kong)
     services, departments = _ids(body)
     assert status == 200 and services == to_mainland_ids(catalogue)
     assert "hk-immigration" not in departments and "taxation" in departments
+    assert body["time_zone"] == "Asia/Hong_Kong"
     # a kiosk at no place keeps what every kiosk offered before: the mainland's services
     status, body = await kiosk_catalogue(server, unplaced)
     assert status == 200 and _ids(body)[0] == to_mainland_ids(catalogue)
+    assert body["time_zone"] is None  # the kiosk's own clock
 
     status, body = await kiosk_catalogue(server, None)
     assert status == 401 and "no device token" in body["message"]

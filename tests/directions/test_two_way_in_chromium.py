@@ -90,12 +90,23 @@ def assert_pair(text: str) -> None:
     assert (applicant - mine) % (24 * 60) == apart % (24 * 60), text
 
 
+def assert_local_time(text: str, zone: str) -> None:
+    """``text`` is HH:MM in ``zone`` now (or a minute ago: the clock turned meanwhile)."""
+    now = datetime.now(ZoneInfo(zone))
+    readings = {f"{t:%H:%M}" for t in (now, now - timedelta(minutes=1))}
+    assert text.strip() in readings, (text, readings)
+
+
 async def test_a_mainland_kiosk_shows_two_way_services_and_a_hong_kong_clerk_takes_one(
     server: RunningServer, mainland_kiosk: RunningKiosk, browser: Browser
 ) -> None:
     catalogue: Catalogue = server.app[CATALOGUE]
     await server.add_clerk("hk-clerk", HK_DEPARTMENTS)
-    kiosk_context = await browser.new_context(viewport=LANDSCAPE)  # type: ignore[arg-type]
+    # the kiosk machine's own clock is set elsewhere: the screen shows its place's time
+    kiosk_context = await browser.new_context(
+        viewport=LANDSCAPE,  # type: ignore[arg-type]
+        timezone_id="America/New_York",
+    )
     clerk_context = await browser.new_context(
         permissions=["camera", "microphone"], timezone_id=CLERK_ZONE,
         viewport={"width": 1280, "height": 900},
@@ -112,6 +123,9 @@ async def test_a_mainland_kiosk_shows_two_way_services_and_a_hong_kong_clerk_tak
         )
         await screen.goto(mainland_kiosk.launch)
         await shown(screen, "language")
+        clock = screen.locator("[data-testid=local-clock]")
+        await expect(clock).to_have_attribute("data-zone", KIOSK_ZONE)
+        assert_local_time(await clock.inner_text(), KIOSK_ZONE)
         await tap(screen, "choose-zh-Hans")
         await shown(screen, "services")
         tiles = screen.locator("[data-testid=tiles] [data-testid^=department-]")
@@ -149,9 +163,9 @@ async def test_a_mainland_kiosk_shows_two_way_services_and_a_hong_kong_clerk_tak
         await mainland_kiosk.wait_view(lambda v: v.call is not None and v.call.connected, 20)
         await until_async(console, f"async () => (await ({FRAMES_DECODED})()) >= 30", 20000)
         assert mainland_kiosk.controller.client.video_in.count > 0
-        clock = console.locator("[data-testid=call-applicant-time]")
-        await expect(clock).to_be_visible()
-        assert_pair(await clock.inner_text())
+        applicant_time = console.locator("[data-testid=call-applicant-time]")
+        await expect(applicant_time).to_be_visible()
+        assert_pair(await applicant_time.inner_text())
 
         session_id = mainland_kiosk.controller.view().session_id
         assert session_id is not None
