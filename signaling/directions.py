@@ -11,7 +11,6 @@ each request with :func:`served_service`.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from signaling.catalogue import Catalogue, Service
@@ -19,8 +18,6 @@ from signaling.errors import ServiceNotHere
 from signaling.jurisdictions import DIRECTIONS, UNPLACED_DIRECTIONS, Direction, city_zone
 from storage import places as stored
 from storage.db import Database
-
-log = logging.getLogger(__name__)
 
 
 class KioskCatalogue(Catalogue):
