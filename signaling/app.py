@@ -19,6 +19,7 @@ from signaling.catalogue import load_catalogue
 from signaling.checkpointer import checkpointer
 from signaling.client_address import client_address
 from signaling.complaints.routes import setup_complaints
+from signaling.directions_routes import setup_directions
 from signaling.documents import setup_documents
 from signaling.fanout import QueueNotifier
 from signaling.guard import setup_guard
@@ -268,6 +269,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_appointments(app)
     setup_phone(app)
     setup_places(app)
+    setup_directions(app)
     setup_complaints(app)
     setup_paperwork(app, sio)
     setup_payments(app)

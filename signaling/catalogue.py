@@ -13,11 +13,13 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from signaling.booking_rules import BookingRules, booking_problems
 from signaling.errors import ConfigError, UnknownService
+from signaling.jurisdictions import DIRECTIONS_OF, ZONE_OF, Direction, Jurisdiction
 from signaling.messages import LANGUAGES, Language, LocalizedText, ServiceId
 from signaling.payments.fees import Fee
 from storage.errors import InvalidValue
@@ -78,6 +80,15 @@ class Department(_Entry):
     announce_monitoring: bool = False
     # what a clerk may file as a call's disposition (empty: DEFAULT_DISPOSITION_CODES)
     disposition_codes: list[DispositionCode] = Field(default_factory=list)
+    # which side of the border the department belongs to: its services run towards it
+    # (signaling/jurisdictions.py); and its clock (IANA; None: its jurisdiction's)
+    jurisdiction: Jurisdiction = "mainland"
+    time_zone: str | None = None
+
+    @property
+    def zone(self) -> str:
+        """The department's IANA time zone (its own, else its jurisdiction's)."""
+        return self.time_zone or ZONE_OF[self.jurisdiction]
 
     @property
     def dispositions(self) -> list[DispositionCode]:
@@ -127,6 +138,9 @@ class Service(_Entry):
     fee: Fee | None = None
     # issued by the department's system after the identity check, with no clerk
     self_service: SelfService | None = None
+    # which way(s) it serves (signaling/jurisdictions.py); empty: every direction its
+    # department's jurisdiction serves (a mainland service for Macau residents only names one)
+    directions: list[Direction] = Field(default_factory=list)
 
     def skill_rule(self) -> SkillRule:
         """The rule the matcher applies to this service's calls (:class:`InvalidValue` if bad)."""
@@ -163,6 +177,26 @@ class Catalogue(_Entry):
     def skill_rules(self) -> dict[str, SkillRule]:
         """Each service's skill rule, by service id."""
         return {s.id: s.skill_rule() for s in self.services}
+
+    def directions_of(self, service: Service) -> tuple[Direction, ...]:
+        """The directions ``service`` serves: its own list, else its department's."""
+        if service.directions:
+            return tuple(service.directions)
+        return DIRECTIONS_OF[self.department(service.department_id).jurisdiction]
+
+    def serving(self, directions: Iterable[Direction]) -> Catalogue:
+        """The catalogue a place serving ``directions`` shows: their services only, and the
+        departments (and booking rules) that still have one."""
+        wanted = set(directions)
+        services = [s for s in self.services if wanted.intersection(self.directions_of(s))]
+        kept = {s.department_id for s in services}
+        return self.model_copy(
+            update={
+                "departments": [d for d in self.departments if d.id in kept],
+                "services": services,
+                "bookings": {k: v for k, v in self.bookings.items() if k in kept},
+            }
+        )
 
     def services_of(self, department_id: str) -> list[Service]:
         """The services of one department, in catalogue order (empty if the id is unknown)."""
@@ -231,6 +265,7 @@ def _check(catalogue: Catalogue) -> list[str]:
             problems.append(
                 f"department {department.id!r} has duplicate disposition code(s) {', '.join(dup)}"
             )
+    problems.extend(_direction_problems(catalogue))
     named: list[Department | Service] = [*catalogue.departments, *catalogue.services]
     for entry in named:
         if blank := [lang for lang in LANGUAGES if not entry.names.get(lang).strip()]:
@@ -253,6 +288,37 @@ def self_service_problems(catalogue: Catalogue, connected: Iterable[str]) -> lis
         for s in catalogue.services
         if s.self_service is not None and s.department_id not in have
     ]
+
+
+def _direction_problems(catalogue: Catalogue) -> list[str]:
+    """Time zones that are not IANA names, and services that run a way their department's
+    side of the border does not."""
+    problems: list[str] = []
+    for department in catalogue.departments:
+        if department.time_zone is None:
+            continue
+        try:
+            ZoneInfo(department.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(
+                f"department {department.id!r} has time_zone {department.time_zone!r}, which is"
+                " not an IANA time zone (e.g. Asia/Hong_Kong, Asia/Macau, Asia/Shanghai)"
+            )
+    jurisdictions = {d.id: d.jurisdiction for d in catalogue.departments}
+    for service in catalogue.services:
+        jurisdiction = jurisdictions.get(service.department_id)
+        if jurisdiction is None:
+            continue  # reported as an unknown department
+        allowed = DIRECTIONS_OF[jurisdiction]
+        if wrong := [d for d in service.directions if d not in allowed]:
+            problems.append(
+                f"service {service.id!r} names direction(s) {', '.join(wrong)}, but its department"
+                f" {service.department_id!r} is a {jurisdiction} department, whose services run"
+                f" {' or '.join(allowed)}: name one of those, or none to serve them all"
+            )
+        if dup := _duplicates(service.directions):
+            problems.append(f"service {service.id!r} names direction(s) {', '.join(dup)} twice")
+    return problems
 
 
 def _format_validation(error: ValidationError, data: object) -> str:

@@ -21,6 +21,9 @@ from signaling.appointments_cli import appointments
 from signaling.audit_cli import audit
 from signaling.catalogue import Catalogue, load_catalogue
 from signaling.complaints.cli import complaints_group
+from signaling.directions import kiosk_scope
+from signaling.directions_demo import TWO_WAY_CLERKS, seed_two_way
+from signaling.jurisdictions import UNPLACED_DIRECTIONS
 from signaling.logs import configure_logging
 from signaling.messages import LANGUAGES, Language
 from signaling.paperwork.cli import keys, verify
@@ -205,6 +208,13 @@ async def _demo(settings: Settings, language: Language) -> None:
             token_file.write_text(token)
             token_file.chmod(0o600)
         await seed_demo_map(db, catalogue, token)
+        # the demo kiosk asks only for what its place serves; a mainland kiosk and the Hong
+        # Kong and Macau clerks show the services that run the other way
+        mainland_token = await seed_two_way(db, catalogue, settings.data_dir)
+        found = await store.find_terminal_by_token(db, token)
+        directions = (await kiosk_scope(db, found.id)).directions if found else UNPLACED_DIRECTIONS
+        # the headless demo kiosk calls clerks; self-service services are tried at a kiosk screen
+        services = [s.id for s in catalogue.serving(directions).services if s.self_service is None]
 
     async def kiosk(url: str) -> None:
         click.echo("")
@@ -214,9 +224,15 @@ async def _demo(settings: Settings, language: Language) -> None:
         click.echo(f"  Supervisor console:      {url}/supervisor")
         click.echo(f"  Public service map:      {url}/map")
         click.echo(f"  Sign in as:              {DEMO_SUPERVISOR} / {DEMO_SUPERVISOR_PASSWORD}")
+        for username, password, _, jurisdiction in TWO_WAY_CLERKS:
+            label = {"hong-kong": "Hong Kong's clerk:", "macau": "Macau's clerk:"}[jurisdiction]
+            click.echo(f"  {label:<24} {username} / {password}")
+        if mainland_token is not None:
+            click.echo("  Mainland kiosk (Futian Port; Hong Kong's and Macau's services):")
+            click.echo(
+                f'    ./run vcounter terminal --server {url} --token "$(cat {mainland_token})"'
+            )
         click.echo("")
-        # the headless demo kiosk calls clerks; self-service services are tried at a kiosk screen
-        services = [s.id for s in catalogue.services if s.self_service is None]
         await run_terminal(
             url, token, services, language, synthetic=True, camera="", microphone="",
             repeat=True, name="demo-kiosk",

@@ -65,3 +65,10 @@ class InvalidPlace(SignalingError):
     """A place for the service map that cannot be saved: the message names the field and why."""
 
     code = "invalid_place"
+
+
+class ServiceNotHere(SignalingError):
+    """A kiosk asked for a service of a direction its place does not serve (a mainland kiosk
+    for a mainland department's service, say): the message names the place and its directions."""
+
+    code = "service_not_here"

@@ -444,6 +444,8 @@ class CallAccepted(Message):
     # the call's current peer connection: a console page that comes back to the call (a
     # reload) asks the kiosk for the next one (see ClerkStatus.call)
     attempt: MediaAttempt = 0
+    # the IANA time zone of the applicant's kiosk (its place's city); None: at no place
+    applicant_zone: str | None = Field(default=None, max_length=64)
 
 
 class Prompt(Message):
@@ -473,6 +475,8 @@ class CallOffered(Message):
     offer: Sdp | None = None
     ice_servers: list[IceServer] = Field(default_factory=list)
     ice_transport_policy: IcePolicy = "all"
+    # the IANA time zone of the applicant's kiosk (its place's city); None: at no place
+    applicant_zone: str | None = Field(default=None, max_length=64)
 
 
 class CallWithdrawn(Message):

@@ -29,6 +29,11 @@ from pydantic import Field, ValidationError, field_validator
 
 from signaling.catalogue import Catalogue
 from signaling.errors import InvalidPlace
+
+# DIRECTIONS and Direction were defined here before the catalogue needed them: kept importable
+from signaling.jurisdictions import DIRECTIONS as DIRECTIONS
+from signaling.jurisdictions import UNPLACED_DIRECTIONS
+from signaling.jurisdictions import Direction as Direction
 from signaling.messages import LANGUAGES, LocalizedText, Message
 from storage import places as stored
 from storage.db import Database
@@ -42,10 +47,6 @@ SEED_FILE = Path(__file__).resolve().parent / "data" / "places.json"
 FRESH_S = 0.5
 
 Kind = Literal["kiosk", "window"]
-Direction = Literal["hk-to-mainland", "mo-to-mainland", "mainland-to-hk", "mainland-to-mo"]
-DIRECTIONS: tuple[Direction, ...] = (
-    "hk-to-mainland", "mo-to-mainland", "mainland-to-hk", "mainland-to-mo",
-)  # fmt: skip
 Status = Literal["online", "in_call", "offline"]
 Printer = Literal["ok", "out_of_paper", "fault"]
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
@@ -210,6 +211,15 @@ def check_place(spec: PlaceSpec, catalogue: Catalogue, path: Path = CITIES_FILE)
         )
     if len(set(spec.services)) != len(spec.services):
         raise InvalidPlace("a service is named twice; name each once")
+    if spec.directions:
+        served = catalogue.serving(spec.directions)
+        served_ids = {s.id for s in served.services}
+        if stray := [s for s in spec.services if s not in served_ids]:
+            runs = " or ".join(catalogue.directions_of(catalogue.service(stray[0])))
+            raise InvalidPlace(
+                f"service {stray[0]!r} runs {runs}, which this place does not serve (it serves"
+                f" {', '.join(spec.directions)}); add that direction or leave the service out"
+            )
     west, south, east, north = map_extent(path)
     inside = west <= spec.longitude <= east and south <= spec.latitude <= north
     if not inside:
@@ -270,7 +280,23 @@ def kiosk_status(facts: stored.KioskFacts | None) -> tuple[Status, Printer | Non
     return status, "out_of_paper" if facts.printer_error == "printer_out_of_paper" else "fault"
 
 
-def _staff_place(place: Place, facts: dict[int, stored.KioskFacts]) -> StaffPlace:
+def _offered(place: Place, catalogue: Catalogue | None) -> list[str]:
+    """The place's services the catalogue has and the place's directions serve: a service
+    dropped from the catalogue, or of another direction, is not offered there."""
+    if catalogue is None:
+        return list(place.services)
+    served = {s.id for s in catalogue.serving(_place_directions(place)).services}
+    return [s for s in place.services if s in served]
+
+
+def _place_directions(place: Place) -> tuple[Direction, ...]:
+    # a place that names no direction serves what a kiosk at no place does
+    return tuple(d for d in DIRECTIONS if d in place.directions) or UNPLACED_DIRECTIONS
+
+
+def _staff_place(
+    place: Place, facts: dict[int, stored.KioskFacts], catalogue: Catalogue | None = None
+) -> StaffPlace:
     mine = facts.get(place.terminal_id) if place.terminal_id is not None else None
     status, printer = kiosk_status(mine) if place.kind == "kiosk" else (None, None)
     return StaffPlace.model_validate(
@@ -278,7 +304,7 @@ def _staff_place(place: Place, facts: dict[int, stored.KioskFacts]) -> StaffPlac
             "id": place.slug, "kind": place.kind, "names": place.names,
             "addresses": place.addresses, "city": place.city, "latitude": place.latitude,
             "longitude": place.longitude, "hours": place.hours, "directions": place.directions,
-            "services": place.services, "phone": place.phone, "status": status,
+            "services": _offered(place, catalogue), "phone": place.phone, "status": status,
             "printer": printer, "terminal": mine.terminal_name if mine else None,
             "last_seen_at": mine.last_seen_at if mine else None,
             "printer_reported_at": mine.printer_reported_at if mine else None,
@@ -286,10 +312,11 @@ def _staff_place(place: Place, facts: dict[int, stored.KioskFacts]) -> StaffPlac
     )  # fmt: skip
 
 
-async def staff_places(db: Database) -> list[StaffPlace]:
-    """Every place with its live status and its terminal (for supervisors and the CLI)."""
+async def staff_places(db: Database, catalogue: Catalogue | None = None) -> list[StaffPlace]:
+    """Every place with its live status and its terminal (for supervisors and the CLI); with
+    ``catalogue``, each place's services are only those it serves (see :func:`_offered`)."""
     facts = await stored.kiosk_facts(db)
-    return [_staff_place(p, facts) for p in await stored.list_places(db)]
+    return [_staff_place(p, facts, catalogue) for p in await stored.list_places(db)]
 
 
 def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -304,8 +331,14 @@ class PlaceBoard:
     """The public list, computed at most every :data:`FRESH_S` by one caller while the
     others wait for it; the body and its ETag are kept ready to send."""
 
-    def __init__(self, db: Callable[[], Database], fresh_s: float = FRESH_S) -> None:
+    def __init__(
+        self,
+        db: Callable[[], Database],
+        fresh_s: float = FRESH_S,
+        catalogue: Catalogue | None = None,
+    ) -> None:
         self._db = db
+        self._catalogue = catalogue
         self.fresh_s = fresh_s
         self._lock = asyncio.Lock()
         self._body = b""
@@ -322,7 +355,7 @@ class PlaceBoard:
         return self._body, self._etag
 
     async def _compute(self) -> None:
-        staff = await staff_places(self._db())
+        staff = await staff_places(self._db(), self._catalogue)
         keep = set(PublicPlace.model_fields)
         public = [PublicPlace.model_validate(p.model_dump(include=keep)) for p in staff]
         places = [p.model_dump(mode="json", by_alias=True) for p in public]

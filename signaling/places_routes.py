@@ -19,7 +19,7 @@ from aiohttp import web
 from signaling.client_address import client_address
 from signaling.guard import too_many
 from signaling.http_auth import clerk_of
-from signaling.keys import DATABASE, SETTINGS
+from signaling.keys import CATALOGUE, DATABASE, SETTINGS
 from signaling.kiosk_liveness import quiet_watch
 from signaling.places import CITIES_FILE, PlaceBoard, staff_places
 from signaling.public_pages import add_public_page
@@ -57,7 +57,7 @@ async def public_places(request: web.Request) -> web.Response:
 async def staff_view(request: web.Request) -> web.Response:
     """Every place with its terminal, status and last sign of life, for supervisors."""
     await clerk_of(request, *STAFF_ROLES)
-    places = await staff_places(request.app[DATABASE])
+    places = await staff_places(request.app[DATABASE], request.app[CATALOGUE])
     return web.json_response(
         [p.model_dump(mode="json", by_alias=True) for p in places],
         headers={"Cache-Control": "no-store"},
@@ -67,7 +67,7 @@ async def staff_view(request: web.Request) -> web.Response:
 def setup_places(app: web.Application) -> None:
     """Mount the map page, its assets, the public list and the staff view."""
     settings = app[SETTINGS]
-    app[PLACE_BOARD] = PlaceBoard(lambda: app[DATABASE])
+    app[PLACE_BOARD] = PlaceBoard(lambda: app[DATABASE], catalogue=app[CATALOGUE])
     app[PLACES_LIMIT] = RateLimit(settings.places_per_minute, settings.places_burst)
     # after the router's context (create_app adds it before the routes): it reads its kiosks
     app.cleanup_ctx.append(quiet_watch)

@@ -214,3 +214,10 @@ async def note_quiet(db: Database, quiet: dict[int, str], answering: list[int]) 
             else:
                 row.sid, row.since = sid, utcnow()
         await s.commit()
+
+
+async def place_of_terminal(db: Database, terminal_id: int) -> Place | None:
+    """The kiosk place a terminal stands at, or None for a terminal at no place."""
+    async with db.reads() as s:
+        found: Place | None = await s.scalar(select(Place).where(Place.terminal_id == terminal_id))
+        return found

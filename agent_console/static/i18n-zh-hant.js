@@ -4,6 +4,7 @@
 // the zh-Hans tables must be here too (tests/ux/test_console_languages.py checks all three).
 
 import { BOOKINGS_TEXT } from "./bookings-text.js";
+import { ZONES_TEXT } from "./zones-text.js";
 
 export const ZH_HANT = Object.freeze({
   "app.title": "遠程視像櫃枱 · 辦事員工作台",
@@ -66,6 +67,7 @@ export const ZH_HANT = Object.freeze({
   "language.zh-Hans": "簡體中文",
   "language.en": "英語",
   ...BOOKINGS_TEXT["zh-Hant"],
+  ...ZONES_TEXT["zh-Hant"],
   "callbacks.heading": "回電任務",
   "callbacks.intro": "等候時間較長時,申請人可留下電話號碼由我們回電。接手一個任務後,致電申請人並記錄結果。",
   "callbacks.empty": "目前沒有等待回電的申請人。",

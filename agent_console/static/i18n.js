@@ -3,6 +3,7 @@
 
 import { BOOKINGS_TEXT } from "./bookings-text.js";
 import { ZH_HANT } from "./i18n-zh-hant.js";
+import { ZONES_TEXT } from "./zones-text.js";
 
 const STORAGE_KEY = "vcounter.console.language";
 export const UI_LANGUAGES = Object.freeze(["zh-Hans", "zh-Hant", "en"]);
@@ -70,6 +71,7 @@ export const DICTIONARY = Object.freeze({
     "language.zh-Hans": "简体中文",
     "language.en": "英语",
     ...BOOKINGS_TEXT["zh-Hans"],
+    ...ZONES_TEXT["zh-Hans"],
     "callbacks.heading": "回电任务",
     "callbacks.intro": "等候时间较长时,申请人可留下电话号码由我们回电。接手一个任务后,致电申请人并记录结果。",
     "callbacks.empty": "目前没有等待回电的申请人。",
@@ -399,6 +401,7 @@ export const DICTIONARY = Object.freeze({
     "language.zh-Hans": "Simplified Chinese",
     "language.en": "English",
     ...BOOKINGS_TEXT.en,
+    ...ZONES_TEXT.en,
     "callbacks.heading": "Callbacks",
     "callbacks.intro": "When the wait is long, applicants may leave a phone number. Take a task, call the applicant, then record how it went.",
     "callbacks.empty": "Nobody is waiting for a callback.",

@@ -616,6 +616,7 @@ class ClerkConsole {
       language: message.language,
       careMode: message.care_mode,
       peerName: message.peer_name,
+      applicantZone: message.applicant_zone ?? null, // zones.js
       hangingUp: false,
       media: null, // the server's last media_state for the call: {state, attempt, link, endsAt, since}
     };

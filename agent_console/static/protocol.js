@@ -975,6 +975,19 @@ export const SCHEMAS = {
       "additionalProperties": false,
       "description": "A clerk took the call: both sides start WebRTC (the terminal makes the offer).",
       "properties": {
+        "applicant_zone": {
+          "anyOf": [
+            {
+              "maxLength": 64,
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Applicant Zone"
+        },
         "attempt": {
           "default": 0,
           "maximum": 1000,
@@ -1186,6 +1199,19 @@ export const SCHEMAS = {
       "additionalProperties": false,
       "description": "An incoming call for a clerk, to accept or decline before ``expires_in_s``.",
       "properties": {
+        "applicant_zone": {
+          "anyOf": [
+            {
+              "maxLength": 64,
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "default": null,
+          "title": "Applicant Zone"
+        },
         "care_mode": {
           "default": false,
           "title": "Care Mode",
@@ -1555,6 +1581,19 @@ export const SCHEMAS = {
           "additionalProperties": false,
           "description": "A clerk took the call: both sides start WebRTC (the terminal makes the offer).",
           "properties": {
+            "applicant_zone": {
+              "anyOf": [
+                {
+                  "maxLength": 64,
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Applicant Zone"
+            },
             "attempt": {
               "default": 0,
               "maximum": 1000,
@@ -3031,6 +3070,19 @@ export const SCHEMAS = {
           "additionalProperties": false,
           "description": "A clerk took the call: both sides start WebRTC (the terminal makes the offer).",
           "properties": {
+            "applicant_zone": {
+              "anyOf": [
+                {
+                  "maxLength": 64,
+                  "type": "string"
+                },
+                {
+                  "type": "null"
+                }
+              ],
+              "default": null,
+              "title": "Applicant Zone"
+            },
             "attempt": {
               "default": 0,
               "maximum": 1000,

@@ -122,6 +122,7 @@ export const ERROR_TEXT = Object.freeze({
     connector_config_error: "此部门的系统连接未配置,请联系管理员。",
     not_self_service: "此服务须由职员办理,不是自助服务。",
     identity_not_verified: "申请人身份尚未核实。",
+    service_not_here: "这台自助终端不办理该方向的事项(服务点只办理其服务方向的事项),请申请人改选屏幕上列出的服务。",
   },
   "zh-Hant": {
     error: "伺服器無法完成此操作,請稍後重試。",
@@ -239,6 +240,7 @@ export const ERROR_TEXT = Object.freeze({
     connector_config_error: "此部門的系統連接未設定,請聯絡管理員。",
     not_self_service: "此服務須由職員辦理,不是自助服務。",
     identity_not_verified: "申請人身份尚未核實。",
+    service_not_here: "這台自助終端不辦理該方向的事項(服務點只辦理其服務方向的事項),請申請人改選螢幕上列出的服務。",
   },
   en: {
     error: "The server could not do this; try again in a moment.",
@@ -356,6 +358,7 @@ export const ERROR_TEXT = Object.freeze({
     connector_config_error: "This department's system is not connected; ask an administrator.",
     not_self_service: "This service is done with a clerk; it is not self-service.",
     identity_not_verified: "The applicant's identity is not checked yet.",
+    service_not_here: "This kiosk does not serve that direction (a place serves only its own directions); the applicant should choose one of the services its screen lists.",
   },
 });
 

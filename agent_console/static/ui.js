@@ -4,6 +4,7 @@
 import { duration, language, localized, maybe, t, translatePage } from "./i18n.js";
 import { Phase } from "./call.js";
 import { errorSentence } from "./server-errors.js";
+import { renderClocks } from "./zones.js";
 
 const IDS = [
   "login-view", "login-form", "login-username", "login-password", "login-submit",
@@ -175,6 +176,7 @@ export class View {
 
     this.#renderOffer(m, now);
     this.#renderCall(m, now);
+    renderClocks(this.doc, m, now);
     this.doc.title = m.offer ? t("title.ringing", { title: this.baseTitle }) : this.baseTitle;
   }
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from signaling.catalogue import Catalogue
+from signaling.directions import kiosk_scope
 from signaling.errors import NotYourSession
 from signaling.messages import (
     CallAccepted,
@@ -177,6 +178,7 @@ class RouterBase:
             care_mode=session.care_mode,
             version=session.version,
             service_id=session.service_id,
+            applicant_zone=(await kiosk_scope(self.db, session.terminal_id)).zone,
         )
 
     async def _clerk_status(

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
+from signaling.directions import kiosk_scope
 from signaling.logs import context_log
 from signaling.messages import CallOffered, Event, IceServer, Role
 from signaling.rooms import clerk_room
@@ -81,6 +82,7 @@ class Matching(RouterBase):
             offer=session.early_offer,
             ice_servers=[IceServer.model_validate(i) for i in session.ice_servers],
             ice_transport_policy=self.ice_policy,
+            applicant_zone=(await kiosk_scope(self.db, session.terminal_id)).zone,
         )
         if session.early_offer is not None:
             await routing.mark_offer_shown(self.db, session.id, clerk.clerk_id)

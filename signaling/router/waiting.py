@@ -6,6 +6,7 @@ import logging
 import uuid
 from typing import Any
 
+from signaling.directions import kiosk_scope, served_service
 from signaling.draining import refuse_if_draining
 from signaling.errors import IllegalTransition, NotYourSession
 from signaling.logs import context_log
@@ -134,7 +135,10 @@ class Waiting(Media):
         """
         if self.draining is not None:
             refuse_if_draining(self.draining)
-        service = self.catalogue.service(service_id)
+        # a kiosk asks only for what its place serves (a mainland kiosk: Hong Kong's and
+        # Macau's services; see signaling/directions.py)
+        scope = await kiosk_scope(self.db, terminal_id)
+        service = served_service(self.catalogue, scope, service_id)
         priority = PRIORITY_CARE if care_mode else 0
         if recall_of is not None:
             if not await routing.recall_allowed(self.db, terminal_id, recall_of):

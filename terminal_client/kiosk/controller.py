@@ -32,6 +32,7 @@ from media.sinks import FrameListener
 from media.sources import LocalMedia
 from signaling.appointment_messages import CheckedIn
 from signaling.catalogue import Catalogue
+from signaling.directions import KioskCatalogue
 from signaling.logs import context_log
 from signaling.messages import (
     NAMESPACE_TERMINAL,
@@ -338,6 +339,9 @@ class KioskController:
             idle_timeout_s=self.settings.idle_timeout_s,
             idle_warning_s=self.settings.idle_warning_s,
             media=self.serves_media,
+            time_zone=self.catalogue.time_zone
+            if isinstance(self.catalogue, KioskCatalogue)
+            else None,
         )
 
     def _publish(self) -> None:
@@ -1006,11 +1010,13 @@ class KioskController:
 
     async def _load_catalogue(self) -> None:
         assert self._http is not None
-        url = f"{self.client.server_url}/api/catalogue"
+        # the kiosk's own catalogue: what its place on the map serves (signaling/directions.py)
+        url = f"{self.client.server_url}/api/kiosk/catalogue"
+        headers = {"Authorization": f"Bearer {self.client.token}"}
         try:
-            async with self._http.get(url) as response:
+            async with self._http.get(url, headers=headers) as response:
                 response.raise_for_status()
-                catalogue = Catalogue.model_validate(await response.json())
+                catalogue = KioskCatalogue.model_validate(await response.json())
         except (aiohttp.ClientError, TimeoutError, ValueError, ValidationError) as exc:
             raise CatalogueUnavailable(
                 f"cannot load the service catalogue from {url}: {exc}; is the server running?"

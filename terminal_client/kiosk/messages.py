@@ -399,6 +399,9 @@ class HelloMessage(_Model):
     idle_warning_s: float
     # the kiosk serves the clerk's decoded media at /media/video and /media/audio
     media: bool = False
+    # the IANA time zone of the kiosk's place, for the clock in the top bar (clock.js);
+    # None: the kiosk's own clock
+    time_zone: str | None = None
 
 
 KioskMessage = HelloMessage | ViewMessage | NoticeMessage  # anything the kiosk sends the page

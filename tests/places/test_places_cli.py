@@ -180,12 +180,12 @@ def test_a_refused_edit_leaves_the_place_as_it_was(cli: Cli) -> None:
 
 def test_seed_fills_an_empty_registry_once(cli: Cli) -> None:
     seeded = cli("place", "seed")
-    assert seeded.exit_code == 0 and "17 places added" in seeded.output, seeded.output
+    assert seeded.exit_code == 0 and "19 places added" in seeded.output, seeded.output
     places = cli.places()
     kinds = [p["kind"] for p in places.values()]
-    assert kinds.count("kiosk") == 5 and kinds.count("window") == 12
+    assert kinds.count("kiosk") == 7 and kinds.count("window") == 12
     assert {p["city"] for p in places.values()} >= {"hong-kong", "macau", "shenzhen", "zhuhai"}
     again = cli("place", "seed")
-    assert "already has places" in again.output and len(cli.places()) == 17
+    assert "already has places" in again.output and len(cli.places()) == 19
     window = cli("terminal", "register", "k2", "--place", "gz-tianhe")
     assert window.exit_code == 2 and "is a staffed window" in window.output

@@ -16,12 +16,12 @@ from storage.staff_audit import StaffLog
 
 
 async def test_seeded_places_round_trip_and_every_addition_is_audited(db: Database) -> None:
-    assert await seed_places(db, load_catalogue(), "test") == 17
+    assert await seed_places(db, load_catalogue(), "test") == 19
     kept = {p.slug: p for p in await places.list_places(db)}
     for item in json.loads(SEED_FILE.read_text(encoding="utf-8"))["places"]:
         spec = spec_of(item)
         assert places.as_dict(kept[spec.slug]) == {"slug": spec.slug, **fields_of(spec)}
-    assert [e.kind for e in await StaffLog(db).events()] == ["place.added"] * 17
+    assert [e.kind for e in await StaffLog(db).events()] == ["place.added"] * 19
     assert await seed_places(db, load_catalogue(), "test") == 0
 
 

@@ -4,6 +4,7 @@
 
 import { loadCatalogues } from './i18n.js';
 import { Catalogue } from './catalogue.js';
+import { setClockZone } from './clock.js';
 import { render } from './render.js';
 import { Speaker } from './speech.js';
 import { CallMedia } from './call-media.js';
@@ -66,6 +67,7 @@ function receive(message) {
   if (message.type === 'hello') {
     ui.catalogue = new Catalogue(message.catalogue);
     media.available = message.media;
+    setClockZone(message.time_zone);
   } else if (message.type === 'view') {
     if (ui.view && ui.view.screen !== message.view.screen) {
       ui.rating = 0;
