@@ -20,6 +20,7 @@ from signaling.checkpointer import checkpointer
 from signaling.client_address import client_address
 from signaling.complaints.routes import setup_complaints
 from signaling.documents import setup_documents
+from signaling.eid.routes import setup_eid
 from signaling.fanout import QueueNotifier
 from signaling.guard import setup_guard
 from signaling.identity import setup_identity
@@ -270,6 +271,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_complaints(app)
     setup_paperwork(app, sio)
     setup_payments(app)
+    setup_eid(app)
     setup_console(app)
     setup_guard(app)
     return app

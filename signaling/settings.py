@@ -23,6 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from signaling.eid.config import EidProviderSettings
 from signaling.errors import ConfigError
 from signaling.messages import IcePolicy, IceServer
 from signaling.paperwork.seal_keys import SealFiles
@@ -222,6 +223,21 @@ class Settings(BaseSettings):
     payments_order_ttl_s: int = Field(default=300, ge=30, le=7200)
     # a notification's timestamp must be this close to our clock; its nonce is kept as long
     payments_notify_window_s: float = Field(default=300.0, ge=10)
+
+    # e-ID sign-in (signaling/eid): the OpenID Connect providers the kiosk offers, how long
+    # a sign-in QR code works, and the phone routes' requests per address a minute
+    eid_providers: list[EidProviderSettings] = Field(default_factory=list)
+    eid_attempt_ttl_s: int = Field(default=300, ge=30, le=1800)
+    eid_per_minute: float = Field(default=30.0, gt=0)
+
+    @field_validator("eid_providers")
+    @classmethod
+    def _eid_ids_unique(cls, providers: list[EidProviderSettings]) -> list[EidProviderSettings]:
+        ids = [p.id for p in providers]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"e-ID provider ids must differ; {', '.join(twice)} is used twice")
+        return providers
 
     @field_validator("away_reasons")
     @classmethod

@@ -5,12 +5,13 @@
 //
 //   node signaling/eid/dev_provider.mjs --issuer URL --client-id ID --client-secret S \
 //        --redirect-uri URL [--port 0] [--host 127.0.0.1] [--accounts FILE] [--keys FILE]
-//        [--clock-offset-s N]
+//        [--clock-offset-s N] [--id-token-ttl-s N]
 //
 // --port 0 takes a free port; the first line on stdout is JSON {"port": N, "issuer": URL}
 // once it listens. --keys: a JSON Web Key Set with private keys (default: a fresh RSA key).
 // --clock-offset-s shifts this process's clock (a provider whose clock is wrong issues
-// tokens that are already expired): a real provider, only its time is off.
+// tokens that are already expired): a real provider, only its time is off. Give a negative
+// offset with "=" (--clock-offset-s=-600).
 
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -34,6 +35,7 @@ const { values: args } = parseArgs({
     accounts: { type: "string" },
     keys: { type: "string" },
     "clock-offset-s": { type: "string", default: "0" },
+    "id-token-ttl-s": { type: "string", default: "600" },
   },
 });
 
@@ -93,13 +95,14 @@ const provider = new Provider(issuer, {
     },
   ],
   pkce: { required: () => true },
+  ttl: { IdToken: Number(args["id-token-ttl-s"]) },
   scopes: ["openid", "profile", "eid"],
+  // how the applicant signed in (acr, amr, auth_time) is said in every ID token, asked for
+  // or not: the kiosk decides from it whether the sign-in counts as a card and face check
   claims: {
-    openid: ["sub"],
+    openid: ["sub", "acr", "amr", "auth_time"],
     profile: ["name", "name_en", "birthdate"],
     eid: ["document_number", "document_type"],
-    acr: null,
-    amr: null,
   },
   acrValues: [...new Set(accounts.map((a) => a.acr))],
   // the scope's claims go in the ID token as well as to userinfo (one signed statement)

@@ -104,6 +104,8 @@ def _identity_fields(payload: dict[str, Any]) -> dict[str, str] | None:
             "issuer": document.get("issuing_state", ""),
         }
     nested = payload.get("fields")
+    if not isinstance(nested, dict):  # an e-ID sign-in (signaling/eid): the provider's claims
+        nested = payload.get("eid")
     source = (
         document if isinstance(document, dict) else nested if isinstance(nested, dict) else payload
     )
