@@ -38,6 +38,7 @@ from signaling.messages import (
     AppointmentDue,
     CallbackCreated,
     CallbackRegion,
+    EidStatus,
     ErrorEvent,
     Event,
     IdentityUpdated,
@@ -59,6 +60,7 @@ from terminal_client.errors import (
 from terminal_client.kiosk.appointment_step import KioskAppointment
 from terminal_client.kiosk.complaints_ui import KioskComplaints
 from terminal_client.kiosk.documents_ui import DocumentDevices, DocumentsScreen
+from terminal_client.kiosk.eid_ui import KioskEid
 from terminal_client.kiosk.feed import Feed, Subscription
 from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.idle import IdleTimer
@@ -74,6 +76,7 @@ from terminal_client.kiosk.messages import (
     ComplaintCommand,
     DismissPrompt,
     DocumentsCommand,
+    EidCommand,
     HelloMessage,
     IdentityCommand,
     ImportUsb,
@@ -204,6 +207,9 @@ class KioskController:
         self.client.sio.on(
             Event.APPOINTMENT_DUE.value, self._appointment_due, namespace=NAMESPACE_TERMINAL
         )
+        # step 3 by e-ID on the applicant's phone (terminal_client/kiosk/eid_ui.py)
+        self.eid = KioskEid(server_url, token, self._session, self._publish)
+        self.client.sio.on(Event.EID.value, self._eid_status, namespace=NAMESPACE_TERMINAL)
 
     # ------------------------------------------------------------------ lifetime
 
@@ -295,6 +301,7 @@ class KioskController:
                 if self.identity is not None and self.screen == Screen.CALL
                 else None
             ),
+            eid=self.eid.view(entered.session_id) if self.screen == Screen.CALL else None,
             documents=(
                 self.documents.view() if self.documents and self.screen == Screen.CALL else None
             ),
@@ -384,6 +391,9 @@ class KioskController:
                 await self._simple(kind)
             case IdentityCommand(action=action):
                 await self._identity(action)
+            case EidCommand():
+                self._require("sign in with an e-ID", Screen.CALL)
+                await self.eid.handle(command, self.entered.session_id, self.entered.language)
             case Capture() | ImportUsb() | DocumentsCommand():
                 self._require("hand over documents", Screen.CALL)
                 if self.documents is None:
@@ -688,6 +698,15 @@ class KioskController:
         self._go(Screen.QUEUE)
         self._spawn(self._join(view.service_id, appointment=view.number))
 
+    async def _eid_status(self, data: Any) -> None:
+        """The server says what became of the e-ID sign-in shown on this kiosk."""
+        try:
+            status = EidStatus.model_validate(data)
+        except ValidationError as exc:
+            self._log().warning("e-ID notice not understood: %s", exc)
+            return
+        self.eid.on_status(status)
+
     async def _appointment_due(self, data: Any) -> None:
         """The server says an early arrival's slot has begun: queue them now."""
         try:
@@ -844,6 +863,10 @@ class KioskController:
         elif self.screen == Screen.CALL and self.client.transfer is not None:
             # handed on to another clerk: back to waiting (the screen says to whom)
             self._go(Screen.QUEUE)
+        if self.screen == Screen.CALL:
+            self._spawn(self.eid.follow_step(self.entered.session_id, self.client.step))
+        else:
+            self.eid.forget()
         if self.identity is not None:
             if self.screen == Screen.CALL:
                 self.identity.follow_step(self.entered.session_id, self.client.step)

@@ -7,6 +7,7 @@ import { localized } from './catalogue.js';
 import { renderDocuments } from './documents.js';
 import { renderAppointment } from './appointment.js';
 import { renderPayment } from './payment.js';
+import { renderEid } from './eid.js';
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
@@ -301,6 +302,7 @@ function renderCall(view, ui) {
   });
   renderPrompt(view, ui);
   renderIdentity(view);
+  renderEid(view);
   renderDocuments(view, ui);
   renderSigning(view, ui);
 }
