@@ -118,6 +118,8 @@ const provider = new Provider(issuer, {
   },
 });
 
+const formTargets = need("redirect-uri").map((uri) => new URL(uri).origin).join(" ");
+
 const escape = (s) =>
   String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
@@ -125,7 +127,8 @@ function page(res, status, body) {
   res.writeHead(status, {
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    // the sign-in form's answer is redirected on to the client: its origins must be allowed
+    "Content-Security-Policy": `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${formTargets}`,
   });
   res.end(`<!doctype html><html lang="zh-Hant"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>e-ID (dev)</title>
