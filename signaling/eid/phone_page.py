@@ -17,8 +17,8 @@ from signaling.public_pages import PAGE_HEADERS
 # (zh-Hant, zh-Hans, en) per outcome; refusals by their code
 TEXTS: dict[str, tuple[str, str, str]] = {
     "done": (
-        "完成:身份已確認。請返回自助服務機繼續辦理。",
-        "完成:身份已确认。请返回自助服务机继续办理。",
+        "完成：身份已確認。請返回自助服務機繼續辦理。",
+        "完成：身份已确认。请返回自助服务机继续办理。",
         "Done: your identity is confirmed. Please go back to the kiosk.",
     ),
     "done_lower": (
@@ -27,33 +27,33 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "Signed in. The clerk will confirm your identity. Please go back to the kiosk.",
     ),
     "eid_bad_issuer": (
-        "登入被拒絕:回覆並非來自指定的身份提供者。",
-        "登录被拒绝:回复并非来自指定的身份提供者。",
+        "登入被拒絕：回覆並非來自指定的身份提供者。",
+        "登录被拒绝：回复并非来自指定的身份提供者。",
         "Sign-in refused: the answer did not come from the expected identity provider.",
     ),
     "eid_bad_signature": (
-        "登入被拒絕:身份證明的簽名無效。",
-        "登录被拒绝:身份证明的签名无效。",
+        "登入被拒絕：身份證明的簽名無效。",
+        "登录被拒绝：身份证明的签名无效。",
         "Sign-in refused: the identity statement's signature is not valid.",
     ),
     "eid_expired_token": (
-        "登入被拒絕:身份證明已過期。請在自助服務機重新開始。",
-        "登录被拒绝:身份证明已过期。请在自助服务机重新开始。",
+        "登入被拒絕：身份證明已過期。請在自助服務機重新開始。",
+        "登录被拒绝：身份证明已过期。请在自助服务机重新开始。",
         "Sign-in refused: the identity statement has expired. Start again at the kiosk.",
     ),
     "eid_bad_nonce": (
-        "登入被拒絕:回覆屬於另一次登入。請在自助服務機重新開始。",
-        "登录被拒绝:回复属于另一次登录。请在自助服务机重新开始。",
+        "登入被拒絕：回覆屬於另一次登入。請在自助服務機重新開始。",
+        "登录被拒绝：回复属于另一次登录。请在自助服务机重新开始。",
         "Sign-in refused: the answer belongs to another sign-in. Start again at the kiosk.",
     ),
     "eid_replayed_state": (
-        "此登入回覆已使用過,不能再用。",
-        "此登录回复已使用过,不能再用。",
+        "此登入回覆已使用過，不能再用。",
+        "此登录回复已使用过，不能再用。",
         "This sign-in answer was already used and cannot be used again.",
     ),
     "eid_denied": (
-        "您沒有同意分享身份資料。如需使用,請在自助服務機重新開始。",
-        "您没有同意分享身份资料。如需使用,请在自助服务机重新开始。",
+        "您沒有同意分享身份資料。如需使用，請在自助服務機重新開始。",
+        "您没有同意分享身份资料。如需使用，请在自助服务机重新开始。",
         "You did not agree to share your identity. Start again at the kiosk if you wish.",
     ),
     "eid_attempt_expired": (
@@ -72,13 +72,13 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "This sign-in is not known. Ask the kiosk for a new QR code.",
     ),
     "eid_session_ended": (
-        "自助服務機的辦理已結束,身份資料沒有記錄。",
-        "自助服务机的办理已结束,身份资料没有记录。",
+        "自助服務機的辦理已結束，身份資料沒有記錄。",
+        "自助服务机的办理已结束，身份资料没有记录。",
         "The kiosk's session has ended; nothing was recorded.",
     ),
     "other": (
-        "登入未能完成。請在自助服務機重新開始,或請職員協助。",
-        "登录未能完成。请在自助服务机重新开始,或请职员协助。",
+        "登入未能完成。請在自助服務機重新開始，或請職員協助。",
+        "登录未能完成。请在自助服务机重新开始，或请职员协助。",
         "The sign-in could not be completed. Start again at the kiosk or ask the clerk.",
     ),
 }

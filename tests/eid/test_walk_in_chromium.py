@@ -103,7 +103,7 @@ async def test_an_application_with_e_id_sign_in_in_chromium(
         "data-outcome", "refused"
     )
     await expect(phone.locator("[data-testid=eid-message]")).to_have_text(
-        "您沒有同意分享身份資料。如需使用,請在自助服務機重新開始。"
+        "您沒有同意分享身份資料。如需使用，請在自助服務機重新開始。"
     )
     await expect(panel).to_have_attribute("data-phase", "refused", timeout=15000)
     await expect(page.locator("[data-testid=eid-error]")).to_have_text("您沒有同意分享身份資料。")
@@ -118,7 +118,7 @@ async def test_an_application_with_e_id_sign_in_in_chromium(
     await phone.click("[data-testid=idp-submit]")
     await expect(phone.locator("[data-testid=eid-page]")).to_have_attribute("data-outcome", "done")
     await expect(phone.locator("[data-testid=eid-message]")).to_have_text(
-        "完成:身份已確認。請返回自助服務機繼續辦理。"
+        "完成：身份已確認。請返回自助服務機繼續辦理。"
     )
     await phone.screenshot(
         path=str(Path(__file__).parents[2] / "test-artifacts" / "kiosk" / "eid-phone-done.png")
