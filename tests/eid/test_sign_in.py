@@ -151,7 +151,8 @@ async def test_another_issuer_is_refused(
     oidc.proxy.strip_iss = strip_iss
     page = await phone.open(await phone.sign_in(link["url"]))
     assert page.outcome == "refused:eid_bad_issuer", page.html
-    assert other in page.html
+    said = "the ID token was issued by" if strip_iss else "the answer says it comes from"
+    assert said in page.html and other in page.html, page.html
     assert await refused_codes(server, c.session_id) == ["eid_bad_issuer"]
     assert (await panel(c))["status"] == "pending"
 
@@ -205,3 +206,18 @@ async def test_the_kiosk_is_refused_an_unknown_provider_and_another_kiosks_sessi
         "POST", f"/api/sessions/{c.session_id}/eid", {"provider": PROVIDER_ID, "language": "en"}
     )
     assert status == 403, body
+
+
+async def test_a_provider_that_names_another_issuer_is_refused_at_the_kiosk(
+    server: RunningServer, oidc: Oidc
+) -> None:
+    c = await open_counter(server)
+    # before the server has met the provider, its address answers as another issuer
+    other = oidc.issuer.replace("127.0.0.1", "localhost")
+    oidc.proxy.upstream = (await oidc.start(issuer=other)).port
+    status, body = await c.as_kiosk(
+        "POST", f"/api/sessions/{c.session_id}/eid", {"provider": PROVIDER_ID, "language": "en"}
+    )
+    assert status == 502 and body["code"] == "eid_bad_issuer", body
+    assert f"calls itself '{other}'" in body["message"], body
+    assert "eid.started" not in await kinds(server, c.session_id)
