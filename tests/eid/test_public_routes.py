@@ -31,7 +31,7 @@ async def test_phone_pages_are_locked_down_and_rate_limited(server: RunningServe
         async with http.get(f"{server.url}/eid-assets/eid.css") as r:
             assert r.status == 200 and r.content_type == "text/css"
         async with http.get(f"{server.url}/eid/callback?state=forged&code=x") as r:
-            assert r.status == 400 and "data-code=\"eid_unknown_attempt\"" in await r.text()
+            assert r.status == 400 and 'data-code="eid_unknown_attempt"' in await r.text()
         statuses = []
         for _ in range(10):
             async with http.get(unknown) as r:
