@@ -42,6 +42,9 @@ async def refused_codes(server: RunningServer, session_id: str) -> list[str]:
     return [str(e.payload.get("code")) for e in events if e.kind == "eid.refused"]
 
 
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 async def test_a_strong_sign_in_is_recorded_as_verified_identity(
     server: RunningServer, oidc: Oidc, phone: Phone
 ) -> None:
@@ -86,6 +89,9 @@ async def test_a_weaker_sign_in_waits_for_the_clerk(
     assert status == 201 and overridden["status"] == "overridden", overridden
 
 
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 async def test_a_replayed_answer_is_refused_and_the_first_stands(
     server: RunningServer, oidc: Oidc, phone: Phone
 ) -> None:
