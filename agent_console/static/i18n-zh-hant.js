@@ -245,6 +245,8 @@ export const ZH_HANT = Object.freeze({
   "identity.source.chip": "證件芯片",
   "identity.source.mrz_scan": "掃描機讀區",
   "identity.eid.heading": "電子身份登入",
+  "identity.eid.verified": "已核驗:身份提供者以電子身份確認申請人",
+  "identity.eid.failed": "電子身份登入強度不足:請核對證件原件後人工確認",
   "identity.field.provider": "身份提供者",
   "identity.field.name_latin": "英文姓名",
   "identity.field.document_type": "證件類別",

@@ -189,7 +189,9 @@ export class IdentityPanel {
       ? t("identity.loadFailed", { status: this.error.status })
       : status === "pending" && this.noReader
         ? t("identity.noReader")
-        : t(`identity.${status}`);
+        : panel && panel.result && panel.result.eid && (status === "verified" || status === "failed")
+          ? t(`identity.eid.${status}`)
+          : t(`identity.${status}`);
     const result = panel && panel.result;
     this.el.attempts.hidden = !result;
     if (result) this.el.attempts.textContent = t("identity.attempts", { n: panel.attempts });

@@ -129,6 +129,7 @@ async def test_an_application_with_e_id_sign_in_in_chromium(
     # the clerk's identity panel: verified, with who the provider says signed in
     status = console.locator("[data-testid=identity-status]")
     await expect(status).to_have_attribute("data-status", "verified", timeout=15000)
+    await expect(status).to_have_text("已核验:身份提供者以电子身份确认申请人")
     fields = console.locator("[data-testid=identity-fields]")
     await expect(fields).to_have_attribute("data-source", "eid")
     await expect(fields.locator("[data-field=name]")).to_have_text("陳大文")
