@@ -706,6 +706,9 @@ class KioskController:
             self._log().warning("e-ID notice not understood: %s", exc)
             return
         self.eid.on_status(status)
+        if status.state == "finished" and self.identity is not None and self.identity.active:
+            # proven by e-ID: the card reader's instruction must not go on asking for a card
+            self._spawn(self.identity.stop())
 
     async def _appointment_due(self, data: Any) -> None:
         """The server says an early arrival's slot has begun: queue them now."""

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from storage import store
 from storage.audit import AuditLog
 from storage.models import EidAttempt, utcnow
 from tests.conftest import RunningServer
@@ -227,3 +228,22 @@ async def test_a_provider_that_names_another_issuer_is_refused_at_the_kiosk(
     assert status == 502 and body["code"] == "eid_bad_issuer", body
     assert f"calls itself '{other}'" in body["message"], body
     assert "eid.started" not in await kinds(server, c.session_id)
+
+
+async def test_a_sign_in_for_a_call_that_has_ended_is_refused(
+    server: RunningServer, oidc: Oidc, phone: Phone
+) -> None:
+    c = await open_counter(server)
+    link = await qr(c)
+    # the applicant walked away from the kiosk with the QR code still on the phone
+    await store.update_session(server.db, c.session_id, state="ended", ended_at=utcnow())
+    page = await phone.open(link["url"])
+    assert page.outcome == "refused:eid_session_ended", page.html
+    assert await refused_codes(server, c.session_id) == ["eid_session_ended"]
+    assert (await panel_events(server, c.session_id)) == []
+
+
+async def panel_events(server: RunningServer, session_id: str) -> list[str]:
+    return [
+        e.kind for e in await AuditLog(server.db).events(session_id) if e.kind == "identity.result"
+    ]
