@@ -168,6 +168,12 @@ async def open_link(request: web.Request) -> web.StreamResponse:
         return phone_page.page(
             "other", record.language, 410, "the provider is no longer configured"
         )
+    if not is_live(await get_session(db, record.session_id)):
+        # the applicant left the kiosk: no sign-in for a call that is over
+        return await _refuse(
+            request.app, record,
+            EidError("the kiosk's session has ended; nothing was recorded", "eid_session_ended"),
+        )  # fmt: skip
     try:
         target = await provider.authorization_url(
             callback_url(request), record.state, record.nonce, challenge_of(record.verifier),
