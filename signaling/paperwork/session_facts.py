@@ -66,6 +66,8 @@ class Applicant:
     liveness: bool | None = None
     # the automatic check failed and the session's clerk confirmed the identity in person
     overridden: bool = False
+    # signed in with an e-ID (signaling/eid): the provider's name in zh-Hant, zh-Hans, en
+    eid_provider: tuple[str, str, str] | None = None
 
     @property
     def name(self) -> str:
@@ -176,6 +178,16 @@ def applicant_of(events: list[SessionEvent]) -> Applicant | None:
             break
     if fields is None:
         return None
+    eid = identity[at].payload.get("eid")
+    eid_provider = (
+        (
+            str(eid.get("provider_name_zh_hant", "")),
+            str(eid.get("provider_name_zh_hans", "")),
+            str(eid.get("provider_name_en", "")),
+        )
+        if isinstance(eid, dict)
+        else None
+    )
     check = _Check()
     for event in identity[at:]:
         if event.kind == "identity.override":
@@ -191,6 +203,7 @@ def applicant_of(events: list[SessionEvent]) -> Applicant | None:
         face_matched=check.face,
         liveness=check.liveness,
         overridden=check.overridden,
+        eid_provider=eid_provider,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from signaling.messages import Language
+from signaling.messages import LANGUAGES, Language
 from signaling.paperwork.session_facts import Applicant
 
 _TEXTS: dict[str, tuple[str, str, str]] = {
@@ -139,6 +139,11 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "已读取申请人的身份证件",
         "the identity document was read",
     ),
+    "identity.eid": (
+        "申請人以電子身份「{provider}」登入",
+        "申请人以电子身份「{provider}」登录",
+        "the applicant signed in with the e-ID {provider}",
+    ),
     "identity.face_score": (
         "現場人臉與證件相片相符（相似度 {score}）",
         "现场人脸与证件相片相符（相似度 {score}）",
@@ -206,6 +211,9 @@ def identity_sentence(applicant: Applicant | None, language: Language) -> str:
     if applicant is None:
         return text("form.identity_none", language)
     parts = [text("identity.read", language)]
+    if applicant.eid_provider is not None:
+        provider = applicant.eid_provider[LANGUAGES.index(language)]
+        parts = [text("identity.eid", language).format(provider=provider)]
     if applicant.face_matched is True:
         if applicant.score is not None:
             parts.append(

@@ -13,6 +13,7 @@ from signaling.eid.oidc import VerifiedIdentity
 from signaling.messages import IdentityResult
 from signaling.paperwork.reprint import id_matches
 from signaling.paperwork.session_facts import applicant_of
+from signaling.paperwork.texts import identity_sentence
 from storage.models import SessionEvent
 
 
@@ -77,3 +78,14 @@ def test_a_sign_in_without_the_document_number_is_refused(tmp_path: Path) -> Non
         assert "document_number (claim 'hkic')" in exc.message, exc.message
     else:
         raise AssertionError("a sign-in without a document number was taken")
+
+
+def test_the_form_says_the_applicant_signed_in_with_the_e_id(tmp_path: Path) -> None:
+    evidence = evidence_of(settings(tmp_path), identity("loa:high", []))
+    applicant = applicant_of([event(3, "identity.result", result_payload(evidence))])
+    assert identity_sentence(applicant, "en") == (
+        "The applicant signed in with the e-ID Macau One Account; the identity is verified."
+    )
+    assert (
+        identity_sentence(applicant, "zh-Hans") == "申请人以电子身份「一户通」登录，身份核验通过。"
+    )
