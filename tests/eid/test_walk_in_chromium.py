@@ -160,6 +160,7 @@ async def test_an_application_with_e_id_sign_in_in_chromium(
     stored = [e for e in await AuditLog(server.db).events(session_id) if e.kind == "form.generated"]
     form = pdf_text(await server.app[BLOBS].get(stored[-1].payload["sha256"]))
     assert "A1234563" in form and "陳大文" in form, form
+    assert "申請人以電子身份「智方便」登入" in form, form
 
     await console.wait_for_function(
         "() => document.querySelector('[data-testid=paper-state]').dataset.state === 'submitted'"
