@@ -157,7 +157,7 @@ async def open_link(request: web.Request) -> web.StreamResponse:
         await _expire(request.app, record)
         return phone_page.page("eid_attempt_expired", record.language, 410)
     if record.status != A.STARTED:
-        await attempts.note(db, record, "eid.refused", "phone", {"code": "eid_link_used"})
+        await _note(app=request.app, record=record, extra={"code": "eid_link_used"})
         context_log(log, record.session_id, "phone").warning(
             "e-ID link of attempt %s opened again (it is %s)", record.id, record.status
         )
@@ -191,6 +191,13 @@ async def open_link(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(
         target, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     )
+
+
+async def _note(app: web.Application, record: AttemptRecord, extra: dict[str, str]) -> None:
+    """A refused reuse of the attempt, in the chain while the call lasts (a closed session's
+    chain is not added to by a stranger's request; the log has it either way)."""
+    if is_live(await get_session(app[DATABASE], record.session_id)):
+        await attempts.note(app[DATABASE], record, "eid.refused", "phone", extra)
 
 
 async def _refuse(app: web.Application, record: AttemptRecord, exc: EidError) -> web.Response:
@@ -239,7 +246,7 @@ async def callback(request: web.Request) -> web.Response:
                 "eid_attempt_expired" if exc.current == A.EXPIRED else "eid_link_used",
                 f"the attempt is {exc.current}",
             )
-        await attempts.note(db, record, "eid.refused", "phone", {"code": code, "reason": detail})
+        await _note(app=app, record=record, extra={"code": code, "reason": detail})
         context_log(log, record.session_id, "phone").warning(
             "e-ID answer for attempt %s refused (%s): %s", record.id, code, detail
         )
