@@ -60,7 +60,7 @@ from terminal_client.errors import (
 from terminal_client.kiosk.appointment_step import KioskAppointment
 from terminal_client.kiosk.complaints_ui import KioskComplaints
 from terminal_client.kiosk.documents_ui import DocumentDevices, DocumentsScreen
-from terminal_client.kiosk.eid_ui import KioskEid
+from terminal_client.kiosk.eid_ui import KioskEid, spoken
 from terminal_client.kiosk.feed import Feed, Subscription
 from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.idle import IdleTimer
@@ -208,7 +208,7 @@ class KioskController:
             Event.APPOINTMENT_DUE.value, self._appointment_due, namespace=NAMESPACE_TERMINAL
         )
         # step 3 by e-ID on the applicant's phone (terminal_client/kiosk/eid_ui.py)
-        self.eid = KioskEid(server_url, token, self._session, self._publish)
+        self.eid = KioskEid(server_url, token, self._session, self._eid_changed)
         self.client.sio.on(Event.EID.value, self._eid_status, namespace=NAMESPACE_TERMINAL)
 
     # ------------------------------------------------------------------ lifetime
@@ -537,6 +537,18 @@ class KioskController:
             language = self.entered.language
             text = self.voice.identity_text(view, language)
             self._identity_speech = text
+            self.speech_url = self.voice.cached_url(text, language)
+            if self.speech_url is None:
+                self._spawn(self._speak_identity_later(text, language))
+        self._publish()
+
+    def _eid_changed(self) -> None:
+        """The e-ID card moved on: in care mode its sentence becomes what is spoken."""
+        view = self.eid.view(self.entered.session_id) if self.screen == Screen.CALL else None
+        if view is not None and self.entered.care_mode:
+            language = self.entered.language
+            text = spoken(view, language, self.voice.translations)
+            self._identity_speech = text  # one instruction at a time, the newest
             self.speech_url = self.voice.cached_url(text, language)
             if self.speech_url is None:
                 self._spawn(self._speak_identity_later(text, language))

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from signaling.logs import context_log
 from signaling.messages import EidLink, EidProviderInfo, EidStart, EidStatus, ErrorEvent, Language
 from terminal_client.kiosk.messages import EidChoice, EidCommand, EidView
+from terminal_client.kiosk.translations import Translations
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,18 @@ KNOWN_REFUSALS = frozenset(
         "eid_code_refused",
     }
 )  # fmt: skip
+
+
+def spoken(view: EidView, language: Language, translations: Translations) -> str:
+    """The card's sentence as care mode speaks it: what to do now, or what went wrong."""
+    lower = view.phase == "done" and view.assurance == "lower"
+    lead = "eid.phase.done_lower" if lower else f"eid.phase.{view.phase}"
+    parts = [translations.text(language, lead, minutes=round((view.expires_in_s or 0) / 60))]
+    if view.error_key is not None:
+        known = view.error_key in translations.catalogues[language]
+        parts.append(translations.text(language, view.error_key if known else "eid.refused.other"))
+    stop = " " if language == "en" else ""
+    return stop.join(p.strip() for p in parts)
 
 
 class KioskEid:
