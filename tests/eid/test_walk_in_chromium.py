@@ -22,12 +22,22 @@ from playwright.async_api import Browser, Page, expect
 
 from signaling.keys import BLOBS
 from storage.audit import AuditLog
-from terminal_client.kiosk.messages import ChooseService, SimpleCommand
+from terminal_client.kiosk.eid_ui import spoken
+from terminal_client.kiosk.messages import ChooseService, SetCareMode, SimpleCommand
 from terminal_client.printer import FakeCupsPrinter
 from tests.browser.conftest import attach_error_log
 from tests.browser.test_call_in_chromium import sign_in
 from tests.eid.conftest import PROVIDER_ID, Oidc
-from tests.kiosk.conftest import RunningKiosk, browser, open_kiosk, page, shot, tap  # noqa: F401
+from tests.kiosk.conftest import (  # noqa: F401
+    RunningKiosk,
+    browser,
+    open_kiosk,
+    page,
+    shot,
+    speech_file,
+    tap,
+    wav_frames,
+)
 from tests.sign.conftest import SERVICE
 from tests.sign.kiosk.conftest import kiosk_without_reader, printer  # noqa: F401
 from tests.sign.kiosk.test_kiosk_signing import draw
@@ -75,6 +85,8 @@ async def test_an_application_with_e_id_sign_in_in_chromium(
     await open_kiosk(page, kiosk)
     controller = kiosk.controller
     await controller.handle(SimpleCommand(type="start"))
+    # care mode: every instruction is also spoken, the e-ID card's too
+    await controller.handle(SetCareMode(type="set_care_mode", on=True))
     await controller.handle(ChooseService(type="choose_service", service_id=SERVICE))
     await controller.handle(SimpleCommand(type="call"))
     await console.locator("[data-testid=accept-call]").click()
@@ -112,6 +124,17 @@ async def test_an_application_with_e_id_sign_in_in_chromium(
     await tap(page, f"eid-start-{PROVIDER_ID}")
     await expect(panel).to_have_attribute("data-phase", "qr", timeout=15000)
     await shot(page, "eid-qr")
+    said = spoken(controller.eid.view(session_id), "zh-Hant", controller.voice.translations)  # type: ignore[arg-type]
+    assert "掃描這個二維碼" in said
+    view = await kiosk.wait_view(
+        lambda v: (
+            v.speech_url is not None
+            and v.speech_url == controller.voice.cached_url(said, "zh-Hant")
+        ),
+        30,
+        "the QR code's instruction spoken",
+    )
+    assert view.speech_url is not None and wav_frames(speech_file(kiosk, view.speech_url)) > 0
     await phone.goto(await read_qr(page))
     await phone.fill("[data-testid=idp-login]", "chan.taiman")
     await phone.fill("[data-testid=idp-password]", "pw-strong")
