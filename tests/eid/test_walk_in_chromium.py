@@ -124,7 +124,9 @@ async def test_an_application_with_e_id_sign_in_in_chromium(
     await tap(page, f"eid-start-{PROVIDER_ID}")
     await expect(panel).to_have_attribute("data-phase", "qr", timeout=15000)
     await shot(page, "eid-qr")
-    said = spoken(controller.eid.view(session_id), "zh-Hant", controller.voice.translations)  # type: ignore[arg-type]
+    card = controller.eid.view(session_id)
+    assert card is not None
+    said = spoken(card, "zh-Hant", controller.voice.translations)
     assert "掃描這個二維碼" in said
     view = await kiosk.wait_view(
         lambda v: (
