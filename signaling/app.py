@@ -21,6 +21,7 @@ from signaling.client_address import client_address
 from signaling.complaints.routes import setup_complaints
 from signaling.directions_routes import setup_directions
 from signaling.documents import setup_documents
+from signaling.eid.routes import setup_eid
 from signaling.fanout import QueueNotifier
 from signaling.guard import setup_guard
 from signaling.identity import setup_identity
@@ -274,6 +275,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_paperwork(app, sio)
     setup_payments(app)
     setup_self_service(app)
+    setup_eid(app)
     setup_console(app)
     setup_guard(app)
     return app

@@ -243,6 +243,8 @@ async def _demo(settings: Settings, language: Language) -> None:
             settings = await _demo_payments(stack, settings)
         if not settings.department_connectors:
             settings = await _demo_departments(stack, settings, catalogue)
+        if not settings.eid_providers:
+            settings = await _demo_eid(stack, settings)
         await _serve(settings, kiosk)
 
 
@@ -282,6 +284,25 @@ async def _demo_departments(
     return settings.model_copy(
         update={"department_connectors": dict.fromkeys(sorted(wanted), connector)}
     )
+
+
+async def _demo_eid(stack: contextlib.AsyncExitStack, settings: Settings) -> Settings:
+    """The development e-ID provider (npm oidc-provider) as its own process, and the server's
+    settings pointed at it; without node the demo runs without e-ID sign-in."""
+    from signaling.eid.dev_process import dev_provider_process
+    from signaling.eid.errors import EidConfigError
+
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    base = (settings.public_url or f"http://{host}:{settings.port}").rstrip("/")
+    try:
+        provider = await stack.enter_async_context(
+            dev_provider_process(settings.data_dir, f"{base}/eid/callback")
+        )
+    except EidConfigError as exc:
+        click.echo(f"  e-ID sign-in:            off ({exc.message})")
+        return settings
+    click.echo(f"  e-ID provider (dev):     {provider.issuer}  (sign in as chan.taiman / demo)")
+    return settings.model_copy(update={"eid_providers": [provider]})
 
 
 @main.group(invoke_without_command=True)

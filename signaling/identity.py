@@ -209,6 +209,14 @@ async def _notify(app: web.Application, row: CallSession, panel: IdentityPanel) 
         await emitter.to_room(Role.CLERK, clerk_room(session.clerk_id), Event.IDENTITY, notice)
 
 
+async def announce(app: web.Application, row: CallSession) -> IdentityPanel:
+    """Tell the session's clerk that its identity panel changed, for a feature that records
+    identity evidence of its own (the e-ID sign-in, signaling/eid)."""
+    panel = await _panel(app, row.id)
+    await _notify(app, row, panel)
+    return panel
+
+
 async def get_panel(request: web.Request) -> web.Response:
     """The identity panel of a session, for its clerk (and a clerk consulted about it)."""
     row, claims = await clerk_session(request, "identity details", consulted=True)

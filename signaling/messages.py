@@ -711,6 +711,29 @@ class EvidenceRef(Message):
     bytes: StrictInt
 
 
+class EidEvidence(Message):
+    """Who signed in with an e-ID provider (OpenID Connect), as the chain records it inside
+    ``identity.result`` (``eid``); ``assurance`` is ``strong`` when the provider's acr/amr
+    count as a card read plus a face match, else ``lower`` (the clerk must confirm)."""
+
+    provider: str
+    provider_name_zh_hant: str
+    provider_name_zh_hans: str
+    provider_name_en: str
+    issuer: str
+    subject: str
+    name: str
+    name_latin: str | None = None
+    document_number: str
+    document_type: str | None = None
+    birth_date: str | None = None
+    acr: str | None = None
+    amr: list[str] = Field(default_factory=list)
+    assurance: Literal["strong", "lower"]
+    # when the applicant signed in at the provider (its auth_time), ISO 8601 UTC
+    signed_in_at: str | None = None
+
+
 class IdentityResult(Message):
     """An attempt as the session's chain holds it (event ``identity.result``)."""
 
@@ -722,6 +745,8 @@ class IdentityResult(Message):
     match: IdentityMatch | None = None
     liveness: IdentityLiveness | None = None
     evidence: list[EvidenceRef] = Field(default_factory=list)
+    # an e-ID sign-in instead of a card read and face match (signaling/eid)
+    eid: EidEvidence | None = None
 
 
 class IdentityOverride(Message):
@@ -794,6 +819,7 @@ class Event(StrEnum):
     SNAPSHOT = "snapshot"
     SYNC = "sync"
     IDENTITY = "identity"
+    EID = "eid"  # server -> kiosk: its e-ID sign-in moved on (EidStatus)
     KIOSK_DEVICES = "kiosk_devices"
     # documents (signaling/documents.py): pushed by the server, never sent by clients
     DOCUMENT_ADDED = "document_added"
@@ -969,6 +995,44 @@ class DocumentList(Message):
 
     documents: list[DocumentInfo]
     checklist: Checklist
+
+
+class EidProviderInfo(Message):
+    """An e-ID provider the kiosk may offer ("Sign in with 智方便")."""
+
+    id: str
+    name_zh_hant: str
+    name_zh_hans: str
+    name_en: str
+
+
+class EidStart(Message):
+    """POST /api/sessions/{id}/eid body: the kiosk asks for a sign-in QR code."""
+
+    provider: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    language: Language
+
+
+class EidLink(Message):
+    """The answer: the short link the phone opens, as a QR code, and how long it works."""
+
+    attempt_id: str
+    provider: str
+    url: str
+    qr: str  # data: URI (SVG), ready for an <img>
+    expires_in_s: StrictInt
+
+
+class EidStatus(Message):
+    """Server -> the session's kiosk (event ``eid``): what became of its e-ID sign-in."""
+
+    session_id: SessionId
+    attempt_id: str
+    state: Literal["opened", "finished", "refused", "expired", "cancelled"]
+    # finished: strong or lower (the clerk confirms); refused: the refusal's code and sentence
+    assurance: Literal["strong", "lower"] | None = None
+    code: str | None = None
+    message: str = ""
 
 
 class PhoneLink(Message):

@@ -52,7 +52,7 @@ class SearchFilter:
 def _first(payloads: list[dict[str, Any]], keys: tuple[str, ...]) -> str | None:
     for payload in payloads:
         # identity.result keeps the document read under "document"
-        for source in (payload, payload.get("document"), payload.get("fields")):
+        for source in (payload, payload.get("document"), payload.get("fields"), payload.get("eid")):
             if not isinstance(source, dict):
                 continue
             for key in keys:

@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from signaling.departments.config import ConnectorSettings
+from signaling.eid.config import EidProviderSettings
 from signaling.errors import ConfigError
 from signaling.messages import IcePolicy, IceServer
 from signaling.paperwork.seal_keys import SealFiles
@@ -239,6 +240,21 @@ class Settings(BaseSettings):
     # self-service (signaling/self_service): each department's system, by department id;
     # none: the catalogue's self-service services are not offered
     department_connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
+
+    # e-ID sign-in (signaling/eid): the OpenID Connect providers the kiosk offers, how long
+    # a sign-in QR code works, and the phone routes' requests per address a minute
+    eid_providers: list[EidProviderSettings] = Field(default_factory=list)
+    eid_attempt_ttl_s: int = Field(default=300, ge=30, le=1800)
+    eid_per_minute: float = Field(default=30.0, gt=0)
+
+    @field_validator("eid_providers")
+    @classmethod
+    def _eid_ids_unique(cls, providers: list[EidProviderSettings]) -> list[EidProviderSettings]:
+        ids = [p.id for p in providers]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"e-ID provider ids must differ; {', '.join(twice)} is used twice")
+        return providers
 
     @field_validator("away_reasons")
     @classmethod

@@ -632,3 +632,30 @@ class MaterialToFollow(Base):
     supplied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     lapsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class EidAttempt(Base):
+    """One e-ID sign-in of a session (signaling/eid): from the kiosk's QR code to the
+    provider's answer. Kept in the store so any server process can finish it; single use.
+
+    ``link`` is the short URL's token the phone opens; ``state``, ``nonce`` and ``verifier``
+    (PKCE) never leave the server except as the provider needs them. States: ``storage.eid``.
+    """
+
+    __tablename__ = "eid_attempts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: uuid.uuid4().hex)
+    link: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    verifier: Mapped[str] = mapped_column(String(128))
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"))
+    provider: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="started")
+    # the refusal's code (eid_bad_signature, ...) when it ended refused
+    outcome: Mapped[str | None] = mapped_column(String(40), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

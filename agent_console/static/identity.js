@@ -189,11 +189,14 @@ export class IdentityPanel {
       ? t("identity.loadFailed", { status: this.error.status })
       : status === "pending" && this.noReader
         ? t("identity.noReader")
-        : t(`identity.${status}`);
+        : panel && panel.result && panel.result.eid && (status === "verified" || status === "failed")
+          ? t(`identity.eid.${status}`)
+          : t(`identity.${status}`);
     const result = panel && panel.result;
     this.el.attempts.hidden = !result;
     if (result) this.el.attempts.textContent = t("identity.attempts", { n: panel.attempts });
-    this.#drawFields(result ? result.document : null);
+    if (result && result.eid) this.#drawEid(result.eid);
+    else this.#drawFields(result ? result.document : null);
     this.#drawScore(result);
     this.#drawLiveness(result);
     this.el.failure.hidden = !(result && result.failure_code);
@@ -214,6 +217,8 @@ export class IdentityPanel {
   }
 
   #drawFields(doc) {
+    delete this.el.fields.dataset.source;
+    delete this.el.fields.dataset.assurance;
     const rows = [];
     if (doc) {
       const name = [doc.surname, doc.given_names].filter(Boolean).join(", ");
@@ -241,10 +246,47 @@ export class IdentityPanel {
     );
   }
 
+  /** An e-ID sign-in (signaling/eid): who the provider says signed in, and how strongly. */
+  #drawEid(eid) {
+    const provider = { "zh-Hant": eid.provider_name_zh_hant, "zh-Hans": eid.provider_name_zh_hans }[language()]
+      || eid.provider_name_en;
+    const how = [eid.acr, ...(eid.amr || [])].filter(Boolean).join(" · ");
+    const rows = [
+      ["identity.field.provider", provider],
+      ["identity.field.name", eid.name],
+      ["identity.field.name_latin", eid.name_latin],
+      ["identity.field.number", eid.document_number],
+      ["identity.field.document_type", eid.document_type],
+      ["identity.field.birth", eid.birth_date],
+      ["identity.field.how", how],
+      ["identity.field.subject", eid.subject],
+    ].filter(([, value]) => value);
+    this.el.fields.dataset.source = "eid";
+    this.el.fields.dataset.assurance = eid.assurance;
+    this.el.fields.replaceChildren(...rows.map(([label, value]) => this.#fact(label, value)));
+  }
+
+  #fact(label, value) {
+    const row = this.doc.createElement("div");
+    row.className = "fact";
+    const dt = this.doc.createElement("dt");
+    dt.textContent = t(label);
+    const dd = this.doc.createElement("dd");
+    dd.textContent = value;
+    dd.dataset.field = label.split(".").pop();
+    row.append(dt, dd);
+    return row;
+  }
+
   #drawScore(result) {
     const match = result && result.match;
     this.el.score.hidden = !result;
     if (!result) return;
+    if (result.eid) {
+      this.el.score.dataset.matched = String(result.eid.assurance === "strong");
+      this.el.score.textContent = t(`identity.eid.${result.eid.assurance}`);
+      return;
+    }
     if (!match || match.score === null) {
       this.el.score.textContent = t("identity.score.none");
       this.el.score.dataset.matched = "false";
@@ -262,6 +304,10 @@ export class IdentityPanel {
     const live = result && result.liveness;
     this.el.liveness.hidden = !result;
     if (!result) return;
+    if (result.eid) {
+      this.el.liveness.textContent = t("identity.eid.no_face");
+      return;
+    }
     if (!live) {
       this.el.liveness.textContent = t("identity.liveness.none");
       return;

@@ -21,6 +21,7 @@ export const EVENTS = Object.freeze({
   "DECLINE": "decline",
   "DESCRIPTION": "description",
   "DOCUMENT_ADDED": "document_added",
+  "EID": "eid",
   "ERROR": "error",
   "EXTEND_WRAP_UP": "extend_wrap_up",
   "FILE_WRAP_UP": "file_wrap_up",

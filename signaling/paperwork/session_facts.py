@@ -66,6 +66,8 @@ class Applicant:
     liveness: bool | None = None
     # the automatic check failed and the session's clerk confirmed the identity in person
     overridden: bool = False
+    # signed in with an e-ID (signaling/eid): the provider's name in zh-Hant, zh-Hans, en
+    eid_provider: tuple[str, str, str] | None = None
 
     @property
     def name(self) -> str:
@@ -104,6 +106,8 @@ def _identity_fields(payload: dict[str, Any]) -> dict[str, str] | None:
             "issuer": document.get("issuing_state", ""),
         }
     nested = payload.get("fields")
+    if not isinstance(nested, dict):  # an e-ID sign-in (signaling/eid): the provider's claims
+        nested = payload.get("eid")
     source = (
         document if isinstance(document, dict) else nested if isinstance(nested, dict) else payload
     )
@@ -174,6 +178,16 @@ def applicant_of(events: list[SessionEvent]) -> Applicant | None:
             break
     if fields is None:
         return None
+    eid = identity[at].payload.get("eid")
+    eid_provider = (
+        (
+            str(eid.get("provider_name_zh_hant", "")),
+            str(eid.get("provider_name_zh_hans", "")),
+            str(eid.get("provider_name_en", "")),
+        )
+        if isinstance(eid, dict)
+        else None
+    )
     check = _Check()
     for event in identity[at:]:
         if event.kind == "identity.override":
@@ -189,6 +203,7 @@ def applicant_of(events: list[SessionEvent]) -> Applicant | None:
         face_matched=check.face,
         liveness=check.liveness,
         overridden=check.overridden,
+        eid_provider=eid_provider,
     )
 
 

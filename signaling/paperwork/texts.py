@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from signaling.messages import Language
+from signaling.messages import LANGUAGES, Language
 from signaling.paperwork.session_facts import Applicant
 
 _TEXTS: dict[str, tuple[str, str, str]] = {
@@ -94,6 +94,41 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "经办人员当面确认申请人身份",
         "The clerk confirmed the identity in person",
     ),
+    "event.eid.started": (
+        "自助終端顯示電子身份登入二維碼",
+        "自助终端显示电子身份登录二维码",
+        "The kiosk showed an e-ID sign-in QR code",
+    ),
+    "event.eid.opened": (
+        "申請人以手機打開電子身份登入",
+        "申请人以手机打开电子身份登录",
+        "The applicant's phone opened the e-ID sign-in",
+    ),
+    "event.eid.answered": (
+        "電子身份提供者作出回覆",
+        "电子身份提供者作出回复",
+        "The e-ID provider answered",
+    ),
+    "event.eid.finished": (
+        "申請人以電子身份登入",
+        "申请人以电子身份登录",
+        "The applicant signed in with an e-ID",
+    ),
+    "event.eid.refused": (
+        "電子身份登入被拒絕",
+        "电子身份登录被拒绝",
+        "An e-ID sign-in was refused",
+    ),
+    "event.eid.expired": (
+        "電子身份登入二維碼過期",
+        "电子身份登录二维码过期",
+        "An e-ID sign-in QR code expired",
+    ),
+    "event.eid.cancelled": (
+        "電子身份登入二維碼由新的取代",
+        "电子身份登录二维码由新的取代",
+        "An e-ID sign-in QR code was replaced by a new one",
+    ),
     "event.form.generated": ("生成申請表", "生成申请表", "The application form was made"),
     "event.signature.captured": (
         "申請人簽署申請表",
@@ -113,6 +148,11 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "已讀取申請人的身份證件",
         "已读取申请人的身份证件",
         "the identity document was read",
+    ),
+    "identity.eid": (
+        "申請人以電子身份「{provider}」登入",
+        "申请人以电子身份「{provider}」登录",
+        "the applicant signed in with the e-ID {provider}",
     ),
     "identity.face_score": (
         "現場人臉與證件相片相符（相似度 {score}）",
@@ -186,6 +226,9 @@ def identity_sentence(applicant: Applicant | None, language: Language) -> str:
     if applicant is None:
         return text("form.identity_none", language)
     parts = [text("identity.read", language)]
+    if applicant.eid_provider is not None:
+        provider = applicant.eid_provider[LANGUAGES.index(language)]
+        parts = [text("identity.eid", language).format(provider=provider)]
     if applicant.face_matched is True:
         if applicant.score is not None:
             parts.append(

@@ -39,6 +39,7 @@ from signaling.messages import (
     AppointmentDue,
     CallbackCreated,
     CallbackRegion,
+    EidStatus,
     ErrorEvent,
     Event,
     IdentityUpdated,
@@ -61,6 +62,7 @@ from terminal_client.errors import (
 from terminal_client.kiosk.appointment_step import KioskAppointment
 from terminal_client.kiosk.complaints_ui import KioskComplaints
 from terminal_client.kiosk.documents_ui import DocumentDevices, DocumentsScreen
+from terminal_client.kiosk.eid_ui import KioskEid, spoken
 from terminal_client.kiosk.feed import Feed, Subscription
 from terminal_client.kiosk.identity_step import KioskIdentity
 from terminal_client.kiosk.idle import IdleTimer
@@ -76,6 +78,7 @@ from terminal_client.kiosk.messages import (
     ComplaintCommand,
     DismissPrompt,
     DocumentsCommand,
+    EidCommand,
     FollowCommand,
     HelloMessage,
     IdentityCommand,
@@ -223,6 +226,9 @@ class KioskController:
             recheck=recheck, language=lambda: self.entered.language, publish=self._publish,
             spawn=self._spawn,
         )  # fmt: skip
+        # step 3 by e-ID on the applicant's phone (terminal_client/kiosk/eid_ui.py)
+        self.eid = KioskEid(server_url, token, self._session, self._eid_changed)
+        self.client.sio.on(Event.EID.value, self._eid_status, namespace=NAMESPACE_TERMINAL)
 
     # ------------------------------------------------------------------ lifetime
 
@@ -315,6 +321,7 @@ class KioskController:
                 if self.identity is not None and self.screen == Screen.CALL
                 else None
             ),
+            eid=self.eid.view(entered.session_id) if self.screen == Screen.CALL else None,
             documents=(
                 self.documents.view() if self.documents and self.screen == Screen.CALL else None
             ),
@@ -411,6 +418,9 @@ class KioskController:
                 await self._simple(kind)
             case IdentityCommand(action=action):
                 await self._identity(action)
+            case EidCommand():
+                self._require("sign in with an e-ID", Screen.CALL)
+                await self.eid.handle(command, self.entered.session_id, self.entered.language)
             case Capture() | ImportUsb() | DocumentsCommand():
                 self._require("hand over documents", Screen.CALL)
                 if self.documents is None:
@@ -564,6 +574,18 @@ class KioskController:
             language = self.entered.language
             text = self.voice.identity_text(view, language)
             self._identity_speech = text
+            self.speech_url = self.voice.cached_url(text, language)
+            if self.speech_url is None:
+                self._spawn(self._speak_identity_later(text, language))
+        self._publish()
+
+    def _eid_changed(self) -> None:
+        """The e-ID card moved on: in care mode its sentence becomes what is spoken."""
+        view = self.eid.view(self.entered.session_id) if self.screen == Screen.CALL else None
+        if view is not None and self.entered.care_mode:
+            language = self.entered.language
+            text = spoken(view, language, self.voice.translations)
+            self._identity_speech = text  # one instruction at a time, the newest
             self.speech_url = self.voice.cached_url(text, language)
             if self.speech_url is None:
                 self._spawn(self._speak_identity_later(text, language))
@@ -750,6 +772,18 @@ class KioskController:
         self._go(Screen.QUEUE)
         self._spawn(self._join(view.service_id, appointment=view.number))
 
+    async def _eid_status(self, data: Any) -> None:
+        """The server says what became of the e-ID sign-in shown on this kiosk."""
+        try:
+            status = EidStatus.model_validate(data)
+        except ValidationError as exc:
+            self._log().warning("e-ID notice not understood: %s", exc)
+            return
+        self.eid.on_status(status)
+        if status.state == "finished" and self.identity is not None and self.identity.active:
+            # proven by e-ID: the card reader's instruction must not go on asking for a card
+            self._spawn(self.identity.stop())
+
     async def _appointment_due(self, data: Any) -> None:
         """The server says an early arrival's slot has begun: queue them now."""
         try:
@@ -906,6 +940,10 @@ class KioskController:
         elif self.screen == Screen.CALL and self.client.transfer is not None:
             # handed on to another clerk: back to waiting (the screen says to whom)
             self._go(Screen.QUEUE)
+        if self.screen == Screen.CALL:
+            self._spawn(self.eid.follow_step(self.entered.session_id, self.client.step))
+        else:
+            self.eid.forget()
         if self.identity is not None:
             if self.screen == Screen.CALL:
                 self.identity.follow_step(self.entered.session_id, self.client.step)

@@ -156,6 +156,29 @@ class IdentityView(_Model):
     confirmed_by_clerk: bool = False
 
 
+class EidChoice(_Model):
+    """An e-ID provider the applicant may sign in with, named in each language."""
+
+    id: str
+    name_zh_hant: str
+    name_zh_hans: str
+    name_en: str
+
+
+class EidView(_Model):
+    """Step 3 by e-ID: the providers to choose from, the QR code for the phone, the outcome."""
+
+    phase: Literal["choose", "starting", "qr", "phone", "done", "refused", "expired"]
+    providers: list[EidChoice]
+    provider: str | None = None
+    qr: str | None = None  # data: URI (SVG) of the short link
+    expires_in_s: int | None = None
+    assurance: Literal["strong", "lower"] | None = None
+    # translation key of a refusal (``eid.refused.<code>``), with the server's own sentence
+    error_key: str | None = None
+    error_detail: str = ""
+
+
 class MaterialView(_Model):
     """One line of the materials checklist as the applicant sees it during the call."""
 
@@ -360,6 +383,8 @@ class KioskView(_Model):
     speech_url: str | None = None
     # the identity step, while it is on screen during the call
     identity: IdentityView | None = None
+    # step 3 by e-ID (signaling/eid), while it is on screen during the call
+    eid: EidView | None = None
     documents: DocumentsView | None = None  # on the call screen, when the kiosk handles documents
     # step 5 in the call: the form to sign (None while the clerk has not sent one)
     signing: SigningView | None = None
@@ -585,6 +610,14 @@ class CheckComplaint(_Model):
     access_code: str = Field(max_length=20)
 
 
+class EidCommand(_Model):
+    """In the call: ``start`` (show the QR code of ``provider``) or ``close`` the e-ID card."""
+
+    type: Literal["eid"]
+    action: Literal["start", "close"]
+    provider: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
 UiCommand = Annotated[
     SetLanguage
     | SetCareMode
@@ -594,6 +627,7 @@ UiCommand = Annotated[
     | DismissPrompt
     | Rate
     | IdentityCommand
+    | EidCommand
     | Capture
     | ImportUsb
     | DocumentsCommand

@@ -4,7 +4,7 @@ One row per deferred material of a session, with its due date and when it was su
 reminded of and lapsed; every one of those is also an event in the session's chain.
 
 Revision ID: 0134_materials_to_follow
-Revises: 0130_complaints
+Revises: 0131_eid
 Create Date: 2026-12-05
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0134_materials_to_follow"
-down_revision: str | None = "0130_complaints"
+down_revision: str | None = "0131_eid"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -140,6 +140,8 @@ const actions = {
   'dismiss-prompt': (id) => send({ type: 'dismiss_prompt', prompt_id: id }),
   'identity-start': () => send({ type: 'identity', action: 'start' }),
   'identity-cancel': () => send({ type: 'identity', action: 'cancel' }),
+  'eid-start': (provider) => send({ type: 'eid', action: 'start', provider }),
+  'eid-close': () => send({ type: 'eid', action: 'close' }),
   'dismiss-notice': () => {
     if (ui.notice) {
       ui.notice = null;

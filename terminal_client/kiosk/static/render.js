@@ -9,6 +9,7 @@ import { renderAppointment } from './appointment.js';
 import { renderFollow } from './to-follow.js';
 import { renderPayment } from './payment.js';
 import { renderSelfService } from './self-service.js';
+import { renderEid } from './eid.js';
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
@@ -307,6 +308,7 @@ function renderCall(view, ui) {
   });
   renderPrompt(view, ui);
   renderIdentity(view);
+  renderEid(view);
   renderDocuments(view, ui);
   renderSigning(view, ui);
 }
