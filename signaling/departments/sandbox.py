@@ -75,6 +75,9 @@ def clean(number: str) -> str:
 PEOPLE: dict[str, Record] = {
     "K1234567": Record("CHAN TAI MAN 陳大文", "1990-01-01"),
     "H12345678": Record("CHAN TAI MAN 陳大文", "1980-01-01"),
+    # the e-ID development provider's strong account (signaling/eid/dev_provider.mjs), so a
+    # self-service print after an e-ID sign-in can be tried in the demo
+    "A1234563": Record("CHAN TAI MAN 陳大文", "1980-01-01"),
     "M7654321": Record(
         "LEI KA WAI 李嘉慧",
         "1975-05-05",

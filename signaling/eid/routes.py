@@ -51,6 +51,8 @@ from signaling.throttle import RateLimit
 from storage import eid as attempts
 from storage.eid import AttemptConflict, AttemptRecord, AttemptState
 from storage.errors import NotFound
+from storage.models import CallSession
+from storage.self_service import STATE as SELF_SERVICE
 from storage.store import get_session
 
 log = logging.getLogger(__name__)
@@ -83,11 +85,11 @@ async def list_providers(request: web.Request) -> web.Response:
 async def start(request: web.Request) -> web.Response:
     """A new sign-in attempt for the kiosk's live session, and its QR code."""
     row, terminal = await kiosk_session(request, "sign in only your own applicant")
-    if not is_live(row):
+    if not _signs_in(row):
         raise http_error(
             web.HTTPConflict, "session_not_active",
-            f"session {row.id} is not in a call (it is {row.state}); e-ID sign-in is during"
-            " the call only",
+            f"session {row.id} is not in a call or a self-service session (it is {row.state});"
+            " e-ID sign-in is during one only",
         )  # fmt: skip
     body = body_as(EidStart, await request.read())
     configured = request.app[EID_PROVIDERS]
@@ -118,6 +120,12 @@ async def start(request: web.Request) -> web.Response:
     )
     link = EidLink(attempt_id=record.id, provider=record.provider, url=url, qr=qr, expires_in_s=ttl)
     return web.json_response(link.model_dump(mode="json"), status=201)
+
+
+def _signs_in(row: CallSession) -> bool:
+    """Whether the session may take an e-ID sign-in now: a call going on, or a service
+    without a clerk still waiting for its identity check (signaling/self_service)."""
+    return is_live(row) or (row.ended_at is None and row.state == SELF_SERVICE)
 
 
 def _limit(request: web.Request) -> float:
@@ -168,7 +176,7 @@ async def open_link(request: web.Request) -> web.StreamResponse:
         return phone_page.page(
             "other", record.language, 410, "the provider is no longer configured"
         )
-    if not is_live(await get_session(db, record.session_id)):
+    if not _signs_in(await get_session(db, record.session_id)):
         # the applicant left the kiosk: no sign-in for a call that is over
         return await _refuse(
             request.app, record,
@@ -196,7 +204,7 @@ async def open_link(request: web.Request) -> web.StreamResponse:
 async def _note(app: web.Application, record: AttemptRecord, extra: dict[str, str]) -> None:
     """A refused reuse of the attempt, in the chain while the call lasts (a closed session's
     chain is not added to by a stranger's request; the log has it either way)."""
-    if is_live(await get_session(app[DATABASE], record.session_id)):
+    if _signs_in(await get_session(app[DATABASE], record.session_id)):
         await attempts.note(app[DATABASE], record, "eid.refused", "phone", extra)
 
 
@@ -281,7 +289,7 @@ async def callback(request: web.Request) -> web.Response:
         )
         evidence = evidence_of(provider.settings, identity)
         row = await get_session(db, record.session_id)
-        if not is_live(row):
+        if not _signs_in(row):
             raise EidError(
                 f"the kiosk's session ended ({row.state}) before the sign-in came back",
                 "eid_session_ended",

@@ -186,9 +186,12 @@ class KioskController:
         )  # fmt: skip
         self.signing.also_printed = self.complaints.printed
         # services without a clerk (terminal_client/kiosk/self_service_ui.py)
+        # step 3 by e-ID on the applicant's phone (terminal_client/kiosk/eid_ui.py)
+        self.eid = KioskEid(server_url, token, self._session, self._eid_changed)
+        self.client.sio.on(Event.EID.value, self._eid_status, namespace=NAMESPACE_TERMINAL)
         self.self_service = KioskSelfService(
             SelfServiceClient(server_url, token, self.signing.paperwork), self_identity,
-            publish=self._publish, spawn=self._spawn,
+            publish=self._publish, spawn=self._spawn, eid=self.eid,
         )  # fmt: skip
         self.signing.also_printed = self._printed_elsewhere
         self.catalogue: Catalogue | None = None
@@ -226,9 +229,6 @@ class KioskController:
             recheck=recheck, language=lambda: self.entered.language, publish=self._publish,
             spawn=self._spawn,
         )  # fmt: skip
-        # step 3 by e-ID on the applicant's phone (terminal_client/kiosk/eid_ui.py)
-        self.eid = KioskEid(server_url, token, self._session, self._eid_changed)
-        self.client.sio.on(Event.EID.value, self._eid_status, namespace=NAMESPACE_TERMINAL)
 
     # ------------------------------------------------------------------ lifetime
 
@@ -321,7 +321,7 @@ class KioskController:
                 if self.identity is not None and self.screen == Screen.CALL
                 else None
             ),
-            eid=self.eid.view(entered.session_id) if self.screen == Screen.CALL else None,
+            eid=self.eid.view(self._eid_session()),
             documents=(
                 self.documents.view() if self.documents and self.screen == Screen.CALL else None
             ),
@@ -419,8 +419,8 @@ class KioskController:
             case IdentityCommand(action=action):
                 await self._identity(action)
             case EidCommand():
-                self._require("sign in with an e-ID", Screen.CALL)
-                await self.eid.handle(command, self.entered.session_id, self.entered.language)
+                self._require("sign in with an e-ID", Screen.CALL, Screen.SELF_SERVICE)
+                await self.eid.handle(command, self._eid_session(), self.entered.language)
             case Capture() | ImportUsb() | DocumentsCommand():
                 self._require("hand over documents", Screen.CALL)
                 if self.documents is None:
@@ -579,9 +579,17 @@ class KioskController:
                 self._spawn(self._speak_identity_later(text, language))
         self._publish()
 
+    def _eid_session(self) -> str | None:
+        """The session an e-ID sign-in here is for: the call's, or the self-service one's."""
+        if self.screen == Screen.CALL:
+            return self.entered.session_id
+        if self.screen == Screen.SELF_SERVICE:
+            return self.self_service.session_id
+        return None
+
     def _eid_changed(self) -> None:
         """The e-ID card moved on: in care mode its sentence becomes what is spoken."""
-        view = self.eid.view(self.entered.session_id) if self.screen == Screen.CALL else None
+        view = self.eid.view(self._eid_session())
         if view is not None and self.entered.care_mode:
             language = self.entered.language
             text = spoken(view, language, self.voice.translations)
@@ -780,6 +788,8 @@ class KioskController:
             self._log().warning("e-ID notice not understood: %s", exc)
             return
         self.eid.on_status(status)
+        if status.state == "finished":
+            self.self_service.eid_finished(status.session_id, status.assurance)
         if status.state == "finished" and self.identity is not None and self.identity.active:
             # proven by e-ID: the card reader's instruction must not go on asking for a card
             self._spawn(self.identity.stop())

@@ -1,4 +1,5 @@
-"""The kiosk's e-ID card at step 3: "Sign in with 智方便 / 一戶通" instead of the card reader.
+"""The kiosk's e-ID card at step 3 (and at a self-service identity check): "Sign in with
+智方便 / 一戶通" instead of the card reader.
 
 The applicant taps a provider; the server (:mod:`signaling.eid.routes`) answers with a short
 link shown as a QR code; the phone signs in at the provider; the server tells this kiosk
@@ -86,6 +87,17 @@ class KioskEid:
         self._session_id, self._attempt = session_id, None
         self._view = EidView(phase="choose", providers=providers)
         self.publish()
+
+    async def offer(self, session_id: str) -> bool:
+        """Show the card for a session without a call (a self-service identity check);
+        False when no provider is configured."""
+        providers = await self._load_providers()
+        if not providers:
+            return False
+        self._session_id, self._attempt = session_id, None
+        self._view = EidView(phase="choose", providers=providers)
+        self.publish()
+        return True
 
     async def _load_providers(self) -> list[EidChoice]:
         if self._providers is None:

@@ -270,14 +270,15 @@ class SelfServiceView(_Model):
 
     ``document`` to ``challenge``: the identity check (insert the card, look at the camera,
     the movement asked for); ``fetching`` the department is asked (``slow``: it takes longer
-    than usual, still waiting); ``printing`` / ``printed``; ``refused`` (the department has no
+    than usual, still waiting); ``eid``: no card reader here, the e-ID card is the way;
+    ``printing`` / ``printed``; ``refused`` (the department has no
     record, or the person is not eligible) and ``failed`` (it did not answer, or the identity
     check failed) say why in ``error_key`` and offer "Ask a clerk"; ``unavailable``: this
     kiosk has no ID reader and camera, so only a clerk can help.
     """
 
     state: Literal[
-        "unavailable", "opening", "document", "reading", "face", "challenge", "sending",
+        "unavailable", "opening", "document", "reading", "face", "challenge", "sending", "eid",
         "fetching", "slow", "printing", "printed", "refused", "failed",
     ]  # fmt: skip
     action: Literal["blink", "turn_left", "turn_right"] | None = None

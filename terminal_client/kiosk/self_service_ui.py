@@ -23,6 +23,7 @@ from signaling.messages import Language
 from storage.errors import VcounterError
 from terminal_client.errors import PaperworkRefused, PrinterError
 from terminal_client.identity import Progress
+from terminal_client.kiosk.eid_ui import KioskEid
 from terminal_client.kiosk.messages import SelfServiceView
 from terminal_client.printer import PrintJob, Status
 from terminal_client.self_service import SelfServiceClient
@@ -46,9 +47,13 @@ class KioskSelfService:
         *,
         publish: Callable[[], None],
         spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
+        eid: KioskEid | None = None,
     ) -> None:
         self.client = client
         self.identify = identify
+        # the e-ID card offered beside the card reader (None: this kiosk offers no e-ID)
+        self.eid = eid
+        self._eid_done: asyncio.Future[str] | None = None
         self.publish = publish
         self.spawn = spawn
         self.view: SelfServiceView | None = None
@@ -80,16 +85,7 @@ class KioskSelfService:
             )
             return
         session_id = self.session_id = opened.session_id
-        if self.identify is None:
-            # no reader or camera here: only a clerk can check who the applicant is
-            self._show(state="unavailable", can_ask_clerk=True)
-            return
-        try:
-            await self.identify(session_id, self._identity_progress)
-        except VcounterError as exc:
-            log.info("self-service %s: identity check failed (%s)", session_id, exc.code)
-            self._show(state="failed", error_key=f"identity.error.{exc.code}",
-                       error_detail=exc.message, can_ask_clerk=True)  # fmt: skip
+        if not await self._identified(session_id):
             return
         self._show(state="fetching")
         slow = self.spawn(self._say_slow(opened.slow_after_s))
@@ -111,6 +107,53 @@ class KioskSelfService:
         job = await self.client.print(issued)
         self._job = job.job_id
         log.info("self-service %s: %s queued for printing", session_id, issued.acceptance_number)
+
+    async def _identified(self, session_id: str) -> bool:
+        """Check who the applicant is: card + face, or e-ID on their phone, whichever ends
+        first (both report to the server, which fetches only for a verified identity)."""
+        offered = self.eid is not None and await self.eid.offer(session_id)
+        if self.identify is None and not offered:
+            # no reader or camera here and no e-ID: only a clerk can check who they are
+            self._show(state="unavailable", can_ask_clerk=True)
+            return False
+        self._eid_done = asyncio.get_running_loop().create_future()
+        card = None
+        if self.identify is not None:
+            card = asyncio.ensure_future(self.identify(session_id, self._identity_progress))
+        else:
+            self._show(state="eid")
+        waiting: set[asyncio.Future[Any]] = {self._eid_done, *([card] if card else [])}
+        try:
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if card is not None and not card.done():
+                card.cancel()  # signed in by e-ID (or the applicant left): the reader stops
+                with contextlib.suppress(asyncio.CancelledError, VcounterError):
+                    await card
+            if self.eid is not None:
+                self.eid.forget()
+        if self._eid_done in done:
+            if self._eid_done.result() != "strong":
+                # no clerk here to weigh a weaker sign-in: they confirm it in a call
+                self._show(state="failed", error_key="self_service.error.eid_lower",
+                           can_ask_clerk=True)  # fmt: skip
+                return False
+            log.info("self-service %s: identity proven by e-ID", session_id)
+            return True
+        assert card is not None
+        try:
+            card.result()
+        except VcounterError as exc:
+            log.info("self-service %s: identity check failed (%s)", session_id, exc.code)
+            self._show(state="failed", error_key=f"identity.error.{exc.code}",
+                       error_detail=exc.message, can_ask_clerk=True)  # fmt: skip
+            return False
+        return True
+
+    def eid_finished(self, session_id: str, assurance: str | None) -> None:
+        """The server says the applicant signed in by e-ID for this screen's session."""
+        if session_id == self.session_id and self._eid_done and not self._eid_done.done():
+            self._eid_done.set_result(assurance or "lower")
 
     async def _say_slow(self, after_s: float) -> None:
         await asyncio.sleep(after_s)

@@ -26,9 +26,15 @@ function providerButtons(eid, language) {
   }));
 }
 
+let callStage = null; // where the page puts the card: the call's stage
+
 /** Draw the e-ID card of ``view`` (hidden when the view has none). */
 export function renderEid(view) {
   const panel = $('[data-testid=eid-panel]');
+  // one card, in the call's stage or in the self-service screen, wherever the check is
+  callStage = callStage || panel.parentElement;
+  const slot = view.screen === 'self_service' ? $('[data-testid=self-service-eid]') : callStage;
+  if (panel.parentElement !== slot) slot.appendChild(panel);
   const eid = view.eid;
   panel.hidden = !eid;
   if (!eid) return;

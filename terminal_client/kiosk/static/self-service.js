@@ -3,6 +3,7 @@
 // offers "Ask a clerk" when the department failed or refused (view.self_service).
 
 import { t, has } from './i18n.js';
+import { renderEid } from './eid.js';
 
 const $ = (selector) => document.querySelector(selector);
 const IDENTITY = ['document', 'reading', 'face', 'challenge', 'sending'];
@@ -28,7 +29,7 @@ export function renderSelfService(view) {
     opening: 'self_service.opening', fetching: 'self_service.fetching', slow: 'self_service.slow',
     printing: 'self_service.printing', printed: 'self_service.printed',
     refused: 'self_service.refused_title', failed: 'self_service.failed_title',
-    unavailable: 'self_service.unavailable',
+    unavailable: 'self_service.unavailable', eid: 'self_service.eid_only',
   };
   status.textContent = words[state] ? t(words[state]) : '';
   const reason = $('[data-testid=self-service-reason]');
@@ -45,6 +46,7 @@ export function renderSelfService(view) {
   $('[data-testid=self-service-ask-clerk]').hidden = !s.can_ask_clerk;
   $('[data-testid=self-service-ask-hint]').hidden = !s.can_ask_clerk || state === 'unavailable';
   $('[data-testid=self-service-finish]').hidden = busy || IDENTITY.includes(state);
+  renderEid(view);
 }
 
 /** The screen's buttons. */
