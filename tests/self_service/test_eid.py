@@ -5,17 +5,31 @@ A weaker sign-in fetches nothing: with no clerk to weigh it, the applicant is se
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from playwright.async_api import Page
+from sqlalchemy import select
 
+from media.sources import create_local_tracks
 from storage.audit import AuditLog
+from storage.models import EidAttempt
+from terminal_client.identity import Progress
+from terminal_client.kiosk.run import build_kiosk
+from terminal_client.kiosk.screens import KioskSettings
+from terminal_client.kiosk.server import launch_url, page_key
+from terminal_client.kiosk.tts import Speech
 from terminal_client.paperwork import KioskPaperwork
 from terminal_client.printer import PrintQueue, SpoolPrinter
 from terminal_client.self_service import SelfServiceClient
 from tests.conftest import RunningServer
 from tests.eid.conftest import PROVIDER_ID, Oidc, Phone, oidc, oidc_proxy, phone
+from tests.kiosk.conftest import RunningKiosk, open_kiosk, shot, tap
 from tests.self_service.conftest import TAX, Kiosk, RunningDepartment, connectors, verify_cli
+from tests.teardown import bounded
 
 __all__ = ["oidc", "oidc_proxy", "phone"]  # fixtures
 
@@ -83,3 +97,71 @@ async def test_a_weaker_e_id_sign_in_fetches_nothing(
     assert refused["code"] == "identity_not_verified", refused
     kinds = [e.kind for e in await AuditLog(server.db).events(session_id)]
     assert "department.queried" not in kinds
+
+
+def card_never_inserted() -> Callable[..., object]:
+    """The kiosk's reader waiting for a card nobody inserts (the applicant uses their phone)."""
+
+    async def identify(session_id: str, progress: Callable[[Progress], None]) -> None:
+        progress(Progress("document"))
+        await asyncio.Event().wait()  # until the e-ID sign-in stops the reader
+
+    return identify
+
+
+@pytest.fixture
+async def kiosk_page(server: RunningServer, tmp_path: Path) -> AsyncIterator[RunningKiosk]:
+    token = await server.add_terminal("kiosk-self-eid")
+    controller, app = build_kiosk(
+        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"),
+        Speech(tmp_path / "tts"), KioskSettings(idle_timeout_s=600), name="self-eid",
+        print_dir=tmp_path / "print",
+    )  # fmt: skip
+    controller.self_service.identify = card_never_inserted()  # type: ignore[assignment]
+    await controller.start()
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield RunningKiosk(
+            controller, url, server, tmp_path / "tts", page_key(app), launch_url(url, app)
+        )
+    finally:
+        await bounded(runner.cleanup(), "kiosk page server")
+        await bounded(controller.close(), "kiosk controller")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_the_self_service_screen_offers_e_id_beside_the_card_reader(
+    kiosk_page: RunningKiosk, page: Page, oidc: Oidc, phone: Phone, tmp_path: Path
+) -> None:
+    server = kiosk_page.server
+    await open_kiosk(page, kiosk_page)
+    await tap(page, "choose-en")
+    await tap(page, "department-taxation")
+    await tap(page, "service-income-tax-record-print")
+    await tap(page, "call-clerk")
+    # the card reader's instruction and, beside it, the e-ID card in the same screen
+    await page.wait_for_selector("[data-testid=self-service-check]:not([hidden])", timeout=20000)
+    card = page.locator("[data-testid=self-service-eid] [data-testid=eid-panel]")
+    await card.wait_for(state="visible", timeout=20000)
+    await tap(page, f"eid-start-{PROVIDER_ID}")
+    await page.locator("[data-testid=eid-qr]").wait_for(state="visible", timeout=20000)
+    await shot(page, "self-service-eid-qr")
+    session_id = kiosk_page.controller.self_service.session_id
+    assert session_id is not None
+    async with server.db.reads() as s:
+        link = (
+            await s.execute(select(EidAttempt.link).where(EidAttempt.session_id == session_id))
+        ).scalar_one()
+    page_shown = await phone.open(await phone.sign_in(f"{server.url}/eid/{link}"))
+    assert page_shown.outcome == "done:done", page_shown.html
+    await page.wait_for_selector(
+        "[data-testid=self-service-status][data-state=printed]", timeout=30000
+    )
+    [printed] = list((tmp_path / "print" / "spool").glob("*.pdf"))
+    assert printed.read_bytes().startswith(b"%PDF")
+    assert await card.is_hidden()
+    assert page.errors == []  # type: ignore[attr-defined]
