@@ -16,19 +16,17 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import socket
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-import aiohttp
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from signaling import sandboxes
 from signaling.departments.connector import DOCUMENTS_PATH
 from signaling.departments.wire import (
     DepartmentDocument,
@@ -254,12 +252,6 @@ class DepartmentSandbox:
         return app
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def sandbox_process(
     department_key: Path, client_key: Path, client: str = "vcounter", port: int = 0
@@ -267,31 +259,14 @@ async def sandbox_process(
     """Run the sandbox as its own process (tests, ``./run demo``, the benchmark) trusting the
     client key at ``client_key`` (made if missing); yields its URL once it answers."""
     sig.load_or_create_key(client_key)
-    port = port or free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "signaling.departments.sandbox", "--port", str(port),
-        "--key", str(department_key), "--client", client,
-        "--client-key", str(sig.public_path(client_key)),
-        stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"{url}/control") as r:
-                        if r.status == 200 and sig.public_path(department_key).exists():
-                            break
-                if process.returncode is not None:
-                    raise RuntimeError(f"the department sandbox exited ({process.returncode})")
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError(f"the department sandbox at {url} did not start within 30 s")
+    args = ["--key", str(department_key), "--client", client,
+            "--client-key", str(sig.public_path(client_key))]  # fmt: skip
+    async with sandboxes.sandbox_process(
+        "signaling.departments.sandbox", args, port=port or sandboxes.free_port(),
+        probe="/control", ready_status=200, key=sig.public_path(department_key),
+        what="department sandbox",
+    ) as url:  # fmt: skip
         yield url
-    finally:
-        if process.returncode is None:
-            process.terminate()
-        await process.wait()
 
 
 def main(argv: list[str] | None = None) -> None:

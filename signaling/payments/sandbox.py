@@ -19,8 +19,6 @@ import hashlib
 import io
 import logging
 import secrets
-import socket
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +30,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
 
+from signaling import sandboxes
 from signaling.payments import signatures as sig
 from signaling.payments.errors import BadSignature
 from signaling.payments.wire import (
@@ -368,34 +367,14 @@ async def sandbox_process(
     """Run the sandbox as its own process (``./run demo``, the benchmark) trusting the
     merchant key at ``merchant_key`` (made if missing); yields its URL once it answers."""
     sig.load_or_create_key(merchant_key)
-    if not port:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "signaling.payments.sandbox", "--port", str(port),
-        "--key", str(provider_key), "--merchant", merchant,
-        "--merchant-key", str(sig.public_path(merchant_key)),
-        stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"{url}/pay/none") as r:
-                        if r.status == 404 and sig.public_path(provider_key).exists():
-                            break
-                if process.returncode is not None:
-                    raise RuntimeError(f"the payment sandbox exited ({process.returncode})")
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError(f"the payment sandbox at {url} did not start within 30 s")
+    args = ["--key", str(provider_key), "--merchant", merchant,
+            "--merchant-key", str(sig.public_path(merchant_key))]  # fmt: skip
+    async with sandboxes.sandbox_process(
+        "signaling.payments.sandbox", args, port=port or sandboxes.free_port(),
+        probe="/pay/none", ready_status=404, key=sig.public_path(provider_key),
+        what="payment sandbox",
+    ) as url:  # fmt: skip
         yield url
-    finally:
-        if process.returncode is None:
-            process.terminate()
-        await process.wait()
 
 
 def main(argv: list[str] | None = None) -> None:

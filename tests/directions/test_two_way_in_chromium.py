@@ -12,24 +12,19 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp import web
 from playwright.async_api import Browser, expect
 
-from media.sources import create_local_tracks
 from signaling.catalogue import Catalogue
 from signaling.keys import CATALOGUE
 from storage.audit import AuditLog
 from storage.store import get_session
 from terminal_client.kiosk.messages import Screen
-from terminal_client.kiosk.run import build_kiosk
 from terminal_client.kiosk.screens import KioskSettings
-from terminal_client.kiosk.server import launch_url, page_key
-from terminal_client.kiosk.tts import Speech
 from tests.browser.conftest import attach_error_log, without_call_media
 from tests.browser.polling import until_async
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.directions.conftest import MAINLAND_PLACE, kiosk_at, two_way_ids
-from tests.kiosk.conftest import LANDSCAPE, RunningKiosk, shown, tap
+from tests.kiosk.conftest import LANDSCAPE, RunningKiosk, serving_kiosk, shown, tap
 from tests.teardown import bounded
 
 CLERK_ZONE = "Europe/London"
@@ -56,22 +51,8 @@ async def mainland_kiosk(
 ) -> AsyncIterator[RunningKiosk]:
     """A kiosk process (controller and page server) registered at the Futian Port place."""
     token = await kiosk_at(server, MAINLAND_PLACE, "futian-1")
-    controller, app = build_kiosk(
-        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"),
-        Speech(tmp_path / "tts"), kiosk_settings, name="futian-1",
-    )  # fmt: skip
-    await controller.start()
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        yield RunningKiosk(
-            controller, url, server, tmp_path / "tts", page_key(app), launch_url(url, app)
-        )
-    finally:
-        await bounded(runner.cleanup(), "kiosk page server")
-        await bounded(controller.close(), "kiosk controller")
+    async with serving_kiosk(server, tmp_path, token, kiosk_settings, name="futian-1") as running:
+        yield running
 
 
 def _offset_h(zone: str, at: datetime) -> float:

@@ -4,11 +4,13 @@ shown in Debian's Chromium through Playwright, and a Python clerk to take its ca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import wave
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -121,6 +123,40 @@ async def start_kiosk(
         RunningKiosk(controller, url, server, speech_dir, page_key(app), launch_url(url, app)),
         runner,
     )
+
+
+@contextlib.asynccontextmanager
+async def serving_kiosk(
+    server: RunningServer,
+    tmp_path: Path,
+    token: str,
+    settings: KioskSettings | None = None,
+    *,
+    before_start: Callable[[KioskController], None] | None = None,
+    **build: Any,
+) -> AsyncIterator[RunningKiosk]:
+    """A kiosk process (controller and page server on a free loopback port) with the device
+    ``token``; ``build`` goes to :func:`build_kiosk` (``media`` replaces the synthetic
+    camera), ``before_start`` may swap a part before it starts. Stopped on the way out."""
+    media = build.pop("media", lambda: create_local_tracks(True, "", "", label="kiosk"))
+    controller, app = build_kiosk(
+        server.url, token, media, Speech(tmp_path / "tts"),
+        settings or KioskSettings(idle_timeout_s=600), **build,
+    )  # fmt: skip
+    if before_start is not None:
+        before_start(controller)
+    await controller.start()
+    runner = web.AppRunner(app, access_log=None)
+    try:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        yield RunningKiosk(
+            controller, url, server, tmp_path / "tts", page_key(app), launch_url(url, app)
+        )
+    finally:
+        await bounded(runner.cleanup(), "kiosk page server")
+        await bounded(controller.close(), "kiosk controller")
 
 
 @pytest.fixture

@@ -50,6 +50,10 @@ _ANONYMOUS = (
 # the payment provider's notifications: believed only with the provider's signature
 # (tests/payments/test_payment_api.py refuses forged, replayed and unknown ones)
 _SIGNED = ("/api/payments/notify/",)
+# the e-ID phone pages (README "e-ID sign-in"): a single-use link, the provider's answer
+# checked against the attempt's state, nonce and PKCE verifier; limited per address
+# (tests/eid/test_sign_in.py refuses replayed and forged answers)
+_PHONE_EID = ("/eid/", "/eid-assets/")
 
 
 def routes(app: web.Application) -> list[tuple[str, str]]:
@@ -95,7 +99,15 @@ async def test_the_token_is_checked_before_a_session_is_looked_up(server: Runnin
             if path in _ANONYMOUS or path.startswith(("/verify", "/api/verify", "/phone")):
                 continue
             if path.startswith(
-                ("/api/phone/", "/static", "/vendor", "/book-static", "/map-static", *_SIGNED)
+                (
+                    "/api/phone/",
+                    "/static",
+                    "/vendor",
+                    "/book-static",
+                    "/map-static",
+                    *_SIGNED,
+                    *_PHONE_EID,
+                )
             ) or path.startswith("/complaint-static"):
                 continue
             async with await _send(http, f"{server.url}{path}", method) as r:

@@ -10,26 +10,20 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from playwright.async_api import Page
 from sqlalchemy import select
 
-from media.sources import create_local_tracks
 from storage.audit import AuditLog
 from storage.models import EidAttempt
 from terminal_client.identity import Progress
-from terminal_client.kiosk.run import build_kiosk
-from terminal_client.kiosk.screens import KioskSettings
-from terminal_client.kiosk.server import launch_url, page_key
-from terminal_client.kiosk.tts import Speech
+from terminal_client.kiosk.controller import KioskController
 from terminal_client.paperwork import KioskPaperwork
 from terminal_client.printer import PrintQueue, SpoolPrinter
 from terminal_client.self_service import SelfServiceClient
 from tests.conftest import RunningServer
 from tests.eid.conftest import PROVIDER_ID, Oidc, Phone, oidc, oidc_proxy, phone
-from tests.kiosk.conftest import RunningKiosk, open_kiosk, shot, tap
+from tests.kiosk.conftest import RunningKiosk, open_kiosk, serving_kiosk, shot, tap
 from tests.self_service.conftest import TAX, Kiosk, RunningDepartment, connectors, verify_cli
-from tests.teardown import bounded
 
 __all__ = ["oidc", "oidc_proxy", "phone"]  # fixtures
 
@@ -112,24 +106,14 @@ def card_never_inserted() -> Callable[..., object]:
 @pytest.fixture
 async def kiosk_page(server: RunningServer, tmp_path: Path) -> AsyncIterator[RunningKiosk]:
     token = await server.add_terminal("kiosk-self-eid")
-    controller, app = build_kiosk(
-        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"),
-        Speech(tmp_path / "tts"), KioskSettings(idle_timeout_s=600), name="self-eid",
-        print_dir=tmp_path / "print",
-    )  # fmt: skip
-    controller.self_service.identify = card_never_inserted()  # type: ignore[assignment]
-    await controller.start()
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        yield RunningKiosk(
-            controller, url, server, tmp_path / "tts", page_key(app), launch_url(url, app)
-        )
-    finally:
-        await bounded(runner.cleanup(), "kiosk page server")
-        await bounded(controller.close(), "kiosk controller")
+
+    def reader(controller: KioskController) -> None:
+        controller.self_service.identify = card_never_inserted()  # type: ignore[assignment]
+
+    async with serving_kiosk(
+        server, tmp_path, token, name="self-eid", print_dir=tmp_path / "print", before_start=reader
+    ) as running:
+        yield running
 
 
 @pytest.mark.browser

@@ -10,22 +10,16 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 from playwright.async_api import Page
 
-from media.sources import create_local_tracks
 from storage import store
 from storage.audit import AuditLog
 from terminal_client.identity import Progress
+from terminal_client.kiosk.controller import KioskController
 from terminal_client.kiosk.messages import Screen
-from terminal_client.kiosk.run import build_kiosk
-from terminal_client.kiosk.screens import KioskSettings
-from terminal_client.kiosk.server import launch_url, page_key
-from terminal_client.kiosk.tts import Speech
 from tests.conftest import RunningServer
-from tests.kiosk.conftest import RunningKiosk, open_kiosk, shot, tap
+from tests.kiosk.conftest import RunningKiosk, open_kiosk, serving_kiosk, shot, tap
 from tests.self_service.conftest import KNOWN, RunningDepartment
-from tests.teardown import bounded
 
 pytestmark = pytest.mark.browser
 
@@ -64,24 +58,14 @@ def card_and_face(server_url: str, token: str) -> Callable[..., object]:
 @pytest.fixture
 async def kiosk(server: RunningServer, tmp_path: Path) -> AsyncIterator[RunningKiosk]:
     token = await server.add_terminal("kiosk-self")
-    controller, app = build_kiosk(
-        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"),
-        Speech(tmp_path / "tts"), KioskSettings(idle_timeout_s=600), name="self",
-        print_dir=tmp_path / "print",
-    )  # fmt: skip
-    controller.self_service.identify = card_and_face(server.url, token)  # type: ignore[assignment]
-    await controller.start()
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        yield RunningKiosk(
-            controller, url, server, tmp_path / "tts", page_key(app), launch_url(url, app)
-        )
-    finally:
-        await bounded(runner.cleanup(), "kiosk page server")
-        await bounded(controller.close(), "kiosk controller")
+
+    def reader(controller: KioskController) -> None:
+        controller.self_service.identify = card_and_face(server.url, token)  # type: ignore[assignment]
+
+    async with serving_kiosk(
+        server, tmp_path, token, name="self", print_dir=tmp_path / "print", before_start=reader
+    ) as running:
+        yield running
 
 
 async def state_is(page: Page, state: str) -> None:

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from playwright.async_api import Page, expect
 
 from media.face_camera import ReplayTrack, blinking
@@ -22,10 +21,7 @@ from storage.audit import AuditLog
 from terminal_client.id_reader import SimulatedCardReader
 from terminal_client.kiosk.documents_ui import DocumentDevices
 from terminal_client.kiosk.identity_step import KioskIdentity
-from terminal_client.kiosk.run import build_kiosk
 from terminal_client.kiosk.screens import KioskSettings
-from terminal_client.kiosk.server import launch_url, page_key
-from terminal_client.kiosk.tts import Speech
 from terminal_client.printer import FakeCupsPrinter
 from terminal_client.scanner import SimulatedScanner
 from tests.conftest import RunningServer
@@ -36,6 +32,7 @@ from tests.kiosk.conftest import (  # noqa: F401
     layout_problems,
     open_kiosk,
     page,
+    serving_kiosk,
     shot,
     tap,
 )
@@ -47,7 +44,6 @@ from tests.sign.conftest import (
     open_counter,
     sign,
 )
-from tests.teardown import bounded
 from tests.to_follow.conftest import FOLLOWS, MONDAY, append_scan, set_clock
 
 
@@ -76,25 +72,13 @@ async def other_kiosk(
     )  # fmt: skip
     camera = lambda: LocalMedia(ReplayTrack(frames, loop=True), SyntheticAudioTrack())  # noqa: E731
     scanner = SimulatedScanner(dpi=100, seconds_per_scan=0.05)
-    controller, app = build_kiosk(
-        server.url, token, camera, Speech(tmp_path / "tts"),
+    async with serving_kiosk(
+        server, tmp_path, token,
         KioskSettings(idle_timeout_s=600, idle_warning_s=10, thanks_s=1.5), name="kiosk-2",
-        identity=identity, documents=DocumentDevices(scanner=scanner, phone=False),
+        media=camera, identity=identity, documents=DocumentDevices(scanner=scanner, phone=False),
         printer=printer, print_dir=tmp_path / "print",
-    )  # fmt: skip
-    await controller.start()
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        yield RunningKiosk(
-            controller, url, server, tmp_path / "tts", page_key(app), launch_url(url, app)
-        )
-    finally:
-        await bounded(runner.cleanup(), "kiosk page server")
-        await bounded(controller.close(), "kiosk controller")  # closes the scanner too
+    ) as running:  # fmt: skip
+        yield running  # closing the controller closes the scanner too
 
 
 @pytest.mark.slow
