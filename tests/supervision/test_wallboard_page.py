@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from signaling.catalogue import load_catalogue
+from signaling.keys import CATALOGUE
 from storage import store
 from tests.conftest import CLERK_PASSWORD, RunningServer
 from tests.supervision.test_wallboard import open_session
@@ -58,7 +58,8 @@ async def test_the_board_fits_the_screen_and_follows_the_queue(
     await expect(page.locator("[data-testid=wb-longest]")).to_have_text(re.compile(r"^0:\d\d$"))
 
     # a busy hall: more services waiting than lines fit; the rest summed up in one line
-    services = [s.id for s in load_catalogue().services if s.id != "tax-registration"]
+    # the services this server offers (a self-service one is offered only with its connector)
+    services = [s.id for s in server.app[CATALOGUE].services if s.id != "tax-registration"]
     for i, service_id in enumerate(services, start=1):
         await open_session(server, f"kiosk-{i}", service_id)
     await expect(waiting).to_have_text(str(len(services) + 1))
