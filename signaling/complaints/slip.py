@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from signaling.messages import ComplaintCategory, Language
-from signaling.paperwork.forms import MARGIN, _Doc, _when
+from signaling.paperwork.forms import _Doc, _when
 from signaling.paperwork.texts import text
 
 
@@ -41,12 +41,8 @@ def complaint_slip(data: SlipData) -> bytes:
     pdf.row(pdf.t("complaint.filed"), _when(data.filed_at))
     pdf.row(pdf.t("complaint.due"), data.due_on.isoformat())
     pdf.ln(12)
-    y = pdf.get_y()
     # the phone page, in the applicant's language, as a QR code and as text
-    pdf.qr(f"{data.status_url}?lang={data.language}", MARGIN, y, 110)
-    pdf.set_xy(MARGIN + 124, y + 10)
-    pdf.set_font("cjk", size=10.5)
-    pdf.multi_cell(0, 16, pdf.t("complaint.keep"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_x(MARGIN + 124)
-    pdf.small(data.status_url, 8)
+    pdf.qr_block(
+        f"{data.status_url}?lang={data.language}", pdf.t("complaint.keep"), data.status_url
+    )
     return pdf.finish(data.filed_at)

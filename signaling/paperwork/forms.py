@@ -173,6 +173,16 @@ class _Doc(FPDF):
         buffer.seek(0)
         self.image(buffer, x=x, y=y, w=size, h=size)
 
+    def qr_block(self, url: str, caption: str, shown: str | None = None) -> None:
+        """A QR code of ``url`` at the left margin, ``caption`` and the address beside it."""
+        y = self.get_y()
+        self.qr(url, MARGIN, y, 110)
+        self.set_xy(MARGIN + 124, y + 10)
+        self.set_font("cjk", size=10.5)
+        self.multi_cell(0, 16, caption, new_x="LMARGIN", new_y="NEXT")
+        self.set_x(MARGIN + 124)
+        self.small(shown or url, 8)
+
     def materials(self, lines: list[MaterialLine], empty_key: str) -> None:
         if not lines:
             self.row("", self.t(empty_key))
@@ -250,13 +260,7 @@ def receipt(data: ReceiptData) -> bytes:
             pdf.row(f"{number}.", f"{name} · {pdf.t('receipt.due')} {due}")
         pdf.small(pdf.t("receipt.to_follow_how"), 10)
     pdf.ln(12)
-    y = pdf.get_y()
-    pdf.qr(data.verify_url, MARGIN, y, 110)
-    pdf.set_xy(MARGIN + 124, y + 10)
-    pdf.set_font("cjk", size=10.5)
-    pdf.multi_cell(0, 16, pdf.t("receipt.verify"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_x(MARGIN + 124)
-    pdf.small(data.verify_url, 8)
+    pdf.qr_block(data.verify_url, pdf.t("receipt.verify"))
     pdf.set_x(MARGIN + 124)
     pdf.set_font("cjk", size=10.5)
     pdf.multi_cell(0, 16, pdf.t("receipt.later"), new_x="LMARGIN", new_y="NEXT")
@@ -277,13 +281,7 @@ def result_document(data: ResultData) -> bytes:
     pdf.row(pdf.t("result.decided_by"), data.decided_by)
     pdf.row(pdf.t("result.decided_at"), _when(data.decided_at))
     pdf.ln(16)
-    y = pdf.get_y()
-    pdf.qr(data.verify_url, MARGIN, y, 110)
-    pdf.set_xy(MARGIN + 124, y + 10)
-    pdf.set_font("cjk", size=10.5)
-    pdf.multi_cell(0, 16, pdf.t("receipt.verify"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_x(MARGIN + 124)
-    pdf.small(data.verify_url, 8)
+    pdf.qr_block(data.verify_url, pdf.t("receipt.verify"))
     return pdf.finish(data.decided_at)
 
 

@@ -60,16 +60,9 @@ def self_service_document(data: IssuedData) -> bytes:
         pdf.ln(6)
         pdf.small(a.note, 9)
     pdf.ln(12)
-    y = pdf.get_y()
-    if y > pdf.h - MARGIN - 120:
+    if pdf.get_y() > pdf.h - MARGIN - 120:
         pdf.add_page()
-        y = pdf.get_y()
-    pdf.qr(data.verify_url, MARGIN, y, 110)
-    pdf.set_xy(MARGIN + 124, y + 10)
-    pdf.set_font("cjk", size=10.5)
-    pdf.multi_cell(0, 16, pdf.t("receipt.verify"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_x(MARGIN + 124)
-    pdf.small(data.verify_url, 8)
+    pdf.qr_block(data.verify_url, pdf.t("receipt.verify"))
     pdf.set_x(MARGIN + 124)
     pdf.small(f"{pdf.t('self_service.answer')} SHA-256 {data.answer_sha256}", 7)
     return pdf.finish(data.printed_at)
