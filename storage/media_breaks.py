@@ -111,6 +111,15 @@ async def report(
             if brk is None:
                 tx.chain(row, "media.connected", actor, {"attempt": attempt} if attempt else {})
                 return MediaOutcome("connected", current)
+            if brk.get("never_connected"):
+                # the call's first media, on a later peer connection: both sides are told
+                # the wait is over (their screens said "reconnecting")
+                since = row.media_down_since or now
+                gap_ms = max(0, round((now - since).total_seconds() * 1000))
+                row.media_break = None
+                row.media_down_since = None
+                tx.chain(row, "media.connected", actor, {"attempt": attempt, "after_ms": gap_ms})
+                return MediaOutcome("restored", current, since, "network", gap_ms)
             back = set(brk.get("restored", [])) | {side}
             if not set(brk.get("reports", {})) <= back:
                 # this side still receives: it is heard from, and the break stays open
@@ -209,8 +218,9 @@ def restart_due(brk: dict[str, Any], since: datetime, now: datetime, after_s: fl
 
 
 async def stuck(db: Database, after_s: float) -> list[str]:
-    """Calls due a new peer connection (see :func:`restart_due`), read without a lock: a
-    break that is not due costs the sweeper's round no transaction of its own."""
+    """Calls due a new peer connection (see :func:`restart_due`), and calls whose first
+    peer connection has not connected ``after_s`` after the answer; read without a lock: a
+    call that is not due costs the sweeper's round no transaction of its own."""
     async with db.reads() as s:
         now = await db_now(s)
         rows = await s.execute(
@@ -219,11 +229,19 @@ async def stuck(db: Database, after_s: float) -> list[str]:
                 CallSession.state.in_(CALL_STATES),
             )
         )
-        return [
+        due = [
             session_id
             for session_id, since, brk in rows
             if brk is not None and restart_due(brk, since, now, after_s)
         ]
+        never = await s.scalars(
+            select(CallSession.id).where(
+                CallSession.state == "connecting",
+                CallSession.media_down_since.is_(None),
+                CallSession.answered_at < now - timedelta(seconds=after_s),
+            )
+        )
+        return due + list(never)
 
 
 async def restart_if_stuck(
@@ -244,12 +262,47 @@ async def restart_if_stuck(
             return None
         row, now = found.row, found.now
         brk, since = row.media_break, row.media_down_since
+        if row.state == "connecting" and brk is None and since is None:
+            return _never_connected(tx, row, now, after_s, actor)
         if row.state not in CALL_STATES or brk is None or since is None:
             return None
         if not restart_due(brk, since, now, after_s):
             return None  # healed, or replaced, since the sweeper read it
         _restart(tx, row, now, actor, {"reported_by": "server", "after_s": after_s})
         return MediaOutcome("restarting", row.media_attempt, since)
+
+
+def _never_connected(
+    tx: RowTransaction, row: Record, now: datetime, after_s: float, actor: str
+) -> MediaOutcome | None:
+    """The call's first peer connection has not connected ``after_s`` after the answer: a
+    break since the answer (the call ends past media_recovery_s as any other) and a new peer
+    connection. An ICE or DTLS flight lost on the way is retried only after seconds that
+    double each time (OpenSSL's DTLS timer: 1, 2, 4, 8, 16 s); a new connection is quicker."""
+    answered = row.answered_at
+    if answered is None or now - answered < timedelta(seconds=after_s):
+        return None
+    waited_ms = round((now - answered).total_seconds() * 1000)
+    row.media_down_since = answered
+    row.media_break = {
+        "reports": {},
+        "restored": [],
+        "opened": now.isoformat(),
+        "never_connected": True,
+    }
+    tx.chain(
+        row,
+        "media.interrupted",
+        actor,
+        {
+            "reported_by": "server",
+            "state": "never_connected",
+            "stalled_ms": waited_ms,
+            "attempt": row.media_attempt,
+        },
+    )
+    _restart(tx, row, now, actor, {"reported_by": "server", "after_s": after_s})
+    return MediaOutcome("restarting", row.media_attempt, answered)
 
 
 async def note_offline(db: Database, session_id: str, side: Side) -> None:

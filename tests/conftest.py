@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,24 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "slow: runs first, so workers sharing the run do not end waiting on it (a minute or so)",
     )
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    _timeline("start", nodeid)
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    _timeline("end", nodeid)
+
+
+def _timeline(what: str, nodeid: str) -> None:
+    """With ``VCOUNTER_TEST_TIMELINE=FILE``, each test's start and end (wall clock, worker) go
+    to FILE: which tests ran beside a failure that only a loaded run shows."""
+    path = os.environ.get("VCOUNTER_TEST_TIMELINE")
+    if path:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(f"{time.time():.3f} {worker} {what} {nodeid}\n")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

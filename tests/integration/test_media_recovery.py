@@ -3,6 +3,7 @@ through the real server; the break, the new peer connection and the recovery in 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from media.sources import create_local_tracks
+from signaling.messages import SessionDescription
 from storage.audit import AuditLog
 from storage.store import get_session
 from terminal_client.client import TerminalClient, TerminalState
@@ -207,3 +209,92 @@ async def test_one_side_back_and_the_other_not_gets_a_new_peer_connection_soon(
     kinds = [e.kind for e in events]
     assert kinds.count("media.restarting") == 1, kinds
     assert next(e for e in events if e.kind == "media.restarting").actor == "server"
+
+
+class AnswersFrom(ClerkPeer):
+    """A console whose answers to the call's peer connections before ``first`` are lost on
+    the way: those connections never connect, and nobody says they failed."""
+
+    def __init__(self, url: str, token: str, first: int) -> None:
+        super().__init__(url, token)
+        self.first = first
+
+    async def _answer(self, offer: SessionDescription) -> None:
+        if offer.attempt >= self.first:
+            await super()._answer(offer)
+
+
+async def call_from(server: RunningServer, clerk: ClerkPeer) -> tuple[TerminalClient, str]:
+    """A kiosk asks for a call that ``clerk`` (available) takes."""
+    token = await server.add_terminal("kiosk-taipa")
+    terminal = TerminalClient(
+        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"), name="kiosk"
+    )
+    await clerk.connect()
+    await clerk.wait(lambda: clerk.status is not None and clerk.status.state == "away")
+    await clerk.emit("set_availability", {"available": True})
+    await terminal.connect()
+    return terminal, await terminal.request_service(SERVICE, "en")
+
+
+async def test_a_call_whose_first_connection_never_connects_gets_another(
+    quick_restart: RunningServer,
+) -> None:
+    """The first peer connection stays "connecting" (its answer lost, no side reports a
+    failure): the server asks for a new one, and the call begins on it."""
+    server = quick_restart
+    await server.add_clerk("alice")
+    clerk = AnswersFrom(server.url, await login(server.url, "alice", CLERK_PASSWORD), first=1)
+    terminal, session_id = await call_from(server, clerk)
+    try:
+        await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
+        assert terminal.media_attempt == 1
+        await terminal.video_in.wait_for(10, timeout=20)
+        await clerk.video_in.wait_for(10, timeout=20)
+        await clerk.wait(lambda: any(m.state == "restored" for m in clerk.media_states), 20)
+        for _ in range(200):  # the "restored" to the kiosk goes out with the clerk's
+            if terminal.media_state is None:
+                break
+            await asyncio.sleep(0.05)
+        assert terminal.media_state is None  # the kiosk's screen no longer says "reconnecting"
+    finally:
+        await terminal.close()
+        await clerk.close()
+    await server.stored()
+    row = await get_session(server.db, session_id)
+    assert row.media_down_since is None and row.connected_at is not None
+    events = await AuditLog(server.db).events(session_id)
+    media = [e for e in events if e.kind.startswith("media.")]
+    # each side says its media connected, as in any call
+    assert [e.kind for e in media] == [
+        "media.interrupted", "media.restarting", "media.connected", "media.connected"
+    ]  # fmt: skip
+    assert media[0].payload["state"] == "never_connected"
+    assert media[0].payload["reported_by"] == "server" and media[0].actor == "server"
+    assert media[2].payload["attempt"] == 1 and media[2].payload["after_ms"] >= 1000
+
+
+async def test_a_call_that_never_connects_ends_and_offers_the_front_of_the_queue(
+    tmp_path: Path,
+) -> None:
+    """No peer connection of the call ever connects: past the limit on broken media the
+    call ends as any broken call does, and the applicant may come back first in line."""
+    async with server_with(tmp_path, media_restart_s=1.0, media_recovery_s=4.0) as server:
+        await server.add_clerk("alice")
+        token = await login(server.url, "alice", CLERK_PASSWORD)
+        clerk = AnswersFrom(server.url, token, first=1_000)
+        terminal, session_id = await call_from(server, clerk)
+        try:
+            await terminal.wait_for(TerminalState.ENDED, timeout=30)
+            assert terminal.end_reason == "media_lost_at_network"
+            assert terminal.recall_of == session_id
+            assert terminal.media_attempt >= 1  # it was tried again before giving up
+        finally:
+            await terminal.close()
+            await clerk.close()
+        await server.stored()
+        row = await get_session(server.db, session_id)
+        assert row.state == "failed" and row.connected_at is None
+        kinds = [e.kind for e in await AuditLog(server.db).events(session_id)]
+        assert "media.connected" not in kinds
+        assert kinds.index("media.restarting") < kinds.index("session.failed")

@@ -34,7 +34,10 @@ async def widening_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
             ]
     path = tmp_path / "catalogue.json"
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    running, runner = await start_server(make_settings(tmp_path, catalogue_file=path))
+    # offers ring a minute, not the tests' usual 5 s: the test reads "offered" after the
+    # expert's offer arrives, and on a loaded machine 5 s could pass in between
+    settings = make_settings(tmp_path, catalogue_file=path, offer_timeout_s=60.0)
+    running, runner = await start_server(settings)
     try:
         yield running
     finally:

@@ -65,6 +65,14 @@ async def book(server: RunningServer, start: datetime, document: str) -> str:
 
 
 @pytest.fixture
+def server_extra() -> dict[str, object]:
+    """The tests sweep with ``DESK.sweep()`` at the clock times they set: the desk's own
+    5-second round would otherwise read a moved clock in the middle of a step (a booking
+    swept to no-show while the applicant types its number)."""
+    return {"appointment_sweep_s": 3600.0}
+
+
+@pytest.fixture
 async def booked(server: RunningServer, tmp_path: Path) -> str:
     """A 09:30 booking, made at 08:00; its QR code printed on the sheet the scanner holds."""
     server.app[CLOCK].set(at(8))
