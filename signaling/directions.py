@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 from signaling.catalogue import Catalogue, Service
 from signaling.errors import ServiceNotHere
-from signaling.jurisdictions import DIRECTIONS, UNPLACED_DIRECTIONS, Direction, city_zone
+from signaling.jurisdictions import (
+    DIRECTIONS,
+    UNPLACED_DIRECTIONS,
+    Direction,
+    Jurisdiction,
+    city_jurisdiction,
+    city_zone,
+)
 from storage import places as stored
 from storage.db import Database
 
@@ -37,6 +44,8 @@ class KioskScope:
     directions: tuple[Direction, ...]
     # the IANA time zone of the place's city (None: not known, the kiosk is at no place)
     zone: str | None
+    # the jurisdiction the place's city lies in (None: the kiosk is at no place)
+    jurisdiction: Jurisdiction | None = None
 
 
 def _directions(named: list[str]) -> tuple[Direction, ...]:
@@ -49,7 +58,12 @@ async def kiosk_scope(db: Database, terminal_id: int) -> KioskScope:
     place = await stored.place_of_terminal(db, terminal_id)
     if place is None:
         return KioskScope(None, UNPLACED_DIRECTIONS, None)
-    return KioskScope(place.slug, _directions(place.directions), city_zone(place.city))
+    return KioskScope(
+        place.slug,
+        _directions(place.directions),
+        city_zone(place.city),
+        city_jurisdiction(place.city),
+    )
 
 
 def served_service(catalogue: Catalogue, scope: KioskScope, service_id: str) -> Service:

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from signaling.jurisdictions import Jurisdiction
+
 ClaimField = Literal["name", "name_latin", "document_number", "document_type", "birth_date"]
 # the mapping the development provider (and many real ones) use
 DEFAULT_CLAIMS: dict[ClaimField, str] = {
@@ -63,6 +65,10 @@ class EidProviderSettings(BaseModel):
     acr_values: str | None = None
     algorithms: list[str] = Field(default_factory=lambda: ["RS256"], min_length=1)
     leeway_s: int = Field(default=30, ge=0, le=300)
+    # where the provider's residents stand: kiosks at places in these jurisdictions offer it
+    # (智方便 in Hong Kong, 一戶通 in Macau; a mainland kiosk's applicants have neither).
+    # Empty: every kiosk; a kiosk at no place on the map offers every provider.
+    jurisdictions: list[Jurisdiction] = Field(default_factory=list)
     timeout_s: float = Field(default=10.0, gt=0, le=60)
     _secret: str = PrivateAttr(default="")
 
@@ -130,6 +136,10 @@ class EidProviderSettings(BaseModel):
     def client_secret(self) -> str:
         """The client secret, read from its file or variable at start-up."""
         return self._secret
+
+    def offered_in(self, jurisdiction: Jurisdiction | None) -> bool:
+        """Whether a kiosk at a place in ``jurisdiction`` (None: at no place) offers it."""
+        return jurisdiction is None or not self.jurisdictions or jurisdiction in self.jurisdictions
 
     def name(self, language: str) -> str:
         """The provider's name in ``language`` (zh-Hant, zh-Hans or en)."""

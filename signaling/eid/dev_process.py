@@ -73,6 +73,7 @@ async def dev_provider_process(
             id="iamsmart", name_zh_hant="智方便", name_zh_hans="智方便", name_en="iAM Smart",
             issuer=issuer, client_id=CLIENT_ID, client_secret_file=secret_file,
             scopes=["openid", "profile", "eid"], strong_acr=[STRONG_ACR],
+            jurisdictions=["hong-kong"],  # a Hong Kong e-ID: not offered at mainland kiosks
         )  # fmt: skip
     finally:
         if process.returncode is None:

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from signaling.access import is_live
 from signaling.client_address import client_address
+from signaling.directions import kiosk_scope
 from signaling.eid import phone_page
 from signaling.eid.errors import AttemptRefused, EidError, ProviderDenied
 from signaling.eid.evidence import RESULT_EVENT, evidence_of, result_payload
@@ -71,13 +72,15 @@ def callback_url(request: web.Request) -> str:
 
 async def list_providers(request: web.Request) -> web.Response:
     """The configured providers, for the kiosk's "Sign in with ..." buttons."""
-    await terminal_of(request)
+    terminal = await terminal_of(request)
+    where = (await kiosk_scope(request.app[DATABASE], terminal.id)).jurisdiction
     infos = [
         EidProviderInfo(
             id=p.settings.id, name_zh_hant=p.settings.name_zh_hant,
             name_zh_hans=p.settings.name_zh_hans, name_en=p.settings.name_en,
         ).model_dump(mode="json")
         for p in request.app[EID_PROVIDERS].values()
+        if p.settings.offered_in(where)
     ]  # fmt: skip
     return web.json_response(infos)
 
@@ -85,12 +88,6 @@ async def list_providers(request: web.Request) -> web.Response:
 async def start(request: web.Request) -> web.Response:
     """A new sign-in attempt for the kiosk's live session, and its QR code."""
     row, terminal = await kiosk_session(request, "sign in only your own applicant")
-    if not _signs_in(row):
-        raise http_error(
-            web.HTTPConflict, "session_not_active",
-            f"session {row.id} is not in a call or a self-service session (it is {row.state});"
-            " e-ID sign-in is during one only",
-        )  # fmt: skip
     body = body_as(EidStart, await request.read())
     configured = request.app[EID_PROVIDERS]
     provider = configured.get(body.provider)
@@ -99,6 +96,20 @@ async def start(request: web.Request) -> web.Response:
         raise http_error(
             web.HTTPNotFound, "unknown_provider",
             f"there is no e-ID provider {body.provider!r} (configured: {known})",
+        )  # fmt: skip
+    where = (await kiosk_scope(request.app[DATABASE], terminal.id)).jurisdiction
+    if not provider.settings.offered_in(where):
+        raise http_error(
+            web.HTTPForbidden, "provider_not_here",
+            f"e-ID provider {body.provider!r} serves residents of"
+            f" {', '.join(provider.settings.jurisdictions)}; this kiosk stands in {where} and"
+            " does not offer it: sign in with a provider this kiosk shows, or use the ID card",
+        )  # fmt: skip
+    if not _signs_in(row):
+        raise http_error(
+            web.HTTPConflict, "session_not_active",
+            f"session {row.id} is not in a call or a self-service session (it is {row.state});"
+            " e-ID sign-in is during one only",
         )  # fmt: skip
     actor = f"terminal:{terminal.id}"
     try:
