@@ -240,6 +240,9 @@ class Settings(BaseSettings):
     # self-service (signaling/self_service): each department's system, by department id;
     # none: the catalogue's self-service services are not offered
     department_connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
+    # a self-service session still open this long after it began was left by its applicant
+    # and its kiosk (a kiosk that died mid-way): any process's sweep ends it ("abandoned")
+    self_service_abandon_s: float = Field(default=1800.0, gt=0)
 
     # e-ID sign-in (signaling/eid): the OpenID Connect providers the kiosk offers, how long
     # a sign-in QR code works, and the phone routes' requests per address a minute

@@ -8,6 +8,7 @@ alone). It ends ``ended`` when the document is printed or the applicant leaves, 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from storage import rows
 from storage.db import Database
 from storage.errors import NotFound
 from storage.models import CallSession
+from storage.routing import db_now
 from storage.rows import SESSIONS, Record
 from storage.states import move_session
 
@@ -73,6 +75,20 @@ async def open_of_terminal(db: Database, terminal_id: int) -> list[str]:
         found = await session.scalars(
             select(CallSession.id).where(
                 CallSession.terminal_id == terminal_id, CallSession.state == STATE
+            )
+        )
+        return list(found)
+
+
+async def abandoned(db: Database, older_than_s: float) -> list[str]:
+    """Self-service sessions still open ``older_than_s`` after they began (read without a
+    lock: :func:`finish` ends each once, whichever process gets there first)."""
+    async with db.sessions() as session:
+        now = await db_now(session)
+        found = await session.scalars(
+            select(CallSession.id).where(
+                CallSession.state == STATE,
+                CallSession.created_at < now - timedelta(seconds=older_than_s),
             )
         )
         return list(found)

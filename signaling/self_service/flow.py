@@ -77,6 +77,30 @@ class SelfService:
         self.connectors = connectors
         self.audit = AuditLog(db)
 
+    async def sweep(self, older_than_s: float) -> int:
+        """End the self-service sessions left open ``older_than_s`` (their kiosk never came
+        back to end them); how many this call ended."""
+        ended = 0
+        for session_id in await store.abandoned(self.db, older_than_s):
+            if await store.finish(
+                self.db, session_id, "abandoned", "server", {"after_s": older_than_s}
+            ):
+                ended += 1
+                context_log(log, session_id, "server").info(
+                    "self-service session left open %.0f s: ended as abandoned", older_than_s
+                )
+        return ended
+
+    async def run_sweeps(self, older_than_s: float) -> None:
+        """:meth:`sweep` every so often until cancelled."""
+        interval_s = min(60.0, older_than_s / 2)
+        while True:
+            try:
+                await self.sweep(older_than_s)
+            except Exception:  # the database briefly away: the next round retries
+                log.exception("self-service sweep failed; retrying in %.1f s", interval_s)
+            await asyncio.sleep(interval_s)
+
     async def open(
         self, terminal_id: int, service_id: str, language: Language, care_mode: bool
     ) -> SelfServiceOpened:

@@ -131,6 +131,7 @@ def setup_self_service(app: web.Application) -> None:
         flow = SelfService(app[DATABASE], app[BLOBS], app[CATALOGUE], connectors)
         app[SELF_SERVICE] = flow
         app[ROUTER].handovers = flow
+        app[ROUTER].spawn(flow.run_sweeps(app[SETTINGS].self_service_abandon_s))
         try:
             yield
         finally:
