@@ -34,6 +34,9 @@ import { describeEnd, describeServerError, resolve, View } from "./ui.js";
 // The longest a taken call's screen waits for its media to connect before it is drawn.
 const SETUP_RENDER_WAIT_MS = 400;
 
+// How long a kiosk's offer that overtook its call_offered is kept for it (a call rings less).
+const EARLY_KEEP_MS = 30_000;
+
 // States in which the clerk wanted calls; after a dropped connection they are restored.
 const WANTED_CALLS = new Set(["available", "ringing", "busy", "wrap_up", "consulting"]);
 
@@ -46,6 +49,10 @@ class ClerkConsole {
     this.lastIceServers = null; // the last call's, for the next call's warm peer
     this.connection = null;
     this.call = null;
+    // The kiosk's offer relayed while the call rings can overtake call_offered itself (the
+    // server relays it the moment the kiosk sends it; call_offered leaves after its own
+    // reads), and is then not sent again at the accept: kept here by session for #onOffered.
+    this.early = new Map(); // session_id -> {offer, candidates, at}
     this.expiryTimer = null;
     this.m = {
       view: "login",
@@ -425,9 +432,11 @@ class ClerkConsole {
         return this.consult.onSignal(payload);
       case EVENTS.DESCRIPTION:
         if (this.#isCurrent(payload)) this.call.handleDescription(payload);
+        else if (payload.type === "offer" && !(payload.attempt ?? 0)) this.#keepEarly(payload, "offer");
         return undefined;
       case EVENTS.ICE_CANDIDATE:
         if (this.#isCurrent(payload)) this.call.handleCandidate(payload);
+        else if (!(payload.attempt ?? 0)) this.#keepEarly(payload, "candidate");
         return undefined;
       case EVENTS.MEDIA_STATE:
         return this.#onMediaState(payload);
@@ -474,6 +483,17 @@ class ClerkConsole {
       (err) =>
         this.#showError({ key: "error.media", params: { name: (err && err.name) || String(err) } }),
     );
+  }
+
+  /** Keep a kiosk's first offer (or a candidate of it) that came before its call_offered. */
+  #keepEarly(payload, what) {
+    const now = performance.now();
+    for (const [id, kept] of this.early) if (now - kept.at > EARLY_KEEP_MS) this.early.delete(id);
+    const kept = this.early.get(payload.session_id) || { offer: null, candidates: [], at: now };
+    if (what === "offer") kept.offer = payload;
+    else if (kept.candidates.length < 50) kept.candidates.push(payload);
+    this.early.set(payload.session_id, kept);
+    while (this.early.size > 4) this.early.delete(this.early.keys().next().value);
   }
 
   /** Whether a relayed description or candidate belongs to this console's call. */
@@ -536,7 +556,10 @@ class ClerkConsole {
     // prompt (first use) shows before the applicant is waiting on an open line.
     this.call.prepareMedia();
     if (message.ice_transport_policy) icePolicy.value = message.ice_transport_policy;
-    this.call.ring(message.ice_servers ?? [], message.offer ?? null);
+    const early = this.early.get(message.session_id);
+    this.early.clear();
+    this.call.ring(message.ice_servers ?? [], message.offer ?? (early && early.offer ? early.offer.sdp : null));
+    if (early) for (const candidate of early.candidates) this.call.handleCandidate(candidate);
     if (this.m.autoAnswer) {
       this.accept();
       return;

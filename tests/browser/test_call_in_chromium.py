@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from playwright.async_api import Page
 
 from media import sources
 from media.sources import create_local_tracks
+from signaling.router import matching
 from storage.audit import AuditLog
 from storage.store import get_session
 from terminal_client.client import TerminalClient, TerminalState
@@ -83,3 +85,41 @@ async def test_clerk_in_chromium_takes_a_call(server: RunningServer, page: Any) 
     report = await AuditLog(server.db).verify(session_id)
     assert report.ok and report.count >= 5
     assert not [e for e in page.errors if "Failed to load resource" not in e], page.errors
+
+
+async def test_a_kiosk_offer_that_overtakes_the_ringing_reaches_the_console(
+    server: RunningServer, page: Any, monkeypatch: Any
+) -> None:
+    """The server relays the kiosk's offer to a ringing clerk the moment it comes, while the
+    ringing itself (call_offered) leaves after the router's reads: on a loaded machine the offer
+    came first, the console had no call to give it to, the accept did not send it again, and
+    the call stayed "connecting". Here the router's read before the ringing is made slow."""
+    read_scope = matching.kiosk_scope
+
+    async def slow_scope(db: Any, terminal_id: int) -> Any:
+        await asyncio.sleep(1.5)
+        return await read_scope(db, terminal_id)
+
+    monkeypatch.setattr(matching, "kiosk_scope", slow_scope)
+    await server.add_clerk("alice")
+    token = await server.add_terminal("kiosk-macau-1")
+    await sign_in(page, server, "alice")
+    await page.click("[data-testid=availability-toggle]")
+    await page.wait_for_function("() => window.vcounterConsole.state() === 'available'")
+    terminal = TerminalClient(
+        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"), name="kiosk"
+    )
+    try:
+        await terminal.connect()
+        session_id = await terminal.request_service("tax-registration", "en")
+        await page.locator("[data-testid=incoming-call]").wait_for(state="visible")
+        row = await get_session(server.db, session_id)
+        assert row.offer_shown_to is not None  # the offer went to the clerk while it rang
+        await page.click("[data-testid=accept-call]")
+        await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
+        await terminal.video_in.wait_for(10, timeout=20)
+        assert terminal.media_attempt == 0  # the first peer connection, not a replacement
+    finally:
+        await terminal.close()
+    kinds = [e.kind for e in await AuditLog(server.db).events(session_id)]
+    assert "media.restarting" not in kinds, kinds

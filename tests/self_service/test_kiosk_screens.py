@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import Page, expect
 
 from storage import store
 from storage.audit import AuditLog
@@ -78,7 +78,9 @@ async def choose(page: Page) -> None:
     await tap(page, "choose-en")
     await tap(page, "department-taxation")
     await tap(page, "service-income-tax-record-print")
-    assert (await page.locator("[data-testid=call-clerk]").inner_text()).strip() == "Start"
+    # the materials screen draws after the kiosk process answers the tap: wait for it
+    await expect(page.locator("[data-testid=screen-materials]")).to_be_visible()
+    await expect(page.locator("[data-testid=call-clerk]")).to_have_text("Start")
     await tap(page, "call-clerk")
 
 
