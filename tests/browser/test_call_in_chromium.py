@@ -41,16 +41,20 @@ async def sign_in(page: Page, server: RunningServer, username: str) -> None:
     )
 
 
-async def test_clerk_in_chromium_takes_a_call(server: RunningServer, page: Any) -> None:
+async def available_with_kiosk(page: Page, server: RunningServer) -> TerminalClient:
+    """Clerk alice signed in and available in Chromium; an aiortc kiosk (not yet connected)."""
     await server.add_clerk("alice")
     token = await server.add_terminal("kiosk-macau-1")
     await sign_in(page, server, "alice")
     await page.click("[data-testid=availability-toggle]")
     await page.wait_for_function("() => window.vcounterConsole.state() === 'available'")
-
-    terminal = TerminalClient(
+    return TerminalClient(
         server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"), name="kiosk"
     )
+
+
+async def test_clerk_in_chromium_takes_a_call(server: RunningServer, page: Any) -> None:
+    terminal = await available_with_kiosk(page, server)
     try:
         await terminal.connect()
         session_id = await terminal.request_service("tax-registration", "zh-Hant")
@@ -101,14 +105,7 @@ async def test_a_kiosk_offer_that_overtakes_the_ringing_reaches_the_console(
         return await read_scope(db, terminal_id)
 
     monkeypatch.setattr(matching, "kiosk_scope", slow_scope)
-    await server.add_clerk("alice")
-    token = await server.add_terminal("kiosk-macau-1")
-    await sign_in(page, server, "alice")
-    await page.click("[data-testid=availability-toggle]")
-    await page.wait_for_function("() => window.vcounterConsole.state() === 'available'")
-    terminal = TerminalClient(
-        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"), name="kiosk"
-    )
+    terminal = await available_with_kiosk(page, server)
     try:
         await terminal.connect()
         session_id = await terminal.request_service("tax-registration", "en")

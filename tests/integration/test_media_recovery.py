@@ -49,16 +49,8 @@ async def quick_restart(tmp_path: Path) -> AsyncIterator[RunningServer]:
 
 async def in_call(server: RunningServer) -> tuple[TerminalClient, ClerkPeer, str]:
     await server.add_clerk("alice")
-    token = await server.add_terminal("kiosk-taipa")
     clerk = ClerkPeer(server.url, await login(server.url, "alice", CLERK_PASSWORD))
-    terminal = TerminalClient(
-        server.url, token, lambda: create_local_tracks(True, "", "", label="kiosk"), name="kiosk"
-    )
-    await clerk.connect()
-    await clerk.wait(lambda: clerk.status is not None and clerk.status.state == "away")
-    await clerk.emit("set_availability", {"available": True})
-    await terminal.connect()
-    session_id = await terminal.request_service(SERVICE, "en")
+    terminal, session_id = await call_from(server, clerk)
     await terminal.wait_for(TerminalState.IN_CALL, timeout=20)
     await terminal.video_in.wait_for(10, timeout=20)
     await clerk.video_in.wait_for(10, timeout=20)
