@@ -9,8 +9,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import cv2
-import numpy as np
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -18,6 +16,7 @@ from signaling.appointments import CLOCK
 from storage import appointments
 from tests.browser.conftest import attach_error_log
 from tests.conftest import RunningServer
+from tests.qr import qr_text
 
 PHONE = {"width": 390, "height": 844}
 HK = ZoneInfo("Asia/Hong_Kong")
@@ -41,13 +40,6 @@ async def fits(page: Page) -> None:
     """Nothing wider than the phone: no sideways scrolling."""
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width
-
-
-def qr_text(png: bytes) -> str:
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    image = cv2.copyMakeBorder(image, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=255)
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    return str(text)
 
 
 async def test_book_on_a_phone_find_it_and_cancel_it(phone: Page, server: RunningServer) -> None:

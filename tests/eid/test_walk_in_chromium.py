@@ -12,11 +12,10 @@ receipt printed, the signed form naming the applicant as the e-ID did, the clerk
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -38,6 +37,7 @@ from tests.kiosk.conftest import (  # noqa: F401
     tap,
     wav_frames,
 )
+from tests.qr import qr_text
 from tests.sign.conftest import SERVICE
 from tests.sign.kiosk.conftest import kiosk_without_reader, printer  # noqa: F401
 from tests.sign.kiosk.test_kiosk_signing import draw
@@ -53,13 +53,22 @@ async def _context_page(chromium: Browser, **options: Any) -> Page:
     return tab
 
 
-async def read_qr(kiosk_page: Page) -> str:
-    """The URL in the kiosk's QR code, read off a screenshot of it."""
-    png = await kiosk_page.locator("[data-testid=eid-qr]").screenshot()
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    assert text, "the QR code on the kiosk's screen could not be read"
-    return str(text)
+QR_DRAWN = """() => { const img = document.querySelector('[data-testid=eid-qr]');
+  return Boolean(img) && !img.hidden && img.complete && img.naturalWidth > 0; }"""
+
+
+async def read_qr(kiosk_page: Page, not_this: str | None = None) -> str:
+    """The URL in the kiosk's QR code, read off a screenshot of it (``not_this``: the code of
+    an earlier attempt, which the screen may show until the new image is drawn)."""
+    read = ""
+    for _ in range(40):
+        # a new code's image decodes after its src is set: a screenshot before shows none
+        await kiosk_page.wait_for_function(QR_DRAWN, timeout=15_000)
+        read = qr_text(await kiosk_page.locator("[data-testid=eid-qr]").screenshot())
+        if read and read != not_this:
+            return read
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"the QR code on the kiosk's screen could not be read (last: {read!r})")
 
 
 @pytest.mark.slow
@@ -108,7 +117,8 @@ async def test_an_application_with_e_id_sign_in_in_chromium(
     # first the applicant says no at the provider: refused on the phone and at the kiosk
     await tap(page, f"eid-start-{PROVIDER_ID}")
     await expect(panel).to_have_attribute("data-phase", "qr", timeout=15000)
-    await phone.goto(await read_qr(page))
+    first_code = await read_qr(page)
+    await phone.goto(first_code)
     await expect(panel).to_have_attribute("data-phase", "phone", timeout=15000)
     await phone.click("[data-testid=idp-deny]")
     await expect(phone.locator("[data-testid=eid-page]")).to_have_attribute(
@@ -137,7 +147,7 @@ async def test_an_application_with_e_id_sign_in_in_chromium(
         "the QR code's instruction spoken",
     )
     assert view.speech_url is not None and wav_frames(speech_file(kiosk, view.speech_url)) > 0
-    await phone.goto(await read_qr(page))
+    await phone.goto(await read_qr(page, not_this=first_code))
     await phone.fill("[data-testid=idp-login]", "chan.taiman")
     await phone.fill("[data-testid=idp-password]", "pw-strong")
     await phone.click("[data-testid=idp-submit]")
