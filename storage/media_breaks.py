@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from storage import rows
 from storage.db import Database
@@ -223,25 +223,24 @@ async def stuck(db: Database, after_s: float) -> list[str]:
     call that is not due costs the sweeper's round no transaction of its own."""
     async with db.reads() as s:
         now = await db_now(s)
+        # one round trip: this runs every sweeper round in every process
         rows = await s.execute(
             select(CallSession.id, CallSession.media_down_since, CallSession.media_break).where(
-                CallSession.media_down_since.is_not(None),
                 CallSession.state.in_(CALL_STATES),
+                or_(
+                    CallSession.media_down_since.is_not(None),
+                    and_(
+                        CallSession.state == "connecting",
+                        CallSession.answered_at < now - timedelta(seconds=after_s),
+                    ),
+                ),
             )
         )
-        due = [
+        return [
             session_id
             for session_id, since, brk in rows
-            if brk is not None and restart_due(brk, since, now, after_s)
+            if since is None or (brk is not None and restart_due(brk, since, now, after_s))
         ]
-        never = await s.scalars(
-            select(CallSession.id).where(
-                CallSession.state == "connecting",
-                CallSession.media_down_since.is_(None),
-                CallSession.answered_at < now - timedelta(seconds=after_s),
-            )
-        )
-        return due + list(never)
 
 
 async def restart_if_stuck(
